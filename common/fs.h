@@ -1,0 +1,32 @@
+// Plain file-system reads with Status errors, for code that reads /sys, /proc and config files.
+// Roots (--sysfs-root, --procfs-root) are joined by the caller; tests point them at fixture trees.
+//
+//   absl::StatusOr<std::string> text = prov::ReadFileToString("/sys/bus/pci/devices/x/vendor");
+//   absl::StatusOr<std::vector<std::string>> names = prov::ListDirectory("/proc");
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace prov {
+
+// Reads at most max_bytes (default 16 MiB) of a file. NOT_FOUND when missing.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path,
+                                             size_t max_bytes = 16u << 20);
+// Entry names (no "." or ".."), sorted.
+absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path);
+// Target of a symbolic link.
+absl::StatusOr<std::string> ReadSymlink(const std::string& path);
+bool PathExists(const std::string& path);
+// Writes via a temporary file and rename(2); fsync when asked. Creates no directories.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data,
+                                 bool sync = false);
+// mkdir -p
+absl::Status CreateDirectories(const std::string& path);
+std::string JoinPath(absl::string_view a, absl::string_view b);
+
+}  // namespace prov

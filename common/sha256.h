@@ -1,0 +1,14 @@
+// SHA-256 digests (OpenSSL EVP), used for command-line and image digests and export manifests.
+//
+//   std::string hex = prov::Sha256Hex("hello");  // 64 lowercase hex characters
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace prov {
+
+std::string Sha256Hex(absl::string_view data);
+
+}  // namespace prov

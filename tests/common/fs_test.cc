@@ -1,0 +1,51 @@
+#include "common/fs.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace prov {
+namespace {
+
+std::string TempDir() {
+  std::string tmpl = ::testing::TempDir() + "/fs_test_XXXXXX";
+  char* d = ::mkdtemp(tmpl.data());
+  EXPECT_NE(d, nullptr);
+  return tmpl;
+}
+
+TEST(FsTest, WriteReadAndList) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(CreateDirectories(JoinPath(dir, "a/b")).ok());
+  ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "a/b/f.txt"), "hello", /*sync=*/true).ok());
+  auto text = ReadFileToString(JoinPath(dir, "a/b/f.txt"));
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "hello");
+  auto names = ListDirectory(JoinPath(dir, "a/b"));
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::vector<std::string>{"f.txt"});
+}
+
+TEST(FsTest, MissingFileIsNotFound) {
+  auto text = ReadFileToString("/nonexistent/definitely/not");
+  EXPECT_TRUE(absl::IsNotFound(text.status()));
+  EXPECT_FALSE(PathExists("/nonexistent/definitely/not"));
+}
+
+TEST(FsTest, ReadIsBounded) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "big"), std::string(100, 'x')).ok());
+  auto text = ReadFileToString(JoinPath(dir, "big"), 10);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(text->size(), 10u);
+}
+
+TEST(FsTest, JoinPath) {
+  EXPECT_EQ(JoinPath("/a/", "/b"), "/a/b");
+  EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
+  EXPECT_EQ(JoinPath("", "b"), "b");
+}
+
+}  // namespace
+}  // namespace prov
