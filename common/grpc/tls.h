@@ -1,0 +1,31 @@
+// gRPC credentials from PEM files, shared by prov-agent, provctl, prov-sim (clients) and provd.
+//
+//   TlsFiles files{.ca_file = "ca.pem", .cert_file = "agent.pem", .key_file = "agent.key"};
+//   auto creds = prov::MakeClientCredentials(files, /*insecure=*/false);   // mTLS when cert+key set
+//   auto server_creds = prov::MakeServerCredentials(server_files, false, /*require_client_cert=*/true);
+//
+// Plain text is only ever used when the caller passes insecure=true (an explicit flag).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace prov {
+
+struct TlsFiles {
+  std::string ca_file;    // client: CA that signed the server; server: CA for client certificates
+  std::string cert_file;  // own certificate chain (PEM)
+  std::string key_file;   // own private key (PEM)
+};
+
+// Errors name the file and flag that is missing or unreadable.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeClientCredentials(
+    const TlsFiles& files, bool insecure);
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const TlsFiles& files, bool insecure, bool require_client_cert);
+
+}  // namespace prov
