@@ -1,0 +1,131 @@
+// Uplink: delivers NodeReports to provd's AgentGateway.Report stream, durably.
+//
+//   prov::agent::UplinkOptions options;
+//   options.server_address = "provd.example:7443";
+//   options.credentials = *prov::MakeClientCredentials(tls_files, /*insecure=*/false);
+//   options.spool_dir = "/var/lib/prov-agent/spool";
+//   PROV_ASSIGN_OR_RETURN(auto uplink, prov::agent::Uplink::Create(options, clock));
+//   PROV_RETURN_IF_ERROR(uplink->Submit(std::move(report)));   // assigns seq, spools, sends
+//   while (running) { uplink->Poll(); /* every <= 100 ms */ }
+//   uplink->Shutdown();
+//
+// Behaviour:
+// - Every submitted report is written to the spool (spool.h; on disk, bounded, survives restarts)
+//   before it is sent, and deleted only when the server acks a committed_seq >= its seq for its
+//   boot_id. Rejections (in-stream, proto/provenance/v1/agent_gateway.proto) delete the report and
+//   count rejected_reports; each distinct rejection message is logged once per process.
+// - One bidirectional stream at a time, on gRPC's callback API (no thread per uplink: prov-sim runs
+//   10,000 uplinks in one process). At most kMaxInFlight reports are sent and unacked.
+// - When the stream ends (server gone, network, TLS failure), Poll() reconnects after a jittered
+//   exponential backoff (backoff.h) from the injected Clock, reset by the next ack. A new stream
+//   resends every unacked report, in spool order (the server stores a resent report once).
+// - Each uplink has its own channel and, via GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL and a distinct
+//   channel argument, its own connection.
+//
+// Threads: Submit, Poll, Stats and Shutdown may be called from any thread; gRPC's callback threads
+// run the stream's reactions, which only take the uplink's mutex briefly and read at most one small
+// spool file. Shutdown() (also run by the destructor) cancels the stream and waits for gRPC to
+// finish with it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/uplink/backoff.h"
+#include "agent/uplink/spool.h"
+#include "common/clock.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
+#include "provenance/v1/agent_gateway.grpc.pb.h"
+
+namespace prov::agent {
+
+struct UplinkOptions {
+  std::string server_address;                             // "host:port"
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // from prov::MakeClientCredentials
+  std::string spool_dir;                                  // created if missing
+  size_t spool_max_reports = 8640;
+  size_t spool_max_bytes = 256 << 20;
+  bool spool_fsync = true;
+  absl::Duration initial_backoff = absl::Seconds(1), max_backoff = absl::Seconds(60);
+};
+
+struct UplinkStats {
+  uint64_t spool_depth, dropped_reports, rejected_reports, acked_seq, reconnects;
+  bool connected;
+};
+
+// Test seams: a fault-injecting spool store, a deterministic jitter source.
+struct UplinkDeps {
+  std::unique_ptr<SpoolStore> store;  // null: FileSpoolStore in options.spool_dir
+  std::function<double()> random;     // null: seeded from std::random_device
+};
+
+class StreamReactor;
+
+class Uplink {
+ public:
+  static constexpr size_t kMaxInFlight = 64;
+
+  static absl::StatusOr<std::unique_ptr<Uplink>> Create(UplinkOptions options, Clock& clock);
+  static absl::StatusOr<std::unique_ptr<Uplink>> Create(UplinkOptions options, Clock& clock,
+                                                        UplinkDeps deps);
+  ~Uplink();
+  Uplink(const Uplink&) = delete;
+  Uplink& operator=(const Uplink&) = delete;
+
+  absl::Status Submit(provenance::v1::NodeReport report);  // assigns seq, spools, sends
+  void Poll();  // call at least every 100 ms: reconnects with jittered backoff, resends
+  UplinkStats Stats() const;
+  void Shutdown();
+
+  // When the next connection attempt is due; nullopt while a stream is open (or before the
+  // first Poll). For tests and diagnostics.
+  std::optional<absl::Time> NextAttemptAt() const;
+
+ private:
+  friend class StreamReactor;
+  Uplink(UplinkOptions options, Clock& clock, std::unique_ptr<ReportSpool> spool,
+         std::function<double()> random);
+
+  // Reactions (gRPC callback threads).
+  void OnAck(StreamReactor* stream, const provenance::v1::ReportAck& ack);
+  void OnReadEnded(StreamReactor* stream);
+  void OnWriteDone(StreamReactor* stream, bool ok);
+  void OnStreamDone(StreamReactor* stream, const grpc::Status& status);
+  // Starts the next write on the current stream if one is due, or releases the stream's hold once
+  // it can take no more writes. Called without mu_ held.
+  void Pump();
+  // Under mu_: picks the next report to write (marks it in flight), if any.
+  std::optional<provenance::v1::NodeReport> NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReapFinished();
+
+  const UplinkOptions options_;
+  Clock& clock_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<provenance::v1::AgentGateway::Stub> stub_;
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<ReportSpool> spool_ ABSL_GUARDED_BY(mu_);
+  Backoff backoff_ ABSL_GUARDED_BY(mu_);
+  // The open stream, if any; streams whose OnDone ran wait in finished_ to be destroyed.
+  std::unique_ptr<StreamReactor> stream_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<StreamReactor>> finished_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_send_id_ ABSL_GUARDED_BY(mu_) = 0;  // spool ids below it were sent on stream_
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<absl::Time> next_attempt_ ABSL_GUARDED_BY(mu_);
+  bool started_once_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t acked_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace prov::agent

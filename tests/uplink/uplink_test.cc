@@ -1,0 +1,191 @@
+// Uplink against an in-test AgentGateway (fake_gateway.h): acks, rejections, reconnects, resend
+// from the spool, spool bounds and jittered backoff on a FakeClock.
+#include "agent/uplink/uplink.h"
+
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/uplink/fake_gateway.h"
+#include "tests/uplink/test_util.h"
+
+namespace prov::agent {
+namespace {
+
+using prov::testing::FakeGateway;
+using prov::testing::PollUntil;
+using prov::testing::TempDir;
+using provenance::v1::NodeReport;
+using ::testing::ElementsAre;
+
+NodeReport MakeReport(const std::string& hostname = "gpu-1") {
+  NodeReport r;
+  r.mutable_node()->set_node_id("node-1");
+  r.mutable_node()->set_boot_id("boot-a");
+  r.mutable_node()->set_hostname(hostname);
+  r.set_interval_seconds(10);
+  return r;
+}
+
+class UplinkTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Uplink> MakeUplink(const std::string& address, size_t max_reports = 8640) {
+    UplinkOptions options;
+    options.server_address = address;
+    options.credentials = grpc::InsecureChannelCredentials();
+    options.spool_dir = spool_.path();
+    options.spool_max_reports = max_reports;
+    options.spool_fsync = false;
+    options.initial_backoff = absl::Seconds(1);
+    options.max_backoff = absl::Seconds(8);
+    UplinkDeps deps;
+    deps.random = [this] { return jitter_; };
+    auto uplink = Uplink::Create(options, clock_, std::move(deps));
+    EXPECT_TRUE(uplink.ok()) << uplink.status();
+    return uplink.ok() ? *std::move(uplink) : nullptr;
+  }
+  // Polls until the spool is empty, advancing the fake clock so backoff never blocks progress.
+  bool Drain(Uplink& uplink) {
+    return PollUntil([&] { return uplink.Stats().spool_depth == 0; },
+                     [&] {
+                       clock_.Advance(absl::Milliseconds(100));
+                       uplink.Poll();
+                     });
+  }
+
+  TempDir spool_;
+  FakeClock clock_;
+  double jitter_ = 0.5;
+};
+
+TEST_F(UplinkTest, AckedReportsLeaveTheSpoolAndCarryHealth) {
+  FakeGateway gateway;
+  auto uplink = MakeUplink(gateway.address());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  EXPECT_EQ(uplink->Stats().spool_depth, 5u);
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_EQ(uplink->Stats().acked_seq, 5u);
+  EXPECT_EQ(gateway.Received()[4].health().spool_depth(), 5u);
+  EXPECT_EQ(prov::testing::CountFiles(spool_.path(), "report-"), 0u);
+  EXPECT_TRUE(PollUntil([&] { return uplink->Stats().connected; }, [&] { uplink->Poll(); }));
+}
+
+TEST_F(UplinkTest, RejectionDropsTheReportAndIsCounted) {
+  FakeGateway gateway;
+  auto uplink = MakeUplink(gateway.address());
+  ASSERT_TRUE(uplink->Submit(MakeReport("reject-me")).ok());
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(Drain(*uplink));
+  UplinkStats stats = uplink->Stats();
+  EXPECT_EQ(stats.rejected_reports, 1u);
+  EXPECT_EQ(stats.acked_seq, 2u);
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_EQ(gateway.Received().back().health().rejected_reports(), 1u);
+}
+
+TEST_F(UplinkTest, ReconnectsAfterServerRestartAndResendsUnacked) {
+  FakeGateway gateway;
+  auto uplink = MakeUplink(gateway.address());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(Drain(*uplink));
+  gateway.Stop();
+  ASSERT_TRUE(
+      PollUntil([&] { return uplink->NextAttemptAt().has_value(); }, [&] { uplink->Poll(); }))
+      << "the uplink must notice the server is gone";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  EXPECT_EQ(uplink->Stats().spool_depth, 2u);
+  gateway.ClearReceived();
+  gateway.Start(std::stoi(gateway.address().substr(gateway.address().rfind(':') + 1)));
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(4, 5));
+  EXPECT_GE(uplink->Stats().reconnects, 1u);
+}
+
+TEST_F(UplinkTest, RestartedUplinkResendsSpoolInOrderAndContinuesSeq) {
+  FakeGateway gateway;
+  gateway.set_ack(false);
+  {
+    auto uplink = MakeUplink(gateway.address());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+    ASSERT_TRUE(PollUntil([&] { return gateway.Received().size() == 3; }, [&] { uplink->Poll(); }));
+    EXPECT_EQ(uplink->Stats().spool_depth, 3u) << "nothing acked, nothing deleted";
+  }  // agent restart
+  gateway.ClearReceived();
+  gateway.set_ack(true);
+  auto uplink = MakeUplink(gateway.address());
+  EXPECT_EQ(uplink->Stats().spool_depth, 3u);
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(1, 2, 3));
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_EQ(gateway.ReceivedSeqs().back(), 4u);
+}
+
+TEST_F(UplinkTest, FullSpoolDropsOldestWhileServerIsDown) {
+  FakeGateway gateway;
+  std::string address = gateway.address();
+  gateway.Stop();
+  auto uplink = MakeUplink(address, /*max_reports=*/3);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+    uplink->Poll();
+  }
+  UplinkStats stats = uplink->Stats();
+  EXPECT_EQ(stats.spool_depth, 3u);
+  EXPECT_EQ(stats.dropped_reports, 2u);
+  EXPECT_FALSE(stats.connected);
+  gateway.Start(std::stoi(address.substr(address.rfind(':') + 1)));
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(3, 4, 5));
+  EXPECT_EQ(gateway.Received().back().health().dropped_reports(), 2u);
+}
+
+TEST_F(UplinkTest, BackoffGrowsWithJitterOnTheInjectedClock) {
+  FakeGateway gateway;
+  std::string address = gateway.address();
+  gateway.Stop();  // nothing listens: every attempt fails fast
+  jitter_ = 0.0;
+  auto uplink = MakeUplink(address);
+  std::vector<absl::Duration> delays;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    uplink->Poll();  // starts an attempt: it is due
+    ASSERT_TRUE(PollUntil([&] { return uplink->NextAttemptAt().has_value(); }));
+    absl::Time due = *uplink->NextAttemptAt();
+    delays.push_back(due - clock_.Now());
+    clock_.Advance(delays.back() - absl::Milliseconds(1));
+    uplink->Poll();  // not yet due
+    EXPECT_EQ(uplink->NextAttemptAt(), due);
+    clock_.Advance(absl::Milliseconds(1));
+    jitter_ = attempt % 2 == 0 ? 1.0 : 0.0;
+  }
+  // cap doubles 1, 2, 4, 8, 8 s; jitter alternates low (cap/2) and high (cap).
+  EXPECT_THAT(delays, ElementsAre(absl::Milliseconds(500), absl::Seconds(2), absl::Seconds(2),
+                                  absl::Seconds(8), absl::Seconds(4)));
+  EXPECT_EQ(uplink->Stats().reconnects, 4u);
+}
+
+TEST_F(UplinkTest, CreateRejectsBadOptions) {
+  UplinkOptions options;
+  options.credentials = grpc::InsecureChannelCredentials();
+  options.spool_dir = spool_.path();
+  EXPECT_EQ(Uplink::Create(options, clock_).status().code(), absl::StatusCode::kInvalidArgument);
+  options.server_address = "127.0.0.1:1";
+  options.credentials = nullptr;
+  EXPECT_EQ(Uplink::Create(options, clock_).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(UplinkTest, ShutdownWithOpenStreamReturnsAndRefusesSubmit) {
+  FakeGateway gateway;
+  gateway.set_ack(false);
+  auto uplink = MakeUplink(gateway.address());
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(PollUntil([&] { return gateway.Received().size() == 1; }, [&] { uplink->Poll(); }));
+  uplink->Shutdown();
+  EXPECT_EQ(uplink->Submit(MakeReport()).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(uplink->Stats().spool_depth, 1u);
+}
+
+}  // namespace
+}  // namespace prov::agent
