@@ -1,0 +1,61 @@
+// NodeCollector: assembles one provenance::v1::NodeReport (everything except seq, which the
+// uplink assigns) from injected pieces: sysfs and procfs roots, an optional Nvml, a Clock.
+//
+//   NodeCollectorOptions opts;
+//   opts.sysfs_root = "/sys"; opts.procfs_root = "/proc"; opts.datacenter = "fra1";
+//   NodeCollector collector(opts, nvml.get() /* may be null */, RealClock::Get());
+//   provenance::v1::NodeReport report = collector.Collect();
+//
+// Steps: PCI scan -> NVIDIA enrichment (driver procfs, then NVML, which wins) -> samples ->
+// processes holding accelerator device files plus NVML's compute processes -> workloads grouped
+// by cgroup (workload_builder.h) with attribution, classification and network peers.
+// Collector errors go into report.health.collector_errors (counted per collector and message);
+// nothing here aborts. Not thread-safe: one collection at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "agent/collect/attribution.h"
+#include "agent/collect/kubelet_pods.h"
+#include "agent/nvml/nvml.h"
+#include "common/accelerator_catalog.h"
+#include "common/clock.h"
+#include "provenance/v1/report.pb.h"
+
+namespace prov::agent {
+
+struct NodeCollectorOptions {
+  std::string sysfs_root = "/sys";
+  std::string procfs_root = "/proc";
+  std::string node_id;  // empty: machine id, else hostname
+  std::string machine_id_file = "/etc/machine-id";
+  std::string hostname;  // the caller resolves it (gethostname in main)
+  std::string datacenter, region;
+  uint32_t interval_seconds = 10;
+  const AcceleratorCatalog* catalog = nullptr;  // nullptr: AcceleratorCatalog::Builtin()
+  AttributionConfig attribution;                // chain defaults to kDefaultAttributionChain
+  const PodIndex* pods = nullptr;               // kubelet pod metadata, when configured
+};
+
+class NodeCollector {
+ public:
+  NodeCollector(NodeCollectorOptions options, Nvml* nvml, Clock& clock);
+
+  provenance::v1::NodeReport Collect();
+  const std::string& node_id() const { return node_id_; }
+
+ private:
+  struct NvmlView;  // per-collection NVML results, see node_collector.cc
+  void Enrich(provenance::v1::NodeReport* report, NvmlView* view);
+
+  NodeCollectorOptions options_;
+  Nvml* nvml_;  // not owned; may be null
+  Clock& clock_;
+  std::string node_id_;
+  // (collector, message) -> count, for the current collection.
+  std::map<std::pair<std::string, std::string>, uint64_t> errors_;
+};
+
+}  // namespace prov::agent
