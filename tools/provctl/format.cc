@@ -1,0 +1,175 @@
+#include "tools/provctl/format.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+
+namespace prov::provctl {
+
+using provenance::v1::WorkloadClass;
+using provenance::v1::WorkloadKind;
+
+std::string FormatHours(double hours) {
+  if (!std::isfinite(hours)) return "?";
+  return absl::StrFormat("%.1f", hours);
+}
+
+std::string FormatFlop(double flop) {
+  if (!std::isfinite(flop)) return "?";
+  if (flop == 0) return "0";
+  // "2.3e+24" -> "2.3e24", "1.0e-03" -> "1.0e-3".
+  std::string s = absl::StrFormat("%.1e", flop);
+  size_t e = s.find('e');
+  std::string mantissa = s.substr(0, e);
+  int exponent = std::stoi(s.substr(e + 1));
+  return absl::StrCat(mantissa, "e", exponent);
+}
+
+std::string FormatFlopRange(const provenance::v1::FlopEstimate& flop) {
+  if (flop.low() == 0 && flop.high() == 0) return "0";
+  return absl::StrCat(FormatFlop(flop.low()), "..", FormatFlop(flop.high()));
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string KindName(WorkloadKind kind) {
+  switch (kind) {
+    case provenance::v1::WORKLOAD_KIND_K8S_POD:
+      return "pod";
+    case provenance::v1::WORKLOAD_KIND_SLURM_JOB:
+      return "slurm";
+    case provenance::v1::WORKLOAD_KIND_CONTAINER:
+      return "container";
+    case provenance::v1::WORKLOAD_KIND_BARE_PROCESS:
+      return "process";
+    default:
+      return "-";
+  }
+}
+
+std::string ClassName(WorkloadClass c) {
+  switch (c) {
+    case provenance::v1::WORKLOAD_CLASS_TRAINING:
+      return "training";
+    case provenance::v1::WORKLOAD_CLASS_INFERENCE:
+      return "inference";
+    default:
+      return "unknown";
+  }
+}
+
+namespace {
+
+std::string Cell(std::string s) {
+  if (s.empty()) return "-";
+  return absl::StrReplaceAll(s, {{"\n", " "}, {"\r", " "}, {"\t", " "}});
+}
+
+}  // namespace
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows,
+                        const std::vector<bool>& right_align) {
+  std::vector<size_t> width(header.size(), 0);
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back(header);
+  for (const auto& row : rows) {
+    std::vector<std::string> r;
+    for (size_t i = 0; i < header.size(); ++i) r.push_back(Cell(i < row.size() ? row[i] : ""));
+    cells.push_back(std::move(r));
+  }
+  for (const auto& row : cells) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : cells) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      bool right = i < right_align.size() && right_align[i];
+      std::string pad(width[i] - row[i].size(), ' ');
+      if (i > 0) line += "  ";
+      line += right ? pad + row[i] : row[i] + (i + 1 < row.size() ? pad : "");
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& n : response.nodes()) {
+    rows.push_back({n.node_id(), n.hostname(), n.datacenter(), n.region(),
+                    absl::StrCat(n.accelerator_count()), absl::StrCat(n.workload_count()),
+                    absl::StrCat(n.reports_stored()), absl::StrCat(n.last_seq()),
+                    FormatTime(n.last_seen()), n.silent() ? "SILENT" : "ok"});
+  }
+  return RenderTable({"NODE", "HOSTNAME", "DATACENTER", "REGION", "ACCEL", "WORKLOADS", "REPORTS",
+                      "LAST_SEQ", "LAST_SEEN", "STATUS"},
+                     rows, {false, false, false, false, true, true, true, true, false, false});
+}
+
+std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
+  const auto& n = response.node();
+  std::string out =
+      RenderTable({"FIELD", "VALUE"}, {{"node", n.node_id()},
+                                       {"hostname", n.hostname()},
+                                       {"datacenter", n.datacenter()},
+                                       {"region", n.region()},
+                                       {"agent_version", n.agent_version()},
+                                       {"boot_id", n.boot_id()},
+                                       {"first_seen", FormatTime(n.first_seen())},
+                                       {"last_seen", FormatTime(n.last_seen())},
+                                       {"last_seq", absl::StrCat(n.last_seq())},
+                                       {"reports_stored", absl::StrCat(n.reports_stored())},
+                                       {"status", n.silent() ? "SILENT" : "ok"}});
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : response.accelerators()) {
+    rows.push_back({a.pci_address(), a.vendor(), a.model_known() ? a.model() : "(unknown model)",
+                    absl::StrFormat("0x%04x:0x%04x", a.vendor_id(), a.device_id()), a.uuid(),
+                    a.serial()});
+  }
+  absl::StrAppend(&out, "\n", response.accelerators_size(), " accelerators\n");
+  if (!rows.empty()) {
+    absl::StrAppend(&out, RenderTable({"PCI", "VENDOR", "MODEL", "IDS", "UUID", "SERIAL"}, rows));
+  }
+  return out;
+}
+
+std::string WorkloadsTable(const provenance::v1::ListWorkloadsResponse& response) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& w : response.workloads()) {
+    rows.push_back(
+        {w.workload_id(), w.node_id(), w.datacenter(), KindName(w.kind()), w.account(),
+         absl::StrFormat("%s(%.2f)", ClassName(w.workload_class()), w.class_confidence()),
+         absl::StrCat(w.accelerator_count(), "x ", Cell(w.accelerator_model())),
+         FormatHours(w.accelerator_hours()), FormatFlopRange(w.flop()), FormatTime(w.last_seen())});
+  }
+  return RenderTable({"WORKLOAD", "NODE", "DATACENTER", "KIND", "ACCOUNT", "CLASS", "ACCELERATORS",
+                      "ACCEL_HOURS", "FLOP", "LAST_SEEN"},
+                     rows, {false, false, false, false, false, false, false, true, true, false});
+}
+
+std::string UsageTable(const provenance::v1::GetAccountUsageResponse& response) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : response.accounts()) {
+    rows.push_back({a.account(), FormatHours(a.accelerator_hours()),
+                    FormatHours(a.training_accelerator_hours()),
+                    FormatHours(a.inference_accelerator_hours()), FormatFlopRange(a.flop()),
+                    absl::StrCat(a.workloads()), absl::StrCat(a.nodes()),
+                    absl::StrJoin(a.datacenters(), ","), a.flop().method()});
+  }
+  return RenderTable({"ACCOUNT", "ACCEL_HOURS", "TRAINING_H", "INFERENCE_H", "FLOP", "WORKLOADS",
+                      "NODES", "DATACENTERS", "METHOD"},
+                     rows, {false, true, true, true, true, true, true, false, false});
+}
+
+}  // namespace prov::provctl

@@ -1,0 +1,115 @@
+#include "tools/provctl/format.h"
+
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tools/provctl/cli.h"
+
+namespace prov::provctl {
+namespace {
+
+TEST(FormatTest, HumanUnits) {
+  EXPECT_EQ(FormatHours(12.345), "12.3");
+  EXPECT_EQ(FormatHours(0), "0.0");
+  EXPECT_EQ(FormatFlop(2.34e24), "2.3e24");
+  EXPECT_EQ(FormatFlop(1e25), "1.0e25");
+  EXPECT_EQ(FormatFlop(9.96e3), "1.0e4");
+  EXPECT_EQ(FormatFlop(0), "0");
+  EXPECT_EQ(FormatFlop(0.0015), "1.5e-3");
+  provenance::v1::FlopEstimate est;
+  est.set_low(1.2e20);
+  est.set_high(3.46e21);
+  EXPECT_EQ(FormatFlopRange(est), "1.2e20..3.5e21");
+  google::protobuf::Timestamp t;
+  EXPECT_EQ(FormatTime(t), "-");
+  t.set_seconds(1700000000);
+  EXPECT_EQ(FormatTime(t), "2023-11-14 22:13:20Z");
+}
+
+TEST(FormatTest, TableColumnsAlignAndNumbersRightAlign) {
+  std::string table =
+      RenderTable({"NAME", "N"}, {{"a", "1"}, {"longer", "100"}, {"", "7"}}, {false, true});
+  EXPECT_EQ(table,
+            "NAME      N\n"
+            "a         1\n"
+            "longer  100\n"
+            "-         7\n");
+}
+
+TEST(FormatTest, UsageTableShowsHoursAndFlop) {
+  provenance::v1::GetAccountUsageResponse resp;
+  auto* a = resp.add_accounts();
+  a->set_account("acme");
+  a->set_accelerator_hours(1234.56);
+  a->set_training_accelerator_hours(1000);
+  a->mutable_flop()->set_low(2.3e24);
+  a->mutable_flop()->set_high(4.4e24);
+  a->add_datacenters("dc1");
+  a->add_datacenters("dc2");
+  std::string table = UsageTable(resp);
+  std::vector<std::string> lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("1234.6"), std::string::npos) << table;
+  EXPECT_NE(lines[1].find("2.3e24..4.4e24"), std::string::npos) << table;
+  EXPECT_NE(lines[1].find("dc1,dc2"), std::string::npos) << table;
+}
+
+TEST(FormatTest, NodesAndWorkloadsTables) {
+  provenance::v1::ListNodesResponse nodes;
+  auto* n = nodes.add_nodes();
+  n->set_node_id("node-0001");
+  n->set_datacenter("dc-east");
+  n->set_accelerator_count(8);
+  n->set_silent(true);
+  std::string table = NodesTable(nodes);
+  EXPECT_NE(table.find("node-0001"), std::string::npos);
+  EXPECT_NE(table.find("SILENT"), std::string::npos);
+  provenance::v1::ListWorkloadsResponse workloads;
+  auto* w = workloads.add_workloads();
+  w->set_workload_id("k8s:abc");
+  w->set_kind(provenance::v1::WORKLOAD_KIND_K8S_POD);
+  w->set_workload_class(provenance::v1::WORKLOAD_CLASS_TRAINING);
+  w->set_class_confidence(0.9);
+  w->set_accelerator_count(4);
+  w->set_accelerator_model("H100 SXM5 80GB");
+  w->set_accelerator_hours(2.25);
+  table = WorkloadsTable(workloads);
+  EXPECT_NE(table.find("training(0.90)"), std::string::npos) << table;
+  EXPECT_NE(table.find("4x H100 SXM5 80GB"), std::string::npos) << table;
+  EXPECT_NE(table.find(" pod "), std::string::npos) << table;
+  EXPECT_NE(table.find("2.2"), std::string::npos) << table;
+}
+
+TEST(CliTest, ParsesCommandsAndFlagsInAnyOrder) {
+  auto inv = ParseArgs({"workloads", "--account", "acme", "-o", "json", "--server=h:1",
+                        "--insecure", "--node", "n1"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "workloads");
+  EXPECT_EQ(inv->account, "acme");
+  EXPECT_EQ(inv->node_id, "n1");
+  EXPECT_EQ(inv->server, "h:1");
+  EXPECT_TRUE(inv->json);
+  EXPECT_TRUE(inv->insecure);
+  inv = ParseArgs({"node", "node-7"});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->node_id, "node-7");
+  EXPECT_EQ(inv->server, kDefaultServer);
+}
+
+TEST(CliTest, ErrorsNameTheProblem) {
+  auto expect_error = [](std::vector<std::string> args, const std::string& needle) {
+    auto inv = ParseArgs(args);
+    ASSERT_FALSE(inv.ok());
+    EXPECT_NE(inv.status().message().find(needle), std::string::npos) << inv.status();
+  };
+  expect_error({"frobnicate"}, "unknown command 'frobnicate'");
+  expect_error({}, "missing command");
+  expect_error({"nodes", "--bogus"}, "unknown flag '--bogus'");
+  expect_error({"nodes", "-o", "yaml"}, "unknown output format 'yaml'");
+  expect_error({"node"}, "missing <node-id>");
+  expect_error({"usage", "--server"}, "--server needs a value");
+  expect_error({"nodes", "extra"}, "unexpected argument 'extra'");
+  expect_error({"nodes", "--timeout", "-1"}, "--timeout");
+}
+
+}  // namespace
+}  // namespace prov::provctl
