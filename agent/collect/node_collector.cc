@@ -162,7 +162,16 @@ NodeReport NodeCollector::Collect() {
   std::vector<Accelerator> accs(report.accelerators().begin(), report.accelerators().end());
   ctx.accelerators = &accs;
   ctx.attribution = &options_.attribution;
-  ctx.pods = options_.pods;
+  PodIndex pods;
+  if (!options_.kubelet_pods_file.empty()) {
+    auto loaded = LoadKubeletPods(options_.kubelet_pods_file);
+    if (loaded.ok()) {
+      pods = std::move(*loaded);
+    } else {
+      errors_[{"kubelet", std::string(loaded.status().message())}]++;
+    }
+  }
+  ctx.pods = &pods;
   ctx.nvml_pids = std::move(view.pids);
   ctx.nvml_memory = std::move(view.memory);
   std::vector<std::string> net_errors;

@@ -36,7 +36,9 @@ struct NodeCollectorOptions {
   uint32_t interval_seconds = 10;
   const AcceleratorCatalog* catalog = nullptr;  // nullptr: AcceleratorCatalog::Builtin()
   AttributionConfig attribution;                // chain defaults to kDefaultAttributionChain
-  const PodIndex* pods = nullptr;               // kubelet pod metadata, when configured
+  // Kubelet PodList JSON (pod names, labels, annotations, image digests); re-read on every
+  // collection because pods come and go. Empty: no pod metadata.
+  std::string kubelet_pods_file;
 };
 
 class NodeCollector {

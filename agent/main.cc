@@ -1,0 +1,237 @@
+// prov-agent: sees what runs on a GPU node's accelerators and reports it to provd.
+//
+//   prov-agent --once                                  # one report as proto3 JSON on stdout
+//   prov-agent --once --sysfs-root F/sys --procfs-root F/proc   # on a fixture tree
+//   prov-agent --server provd:7443 --tls-ca ca.pem --tls-cert agent.pem --tls-key agent.key
+//              --datacenter fra1 --region eu-central --spool-dir /var/lib/prov-agent/spool
+//   prov-agent --flagfile /etc/prov-agent.flags        # config file: one --flag=value per line
+//
+// Flags are spelled with dashes (--sysfs-root); underscores (--sysfs_root) work too. A flagfile
+// holds one flag per line, '#' starts a comment line; flagfiles are expanded here (before Abseil
+// parses the command line) so that dashed names work in them as well.
+//
+// Continuous mode: every --interval, collect a NodeReport and hand it to the uplink (spooled on
+// disk, sent with acks, resent after reconnects); the uplink is polled every 100 ms. SIGTERM and
+// SIGINT stop the loop, shut the uplink down and exit 0. Threads: the main thread collects and
+// polls; gRPC's callback threads run the uplink's stream.
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "agent/collect/account_map.h"
+#include "agent/collect/attribution.h"
+#include "agent/collect/node_collector.h"
+#include "agent/collect/self_usage.h"
+#include "agent/nvml/nvml_dl.h"
+#include "agent/uplink/uplink.h"
+#include "common/accelerator_catalog.h"
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/grpc/tls.h"
+#include "common/proto_json.h"
+#include "common/version.h"
+
+ABSL_FLAG(std::string, sysfs_root, "/sys", "root of sysfs (a fixture tree in tests)");
+ABSL_FLAG(std::string, procfs_root, "/proc", "root of procfs (a fixture tree in tests)");
+ABSL_FLAG(bool, once, false, "print one report as proto3 JSON on stdout and exit");
+ABSL_FLAG(std::string, server, "", "provd address host:port (continuous mode)");
+ABSL_FLAG(absl::Duration, interval, absl::Seconds(10), "collection interval (1s..3600s)");
+ABSL_FLAG(std::string, spool_dir, "/var/lib/prov-agent/spool", "unacknowledged reports on disk");
+ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) that signed provd's certificate");
+ABSL_FLAG(std::string, tls_cert, "", "agent certificate (PEM) for mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "agent private key (PEM) for mutual TLS");
+ABSL_FLAG(bool, insecure, false, "plain-text gRPC to provd (explicit opt-in; never by default)");
+ABSL_FLAG(std::string, datacenter, "", "data centre this node is in");
+ABSL_FLAG(std::string, region, "", "region this node is in");
+ABSL_FLAG(std::string, node_id, "", "node id (default: --machine-id-file, else hostname)");
+ABSL_FLAG(std::string, machine_id_file, "/etc/machine-id", "source of the default node id");
+ABSL_FLAG(std::string, attribution_chain, prov::agent::kDefaultAttributionChain,
+          "account sources, in order: slurm,k8s-label,k8s-annotation,static,unix-user");
+ABSL_FLAG(std::string, k8s_account_label, prov::agent::kDefaultAccountKey,
+          "pod label holding the account");
+ABSL_FLAG(std::string, k8s_account_annotation, prov::agent::kDefaultAccountKey,
+          "pod annotation holding the account");
+ABSL_FLAG(std::string, kubelet_pods_file, "",
+          "kubelet /pods PodList JSON file (re-read each time)");
+ABSL_FLAG(std::string, account_map, "",
+          "static account map file (uid:/user:/namespace:/slurm-account:)");
+ABSL_FLAG(std::string, passwd_file, "/etc/passwd", "passwd(5) file for uid -> user name");
+ABSL_FLAG(std::string, nvml_library, prov::agent::kDefaultNvmlLibrary, "NVML shared library");
+ABSL_FLAG(std::string, accelerator_catalog, "",
+          "replacement PCI ID catalog (TSV); default built in");
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+// "--foo-bar=x" -> "--foo_bar=x" (the name only), expanding --flagfile=F in place.
+absl::Status NormalizeArgs(const std::vector<std::string>& in, std::vector<std::string>* out,
+                           int depth) {
+  if (depth > 4) return absl::InvalidArgumentError("--flagfile nested more than 4 deep");
+  for (size_t i = 0; i < in.size(); ++i) {
+    std::string arg = in[i];
+    if (!absl::StartsWith(arg, "--") || arg == "--") {
+      out->push_back(arg);
+      continue;
+    }
+    size_t eq = arg.find('=');
+    for (size_t c = 2; c < std::min(eq, arg.size()); ++c) {
+      if (arg[c] == '-') arg[c] = '_';
+    }
+    std::string path;
+    if (absl::StartsWith(arg, "--flagfile=")) {
+      path = arg.substr(11);
+    } else if (arg == "--flagfile" && i + 1 < in.size()) {
+      path = in[++i];
+    } else {
+      out->push_back(arg);
+      continue;
+    }
+    auto text = prov::ReadFileToString(path, 1 << 20);
+    if (!text.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--flagfile: ", text.status().message()));
+    std::vector<std::string> lines;
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (!line.empty() && line.front() != '#') lines.emplace_back(line);
+    }
+    if (auto s = NormalizeArgs(lines, out, depth + 1); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+int Fail(absl::string_view what) {
+  std::cerr << "prov-agent: " << what << "\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "prov-agent: reports a node's accelerators and the workloads on them.\n"
+      "  prov-agent --once [--sysfs-root DIR --procfs-root DIR]\n"
+      "  prov-agent --server HOST:PORT --tls-ca CA [--tls-cert C --tls-key K] | --insecure");
+  std::vector<std::string> raw(argv, argv + argc), args;
+  if (auto s = NormalizeArgs(raw, &args, 0); !s.ok()) return Fail(s.message());
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+
+  using namespace prov::agent;  // NOLINT(build/namespaces): main wiring only
+  absl::Duration interval = absl::GetFlag(FLAGS_interval);
+  if (interval < absl::Seconds(1) || interval > absl::Seconds(3600)) {
+    return Fail("--interval must be between 1s and 3600s");
+  }
+  NodeCollectorOptions opts;
+  opts.sysfs_root = absl::GetFlag(FLAGS_sysfs_root);
+  opts.procfs_root = absl::GetFlag(FLAGS_procfs_root);
+  opts.node_id = absl::GetFlag(FLAGS_node_id);
+  opts.machine_id_file = absl::GetFlag(FLAGS_machine_id_file);
+  opts.datacenter = absl::GetFlag(FLAGS_datacenter);
+  opts.region = absl::GetFlag(FLAGS_region);
+  opts.interval_seconds = static_cast<uint32_t>(absl::ToInt64Seconds(interval));
+  opts.kubelet_pods_file = absl::GetFlag(FLAGS_kubelet_pods_file);
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) == 0) opts.hostname = host;
+
+  std::optional<prov::AcceleratorCatalog> catalog;
+  if (std::string path = absl::GetFlag(FLAGS_accelerator_catalog); !path.empty()) {
+    auto loaded = prov::AcceleratorCatalog::LoadFile(path);
+    if (!loaded.ok())
+      return Fail(absl::StrCat("--accelerator-catalog: ", loaded.status().message()));
+    catalog = std::move(*loaded);
+    opts.catalog = &*catalog;
+  }
+  auto chain = ParseAttributionChain(absl::GetFlag(FLAGS_attribution_chain));
+  if (!chain.ok()) return Fail(chain.status().message());
+  opts.attribution.chain = *chain;
+  opts.attribution.label_key = absl::GetFlag(FLAGS_k8s_account_label);
+  opts.attribution.annotation_key = absl::GetFlag(FLAGS_k8s_account_annotation);
+  std::optional<AccountMap> account_map;
+  if (std::string path = absl::GetFlag(FLAGS_account_map); !path.empty()) {
+    auto loaded = LoadAccountMap(path);
+    if (!loaded.ok()) return Fail(absl::StrCat("--account-map: ", loaded.status().message()));
+    account_map = std::move(*loaded);
+    opts.attribution.account_map = &*account_map;
+  }
+  std::map<uint32_t, std::string> users;
+  if (auto text = prov::ReadFileToString(absl::GetFlag(FLAGS_passwd_file)); text.ok()) {
+    users = ParsePasswd(*text);
+  } else {
+    std::cerr << "prov-agent: --passwd-file: " << text.status().message()
+              << " (unix-user attribution reports uid:<n>)\n";
+  }
+  opts.attribution.users = &users;
+
+  std::unique_ptr<Nvml> nvml;
+  if (auto loaded = LoadNvml(absl::GetFlag(FLAGS_nvml_library)); loaded.ok()) {
+    nvml = std::move(*loaded);
+  } else {
+    std::cerr << "NVML unavailable: " << loaded.status().message() << "\n";
+  }
+  prov::Clock& clock = prov::RealClock::Get();
+  NodeCollector collector(std::move(opts), nvml.get(), clock);
+
+  auto fill_self = [](provenance::v1::NodeReport* report) {
+    SelfUsage self = ReadSelfUsage();
+    report->mutable_health()->set_cpu_seconds(self.cpu_seconds);
+    report->mutable_health()->set_rss_bytes(self.rss_bytes);
+  };
+  if (absl::GetFlag(FLAGS_once)) {
+    provenance::v1::NodeReport report = collector.Collect();
+    fill_self(&report);
+    std::cout << prov::ToJson(report) << std::endl;
+    return 0;
+  }
+
+  if (absl::GetFlag(FLAGS_server).empty()) return Fail("--server is required unless --once");
+  prov::TlsFiles tls{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                     absl::GetFlag(FLAGS_tls_key)};
+  auto creds = prov::MakeClientCredentials(tls, absl::GetFlag(FLAGS_insecure));
+  if (!creds.ok()) return Fail(creds.status().message());
+  UplinkOptions uplink_options;
+  uplink_options.server_address = absl::GetFlag(FLAGS_server);
+  uplink_options.credentials = *creds;
+  uplink_options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  auto uplink = Uplink::Create(std::move(uplink_options), clock);
+  if (!uplink.ok()) return Fail(absl::StrCat("uplink: ", uplink.status().message()));
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::cerr << "prov-agent " << prov::kVersion << ": node " << collector.node_id()
+            << ", reporting to " << absl::GetFlag(FLAGS_server) << " every " << interval << "\n";
+  absl::Time next = clock.Now();
+  while (!g_stop) {
+    if (clock.Now() >= next) {
+      next += interval;
+      if (next < clock.Now()) next = clock.Now() + interval;  // fell behind (suspend): no burst
+      provenance::v1::NodeReport report = collector.Collect();
+      fill_self(&report);
+      UplinkStats stats = (*uplink)->Stats();
+      report.mutable_health()->set_spool_depth(stats.spool_depth);
+      report.mutable_health()->set_dropped_reports(stats.dropped_reports);
+      report.mutable_health()->set_rejected_reports(stats.rejected_reports);
+      if (auto s = (*uplink)->Submit(std::move(report)); !s.ok()) {
+        std::cerr << "prov-agent: submit failed: " << s.message() << "\n";
+      }
+    }
+    (*uplink)->Poll();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::cerr << "prov-agent: stopping\n";
+  (*uplink)->Shutdown();
+  return 0;
+}
