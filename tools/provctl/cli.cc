@@ -16,7 +16,7 @@ commands:
   usage [--account A]                                     per-account accelerator-hours and FLOP
 
 flags:
-  --server HOST:PORT   provd address (default localhost:7443, or $PROV_SERVER)
+  --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
   --insecure           plain text (testing only)
   --tls-ca FILE        CA that signed provd's certificate
   --tls-cert FILE      client certificate (mutual TLS), with --tls-key FILE

@@ -19,7 +19,7 @@
 
 namespace prov::provctl {
 
-inline constexpr char kDefaultServer[] = "localhost:7443";
+inline constexpr char kDefaultServer[] = "localhost:50051";
 
 struct Invocation {
   std::string command;  // "nodes", "node", "workloads", "usage", "help"
