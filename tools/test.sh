@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: installs missing Debian packages, builds the release preset, runs ctest.
+#   tools/test.sh              # all tests
+#   tools/test.sh -L unit      # extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup-debian.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j"${PROV_JOBS:-2}"
+ctest --preset release "$@"
