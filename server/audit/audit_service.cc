@@ -1,0 +1,89 @@
+#include "server/audit/audit_service.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace prov::server {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::StatusOr<size_t> Limit(uint32_t requested) {
+  if (requested == 0) return AuditServiceImpl::kDefaultLimit;
+  if (requested > AuditServiceImpl::kMaxLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit: ", requested, " exceeds ", AuditServiceImpl::kMaxLimit));
+  }
+  return requested;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+}  // namespace
+
+void AuditServiceImpl::MarkSilent(provenance::v1::NodeSummary& node) const {
+  node.set_silent(FromProto(node.last_seen()) < clock_.Now() - silent_after_);
+}
+
+grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext*,
+                                         const provenance::v1::ListNodesRequest* request,
+                                         provenance::v1::ListNodesResponse* response) {
+  absl::StatusOr<size_t> limit = Limit(request->limit());
+  if (!limit.ok()) return ToGrpc(limit.status());
+  auto nodes = reader_.ListNodes({.datacenter = request->datacenter(), .limit = *limit});
+  if (!nodes.ok()) return ToGrpc(nodes.status());
+  for (auto& node : *nodes) {
+    MarkSilent(node);
+    *response->add_nodes() = std::move(node);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext*,
+                                       const provenance::v1::GetNodeRequest* request,
+                                       provenance::v1::GetNodeResponse* response) {
+  if (request->node_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: must not be empty");
+  }
+  auto node = reader_.GetNode(request->node_id());
+  if (!node.ok()) return ToGrpc(node.status());
+  *response = std::move(*node);
+  MarkSilent(*response->mutable_node());
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::ListWorkloads(grpc::ServerContext*,
+                                             const provenance::v1::ListWorkloadsRequest* request,
+                                             provenance::v1::ListWorkloadsResponse* response) {
+  absl::StatusOr<size_t> limit = Limit(request->limit());
+  if (!limit.ok()) return ToGrpc(limit.status());
+  auto workloads = reader_.ListWorkloads({.account = request->account(),
+                                          .node_id = request->node_id(),
+                                          .datacenter = request->datacenter(),
+                                          .limit = *limit});
+  if (!workloads.ok()) return ToGrpc(workloads.status());
+  for (auto& w : *workloads) *response->add_workloads() = std::move(w);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditServiceImpl::GetAccountUsage(
+    grpc::ServerContext*, const provenance::v1::GetAccountUsageRequest* request,
+    provenance::v1::GetAccountUsageResponse* response) {
+  UsageQuery query;
+  query.account = request->account();
+  if (request->has_since()) query.since = FromProto(request->since());
+  if (request->has_until()) query.until = FromProto(request->until());
+  if (query.since && query.until && *query.until < *query.since) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "until: is before since");
+  }
+  auto usage = reader_.GetAccountUsage(query);
+  if (!usage.ok()) return ToGrpc(usage.status());
+  for (auto& a : *usage) *response->add_accounts() = std::move(a);
+  return grpc::Status::OK;
+}
+
+}  // namespace prov::server

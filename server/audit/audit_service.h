@@ -1,0 +1,49 @@
+// AuditServiceImpl: provenance.v1.AuditService (ListNodes, GetNode, ListWorkloads,
+// GetAccountUsage) over the store's read-only connections.
+//
+//   AuditServiceImpl audit(*reader, clock, /*silent_after=*/absl::Seconds(60));
+//   builder.RegisterService(&audit);
+//
+// Uses gRPC's synchronous API on purpose: each query is a short blocking SQLite read, which is
+// what sync handler threads are for; agent streams (many, long-lived) use the callback API.
+// NodeSummary.silent = no report collected within silent_after of the injected clock's now.
+// Bad requests get INVALID_ARGUMENT naming the field; an unknown node NOT_FOUND.
+// Thread-safety: handlers run concurrently; StoreReader and Clock are thread-safe.
+#pragma once
+
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "provenance/v1/audit.grpc.pb.h"
+#include "server/store/store_reader.h"
+
+namespace prov::server {
+
+class AuditServiceImpl final : public provenance::v1::AuditService::Service {
+ public:
+  static constexpr uint32_t kDefaultLimit = 1000;
+  static constexpr uint32_t kMaxLimit = 100000;
+
+  AuditServiceImpl(StoreReader& reader, const Clock& clock, absl::Duration silent_after)
+      : reader_(reader), clock_(clock), silent_after_(silent_after) {}
+
+  grpc::Status ListNodes(grpc::ServerContext* context,
+                         const provenance::v1::ListNodesRequest* request,
+                         provenance::v1::ListNodesResponse* response) override;
+  grpc::Status GetNode(grpc::ServerContext* context, const provenance::v1::GetNodeRequest* request,
+                       provenance::v1::GetNodeResponse* response) override;
+  grpc::Status ListWorkloads(grpc::ServerContext* context,
+                             const provenance::v1::ListWorkloadsRequest* request,
+                             provenance::v1::ListWorkloadsResponse* response) override;
+  grpc::Status GetAccountUsage(grpc::ServerContext* context,
+                               const provenance::v1::GetAccountUsageRequest* request,
+                               provenance::v1::GetAccountUsageResponse* response) override;
+
+ private:
+  void MarkSilent(provenance::v1::NodeSummary& node) const;
+
+  StoreReader& reader_;
+  const Clock& clock_;
+  const absl::Duration silent_after_;
+};
+
+}  // namespace prov::server

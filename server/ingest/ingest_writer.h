@@ -1,0 +1,64 @@
+// IngestWriter: the one thread that commits queued reports to the store, then acks them.
+//
+//   IngestWriter writer(queue, *store, catalog, metrics, clock,
+//                       {.max_batch = 4096, .max_batch_delay = absl::Milliseconds(5)});
+//   writer.Start();
+//   ...
+//   queue.Close(); writer.Join();   // drains and commits everything queued, then returns
+//
+// Loop: PopBatch (up to max_batch reports, or whatever arrived within max_batch_delay) -> resume
+// streams whose parked reports moved into the queue -> ComputeUsage per report -> Store::Commit in
+// ONE transaction -> per stream, one OnCommitted() with the highest committed seq per (node, boot)
+// (duplicates are acked with the stored high-water mark). A failed commit acks nothing: the
+// involved streams are finished UNAVAILABLE and the agents resend. Commit latency (steady clock,
+// a duration only) and batch size go to the metrics.
+//
+// Thread-safety: Start/Join from one owner thread; everything else runs on the writer thread.
+#pragma once
+
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/accelerator_catalog.h"
+#include "common/clock.h"
+#include "server/ingest/report_queue.h"
+#include "server/ledger/usage.h"
+#include "server/metrics/provd_metrics.h"
+#include "server/store/store.h"
+
+namespace prov::server {
+
+struct WriterOptions {
+  size_t max_batch = 4096;
+  absl::Duration max_batch_delay = absl::Milliseconds(5);
+  LedgerOptions ledger;
+};
+
+class IngestWriter {
+ public:
+  IngestWriter(ReportQueue& queue, Store& store, const AcceleratorCatalog& catalog,
+               ProvdMetrics& metrics, const Clock& clock, WriterOptions options);
+  ~IngestWriter();  // joins
+
+  void Start();
+  // Returns once the queue is closed and drained. Call ReportQueue::Close() first.
+  void Join();
+
+  // One batch, synchronously (the loop body; tests may call it without a thread).
+  void CommitBatch(std::vector<IngestItem>& batch);
+
+ private:
+  void Run();
+
+  ReportQueue& queue_;
+  Store& store_;
+  const AcceleratorCatalog& catalog_;
+  ProvdMetrics& metrics_;
+  const Clock& clock_;
+  const WriterOptions options_;
+  std::thread thread_;
+};
+
+}  // namespace prov::server

@@ -1,0 +1,69 @@
+// ReportQueue: the bounded queue between the AgentGateway reactors and the ingest writer.
+//
+//   ReportQueue queue(/*capacity=*/65536);
+//   // reactor (never blocks):
+//   if (!queue.PushOrPark(std::move(item))) { /* parked: do not StartRead until resumed */ }
+//   // writer thread:
+//   std::vector<std::shared_ptr<ReportStream>> resumed;
+//   std::vector<IngestItem> batch = queue.PopBatch(4096, absl::Milliseconds(5), &resumed);
+//   for (auto& s : resumed) s->OnQueueSpace();   // each parked item is in the queue now
+//
+// Back-pressure: when the queue is full, PushOrPark keeps the item aside ("parked") and returns
+// false; the stream then stops reading, so gRPC's HTTP/2 flow control stops the agent. PopBatch
+// moves parked items into the space it frees, oldest first, and hands their streams back so the
+// writer can resume their reads. A stream parks at most one item (it has no read outstanding while
+// parked), so memory is bounded by capacity + number of streams.
+//
+// Thread-safety: all methods are thread-safe. PopBatch is meant for the one writer thread.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "provenance/v1/report.pb.h"
+
+namespace prov::server {
+
+class ReportStream;
+
+struct IngestItem {
+  provenance::v1::NodeReport report;
+  std::shared_ptr<ReportStream> stream;  // where the ack goes; null in tests without streams
+  size_t size_bytes = 0;
+};
+
+class ReportQueue {
+ public:
+  explicit ReportQueue(size_t capacity);
+
+  // Enqueues when there is room and returns true; otherwise parks the item and returns false.
+  // After Close() items are still accepted (the writer drains them).
+  bool PushOrPark(IngestItem item);
+
+  // Blocks until at least one item is queued or the queue is closed and drained; then waits up to
+  // max_delay (real time) for max_batch items. Returns at most max_batch items; an empty result
+  // means closed and drained. Streams whose parked items moved into the queue go to *resumed.
+  std::vector<IngestItem> PopBatch(size_t max_batch, absl::Duration max_delay,
+                                   std::vector<std::shared_ptr<ReportStream>>* resumed);
+
+  // Wakes the writer; PopBatch returns what is left, then an empty batch.
+  void Close();
+
+  size_t depth() const;  // queued items (parked ones not included)
+  size_t parked() const;
+  size_t capacity() const { return capacity_; }
+
+ private:
+  const size_t capacity_;
+  mutable absl::Mutex mu_;
+  std::deque<IngestItem> items_ ABSL_GUARDED_BY(mu_);
+  std::deque<IngestItem> parked_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace prov::server

@@ -1,0 +1,210 @@
+#include "server/ingest/report_stream.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace prov::server {
+
+using provenance::v1::NodeReport;
+
+ReportStream::ReportStream(const StreamDeps& deps) : deps_(deps) {}
+
+ReportStream* ReportStream::Create(const StreamDeps& deps) {
+  auto stream = std::make_shared<ReportStream>(deps);
+  deps.metrics->streams.Increment();
+  absl::MutexLock lock(&stream->mu_);
+  stream->self_ = stream;
+  stream->StartReadLocked();
+  return stream.get();
+}
+
+void ReportStream::StartReadLocked() {
+  read_buf_.Clear();
+  StartRead(&read_buf_);
+}
+
+void ReportStream::OnReadDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  if (!ok) {
+    reads_done_ = true;
+    MaybeFinishLocked();
+    return;
+  }
+  if (finished_ || finish_pending_) return;
+  HandleReportLocked();
+}
+
+void ReportStream::HandleReportLocked() {
+  const std::string& node_id = read_buf_.node().node_id();
+  if (!node_id_.empty() && !node_id.empty() && node_id != node_id_) {
+    deps_.metrics->Rejected("node.node_id");
+    FinishLocked(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("node.node_id: changed mid-stream from \"", node_id_, "\" to \"",
+                     node_id.substr(0, 256), "\"; a stream carries one node's reports")));
+    return;
+  }
+  absl::Status valid = ValidateReport(read_buf_, deps_.clock->Now(), deps_.limits);
+  if (!valid.ok()) {
+    RejectLocked(read_buf_, valid);
+    if (pending_rejections_.size() >= kMaxPendingRejections && write_in_flight_) {
+      read_paused_ = true;  // resumed by OnWriteDone: rejections cannot pile up without bound
+    } else {
+      StartReadLocked();
+    }
+    return;
+  }
+  node_id_ = node_id;
+  IngestItem item;
+  item.size_bytes = read_buf_.ByteSizeLong();
+  item.report.Swap(&read_buf_);
+  item.stream = shared_from_this();
+  ++in_queue_;
+  if (deps_.queue->PushOrPark(std::move(item))) {
+    StartReadLocked();
+  } else {
+    parked_ = true;
+    deps_.metrics->parked_streams.Increment();
+  }
+}
+
+void ReportStream::RejectLocked(const NodeReport& report, const absl::Status& status) {
+  deps_.metrics->Rejected(RejectionField(status));
+  provenance::v1::Rejection rejection;
+  rejection.set_seq(report.seq());
+  rejection.set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  rejection.set_message(std::string(status.message()));
+  pending_rejections_.emplace_back(report.node().boot_id().substr(0, 256), std::move(rejection));
+  if (node_id_.empty()) node_id_ = report.node().node_id().substr(0, 256);
+  MaybeWriteLocked();
+}
+
+void ReportStream::OnQueueSpace() {
+  absl::MutexLock lock(&mu_);
+  if (!parked_) return;
+  parked_ = false;
+  deps_.metrics->parked_streams.Decrement();
+  if (finished_ || finish_pending_ || broken_) {
+    MaybeFinishLocked();
+    return;
+  }
+  StartReadLocked();
+}
+
+void ReportStream::OnCommitted(const std::vector<std::pair<std::string, uint64_t>>& acks,
+                               int reports) {
+  absl::MutexLock lock(&mu_);
+  in_queue_ -= reports;
+  if (finished_) return;
+  for (const auto& [boot_id, seq] : acks) {
+    uint64_t& pending = pending_acks_[boot_id];
+    pending = std::max(pending, seq);
+  }
+  MaybeWriteLocked();
+  MaybeFinishLocked();
+}
+
+void ReportStream::OnCommitFailed(int reports) {
+  absl::MutexLock lock(&mu_);
+  in_queue_ -= reports;
+  if (finished_) return;
+  FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "provd could not commit reports to its store; resend the "
+                            "unacknowledged reports"));
+}
+
+void ReportStream::MaybeWriteLocked() {
+  if (write_in_flight_ || finished_ || finish_pending_ || broken_) return;
+  if (pending_acks_.empty() && pending_rejections_.empty()) return;
+  write_buf_.Clear();
+  std::string boot_id;
+  if (!pending_acks_.empty()) {
+    auto it = pending_acks_.begin();
+    boot_id = it->first;
+    write_buf_.set_committed_seq(it->second);
+    acked_[boot_id] = it->second;
+    pending_acks_.erase(it);
+  } else {
+    boot_id = pending_rejections_.front().first;
+    auto acked = acked_.find(boot_id);
+    write_buf_.set_committed_seq(acked == acked_.end() ? 0 : acked->second);
+  }
+  write_buf_.set_node_id(node_id_);
+  write_buf_.set_boot_id(boot_id);
+  std::vector<std::pair<std::string, provenance::v1::Rejection>> rest;
+  for (auto& [boot, rejection] : pending_rejections_) {
+    if (boot == boot_id) {
+      *write_buf_.add_rejected() = std::move(rejection);
+    } else {
+      rest.emplace_back(std::move(boot), std::move(rejection));
+    }
+  }
+  pending_rejections_ = std::move(rest);
+  write_in_flight_ = true;
+  StartWrite(&write_buf_);
+}
+
+void ReportStream::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  write_in_flight_ = false;
+  if (ok) {
+    deps_.metrics->acks_sent.Increment();
+  } else {
+    broken_ = true;
+  }
+  if (finish_pending_) {
+    FinishLocked(*finish_pending_);
+    return;
+  }
+  if (read_paused_ && !broken_ && !finished_) {
+    read_paused_ = false;
+    StartReadLocked();
+  }
+  MaybeWriteLocked();
+  MaybeFinishLocked();
+}
+
+void ReportStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  broken_ = true;
+  MaybeFinishLocked();
+}
+
+void ReportStream::MaybeFinishLocked() {
+  if (finished_ || write_in_flight_) return;
+  if (broken_) {
+    // The agent is gone: what it sent is still committed by the writer, acks are dropped.
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+    return;
+  }
+  if (reads_done_ && in_queue_ == 0 && pending_acks_.empty() && pending_rejections_.empty()) {
+    FinishLocked(grpc::Status::OK);
+  }
+}
+
+void ReportStream::FinishLocked(grpc::Status status) {
+  if (finished_) return;
+  if (write_in_flight_) {  // Finish after the write completes (OnWriteDone)
+    finish_pending_ = std::move(status);
+    return;
+  }
+  finished_ = true;
+  finish_pending_.reset();
+  Finish(std::move(status));
+}
+
+void ReportStream::OnDone() {
+  std::shared_ptr<ReportStream> self;
+  {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    if (parked_) {
+      parked_ = false;
+      deps_.metrics->parked_streams.Decrement();
+    }
+    self = std::move(self_);
+  }
+  deps_.metrics->streams.Decrement();
+  // `self` may be the last reference: this object is destroyed when it goes out of scope.
+}
+
+}  // namespace prov::server

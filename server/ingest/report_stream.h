@@ -1,0 +1,109 @@
+// ReportStream: the reactor of one AgentGateway.Report stream (gRPC callback API).
+//
+//   // in AgentGatewayService::Report():
+//   return ReportStream::Create(deps);   // owns itself until OnDone
+//
+// What it does, never blocking a gRPC thread:
+//  - reads one NodeReport at a time; validates it (report_validator.h);
+//  - invalid: counts it by field and answers in-stream with a Rejection; the stream goes on;
+//  - a node_id different from the stream's first one: Finish(INVALID_ARGUMENT);
+//  - valid: moved into the ReportQueue; if the queue is full the item is parked and NO next read is
+//    started until the writer calls OnQueueSpace() (back-pressure through HTTP/2 flow control);
+//  - the writer calls OnCommitted() once per batch with the highest committed seq per boot; acks
+//    are coalesced: at most one write in flight, later acks merge into the next write;
+//  - when the agent half-closes, the stream finishes OK once everything it sent is acked.
+//
+// Lifetime (reactor vs. writer): the object is held by shared_ptr. It keeps a reference to itself
+// (self_) from creation until gRPC calls OnDone, and every queued IngestItem holds another, so the
+// writer never touches freed memory. Every entry point takes mu_ and checks finished_ (set when
+// Finish is called, and in OnDone) before touching the gRPC stream, so the writer never starts an
+// operation on a finished call. gRPC runs read/write reactions on its own threads, never inline in
+// StartRead/StartWrite (server_callback_handlers.h: can_inline=false), so calling them under mu_
+// cannot deadlock. Lock order: ReportStream::mu_ before ReportQueue::mu_.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "provenance/v1/agent_gateway.grpc.pb.h"
+#include "server/ingest/report_queue.h"
+#include "server/ingest/report_validator.h"
+#include "server/metrics/provd_metrics.h"
+
+namespace prov::server {
+
+// Shared ownership of the queue and metrics: a reactor's last callbacks (OnDone) may run while
+// the server is being torn down, so they must outlive every stream. The clock is owned by the
+// embedder and must outlive the gRPC server.
+struct StreamDeps {
+  std::shared_ptr<ReportQueue> queue;
+  std::shared_ptr<ProvdMetrics> metrics;
+  const Clock* clock = nullptr;
+  ValidatorLimits limits;
+};
+
+class ReportStream final
+    : public grpc::ServerBidiReactor<provenance::v1::NodeReport, provenance::v1::ReportAck>,
+      public std::enable_shared_from_this<ReportStream> {
+ public:
+  // Creates a stream, starts its first read, and returns the reactor for gRPC.
+  static ReportStream* Create(const StreamDeps& deps);
+
+  // Writer side. acks: (boot_id, highest committed seq) for this stream's reports in the batch;
+  // reports: how many of this stream's queued reports the batch held.
+  void OnCommitted(const std::vector<std::pair<std::string, uint64_t>>& acks, int reports);
+  // The batch failed: nothing is acked; the stream is finished UNAVAILABLE so the agent
+  // reconnects and resends.
+  void OnCommitFailed(int reports);
+  // The parked item is in the queue now: start the next read.
+  void OnQueueSpace();
+
+  // gRPC reactions.
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  explicit ReportStream(const StreamDeps& deps);
+
+ private:
+  static constexpr size_t kMaxPendingRejections = 64;
+
+  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RejectLocked(const provenance::v1::NodeReport& report, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const StreamDeps deps_;
+  std::shared_ptr<ReportStream> self_;  // released in OnDone
+
+  absl::Mutex mu_;
+  provenance::v1::NodeReport read_buf_ ABSL_GUARDED_BY(mu_);
+  provenance::v1::ReportAck write_buf_ ABSL_GUARDED_BY(mu_);
+  std::string node_id_ ABSL_GUARDED_BY(mu_);
+  int64_t in_queue_ ABSL_GUARDED_BY(mu_) = 0;
+  bool parked_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // too many rejections waiting to be written
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;  // cancelled or a write failed
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint64_t> pending_acks_ ABSL_GUARDED_BY(mu_);  // boot -> seq
+  absl::flat_hash_map<std::string, uint64_t> acked_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, provenance::v1::Rejection>> pending_rejections_
+      ABSL_GUARDED_BY(mu_);  // (boot_id, rejection)
+};
+
+}  // namespace prov::server

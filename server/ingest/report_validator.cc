@@ -1,0 +1,262 @@
+#include "server/ingest/report_validator.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace prov::server {
+namespace {
+
+using provenance::v1::NodeReport;
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+std::string Quote(absl::string_view value) {
+  // Shows at most 64 bytes of an offending value, escaped, so messages stay short and printable.
+  std::string shown(value.substr(0, 64));
+  std::string escaped = absl::CHexEscape(shown);
+  return absl::StrCat("\"", escaped, value.size() > 64 ? "...\"" : "\"");
+}
+
+absl::Status CheckString(absl::string_view field, absl::string_view value, size_t max) {
+  if (value.size() > max) {
+    return Invalid(field, absl::StrFormat("is %d bytes long (at most %d)", value.size(), max));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckId(absl::string_view field, absl::string_view value, size_t max) {
+  if (value.empty()) return Invalid(field, "must not be empty");
+  return CheckString(field, value, max);
+}
+
+absl::Status CheckRange(absl::string_view field, double value, double low, double high) {
+  if (!std::isfinite(value) || value < low || value > high) {
+    return Invalid(field, absl::StrFormat("%g is out of range [%g, %g]", value, low, high));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCount(absl::string_view field, int count, int max) {
+  if (count > max)
+    return Invalid(field, absl::StrFormat("has %d entries (at most %d)", count, max));
+  return absl::OkStatus();
+}
+
+absl::Status CheckNode(const NodeReport& report, const ValidatorLimits& limits) {
+  if (!report.has_node()) return Invalid("node", "is missing");
+  const auto& node = report.node();
+  PROV_RETURN_IF_ERROR(CheckId("node.node_id", node.node_id(), limits.max_id_length));
+  PROV_RETURN_IF_ERROR(CheckId("node.boot_id", node.boot_id(), limits.max_id_length));
+  PROV_RETURN_IF_ERROR(CheckString("node.hostname", node.hostname(), limits.max_string_length));
+  PROV_RETURN_IF_ERROR(CheckString("node.datacenter", node.datacenter(), limits.max_id_length));
+  PROV_RETURN_IF_ERROR(CheckString("node.region", node.region(), limits.max_id_length));
+  PROV_RETURN_IF_ERROR(
+      CheckString("node.agent_version", node.agent_version(), limits.max_id_length));
+  return absl::OkStatus();
+}
+
+absl::Status CheckTime(const NodeReport& report, absl::Time now, const ValidatorLimits& limits) {
+  if (report.seq() < 1) return Invalid("seq", "must be >= 1");
+  if (report.interval_seconds() < 1 || report.interval_seconds() > limits.max_interval_seconds) {
+    return Invalid("interval_seconds",
+                   absl::StrFormat("%d is out of range [1, %d]", report.interval_seconds(),
+                                   limits.max_interval_seconds));
+  }
+  if (!report.has_collected_at()) return Invalid("collected_at", "is missing");
+  const auto& ts = report.collected_at();
+  if (ts.seconds() < google::protobuf::util::TimeUtil::kTimestampMinSeconds ||
+      ts.seconds() > google::protobuf::util::TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
+      ts.nanos() > 999999999) {
+    return Invalid("collected_at", "is not a valid timestamp");
+  }
+  absl::Time collected = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  if (collected > now + limits.max_future) {
+    return Invalid("collected_at",
+                   absl::StrCat(absl::FormatTime(collected), " is in the future (server time ",
+                                absl::FormatTime(now), ")"));
+  }
+  if (collected < now - limits.max_age) {
+    return Invalid("collected_at", absl::StrCat(absl::FormatTime(collected), " is older than ",
+                                                absl::FormatDuration(limits.max_age),
+                                                " (server time ", absl::FormatTime(now), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& limits,
+                               absl::flat_hash_set<std::string>* addresses) {
+  PROV_RETURN_IF_ERROR(
+      CheckCount("accelerators", report.accelerators_size(), limits.max_accelerators));
+  for (int i = 0; i < report.accelerators_size(); ++i) {
+    const auto& a = report.accelerators(i);
+    const std::string field = absl::StrCat("accelerators[", i, "]");
+    if (!IsPciAddress(a.pci_address())) {
+      return Invalid(absl::StrCat(field, ".pci_address"),
+                     absl::StrCat(Quote(a.pci_address()), " is not a PCI address (DDDD:BB:DD.F)"));
+    }
+    if (!addresses->insert(absl::AsciiStrToLower(a.pci_address())).second) {
+      return Invalid(absl::StrCat(field, ".pci_address"),
+                     absl::StrCat(Quote(a.pci_address()), " appears twice"));
+    }
+    if (a.vendor_id() > 0xffff) return Invalid(absl::StrCat(field, ".vendor_id"), "exceeds 0xffff");
+    if (a.device_id() > 0xffff) return Invalid(absl::StrCat(field, ".device_id"), "exceeds 0xffff");
+    for (const auto& [name, value] :
+         {std::pair<const char*, const std::string*>{"vendor", &a.vendor()},
+          {"model", &a.model()},
+          {"family", &a.family()},
+          {"uuid", &a.uuid()},
+          {"serial", &a.serial()},
+          {"board_part_number", &a.board_part_number()},
+          {"driver", &a.driver()}}) {
+      PROV_RETURN_IF_ERROR(
+          CheckString(absl::StrCat(field, ".", name), *value, limits.max_id_length));
+    }
+    PROV_RETURN_IF_ERROR(
+        CheckCount(absl::StrCat(field, ".fact_sources"), a.fact_sources_size(), 64));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSamples(const NodeReport& report, const ValidatorLimits& limits,
+                          const absl::flat_hash_set<std::string>& addresses) {
+  PROV_RETURN_IF_ERROR(CheckCount("samples", report.samples_size(), limits.max_accelerators));
+  for (int i = 0; i < report.samples_size(); ++i) {
+    const auto& s = report.samples(i);
+    const std::string field = absl::StrCat("samples[", i, "]");
+    if (!addresses.contains(absl::AsciiStrToLower(s.pci_address()))) {
+      return Invalid(absl::StrCat(field, ".pci_address"),
+                     absl::StrCat(Quote(s.pci_address()), " names no accelerator in this report"));
+    }
+    if (s.has_utilization_pct()) {
+      PROV_RETURN_IF_ERROR(
+          CheckRange(absl::StrCat(field, ".utilization_pct"), s.utilization_pct(), 0, 100));
+    }
+    if (s.has_tensor_activity()) {
+      PROV_RETURN_IF_ERROR(
+          CheckRange(absl::StrCat(field, ".tensor_activity"), s.tensor_activity(), 0, 1));
+    }
+    if (s.has_power_watts()) {
+      PROV_RETURN_IF_ERROR(
+          CheckRange(absl::StrCat(field, ".power_watts"), s.power_watts(), 0, 1e6));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckWorkload(const provenance::v1::Workload& w, const std::string& field,
+                           const ValidatorLimits& limits,
+                           const absl::flat_hash_set<std::string>& addresses) {
+  PROV_RETURN_IF_ERROR(
+      CheckId(absl::StrCat(field, ".workload_id"), w.workload_id(), limits.max_id_length));
+  for (int j = 0; j < w.accelerator_pci_addresses_size(); ++j) {
+    const std::string& address = w.accelerator_pci_addresses(j);
+    if (!addresses.contains(absl::AsciiStrToLower(address))) {
+      return Invalid(absl::StrCat(field, ".accelerator_pci_addresses[", j, "]"),
+                     absl::StrCat(Quote(address), " names no accelerator in this report"));
+    }
+  }
+  PROV_RETURN_IF_ERROR(CheckRange(absl::StrCat(field, ".attribution.confidence"),
+                                  w.attribution().confidence(), 0, 1));
+  PROV_RETURN_IF_ERROR(
+      CheckRange(absl::StrCat(field, ".class_confidence"), w.class_confidence(), 0, 1));
+  PROV_RETURN_IF_ERROR(CheckString(absl::StrCat(field, ".attribution.account"),
+                                   w.attribution().account(), limits.max_id_length));
+  for (const auto& [name, count] :
+       {std::pair<const char*, int>{"pids", w.pids_size()},
+        {"peers", w.peers_size()},
+        {"listening_ports", w.listening_ports_size()},
+        {"class_reasons", w.class_reasons_size()},
+        {"container_ids", w.container_ids_size()},
+        {"artifact_digests", w.artifact_digests_size()},
+        {"accelerator_pci_addresses", w.accelerator_pci_addresses_size()}}) {
+    PROV_RETURN_IF_ERROR(CheckCount(absl::StrCat(field, ".", name), count, limits.max_list_items));
+  }
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"cgroup_path", &w.cgroup_path()},
+        {"launcher", &w.launcher()},
+        {"pod_name", &w.pod_name()},
+        {"pod_namespace", &w.pod_namespace()},
+        {"cmdline_digest", &w.cmdline_digest()},
+        {"image_digest", &w.image_digest()},
+        {"attribution.detail", &w.attribution().detail()}}) {
+    PROV_RETURN_IF_ERROR(
+        CheckString(absl::StrCat(field, ".", name), *value, limits.max_string_length));
+  }
+  for (int j = 0; j < w.class_reasons_size(); ++j) {
+    PROV_RETURN_IF_ERROR(CheckString(absl::StrCat(field, ".class_reasons[", j, "]"),
+                                     w.class_reasons(j), limits.max_string_length));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsPciAddress(absl::string_view a) {
+  // DDDD:BB:DD.F
+  if (a.size() != 12 || a[4] != ':' || a[7] != ':' || a[10] != '.') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(a[i]))) return false;
+  }
+  return a[11] >= '0' && a[11] <= '7';
+}
+
+absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
+                            const ValidatorLimits& limits) {
+  PROV_RETURN_IF_ERROR(CheckNode(report, limits));
+  PROV_RETURN_IF_ERROR(CheckTime(report, server_now, limits));
+  absl::flat_hash_set<std::string> addresses;
+  PROV_RETURN_IF_ERROR(CheckAccelerators(report, limits, &addresses));
+  PROV_RETURN_IF_ERROR(CheckSamples(report, limits, addresses));
+  PROV_RETURN_IF_ERROR(CheckCount("workloads", report.workloads_size(), limits.max_workloads));
+  absl::flat_hash_set<absl::string_view> workload_ids;
+  for (int i = 0; i < report.workloads_size(); ++i) {
+    const auto& w = report.workloads(i);
+    const std::string field = absl::StrCat("workloads[", i, "]");
+    PROV_RETURN_IF_ERROR(CheckWorkload(w, field, limits, addresses));
+    if (!workload_ids.insert(w.workload_id()).second) {
+      return Invalid(absl::StrCat(field, ".workload_id"),
+                     absl::StrCat(Quote(w.workload_id()), " appears twice"));
+    }
+  }
+  if (report.has_health()) {
+    PROV_RETURN_IF_ERROR(CheckCount("health.collector_errors",
+                                    report.health().collector_errors_size(),
+                                    limits.max_collector_errors));
+  }
+  return absl::OkStatus();
+}
+
+std::string RejectionField(const absl::Status& status) {
+  absl::string_view message = status.message();
+  size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos || colon == 0) return "unknown";
+  std::string field;
+  bool in_index = false;
+  for (char c : message.substr(0, colon)) {
+    if (c == '[') {
+      in_index = true;
+      field.push_back('[');
+    } else if (c == ']') {
+      in_index = false;
+      field.push_back(']');
+    } else if (!in_index) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') {
+        return "unknown";
+      }
+      field.push_back(c);
+    }
+  }
+  return field;
+}
+
+}  // namespace prov::server

@@ -1,0 +1,45 @@
+// ValidateReport: the checks every NodeReport passes before provd stores anything from it.
+//
+//   ValidatorLimits limits;                       // bounds below; tests may shrink them
+//   absl::Status s = ValidateReport(report, clock.Now(), limits);
+//   if (!s.ok()) s.message();   // `accelerators[2].pci_address: "zz" is not a PCI address
+//   (DDDD:BB:DD.F)` RejectionField(s);          // "accelerators[].pci_address": the metric label
+//   for the failure
+//
+// Every message starts with the field path, then ": ", then what is wrong, so agents' operators
+// can find the bad field. Returns INVALID_ARGUMENT on the first failure. Pure: the server time is
+// passed in (from the injected Clock), nothing else is read. Safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "provenance/v1/report.pb.h"
+
+namespace prov::server {
+
+struct ValidatorLimits {
+  size_t max_id_length = 256;       // node_id, boot_id, workload_id
+  size_t max_string_length = 4096;  // any other string field
+  int max_accelerators = 256;
+  int max_workloads = 1024;
+  int max_list_items = 4096;  // pids, peers, ports, reasons, digests per workload
+  int max_collector_errors = 256;
+  uint32_t max_interval_seconds = 3600;
+  absl::Duration max_age = absl::Hours(24 * 30);  // spooled reports may arrive late
+  absl::Duration max_future = absl::Minutes(10);  // clock skew tolerated
+};
+
+absl::Status ValidateReport(const provenance::v1::NodeReport& report, absl::Time server_now,
+                            const ValidatorLimits& limits = {});
+
+// The field path of a validation failure with list indexes removed ("accelerators[].pci_address"),
+// a bounded set of values for a metric label; "unknown" when the status has no field path.
+std::string RejectionField(const absl::Status& status);
+
+// True for "DDDD:BB:DD.F" (hex digits, function 0..7), either case.
+bool IsPciAddress(absl::string_view address);
+
+}  // namespace prov::server

@@ -1,0 +1,177 @@
+// provd: the central Provenance service. Ingests prov-agent reports over gRPC into SQLite,
+// keeps the compute ledger, answers AuditService queries, exports Prometheus metrics.
+//
+//   provd --data-dir /var/lib/provd --tls-cert server.pem --tls-key server.key
+//       --tls-client-ca agents-ca.pem              # mutual TLS: agents need a client certificate
+//   provd --data-dir /tmp/provd --insecure --listen 127.0.0.1:0 --port-file /tmp/provd.port
+//   provd --flagfile /etc/provd/provd.flags        # one flag per line, e.g. "--max-batch=2048"
+//
+// Prints "provd listening on <host>:<port> (metrics on :<port>)" once serving. SIGTERM/SIGINT:
+// graceful shutdown (stop accepting, drain the queue, commit, close the store), exit 0.
+// Bad flags or configuration: a message naming the flag on stderr and exit code 2.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/accelerator_catalog.h"
+#include "common/fs.h"
+#include "common/grpc/tls.h"
+#include "common/version.h"
+#include "server/flag_args.h"
+#include "server/provd_server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Prometheus /metrics listen address host:port (port 0: any; empty: disabled)");
+ABSL_FLAG(std::string, data_dir, "", "Directory for provd.db (required; created if missing)");
+ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "Server private key (PEM)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA for agent client certificates; when given, mutual TLS is required");
+ABSL_FLAG(bool, insecure, false, "Serve plain-text gRPC (no TLS); only with this explicit flag");
+ABSL_FLAG(int64_t, queue_capacity, 65536, "Reports queued for the writer before back-pressure");
+ABSL_FLAG(int64_t, max_batch, 4096, "Most reports committed in one SQLite transaction");
+ABSL_FLAG(absl::Duration, max_batch_delay, absl::Milliseconds(5),
+          "Longest wait for a batch to fill before committing");
+ABSL_FLAG(
+    double, default_utilization, 0.30,
+    "Utilisation assumed for the FLOP lower bound when the driver reports no tensor activity");
+ABSL_FLAG(absl::Duration, silent_after, absl::Seconds(60),
+          "A node without a report for this long is listed as silent");
+ABSL_FLAG(
+    std::string, accelerator_catalog, "",
+    "Accelerator catalog TSV replacing the built-in one (format: common/data/accelerators.tsv)");
+ABSL_FLAG(std::string, port_file, "", "Write the bound gRPC port to this file once serving");
+
+namespace {
+
+constexpr int kConfigError = 2;
+bool g_parsing_flags = false;
+
+// absl::ParseCommandLine exits with status 1 on an unknown or malformed flag (after printing a
+// message naming it); provd promises exit code 2 for bad configuration, so turn that exit into 2.
+void ExitTwoOnFlagParseFailure() {
+  if (g_parsing_flags) _exit(kConfigError);
+}
+
+[[noreturn]] void ConfigError(const std::string& message) {
+  std::fprintf(stderr, "provd: %s\n", message.c_str());
+  std::exit(kConfigError);
+}
+
+std::string HostOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "provd --data-dir DIR (--tls-cert F --tls-key F [--tls-client-ca F] | --insecure) "
+      "[--flagfile FILE]");
+  auto normalized = prov::server::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
+  if (!normalized.ok()) ConfigError(std::string(normalized.status().message()));
+  std::vector<char*> args;
+  for (std::string& arg : *normalized) args.push_back(arg.data());
+  std::atexit(ExitTwoOnFlagParseFailure);
+  g_parsing_flags = true;
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  g_parsing_flags = false;
+  if (positional.size() > 1) {
+    ConfigError(absl::StrCat("unexpected argument \"", positional[1], "\" (flags start with --)"));
+  }
+
+  prov::server::ProvdOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.data_dir.empty()) ConfigError("--data-dir: is required");
+  if (absl::GetFlag(FLAGS_queue_capacity) < 1) ConfigError("--queue-capacity: must be >= 1");
+  if (absl::GetFlag(FLAGS_max_batch) < 1) ConfigError("--max-batch: must be >= 1");
+  options.queue_capacity = static_cast<size_t>(absl::GetFlag(FLAGS_queue_capacity));
+  options.max_batch = static_cast<size_t>(absl::GetFlag(FLAGS_max_batch));
+  options.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
+  options.default_utilization = absl::GetFlag(FLAGS_default_utilization);
+  options.silent_after = absl::GetFlag(FLAGS_silent_after);
+  if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
+    // Option names map to flags: data_dir -> --data-dir.
+    std::string message(s.message());
+    for (char& c : message) {
+      if (c == ':') break;
+      if (c == '_') c = '-';
+    }
+    ConfigError(absl::StrCat("--", message));
+  }
+
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  prov::TlsFiles tls{.ca_file = absl::GetFlag(FLAGS_tls_client_ca),
+                     .cert_file = absl::GetFlag(FLAGS_tls_cert),
+                     .key_file = absl::GetFlag(FLAGS_tls_key)};
+  if (insecure && (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.ca_file.empty())) {
+    ConfigError("--insecure: cannot be combined with --tls-cert/--tls-key/--tls-client-ca");
+  }
+  if (!insecure && (tls.cert_file.empty() || tls.key_file.empty())) {
+    ConfigError("--tls-cert and --tls-key: are required (or pass --insecure for plain text)");
+  }
+  auto credentials =
+      prov::MakeServerCredentials(tls, insecure, /*require_client_cert=*/!tls.ca_file.empty());
+  if (!credentials.ok()) ConfigError(std::string(credentials.status().message()));
+  options.credentials = *credentials;
+
+  std::optional<prov::AcceleratorCatalog> catalog;
+  if (const std::string path = absl::GetFlag(FLAGS_accelerator_catalog); !path.empty()) {
+    auto loaded = prov::AcceleratorCatalog::LoadFile(path);
+    if (!loaded.ok()) {
+      ConfigError(absl::StrCat("--accelerator-catalog: ", loaded.status().message()));
+    }
+    catalog.emplace(*std::move(loaded));
+    options.catalog = &*catalog;
+  }
+
+  // Block the shutdown signals before any thread starts, so only sigwait() below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string listen = options.listen_address;
+  auto server = prov::server::ProvdServer::Start(std::move(options));
+  if (!server.ok()) {
+    std::fprintf(stderr, "provd: %s\n", std::string(server.status().message()).c_str());
+    return absl::IsInvalidArgument(server.status()) ? kConfigError : 1;
+  }
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    if (auto s = prov::WriteFileAtomically(port_file, absl::StrCat((*server)->port(), "\n"));
+        !s.ok()) {
+      std::fprintf(stderr, "provd: --port-file: %s\n", std::string(s.message()).c_str());
+      return kConfigError;
+    }
+  }
+  const std::string metrics = (*server)->metrics_port() != 0
+                                  ? absl::StrCat("metrics on :", (*server)->metrics_port())
+                                  : std::string("metrics off");
+  std::printf("provd listening on %s:%d (%s)\n", HostOf(listen).c_str(), (*server)->port(),
+              metrics.c_str());
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  std::fprintf(stderr, "provd: %s received, shutting down (draining the ingest queue)\n",
+               received == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown();
+  std::fprintf(stderr, "provd: stopped\n");
+  return 0;
+}

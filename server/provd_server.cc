@@ -1,0 +1,178 @@
+#include "server/provd_server.h"
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "common/fs.h"
+#include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "server/audit/audit_service.h"
+#include "server/ingest/agent_gateway_service.h"
+#include "server/ingest/ingest_writer.h"
+#include "server/metrics/provd_metrics.h"
+#include "server/store/store.h"
+#include "server/store/store_reader.h"
+
+namespace prov::server {
+
+// Member order is teardown order in reverse: the gRPC server goes first (Shutdown resets it).
+struct ProvdServer::Impl {
+  ProvdOptions options;
+  const AcceleratorCatalog* catalog = nullptr;
+  const Clock* clock = nullptr;
+  std::shared_ptr<ProvdMetrics> metrics;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<StoreReader> reader;
+  std::shared_ptr<ReportQueue> queue;
+  std::unique_ptr<IngestWriter> writer;
+  std::unique_ptr<AgentGatewayService> gateway;
+  std::unique_ptr<AuditServiceImpl> audit;
+  std::shared_ptr<StoreCollector> store_collector;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  int metrics_port = 0;
+  bool shut_down = false;
+};
+
+absl::Status ValidateOptions(const ProvdOptions& o) {
+  if (o.data_dir.empty()) return absl::InvalidArgumentError("data_dir: is required");
+  if (o.listen_address.empty()) return absl::InvalidArgumentError("listen_address: is empty");
+  if (o.queue_capacity < 1) return absl::InvalidArgumentError("queue_capacity: must be >= 1");
+  if (o.max_batch < 1) return absl::InvalidArgumentError("max_batch: must be >= 1");
+  if (o.max_batch_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("max_batch_delay: must not be negative");
+  }
+  if (!std::isfinite(o.default_utilization) || o.default_utilization <= 0 ||
+      o.default_utilization > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_utilization: ", o.default_utilization, " is not in (0, 1]"));
+  }
+  if (o.silent_after <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("silent_after: must be positive");
+  }
+  return absl::OkStatus();
+}
+
+ProvdServer::ProvdServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<ProvdServer>> ProvdServer::Start(ProvdOptions options) {
+  PROV_RETURN_IF_ERROR(ValidateOptions(options));
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  std::unique_ptr<ProvdServer> server(new ProvdServer(std::move(impl)));
+  absl::Status status = server->Init();
+  if (!status.ok()) {
+    server->Shutdown();
+    return status;
+  }
+  return server;
+}
+
+absl::Status ProvdServer::Init() {
+  Impl& s = *impl_;
+  const ProvdOptions& o = s.options;
+  s.catalog = o.catalog != nullptr ? o.catalog : &AcceleratorCatalog::Builtin();
+  s.clock = o.clock != nullptr ? o.clock : &RealClock::Get();
+
+  absl::Status mkdir = CreateDirectories(o.data_dir);
+  if (!mkdir.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("data_dir: ", mkdir.message()));
+  }
+  PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db")));
+  PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
+
+  s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
+  s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
+  WriterOptions writer_options;
+  writer_options.max_batch = o.max_batch;
+  writer_options.max_batch_delay = o.max_batch_delay;
+  writer_options.ledger.default_utilization = o.default_utilization;
+  s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
+                                            writer_options);
+  s.writer->Start();
+
+  StreamDeps deps;
+  deps.queue = s.queue;
+  deps.metrics = s.metrics;
+  deps.clock = s.clock;
+  s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
+  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after);
+
+  // Process-wide gRPC settings; the reflection plugin must be registered only once per process.
+  static std::once_flag grpc_globals;
+  std::call_once(grpc_globals, [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  });
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(
+      o.listen_address, o.credentials ? o.credentials : grpc::InsecureServerCredentials(), &s.port);
+  // Bound memory (conventions.md): without BDP probing each stream's window stays at the default
+  // 64 KiB, so a fast agent cannot make provd buffer far ahead of the writer.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);  // audit answers can be large
+  // Agents keep idle connections alive with pings every >= 10 s; permit that without calls.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.RegisterService(s.gateway.get());
+  builder.RegisterService(s.audit.get());
+  s.server = builder.BuildAndStart();
+  if (s.server == nullptr || s.port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen_address: cannot listen on ", o.listen_address));
+  }
+
+  if (!o.metrics_address.empty()) {
+    try {
+      s.exposer = std::make_unique<prometheus::Exposer>(o.metrics_address, 2);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("metrics_address: cannot listen on ", o.metrics_address, ": ", e.what()));
+    }
+    s.store_collector = std::make_shared<StoreCollector>(*s.reader);
+    s.exposer->RegisterCollectable(s.metrics->registry());
+    s.exposer->RegisterCollectable(s.store_collector);
+    std::vector<int> ports = s.exposer->GetListeningPorts();
+    s.metrics_port = ports.empty() ? 0 : ports.front();
+  }
+  return absl::OkStatus();
+}
+
+int ProvdServer::port() const { return impl_->port; }
+int ProvdServer::metrics_port() const { return impl_->metrics_port; }
+
+void ProvdServer::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  Impl& s = *impl_;
+  if (s.shut_down) return;
+  s.shut_down = true;
+  if (s.server != nullptr) {
+    // Immediate deadline: open agent streams are cancelled (they are long-lived by design).
+    s.server->Shutdown(std::chrono::system_clock::now());
+  }
+  if (s.queue != nullptr) s.queue->Close();
+  if (s.writer != nullptr) s.writer->Join();  // everything queued is committed
+  s.server.reset();
+  s.exposer.reset();
+  s.store_collector.reset();
+  s.audit.reset();
+  s.gateway.reset();
+  s.writer.reset();
+  s.reader.reset();
+  s.store.reset();
+}
+
+ProvdServer::~ProvdServer() { Shutdown(); }
+
+}  // namespace prov::server

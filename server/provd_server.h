@@ -1,0 +1,78 @@
+// ProvdServer: provd, wired and startable in-process (main.cc, integration tests, tools/bench).
+//
+//   ProvdOptions options;
+//   options.data_dir = tmp_dir;                 // SQLite file: <data_dir>/provd.db
+//   options.metrics_address = "127.0.0.1:0";    // optional Prometheus /metrics
+//   PROV_ASSIGN_OR_RETURN(auto server, ProvdServer::Start(std::move(options)));
+//   grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()), ...);
+//   server->Shutdown();                          // or let the destructor do it
+//
+// Threads: gRPC's callback threads run the AgentGateway reactors (never blocking); gRPC's sync
+// threads run AuditService queries on read-only SQLite connections; ONE ingest writer thread
+// commits batches and posts acks; prometheus-cpp's civetweb threads serve /metrics.
+// Shutdown(): stop accepting and cancel open streams, drain the queue into the store (everything
+// accepted is committed; acks for the last batches may not reach agents, which resend and get
+// deduplicated), close the store. Idempotent; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/accelerator_catalog.h"
+#include "common/clock.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace grpc {
+class Server;
+}
+namespace prometheus {
+class Exposer;
+}
+
+namespace prov::server {
+
+struct ProvdOptions {
+  std::string listen_address = "127.0.0.1:0";
+  std::string metrics_address;  // empty: no metrics HTTP endpoint
+  std::string data_dir;         // required; SQLite file is <data_dir>/provd.db
+  std::shared_ptr<grpc::ServerCredentials> credentials;  // null: insecure
+  size_t queue_capacity = 65536;
+  size_t max_batch = 4096;
+  absl::Duration max_batch_delay = absl::Milliseconds(5);
+  double default_utilization = 0.30;
+  absl::Duration silent_after = absl::Seconds(60);
+  const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
+  Clock* clock = nullptr;                       // null: RealClock
+};
+
+class ProvdServer {
+ public:
+  // INVALID_ARGUMENT naming the option for bad options; UNAVAILABLE when a port cannot be bound
+  // or the database cannot be opened.
+  static absl::StatusOr<std::unique_ptr<ProvdServer>> Start(ProvdOptions options);
+
+  int port() const;          // bound gRPC port (useful with :0)
+  int metrics_port() const;  // 0 when disabled
+  void Shutdown();           // stop accepting, drain queue, commit, close store; idempotent
+  ~ProvdServer();            // calls Shutdown()
+
+  ProvdServer(const ProvdServer&) = delete;
+  ProvdServer& operator=(const ProvdServer&) = delete;
+
+ private:
+  struct Impl;
+  explicit ProvdServer(std::unique_ptr<Impl> impl);
+  absl::Status Init();
+
+  absl::Mutex shutdown_mu_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Validates options without starting anything (used by Start and by provd's flag handling).
+absl::Status ValidateOptions(const ProvdOptions& options);
+
+}  // namespace prov::server

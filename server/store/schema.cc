@@ -1,0 +1,136 @@
+#include "server/store/schema.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace prov::server {
+namespace {
+
+// Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
+constexpr std::array<const char*, 1> kMigrations = {R"sql(
+CREATE TABLE nodes (
+  id INTEGER PRIMARY KEY,
+  node_id TEXT NOT NULL UNIQUE,
+  hostname TEXT NOT NULL DEFAULT '',
+  datacenter TEXT NOT NULL DEFAULT '',
+  region TEXT NOT NULL DEFAULT '',
+  agent_version TEXT NOT NULL DEFAULT '',
+  boot_id TEXT NOT NULL DEFAULT '',
+  first_seen_us INTEGER NOT NULL,
+  last_seen_us INTEGER NOT NULL,
+  last_received_us INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  accelerator_count INTEGER NOT NULL DEFAULT 0,
+  workload_count INTEGER NOT NULL DEFAULT 0,
+  reports_stored INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX nodes_datacenter ON nodes(datacenter);
+CREATE TABLE node_streams (
+  node INTEGER NOT NULL REFERENCES nodes(id),
+  boot_id TEXT NOT NULL,
+  max_seq INTEGER NOT NULL,
+  PRIMARY KEY (node, boot_id)
+) WITHOUT ROWID;
+CREATE TABLE reports (
+  id INTEGER PRIMARY KEY,
+  node INTEGER NOT NULL REFERENCES nodes(id),
+  boot_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  collected_at_us INTEGER NOT NULL,
+  received_at_us INTEGER NOT NULL,
+  interval_seconds INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  accelerator_count INTEGER NOT NULL,
+  sample_count INTEGER NOT NULL,
+  workload_count INTEGER NOT NULL,
+  UNIQUE (node, boot_id, seq)
+);
+CREATE TABLE accelerators (
+  node INTEGER NOT NULL REFERENCES nodes(id),
+  pci_address TEXT NOT NULL,
+  vendor_id INTEGER NOT NULL,
+  device_id INTEGER NOT NULL,
+  vendor TEXT NOT NULL,
+  model TEXT NOT NULL,
+  model_known INTEGER NOT NULL,
+  uuid TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  accelerator BLOB NOT NULL,
+  first_seen_us INTEGER NOT NULL,
+  last_seen_us INTEGER NOT NULL,
+  PRIMARY KEY (node, pci_address)
+) WITHOUT ROWID;
+CREATE TABLE workloads (
+  id INTEGER PRIMARY KEY,
+  node INTEGER NOT NULL REFERENCES nodes(id),
+  workload_id TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  attribution_source INTEGER NOT NULL,
+  workload_class INTEGER NOT NULL,
+  class_confidence REAL NOT NULL,
+  launcher TEXT NOT NULL,
+  accelerator_count INTEGER NOT NULL,
+  accelerator_model TEXT NOT NULL,
+  workload BLOB NOT NULL,
+  first_seen_us INTEGER NOT NULL,
+  last_seen_us INTEGER NOT NULL,
+  accelerator_seconds REAL NOT NULL,
+  flop_low REAL NOT NULL,
+  flop_high REAL NOT NULL,
+  method TEXT NOT NULL,
+  UNIQUE (node, workload_id)
+);
+CREATE INDEX workloads_account ON workloads(account);
+CREATE TABLE account_usage_hourly (
+  account TEXT NOT NULL,
+  hour_us INTEGER NOT NULL,
+  accelerator_seconds REAL NOT NULL,
+  training_seconds REAL NOT NULL,
+  inference_seconds REAL NOT NULL,
+  flop_low REAL NOT NULL,
+  flop_high REAL NOT NULL,
+  method TEXT NOT NULL,
+  PRIMARY KEY (account, hour_us)
+) WITHOUT ROWID;
+)sql"};
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+absl::StatusOr<int> ReadSchemaVersion(SqliteDb& db) {
+  PROV_RETURN_IF_ERROR(
+      db.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+  PROV_ASSIGN_OR_RETURN(auto st,
+                        db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? static_cast<int>(st->ColumnInt64(0)) : 0;
+}
+
+absl::Status MigrateSchema(SqliteDb& db) {
+  PROV_ASSIGN_OR_RETURN(int version, ReadSchemaVersion(db));
+  if (version > LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database schema version ", version, " is newer than this provd knows (",
+                     LatestSchemaVersion(), "); use a newer provd"));
+  }
+  for (int v = version; v < LatestSchemaVersion(); ++v) {
+    PROV_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+    absl::Status status = db.Exec(kMigrations[v]);
+    if (status.ok()) {
+      status = db.Exec(absl::StrCat("INSERT INTO schema_version(version) VALUES (", v + 1, ")"));
+    }
+    if (!status.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return absl::InternalError(
+          absl::StrCat("migrating schema to version ", v + 1, ": ", status.message()));
+    }
+    PROV_RETURN_IF_ERROR(db.Exec("COMMIT"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace prov::server

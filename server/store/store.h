@@ -1,0 +1,82 @@
+// Store: provd's SQLite database, writer side. One connection, used by the ingest writer thread.
+//
+//   PROV_ASSIGN_OR_RETURN(auto store, Store::Open(data_dir + "/provd.db"));
+//   std::vector<ReportToCommit> batch = ...;            // validated reports + their ledger usage
+//   PROV_ASSIGN_OR_RETURN(CommitResult result, store->Commit(batch, clock.Now()));
+//   result.high_water[{node_id, boot_id}];              // highest committed seq, for the acks
+//
+// Open() sets WAL, synchronous=NORMAL (a committed batch survives a process crash such as SIGKILL;
+// the last batches before a power loss may be lost, and the agents resend them), busy_timeout, and
+// creates or migrates the schema (SCHEMA.md). Commit() writes a whole batch in ONE transaction:
+// dedup by the (node, boot) high-water mark, one reports row per stored report, upserts of nodes,
+// accelerators and workloads, and the usage ledger. On any error the transaction is rolled back
+// and nothing of the batch is stored.
+//
+// Thread-safety: not thread-safe; one thread (the ingest writer) owns it. Queries go through
+// StoreReader (store_reader.h), which opens its own read-only connections.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "provenance/v1/report.pb.h"
+#include "server/ledger/usage.h"
+#include "server/store/sqlite.h"
+
+namespace prov::server {
+
+struct StoreOptions {
+  absl::Duration busy_timeout = absl::Seconds(5);
+};
+
+struct ReportToCommit {
+  const provenance::v1::NodeReport* report = nullptr;  // validated; not owned
+  std::vector<WorkloadUsage> usage;                    // ComputeUsage(*report, ...)
+  size_t size_bytes = 0;                               // serialized size, for the reports row
+};
+
+using StreamKey = std::pair<std::string, std::string>;  // (node_id, boot_id)
+
+struct CommitResult {
+  size_t stored = 0;
+  size_t duplicates = 0;
+  std::vector<bool> duplicate;  // per input report, in order
+  // Highest committed seq per (node_id, boot_id) in the batch, after the commit.
+  absl::flat_hash_map<StreamKey, uint64_t> high_water;
+};
+
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                     const StoreOptions& options = {});
+
+  absl::StatusOr<CommitResult> Commit(absl::Span<const ReportToCommit> batch,
+                                      absl::Time received_at);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Store(std::string path, std::unique_ptr<SqliteDb> db)
+      : path_(std::move(path)), db_(std::move(db)) {}
+  absl::Status CommitOne(const ReportToCommit& item, int64_t received_us, CommitResult& result,
+                         size_t index);
+  absl::StatusOr<int64_t> NodeRowId(const provenance::v1::NodeReport& report, int64_t seen_us);
+
+  std::string path_;
+  std::unique_ptr<SqliteDb> db_;
+  // node_id -> nodes.id; entries added during a failed transaction are dropped with it.
+  absl::flat_hash_map<std::string, int64_t> node_ids_;
+  std::vector<std::string> node_ids_added_;
+};
+
+// Unix microseconds of a protobuf Timestamp / absl::Time, as stored in the *_us columns.
+int64_t ToUnixMicros(const google::protobuf::Timestamp& ts);
+
+}  // namespace prov::server
