@@ -1,0 +1,80 @@
+#include "server/screening/csl_list.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/csv.h"
+#include "common/sha256.h"
+
+namespace prov::screening {
+namespace {
+
+std::string Trimmed(absl::string_view s) { return std::string(absl::StripAsciiWhitespace(s)); }
+
+}  // namespace
+
+absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
+                                                      absl::string_view source_name,
+                                                      std::vector<RowError>* row_errors) {
+  CsvReader reader(text);
+  std::vector<std::string> fields;
+  auto more = reader.Next(&fields);
+  if (!more.ok()) return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", more.status().message()));
+  if (!*more) return absl::InvalidArgumentError(absl::StrCat(source_name, ": empty file"));
+  absl::flat_hash_map<std::string, size_t> column;
+  for (size_t i = 0; i < fields.size(); ++i) column[Trimmed(fields[i])] = i;
+  for (const char* required : {"source", "name", "alt_names"}) {
+    if (!column.contains(required)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source_name, ": line 1: header has no '", required,
+          "' column: not a Consolidated Screening List CSV (expected the 28- or 29-column form)"));
+    }
+  }
+  CslList list;
+  list.columns = static_cast<int>(fields.size());
+  list.version = absl::StrCat("csl-sha256:", Sha256Hex(text).substr(0, 16));
+  auto get = [&](const std::vector<std::string>& row, const char* name) -> std::string {
+    auto it = column.find(name);
+    return it == column.end() ? std::string() : Trimmed(row[it->second]);
+  };
+  while (true) {
+    more = reader.Next(&fields);
+    if (!more.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", more.status().message()));
+    }
+    if (!*more) break;
+    const int line = reader.record_line();
+    if (static_cast<int>(fields.size()) != list.columns) {
+      row_errors->push_back({line, absl::StrCat("line ", line, ": expected ", list.columns,
+                                                " fields, got ", fields.size())});
+      continue;
+    }
+    CslEntry e;
+    e.line = line;
+    e.name = get(fields, "name");
+    if (e.name.empty()) {
+      row_errors->push_back({line, absl::StrCat("line ", line, ": field name: empty")});
+      continue;
+    }
+    e.source = get(fields, "source");
+    e.type = get(fields, "type");
+    e.programs = get(fields, "programs");
+    e.addresses = get(fields, "addresses");
+    e.nationalities = get(fields, "nationalities");
+    e.citizenships = get(fields, "citizenships");
+    e.license_policy = get(fields, "license_policy");
+    e.source_list_url = get(fields, "source_list_url");
+    for (absl::string_view alt : absl::StrSplit(get(fields, "alt_names"), ';')) {
+      std::string a = Trimmed(alt);
+      if (!a.empty()) e.alt_names.push_back(std::move(a));
+    }
+    e.id = get(fields, "_id");
+    if (e.id.empty()) e.id = get(fields, "entity_number");
+    if (e.id.empty()) e.id = absl::StrCat("line:", line);
+    list.entries.push_back(std::move(e));
+  }
+  return list;
+}
+
+}  // namespace prov::screening

@@ -1,0 +1,52 @@
+// The US Consolidated Screening List (trade.gov consolidated.csv), parsed into entries.
+//
+//   std::vector<RowError> errors;
+//   absl::StatusOr<CslList> list = ParseConsolidatedScreeningList(text, "consolidated.csv", &errors);
+//   list->version;   // "csl-sha256:3f2a...": record it with every screening decision
+//
+// Both published layouts are read by column name: the 28-column form (source, entity_number, ...)
+// and the 29-column form with a leading `_id` and every value quoted. A malformed row (wrong field
+// count, empty name) is skipped and reported by line and field in `row_errors`; the file as a whole
+// fails only when it is not a CSL at all (no header with source and name columns) or its CSV is
+// broken (an unterminated quote), because then no row after it can be trusted.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace prov::screening {
+
+struct CslEntry {
+  std::string id;        // `_id` where present, else entity_number, else "line:<n>"
+  std::string source;    // "Entity List (EL) - Bureau of Industry and Security"
+  std::string type;      // "Entity", "Individual", "" ...
+  std::string programs;
+  std::string name;
+  std::vector<std::string> alt_names;  // alt_names split on ';'
+  std::string addresses;
+  std::string nationalities;
+  std::string citizenships;
+  std::string license_policy;
+  std::string source_list_url;
+  int line = 0;          // line of the record in the file
+};
+
+struct CslList {
+  std::string version;   // "csl-sha256:<16 hex>" of the file's bytes
+  int columns = 0;       // 28 or 29
+  std::vector<CslEntry> entries;
+};
+
+struct RowError {
+  int line;
+  std::string message;   // "line 12: field name: empty"
+};
+
+absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
+                                                      absl::string_view source_name,
+                                                      std::vector<RowError>* row_errors);
+
+}  // namespace prov::screening

@@ -1,0 +1,170 @@
+#include "server/ingest/report_validator.h"
+
+#include <cmath>
+#include <functional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/server/test_reports.h"
+
+namespace prov::server {
+namespace {
+
+using provenance::v1::NodeReport;
+using testing::MakeReport;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+NodeReport Valid() { return MakeReport("node-1", "boot-a", 1, kNow); }
+
+// Applies a mutation to a valid report and returns the validation message.
+std::string Message(const std::function<void(NodeReport&)>& mutate,
+                    const ValidatorLimits& limits = {}) {
+  NodeReport r = Valid();
+  mutate(r);
+  absl::Status s = ValidateReport(r, kNow, limits);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  return std::string(s.message());
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+TEST(ReportValidatorTest, AcceptsAValidReport) {
+  EXPECT_TRUE(ValidateReport(Valid(), kNow).ok());
+  NodeReport no_workloads = Valid();
+  no_workloads.clear_workloads();
+  no_workloads.clear_samples();
+  no_workloads.clear_accelerators();
+  EXPECT_TRUE(ValidateReport(no_workloads, kNow).ok()) << "a node without accelerators is fine";
+}
+
+TEST(ReportValidatorTest, NodeIdentity) {
+  EXPECT_EQ(Message([](NodeReport& r) { r.clear_node(); }), "node: is missing");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_node()->clear_node_id(); }),
+            "node.node_id: must not be empty");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_node()->clear_boot_id(); }),
+            "node.boot_id: must not be empty");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_node()->set_node_id(std::string(300, 'n')); }),
+            "node.node_id: is 300 bytes long (at most 256)");
+  EXPECT_TRUE(StartsWith(
+      Message([](NodeReport& r) { r.mutable_node()->set_hostname(std::string(5000, 'h')); }),
+      "node.hostname: "));
+}
+
+TEST(ReportValidatorTest, SeqIntervalAndTime) {
+  EXPECT_EQ(Message([](NodeReport& r) { r.set_seq(0); }), "seq: must be >= 1");
+  EXPECT_EQ(Message([](NodeReport& r) { r.set_interval_seconds(0); }),
+            "interval_seconds: 0 is out of range [1, 3600]");
+  EXPECT_EQ(Message([](NodeReport& r) { r.set_interval_seconds(3601); }),
+            "interval_seconds: 3601 is out of range [1, 3600]");
+  EXPECT_EQ(Message([](NodeReport& r) { r.clear_collected_at(); }), "collected_at: is missing");
+  EXPECT_TRUE(StartsWith(
+      Message([](NodeReport& r) { r.mutable_collected_at()->set_seconds(1'700'000'000 + 3600); }),
+      "collected_at: "));
+  EXPECT_NE(Message([](NodeReport& r) {
+              r.mutable_collected_at()->set_seconds(1'700'000'000 + 3600);
+            }).find("in the future"),
+            std::string::npos);
+  EXPECT_NE(Message([](NodeReport& r) {
+              r.mutable_collected_at()->set_seconds(1'700'000'000 - 40 * 86400);
+            }).find("older than"),
+            std::string::npos);
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_collected_at()->set_nanos(-1); }),
+            "collected_at: is not a valid timestamp");
+  // Inside the window: a little skew ahead, and a spooled report from yesterday.
+  NodeReport r = Valid();
+  r.mutable_collected_at()->set_seconds(1'700'000'000 + 60);
+  EXPECT_TRUE(ValidateReport(r, kNow).ok());
+  r.mutable_collected_at()->set_seconds(1'700'000'000 - 86400);
+  EXPECT_TRUE(ValidateReport(r, kNow).ok());
+}
+
+TEST(ReportValidatorTest, PciAddresses) {
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_accelerators(1)->set_pci_address("zz"); }),
+            "accelerators[1].pci_address: \"zz\" is not a PCI address (DDDD:BB:DD.F)");
+  EXPECT_EQ(
+      Message([](NodeReport& r) { r.mutable_accelerators(1)->set_pci_address("0000:3b:00.0"); }),
+      "accelerators[1].pci_address: \"0000:3b:00.0\" appears twice");
+  EXPECT_TRUE(IsPciAddress("0000:3b:00.7"));
+  EXPECT_TRUE(IsPciAddress("ABCD:EF:1F.0"));
+  EXPECT_FALSE(IsPciAddress("0000:3b:00.8"));
+  EXPECT_FALSE(IsPciAddress("0000:3b:0g.0"));
+  EXPECT_FALSE(IsPciAddress("00000:3b:00.0"));
+  EXPECT_FALSE(IsPciAddress(""));
+  // Control bytes in a bad value are escaped in the message.
+  EXPECT_EQ(Message([](NodeReport& r) {
+              r.mutable_accelerators(0)->set_pci_address(std::string("\x01\n", 2));
+            }),
+            "accelerators[0].pci_address: \"\\x01\\n\" is not a PCI address (DDDD:BB:DD.F)");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_accelerators(0)->set_vendor_id(0x10000); }),
+            "accelerators[0].vendor_id: exceeds 0xffff");
+}
+
+TEST(ReportValidatorTest, Samples) {
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_pci_address("0000:99:00.0"); }),
+            "samples[0].pci_address: \"0000:99:00.0\" names no accelerator in this report");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(1)->set_utilization_pct(100.5); }),
+            "samples[1].utilization_pct: 100.5 is out of range [0, 100]");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(1)->set_utilization_pct(-1); }),
+            "samples[1].utilization_pct: -1 is out of range [0, 100]");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_tensor_activity(1.5); }),
+            "samples[0].tensor_activity: 1.5 is out of range [0, 1]");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_tensor_activity(NAN); }),
+            "samples[0].tensor_activity: nan is out of range [0, 1]");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_power_watts(-3); }),
+            "samples[0].power_watts: -3 is out of range [0, 1e+06]");
+}
+
+TEST(ReportValidatorTest, Workloads) {
+  EXPECT_EQ(Message([](NodeReport& r) {
+              r.mutable_workloads(0)->set_accelerator_pci_addresses(1, "0000:99:00.0");
+            }),
+            "workloads[0].accelerator_pci_addresses[1]: \"0000:99:00.0\" names no accelerator "
+            "in this report");
+  EXPECT_EQ(Message([](NodeReport& r) { *r.add_workloads() = r.workloads(0); }),
+            "workloads[1].workload_id: \"k8s:pod-1\" appears twice");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_workloads(0)->clear_workload_id(); }),
+            "workloads[0].workload_id: must not be empty");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_workloads(0)->set_class_confidence(2); }),
+            "workloads[0].class_confidence: 2 is out of range [0, 1]");
+  EXPECT_EQ(Message([](NodeReport& r) {
+              r.mutable_workloads(0)->mutable_attribution()->set_confidence(-0.1);
+            }),
+            "workloads[0].attribution.confidence: -0.1 is out of range [0, 1]");
+  EXPECT_EQ(Message([](NodeReport& r) {
+              r.mutable_workloads(0)->set_cgroup_path(std::string(5000, 'c'));
+            }),
+            "workloads[0].cgroup_path: is 5000 bytes long (at most 4096)");
+}
+
+TEST(ReportValidatorTest, BoundedCounts) {
+  ValidatorLimits limits;
+  limits.max_accelerators = 1;
+  EXPECT_EQ(Message([](NodeReport&) {}, limits), "accelerators: has 2 entries (at most 1)");
+  limits = {};
+  limits.max_workloads = 0;
+  EXPECT_EQ(Message([](NodeReport&) {}, limits), "workloads: has 1 entries (at most 0)");
+  limits = {};
+  limits.max_list_items = 2;
+  EXPECT_EQ(Message(
+                [](NodeReport& r) {
+                  for (int i = 0; i < 3; ++i) r.mutable_workloads(0)->add_pids(i);
+                },
+                limits),
+            "workloads[0].pids: has 3 entries (at most 2)");
+}
+
+TEST(ReportValidatorTest, RejectionFieldStripsIndexes) {
+  EXPECT_EQ(RejectionField(absl::InvalidArgumentError(
+                "accelerators[2].pci_address: \"zz\" is not a PCI address (DDDD:BB:DD.F)")),
+            "accelerators[].pci_address");
+  EXPECT_EQ(
+      RejectionField(absl::InvalidArgumentError("workloads[0].accelerator_pci_addresses[13]: x")),
+      "workloads[].accelerator_pci_addresses[]");
+  EXPECT_EQ(RejectionField(absl::InvalidArgumentError("seq: must be >= 1")), "seq");
+  EXPECT_EQ(RejectionField(absl::InvalidArgumentError("no field here")), "unknown");
+}
+
+}  // namespace
+}  // namespace prov::server

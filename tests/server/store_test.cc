@@ -1,0 +1,211 @@
+#include "server/store/store.h"
+
+#include <sqlite3.h>
+
+#include "gtest/gtest.h"
+#include "server/store/schema.h"
+#include "server/store/store_reader.h"
+#include "tests/server/temp_dir.h"
+#include "tests/server/test_reports.h"
+
+namespace prov::server {
+namespace {
+
+using provenance::v1::NodeReport;
+using testing::MakeReport;
+using testing::TempDir;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);  // 22:13:20 UTC
+
+std::vector<ReportToCommit> Batch(const std::vector<const NodeReport*>& reports) {
+  std::vector<ReportToCommit> batch;
+  for (const NodeReport* r : reports) {
+    ReportToCommit item;
+    item.report = r;
+    item.size_bytes = r->ByteSizeLong();
+    item.usage = ComputeUsage(*r, AcceleratorCatalog::Builtin(), {});
+    batch.push_back(std::move(item));
+  }
+  return batch;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  std::string DbPath() const { return dir_.path() + "/provd.db"; }
+  TempDir dir_;
+};
+
+TEST_F(StoreTest, OpenCreatesSchemaAtLatestVersion) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  auto version = ReadSchemaVersion(**db);
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, LatestSchemaVersion());
+  auto mode = (*db)->Prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.ok());
+  ASSERT_TRUE(*(*mode)->Step());
+  EXPECT_EQ((*mode)->ColumnText(0), "wal");
+}
+
+TEST_F(StoreTest, RefusesANewerSchema) {
+  { ASSERT_TRUE(Store::Open(DbPath()).ok()); }
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("INSERT INTO schema_version(version) VALUES (999)").ok());
+  }
+  auto store = Store::Open(DbPath());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("schema version 999 is newer"), std::string::npos)
+      << store.status();
+}
+
+TEST_F(StoreTest, DedupByHighWaterMark) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok()) << store.status();
+  NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(10));
+  NodeReport other_boot = MakeReport("node-1", "boot-b", 1, kT0 + absl::Seconds(20));
+  auto first = (*store)->Commit(Batch({&r1, &r2}), kT0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->stored, 2u);
+  EXPECT_EQ(first->duplicates, 0u);
+  EXPECT_EQ((first->high_water[{"node-1", "boot-a"}]), 2u);
+
+  // Resending seq 1 and 2 (after a reconnect) stores nothing; a new boot starts over at 1.
+  auto second = (*store)->Commit(Batch({&r1, &r2, &other_boot}), kT0);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->stored, 1u);
+  EXPECT_EQ(second->duplicates, 2u);
+  EXPECT_EQ(second->duplicate, (std::vector<bool>{true, true, false}));
+  EXPECT_EQ((second->high_water[{"node-1", "boot-a"}]), 2u);
+  EXPECT_EQ((second->high_water[{"node-1", "boot-b"}]), 1u);
+
+  // A duplicate inside one batch is caught too.
+  NodeReport r3 = MakeReport("node-1", "boot-a", 3, kT0 + absl::Seconds(30));
+  auto third = (*store)->Commit(Batch({&r3, &r3}), kT0);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->stored, 1u);
+  EXPECT_EQ(third->duplicates, 1u);
+
+  auto reader = StoreReader::Open(DbPath());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ(*(*reader)->CountReports(), 4);
+  auto workloads = (*reader)->ListWorkloads({});
+  ASSERT_TRUE(workloads.ok()) << workloads.status();
+  ASSERT_EQ(workloads->size(), 1u);
+  // 4 stored reports x 2 accelerators x 10 s; duplicates add nothing.
+  EXPECT_DOUBLE_EQ((*workloads)[0].accelerator_hours(), 80.0 / 3600);
+}
+
+TEST_F(StoreTest, ReopenKeepsDataAndDedupState) {
+  NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  {
+    auto store = Store::Open(DbPath());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Commit(Batch({&r1}), kT0).ok());
+  }
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto again = (*store)->Commit(Batch({&r1}), kT0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->duplicates, 1u) << "the high-water mark survives a restart";
+  auto reader = StoreReader::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  auto node = (*reader)->GetNode("node-1");
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ(node->node().hostname(), "node-1.example");
+  EXPECT_EQ(node->node().reports_stored(), 1u);
+  EXPECT_EQ(node->node().last_seq(), 1u);
+  ASSERT_EQ(node->accelerators_size(), 2);
+  EXPECT_EQ(node->accelerators(0).pci_address(), "0000:3b:00.0");
+  EXPECT_EQ(node->accelerators(0).uuid(), "GPU-0000:3b:00.0");
+}
+
+TEST_F(StoreTest, InventoryNodesAndLedgerQueries) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok());
+  NodeReport a1 = MakeReport("node-a", "b", 1, kT0, "fra1");
+  NodeReport a2 = MakeReport("node-a", "b", 2, kT0 + absl::Seconds(10), "fra1");
+  a2.mutable_node()->set_hostname("renamed");
+  NodeReport b1 = MakeReport("node-b", "b", 1, kT0 + absl::Hours(1), "ams2");
+  b1.mutable_workloads(0)->mutable_attribution()->clear_account();
+  b1.mutable_workloads(0)->set_workload_class(provenance::v1::WORKLOAD_CLASS_INFERENCE);
+  // Out of order across batches: the older report must not overwrite the newer hostname.
+  ASSERT_TRUE((*store)->Commit(Batch({&a2, &b1}), kT0).ok());
+  NodeReport a_old_boot = MakeReport("node-a", "old-boot", 7, kT0 - absl::Seconds(100), "fra1");
+  a_old_boot.mutable_node()->set_hostname("stale");
+  ASSERT_TRUE((*store)->Commit(Batch({&a_old_boot}), kT0).ok());
+
+  auto reader = StoreReader::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  auto nodes = (*reader)->ListNodes({});
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_EQ(nodes->size(), 2u);
+  EXPECT_EQ((*nodes)[0].node_id(), "node-a");
+  EXPECT_EQ((*nodes)[0].hostname(), "renamed");
+  EXPECT_EQ((*nodes)[0].reports_stored(), 2u);
+  EXPECT_EQ((*nodes)[0].first_seen().seconds(), absl::ToUnixSeconds(kT0 - absl::Seconds(100)));
+  EXPECT_EQ((*nodes)[0].accelerator_count(), 2u);
+  EXPECT_EQ((*nodes)[0].workload_count(), 1u);
+  auto fra = (*reader)->ListNodes({.datacenter = "ams2"});
+  ASSERT_TRUE(fra.ok());
+  ASSERT_EQ(fra->size(), 1u);
+  EXPECT_EQ((*fra)[0].node_id(), "node-b");
+  EXPECT_EQ((*reader)->GetNode("nope").status().code(), absl::StatusCode::kNotFound);
+
+  auto accelerators = (*reader)->CountAccelerators();
+  ASSERT_TRUE(accelerators.ok());
+  ASSERT_EQ(accelerators->size(), 1u);
+  EXPECT_EQ((*accelerators)[0].vendor, "nvidia");
+  EXPECT_EQ((*accelerators)[0].model, "H100 SXM5 80GB");
+  EXPECT_EQ((*accelerators)[0].count, 4);
+
+  auto acme = (*reader)->ListWorkloads({.account = "acme"});
+  ASSERT_TRUE(acme.ok());
+  ASSERT_EQ(acme->size(), 1u);
+  EXPECT_EQ((*acme)[0].node_id(), "node-a");
+  EXPECT_EQ((*acme)[0].class_reasons_size(), 1);
+  EXPECT_DOUBLE_EQ((*acme)[0].accelerator_hours(), 40.0 / 3600);  // 2 reports x 2 x 10 s
+  EXPECT_GT((*acme)[0].flop().high(), (*acme)[0].flop().low());
+
+  auto usage = (*reader)->GetAccountUsage({});
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->size(), 2u);
+  EXPECT_EQ((*usage)[0].account(), kUnattributedAccount);
+  EXPECT_DOUBLE_EQ((*usage)[0].inference_accelerator_hours(), 20.0 / 3600);
+  EXPECT_EQ((*usage)[0].datacenters(0), "ams2");
+  EXPECT_EQ((*usage)[1].account(), "acme");
+  EXPECT_DOUBLE_EQ((*usage)[1].training_accelerator_hours(), 40.0 / 3600);
+  EXPECT_EQ((*usage)[1].workloads(), 1u);
+  EXPECT_EQ((*usage)[1].nodes(), 1u);
+  // A window ending before node-b's hour leaves only acme's usage.
+  auto window = (*reader)->GetAccountUsage({.until = kT0 + absl::Minutes(10)});
+  ASSERT_TRUE(window.ok());
+  ASSERT_EQ(window->size(), 1u);
+  EXPECT_EQ((*window)[0].account(), "acme");
+}
+
+TEST_F(StoreTest, FailedCommitStoresNothing) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok());
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("DROP TABLE account_usage_hourly").ok());
+  }
+  NodeReport r = MakeReport("node-1", "boot-a", 1, kT0);
+  auto result = (*store)->Commit(Batch({&r}), kT0);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("account_usage_hourly"), std::string::npos)
+      << result.status();
+  auto reader = StoreReader::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(*(*reader)->CountReports(), 0);
+  EXPECT_EQ(*(*reader)->CountNodes(), 0) << "the node row of the failed batch is rolled back";
+}
+
+}  // namespace
+}  // namespace prov::server
