@@ -75,6 +75,10 @@ std::vector<Row> Rows(LoadMode mode) {
        [](const LoadResult& r) { return r.generator_cores; }, 2, false},
       {"generator peak RSS (MiB)", "generator_peak_rss_mib",
        [](const LoadResult& r) { return r.generator_peak_rss / kMiB; }, 1, false},
+      {"machine cores busy (all)", "machine_cores",
+       [](const LoadResult& r) { return r.machine_cores; }, 2, false},
+      {"other processes' cores", "other_cores", [](const LoadResult& r) { return r.other_cores; },
+       2, false},
   };
   rows.insert(rows.end(), more.begin(), more.end());
   return rows;
@@ -116,10 +120,19 @@ std::string FormatTable(const std::vector<TargetRun>& runs, const LoadOptions& o
       out += absl::StrFormat("  %s: FAILED: %s\n", run.name, run.result.status().ToString());
     }
   }
-  const bool ratio = runs.size() == 2 && runs[0].result.ok() && runs[1].result.ok();
+  // Ratio columns: every later successful run against the first one (provd/sink; with
+  // --targets sink,provd,sink the second ratio shows how much the baseline drifted).
+  std::vector<size_t> ratio_runs;
+  if (!runs.empty() && runs[0].result.ok()) {
+    for (size_t i = 1; i < runs.size(); ++i) {
+      if (runs[i].result.ok()) ratio_runs.push_back(i);
+    }
+  }
   out += absl::StrFormat("%-28s", "");
   for (const TargetRun& run : runs) out += absl::StrFormat("%14s", run.name);
-  if (ratio) out += absl::StrFormat("%14s", absl::StrCat(runs[1].name, "/", runs[0].name));
+  for (size_t i : ratio_runs) {
+    out += absl::StrFormat("%14s", absl::StrCat(runs[i].name, "/", runs[0].name));
+  }
   out += "\n";
   for (const Row& row : Rows(o.mode)) {
     out += absl::StrFormat("%-28s", row.label);
@@ -127,10 +140,10 @@ std::string FormatTable(const std::vector<TargetRun>& runs, const LoadOptions& o
       out += run.result.ok() ? absl::StrFormat("%14.*f", row.decimals, row.value(*run.result))
                              : absl::StrFormat("%14s", "-");
     }
-    if (ratio && row.ratio) {
+    for (size_t i : ratio_runs) {
       const double base = row.value(*runs[0].result);
-      out += base != 0 ? absl::StrFormat("%13.2fx", row.value(*runs[1].result) / base)
-                       : absl::StrFormat("%14s", "-");
+      out += row.ratio && base != 0 ? absl::StrFormat("%13.2fx", row.value(*runs[i].result) / base)
+                                    : absl::StrFormat("%14s", "");
     }
     out += "\n";
   }
@@ -151,6 +164,18 @@ std::string FormatJson(const std::vector<TargetRun>& runs, const LoadOptions& o)
       for (const Row& row : Rows(o.mode)) {
         fields.push_back(absl::StrFormat("\"%s\": %.*f", row.json_key, row.decimals + 2,
                                          row.value(*run.result)));
+      }
+      if (&run != &runs[0] && runs[0].result.ok()) {
+        std::vector<std::string> ratios;
+        for (const Row& row : Rows(o.mode)) {
+          const double base = row.value(*runs[0].result);
+          if (row.ratio && base != 0) {
+            ratios.push_back(
+                absl::StrFormat("\"%s\": %.4f", row.json_key, row.value(*run.result) / base));
+          }
+        }
+        fields.push_back(
+            absl::StrCat("\"ratio_to_", runs[0].name, "\": {", absl::StrJoin(ratios, ", "), "}"));
       }
     }
     targets.push_back(absl::StrCat("    {", absl::StrJoin(fields, ", "), "}"));

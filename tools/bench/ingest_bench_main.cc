@@ -67,24 +67,27 @@ absl::Status RaiseFileLimit(rlim_t needed) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LoadResult> RunTarget(const std::string& name, const std::string& bin_dir,
-                                     const std::string& work_dir, const LoadOptions& options) {
-  const std::string port_file = JoinPath(work_dir, name + ".port");
+absl::StatusOr<LoadResult> RunTarget(const std::string& name, int run_index,
+                                     const std::string& bin_dir, const std::string& work_dir,
+                                     const LoadOptions& options) {
+  const std::string run_name = absl::StrCat(run_index, "-", name);  // unique per run
+  const std::string port_file = JoinPath(work_dir, run_name + ".port");
   std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--port-file", port_file};
   std::string binary;
   if (name == "sink") {
     binary = JoinPath(bin_dir, "prov-noop-sink");
   } else if (name == "provd") {
     binary = JoinPath(bin_dir, "provd");
-    const std::string data_dir = JoinPath(work_dir, "provd-data");
+    const std::string data_dir = JoinPath(work_dir, run_name + "-data");
     PROV_RETURN_IF_ERROR(CreateDirectories(data_dir));
-    args.insert(args.end(), {"--data-dir", data_dir, "--insecure"});
+    args.insert(args.end(),
+                {"--data-dir", data_dir, "--insecure", "--metrics-listen", "127.0.0.1:0"});
     for (const std::string& a : absl::GetFlag(FLAGS_provd_args)) args.push_back(a);
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("--targets: unknown target \"", name, "\" (expected sink or provd)"));
   }
-  const std::string log = JoinPath(work_dir, name + ".log");
+  const std::string log = JoinPath(work_dir, run_name + ".log");
   std::fprintf(stderr, "prov-ingest-bench: starting %s (log %s)\n", binary.c_str(), log.c_str());
   PROV_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
                         ChildProcess::Start(binary, args, log));
@@ -137,7 +140,8 @@ int Main() {
   std::vector<TargetRun> runs;
   for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_targets), ',')) {
     std::fprintf(stderr, "prov-ingest-bench: target %s\n", std::string(name).c_str());
-    runs.push_back({std::string(name), RunTarget(std::string(name), bin_dir, work_dir, o)});
+    const int index = static_cast<int>(runs.size());
+    runs.push_back({std::string(name), RunTarget(std::string(name), index, bin_dir, work_dir, o)});
     if (!runs.back().result.ok()) {
       std::fprintf(stderr, "prov-ingest-bench: %s: %s\n", std::string(name).c_str(),
                    runs.back().result.status().ToString().c_str());

@@ -31,6 +31,7 @@ struct Snapshot {
   absl::Time at;
   uint64_t requested, sent, acked, rejected;
   ProcSample target, self;
+  double machine_busy;
 };
 
 absl::StatusOr<Snapshot> Take(const LoadCounters& c, pid_t pid, const LoadOptions& o) {
@@ -42,6 +43,7 @@ absl::StatusOr<Snapshot> Take(const LoadCounters& c, pid_t pid, const LoadOption
   s.rejected = c.rejected.load();
   PROV_ASSIGN_OR_RETURN(s.target, ReadProcSample(o.procfs_root, pid));
   PROV_ASSIGN_OR_RETURN(s.self, ReadSelfSample(o.procfs_root));
+  PROV_ASSIGN_OR_RETURN(s.machine_busy, ReadMachineBusySeconds(o.procfs_root));
   return s;
 }
 
@@ -99,6 +101,10 @@ absl::StatusOr<LoadResult> RunLoad(const std::string& address, pid_t target_pid,
   r.connect_seconds = absl::ToDoubleSeconds(absl::Now() - connect_start);
   Progress(o, absl::StrCat(r.connected, "/", o.agents, " agents connected in ", r.connect_seconds,
                            " s"));
+  if (r.connected < o.agents) {
+    counters.NoteError(absl::StrCat("only ", r.connected, " of ", o.agents,
+                                    " agents connected within the connect timeout"));
+  }
   PROV_ASSIGN_OR_RETURN(ProcSample connected, ReadProcSample(o.procfs_root, target_pid));
   r.target_rss_connected = connected.rss_bytes;
   r.target_connect_cpu_seconds = connected.cpu_seconds - idle.cpu_seconds;
@@ -139,6 +145,10 @@ absl::StatusOr<LoadResult> RunLoad(const std::string& address, pid_t target_pid,
     }
   }
   agents.clear();
+  if (r.connected == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("no agent could connect to ", address, ": ", counters.FirstError()));
+  }
   if (!begin.ok()) return begin.status();
   if (!end.ok()) return end.status();
 
@@ -162,6 +172,10 @@ absl::StatusOr<LoadResult> RunLoad(const std::string& address, pid_t target_pid,
   r.generator_cpu_seconds = end->self.cpu_seconds - begin->self.cpu_seconds;
   r.generator_cores = r.window_seconds > 0 ? r.generator_cpu_seconds / r.window_seconds : 0;
   r.generator_peak_rss = end->self.peak_rss_bytes;
+  if (r.window_seconds > 0) {
+    r.machine_cores = (end->machine_busy - begin->machine_busy) / r.window_seconds;
+    r.other_cores = r.machine_cores - r.target_cores - r.generator_cores;
+  }
   return r;
 }
 

@@ -68,6 +68,10 @@ struct LoadResult {
   double generator_cpu_seconds = 0;
   double generator_cores = 0;
   uint64_t generator_peak_rss = 0;
+  // Whole machine (all processes) in the window, and what is left beside target and generator:
+  // other engineers' builds on a shared box show up here and make the figures noisy.
+  double machine_cores = 0;
+  double other_cores = 0;
 };
 
 absl::StatusOr<LoadResult> RunLoad(const std::string& address, pid_t target_pid,

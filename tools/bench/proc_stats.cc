@@ -82,6 +82,30 @@ absl::Status ParseStatus(absl::string_view status_text, ProcSample& sample) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<double> ParseMachineBusySeconds(absl::string_view proc_stat_text) {
+  absl::string_view line = proc_stat_text.substr(0, proc_stat_text.find('\n'));
+  std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+  // cpu user nice system idle iowait irq softirq steal ...
+  constexpr size_t kIdle = 4, kIowait = 5, kNeeded = 8;
+  if (f.size() < kNeeded || f[0] != "cpu") {
+    return absl::InvalidArgumentError("/proc/stat: first line is not an aggregate cpu line");
+  }
+  uint64_t busy = 0;
+  for (size_t i = 1; i < f.size() && i <= kNeeded - 1; ++i) {
+    uint64_t v = 0;
+    if (!absl::SimpleAtoi(f[i], &v)) {
+      return absl::InvalidArgumentError(absl::StrCat("/proc/stat: cpu field ", i, " not a number"));
+    }
+    if (i != kIdle && i != kIowait) busy += v;
+  }
+  return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+absl::StatusOr<double> ReadMachineBusySeconds(const std::string& procfs_root) {
+  PROV_ASSIGN_OR_RETURN(std::string text, ReadFileToString(procfs_root + "/stat"));
+  return ParseMachineBusySeconds(text);
+}
+
 absl::StatusOr<ProcSample> ReadProcSample(const std::string& procfs_root, pid_t pid) {
   return ReadSample(absl::StrCat(procfs_root, "/", pid));
 }

@@ -34,6 +34,11 @@ absl::StatusOr<uint64_t> ParseStatCpuTicks(absl::string_view stat_text);
 // Parses /proc/<pid>/status text into rss/peak/threads (the other fields stay untouched).
 absl::Status ParseStatus(absl::string_view status_text, ProcSample& sample);
 
+// Parses the "cpu" line of /proc/stat: busy (non-idle, non-iowait) CPU seconds of the whole
+// machine since boot, all cores summed. Shows how much else ran beside the benchmark.
+absl::StatusOr<double> ParseMachineBusySeconds(absl::string_view proc_stat_text);
+absl::StatusOr<double> ReadMachineBusySeconds(const std::string& procfs_root);
+
 absl::StatusOr<ProcSample> ReadProcSample(const std::string& procfs_root, pid_t pid);
 // The calling process ("self").
 absl::StatusOr<ProcSample> ReadSelfSample(const std::string& procfs_root);

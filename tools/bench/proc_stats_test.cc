@@ -1,5 +1,7 @@
 #include "tools/bench/proc_stats.h"
 
+#include <unistd.h>
+
 #include "gtest/gtest.h"
 
 namespace prov::bench {
@@ -35,6 +37,17 @@ TEST(ProcStatsTest, StatusWithoutRssOrWithBadNumbersIsAnError) {
   EXPECT_FALSE(ParseStatus("Name:\tzombie\nThreads:\t1\n", s).ok());
   EXPECT_FALSE(ParseStatus("VmRSS:\t12 MB\n", s).ok());
   EXPECT_FALSE(ParseStatus("VmRSS:\tlots kB\n", s).ok());
+}
+
+TEST(ProcStatsTest, MachineBusySkipsIdleAndIowait) {
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  absl::StatusOr<double> busy =
+      ParseMachineBusySeconds("cpu  100 5 50 9000 300 7 3 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n");
+  ASSERT_TRUE(busy.ok()) << busy.status();
+  EXPECT_DOUBLE_EQ(*busy, 165 / tick);
+  EXPECT_FALSE(ParseMachineBusySeconds("cpu0 1 2 3 4 5 6 7 8\n").ok());
+  EXPECT_FALSE(ParseMachineBusySeconds("cpu 1 2 x 4 5 6 7 8\n").ok());
+  EXPECT_TRUE(ReadMachineBusySeconds("/proc").ok());
 }
 
 TEST(ProcStatsTest, ReadsThisProcess) {
