@@ -15,12 +15,13 @@ std::string Trimmed(absl::string_view s) { return std::string(absl::StripAsciiWh
 }  // namespace
 
 absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
-                                                      absl::string_view source_name,
-                                                      std::vector<RowError>* row_errors) {
+                                                       absl::string_view source_name,
+                                                       std::vector<RowError>* row_errors) {
   CsvReader reader(text);
   std::vector<std::string> fields;
   auto more = reader.Next(&fields);
-  if (!more.ok()) return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", more.status().message()));
+  if (!more.ok())
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", more.status().message()));
   if (!*more) return absl::InvalidArgumentError(absl::StrCat(source_name, ": empty file"));
   absl::flat_hash_map<std::string, size_t> column;
   for (size_t i = 0; i < fields.size(); ++i) column[Trimmed(fields[i])] = i;

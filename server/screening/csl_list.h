@@ -1,8 +1,8 @@
 // The US Consolidated Screening List (trade.gov consolidated.csv), parsed into entries.
 //
 //   std::vector<RowError> errors;
-//   absl::StatusOr<CslList> list = ParseConsolidatedScreeningList(text, "consolidated.csv", &errors);
-//   list->version;   // "csl-sha256:3f2a...": record it with every screening decision
+//   absl::StatusOr<CslList> list = ParseConsolidatedScreeningList(text, "consolidated.csv",
+//   &errors); list->version;   // "csl-sha256:3f2a...": record it with every screening decision
 //
 // Both published layouts are read by column name: the 28-column form (source, entity_number, ...)
 // and the 29-column form with a leading `_id` and every value quoted. A malformed row (wrong field
@@ -20,9 +20,9 @@
 namespace prov::screening {
 
 struct CslEntry {
-  std::string id;        // `_id` where present, else entity_number, else "line:<n>"
-  std::string source;    // "Entity List (EL) - Bureau of Industry and Security"
-  std::string type;      // "Entity", "Individual", "" ...
+  std::string id;      // `_id` where present, else entity_number, else "line:<n>"
+  std::string source;  // "Entity List (EL) - Bureau of Industry and Security"
+  std::string type;    // "Entity", "Individual", "" ...
   std::string programs;
   std::string name;
   std::vector<std::string> alt_names;  // alt_names split on ';'
@@ -31,22 +31,22 @@ struct CslEntry {
   std::string citizenships;
   std::string license_policy;
   std::string source_list_url;
-  int line = 0;          // line of the record in the file
+  int line = 0;  // line of the record in the file
 };
 
 struct CslList {
-  std::string version;   // "csl-sha256:<16 hex>" of the file's bytes
-  int columns = 0;       // 28 or 29
+  std::string version;  // "csl-sha256:<16 hex>" of the file's bytes
+  int columns = 0;      // 28 or 29
   std::vector<CslEntry> entries;
 };
 
 struct RowError {
   int line;
-  std::string message;   // "line 12: field name: empty"
+  std::string message;  // "line 12: field name: empty"
 };
 
 absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
-                                                      absl::string_view source_name,
-                                                      std::vector<RowError>* row_errors);
+                                                       absl::string_view source_name,
+                                                       std::vector<RowError>* row_errors);
 
 }  // namespace prov::screening

@@ -19,12 +19,12 @@ namespace {
 // Technologies Co., Ltd." and "HUAWEI TECHNOLOGIES LIMITED" are the same party.
 const absl::flat_hash_set<absl::string_view>& LegalForms() {
   static const auto* forms = new absl::flat_hash_set<absl::string_view>{
-      "co",     "company", "corp",  "corporation", "inc",  "incorporated", "ltd",   "limited",
-      "llc",    "llp",     "lp",    "plc",         "gmbh", "ag",           "kg",    "sa",
-      "sas",    "sarl",    "srl",   "spa",         "bv",   "nv",           "oy",    "ab",
-      "as",     "pte",     "pty",   "kk",          "jsc",  "ojsc",         "pjsc",  "cjsc",
-      "zao",    "oao",     "ooo",   "pao",         "ao",   "fze",          "fzco",  "fzc",
-      "llc.",   "sdn",     "bhd",   "tbk",         "pvt",  "group",        "holding", "holdings"};
+      "co",   "company", "corp", "corporation", "inc",  "incorporated", "ltd",     "limited",
+      "llc",  "llp",     "lp",   "plc",         "gmbh", "ag",           "kg",      "sa",
+      "sas",  "sarl",    "srl",  "spa",         "bv",   "nv",           "oy",      "ab",
+      "as",   "pte",     "pty",  "kk",          "jsc",  "ojsc",         "pjsc",    "cjsc",
+      "zao",  "oao",     "ooo",  "pao",         "ao",   "fze",          "fzco",    "fzc",
+      "llc.", "sdn",     "bhd",  "tbk",         "pvt",  "group",        "holding", "holdings"};
   return *forms;
 }
 
@@ -41,8 +41,8 @@ std::string NormalizedName::Joined() const { return absl::StrJoin(tokens, " "); 
 
 NameNormalizer::NameNormalizer() {
   UErrorCode status = U_ZERO_ERROR;
-  transliterator_.reset(icu::Transliterator::createInstance(
-      "Any-Latin; Latin-ASCII", UTRANS_FORWARD, status));
+  transliterator_.reset(
+      icu::Transliterator::createInstance("Any-Latin; Latin-ASCII", UTRANS_FORWARD, status));
   if (U_FAILURE(status) || transliterator_ == nullptr) {
     // ICU data ships with libicu: a missing transliterator is a broken install, not user input.
     std::cerr << "ICU transliterator Any-Latin unavailable: " << u_errorName(status) << "\n";

@@ -6,13 +6,15 @@
 //   n.dropped_legal_forms; // {"co", "ltd"}
 //
 // Steps: Unicode to Latin (ICU "Any-Latin; Latin-ASCII": Chinese to pinyin, Cyrillic and Arabic to
-// Latin, diacritics stripped), lower case, apostrophes (and C1 control bytes that stand in for them in
-// mis-transcoded lists) removed, other punctuation to spaces, legal forms (Co., Ltd., LLC, GmbH,
+// Latin, diacritics stripped), lower case, apostrophes (and C1 control bytes that stand in for them
+// in mis-transcoded lists) removed, other punctuation to spaces, legal forms (Co., Ltd., LLC, GmbH,
 // "Limited", OOO, ...) and list boilerplate ("and any successor, sub-unit, or subsidiary thereof")
 // dropped. Token order is kept here; matching is order-insensitive.
 //
 // Thread-safe (the transliterator is guarded by a mutex).
 #pragma once
+
+#include <unicode/uversion.h>
 
 #include <memory>
 #include <string>
@@ -21,9 +23,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
-namespace icu {
+U_NAMESPACE_BEGIN
 class Transliterator;
-}
+U_NAMESPACE_END
 
 namespace prov::screening {
 

@@ -134,10 +134,9 @@ std::vector<ScreeningHit> Screener::Screen(absl::string_view name) const {
   });
   if (hits.size() > options_.max_hits) hits.resize(options_.max_hits);
   for (ScreeningHit& hit : hits) {
-    hit.reasons.push_back(absl::StrFormat("score %.3f >= threshold %.2f on %s '%s' (%s, list %s)",
-                                          hit.score, options_.threshold,
-                                          hit.matched_alias ? "alias" : "name", hit.matched_name,
-                                          hit.entry->source, list_.version));
+    hit.reasons.push_back(absl::StrFormat(
+        "score %.3f >= threshold %.2f on %s '%s' (%s, list %s)", hit.score, options_.threshold,
+        hit.matched_alias ? "alias" : "name", hit.matched_name, hit.entry->source, list_.version));
     Score(query, normalizer_.Normalize(hit.matched_name), &hit.reasons);
   }
   return hits;

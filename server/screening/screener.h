@@ -9,8 +9,8 @@
 // Scoring: both names are normalised (NameNormalizer), then compared as bags of tokens, so token
 // order does not matter. Each token of one name is paired with its most similar token of the other
 // (Jaro-Winkler); the pairs are averaged with IDF weights from the list (a distinctive token like
-// "huawei" counts more than "trading"), in both directions, weighted 3:1 towards the shorter name so
-// "Huawei" still hits "Huawei Technologies". A hit is a lead for a person, never a block.
+// "huawei" counts more than "trading"), in both directions, weighted 3:1 towards the shorter name
+// so "Huawei" still hits "Huawei Technologies". A hit is a lead for a person, never a block.
 //
 // Candidates come from a character-trigram index over every listed name and alias, so a query costs
 // what its trigrams touch, not the whole list. Immutable after construction; thread-safe; keeps
@@ -34,9 +34,9 @@ struct ScreenerOptions {
 
 struct ScreeningHit {
   const CslEntry* entry = nullptr;
-  std::string matched_name;   // the listed name or alias that matched
+  std::string matched_name;  // the listed name or alias that matched
   bool matched_alias = false;
-  double score = 0;           // 0..1
+  double score = 0;  // 0..1
   std::vector<std::string> reasons;
 };
 
