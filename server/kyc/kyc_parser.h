@@ -1,0 +1,52 @@
+// KYC import: customer identity records from CSV, JSON or JSON Lines into AccountIdentity protos.
+//
+//   absl::StatusOr<KycParseResult> r = ParseKyc(text, KycFormat::kCsv, "accounts.csv");
+//   for (const auto& e : r->errors) std::cerr << e.message << "\n";   // "line 7: field
+//                                                                      // country_of_incorporation:
+//                                                                      ..."
+//   store(r->accounts);  // only the valid records; a bad row never drops the good ones
+//
+// CSV: a header naming the columns (any order; unknown columns are an error naming them):
+//   account_id, legal_entity, country_of_incorporation, beneficial_owners, addresses,
+//   payment_fingerprint, email_domains, source_ips, parent_account, is_reseller
+// List columns separate values with ';'. beneficial_owners entries are "Name (NATIONALITY)".
+// JSON: {"accounts": [AccountIdentity, ...]} (proto3 JSON field names); JSON Lines: one
+// AccountIdentity object per line. Every record is validated (ValidateAccount) the same way.
+// Pure functions; thread-compatible.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "provenance/v1/identity.pb.h"
+
+namespace prov::kyc {
+
+enum class KycFormat { kCsv, kJson, kJsonLines };
+
+struct KycRowError {
+  int line;             // 1-based; for kJson, 0 (the message names accounts[i])
+  std::string message;  // names the line or index and the field
+};
+
+struct KycParseResult {
+  std::vector<provenance::v1::AccountIdentity> accounts;
+  std::vector<KycRowError> errors;
+  std::string content_digest;  // sha256 hex of the input bytes (import provenance)
+};
+
+// Whole-input failures (not CSV at all, bad header, JSON that does not parse as a batch) are a
+// Status error; per-record problems are collected in `errors`.
+absl::StatusOr<KycParseResult> ParseKyc(absl::string_view text, KycFormat format,
+                                        absl::string_view source_name);
+// Format from the file name: .csv, .json, .jsonl/.ndjson.
+absl::StatusOr<KycFormat> KycFormatFromPath(absl::string_view path);
+
+// Checks one record and normalises it in place (trims, lower-cases e-mail domains, upper-cases
+// country codes). Errors name the field, e.g. "source_ips[1]: \"10.0.0.300\" is not an IP address".
+absl::Status ValidateAccount(provenance::v1::AccountIdentity* account);
+
+}  // namespace prov::kyc

@@ -1,0 +1,122 @@
+#include <arpa/inet.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/kyc/kyc_parser.h"
+
+namespace prov::kyc {
+namespace {
+
+using provenance::v1::AccountIdentity;
+
+bool ValidAccountId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        absl::string_view("._:@/-").find(c) == absl::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ValidCountry(std::string* code) {
+  *code = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(*code));
+  return code->size() == 2 && absl::ascii_isalpha(static_cast<unsigned char>((*code)[0])) &&
+         absl::ascii_isalpha(static_cast<unsigned char>((*code)[1]));
+}
+
+bool ValidDomain(std::string* domain) {
+  std::string d = absl::AsciiStrToLower(absl::StripAsciiWhitespace(*domain));
+  if (!d.empty() && d.front() == '@') d.erase(0, 1);
+  if (d.empty() || d.size() > 253 || d.find('.') == std::string::npos) return false;
+  for (absl::string_view label : absl::StrSplit(d, '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+  }
+  *domain = std::move(d);
+  return true;
+}
+
+bool ValidIpOrCidr(std::string* text) {
+  std::string t(absl::StripAsciiWhitespace(*text));
+  std::string addr = t;
+  int max_prefix = 32;
+  int prefix = -1;
+  if (size_t slash = t.find('/'); slash != std::string::npos) {
+    addr = t.substr(0, slash);
+    if (!absl::SimpleAtoi(t.substr(slash + 1), &prefix) || prefix < 0) return false;
+  }
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, addr.c_str(), buf) != 1) {
+    if (inet_pton(AF_INET6, addr.c_str(), buf) != 1) return false;
+    max_prefix = 128;
+  }
+  if (prefix > max_prefix) return false;
+  *text = std::move(t);
+  return true;
+}
+
+}  // namespace
+
+absl::Status ValidateAccount(AccountIdentity* a) {
+  a->set_account_id(std::string(absl::StripAsciiWhitespace(a->account_id())));
+  if (!ValidAccountId(a->account_id())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("account_id: \"", a->account_id().substr(0, 64),
+                     "\" must be 1-128 characters of letters, digits and . _ : @ / -"));
+  }
+  a->set_legal_entity(std::string(absl::StripAsciiWhitespace(a->legal_entity())));
+  if (a->legal_entity().empty()) return absl::InvalidArgumentError("legal_entity: empty");
+  if (!a->country_of_incorporation().empty() &&
+      !ValidCountry(a->mutable_country_of_incorporation())) {
+    return absl::InvalidArgumentError(absl::StrCat("country_of_incorporation: \"",
+                                                   a->country_of_incorporation(),
+                                                   "\" is not a two-letter ISO 3166 code"));
+  }
+  for (int i = 0; i < a->beneficial_owners_size(); ++i) {
+    auto* owner = a->mutable_beneficial_owners(i);
+    owner->set_name(std::string(absl::StripAsciiWhitespace(owner->name())));
+    if (owner->name().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("beneficial_owners[", i, "].name: empty"));
+    }
+    if (!owner->nationality().empty() && !ValidCountry(owner->mutable_nationality())) {
+      return absl::InvalidArgumentError(absl::StrCat("beneficial_owners[", i, "].nationality: \"",
+                                                     owner->nationality(),
+                                                     "\" is not a two-letter ISO 3166 code"));
+    }
+  }
+  for (int i = 0; i < a->email_domains_size(); ++i) {
+    std::string original = a->email_domains(i);
+    if (!ValidDomain(a->mutable_email_domains(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("email_domains[", i, "]: \"", original, "\" is not a domain name"));
+    }
+  }
+  for (int i = 0; i < a->source_ips_size(); ++i) {
+    std::string original = a->source_ips(i);
+    if (!ValidIpOrCidr(a->mutable_source_ips(i))) {
+      return absl::InvalidArgumentError(absl::StrCat("source_ips[", i, "]: \"", original,
+                                                     "\" is not an IP address or CIDR block"));
+    }
+  }
+  a->set_parent_account(std::string(absl::StripAsciiWhitespace(a->parent_account())));
+  if (!a->parent_account().empty()) {
+    if (!ValidAccountId(a->parent_account())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parent_account: \"", a->parent_account().substr(0, 64), "\" is not a valid account id"));
+    }
+    if (a->parent_account() == a->account_id()) {
+      return absl::InvalidArgumentError("parent_account: an account cannot be its own parent");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace prov::kyc

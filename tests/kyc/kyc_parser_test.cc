@@ -1,0 +1,100 @@
+#include "server/kyc/kyc_parser.h"
+
+#include "gtest/gtest.h"
+
+namespace prov::kyc {
+namespace {
+
+constexpr char kHeader[] =
+    "account_id,legal_entity,country_of_incorporation,beneficial_owners,addresses,"
+    "payment_fingerprint,email_domains,source_ips,parent_account,is_reseller\n";
+
+TEST(KycParserTest, CsvRecordWithListsAndOwners) {
+  std::string csv = std::string(kHeader) +
+                    "acme-ml,Acme ML Ltd,gb,\"Li Wei (cn); Jane Roe (US)\",\"1 High St, London\","
+                    "pf:9f8e,@Acme.example; acme.example.org,\"203.0.113.7; 2001:db8::/32\","
+                    "reseller-1,no\n";
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->errors.empty()) << r->errors[0].message;
+  ASSERT_EQ(r->accounts.size(), 1u);
+  const auto& a = r->accounts[0];
+  EXPECT_EQ(a.account_id(), "acme-ml");
+  EXPECT_EQ(a.country_of_incorporation(), "GB");
+  ASSERT_EQ(a.beneficial_owners_size(), 2);
+  EXPECT_EQ(a.beneficial_owners(0).name(), "Li Wei");
+  EXPECT_EQ(a.beneficial_owners(0).nationality(), "CN");
+  EXPECT_EQ(a.email_domains(0), "acme.example");
+  EXPECT_EQ(a.source_ips(1), "2001:db8::/32");
+  EXPECT_EQ(a.parent_account(), "reseller-1");
+  EXPECT_FALSE(a.is_reseller());
+  EXPECT_EQ(r->content_digest.size(), 64u);
+}
+
+TEST(KycParserTest, BadRowsNamedByLineAndFieldGoodRowsKept) {
+  std::string csv = std::string(kHeader) +
+                    "good-1,Good One,US,,,,,,,\n"
+                    "bad-ip,Bad IP,US,,,,,10.0.0.300,,\n"
+                    "bad-country,Bad Country,USA,,,,,,,\n"
+                    "good-1,Duplicate,US,,,,,,,\n"
+                    "self,Self Parent,US,,,,,,self,\n"
+                    "short,row\n"
+                    "good-2,Good Two,DE,,,,,,,yes\n";
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->accounts.size(), 2u);
+  EXPECT_EQ(r->accounts[1].account_id(), "good-2");
+  EXPECT_TRUE(r->accounts[1].is_reseller());
+  ASSERT_EQ(r->errors.size(), 5u);
+  EXPECT_EQ(r->errors[0].message,
+            "line 3: field source_ips[0]: \"10.0.0.300\" is not an IP address or CIDR block");
+  EXPECT_EQ(r->errors[1].message,
+            "line 4: field country_of_incorporation: \"USA\" is not a two-letter ISO 3166 code");
+  EXPECT_EQ(r->errors[2].message,
+            "line 5: field account_id: \"good-1\" appears more than once in this import");
+  EXPECT_EQ(r->errors[3].message,
+            "line 6: field parent_account: an account cannot be its own parent");
+  EXPECT_EQ(r->errors[4].message, "line 7: expected 10 fields, got 2");
+}
+
+TEST(KycParserTest, UnknownColumnFailsWholeFile) {
+  auto r = ParseKyc("account_id,legal_entity,favourite_colour\n", KycFormat::kCsv, "a.csv");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown column \"favourite_colour\""), std::string::npos);
+}
+
+TEST(KycParserTest, JsonBatchErrorsNameIndex) {
+  std::string json = R"({"accounts": [
+      {"account_id": "a1", "legal_entity": "A One", "beneficial_owners": [{"name": "X", "nationality": "ir"}]},
+      {"account_id": "a2", "legal_entity": ""}]})";
+  auto r = ParseKyc(json, KycFormat::kJson, "a.json");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->accounts.size(), 1u);
+  EXPECT_EQ(r->accounts[0].beneficial_owners(0).nationality(), "IR");
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].message, "accounts[1]: field legal_entity: empty");
+}
+
+TEST(KycParserTest, JsonLinesReportBadLines) {
+  std::string jsonl =
+      "{\"account_id\": \"a1\", \"legal_entity\": \"A\"}\n"
+      "{\"account_id\": \"a2\", \"legal_entity\": \"B\", \"colour\": 1}\n"
+      "\n"
+      "{\"account_id\": \"a3\", \"legal_entity\": \"C\"}\n";
+  auto r = ParseKyc(jsonl, KycFormat::kJsonLines, "a.jsonl");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->accounts.size(), 2u);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].line, 2);
+  EXPECT_NE(r->errors[0].message.find("colour"), std::string::npos);
+}
+
+TEST(KycParserTest, FormatFromPath) {
+  EXPECT_EQ(*KycFormatFromPath("x/ACCOUNTS.CSV"), KycFormat::kCsv);
+  EXPECT_EQ(*KycFormatFromPath("a.jsonl"), KycFormat::kJsonLines);
+  EXPECT_EQ(*KycFormatFromPath("a.json"), KycFormat::kJson);
+  EXPECT_FALSE(KycFormatFromPath("a.xlsx").ok());
+}
+
+}  // namespace
+}  // namespace prov::kyc
