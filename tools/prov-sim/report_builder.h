@@ -1,0 +1,39 @@
+// ReportBuilder: the simulated collectors. Turns a Scenario into the NodeReports a real prov-agent
+// would send for each node and report interval (no /proc, no /sys): accelerators from the catalog,
+// one sample per accelerator, the workloads active in that interval with their attribution,
+// classification, distributed markers and peers.
+//
+//   ReportBuilder builder(scenario, prov::AcceleratorCatalog::Builtin());
+//   NodeReport r = builder.Build(node_index, report_index, run_start, collected_at, boot_id);
+//
+// Thread-safety: Build is const and may be called from several threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/accelerator_catalog.h"
+#include "provenance/v1/report.pb.h"
+#include "tools/prov-sim/scenario.pb.h"
+
+namespace prov::sim {
+
+class ReportBuilder {
+ public:
+  ReportBuilder(const v1::Scenario& scenario, const AcceleratorCatalog& catalog);
+
+  // Report `report_index` (0-based) of node `node_index`; seq is left to the uplink.
+  provenance::v1::NodeReport Build(size_t node_index, uint32_t report_index, absl::Time run_start,
+                                   absl::Time collected_at, const std::string& boot_id) const;
+  // Workloads of the node active in report `report_index`.
+  std::vector<const v1::SimWorkload*> ActiveWorkloads(size_t node_index,
+                                                      uint32_t report_index) const;
+
+ private:
+  const v1::Scenario& scenario_;
+  const AcceleratorCatalog& catalog_;
+  std::vector<std::vector<int>> workloads_by_node_;  // indices into scenario_.workloads()
+};
+
+}  // namespace prov::sim

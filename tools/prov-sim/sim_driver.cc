@@ -1,0 +1,182 @@
+#include "tools/prov-sim/sim_driver.h"
+
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/uplink/uplink.h"
+#include "common/accelerator_catalog.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "tools/prov-sim/report_builder.h"
+
+namespace prov::sim {
+namespace {
+
+struct SimAgent {
+  size_t node_index = 0;
+  std::unique_ptr<agent::Uplink> uplink;
+  uint32_t next_report = 0;
+  uint64_t submitted = 0;
+  uint64_t submit_errors = 0;
+};
+
+// 10,000 agents need 10,000+ sockets: raise the soft descriptor limit to the hard one.
+void RaiseFdLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Scenario& scenario,
+                                         std::ostream& log) {
+  RaiseFdLimit();
+  PROV_ASSIGN_OR_RETURN(auto credentials, MakeClientCredentials(options.tls, options.insecure));
+  std::string spool_root = options.spool_root;
+  bool temp_spool = spool_root.empty();
+  if (temp_spool) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "prov-sim-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("cannot create a temp dir");
+    spool_root = tmpl;
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{temp_spool ? spool_root : ""};
+
+  Clock& clock = RealClock::Get();
+  const size_t n = scenario.nodes_size();
+  std::vector<SimAgent> agents(n);
+  for (size_t i = 0; i < n; ++i) {
+    agent::UplinkOptions uo;
+    uo.server_address = options.server;
+    uo.credentials = credentials;
+    uo.spool_dir = absl::StrCat(spool_root, "/", scenario.nodes(i).node_id());
+    uo.spool_fsync = options.fsync;
+    uo.initial_backoff = options.initial_backoff;
+    uo.max_backoff = options.max_backoff;
+    PROV_ASSIGN_OR_RETURN(agents[i].uplink, agent::Uplink::Create(std::move(uo), clock));
+    agents[i].node_index = i;
+  }
+
+  const uint32_t reports = scenario.reports_per_node();
+  const double interval = scenario.interval_seconds();
+  const absl::Time real_start = clock.Now();
+  absl::Time sim_start = absl::FromUnixSeconds(scenario.start_unix_seconds());
+  if (scenario.start_unix_seconds() == 0) {
+    sim_start = real_start;
+    if (options.time_scale > 1) {
+      // Faster than real time: shift the start back so the last report is dated about "now".
+      sim_start -= absl::Seconds(reports * interval * (1 - 1 / options.time_scale));
+    }
+  }
+  ReportBuilder builder(scenario, AcceleratorCatalog::Builtin());
+  const std::string boot_prefix = absl::StrCat("sim-boot-", absl::ToUnixSeconds(real_start), "-");
+  auto sim_offset = [&](size_t i, uint32_t k) {
+    return absl::Seconds(k * interval + interval * static_cast<double>(i) / n);
+  };
+  log << "prov-sim: " << n << " agents, " << reports << " reports each, interval " << interval
+      << " s, time scale " << options.time_scale << ", server " << options.server << "\n";
+
+  auto run_slice = [&](size_t lo, size_t hi) {
+    while (true) {
+      absl::Time now = clock.Now();
+      absl::Time next_due = absl::InfiniteFuture();
+      bool remaining = false;
+      for (size_t i = lo; i < hi; ++i) {
+        SimAgent& a = agents[i];
+        while (a.next_report < reports) {
+          absl::Duration sim = sim_offset(i, a.next_report);
+          absl::Time due = real_start + sim / options.time_scale;
+          if (due > now) {
+            next_due = std::min(next_due, due);
+            break;
+          }
+          // A stable boot id per node and run: seq restarts at 1 for every run.
+          auto report = builder.Build(i, a.next_report, sim_start, sim_start + sim,
+                                      boot_prefix + scenario.nodes(i).node_id());
+          if (a.uplink->Submit(std::move(report)).ok()) {
+            ++a.submitted;
+          } else {
+            ++a.submit_errors;
+          }
+          ++a.next_report;
+        }
+        if (a.next_report < reports) remaining = true;
+        a.uplink->Poll();
+      }
+      if (!remaining) return;
+      absl::Duration wait = std::min(next_due - clock.Now(), absl::Milliseconds(50));
+      if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+    }
+  };
+  const size_t threads = std::min<size_t>(std::max(1, options.threads), std::max<size_t>(1, n));
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < threads; ++t) {
+    workers.emplace_back(run_slice, n * t / threads, n * (t + 1) / threads);
+  }
+  for (auto& w : workers) w.join();
+
+  // Wait for acks: keep polling (reconnects, resends) until every spool is empty or time is up.
+  const absl::Time deadline = clock.Now() + options.wait_acks;
+  while (true) {
+    bool pending = false;
+    for (auto& a : agents) {
+      a.uplink->Poll();
+      if (a.uplink->Stats().spool_depth > 0) pending = true;
+    }
+    if (!pending || clock.Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+
+  SimSummary s;
+  s.agents = n;
+  for (auto& a : agents) {
+    agent::UplinkStats st = a.uplink->Stats();
+    s.submitted += a.submitted;
+    s.submit_errors += a.submit_errors;
+    s.rejected += st.rejected_reports;
+    s.dropped += st.dropped_reports;
+    s.pending += st.spool_depth;
+    s.reconnects += st.reconnects;
+    uint64_t not_acked = st.spool_depth + st.rejected_reports + st.dropped_reports;
+    s.acked += a.submitted > not_acked ? a.submitted - not_acked : 0;
+  }
+  for (auto& a : agents) a.uplink->Shutdown();
+  s.elapsed = clock.Now() - real_start;
+  return s;
+}
+
+std::string FormatSummary(const SimSummary& s, const v1::Scenario& scenario,
+                          const SimOptions& options) {
+  double secs = absl::ToDoubleSeconds(s.elapsed);
+  std::string out = absl::StrCat(
+      "prov-sim summary\n", "  scenario:     ", scenario.name(), "\n", "  data:         ",
+      scenario.provenance_note().empty() ? "from scenario file" : scenario.provenance_note(), "\n");
+  absl::StrAppendFormat(&out,
+                        "  agents:       %d (interval %d s simulated, time scale %g)\n"
+                        "  submitted:    %d\n  acked:        %d\n  rejected:     %d\n"
+                        "  dropped:      %d\n  pending:      %d\n  submit errors: %d\n"
+                        "  reconnects:   %d\n  elapsed:      %.1f s (%.0f reports/s)\n",
+                        s.agents, scenario.interval_seconds(), options.time_scale, s.submitted,
+                        s.acked, s.rejected, s.dropped, s.pending, s.submit_errors, s.reconnects,
+                        secs, secs > 0 ? s.submitted / secs : 0);
+  absl::StrAppend(&out, "  result:       ",
+                  s.all_acked() ? "OK: every report was acked" : "FAIL: not every report was acked",
+                  "\n");
+  return out;
+}
+
+}  // namespace prov::sim

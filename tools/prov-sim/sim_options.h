@@ -1,0 +1,38 @@
+// prov-sim's command line (parsed without I/O so it can be unit tested). Run `prov-sim --help`.
+//
+//   absl::StatusOr<prov::sim::SimOptions> o = prov::sim::ParseSimArgs(args);
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/grpc/tls.h"
+#include "tools/prov-sim/generator.h"
+
+namespace prov::sim {
+
+struct SimOptions {
+  std::string server = "localhost:50051";
+  bool insecure = false;
+  TlsFiles tls;
+  std::string scenario_file;  // empty: generated fleet
+  FleetOptions fleet;
+  bool reports_set = false;  // --reports-per-node or --duration given
+  double time_scale = 1.0;   // simulated seconds per real second
+  std::string alibaba_pods;  // trace file, optional
+  std::string spool_root;    // empty: a temporary directory, removed at exit
+  bool fsync = false;
+  absl::Duration wait_acks = absl::Seconds(60);
+  int threads = 2;
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(5);
+  bool dump_scenario = false;  // print the scenario as JSON and exit
+  bool help = false;
+};
+
+absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args);
+std::string SimUsage();
+
+}  // namespace prov::sim
