@@ -64,6 +64,7 @@ void ReportStream::HandleReportLocked() {
   } else {
     parked_ = true;
     deps_.metrics->parked_streams.Increment();
+    deps_.metrics->parks.Increment();
   }
 }
 

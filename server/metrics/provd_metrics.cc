@@ -30,6 +30,9 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                             "Validated reports waiting for the ingest writer.")),
       parked_streams(MakeGauge(*registry_, "prov_ingest_parked_streams",
                                "Streams paused (not reading) because the ingest queue is full.")),
+      parks(MakeCounter(*registry_, "prov_ingest_parks_total",
+                        "Times a stream paused reading because the ingest queue was full "
+                        "(back-pressure on agents).")),
       commit_latency_seconds(
           prometheus::BuildHistogram()
               .Name("prov_commit_latency_seconds")

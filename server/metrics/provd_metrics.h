@@ -14,6 +14,7 @@
 //   prov_ingest_streams                    open agent streams
 //   prov_ingest_queue_depth                reports waiting for the writer
 //   prov_ingest_parked_streams             streams paused because the queue is full
+//   prov_ingest_parks_total                times a stream paused reading (back-pressure events)
 //   prov_commit_latency_seconds            histogram of one batch transaction's duration
 //   prov_commit_batch_reports              histogram of reports per committed batch
 //   prov_commit_failures_total             batch transactions that failed (nothing acked)
@@ -52,6 +53,7 @@ class ProvdMetrics {
   prometheus::Gauge& streams;
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& parked_streams;
+  prometheus::Counter& parks;
   prometheus::Histogram& commit_latency_seconds;
   prometheus::Histogram& commit_batch_reports;
   prometheus::Counter& commit_failures;

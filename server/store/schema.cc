@@ -74,7 +74,6 @@ CREATE TABLE workloads (
   launcher TEXT NOT NULL,
   accelerator_count INTEGER NOT NULL,
   accelerator_model TEXT NOT NULL,
-  workload BLOB NOT NULL,
   first_seen_us INTEGER NOT NULL,
   last_seen_us INTEGER NOT NULL,
   accelerator_seconds REAL NOT NULL,
@@ -84,6 +83,13 @@ CREATE TABLE workloads (
   UNIQUE (node, workload_id)
 );
 CREATE INDEX workloads_account ON workloads(account);
+CREATE TABLE workload_details (
+  node INTEGER NOT NULL REFERENCES nodes(id),
+  workload_id TEXT NOT NULL,
+  seen_us INTEGER NOT NULL,
+  workload BLOB NOT NULL,
+  PRIMARY KEY (node, workload_id)
+) WITHOUT ROWID;
 CREATE TABLE account_usage_hourly (
   account TEXT NOT NULL,
   hour_us INTEGER NOT NULL,

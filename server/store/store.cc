@@ -34,12 +34,12 @@ ON CONFLICT (node, pci_address) DO UPDATE SET
   first_seen_us = MIN(first_seen_us, excluded.first_seen_us), last_seen_us = excluded.last_seen_us
 WHERE excluded.last_seen_us >= accelerators.last_seen_us)sql";
 
-// Accumulates the ledger always; the descriptive columns follow the newest report only.
+// Adds the batch's ledger; the descriptive columns follow the newest report only.
 constexpr char kUpsertWorkload[] = R"sql(
 INSERT INTO workloads (node, workload_id, kind, account, attribution_source, workload_class,
-                       class_confidence, launcher, accelerator_count, accelerator_model, workload,
+                       class_confidence, launcher, accelerator_count, accelerator_model,
                        first_seen_us, last_seen_us, accelerator_seconds, flop_low, flop_high, method)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
 ON CONFLICT (node, workload_id) DO UPDATE SET
   accelerator_seconds = accelerator_seconds + excluded.accelerator_seconds,
   flop_low = flop_low + excluded.flop_low,
@@ -59,8 +59,13 @@ ON CONFLICT (node, workload_id) DO UPDATE SET
                           accelerator_count),
   accelerator_model = IIF(excluded.last_seen_us >= last_seen_us, excluded.accelerator_model,
                           accelerator_model),
-  workload = IIF(excluded.last_seen_us >= last_seen_us, excluded.workload, workload),
   last_seen_us = MAX(last_seen_us, excluded.last_seen_us))sql";
+
+constexpr char kUpsertWorkloadDetails[] = R"sql(
+INSERT INTO workload_details (node, workload_id, seen_us, workload) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (node, workload_id) DO UPDATE SET seen_us = excluded.seen_us,
+  workload = excluded.workload
+WHERE excluded.seen_us >= workload_details.seen_us)sql";
 
 constexpr char kUpsertAccountHour[] = R"sql(
 INSERT INTO account_usage_hourly (account, hour_us, accelerator_seconds, training_seconds,
@@ -104,8 +109,50 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   return std::unique_ptr<Store>(new Store(path, std::move(db)));
 }
 
-absl::StatusOr<int64_t> Store::NodeRowId(const NodeReport& report, int64_t seen_us) {
-  const std::string& node_id = report.node().node_id();
+// What one batch adds, folded per row so each row is written once per batch.
+struct Store::Batch {
+  struct Node {
+    const NodeReport* latest = nullptr;
+    int64_t latest_seen_us = 0;
+    int64_t first_seen_us = 0;
+    int64_t stored = 0;
+  };
+  struct Accelerator {
+    const provenance::v1::Accelerator* latest = nullptr;
+    int64_t seen_us = 0;
+  };
+  struct Workload {
+    const provenance::v1::Workload* latest = nullptr;
+    const WorkloadUsage* latest_usage = nullptr;
+    int64_t first_seen_us = 0;
+    int64_t last_seen_us = 0;
+    double seconds = 0, flop_low = 0, flop_high = 0;
+    std::string method;
+  };
+  struct Hour {
+    double seconds = 0, training = 0, inference = 0, flop_low = 0, flop_high = 0;
+    std::string method;
+  };
+  absl::flat_hash_map<int64_t, Node> nodes;
+  absl::flat_hash_map<RowKey, uint64_t> streams;
+  absl::flat_hash_map<RowKey, Accelerator> accelerators;
+  absl::flat_hash_map<RowKey, Workload> workloads;
+  absl::flat_hash_map<std::pair<std::string, int64_t>, Hour> hours;
+};
+
+namespace {
+constexpr size_t kMaxCached = 2'000'000;
+constexpr int64_t kAcceleratorRefreshUs = 60'000'000;  // last_seen granularity of accelerators
+}  // namespace
+
+void Store::DropCaches() {
+  node_ids_.clear();
+  high_water_.clear();
+  accelerators_.clear();
+  workload_details_.clear();
+}
+
+absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t seen_us) {
   auto it = node_ids_.find(node_id);
   if (it != node_ids_.end()) return it->second;
   PROV_ASSIGN_OR_RETURN(Statement * select, db_->Cached("SELECT id FROM nodes WHERE node_id = ?"));
@@ -125,46 +172,46 @@ absl::StatusOr<int64_t> Store::NodeRowId(const NodeReport& report, int64_t seen_
     id = db_->LastInsertRowId();
   }
   node_ids_.emplace(node_id, id);
-  node_ids_added_.push_back(node_id);
   return id;
 }
 
-absl::Status Store::CommitOne(const ReportToCommit& item, int64_t received_us, CommitResult& result,
-                              size_t index) {
-  const NodeReport& r = *item.report;
-  const int64_t seen_us = ToUnixMicros(r.collected_at());
-  PROV_ASSIGN_OR_RETURN(int64_t node, NodeRowId(r, seen_us));
-  const StreamKey key{r.node().node_id(), r.node().boot_id()};
-
-  // Dedup by the (node, boot) high-water mark: agents send in seq order, so seq <= max_seq has
-  // been stored before (or skipped past) and is acknowledged without being stored again.
+absl::StatusOr<uint64_t> Store::HighWater(int64_t node, const std::string& boot_id) {
+  RowKey key{node, boot_id};
+  auto it = high_water_.find(key);
+  if (it != high_water_.end()) return it->second;
   PROV_ASSIGN_OR_RETURN(
       Statement * hw,
       db_->Cached("SELECT max_seq FROM node_streams WHERE node = ? AND boot_id = ?"));
   hw->BindInt64(1, node);
-  hw->BindText(2, r.node().boot_id());
+  hw->BindText(2, boot_id);
   absl::StatusOr<bool> row = hw->Step();
   uint64_t max_seq = row.ok() && *row ? static_cast<uint64_t>(hw->ColumnInt64(0)) : 0;
   hw->Reset();
   PROV_RETURN_IF_ERROR(row.status());
-  uint64_t& mark = result.high_water[key];
+  high_water_.emplace(std::move(key), max_seq);
+  return max_seq;
+}
+
+absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, Batch& batch,
+                              CommitResult& result, size_t index) {
+  const NodeReport& r = *item.report;
+  const int64_t seen_us = ToUnixMicros(r.collected_at());
+  PROV_ASSIGN_OR_RETURN(int64_t node, NodeRowId(r.node().node_id(), seen_us));
+
+  // Dedup by the (node, boot) high-water mark: agents send in seq order, so seq <= max_seq has
+  // been stored before (or skipped past) and is acknowledged without being stored again.
+  PROV_ASSIGN_OR_RETURN(uint64_t max_seq, HighWater(node, r.node().boot_id()));
+  uint64_t& mark = result.high_water[{r.node().node_id(), r.node().boot_id()}];
   if (r.seq() <= max_seq) {
     result.duplicate[index] = true;
     ++result.duplicates;
     mark = std::max(mark, max_seq);
     return absl::OkStatus();
   }
-  mark = std::max(mark, r.seq());
+  mark = r.seq();
+  high_water_[{node, r.node().boot_id()}] = r.seq();
+  batch.streams[{node, r.node().boot_id()}] = r.seq();
   ++result.stored;
-
-  PROV_ASSIGN_OR_RETURN(
-      Statement * streams,
-      db_->Cached("INSERT INTO node_streams (node, boot_id, max_seq) VALUES (?, ?, ?) "
-                  "ON CONFLICT (node, boot_id) DO UPDATE SET max_seq = excluded.max_seq"));
-  streams->BindInt64(1, node);
-  streams->BindText(2, r.node().boot_id());
-  streams->BindInt64(3, static_cast<int64_t>(r.seq()));
-  PROV_RETURN_IF_ERROR(streams->Run());
 
   PROV_ASSIGN_OR_RETURN(
       Statement * reports,
@@ -183,30 +230,101 @@ absl::Status Store::CommitOne(const ReportToCommit& item, int64_t received_us, C
   reports->BindInt64(10, r.workloads_size());
   PROV_RETURN_IF_ERROR(reports->Run());
 
+  Batch::Node& n = batch.nodes[node];
+  if (n.stored == 0 || seen_us < n.first_seen_us) n.first_seen_us = seen_us;
+  if (n.latest == nullptr || seen_us >= n.latest_seen_us) {
+    n.latest = &r;
+    n.latest_seen_us = seen_us;
+  }
+  ++n.stored;
+
+  for (const auto& a : r.accelerators()) {
+    Batch::Accelerator& acc = batch.accelerators[{node, a.pci_address()}];
+    if (acc.latest == nullptr || seen_us >= acc.seen_us) acc = {&a, seen_us};
+  }
+
+  const int64_t hour_us = seen_us - ((seen_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
+  for (int i = 0; i < r.workloads_size() && i < static_cast<int>(item.usage.size()); ++i) {
+    const WorkloadUsage& u = item.usage[i];
+    Batch::Workload& w = batch.workloads[{node, r.workloads(i).workload_id()}];
+    if (w.latest == nullptr || seen_us < w.first_seen_us) w.first_seen_us = seen_us;
+    if (w.latest == nullptr || seen_us >= w.last_seen_us) {
+      w.latest = &r.workloads(i);
+      w.latest_usage = &u;
+      w.last_seen_us = seen_us;
+    }
+    w.seconds += u.accelerator_seconds;
+    w.flop_low += u.flop_low;
+    w.flop_high += u.flop_high;
+    w.method = MergeMethods(w.method, u.method);
+
+    Batch::Hour& h = batch.hours[{u.account, hour_us}];
+    h.seconds += u.accelerator_seconds;
+    if (u.workload_class == provenance::v1::WORKLOAD_CLASS_TRAINING) {
+      h.training += u.accelerator_seconds;
+    }
+    if (u.workload_class == provenance::v1::WORKLOAD_CLASS_INFERENCE) {
+      h.inference += u.accelerator_seconds;
+    }
+    h.flop_low += u.flop_low;
+    h.flop_high += u.flop_high;
+    h.method = MergeMethods(h.method, u.method);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::WriteAggregates(Batch& batch) {
+  PROV_ASSIGN_OR_RETURN(
+      Statement * streams,
+      db_->Cached("INSERT INTO node_streams (node, boot_id, max_seq) VALUES (?, ?, ?) "
+                  "ON CONFLICT (node, boot_id) DO UPDATE SET "
+                  "max_seq = MAX(max_seq, excluded.max_seq)"));
+  for (const auto& [key, seq] : batch.streams) {
+    streams->BindInt64(1, key.first);
+    streams->BindText(2, key.second);
+    streams->BindInt64(3, static_cast<int64_t>(seq));
+    PROV_RETURN_IF_ERROR(streams->Run());
+  }
+
   PROV_ASSIGN_OR_RETURN(
       Statement * counts,
-      db_->Cached("UPDATE nodes SET reports_stored = reports_stored + 1, last_received_us = ?2, "
+      db_->Cached("UPDATE nodes SET reports_stored = reports_stored + ?4, last_received_us = ?2, "
                   "first_seen_us = MIN(first_seen_us, ?3) WHERE id = ?1"));
-  counts->BindInt64(1, node);
-  counts->BindInt64(2, received_us);
-  counts->BindInt64(3, seen_us);
-  PROV_RETURN_IF_ERROR(counts->Run());
   PROV_ASSIGN_OR_RETURN(Statement * latest, db_->Cached(kUpdateNodeLatest));
-  latest->BindInt64(1, node);
-  latest->BindText(2, r.node().hostname());
-  latest->BindText(3, r.node().datacenter());
-  latest->BindText(4, r.node().region());
-  latest->BindText(5, r.node().agent_version());
-  latest->BindText(6, r.node().boot_id());
-  latest->BindInt64(7, seen_us);
-  latest->BindInt64(8, static_cast<int64_t>(r.seq()));
-  latest->BindInt64(9, r.accelerators_size());
-  latest->BindInt64(10, r.workloads_size());
-  PROV_RETURN_IF_ERROR(latest->Run());
+  for (const auto& [node, n] : batch.nodes) {
+    counts->BindInt64(1, node);
+    counts->BindInt64(2, batch_received_us_);
+    counts->BindInt64(3, n.first_seen_us);
+    counts->BindInt64(4, n.stored);
+    PROV_RETURN_IF_ERROR(counts->Run());
+    const NodeReport& r = *n.latest;
+    latest->BindInt64(1, node);
+    latest->BindText(2, r.node().hostname());
+    latest->BindText(3, r.node().datacenter());
+    latest->BindText(4, r.node().region());
+    latest->BindText(5, r.node().agent_version());
+    latest->BindText(6, r.node().boot_id());
+    latest->BindInt64(7, n.latest_seen_us);
+    latest->BindInt64(8, static_cast<int64_t>(r.seq()));
+    latest->BindInt64(9, r.accelerators_size());
+    latest->BindInt64(10, r.workloads_size());
+    PROV_RETURN_IF_ERROR(latest->Run());
+  }
 
   PROV_ASSIGN_OR_RETURN(Statement * accel, db_->Cached(kUpsertAccelerator));
-  for (const auto& a : r.accelerators()) {
-    accel->BindInt64(1, node);
+  std::string blob;
+  for (auto& [key, acc] : batch.accelerators) {
+    const auto& a = *acc.latest;
+    a.SerializeToString(&blob);
+    const size_t hash = absl::HashOf(blob);
+    auto cached = accelerators_.find(key);
+    if (cached != accelerators_.end() &&
+        (acc.seen_us < cached->second.seen_us ||
+         (cached->second.hash == hash &&
+          acc.seen_us - cached->second.seen_us < kAcceleratorRefreshUs))) {
+      continue;  // unchanged and recently written (or older than what is stored)
+    }
+    accel->BindInt64(1, key.first);
     accel->BindText(2, a.pci_address());
     accel->BindInt64(3, a.vendor_id());
     accel->BindInt64(4, a.device_id());
@@ -215,67 +333,85 @@ absl::Status Store::CommitOne(const ReportToCommit& item, int64_t received_us, C
     accel->BindInt64(7, a.model_known() ? 1 : 0);
     accel->BindText(8, a.uuid());
     accel->BindText(9, a.serial());
-    accel->BindBlob(10, a.SerializeAsString());
-    accel->BindInt64(11, seen_us);
+    accel->BindBlob(10, blob);
+    accel->BindInt64(11, acc.seen_us);
     PROV_RETURN_IF_ERROR(accel->Run());
+    accelerators_[key] = {hash, acc.seen_us};
   }
 
   PROV_ASSIGN_OR_RETURN(Statement * workload, db_->Cached(kUpsertWorkload));
-  PROV_ASSIGN_OR_RETURN(Statement * hour, db_->Cached(kUpsertAccountHour));
-  const int64_t hour_us = seen_us - ((seen_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
-  for (int i = 0; i < r.workloads_size() && i < static_cast<int>(item.usage.size()); ++i) {
-    const auto& w = r.workloads(i);
-    const WorkloadUsage& u = item.usage[i];
-    workload->BindInt64(1, node);
-    workload->BindText(2, w.workload_id());
-    workload->BindInt64(3, w.kind());
+  PROV_ASSIGN_OR_RETURN(Statement * details, db_->Cached(kUpsertWorkloadDetails));
+  for (auto& [key, w] : batch.workloads) {
+    const provenance::v1::Workload& latest_w = *w.latest;
+    const WorkloadUsage& u = *w.latest_usage;
+    workload->BindInt64(1, key.first);
+    workload->BindText(2, key.second);
+    workload->BindInt64(3, latest_w.kind());
     workload->BindText(4, u.account);
-    workload->BindInt64(5, w.attribution().source());
-    workload->BindInt64(6, w.workload_class());
-    workload->BindDouble(7, w.class_confidence());
-    workload->BindText(8, w.launcher());
+    workload->BindInt64(5, latest_w.attribution().source());
+    workload->BindInt64(6, latest_w.workload_class());
+    workload->BindDouble(7, latest_w.class_confidence());
+    workload->BindText(8, latest_w.launcher());
     workload->BindInt64(9, u.accelerator_count);
     workload->BindText(10, u.accelerator_model);
-    workload->BindBlob(11, w.SerializeAsString());
-    workload->BindInt64(12, seen_us);
-    workload->BindDouble(13, u.accelerator_seconds);
-    workload->BindDouble(14, u.flop_low);
-    workload->BindDouble(15, u.flop_high);
-    workload->BindText(16, u.method);
+    workload->BindInt64(11, w.first_seen_us);
+    workload->BindInt64(12, w.last_seen_us);
+    workload->BindDouble(13, w.seconds);
+    workload->BindDouble(14, w.flop_low);
+    workload->BindDouble(15, w.flop_high);
+    workload->BindText(16, w.method);
     PROV_RETURN_IF_ERROR(workload->Run());
 
-    hour->BindText(1, u.account);
-    hour->BindInt64(2, hour_us);
-    hour->BindDouble(3, u.accelerator_seconds);
-    hour->BindDouble(
-        4, u.workload_class == provenance::v1::WORKLOAD_CLASS_TRAINING ? u.accelerator_seconds : 0);
-    hour->BindDouble(5, u.workload_class == provenance::v1::WORKLOAD_CLASS_INFERENCE
-                            ? u.accelerator_seconds
-                            : 0);
-    hour->BindDouble(6, u.flop_low);
-    hour->BindDouble(7, u.flop_high);
-    hour->BindText(8, u.method);
+    latest_w.SerializeToString(&blob);
+    const size_t hash = absl::HashOf(blob);
+    auto cached = workload_details_.find(key);
+    if (cached != workload_details_.end() &&
+        (cached->second.hash == hash || w.last_seen_us < cached->second.seen_us)) {
+      continue;  // the stored Workload proto is this one (or newer)
+    }
+    details->BindInt64(1, key.first);
+    details->BindText(2, key.second);
+    details->BindInt64(3, w.last_seen_us);
+    details->BindBlob(4, blob);
+    PROV_RETURN_IF_ERROR(details->Run());
+    workload_details_[key] = {hash, w.last_seen_us};
+  }
+
+  PROV_ASSIGN_OR_RETURN(Statement * hour, db_->Cached(kUpsertAccountHour));
+  for (const auto& [key, h] : batch.hours) {
+    hour->BindText(1, key.first);
+    hour->BindInt64(2, key.second);
+    hour->BindDouble(3, h.seconds);
+    hour->BindDouble(4, h.training);
+    hour->BindDouble(5, h.inference);
+    hour->BindDouble(6, h.flop_low);
+    hour->BindDouble(7, h.flop_high);
+    hour->BindText(8, h.method);
     PROV_RETURN_IF_ERROR(hour->Run());
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommitResult> Store::Commit(absl::Span<const ReportToCommit> batch,
+absl::StatusOr<CommitResult> Store::Commit(absl::Span<const ReportToCommit> batch_items,
                                            absl::Time received_at) {
   CommitResult result;
-  result.duplicate.assign(batch.size(), false);
-  if (batch.empty()) return result;
-  const int64_t received_us = absl::ToUnixMicros(received_at);
-  node_ids_added_.clear();
+  result.duplicate.assign(batch_items.size(), false);
+  if (batch_items.empty()) return result;
+  if (accelerators_.size() + workload_details_.size() + high_water_.size() > kMaxCached) {
+    DropCaches();  // bounded memory; the next batches re-read or rewrite what they need
+  }
+  batch_received_us_ = absl::ToUnixMicros(received_at);
+  Batch batch;
   PROV_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   absl::Status status;
-  for (size_t i = 0; i < batch.size() && status.ok(); ++i) {
-    status = CommitOne(batch[i], received_us, result, i);
+  for (size_t i = 0; i < batch_items.size() && status.ok(); ++i) {
+    status = AddReport(batch_items[i], batch_received_us_, batch, result, i);
   }
+  if (status.ok()) status = WriteAggregates(batch);
   if (status.ok()) status = db_->Exec("COMMIT");
   if (!status.ok()) {
     (void)db_->Exec("ROLLBACK");
-    for (const std::string& id : node_ids_added_) node_ids_.erase(id);
+    DropCaches();
     return status;
   }
   return result;

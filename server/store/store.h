@@ -8,9 +8,13 @@
 // Open() sets WAL, synchronous=NORMAL (a committed batch survives a process crash such as SIGKILL;
 // the last batches before a power loss may be lost, and the agents resend them), busy_timeout, and
 // creates or migrates the schema (SCHEMA.md). Commit() writes a whole batch in ONE transaction:
-// dedup by the (node, boot) high-water mark, one reports row per stored report, upserts of nodes,
-// accelerators and workloads, and the usage ledger. On any error the transaction is rolled back
-// and nothing of the batch is stored.
+// dedup by the (node, boot) high-water mark, one reports row per stored report, and then the
+// batch's aggregates: one nodes/node_streams row per node, one workloads row per (node, workload)
+// with the summed ledger, one account_usage_hourly row per (account, hour). Large or rarely
+// changing rows are written only when they change (write caches below): workload_details when
+// the Workload proto changes, accelerators when a fact changes or their last_seen is 60 s stale.
+// On any error the transaction is rolled back, the caches are dropped, and nothing of the batch
+// is stored.
 //
 // Thread-safety: not thread-safe; one thread (the ingest writer) owns it. Queries go through
 // StoreReader (store_reader.h), which opens its own read-only connections.
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -65,15 +70,29 @@ class Store {
  private:
   Store(std::string path, std::unique_ptr<SqliteDb> db)
       : path_(std::move(path)), db_(std::move(db)) {}
-  absl::Status CommitOne(const ReportToCommit& item, int64_t received_us, CommitResult& result,
-                         size_t index);
-  absl::StatusOr<int64_t> NodeRowId(const provenance::v1::NodeReport& report, int64_t seen_us);
+  struct Batch;                                    // per-batch aggregates (store.cc)
+  using RowKey = std::pair<int64_t, std::string>;  // (nodes.id, pci address / boot / workload id)
+  struct CachedRow {
+    size_t hash = 0;
+    int64_t seen_us = 0;
+  };
+
+  absl::Status AddReport(const ReportToCommit& item, int64_t received_us, Batch& batch,
+                         CommitResult& result, size_t index);
+  absl::Status WriteAggregates(Batch& batch);
+  absl::StatusOr<int64_t> NodeRowId(const std::string& node_id, int64_t seen_us);
+  absl::StatusOr<uint64_t> HighWater(int64_t node, const std::string& boot_id);
+  void DropCaches();
 
   std::string path_;
   std::unique_ptr<SqliteDb> db_;
-  // node_id -> nodes.id; entries added during a failed transaction are dropped with it.
-  absl::flat_hash_map<std::string, int64_t> node_ids_;
-  std::vector<std::string> node_ids_added_;
+  int64_t batch_received_us_ = 0;
+  // Caches of what the database holds; valid because this is the only writer. All are dropped
+  // when a transaction fails, and bounded by dropping them when they grow past kMaxCached.
+  absl::flat_hash_map<std::string, int64_t> node_ids_;       // node_id -> nodes.id
+  absl::flat_hash_map<RowKey, uint64_t> high_water_;         // (node, boot) -> max_seq
+  absl::flat_hash_map<RowKey, CachedRow> accelerators_;      // (node, pci) -> written facts
+  absl::flat_hash_map<RowKey, CachedRow> workload_details_;  // (node, workload id) -> written
 };
 
 // Unix microseconds of a protobuf Timestamp / absl::Time, as stored in the *_us columns.

@@ -144,8 +144,9 @@ absl::StatusOr<std::vector<WorkloadSummary>> StoreReader::ListWorkloads(
 SELECT w.workload_id, n.node_id, n.datacenter, w.kind, w.account, w.attribution_source,
        w.workload_class, w.class_confidence, w.launcher, w.accelerator_count, w.accelerator_model,
        w.accelerator_seconds, w.flop_low, w.flop_high, w.method, w.first_seen_us, w.last_seen_us,
-       w.workload
+       d.workload
 FROM workloads w JOIN nodes n ON n.id = w.node
+LEFT JOIN workload_details d ON d.node = w.node AND d.workload_id = w.workload_id
 WHERE (?1 = '' OR w.account = ?1) AND (?2 = '' OR n.node_id = ?2) AND (?3 = '' OR n.datacenter = ?3)
 ORDER BY w.account, w.workload_id, n.node_id LIMIT ?4)sql"));
   st->BindText(1, query.account);

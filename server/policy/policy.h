@@ -1,0 +1,83 @@
+// Policy: the versioned rules provd applies to bundles and accounts (issue 3). Loaded from YAML and
+// checked on load; every flag records the rule name and `version`.
+//
+//   absl::StatusOr<Policy> p = LoadPolicyFile("deploy/policy/default.yaml");
+//   if (!p.ok()) { /* "default.yaml:14:9: compute_tiers[1].flop: must be above 1e+24 ..." */ }
+//   const ComputeTier* tier = p->HighestTierReached(3.2e25);   // "eu-ai-act-systemic"
+//
+// The format is documented field by field in deploy/policy/default.yaml. Immutable once loaded;
+// share it as std::shared_ptr<const Policy> and swap the pointer to reload.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace prov::policy {
+
+enum class Severity { kInfo = 0, kLow, kMedium, kHigh, kCritical };
+absl::string_view SeverityName(Severity s);
+std::optional<Severity> ParseSeverity(absl::string_view name);
+
+struct ComputeTier {
+  std::string name;      // "eu-ai-act-systemic"
+  double flop = 0;       // cumulative estimated training FLOP of a lineage (bundle)
+  Severity severity = Severity::kMedium;
+  std::string basis;     // the instrument it comes from, shown to analysts
+};
+
+struct RestrictedHardware {
+  std::string name;                  // "huawei-ascend"
+  uint32_t vendor_id = 0;
+  std::vector<uint32_t> device_ids;  // empty: every device of the vendor
+  std::vector<std::string> families; // catalog families ("ascend"); empty: any
+  Severity severity = Severity::kCritical;
+};
+
+struct Policy {
+  std::string version;
+  std::string description;
+  std::vector<ComputeTier> compute_tiers;   // ascending by flop
+  struct {
+    absl::Duration horizon = absl::Hours(24 * 30);
+    Severity severity = Severity::kMedium;
+  } projection;
+  std::vector<std::string> restricted_jurisdictions;  // ISO 3166 alpha-2, upper case
+  Severity restricted_jurisdiction_severity = Severity::kHigh;
+  struct {
+    double min_score = 0.88;
+    Severity severity = Severity::kHigh;
+  } screening;
+  std::vector<RestrictedHardware> restricted_hardware;
+  Severity restricted_party_training_severity = Severity::kCritical;
+  struct {
+    double bundle_threshold = 0.6;   // combined evidence score that joins two accounts
+    absl::flat_hash_map<std::string, double> weights;  // link kind -> weight 0..1
+    int common_artifact_max_accounts = 5;   // an artifact used by more accounts links nothing
+    absl::Duration handoff_window = absl::Hours(6);
+    absl::Duration co_start_window = absl::Minutes(2);
+  } correlation;
+
+  // The highest tier whose threshold `flop` reaches, or nullptr.
+  const ComputeTier* HighestTierReached(double flop) const;
+  // The lowest tier above `flop`, or nullptr.
+  const ComputeTier* NextTier(double flop) const;
+  bool IsRestrictedJurisdiction(absl::string_view iso_code) const;
+  // The first restricted-hardware rule matching the device, or nullptr.
+  const RestrictedHardware* MatchHardware(uint32_t vendor_id, uint32_t device_id,
+                                          absl::string_view family) const;
+};
+
+// The link kinds correlation weights may name.
+const std::vector<std::string>& KnownLinkKinds();
+
+absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, absl::string_view source_name);
+absl::StatusOr<Policy> LoadPolicyFile(const std::string& path);
+
+}  // namespace prov::policy
