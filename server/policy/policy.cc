@@ -21,18 +21,19 @@ absl::string_view SeverityName(Severity s) {
 }
 
 std::optional<Severity> ParseSeverity(absl::string_view name) {
-  for (Severity s : {Severity::kInfo, Severity::kLow, Severity::kMedium, Severity::kHigh,
-                     Severity::kCritical}) {
+  for (Severity s :
+       {Severity::kInfo, Severity::kLow, Severity::kMedium, Severity::kHigh, Severity::kCritical}) {
     if (SeverityName(s) == name) return s;
   }
   return std::nullopt;
 }
 
 const std::vector<std::string>& KnownLinkKinds() {
-  static const auto* kinds = new std::vector<std::string>{
-      "network_peer",       "master_addr",       "artifact",         "identity_payment",
-      "identity_owner",     "identity_email",    "identity_address", "identity_source_ip",
-      "identity_reseller",  "co_start",          "synchronised_activity", "handoff"};
+  static const auto* kinds =
+      new std::vector<std::string>{"network_peer",     "master_addr",           "artifact",
+                                   "identity_payment", "identity_owner",        "identity_email",
+                                   "identity_address", "identity_source_ip",    "identity_reseller",
+                                   "co_start",         "synchronised_activity", "handoff"};
   return *kinds;
 }
 

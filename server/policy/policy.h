@@ -26,24 +26,24 @@ absl::string_view SeverityName(Severity s);
 std::optional<Severity> ParseSeverity(absl::string_view name);
 
 struct ComputeTier {
-  std::string name;      // "eu-ai-act-systemic"
-  double flop = 0;       // cumulative estimated training FLOP of a lineage (bundle)
+  std::string name;  // "eu-ai-act-systemic"
+  double flop = 0;   // cumulative estimated training FLOP of a lineage (bundle)
   Severity severity = Severity::kMedium;
-  std::string basis;     // the instrument it comes from, shown to analysts
+  std::string basis;  // the instrument it comes from, shown to analysts
 };
 
 struct RestrictedHardware {
-  std::string name;                  // "huawei-ascend"
+  std::string name;  // "huawei-ascend"
   uint32_t vendor_id = 0;
-  std::vector<uint32_t> device_ids;  // empty: every device of the vendor
-  std::vector<std::string> families; // catalog families ("ascend"); empty: any
+  std::vector<uint32_t> device_ids;   // empty: every device of the vendor
+  std::vector<std::string> families;  // catalog families ("ascend"); empty: any
   Severity severity = Severity::kCritical;
 };
 
 struct Policy {
   std::string version;
   std::string description;
-  std::vector<ComputeTier> compute_tiers;   // ascending by flop
+  std::vector<ComputeTier> compute_tiers;  // ascending by flop
   struct {
     absl::Duration horizon = absl::Hours(24 * 30);
     Severity severity = Severity::kMedium;
@@ -57,9 +57,9 @@ struct Policy {
   std::vector<RestrictedHardware> restricted_hardware;
   Severity restricted_party_training_severity = Severity::kCritical;
   struct {
-    double bundle_threshold = 0.6;   // combined evidence score that joins two accounts
+    double bundle_threshold = 0.6;  // combined evidence score that joins two accounts
     absl::flat_hash_map<std::string, double> weights;  // link kind -> weight 0..1
-    int common_artifact_max_accounts = 5;   // an artifact used by more accounts links nothing
+    int common_artifact_max_accounts = 5;  // an artifact used by more accounts links nothing
     absl::Duration handoff_window = absl::Hours(6);
     absl::Duration co_start_window = absl::Minutes(2);
   } correlation;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,9 +23,10 @@ class Parser {
 
   absl::Status Error(const YAML::Node& node, absl::string_view path, absl::string_view what) {
     const YAML::Mark mark = node.Mark();
-    if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(source_, ": ", path, ": ", what));
-    return absl::InvalidArgumentError(absl::StrCat(source_, ":", mark.line + 1, ":",
-                                                   mark.column + 1, ": ", path, ": ", what));
+    if (mark.is_null())
+      return absl::InvalidArgumentError(absl::StrCat(source_, ": ", path, ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ":", mark.line + 1, ":", mark.column + 1, ": ", path, ": ", what));
   }
 
   absl::Status OnlyKeys(const YAML::Node& map, absl::string_view path,
@@ -69,7 +71,8 @@ class Parser {
   absl::StatusOr<Severity> Sev(const YAML::Node& n, absl::string_view path) {
     PROV_ASSIGN_OR_RETURN(std::string s, String(n, path));
     auto sev = ParseSeverity(s);
-    if (!sev) return Error(n, path, absl::StrCat("\"", s, "\" is not info, low, medium, high or critical"));
+    if (!sev)
+      return Error(n, path, absl::StrCat("\"", s, "\" is not info, low, medium, high or critical"));
     return *sev;
   }
 
@@ -89,14 +92,17 @@ class Parser {
 
 absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   Policy p;
-  PROV_RETURN_IF_ERROR(OnlyKeys(root, "", {"version", "description", "compute_tiers", "projection",
-                                           "restricted_jurisdictions", "screening",
-                                           "restricted_hardware", "restricted_party_training",
-                                           "correlation"}));
+  PROV_RETURN_IF_ERROR(
+      OnlyKeys(root, "",
+               {"version", "description", "compute_tiers", "projection", "restricted_jurisdictions",
+                "screening", "restricted_hardware", "restricted_party_training", "correlation"}));
   if (!root["version"]) return Error(root, "version", "required (recorded on every flag)");
   PROV_ASSIGN_OR_RETURN(p.version, String(root["version"], "version"));
-  if (absl::StripAsciiWhitespace(p.version).empty()) return Error(root["version"], "version", "empty");
-  if (root["description"]) PROV_ASSIGN_OR_RETURN(p.description, String(root["description"], "description"));
+  if (absl::StripAsciiWhitespace(p.version).empty())
+    return Error(root["version"], "version", "empty");
+  if (root["description"]) {
+    PROV_ASSIGN_OR_RETURN(p.description, String(root["description"], "description"));
+  }
 
   if (const YAML::Node tiers = root["compute_tiers"]) {
     if (!tiers.IsSequence()) return Error(tiers, "compute_tiers", "must be a list");
@@ -108,22 +114,31 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       ComputeTier tier;
       if (!t["name"] || !t["flop"]) return Error(t, path, "needs name and flop");
       PROV_ASSIGN_OR_RETURN(tier.name, String(t["name"], path + ".name"));
-      if (!names.insert(tier.name).second) return Error(t["name"], path + ".name", "duplicate tier name");
+      if (!names.insert(tier.name).second)
+        return Error(t["name"], path + ".name", "duplicate tier name");
       PROV_ASSIGN_OR_RETURN(tier.flop, Number(t["flop"], path + ".flop", 1, 1e40));
       if (!p.compute_tiers.empty() && tier.flop <= p.compute_tiers.back().flop) {
         return Error(t["flop"], path + ".flop",
                      absl::StrCat("must be above the previous tier's ", p.compute_tiers.back().flop,
                                   " (list tiers in ascending order)"));
       }
-      if (t["severity"]) PROV_ASSIGN_OR_RETURN(tier.severity, Sev(t["severity"], path + ".severity"));
-      if (t["basis"]) PROV_ASSIGN_OR_RETURN(tier.basis, String(t["basis"], path + ".basis"));
+      if (t["severity"]) {
+        PROV_ASSIGN_OR_RETURN(tier.severity, Sev(t["severity"], path + ".severity"));
+      }
+      if (t["basis"]) {
+        PROV_ASSIGN_OR_RETURN(tier.basis, String(t["basis"], path + ".basis"));
+      }
       p.compute_tiers.push_back(std::move(tier));
     }
   }
   if (const YAML::Node proj = root["projection"]) {
     PROV_RETURN_IF_ERROR(OnlyKeys(proj, "projection", {"horizon", "severity"}));
-    if (proj["horizon"]) PROV_ASSIGN_OR_RETURN(p.projection.horizon, Duration(proj["horizon"], "projection.horizon"));
-    if (proj["severity"]) PROV_ASSIGN_OR_RETURN(p.projection.severity, Sev(proj["severity"], "projection.severity"));
+    if (proj["horizon"]) {
+      PROV_ASSIGN_OR_RETURN(p.projection.horizon, Duration(proj["horizon"], "projection.horizon"));
+    }
+    if (proj["severity"]) {
+      PROV_ASSIGN_OR_RETURN(p.projection.severity, Sev(proj["severity"], "projection.severity"));
+    }
   }
   if (const YAML::Node j = root["restricted_jurisdictions"]) {
     PROV_RETURN_IF_ERROR(OnlyKeys(j, "restricted_jurisdictions", {"countries", "severity"}));
@@ -134,71 +149,104 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
         PROV_ASSIGN_OR_RETURN(std::string code, String(c[i], path));
         code = absl::AsciiStrToUpper(code);
         if (code.size() != 2 || !absl::ascii_isalpha(code[0]) || !absl::ascii_isalpha(code[1])) {
-          return Error(c[i], path, absl::StrCat("\"", code, "\" is not a two-letter ISO 3166 code"));
+          return Error(c[i], path,
+                       absl::StrCat("\"", code, "\" is not a two-letter ISO 3166 code"));
         }
         p.restricted_jurisdictions.push_back(code);
       }
     }
-    if (j["severity"]) PROV_ASSIGN_OR_RETURN(p.restricted_jurisdiction_severity, Sev(j["severity"], "restricted_jurisdictions.severity"));
+    if (j["severity"]) {
+      PROV_ASSIGN_OR_RETURN(p.restricted_jurisdiction_severity,
+                            Sev(j["severity"], "restricted_jurisdictions.severity"));
+    }
   }
   if (const YAML::Node s = root["screening"]) {
     PROV_RETURN_IF_ERROR(OnlyKeys(s, "screening", {"min_score", "severity"}));
-    if (s["min_score"]) PROV_ASSIGN_OR_RETURN(p.screening.min_score, Number(s["min_score"], "screening.min_score", 0.5, 1));
-    if (s["severity"]) PROV_ASSIGN_OR_RETURN(p.screening.severity, Sev(s["severity"], "screening.severity"));
+    if (s["min_score"]) {
+      PROV_ASSIGN_OR_RETURN(p.screening.min_score,
+                            Number(s["min_score"], "screening.min_score", 0.5, 1));
+    }
+    if (s["severity"]) {
+      PROV_ASSIGN_OR_RETURN(p.screening.severity, Sev(s["severity"], "screening.severity"));
+    }
   }
   if (const YAML::Node hw = root["restricted_hardware"]) {
     if (!hw.IsSequence()) return Error(hw, "restricted_hardware", "must be a list");
     for (size_t i = 0; i < hw.size(); ++i) {
       const std::string path = absl::StrCat("restricted_hardware[", i, "]");
       const YAML::Node h = hw[i];
-      PROV_RETURN_IF_ERROR(OnlyKeys(h, path, {"name", "vendor_id", "device_ids", "families", "severity"}));
+      PROV_RETURN_IF_ERROR(
+          OnlyKeys(h, path, {"name", "vendor_id", "device_ids", "families", "severity"}));
       RestrictedHardware r;
       if (!h["name"] || !h["vendor_id"]) return Error(h, path, "needs name and vendor_id");
       PROV_ASSIGN_OR_RETURN(r.name, String(h["name"], path + ".name"));
       PROV_ASSIGN_OR_RETURN(r.vendor_id, PciId(h["vendor_id"], path + ".vendor_id"));
       if (const YAML::Node d = h["device_ids"]) {
-        if (!d.IsSequence()) return Error(d, path + ".device_ids", "must be a list (omit for every device)");
+        if (!d.IsSequence())
+          return Error(d, path + ".device_ids", "must be a list (omit for every device)");
         for (size_t k = 0; k < d.size(); ++k) {
-          PROV_ASSIGN_OR_RETURN(uint32_t id, PciId(d[k], absl::StrCat(path, ".device_ids[", k, "]")));
+          PROV_ASSIGN_OR_RETURN(uint32_t id,
+                                PciId(d[k], absl::StrCat(path, ".device_ids[", k, "]")));
           r.device_ids.push_back(id);
         }
       }
       if (const YAML::Node f = h["families"]) {
         if (!f.IsSequence()) return Error(f, path + ".families", "must be a list");
         for (size_t k = 0; k < f.size(); ++k) {
-          PROV_ASSIGN_OR_RETURN(std::string fam, String(f[k], absl::StrCat(path, ".families[", k, "]")));
+          PROV_ASSIGN_OR_RETURN(std::string fam,
+                                String(f[k], absl::StrCat(path, ".families[", k, "]")));
           r.families.push_back(absl::AsciiStrToLower(fam));
         }
       }
-      if (h["severity"]) PROV_ASSIGN_OR_RETURN(r.severity, Sev(h["severity"], path + ".severity"));
+      if (h["severity"]) {
+        PROV_ASSIGN_OR_RETURN(r.severity, Sev(h["severity"], path + ".severity"));
+      }
       p.restricted_hardware.push_back(std::move(r));
     }
   }
   if (const YAML::Node t = root["restricted_party_training"]) {
     PROV_RETURN_IF_ERROR(OnlyKeys(t, "restricted_party_training", {"severity"}));
-    if (t["severity"]) PROV_ASSIGN_OR_RETURN(p.restricted_party_training_severity, Sev(t["severity"], "restricted_party_training.severity"));
+    if (t["severity"]) {
+      PROV_ASSIGN_OR_RETURN(p.restricted_party_training_severity,
+                            Sev(t["severity"], "restricted_party_training.severity"));
+    }
   }
   for (const std::string& kind : KnownLinkKinds()) p.correlation.weights[kind] = 0.5;
   if (const YAML::Node c = root["correlation"]) {
-    PROV_RETURN_IF_ERROR(OnlyKeys(c, "correlation", {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window", "co_start_window"}));
-    if (c["bundle_threshold"]) PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold, Number(c["bundle_threshold"], "correlation.bundle_threshold", 0.01, 1));
+    PROV_RETURN_IF_ERROR(OnlyKeys(c, "correlation",
+                                  {"bundle_threshold", "weights", "common_artifact_max_accounts",
+                                   "handoff_window", "co_start_window"}));
+    if (c["bundle_threshold"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold,
+                            Number(c["bundle_threshold"], "correlation.bundle_threshold", 0.01, 1));
+    }
     if (const YAML::Node w = c["weights"]) {
-      if (!w.IsMap()) return Error(w, "correlation.weights", "must be a mapping of link kind to weight");
+      if (!w.IsMap())
+        return Error(w, "correlation.weights", "must be a mapping of link kind to weight");
       for (const auto& kv : w) {
         std::string kind = kv.first.as<std::string>();
         const std::string path = absl::StrCat("correlation.weights.", kind);
         if (!p.correlation.weights.contains(kind)) {
-          return Error(kv.first, path, absl::StrCat("unknown link kind (known: ", absl::StrJoin(KnownLinkKinds(), ", "), ")"));
+          return Error(kv.first, path,
+                       absl::StrCat("unknown link kind (known: ",
+                                    absl::StrJoin(KnownLinkKinds(), ", "), ")"));
         }
         PROV_ASSIGN_OR_RETURN(p.correlation.weights[kind], Number(kv.second, path, 0, 1));
       }
     }
     if (c["common_artifact_max_accounts"]) {
-      PROV_ASSIGN_OR_RETURN(double n, Number(c["common_artifact_max_accounts"], "correlation.common_artifact_max_accounts", 2, 1e6));
+      PROV_ASSIGN_OR_RETURN(double n, Number(c["common_artifact_max_accounts"],
+                                             "correlation.common_artifact_max_accounts", 2, 1e6));
       p.correlation.common_artifact_max_accounts = static_cast<int>(n);
     }
-    if (c["handoff_window"]) PROV_ASSIGN_OR_RETURN(p.correlation.handoff_window, Duration(c["handoff_window"], "correlation.handoff_window"));
-    if (c["co_start_window"]) PROV_ASSIGN_OR_RETURN(p.correlation.co_start_window, Duration(c["co_start_window"], "correlation.co_start_window"));
+    if (c["handoff_window"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.handoff_window,
+                            Duration(c["handoff_window"], "correlation.handoff_window"));
+    }
+    if (c["co_start_window"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.co_start_window,
+                            Duration(c["co_start_window"], "correlation.co_start_window"));
+    }
   }
   return p;
 }
@@ -213,8 +261,8 @@ absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, absl::string_view sou
     }
     return Parser(source_name).Parse(root);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
 }
 
