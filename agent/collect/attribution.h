@@ -45,11 +45,11 @@ struct AttributionConfig {
 };
 
 struct AttributionSubject {
-  std::string slurm_account;  // SLURM_JOB_ACCOUNT, empty when absent
+  std::string slurm_account = "";  // SLURM_JOB_ACCOUNT, empty when absent
   uint32_t slurm_account_pid = 0;
   const PodMeta* pod = nullptr;
-  std::string pod_namespace;  // from the pod, when known
-  std::optional<uint32_t> uid;
+  std::string pod_namespace = "";  // from the pod, when known
+  std::optional<uint32_t> uid = std::nullopt;
 };
 
 provenance::v1::Attribution Attribute(const AttributionConfig& config,

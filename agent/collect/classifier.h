@@ -24,8 +24,9 @@ namespace prov::agent {
 
 struct ClassifierInput {
   std::vector<const ProcessInfo*> processes;
-  size_t inbound_peer_addresses = 0;          // distinct clients of the workload's listening ports
-  std::optional<uint64_t> memory_used_bytes;  // accelerator memory the workload uses (NVML)
+  size_t inbound_peer_addresses = 0;  // distinct clients of the workload's listening ports
+  std::optional<uint64_t> memory_used_bytes =
+      std::nullopt;  // accelerator memory the workload uses (NVML)
 };
 
 struct Classification {

@@ -37,7 +37,7 @@ struct NvmlDeviceInfo {
   std::optional<uint32_t> power_milliwatts;
   std::optional<uint64_t> energy_millijoules;  // since driver load
   std::optional<int32_t> minor_number;         // /dev/nvidia<minor>
-  std::vector<NvmlProcess> compute_processes;
+  std::vector<NvmlProcess> compute_processes = {};
 };
 
 class Nvml {

@@ -203,10 +203,12 @@ absl::StatusOr<std::unique_ptr<Nvml>> LoadNvml(const std::string& library_path) 
   }
   Sym(handle, "nvmlDeviceGetComputeRunningProcesses", &api.procs_v1);
   if (nvmlReturn_t r = api.init(); r != NVML_SUCCESS) {
+    // Build the message before dlclose: the error string lives in the library.
     const char* text = api.error_string ? api.error_string(r) : nullptr;
-    ::dlclose(handle);
-    return absl::UnavailableError(
+    absl::Status status = absl::UnavailableError(
         absl::StrCat("nvmlInit_v2 failed: ", text ? text : "error", " (", r, ")"));
+    ::dlclose(handle);
+    return status;
   }
   return std::unique_ptr<Nvml>(new DlNvml(handle, api));
 }
