@@ -11,8 +11,8 @@ namespace {
 using Args = std::vector<std::string>;
 
 TEST(FlagArgsTest, DashesInNamesBecomeUnderscoresValuesUntouched) {
-  auto args = NormalizeArgs({"provd", "--data-dir=/tmp/a-b", "--max-batch", "10", "-insecure",
-                             "--", "--not-a-flag"});
+  auto args = NormalizeArgs(
+      {"provd", "--data-dir=/tmp/a-b", "--max-batch", "10", "-insecure", "--", "--not-a-flag"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(*args, (Args{"provd", "--data_dir=/tmp/a-b", "--max_batch", "10", "-insecure", "--",
                          "--not-a-flag"}));
@@ -24,8 +24,8 @@ TEST(FlagArgsTest, ExpandsFlagfilesInPlace) {
   std::ofstream(path) << "# provd config\n\n--queue-capacity=128\n  --silent-after=2m  \n";
   auto args = NormalizeArgs({"provd", "--flagfile=" + path, "--queue-capacity=64"});
   ASSERT_TRUE(args.ok()) << args.status();
-  EXPECT_EQ(*args, (Args{"provd", "--queue_capacity=128", "--silent_after=2m",
-                         "--queue_capacity=64"}));
+  EXPECT_EQ(*args,
+            (Args{"provd", "--queue_capacity=128", "--silent_after=2m", "--queue_capacity=64"}));
   args = NormalizeArgs({"provd", "--flagfile", path});
   ASSERT_TRUE(args.ok());
   EXPECT_EQ(args->size(), 3u);
@@ -41,8 +41,7 @@ TEST(FlagArgsTest, FlagfileErrorsNameTheFile) {
   std::ofstream(path) << "--ok=1\nnot a flag\n";
   auto bad = NormalizeArgs({"provd", "--flagfile=" + path});
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(),
-            "--flagfile: " + path + ":2: \"not a flag\" is not a flag");
+  EXPECT_EQ(bad.status().message(), "--flagfile: " + path + ":2: \"not a flag\" is not a flag");
   const std::string loop = dir.path() + "/loop.flags";
   std::ofstream(loop) << "--flagfile=" << loop << "\n";
   auto nested = NormalizeArgs({"provd", "--flagfile=" + loop});
