@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  libsqlite3-dev sqlite3 libssl-dev openssl nlohmann-json3-dev libicu-dev libsodium-dev
+  libsqlite3-dev sqlite3 libssl-dev openssl nlohmann-json3-dev libicu-dev libsodium-dev libyaml-cpp-dev
   clang-format curl ca-certificates procps
 )
 missing=()
