@@ -1,0 +1,49 @@
+// Subprocess: runs a real binary (provd, prov-sim, provctl) for the integration tests.
+//
+//   Subprocess sim({bin + "/prov-sim", "--insecure", ...}, out_path);   // stdout+stderr -> file
+//   std::optional<int> rc = sim.Wait(std::chrono::seconds(60));          // nullopt: timed out
+//   provd.Signal(SIGKILL);
+//
+// Waiting polls waitpid with a deadline (no fixed sleeps). The destructor SIGKILLs a child still
+// running, so a failing test never leaves processes behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prov::testing {
+
+class Subprocess {
+ public:
+  Subprocess(const std::vector<std::string>& argv, const std::string& output_path);
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  bool Running();
+  void Signal(int sig);
+  // Exit code (128 + signal when killed by one); nullopt when still running at the deadline.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+// Runs to completion; returns {exit code, output}. Exit code -1 when it timed out.
+std::pair<int, std::string> RunCommand(
+    const std::vector<std::string>& argv,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+std::string ReadFile(const std::string& path);
+// A TCP port on 127.0.0.1 that was free a moment ago (bind :0, read, close).
+int PickFreePort();
+// $PROV_BIN_DIR (set by ctest), else "build/bin".
+std::string BinDir();
+
+}  // namespace prov::testing
