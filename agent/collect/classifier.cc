@@ -43,6 +43,18 @@ Invocation Parse(const std::vector<std::string>& argv) {
     if (argv[i] == "-m" && i + 1 < argv.size() && inv.module.empty()) inv.module = argv[i + 1];
     if (inv.script.empty() && absl::EndsWith(argv[i], ".py")) inv.script = Basename(argv[i]);
   }
+  // "python3 /usr/local/bin/torchrun ...": an entry-point script run by the interpreter is the
+  // program (its first non-option argument, when it is not a .py script or -m module).
+  if (absl::StartsWith(inv.program, "python") && inv.module.empty()) {
+    for (size_t i = 1; i < argv.size(); ++i) {
+      if (absl::StartsWith(argv[i], "-")) continue;
+      if (!absl::EndsWith(argv[i], ".py")) {
+        inv.program = Basename(argv[i]);
+        inv.first_arg = i + 1 < argv.size() ? argv[i + 1] : "";
+      }
+      break;
+    }
+  }
   return inv;
 }
 

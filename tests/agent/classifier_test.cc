@@ -48,6 +48,8 @@ TEST(ClassifierTest, EveryRule) {
        WORKLOAD_CLASS_TRAINING, "torchrun", "launcher torchrun"},
       {"torchelastic env", Proc({"python", "x.py"}, {{"TORCHELASTIC_RUN_ID", "abc"}}),
        WORKLOAD_CLASS_TRAINING, "torchrun", "TORCHELASTIC_RUN_ID"},
+      {"torchrun via interpreter", Proc({"/usr/bin/python3", "/usr/local/bin/torchrun", "x.py"}),
+       WORKLOAD_CLASS_TRAINING, "torchrun", "launcher torchrun"},
       {"torchrun parent", Proc({"python", "x.py"}, {}, {"torchrun", "x.py"}),
        WORKLOAD_CLASS_TRAINING, "torchrun", "launcher torchrun"},
       {"deepspeed", Proc({"deepspeed", "--num_gpus=8", "x.py"}), WORKLOAD_CLASS_TRAINING,

@@ -1,6 +1,7 @@
 // Runs the real prov-agent binary (--once) on fixture trees and checks its JSON.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -91,6 +92,9 @@ TEST(ProvAgentOnceTest, ExampleNode) {
   EXPECT_EQ(job["attribution"]["source"], "ATTRIBUTION_SOURCE_SLURM_ENV");
   EXPECT_EQ(job["workload_class"], "WORKLOAD_CLASS_TRAINING");
   EXPECT_EQ(job["launcher"], "torchrun");
+  EXPECT_TRUE(std::find(job["class_reasons"].begin(), job["class_reasons"].end(),
+                        "launcher torchrun") != job["class_reasons"].end())
+      << job["class_reasons"].dump();
   EXPECT_EQ(job["distributed"]["world_size"], 16);
   EXPECT_EQ(job["distributed"]["rank"], 8);
   EXPECT_EQ(job["distributed"]["master_addr"], "10.20.0.11");
