@@ -62,7 +62,7 @@ absl::Status RaiseFileLimit(rlim_t needed) {
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "open-file hard limit ", lim.rlim_cur, " is below the ", needed,
-        " this run needs (one socket per agent here and in the target): raise `ulimit -Hn`"));
+        " this run needs (one socket per agent, in this process and in the target): raise `ulimit -Hn`"));
   }
   return absl::OkStatus();
 }
@@ -125,7 +125,7 @@ int Main() {
     std::fprintf(stderr, "--agents, --window, --seconds and --interval must be positive\n");
     return 2;
   }
-  if (absl::Status s = RaiseFileLimit(2 * static_cast<rlim_t>(o.agents) + 256); !s.ok()) {
+  if (absl::Status s = RaiseFileLimit(static_cast<rlim_t>(o.agents) + 256); !s.ok()) {
     std::fprintf(stderr, "prov-ingest-bench: %s\n", s.ToString().c_str());
     return 2;
   }
