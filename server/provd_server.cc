@@ -103,6 +103,8 @@ absl::Status ProvdServer::Init() {
   deps.queue = s.queue;
   deps.metrics = s.metrics;
   deps.clock = s.clock;
+  deps.catalog = s.catalog;
+  deps.ledger = writer_options.ledger;
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after);
 

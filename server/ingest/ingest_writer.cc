@@ -45,7 +45,8 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     items[i].report = &batch[i].report;
     items[i].size_bytes = batch[i].size_bytes;
-    items[i].usage = ComputeUsage(batch[i].report, catalog_, options_.ledger);
+    items[i].usage = batch[i].usage ? std::move(*batch[i].usage)
+                                    : ComputeUsage(batch[i].report, catalog_, options_.ledger);
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<CommitResult> result = store_.Commit(items, clock_.Now());

@@ -7,7 +7,8 @@
 //   queue.Close(); writer.Join();   // drains and commits everything queued, then returns
 //
 // Loop: PopBatch (up to max_batch reports, or whatever arrived within max_batch_delay) -> resume
-// streams whose parked reports moved into the queue -> ComputeUsage per report -> Store::Commit in
+// streams whose parked reports moved into the queue -> ledger usage per report (already computed
+// by the reactor, else here) -> Store::Commit in
 // ONE transaction -> per stream, one OnCommitted() with the highest committed seq per (node, boot)
 // (duplicates are acked with the stored high-water mark). A failed commit acks nothing: the
 // involved streams are finished UNAVAILABLE and the agents resend. Commit latency (steady clock,

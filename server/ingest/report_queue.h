@@ -20,12 +20,14 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "provenance/v1/report.pb.h"
+#include "server/ledger/usage.h"
 
 namespace prov::server {
 
@@ -35,6 +37,9 @@ struct IngestItem {
   provenance::v1::NodeReport report;
   std::shared_ptr<ReportStream> stream;  // where the ack goes; null in tests without streams
   size_t size_bytes = 0;
+  // ComputeUsage(report), computed on the reactor's thread so the single writer does less;
+  // nullopt: the writer computes it.
+  std::optional<std::vector<WorkloadUsage>> usage;
 };
 
 class ReportQueue {

@@ -57,6 +57,8 @@ void ReportStream::HandleReportLocked() {
   IngestItem item;
   item.size_bytes = read_buf_.ByteSizeLong();
   item.report.Swap(&read_buf_);
+  if (deps_.catalog != nullptr)
+    item.usage = ComputeUsage(item.report, *deps_.catalog, deps_.ledger);
   item.stream = shared_from_this();
   ++in_queue_;
   if (deps_.queue->PushOrPark(std::move(item))) {

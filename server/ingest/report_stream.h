@@ -7,7 +7,8 @@
 //  - reads one NodeReport at a time; validates it (report_validator.h);
 //  - invalid: counts it by field and answers in-stream with a Rejection; the stream goes on;
 //  - a node_id different from the stream's first one: Finish(INVALID_ARGUMENT);
-//  - valid: moved into the ReportQueue; if the queue is full the item is parked and NO next read is
+//  - valid: its ledger usage computed (ledger/usage.h) and moved into the ReportQueue; if the queue
+//  is full the item is parked and NO next read is
 //    started until the writer calls OnQueueSpace() (back-pressure through HTTP/2 flow control);
 //  - the writer calls OnCommitted() once per batch with the highest committed seq per boot; acks
 //    are coalesced: at most one write in flight, later acks merge into the next write;
@@ -31,11 +32,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/agent_gateway.grpc.pb.h"
 #include "server/ingest/report_queue.h"
 #include "server/ingest/report_validator.h"
+#include "server/ledger/usage.h"
 #include "server/metrics/provd_metrics.h"
 
 namespace prov::server {
@@ -48,6 +51,8 @@ struct StreamDeps {
   std::shared_ptr<ProvdMetrics> metrics;
   const Clock* clock = nullptr;
   ValidatorLimits limits;
+  const AcceleratorCatalog* catalog = nullptr;  // set: the ledger is computed on gRPC threads
+  LedgerOptions ledger;
 };
 
 class ReportStream final

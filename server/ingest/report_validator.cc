@@ -16,8 +16,27 @@ namespace {
 
 using provenance::v1::NodeReport;
 
-absl::Status Invalid(absl::string_view field, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+// A field path, formatted only when a check fails (validation runs for every report, so the
+// happy path must not build strings): "list[index].name[sub]".
+struct Path {
+  absl::string_view list;
+  int index = -1;
+  absl::string_view name;
+  int sub = -1;
+  Path(const char* field) : list(field) {}  // NOLINT: implicit from a plain field name
+  Path(absl::string_view l, int i, absl::string_view n = {}, int s = -1)
+      : list(l), index(i), name(n), sub(s) {}
+  std::string str() const {
+    std::string out(list);
+    if (index >= 0) absl::StrAppend(&out, "[", index, "]");
+    if (!name.empty()) absl::StrAppend(&out, index >= 0 ? "." : "", name);
+    if (sub >= 0) absl::StrAppend(&out, "[", sub, "]");
+    return out;
+  }
+};
+
+absl::Status Invalid(const Path& field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field.str(), ": ", what));
 }
 
 std::string Quote(absl::string_view value) {
@@ -27,26 +46,26 @@ std::string Quote(absl::string_view value) {
   return absl::StrCat("\"", escaped, value.size() > 64 ? "...\"" : "\"");
 }
 
-absl::Status CheckString(absl::string_view field, absl::string_view value, size_t max) {
+absl::Status CheckString(const Path& field, absl::string_view value, size_t max) {
   if (value.size() > max) {
     return Invalid(field, absl::StrFormat("is %d bytes long (at most %d)", value.size(), max));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckId(absl::string_view field, absl::string_view value, size_t max) {
+absl::Status CheckId(const Path& field, absl::string_view value, size_t max) {
   if (value.empty()) return Invalid(field, "must not be empty");
   return CheckString(field, value, max);
 }
 
-absl::Status CheckRange(absl::string_view field, double value, double low, double high) {
+absl::Status CheckRange(const Path& field, double value, double low, double high) {
   if (!std::isfinite(value) || value < low || value > high) {
     return Invalid(field, absl::StrFormat("%g is out of range [%g, %g]", value, low, high));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckCount(absl::string_view field, int count, int max) {
+absl::Status CheckCount(const Path& field, int count, int max) {
   if (count > max)
     return Invalid(field, absl::StrFormat("has %d entries (at most %d)", count, max));
   return absl::OkStatus();
@@ -99,17 +118,16 @@ absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& 
       CheckCount("accelerators", report.accelerators_size(), limits.max_accelerators));
   for (int i = 0; i < report.accelerators_size(); ++i) {
     const auto& a = report.accelerators(i);
-    const std::string field = absl::StrCat("accelerators[", i, "]");
     if (!IsPciAddress(a.pci_address())) {
-      return Invalid(absl::StrCat(field, ".pci_address"),
+      return Invalid({"accelerators", i, "pci_address"},
                      absl::StrCat(Quote(a.pci_address()), " is not a PCI address (DDDD:BB:DD.F)"));
     }
     if (!addresses->insert(absl::AsciiStrToLower(a.pci_address())).second) {
-      return Invalid(absl::StrCat(field, ".pci_address"),
+      return Invalid({"accelerators", i, "pci_address"},
                      absl::StrCat(Quote(a.pci_address()), " appears twice"));
     }
-    if (a.vendor_id() > 0xffff) return Invalid(absl::StrCat(field, ".vendor_id"), "exceeds 0xffff");
-    if (a.device_id() > 0xffff) return Invalid(absl::StrCat(field, ".device_id"), "exceeds 0xffff");
+    if (a.vendor_id() > 0xffff) return Invalid({"accelerators", i, "vendor_id"}, "exceeds 0xffff");
+    if (a.device_id() > 0xffff) return Invalid({"accelerators", i, "device_id"}, "exceeds 0xffff");
     for (const auto& [name, value] :
          {std::pair<const char*, const std::string*>{"vendor", &a.vendor()},
           {"model", &a.model()},
@@ -118,11 +136,10 @@ absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& 
           {"serial", &a.serial()},
           {"board_part_number", &a.board_part_number()},
           {"driver", &a.driver()}}) {
-      PROV_RETURN_IF_ERROR(
-          CheckString(absl::StrCat(field, ".", name), *value, limits.max_id_length));
+      PROV_RETURN_IF_ERROR(CheckString({"accelerators", i, name}, *value, limits.max_id_length));
     }
     PROV_RETURN_IF_ERROR(
-        CheckCount(absl::StrCat(field, ".fact_sources"), a.fact_sources_size(), 64));
+        CheckCount({"accelerators", i, "fact_sources"}, a.fact_sources_size(), 64));
   }
   return absl::OkStatus();
 }
@@ -132,44 +149,41 @@ absl::Status CheckSamples(const NodeReport& report, const ValidatorLimits& limit
   PROV_RETURN_IF_ERROR(CheckCount("samples", report.samples_size(), limits.max_accelerators));
   for (int i = 0; i < report.samples_size(); ++i) {
     const auto& s = report.samples(i);
-    const std::string field = absl::StrCat("samples[", i, "]");
     if (!addresses.contains(absl::AsciiStrToLower(s.pci_address()))) {
-      return Invalid(absl::StrCat(field, ".pci_address"),
+      return Invalid({"samples", i, "pci_address"},
                      absl::StrCat(Quote(s.pci_address()), " names no accelerator in this report"));
     }
     if (s.has_utilization_pct()) {
       PROV_RETURN_IF_ERROR(
-          CheckRange(absl::StrCat(field, ".utilization_pct"), s.utilization_pct(), 0, 100));
+          CheckRange({"samples", i, "utilization_pct"}, s.utilization_pct(), 0, 100));
     }
     if (s.has_tensor_activity()) {
       PROV_RETURN_IF_ERROR(
-          CheckRange(absl::StrCat(field, ".tensor_activity"), s.tensor_activity(), 0, 1));
+          CheckRange({"samples", i, "tensor_activity"}, s.tensor_activity(), 0, 1));
     }
     if (s.has_power_watts()) {
-      PROV_RETURN_IF_ERROR(
-          CheckRange(absl::StrCat(field, ".power_watts"), s.power_watts(), 0, 1e6));
+      PROV_RETURN_IF_ERROR(CheckRange({"samples", i, "power_watts"}, s.power_watts(), 0, 1e6));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckWorkload(const provenance::v1::Workload& w, const std::string& field,
-                           const ValidatorLimits& limits,
+absl::Status CheckWorkload(const provenance::v1::Workload& w, int i, const ValidatorLimits& limits,
                            const absl::flat_hash_set<std::string>& addresses) {
   PROV_RETURN_IF_ERROR(
-      CheckId(absl::StrCat(field, ".workload_id"), w.workload_id(), limits.max_id_length));
+      CheckId({"workloads", i, "workload_id"}, w.workload_id(), limits.max_id_length));
   for (int j = 0; j < w.accelerator_pci_addresses_size(); ++j) {
     const std::string& address = w.accelerator_pci_addresses(j);
     if (!addresses.contains(absl::AsciiStrToLower(address))) {
-      return Invalid(absl::StrCat(field, ".accelerator_pci_addresses[", j, "]"),
+      return Invalid({"workloads", i, "accelerator_pci_addresses", j},
                      absl::StrCat(Quote(address), " names no accelerator in this report"));
     }
   }
-  PROV_RETURN_IF_ERROR(CheckRange(absl::StrCat(field, ".attribution.confidence"),
-                                  w.attribution().confidence(), 0, 1));
   PROV_RETURN_IF_ERROR(
-      CheckRange(absl::StrCat(field, ".class_confidence"), w.class_confidence(), 0, 1));
-  PROV_RETURN_IF_ERROR(CheckString(absl::StrCat(field, ".attribution.account"),
+      CheckRange({"workloads", i, "attribution.confidence"}, w.attribution().confidence(), 0, 1));
+  PROV_RETURN_IF_ERROR(
+      CheckRange({"workloads", i, "class_confidence"}, w.class_confidence(), 0, 1));
+  PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "attribution.account"},
                                    w.attribution().account(), limits.max_id_length));
   for (const auto& [name, count] :
        {std::pair<const char*, int>{"pids", w.pids_size()},
@@ -179,7 +193,7 @@ absl::Status CheckWorkload(const provenance::v1::Workload& w, const std::string&
         {"container_ids", w.container_ids_size()},
         {"artifact_digests", w.artifact_digests_size()},
         {"accelerator_pci_addresses", w.accelerator_pci_addresses_size()}}) {
-    PROV_RETURN_IF_ERROR(CheckCount(absl::StrCat(field, ".", name), count, limits.max_list_items));
+    PROV_RETURN_IF_ERROR(CheckCount({"workloads", i, name}, count, limits.max_list_items));
   }
   for (const auto& [name, value] :
        {std::pair<const char*, const std::string*>{"cgroup_path", &w.cgroup_path()},
@@ -189,12 +203,11 @@ absl::Status CheckWorkload(const provenance::v1::Workload& w, const std::string&
         {"cmdline_digest", &w.cmdline_digest()},
         {"image_digest", &w.image_digest()},
         {"attribution.detail", &w.attribution().detail()}}) {
-    PROV_RETURN_IF_ERROR(
-        CheckString(absl::StrCat(field, ".", name), *value, limits.max_string_length));
+    PROV_RETURN_IF_ERROR(CheckString({"workloads", i, name}, *value, limits.max_string_length));
   }
   for (int j = 0; j < w.class_reasons_size(); ++j) {
-    PROV_RETURN_IF_ERROR(CheckString(absl::StrCat(field, ".class_reasons[", j, "]"),
-                                     w.class_reasons(j), limits.max_string_length));
+    PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "class_reasons", j}, w.class_reasons(j),
+                                     limits.max_string_length));
   }
   return absl::OkStatus();
 }
@@ -221,10 +234,9 @@ absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
   absl::flat_hash_set<absl::string_view> workload_ids;
   for (int i = 0; i < report.workloads_size(); ++i) {
     const auto& w = report.workloads(i);
-    const std::string field = absl::StrCat("workloads[", i, "]");
-    PROV_RETURN_IF_ERROR(CheckWorkload(w, field, limits, addresses));
+    PROV_RETURN_IF_ERROR(CheckWorkload(w, i, limits, addresses));
     if (!workload_ids.insert(w.workload_id()).second) {
-      return Invalid(absl::StrCat(field, ".workload_id"),
+      return Invalid({"workloads", i, "workload_id"},
                      absl::StrCat(Quote(w.workload_id()), " appears twice"));
     }
   }
