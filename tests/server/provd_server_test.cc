@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/testing/fake_clock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "provenance/v1/audit.grpc.pb.h"
 #include "server/store/store_reader.h"
@@ -367,6 +368,37 @@ TEST_F(ProvdServerTest, ManyStreamsAllStoredAndRatePrinted) {
     if (absl::StartsWith(line, "prov_commit_") && !absl::StrContains(line, "bucket")) {
       std::cout << "[ rate ] " << line << "\n";
     }
+  }
+}
+
+TEST_F(ProvdServerTest, StandardHealthServiceSaysServing) {
+  StartServer(65536, 4096, /*metrics=*/false);
+  // grpc.health.v1.Health/Check through a generic stub (no health proto needed): an empty
+  // HealthCheckRequest; the answer HealthCheckResponse{status: SERVING} is bytes 08 01.
+  grpc::GenericStub stub(channel_);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  ASSERT_TRUE(ok);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices)
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
   }
 }
 
