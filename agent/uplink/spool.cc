@@ -59,10 +59,20 @@ absl::Status ReportSpool::Recover() {
       continue;
     }
     Entry entry{report.node().boot_id(), report.seq(), bytes->size()};
-    // The report file is written before the state: a crash between the two must not reuse a seq.
-    if (entry.boot_id == boot_id_ && entry.seq > last_seq_) last_seq_ = entry.seq;
     bytes_ += entry.bytes;
     entries_.emplace(id, std::move(entry));
+  }
+  // The state is written lazily (see SaveStateBeforeErase), so the newest report file, when
+  // there is one, is the authority on the current boot and its last seq.
+  if (!entries_.empty()) {
+    const Entry& newest = entries_.rbegin()->second;
+    if (newest.boot_id != boot_id_) {
+      boot_id_ = newest.boot_id;
+      last_seq_ = 0;
+    }
+    for (const auto& [id, e] : entries_) {
+      if (e.boot_id == boot_id_ && e.seq > last_seq_) last_seq_ = e.seq;
+    }
   }
   // Limits may have shrunk since the last run.
   while (!entries_.empty() &&
@@ -74,17 +84,42 @@ absl::Status ReportSpool::Recover() {
 }
 
 absl::Status ReportSpool::SaveState() {
-  return store_->WriteState(absl::StrCat("boot_id ", boot_id_, "\nlast_seq ", last_seq_,
-                                         "\nnext_id ", next_id_, "\ndropped ", dropped_,
-                                         "\nrejected ", rejected_, "\n"));
+  PROV_RETURN_IF_ERROR(store_->WriteState(
+      absl::StrCat("boot_id ", boot_id_, "\nlast_seq ", last_seq_, "\nnext_id ", next_id_,
+                   "\ndropped ", dropped_, "\nrejected ", rejected_, "\n")));
+  saved_boot_id_ = boot_id_;
+  saved_last_seq_ = last_seq_;
+  saved_next_id_ = next_id_;
+  saved_dropped_ = dropped_;
+  saved_rejected_ = rejected_;
+  return absl::OkStatus();
+}
+
+bool ReportSpool::StateCurrent() const {
+  return saved_boot_id_ == boot_id_ && saved_last_seq_ == last_seq_ && saved_next_id_ == next_id_ &&
+         saved_dropped_ == dropped_ && saved_rejected_ == rejected_;
+}
+
+bool ReportSpool::SaveStateBeforeErase(const Entry& entry) {
+  // Only the file holding the current boot's last seq carries state the state blob may lack.
+  if (entry.boot_id != boot_id_ || entry.seq != last_seq_ || StateCurrent()) return true;
+  absl::Status s = SaveState();
+  if (!s.ok()) {
+    std::fprintf(stderr, "prov uplink: spool state not saved (%s); keeping the last report file\n",
+                 std::string(s.message()).c_str());
+  }
+  return s.ok();
 }
 
 void ReportSpool::Erase(uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
+  // If the state could not be saved, the file stays on disk as the record of the last seq: after
+  // a restart it is resent once (the server deduplicates) and seq continues after it.
+  bool remove_file = SaveStateBeforeErase(it->second);
   bytes_ -= it->second.bytes;
   entries_.erase(it);
-  (void)store_->Remove(id);  // a file left behind is resent once and deduplicated by the server
+  if (remove_file) (void)store_->Remove(id);  // a file left behind is resent and deduplicated
 }
 
 absl::StatusOr<ReportSpool::Appended> ReportSpool::Append(NodeReport* report) {
@@ -119,20 +154,11 @@ absl::StatusOr<ReportSpool::Appended> ReportSpool::Append(NodeReport* report) {
   if (!written.ok()) return written;  // the drops above stand: the spool was full regardless
   entries_.emplace(out.id, Entry{boot, seq, bytes.size()});
   bytes_ += bytes.size();
-  std::string old_boot = boot_id_;
-  uint64_t old_seq = last_seq_;
   ++next_id_;
   boot_id_ = boot;
   last_seq_ = seq;
-  absl::Status saved = SaveState();
-  if (!saved.ok()) {
-    // Without the state the seq could be reused after a restart: undo the append.
-    Erase(out.id);
-    --next_id_;
-    boot_id_ = std::move(old_boot);
-    last_seq_ = old_seq;
-    return saved;
-  }
+  // No state write here: the report file itself records (boot_id, seq) until it is erased.
+  if (dropped_now > 0) (void)SaveState();  // counters only
   return out;
 }
 
@@ -155,7 +181,7 @@ uint64_t ReportSpool::Reject(const std::string& boot_id, uint64_t seq) {
     }
   }
   if (found != 0) Erase(found);
-  (void)SaveState();  // counters only; losing one on a failed write is harmless
+  if (!StateCurrent()) (void)SaveState();  // counters only; losing one is harmless
   return found;
 }
 

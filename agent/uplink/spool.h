@@ -4,8 +4,11 @@
 //   PROV_ASSIGN_OR_RETURN(ReportSpool::Appended a, spool->Append(report));  // assigns report.seq
 //   for (uint64_t id : spool->Ack(boot_id, committed_seq)) { ... }           // deleted on ack
 //
-// - seq rises by one per report within a boot_id; the last seq is kept in the state blob, so it
-//   survives agent restarts (a new boot_id restarts it at 1).
+// - seq rises by one per report within a boot_id and survives agent restarts (a new boot_id
+//   restarts it at 1). Where it is kept: each report file records its own (boot_id, seq), and the
+//   newest file decides the current boot on recovery; the state blob is written only when the
+//   file holding the last seq is about to be deleted (ack, rejection, drop) or a counter changes.
+//   So a burst of Appends costs one file each, and an ack of a whole burst one state write.
 // - Bounded by count and bytes: when full, the oldest reports are dropped (and counted).
 // - Order: entries are kept in insertion order (spool id); a restart reloads them in that order.
 //   A stored report that no longer parses is deleted and counted as dropped.
@@ -51,8 +54,8 @@ class ReportSpool {
   static absl::StatusOr<std::unique_ptr<ReportSpool>> Open(std::unique_ptr<SpoolStore> store,
                                                            SpoolLimits limits);
 
-  // Assigns report->seq, fills its health counters and stores it. On error nothing is stored and
-  // no seq is consumed.
+  // Assigns report->seq, fills its health counters and stores it (one file, no state write). On
+  // error nothing is stored and no seq is consumed.
   absl::StatusOr<Appended> Append(provenance::v1::NodeReport* report);
   // Deletes every entry of boot_id with seq <= committed_seq; returns their ids.
   std::vector<uint64_t> Ack(const std::string& boot_id, uint64_t committed_seq);
@@ -75,6 +78,10 @@ class ReportSpool {
   absl::Status Recover();
   absl::Status ParseState(const std::string& text);
   absl::Status SaveState();
+  bool StateCurrent() const;
+  // Writes the state first when `entry` is the only record of the current boot's last seq.
+  // false: it could not, and the entry's file must stay on disk.
+  bool SaveStateBeforeErase(const Entry& entry);
   void Erase(uint64_t id);
 
   std::unique_ptr<SpoolStore> store_;
@@ -86,6 +93,9 @@ class ReportSpool {
   uint64_t next_id_ = 1;
   uint64_t dropped_ = 0;
   uint64_t rejected_ = 0;
+  // What the state blob holds now (to skip redundant writes).
+  std::string saved_boot_id_;
+  uint64_t saved_last_seq_ = 0, saved_next_id_ = 0, saved_dropped_ = 0, saved_rejected_ = 0;
 };
 
 }  // namespace prov::agent

@@ -1,5 +1,7 @@
 #include "agent/uplink/spool.h"
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "gtest/gtest.h"
@@ -152,14 +154,51 @@ TEST(SpoolTest, WriteFailureConsumesNoSeq) {
   ASSERT_TRUE(spool.ok());
   faults->fail_writes = true;
   NodeReport r = MakeReport("boot-a");
-  EXPECT_FALSE((*spool)->Append(&r).ok());
+  EXPECT_EQ((*spool)->Append(&r).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ((*spool)->depth(), 0u);
   faults->fail_writes = false;
-  faults->fail_state = true;
-  EXPECT_FALSE((*spool)->Append(&r).ok());
-  EXPECT_EQ((*spool)->depth(), 0u) << "a report whose seq could not be persisted is undone";
-  faults->fail_state = false;
   ASSERT_TRUE((*spool)->Append(&r).ok());
   EXPECT_EQ(r.seq(), 1u);
+}
+
+TEST(SpoolTest, SeqSurvivesWhenStateCannotBeSavedOnAck) {
+  TempDir dir;
+  {
+    auto faulty = std::make_unique<prov::testing::FaultyStore>(dir.path());
+    auto* faults = faulty.get();
+    auto spool = ReportSpool::Open(std::move(faulty), {});
+    ASSERT_TRUE(spool.ok());
+    for (int i = 0; i < 2; ++i) {
+      NodeReport r = MakeReport("boot-a");
+      ASSERT_TRUE((*spool)->Append(&r).ok());
+    }
+    faults->fail_state = true;
+    EXPECT_EQ((*spool)->Ack("boot-a", 2).size(), 2u);
+    EXPECT_EQ((*spool)->depth(), 0u);
+    EXPECT_EQ(prov::testing::CountFiles(dir.path(), "report-"), 1u)
+        << "the file holding the last seq stays when the state cannot be written";
+  }
+  auto spool = OpenSpool(dir.path());
+  EXPECT_EQ(spool->depth(), 1u) << "resent once after the restart";
+  NodeReport r = MakeReport("boot-a");
+  ASSERT_TRUE(spool->Append(&r).ok());
+  EXPECT_EQ(r.seq(), 3u);
+}
+
+TEST(SpoolTest, NewestReportFileDecidesSeqWithoutState) {
+  TempDir dir;
+  {
+    auto spool = OpenSpool(dir.path());
+    for (const char* boot : {"boot-a", "boot-b", "boot-b"}) {
+      NodeReport r = MakeReport(boot);
+      ASSERT_TRUE(spool->Append(&r).ok());
+    }
+  }
+  ASSERT_EQ(::unlink((dir.path() + "/state").c_str()), 0);  // crash before any state write
+  auto spool = OpenSpool(dir.path());
+  NodeReport r = MakeReport("boot-b");
+  ASSERT_TRUE(spool->Append(&r).ok());
+  EXPECT_EQ(r.seq(), 3u);
 }
 
 }  // namespace

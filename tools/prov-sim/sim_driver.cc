@@ -128,6 +128,9 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
     workers.emplace_back(run_slice, n * t / threads, n * (t + 1) / threads);
   }
   for (auto& w : workers) w.join();
+  log << "prov-sim: every report submitted after "
+      << absl::FormatDuration(absl::Trunc(clock.Now() - real_start, absl::Milliseconds(1)))
+      << "; waiting up to " << absl::FormatDuration(options.wait_acks) << " for acks\n";
 
   // Wait for acks: keep polling (reconnects, resends) until every spool is empty or time is up.
   const absl::Time deadline = clock.Now() + options.wait_acks;
