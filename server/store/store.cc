@@ -256,7 +256,7 @@ absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, B
     w.seconds += u.accelerator_seconds;
     w.flop_low += u.flop_low;
     w.flop_high += u.flop_high;
-    w.method = MergeMethods(w.method, u.method);
+    if (w.method != u.method) w.method = MergeMethods(w.method, u.method);
 
     Batch::Hour& h = batch.hours[{u.account, hour_us}];
     h.seconds += u.accelerator_seconds;
@@ -268,7 +268,7 @@ absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, B
     }
     h.flop_low += u.flop_low;
     h.flop_high += u.flop_high;
-    h.method = MergeMethods(h.method, u.method);
+    if (h.method != u.method) h.method = MergeMethods(h.method, u.method);
   }
   return absl::OkStatus();
 }
