@@ -128,7 +128,9 @@ int main(int argc, char** argv) {
   if (auto s = NormalizeArgs(raw, &args, 0); !s.ok()) return Fail(s.message());
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  if (rest.size() > 1)
+    return Fail(absl::StrCat("unexpected argument '", rest[1], "' (flags start with --)"));
 
   using namespace prov::agent;  // NOLINT(build/namespaces): main wiring only
   absl::Duration interval = absl::GetFlag(FLAGS_interval);

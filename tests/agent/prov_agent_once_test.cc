@@ -158,6 +158,10 @@ TEST(ProvAgentOnceTest, ConfigErrorsAreClearAndNonZero) {
   RunResult map = RunAgent("--once --account-map " + t.Path("bad.map"), t);
   EXPECT_EQ(map.exit_code, 2);
   EXPECT_NE(map.err.find("bad.map:2: expected"), std::string::npos) << map.err;
+  RunResult positional = RunAgent("--once stray", t);
+  EXPECT_EQ(positional.exit_code, 2);
+  EXPECT_NE(positional.err.find("unexpected argument 'stray'"), std::string::npos)
+      << positional.err;
   RunResult interval = RunAgent("--once --interval=0s", t);
   EXPECT_EQ(interval.exit_code, 2);
   RunResult server = RunAgent("--nvml-library=/nonexistent", t);
