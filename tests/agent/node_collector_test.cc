@@ -178,6 +178,43 @@ TEST_F(NodeCollectorTest, NvmlEnrichesAndAddsComputeProcesses) {
   EXPECT_EQ(w.workload_class(), provenance::v1::WORKLOAD_CLASS_INFERENCE);
 }
 
+TEST_F(NodeCollectorTest, ContainerOnAmdAndHabanaMappedThroughSysfs) {
+  t_.AddPci("0000:4a:00.0", 0x1002, 0x74a1, 0x120000, "amdgpu");
+  t_.AddPci("0000:4b:00.0", 0x1002, 0x74a1, 0x120000, "amdgpu");
+  t_.AddPci("0000:6a:00.0", 0x1da3, 0x1020, 0x120000, "habanalabs");
+  t_.Link("sys/class/drm/renderD129/device", "../../../0000:4b:00.0");
+  t_.Link("sys/class/accel/accel0/device", "../../../0000:6a:00.0");
+  t_.AddProcess({.pid = 500,
+                 .argv = {"python3", "serve.py"},
+                 .cgroup = "0::/system.slice/docker-0123456789abcdef.scope\n",
+                 .fds = {"/dev/kfd", "/dev/dri/renderD129"}});
+  t_.AddProcess({.pid = 600,
+                 .argv = {"python3", "-m", "deepspeed.launcher.launch", "x.py"},
+                 .cgroup = "0::/machine.slice/libpod-feedfacecafe.scope\n",
+                 .fds = {"/dev/accel/accel0"}});
+  NodeCollector collector(opts_, nullptr, clock_);
+  NodeReport r = collector.Collect();
+  EXPECT_EQ(r.accelerators_size(), 5);
+  auto w = ById(r);
+  ASSERT_EQ(w.size(), 2u);
+  const Workload& docker = w.at("container:0123456789abcdef");
+  EXPECT_EQ(docker.kind(), provenance::v1::WORKLOAD_KIND_CONTAINER);
+  EXPECT_EQ(docker.container_runtime(), "docker");
+  // /dev/kfd charges every AMD GPU (and says so), renderD129 alone would be 0000:4b:00.0.
+  EXPECT_EQ(docker.accelerator_pci_addresses_size(), 2);
+  bool noted = false;
+  for (const auto& reason : docker.class_reasons()) {
+    noted |= reason.rfind("device mapping: /dev/kfd", 0) == 0;
+  }
+  EXPECT_TRUE(noted);
+  const Workload& podman = w.at("container:feedfacecafe");
+  EXPECT_EQ(podman.container_runtime(), "podman");
+  ASSERT_EQ(podman.accelerator_pci_addresses_size(), 1);
+  EXPECT_EQ(podman.accelerator_pci_addresses(0), "0000:6a:00.0");
+  EXPECT_EQ(podman.launcher(), "deepspeed");
+  EXPECT_EQ(podman.workload_class(), provenance::v1::WORKLOAD_CLASS_TRAINING);
+}
+
 TEST_F(NodeCollectorTest, BadKubeletFileAndMissingBootIdGoToHealth) {
   FixtureTree empty;
   opts_.procfs_root = empty.proc();
