@@ -139,6 +139,11 @@ NodeReport NodeCollector::Collect() {
 
   ProcessScanStats stats;
   std::vector<ProcessInfo> procs = ScanAcceleratorProcesses(options_.procfs_root, &stats);
+  if (stats.unreadable > 0) {
+    // Usually a non-root agent: other users' accelerator processes would be invisible.
+    errors_[{"procfs", absl::StrCat("fd directory unreadable for ", stats.unreadable, " of ",
+                                    stats.processes_seen, " processes (permission, or exited)")}]++;
+  }
   std::set<uint32_t> seen;
   for (const ProcessInfo& p : procs) seen.insert(p.pid);
   for (const auto& [pid, pcis] : view.pids) {

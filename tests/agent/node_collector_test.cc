@@ -215,6 +215,17 @@ TEST_F(NodeCollectorTest, ContainerOnAmdAndHabanaMappedThroughSysfs) {
   EXPECT_EQ(podman.workload_class(), provenance::v1::WORKLOAD_CLASS_TRAINING);
 }
 
+TEST_F(NodeCollectorTest, UnreadableFdDirectoriesAreReported) {
+  t_.AddProcess({.pid = 10, .argv = {"x"}});
+  t_.Write("proc/11/cmdline", "y");  // no fd/ (permission denied looks the same to the agent)
+  NodeCollector collector(opts_, nullptr, clock_);
+  NodeReport r = collector.Collect();
+  ASSERT_EQ(r.health().collector_errors_size(), 1);
+  EXPECT_EQ(r.health().collector_errors(0).collector(), "procfs");
+  EXPECT_EQ(r.health().collector_errors(0).message(),
+            "fd directory unreadable for 1 of 2 processes (permission, or exited)");
+}
+
 TEST_F(NodeCollectorTest, BadKubeletFileAndMissingBootIdGoToHealth) {
   FixtureTree empty;
   opts_.procfs_root = empty.proc();
