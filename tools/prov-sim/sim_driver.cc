@@ -115,7 +115,9 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
           ++a.next_report;
         }
         if (a.next_report < reports) remaining = true;
-        a.uplink->Poll();
+        // An agent connects when its first report is due, so a big fleet's connections ramp up
+        // over one interval instead of all hitting provd at once.
+        if (a.next_report > 0) a.uplink->Poll();
       }
       if (!remaining) return;
       absl::Duration wait = std::min(next_due - clock.Now(), absl::Milliseconds(50));
