@@ -1,5 +1,7 @@
 #include "tools/prov-sim/scenario.h"
 
+#include <cstdlib>
+
 #include "gtest/gtest.h"
 
 namespace prov::sim {
@@ -54,6 +56,16 @@ TEST(ScenarioTest, MissingFileNamesTheFlag) {
   auto s = LoadScenarioFile("/nonexistent/scenario.json");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("--scenario /nonexistent/scenario.json"), std::string::npos);
+}
+
+TEST(ScenarioTest, ShippedExampleIsValid) {
+  const char* src = std::getenv("PROV_SOURCE_DIR");
+  auto s = LoadScenarioFile(std::string(src ? src : ".") +
+                            "/tools/prov-sim/examples/split_bundle.json");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->nodes_size(), 4);
+  EXPECT_EQ(s->workloads_size(), 4);
+  EXPECT_NE(s->provenance_note().find("SYNTHETIC"), std::string::npos);
 }
 
 }  // namespace
