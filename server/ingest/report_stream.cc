@@ -131,6 +131,7 @@ void ReportStream::MaybeWriteLocked() {
     auto it = pending_acks_.begin();
     boot_id = it->first;
     write_buf_.set_committed_seq(it->second);
+    if (acked_.size() >= kMaxRememberedBoots) acked_.clear();  // only fills rejections' seq
     acked_[boot_id] = it->second;
     pending_acks_.erase(it);
   } else {

@@ -81,6 +81,7 @@ class ReportStream final
 
  private:
   static constexpr size_t kMaxPendingRejections = 64;
+  static constexpr size_t kMaxRememberedBoots = 1024;
   static constexpr size_t kArenaStartBlock = 16 << 10;  // a typical ~2 KB report parses into it
 
   void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
