@@ -104,7 +104,7 @@ absl::Status Uplink::Submit(NodeReport report) {
 }
 
 void Uplink::ReapFinished() {
-  std::vector<std::unique_ptr<StreamReactor>> dead;
+  std::vector<std::shared_ptr<StreamReactor>> dead;
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;  // Shutdown() reaps once every stream is done
@@ -115,18 +115,32 @@ void Uplink::ReapFinished() {
 void Uplink::Poll() {
   ReapFinished();
   StreamReactor* started = nullptr;
+  std::shared_ptr<StreamReactor> stalled;  // keeps the reactor alive while it is cancelled
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
+    if (stream_ != nullptr && in_flight_ > 0 && !stream_cancelled_ &&
+        clock_.Now() - last_progress_ >= kAckTimeout) {
+      // Open but silent: cancel; OnDone schedules a reconnect that resends everything unacked.
+      stalled = stream_;
+      stream_cancelled_ = true;
+    }
     if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() >= *next_attempt_) {
       if (started_once_) ++reconnects_;
       started_once_ = true;
-      stream_ = std::make_unique<StreamReactor>(this, stub_.get());
+      stream_ = std::make_shared<StreamReactor>(this, stub_.get());
+      last_progress_ = clock_.Now();
       started = stream_.get();
       next_send_id_ = 0;
       in_flight_ = 0;
+      stream_cancelled_ = false;
       next_attempt_.reset();
     }
+  }
+  if (stalled != nullptr) {
+    LogOnce(absl::StrCat("no ack from ", options_.server_address, " for ",
+                         absl::FormatDuration(kAckTimeout), "; reconnecting"));
+    stalled->Cancel();
   }
   // The stream is not done before StartCall (it holds a hold), so `started` stays valid.
   if (started != nullptr) started->StartCall();
@@ -193,6 +207,7 @@ void Uplink::OnAck(StreamReactor* stream, const ReportAck& ack) {
       if (current && id < next_send_id_ && in_flight_ > 0) --in_flight_;
     }
     acked_seq_ = ack.committed_seq();
+    last_progress_ = clock_.Now();
     backoff_.Reset();
   }
   Pump();
@@ -259,11 +274,11 @@ void Uplink::Shutdown() {
   }
   // Poll() no longer reaps once shutdown_ is set, so `stream` is alive here even if it just ended.
   if (stream != nullptr) stream->Cancel();
-  std::vector<std::unique_ptr<StreamReactor>> dead;
+  std::vector<std::shared_ptr<StreamReactor>> dead;
   {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](std::unique_ptr<StreamReactor>* s) { return *s == nullptr; }, &stream_));
+        +[](std::shared_ptr<StreamReactor>* s) { return *s == nullptr; }, &stream_));
     dead.swap(finished_);
   }
 }

@@ -19,6 +19,7 @@
 // - When the stream ends (server gone, network, TLS failure), Poll() reconnects after a jittered
 //   exponential backoff (backoff.h) from the injected Clock, reset by the next ack. A new stream
 //   resends every unacked report, in spool order (the server stores a resent report once).
+//   A stream that stays open with reports in flight but no ack for kAckTimeout is reopened too.
 // - Each uplink has its own channel and, via GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL and a distinct
 //   channel argument, its own connection.
 //
@@ -74,6 +75,8 @@ class StreamReactor;
 class Uplink {
  public:
   static constexpr size_t kMaxInFlight = 64;
+  // A stream with reports in flight and no ack for this long is cancelled and reopened.
+  static constexpr absl::Duration kAckTimeout = absl::Seconds(120);
 
   static absl::StatusOr<std::unique_ptr<Uplink>> Create(UplinkOptions options, Clock& clock);
   static absl::StatusOr<std::unique_ptr<Uplink>> Create(UplinkOptions options, Clock& clock,
@@ -117,8 +120,11 @@ class Uplink {
   std::unique_ptr<ReportSpool> spool_ ABSL_GUARDED_BY(mu_);
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
   // The open stream, if any; streams whose OnDone ran wait in finished_ to be destroyed.
-  std::unique_ptr<StreamReactor> stream_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<StreamReactor>> finished_ ABSL_GUARDED_BY(mu_);
+  // shared_ptr: a thread cancelling a stream keeps it alive across the unlocked Cancel() call.
+  std::shared_ptr<StreamReactor> stream_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<StreamReactor>> finished_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_progress_ ABSL_GUARDED_BY(mu_);  // stream start or last ack
+  bool stream_cancelled_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_send_id_ ABSL_GUARDED_BY(mu_) = 0;  // spool ids below it were sent on stream_
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Time> next_attempt_ ABSL_GUARDED_BY(mu_);

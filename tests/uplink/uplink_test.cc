@@ -187,5 +187,21 @@ TEST_F(UplinkTest, ShutdownWithOpenStreamReturnsAndRefusesSubmit) {
   EXPECT_EQ(uplink->Stats().spool_depth, 1u);
 }
 
+TEST_F(UplinkTest, SilentStreamIsReopenedAfterAckTimeout) {
+  FakeGateway gateway;
+  gateway.set_ack(false);  // reads, never acks: a hung server
+  auto uplink = MakeUplink(gateway.address());
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(PollUntil([&] { return gateway.Received().size() == 1; }, [&] { uplink->Poll(); }));
+  clock_.Advance(Uplink::kAckTimeout - absl::Seconds(1));
+  uplink->Poll();
+  EXPECT_EQ(uplink->Stats().reconnects, 0u) << "not silent for long enough yet";
+  gateway.set_ack(true);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(Drain(*uplink)) << "the report must be resent on a new stream and acked";
+  EXPECT_GE(uplink->Stats().reconnects, 1u);
+  EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(1, 1));
+}
+
 }  // namespace
 }  // namespace prov::agent
