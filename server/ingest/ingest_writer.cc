@@ -43,10 +43,10 @@ void IngestWriter::Run() {
 void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   std::vector<ReportToCommit> items(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    items[i].report = batch[i].report;
+    items[i].report = &batch[i].report;
     items[i].size_bytes = batch[i].size_bytes;
     items[i].usage = batch[i].usage ? std::move(*batch[i].usage)
-                                    : ComputeUsage(*batch[i].report, catalog_, options_.ledger);
+                                    : ComputeUsage(batch[i].report, catalog_, options_.ledger);
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<CommitResult> result = store_.Commit(items, clock_.Now());
@@ -66,7 +66,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
     if (acks.stream == nullptr) acks.stream = item.stream;
     ++acks.reports;
     if (result.ok()) {
-      const StreamKey key{item.report->node().node_id(), item.report->node().boot_id()};
+      const StreamKey key{item.report.node().node_id(), item.report.node().boot_id()};
       auto hw = result->high_water.find(key);
       if (hw != result->high_water.end()) {
         uint64_t& seq = acks.seq_by_boot[key.second];

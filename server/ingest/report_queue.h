@@ -26,7 +26,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "google/protobuf/arena.h"
 #include "provenance/v1/report.pb.h"
 #include "server/ledger/usage.h"
 
@@ -34,11 +33,8 @@ namespace prov::server {
 
 class ReportStream;
 
-// A report parsed on its own protobuf arena (one allocation for the whole message instead of one
-// per string and sub-message; freeing it on the writer thread is cheap too).
 struct IngestItem {
-  std::unique_ptr<google::protobuf::Arena> arena;  // owns *report
-  provenance::v1::NodeReport* report = nullptr;    // never null in a queued item
+  provenance::v1::NodeReport report;
   std::shared_ptr<ReportStream> stream;  // where the ack goes; null in tests without streams
   size_t size_bytes = 0;
   // ComputeUsage(report), computed on the reactor's thread so the single writer does less;

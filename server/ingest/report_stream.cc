@@ -18,12 +18,8 @@ ReportStream* ReportStream::Create(const StreamDeps& deps) {
 }
 
 void ReportStream::StartReadLocked() {
-  // A fresh arena per read: a rejected report's memory is freed at once, never accumulated.
-  google::protobuf::ArenaOptions options;
-  options.start_block_size = kArenaStartBlock;
-  read_arena_ = std::make_unique<google::protobuf::Arena>(options);
-  read_buf_ = google::protobuf::Arena::CreateMessage<NodeReport>(read_arena_.get());
-  StartRead(read_buf_);
+  read_buf_.Clear();
+  StartRead(&read_buf_);
 }
 
 void ReportStream::OnReadDone(bool ok) {
@@ -38,7 +34,7 @@ void ReportStream::OnReadDone(bool ok) {
 }
 
 void ReportStream::HandleReportLocked() {
-  const std::string& node_id = read_buf_->node().node_id();
+  const std::string& node_id = read_buf_.node().node_id();
   if (!node_id_.empty() && !node_id.empty() && node_id != node_id_) {
     deps_.metrics->Rejected("node.node_id");
     FinishLocked(grpc::Status(
@@ -47,9 +43,9 @@ void ReportStream::HandleReportLocked() {
                      node_id.substr(0, 256), "\"; a stream carries one node's reports")));
     return;
   }
-  absl::Status valid = ValidateReport(*read_buf_, deps_.clock->Now(), deps_.limits);
+  absl::Status valid = ValidateReport(read_buf_, deps_.clock->Now(), deps_.limits);
   if (!valid.ok()) {
-    RejectLocked(*read_buf_, valid);
+    RejectLocked(read_buf_, valid);
     if (pending_rejections_.size() >= kMaxPendingRejections && write_in_flight_) {
       read_paused_ = true;  // resumed by OnWriteDone: rejections cannot pile up without bound
     } else {
@@ -59,13 +55,10 @@ void ReportStream::HandleReportLocked() {
   }
   node_id_ = node_id;
   IngestItem item;
-  item.size_bytes = read_buf_->ByteSizeLong();
-  item.report = read_buf_;
-  item.arena = std::move(read_arena_);
-  read_buf_ = nullptr;
-  if (deps_.catalog != nullptr) {
-    item.usage = ComputeUsage(*item.report, *deps_.catalog, deps_.ledger);
-  }
+  item.size_bytes = read_buf_.ByteSizeLong();
+  item.report.Swap(&read_buf_);
+  if (deps_.catalog != nullptr)
+    item.usage = ComputeUsage(item.report, *deps_.catalog, deps_.ledger);
   item.stream = shared_from_this();
   ++in_queue_;
   if (deps_.queue->PushOrPark(std::move(item))) {

@@ -82,7 +82,6 @@ class ReportStream final
  private:
   static constexpr size_t kMaxPendingRejections = 64;
   static constexpr size_t kMaxRememberedBoots = 1024;
-  static constexpr size_t kArenaStartBlock = 16 << 10;  // a typical ~2 KB report parses into it
 
   void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RejectLocked(const provenance::v1::NodeReport& report, const absl::Status& status)
@@ -96,9 +95,7 @@ class ReportStream final
   std::shared_ptr<ReportStream> self_;  // released in OnDone
 
   absl::Mutex mu_;
-  // Each read parses into a fresh arena; a valid report takes the arena into the queue.
-  std::unique_ptr<google::protobuf::Arena> read_arena_ ABSL_GUARDED_BY(mu_);
-  provenance::v1::NodeReport* read_buf_ ABSL_GUARDED_BY(mu_) = nullptr;
+  provenance::v1::NodeReport read_buf_ ABSL_GUARDED_BY(mu_);
   provenance::v1::ReportAck write_buf_ ABSL_GUARDED_BY(mu_);
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   int64_t in_queue_ ABSL_GUARDED_BY(mu_) = 0;

@@ -7,10 +7,7 @@ namespace {
 
 IngestItem Item(uint64_t seq) {
   IngestItem item;
-  item.arena = std::make_unique<google::protobuf::Arena>();
-  item.report =
-      google::protobuf::Arena::CreateMessage<provenance::v1::NodeReport>(item.arena.get());
-  item.report->set_seq(seq);
+  item.report.set_seq(seq);
   return item;
 }
 
@@ -26,19 +23,19 @@ TEST(ReportQueueTest, ParksWhenFullAndMovesParkedItemsInOrder) {
   std::vector<std::shared_ptr<ReportStream>> resumed;
   auto batch = queue.PopBatch(1, absl::ZeroDuration(), &resumed);
   ASSERT_EQ(batch.size(), 1u);
-  EXPECT_EQ(batch[0].report->seq(), 1u);
+  EXPECT_EQ(batch[0].report.seq(), 1u);
   EXPECT_EQ(queue.depth(), 2u) << "the oldest parked item moved into the freed slot";
   EXPECT_EQ(queue.parked(), 1u);
   EXPECT_TRUE(resumed.empty()) << "items without a stream resume nobody";
 
   batch = queue.PopBatch(10, absl::ZeroDuration(), &resumed);
   ASSERT_EQ(batch.size(), 2u);
-  EXPECT_EQ(batch[0].report->seq(), 2u);
-  EXPECT_EQ(batch[1].report->seq(), 3u);
+  EXPECT_EQ(batch[0].report.seq(), 2u);
+  EXPECT_EQ(batch[1].report.seq(), 3u);
   EXPECT_EQ(queue.parked(), 0u);
   batch = queue.PopBatch(10, absl::ZeroDuration(), &resumed);
   ASSERT_EQ(batch.size(), 1u);
-  EXPECT_EQ(batch[0].report->seq(), 4u);
+  EXPECT_EQ(batch[0].report.seq(), 4u);
 }
 
 TEST(ReportQueueTest, NewItemsQueueBehindParkedOnes) {
@@ -49,8 +46,8 @@ TEST(ReportQueueTest, NewItemsQueueBehindParkedOnes) {
   ASSERT_EQ(batch.size(), 1u);
   // 2 moved in; 3 must not overtake anything.
   EXPECT_FALSE(queue.PushOrPark(Item(3)));
-  EXPECT_EQ(queue.PopBatch(1, absl::ZeroDuration(), nullptr)[0].report->seq(), 2u);
-  EXPECT_EQ(queue.PopBatch(1, absl::ZeroDuration(), nullptr)[0].report->seq(), 3u);
+  EXPECT_EQ(queue.PopBatch(1, absl::ZeroDuration(), nullptr)[0].report.seq(), 2u);
+  EXPECT_EQ(queue.PopBatch(1, absl::ZeroDuration(), nullptr)[0].report.seq(), 3u);
 }
 
 TEST(ReportQueueTest, CloseDrainsThenReturnsEmpty) {
@@ -68,7 +65,7 @@ TEST(ReportQueueTest, PopBatchWakesForAnItemFromAnotherThread) {
   auto batch = queue.PopBatch(8, absl::ZeroDuration(), nullptr);
   producer.join();
   ASSERT_EQ(batch.size(), 1u);
-  EXPECT_EQ(batch[0].report->seq(), 7u);
+  EXPECT_EQ(batch[0].report.seq(), 7u);
 }
 
 }  // namespace
