@@ -21,6 +21,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/fs.h"
 #include "common/status_macros.h"
@@ -60,11 +61,20 @@ absl::Status RaiseFileLimit(rlim_t needed) {
   lim.rlim_cur = lim.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return absl::InternalError("setrlimit(RLIMIT_NOFILE)");
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "open-file hard limit ", lim.rlim_cur, " is below the ", needed,
-        " this run needs (one socket per agent, in this process and in the target): raise `ulimit -Hn`"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("open-file hard limit ", lim.rlim_cur, " is below the ", needed,
+                     " this run needs (one socket per agent, in this process and in the target): "
+                     "raise `ulimit -Hn`"));
   }
   return absl::OkStatus();
+}
+
+std::string LastLines(const std::string& path, int lines) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return "(unreadable)";
+  std::vector<absl::string_view> all = absl::StrSplit(*text, '\n', absl::SkipEmpty());
+  const size_t from = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
+  return absl::StrJoin(all.begin() + from, all.end(), " | ");
 }
 
 absl::StatusOr<LoadResult> RunTarget(const std::string& name, int run_index,
@@ -97,7 +107,9 @@ absl::StatusOr<LoadResult> RunTarget(const std::string& name, int run_index,
   absl::Status stopped = child->Stop(absl::Seconds(30));
   if (!stopped.ok()) {
     std::fprintf(stderr, "prov-ingest-bench: %s\n", stopped.ToString().c_str());
-    if (result.ok()) result->first_error += absl::StrCat(" [stop: ", stopped.ToString(), "]");
+    // A target that died mid-run makes every later figure meaningless: say so, not "no VmRSS".
+    const std::string tail = LastLines(log, 3);
+    return absl::InternalError(absl::StrCat(stopped.message(), "; log ", log, " ends: ", tail));
   }
   return result;
 }
@@ -155,8 +167,11 @@ int Main() {
       return 1;
     }
   }
-  if (absl::GetFlag(FLAGS_keep_data)) {
-    std::fprintf(stderr, "prov-ingest-bench: kept %s\n", work_dir.c_str());
+  bool failed = false;
+  for (const TargetRun& run : runs) failed = failed || !run.result.ok();
+  if (absl::GetFlag(FLAGS_keep_data) || failed) {
+    // A failed run keeps its logs: the target's own message is the first thing to read.
+    std::fprintf(stderr, "prov-ingest-bench: kept %s (logs, provd data)\n", work_dir.c_str());
   } else {
     std::error_code ec;
     std::filesystem::remove_all(work_dir, ec);
