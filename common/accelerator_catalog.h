@@ -1,4 +1,5 @@
-// AcceleratorCatalog: PCI (vendor, device) -> model, family and approx. peak, loaded from a data table.
+// AcceleratorCatalog: PCI (vendor, device) -> model, family and approx. peak, loaded from a data
+// table.
 //
 //   const auto& catalog = prov::AcceleratorCatalog::Builtin();   // common/data/accelerators.tsv
 //   if (auto m = catalog.Lookup(0x10de, 0x2330)) {

@@ -15,8 +15,7 @@
 namespace prov {
 
 // Reads at most max_bytes (default 16 MiB) of a file. NOT_FOUND when missing.
-absl::StatusOr<std::string> ReadFileToString(const std::string& path,
-                                             size_t max_bytes = 16u << 20);
+absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);
 // Entry names (no "." or ".."), sorted.
 absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path);
 // Target of a symbolic link.

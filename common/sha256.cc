@@ -16,8 +16,7 @@ std::string Sha256Hex(absl::string_view data) {
   if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
     std::abort();
   }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(md.data()), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md.data()), len));
 }
 
 }  // namespace prov

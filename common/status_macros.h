@@ -10,10 +10,10 @@
 #define PROV_STATUS_CONCAT_INNER_(a, b) a##b
 #define PROV_STATUS_CONCAT_(a, b) PROV_STATUS_CONCAT_INNER_(a, b)
 
-#define PROV_RETURN_IF_ERROR(expr)                 \
-  do {                                             \
-    ::absl::Status prov_status_ = (expr);          \
-    if (!prov_status_.ok()) return prov_status_;   \
+#define PROV_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status prov_status_ = (expr);        \
+    if (!prov_status_.ok()) return prov_status_; \
   } while (false)
 
 #define PROV_ASSIGN_OR_RETURN(lhs, expr) \

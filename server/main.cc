@@ -10,6 +10,7 @@
 // graceful shutdown (stop accepting, drain the queue, commit, close the store), exit 0.
 // Bad flags or configuration: a message naming the flag on stderr and exit code 2.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
@@ -57,11 +59,32 @@ namespace {
 
 constexpr int kConfigError = 2;
 bool g_parsing_flags = false;
+int g_parse_exit_code = kConfigError;  // 0 when --help/--helpfull/--version was asked for
 
 // absl::ParseCommandLine exits with status 1 on an unknown or malformed flag (after printing a
-// message naming it); provd promises exit code 2 for bad configuration, so turn that exit into 2.
+// message naming it), and also after printing --help; provd promises exit code 2 for bad
+// configuration and 0 for help. _exit skips stdio's flush, so flush what absl printed first.
 void ExitTwoOnFlagParseFailure() {
-  if (g_parsing_flags) _exit(kConfigError);
+  if (!g_parsing_flags) return;
+  std::fflush(nullptr);
+  _exit(g_parse_exit_code);
+}
+
+// Each agent holds one connection; the default soft limit (often 1,024) would cap the fleet, and
+// running out of descriptors mid-accept is the worst way to find out. Raise it to the hard limit.
+void RaiseFileLimit() {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 16384) {
+    std::fprintf(stderr,
+                 "provd: warning: open-file limit is %llu; each connected agent needs one "
+                 "descriptor (raise LimitNOFILE / ulimit -n for large fleets)\n",
+                 static_cast<unsigned long long>(lim.rlim_cur));
+  }
 }
 
 [[noreturn]] void ConfigError(const std::string& message) {
@@ -84,6 +107,13 @@ int main(int argc, char** argv) {
   if (!normalized.ok()) ConfigError(std::string(normalized.status().message()));
   std::vector<char*> args;
   for (std::string& arg : *normalized) args.push_back(arg.data());
+  for (const char* arg : args) {
+    absl::string_view a(arg);
+    if (a == "--help" || a == "--helpfull" || a == "--helpshort" || a == "--version" ||
+        absl::StartsWith(a, "--helpon") || absl::StartsWith(a, "--helpmatch")) {
+      g_parse_exit_code = 0;
+    }
+  }
   std::atexit(ExitTwoOnFlagParseFailure);
   g_parsing_flags = true;
   std::vector<char*> positional =
@@ -93,6 +123,7 @@ int main(int argc, char** argv) {
     ConfigError(absl::StrCat("unexpected argument \"", positional[1], "\" (flags start with --)"));
   }
 
+  RaiseFileLimit();
   prov::server::ProvdOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);

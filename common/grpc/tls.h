@@ -1,8 +1,9 @@
 // gRPC credentials from PEM files, shared by prov-agent, provctl, prov-sim (clients) and provd.
 //
 //   TlsFiles files{.ca_file = "ca.pem", .cert_file = "agent.pem", .key_file = "agent.key"};
-//   auto creds = prov::MakeClientCredentials(files, /*insecure=*/false);   // mTLS when cert+key set
-//   auto server_creds = prov::MakeServerCredentials(server_files, false, /*require_client_cert=*/true);
+//   auto creds = prov::MakeClientCredentials(files, /*insecure=*/false);   // mTLS when cert+key
+//   set auto server_creds = prov::MakeServerCredentials(server_files, false,
+//   /*require_client_cert=*/true);
 //
 // Plain text is only ever used when the caller passes insecure=true (an explicit flag).
 #pragma once

@@ -60,8 +60,8 @@ TEST(ScenarioTest, MissingFileNamesTheFlag) {
 
 TEST(ScenarioTest, ShippedExampleIsValid) {
   const char* src = std::getenv("PROV_SOURCE_DIR");
-  auto s = LoadScenarioFile(std::string(src ? src : ".") +
-                            "/tools/prov-sim/examples/split_bundle.json");
+  auto s =
+      LoadScenarioFile(std::string(src ? src : ".") + "/tools/prov-sim/examples/split_bundle.json");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->nodes_size(), 4);
   EXPECT_EQ(s->workloads_size(), 4);
