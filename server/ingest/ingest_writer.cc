@@ -37,6 +37,7 @@ void IngestWriter::Run() {
     metrics_.queue_depth.Set(static_cast<double>(queue_.depth()));
     if (batch.empty()) return;  // closed and drained
     CommitBatch(batch);
+    queue_.Recycle(batch);  // the reactors parse into these messages again
   }
 }
 

@@ -53,6 +53,28 @@ std::vector<IngestItem> ReportQueue::PopBatch(size_t max_batch, absl::Duration m
   return batch;
 }
 
+void ReportQueue::Recycle(std::vector<IngestItem>& items) {
+  absl::MutexLock lock(&pool_mu_);
+  for (IngestItem& item : items) {
+    if (pool_.size() >= kMaxRecycled) return;  // the rest are freed with the batch
+    if (item.size_bytes > kMaxRecycledBytes) continue;
+    pool_.push_back(std::move(item.report));  // a swap: no allocation, no copy
+  }
+}
+
+bool ReportQueue::TakeRecycled(provenance::v1::NodeReport* into) {
+  absl::MutexLock lock(&pool_mu_);
+  if (pool_.empty()) return false;
+  into->Swap(&pool_.back());
+  pool_.pop_back();
+  return true;
+}
+
+size_t ReportQueue::recycled() const {
+  absl::MutexLock lock(&pool_mu_);
+  return pool_.size();
+}
+
 void ReportQueue::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;

@@ -59,6 +59,18 @@ class ReportQueue {
   // Wakes the writer; PopBatch returns what is left, then an empty batch.
   void Close();
 
+  // Report recycling, so the reactors parse into messages whose sub-messages and strings are
+  // already allocated (protobuf's Clear keeps them) instead of the writer freeing every report
+  // and the reactors allocating it again. The writer hands committed reports back with Recycle;
+  // a reactor swaps one into its (empty) read buffer with TakeRecycled, which returns false when
+  // the pool is empty. At most kMaxRecycled messages are kept, only of reports up to
+  // kMaxRecycledBytes serialized, so the pool's memory stays small.
+  static constexpr size_t kMaxRecycled = 4096;
+  static constexpr size_t kMaxRecycledBytes = 64 * 1024;
+  void Recycle(std::vector<IngestItem>& items);
+  bool TakeRecycled(provenance::v1::NodeReport* into);
+  size_t recycled() const;
+
   size_t depth() const;  // queued items (parked ones not included)
   size_t parked() const;
   size_t capacity() const { return capacity_; }
@@ -69,6 +81,8 @@ class ReportQueue {
   std::deque<IngestItem> items_ ABSL_GUARDED_BY(mu_);
   std::deque<IngestItem> parked_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  mutable absl::Mutex pool_mu_;  // its own lock: reactors take from it while the writer waits
+  std::vector<provenance::v1::NodeReport> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace prov::server

@@ -57,6 +57,7 @@ void ReportStream::HandleReportLocked() {
   IngestItem item;
   item.size_bytes = read_buf_.ByteSizeLong();
   item.report.Swap(&read_buf_);
+  deps_.queue->TakeRecycled(&read_buf_);  // reuse a committed report's allocations if any
   if (deps_.catalog != nullptr)
     item.usage = ComputeUsage(item.report, *deps_.catalog, deps_.ledger);
   item.stream = shared_from_this();

@@ -1,9 +1,11 @@
 #include "server/ingest/report_validator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,38 @@ namespace prov::server {
 namespace {
 
 using provenance::v1::NodeReport;
+
+// A PCI address (DDDD:BB:DD.F, any case) as its 9 hex digits in one integer; -1 when the text is
+// not a PCI address. Equal keys <=> the addresses are equal ignoring case.
+int64_t PciKey(absl::string_view a) {
+  if (!IsPciAddress(a)) return -1;
+  int64_t key = 0;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11}) {
+    const char c = absl::ascii_tolower(static_cast<unsigned char>(a[i]));
+    key = key * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  return key;
+}
+
+// The report's accelerator addresses, for "names no accelerator" checks without lowercase copies
+// or hashing: at most limits.max_accelerators keys, sorted once all are added.
+class AddressSet {
+ public:
+  // False when the key is already in the set.
+  bool Add(int64_t key) {
+    if (std::find(keys_.begin(), keys_.end(), key) != keys_.end()) return false;
+    keys_.push_back(key);
+    return true;
+  }
+  void Seal() { std::sort(keys_.begin(), keys_.end()); }
+  bool Contains(absl::string_view address) const {
+    const int64_t key = PciKey(address);
+    return key >= 0 && std::binary_search(keys_.begin(), keys_.end(), key);
+  }
+
+ private:
+  absl::InlinedVector<int64_t, 16> keys_;
+};
 
 // A field path, formatted only when a check fails (validation runs for every report, so the
 // happy path must not build strings): "list[index].name[sub]".
@@ -113,16 +147,17 @@ absl::Status CheckTime(const NodeReport& report, absl::Time now, const Validator
 }
 
 absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& limits,
-                               absl::flat_hash_set<std::string>* addresses) {
+                               AddressSet* addresses) {
   PROV_RETURN_IF_ERROR(
       CheckCount("accelerators", report.accelerators_size(), limits.max_accelerators));
   for (int i = 0; i < report.accelerators_size(); ++i) {
     const auto& a = report.accelerators(i);
-    if (!IsPciAddress(a.pci_address())) {
+    const int64_t key = PciKey(a.pci_address());
+    if (key < 0) {
       return Invalid({"accelerators", i, "pci_address"},
                      absl::StrCat(Quote(a.pci_address()), " is not a PCI address (DDDD:BB:DD.F)"));
     }
-    if (!addresses->insert(absl::AsciiStrToLower(a.pci_address())).second) {
+    if (!addresses->Add(key)) {
       return Invalid({"accelerators", i, "pci_address"},
                      absl::StrCat(Quote(a.pci_address()), " appears twice"));
     }
@@ -145,11 +180,11 @@ absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& 
 }
 
 absl::Status CheckSamples(const NodeReport& report, const ValidatorLimits& limits,
-                          const absl::flat_hash_set<std::string>& addresses) {
+                          const AddressSet& addresses) {
   PROV_RETURN_IF_ERROR(CheckCount("samples", report.samples_size(), limits.max_accelerators));
   for (int i = 0; i < report.samples_size(); ++i) {
     const auto& s = report.samples(i);
-    if (!addresses.contains(absl::AsciiStrToLower(s.pci_address()))) {
+    if (!addresses.Contains(s.pci_address())) {
       return Invalid({"samples", i, "pci_address"},
                      absl::StrCat(Quote(s.pci_address()), " names no accelerator in this report"));
     }
@@ -169,12 +204,12 @@ absl::Status CheckSamples(const NodeReport& report, const ValidatorLimits& limit
 }
 
 absl::Status CheckWorkload(const provenance::v1::Workload& w, int i, const ValidatorLimits& limits,
-                           const absl::flat_hash_set<std::string>& addresses) {
+                           const AddressSet& addresses) {
   PROV_RETURN_IF_ERROR(
       CheckId({"workloads", i, "workload_id"}, w.workload_id(), limits.max_id_length));
   for (int j = 0; j < w.accelerator_pci_addresses_size(); ++j) {
     const std::string& address = w.accelerator_pci_addresses(j);
-    if (!addresses.contains(absl::AsciiStrToLower(address))) {
+    if (!addresses.Contains(address)) {
       return Invalid({"workloads", i, "accelerator_pci_addresses", j},
                      absl::StrCat(Quote(address), " names no accelerator in this report"));
     }
@@ -227,8 +262,9 @@ absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
                             const ValidatorLimits& limits) {
   PROV_RETURN_IF_ERROR(CheckNode(report, limits));
   PROV_RETURN_IF_ERROR(CheckTime(report, server_now, limits));
-  absl::flat_hash_set<std::string> addresses;
+  AddressSet addresses;
   PROV_RETURN_IF_ERROR(CheckAccelerators(report, limits, &addresses));
+  addresses.Seal();
   PROV_RETURN_IF_ERROR(CheckSamples(report, limits, addresses));
   PROV_RETURN_IF_ERROR(CheckCount("workloads", report.workloads_size(), limits.max_workloads));
   absl::flat_hash_set<absl::string_view> workload_ids;

@@ -80,7 +80,7 @@ std::vector<WorkloadUsage> ComputeUsage(const NodeReport& report, const Accelera
       } else if (usage.accelerator_model != f.model) {
         usage.accelerator_model = "mixed";
       }
-      std::string method;
+      absl::string_view method;
       if (f.peak_flops <= 0) {
         method = kMethodUnknownPeak;
       } else {
@@ -93,7 +93,8 @@ std::vector<WorkloadUsage> ComputeUsage(const NodeReport& report, const Accelera
         usage.flop_high += seconds * f.peak_flops;
         usage.flop_low += seconds * f.peak_flops * activity;
       }
-      usage.method = MergeMethods(usage.method, method);
+      // MergeMethods(m, m) is m: merge (and allocate) only when the method differs.
+      if (usage.method != method) usage.method = MergeMethods(usage.method, std::string(method));
     }
     result.push_back(std::move(usage));
   }

@@ -133,11 +133,12 @@ struct Store::Batch {
     double seconds = 0, training = 0, inference = 0, flop_low = 0, flop_high = 0;
     std::string method;
   };
+  // Keys are views into the batch's reports, which outlive the batch: no string copies.
   absl::flat_hash_map<int64_t, Node> nodes;
-  absl::flat_hash_map<RowKey, uint64_t> streams;
-  absl::flat_hash_map<RowKey, Accelerator> accelerators;
-  absl::flat_hash_map<RowKey, Workload> workloads;
-  absl::flat_hash_map<std::pair<std::string, int64_t>, Hour> hours;
+  absl::flat_hash_map<RowKeyView, uint64_t> streams;
+  absl::flat_hash_map<RowKeyView, Accelerator> accelerators;
+  absl::flat_hash_map<RowKeyView, Workload> workloads;
+  absl::flat_hash_map<std::pair<absl::string_view, int64_t>, Hour> hours;
 };
 
 namespace {
@@ -176,8 +177,7 @@ absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t see
 }
 
 absl::StatusOr<uint64_t> Store::HighWater(int64_t node, const std::string& boot_id) {
-  RowKey key{node, boot_id};
-  auto it = high_water_.find(key);
+  auto it = high_water_.find(RowKeyView(node, boot_id));
   if (it != high_water_.end()) return it->second;
   PROV_ASSIGN_OR_RETURN(
       Statement * hw,
@@ -188,7 +188,7 @@ absl::StatusOr<uint64_t> Store::HighWater(int64_t node, const std::string& boot_
   uint64_t max_seq = row.ok() && *row ? static_cast<uint64_t>(hw->ColumnInt64(0)) : 0;
   hw->Reset();
   PROV_RETURN_IF_ERROR(row.status());
-  high_water_.emplace(std::move(key), max_seq);
+  high_water_.emplace(RowKey(node, boot_id), max_seq);
   return max_seq;
 }
 
@@ -209,8 +209,8 @@ absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, B
     return absl::OkStatus();
   }
   mark = r.seq();
-  high_water_[{node, r.node().boot_id()}] = r.seq();
-  batch.streams[{node, r.node().boot_id()}] = r.seq();
+  high_water_.find(RowKeyView(node, r.node().boot_id()))->second = r.seq();  // HighWater added it
+  batch.streams[RowKeyView(node, r.node().boot_id())] = r.seq();
   ++result.stored;
 
   PROV_ASSIGN_OR_RETURN(
@@ -239,14 +239,14 @@ absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, B
   ++n.stored;
 
   for (const auto& a : r.accelerators()) {
-    Batch::Accelerator& acc = batch.accelerators[{node, a.pci_address()}];
+    Batch::Accelerator& acc = batch.accelerators[RowKeyView(node, a.pci_address())];
     if (acc.latest == nullptr || seen_us >= acc.seen_us) acc = {&a, seen_us};
   }
 
   const int64_t hour_us = seen_us - ((seen_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
   for (int i = 0; i < r.workloads_size() && i < static_cast<int>(item.usage.size()); ++i) {
     const WorkloadUsage& u = item.usage[i];
-    Batch::Workload& w = batch.workloads[{node, r.workloads(i).workload_id()}];
+    Batch::Workload& w = batch.workloads[RowKeyView(node, r.workloads(i).workload_id())];
     if (w.latest == nullptr || seen_us < w.first_seen_us) w.first_seen_us = seen_us;
     if (w.latest == nullptr || seen_us >= w.last_seen_us) {
       w.latest = &r.workloads(i);
@@ -258,7 +258,7 @@ absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, B
     w.flop_high += u.flop_high;
     if (w.method != u.method) w.method = MergeMethods(w.method, u.method);
 
-    Batch::Hour& h = batch.hours[{u.account, hour_us}];
+    Batch::Hour& h = batch.hours[{absl::string_view(u.account), hour_us}];
     h.seconds += u.accelerator_seconds;
     if (u.workload_class == provenance::v1::WORKLOAD_CLASS_TRAINING) {
       h.training += u.accelerator_seconds;
@@ -336,7 +336,11 @@ absl::Status Store::WriteAggregates(Batch& batch) {
     accel->BindBlob(10, blob);
     accel->BindInt64(11, acc.seen_us);
     PROV_RETURN_IF_ERROR(accel->Run());
-    accelerators_[key] = {hash, acc.seen_us};
+    if (cached != accelerators_.end()) {
+      cached->second = {hash, acc.seen_us};
+    } else {
+      accelerators_.emplace(RowKey(key.first, key.second), CachedRow{hash, acc.seen_us});
+    }
   }
 
   PROV_ASSIGN_OR_RETURN(Statement * workload, db_->Cached(kUpsertWorkload));
@@ -374,7 +378,11 @@ absl::Status Store::WriteAggregates(Batch& batch) {
     details->BindInt64(3, w.last_seen_us);
     details->BindBlob(4, blob);
     PROV_RETURN_IF_ERROR(details->Run());
-    workload_details_[key] = {hash, w.last_seen_us};
+    if (cached != workload_details_.end()) {
+      cached->second = {hash, w.last_seen_us};
+    } else {
+      workload_details_.emplace(RowKey(key.first, key.second), CachedRow{hash, w.last_seen_us});
+    }
   }
 
   PROV_ASSIGN_OR_RETURN(Statement * hour, db_->Cached(kUpsertAccountHour));

@@ -29,6 +29,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "provenance/v1/report.pb.h"
@@ -72,6 +73,22 @@ class Store {
       : path_(std::move(path)), db_(std::move(db)) {}
   struct Batch;                                    // per-batch aggregates (store.cc)
   using RowKey = std::pair<int64_t, std::string>;  // (nodes.id, pci address / boot / workload id)
+  using RowKeyView = std::pair<int64_t, absl::string_view>;
+  // Hash and equality for RowKey maps that also look up by RowKeyView (no string copy).
+  struct RowKeyHash {
+    using is_transparent = void;
+    size_t operator()(const RowKey& k) const { return (*this)(RowKeyView(k.first, k.second)); }
+    size_t operator()(const RowKeyView& k) const { return absl::HashOf(k.first, k.second); }
+  };
+  struct RowKeyEq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return a.first == b.first && absl::string_view(a.second) == absl::string_view(b.second);
+    }
+  };
+  template <typename V>
+  using RowMap = absl::flat_hash_map<RowKey, V, RowKeyHash, RowKeyEq>;
   struct CachedRow {
     size_t hash = 0;
     int64_t seen_us = 0;
@@ -89,10 +106,10 @@ class Store {
   int64_t batch_received_us_ = 0;
   // Caches of what the database holds; valid because this is the only writer. All are dropped
   // when a transaction fails, and bounded by dropping them when they grow past kMaxCached.
-  absl::flat_hash_map<std::string, int64_t> node_ids_;       // node_id -> nodes.id
-  absl::flat_hash_map<RowKey, uint64_t> high_water_;         // (node, boot) -> max_seq
-  absl::flat_hash_map<RowKey, CachedRow> accelerators_;      // (node, pci) -> written facts
-  absl::flat_hash_map<RowKey, CachedRow> workload_details_;  // (node, workload id) -> written
+  absl::flat_hash_map<std::string, int64_t> node_ids_;  // node_id -> nodes.id
+  RowMap<uint64_t> high_water_;                         // (node, boot) -> max_seq
+  RowMap<CachedRow> accelerators_;                      // (node, pci) -> written facts
+  RowMap<CachedRow> workload_details_;                  // (node, workload id) -> written
 };
 
 // Unix microseconds of a protobuf Timestamp / absl::Time, as stored in the *_us columns.

@@ -38,6 +38,26 @@ TEST(ReportQueueTest, ParksWhenFullAndMovesParkedItemsInOrder) {
   EXPECT_EQ(batch[0].report.seq(), 4u);
 }
 
+TEST(ReportQueueTest, RecyclesBoundedNumberOfSmallReports) {
+  ReportQueue queue(4);
+  provenance::v1::NodeReport into;
+  EXPECT_FALSE(queue.TakeRecycled(&into)) << "empty pool";
+  std::vector<IngestItem> batch;
+  batch.push_back(Item(7));
+  batch.push_back(Item(8));
+  batch[1].size_bytes = ReportQueue::kMaxRecycledBytes + 1;  // too large to keep
+  queue.Recycle(batch);
+  EXPECT_EQ(queue.recycled(), 1u);
+  ASSERT_TRUE(queue.TakeRecycled(&into));
+  EXPECT_EQ(into.seq(), 7u) << "the message itself comes back; the reader clears it";
+  EXPECT_EQ(queue.recycled(), 0u);
+  EXPECT_FALSE(queue.TakeRecycled(&into));
+
+  std::vector<IngestItem> many(ReportQueue::kMaxRecycled + 5);
+  queue.Recycle(many);
+  EXPECT_EQ(queue.recycled(), ReportQueue::kMaxRecycled);
+}
+
 TEST(ReportQueueTest, NewItemsQueueBehindParkedOnes) {
   ReportQueue queue(1);
   EXPECT_TRUE(queue.PushOrPark(Item(1)));

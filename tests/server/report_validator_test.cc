@@ -101,6 +101,20 @@ TEST(ReportValidatorTest, PciAddresses) {
             "accelerators[0].vendor_id: exceeds 0xffff");
 }
 
+TEST(ReportValidatorTest, AddressesMatchIgnoringCaseAndExactFormat) {
+  NodeReport r = Valid();
+  r.mutable_accelerators(0)->set_pci_address("0000:3B:00.0");
+  r.mutable_workloads(0)->set_accelerator_pci_addresses(0, "0000:3b:00.0");
+  EXPECT_TRUE(ValidateReport(r, kNow).ok()) << "upper- and lowercase name the same accelerator";
+  EXPECT_EQ(
+      Message([](NodeReport& r) { r.mutable_accelerators(1)->set_pci_address("0000:3B:00.0"); }),
+      "accelerators[1].pci_address: \"0000:3B:00.0\" appears twice");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_pci_address("0000-3b:00.0"); }),
+            "samples[0].pci_address: \"0000-3b:00.0\" names no accelerator in this report");
+  EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_pci_address("0000:3b:00.1"); }),
+            "samples[0].pci_address: \"0000:3b:00.1\" names no accelerator in this report");
+}
+
 TEST(ReportValidatorTest, Samples) {
   EXPECT_EQ(Message([](NodeReport& r) { r.mutable_samples(0)->set_pci_address("0000:99:00.0"); }),
             "samples[0].pci_address: \"0000:99:00.0\" names no accelerator in this report");
