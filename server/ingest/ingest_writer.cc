@@ -67,11 +67,14 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
     if (acks.stream == nullptr) acks.stream = item.stream;
     ++acks.reports;
     if (result.ok()) {
-      const StreamKey key{item.report.node().node_id(), item.report.node().boot_id()};
-      auto hw = result->high_water.find(key);
+      const absl::string_view boot_id = item.report.node().boot_id();
+      auto hw = result->high_water.find(StreamKeyView(item.report.node().node_id(), boot_id));
       if (hw != result->high_water.end()) {
-        uint64_t& seq = acks.seq_by_boot[key.second];
-        seq = std::max(seq, hw->second);
+        auto seq = acks.seq_by_boot.find(boot_id);  // heterogeneous: no copy per report
+        if (seq == acks.seq_by_boot.end()) {
+          seq = acks.seq_by_boot.emplace(std::string(boot_id), 0).first;
+        }
+        seq->second = std::max(seq->second, hw->second);
       }
     }
   }

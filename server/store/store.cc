@@ -201,7 +201,11 @@ absl::Status Store::AddReport(const ReportToCommit& item, int64_t received_us, B
   // Dedup by the (node, boot) high-water mark: agents send in seq order, so seq <= max_seq has
   // been stored before (or skipped past) and is acknowledged without being stored again.
   PROV_ASSIGN_OR_RETURN(uint64_t max_seq, HighWater(node, r.node().boot_id()));
-  uint64_t& mark = result.high_water[{r.node().node_id(), r.node().boot_id()}];
+  auto found = result.high_water.find(StreamKeyView(r.node().node_id(), r.node().boot_id()));
+  if (found == result.high_water.end()) {  // copies the strings once per stream and batch
+    found = result.high_water.emplace(StreamKey(r.node().node_id(), r.node().boot_id()), 0).first;
+  }
+  uint64_t& mark = found->second;
   if (r.seq() <= max_seq) {
     result.duplicate[index] = true;
     ++result.duplicates;

@@ -49,13 +49,28 @@ struct ReportToCommit {
 };
 
 using StreamKey = std::pair<std::string, std::string>;  // (node_id, boot_id)
+using StreamKeyView = std::pair<absl::string_view, absl::string_view>;
+// Hash and equality for StreamKey maps that also look up by StreamKeyView (no string copies).
+struct StreamKeyHash {
+  using is_transparent = void;
+  size_t operator()(const StreamKey& k) const { return (*this)(StreamKeyView(k.first, k.second)); }
+  size_t operator()(const StreamKeyView& k) const { return absl::HashOf(k.first, k.second); }
+};
+struct StreamKeyEq {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return absl::string_view(a.first) == absl::string_view(b.first) &&
+           absl::string_view(a.second) == absl::string_view(b.second);
+  }
+};
 
 struct CommitResult {
   size_t stored = 0;
   size_t duplicates = 0;
   std::vector<bool> duplicate;  // per input report, in order
   // Highest committed seq per (node_id, boot_id) in the batch, after the commit.
-  absl::flat_hash_map<StreamKey, uint64_t> high_water;
+  absl::flat_hash_map<StreamKey, uint64_t, StreamKeyHash, StreamKeyEq> high_water;
 };
 
 class Store {
