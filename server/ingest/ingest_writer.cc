@@ -53,6 +53,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   absl::StatusOr<CommitResult> result = store_.Commit(items, clock_.Now());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].usage = std::move(items[i].usage);  // recycled
 
   // Group per stream: how many of its reports, and the highest committed seq per boot.
   struct StreamAcks {

@@ -58,14 +58,18 @@ void ReportQueue::Recycle(std::vector<IngestItem>& items) {
   for (IngestItem& item : items) {
     if (pool_.size() >= kMaxRecycled) return;  // the rest are freed with the batch
     if (item.size_bytes > kMaxRecycledBytes) continue;
-    pool_.push_back(std::move(item.report));  // a swap: no allocation, no copy
+    Recycled& r = pool_.emplace_back();
+    r.report.Swap(&item.report);  // no allocation, no copy
+    if (item.usage) r.usage.swap(*item.usage);
   }
 }
 
-bool ReportQueue::TakeRecycled(provenance::v1::NodeReport* into) {
+bool ReportQueue::TakeRecycled(provenance::v1::NodeReport* into,
+                               std::vector<WorkloadUsage>* usage_into) {
   absl::MutexLock lock(&pool_mu_);
   if (pool_.empty()) return false;
-  into->Swap(&pool_.back());
+  into->Swap(&pool_.back().report);
+  usage_into->swap(pool_.back().usage);
   pool_.pop_back();
   return true;
 }

@@ -67,8 +67,9 @@ class ReportQueue {
   // kMaxRecycledBytes serialized, so the pool's memory stays small.
   static constexpr size_t kMaxRecycled = 4096;
   static constexpr size_t kMaxRecycledBytes = 64 * 1024;
+  // Ledger usage vectors travel with their reports (their strings are reused the same way).
   void Recycle(std::vector<IngestItem>& items);
-  bool TakeRecycled(provenance::v1::NodeReport* into);
+  bool TakeRecycled(provenance::v1::NodeReport* into, std::vector<WorkloadUsage>* usage_into);
   size_t recycled() const;
 
   size_t depth() const;  // queued items (parked ones not included)
@@ -82,7 +83,11 @@ class ReportQueue {
   std::deque<IngestItem> parked_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   mutable absl::Mutex pool_mu_;  // its own lock: reactors take from it while the writer waits
-  std::vector<provenance::v1::NodeReport> pool_ ABSL_GUARDED_BY(pool_mu_);
+  struct Recycled {
+    provenance::v1::NodeReport report;
+    std::vector<WorkloadUsage> usage;
+  };
+  std::vector<Recycled> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace prov::server

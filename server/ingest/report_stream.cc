@@ -57,9 +57,13 @@ void ReportStream::HandleReportLocked() {
   IngestItem item;
   item.size_bytes = read_buf_.ByteSizeLong();
   item.report.Swap(&read_buf_);
-  deps_.queue->TakeRecycled(&read_buf_);  // reuse a committed report's allocations if any
-  if (deps_.catalog != nullptr)
-    item.usage = ComputeUsage(item.report, *deps_.catalog, deps_.ledger);
+  if (deps_.catalog != nullptr) {
+    ComputeUsageInto(item.report, *deps_.catalog, deps_.ledger, &usage_buf_);
+    item.usage = std::move(usage_buf_);
+    usage_buf_.clear();  // moved-from: make it a valid empty vector
+  }
+  // Reuse a committed report's allocations (message and usage) for the next read, if any.
+  deps_.queue->TakeRecycled(&read_buf_, &usage_buf_);
   item.stream = shared_from_this();
   ++in_queue_;
   if (deps_.queue->PushOrPark(std::move(item))) {

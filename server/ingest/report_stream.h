@@ -96,6 +96,7 @@ class ReportStream final
 
   absl::Mutex mu_;
   provenance::v1::NodeReport read_buf_ ABSL_GUARDED_BY(mu_);
+  std::vector<WorkloadUsage> usage_buf_ ABSL_GUARDED_BY(mu_);  // recycled, for the next report
   provenance::v1::ReportAck write_buf_ ABSL_GUARDED_BY(mu_);
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   int64_t in_queue_ ABSL_GUARDED_BY(mu_) = 0;

@@ -47,6 +47,13 @@ std::string MergeMethods(const std::string& a, const std::string& b) {
 
 std::vector<WorkloadUsage> ComputeUsage(const NodeReport& report, const AcceleratorCatalog& catalog,
                                         const LedgerOptions& options) {
+  std::vector<WorkloadUsage> result;
+  ComputeUsageInto(report, catalog, options, &result);
+  return result;
+}
+
+void ComputeUsageInto(const NodeReport& report, const AcceleratorCatalog& catalog,
+                      const LedgerOptions& options, std::vector<WorkloadUsage>* out) {
   absl::flat_hash_map<std::string, AcceleratorFacts> facts;
   for (const Accelerator& accelerator : report.accelerators()) {
     AcceleratorFacts& f = facts[absl::AsciiStrToLower(accelerator.pci_address())];
@@ -61,14 +68,23 @@ std::vector<WorkloadUsage> ComputeUsage(const NodeReport& report, const Accelera
 
   const double seconds = report.interval_seconds();
   const std::string default_method = DefaultUtilizationMethod(options.default_utilization);
-  std::vector<WorkloadUsage> result;
-  result.reserve(report.workloads_size());
-  for (const auto& workload : report.workloads()) {
-    WorkloadUsage usage;
-    usage.workload_id = workload.workload_id();
-    usage.account = workload.attribution().account().empty() ? kUnattributedAccount
-                                                             : workload.attribution().account();
+  out->resize(report.workloads_size());
+  for (int i = 0; i < report.workloads_size(); ++i) {
+    const auto& workload = report.workloads(i);
+    WorkloadUsage& usage = (*out)[i];  // every field is set: the element may be reused
+    usage.workload_id.assign(workload.workload_id());
+    if (workload.attribution().account().empty()) {
+      usage.account.assign(kUnattributedAccount);
+    } else {
+      usage.account.assign(workload.attribution().account());
+    }
     usage.workload_class = workload.workload_class();
+    usage.accelerator_count = 0;
+    usage.accelerator_model.clear();
+    usage.accelerator_seconds = 0;
+    usage.flop_low = 0;
+    usage.flop_high = 0;
+    usage.method.clear();
     for (const std::string& address : workload.accelerator_pci_addresses()) {
       auto it = facts.find(absl::AsciiStrToLower(address));
       if (it == facts.end()) continue;
@@ -94,11 +110,13 @@ std::vector<WorkloadUsage> ComputeUsage(const NodeReport& report, const Accelera
         usage.flop_low += seconds * f.peak_flops * activity;
       }
       // MergeMethods(m, m) is m: merge (and allocate) only when the method differs.
-      if (usage.method != method) usage.method = MergeMethods(usage.method, std::string(method));
+      if (usage.method.empty()) {
+        usage.method.assign(method.data(), method.size());  // MergeMethods("", m) is m
+      } else if (usage.method != method) {
+        usage.method = MergeMethods(usage.method, std::string(method));
+      }
     }
-    result.push_back(std::move(usage));
   }
-  return result;
 }
 
 }  // namespace prov::server

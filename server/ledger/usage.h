@@ -59,5 +59,8 @@ std::string MergeMethods(const std::string& a, const std::string& b);
 std::vector<WorkloadUsage> ComputeUsage(const provenance::v1::NodeReport& report,
                                         const AcceleratorCatalog& catalog,
                                         const LedgerOptions& options);
+// The same into *out, reusing its elements' strings (no allocation when they are big enough).
+void ComputeUsageInto(const provenance::v1::NodeReport& report, const AcceleratorCatalog& catalog,
+                      const LedgerOptions& options, std::vector<WorkloadUsage>* out);
 
 }  // namespace prov::server

@@ -41,17 +41,22 @@ TEST(ReportQueueTest, ParksWhenFullAndMovesParkedItemsInOrder) {
 TEST(ReportQueueTest, RecyclesBoundedNumberOfSmallReports) {
   ReportQueue queue(4);
   provenance::v1::NodeReport into;
-  EXPECT_FALSE(queue.TakeRecycled(&into)) << "empty pool";
+  std::vector<WorkloadUsage> usage_into;
+  EXPECT_FALSE(queue.TakeRecycled(&into, &usage_into)) << "empty pool";
   std::vector<IngestItem> batch;
   batch.push_back(Item(7));
+  batch[0].usage.emplace(1);
+  (*batch[0].usage)[0].workload_id = "job-7";
   batch.push_back(Item(8));
   batch[1].size_bytes = ReportQueue::kMaxRecycledBytes + 1;  // too large to keep
   queue.Recycle(batch);
   EXPECT_EQ(queue.recycled(), 1u);
-  ASSERT_TRUE(queue.TakeRecycled(&into));
+  ASSERT_TRUE(queue.TakeRecycled(&into, &usage_into));
   EXPECT_EQ(into.seq(), 7u) << "the message itself comes back; the reader clears it";
+  ASSERT_EQ(usage_into.size(), 1u) << "with its usage vector";
+  EXPECT_EQ(usage_into[0].workload_id, "job-7");
   EXPECT_EQ(queue.recycled(), 0u);
-  EXPECT_FALSE(queue.TakeRecycled(&into));
+  EXPECT_FALSE(queue.TakeRecycled(&into, &usage_into));
 
   std::vector<IngestItem> many(ReportQueue::kMaxRecycled + 5);
   queue.Recycle(many);

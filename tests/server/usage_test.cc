@@ -28,6 +28,36 @@ TEST(UsageTest, TensorActivityAndDefaultUtilizationMixed) {
   EXPECT_EQ(u.method, "accel_seconds*peak*default_util(0.30) + accel_seconds*peak*tensor_activity");
 }
 
+TEST(UsageTest, ComputeUsageIntoOverwritesReusedElements) {
+  std::vector<WorkloadUsage> out(3);
+  for (WorkloadUsage& stale : out) {
+    stale = {.workload_id = "old",
+             .account = "old",
+             .accelerator_count = 9,
+             .accelerator_model = "old",
+             .accelerator_seconds = 9,
+             .flop_low = 9,
+             .flop_high = 9,
+             .method = "old"};
+  }
+  ComputeUsageInto(Report(), AcceleratorCatalog::Builtin(), {}, &out);
+  const std::vector<WorkloadUsage> fresh =
+      ComputeUsage(Report(), AcceleratorCatalog::Builtin(), {});
+  ASSERT_EQ(out.size(), 1u) << "resized to the report's workloads";
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(out[0].workload_id, fresh[0].workload_id);
+  EXPECT_EQ(out[0].account, fresh[0].account);
+  EXPECT_EQ(out[0].workload_class, fresh[0].workload_class);
+  EXPECT_EQ(out[0].accelerator_count, fresh[0].accelerator_count);
+  EXPECT_EQ(out[0].accelerator_model, fresh[0].accelerator_model);
+  EXPECT_DOUBLE_EQ(out[0].accelerator_seconds, fresh[0].accelerator_seconds);
+  EXPECT_DOUBLE_EQ(out[0].flop_low, fresh[0].flop_low);
+  EXPECT_DOUBLE_EQ(out[0].flop_high, fresh[0].flop_high);
+  EXPECT_EQ(out[0].method, fresh[0].method);
+  EXPECT_EQ(out[0].method,
+            "accel_seconds*peak*default_util(0.30) + accel_seconds*peak*tensor_activity");
+}
+
 TEST(UsageTest, OnlyTensorActivity) {
   NodeReport r = Report();
   r.mutable_samples(1)->set_tensor_activity(0.25);
