@@ -37,6 +37,7 @@
 #include "agent/uplink/uplink.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
+#include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
 #include "common/proto_json.h"
@@ -76,42 +77,6 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
-// "--foo-bar=x" -> "--foo_bar=x" (the name only), expanding --flagfile=F in place.
-absl::Status NormalizeArgs(const std::vector<std::string>& in, std::vector<std::string>* out,
-                           int depth) {
-  if (depth > 4) return absl::InvalidArgumentError("--flagfile nested more than 4 deep");
-  for (size_t i = 0; i < in.size(); ++i) {
-    std::string arg = in[i];
-    if (!absl::StartsWith(arg, "--") || arg == "--") {
-      out->push_back(arg);
-      continue;
-    }
-    size_t eq = arg.find('=');
-    for (size_t c = 2; c < std::min(eq, arg.size()); ++c) {
-      if (arg[c] == '-') arg[c] = '_';
-    }
-    std::string path;
-    if (absl::StartsWith(arg, "--flagfile=")) {
-      path = arg.substr(11);
-    } else if (arg == "--flagfile" && i + 1 < in.size()) {
-      path = in[++i];
-    } else {
-      out->push_back(arg);
-      continue;
-    }
-    auto text = prov::ReadFileToString(path, 1 << 20);
-    if (!text.ok())
-      return absl::InvalidArgumentError(absl::StrCat("--flagfile: ", text.status().message()));
-    std::vector<std::string> lines;
-    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-      line = absl::StripAsciiWhitespace(line);
-      if (!line.empty() && line.front() != '#') lines.emplace_back(line);
-    }
-    if (auto s = NormalizeArgs(lines, out, depth + 1); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 int Fail(absl::string_view what) {
   std::cerr << "prov-agent: " << what << "\n";
   return 2;
@@ -124,10 +89,10 @@ int main(int argc, char** argv) {
       "prov-agent: reports a node's accelerators and the workloads on them.\n"
       "  prov-agent --once [--sysfs-root DIR --procfs-root DIR]\n"
       "  prov-agent --server HOST:PORT --tls-ca CA [--tls-cert C --tls-key K] | --insecure");
-  std::vector<std::string> raw(argv, argv + argc), args;
-  if (auto s = NormalizeArgs(raw, &args, 0); !s.ok()) return Fail(s.message());
+  auto args = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
+  if (!args.ok()) return Fail(args.status().message());
   std::vector<char*> cargs;
-  for (std::string& a : args) cargs.push_back(a.data());
+  for (std::string& a : *args) cargs.push_back(a.data());
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
   if (rest.size() > 1)
     return Fail(absl::StrCat("unexpected argument '", rest[1], "' (flags start with --)"));

@@ -29,7 +29,7 @@
 #include "common/fs.h"
 #include "common/grpc/tls.h"
 #include "common/version.h"
-#include "server/flag_args.h"
+#include "common/flag_args.h"
 #include "server/provd_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "provd --data-dir DIR (--tls-cert F --tls-key F [--tls-client-ca F] | --insecure) "
       "[--flagfile FILE]");
-  auto normalized = prov::server::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
+  auto normalized = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
   if (!normalized.ok()) ConfigError(std::string(normalized.status().message()));
   std::vector<char*> args;
   for (std::string& arg : *normalized) args.push_back(arg.data());

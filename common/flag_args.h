@@ -1,4 +1,4 @@
-// NormalizeArgs: lets provd's command line and config file spell flags with dashes.
+// NormalizeArgs: lets every program's command line and config file spell flags with dashes.
 //
 //   auto args = NormalizeArgs({"provd", "--data-dir=/x", "--flagfile", "/etc/provd.flags"});
 //   // -> {"provd", "--data_dir=/x", <flags from the file, normalized>}
@@ -15,8 +15,8 @@
 
 #include "absl/status/statusor.h"
 
-namespace prov::server {
+namespace prov {
 
 absl::StatusOr<std::vector<std::string>> NormalizeArgs(const std::vector<std::string>& args);
 
-}  // namespace prov::server
+}  // namespace prov

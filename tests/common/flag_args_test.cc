@@ -1,11 +1,11 @@
-#include "server/flag_args.h"
+#include "common/flag_args.h"
 
 #include <fstream>
 
 #include "gtest/gtest.h"
 #include "tests/server/temp_dir.h"
 
-namespace prov::server {
+namespace prov {
 namespace {
 
 using Args = std::vector<std::string>;
@@ -19,7 +19,7 @@ TEST(FlagArgsTest, DashesInNamesBecomeUnderscoresValuesUntouched) {
 }
 
 TEST(FlagArgsTest, ExpandsFlagfilesInPlace) {
-  testing::TempDir dir;
+  server::testing::TempDir dir;
   const std::string path = dir.path() + "/provd.flags";
   std::ofstream(path) << "# provd config\n\n--queue-capacity=128\n  --silent-after=2m  \n";
   auto args = NormalizeArgs({"provd", "--flagfile=" + path, "--queue-capacity=64"});
@@ -32,7 +32,7 @@ TEST(FlagArgsTest, ExpandsFlagfilesInPlace) {
 }
 
 TEST(FlagArgsTest, FlagfileErrorsNameTheFile) {
-  testing::TempDir dir;
+  server::testing::TempDir dir;
   auto missing = NormalizeArgs({"provd", "--flagfile=" + dir.path() + "/nope"});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("--flagfile: cannot read " + dir.path() + "/nope"),
@@ -51,4 +51,4 @@ TEST(FlagArgsTest, FlagfileErrorsNameTheFile) {
 }
 
 }  // namespace
-}  // namespace prov::server
+}  // namespace prov

@@ -1,4 +1,4 @@
-#include "server/flag_args.h"
+#include "common/flag_args.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -7,7 +7,7 @@
 #include "common/fs.h"
 #include "common/status_macros.h"
 
-namespace prov::server {
+namespace prov {
 namespace {
 
 constexpr int kMaxDepth = 8;
@@ -86,4 +86,4 @@ absl::StatusOr<std::vector<std::string>> NormalizeArgs(const std::vector<std::st
   return out;
 }
 
-}  // namespace prov::server
+}  // namespace prov
