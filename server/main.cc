@@ -26,10 +26,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
+#include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
 #include "common/version.h"
-#include "common/flag_args.h"
 #include "server/provd_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
