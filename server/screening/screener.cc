@@ -20,10 +20,6 @@ std::vector<std::string> Trigrams(absl::string_view token) {
   return out;
 }
 
-bool SameOrder(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  return a == b;
-}
-
 }  // namespace
 
 Screener::Screener(const CslList& list, const NameNormalizer& normalizer, ScreenerOptions options)
@@ -88,7 +84,7 @@ double Screener::Score(const NormalizedName& query, const NormalizedName& candid
     std::vector<std::string> sq = query.tokens, sc = candidate.tokens;
     std::sort(sq.begin(), sq.end());
     std::sort(sc.begin(), sc.end());
-    if (sq == sc && !SameOrder(query.tokens, candidate.tokens)) {
+    if (sq == sc && query.tokens != candidate.tokens) {
       reasons->push_back("same tokens in a different order");
     }
     std::vector<std::string> forms = query.dropped_legal_forms;

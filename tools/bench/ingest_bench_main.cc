@@ -23,9 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/status_macros.h"
+#include "tools/bench/bench_flags.h"
 #include "tools/bench/bench_output.h"
 #include "tools/bench/child_process.h"
 #include "tools/bench/loadgen.h"
@@ -186,13 +186,6 @@ int Main() {
 }  // namespace prov::bench
 
 int main(int argc, char** argv) {
-  auto args = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
-  if (!args.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
-    return 2;
-  }
-  std::vector<char*> cargs;
-  for (std::string& a : *args) cargs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  prov::bench::ParseBenchFlags(argc, argv);
   return prov::bench::Main();
 }

@@ -22,10 +22,10 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/flag_args.h"
 #include "common/fs.h"
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/agent_gateway.grpc.pb.h"
+#include "tools/bench/bench_flags.h"
 #include "tools/bench/sink_server_options.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "address:port to listen on (port 0: pick one)");
@@ -158,13 +158,6 @@ int Main() {
 }  // namespace prov::bench
 
 int main(int argc, char** argv) {
-  auto args = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
-  if (!args.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
-    return 2;
-  }
-  std::vector<char*> cargs;
-  for (std::string& a : *args) cargs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  prov::bench::ParseBenchFlags(argc, argv);
   return prov::bench::Main();
 }
