@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 1> kMigrations = {R"sql(
+constexpr std::array<const char*, 2> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -100,6 +100,102 @@ CREATE TABLE account_usage_hourly (
   flop_high REAL NOT NULL,
   method TEXT NOT NULL,
   PRIMARY KEY (account, hour_us)
+) WITHOUT ROWID;
+)sql",
+                                                    // Version 2: identity and analysis (issue 3).
+                                                    R"sql(
+CREATE TABLE kyc_imports (
+  version INTEGER PRIMARY KEY,
+  imported_at_us INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  content_digest TEXT NOT NULL,
+  accepted INTEGER NOT NULL,
+  errors INTEGER NOT NULL
+);
+CREATE TABLE account_identities (
+  account_id TEXT NOT NULL,
+  version INTEGER NOT NULL REFERENCES kyc_imports(version),
+  identity BLOB NOT NULL,
+  PRIMARY KEY (account_id, version)
+) WITHOUT ROWID;
+CREATE TABLE accounts (
+  account_id TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  legal_entity TEXT NOT NULL,
+  country TEXT NOT NULL,
+  parent_account TEXT NOT NULL,
+  identity BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE screening_lists (
+  id INTEGER PRIMARY KEY,
+  list_version TEXT NOT NULL,
+  imported_at_us INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  columns INTEGER NOT NULL,
+  entries INTEGER NOT NULL,
+  content BLOB NOT NULL
+);
+CREATE TABLE screening_hits (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  list_version TEXT NOT NULL,
+  kyc_version INTEGER NOT NULL,
+  score REAL NOT NULL,
+  found_at_us INTEGER NOT NULL,
+  hit BLOB NOT NULL
+);
+CREATE INDEX screening_hits_account ON screening_hits(account_id);
+CREATE TABLE policies (
+  id INTEGER PRIMARY KEY,
+  policy_version TEXT NOT NULL,
+  source TEXT NOT NULL,
+  loaded_at_us INTEGER NOT NULL,
+  yaml TEXT NOT NULL
+);
+CREATE TABLE analysis_nodes (
+  node_id TEXT PRIMARY KEY,
+  facts BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE analysis_workloads (
+  workload_key TEXT PRIMARY KEY,
+  facts BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE links (
+  link_key TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  account_a TEXT NOT NULL,
+  account_b TEXT NOT NULL,
+  link BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX links_account_a ON links(account_a);
+CREATE INDEX links_account_b ON links(account_b);
+CREATE TABLE bundles (
+  bundle_id TEXT PRIMARY KEY,
+  merged_into TEXT NOT NULL DEFAULT '',
+  updated_us INTEGER NOT NULL,
+  bundle BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE bundle_accounts (
+  account_id TEXT PRIMARY KEY,
+  bundle_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX bundle_accounts_bundle ON bundle_accounts(bundle_id);
+CREATE TABLE flags (
+  flag_id TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
+  flag BLOB NOT NULL,
+  UNIQUE (rule, subject)
+) WITHOUT ROWID;
+CREATE TABLE flag_accounts (
+  account_id TEXT NOT NULL,
+  flag_id TEXT NOT NULL,
+  PRIMARY KEY (account_id, flag_id)
 ) WITHOUT ROWID;
 )sql"};
 
