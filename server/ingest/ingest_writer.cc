@@ -54,6 +54,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (size_t i = 0; i < batch.size(); ++i) batch[i].usage = std::move(items[i].usage);  // recycled
+  if (result.ok() && options_.on_committed) options_.on_committed(batch, *result);
 
   // Group per stream: how many of its reports, and the highest committed seq per boot.
   struct StreamAcks {

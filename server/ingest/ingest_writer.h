@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -31,10 +32,17 @@
 
 namespace prov::server {
 
+// Called on the writer thread after a batch committed, before the acks go out, with the batch
+// (reports and their usage) and which of them were duplicates (CommitResult::duplicate). Must not
+// block for long: it runs on the ingest hot path (the analysis engine copies what it needs).
+using CommittedBatchObserver =
+    std::function<void(const std::vector<IngestItem>& batch, const CommitResult& result)>;
+
 struct WriterOptions {
   size_t max_batch = 4096;
   absl::Duration max_batch_delay = absl::Milliseconds(5);
   LedgerOptions ledger;
+  CommittedBatchObserver on_committed;  // optional
 };
 
 class IngestWriter {
