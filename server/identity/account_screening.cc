@@ -1,0 +1,101 @@
+#include "server/identity/account_screening.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace prov::server {
+namespace {
+
+using provenance::v1::AccountIdentity;
+using provenance::v1::ScreeningMatch;
+
+struct Subject {
+  std::string kind;  // "legal_entity", "beneficial_owner", "reseller"
+  std::string name;
+  std::string context;  // a leading reason, e.g. the reseller chain
+};
+
+// The ancestors of `account` nearest first, each as a subject.
+std::vector<Subject> ResellerChain(
+    const AccountIdentity& account,
+    const absl::flat_hash_map<std::string, const AccountIdentity*>& by_id) {
+  std::vector<Subject> out;
+  absl::flat_hash_set<std::string> visited = {account.account_id()};
+  std::vector<std::string> path = {account.account_id()};
+  std::string parent = account.parent_account();
+  for (int depth = 0; !parent.empty() && depth < kMaxResellerDepth; ++depth) {
+    if (!visited.insert(parent).second) break;  // a cycle
+    path.push_back(parent);
+    auto it = by_id.find(parent);
+    Subject s;
+    s.kind = "reseller";
+    std::string chain = absl::StrJoin(path, " -> ");
+    if (it != by_id.end() && !it->second->legal_entity().empty()) {
+      s.name = it->second->legal_entity();
+      s.context = absl::StrCat("reseller chain ", chain, ": ancestor ", parent,
+                               " screened by its legal entity");
+      parent = it->second->parent_account();
+    } else {
+      s.name = parent;
+      s.context = absl::StrCat("reseller chain ", chain, ": ancestor ", parent,
+                               " has no imported KYC record; screened by its account id");
+      parent.clear();
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& accounts,
+                                           const screening::Screener& screener,
+                                           int64_t kyc_version) {
+  absl::flat_hash_map<std::string, const AccountIdentity*> by_id;
+  std::vector<const AccountIdentity*> ordered;
+  for (const AccountIdentity& a : accounts) {
+    by_id[a.account_id()] = &a;
+    ordered.push_back(&a);
+  }
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto* a, const auto* b) { return a->account_id() < b->account_id(); });
+  std::vector<ScreeningMatch> out;
+  for (const AccountIdentity* account : ordered) {
+    std::vector<Subject> subjects;
+    subjects.push_back({"legal_entity", account->legal_entity(), ""});
+    for (const auto& owner : account->beneficial_owners()) {
+      subjects.push_back({"beneficial_owner", owner.name(), ""});
+    }
+    for (Subject& s : ResellerChain(*account, by_id)) subjects.push_back(std::move(s));
+    absl::flat_hash_set<std::string> seen;
+    for (const Subject& subject : subjects) {
+      if (subject.name.empty()) continue;
+      for (const screening::ScreeningHit& hit : screener.Screen(subject.name)) {
+        std::string key = absl::StrCat(subject.kind, "\x1f", subject.name, "\x1f", hit.entry->id);
+        if (!seen.insert(key).second) continue;
+        ScreeningMatch m;
+        m.set_account_id(account->account_id());
+        m.set_subject_kind(subject.kind);
+        m.set_subject_name(subject.name);
+        m.set_list_version(screener.list_version());
+        m.set_entry_id(hit.entry->id);
+        m.set_entry_name(hit.matched_name);
+        m.set_entry_source(hit.entry->source);
+        m.set_matched_alias(hit.matched_alias);
+        m.set_score(hit.score);
+        if (!subject.context.empty()) m.add_reasons(subject.context);
+        for (const std::string& r : hit.reasons) m.add_reasons(r);
+        m.set_kyc_version(kyc_version);
+        out.push_back(std::move(m));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace prov::server

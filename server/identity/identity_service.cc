@@ -1,0 +1,185 @@
+// Construction, start-up loading, GetAccount and the policy calls; imports are in
+// identity_service_import.cc.
+#include "server/identity/identity_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/identity/account_view.h"
+#include "server/identity/identity_store.h"
+#include "server/identity/screening_cache.h"
+#include "server/identity/service_util.h"
+#include "server/identity/transaction.h"
+#include "server/store/schema.h"
+
+namespace prov::server {
+namespace {
+
+absl::StatusOr<std::unique_ptr<SqliteDb>> OpenConnection(const std::string& path,
+                                                         SqliteDb::Mode mode,
+                                                         absl::Duration busy_timeout) {
+  PROV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, mode));
+  PROV_RETURN_IF_ERROR(
+      db->Exec(absl::StrCat("PRAGMA busy_timeout=", absl::ToInt64Milliseconds(busy_timeout))));
+  if (mode == SqliteDb::kReadWrite) {
+    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  } else {
+    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  }
+  return db;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedPolicy> MakeLoadedPolicy(absl::string_view yaml, absl::string_view source_name,
+                                              absl::Time loaded_at) {
+  PROV_ASSIGN_OR_RETURN(policy::Policy parsed, policy::ParsePolicy(yaml, source_name));
+  LoadedPolicy loaded;
+  loaded.policy = std::make_shared<const policy::Policy>(std::move(parsed));
+  loaded.source_name = std::string(source_name);
+  loaded.yaml = std::string(yaml);
+  loaded.loaded_at = loaded_at;
+  return loaded;
+}
+
+absl::StatusOr<std::unique_ptr<IdentityServiceImpl>> IdentityServiceImpl::Create(
+    const std::string& db_path, const Clock& clock, IdentitySink* sink, LoadedPolicy current_policy,
+    IdentityServiceOptions options) {
+  PROV_ASSIGN_OR_RETURN(auto db,
+                        OpenConnection(db_path, SqliteDb::kReadWrite, options.busy_timeout));
+  absl::Status migrated = MigrateSchema(*db);
+  if (!migrated.ok()) {
+    return absl::Status(migrated.code(), absl::StrCat(db_path, ": ", migrated.message()));
+  }
+  PROV_ASSIGN_OR_RETURN(auto reader,
+                        OpenConnection(db_path, SqliteDb::kReadOnly, options.busy_timeout));
+  return std::unique_ptr<IdentityServiceImpl>(new IdentityServiceImpl(
+      clock, sink, std::move(current_policy), options, std::move(db), std::move(reader)));
+}
+
+IdentityServiceImpl::IdentityServiceImpl(const Clock& clock, IdentitySink* sink,
+                                         LoadedPolicy policy, IdentityServiceOptions options,
+                                         std::unique_ptr<SqliteDb> db,
+                                         std::unique_ptr<SqliteDb> reader)
+    : clock_(clock),
+      sink_(sink),
+      options_(options),
+      db_(std::move(db)),
+      reader_(std::move(reader)),
+      policy_(std::move(policy)) {}
+
+IdentityServiceImpl::~IdentityServiceImpl() = default;
+
+absl::StatusOr<IdentityStartup> IdentityServiceImpl::LoadStartup(const std::string& db_path) {
+  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadOnly, absl::Seconds(10)));
+  IdentityStartup startup;
+  PROV_ASSIGN_OR_RETURN(startup.snapshot, LoadIdentitySnapshot(*db));
+  PROV_ASSIGN_OR_RETURN(std::optional<StoredPolicy> stored, LoadLatestPolicy(*db));
+  if (stored.has_value()) {
+    absl::StatusOr<LoadedPolicy> loaded =
+        MakeLoadedPolicy(stored->yaml, stored->source, stored->loaded_at);
+    if (loaded.ok()) {
+      startup.policy = *std::move(loaded);
+    } else {
+      startup.policy_status = absl::Status(
+          loaded.status().code(), absl::StrCat("stored policy ", stored->version, " from ",
+                                               stored->source, ": ", loaded.status().message()));
+    }
+  }
+  return startup;
+}
+
+double IdentityServiceImpl::ScreeningThreshold() const {
+  absl::MutexLock lock(&policy_mu_);
+  return policy_.policy != nullptr ? policy_.policy->screening.min_score
+                                   : screening::ScreenerOptions{}.threshold;
+}
+
+grpc::Status IdentityServiceImpl::GetAccount(grpc::ServerContext* /*context*/,
+                                             const provenance::v1::GetAccountRequest* request,
+                                             provenance::v1::GetAccountResponse* response) {
+  if (request->account_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "account_id: must not be empty");
+  }
+  absl::StatusOr<std::optional<provenance::v1::GetAccountResponse>> view;
+  {
+    absl::MutexLock lock(&read_mu_);
+    view = LoadAccountView(*reader_, request->account_id());
+  }
+  if (!view.ok()) return ToGrpc(view.status());
+  if (!view->has_value()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("account ", request->account_id(),
+                                     ": no KYC record, screening hit, bundle or flag"));
+  }
+  *response = **std::move(view);
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityServiceImpl::GetPolicy(grpc::ServerContext* /*context*/,
+                                            const provenance::v1::GetPolicyRequest* /*request*/,
+                                            provenance::v1::GetPolicyResponse* response) {
+  absl::MutexLock lock(&policy_mu_);
+  if (policy_.policy == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no policy loaded");
+  }
+  response->set_policy_version(policy_.policy->version);
+  response->set_source_name(policy_.source_name);
+  response->set_yaml(policy_.yaml);
+  SetTimestamp(policy_.loaded_at, response->mutable_loaded_at());
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* /*context*/,
+                                             const provenance::v1::LoadPolicyRequest* request,
+                                             provenance::v1::LoadPolicyResponse* response) {
+  if (request->yaml().size() > kMaxPolicyBytes) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("yaml: ", request->yaml().size(), " bytes; the limit is ",
+                                     kMaxPolicyBytes, " bytes"));
+  }
+  std::string source = request->source_name().empty() ? "policy.yaml" : request->source_name();
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<LoadedPolicy> loaded = MakeLoadedPolicy(request->yaml(), source, now);
+  if (!loaded.ok()) return ToGrpc(loaded.status());
+  const double old_threshold = ScreeningThreshold();
+  absl::StatusOr<int64_t> id = SavePolicy(*db_, loaded->policy->version, source, loaded->yaml, now);
+  if (!id.ok()) return ToGrpc(id.status());
+  if (sink_ != nullptr) {
+    absl::Status applied = sink_->OnPolicyLoaded(loaded->policy);
+    if (!applied.ok()) {
+      absl::Status undone = DeletePolicy(*db_, *id);
+      std::string note =
+          undone.ok() ? "" : absl::StrCat(" (and removing it failed: ", undone.message(), ")");
+      return grpc::Status(ToGrpc(applied).error_code(),
+                          absl::StrCat("the analysis engine refused policy ",
+                                       loaded->policy->version, ": ", applied.message(), note));
+    }
+  }
+  response->set_policy_version(loaded->policy->version);
+  const double threshold = loaded->policy->screening.min_score;
+  {
+    absl::MutexLock policy_lock(&policy_mu_);
+    policy_ = *std::move(loaded);
+  }
+  if (threshold != old_threshold) {  // the hits depend on the threshold
+    absl::Status rescreened = [&]() -> absl::Status {
+      PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+      PROV_ASSIGN_OR_RETURN(IdentitySnapshot snapshot, RescreenLocked(now));
+      PROV_RETURN_IF_ERROR(txn.Commit());
+      Notify(std::move(snapshot));
+      return absl::OkStatus();
+    }();
+    if (!rescreened.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          absl::StrCat("policy ", response->policy_version(),
+                                       " is loaded, but re-screening with its min_score failed "
+                                       "(the stored hits are the old ones): ",
+                                       rescreened.message()));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace prov::server

@@ -1,0 +1,137 @@
+// IdentityServiceImpl: provenance.v1.IdentityService (provctl accounts / screening / policy).
+//
+//   // provd start-up, after Store::Open has migrated provd.db:
+//   PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(db_path));
+//   engine.OnIdentityChanged(std::move(startup.snapshot));
+//   LoadedPolicy current = startup.policy ? *startup.policy : policy_from_flag;
+//   PROV_ASSIGN_OR_RETURN(auto identity, IdentityServiceImpl::Create(db_path, clock, &engine,
+//                                                                    current));
+//   builder.RegisterService(identity.get());
+//   builder.SetMaxReceiveMessageSize(IdentityServiceOptions::kDefaultMaxImportBytes + (1 << 20));
+//
+// Imports: ImportAccounts parses the file (CSV/JSON/JSONL; format from the request or the source
+// name), stores a new KYC version (good rows in, bad rows reported as "line N: field F: ..."),
+// re-screens every current account against the latest list (policy screening.min_score as the
+// threshold), replaces the stored hits, commits all of it in ONE transaction, then calls
+// sink->OnIdentityChanged with the new snapshot. ImportScreeningList does the same for a CSL CSV.
+// LoadPolicy parses the YAML (INVALID_ARGUMENT with the parser's message naming line and field;
+// nothing stored), stores it, and offers it to sink->OnPolicyLoaded; when the sink refuses, the
+// stored row is removed again and the sink's error returned. A changed screening threshold
+// re-screens. GetAccount: see server/identity/account_view.h; NOT_FOUND for an unknown account.
+//
+// Bad input never crashes and never touches stored data: whole-file errors, empty lists and
+// oversized requests (options.max_import_bytes, 256 MiB) are INVALID_ARGUMENT naming what is wrong.
+// The actor recorded with an import is the client certificate's common name under mutual TLS, else
+// the gRPC peer address.
+//
+// Threads: gRPC sync handler threads. Imports and policy loads are serialized by one mutex, which
+// is also held while the sink is called (so snapshots arrive in commit order; the sink must not
+// call back into this service). GetAccount reads on a second, read-only connection and never
+// waits for an import. Both connections are this object's own (WAL, busy_timeout); provd's ingest
+// writer has another.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "provenance/v1/analysis.grpc.pb.h"
+#include "server/analysis/identity_sink.h"
+#include "server/policy/policy.h"
+#include "server/screening/name_normalizer.h"
+#include "server/store/sqlite.h"
+
+namespace prov::server {
+
+// The policy in force, with what GetPolicy shows about it.
+struct LoadedPolicy {
+  std::shared_ptr<const policy::Policy> policy;  // null: none loaded
+  std::string source_name;
+  std::string yaml;
+  absl::Time loaded_at = absl::UnixEpoch();
+};
+
+// Parses `yaml` into a LoadedPolicy (errors are ParsePolicy's, naming line and field).
+absl::StatusOr<LoadedPolicy> MakeLoadedPolicy(absl::string_view yaml, absl::string_view source_name,
+                                              absl::Time loaded_at);
+
+struct IdentityStartup {
+  IdentitySnapshot snapshot;           // what was stored at the last import
+  std::optional<LoadedPolicy> policy;  // the latest policy loaded through LoadPolicy, if any
+  absl::Status policy_status;          // not OK: a stored policy exists but no longer parses
+};
+
+struct IdentityServiceOptions {
+  static constexpr size_t kDefaultMaxImportBytes = 256u << 20;
+  size_t max_import_bytes = kDefaultMaxImportBytes;  // accounts file or screening list
+  absl::Duration busy_timeout = absl::Seconds(10);
+  size_t max_reported_errors = 1000;  // row errors listed in a response; the rest are counted
+};
+
+class ScreeningCache;
+
+class IdentityServiceImpl final : public provenance::v1::IdentityService::Service {
+ public:
+  static constexpr size_t kMaxPolicyBytes = 4u << 20;
+
+  // Opens two connections on `db_path` (read-write and read-only) and applies pending schema
+  // migrations (none when provd's Store opened the file first). `sink` may be null (tests).
+  static absl::StatusOr<std::unique_ptr<IdentityServiceImpl>> Create(
+      const std::string& db_path, const Clock& clock, IdentitySink* sink,
+      LoadedPolicy current_policy, IdentityServiceOptions options = {});
+  // The stored identity snapshot and the latest stored policy, for provd start-up.
+  static absl::StatusOr<IdentityStartup> LoadStartup(const std::string& db_path);
+
+  ~IdentityServiceImpl() override;
+
+  grpc::Status ImportAccounts(grpc::ServerContext* context,
+                              const provenance::v1::ImportAccountsRequest* request,
+                              provenance::v1::ImportAccountsResponse* response) override;
+  grpc::Status ImportScreeningList(grpc::ServerContext* context,
+                                   const provenance::v1::ImportScreeningListRequest* request,
+                                   provenance::v1::ImportScreeningListResponse* response) override;
+  grpc::Status GetAccount(grpc::ServerContext* context,
+                          const provenance::v1::GetAccountRequest* request,
+                          provenance::v1::GetAccountResponse* response) override;
+  grpc::Status LoadPolicy(grpc::ServerContext* context,
+                          const provenance::v1::LoadPolicyRequest* request,
+                          provenance::v1::LoadPolicyResponse* response) override;
+  grpc::Status GetPolicy(grpc::ServerContext* context,
+                         const provenance::v1::GetPolicyRequest* request,
+                         provenance::v1::GetPolicyResponse* response) override;
+
+ private:
+  IdentityServiceImpl(const Clock& clock, IdentitySink* sink, LoadedPolicy policy,
+                      IdentityServiceOptions options, std::unique_ptr<SqliteDb> db,
+                      std::unique_ptr<SqliteDb> reader);
+
+  // Re-screens every current account against the latest stored list and replaces the stored
+  // hits, inside the caller's transaction. Returns the new snapshot.
+  absl::StatusOr<IdentitySnapshot> RescreenLocked(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double ScreeningThreshold() const;
+  void Notify(IdentitySnapshot snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Clock& clock_;
+  IdentitySink* const sink_;
+  const IdentityServiceOptions options_;
+  screening::NameNormalizer normalizer_;
+
+  absl::Mutex mu_;  // serializes imports and policy loads
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ScreeningCache> cache_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex read_mu_;
+  std::unique_ptr<SqliteDb> reader_ ABSL_GUARDED_BY(read_mu_);
+
+  mutable absl::Mutex policy_mu_;
+  LoadedPolicy policy_ ABSL_GUARDED_BY(policy_mu_);
+};
+
+}  // namespace prov::server

@@ -1,0 +1,178 @@
+// IdentityServiceImpl: account and screening-list imports, and re-screening after them.
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/identity/account_screening.h"
+#include "server/identity/identity_service.h"
+#include "server/identity/identity_store.h"
+#include "server/identity/screening_cache.h"
+#include "server/identity/service_util.h"
+#include "server/identity/transaction.h"
+
+namespace prov::server {
+namespace {
+
+using provenance::v1::ImportAccountsRequest;
+using provenance::v1::ImportAccountsResponse;
+using provenance::v1::ImportScreeningListRequest;
+using provenance::v1::ImportScreeningListResponse;
+
+grpc::Status TooLarge(absl::string_view what, size_t size, size_t limit) {
+  return grpc::Status(
+      grpc::StatusCode::INVALID_ARGUMENT,
+      absl::StrCat(what, ": ", size, " bytes; the limit is ", limit, " bytes; nothing imported"));
+}
+
+absl::StatusOr<kyc::KycFormat> RequestFormat(const ImportAccountsRequest& request) {
+  std::string format = absl::AsciiStrToLower(request.format());
+  if (format == "csv") return kyc::KycFormat::kCsv;
+  if (format == "json") return kyc::KycFormat::kJson;
+  if (format == "jsonl" || format == "ndjson") return kyc::KycFormat::kJsonLines;
+  if (!format.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("format: unknown \"", request.format(), "\" (want csv, json or jsonl)"));
+  }
+  absl::StatusOr<kyc::KycFormat> from_name = kyc::KycFormatFromPath(request.source_name());
+  if (!from_name.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "format: not given and not known from source_name: ", from_name.status().message()));
+  }
+  return from_name;
+}
+
+// Adds up to `max` messages, then one line counting the rest.
+template <typename Errors, typename Add>
+void AddErrors(const Errors& errors, size_t max, Add add) {
+  for (size_t i = 0; i < errors.size() && i < max; ++i) add(errors[i].message);
+  if (errors.size() > max) add(absl::StrCat("... and ", errors.size() - max, " more errors"));
+}
+
+}  // namespace
+
+void IdentityServiceImpl::Notify(IdentitySnapshot snapshot) {
+  if (sink_ != nullptr) sink_->OnIdentityChanged(std::move(snapshot));
+}
+
+absl::StatusOr<IdentitySnapshot> IdentityServiceImpl::RescreenLocked(absl::Time now) {
+  IdentitySnapshot snapshot;
+  PROV_ASSIGN_OR_RETURN(snapshot.kyc_version, LatestKycVersion(*db_));
+  PROV_ASSIGN_OR_RETURN(auto accounts, LoadCurrentAccounts(*db_));
+  snapshot.accounts =
+      std::make_shared<const std::vector<provenance::v1::AccountIdentity>>(std::move(accounts));
+  PROV_ASSIGN_OR_RETURN(std::optional<ScreeningListInfo> info, LatestScreeningListInfo(*db_));
+  if (info.has_value()) {
+    snapshot.screening_list_version = info->list_version;
+    const double threshold = ScreeningThreshold();
+    if (cache_ == nullptr || !cache_->Matches(info->list_version, threshold)) {
+      if (cache_ != nullptr && cache_->list().version == info->list_version) {
+        cache_ = std::make_unique<ScreeningCache>(cache_->list(), normalizer_, threshold);
+      } else {
+        PROV_ASSIGN_OR_RETURN(std::optional<StoredScreeningList> stored,
+                              LoadLatestScreeningList(*db_));
+        if (!stored.has_value()) return absl::InternalError("screening list vanished");
+        cache_ = std::make_unique<ScreeningCache>(std::move(stored->list), normalizer_, threshold);
+      }
+    }
+    snapshot.screening =
+        ScreenAccounts(*snapshot.accounts, cache_->screener(), snapshot.kyc_version);
+  }
+  PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
+                                            snapshot.screening_list_version, now));
+  return snapshot;
+}
+
+grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
+                                                 const ImportAccountsRequest* request,
+                                                 ImportAccountsResponse* response) {
+  if (request->content().size() > options_.max_import_bytes) {
+    return TooLarge("content", request->content().size(), options_.max_import_bytes);
+  }
+  absl::StatusOr<kyc::KycFormat> format = RequestFormat(*request);
+  if (!format.ok()) return ToGrpc(format.status());
+  const std::string source = request->source_name().empty() ? "accounts" : request->source_name();
+  // Parsing needs no lock: a slow file does not hold up other calls.
+  absl::StatusOr<kyc::KycParseResult> parsed = kyc::ParseKyc(request->content(), *format, source);
+  if (!parsed.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("nothing imported: ", parsed.status().message()));
+  }
+  const std::string actor = Actor(*context);
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  KycImportSummary summary;
+  IdentitySnapshot snapshot;
+  absl::Status done = [&]() -> absl::Status {
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    PROV_ASSIGN_OR_RETURN(summary, server::ImportAccounts(*db_, *parsed, source, actor, now));
+    PROV_ASSIGN_OR_RETURN(snapshot, RescreenLocked(now));
+    return txn.Commit();
+  }();
+  if (!done.ok()) {
+    return grpc::Status(ToGrpc(done).error_code(),
+                        absl::StrCat("nothing imported: ", done.message()));
+  }
+  response->set_kyc_version(summary.version);
+  response->set_accepted(summary.accepted);
+  response->set_content_digest(summary.content_digest);
+  AddErrors(parsed->errors, options_.max_reported_errors,
+            [&](const std::string& e) { response->add_errors(e); });
+  Notify(std::move(snapshot));
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* context,
+                                                      const ImportScreeningListRequest* request,
+                                                      ImportScreeningListResponse* response) {
+  if (request->content().size() > options_.max_import_bytes) {
+    return TooLarge("content", request->content().size(), options_.max_import_bytes);
+  }
+  const std::string source =
+      request->source_name().empty() ? "consolidated.csv" : request->source_name();
+  std::vector<screening::RowError> row_errors;
+  absl::StatusOr<screening::CslList> list =
+      screening::ParseConsolidatedScreeningList(request->content(), source, &row_errors);
+  if (!list.ok()) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("nothing imported; the current list is kept: ", list.status().message()));
+  }
+  if (list->entries.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(source, ": no valid entries (", row_errors.size(),
+                                     " rows rejected", row_errors.empty() ? "" : ", first: ",
+                                     row_errors.empty() ? "" : row_errors[0].message,
+                                     "); nothing imported; the current list is kept"));
+  }
+  const std::string actor = Actor(*context);
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  ScreeningListInfo info;
+  IdentitySnapshot snapshot;
+  absl::Status done = [&]() -> absl::Status {
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    PROV_ASSIGN_OR_RETURN(
+        info, server::ImportScreeningList(*db_, request->content(), *list, source, actor, now));
+    if (cache_ == nullptr || cache_->list().version != list->version) {
+      // The list just parsed is the one stored: build the screener from it, no re-parse.
+      cache_ =
+          std::make_unique<ScreeningCache>(*std::move(list), normalizer_, ScreeningThreshold());
+    }
+    PROV_ASSIGN_OR_RETURN(snapshot, RescreenLocked(now));
+    return txn.Commit();
+  }();
+  if (!done.ok()) {
+    return grpc::Status(
+        ToGrpc(done).error_code(),
+        absl::StrCat("nothing imported; the current list is kept: ", done.message()));
+  }
+  response->set_list_version(info.list_version);
+  response->set_entries(static_cast<uint32_t>(info.entries));
+  response->set_columns(static_cast<uint32_t>(info.columns));
+  response->set_hits(static_cast<uint32_t>(snapshot.screening.size()));
+  AddErrors(row_errors, options_.max_reported_errors,
+            [&](const std::string& e) { response->add_errors(e); });
+  Notify(std::move(snapshot));
+  return grpc::Status::OK;
+}
+
+}  // namespace prov::server

@@ -1,0 +1,382 @@
+// IdentityServiceImpl in-process on port 0, over a real provd.db in a temp dir, with a fake
+// IdentitySink recording what the analysis engine would be told.
+#include "server/identity/identity_service.h"
+
+#include "absl/synchronization/mutex.h"
+#include "common/fs.h"
+#include "common/testing/fake_clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "server/store/sqlite.h"
+#include "tests/server/temp_dir.h"
+
+namespace prov::server {
+namespace {
+
+using namespace provenance::v1;
+
+class FakeSink : public IdentitySink {
+ public:
+  void OnIdentityChanged(IdentitySnapshot snapshot) override {
+    absl::MutexLock lock(&mu_);
+    snapshots_.push_back(std::move(snapshot));
+  }
+  absl::Status OnPolicyLoaded(std::shared_ptr<const policy::Policy> policy) override {
+    absl::MutexLock lock(&mu_);
+    policies_.push_back(policy);
+    return refuse_;
+  }
+  std::vector<IdentitySnapshot> snapshots() {
+    absl::MutexLock lock(&mu_);
+    return snapshots_;
+  }
+  std::vector<std::shared_ptr<const policy::Policy>> policies() {
+    absl::MutexLock lock(&mu_);
+    return policies_;
+  }
+  void Refuse(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    refuse_ = s;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<IdentitySnapshot> snapshots_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const policy::Policy>> policies_ ABSL_GUARDED_BY(mu_);
+  absl::Status refuse_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Fixture(const std::string& name) {
+  auto text = ReadFileToString("tests/fixtures/identity/" + name);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? *text : "";
+}
+
+class IdentityServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(LoadedPolicy{}); }
+  void TearDown() override { Stop(); }
+
+  void Start(LoadedPolicy policy, IdentityServiceOptions options = {}) {
+    auto service =
+        IdentityServiceImpl::Create(DbPath(), clock_, &sink_, std::move(policy), options);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    builder.SetMaxReceiveMessageSize(64 << 20);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(-1);
+    stub_ = IdentityService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(), args));
+  }
+  void Stop() {
+    if (server_ != nullptr) server_->Shutdown();
+    server_.reset();
+    service_.reset();
+  }
+  std::string DbPath() const { return dir_.path() + "/provd.db"; }
+
+  grpc::Status ImportAccounts(const std::string& fixture, ImportAccountsResponse* resp) {
+    ImportAccountsRequest req;
+    req.set_source_name(fixture);
+    req.set_content(Fixture(fixture));
+    grpc::ClientContext ctx;
+    return stub_->ImportAccounts(&ctx, req, resp);
+  }
+  grpc::Status ImportList(const std::string& content, ImportScreeningListResponse* resp) {
+    ImportScreeningListRequest req;
+    req.set_source_name("csl_sample.csv");
+    req.set_content(content);
+    grpc::ClientContext ctx;
+    return stub_->ImportScreeningList(&ctx, req, resp);
+  }
+  grpc::Status GetAccount(const std::string& id, GetAccountResponse* resp) {
+    GetAccountRequest req;
+    req.set_account_id(id);
+    grpc::ClientContext ctx;
+    return stub_->GetAccount(&ctx, req, resp);
+  }
+  grpc::Status LoadPolicy(const std::string& yaml, LoadPolicyResponse* resp) {
+    LoadPolicyRequest req;
+    req.set_source_name("test.yaml");
+    req.set_yaml(yaml);
+    grpc::ClientContext ctx;
+    return stub_->LoadPolicy(&ctx, req, resp);
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1'760'000'000)};
+  FakeSink sink_;
+  std::unique_ptr<IdentityServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<IdentityService::Stub> stub_;
+};
+
+TEST_F(IdentityServiceTest, ImportsGiveSnapshotsWithHits) {
+  ImportAccountsResponse accounts;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &accounts).ok());
+  EXPECT_EQ(accounts.kyc_version(), 1);
+  EXPECT_EQ(accounts.accepted(), 9u);
+  EXPECT_TRUE(accounts.errors().empty());
+  ASSERT_EQ(sink_.snapshots().size(), 1u);
+  EXPECT_EQ(sink_.snapshots()[0].accounts->size(), 9u);
+  EXPECT_TRUE(sink_.snapshots()[0].screening.empty());  // no list yet
+
+  ImportScreeningListResponse list;
+  ASSERT_TRUE(ImportList(Fixture("csl_sample.csv"), &list).ok());
+  EXPECT_EQ(list.entries(), 6u);
+  EXPECT_EQ(list.columns(), 28u);
+  EXPECT_EQ(list.list_version().rfind("csl-sha256:", 0), 0u);
+  EXPECT_EQ(list.hits(), 6u);
+  ASSERT_EQ(sink_.snapshots().size(), 2u);
+  const IdentitySnapshot snap = sink_.snapshots()[1];
+  EXPECT_EQ(snap.kyc_version, 1);
+  EXPECT_EQ(snap.screening_list_version, list.list_version());
+  ASSERT_EQ(snap.screening.size(), 6u);
+  EXPECT_EQ(snap.screening[0].list_version(), list.list_version());
+
+  // A re-import re-screens with the stored list: the hits carry the new KYC version.
+  ImportAccountsResponse v2;
+  ASSERT_TRUE(ImportAccounts("accounts_v2.csv", &v2).ok());
+  EXPECT_EQ(v2.kyc_version(), 2);
+  ASSERT_EQ(sink_.snapshots().size(), 3u);
+  EXPECT_EQ(sink_.snapshots()[2].accounts->size(), 10u);
+  ASSERT_EQ(sink_.snapshots()[2].screening.size(), 6u);
+  EXPECT_EQ(sink_.snapshots()[2].screening[0].kyc_version(), 2);
+
+  GetAccountResponse guian;
+  ASSERT_TRUE(GetAccount("guian-cloud", &guian).ok());
+  EXPECT_EQ(guian.identity().legal_entity(), "Guian New District Huawei Investment Co., Ltd.");
+  EXPECT_EQ(guian.kyc_version(), 1);
+  ASSERT_EQ(guian.screening_size(), 1);
+  EXPECT_EQ(guian.screening(0).subject_kind(), "legal_entity");
+  EXPECT_FALSE(guian.screening(0).reasons().empty());
+
+  // What provd would load at its next start.
+  Stop();
+  auto startup = IdentityServiceImpl::LoadStartup(DbPath());
+  ASSERT_TRUE(startup.ok()) << startup.status();
+  EXPECT_EQ(startup->snapshot.kyc_version, 2);
+  EXPECT_EQ(startup->snapshot.accounts->size(), 10u);
+  EXPECT_EQ(startup->snapshot.screening_list_version, list.list_version());
+  EXPECT_EQ(startup->snapshot.screening.size(), 6u);
+  EXPECT_FALSE(startup->policy.has_value());
+}
+
+TEST_F(IdentityServiceTest, RowErrorsReportedGoodRowsImported) {
+  ImportAccountsResponse resp;
+  ASSERT_TRUE(ImportAccounts("accounts_bad_row.csv", &resp).ok());
+  EXPECT_EQ(resp.accepted(), 2u);
+  ASSERT_EQ(resp.errors_size(), 1);
+  EXPECT_EQ(resp.errors(0).rfind("line 3: field country_of_incorporation", 0), 0u)
+      << resp.errors(0);
+  EXPECT_EQ(resp.content_digest().size(), 64u);
+}
+
+TEST_F(IdentityServiceTest, MalformedInputIsInvalidArgumentAndStoresNothing) {
+  ImportAccountsResponse first;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &first).ok());
+  ImportScreeningListResponse list;
+  ASSERT_TRUE(ImportList(Fixture("csl_sample.csv"), &list).ok());
+  const size_t notified = sink_.snapshots().size();
+
+  ImportAccountsRequest bad;
+  bad.set_source_name("x.csv");
+  bad.set_content("account_id,favourite_colour\nacme,blue\n");
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->ImportAccounts(&ctx, bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("favourite_colour"), std::string::npos) << s.error_message();
+
+  ImportAccountsRequest unknown_format;
+  unknown_format.set_source_name("accounts.xlsx");
+  unknown_format.set_content("x");
+  grpc::ClientContext ctx2;
+  s = stub_->ImportAccounts(&ctx2, unknown_format, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("format"), std::string::npos) << s.error_message();
+
+  ImportScreeningListResponse list_resp;
+  s = ImportList("not,a,screening,list\n1,2,3,4\n", &list_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("current list is kept"), std::string::npos);
+  std::string header_only = Fixture("csl_sample.csv");
+  header_only = header_only.substr(0, header_only.find('\n') + 1);
+  s = ImportList(header_only, &list_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("no valid entries"), std::string::npos) << s.error_message();
+
+  // Nothing changed: same version, same hits, no notification.
+  EXPECT_EQ(sink_.snapshots().size(), notified);
+  GetAccountResponse guian;
+  ASSERT_TRUE(GetAccount("guian-cloud", &guian).ok());
+  EXPECT_EQ(guian.kyc_version(), 1);
+  EXPECT_EQ(guian.screening_size(), 1);
+  ImportAccountsResponse again;
+  ASSERT_TRUE(ImportAccounts("accounts_v2.csv", &again).ok());
+  EXPECT_EQ(again.kyc_version(), 2);
+}
+
+TEST_F(IdentityServiceTest, OversizedImportRefusedWithTheLimit) {
+  Stop();
+  IdentityServiceOptions options;
+  options.max_import_bytes = 512;  // the fixtures are larger
+  Start(LoadedPolicy{}, options);
+  ImportScreeningListResponse list;
+  grpc::Status s = ImportList(Fixture("csl_sample.csv"), &list);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("the limit is 512 bytes"), std::string::npos)
+      << s.error_message();
+  ImportAccountsResponse accounts;
+  s = ImportAccounts("accounts.csv", &accounts);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(sink_.snapshots().empty());
+}
+
+TEST_F(IdentityServiceTest, GetAccountUnknownIsNotFound) {
+  GetAccountResponse resp;
+  grpc::Status s = GetAccount("nobody", &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("nobody"), std::string::npos);
+  EXPECT_EQ(GetAccount("", &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(IdentityServiceTest, GetAccountShowsBundleAndFlagsFromTheEngineTables) {
+  ImportAccountsResponse accounts;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &accounts).ok());
+  Flag flag;
+  flag.set_flag_id("F-7");
+  flag.set_rule("screening_hit");
+  flag.set_severity(SEVERITY_HIGH);
+  flag.set_summary("sunrise: beneficial owner matches PLC entry 9673");
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(
+        (*db)->Exec("INSERT INTO bundle_accounts VALUES ('sunrise', 'B-00000000abcd')").ok());
+    auto st = (*db)->Prepare(
+        "INSERT INTO flags(flag_id, rule, subject, severity, status, updated_us, flag) "
+        "VALUES ('F-7', 'screening_hit', 'account:sunrise', 4, 1, 0, ?)");
+    ASSERT_TRUE(st.ok());
+    (*st)->BindBlob(1, flag.SerializeAsString());
+    ASSERT_TRUE((*st)->Run().ok());
+    ASSERT_TRUE((*db)->Exec("INSERT INTO flag_accounts VALUES ('sunrise', 'F-7')").ok());
+    ASSERT_TRUE(
+        (*db)->Exec("INSERT INTO bundle_accounts VALUES ('no-kyc', 'B-00000000abcd')").ok());
+  }
+  GetAccountResponse resp;
+  ASSERT_TRUE(GetAccount("sunrise", &resp).ok());
+  EXPECT_EQ(resp.bundle_id(), "B-00000000abcd");
+  ASSERT_EQ(resp.flags_size(), 1);
+  EXPECT_EQ(resp.flags(0).summary(), flag.summary());
+  // An account the engine bundled but nobody imported: a view without identity.
+  GetAccountResponse no_kyc;
+  ASSERT_TRUE(GetAccount("no-kyc", &no_kyc).ok());
+  EXPECT_EQ(no_kyc.kyc_version(), 0);
+  EXPECT_EQ(no_kyc.identity().account_id(), "no-kyc");
+  EXPECT_EQ(no_kyc.bundle_id(), "B-00000000abcd");
+}
+
+constexpr char kPolicy[] = R"(version: "test-1"
+compute_tiers:
+  - name: tier-a
+    flop: 1.0e25
+    severity: high
+    basis: "test"
+screening:
+  min_score: 0.95
+  severity: high
+)";
+
+TEST_F(IdentityServiceTest, BadPolicyIsInvalidArgumentNamingTheLine) {
+  LoadPolicyResponse resp;
+  grpc::Status s =
+      LoadPolicy("version: \"x\"\ncompute_tiers:\n  - name: a\n    flop: lots\n", &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("test.yaml:4"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(sink_.policies().empty());
+  GetPolicyResponse current;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(stub_->GetPolicy(&ctx, GetPolicyRequest(), &current).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  auto startup = IdentityServiceImpl::LoadStartup(DbPath());
+  ASSERT_TRUE(startup.ok());
+  EXPECT_FALSE(startup->policy.has_value());
+}
+
+TEST_F(IdentityServiceTest, PolicyLoadStoresOffersAndRescreens) {
+  ImportAccountsResponse accounts;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &accounts).ok());
+  ImportScreeningListResponse list;
+  ASSERT_TRUE(ImportList(Fixture("csl_sample.csv"), &list).ok());
+  const size_t notified = sink_.snapshots().size();
+  const size_t hits_before = sink_.snapshots().back().screening.size();
+
+  clock_.Advance(absl::Minutes(5));
+  LoadPolicyResponse resp;
+  grpc::Status s = LoadPolicy(kPolicy, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.policy_version(), "test-1");
+  ASSERT_EQ(sink_.policies().size(), 1u);
+  EXPECT_EQ(sink_.policies()[0]->version, "test-1");
+  // min_score 0.95 instead of 0.88: re-screened, and the engine told.
+  ASSERT_EQ(sink_.snapshots().size(), notified + 1);
+  EXPECT_LE(sink_.snapshots().back().screening.size(), hits_before);
+  for (const auto& hit : sink_.snapshots().back().screening) EXPECT_GE(hit.score(), 0.95);
+
+  GetPolicyResponse current;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->GetPolicy(&ctx, GetPolicyRequest(), &current).ok());
+  EXPECT_EQ(current.policy_version(), "test-1");
+  EXPECT_EQ(current.source_name(), "test.yaml");
+  EXPECT_EQ(current.yaml(), kPolicy);
+  EXPECT_EQ(current.loaded_at().seconds(), 1'760'000'000 + 300);
+
+  Stop();
+  auto startup = IdentityServiceImpl::LoadStartup(DbPath());
+  ASSERT_TRUE(startup.ok());
+  ASSERT_TRUE(startup->policy.has_value());
+  EXPECT_EQ(startup->policy->policy->version, "test-1");
+  EXPECT_EQ(startup->policy->source_name, "test.yaml");
+  EXPECT_TRUE(startup->policy_status.ok());
+}
+
+TEST_F(IdentityServiceTest, PolicyRefusedByTheEngineIsNotStored) {
+  sink_.Refuse(absl::FailedPreconditionError("weights name an unknown link kind"));
+  LoadPolicyResponse resp;
+  grpc::Status s = LoadPolicy(kPolicy, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("unknown link kind"), std::string::npos);
+  auto startup = IdentityServiceImpl::LoadStartup(DbPath());
+  ASSERT_TRUE(startup.ok());
+  EXPECT_FALSE(startup->policy.has_value());
+  GetPolicyResponse current;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(stub_->GetPolicy(&ctx, GetPolicyRequest(), &current).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(IdentityServiceTest, PolicyGivenAtConstructionIsShown) {
+  Stop();
+  auto loaded = MakeLoadedPolicy(kPolicy, "deploy/policy/x.yaml", absl::FromUnixSeconds(5));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  Start(*loaded);
+  GetPolicyResponse current;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->GetPolicy(&ctx, GetPolicyRequest(), &current).ok());
+  EXPECT_EQ(current.source_name(), "deploy/policy/x.yaml");
+  EXPECT_EQ(current.loaded_at().seconds(), 5);
+}
+
+}  // namespace
+}  // namespace prov::server
