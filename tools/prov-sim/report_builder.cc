@@ -34,6 +34,13 @@ provenance::v1::AttributionSource SourceFor(provenance::v1::WorkloadKind kind) {
 
 }  // namespace
 
+bool IsIdle(const v1::SimWorkload& w, uint32_t report_index) {
+  for (uint32_t r : w.idle_reports()) {
+    if (r == report_index) return true;
+  }
+  return false;
+}
+
 ReportBuilder::ReportBuilder(const v1::Scenario& scenario, const AcceleratorCatalog& catalog)
     : scenario_(scenario), catalog_(catalog), workloads_by_node_(scenario.nodes_size()) {
   absl::flat_hash_map<std::string, size_t> index;
@@ -68,6 +75,7 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
   for (const auto& dc : scenario_.datacenters()) {
     if (dc.name() == node.datacenter()) id->set_region(dc.region());
   }
+  if (!node.ip_address().empty()) id->add_addresses(node.ip_address());
   id->set_agent_version(absl::StrCat(kVersion, "-sim"));
   id->set_boot_id(boot_id);
   *r.mutable_collected_at() = ToProto(collected_at);
@@ -79,10 +87,13 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
   uint64_t memory_total = static_cast<uint64_t>((entry ? entry->memory_gib : 0) * (1ull << 30));
   std::vector<const v1::SimWorkload*> active = ActiveWorkloads(node_index, k);
   std::vector<const v1::SimWorkload*> owner(node.accelerator_count(), nullptr);
+  std::vector<bool> idle(node.accelerator_count(), false);
   for (const auto* w : active) {
+    bool w_idle = IsIdle(*w, k);
     for (uint32_t a = w->first_accelerator();
          a < w->first_accelerator() + w->accelerator_count() && a < owner.size(); ++a) {
       owner[a] = w;
+      idle[a] = w_idle;
     }
   }
   for (uint32_t a = 0; a < node.accelerator_count(); ++a) {
@@ -107,12 +118,20 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
     (*acc->mutable_fact_sources())["uuid"] = provenance::v1::FACT_SOURCE_NVML;
 
     const v1::SimWorkload* w = owner[a];
-    double util = w != nullptr ? w->utilization_pct() : 0;
+    double util = 0, tensor = w != nullptr ? w->tensor_activity() : 0;
+    if (w != nullptr && idle[a]) {
+      util = kIdleUtilizationPct;
+      tensor = tensor < 0 ? tensor : kIdleTensorActivity;
+    } else if (w != nullptr && w->utilization_series_size() > 0) {
+      util = w->utilization_series((k - w->start_report()) % w->utilization_series_size());
+      if (tensor >= 0) tensor *= util / 100;
+    } else if (w != nullptr) {
+      util = w->utilization_pct();
+    }
     auto* sample = r.add_samples();
     sample->set_pci_address(pci);
     sample->set_utilization_pct(util);
-    if (w != nullptr && w->tensor_activity() >= 0)
-      sample->set_tensor_activity(w->tensor_activity());
+    if (w != nullptr && tensor >= 0) sample->set_tensor_activity(tensor);
     if (w == nullptr) sample->set_tensor_activity(0);
     sample->set_memory_used_bytes(static_cast<uint64_t>(memory_total * util / 100 * 0.9));
     double watts = 80 + (peak_watts - 80) * util / 100;
@@ -151,7 +170,11 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
       d->set_master_addr(w->master_addr());
       d->set_master_port(w->master_port());
     }
-    out->set_cmdline_digest(Sha256Hex(absl::StrCat("sim-cmdline:", w->workload_id())));
+    out->set_cmdline_digest(!w->cmdline_digest().empty()
+                                ? w->cmdline_digest()
+                                : Sha256Hex(absl::StrCat("sim-cmdline:", w->workload_id())));
+    out->set_image_digest(w->image_digest());
+    for (const auto& d : w->artifact_digests()) out->add_artifact_digests(d);
     out->set_workload_class(w->workload_class());
     out->set_class_confidence(w->class_confidence());
     out->add_class_reasons(

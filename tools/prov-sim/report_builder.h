@@ -1,7 +1,8 @@
 // ReportBuilder: the simulated collectors. Turns a Scenario into the NodeReports a real prov-agent
 // would send for each node and report interval (no /proc, no /sys): accelerators from the catalog,
 // one sample per accelerator, the workloads active in that interval with their attribution,
-// classification, distributed markers and peers.
+// classification, distributed markers, peers, digests (image, command line, artifacts), idle
+// reports (checkpoint stalls) and the node's own address (NodeIdentity.addresses).
 //
 //   ReportBuilder builder(scenario, prov::AcceleratorCatalog::Builtin());
 //   NodeReport r = builder.Build(node_index, report_index, run_start, collected_at, boot_id);
@@ -18,6 +19,20 @@
 #include "tools/prov-sim/scenario.pb.h"
 
 namespace prov::sim {
+
+// What an idle report (SimWorkload.idle_reports) shows on the workload's accelerators.
+inline constexpr double kIdleUtilizationPct = 5;
+inline constexpr double kIdleTensorActivity = 0.02;
+// Simulated time of report k of node i (of n) after the run's start: k * interval + i * interval /
+// n, so nodes are spread over one interval. prov-sim dates reports with it; the evaluation scorer
+// recomputes the same times.
+inline absl::Duration ReportOffset(double interval_seconds, size_t node_index, size_t nodes,
+                                   uint32_t k) {
+  return absl::Seconds(k * interval_seconds +
+                       interval_seconds * static_cast<double>(node_index) / nodes);
+}
+// Whether report `report_index` is one of the workload's idle reports.
+bool IsIdle(const v1::SimWorkload& workload, uint32_t report_index);
 
 class ReportBuilder {
  public:

@@ -96,6 +96,11 @@ absl::Status ValidateScenario(const v1::Scenario& scenario) {
     if (w.utilization_pct() < 0 || w.utilization_pct() > 100) {
       return bad(prefix + ".utilization_pct", "must be 0..100");
     }
+    for (int v = 0; v < w.utilization_series_size(); ++v) {
+      if (!(w.utilization_series(v) >= 0 && w.utilization_series(v) <= 100)) {
+        return bad(absl::StrCat(prefix, ".utilization_series[", v, "]"), "must be 0..100");
+      }
+    }
     if (w.tensor_activity() > 1) return bad(prefix + ".tensor_activity", "must be <= 1");
     if (w.class_confidence() < 0 || w.class_confidence() > 1) {
       return bad(prefix + ".class_confidence", "must be 0..1");

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/uplink/uplink.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/status_macros.h"
 #include "tools/prov-sim/report_builder.h"
 
@@ -84,9 +86,19 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
   }
   ReportBuilder builder(scenario, AcceleratorCatalog::Builtin());
   const std::string boot_prefix = absl::StrCat("sim-boot-", absl::ToUnixSeconds(real_start), "-");
-  auto sim_offset = [&](size_t i, uint32_t k) {
-    return absl::Seconds(k * interval + interval * static_cast<double>(i) / n);
-  };
+  auto sim_offset = [&](size_t i, uint32_t k) { return ReportOffset(interval, i, n, k); };
+  if (!options.timeline_out.empty()) {
+    // What the scorer needs to date every report: written before the first report is sent.
+    std::string timeline = absl::StrFormat(
+        "{\"scenario\": \"%s\", \"sim_start_unix_micros\": %d, \"interval_seconds\": %d, "
+        "\"nodes\": %d, \"reports_per_node\": %d, \"time_scale\": %g, "
+        "\"real_start_unix_micros\": %d, \"report_time\": \"sim_start + k * interval + "
+        "node_index * interval / nodes\"}\n",
+        absl::CHexEscape(scenario.name()), absl::ToUnixMicros(sim_start),
+        scenario.interval_seconds(), n, reports, options.time_scale,
+        absl::ToUnixMicros(real_start));
+    PROV_RETURN_IF_ERROR(WriteFileAtomically(options.timeline_out, timeline));
+  }
   log << "prov-sim: " << n << " agents, " << reports << " reports each, interval " << interval
       << " s, time scale " << options.time_scale << ", server " << options.server << "\n";
 

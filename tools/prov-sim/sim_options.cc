@@ -28,6 +28,7 @@ running:
   --time-scale X (1)        simulated seconds per real second (100: a 10 s interval every 0.1 s)
   --threads N (2)           driver threads (agents are split between them)
   --spool-root DIR          spools live in DIR/<node id> (default: a temp dir, removed at exit)
+  --timeline-out FILE       write the resolved simulated start time (JSON) for prov-eval-score
   --fsync                   fsync spool writes (off by default in the simulator)
   --wait-acks SECONDS (60)  after the last report, wait this long for every ack
   --backoff-initial-ms N (200) --backoff-max-ms N (5000)
@@ -82,6 +83,7 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
       {"--time-scale", positive_double(&o.time_scale)},
       {"--alibaba-pods", str(&o.alibaba_pods)},
       {"--spool-root", str(&o.spool_root)},
+      {"--timeline-out", str(&o.timeline_out)},
       {"--wait-acks",
        [&wait](const std::string& v) { return absl::SimpleAtod(v, &wait) && wait >= 0; }},
       {"--threads",

@@ -28,6 +28,7 @@ struct SimOptions {
   int threads = 2;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(5);
+  std::string timeline_out;    // write the resolved simulated start time here (JSON)
   bool dump_scenario = false;  // print the scenario as JSON and exit
   bool help = false;
 };

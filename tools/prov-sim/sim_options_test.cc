@@ -18,6 +18,14 @@ TEST(SimOptionsTest, ParsesFleetAndRunFlags) {
   EXPECT_DOUBLE_EQ(o->time_scale, 50);
   EXPECT_EQ(o->wait_acks, absl::Seconds(5));
   EXPECT_EQ(o->fleet.seed, 9u);
+  EXPECT_TRUE(o->timeline_out.empty());
+}
+
+TEST(SimOptionsTest, TimelineOut) {
+  auto o = ParseSimArgs({"--timeline-out", "/tmp/t.json"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->timeline_out, "/tmp/t.json");
+  EXPECT_FALSE(ParseSimArgs({"--timeline-out"}).ok());
 }
 
 TEST(SimOptionsTest, ErrorsNameTheFlag) {
