@@ -1,0 +1,192 @@
+#include "tools/eval/scorer.h"
+
+#include "common/accelerator_catalog.h"
+#include "gtest/gtest.h"
+#include "tools/prov-sim/scenario.h"
+
+namespace prov::eval {
+namespace {
+
+// Two H100 nodes, one 8-GPU training workload each (accounts A1, A2), 10 reports of 60 s.
+constexpr char kScenario[] = R"({
+  "name": "scorer", "interval_seconds": 60, "reports_per_node": 10,
+  "datacenters": [{"name": "dc-a", "region": "us-east"}],
+  "nodes": [{"node_id": "n1", "datacenter": "dc-a", "vendor_id": 4318, "device_id": 9008,
+             "accelerator_count": 8},
+            {"node_id": "n2", "datacenter": "dc-a", "vendor_id": 4318, "device_id": 9008,
+             "accelerator_count": 8}],
+  "workloads": [{"workload_id": "k8s:1", "node_id": "n1", "account": "A1",
+                 "workload_class": "WORKLOAD_CLASS_TRAINING", "accelerator_count": 8,
+                 "tensor_activity": 0.5, "utilization_pct": 95},
+                {"workload_id": "k8s:2", "node_id": "n2", "account": "A2",
+                 "workload_class": "WORKLOAD_CLASS_TRAINING", "accelerator_count": 8,
+                 "tensor_activity": 0.5, "utilization_pct": 95, "start_report": 2}]
+})";
+
+constexpr double kStart = 1.7e9;
+
+Lineage MakeLineage(std::string id, std::string typology, std::string role,
+                    std::vector<std::string> accounts, std::vector<ExpectedFlag> expected) {
+  Lineage l;
+  l.id = std::move(id);
+  l.typology = std::move(typology);
+  l.role = std::move(role);
+  l.accounts = l.training_accounts = std::move(accounts);
+  l.expected = std::move(expected);
+  return l;
+}
+
+class ScorerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = sim::ParseScenario(kScenario, "s.json");
+    ASSERT_TRUE(s.ok()) << s.status();
+    model_ = FlopModel::Compute(*s, AcceleratorCatalog::Builtin());
+    // One report of one node: 8 x 60 s x 989e12 x 0.5.
+    ASSERT_DOUBLE_EQ(model_.AccountTrainingFlop("A1"), 10 * 8 * 60 * 989e12 * 0.5);
+    truth_.scenario = "scorer";
+    truth_.interval_seconds = 60;
+    truth_.reports_per_node = 10;
+    truth_.tiers = {{"t1", 5 * 8 * 60 * 989e12 * 0.5}};  // 5 node-reports
+    truth_.lineages = {
+        MakeLineage("L-a", "a", kRoleAdversary, {"A1", "A2"},
+                    {{"compute_tier:t1", "bundle", "", {"A1", "A2"}}}),
+        MakeLineage("L-b", "b", kRoleAdversary, {"T", "M"},
+                    {{"screening_hit", "account", "T", {"T"}},
+                     {"restricted_party_training", "bundle", "", {"T"}}}),
+        MakeLineage("L-x", "look", kRoleLookAlike, {"X1", "X2"}, {}),
+        MakeLineage("L-g", "background", kRoleBackground, {"G"}, {}),
+    };
+    // Combined A1+A2 reaches 5 node-reports at report 3 of n1: reports 0..3 of n1 (4) and
+    // report 2 of n2 (offset 2*60 + 30) -> the 5th is n1's report 3 at 180 s? n1: 0,60,120,180;
+    // n2: 150. Sorted: 0, 60, 120, 150, 180 -> crossing at 180 s.
+    crossing_ = *model_.CrossingOffset({"A1", "A2"}, truth_.tiers[0].flop);
+    timeline_ = Timeline{.sim_start_unix_s = kStart, .interval_seconds = 60};
+  }
+  FlagRecord Flag(std::string id, std::string rule, std::string subject,
+                  std::vector<std::string> accounts, std::optional<double> first = std::nullopt) {
+    return {std::move(id), std::move(rule), std::move(subject), std::move(accounts), first};
+  }
+  const TypologyScore& Row(const ScoreResult& r, const std::string& typology) {
+    for (const auto& row : r.rows) {
+      if (row.typology == typology) return row;
+    }
+    ADD_FAILURE() << typology;
+    return r.rows.front();
+  }
+
+  FlopModel model_;
+  GroundTruth truth_;
+  double crossing_ = 0;
+  std::optional<Timeline> timeline_;
+};
+
+TEST_F(ScorerTest, CrossingUsesReportTimes) { EXPECT_DOUBLE_EQ(crossing_, 180); }
+
+TEST_F(ScorerTest, MatchingPrecisionAndFalsePositives) {
+  std::vector<FlagRecord> flags = {
+      // Superset of the lineage's accounts: a match, 30 s after the crossing.
+      Flag("F-1", "compute_tier:t1", "bundle:B-1", {"A1", "A2", "Z"}, kStart + crossing_ + 30),
+      // Only one of the two accounts: touches the lineage but does not match.
+      Flag("F-2", "compute_tier:t1", "bundle:B-2", {"A1"}, kStart),
+      Flag("F-3", "screening_hit", "account:T", {"T"}),
+      // Right rule, wrong subject kind.
+      Flag("F-4", "restricted_party_training", "account:T", {"T"}),
+      Flag("F-5", "compute_tier:t1", "bundle:B-5", {"X1", "X2"}, kStart),
+      Flag("F-6", "screening_hit", "account:nobody", {"nobody"}),
+  };
+  ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  const auto& a = Row(r, "a");
+  EXPECT_EQ(a.instances, 1);
+  EXPECT_EQ(a.detected, 1);
+  EXPECT_EQ(a.flags_touching, 2);
+  EXPECT_EQ(a.flags_matching, 1);
+  ASSERT_EQ(a.delays_s.size(), 1u);
+  EXPECT_NEAR(a.delays_s[0], 30, 1e-6);
+  const auto& b = Row(r, "b");
+  EXPECT_EQ(b.detected, 0);  // restricted_party_training on a bundle is missing
+  EXPECT_EQ(b.flags_touching, 2);
+  EXPECT_EQ(b.flags_matching, 1);
+  const auto& look = Row(r, "look");
+  EXPECT_EQ(look.false_positives, 1);
+  EXPECT_EQ(look.flagged, 1);
+  EXPECT_EQ(Row(r, "background").false_positives, 0);
+  EXPECT_EQ(r.flags_unrelated, 1);
+  EXPECT_FALSE(r.goal_met);
+  std::string table = FormatScore(r, truth_);
+  EXPECT_NE(table.find("MISSED  L-b: no flag restricted_party_training"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("FALSE+  L-x (look): F-5"), std::string::npos) << table;
+  EXPECT_NE(table.find("MISSED"), std::string::npos);
+}
+
+TEST_F(ScorerTest, GoalMetAndLateFlags) {
+  std::vector<FlagRecord> flags = {
+      Flag("F-1", "compute_tier:t1", "bundle:B-1", {"A1", "A2"}, kStart + crossing_),
+      Flag("F-2", "screening_hit", "account:T", {"T"}),
+      Flag("F-3", "restricted_party_training", "bundle:B-3", {"T"}, kStart),
+  };
+  // L-b trains nothing in this scenario, so its restricted-party flag has no expected time.
+  ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_TRUE(r.goal_met) << FormatScore(r, truth_);
+  EXPECT_NE(FormatScore(r, truth_).find("MET"), std::string::npos);
+
+  flags[0].first_time_unix_s = kStart + crossing_ + 121;  // two intervals late
+  r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_FALSE(r.goal_met);
+  EXPECT_NE(FormatScore(r, truth_).find("LATE    L-a"), std::string::npos);
+
+  // Without a timeline the delays, and so the goal, are unknown.
+  r = Score(truth_, &model_, std::nullopt, flags);
+  EXPECT_FALSE(r.goal_met);
+  EXPECT_NE(FormatScore(r, truth_).find("UNKNOWN"), std::string::npos);
+}
+
+TEST(ScorerParseTest, FlagsJsonBothForms) {
+  constexpr char kList[] = R"({"flags": [{"flagId": "F-1", "rule": "screening_hit",
+      "subject": "account:T", "accounts": ["T"], "firstTime": "2026-11-25T00:00:10Z",
+      "someFutureField": 1}]})";
+  auto a = ParseFlagsJson(kList, "flags.json");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ((*a)[0].subject, "account:T");
+  ASSERT_TRUE((*a)[0].first_time_unix_s.has_value());
+  EXPECT_DOUBLE_EQ(*(*a)[0].first_time_unix_s, 1795564810);
+  auto b = ParseFlagsJson(R"([{"flag_id": "F-2", "rule": "x", "accounts": []}])", "f.json");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)[0].flag_id, "F-2");
+  EXPECT_FALSE((*b)[0].first_time_unix_s.has_value());
+  auto bad = ParseFlagsJson("{\"flags\": 3}", "bad.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.json"), std::string::npos);
+}
+
+TEST(ScorerParseTest, Timeline) {
+  auto t = ParseTimeline(R"({"sim_start_unix_micros": 1700000000500000, "interval_seconds": 60})",
+                         "t.json");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_DOUBLE_EQ(t->sim_start_unix_s, 1700000000.5);
+  auto bad = ParseTimeline(R"({"interval_seconds": 60})", "t.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("sim_start_unix_micros"), std::string::npos);
+}
+
+TEST(GroundTruthParseTest, ErrorsNameTheField) {
+  auto r = ParseGroundTruth(
+      R"({"scenario": "s", "interval_seconds": 60, "reports_per_node": 5, "tiers": [],
+          "lineages": [{"id": "L", "typology": "a", "role": "adversary", "accounts": ["x"],
+                        "expected": [{"subject_kind": "bundle", "accounts": []}]}]})",
+      "gt.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("lineages[0].expected[0].rule: missing"), std::string::npos)
+      << r.status();
+  auto role = ParseGroundTruth(
+      R"({"scenario": "s", "interval_seconds": 60, "reports_per_node": 5, "tiers": [],
+          "lineages": [{"id": "L", "typology": "a", "role": "villain", "accounts": []}]})",
+      "gt.json");
+  ASSERT_FALSE(role.ok());
+  EXPECT_NE(role.status().message().find("unknown role"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace prov::eval

@@ -1,0 +1,576 @@
+#include "tools/eval/eval_generator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/accelerator_catalog.h"
+#include "common/status_macros.h"
+#include "server/kyc/kyc_parser.h"
+#include "server/policy/policy.h"
+#include "server/screening/name_normalizer.h"
+#include "server/screening/screener.h"
+#include "tools/eval/flop_model.h"
+#include "tools/eval/policy_text.h"
+
+namespace prov::eval {
+namespace {
+
+constexpr double kH100Peak = 989e12;   // common/data/accelerators.tsv, H100 SXM5
+constexpr double kAccountShare = 0.8;  // an adversary account alone: 0.8 x tier 1
+constexpr double kLookAlikeShare = 0.6;
+constexpr double kMinScore = 0.88;
+
+std::string RuleTier(const std::string& tier) { return absl::StrCat("compute_tier:", tier); }
+
+// Rounds up to 3 significant digits, so the YAML value and the ground truth agree exactly.
+double RoundUp3(double x) {
+  double p = std::pow(10, std::floor(std::log10(x)) - 2);
+  return std::ceil(x / p) * p;
+}
+
+class Generator {
+ public:
+  Generator(EvalContext* ctx, double tier1) : ctx_(*ctx), tier1_(tier1) {}
+
+  // Tensor activity giving `flop` on `gpus` H100 accelerators over `reports` reports.
+  absl::StatusOr<double> Activity(double flop, uint32_t gpus, uint32_t reports,
+                                  const std::string& what) {
+    double act = flop / (gpus * static_cast<double>(reports) * ctx_.interval() * kH100Peak);
+    if (act > 0.95 || act <= 0) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s needs tensor activity %.2f (> 0.95) to reach %.3g FLOP: the background is too "
+          "heavy for the lineage sizes; use more --reports or fewer workloads per node",
+          what, act, flop));
+    }
+    return act;
+  }
+
+  int Dc(int i) { return (dc_base_ + i) % ctx_.DatacenterCount(); }
+  // Datacenters in distinct regions: 2i (+ one rotating offset).
+  int DcInRegion(int region) { return (2 * region + dc_base_ % 2) % ctx_.DatacenterCount(); }
+
+  absl::Status ShellAccounts(int inst);                                        // typology a
+  absl::Status LayeredResellers(int inst, const std::string& listed_variant);  // b
+  absl::Status SplitPackages(int inst);                                        // c
+  absl::Status Handoff(int inst);                                              // d
+  absl::Status RestrictedHardware(int inst);                                   // e
+  absl::Status LargeCustomer(int inst);
+  absl::Status PublicImage(int inst);
+  absl::Status InferenceFleet(int inst);
+  absl::Status CoStart(int inst);
+
+  void NextInstance() { dc_base_ += 3; }
+  std::vector<std::string> resellers_listed;  // accounts expected to screen positive (holder)
+
+ private:
+  Lineage& Add(const std::string& typology, const char* role, int inst, std::string description) {
+    Lineage l;
+    l.id = absl::StrFormat("L-%s-%03d", typology, inst + 1);
+    l.typology = typology;
+    l.role = role;
+    l.description = std::move(description);
+    ctx_.truth().lineages.push_back(std::move(l));
+    return ctx_.truth().lineages.back();
+  }
+
+  EvalContext& ctx_;
+  double tier1_;
+  int dc_base_ = 0;
+};
+
+absl::Status Generator::ShellAccounts(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("a_shell_accounts", kRoleAdversary, inst,
+                   "one actor, 4 shell accounts with distinct identities in 4 regions, one "
+                   "data-parallel job: torchrun ranks peer the master and a NCCL ring, MASTER_ADDR "
+                   "is the first account's node");
+  std::vector<sim::v1::SimNode*> nodes;
+  for (int i = 0; i < 4; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    nodes.push_back(ctx_.NewNode(DcInRegion(i), kH100));
+    l.nodes.push_back(nodes.back()->node_id());
+  }
+  l.training_accounts = l.accounts;
+  PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 8, R, l.id));
+  const std::string image = PublicImages()[1];
+  const sim::v1::SimNode& master = *nodes[0];
+  for (int i = 0; i < 4; ++i) {
+    auto* w = ctx_.NewWorkload(*nodes[i], l.accounts[i], 0, R);
+    w->set_tensor_activity(act);
+    w->set_image_digest(image);
+    w->set_world_size(32);
+    w->set_rank(8 * i);
+    // Even instances name the master by hostname, odd ones by IP.
+    w->set_master_addr(inst % 2 == 0 ? master.hostname() : master.ip_address());
+    w->set_master_port(29500);
+    w->add_listening_ports(43000);  // NCCL ring
+    if (i == 0) w->add_listening_ports(29500);
+    if (i != 0) {
+      auto* p = w->add_peers();
+      p->set_remote_address(master.ip_address());
+      p->set_remote_port(29500);
+      p->set_bytes_per_report(uint64_t{1} << 26);
+    }
+    auto* ring = w->add_peers();
+    ring->set_remote_address(nodes[(i + 1) % 4]->ip_address());
+    ring->set_remote_port(43000);
+    ring->set_bytes_per_report(uint64_t{1} << 33);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Generator::LayeredResellers(int inst, const std::string& listed_variant) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("b_layered_resellers", kRoleAdversary, inst,
+                   absl::StrCat("a small trainer whose reseller chain (2 levels) ends at a "
+                                "listed entity written differently: '",
+                                listed_variant, "'"));
+  std::string top = ctx_.NewAccount();
+  std::string mid = ctx_.NewAccount();
+  std::string trainer = ctx_.NewAccount();
+  ctx_.Row(top).legal_entity = listed_variant;
+  ctx_.Row(top).is_reseller = true;
+  ctx_.Row(mid).is_reseller = true;
+  ctx_.Row(mid).parent_account = top;
+  ctx_.Row(trainer).parent_account = mid;
+  resellers_listed.push_back(top);
+  l.accounts = {trainer, mid, top};
+  l.training_accounts = {trainer};
+  auto* node = ctx_.NewNode(Dc(1), kH100);
+  l.nodes = {node->node_id()};
+  PROV_ASSIGN_OR_RETURN(double act, Activity(0.2 * tier1_, 4, R - 2, l.id));
+  auto* w = ctx_.NewWorkload(*node, trainer, 2, R);
+  w->set_accelerator_count(4);
+  w->set_tensor_activity(act);
+  w->set_image_digest(PublicImages()[0]);
+  l.expected.push_back({"restricted_party_training", "bundle", "", {trainer}});
+  for (const auto& a : l.accounts) l.expected.push_back({"screening_hit", "account", a, {a}});
+  return absl::OkStatus();
+}
+
+absl::Status Generator::SplitPackages(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("c_split_packages", kRoleAdversary, inst,
+                   "one model trained as 3 task packages in 3 regions with no network link: "
+                   "same dataset and checkpoint digests, synchronised checkpoint stalls");
+  const std::string dataset = EvalContext::Digest(absl::StrCat("dataset:c:", inst, ctx_.Hex(8)));
+  const std::string ckpt = EvalContext::Digest(absl::StrCat("checkpoint:c:", inst, ctx_.Hex(8)));
+  std::vector<uint32_t> stalls;
+  for (uint32_t k = 4; k + 1 < R; k += 7) stalls.push_back(k);
+  if (stalls.size() < 4) {
+    return absl::FailedPreconditionError("--reports too small for 4 checkpoint stalls (need 30)");
+  }
+  uint32_t active = R - static_cast<uint32_t>(stalls.size());
+  PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 8, active, l.id));
+  for (int i = 0; i < 3; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    auto* node = ctx_.NewNode(DcInRegion(i + 1), kH100);
+    l.nodes.push_back(node->node_id());
+    auto* w = ctx_.NewWorkload(*node, acct, 0, R);
+    w->set_launcher(i == 0 ? "deepspeed" : "torchrun");
+    w->set_tensor_activity(act);
+    w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+    w->add_artifact_digests(dataset);
+    w->add_artifact_digests(ckpt);
+    for (uint32_t k : stalls) w->add_idle_reports(k);
+  }
+  l.training_accounts = l.accounts;
+  return absl::OkStatus();
+}
+
+absl::Status Generator::Handoff(int inst) {
+  const uint32_t R = ctx_.reports();
+  const uint32_t half = R / 2;
+  Lineage& l = Add("d_handoff", kRoleAdversary, inst,
+                   "sequential hand-off: account A trains in one region and stops; one report "
+                   "later account B resumes from the same checkpoint digest in another region");
+  const std::string ckpt = EvalContext::Digest(absl::StrCat("checkpoint:d:", inst, ctx_.Hex(8)));
+  for (int i = 0; i < 2; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    uint32_t start = i == 0 ? 0 : half + 1;
+    uint32_t len = i == 0 ? half : R - start;
+    PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 16, len, l.id));
+    for (int n = 0; n < 2; ++n) {
+      auto* node = ctx_.NewNode(DcInRegion(i == 0 ? 0 : 2), kH100);
+      l.nodes.push_back(node->node_id());
+      auto* w = ctx_.NewWorkload(*node, acct, start, len);
+      w->set_tensor_activity(act);
+      w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+      w->add_artifact_digests(ckpt);
+    }
+  }
+  l.training_accounts = l.accounts;
+  return absl::OkStatus();
+}
+
+absl::Status Generator::RestrictedHardware(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("e_restricted_hardware", kRoleAdversary, inst,
+                   "training on Huawei Ascend 910B (PCI vendor 0x19e5) in a node whose hostname "
+                   "says NVIDIA H100");
+  std::string acct = ctx_.NewAccount();
+  l.accounts = l.training_accounts = {acct};
+  int dc = Dc(2);
+  auto* node = ctx_.NewNode(dc, kAscend910B,
+                            absl::StrFormat("dgx-h100-%03d.%s.cloud.example", 100 + inst,
+                                            ctx_.scenario().datacenters(dc).name()));
+  l.nodes = {node->node_id()};
+  auto* w = ctx_.NewWorkload(*node, acct, 1, R);
+  w->set_tensor_activity(0.45);
+  w->set_image_digest(EvalContext::Digest("public-image:ascendhub/mindspore:2.3"));
+  l.expected.push_back({"restricted_hardware:huawei-ascend", "node", node->node_id(), {acct}});
+  return absl::OkStatus();
+}
+
+absl::Status Generator::LargeCustomer(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("lookalike_large_customer", kRoleLookAlike, inst,
+                   "one large customer: 5 accounts with the same beneficial owner, payment "
+                   "instrument and e-mail domain, unrelated jobs (no traffic, no shared "
+                   "artifacts, starts minutes apart); combined above tier 1, each below");
+  std::string owner_acct;
+  for (int i = 0; i < 5; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    if (i == 0) {
+      owner_acct = acct;
+    } else {
+      AccountRow& first = ctx_.Row(owner_acct);
+      AccountRow& row = ctx_.Row(acct);
+      row.owners = first.owners;
+      row.payment_fingerprint = first.payment_fingerprint;
+      row.email_domains = first.email_domains;
+    }
+    uint32_t start = 3 * i;  // 3 reports apart: more than co_start_window
+    auto* node = ctx_.NewNode(Dc(i), kH100);
+    l.nodes.push_back(node->node_id());
+    PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
+    auto* w = ctx_.NewWorkload(*node, acct, start, R);
+    w->set_tensor_activity(act);
+    w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+  }
+  l.training_accounts = l.accounts;
+  return absl::OkStatus();
+}
+
+absl::Status Generator::PublicImage(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("lookalike_public_image", kRoleLookAlike, inst,
+                   "6 unrelated teams training from the same public base image (more than "
+                   "common_artifact_max_accounts = 5); combined above tier 1");
+  const std::string image =
+      EvalContext::Digest("public-image:nvcr.io/nvidia/nemo:24.07 (eval look-alike)");
+  for (int i = 0; i < 6; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    uint32_t start = 5 + 4 * i;
+    auto* node = ctx_.NewNode(Dc(i + 3), kH100);
+    l.nodes.push_back(node->node_id());
+    PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
+    auto* w = ctx_.NewWorkload(*node, acct, start, R);
+    w->set_tensor_activity(act);
+    w->set_image_digest(image);
+  }
+  l.training_accounts = l.accounts;
+  return absl::OkStatus();
+}
+
+absl::Status Generator::InferenceFleet(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("lookalike_inference_fleet", kRoleLookAlike, inst,
+                   "a tensor-parallel vLLM serving fleet over 2 accounts (customer and managed "
+                   "service provider): ranks, MASTER_ADDR and traffic across accounts, classed "
+                   "inference; as training it would cross tier 1");
+  std::vector<sim::v1::SimNode*> nodes;
+  for (int i = 0; i < 2; ++i) {
+    l.accounts.push_back(ctx_.NewAccount());
+    for (int n = 0; n < 2; ++n) {
+      nodes.push_back(ctx_.NewNode(Dc(4), kH100));
+      l.nodes.push_back(nodes.back()->node_id());
+    }
+  }
+  PROV_ASSIGN_OR_RETURN(double act, Activity(tier1_ / 2, 8, R, l.id));
+  for (int n = 0; n < 4; ++n) {
+    auto* w = ctx_.NewWorkload(*nodes[n], l.accounts[n / 2], 0, R);
+    w->set_workload_class(provenance::v1::WORKLOAD_CLASS_INFERENCE);
+    w->set_launcher("vllm");
+    w->set_tensor_activity(act);
+    w->set_image_digest(PublicImages()[4]);
+    w->set_world_size(32);
+    w->set_rank(8 * n);
+    w->set_master_addr(nodes[0]->hostname());
+    w->set_master_port(29500);
+    w->add_listening_ports(8000);
+    if (n == 0) {
+      w->add_listening_ports(29500);
+    } else {
+      auto* p = w->add_peers();
+      p->set_remote_address(nodes[0]->ip_address());
+      p->set_remote_port(29500);
+      p->set_bytes_per_report(uint64_t{1} << 30);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Generator::CoStart(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("lookalike_co_start", kRoleLookAlike, inst,
+                   "5 unrelated accounts whose training jobs start in the same minute (same "
+                   "report), in different data centres; combined above tier 1");
+  const uint32_t start = 2;
+  for (int i = 0; i < 5; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    auto* node = ctx_.NewNode(Dc(i + 1), kH100);
+    l.nodes.push_back(node->node_id());
+    PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
+    auto* w = ctx_.NewWorkload(*node, acct, start, R);
+    w->set_tensor_activity(act);
+    w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+  }
+  l.training_accounts = l.accounts;
+  return absl::OkStatus();
+}
+
+// Listed entities usable for the reseller typology: Entity List names with 2+ core tokens.
+std::vector<const screening::CslEntry*> ListedEntities(const screening::CslList& csl,
+                                                       const screening::NameNormalizer& norm) {
+  std::vector<const screening::CslEntry*> out;
+  for (const auto& e : csl.entries) {
+    if (e.source.find("Entity List") == std::string::npos) continue;
+    auto n = norm.Normalize(e.name);
+    int long_tokens = 0;
+    for (const auto& t : n.tokens) long_tokens += t.size() >= 3 ? 1 : 0;
+    if (long_tokens >= 2) out.push_back(&e);
+  }
+  return out;
+}
+
+// The listed name written differently: token order, punctuation, legal form, case.
+std::string Variant(const screening::CslEntry& e, const screening::NameNormalizer& norm, int v) {
+  auto n = norm.Normalize(e.name);
+  std::vector<std::string> core = n.tokens;
+  switch (v % 3) {
+    case 0:
+      std::reverse(core.begin(), core.end());
+      return absl::AsciiStrToUpper(absl::StrCat(absl::StrJoin(core, " "), " COMPANY LIMITED"));
+    case 1:
+      return absl::StrCat(absl::StrJoin(core, " "), ", l.l.c.");
+    default: {
+      for (auto& t : core) t[0] = absl::ascii_toupper(t[0]);
+      std::string joined = core.size() >= 2 ? absl::StrCat(core[0], "-", core[1]) : core[0];
+      for (size_t i = 2; i < core.size(); ++i) absl::StrAppend(&joined, " ", core[i]);
+      return absl::StrCat(joined, " Co., Ltd");
+    }
+  }
+}
+
+}  // namespace
+
+std::string AccountsCsv(const std::vector<AccountRow>& rows) {
+  auto q = [](const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::string out =
+      "account_id,legal_entity,country_of_incorporation,beneficial_owners,addresses,"
+      "payment_fingerprint,email_domains,source_ips,parent_account,is_reseller\n";
+  for (const auto& r : rows) {
+    absl::StrAppend(&out, q(r.account_id), ",", q(r.legal_entity), ",", q(r.country), ",",
+                    q(absl::StrJoin(r.owners, ";")), ",", q(absl::StrJoin(r.addresses, ";")), ",",
+                    q(r.payment_fingerprint), ",", q(absl::StrJoin(r.email_domains, ";")), ",",
+                    q(absl::StrJoin(r.source_ips, ";")), ",", q(r.parent_account), ",",
+                    r.is_reseller ? "true" : "false", "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::CslList& csl,
+                                        const TraceData& traces) {
+  if (o.reports < 30) return absl::InvalidArgumentError("--reports: must be >= 30");
+  if (o.interval_seconds < 10 || o.interval_seconds > 600) {
+    return absl::InvalidArgumentError("--interval: must be 10..600 seconds");
+  }
+  const uint32_t instances = o.instances != 0 ? o.instances : std::max<uint32_t>(1, o.nodes / 400);
+  const uint32_t lineage_nodes = kNodesPerInstance * instances;
+  if (o.nodes < lineage_nodes + 10) {
+    return absl::InvalidArgumentError(absl::StrCat("--nodes: ", o.nodes, " is too few for ",
+                                                   instances, " instance(s): need at least ",
+                                                   lineage_nodes + 10));
+  }
+  const uint32_t bg_nodes = o.nodes - lineage_nodes;
+  const uint32_t bg_workloads =
+      std::max<uint32_t>(bg_nodes, o.workloads > lineage_nodes ? o.workloads - lineage_nodes : 0);
+
+  EvalOutput out;
+  EvalContext ctx(o.seed, o.interval_seconds, o.reports);
+  AddBackground(&ctx, {.nodes = bg_nodes, .workloads = bg_workloads}, traces);
+
+  // Tier 1: above every background account (x1.25) and such that one H100 node training at
+  // tensor activity 0.45 for the whole run reaches 0.8 of it.
+  const AcceleratorCatalog& catalog = AcceleratorCatalog::Builtin();
+  double max_bg = 0;
+  {
+    FlopModel bg = FlopModel::Compute(ctx.scenario(), catalog);
+    for (const auto& [acct, flop] : bg.totals()) max_bg = std::max(max_bg, flop);
+  }
+  const double design = 8.0 * o.reports * o.interval_seconds * kH100Peak * 0.45 / kAccountShare;
+  const double tier1 = RoundUp3(std::max(1.25 * max_bg, design));
+
+  screening::NameNormalizer norm;
+  screening::Screener screener(csl, norm, {.threshold = kMinScore});
+  std::vector<const screening::CslEntry*> listed = ListedEntities(csl, norm);
+  if (listed.empty()) {
+    return absl::InvalidArgumentError(
+        "--csl: the screening list has no Entity List entry with a multi-word name");
+  }
+
+  Generator gen(&ctx, tier1);
+  int variant = 0;
+  for (uint32_t inst = 0; inst < instances; ++inst) {
+    PROV_RETURN_IF_ERROR(gen.ShellAccounts(inst));
+    // A variant of a listed name that the screener still matches at the policy's min_score.
+    std::string name;
+    for (size_t tries = 0; tries < 3 * listed.size() && name.empty(); ++tries, ++variant) {
+      const auto* entry = listed[(inst + tries) % listed.size()];
+      std::string v = Variant(*entry, norm, variant);
+      for (const auto& hit : screener.Screen(v)) {
+        if (hit.entry == entry && v != entry->name) name = v;
+      }
+    }
+    if (name.empty()) {
+      return absl::FailedPreconditionError(
+          "--csl: no variant of a listed entity name screens at min_score 0.88");
+    }
+    PROV_RETURN_IF_ERROR(gen.LayeredResellers(inst, name));
+    PROV_RETURN_IF_ERROR(gen.SplitPackages(inst));
+    PROV_RETURN_IF_ERROR(gen.Handoff(inst));
+    PROV_RETURN_IF_ERROR(gen.RestrictedHardware(inst));
+    PROV_RETURN_IF_ERROR(gen.LargeCustomer(inst));
+    PROV_RETURN_IF_ERROR(gen.PublicImage(inst));
+    PROV_RETURN_IF_ERROR(gen.InferenceFleet(inst));
+    PROV_RETURN_IF_ERROR(gen.CoStart(inst));
+    gen.NextInstance();
+  }
+
+  GroundTruth& truth = ctx.truth();
+  truth.tiers = {{"eval-tier-1", tier1}, {"eval-tier-2", tier1 * 10}, {"eval-tier-3", tier1 * 100}};
+  truth.screening_min_score = kMinScore;
+  truth.seed = o.seed;
+  truth.interval_seconds = o.interval_seconds;
+  truth.reports_per_node = o.reports;
+
+  // Ground truth from the FLOP provd's own ledger code will count, and the checks.
+  FlopModel model = FlopModel::Compute(ctx.scenario(), catalog);
+  double max_background = 0;
+  absl::flat_hash_set<std::string> listed_holders(gen.resellers_listed.begin(),
+                                                  gen.resellers_listed.end());
+  for (Lineage& l : truth.lineages) {
+    l.combined_flop_low = model.TotalTrainingFlop(l.training_accounts);
+    for (const auto& a : l.training_accounts) {
+      l.max_account_flop_low = std::max(l.max_account_flop_low, model.AccountTrainingFlop(a));
+    }
+    if (l.max_account_flop_low >= tier1) {
+      return absl::InternalError(absl::StrCat(l.id, ": one account alone reaches tier 1 (",
+                                              l.max_account_flop_low, " >= ", tier1, ")"));
+    }
+    if (l.role == kRoleBackground) {
+      max_background = std::max(max_background, l.combined_flop_low);
+      continue;
+    }
+    bool compute_lineage = l.typology == "a_shell_accounts" || l.typology == "c_split_packages" ||
+                           l.typology == "d_handoff";
+    if (compute_lineage) {
+      for (const auto& tier : truth.tiers) {
+        if (l.combined_flop_low >= tier.flop) {
+          l.expected.push_back({RuleTier(tier.name), "bundle", "", l.training_accounts});
+        }
+      }
+      if (l.combined_flop_low < tier1) {
+        return absl::InternalError(absl::StrCat(l.id, ": combined FLOP ", l.combined_flop_low,
+                                                " stays below tier 1 ", tier1));
+      }
+    }
+    if (l.role == kRoleLookAlike && l.typology != "lookalike_inference_fleet" &&
+        l.combined_flop_low < tier1) {
+      return absl::InternalError(absl::StrCat(l.id,
+                                              ": look-alike's combined FLOP is below tier "
+                                              "1, so it would test nothing"));
+    }
+    if (l.typology == "d_handoff") {
+      auto cross = model.CrossingOffset(l.training_accounts, tier1);
+      auto b_start = model.FirstTrainingOffset({l.training_accounts[1]});
+      if (!cross || !b_start || *cross <= *b_start) {
+        return absl::InternalError(absl::StrCat(l.id, ": crosses tier 1 before the hand-off"));
+      }
+    }
+  }
+  truth.max_background_account_flop_low = max_background;
+  out.checks.push_back(absl::StrFormat(
+      "tier 1 = %.3g FLOP; largest background account %.3g FLOP (%.0f%% of tier 1): every "
+      "background account stays below the lowest tier",
+      tier1, max_background, 100 * max_background / tier1));
+  out.checks.push_back(
+      "every adversary and look-alike account alone is below tier 1; compute lineages (a, c, d) "
+      "and look-alikes (large customer, public image, co-start) are above it combined");
+
+  // Screening: only the listed resellers' names may hit.
+  for (const auto& row : ctx.accounts()) {
+    std::vector<std::string> names = {row.legal_entity};
+    for (const auto& owner : row.owners) names.push_back(owner.substr(0, owner.rfind(" (")));
+    bool hit = false;
+    for (const auto& n : names) hit = hit || !screener.Screen(n).empty();
+    if (hit != listed_holders.contains(row.account_id)) {
+      return absl::InternalError(absl::StrCat("account ", row.account_id, " ('", row.legal_entity,
+                                              "'): screening ", hit ? "hits" : "misses",
+                                              " unexpectedly"));
+    }
+  }
+  out.checks.push_back(absl::StrFormat(
+      "screened %d accounts against %s (min_score %.2f): only the %d listed resellers hit",
+      ctx.accounts().size(), csl.version, kMinScore, listed_holders.size()));
+
+  sim::v1::Scenario& s = ctx.scenario();
+  s.set_name(absl::StrFormat("eval-seed%d-n%d-w%d", o.seed, s.nodes_size(), s.workloads_size()));
+  s.set_provenance_note(absl::StrCat(
+      "EVALUATION scenario (prov-eval-gen): adversaries, look-alikes, accounts, identities, "
+      "regions, sites, models, classes, digests and activity pauses are a SYNTHETIC overlay; ",
+      o.traces_note.empty() ? "background job shapes and utilisation are synthetic too"
+                            : o.traces_note));
+  truth.scenario = s.name();
+  truth.provenance_note = s.provenance_note();
+
+  out.accounts_csv = AccountsCsv(ctx.accounts());
+  auto kyc = kyc::ParseKyc(out.accounts_csv, kyc::KycFormat::kCsv, "accounts.csv");
+  if (!kyc.ok()) return kyc.status();
+  if (!kyc->errors.empty()) {
+    return absl::InternalError(absl::StrCat("accounts.csv: ", kyc->errors[0].message));
+  }
+  out.checks.push_back(
+      absl::StrFormat("accounts.csv: %d rows parse with provd's KYC parser", kyc->accounts.size()));
+  out.policy_yaml = EvalPolicyYaml(truth, o);
+  auto policy = policy::ParsePolicy(out.policy_yaml, "policy.yaml");
+  if (!policy.ok()) return policy.status();
+  out.checks.push_back(absl::StrCat("policy.yaml parses with provd's policy loader (version ",
+                                    policy->version, ")"));
+  out.scenario = std::move(s);
+  out.truth = std::move(truth);
+  return out;
+}
+
+}  // namespace prov::eval

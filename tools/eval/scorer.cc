@@ -1,0 +1,263 @@
+#include "tools/eval/scorer.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace prov::eval {
+namespace {
+
+std::string SubjectKind(const std::string& subject) {
+  size_t colon = subject.find(':');
+  return colon == std::string::npos ? subject : subject.substr(0, colon);
+}
+
+bool Matches(const FlagRecord& f, const ExpectedFlag& e) {
+  if (f.rule != e.rule || SubjectKind(f.subject) != e.subject_kind) return false;
+  if (!e.subject_id.empty() && f.subject != absl::StrCat(e.subject_kind, ":", e.subject_id)) {
+    return false;
+  }
+  for (const auto& a : e.accounts) {
+    if (std::find(f.accounts.begin(), f.accounts.end(), a) == f.accounts.end()) return false;
+  }
+  return true;
+}
+
+// When the expected rule first held in the scenario, as an offset from the run's start.
+std::optional<double> ExpectedOffset(const GroundTruth& truth, const FlopModel& model,
+                                     const ExpectedFlag& e) {
+  if (absl::StartsWith(e.rule, "compute_tier:")) {
+    std::string tier = e.rule.substr(strlen("compute_tier:"));
+    for (const auto& t : truth.tiers) {
+      if (t.name == tier) return model.CrossingOffset(e.accounts, t.flop);
+    }
+    return std::nullopt;
+  }
+  if (e.rule == "restricted_party_training") return model.FirstTrainingOffset(e.accounts);
+  if (absl::StartsWith(e.rule, "restricted_hardware:")) {
+    return model.FirstTrainingOffsetOnNode(e.subject_id, e.accounts);
+  }
+  return std::nullopt;  // screening_hit: a KYC fact, no evidence time
+}
+
+std::string Stats(std::vector<double> v, double scale) {
+  if (v.empty()) return "-";
+  std::sort(v.begin(), v.end());
+  double median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return absl::StrFormat("%.1f/%.1f/%.1f", v.front() / scale, median / scale, v.back() / scale);
+}
+
+}  // namespace
+
+FlagRecord FlagFromProto(const provenance::v1::Flag& flag) {
+  FlagRecord r;
+  r.flag_id = flag.flag_id();
+  r.rule = flag.rule();
+  r.subject = flag.subject();
+  r.accounts.assign(flag.accounts().begin(), flag.accounts().end());
+  if (flag.has_first_time()) {
+    r.first_time_unix_s = flag.first_time().seconds() + flag.first_time().nanos() / 1e9;
+  }
+  return r;
+}
+
+absl::StatusOr<std::vector<FlagRecord>> ParseFlagsJson(absl::string_view text,
+                                                       absl::string_view source) {
+  std::string doc(text);
+  size_t first = doc.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && doc[first] == '[') doc = absl::StrCat("{\"flags\": ", doc, "}");
+  provenance::v1::ListFlagsResponse response;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(doc, &response, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a list of flags: ", std::string(status.message())));
+  }
+  std::vector<FlagRecord> out;
+  for (const auto& f : response.flags()) out.push_back(FlagFromProto(f));
+  return out;
+}
+
+absl::StatusOr<Timeline> ParseTimeline(absl::string_view text, absl::string_view source) {
+  auto doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
+  }
+  for (const char* key : {"sim_start_unix_micros", "interval_seconds"}) {
+    if (!doc.contains(key) || !doc[key].is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ", key, ": missing or not a number"));
+    }
+  }
+  Timeline t;
+  t.sim_start_unix_s = doc["sim_start_unix_micros"].get<double>() / 1e6;
+  t.interval_seconds = doc["interval_seconds"].get<uint32_t>();
+  return t;
+}
+
+ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
+                  const std::optional<Timeline>& timeline, const std::vector<FlagRecord>& flags) {
+  ScoreResult r;
+  r.flags_total = static_cast<int>(flags.size());
+  r.delays_known = model != nullptr && timeline.has_value();
+  const double interval = truth.interval_seconds;
+  absl::flat_hash_map<std::string, std::vector<size_t>> lineages_of;  // account -> lineages
+  for (size_t i = 0; i < truth.lineages.size(); ++i) {
+    for (const auto& a : truth.lineages[i].accounts) lineages_of[a].push_back(i);
+  }
+  // Flags touching each lineage.
+  std::vector<std::vector<size_t>> touching(truth.lineages.size());
+  for (size_t f = 0; f < flags.size(); ++f) {
+    absl::flat_hash_set<size_t> seen;
+    for (const auto& a : flags[f].accounts) {
+      auto it = lineages_of.find(a);
+      if (it == lineages_of.end()) continue;
+      for (size_t l : it->second) {
+        if (seen.insert(l).second) touching[l].push_back(f);
+      }
+    }
+    if (seen.empty()) ++r.flags_unrelated;
+  }
+  std::map<std::pair<std::string, std::string>, size_t> row_of;  // (role order, typology)
+  auto role_rank = [](const std::string& role) {
+    return role == kRoleAdversary ? "0" : role == kRoleLookAlike ? "1" : "2";
+  };
+  for (const auto& l : truth.lineages) {
+    auto key = std::make_pair(absl::StrCat(role_rank(l.role), l.typology), l.typology);
+    if (!row_of.count(key)) {
+      row_of[key] = r.rows.size();
+      TypologyScore row;
+      row.typology = l.typology;
+      row.role = l.role;
+      r.rows.push_back(std::move(row));
+    }
+  }
+  std::vector<absl::flat_hash_set<size_t>> touch_set(r.rows.size()), match_set(r.rows.size()),
+      fp_set(r.rows.size());
+  for (size_t li = 0; li < truth.lineages.size(); ++li) {
+    const Lineage& l = truth.lineages[li];
+    size_t row = row_of[{absl::StrCat(role_rank(l.role), l.typology), l.typology}];
+    TypologyScore& ts = r.rows[row];
+    ++ts.instances;
+    absl::flat_hash_set<size_t> matched_here;
+    bool all = !l.expected.empty();
+    for (const auto& e : l.expected) {
+      std::optional<double> best_delay;
+      bool found = false;
+      for (size_t f : touching[li]) {
+        if (!Matches(flags[f], e)) continue;
+        found = true;
+        matched_here.insert(f);
+        if (r.delays_known && flags[f].first_time_unix_s) {
+          if (auto off = ExpectedOffset(truth, *model, e)) {
+            double d = *flags[f].first_time_unix_s - (timeline->sim_start_unix_s + *off);
+            if (!best_delay || d < *best_delay) best_delay = d;
+          }
+        }
+      }
+      if (!found) {
+        all = false;
+        r.findings.push_back(absl::StrCat("MISSED  ", l.id, ": no flag ", e.rule, " on ",
+                                          e.subject_kind, e.subject_id.empty() ? "" : ":",
+                                          e.subject_id, " with accounts ⊇ {",
+                                          absl::StrJoin(e.accounts, ", "), "}"));
+      } else if (best_delay) {
+        ts.delays_s.push_back(*best_delay);
+        if (*best_delay > interval) {
+          r.findings.push_back(
+              absl::StrFormat("LATE    %s: %s raised %.0f s (%.1f intervals) after "
+                              "the rule first held",
+                              l.id, e.rule, *best_delay, *best_delay / interval));
+        }
+      }
+    }
+    if (l.role == kRoleAdversary && all) ++ts.detected;
+    bool fp_here = false;
+    for (size_t f : touching[li]) {
+      touch_set[row].insert(f);
+      if (matched_here.contains(f)) {
+        match_set[row].insert(f);
+      } else if (l.role != kRoleAdversary) {
+        fp_set[row].insert(f);
+        fp_here = true;
+        r.findings.push_back(absl::StrCat("FALSE+  ", l.id, " (", l.typology,
+                                          "): ", flags[f].flag_id, " ", flags[f].rule, " on ",
+                                          flags[f].subject));
+      }
+    }
+    if (fp_here) ++ts.flagged;
+  }
+  bool goal = r.delays_known;
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    TypologyScore& ts = r.rows[i];
+    ts.flags_touching = static_cast<int>(touch_set[i].size());
+    ts.flags_matching = static_cast<int>(match_set[i].size());
+    ts.false_positives = static_cast<int>(fp_set[i].size());
+    if (ts.role == kRoleAdversary && ts.detected != ts.instances) goal = false;
+    if (ts.false_positives > 0) goal = false;
+    for (double d : ts.delays_s) goal = goal && d <= interval;
+  }
+  r.goal_met = goal;
+  return r;
+}
+
+std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
+  const double interval = truth.interval_seconds;
+  std::string out = absl::StrFormat(
+      "prov-eval-score: %s (seed %d, %d lineages, interval %d s)\n"
+      "data: %s\n"
+      "tiers (SCALED for the simulation):",
+      truth.scenario, truth.seed, truth.lineages.size(), truth.interval_seconds,
+      truth.provenance_note);
+  for (const auto& t : truth.tiers) absl::StrAppendFormat(&out, " %s=%.3g", t.name, t.flop);
+  absl::StrAppendFormat(&out, "\nflags: %d (%d touch no lineage)\n\n", r.flags_total,
+                        r.flags_unrelated);
+  absl::StrAppendFormat(&out, "%-28s %-17s %5s %8s %6s %6s %6s %9s %4s %-20s %s\n", "typology",
+                        "role", "inst", "detected", "recall", "flags", "match", "precision", "FP",
+                        "delay s min/med/max", "delay intervals");
+  for (const auto& t : r.rows) {
+    std::string detected = t.role == kRoleAdversary ? absl::StrCat(t.detected)
+                                                    : absl::StrCat("(", t.flagged, " flagged)");
+    std::string recall = t.role == kRoleAdversary && t.instances > 0
+                             ? absl::StrFormat("%.2f", double(t.detected) / t.instances)
+                             : "-";
+    std::string precision =
+        t.flags_touching > 0 ? absl::StrFormat("%.2f", double(t.flags_matching) / t.flags_touching)
+                             : "-";
+    absl::StrAppendFormat(&out, "%-28s %-17s %5d %8s %6s %6d %6d %9s %4d %-20s %s\n", t.typology,
+                          t.role, t.instances, detected, recall, t.flags_touching, t.flags_matching,
+                          precision, t.false_positives, Stats(t.delays_s, 1),
+                          Stats(t.delays_s, interval));
+  }
+  if (!r.findings.empty()) {
+    out += "\n";
+    size_t shown = 0;
+    for (const auto& f : r.findings) {
+      if (++shown > 40) {
+        absl::StrAppend(&out, "... and ", r.findings.size() - 40, " more\n");
+        break;
+      }
+      absl::StrAppend(&out, f, "\n");
+    }
+  }
+  absl::StrAppend(&out,
+                  "\ngoal (every adversary detected, no look-alike or background flagged, "
+                  "every delay <= one interval): ",
+                  !r.delays_known ? "UNKNOWN (no timeline: delays cannot be computed)"
+                  : r.goal_met    ? "MET"
+                                  : "MISSED",
+                  "\n");
+  return out;
+}
+
+}  // namespace prov::eval

@@ -1,0 +1,83 @@
+// prov-eval-score's scoring: provd's flags against the ground truth.
+//
+//   PROV_ASSIGN_OR_RETURN(std::vector<FlagRecord> flags, ParseFlagsJson(text, "flags.json"));
+//   FlopModel model = FlopModel::Compute(scenario, AcceleratorCatalog::Builtin());
+//   ScoreResult r = Score(truth, &model, timeline, flags);
+//   std::cout << FormatScore(r, truth);   // one row per typology; r.goal_met
+//
+// Matching (precisely): a flag matches an expected flag E of a lineage when its rule equals E's
+// rule, its subject is of E's kind ("bundle:", "account:", "node:") and, when E names a subject
+// (account or node id), is exactly that subject, and the flag's accounts include EVERY account E
+// lists (a superset matches: for compute tiers E lists all the lineage's training accounts, so a
+// bundle that holds only some of them does not count). An adversary instance is detected when
+// every one of its expected flags is matched. A flag "touches" a lineage when it shares an account
+// with it. Precision per typology = flags touching it that match one of its expected flags / all
+// flags touching it. A false positive is a flag touching a look-alike or background lineage that
+// matches none of that lineage's expected flags (they have none). Detection delay = the flag's
+// first_time (evidence time) - the time the rule first held in the scenario: the report on which
+// the lineage's combined training FLOP (provd's ledger formula, FlopModel) reached the tier, the
+// first training report (restricted party), the first training report on the node (hardware);
+// screening hits have no evidence time and no delay.
+// Goal: every adversary detected, no false positive, every delay <= one report interval.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "provenance/v1/analysis.pb.h"
+#include "tools/eval/flop_model.h"
+#include "tools/eval/ground_truth.h"
+
+namespace prov::eval {
+
+struct FlagRecord {
+  std::string flag_id;
+  std::string rule;
+  std::string subject;  // "bundle:B-...", "account:x", "node:y"
+  std::vector<std::string> accounts;
+  std::optional<double> first_time_unix_s;
+};
+
+FlagRecord FlagFromProto(const provenance::v1::Flag& flag);
+// `provctl flags list -o json` output: {"flags": [Flag, ...]} or a bare array of Flag (proto3
+// JSON); unknown fields are ignored.
+absl::StatusOr<std::vector<FlagRecord>> ParseFlagsJson(absl::string_view text,
+                                                       absl::string_view source);
+
+struct Timeline {
+  double sim_start_unix_s = 0;
+  uint32_t interval_seconds = 0;
+};
+// prov-sim --timeline-out JSON.
+absl::StatusOr<Timeline> ParseTimeline(absl::string_view text, absl::string_view source);
+
+struct TypologyScore {
+  std::string typology;
+  std::string role;
+  int instances = 0;
+  int detected = 0;  // adversaries: every expected flag matched
+  int flagged = 0;   // look-alikes and background: lineages with a false positive
+  int flags_touching = 0;
+  int flags_matching = 0;
+  int false_positives = 0;
+  std::vector<double> delays_s;
+};
+
+struct ScoreResult {
+  std::vector<TypologyScore> rows;
+  std::vector<std::string> findings;  // misses, false positives, late flags, in words
+  int flags_total = 0;
+  int flags_unrelated = 0;  // touching no lineage of the ground truth
+  bool delays_known = false;
+  bool goal_met = false;
+};
+
+// `model` and `timeline` may be null / empty: delays are then unknown (and the goal unmet).
+ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
+                  const std::optional<Timeline>& timeline, const std::vector<FlagRecord>& flags);
+std::string FormatScore(const ScoreResult& result, const GroundTruth& truth);
+
+}  // namespace prov::eval
