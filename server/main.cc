@@ -53,6 +53,10 @@ ABSL_FLAG(absl::Duration, silent_after, absl::Seconds(60),
 ABSL_FLAG(
     std::string, accelerator_catalog, "",
     "Accelerator catalog TSV replacing the built-in one (format: common/data/accelerators.tsv)");
+ABSL_FLAG(
+    std::string, policy, "",
+    "Policy YAML (format: deploy/policy/default.yaml); default: the newest policy loaded with "
+    "`provctl policy load`, else the built-in default");
 ABSL_FLAG(std::string, port_file, "", "Write the bound gRPC port to this file once serving");
 
 namespace {
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
   options.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
   options.default_utilization = absl::GetFlag(FLAGS_default_utilization);
   options.silent_after = absl::GetFlag(FLAGS_silent_after);
+  options.policy_file = absl::GetFlag(FLAGS_policy);
   if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
     // Option names map to flags: data_dir -> --data-dir.
     std::string message(s.message());

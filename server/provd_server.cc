@@ -13,6 +13,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/analysis/analysis_engine.h"
+#include "server/analysis/analysis_service.h"
 #include "server/audit/audit_service.h"
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
@@ -30,6 +32,9 @@ struct ProvdServer::Impl {
   std::shared_ptr<ProvdMetrics> metrics;
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreReader> reader;
+  std::shared_ptr<const policy::Policy> policy;
+  std::unique_ptr<AnalysisEngine> analysis;
+  std::unique_ptr<AnalysisServiceImpl> analysis_service;
   std::shared_ptr<ReportQueue> queue;
   std::unique_ptr<IngestWriter> writer;
   std::unique_ptr<AgentGatewayService> gateway;
@@ -89,12 +94,31 @@ absl::Status ProvdServer::Init() {
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db")));
   PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
 
+  PROV_RETURN_IF_ERROR(LoadStartupPolicy());
+  AnalysisEngine::Options analysis_options;
+  analysis_options.db_path = s.store->path();
+  analysis_options.clock = s.clock;
+  analysis_options.policy = s.policy;
+  PROV_ASSIGN_OR_RETURN(s.analysis, AnalysisEngine::Start(std::move(analysis_options)));
+  s.analysis_service = std::make_unique<AnalysisServiceImpl>(*s.analysis);
+
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
   s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
   WriterOptions writer_options;
   writer_options.max_batch = o.max_batch;
   writer_options.max_batch_delay = o.max_batch_delay;
   writer_options.ledger.default_utilization = o.default_utilization;
+  writer_options.on_committed = [engine = s.analysis.get()](const std::vector<IngestItem>& batch,
+                                                            const CommitResult& result) {
+    std::vector<ReportObservation> observations;
+    observations.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (i < result.duplicate.size() && result.duplicate[i]) continue;
+      if (!batch[i].usage.has_value()) continue;
+      observations.push_back(ObserveReport(batch[i].report, *batch[i].usage));
+    }
+    engine->Submit(std::move(observations));
+  };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);
   s.writer->Start();
@@ -129,6 +153,7 @@ absl::Status ProvdServer::Init() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.RegisterService(s.gateway.get());
   builder.RegisterService(s.audit.get());
+  builder.RegisterService(s.analysis_service.get());
   s.server = builder.BuildAndStart();
   if (s.server == nullptr || s.port == 0) {
     return absl::UnavailableError(
@@ -151,6 +176,30 @@ absl::Status ProvdServer::Init() {
   return absl::OkStatus();
 }
 
+absl::Status ProvdServer::LoadStartupPolicy() {
+  Impl& s = *impl_;
+  std::string yaml(policy::DefaultPolicyYaml());
+  std::string source = policy::kDefaultPolicySource;
+  if (!s.options.policy_file.empty()) {
+    auto text = ReadFileToString(s.options.policy_file);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("policy_file: ", text.status().message()));
+    }
+    yaml = *std::move(text);
+    source = s.options.policy_file;
+  }
+  auto parsed = policy::ParsePolicy(yaml, source);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("policy: ", parsed.status().message()));
+  }
+  s.policy = std::make_shared<const policy::Policy>(*std::move(parsed));
+  return absl::OkStatus();
+}
+
+void ProvdServer::FlushAnalysis() {
+  if (impl_->analysis != nullptr) impl_->analysis->Flush();
+}
+
 int ProvdServer::port() const { return impl_->port; }
 int ProvdServer::metrics_port() const { return impl_->metrics_port; }
 
@@ -159,18 +208,22 @@ void ProvdServer::Shutdown() {
   Impl& s = *impl_;
   if (s.shut_down) return;
   s.shut_down = true;
+  if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.server != nullptr) {
     // Immediate deadline: open agent streams are cancelled (they are long-lived by design).
     s.server->Shutdown(std::chrono::system_clock::now());
   }
   if (s.queue != nullptr) s.queue->Close();
-  if (s.writer != nullptr) s.writer->Join();  // everything queued is committed
+  if (s.writer != nullptr) s.writer->Join();          // everything queued is committed
+  if (s.analysis != nullptr) s.analysis->Shutdown();  // everything committed is analysed
   s.server.reset();
   s.exposer.reset();
   s.store_collector.reset();
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();
+  s.analysis_service.reset();
+  s.analysis.reset();
   s.reader.reset();
   s.store.reset();
 }

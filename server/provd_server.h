@@ -9,7 +9,9 @@
 //
 // Threads: gRPC's callback threads run the AgentGateway reactors (never blocking); gRPC's sync
 // threads run AuditService queries on read-only SQLite connections; ONE ingest writer thread
-// commits batches and posts acks; prometheus-cpp's civetweb threads serve /metrics.
+// commits batches, hands observations of the committed reports to the analysis engine and posts
+// acks; ONE analysis thread correlates, evaluates the policy and saves links, bundles and flags;
+// prometheus-cpp's civetweb threads serve /metrics.
 // Shutdown(): stop accepting and cancel open streams, drain the queue into the store (everything
 // accepted is committed; acks for the last batches may not reach agents, which resend and get
 // deduplicated), close the store. Idempotent; thread-safe.
@@ -45,6 +47,9 @@ struct ProvdOptions {
   absl::Duration max_batch_delay = absl::Milliseconds(5);
   double default_utilization = 0.30;
   absl::Duration silent_after = absl::Seconds(60);
+  // Policy (YAML, deploy/policy/default.yaml documents it): this file when set; else the newest
+  // policy loaded through `provctl policy load`; else the built-in default.
+  std::string policy_file;
   const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
   Clock* clock = nullptr;                       // null: RealClock
 };
@@ -57,8 +62,10 @@ class ProvdServer {
 
   int port() const;          // bound gRPC port (useful with :0)
   int metrics_port() const;  // 0 when disabled
-  void Shutdown();           // stop accepting, drain queue, commit, close store; idempotent
-  ~ProvdServer();            // calls Shutdown()
+  // Waits until every report committed so far has been analysed and saved (tests, tools).
+  void FlushAnalysis();
+  void Shutdown();  // stop accepting, drain queue, commit, close store; idempotent
+  ~ProvdServer();   // calls Shutdown()
 
   ProvdServer(const ProvdServer&) = delete;
   ProvdServer& operator=(const ProvdServer&) = delete;
@@ -67,6 +74,7 @@ class ProvdServer {
   struct Impl;
   explicit ProvdServer(std::unique_ptr<Impl> impl);
   absl::Status Init();
+  absl::Status LoadStartupPolicy();
 
   absl::Mutex shutdown_mu_;
   std::unique_ptr<Impl> impl_;

@@ -27,7 +27,7 @@ namespace prov::server {
 struct IdentitySnapshot {
   int64_t kyc_version = 0;  // 0: no KYC import yet
   std::shared_ptr<const std::vector<provenance::v1::AccountIdentity>> accounts;  // all current
-  std::string screening_list_version;                // empty: no list imported yet
+  std::string screening_list_version;                     // empty: no list imported yet
   std::vector<provenance::v1::ScreeningMatch> screening;  // current hits, all accounts
 };
 

@@ -1,8 +1,18 @@
 #include "server/policy/policy.h"
 
 #include <algorithm>
+#include <cstddef>
+
+#include "absl/strings/match.h"
+
+extern const char prov_default_policy_yaml[];
+extern const std::size_t prov_default_policy_yaml_size;
 
 namespace prov::policy {
+
+absl::string_view DefaultPolicyYaml() {
+  return absl::string_view(prov_default_policy_yaml, prov_default_policy_yaml_size);
+}
 
 absl::string_view SeverityName(Severity s) {
   switch (s) {
@@ -35,6 +45,10 @@ const std::vector<std::string>& KnownLinkKinds() {
                                    "identity_address", "identity_source_ip",    "identity_reseller",
                                    "co_start",         "synchronised_activity", "handoff"};
   return *kinds;
+}
+
+bool IsSupportingLinkKind(absl::string_view kind) {
+  return kind == "co_start" || absl::StartsWith(kind, "identity_");
 }
 
 const ComputeTier* Policy::HighestTierReached(double flop) const {

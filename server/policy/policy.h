@@ -45,7 +45,7 @@ struct Policy {
   std::string description;
   std::vector<ComputeTier> compute_tiers;  // ascending by flop
   struct {
-    absl::Duration horizon = absl::Hours(24 * 30);
+    absl::Duration horizon = absl::Hours(24 * 30);  // zero: projection off
     Severity severity = Severity::kMedium;
   } projection;
   std::vector<std::string> restricted_jurisdictions;  // ISO 3166 alpha-2, upper case
@@ -62,6 +62,14 @@ struct Policy {
     int common_artifact_max_accounts = 5;  // an artifact used by more accounts links nothing
     absl::Duration handoff_window = absl::Hours(6);
     absl::Duration co_start_window = absl::Minutes(2);
+    // Synchronised activity: activity transitions bucketed per window; two workloads sharing at
+    // least min_shared_transitions of them (same or adjacent window) are linked.
+    absl::Duration activity_window = absl::Minutes(5);
+    int min_shared_transitions = 3;
+    // A time or activity bucket holding more workloads than this is too common to be evidence.
+    int max_bucket_workloads = 64;
+    // An identity value (owner, e-mail domain, address, ...) shared by more accounts links nothing.
+    int identity_max_accounts = 20;
   } correlation;
 
   // The highest tier whose threshold `flop` reaches, or nullptr.
@@ -76,8 +84,15 @@ struct Policy {
 
 // The link kinds correlation weights may name.
 const std::vector<std::string>& KnownLinkKinds();
+// Supporting kinds (identity_*, co_start) strengthen a pair but never form a bundle alone: a
+// bundle needs at least one workload-level kind (network_peer, master_addr, artifact, handoff,
+// synchronised_activity).
+bool IsSupportingLinkKind(absl::string_view kind);
 
 absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, absl::string_view source_name);
 absl::StatusOr<Policy> LoadPolicyFile(const std::string& path);
+// deploy/policy/default.yaml as built into the binary (provd's policy when none is configured).
+absl::string_view DefaultPolicyYaml();
+inline constexpr char kDefaultPolicySource[] = "built-in deploy/policy/default.yaml";
 
 }  // namespace prov::policy

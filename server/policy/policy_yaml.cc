@@ -76,10 +76,14 @@ class Parser {
     return *sev;
   }
 
-  absl::StatusOr<absl::Duration> Duration(const YAML::Node& n, absl::string_view path) {
+  absl::StatusOr<absl::Duration> Duration(const YAML::Node& n, absl::string_view path,
+                                          bool zero_ok = false) {
     absl::Duration d;
-    if (!n.IsScalar() || !absl::ParseDuration(n.Scalar(), &d) || d <= absl::ZeroDuration()) {
-      return Error(n, path, "must be a positive duration like 90s, 30m or 720h");
+    if (!n.IsScalar() || !absl::ParseDuration(n.Scalar(), &d) || d < absl::ZeroDuration() ||
+        (d == absl::ZeroDuration() && !zero_ok)) {
+      return Error(n, path,
+                   zero_ok ? "must be a duration like 0h (off), 30m or 720h"
+                           : "must be a positive duration like 90s, 30m or 720h");
     }
     return d;
   }
@@ -134,7 +138,8 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   if (const YAML::Node proj = root["projection"]) {
     PROV_RETURN_IF_ERROR(OnlyKeys(proj, "projection", {"horizon", "severity"}));
     if (proj["horizon"]) {
-      PROV_ASSIGN_OR_RETURN(p.projection.horizon, Duration(proj["horizon"], "projection.horizon"));
+      PROV_ASSIGN_OR_RETURN(p.projection.horizon,
+                            Duration(proj["horizon"], "projection.horizon", /*zero_ok=*/true));
     }
     if (proj["severity"]) {
       PROV_ASSIGN_OR_RETURN(p.projection.severity, Sev(proj["severity"], "projection.severity"));
@@ -213,9 +218,11 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   }
   for (const std::string& kind : KnownLinkKinds()) p.correlation.weights[kind] = 0.5;
   if (const YAML::Node c = root["correlation"]) {
-    PROV_RETURN_IF_ERROR(OnlyKeys(c, "correlation",
-                                  {"bundle_threshold", "weights", "common_artifact_max_accounts",
-                                   "handoff_window", "co_start_window"}));
+    PROV_RETURN_IF_ERROR(
+        OnlyKeys(c, "correlation",
+                 {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
+                  "co_start_window", "activity_window", "min_shared_transitions",
+                  "max_bucket_workloads", "identity_max_accounts"}));
     if (c["bundle_threshold"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold,
                             Number(c["bundle_threshold"], "correlation.bundle_threshold", 0.01, 1));
@@ -246,6 +253,25 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     if (c["co_start_window"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.co_start_window,
                             Duration(c["co_start_window"], "correlation.co_start_window"));
+    }
+    if (c["activity_window"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.activity_window,
+                            Duration(c["activity_window"], "correlation.activity_window"));
+    }
+    if (c["min_shared_transitions"]) {
+      PROV_ASSIGN_OR_RETURN(double n, Number(c["min_shared_transitions"],
+                                             "correlation.min_shared_transitions", 1, 1000));
+      p.correlation.min_shared_transitions = static_cast<int>(n);
+    }
+    if (c["max_bucket_workloads"]) {
+      PROV_ASSIGN_OR_RETURN(
+          double n, Number(c["max_bucket_workloads"], "correlation.max_bucket_workloads", 2, 1e6));
+      p.correlation.max_bucket_workloads = static_cast<int>(n);
+    }
+    if (c["identity_max_accounts"]) {
+      PROV_ASSIGN_OR_RETURN(double n, Number(c["identity_max_accounts"],
+                                             "correlation.identity_max_accounts", 2, 1e6));
+      p.correlation.identity_max_accounts = static_cast<int>(n);
     }
   }
   return p;

@@ -1,0 +1,40 @@
+// AnalysisStore: the analysis engine's rows in provd's SQLite database (schema version 2:
+// analysis_nodes, analysis_workloads, links, bundles, bundle_accounts, flags, flag_accounts).
+//
+//   PROV_ASSIGN_OR_RETURN(auto store, AnalysisStore::Open(data_dir + "/provd.db"));
+//   PROV_RETURN_IF_ERROR(store->Load(analyzer));          // at start-up, before any report
+//   AnalyzerChanges changes = analyzer.TakeChanges();
+//   PROV_RETURN_IF_ERROR(store->Save(analyzer, changes));  // ONE transaction per call
+//
+// Its own read-write connection (WAL lets it write beside the ingest writer; busy_timeout
+// serialises the two). Load() also reconciles each workload's training FLOP with the ingest
+// ledger (`workloads` table), which is committed before the analysis sees a report: a crash
+// between the two loses no compute, only evidence the next reports carry again.
+// Thread-compatible: one thread (the engine's) uses it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/analysis/analyzer.h"
+#include "server/store/sqlite.h"
+
+namespace prov::server {
+
+class AnalysisStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<AnalysisStore>> Open(const std::string& path);
+
+  absl::Status Load(Analyzer& analyzer);
+  absl::Status Save(const Analyzer& analyzer, const AnalyzerChanges& changes);
+
+ private:
+  explicit AnalysisStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  absl::Status SaveRows(const Analyzer& analyzer, const AnalyzerChanges& changes);
+
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace prov::server

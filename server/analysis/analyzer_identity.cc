@@ -1,0 +1,283 @@
+// Analyzer, part 3: identity evidence (KYC records, screening hits) and restoring persisted state.
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "server/analysis/analyzer.h"
+#include "server/analysis/analyzer_internal.h"
+#include "server/analysis/analyzer_state.h"
+
+namespace prov::server {
+namespace {
+
+// Free-mail and very common domains say nothing about who is behind an account.
+bool CommonEmailDomain(const std::string& d) {
+  static const char* const kCommon[] = {
+      "gmail.com",  "googlemail.com", "outlook.com",    "hotmail.com", "yahoo.com",
+      "icloud.com", "proton.me",      "protonmail.com", "qq.com",      "163.com",
+      "126.com",    "mail.ru",        "yandex.ru",      "gmx.de",      "aol.com"};
+  return std::find(std::begin(kCommon), std::end(kCommon), d) != std::end(kCommon);
+}
+
+// Lower case, punctuation to spaces, runs of spaces collapsed.
+std::string Fold(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c >= 0x80) {
+      if (space && !out.empty()) out.push_back(' ');
+      space = false;
+      out.push_back(static_cast<char>(std::tolower(c)));
+    } else {
+      space = true;
+    }
+  }
+  return out;
+}
+
+struct IdentityKey {
+  const char* kind;
+  const char* what;  // for the sentence
+};
+
+}  // namespace
+
+void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
+  State& s = *s_;
+  const policy::Policy& p = *policy_;
+  const int64_t now_us = absl::ToUnixMicros(now);
+  s.kyc_version = snapshot.kyc_version;
+  s.screening_list_version = snapshot.screening_list_version;
+  for (const auto& [acct, hits] : s.screening) s.dirty_accounts.insert(acct);
+  s.identities.clear();
+  if (snapshot.accounts != nullptr) {
+    for (const auto& a : *snapshot.accounts) s.identities[a.account_id()] = a;
+  }
+  s.screening.clear();
+  for (const auto& m : snapshot.screening) s.screening[m.account_id()].push_back(m);
+  for (const auto& [acct, hits] : s.screening) s.dirty_accounts.insert(acct);
+
+  // Identity links are derived from the snapshot as a whole: withdraw the old ones first.
+  std::vector<std::string> old;
+  for (const auto& [key, link] : s.links) {
+    if (absl::StartsWith(link.kind(), "identity_")) old.push_back(key);
+  }
+  for (const std::string& key : old) RemoveLink(s, p, key);
+
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> by_value;  // (kind, value)
+  std::map<std::pair<std::string, std::string>, std::string> shown;               // original text
+  auto add = [&](const char* kind, const std::string& value, const std::string& original,
+                 const std::string& account) {
+    if (value.empty()) return;
+    by_value[{kind, value}].insert(account);
+    shown.emplace(std::make_pair(std::string(kind), value), original);
+  };
+  for (const auto& [id, a] : s.identities) {
+    add("identity_payment", a.payment_fingerprint(), a.payment_fingerprint(), id);
+    for (const auto& o : a.beneficial_owners()) add("identity_owner", Fold(o.name()), o.name(), id);
+    for (const auto& d : a.email_domains()) {
+      const std::string lower = absl::AsciiStrToLower(d);
+      if (!CommonEmailDomain(lower)) add("identity_email", lower, d, id);
+    }
+    for (const auto& addr : a.addresses()) add("identity_address", Fold(addr), addr, id);
+    for (const auto& ip : a.source_ips()) add("identity_source_ip", ip, ip, id);
+    if (!a.parent_account().empty()) {
+      add("identity_reseller", a.parent_account(), a.parent_account(), id);
+      add("identity_reseller", a.parent_account(), a.parent_account(), a.parent_account());
+    }
+  }
+  static const absl::flat_hash_map<std::string, std::string> kWhat = {
+      {"identity_payment", "payment instrument"},  {"identity_owner", "beneficial owner"},
+      {"identity_email", "contact e-mail domain"}, {"identity_address", "address"},
+      {"identity_source_ip", "source IP address"}, {"identity_reseller", "reseller chain under"}};
+  for (const auto& [kv, accounts] : by_value) {
+    if (accounts.size() < 2 ||
+        accounts.size() > static_cast<size_t>(p.correlation.identity_max_accounts)) {
+      continue;
+    }
+    const std::vector<std::string> list(accounts.begin(), accounts.end());
+    for (size_t i = 0; i < list.size(); ++i) {
+      for (size_t j = i + 1; j < list.size(); ++j) {
+        AddAccountLink(
+            s, p, kv.first, list[i], list[j], "", "", kv.second,
+            absl::StrCat("Accounts ", list[i], " and ", list[j], " share the ", kWhat.at(kv.first),
+                         " \"", shown[kv], "\" (KYC version ", s.kyc_version, ")"),
+            now_us, s.kyc_version);
+      }
+    }
+  }
+
+  // Restricted parties: own screening hits, restricted jurisdictions, or an ancestor's.
+  absl::flat_hash_map<std::string, std::vector<std::string>> own;
+  for (const auto& [id, a] : s.identities) {
+    auto& reasons = own[id];
+    if (p.IsRestrictedJurisdiction(a.country_of_incorporation())) {
+      reasons.push_back(absl::StrCat(id, " is incorporated in ", a.country_of_incorporation(),
+                                     ", a restricted jurisdiction (policy ", p.version, ")"));
+    }
+    for (const auto& o : a.beneficial_owners()) {
+      if (p.IsRestrictedJurisdiction(o.nationality())) {
+        reasons.push_back(absl::StrCat("beneficial owner ", o.name(), " of ", id,
+                                       " is a national of ", o.nationality(),
+                                       ", a restricted jurisdiction"));
+      }
+    }
+  }
+  for (const auto& [id, hits] : s.screening) {
+    for (const auto& m : hits) {
+      if (m.score() < p.screening.min_score) continue;
+      own[id].push_back(
+          absl::StrCat("screening: ", m.subject_kind(), " \"", m.subject_name(), "\" of ", id,
+                       " matches \"", m.entry_name(), "\" (", m.entry_source(), ") score ",
+                       absl::StrFormat("%.2f", m.score()), ", list ", m.list_version()));
+    }
+  }
+  for (auto& [id, acct] : s.accounts) acct.restricted_reasons.clear();
+  for (const auto& [id, a] : s.identities) {
+    std::vector<std::string> reasons = own[id];
+    std::string chain = id;
+    std::set<std::string> seen{id};
+    for (std::string parent = a.parent_account(); !parent.empty() && seen.insert(parent).second;) {
+      chain = absl::StrCat(chain, " -> ", parent);
+      for (const std::string& r : own[parent]) {
+        reasons.push_back(absl::StrCat("via reseller chain ", chain, ": ", r));
+      }
+      auto it = s.identities.find(parent);
+      parent = it == s.identities.end() ? "" : it->second.parent_account();
+    }
+    if (reasons.empty() && !s.accounts.contains(id)) continue;
+    AccountState& acct = s.accounts[id];
+    acct.restricted_reasons = std::move(reasons);
+  }
+  for (const auto& [id, acct] : s.accounts) {
+    auto b = s.account_bundle.find(id);
+    if (b != s.account_bundle.end()) s.dirty_bundles.insert(b->second);
+  }
+}
+
+void Analyzer::RestoreNode(provenance::v1::NodeFacts node) {
+  State& s = *s_;
+  for (const auto& a : node.addresses()) s.address_to_node[a] = node.node_id();
+  if (!node.hostname().empty()) s.address_to_node[node.hostname()] = node.node_id();
+  s.address_to_node[node.node_id()] = node.node_id();
+  const std::string id = node.node_id();
+  s.nodes[id] = std::move(node);
+}
+
+void Analyzer::RestoreWorkload(provenance::v1::WorkloadFacts w) {
+  State& s = *s_;
+  AccountState& acct = s.accounts[w.account()];
+  acct.workloads.insert(w.key());
+  acct.training_low += w.training_flop_low();
+  acct.training_high += w.training_flop_high();
+  acct.training_seconds += w.training_accelerator_seconds();
+  acct.method = MergeMethods(acct.method, w.method());
+  if (w.training_accelerator_seconds() > 0) acct.trains = true;
+  if (acct.first_us == 0 || w.first_time_us() < acct.first_us) acct.first_us = w.first_time_us();
+  acct.last_us = std::max(acct.last_us, w.last_time_us());
+  for (const std::string& d : w.digests()) {
+    std::set<std::string>& accounts = s.digest_accounts[d];
+    accounts.insert(w.account());
+    s.digest_example.try_emplace(absl::StrCat(d, "|", w.account()), w.key());
+  }
+  if (w.ended()) {
+    for (const std::string& d : w.artifact_digests()) {
+      s.ended_by_digest[d].emplace_back(w.last_time_us(), w.key());
+    }
+  }
+  s.latest_evidence_us = std::max(s.latest_evidence_us, w.last_time_us());
+  const std::string key = w.key();
+  s.workloads[key] = std::move(w);
+}
+
+void Analyzer::RestoreLink(const std::string& key, provenance::v1::Link link) {
+  State& s = *s_;
+  s.pairs[AccountPair(link.account_a(), link.account_b())].link_keys.insert(key);
+  s.links[key] = std::move(link);
+}
+
+void Analyzer::RestoreBundle(provenance::v1::Bundle bundle) {
+  State& s = *s_;
+  BundleState b;
+  b.id = bundle.bundle_id();
+  uint64_t seq = 0;
+  if (b.id.size() > 2 && absl::SimpleAtoi(b.id.substr(2), &seq)) b.seq = seq;
+  s.next_bundle_seq = std::max(s.next_bundle_seq, b.seq + 1);
+  b.merged_into = bundle.merged_into();
+  b.first_us = ToMicros(bundle.first_time());
+  b.last_us = ToMicros(bundle.last_time());
+  for (const auto& a : bundle.accounts()) {
+    b.accounts.insert(a);
+    if (b.merged_into.empty()) s.account_bundle[a] = b.id;
+  }
+  s.bundles[b.id] = std::move(b);
+}
+
+void Analyzer::RestoreFlag(provenance::v1::Flag flag) {
+  State& s = *s_;
+  uint64_t n = 0;
+  if (flag.flag_id().size() > 2 && absl::SimpleAtoi(flag.flag_id().substr(2), &n)) {
+    s.next_flag = std::max(s.next_flag, n + 1);
+  }
+  if (flag.status() != provenance::v1::FLAG_STATUS_RESOLVED ||
+      !absl::StartsWith(flag.summary(), "Merged into")) {
+    s.flag_by_key[absl::StrCat(flag.rule(), "|", flag.subject())] = flag.flag_id();
+  }
+  const std::string id = flag.flag_id();
+  s.flags[id] = std::move(flag);
+}
+
+void Analyzer::FinishRestore() {
+  State& s = *s_;
+  const policy::Policy& p = *policy_;
+  // Digests over the cap were dropped when they crossed it; mark them common again.
+  for (auto it = s.digest_accounts.begin(); it != s.digest_accounts.end();) {
+    if (it->second.size() > static_cast<size_t>(p.correlation.common_artifact_max_accounts)) {
+      s.common_digests.insert(it->first);
+      s.digest_accounts.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [key, link] : s.links) {
+    if (link.kind() == "artifact") {
+      const std::string digest = key.substr(key.rfind('|') + 1);
+      s.digest_links[digest].insert(key);
+    }
+  }
+  for (auto& [pair, st] : s.pairs) {
+    double miss = 1;
+    bool workload_level = false;
+    for (const std::string& lk : st.link_keys) {
+      const auto& link = s.links.at(lk);
+      double& w = st.max_weight[link.kind()];
+      w = std::max(w, link.weight());
+      ++st.count[link.kind()];
+    }
+    for (const auto& [kind, w] : st.max_weight) {
+      miss *= 1 - w;
+      if (w > 0 && !policy::IsSupportingLinkKind(kind)) workload_level = true;
+    }
+    st.score = 1 - miss;
+    st.joined = workload_level && st.score >= p.correlation.bundle_threshold - 1e-9;
+    if (st.joined) {
+      s.joined_adj[pair.first].insert(pair.second);
+      s.joined_adj[pair.second].insert(pair.first);
+    }
+  }
+  // Accounts that train but whose bundle row was lost get one now.
+  for (const auto& [id, acct] : s.accounts) {
+    if (acct.trains && id != kUnattributedAccount) EnsureBundle(s, id, acct.first_us);
+  }
+  s.changed_nodes.clear();
+  s.changed_workloads.clear();
+  s.changed_links.clear();
+  s.dirty_bundles.clear();
+}
+
+}  // namespace prov::server

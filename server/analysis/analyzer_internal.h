@@ -1,0 +1,52 @@
+// Internal to server/analysis: the Analyzer's helpers shared between its .cc files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/btree_map.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "server/analysis/analyzer_state.h"
+
+namespace prov::server {
+
+int64_t ToMicros(const google::protobuf::Timestamp& ts);
+void SetTimestamp(google::protobuf::Timestamp* ts, int64_t us);
+// "k8s:abc of account acme (n-17, dc-east)"
+std::string DescribeWorkload(const Analyzer::State& s, const std::string& key);
+
+void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1::NodeFacts& node,
+                     const std::string& key, const WorkloadObservation& o, int64_t t);
+void EndWorkload(Analyzer::State& s, const policy::Policy& p, const std::string& key);
+void FindHandoffs(Analyzer::State& s, const policy::Policy& p, const std::string& key,
+                  const std::string& digest, int64_t t);
+void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string& prev,
+                 const std::string& next, const std::string& digest);
+void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string& key,
+                 const std::string& digest, bool artifact, int64_t t);
+void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
+                int64_t t);
+void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
+              const PeerObservation& peer, int64_t t);
+void Transition(Analyzer::State& s, const policy::Policy& p, const std::string& key, int kind,
+                int64_t t);
+void TimeBucket(Analyzer::State& s, const policy::Policy& p,
+                absl::btree_map<int64_t, Bucket>& buckets, const std::string& key, int64_t at,
+                const char* verb, int64_t t);
+// Returns the link key ("" when the accounts are equal or unattributed).
+std::string AddLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
+                    const std::string& workload_a, const std::string& workload_b,
+                    const std::string& evidence, const std::string& sentence, int64_t t);
+std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
+                           std::string a, std::string b, std::string workload_a,
+                           std::string workload_b, const std::string& evidence,
+                           const std::string& sentence, int64_t t, int64_t kyc_version);
+void RemoveLink(Analyzer::State& s, const policy::Policy& p, const std::string& key);
+void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
+std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);
+void JoinBundles(Analyzer::State& s, const std::string& a, const std::string& b, int64_t t);
+void SplitBundle(Analyzer::State& s, const std::string& a, const std::string& b, int64_t t);
+// Flags about bundle `from` now belong to bundle `to` (analyzer_flags.cc).
+void MoveFlags(Analyzer::State& s, const std::string& from, const std::string& to);
+
+}  // namespace prov::server

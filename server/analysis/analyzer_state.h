@@ -1,0 +1,103 @@
+// Internal to server/analysis: the Analyzer's state, shared by analyzer.cc (evidence, links,
+// bundles) and analyzer_flags.cc (rules, flags, queries). Not for other users.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "provenance/v1/analysis.pb.h"
+#include "provenance/v1/analysis_state.pb.h"
+#include "server/analysis/analyzer.h"
+
+namespace prov::server {
+
+using AccountPair = std::pair<std::string, std::string>;  // first < second
+
+struct PairState {
+  absl::flat_hash_map<std::string, double> max_weight;  // kind -> max weight
+  absl::flat_hash_map<std::string, int> count;          // kind -> links
+  std::set<std::string> link_keys;
+  double score = 0;
+  bool joined = false;
+};
+
+struct AccountState {
+  double training_low = 0, training_high = 0, training_seconds = 0;
+  std::string method;
+  std::set<std::string> workloads;  // keys
+  int64_t first_us = 0, last_us = 0;
+  bool trains = false;
+  std::vector<std::string> restricted_reasons;  // non-empty: a restricted party
+};
+
+struct BundleState {
+  std::string id;
+  uint64_t seq = 0;  // creation order: the older bundle's id survives a merge
+  std::set<std::string> accounts;
+  std::string merged_into;
+  int64_t first_us = 0, last_us = 0;
+  // Rate estimate for projections: cumulative low at an anchor time.
+  int64_t anchor_us = 0;
+  double anchor_low = 0;
+  double rate_per_day = 0;
+};
+
+// One time/activity bucket: which workloads fell in it.
+using Bucket = std::vector<std::string>;
+
+struct Analyzer::State {
+  absl::flat_hash_map<std::string, provenance::v1::NodeFacts> nodes;
+  absl::flat_hash_map<std::string, provenance::v1::WorkloadFacts> workloads;
+  absl::flat_hash_map<std::string, std::string> address_to_node;  // address or hostname -> node
+  absl::flat_hash_map<std::string, provenance::v1::Link> links;
+  std::map<AccountPair, PairState> pairs;
+  absl::flat_hash_map<std::string, std::set<std::string>> joined_adj;  // account -> accounts
+  absl::flat_hash_map<std::string, AccountState> accounts;
+  absl::flat_hash_map<std::string, std::string> account_bundle;
+  absl::flat_hash_map<std::string, BundleState> bundles;
+  uint64_t next_bundle_seq = 1;
+
+  // Evidence indexes.
+  absl::flat_hash_map<std::string, std::set<std::string>> digest_accounts;  // digest -> accounts
+  absl::flat_hash_map<std::string, std::string> digest_example;  // (digest|account) -> workload
+  absl::flat_hash_set<std::string> common_digests;  // used by too many accounts: link nothing
+  absl::flat_hash_map<std::string, std::set<std::string>> digest_links;  // digest -> link keys
+  // Ended workloads with artifact digests, for hand-off: digest -> (end us, workload key).
+  absl::flat_hash_map<std::string, std::deque<std::pair<int64_t, std::string>>> ended_by_digest;
+  absl::flat_hash_map<std::string, std::vector<std::string>> started_by_digest;  // recent starts
+  // Activity transitions: (kind, window) -> workloads; pair -> shared transitions.
+  absl::btree_map<std::pair<int, int64_t>, Bucket> transitions;
+  absl::flat_hash_map<std::string, int> shared_transitions;  // "wa|wb" -> count
+  absl::btree_map<int64_t, Bucket> start_buckets, stop_buckets;
+
+  // Identity.
+  int64_t kyc_version = 0;
+  std::string screening_list_version;
+  absl::flat_hash_map<std::string, provenance::v1::AccountIdentity> identities;
+  absl::flat_hash_map<std::string, std::vector<provenance::v1::ScreeningMatch>> screening;
+
+  // Flags.
+  absl::flat_hash_map<std::string, provenance::v1::Flag> flags;  // id -> flag
+  absl::flat_hash_map<std::string, std::string> flag_by_key;     // rule|subject -> id
+  absl::flat_hash_map<std::string, std::string> flag_material;   // id -> what last changed it
+  uint64_t next_flag = 1;
+  int64_t latest_evidence_us = 0;
+
+  // Work for Evaluate() and changes for TakeChanges().
+  std::set<std::string> dirty_bundles, dirty_nodes, dirty_accounts;
+  std::set<std::string> changed_nodes, changed_workloads, changed_links, removed_links,
+      changed_bundles, changed_flags;
+};
+
+std::string WorkloadKey(const std::string& node_id, const std::string& workload_id);
+AccountPair MakePair(const std::string& a, const std::string& b);
+
+}  // namespace prov::server

@@ -1,0 +1,367 @@
+#include "server/analysis/analyzer.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/analysis/analysis_test_util.h"
+
+namespace prov::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
+using namespace testing;  // NOLINT: test builders
+
+ReportObservation WithAddress(ReportObservation r, const std::string& address) {
+  r.addresses = {address};
+  return r;
+}
+
+// Links of one kind (workloads starting together also leave co_start links in these scenarios).
+std::vector<provenance::v1::Link> OfKind(const std::vector<provenance::v1::Link>& links,
+                                         const std::string& kind) {
+  std::vector<provenance::v1::Link> out;
+  for (const auto& l : links) {
+    if (l.kind() == kind) out.push_back(l);
+  }
+  return out;
+}
+
+std::vector<provenance::v1::Flag> Flags(const Analyzer& a, const std::string& rule_prefix = "") {
+  provenance::v1::ListFlagsRequest req;
+  req.set_rule(rule_prefix);
+  return a.ListFlags(req);
+}
+
+// Two shell accounts in two data centres exchanging traffic: one bundle, one tier flag.
+TEST(AnalyzerTest, NetworkPeersJoinAccountsAcrossDatacentresAndCrossATier) {
+  Analyzer a(TestPolicy());
+  for (int k = 0; k < 4; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation east = WithAddress(Node("n-east", "dc-east", "us-east", t), "10.1.0.1");
+    WorkloadObservation w = Training("k8s:a", "shell-a", 3e17);
+    w.listening_ports = {29500};
+    east.workloads.push_back(w);
+    ReportObservation west = WithAddress(Node("n-west", "dc-west", "eu-west", t), "10.2.0.1");
+    WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
+    v.peers.push_back({"10.1.0.1", 29500});
+    west.workloads.push_back(v);
+    a.Observe(east);
+    a.Observe(west);
+    a.Evaluate(t);
+  }
+  const std::string bundle = a.BundleOf("shell-a");
+  ASSERT_FALSE(bundle.empty());
+  EXPECT_EQ(a.BundleOf("shell-b"), bundle);
+  auto b = a.bundle(bundle);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_THAT(b->accounts(), ElementsAre("shell-a", "shell-b"));
+  EXPECT_THAT(b->datacenters(), ElementsAre("dc-east", "dc-west"));
+  EXPECT_DOUBLE_EQ(b->training_flop().low(), 8 * 3e17);
+  EXPECT_DOUBLE_EQ(b->training_flop().high(), 8 * 9e17);
+
+  auto flags = Flags(a, "compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));  // one per bundle and tier, not one per report
+  const auto& f = flags[0];
+  EXPECT_EQ(f.rule(), "compute_tier:tier-1e18");
+  EXPECT_EQ(f.subject(), "bundle:" + bundle);
+  EXPECT_EQ(f.policy_version(), "test-1");
+  EXPECT_THAT(f.accounts(), ElementsAre("shell-a", "shell-b"));
+  EXPECT_EQ(f.severity(), provenance::v1::SEVERITY_MEDIUM);
+  // Crossed on the second round of reports (4 x 3e17 = 1.2e18): that report's time.
+  EXPECT_EQ(f.first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(5)));
+  ASSERT_GE(f.evidence_size(), 2);
+  EXPECT_EQ(f.evidence(0).kind(), "compute");
+  EXPECT_THAT(f.evidence(0).sentence(), HasSubstr("2 accounts"));
+  EXPECT_EQ(f.evidence(1).kind(), "link");
+  EXPECT_EQ(f.evidence(1).link().kind(), "network_peer");
+  EXPECT_THAT(f.evidence(1).sentence(), HasSubstr("exchanges traffic with 10.1.0.1:29500"));
+  EXPECT_THAT(f.evidence(1).sentence(), HasSubstr("listens on that port"));
+}
+
+TEST(AnalyzerTest, EachAccountAloneStaysBelowTheTier) {
+  Analyzer a(TestPolicy());
+  for (int k = 0; k < 4; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation east = WithAddress(Node("n-east", "dc-east", "us-east", t), "10.1.0.1");
+    east.workloads.push_back(Training("k8s:a", "solo-a", 2e17));
+    ReportObservation west = WithAddress(Node("n-west", "dc-west", "eu-west", t), "10.2.0.1");
+    west.workloads.push_back(Training("k8s:b", "solo-b", 2e17));
+    a.Observe(east);
+    a.Observe(west);
+    a.Evaluate(t);
+  }
+  EXPECT_NE(a.BundleOf("solo-a"), a.BundleOf("solo-b"));
+  EXPECT_THAT(Flags(a), IsEmpty());
+}
+
+TEST(AnalyzerTest, MasterAddrByHostnameLinksToTheListeningWorkload) {
+  Analyzer a(TestPolicy());
+  ReportObservation m = WithAddress(Node("n-m", "dc-1", "r1", kT0), "10.3.0.1");
+  WorkloadObservation master = Training("slurm:1", "acct-m", 1e15);
+  master.listening_ports = {29400};
+  m.workloads.push_back(master);
+  m.workloads.push_back(Training("slurm:2", "acct-other", 1e15));
+  a.Observe(m);
+  ReportObservation w = WithAddress(Node("n-w", "dc-2", "r2", kT0), "10.4.0.1");
+  WorkloadObservation worker = Training("slurm:3", "acct-w", 1e15);
+  worker.master_addr = "n-m.example";
+  worker.master_port = 29400;
+  w.workloads.push_back(worker);
+  a.Observe(w);
+  a.Evaluate(kT0);
+  EXPECT_EQ(a.BundleOf("acct-w"), a.BundleOf("acct-m"));
+  EXPECT_NE(a.BundleOf("acct-w"), a.BundleOf("acct-other"));  // not the one that does not listen
+  auto links = OfKind(a.BundleLinks(a.BundleOf("acct-w"), 10), "master_addr");
+  ASSERT_THAT(links, SizeIs(1));
+  EXPECT_THAT(links[0].sentence(), HasSubstr("MASTER_ADDR=n-m.example:29400"));
+}
+
+TEST(AnalyzerTest, APublicBaseImageSharedByManyAccountsLinksNothing) {
+  Analyzer a(TestPolicy());
+  for (int i = 0; i < 8; ++i) {
+    ReportObservation r =
+        WithAddress(Node("n" + std::to_string(i), "dc", "r", kT0), "10.9.0." + std::to_string(i));
+    WorkloadObservation w =
+        Training("k8s:w" + std::to_string(i), "team-" + std::to_string(i), 1e15);
+    w.digests = {"sha256:public-base-image"};
+    r.workloads.push_back(w);
+    a.Observe(r);
+    a.Evaluate(kT0);
+  }
+  // Links made while it looked rare are withdrawn; only "started together" links remain, and
+  // those never make a bundle.
+  const AnalyzerChanges changes = a.TakeChanges();
+  for (const std::string& key : changes.links) EXPECT_THAT(key, ::testing::StartsWith("co_start|"));
+  EXPECT_EQ(changes.removed_links.size(), 10u);  // 5 accounts: 10 artifact pairs, then common
+  EXPECT_EQ(a.stats().multi_account_bundles, 0u);
+}
+
+TEST(AnalyzerTest, RareArtifactLinksAndIdentityAloneDoesNot) {
+  Analyzer a(TestPolicy());
+  IdentitySnapshot snap;
+  snap.kyc_version = 3;
+  auto accounts = std::make_shared<std::vector<provenance::v1::AccountIdentity>>();
+  for (const char* id : {"big-1", "big-2", "x-1", "x-2"}) {
+    auto& acc = accounts->emplace_back();
+    acc.set_account_id(id);
+    acc.set_legal_entity(std::string("Entity ") + id);
+  }
+  (*accounts)[0].add_beneficial_owners()->set_name("Jane Roe");
+  (*accounts)[1].add_beneficial_owners()->set_name("JANE  ROE");
+  (*accounts)[0].add_email_domains("gmail.com");  // free mail: says nothing
+  (*accounts)[2].add_email_domains("gmail.com");
+  snap.accounts = accounts;
+  a.SetIdentity(snap, kT0);
+  for (const char* id : {"big-1", "big-2", "x-1", "x-2"}) {
+    ReportObservation r = WithAddress(Node(std::string("n-") + id, "dc", "r", kT0),
+                                      std::string("10.8.0.") + std::to_string(id[0] + id[4]));
+    WorkloadObservation w = Training(std::string("w-") + id, id, 1e15);
+    if (id[0] == 'x') w.digests = w.artifact_digests = {"sha256:private-dataset"};
+    r.workloads.push_back(w);
+    a.Observe(r);
+  }
+  a.Evaluate(kT0);
+  // Same owner: an identity link, but identity alone never makes a lineage.
+  EXPECT_NE(a.BundleOf("big-1"), a.BundleOf("big-2"));
+  EXPECT_EQ(a.BundleOf("x-1"), a.BundleOf("x-2"));
+  const auto changes = a.TakeChanges();
+  std::vector<std::string> kinds;
+  for (const std::string& key : changes.links) {
+    if (!absl::StartsWith(key, "co_start|")) kinds.push_back(key.substr(0, key.find('|')));
+  }
+  EXPECT_THAT(kinds, UnorderedElementsAre("identity_owner", "artifact"));  // no gmail link
+  auto links = OfKind(a.BundleLinks(a.BundleOf("x-1"), 10), "artifact");
+  ASSERT_THAT(links, SizeIs(1));
+  EXPECT_THAT(links[0].sentence(), HasSubstr("checkpoint/dataset digest"));
+}
+
+TEST(AnalyzerTest, StartingTogetherAloneIsNotEnough) {
+  Analyzer a(TestPolicy());
+  for (int i = 0; i < 2; ++i) {
+    ReportObservation r =
+        WithAddress(Node("n" + std::to_string(i), "dc", "r", kT0), "10.7.0." + std::to_string(i));
+    WorkloadObservation w = Training("w", "acct-" + std::to_string(i), 1e15);
+    w.started_us = Us(kT0) + i * 20'000'000;
+    r.workloads.push_back(w);
+    a.Observe(r);
+  }
+  a.Evaluate(kT0);
+  EXPECT_EQ(a.stats().links, 1u);
+  EXPECT_NE(a.BundleOf("acct-0"), a.BundleOf("acct-1"));
+}
+
+TEST(AnalyzerTest, HandOffToAnotherRegionWithTheSameCheckpoint) {
+  Analyzer a(TestPolicy());
+  WorkloadObservation first = Training("k8s:first", "acct-a", 4e17);
+  first.digests = first.artifact_digests = {"sha256:ckpt-17"};
+  ReportObservation r1 = WithAddress(Node("n-a", "dc-a", "us-east", kT0), "10.5.0.1");
+  r1.workloads.push_back(first);
+  a.Observe(r1);
+  ReportObservation r2 =
+      WithAddress(Node("n-a", "dc-a", "us-east", kT0 + absl::Minutes(5)), "10.5.0.1");
+  r2.workloads.push_back(first);
+  a.Observe(r2);
+  a.Evaluate(kT0 + absl::Minutes(5));
+  // It stops (absent from its node's next report); 40 minutes later another account resumes it.
+  a.Observe(WithAddress(Node("n-a", "dc-a", "us-east", kT0 + absl::Minutes(10)), "10.5.0.1"));
+  WorkloadObservation next = Training("k8s:next", "acct-b", 4e17);
+  next.digests = next.artifact_digests = {"sha256:ckpt-17"};
+  ReportObservation r3 =
+      WithAddress(Node("n-b", "dc-b", "ap-south", kT0 + absl::Minutes(45)), "10.6.0.1");
+  r3.workloads.push_back(next);
+  a.Observe(r3);
+  a.Evaluate(kT0 + absl::Minutes(45));
+  ASSERT_EQ(a.BundleOf("acct-a"), a.BundleOf("acct-b"));
+  std::vector<std::string> kinds;
+  for (const auto& l : a.BundleLinks(a.BundleOf("acct-a"), 10)) kinds.push_back(l.kind());
+  EXPECT_THAT(kinds, UnorderedElementsAre("handoff", "artifact"));
+  auto flags = Flags(a, "compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(45)));
+}
+
+TEST(AnalyzerTest, SynchronisedPausesLinkWorkloadsWithoutNetworkOrArtifacts) {
+  Analyzer a(TestPolicy());
+  for (int k = 0; k < 10; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    const bool paused = k % 3 == 2;  // checkpoint stalls every third report, together
+    for (int i = 0; i < 2; ++i) {
+      ReportObservation r = WithAddress(
+          Node("n" + std::to_string(i), "dc" + std::to_string(i), "r", t + absl::Seconds(40 * i)),
+          "10.4.4." + std::to_string(i));
+      WorkloadObservation w = Training("job", "pkg-" + std::to_string(i), 1e15);
+      w.activity_pct = paused ? 5 : 97;
+      r.workloads.push_back(w);
+      a.Observe(r);
+    }
+    a.Evaluate(t);
+  }
+  ASSERT_EQ(a.BundleOf("pkg-0"), a.BundleOf("pkg-1"));
+  auto links = OfKind(a.BundleLinks(a.BundleOf("pkg-0"), 10), "synchronised_activity");
+  ASSERT_THAT(links, SizeIs(1));
+  EXPECT_THAT(links[0].sentence(), HasSubstr("paused and resumed together 3 times"));
+}
+
+TEST(AnalyzerTest, RestrictedPartyBehindResellersAndScreeningHit) {
+  Analyzer a(TestPolicy());
+  IdentitySnapshot snap;
+  snap.kyc_version = 1;
+  snap.screening_list_version = "csl-sha256:abc";
+  auto accounts = std::make_shared<std::vector<provenance::v1::AccountIdentity>>();
+  auto& top = accounts->emplace_back();
+  top.set_account_id("reseller-1");
+  top.set_legal_entity("Shady Trading Co");
+  top.set_is_reseller(true);
+  auto& mid = accounts->emplace_back();
+  mid.set_account_id("reseller-2");
+  mid.set_parent_account("reseller-1");
+  mid.set_is_reseller(true);
+  auto& leaf = accounts->emplace_back();
+  leaf.set_account_id("end-user");
+  leaf.set_parent_account("reseller-2");
+  auto& cn = accounts->emplace_back();
+  cn.set_account_id("cn-lab");
+  cn.set_country_of_incorporation("CN");
+  snap.accounts = accounts;
+  provenance::v1::ScreeningMatch m;
+  m.set_account_id("reseller-1");
+  m.set_subject_kind("legal_entity");
+  m.set_subject_name("Shady Trading Co");
+  m.set_entry_id("e-1");
+  m.set_entry_name("SHADY TRADING COMPANY LIMITED");
+  m.set_entry_source("Entity List (EL) - Bureau of Industry and Security");
+  m.set_score(0.93);
+  m.set_list_version("csl-sha256:abc");
+  snap.screening.push_back(m);
+  a.SetIdentity(snap, kT0);
+  a.Evaluate(kT0);
+  auto hits = Flags(a, "screening_hit");
+  ASSERT_THAT(hits, SizeIs(1));
+  EXPECT_EQ(hits[0].subject(), "account:reseller-1");
+  EXPECT_EQ(hits[0].screening_list_version(), "csl-sha256:abc");
+  EXPECT_THAT(hits[0].evidence(0).sentence(), HasSubstr("SHADY TRADING COMPANY LIMITED"));
+  EXPECT_THAT(Flags(a, "restricted_party_training"), IsEmpty());  // nobody trains yet
+
+  ReportObservation r = WithAddress(Node("n1", "dc", "r", kT0 + absl::Minutes(5)), "10.3.3.3");
+  r.workloads.push_back(Training("w1", "end-user", 1e12));
+  r.workloads.push_back(Training("w2", "cn-lab", 1e12));
+  a.Observe(r);
+  a.Evaluate(kT0 + absl::Minutes(5));
+  auto restricted = Flags(a, "restricted_party_training");
+  ASSERT_THAT(restricted, SizeIs(2));
+  std::vector<std::string> reasons;
+  for (const auto& f : restricted) {
+    EXPECT_EQ(f.severity(), provenance::v1::SEVERITY_CRITICAL);
+    EXPECT_EQ(f.first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(5)));
+    reasons.push_back(f.evidence(1).sentence());
+  }
+  EXPECT_THAT(reasons, UnorderedElementsAre(
+                           HasSubstr("via reseller chain end-user -> reseller-2 -> reseller-1"),
+                           HasSubstr("incorporated in CN")));
+}
+
+TEST(AnalyzerTest, RestrictedHardwareByPciIdNamesTheAccountsUsingIt) {
+  Analyzer a(TestPolicy());
+  ReportObservation r = WithAddress(Node("n-910", "dc-x", "r", kT0), "10.2.2.2");
+  r.hostname = "gpu-h100-17";  // the label says NVIDIA; the PCI ID does not
+  r.accelerators[0].set_vendor_id(0x19e5);
+  r.accelerators[0].set_device_id(0xd801);
+  r.accelerators[0].set_vendor("huawei");
+  r.accelerators[0].set_model("Ascend 910");
+  r.accelerators[0].set_family("ascend");
+  r.workloads.push_back(Training("w", "acct-h", 1e12));
+  a.Observe(r);
+  a.Evaluate(kT0);
+  auto flags = Flags(a, "restricted_hardware:");
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].subject(), "node:n-910");
+  EXPECT_THAT(flags[0].accounts(), ElementsAre("acct-h"));
+  EXPECT_THAT(flags[0].summary(), HasSubstr("Ascend 910 (PCI 19e5:d801"));
+  // The next report changes nothing: no new revision.
+  a.TakeChanges();
+  r.time_us += 300'000'000;
+  a.Observe(r);
+  a.Evaluate(kT0 + absl::Minutes(5));
+  EXPECT_THAT(a.TakeChanges().flags, IsEmpty());
+}
+
+TEST(AnalyzerTest, MergingFlaggedBundlesKeepsOneFlagPerRule) {
+  Analyzer a(TestPolicy());
+  // Two accounts each over the tier on their own, later found to be one lineage.
+  for (int i = 0; i < 2; ++i) {
+    ReportObservation r = WithAddress(
+        Node("n" + std::to_string(i), "dc" + std::to_string(i), "r" + std::to_string(i), kT0),
+        "10.1.1." + std::to_string(i));
+    r.workloads.push_back(Training("w", "big-" + std::to_string(i), 2e18));
+    a.Observe(r);
+  }
+  a.Evaluate(kT0);
+  ASSERT_THAT(Flags(a, "compute_tier:"), SizeIs(2));
+  ReportObservation r = WithAddress(Node("n0", "dc0", "r0", kT0 + absl::Minutes(5)), "10.1.1.0");
+  WorkloadObservation w = Training("w", "big-0", 2e18);
+  w.peers.push_back({"10.1.1.1", 0});
+  r.workloads.push_back(w);
+  a.Observe(r);
+  a.Evaluate(kT0 + absl::Minutes(5));
+  provenance::v1::ListFlagsRequest open;
+  open.set_rule("compute_tier:tier-1e18");
+  open.set_status(provenance::v1::FLAG_STATUS_OPEN);
+  auto flags = a.ListFlags(open);
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_THAT(flags[0].accounts(), ElementsAre("big-0", "big-1"));
+  provenance::v1::ListFlagsRequest resolved;
+  resolved.set_status(provenance::v1::FLAG_STATUS_RESOLVED);
+  auto merged = a.ListFlags(resolved);
+  ASSERT_THAT(merged, SizeIs(1));
+  EXPECT_THAT(merged[0].summary(), HasSubstr("Merged into " + flags[0].flag_id()));
+}
+
+}  // namespace
+}  // namespace prov::server
