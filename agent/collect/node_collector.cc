@@ -46,6 +46,7 @@ struct NodeCollector::NvmlView {
 NodeCollector::NodeCollector(NodeCollectorOptions options, Nvml* nvml, Clock& clock)
     : options_(std::move(options)), nvml_(nvml), clock_(clock) {
   if (options_.catalog == nullptr) options_.catalog = &AcceleratorCatalog::Builtin();
+  if (options_.address_source == nullptr) options_.address_source = &RealInterfaceAddresses();
   if (options_.attribution.chain.empty()) {
     options_.attribution.chain = *ParseAttributionChain(kDefaultAttributionChain);
   }
@@ -127,6 +128,11 @@ NodeReport NodeCollector::Collect() {
   node->set_agent_version(kVersion);
   node->set_boot_id(ReadTrimmed(JoinPath(options_.procfs_root, "sys/kernel/random/boot_id")));
   if (node->boot_id().empty()) errors_[{"procfs", "boot_id unreadable"}]++;
+  std::vector<std::string> address_errors;
+  for (std::string& a : CollectNodeAddresses(*options_.address_source, &address_errors)) {
+    node->add_addresses(std::move(a));
+  }
+  for (const std::string& e : address_errors) errors_[{"addresses", e}]++;
 
   std::vector<std::string> pci_errors;
   for (Accelerator& acc :

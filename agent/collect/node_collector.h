@@ -8,7 +8,8 @@
 //
 // Steps: PCI scan -> NVIDIA enrichment (driver procfs, then NVML, which wins) -> samples ->
 // processes holding accelerator device files plus NVML's compute processes -> workloads grouped
-// by cgroup (workload_builder.h) with attribution, classification and network peers.
+// by cgroup (workload_builder.h) with attribution, classification and network peers; the node's
+// own unicast addresses (node_addresses.h) into node.addresses, re-read on every collection.
 // Collector errors go into report.health.collector_errors (counted per collector and message);
 // nothing here aborts. Not thread-safe: one collection at a time.
 #pragma once
@@ -19,6 +20,7 @@
 
 #include "agent/collect/attribution.h"
 #include "agent/collect/kubelet_pods.h"
+#include "agent/collect/node_addresses.h"
 #include "agent/nvml/nvml.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
@@ -39,6 +41,10 @@ struct NodeCollectorOptions {
   // Kubelet PodList JSON (pod names, labels, annotations, image digests); re-read on every
   // collection because pods come and go. Empty: no pod metadata.
   std::string kubelet_pods_file;
+  // Where node.addresses come from; nullptr: RealInterfaceAddresses() (getifaddrs). Not owned.
+  // Read on every collection: one netlink dump, tens of microseconds, and a renumbered or
+  // newly-up interface shows in the very next report (see agent/collect/README.md).
+  InterfaceAddressSource* address_source = nullptr;
 };
 
 class NodeCollector {

@@ -1,5 +1,8 @@
 #include "agent/collect/node_collector.h"
 
+#include <net/if.h>
+#include <sys/socket.h>
+
 #include <map>
 
 #include "agent/nvml/fake_nvml.h"
@@ -32,6 +35,7 @@ class NodeCollectorTest : public ::testing::Test {
     opts_.hostname = "gpu-node-1";
     opts_.datacenter = "fra1";
     opts_.region = "eu-central";
+    opts_.address_source = &addresses_;
   }
 
   std::map<std::string, Workload> ById(const NodeReport& r) {
@@ -43,6 +47,10 @@ class NodeCollectorTest : public ::testing::Test {
   FixtureTree t_;
   NodeCollectorOptions opts_;
   FakeClock clock_{absl::FromUnixSeconds(1'700'000'123)};
+  FixedInterfaceAddressSource addresses_{{{"lo", AF_INET, "127.0.0.1", IFF_UP | IFF_LOOPBACK},
+                                          {"eth0", AF_INET6, "2001:db8::5", IFF_UP},
+                                          {"eth0", AF_INET6, "fe80::5", IFF_UP},
+                                          {"eth0", AF_INET, "10.0.0.5", IFF_UP}}};
 };
 
 TEST_F(NodeCollectorTest, WithoutNvmlUsesDriverProcfs) {
@@ -77,6 +85,8 @@ TEST_F(NodeCollectorTest, WithoutNvmlUsesDriverProcfs) {
   EXPECT_EQ(r.node().hostname(), "gpu-node-1");
   EXPECT_EQ(r.node().datacenter(), "fra1");
   EXPECT_EQ(r.node().boot_id(), kBoot);
+  EXPECT_EQ(std::vector<std::string>(r.node().addresses().begin(), r.node().addresses().end()),
+            (std::vector<std::string>{"10.0.0.5", "2001:db8::5"}));
   EXPECT_EQ(r.collected_at().seconds(), 1'700'000'123);
   EXPECT_EQ(r.seq(), 0u);
   EXPECT_FALSE(r.health().nvml_available());
@@ -240,6 +250,27 @@ TEST_F(NodeCollectorTest, BadKubeletFileAndMissingBootIdGoToHealth) {
   EXPECT_EQ(collectors, (std::set<std::string>{"kubelet", "pci", "procfs"}));
   EXPECT_EQ(r.accelerators_size(), 0);
   EXPECT_EQ(r.workloads_size(), 0);
+}
+
+TEST_F(NodeCollectorTest, AddressesAreReReadEachReportAndErrorsGoToHealth) {
+  NodeCollector collector(opts_, nullptr, clock_);
+  EXPECT_EQ(collector.Collect().node().addresses_size(), 2);
+  // Renumbered: the next report already has the new address; eth0 going down drops its own.
+  addresses_.Set(std::vector<InterfaceAddress>{{"eth0", AF_INET, "10.0.0.6", 0},
+                                               {"ib0", AF_INET, "192.168.7.2", IFF_UP}});
+  NodeReport r = collector.Collect();
+  ASSERT_EQ(r.node().addresses_size(), 1);
+  EXPECT_EQ(r.node().addresses(0), "192.168.7.2");
+  EXPECT_EQ(r.health().collector_errors_size(), 0) << r.health().DebugString();
+
+  addresses_.Set(absl::ErrnoToStatus(ENOBUFS, "getifaddrs"));
+  r = collector.Collect();
+  EXPECT_EQ(r.node().addresses_size(), 0);
+  ASSERT_EQ(r.health().collector_errors_size(), 1) << r.health().DebugString();
+  EXPECT_EQ(r.health().collector_errors(0).collector(), "addresses");
+  EXPECT_EQ(r.health().collector_errors(0).message(), "getifaddrs: No buffer space available");
+  EXPECT_EQ(r.node().node_id(), "0123456789abcdef0123456789abcdef");  // the rest still reported
+  EXPECT_EQ(addresses_.calls(), 3);
 }
 
 }  // namespace
