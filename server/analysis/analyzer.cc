@@ -63,6 +63,12 @@ std::string DescribeWorkload(const Analyzer::State& s, const std::string& key) {
                       ")");
 }
 
+void ClaimAddress(Analyzer::State& s, const std::string& address, const std::string& node) {
+  auto [it, inserted] = s.address_to_node.try_emplace(address, node);
+  // Claimed by two nodes (docker0's 172.17.0.1, a CNI gateway): ambiguous, so it links nothing.
+  if (!inserted && it->second != node) it->second.clear();
+}
+
 Analyzer::Analyzer(std::shared_ptr<const policy::Policy> policy)
     : s_(std::make_unique<State>()), policy_(std::move(policy)) {}
 Analyzer::~Analyzer() = default;
@@ -82,9 +88,9 @@ void Analyzer::Observe(const ReportObservation& r) {
     node.set_datacenter(r.datacenter);
     node.set_region(r.region);
     node.mutable_addresses()->Assign(r.addresses.begin(), r.addresses.end());
-    for (const auto& a : r.addresses) s.address_to_node[a] = r.node_id;
-    if (!r.hostname.empty()) s.address_to_node[r.hostname] = r.node_id;
-    s.address_to_node[r.node_id] = r.node_id;
+    for (const auto& a : r.addresses) ClaimAddress(s, a, r.node_id);
+    if (!r.hostname.empty()) ClaimAddress(s, r.hostname, r.node_id);
+    ClaimAddress(s, r.node_id, r.node_id);
     s.changed_nodes.insert(r.node_id);
   }
   bool accel_changed = node.accelerators_size() != static_cast<int>(r.accelerators.size());
@@ -300,7 +306,7 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
 void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
                 int64_t t) {
   auto n = s.address_to_node.find(f.master_addr());
-  if (n == s.address_to_node.end() || n->second == f.node_id()) return;
+  if (n == s.address_to_node.end() || n->second.empty() || n->second == f.node_id()) return;
   const provenance::v1::NodeFacts& master = s.nodes.at(n->second);
   std::vector<const provenance::v1::WorkloadFacts*> listeners, others;
   for (const std::string& k : master.current_workloads()) {
@@ -323,7 +329,7 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
 void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
               const PeerObservation& peer, int64_t t) {
   auto n = s.address_to_node.find(peer.address);
-  if (n == s.address_to_node.end() || n->second == f.node_id()) return;
+  if (n == s.address_to_node.end() || n->second.empty() || n->second == f.node_id()) return;
   const provenance::v1::NodeFacts& remote = s.nodes.at(n->second);
   std::vector<const provenance::v1::WorkloadFacts*> listeners, others;
   for (const std::string& k : remote.current_workloads()) {

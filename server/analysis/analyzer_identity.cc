@@ -162,9 +162,9 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
 
 void Analyzer::RestoreNode(provenance::v1::NodeFacts node) {
   State& s = *s_;
-  for (const auto& a : node.addresses()) s.address_to_node[a] = node.node_id();
-  if (!node.hostname().empty()) s.address_to_node[node.hostname()] = node.node_id();
-  s.address_to_node[node.node_id()] = node.node_id();
+  for (const auto& a : node.addresses()) ClaimAddress(s, a, node.node_id());
+  if (!node.hostname().empty()) ClaimAddress(s, node.hostname(), node.node_id());
+  ClaimAddress(s, node.node_id(), node.node_id());
   const std::string id = node.node_id();
   s.nodes[id] = std::move(node);
 }

@@ -56,7 +56,8 @@ using Bucket = std::vector<std::string>;
 struct Analyzer::State {
   absl::flat_hash_map<std::string, provenance::v1::NodeFacts> nodes;
   absl::flat_hash_map<std::string, provenance::v1::WorkloadFacts> workloads;
-  absl::flat_hash_map<std::string, std::string> address_to_node;  // address or hostname -> node
+  // Address or hostname -> node; "" when several nodes claim it (ambiguous, links nothing).
+  absl::flat_hash_map<std::string, std::string> address_to_node;
   absl::flat_hash_map<std::string, provenance::v1::Link> links;
   std::map<AccountPair, PairState> pairs;
   absl::flat_hash_map<std::string, std::set<std::string>> joined_adj;  // account -> accounts

@@ -101,6 +101,26 @@ TEST(AnalyzerTest, EachAccountAloneStaysBelowTheTier) {
   EXPECT_THAT(Flags(a), IsEmpty());
 }
 
+TEST(AnalyzerTest, AnAddressSeveralNodesClaimLinksNothing) {
+  Analyzer a(TestPolicy());
+  // docker0's default address is on every node.
+  ReportObservation x = Node("n-x", "dc-1", "r1", kT0);
+  x.addresses = {"10.1.0.1", "172.17.0.1"};
+  x.workloads.push_back(Training("w-x", "acct-x", 1e15));
+  ReportObservation y = Node("n-y", "dc-2", "r2", kT0);
+  y.addresses = {"10.2.0.1", "172.17.0.1"};
+  WorkloadObservation w = Training("w-y", "acct-y", 1e15);
+  w.peers.push_back({"172.17.0.1", 0});
+  y.workloads.push_back(w);
+  a.Observe(x);
+  a.Observe(y);
+  a.Evaluate(kT0);
+  EXPECT_NE(a.BundleOf("acct-x"), a.BundleOf("acct-y"));
+  for (const std::string& key : a.TakeChanges().links) {
+    EXPECT_THAT(key, ::testing::Not(::testing::StartsWith("network_peer")));
+  }
+}
+
 TEST(AnalyzerTest, MasterAddrByHostnameLinksToTheListeningWorkload) {
   Analyzer a(TestPolicy());
   ReportObservation m = WithAddress(Node("n-m", "dc-1", "r1", kT0), "10.3.0.1");

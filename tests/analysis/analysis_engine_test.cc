@@ -1,0 +1,119 @@
+#include "server/analysis/analysis_engine.h"
+
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/analysis/analysis_test_util.h"
+#include "tests/server/temp_dir.h"
+
+namespace prov::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+using namespace testing;  // NOLINT: test builders
+
+// Two accounts exchanging traffic; `round` reports each.
+std::vector<ReportObservation> Round(int round) {
+  const absl::Time t = kT0 + absl::Minutes(5 * round);
+  ReportObservation east = Node("n-east", "dc-east", "us-east", t);
+  east.addresses = {"10.1.0.1"};
+  east.workloads.push_back(Training("k8s:a", "shell-a", 3e17));
+  ReportObservation west = Node("n-west", "dc-west", "eu-west", t);
+  west.addresses = {"10.2.0.1"};
+  WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
+  v.peers.push_back({"10.1.0.1", 0});
+  west.workloads.push_back(v);
+  return {east, west};
+}
+
+class AnalysisEngineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<AnalysisEngine> StartEngine() {
+    AnalysisEngine::Options o;
+    o.db_path = dir_.path() + "/provd.db";
+    o.clock = &clock_;
+    o.policy = TestPolicy();
+    auto engine = AnalysisEngine::Start(std::move(o));
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    return engine.ok() ? *std::move(engine) : nullptr;
+  }
+  std::vector<provenance::v1::Flag> Flags(const AnalysisEngine& e) {
+    return e.Read([](const Analyzer& a) { return a.ListFlags({}); });
+  }
+
+  TempDir dir_;
+  FakeClock clock_{kT0};
+};
+
+TEST_F(AnalysisEngineTest, FlagsLinksAndBundlesSurviveARestartWithoutDuplicates) {
+  std::string flag_id, bundle_id;
+  {
+    auto engine = StartEngine();
+    ASSERT_NE(engine, nullptr);
+    auto watch = engine->Watch(provenance::v1::SEVERITY_LOW);
+    for (int k = 0; k < 3; ++k) engine->Submit(Round(k));
+    engine->Flush();
+    auto flags = Flags(*engine);
+    ASSERT_THAT(flags, SizeIs(1));
+    flag_id = flags[0].flag_id();
+    bundle_id = flags[0].bundle_id();
+    auto pushed = watch->Next(absl::Seconds(5));
+    ASSERT_THAT(pushed, SizeIs(1));  // pushed live to watchers
+    EXPECT_EQ(pushed[0].flag_id(), flag_id);
+    engine->Shutdown();
+    EXPECT_TRUE(watch->closed());
+  }
+  auto engine = StartEngine();
+  ASSERT_NE(engine, nullptr);
+  auto flags = Flags(*engine);
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].flag_id(), flag_id);
+  EXPECT_THAT(flags[0].accounts(), ElementsAre("shell-a", "shell-b"));
+  EXPECT_EQ(engine->Read([](const Analyzer& a) { return a.BundleOf("shell-b"); }), bundle_id);
+  EXPECT_GE(engine->Read([&](const Analyzer& a) { return a.BundleLinks(bundle_id, 10).size(); }),
+            1u);
+  // More evidence updates the same flag: no second flag, same bundle.
+  for (int k = 3; k < 40; ++k) engine->Submit(Round(k));
+  engine->Flush();
+  flags = Flags(*engine);
+  ASSERT_THAT(flags, SizeIs(1));  // 2.4e19 FLOP: still below tier-1e20
+  EXPECT_EQ(flags[0].flag_id(), flag_id);
+  EXPECT_GT(flags[0].revision(), 1u);  // updated as the compute grew
+  EXPECT_DOUBLE_EQ(flags[0].training_flop().low(), 80 * 3e17);
+  EXPECT_EQ(engine->counters().reports, 74u);
+  EXPECT_EQ(engine->counters().save_failures, 0u);
+}
+
+TEST_F(AnalysisEngineTest, IdentitySnapshotRaisesScreeningFlagsOnTheEngineThread) {
+  auto engine = StartEngine();
+  ASSERT_NE(engine, nullptr);
+  IdentitySnapshot snap;
+  snap.kyc_version = 2;
+  auto accounts = std::make_shared<std::vector<provenance::v1::AccountIdentity>>();
+  accounts->emplace_back().set_account_id("acct-x");
+  snap.accounts = accounts;
+  provenance::v1::ScreeningMatch m;
+  m.set_account_id("acct-x");
+  m.set_score(0.95);
+  m.set_entry_name("LISTED ENTITY");
+  snap.screening.push_back(m);
+  engine->OnIdentityChanged(snap);
+  engine->Flush();
+  auto flags = Flags(*engine);
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].rule(), "screening_hit");
+  EXPECT_EQ(flags[0].kyc_version(), 2);
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0));
+  // A stricter policy: the 0.95 match no longer counts, the flag stays for the record.
+  auto strict = std::make_shared<policy::Policy>(*TestPolicy());
+  strict->screening.min_score = 0.99;
+  strict->version = "test-2";
+  ASSERT_TRUE(engine->OnPolicyLoaded(strict).ok());
+  engine->Flush();
+  EXPECT_EQ(engine->Read([](const Analyzer& a) { return a.policy().version; }), "test-2");
+  EXPECT_THAT(Flags(*engine), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace prov::server
