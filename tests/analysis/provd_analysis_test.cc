@@ -1,0 +1,158 @@
+// provd in-process on port 0 with real SQLite: reports in over AgentGateway, flags out over
+// AnalysisService (ListFlags, GetFlag, GetBundle, WatchFlags), across a restart.
+#include <fstream>
+#include <thread>
+
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "provenance/v1/analysis.grpc.pb.h"
+#include "server/provd_server.h"
+#include "tests/analysis/analysis_test_util.h"
+#include "tests/server/agent_stream.h"
+#include "tests/server/temp_dir.h"
+#include "tests/server/test_reports.h"
+
+namespace prov::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using namespace provenance::v1;
+
+class ProvdAnalysisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    policy_path_ = dir_.path() + "/policy.yaml";
+    std::ofstream(policy_path_) << testing::kTestPolicy;
+  }
+  std::unique_ptr<ProvdServer> Start() {
+    ProvdOptions o;
+    o.data_dir = dir_.path() + "/data";
+    o.policy_file = policy_path_;
+    o.clock = &clock_;
+    auto server = ProvdServer::Start(std::move(o));
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return nullptr;
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                   grpc::InsecureChannelCredentials());
+    analysis_ = AnalysisService::NewStub(channel_);
+    return *std::move(server);
+  }
+  // Node east runs shell-a listening on 29500; node west runs shell-b talking to it.
+  NodeReport Report(const std::string& node, uint64_t seq) {
+    const absl::Time t = testing::kT0 + absl::Minutes(5 * static_cast<int>(seq));
+    const bool east = node == "n-east";
+    NodeReport r = testing::MakeReport(node, "boot-1", seq, t, east ? "dc-east" : "dc-west");
+    r.set_interval_seconds(300);
+    r.mutable_node()->add_addresses(east ? "10.1.0.1" : "10.2.0.1");
+    Workload* w = r.mutable_workloads(0);
+    w->set_workload_id(east ? "k8s:a" : "k8s:b");
+    w->mutable_attribution()->set_account(east ? "shell-a" : "shell-b");
+    if (east) {
+      w->add_listening_ports(29500);
+    } else {
+      NetPeer* p = w->add_peers();
+      p->set_remote_address("10.1.0.1");
+      p->set_remote_port(29500);
+      p->set_state("ESTABLISHED");
+    }
+    return r;
+  }
+  void SendRounds(uint64_t first, uint64_t last) {
+    testing::AgentStream east(channel_), west(channel_);
+    for (uint64_t seq = first; seq <= last; ++seq) {
+      east.Write(Report("n-east", seq));
+      west.Write(Report("n-west", seq));
+    }
+    ASSERT_TRUE(east.WaitCommitted("boot-1", last));
+    ASSERT_TRUE(west.WaitCommitted("boot-1", last));
+    east.Finish();
+    west.Finish();
+  }
+  std::vector<Flag> ListFlags(const std::string& rule) {
+    grpc::ClientContext ctx;
+    ListFlagsRequest req;
+    req.set_rule(rule);
+    ListFlagsResponse resp;
+    EXPECT_TRUE(analysis_->ListFlags(&ctx, req, &resp).ok());
+    return {resp.flags().begin(), resp.flags().end()};
+  }
+
+  testing::TempDir dir_;
+  std::string policy_path_;
+  FakeClock clock_{testing::kT0 + absl::Hours(48)};
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<AnalysisService::Stub> analysis_;
+};
+
+TEST_F(ProvdAnalysisTest, SplitRunAcrossDatacentresIsFlaggedLiveAndSurvivesRestart) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  // A watcher connected before anything happens sees the flag pushed.
+  grpc::ClientContext watch_ctx;
+  WatchFlagsRequest watch_req;
+  watch_req.set_min_severity(SEVERITY_LOW);
+  auto watch = analysis_->WatchFlags(&watch_ctx, watch_req);
+  Flag pushed;
+  std::thread watcher([&] { watch->Read(&pushed); });
+
+  SendRounds(1, 3);
+  server->FlushAnalysis();
+  auto flags = ListFlags("compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));
+  const Flag flag = flags[0];
+  EXPECT_EQ(flag.rule(), "compute_tier:tier-1e18");
+  EXPECT_THAT(flag.accounts(), ElementsAre("shell-a", "shell-b"));
+  EXPECT_THAT(flag.datacenters(), ElementsAre("dc-east", "dc-west"));
+  EXPECT_EQ(flag.policy_version(), "test-1");
+  EXPECT_GE(flag.training_flop().low(), 1e18);
+  EXPECT_LT(flag.training_flop().low(), flag.training_flop().high());
+  watcher.join();
+  EXPECT_EQ(pushed.flag_id(), flag.flag_id());
+  watch_ctx.TryCancel();
+
+  {
+    grpc::ClientContext ctx;
+    GetBundleRequest req;
+    req.set_bundle_id(flag.bundle_id());
+    GetBundleResponse resp;
+    ASSERT_TRUE(analysis_->GetBundle(&ctx, req, &resp).ok());
+    EXPECT_THAT(resp.bundle().accounts(), ElementsAre("shell-a", "shell-b"));
+    ASSERT_GE(resp.links_size(), 1);
+    EXPECT_EQ(resp.links(0).kind(), "network_peer");
+    EXPECT_THAT(resp.links(0).sentence(), HasSubstr("10.1.0.1:29500"));
+    ASSERT_THAT(resp.flags(), SizeIs(1));
+  }
+  {
+    grpc::ClientContext ctx;
+    GetFlagRequest req;
+    req.set_flag_id("F-999999");
+    GetFlagResponse resp;
+    EXPECT_EQ(analysis_->GetFlag(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  server->Shutdown();
+
+  server = Start();
+  ASSERT_NE(server, nullptr);
+  {
+    grpc::ClientContext ctx;
+    GetFlagRequest req;
+    req.set_flag_id(flag.flag_id());
+    GetFlagResponse resp;
+    ASSERT_TRUE(analysis_->GetFlag(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.flag().rule(), flag.rule());
+    EXPECT_EQ(resp.bundle().bundle_id(), flag.bundle_id());
+  }
+  SendRounds(4, 8);
+  server->FlushAnalysis();
+  flags = ListFlags("compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));  // updated, never duplicated
+  EXPECT_EQ(flags[0].flag_id(), flag.flag_id());
+  EXPECT_GT(flags[0].training_flop().low(), flag.training_flop().low());
+}
+
+}  // namespace
+}  // namespace prov::server
