@@ -1,34 +1,157 @@
 #include "tools/provctl/cli.h"
 
+#include <set>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_join.h"
 
 namespace prov::provctl {
+namespace {
 
-std::string Usage() {
-  return R"(usage: provctl [flags] <command> [args]
+using provenance::v1::FlagStatus;
+using provenance::v1::Severity;
 
-commands:
-  nodes [--datacenter D]                                  list nodes
-  node <node-id>                                          one node and its accelerators
-  workloads [--account A] [--node N] [--datacenter D]     workloads and their compute
-  usage [--account A]                                     per-account accelerator-hours and FLOP
+// One command: its words ("flags", "list"), its positional argument (if any) and the filter flags
+// it takes. Connection and output flags (--server, -o, ...) are accepted by every command.
+struct CommandSpec {
+  std::vector<std::string> words;
+  std::string argument;  // "<node-id>", "FILE", ... or empty
+  std::set<std::string> filters;
+};
 
-flags:
-  --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
-  --insecure           plain text (testing only)
-  --tls-ca FILE        CA that signed provd's certificate
-  --tls-cert FILE      client certificate (mutual TLS), with --tls-key FILE
-  -o table|json        output format (default table; json is proto3 JSON)
-  --timeout SECONDS    per-call deadline (default 10)
-  --limit N            at most N rows (nodes, workloads)
-)";
+const std::vector<CommandSpec>& Commands() {
+  static const auto* commands = new std::vector<CommandSpec>{
+      {{"nodes"}, "", {"--datacenter", "--limit"}},
+      {{"node"}, "<node-id>", {}},
+      {{"workloads"}, "", {"--account", "--node", "--datacenter", "--limit"}},
+      {{"usage"}, "", {"--account"}},
+      {{"accounts", "import"}, "FILE", {"--format"}},
+      {{"account"}, "<account-id>", {}},
+      {{"screening", "import"}, "FILE", {}},
+      {{"policy", "load"}, "FILE", {}},
+      {{"policy", "show"}, "", {}},
+      {{"flags", "list"},
+       "",
+       {"--severity", "--status", "--rule", "--account", "--datacenter", "--limit"}},
+      {{"flags", "show"}, "<flag-id>", {}},
+      {{"flags", "watch"}, "", {"--severity", "--count"}},
+      {{"bundles", "list"}, "", {"--account", "--limit"}},
+      {{"bundle"}, "<bundle-id>", {}},
+  };
+  return *commands;
+}
+
+std::string CommandNames() {
+  std::set<std::string> first;
+  for (const auto& c : Commands()) first.insert(c.words[0]);
+  return absl::StrJoin(first, ", ");
+}
+
+// Where the positional argument of a command goes.
+void SetArgument(const std::string& command, const std::string& value, Invocation* inv) {
+  if (command == "node") inv->node_id = value;
+  if (command == "account") inv->account = value;
+  if (command == "flags show") inv->flag_id = value;
+  if (command == "bundle") inv->bundle_id = value;
+  if (command == "accounts import" || command == "screening import" || command == "policy load") {
+    inv->file = value;
+  }
+}
+
+absl::Status ParseCount(const std::string& flag, const std::string& text, uint32_t* out) {
+  if (!absl::SimpleAtoi(text, out)) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": not a count: '", text, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveCommand(const std::vector<std::string>& positional,
+                            const std::set<std::string>& filters_given, Invocation* inv) {
+  if (positional.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("missing command (", CommandNames(), ")"));
+  }
+  const CommandSpec* spec = nullptr;
+  std::vector<std::string> subcommands;
+  for (const auto& c : Commands()) {
+    if (c.words[0] != positional[0]) continue;
+    if (c.words.size() == 1) {
+      spec = &c;
+      break;
+    }
+    subcommands.push_back(c.words[1]);
+    if (positional.size() > 1 && positional[1] == c.words[1]) {
+      spec = &c;
+      break;
+    }
+  }
+  if (spec == nullptr && subcommands.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command '", positional[0], "' (want ", CommandNames(), ")"));
+  }
+  if (spec == nullptr) {
+    return absl::InvalidArgumentError(
+        positional.size() < 2 ? absl::StrCat(positional[0], ": missing subcommand (",
+                                             absl::StrJoin(subcommands, ", "), ")")
+                              : absl::StrCat(positional[0], ": unknown subcommand '", positional[1],
+                                             "' (want ", absl::StrJoin(subcommands, ", "), ")"));
+  }
+  inv->command = absl::StrJoin(spec->words, " ");
+  size_t next = spec->words.size();
+  if (!spec->argument.empty()) {
+    if (positional.size() <= next) {
+      return absl::InvalidArgumentError(absl::StrCat(inv->command, ": missing ", spec->argument));
+    }
+    if (positional[next].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(inv->command, ": empty ", spec->argument));
+    }
+    SetArgument(inv->command, positional[next], inv);
+    ++next;
+  }
+  if (positional.size() > next) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(inv->command, ": unexpected argument '", positional[next], "'"));
+  }
+  for (const std::string& flag : filters_given) {
+    if (spec->filters.count(flag) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(inv->command, ": does not take ", flag,
+                       spec->filters.empty()
+                           ? ""
+                           : absl::StrCat(" (it takes ", absl::StrJoin(spec->filters, ", "), ")")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Severity> ParseSeverityName(const std::string& name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "info") return provenance::v1::SEVERITY_INFO;
+  if (n == "low") return provenance::v1::SEVERITY_LOW;
+  if (n == "medium") return provenance::v1::SEVERITY_MEDIUM;
+  if (n == "high") return provenance::v1::SEVERITY_HIGH;
+  if (n == "critical") return provenance::v1::SEVERITY_CRITICAL;
+  return absl::InvalidArgumentError(absl::StrCat("--severity: unknown severity '", name,
+                                                 "' (want info, low, medium, high or critical)"));
+}
+
+absl::StatusOr<FlagStatus> ParseFlagStatusName(const std::string& name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "open") return provenance::v1::FLAG_STATUS_OPEN;
+  if (n == "acknowledged") return provenance::v1::FLAG_STATUS_ACKNOWLEDGED;
+  if (n == "escalated") return provenance::v1::FLAG_STATUS_ESCALATED;
+  if (n == "resolved") return provenance::v1::FLAG_STATUS_RESOLVED;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--status: unknown status '", name, "' (want open, acknowledged, escalated or resolved)"));
 }
 
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   Invocation inv;
   std::vector<std::string> positional;
+  std::set<std::string> filters_given;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     std::string value;
@@ -43,11 +166,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
         *out = value;
         return absl::OkStatus();
       }
-      if (i + 1 >= args.size())
+      if (i + 1 >= args.size()) {
         return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
+      }
       *out = args[++i];
       return absl::OkStatus();
     };
+    std::string text;
     absl::Status s;
     if (arg == "--server") {
       s = take(&inv.server);
@@ -60,32 +185,49 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
     } else if (arg == "--tls-key") {
       s = take(&inv.tls.key_file);
     } else if (arg == "-o" || arg == "--output") {
-      std::string format;
-      s = take(&format);
-      if (s.ok() && format != "table" && format != "json") {
+      s = take(&text);
+      if (s.ok() && text != "table" && text != "json") {
         return absl::InvalidArgumentError(
-            absl::StrCat("-o: unknown output format '", format, "' (want table or json)"));
+            absl::StrCat("-o: unknown output format '", text, "' (want table or json)"));
       }
-      inv.json = format == "json";
+      inv.json = text == "json";
     } else if (arg == "--timeout") {
-      std::string t;
-      s = take(&t);
-      if (s.ok() && (!absl::SimpleAtod(t, &inv.timeout_seconds) || inv.timeout_seconds <= 0)) {
+      s = take(&text);
+      if (s.ok() && (!absl::SimpleAtod(text, &inv.timeout_seconds) || inv.timeout_seconds <= 0)) {
         return absl::InvalidArgumentError(
-            absl::StrCat("--timeout: not a positive number: '", t, "'"));
+            absl::StrCat("--timeout: not a positive number: '", text, "'"));
       }
-    } else if (arg == "--limit") {
-      std::string t;
-      s = take(&t);
-      if (s.ok() && !absl::SimpleAtoi(t, &inv.limit)) {
-        return absl::InvalidArgumentError(absl::StrCat("--limit: not a count: '", t, "'"));
-      }
+    } else if (arg == "--limit" || arg == "--count") {
+      s = take(&text);
+      if (s.ok()) s = ParseCount(arg, text, arg == "--limit" ? &inv.limit : &inv.count);
     } else if (arg == "--account") {
       s = take(&inv.account);
     } else if (arg == "--node") {
       s = take(&inv.node_id);
     } else if (arg == "--datacenter") {
       s = take(&inv.datacenter);
+    } else if (arg == "--rule") {
+      s = take(&inv.rule);
+    } else if (arg == "--format") {
+      s = take(&inv.format);
+      if (s.ok() && inv.format != "csv" && inv.format != "json" && inv.format != "jsonl") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--format: unknown format '", inv.format, "' (want csv, json or jsonl)"));
+      }
+    } else if (arg == "--severity") {
+      s = take(&text);
+      if (s.ok()) {
+        absl::StatusOr<Severity> sev = ParseSeverityName(text);
+        if (!sev.ok()) return sev.status();
+        inv.min_severity = *sev;
+      }
+    } else if (arg == "--status") {
+      s = take(&text);
+      if (s.ok()) {
+        absl::StatusOr<FlagStatus> status = ParseFlagStatusName(text);
+        if (!status.ok()) return status.status();
+        inv.status = *status;
+      }
     } else if (arg == "-h" || arg == "--help") {
       inv.command = "help";
       return inv;
@@ -93,29 +235,20 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
     } else {
       positional.push_back(arg);
+      continue;
     }
     if (!s.ok()) return s;
+    static const std::set<std::string> kGlobal = {"--server",   "--insecure", "--tls-ca",
+                                                  "--tls-cert", "--tls-key",  "-o",
+                                                  "--output",   "--timeout"};
+    if (kGlobal.count(arg) == 0) filters_given.insert(arg);
   }
-  if (positional.empty())
-    return absl::InvalidArgumentError("missing command (nodes, node, workloads, usage)");
-  inv.command = positional[0];
-  size_t want_args = 0;
-  if (inv.command == "node") {
-    if (positional.size() < 2) return absl::InvalidArgumentError("node: missing <node-id>");
-    inv.node_id = positional[1];
-    want_args = 1;
-  } else if (inv.command != "nodes" && inv.command != "workloads" && inv.command != "usage" &&
-             inv.command != "help") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown command '", inv.command, "' (want nodes, node, workloads or usage)"));
+  if (!positional.empty() && positional[0] == "help") {
+    inv.command = "help";
+    return inv;
   }
-  if (positional.size() > want_args + 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(inv.command, ": unexpected argument '", positional[want_args + 1], "'"));
-  }
-  if (inv.command == "usage" && (!inv.node_id.empty() || !inv.datacenter.empty())) {
-    return absl::InvalidArgumentError("usage: only --account filters usage");
-  }
+  absl::Status resolved = ResolveCommand(positional, filters_given, &inv);
+  if (!resolved.ok()) return resolved;
   return inv;
 }
 

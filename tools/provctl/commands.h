@@ -1,0 +1,30 @@
+// provctl's RPC side (the binary only; parsing and formatting are in prov::provctl_lib).
+//
+//   return RunIdentity(inv, channel);   // accounts import, account, screening import, policy ...
+//
+// Each Run* prints the result (table, or proto3 JSON with -o json) and returns the exit status:
+// 0 success, 1 the call failed or a file could not be read (the message says which).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "tools/provctl/cli.h"
+
+namespace prov::provctl {
+
+int RunAudit(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+int RunAnalysis(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+
+// Prints why the call failed to stderr; returns 1.
+int Fail(const Invocation& inv, const grpc::Status& status);
+void SetDeadline(grpc::ClientContext* ctx, const Invocation& inv);
+// Prints `table`, or `message` as JSON with -o json; returns 0.
+int Emit(const Invocation& inv, const google::protobuf::Message& message, const std::string& table);
+
+}  // namespace prov::provctl

@@ -1,0 +1,52 @@
+// provctl's help text (cli.h documents the same commands).
+#include "tools/provctl/cli.h"
+
+namespace prov::provctl {
+
+std::string Usage() {
+  return R"(usage: provctl [flags] <command> [args]
+
+audit:
+  nodes [--datacenter D]                                  list nodes
+  node <node-id>                                          one node and its accelerators
+  workloads [--account A] [--node N] [--datacenter D]     workloads and their compute
+  usage [--account A]                                     per-account accelerator-hours and FLOP
+
+identity:
+  accounts import FILE [--format csv|json|jsonl]          import KYC records as a new KYC version
+                                                          (format from .csv/.json/.jsonl/.ndjson);
+                                                          row errors go to stderr, exit 0
+  account <account-id>                                    identity, KYC version, screening hits
+                                                          with reasons, bundle, flags
+  screening import FILE                                   import a Consolidated Screening List CSV
+                                                          and re-screen every account
+  policy load FILE                                        load a policy YAML (checked first)
+  policy show                                             the policy in force
+
+analysis:
+  flags list [--severity S] [--status S] [--rule R] [--account A] [--datacenter D] [--limit N]
+                                                          flags, most severe first
+  flags show <flag-id>                                    a flag with its evidence chain and bundle
+  flags watch [--severity S] [--count N]                  new and changed flags as they happen, one
+                                                          line (or JSON line) each; until ^C, the
+                                                          stream's end, or N flags
+  bundles list [--account A] [--limit N]                  suspected training lineages
+  bundle <bundle-id>                                      accounts, data centres, workloads, FLOP,
+                                                          links with their evidence, flags
+
+flags:
+  --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
+  --insecure           plain text (testing only)
+  --tls-ca FILE        CA that signed provd's certificate
+  --tls-cert FILE      client certificate (mutual TLS), with --tls-key FILE
+  -o table|json        output format (default table; json is proto3 JSON, one object per line
+                       for flags watch)
+  --timeout SECONDS    per-call deadline (default 10; flags watch has none)
+  --limit N            at most N rows
+  --severity S         info, low, medium, high or critical: at least this severe
+  --status S           open, acknowledged, escalated or resolved
+  --rule R             an exact rule, or a prefix ending in ':' (compute_tier:)
+)";
+}
+
+}  // namespace prov::provctl
