@@ -208,6 +208,11 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
     for (double d : ts.delays_s) goal = goal && d <= interval;
   }
   r.goal_met = goal;
+  std::stable_sort(r.rows.begin(), r.rows.end(),
+                   [&](const TypologyScore& a, const TypologyScore& b) {
+                     return std::make_pair(std::string(role_rank(a.role)), a.typology) <
+                            std::make_pair(std::string(role_rank(b.role)), b.typology);
+                   });
   return r;
 }
 
