@@ -166,7 +166,7 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* /*context*/,
   if (threshold != old_threshold) {  // the hits depend on the threshold
     absl::Status rescreened = [&]() -> absl::Status {
       PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-      PROV_ASSIGN_OR_RETURN(IdentitySnapshot snapshot, RescreenLocked(now));
+      PROV_ASSIGN_OR_RETURN(IdentitySnapshot snapshot, RescreenStoredLocked(now));
       PROV_RETURN_IF_ERROR(txn.Commit());
       Notify(std::move(snapshot));
       return absl::OkStatus();

@@ -13,11 +13,14 @@
 // name), stores a new KYC version (good rows in, bad rows reported as "line N: field F: ..."),
 // re-screens every current account against the latest list (policy screening.min_score as the
 // threshold), replaces the stored hits, commits all of it in ONE transaction, then calls
-// sink->OnIdentityChanged with the new snapshot. ImportScreeningList does the same for a CSL CSV.
-// LoadPolicy parses the YAML (INVALID_ARGUMENT with the parser's message naming line and field;
-// nothing stored), stores it, and offers it to sink->OnPolicyLoaded; when the sink refuses, the
-// stored row is removed again and the sink's error returned. A changed screening threshold
-// re-screens. GetAccount: see server/identity/account_view.h; NOT_FOUND for an unknown account.
+// sink->OnIdentityChanged with the new snapshot. The screening itself (CPU work) is done before
+// that transaction, on the accounts as they will be after it: this service is the only writer of
+// the identity tables (imports are serialized), so the write lock is held only for the writes.
+// ImportScreeningList does the same for a CSL CSV. LoadPolicy parses the YAML (INVALID_ARGUMENT
+// with the parser's message naming line and field; nothing stored), stores it, and offers it to
+// sink->OnPolicyLoaded; when the sink refuses, the stored row is removed again and the sink's error
+// returned. A changed screening threshold re-screens. GetAccount: see
+// server/identity/account_view.h; NOT_FOUND for an unknown account.
 //
 // Bad input never crashes and never touches stored data: whole-file errors, empty lists and
 // oversized requests (options.max_import_bytes, 256 MiB) are INVALID_ARGUMENT naming what is wrong.
@@ -111,9 +114,18 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
                       IdentityServiceOptions options, std::unique_ptr<SqliteDb> db,
                       std::unique_ptr<SqliteDb> reader);
 
-  // Re-screens every current account against the latest stored list and replaces the stored
-  // hits, inside the caller's transaction. Returns the new snapshot.
-  absl::StatusOr<IdentitySnapshot> RescreenLocked(absl::Time now)
+  // The screener over the latest stored list (cached by list version and threshold), or null
+  // when no list was imported yet.
+  absl::StatusOr<const ScreeningCache*> StoredListScreenerLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A snapshot of `accounts` (sorted by id) with their hits against `cache` (none when null).
+  // CPU work only, done before the write transaction so provd's ingest writer never waits on it.
+  IdentitySnapshot ScreenLocked(std::vector<provenance::v1::AccountIdentity> accounts,
+                                int64_t kyc_version, const ScreeningCache* cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-screens the current accounts against the stored list and replaces the stored hits
+  // (LoadPolicy when the threshold changed).
+  absl::StatusOr<IdentitySnapshot> RescreenStoredLocked(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double ScreeningThreshold() const;
   void Notify(IdentitySnapshot snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

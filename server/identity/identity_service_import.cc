@@ -1,8 +1,8 @@
 // IdentityServiceImpl: account and screening-list imports, and re-screening after them.
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/identity/account_screening.h"
 #include "server/identity/identity_service.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
@@ -12,6 +12,7 @@
 namespace prov::server {
 namespace {
 
+using provenance::v1::AccountIdentity;
 using provenance::v1::ImportAccountsRequest;
 using provenance::v1::ImportAccountsResponse;
 using provenance::v1::ImportScreeningListRequest;
@@ -47,39 +48,24 @@ void AddErrors(const Errors& errors, size_t max, Add add) {
   if (errors.size() > max) add(absl::StrCat("... and ", errors.size() - max, " more errors"));
 }
 
-}  // namespace
-
-void IdentityServiceImpl::Notify(IdentitySnapshot snapshot) {
-  if (sink_ != nullptr) sink_->OnIdentityChanged(std::move(snapshot));
-}
-
-absl::StatusOr<IdentitySnapshot> IdentityServiceImpl::RescreenLocked(absl::Time now) {
-  IdentitySnapshot snapshot;
-  PROV_ASSIGN_OR_RETURN(snapshot.kyc_version, LatestKycVersion(*db_));
-  PROV_ASSIGN_OR_RETURN(auto accounts, LoadCurrentAccounts(*db_));
-  snapshot.accounts =
-      std::make_shared<const std::vector<provenance::v1::AccountIdentity>>(std::move(accounts));
-  PROV_ASSIGN_OR_RETURN(std::optional<ScreeningListInfo> info, LatestScreeningListInfo(*db_));
-  if (info.has_value()) {
-    snapshot.screening_list_version = info->list_version;
-    const double threshold = ScreeningThreshold();
-    if (cache_ == nullptr || !cache_->Matches(info->list_version, threshold)) {
-      if (cache_ != nullptr && cache_->list().version == info->list_version) {
-        cache_ = std::make_unique<ScreeningCache>(cache_->list(), normalizer_, threshold);
-      } else {
-        PROV_ASSIGN_OR_RETURN(std::optional<StoredScreeningList> stored,
-                              LoadLatestScreeningList(*db_));
-        if (!stored.has_value()) return absl::InternalError("screening list vanished");
-        cache_ = std::make_unique<ScreeningCache>(std::move(stored->list), normalizer_, threshold);
-      }
+// The accounts after an import: `imported` replaces records with the same id and adds the rest.
+std::vector<AccountIdentity> MergeAccounts(std::vector<AccountIdentity> current,
+                                           const std::vector<AccountIdentity>& imported) {
+  absl::flat_hash_map<std::string, size_t> index;
+  for (size_t i = 0; i < current.size(); ++i) index[current[i].account_id()] = i;
+  for (const AccountIdentity& a : imported) {
+    auto it = index.find(a.account_id());
+    if (it != index.end()) {
+      current[it->second] = a;
+    } else {
+      index[a.account_id()] = current.size();
+      current.push_back(a);
     }
-    snapshot.screening =
-        ScreenAccounts(*snapshot.accounts, cache_->screener(), snapshot.kyc_version);
   }
-  PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
-                                            snapshot.screening_list_version, now));
-  return snapshot;
+  return current;
 }
+
+}  // namespace
 
 grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
                                                  const ImportAccountsRequest* request,
@@ -102,9 +88,19 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
   KycImportSummary summary;
   IdentitySnapshot snapshot;
   absl::Status done = [&]() -> absl::Status {
+    // Screen the accounts as they will be after the import, before taking the write lock.
+    PROV_ASSIGN_OR_RETURN(int64_t latest, LatestKycVersion(*db_));
+    PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
+    PROV_ASSIGN_OR_RETURN(const ScreeningCache* cache, StoredListScreenerLocked());
+    snapshot = ScreenLocked(MergeAccounts(std::move(current), parsed->accounts), latest + 1, cache);
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(summary, server::ImportAccounts(*db_, *parsed, source, actor, now));
-    PROV_ASSIGN_OR_RETURN(snapshot, RescreenLocked(now));
+    if (summary.version != snapshot.kyc_version) {  // only if another writer imported meanwhile
+      snapshot.kyc_version = summary.version;
+      for (auto& hit : snapshot.screening) hit.set_kyc_version(summary.version);
+    }
+    PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
+                                              snapshot.screening_list_version, now));
     return txn.Commit();
   }();
   if (!done.ok()) {
@@ -149,16 +145,19 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
   ScreeningListInfo info;
   IdentitySnapshot snapshot;
   absl::Status done = [&]() -> absl::Status {
+    PROV_ASSIGN_OR_RETURN(int64_t kyc_version, LatestKycVersion(*db_));
+    PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
+    // A screener over the list just parsed (the one about to be stored), before the write lock.
+    auto fresh = std::make_unique<ScreeningCache>(*list, normalizer_, ScreeningThreshold());
+    snapshot = ScreenLocked(std::move(current), kyc_version, fresh.get());
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(
         info, server::ImportScreeningList(*db_, request->content(), *list, source, actor, now));
-    if (cache_ == nullptr || cache_->list().version != list->version) {
-      // The list just parsed is the one stored: build the screener from it, no re-parse.
-      cache_ =
-          std::make_unique<ScreeningCache>(*std::move(list), normalizer_, ScreeningThreshold());
-    }
-    PROV_ASSIGN_OR_RETURN(snapshot, RescreenLocked(now));
-    return txn.Commit();
+    PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
+                                              snapshot.screening_list_version, now));
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    cache_ = std::move(fresh);
+    return absl::OkStatus();
   }();
   if (!done.ok()) {
     return grpc::Status(
