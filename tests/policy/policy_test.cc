@@ -64,8 +64,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "identity_email, identity_address, identity_source_ip, identity_reseller, "
                 "co_start, synchronised_activity, handoff)"},
         BadCase{"version: v1\nprojection: {horizon: soon}\n",
-                "p.yaml:2:23: projection.horizon: must be a positive duration like 90s, 30m or "
-                "720h"},
+                "p.yaml:2:23: projection.horizon: must be a duration like 0h (off), 30m or 720h"},
+        BadCase{"version: v1\ncorrelation: {activity_window: -5m}\n",
+                "p.yaml:2:32: correlation.activity_window: must be a positive duration like 90s, "
+                "30m or 720h"},
         BadCase{"version: [unclosed\n", "p.yaml:2:1: end of sequence flow not found"}));
 
 }  // namespace
