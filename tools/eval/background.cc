@@ -134,9 +134,12 @@ void AddBackground(EvalContext* ctx, const BackgroundOptions& o, const TraceData
         uint32_t gpus = shapes[j] != nullptr ? shapes[j]->num_gpu : 1 + ctx->Uniform(4);
         w->set_first_accelerator(lane * 4);
         w->set_accelerator_count(std::clamp<uint32_t>(gpus, 1, 4));
-        w->set_image_digest(ctx->Uniform(2) == 0 ? images[ctx->Uniform(images.size())]
-                                                 : EvalContext::Digest(absl::StrCat(
-                                                       "private:", account, ":", ctx->Uniform(3))));
+        // The NGC PyTorch image is the most popular; then the other public ones, then private.
+        double image_roll = ctx->Real(0, 1);
+        w->set_image_digest(image_roll < 0.25   ? images[1]
+                            : image_roll < 0.55 ? images[ctx->Uniform(images.size())]
+                                                : EvalContext::Digest(absl::StrCat(
+                                                      "private:", account, ":", ctx->Uniform(3))));
         if (ctx->Uniform(5) == 0) w->set_kind(provenance::v1::WORKLOAD_KIND_SLURM_JOB);
         if (w->kind() == provenance::v1::WORKLOAD_KIND_SLURM_JOB) {
           w->set_workload_id(absl::StrCat("slurm:bg:", 100000 + ctx->Uniform(900000), "-", n));

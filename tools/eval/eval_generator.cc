@@ -25,6 +25,8 @@ constexpr double kH100Peak = 989e12;   // common/data/accelerators.tsv, H100 SXM
 constexpr double kAccountShare = 0.8;  // an adversary account alone: 0.8 x tier 1
 constexpr double kLookAlikeShare = 0.6;
 constexpr double kMinScore = 0.88;
+constexpr size_t kLookAlikeImage = 1;  // index into PublicImages()
+constexpr uint32_t kLookAlikeFirstStart = 5;
 
 std::string RuleTier(const std::string& tier) { return absl::StrCat("compute_tier:", tier); }
 
@@ -267,12 +269,13 @@ absl::Status Generator::PublicImage(int inst) {
   Lineage& l = Add("lookalike_public_image", kRoleLookAlike, inst,
                    "6 unrelated teams training from the same public base image (more than "
                    "common_artifact_max_accounts = 5); combined above tier 1");
-  const std::string image =
-      EvalContext::Digest("public-image:nvcr.io/nvidia/nemo:24.07 (eval look-alike)");
+  // A popular public image: the background already uses it in more than
+  // common_artifact_max_accounts accounts before these teams start (checked in GenerateEval).
+  const std::string image = PublicImages()[kLookAlikeImage];
   for (int i = 0; i < 6; ++i) {
     std::string acct = ctx_.NewAccount();
     l.accounts.push_back(acct);
-    uint32_t start = 5 + 4 * i;
+    uint32_t start = kLookAlikeFirstStart + 4 * i;
     auto* node = ctx_.NewNode(Dc(i + 3), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
@@ -440,6 +443,23 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
         "--csl: the screening list has no Entity List entry with a multi-word name");
   }
 
+  {
+    // The public-image look-alike must meet an image that is already common when it starts.
+    absl::flat_hash_set<std::string> users;
+    for (const auto& w : ctx.scenario().workloads()) {
+      if (w.image_digest() == PublicImages()[kLookAlikeImage] &&
+          w.start_report() < kLookAlikeFirstStart) {
+        users.insert(w.account());
+      }
+    }
+    if (users.size() <= 5) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "only ", users.size(), " background accounts use the public image before report ",
+          kLookAlikeFirstStart, ": too few background nodes (need more than 5 users)"));
+    }
+    out.checks.push_back(absl::StrCat("the public-image look-alike's image is used by ",
+                                      users.size(), " background accounts before it starts"));
+  }
   Generator gen(&ctx, tier1);
   int variant = 0;
   for (uint32_t inst = 0; inst < instances; ++inst) {

@@ -19,6 +19,7 @@ FlopModel FlopModel::Compute(const sim::v1::Scenario& scenario, const Accelerato
   const absl::Time epoch = absl::UnixEpoch();
   for (size_t i = 0; i < n; ++i) {
     const std::string& node_id = scenario.nodes(i).node_id();
+    m.node_first_report_[node_id] = absl::ToDoubleSeconds(sim::ReportOffset(interval, i, n, 0));
     for (uint32_t k = 0; k < scenario.reports_per_node(); ++k) {
       bool any_training = false;
       for (const auto* w : builder.ActiveWorkloads(i, k)) {
@@ -93,6 +94,12 @@ std::optional<double> FlopModel::FirstTrainingOffsetOnNode(
     if (it != first_on_node_.end() && (!first || it->second < *first)) first = it->second;
   }
   return first;
+}
+
+std::optional<double> FlopModel::NodeFirstReportOffset(const std::string& node_id) const {
+  auto it = node_first_report_.find(node_id);
+  if (it == node_first_report_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace prov::eval

@@ -44,6 +44,8 @@ class FlopModel {
   // The first report of `node_id` with a training workload of any of the accounts.
   std::optional<double> FirstTrainingOffsetOnNode(const std::string& node_id,
                                                   const std::vector<std::string>& accounts) const;
+  // The node's first report (restricted hardware is a finding from the node's inventory on).
+  std::optional<double> NodeFirstReportOffset(const std::string& node_id) const;
   // Every account with training FLOP, and its total.
   const absl::flat_hash_map<std::string, double>& totals() const { return totals_; }
 
@@ -52,6 +54,7 @@ class FlopModel {
   absl::flat_hash_map<std::string, double> totals_;
   // "<node>\n<account>" -> first training offset
   absl::flat_hash_map<std::string, double> first_on_node_;
+  absl::flat_hash_map<std::string, double> node_first_report_;
 };
 
 }  // namespace prov::eval

@@ -64,6 +64,10 @@ correlation:
   common_artifact_max_accounts: 5
   handoff_window: 6h
   co_start_window: 2m
+  activity_window: 5m
+  min_shared_transitions: 3
+  max_bucket_workloads: 64
+  identity_max_accounts: 20
 )",
                         t.screening_min_score);
   return out;

@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     provenance::v1::ListFlagsRequest request;
-    request.set_limit(1000000);
+    request.set_limit(100000);  // provd's maximum
     provenance::v1::ListFlagsResponse response;
     grpc::Status s = stub->ListFlags(&ctx, request, &response);
     if (!s.ok()) {

@@ -44,7 +44,7 @@ std::optional<double> ExpectedOffset(const GroundTruth& truth, const FlopModel& 
   }
   if (e.rule == "restricted_party_training") return model.FirstTrainingOffset(e.accounts);
   if (absl::StartsWith(e.rule, "restricted_hardware:")) {
-    return model.FirstTrainingOffsetOnNode(e.subject_id, e.accounts);
+    return model.NodeFirstReportOffset(e.subject_id);
   }
   return std::nullopt;  // screening_hit: a KYC fact, no evidence time
 }
@@ -173,6 +173,12 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
                                           absl::StrJoin(e.accounts, ", "), "}"));
       } else if (best_delay) {
         ts.delays_s.push_back(*best_delay);
+        if (*best_delay < -interval) {
+          r.findings.push_back(
+              absl::StrFormat("EARLY   %s: %s raised %.0f s (%.1f intervals) "
+                              "before the rule held (FLOP over-counted?)",
+                              l.id, e.rule, -*best_delay, -*best_delay / interval));
+        }
         if (*best_delay > interval) {
           r.findings.push_back(
               absl::StrFormat("LATE    %s: %s raised %.0f s (%.1f intervals) after "
@@ -205,7 +211,7 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
     ts.false_positives = static_cast<int>(fp_set[i].size());
     if (ts.role == kRoleAdversary && ts.detected != ts.instances) goal = false;
     if (ts.false_positives > 0) goal = false;
-    for (double d : ts.delays_s) goal = goal && d <= interval;
+    for (double d : ts.delays_s) goal = goal && d <= interval && d >= -interval;
   }
   r.goal_met = goal;
   std::stable_sort(r.rows.begin(), r.rows.end(),

@@ -16,9 +16,10 @@
 // matches none of that lineage's expected flags (they have none). Detection delay = the flag's
 // first_time (evidence time) - the time the rule first held in the scenario: the report on which
 // the lineage's combined training FLOP (provd's ledger formula, FlopModel) reached the tier, the
-// first training report (restricted party), the first training report on the node (hardware);
-// screening hits have no evidence time and no delay.
-// Goal: every adversary detected, no false positive, every delay <= one report interval.
+// first training report (restricted party), the node's first report (restricted hardware is in
+// its inventory from then on); screening hits have no evidence time and no delay.
+// Goal: every adversary detected, no false positive, every delay within one report interval
+// (a flag more than one interval EARLY means FLOP was over-counted and also misses the goal).
 #pragma once
 
 #include <optional>
