@@ -27,6 +27,7 @@ namespace {
 constexpr int kActivityResume = 1;
 constexpr int kActivityPause = 0;
 constexpr int64_t kMicrosPerSecond = 1000000;
+constexpr size_t kCoStartMaxBucket = 16;
 
 bool Attributed(const std::string& account) {
   return !account.empty() && account != kUnattributedAccount;
@@ -264,13 +265,16 @@ void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string&
   if (gap < -Micros(p.correlation.co_start_window) || gap > Micros(p.correlation.handoff_window)) {
     return;
   }
-  AddLink(s, p, "handoff", prev, next, absl::StrCat(digest, "|", prev, "|", next),
-          absl::StrCat(DescribeWorkload(s, prev), " stopped and ",
-                       absl::FormatDuration(absl::Microseconds(std::max<int64_t>(gap, 0))),
-                       " later ", DescribeWorkload(s, next), " started in ",
-                       b.region().empty() ? b.datacenter() : b.region(),
-                       " with the same checkpoint/dataset digest ", Short(digest)),
-          b.started_us());
+  AddLink(
+      s, p, "handoff", prev, next, absl::StrCat(digest, "|", prev, "|", next),
+      [&] {
+        return absl::StrCat(DescribeWorkload(s, prev), " stopped and ",
+                            absl::FormatDuration(absl::Microseconds(std::max<int64_t>(gap, 0))),
+                            " later ", DescribeWorkload(s, next), " started in ",
+                            b.region().empty() ? b.datacenter() : b.region(),
+                            " with the same checkpoint/dataset digest ", Short(digest));
+      },
+      b.started_us());
 }
 
 void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string& key,
@@ -295,9 +299,12 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
     const std::string& other_key = s.digest_example[absl::StrCat(digest, "|", other)];
     const std::string link_key = AddLink(
         s, p, "artifact", key, other_key, digest,
-        absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other_key),
-                     " use the same ", artifact ? "checkpoint/dataset" : "image or command",
-                     " digest ", Short(digest), " (seen in ", accounts.size(), " accounts)"),
+        [&] {
+          return absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other_key),
+                              " use the same ",
+                              artifact ? "checkpoint/dataset" : "image or command", " digest ",
+                              Short(digest), " (seen in ", accounts.size(), " accounts)");
+        },
         t);
     if (!link_key.empty()) s.digest_links[digest].insert(link_key);
   }
@@ -317,12 +324,15 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
     (listens ? listeners : others).push_back(&v);
   }
   for (const auto* v : listeners.empty() ? others : listeners) {
-    AddLink(s, p, "master_addr", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
-            absl::StrCat(DescribeWorkload(s, f.key()), " has MASTER_ADDR=", f.master_addr(), ":",
-                         f.master_port(), ", node ", master.node_id(), " (", master.datacenter(),
-                         ") where ", DescribeWorkload(s, v->key()),
-                         listeners.empty() ? " runs" : " listens on that port"),
-            t);
+    AddLink(
+        s, p, "master_addr", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
+        [&] {
+          return absl::StrCat(DescribeWorkload(s, f.key()), " has MASTER_ADDR=", f.master_addr(),
+                              ":", f.master_port(), ", node ", master.node_id(), " (",
+                              master.datacenter(), ") where ", DescribeWorkload(s, v->key()),
+                              listeners.empty() ? " runs" : " listens on that port");
+        },
+        t);
   }
 }
 
@@ -341,12 +351,15 @@ void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1:
     (listens ? listeners : others).push_back(&v);
   }
   for (const auto* v : listeners.empty() ? others : listeners) {
-    AddLink(s, p, "network_peer", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
-            absl::StrCat(DescribeWorkload(s, f.key()), " exchanges traffic with ", peer.address,
-                         ":", peer.port, ", node ", remote.node_id(), " (", remote.datacenter(),
-                         ") where ", DescribeWorkload(s, v->key()),
-                         listeners.empty() ? " runs" : " listens on that port"),
-            t);
+    AddLink(
+        s, p, "network_peer", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
+        [&] {
+          return absl::StrCat(DescribeWorkload(s, f.key()), " exchanges traffic with ",
+                              peer.address, ":", peer.port, ", node ", remote.node_id(), " (",
+                              remote.datacenter(), ") where ", DescribeWorkload(s, v->key()),
+                              listeners.empty() ? " runs" : " listens on that port");
+        },
+        t);
   }
 }
 
@@ -372,11 +385,14 @@ void Transition(Analyzer::State& s, const policy::Policy& p, const std::string& 
             key < other ? absl::StrCat(key, "|", other) : absl::StrCat(other, "|", key);
         const int shared = ++s.shared_transitions[pk];
         if (shared >= p.correlation.min_shared_transitions) {
-          AddLink(s, p, "synchronised_activity", key, other, pk,
-                  absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other),
-                               " paused and resumed together ", shared, " times (within ",
-                               absl::FormatDuration(p.correlation.activity_window), ")"),
-                  t);
+          AddLink(
+              s, p, "synchronised_activity", key, other, pk,
+              [&] {
+                return absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other),
+                                    " paused and resumed together ", shared, " times (within ",
+                                    absl::FormatDuration(p.correlation.activity_window), ")");
+              },
+              t);
         }
       }
     }
@@ -401,22 +417,32 @@ void TimeBucket(Analyzer::State& s, const policy::Policy& p,
     if (it != buckets.end()) total += it->second.size();
   }
   const bool stopped = std::string(verb) == "stopped";
-  if (total <= static_cast<size_t>(p.correlation.max_bucket_workloads)) {
-    const auto& f = s.workloads.at(key);
+  // Starting or stopping together is weak evidence and common in a busy fleet: only training
+  // workloads count, and a window shared by more than a few is not evidence at all.
+  const auto& f = s.workloads.at(key);
+  const size_t cap = std::min<size_t>(p.correlation.max_bucket_workloads, kCoStartMaxBucket);
+  if (f.workload_class() != provenance::v1::WORKLOAD_CLASS_TRAINING) return;
+  if (total <= cap) {
     for (int64_t d = -1; d <= 1; ++d) {
       auto it = buckets.find(b + d);
       if (it == buckets.end()) continue;
       for (const std::string& other : it->second) {
         const auto& v = s.workloads.at(other);
-        if (v.account() == f.account()) continue;
+        if (v.account() == f.account() ||
+            v.workload_class() != provenance::v1::WORKLOAD_CLASS_TRAINING) {
+          continue;
+        }
         const int64_t other_at = stopped ? v.last_time_us() : v.started_us();
         const int64_t gap = std::abs(other_at - at);
         if (gap > window) continue;
-        AddLink(s, p, "co_start", key, other, absl::StrCat(verb, "|", key, "|", other),
-                absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other), " ",
-                             verb, " within ", absl::FormatDuration(absl::Microseconds(gap)),
-                             " of each other"),
-                t);
+        AddLink(
+            s, p, "co_start", key, other, absl::StrCat(verb, "|", key, "|", other),
+            [&] {
+              return absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other),
+                                  " ", verb, " within ",
+                                  absl::FormatDuration(absl::Microseconds(gap)), " of each other");
+            },
+            t);
       }
     }
   }
@@ -426,7 +452,8 @@ void TimeBucket(Analyzer::State& s, const policy::Policy& p,
 
 std::string AddLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
                     const std::string& workload_a, const std::string& workload_b,
-                    const std::string& evidence, const std::string& sentence, int64_t t) {
+                    const std::string& evidence, absl::FunctionRef<std::string()> sentence,
+                    int64_t t) {
   const auto& wa = s.workloads.at(workload_a);
   const auto& wb = s.workloads.at(workload_b);
   return AddAccountLink(s, p, kind, wa.account(), wb.account(), workload_a, workload_b, evidence,
@@ -436,7 +463,8 @@ std::string AddLink(Analyzer::State& s, const policy::Policy& p, const std::stri
 std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
                            std::string a, std::string b, std::string workload_a,
                            std::string workload_b, const std::string& evidence,
-                           const std::string& sentence, int64_t t, int64_t kyc_version) {
+                           absl::FunctionRef<std::string()> sentence, int64_t t,
+                           int64_t kyc_version) {
   if (a == b || !Attributed(a) || !Attributed(b)) return "";
   if (b < a) {
     std::swap(a, b);
@@ -459,7 +487,7 @@ std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const st
   link.set_workload_b(workload_b);
   auto w = p.correlation.weights.find(kind);
   link.set_weight(w == p.correlation.weights.end() ? 0 : w->second);
-  link.set_sentence(sentence);
+  link.set_sentence(sentence());
   SetTimestamp(link.mutable_first_time(), t);
   SetTimestamp(link.mutable_last_time(), t);
   link.set_policy_version(p.version);
@@ -515,9 +543,13 @@ void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& 
       s.joined_adj[key.second].erase(key.first);
       SplitBundle(s, key.first, key.second, t);
     }
-  } else if (joined) {
-    auto b = s.account_bundle.find(key.first);
-    if (b != s.account_bundle.end()) s.dirty_bundles.insert(b->second);
+  }
+  auto ba = s.account_bundle.find(key.first);
+  auto bb = s.account_bundle.find(key.second);
+  if (ba != s.account_bundle.end() && bb != s.account_bundle.end() && ba->second == bb->second) {
+    BundleState& bundle = s.bundles.at(ba->second);
+    bundle.link_generation = static_cast<int>(std::log2(++bundle.links_added + 1));
+    s.dirty_bundles.insert(ba->second);
   }
 }
 

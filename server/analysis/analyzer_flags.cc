@@ -143,11 +143,19 @@ void Analyzer::Evaluate(absl::Time now) {
     } else if (evidence_us - b.anchor_us >= 15 * 60 * int64_t{1000000}) {
       b.rate_per_day = (t.low - b.anchor_low) * kMicrosPerDay / (evidence_us - b.anchor_us);
     }
+    const std::string accounts = absl::StrJoin(b.accounts, ",");
+    // What the bundle's flags rest on: its accounts, how much evidence holds it together (in
+    // powers of two) and its compute (10 steps per decade). Only a change here rewrites the
+    // bundle row or touches a flag, so a steady stream of reports costs no more than the sums.
+    const std::string growth = absl::StrCat(
+        accounts, "|", b.link_generation, "|",
+        t.low > 0 ? static_cast<int>(std::log10(t.low) * 10) : 0, "|", t.restricted.size());
+    if (growth == b.material) continue;
+    b.material = growth;
     s.changed_bundles.insert(id);
     if (!t.trains) continue;
 
     const std::string subject = absl::StrCat("bundle:", id);
-    const std::string accounts = absl::StrJoin(b.accounts, ",");
     const std::vector<provenance::v1::Link> links = BundleLinks(id, kMaxLinkEvidence);
     const std::optional<provenance::v1::Bundle> proto = bundle(id);
     auto fill_common = [&](Flag& f) {
@@ -180,9 +188,6 @@ void Analyzer::Evaluate(absl::Time now) {
         *le->mutable_link() = link;
       }
     };
-    // 10 steps per decade of FLOP: the flag is updated as compute grows, not on every report.
-    const std::string growth = absl::StrCat(
-        accounts, "|", links.size(), "|", t.low > 0 ? static_cast<int>(std::log10(t.low) * 10) : 0);
     for (const policy::ComputeTier& tier : p.compute_tiers) {
       if (t.low < tier.flop) break;
       UpsertFlag(s, absl::StrCat("compute_tier:", tier.name), subject, tier.severity, growth,

@@ -105,8 +105,11 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
       for (size_t j = i + 1; j < list.size(); ++j) {
         AddAccountLink(
             s, p, kv.first, list[i], list[j], "", "", kv.second,
-            absl::StrCat("Accounts ", list[i], " and ", list[j], " share the ", kWhat.at(kv.first),
-                         " \"", shown[kv], "\" (KYC version ", s.kyc_version, ")"),
+            [&] {
+              return absl::StrCat("Accounts ", list[i], " and ", list[j], " share the ",
+                                  kWhat.at(kv.first), " \"", shown[kv], "\" (KYC version ",
+                                  s.kyc_version, ")");
+            },
             now_us, s.kyc_version);
       }
     }

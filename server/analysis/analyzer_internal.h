@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/container/btree_map.h"
+#include "absl/functional/function_ref.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "server/analysis/analyzer_state.h"
 
@@ -38,11 +39,13 @@ void TimeBucket(Analyzer::State& s, const policy::Policy& p,
 // Returns the link key ("" when the accounts are equal or unattributed).
 std::string AddLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
                     const std::string& workload_a, const std::string& workload_b,
-                    const std::string& evidence, const std::string& sentence, int64_t t);
+                    const std::string& evidence, absl::FunctionRef<std::string()> sentence,
+                    int64_t t);
 std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
                            std::string a, std::string b, std::string workload_a,
                            std::string workload_b, const std::string& evidence,
-                           const std::string& sentence, int64_t t, int64_t kyc_version);
+                           absl::FunctionRef<std::string()> sentence, int64_t t,
+                           int64_t kyc_version);
 void RemoveLink(Analyzer::State& s, const policy::Policy& p, const std::string& key);
 void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
 std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);

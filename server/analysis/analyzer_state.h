@@ -48,6 +48,9 @@ struct BundleState {
   int64_t anchor_us = 0;
   double anchor_low = 0;
   double rate_per_day = 0;
+  int link_generation = 0;  // floor(log2(links added inside the bundle + 1))
+  uint64_t links_added = 0;
+  std::string material;  // what its row and flags were last written for
 };
 
 // One time/activity bucket: which workloads fell in it.
