@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 
@@ -16,6 +17,7 @@
 #include "server/analysis/analysis_engine.h"
 #include "server/analysis/analysis_service.h"
 #include "server/audit/audit_service.h"
+#include "server/identity/identity_service.h"
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
 #include "server/metrics/provd_metrics.h"
@@ -23,6 +25,9 @@
 #include "server/store/store_reader.h"
 
 namespace prov::server {
+namespace {
+constexpr int kMaxImportMessageBytes = 64 << 20;
+}  // namespace
 
 // Member order is teardown order in reverse: the gRPC server goes first (Shutdown resets it).
 struct ProvdServer::Impl {
@@ -32,9 +37,10 @@ struct ProvdServer::Impl {
   std::shared_ptr<ProvdMetrics> metrics;
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreReader> reader;
-  std::shared_ptr<const policy::Policy> policy;
+  LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
+  std::unique_ptr<IdentityServiceImpl> identity;
   std::shared_ptr<ReportQueue> queue;
   std::unique_ptr<IngestWriter> writer;
   std::unique_ptr<AgentGatewayService> gateway;
@@ -94,13 +100,19 @@ absl::Status ProvdServer::Init() {
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db")));
   PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
 
-  PROV_RETURN_IF_ERROR(LoadStartupPolicy());
+  PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(s.store->path()));
+  PROV_RETURN_IF_ERROR(LoadStartupPolicy(startup));
   AnalysisEngine::Options analysis_options;
   analysis_options.db_path = s.store->path();
   analysis_options.clock = s.clock;
-  analysis_options.policy = s.policy;
+  analysis_options.policy = s.policy.policy;
   PROV_ASSIGN_OR_RETURN(s.analysis, AnalysisEngine::Start(std::move(analysis_options)));
+  if (startup.snapshot.kyc_version > 0 || !startup.snapshot.screening_list_version.empty()) {
+    s.analysis->OnIdentityChanged(std::move(startup.snapshot));
+  }
   s.analysis_service = std::make_unique<AnalysisServiceImpl>(*s.analysis);
+  PROV_ASSIGN_OR_RETURN(s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock,
+                                                                s.analysis.get(), s.policy));
 
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
   s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
@@ -144,7 +156,9 @@ absl::Status ProvdServer::Init() {
   // Bound memory (conventions.md): without BDP probing each stream's window stays at the default
   // 64 KiB, so a fast agent cannot make provd buffer far ahead of the writer.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  builder.SetMaxReceiveMessageSize(4 << 20);
+  // Agents' reports are small (the validator bounds them); KYC files and screening lists come
+  // through IdentityService in one message.
+  builder.SetMaxReceiveMessageSize(kMaxImportMessageBytes);
   builder.SetMaxSendMessageSize(64 << 20);  // audit answers can be large
   // Agents keep idle connections alive with pings every >= 10 s; permit that without calls.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
@@ -154,6 +168,7 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.gateway.get());
   builder.RegisterService(s.audit.get());
   builder.RegisterService(s.analysis_service.get());
+  builder.RegisterService(s.identity.get());
   s.server = builder.BuildAndStart();
   if (s.server == nullptr || s.port == 0) {
     return absl::UnavailableError(
@@ -176,23 +191,33 @@ absl::Status ProvdServer::Init() {
   return absl::OkStatus();
 }
 
-absl::Status ProvdServer::LoadStartupPolicy() {
+absl::Status ProvdServer::LoadStartupPolicy(const IdentityStartup& startup) {
   Impl& s = *impl_;
-  std::string yaml(policy::DefaultPolicyYaml());
-  std::string source = policy::kDefaultPolicySource;
+  const absl::Time now = s.clock->Now();
   if (!s.options.policy_file.empty()) {
     auto text = ReadFileToString(s.options.policy_file);
     if (!text.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("policy_file: ", text.status().message()));
     }
-    yaml = *std::move(text);
-    source = s.options.policy_file;
+    auto loaded = MakeLoadedPolicy(*text, s.options.policy_file, now);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("policy: ", loaded.status().message()));
+    }
+    s.policy = *std::move(loaded);
+    return absl::OkStatus();
   }
-  auto parsed = policy::ParsePolicy(yaml, source);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("policy: ", parsed.status().message()));
+  if (startup.policy.has_value()) {
+    s.policy = *startup.policy;
+    return absl::OkStatus();
   }
-  s.policy = std::make_shared<const policy::Policy>(*std::move(parsed));
+  if (!startup.policy_status.ok()) {
+    std::fprintf(stderr, "provd: the stored policy no longer loads (%s); using %s\n",
+                 std::string(startup.policy_status.message()).c_str(),
+                 policy::kDefaultPolicySource);
+  }
+  auto loaded = MakeLoadedPolicy(policy::DefaultPolicyYaml(), policy::kDefaultPolicySource, now);
+  if (!loaded.ok()) return absl::InternalError(loaded.status().message());
+  s.policy = *std::move(loaded);
   return absl::OkStatus();
 }
 
@@ -222,6 +247,7 @@ void ProvdServer::Shutdown() {
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();
+  s.identity.reset();
   s.analysis_service.reset();
   s.analysis.reset();
   s.reader.reset();

@@ -37,6 +37,8 @@ class Exposer;
 
 namespace prov::server {
 
+struct IdentityStartup;  // server/identity/identity_service.h
+
 struct ProvdOptions {
   std::string listen_address = "127.0.0.1:0";
   std::string metrics_address;  // empty: no metrics HTTP endpoint
@@ -74,7 +76,7 @@ class ProvdServer {
   struct Impl;
   explicit ProvdServer(std::unique_ptr<Impl> impl);
   absl::Status Init();
-  absl::Status LoadStartupPolicy();
+  absl::Status LoadStartupPolicy(const IdentityStartup& startup);
 
   absl::Mutex shutdown_mu_;
   std::unique_ptr<Impl> impl_;

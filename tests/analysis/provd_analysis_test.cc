@@ -1,6 +1,8 @@
 // provd in-process on port 0 with real SQLite: reports in over AgentGateway, flags out over
 // AnalysisService (ListFlags, GetFlag, GetBundle, WatchFlags), across a restart.
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "common/testing/fake_clock.h"
@@ -152,6 +154,82 @@ TEST_F(ProvdAnalysisTest, SplitRunAcrossDatacentresIsFlaggedLiveAndSurvivesResta
   ASSERT_THAT(flags, SizeIs(1));  // updated, never duplicated
   EXPECT_EQ(flags[0].flag_id(), flag.flag_id());
   EXPECT_GT(flags[0].training_flop().low(), flag.training_flop().low());
+}
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(std::getenv("PROV_SOURCE_DIR")) + "/tests/fixtures/identity/" +
+                   name);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// KYC and the screening list in through IdentityService; flags out through AnalysisService.
+TEST_F(ProvdAnalysisTest, RestrictedPartiesFromKycAndScreeningAreFlaggedWhenTheyTrain) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  auto identity = IdentityService::NewStub(channel_);
+  {
+    grpc::ClientContext ctx;
+    ImportScreeningListRequest req;
+    req.set_source_name("csl_sample.csv");
+    req.set_content(Fixture("csl_sample.csv"));
+    ImportScreeningListResponse resp;
+    ASSERT_TRUE(identity->ImportScreeningList(&ctx, req, &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    ImportAccountsRequest req;
+    req.set_source_name("accounts.csv");
+    req.set_content(Fixture("accounts.csv"));
+    ImportAccountsResponse resp;
+    ASSERT_TRUE(identity->ImportAccounts(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.kyc_version(), 1);
+  }
+  server->FlushAnalysis();
+  std::vector<std::string> screened;
+  for (const Flag& f : ListFlags("screening_hit")) screened.push_back(f.subject());
+  EXPECT_THAT(screened, ::testing::IsSupersetOf({"account:guian-cloud", "account:reseller-top"}));
+  EXPECT_THAT(ListFlags("restricted_party_training"), ::testing::IsEmpty());  // nobody trains
+
+  // end-customer sits under reseller-mid -> reseller-top (Gryphon Aerospace, on the list);
+  // guian-cloud is incorporated in CN. Both train now.
+  {
+    testing::AgentStream stream(channel_);
+    NodeReport r = testing::MakeReport("n-1", "boot-1", 1, testing::kT0, "dc-east");
+    r.mutable_workloads(0)->mutable_attribution()->set_account("end-customer");
+    Workload* w = r.add_workloads();
+    *w = r.workloads(0);
+    w->set_workload_id("k8s:pod-2");
+    w->mutable_attribution()->set_account("guian-cloud");
+    stream.Write(r);
+    ASSERT_TRUE(stream.WaitCommitted("boot-1", 1));
+    stream.Finish();
+  }
+  server->FlushAnalysis();
+  auto restricted = ListFlags("restricted_party_training");
+  ASSERT_THAT(restricted, SizeIs(2));
+  std::string reasons;
+  for (const Flag& f : restricted) {
+    EXPECT_EQ(f.severity(), SEVERITY_CRITICAL);
+    EXPECT_EQ(f.kyc_version(), 1);
+    for (const auto& e : f.evidence()) reasons += e.sentence() + "\n";
+  }
+  EXPECT_THAT(reasons,
+              HasSubstr("via reseller chain end-customer -> reseller-mid -> reseller-top"));
+  EXPECT_THAT(reasons, HasSubstr("guian-cloud is incorporated in CN"));
+
+  server->Shutdown();
+  server = Start();  // identity and flags come back from provd.db
+  ASSERT_NE(server, nullptr);
+  server->FlushAnalysis();
+  EXPECT_THAT(ListFlags("restricted_party_training"), SizeIs(2));
+  identity = IdentityService::NewStub(channel_);  // the new server's port
+  grpc::ClientContext ctx;
+  GetAccountRequest req;
+  req.set_account_id("end-customer");
+  GetAccountResponse resp;
+  ASSERT_TRUE(identity->GetAccount(&ctx, req, &resp).ok());
+  EXPECT_FALSE(resp.bundle_id().empty());
+  EXPECT_FALSE(resp.flags().empty());
 }
 
 }  // namespace
