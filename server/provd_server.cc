@@ -15,6 +15,7 @@
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/analysis/analysis_engine.h"
+#include "server/analysis/analysis_metrics.h"
 #include "server/analysis/analysis_service.h"
 #include "server/audit/audit_service.h"
 #include "server/identity/identity_service.h"
@@ -46,6 +47,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<AgentGatewayService> gateway;
   std::unique_ptr<AuditServiceImpl> audit;
   std::shared_ptr<StoreCollector> store_collector;
+  std::shared_ptr<AnalysisCollector> analysis_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -185,6 +187,8 @@ absl::Status ProvdServer::Init() {
     s.store_collector = std::make_shared<StoreCollector>(*s.reader);
     s.exposer->RegisterCollectable(s.metrics->registry());
     s.exposer->RegisterCollectable(s.store_collector);
+    s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
+    s.exposer->RegisterCollectable(s.analysis_collector);
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
@@ -244,6 +248,7 @@ void ProvdServer::Shutdown() {
   s.server.reset();
   s.exposer.reset();
   s.store_collector.reset();
+  s.analysis_collector.reset();
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();

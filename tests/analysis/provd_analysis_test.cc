@@ -35,6 +35,7 @@ class ProvdAnalysisTest : public ::testing::Test {
     o.data_dir = dir_.path() + "/data";
     o.policy_file = policy_path_;
     o.clock = &clock_;
+    o.metrics_address = "127.0.0.1:0";
     auto server = ProvdServer::Start(std::move(o));
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return nullptr;
@@ -114,6 +115,11 @@ TEST_F(ProvdAnalysisTest, SplitRunAcrossDatacentresIsFlaggedLiveAndSurvivesResta
   EXPECT_LT(flag.training_flop().low(), flag.training_flop().high());
   watcher.join();
   EXPECT_EQ(pushed.flag_id(), flag.flag_id());
+  const std::string metrics = testing::HttpGet(server->metrics_port(), "/metrics");
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(prov_flags{rule="compute_tier",severity="medium",status="open"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(prov_bundles{kind="multi_account"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr("prov_analysis_reports_total 6"));
   watch_ctx.TryCancel();
 
   {

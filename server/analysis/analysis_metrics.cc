@@ -1,0 +1,101 @@
+#include "server/analysis/analysis_metrics.h"
+
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "absl/strings/ascii.h"
+
+namespace prov::server {
+namespace {
+
+prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type) {
+  return prometheus::MetricFamily{name, help, type, {}};
+}
+
+void Gauge(prometheus::MetricFamily& f, double value,
+           std::map<std::string, std::string> labels = {}) {
+  prometheus::ClientMetric m;
+  m.gauge.value = value;
+  for (auto& [k, v] : labels) m.label.push_back({k, v});
+  f.metric.push_back(std::move(m));
+}
+
+void Counter(prometheus::MetricFamily& f, double value) {
+  prometheus::ClientMetric m;
+  m.counter.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+std::string Lower(const std::string& enum_name, const std::string& prefix) {
+  return absl::AsciiStrToLower(enum_name.substr(prefix.size()));
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> AnalysisCollector::Collect() const {
+  using Key = std::tuple<std::string, std::string, std::string>;  // severity, rule, status
+  struct Snapshot {
+    std::map<Key, int> flags;
+    AnalyzerStats stats;
+    size_t near_tier = 0;
+  };
+  Snapshot snap = engine_.Read([](const Analyzer& a) {
+    Snapshot s;
+    for (const auto& f : a.ListFlags({})) {
+      // The rule family ("compute_tier", "screening_hit", ...) keeps label cardinality small.
+      const std::string family = f.rule().substr(0, f.rule().find(':'));
+      ++s.flags[{Lower(provenance::v1::Severity_Name(f.severity()), "SEVERITY_"), family,
+                 Lower(provenance::v1::FlagStatus_Name(f.status()), "FLAG_STATUS_")}];
+    }
+    s.stats = a.stats();
+    s.near_tier = a.BundlesNearTier();
+    return s;
+  });
+  const AnalysisCounters counters = engine_.counters();
+  std::vector<prometheus::MetricFamily> out;
+  auto flags = Family("prov_flags", "Flags by severity, rule family and status.",
+                      prometheus::MetricType::Gauge);
+  for (const auto& [key, n] : snap.flags) {
+    Gauge(
+        flags, n,
+        {{"severity", std::get<0>(key)}, {"rule", std::get<1>(key)}, {"status", std::get<2>(key)}});
+  }
+  out.push_back(std::move(flags));
+  auto bundles = Family("prov_bundles", "Bundles (suspected training lineages).",
+                        prometheus::MetricType::Gauge);
+  Gauge(bundles, static_cast<double>(snap.stats.bundles), {{"kind", "all"}});
+  Gauge(bundles, static_cast<double>(snap.stats.multi_account_bundles),
+        {{"kind", "multi_account"}});
+  out.push_back(std::move(bundles));
+  auto near = Family("prov_bundles_near_tier",
+                     "Bundles whose estimated training FLOP is within 10x below their next tier.",
+                     prometheus::MetricType::Gauge);
+  Gauge(near, static_cast<double>(snap.near_tier));
+  out.push_back(std::move(near));
+  auto links = Family("prov_analysis_links", "Evidence links between accounts held by provd.",
+                      prometheus::MetricType::Gauge);
+  Gauge(links, static_cast<double>(snap.stats.links));
+  out.push_back(std::move(links));
+  auto pending = Family("prov_analysis_pending_reports", "Reports committed but not yet analysed.",
+                        prometheus::MetricType::Gauge);
+  Gauge(pending, static_cast<double>(engine_.pending()));
+  out.push_back(std::move(pending));
+  auto reports =
+      Family("prov_analysis_reports_total", "Reports analysed.", prometheus::MetricType::Counter);
+  Counter(reports, static_cast<double>(counters.reports));
+  out.push_back(std::move(reports));
+  auto failures = Family("prov_analysis_save_failures_total",
+                         "Failed saves of analysis changes (retried with the next batch).",
+                         prometheus::MetricType::Counter);
+  Counter(failures, static_cast<double>(counters.save_failures));
+  out.push_back(std::move(failures));
+  auto busy = Family("prov_analysis_busy_seconds_total",
+                     "Wall time the analysis thread spent analysing and saving.",
+                     prometheus::MetricType::Counter);
+  Counter(busy, counters.busy_seconds);
+  out.push_back(std::move(busy));
+  return out;
+}
+
+}  // namespace prov::server
