@@ -267,11 +267,21 @@ absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
   addresses.Seal();
   PROV_RETURN_IF_ERROR(CheckSamples(report, limits, addresses));
   PROV_RETURN_IF_ERROR(CheckCount("workloads", report.workloads_size(), limits.max_workloads));
+  // Duplicate workload ids: pairwise for the usual handful (no allocation), a hash set beyond.
+  constexpr int kPairwiseMax = 32;
   absl::flat_hash_set<absl::string_view> workload_ids;
   for (int i = 0; i < report.workloads_size(); ++i) {
     const auto& w = report.workloads(i);
     PROV_RETURN_IF_ERROR(CheckWorkload(w, i, limits, addresses));
-    if (!workload_ids.insert(w.workload_id()).second) {
+    bool duplicate = false;
+    if (report.workloads_size() <= kPairwiseMax) {
+      for (int j = 0; j < i && !duplicate; ++j) {
+        duplicate = report.workloads(j).workload_id() == w.workload_id();
+      }
+    } else {
+      duplicate = !workload_ids.insert(w.workload_id()).second;
+    }
+    if (duplicate) {
       return Invalid({"workloads", i, "workload_id"},
                      absl::StrCat(Quote(w.workload_id()), " appears twice"));
     }

@@ -4,7 +4,9 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -52,22 +54,72 @@ std::vector<WorkloadUsage> ComputeUsage(const NodeReport& report, const Accelera
   return result;
 }
 
+namespace {
+
+// The report's accelerators by address (compared ignoring case), with their catalog facts and
+// sample. Reports name a handful of accelerators, so a linear scan over a small vector beats a
+// hash map of lowercased copies; past kLinearMax entries a hash map keyed by the lowercased
+// address keeps lookups O(1) for large (up to the validator's 256) accelerator lists.
+class FactsTable {
+ public:
+  AcceleratorFacts& Insert(absl::string_view address) {
+    if (AcceleratorFacts* f = Find(address)) return *f;
+    entries_.push_back({address, {}});
+    if (entries_.size() > kLinearMax) {
+      if (index_.empty()) {
+        for (size_t i = 0; i + 1 < entries_.size(); ++i) {
+          index_.emplace(absl::AsciiStrToLower(entries_[i].first), i);
+        }
+      }
+      index_.emplace(absl::AsciiStrToLower(address), entries_.size() - 1);
+    }
+    return entries_.back().second;
+  }
+  AcceleratorFacts* Find(absl::string_view address) {
+    if (!index_.empty()) {
+      auto it = index_.find(absl::AsciiStrToLower(address));
+      return it == index_.end() ? nullptr : &entries_[it->second].second;
+    }
+    for (auto& [key, facts] : entries_) {
+      if (absl::EqualsIgnoreCase(key, address)) return &facts;
+    }
+    return nullptr;
+  }
+
+ private:
+  static constexpr size_t kLinearMax = 32;
+  absl::InlinedVector<std::pair<absl::string_view, AcceleratorFacts>, 16> entries_;
+  absl::flat_hash_map<std::string, size_t> index_;  // only past kLinearMax entries
+};
+
+// DefaultUtilizationMethod(u), formatted once per thread for the last u seen.
+const std::string& CachedDefaultMethod(double default_utilization) {
+  thread_local double cached_for = -1;
+  thread_local std::string cached;
+  if (cached.empty() || cached_for != default_utilization) {
+    cached = DefaultUtilizationMethod(default_utilization);
+    cached_for = default_utilization;
+  }
+  return cached;
+}
+
+}  // namespace
+
 void ComputeUsageInto(const NodeReport& report, const AcceleratorCatalog& catalog,
                       const LedgerOptions& options, std::vector<WorkloadUsage>* out) {
-  absl::flat_hash_map<std::string, AcceleratorFacts> facts;
+  FactsTable facts;
   for (const Accelerator& accelerator : report.accelerators()) {
-    AcceleratorFacts& f = facts[absl::AsciiStrToLower(accelerator.pci_address())];
+    AcceleratorFacts& f = facts.Insert(accelerator.pci_address());
     auto match = catalog.Lookup(accelerator.vendor_id(), accelerator.device_id());
     f.peak_flops = match ? match->entry->peak_flops : 0;
     f.model = ModelName(accelerator, catalog);
   }
   for (const AcceleratorSample& sample : report.samples()) {
-    auto it = facts.find(absl::AsciiStrToLower(sample.pci_address()));
-    if (it != facts.end()) it->second.sample = &sample;
+    if (AcceleratorFacts* f = facts.Find(sample.pci_address())) f->sample = &sample;
   }
 
   const double seconds = report.interval_seconds();
-  const std::string default_method = DefaultUtilizationMethod(options.default_utilization);
+  const std::string& default_method = CachedDefaultMethod(options.default_utilization);
   out->resize(report.workloads_size());
   for (int i = 0; i < report.workloads_size(); ++i) {
     const auto& workload = report.workloads(i);
@@ -86,9 +138,9 @@ void ComputeUsageInto(const NodeReport& report, const AcceleratorCatalog& catalo
     usage.flop_high = 0;
     usage.method.clear();
     for (const std::string& address : workload.accelerator_pci_addresses()) {
-      auto it = facts.find(absl::AsciiStrToLower(address));
-      if (it == facts.end()) continue;
-      const AcceleratorFacts& f = it->second;
+      const AcceleratorFacts* found = facts.Find(address);
+      if (found == nullptr) continue;
+      const AcceleratorFacts& f = *found;
       ++usage.accelerator_count;
       usage.accelerator_seconds += seconds;
       if (usage.accelerator_model.empty()) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/server/test_reports.h"
 
@@ -150,6 +151,24 @@ TEST(ReportValidatorTest, Workloads) {
               r.mutable_workloads(0)->set_cgroup_path(std::string(5000, 'c'));
             }),
             "workloads[0].cgroup_path: is 5000 bytes long (at most 4096)");
+}
+
+TEST(ReportValidatorTest, DuplicateWorkloadIdsInSmallAndLargeReports) {
+  // Up to 32 workloads are compared pairwise, more through a hash set: same answer either way.
+  for (int n : {5, 32, 33, 200}) {
+    NodeReport r = Valid();
+    for (int i = 1; i < n; ++i) {
+      auto* w = r.add_workloads();
+      *w = r.workloads(0);
+      w->set_workload_id(absl::StrCat("k8s:pod-", i + 1));
+    }
+    EXPECT_TRUE(ValidateReport(r, kNow).ok()) << n << " distinct workloads";
+    r.mutable_workloads(n - 1)->set_workload_id("k8s:pod-3");
+    absl::Status s = ValidateReport(r, kNow);
+    EXPECT_EQ(s.message(),
+              absl::StrCat("workloads[", n - 1, "].workload_id: \"k8s:pod-3\" appears twice"))
+        << n << " workloads";
+  }
 }
 
 TEST(ReportValidatorTest, BoundedCounts) {

@@ -1,5 +1,7 @@
 #include "server/ledger/usage.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "tests/server/test_reports.h"
 
@@ -119,6 +121,35 @@ TEST(UsageTest, AddressesMatchCaseInsensitively) {
   r.mutable_workloads(0)->set_accelerator_pci_addresses(0, "0000:3B:00.0");
   auto usage = ComputeUsage(r, AcceleratorCatalog::Builtin(), {});
   EXPECT_EQ(usage[0].accelerator_count, 2u);
+}
+
+TEST(UsageTest, ManyAcceleratorsMatchCaseInsensitivelyToo) {
+  // Past 32 accelerators the lookup switches from a scan to an index: same results.
+  NodeReport r = Report();
+  for (int i = 0; i < 40; ++i) {
+    auto* a = r.add_accelerators();
+    *a = r.accelerators(0);
+    a->set_pci_address(absl::StrFormat("0001:%02x:00.0", i + 0xa0));
+    r.mutable_workloads(0)->add_accelerator_pci_addresses(
+        absl::AsciiStrToUpper(absl::StrFormat("0001:%02x:00.0", i + 0xa0)));
+  }
+  r.mutable_workloads(0)->set_accelerator_pci_addresses(0, "0000:3B:00.0");
+  r.mutable_workloads(0)->add_accelerator_pci_addresses("0002:00:00.0");  // names none: skipped
+  auto usage = ComputeUsage(r, AcceleratorCatalog::Builtin(), {});
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].accelerator_count, 42u);
+  EXPECT_DOUBLE_EQ(usage[0].accelerator_seconds, 420);
+  // Only the first accelerator has a sample with tensor_activity (0.5); 41 use the default.
+  EXPECT_DOUBLE_EQ(usage[0].flop_low, 10 * kH100Peak * (0.5 + 41 * 0.30));
+}
+
+TEST(UsageTest, DefaultMethodFollowsTheOptionsBetweenCalls) {
+  NodeReport r = Report();
+  r.clear_samples();
+  EXPECT_EQ(ComputeUsage(r, AcceleratorCatalog::Builtin(), {.default_utilization = 0.4})[0].method,
+            "accel_seconds*peak*default_util(0.40)");
+  EXPECT_EQ(ComputeUsage(r, AcceleratorCatalog::Builtin(), {.default_utilization = 0.2})[0].method,
+            "accel_seconds*peak*default_util(0.20)");
 }
 
 TEST(UsageTest, MergeMethods) {
