@@ -12,9 +12,12 @@
 // batch's aggregates: one nodes/node_streams row per node, one workloads row per (node, workload)
 // with the summed ledger, one account_usage_hourly row per (account, hour). Large or rarely
 // changing rows are written only when they change (write caches below): workload_details when
-// the Workload proto changes, accelerators when a fact changes or their last_seen is 60 s stale.
-// On any error the transaction is rolled back, the caches are dropped, and nothing of the batch
-// is stored.
+// the Workload proto changes, accelerators when a fact changes or their last_seen is 60 s stale
+// (compared by a hash of their serialized bytes, once per row and batch), and a workloads row whose
+// descriptive columns (kind, account, class, launcher, model, ...) are unchanged gets only its
+// ledger columns added to (its account index entry is not rewritten). The writer connection keeps a
+// 32 MiB page cache. On any error the transaction is rolled back, the caches are dropped, and
+// nothing of the batch is stored.
 //
 // Thread-safety: not thread-safe; one thread (the ingest writer) owns it. Queries go through
 // StoreReader (store_reader.h), which opens its own read-only connections.
@@ -108,23 +111,39 @@ class Store {
     size_t hash = 0;
     int64_t seen_us = 0;
   };
+  struct WorkloadRow {
+    size_t hash = 0;
+    int64_t seen_us = 0;
+    int64_t rowid = 0;
+  };
 
-  absl::Status AddReport(const ReportToCommit& item, int64_t received_us, Batch& batch,
-                         CommitResult& result, size_t index);
+  absl::Status AddReport(const ReportToCommit& item, Batch& batch, CommitResult& result,
+                         size_t index);
   absl::Status WriteAggregates(Batch& batch);
+  struct BatchWorkload;  // Batch::Workload
+  absl::Status WriteWorkloadRow(const RowKeyView& key, const BatchWorkload& w);
   absl::StatusOr<int64_t> NodeRowId(const std::string& node_id, int64_t seen_us);
-  absl::StatusOr<uint64_t> HighWater(int64_t node, const std::string& boot_id);
+  // The cached (node, boot) high-water mark, read from the database on a miss. The pointer is
+  // valid until the next insertion into high_water_.
+  absl::StatusOr<uint64_t*> HighWater(int64_t node, const std::string& boot_id);
   void DropCaches();
 
   std::string path_;
   std::unique_ptr<SqliteDb> db_;
   int64_t batch_received_us_ = 0;
+  // Sizes of the last batch's maps, to reserve the next batch's (no rehashing while adding).
+  size_t last_workloads_ = 0;
+  size_t last_accelerators_ = 0;
+  size_t last_nodes_ = 0;
   // Caches of what the database holds; valid because this is the only writer. All are dropped
   // when a transaction fails, and bounded by dropping them when they grow past kMaxCached.
   absl::flat_hash_map<std::string, int64_t> node_ids_;  // node_id -> nodes.id
   RowMap<uint64_t> high_water_;                         // (node, boot) -> max_seq
   RowMap<CachedRow> accelerators_;                      // (node, pci) -> written facts
   RowMap<CachedRow> workload_details_;                  // (node, workload id) -> written
+  // (node, workload id) -> hash of the workloads row's descriptive columns (kind, account, ...),
+  // its last_seen_us and rowid: while they stay the same, a batch only adds to the ledger columns.
+  RowMap<WorkloadRow> workload_rows_;
 };
 
 // Unix microseconds of a protobuf Timestamp / absl::Time, as stored in the *_us columns.

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/store/schema.h"
 #include "server/store/store_reader.h"
@@ -186,6 +187,68 @@ TEST_F(StoreTest, InventoryNodesAndLedgerQueries) {
   ASSERT_TRUE(window.ok());
   ASSERT_EQ(window->size(), 1u);
   EXPECT_EQ((*window)[0].account(), "acme");
+}
+
+// One column of one row, read on a separate connection.
+std::string QueryText(const std::string& db_path, const std::string& sql) {
+  auto db = SqliteDb::Open(db_path, SqliteDb::kReadOnly);
+  if (!db.ok()) return "open failed";
+  auto st = (*db)->Prepare(sql);
+  if (!st.ok()) return std::string(st.status().message());
+  auto row = (*st)->Step();
+  if (!row.ok() || !*row) return "no row";
+  return (*st)->ColumnText(0);
+}
+
+TEST_F(StoreTest, WorkloadRowFollowsNewestReportAcrossBatches) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok());
+  const std::string row =
+      "SELECT account || '|' || launcher || '|' || accelerator_seconds || '|' || "
+      "first_seen_us || '|' || last_seen_us FROM workloads WHERE workload_id = 'k8s:pod-1'";
+  const int64_t t0 = absl::ToUnixMicros(kT0);
+  auto expect = [&](const std::string& account, const std::string& launcher, int seconds,
+                    int64_t first_us, int64_t last_us) {
+    return absl::StrCat(account, "|", launcher, "|", seconds, ".0|", first_us, "|", last_us);
+  };
+  NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  ASSERT_TRUE((*store)->Commit(Batch({&r1}), kT0).ok());
+  EXPECT_EQ(QueryText(DbPath(), row), expect("acme", "torchrun", 20, t0, t0));
+
+  // Same descriptive columns: only the ledger and the times move.
+  NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(10));
+  ASSERT_TRUE((*store)->Commit(Batch({&r2}), kT0).ok());
+  EXPECT_EQ(QueryText(DbPath(), row), expect("acme", "torchrun", 40, t0, t0 + 10'000'000));
+
+  // The account changes in a newer report: the row follows it.
+  NodeReport r3 = MakeReport("node-1", "boot-a", 3, kT0 + absl::Seconds(20));
+  r3.mutable_workloads(0)->mutable_attribution()->set_account("beta");
+  ASSERT_TRUE((*store)->Commit(Batch({&r3}), kT0).ok());
+  EXPECT_EQ(QueryText(DbPath(), row), expect("beta", "torchrun", 60, t0, t0 + 20'000'000));
+
+  // An older report (another boot, arriving late) adds its ledger but not its descriptions.
+  NodeReport late = MakeReport("node-1", "boot-old", 9, kT0 - absl::Seconds(100));
+  late.mutable_workloads(0)->mutable_attribution()->set_account("stale");
+  late.mutable_workloads(0)->set_launcher("python");
+  ASSERT_TRUE((*store)->Commit(Batch({&late}), kT0).ok());
+  EXPECT_EQ(QueryText(DbPath(), row),
+            expect("beta", "torchrun", 80, t0 - 100'000'000, t0 + 20'000'000));
+
+  // Newer again with beta's descriptions, then a new store (cold caches) with a new launcher.
+  NodeReport r4 = MakeReport("node-1", "boot-a", 4, kT0 + absl::Seconds(30));
+  r4.mutable_workloads(0)->mutable_attribution()->set_account("beta");
+  ASSERT_TRUE((*store)->Commit(Batch({&r4}), kT0).ok());
+  EXPECT_EQ(QueryText(DbPath(), row),
+            expect("beta", "torchrun", 100, t0 - 100'000'000, t0 + 30'000'000));
+  store->reset();
+  store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok());
+  NodeReport r5 = MakeReport("node-1", "boot-a", 5, kT0 + absl::Seconds(40));
+  r5.mutable_workloads(0)->mutable_attribution()->set_account("beta");
+  r5.mutable_workloads(0)->set_launcher("deepspeed");
+  ASSERT_TRUE((*store)->Commit(Batch({&r5}), kT0).ok());
+  EXPECT_EQ(QueryText(DbPath(), row),
+            expect("beta", "deepspeed", 120, t0 - 100'000'000, t0 + 40'000'000));
 }
 
 TEST_F(StoreTest, FailedCommitStoresNothing) {
