@@ -1,10 +1,10 @@
 #include "server/ingest/ingest_writer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "server/ingest/report_stream.h"
 
 namespace prov::server {
@@ -56,46 +56,66 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) batch[i].usage = std::move(items[i].usage);  // recycled
   if (result.ok() && options_.on_committed) options_.on_committed(batch, *result);
 
-  // Group per stream: how many of its reports, and the highest committed seq per boot.
-  struct StreamAcks {
-    std::shared_ptr<ReportStream> stream;
-    int reports = 0;
-    absl::flat_hash_map<std::string, uint64_t> seq_by_boot;
+  // Group per stream: how many of its reports, and the highest committed seq per boot. One flat
+  // list sorted by (stream, boot), then folded: no per-stream maps or string copies; the boot ids
+  // are views into the batch's reports, which outlive the OnCommitted calls.
+  struct Entry {
+    ReportStream* stream;
+    absl::string_view boot_id;
+    uint64_t seq;  // the (node, boot) high-water mark after the commit
+    bool has_seq;  // false: the commit failed or reported no mark for it (nothing to ack)
+    const IngestItem* item;
   };
-  absl::flat_hash_map<ReportStream*, StreamAcks> per_stream;
-  for (IngestItem& item : batch) {
+  std::vector<Entry> entries;
+  entries.reserve(batch.size());
+  for (const IngestItem& item : batch) {
     if (item.stream == nullptr) continue;
-    StreamAcks& acks = per_stream[item.stream.get()];
-    if (acks.stream == nullptr) acks.stream = item.stream;
-    ++acks.reports;
+    const absl::string_view boot_id = item.report.node().boot_id();
+    uint64_t seq = 0;
+    bool has_seq = false;
     if (result.ok()) {
-      const absl::string_view boot_id = item.report.node().boot_id();
       auto hw = result->high_water.find(StreamKeyView(item.report.node().node_id(), boot_id));
       if (hw != result->high_water.end()) {
-        auto seq = acks.seq_by_boot.find(boot_id);  // heterogeneous: no copy per report
-        if (seq == acks.seq_by_boot.end()) {
-          seq = acks.seq_by_boot.emplace(std::string(boot_id), 0).first;
-        }
-        seq->second = std::max(seq->second, hw->second);
+        seq = hw->second;
+        has_seq = true;
       }
     }
+    entries.push_back({item.stream.get(), boot_id, seq, has_seq, &item});
   }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.stream != b.stream ? a.stream < b.stream : a.boot_id < b.boot_id;
+  });
 
   if (!result.ok()) {
     metrics_.commit_failures.Increment();
     std::fprintf(stderr, "provd: commit of %zu reports failed, nothing acked: %s\n", batch.size(),
                  std::string(result.status().message()).c_str());
-    for (auto& [raw, acks] : per_stream) acks.stream->OnCommitFailed(acks.reports);
+    for (size_t i = 0; i < entries.size();) {
+      size_t j = i;
+      while (j < entries.size() && entries[j].stream == entries[i].stream) ++j;
+      entries[i].item->stream->OnCommitFailed(static_cast<int>(j - i));
+      i = j;
+    }
     return;
   }
   metrics_.commit_latency_seconds.Observe(seconds);
   metrics_.commit_batch_reports.Observe(static_cast<double>(batch.size()));
   metrics_.reports_ingested.Increment(static_cast<double>(result->stored));
   metrics_.reports_duplicate.Increment(static_cast<double>(result->duplicates));
-  for (auto& [raw, acks] : per_stream) {
-    std::vector<std::pair<std::string, uint64_t>> list(acks.seq_by_boot.begin(),
-                                                       acks.seq_by_boot.end());
-    acks.stream->OnCommitted(list, acks.reports);
+  std::vector<std::pair<absl::string_view, uint64_t>> acks;
+  for (size_t i = 0; i < entries.size();) {
+    size_t j = i;
+    acks.clear();
+    for (; j < entries.size() && entries[j].stream == entries[i].stream; ++j) {
+      if (!entries[j].has_seq) continue;
+      if (acks.empty() || acks.back().first != entries[j].boot_id) {
+        acks.emplace_back(entries[j].boot_id, entries[j].seq);
+      } else {
+        acks.back().second = std::max(acks.back().second, entries[j].seq);
+      }
+    }
+    entries[i].item->stream->OnCommitted(acks, static_cast<int>(j - i));
+    i = j;
   }
 }
 

@@ -98,14 +98,18 @@ void ReportStream::OnQueueSpace() {
   StartReadLocked();
 }
 
-void ReportStream::OnCommitted(const std::vector<std::pair<std::string, uint64_t>>& acks,
+void ReportStream::OnCommitted(absl::Span<const std::pair<absl::string_view, uint64_t>> acks,
                                int reports) {
   absl::MutexLock lock(&mu_);
   in_queue_ -= reports;
   if (finished_) return;
   for (const auto& [boot_id, seq] : acks) {
-    uint64_t& pending = pending_acks_[boot_id];
-    pending = std::max(pending, seq);
+    auto pending = pending_acks_.find(boot_id);
+    if (pending == pending_acks_.end()) {
+      pending_acks_.emplace(std::string(boot_id), seq);
+    } else {
+      pending->second = std::max(pending->second, seq);
+    }
   }
   MaybeWriteLocked();
   MaybeFinishLocked();

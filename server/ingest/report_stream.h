@@ -7,9 +7,9 @@
 //  - reads one NodeReport at a time; validates it (report_validator.h);
 //  - invalid: counts it by field and answers in-stream with a Rejection; the stream goes on;
 //  - a node_id different from the stream's first one: Finish(INVALID_ARGUMENT);
-//  - valid: its ledger usage computed (ledger/usage.h) and moved into the ReportQueue; if the queue
-//  is full the item is parked and NO next read is
-//    started until the writer calls OnQueueSpace() (back-pressure through HTTP/2 flow control);
+//  - valid: its ledger usage computed (ledger/usage.h) and moved into the ReportQueue; if the
+//    queue is full the item is parked and NO next read is started until the writer calls
+//    OnQueueSpace() (back-pressure through HTTP/2 flow control);
 //  - the writer calls OnCommitted() once per batch with the highest committed seq per boot; acks
 //    are coalesced: at most one write in flight, later acks merge into the next write;
 //  - when the agent half-closes, the stream finishes OK once everything it sent is acked.
@@ -31,7 +31,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
@@ -64,7 +66,8 @@ class ReportStream final
 
   // Writer side. acks: (boot_id, highest committed seq) for this stream's reports in the batch;
   // reports: how many of this stream's queued reports the batch held.
-  void OnCommitted(const std::vector<std::pair<std::string, uint64_t>>& acks, int reports);
+  // The views need only live for the call.
+  void OnCommitted(absl::Span<const std::pair<absl::string_view, uint64_t>> acks, int reports);
   // The batch failed: nothing is acked; the stream is finished UNAVAILABLE so the agent
   // reconnects and resends.
   void OnCommitFailed(int reports);
