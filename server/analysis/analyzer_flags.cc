@@ -147,9 +147,15 @@ void Analyzer::Evaluate(absl::Time now) {
     // What the bundle's flags rest on: its accounts, how much evidence holds it together (in
     // powers of two) and its compute (10 steps per decade). Only a change here rewrites the
     // bundle row or touches a flag, so a steady stream of reports costs no more than the sums.
-    const std::string growth = absl::StrCat(
-        accounts, "|", b.link_generation, "|",
-        t.low > 0 ? static_cast<int>(std::log10(t.low) * 10) : 0, "|", t.restricted.size());
+    // The number of tiers reached is part of it: a tier crossed inside a decile counts at once.
+    size_t tiers_reached = 0;
+    while (tiers_reached < p.compute_tiers.size() && t.low >= p.compute_tiers[tiers_reached].flop) {
+      ++tiers_reached;
+    }
+    const std::string growth =
+        absl::StrCat(accounts, "|", b.link_generation, "|",
+                     t.low > 0 ? static_cast<int>(std::log10(t.low) * 10) : 0, "|", tiers_reached,
+                     "|", t.restricted.size(), "|", t.trains);
     if (growth == b.material) continue;
     b.material = growth;
     s.changed_bundles.insert(id);

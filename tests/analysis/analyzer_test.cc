@@ -85,6 +85,22 @@ TEST(AnalyzerTest, NetworkPeersJoinAccountsAcrossDatacentresAndCrossATier) {
   EXPECT_THAT(f.evidence(1).sentence(), HasSubstr("listens on that port"));
 }
 
+// 1.02e18 and then 1.07e18 lie in the same tenth of a decade: the flag must not wait for the next.
+TEST(AnalyzerTest, ATierCrossedInsideADecileIsFlaggedOnThatReport) {
+  auto policy = std::make_shared<policy::Policy>(*TestPolicy());
+  policy->compute_tiers[0].flop = 1.05e18;
+  Analyzer a(policy);
+  const double per_report[] = {1.02e18, 0.05e18};
+  for (int k = 0; k < 2; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation r = Node("n1", "dc", "r", t);
+    r.workloads.push_back(Training("w", "acct", per_report[k]));
+    a.Observe(r);
+    a.Evaluate(t);
+    EXPECT_THAT(Flags(a), SizeIs(k));
+  }
+}
+
 TEST(AnalyzerTest, EachAccountAloneStaysBelowTheTier) {
   Analyzer a(TestPolicy());
   for (int k = 0; k < 4; ++k) {
