@@ -53,9 +53,31 @@ std::vector<Subject> ResellerChain(
 
 }  // namespace
 
+std::vector<std::string> AffectedAccounts(const std::vector<AccountIdentity>& accounts,
+                                          const absl::flat_hash_set<std::string>& changed) {
+  absl::flat_hash_map<std::string, const AccountIdentity*> by_id;
+  for (const AccountIdentity& a : accounts) by_id[a.account_id()] = &a;
+  std::vector<std::string> out;
+  for (const AccountIdentity& a : accounts) {
+    bool affected = changed.contains(a.account_id());
+    absl::flat_hash_set<std::string> visited = {a.account_id()};
+    std::string parent = a.parent_account();
+    for (int depth = 0; !affected && !parent.empty() && depth < kMaxResellerDepth; ++depth) {
+      if (!visited.insert(parent).second) break;
+      affected = changed.contains(parent);
+      auto it = by_id.find(parent);
+      if (it == by_id.end()) break;
+      parent = it->second->parent_account();
+    }
+    if (affected) out.push_back(a.account_id());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& accounts,
-                                           const screening::Screener& screener,
-                                           int64_t kyc_version) {
+                                           const screening::Screener& screener, int64_t kyc_version,
+                                           const absl::flat_hash_set<std::string>* only) {
   absl::flat_hash_map<std::string, const AccountIdentity*> by_id;
   std::vector<const AccountIdentity*> ordered;
   for (const AccountIdentity& a : accounts) {
@@ -66,6 +88,7 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
             [](const auto* a, const auto* b) { return a->account_id() < b->account_id(); });
   std::vector<ScreeningMatch> out;
   for (const AccountIdentity* account : ordered) {
+    if (only != nullptr && !only->contains(account->account_id())) continue;
     std::vector<Subject> subjects;
     subjects.push_back({"legal_entity", account->legal_entity(), ""});
     for (const auto& owner : account->beneficial_owners()) {

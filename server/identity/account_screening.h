@@ -9,12 +9,18 @@
 // Order is deterministic: accounts by id; per account the legal entity, then owners in imported
 // order, then ancestors nearest first; per subject the screener's order (best first). The same
 // (subject, entry) is reported once per account. The parent walk stops at a cycle or after
-// kMaxResellerDepth steps. Pure function; thread-safe as the Screener is.
+// kMaxResellerDepth steps. Pure functions; thread-safe as the Screener is.
+//
+// Incremental re-screening after an accounts import (same list, same threshold):
+//   auto affected = AffectedAccounts(accounts, changed_ids);   // changed + their descendants
+//   ScreenAccounts(accounts, screener, v, &affected_set);       // and keep the others' hits
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/identity.pb.h"
 #include "server/screening/screener.h"
@@ -23,8 +29,16 @@ namespace prov::server {
 
 inline constexpr int kMaxResellerDepth = 32;
 
+// `only`: when given, screen just these accounts (the others still serve as reseller ancestors).
 std::vector<provenance::v1::ScreeningMatch> ScreenAccounts(
     const std::vector<provenance::v1::AccountIdentity>& accounts,
-    const screening::Screener& screener, int64_t kyc_version);
+    const screening::Screener& screener, int64_t kyc_version,
+    const absl::flat_hash_set<std::string>* only = nullptr);
+
+// The accounts whose screening can change when the records of `changed` change: `changed`
+// themselves and every account with one of them in its reseller chain. Sorted.
+std::vector<std::string> AffectedAccounts(
+    const std::vector<provenance::v1::AccountIdentity>& accounts,
+    const absl::flat_hash_set<std::string>& changed);
 
 }  // namespace prov::server

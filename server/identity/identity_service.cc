@@ -8,7 +8,6 @@
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
 #include "server/identity/service_util.h"
-#include "server/identity/transaction.h"
 #include "server/store/schema.h"
 
 namespace prov::server {
@@ -165,9 +164,10 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* /*context*/,
   }
   if (threshold != old_threshold) {  // the hits depend on the threshold
     absl::Status rescreened = [&]() -> absl::Status {
-      PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+      hits_basis_.clear();
+      // Screens outside any transaction; the hits are replaced in one write transaction.
       PROV_ASSIGN_OR_RETURN(IdentitySnapshot snapshot, RescreenStoredLocked(now));
-      PROV_RETURN_IF_ERROR(txn.Commit());
+      hits_basis_ = Basis(cache_.get());
       Notify(std::move(snapshot));
       return absl::OkStatus();
     }();

@@ -16,6 +16,9 @@
 // sink->OnIdentityChanged with the new snapshot. The screening itself (CPU work) is done before
 // that transaction, on the accounts as they will be after it: this service is the only writer of
 // the identity tables (imports are serialized), so the write lock is held only for the writes.
+// An accounts import re-screens only the accounts whose records changed (and their reseller
+// descendants) when the stored hits were computed by this process against the same list and
+// threshold; otherwise, and after every list import, every account is screened.
 // ImportScreeningList does the same for a CSL CSV. LoadPolicy parses the YAML (INVALID_ARGUMENT
 // with the parser's message naming line and field; nothing stored), stores it, and offers it to
 // sink->OnPolicyLoaded; when the sink refuses, the stored row is removed again and the sink's error
@@ -39,6 +42,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -118,11 +122,20 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   // when no list was imported yet.
   absl::StatusOr<const ScreeningCache*> StoredListScreenerLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A snapshot of `accounts` (sorted by id) with their hits against `cache` (none when null).
+  // What an accounts import may keep: the ids whose records changed, and the stored hits (valid
+  // for every other account because they were computed against the same list and threshold).
+  struct Reuse {
+    absl::flat_hash_set<std::string> changed;
+    std::vector<provenance::v1::ScreeningMatch> stored;
+  };
+  // A snapshot of `accounts` (sorted by id) with their hits against `cache` (none when null);
+  // with `reuse`, only the changed accounts and their reseller descendants are screened again.
   // CPU work only, done before the write transaction so provd's ingest writer never waits on it.
   IdentitySnapshot ScreenLocked(std::vector<provenance::v1::AccountIdentity> accounts,
-                                int64_t kyc_version, const ScreeningCache* cache)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                int64_t kyc_version, const ScreeningCache* cache,
+                                const Reuse* reuse = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // "<list version>@<threshold>", or "none" without a list.
+  static std::string Basis(const ScreeningCache* cache);
   // Re-screens the current accounts against the stored list and replaces the stored hits
   // (LoadPolicy when the threshold changed).
   absl::StatusOr<IdentitySnapshot> RescreenStoredLocked(absl::Time now)
@@ -138,6 +151,9 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   absl::Mutex mu_;  // serializes imports and policy loads
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ScreeningCache> cache_ ABSL_GUARDED_BY(mu_);
+  // Basis() of the stored hits as this process last committed them; empty when unknown (at
+  // start, or after a failed write), in which case the next import screens every account.
+  std::string hits_basis_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex read_mu_;
   std::unique_ptr<SqliteDb> reader_ ABSL_GUARDED_BY(read_mu_);

@@ -1,8 +1,12 @@
 // IdentityServiceImpl: account and screening-list imports, and re-screening after them.
+#include <optional>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/identity/identity_service.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
@@ -12,6 +16,7 @@
 namespace prov::server {
 namespace {
 
+using google::protobuf::util::MessageDifferencer;
 using provenance::v1::AccountIdentity;
 using provenance::v1::ImportAccountsRequest;
 using provenance::v1::ImportAccountsResponse;
@@ -65,6 +70,21 @@ std::vector<AccountIdentity> MergeAccounts(std::vector<AccountIdentity> current,
   return current;
 }
 
+// Ids of the imported records that are new or differ from the current ones.
+absl::flat_hash_set<std::string> ChangedAccounts(const std::vector<AccountIdentity>& current,
+                                                 const std::vector<AccountIdentity>& imported) {
+  absl::flat_hash_map<std::string, const AccountIdentity*> by_id;
+  for (const AccountIdentity& a : current) by_id[a.account_id()] = &a;
+  absl::flat_hash_set<std::string> changed;
+  for (const AccountIdentity& a : imported) {
+    auto it = by_id.find(a.account_id());
+    if (it == by_id.end() || !MessageDifferencer::Equals(*it->second, a)) {
+      changed.insert(a.account_id());
+    }
+  }
+  return changed;
+}
+
 }  // namespace
 
 grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
@@ -92,7 +112,16 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
     PROV_ASSIGN_OR_RETURN(int64_t latest, LatestKycVersion(*db_));
     PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
     PROV_ASSIGN_OR_RETURN(const ScreeningCache* cache, StoredListScreenerLocked());
-    snapshot = ScreenLocked(MergeAccounts(std::move(current), parsed->accounts), latest + 1, cache);
+    std::optional<Reuse> reuse;
+    if (cache != nullptr && hits_basis_ == Basis(cache)) {  // the stored hits are still valid
+      reuse.emplace();
+      reuse->changed = ChangedAccounts(current, parsed->accounts);
+      PROV_ASSIGN_OR_RETURN(reuse->stored, LoadScreeningHits(*db_, ""));
+    }
+    const std::string basis = Basis(cache);
+    hits_basis_.clear();  // unknown until this import commits
+    snapshot = ScreenLocked(MergeAccounts(std::move(current), parsed->accounts), latest + 1, cache,
+                            reuse.has_value() ? &*reuse : nullptr);
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(summary, server::ImportAccounts(*db_, *parsed, source, actor, now));
     if (summary.version != snapshot.kyc_version) {  // only if another writer imported meanwhile
@@ -101,7 +130,9 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
     }
     PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
                                               snapshot.screening_list_version, now));
-    return txn.Commit();
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    hits_basis_ = basis;
+    return absl::OkStatus();
   }();
   if (!done.ok()) {
     return grpc::Status(ToGrpc(done).error_code(),
@@ -150,12 +181,14 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
     // A screener over the list just parsed (the one about to be stored), before the write lock.
     auto fresh = std::make_unique<ScreeningCache>(*list, normalizer_, ScreeningThreshold());
     snapshot = ScreenLocked(std::move(current), kyc_version, fresh.get());
+    hits_basis_.clear();  // unknown until this import commits
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(
         info, server::ImportScreeningList(*db_, request->content(), *list, source, actor, now));
     PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
                                               snapshot.screening_list_version, now));
     PROV_RETURN_IF_ERROR(txn.Commit());
+    hits_basis_ = Basis(fresh.get());
     cache_ = std::move(fresh);
     return absl::OkStatus();
   }();

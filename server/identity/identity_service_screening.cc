@@ -1,6 +1,9 @@
 // IdentityServiceImpl: the screener cache, screening before the write transaction, notifying.
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/identity/account_screening.h"
 #include "server/identity/identity_service.h"
@@ -10,6 +13,7 @@
 namespace prov::server {
 
 using provenance::v1::AccountIdentity;
+using provenance::v1::ScreeningMatch;
 
 void IdentityServiceImpl::Notify(IdentitySnapshot snapshot) {
   if (sink_ != nullptr) sink_->OnIdentityChanged(std::move(snapshot));
@@ -30,9 +34,13 @@ absl::StatusOr<const ScreeningCache*> IdentityServiceImpl::StoredListScreenerLoc
   return cache_.get();
 }
 
+std::string IdentityServiceImpl::Basis(const ScreeningCache* cache) {
+  return cache == nullptr ? "none" : absl::StrCat(cache->list().version, "@", cache->threshold());
+}
+
 IdentitySnapshot IdentityServiceImpl::ScreenLocked(std::vector<AccountIdentity> accounts,
-                                                   int64_t kyc_version,
-                                                   const ScreeningCache* cache) {
+                                                   int64_t kyc_version, const ScreeningCache* cache,
+                                                   const Reuse* reuse) {
   std::sort(accounts.begin(), accounts.end(),
             [](const AccountIdentity& a, const AccountIdentity& b) {
               return a.account_id() < b.account_id();
@@ -40,9 +48,36 @@ IdentitySnapshot IdentityServiceImpl::ScreenLocked(std::vector<AccountIdentity> 
   IdentitySnapshot snapshot;
   snapshot.kyc_version = kyc_version;
   snapshot.accounts = std::make_shared<const std::vector<AccountIdentity>>(std::move(accounts));
-  if (cache != nullptr) {
-    snapshot.screening_list_version = cache->list().version;
+  if (cache == nullptr) return snapshot;
+  snapshot.screening_list_version = cache->list().version;
+  if (reuse == nullptr) {
     snapshot.screening = ScreenAccounts(*snapshot.accounts, cache->screener(), kyc_version);
+    return snapshot;
+  }
+  std::vector<std::string> affected = AffectedAccounts(*snapshot.accounts, reuse->changed);
+  absl::flat_hash_set<std::string> only(affected.begin(), affected.end());
+  std::vector<ScreeningMatch> fresh =
+      ScreenAccounts(*snapshot.accounts, cache->screener(), kyc_version, &only);
+  absl::flat_hash_map<std::string, std::vector<const ScreeningMatch*>> kept;
+  for (const ScreeningMatch& hit : reuse->stored) {
+    if (!only.contains(hit.account_id())) kept[hit.account_id()].push_back(&hit);
+  }
+  // Both inputs are in account order: merge them account by account.
+  size_t next_fresh = 0;
+  for (const AccountIdentity& account : *snapshot.accounts) {
+    const std::string& id = account.account_id();
+    if (only.contains(id)) {
+      while (next_fresh < fresh.size() && fresh[next_fresh].account_id() == id) {
+        snapshot.screening.push_back(std::move(fresh[next_fresh++]));
+      }
+      continue;
+    }
+    auto it = kept.find(id);
+    if (it == kept.end()) continue;
+    for (const ScreeningMatch* hit : it->second) {
+      snapshot.screening.push_back(*hit);
+      snapshot.screening.back().set_kyc_version(kyc_version);
+    }
   }
   return snapshot;
 }

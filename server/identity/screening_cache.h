@@ -32,6 +32,7 @@ class ScreeningCache {
   }
   const screening::Screener& screener() const { return screener_; }
   const screening::CslList& list() const { return list_; }
+  double threshold() const { return threshold_; }
 
  private:
   const screening::CslList list_;

@@ -129,5 +129,25 @@ TEST_F(AccountScreeningTest, DuplicateOwnersReportedOnce) {
   EXPECT_EQ(hits[0].entry_id(), "9673");
 }
 
+TEST_F(AccountScreeningTest, AffectedAccountsAreTheChangedAndTheirResellerDescendants) {
+  EXPECT_EQ(AffectedAccounts(accounts_, {"reseller-top"}),
+            (std::vector<std::string>{"end-customer", "reseller-mid", "reseller-top"}));
+  EXPECT_EQ(AffectedAccounts(accounts_, {"end-customer"}),
+            (std::vector<std::string>{"end-customer"}));
+  EXPECT_EQ(AffectedAccounts(accounts_, {"loop-a"}),
+            (std::vector<std::string>{"loop-a", "loop-b"}));  // a cycle ends the walk
+  // A parent that was never imported but now is: its children are affected.
+  EXPECT_EQ(AffectedAccounts(accounts_, {"54th-research-institute-of-china"}),
+            (std::vector<std::string>{"orphan"}));
+  EXPECT_TRUE(AffectedAccounts(accounts_, {}).empty());
+}
+
+TEST_F(AccountScreeningTest, OnlyScreensTheGivenAccounts) {
+  absl::flat_hash_set<std::string> only = {"end-customer", "northwind"};
+  auto hits = ScreenAccounts(accounts_, *screener_, 1, &only);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].account_id(), "end-customer");  // still walks reseller-mid, reseller-top
+}
+
 }  // namespace
 }  // namespace prov::server

@@ -11,6 +11,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "server/identity/account_screening.h"
 #include "server/store/sqlite.h"
 #include "tests/server/temp_dir.h"
 
@@ -170,6 +171,57 @@ TEST_F(IdentityServiceTest, ImportsGiveSnapshotsWithHits) {
   EXPECT_EQ(startup->snapshot.screening_list_version, list.list_version());
   EXPECT_EQ(startup->snapshot.screening.size(), 6u);
   EXPECT_FALSE(startup->policy.has_value());
+}
+
+// Re-imports re-screen only changed accounts and their reseller descendants; the result must be
+// what screening everything gives.
+TEST_F(IdentityServiceTest, IncrementalRescreeningMatchesAFullOne) {
+  ImportAccountsResponse accounts;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &accounts).ok());
+  ImportScreeningListResponse list;
+  ASSERT_TRUE(ImportList(Fixture("csl_sample.csv"), &list).ok());
+  ASSERT_EQ(list.hits(), 6u);
+
+  // reseller-top renamed to a clean name: its own hit and its descendants' reseller hits go.
+  ImportAccountsRequest rename;
+  rename.set_source_name("rename.csv");
+  rename.set_content(
+      "account_id,legal_entity,country_of_incorporation,is_reseller\n"
+      "reseller-top,Harbour Holdings Pte Ltd,SG,yes\n");
+  ImportAccountsResponse renamed;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ImportAccounts(&ctx, rename, &renamed).ok());
+  IdentitySnapshot after = sink_.snapshots().back();
+  EXPECT_EQ(after.kyc_version, 2);
+  ASSERT_EQ(after.screening.size(), 3u);  // guian-cloud, orphan, sunrise stay
+  for (const auto& hit : after.screening) {
+    EXPECT_NE(hit.account_id(), "reseller-top");
+    EXPECT_NE(hit.account_id(), "reseller-mid");
+    EXPECT_NE(hit.account_id(), "end-customer");
+    EXPECT_EQ(hit.kyc_version(), 2);
+  }
+  // And back: the hits return, in the same order a full screening gives.
+  ImportAccountsResponse again;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &again).ok());
+  IdentitySnapshot restored = sink_.snapshots().back();
+  std::vector<screening::RowError> errors;
+  auto parsed = screening::ParseConsolidatedScreeningList(Fixture("csl_sample.csv"), "x", &errors);
+  ASSERT_TRUE(parsed.ok());
+  screening::NameNormalizer normalizer;
+  screening::Screener screener(*parsed, normalizer);
+  std::vector<ScreeningMatch> full = ScreenAccounts(*restored.accounts, screener, 3);
+  ASSERT_EQ(restored.screening.size(), full.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    EXPECT_EQ(restored.screening[i].SerializeAsString(), full[i].SerializeAsString()) << i;
+  }
+  // What was stored is what the engine was told.
+  Stop();
+  auto startup = IdentityServiceImpl::LoadStartup(DbPath());
+  ASSERT_TRUE(startup.ok());
+  ASSERT_EQ(startup->snapshot.screening.size(), full.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    EXPECT_EQ(startup->snapshot.screening[i].SerializeAsString(), full[i].SerializeAsString());
+  }
 }
 
 TEST_F(IdentityServiceTest, RowErrorsReportedGoodRowsImported) {

@@ -152,6 +152,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   Invocation inv;
   std::vector<std::string> positional;
   std::set<std::string> filters_given;
+  bool timeout_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     std::string value;
@@ -192,6 +193,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       }
       inv.json = text == "json";
     } else if (arg == "--timeout") {
+      timeout_given = true;
       s = take(&text);
       if (s.ok() && (!absl::SimpleAtod(text, &inv.timeout_seconds) || inv.timeout_seconds <= 0)) {
         return absl::InvalidArgumentError(
@@ -249,6 +251,10 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   }
   absl::Status resolved = ResolveCommand(positional, filters_given, &inv);
   if (!resolved.ok()) return resolved;
+  if (!timeout_given && (inv.command == "accounts import" || inv.command == "screening import" ||
+                         inv.command == "policy load")) {
+    inv.timeout_seconds = kImportTimeoutSeconds;
+  }
   return inv;
 }
 

@@ -34,6 +34,8 @@
 namespace prov::provctl {
 
 inline constexpr char kDefaultServer[] = "localhost:50051";
+inline constexpr double kDefaultTimeoutSeconds = 10;
+inline constexpr double kImportTimeoutSeconds = 600;
 
 struct Invocation {
   // "nodes", "node", "workloads", "usage", "accounts import", "account", "screening import",
@@ -56,7 +58,9 @@ struct Invocation {
   TlsFiles tls;
   bool insecure = false;
   bool json = false;
-  double timeout_seconds = 10;
+  // Per-call deadline: --timeout, else kDefaultTimeoutSeconds, or kImportTimeoutSeconds for the
+  // imports (provd re-screens every account before it answers).
+  double timeout_seconds = kDefaultTimeoutSeconds;
 };
 
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args);

@@ -23,6 +23,11 @@ TEST(CliIdentityTest, ImportsTakeAFile) {
   EXPECT_EQ(req->format(), "jsonl");
   EXPECT_EQ(req->source_name(), "accounts.jsonl");
   EXPECT_EQ(req->content(), "{}");
+  EXPECT_EQ(inv->timeout_seconds, kImportTimeoutSeconds);  // provd screens before it answers
+  inv = ParseArgs({"accounts", "import", "a.csv", "--timeout", "5"});
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->timeout_seconds, 5);
+  EXPECT_EQ(ParseArgs({"account", "acme"})->timeout_seconds, kDefaultTimeoutSeconds);
 
   inv = ParseArgs({"accounts", "import", "export.txt", "--format", "csv"});
   ASSERT_TRUE(inv.ok()) << inv.status();

@@ -41,7 +41,8 @@ flags:
   --tls-cert FILE      client certificate (mutual TLS), with --tls-key FILE
   -o table|json        output format (default table; json is proto3 JSON, one object per line
                        for flags watch)
-  --timeout SECONDS    per-call deadline (default 10; flags watch has none)
+  --timeout SECONDS    per-call deadline (default 10; imports and policy load 600, since provd
+                       re-screens every account before answering; flags watch has none)
   --limit N            at most N rows
   --severity S         info, low, medium, high or critical: at least this severe
   --status S           open, acknowledged, escalated or resolved
