@@ -384,7 +384,8 @@ TEST_F(IdentityServiceTest, PolicyLoadStoresOffersAndRescreens) {
   // min_score 0.95 instead of 0.88: re-screened, and the engine told.
   ASSERT_EQ(sink_.snapshots().size(), notified + 1);
   EXPECT_LE(sink_.snapshots().back().screening.size(), hits_before);
-  for (const auto& hit : sink_.snapshots().back().screening) EXPECT_GE(hit.score(), 0.95);
+  const IdentitySnapshot rescreened = sink_.snapshots().back();
+  for (const auto& hit : rescreened.screening) EXPECT_GE(hit.score(), 0.95);
 
   GetPolicyResponse current;
   grpc::ClientContext ctx;
