@@ -6,6 +6,7 @@
 //   LoadedPolicy current = startup.policy ? *startup.policy : policy_from_flag;
 //   PROV_ASSIGN_OR_RETURN(auto identity, IdentityServiceImpl::Create(db_path, clock, &engine,
 //                                                                    current));
+//   if (!startup.policy) (void)identity->RescreenAll();  // hits follow the policy in force
 //   builder.RegisterService(identity.get());
 //   builder.SetMaxReceiveMessageSize(IdentityServiceOptions::kDefaultMaxImportBytes + (1 << 20));
 //
@@ -96,6 +97,11 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   static absl::StatusOr<IdentityStartup> LoadStartup(const std::string& db_path);
 
   ~IdentityServiceImpl() override;
+
+  // Screens every current account against the stored list with the threshold of the policy in
+  // force, replaces the stored hits and tells the sink. For provd start-up when the policy in
+  // force is not the one the stored hits were computed with (e.g. --policy changed min_score).
+  absl::StatusOr<IdentitySnapshot> RescreenAll();
 
   grpc::Status ImportAccounts(grpc::ServerContext* context,
                               const provenance::v1::ImportAccountsRequest* request,

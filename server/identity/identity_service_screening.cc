@@ -92,4 +92,13 @@ absl::StatusOr<IdentitySnapshot> IdentityServiceImpl::RescreenStoredLocked(absl:
   return snapshot;
 }
 
+absl::StatusOr<IdentitySnapshot> IdentityServiceImpl::RescreenAll() {
+  absl::MutexLock lock(&mu_);
+  hits_basis_.clear();
+  PROV_ASSIGN_OR_RETURN(IdentitySnapshot snapshot, RescreenStoredLocked(clock_.Now()));
+  hits_basis_ = Basis(cache_.get());
+  Notify(snapshot);
+  return snapshot;
+}
+
 }  // namespace prov::server

@@ -495,6 +495,29 @@ TEST_F(IdentityServiceTest, PolicyRefusedByTheEngineIsNotStored) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(IdentityServiceTest, RescreenAllAppliesThePolicyInForce) {
+  ImportAccountsResponse accounts;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &accounts).ok());
+  ImportScreeningListResponse list;
+  ASSERT_TRUE(ImportList(Fixture("csl_sample.csv"), &list).ok());
+  ASSERT_EQ(list.hits(), 6u);
+  // provd restarts with a policy demanding exact matches.
+  Stop();
+  auto strict = MakeLoadedPolicy("version: strict\nscreening:\n  min_score: 1.0\n", "s.yaml",
+                                 absl::FromUnixSeconds(5));
+  ASSERT_TRUE(strict.ok()) << strict.status();
+  Start(*strict);
+  const size_t notified = sink_.snapshots().size();
+  auto snapshot = service_->RescreenAll();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_LT(snapshot->screening.size(), 6u);
+  for (const auto& hit : snapshot->screening) EXPECT_GE(hit.score(), 1.0);
+  EXPECT_EQ(sink_.snapshots().size(), notified + 1);
+  auto startup = IdentityServiceImpl::LoadStartup(DbPath());
+  ASSERT_TRUE(startup.ok());
+  EXPECT_EQ(startup->snapshot.screening.size(), snapshot->screening.size());
+}
+
 TEST_F(IdentityServiceTest, PolicyGivenAtConstructionIsShown) {
   Stop();
   auto loaded = MakeLoadedPolicy(kPolicy, "deploy/policy/x.yaml", absl::FromUnixSeconds(5));
