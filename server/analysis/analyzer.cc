@@ -103,6 +103,7 @@ void Analyzer::Observe(const ReportObservation& r) {
   }
   if (accel_changed) {
     node.mutable_accelerators()->Assign(r.accelerators.begin(), r.accelerators.end());
+    node.set_accelerators_since_us(r.time_us);
     s.changed_nodes.insert(r.node_id);
     s.dirty_nodes.insert(r.node_id);
   }
@@ -126,6 +127,12 @@ void Analyzer::Observe(const ReportObservation& r) {
     s.dirty_nodes.insert(r.node_id);  // who uses the node's hardware changed
   }
   node.set_last_time_us(std::max(node.last_time_us(), r.time_us));
+  if (node.first_time_us() == 0 || r.time_us < node.first_time_us()) {
+    node.set_first_time_us(r.time_us);
+  }
+  if (!accel_changed && r.time_us < node.accelerators_since_us()) {
+    node.set_accelerators_since_us(r.time_us);  // an older report, delivered late
+  }
 }
 
 void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1::NodeFacts& node,
@@ -163,6 +170,9 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
     f.set_training_accelerator_seconds(f.training_accelerator_seconds() +
                                        o.usage.accelerator_seconds);
     acct.training_low += o.usage.flop_low;
+    acct.pending.emplace_back(t, o.usage.flop_low);
+    s.pending_accounts.insert(f.account());
+    if (acct.first_train_us == 0 || t < acct.first_train_us) acct.first_train_us = t;
     acct.training_high += o.usage.flop_high;
     acct.training_seconds += o.usage.accelerator_seconds;
     acct.method = MergeMethods(acct.method, o.usage.method);

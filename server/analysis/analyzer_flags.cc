@@ -40,7 +40,8 @@ struct BundleTotals {
   double low = 0, high = 0, seconds = 0;
   std::string method;
   bool trains = false;
-  std::vector<std::string> restricted;  // reasons
+  std::vector<std::string> restricted;    // reasons
+  int64_t restricted_first_train_us = 0;  // earliest training report of a restricted account
 };
 
 BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
@@ -54,6 +55,11 @@ BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
     t.method = MergeMethods(t.method, it->second.method);
     t.trains = t.trains || it->second.trains;
     for (const auto& r : it->second.restricted_reasons) t.restricted.push_back(r);
+    if (!it->second.restricted_reasons.empty() && it->second.first_train_us > 0 &&
+        (t.restricted_first_train_us == 0 ||
+         it->second.first_train_us < t.restricted_first_train_us)) {
+      t.restricted_first_train_us = it->second.first_train_us;
+    }
   }
   return t;
 }
@@ -63,8 +69,9 @@ BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
 // Creates or updates the flag for (rule, subject). `material` says what the flag rests on; an
 // unchanged `material` leaves the flag as it is (no new revision for every report).
 static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& subject,
-                       policy::Severity severity, const std::string& material, int64_t evidence_us,
-                       absl::Time now, const std::function<void(Flag&)>& fill) {
+                       policy::Severity severity, const std::string& material, int64_t first_us,
+                       int64_t evidence_us, absl::Time now,
+                       const std::function<void(Flag&)>& fill) {
   const std::string key = absl::StrCat(rule, "|", subject);
   auto id_it = s.flag_by_key.find(key);
   Flag* flag;
@@ -75,7 +82,7 @@ static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::s
     flag->set_rule(rule);
     flag->set_subject(subject);
     flag->set_status(provenance::v1::FLAG_STATUS_OPEN);
-    SetTimestamp(flag->mutable_first_time(), evidence_us);
+    SetTimestamp(flag->mutable_first_time(), first_us);
     SetTimestamp(flag->mutable_raised_at(), absl::ToUnixMicros(now));
     s.flag_by_key[key] = id;
   } else {
@@ -89,6 +96,31 @@ static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::s
   SetTimestamp(flag->mutable_updated_at(), absl::ToUnixMicros(now));
   flag->set_revision(flag->revision() + 1);
   s.changed_flags.insert(flag->flag_id());
+}
+
+// The report time at which the bundle's training FLOP reached `threshold`: everything before this
+// Evaluate() counts as earlier, and the reports since are replayed in time order. `fallback` when
+// the crossing cannot be placed (it happened before the pending reports).
+static int64_t CrossingTime(const Analyzer::State& s, const BundleState& b, double total,
+                            double threshold, int64_t fallback) {
+  std::vector<std::pair<int64_t, double>> pending;
+  double recent = 0;
+  for (const std::string& a : b.accounts) {
+    auto it = s.accounts.find(a);
+    if (it == s.accounts.end()) continue;
+    for (const auto& c : it->second.pending) {
+      pending.push_back(c);
+      recent += c.second;
+    }
+  }
+  double sum = total - recent;
+  if (sum >= threshold) return fallback;
+  std::sort(pending.begin(), pending.end());
+  for (const auto& [us, flop] : pending) {
+    sum += flop;
+    if (sum >= threshold) return us;
+  }
+  return fallback;
 }
 
 void MoveFlags(Analyzer::State& s, const std::string& from, const std::string& to) {
@@ -197,7 +229,7 @@ void Analyzer::Evaluate(absl::Time now) {
     for (const policy::ComputeTier& tier : p.compute_tiers) {
       if (t.low < tier.flop) break;
       UpsertFlag(s, absl::StrCat("compute_tier:", tier.name), subject, tier.severity, growth,
-                 evidence_us, now, [&](Flag& f) {
+                 CrossingTime(s, b, t.low, tier.flop, evidence_us), evidence_us, now, [&](Flag& f) {
                    fill_common(f);
                    f.set_summary(absl::StrCat("Bundle ", id, " (", accounts, ") crossed ",
                                               tier.name, ": ", Eng(t.low),
@@ -209,8 +241,8 @@ void Analyzer::Evaluate(absl::Time now) {
         const double days = (next->flop - t.low) / b.rate_per_day;
         if (days * 24 <= absl::ToDoubleHours(p.projection.horizon)) {
           UpsertFlag(s, absl::StrCat("projection:", next->name), subject, p.projection.severity,
-                     absl::StrCat(growth, "|", static_cast<int>(days)), evidence_us, now,
-                     [&](Flag& f) {
+                     absl::StrCat(growth, "|", static_cast<int>(days)), evidence_us, evidence_us,
+                     now, [&](Flag& f) {
                        fill_common(f);
                        f.set_summary(absl::StrCat(
                            "At the current rate (", Eng(b.rate_per_day), " FLOP/day) bundle ", id,
@@ -226,7 +258,8 @@ void Analyzer::Evaluate(absl::Time now) {
     }
     if (!t.restricted.empty()) {
       UpsertFlag(s, "restricted_party_training", subject, p.restricted_party_training_severity,
-                 absl::StrCat(growth, "|", absl::StrJoin(t.restricted, ";")), evidence_us, now,
+                 absl::StrCat(growth, "|", absl::StrJoin(t.restricted, ";")),
+                 std::max(t.restricted_first_train_us, s.identity_evidence_us), evidence_us, now,
                  [&](Flag& f) {
                    fill_common(f);
                    f.set_summary(absl::StrCat("Training by a restricted party in bundle ", id, " (",
@@ -241,6 +274,8 @@ void Analyzer::Evaluate(absl::Time now) {
     }
   }
   s.dirty_bundles.clear();
+  for (const std::string& a : s.pending_accounts) s.accounts[a].pending.clear();
+  s.pending_accounts.clear();
 
   for (const std::string& acct : s.dirty_accounts) {
     auto hits = s.screening.find(acct);
@@ -254,7 +289,7 @@ void Analyzer::Evaluate(absl::Time now) {
     for (const auto* m : strong)
       absl::StrAppend(&material, m->entry_id(), "|", m->list_version(), ";");
     UpsertFlag(s, "screening_hit", absl::StrCat("account:", acct), p.screening.severity, material,
-               now_us, now, [&](Flag& f) {
+               now_us, now_us, now, [&](Flag& f) {
                  f.set_policy_version(p.version);
                  f.set_kyc_version(s.kyc_version);
                  f.set_screening_list_version(s.screening_list_version);
@@ -310,7 +345,8 @@ void Analyzer::Evaluate(absl::Time now) {
           absl::StrCat(absl::StrJoin(pcis, ","), "|", absl::StrJoin(accounts, ","));
       UpsertFlag(
           s, absl::StrCat("restricted_hardware:", rule->name), absl::StrCat("node:", id),
-          rule->severity, material, node.last_time_us(), now, [&](Flag& f) {
+          rule->severity, material, node.accelerators_since_us(), node.last_time_us(), now,
+          [&](Flag& f) {
             f.set_policy_version(p.version);
             for (const auto& acct : accounts) {
               if (std::find(f.accounts().begin(), f.accounts().end(), acct) == f.accounts().end()) {

@@ -52,6 +52,7 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
   const policy::Policy& p = *policy_;
   const int64_t now_us = absl::ToUnixMicros(now);
   s.kyc_version = snapshot.kyc_version;
+  s.identity_evidence_us = s.latest_evidence_us;
   s.screening_list_version = snapshot.screening_list_version;
   for (const auto& [acct, hits] : s.screening) s.dirty_accounts.insert(acct);
   s.identities.clear();
@@ -180,7 +181,12 @@ void Analyzer::RestoreWorkload(provenance::v1::WorkloadFacts w) {
   acct.training_high += w.training_flop_high();
   acct.training_seconds += w.training_accelerator_seconds();
   acct.method = MergeMethods(acct.method, w.method());
-  if (w.training_accelerator_seconds() > 0) acct.trains = true;
+  if (w.training_accelerator_seconds() > 0) {
+    acct.trains = true;
+    if (acct.first_train_us == 0 || w.first_time_us() < acct.first_train_us) {
+      acct.first_train_us = w.first_time_us();
+    }
+  }
   if (acct.first_us == 0 || w.first_time_us() < acct.first_us) acct.first_us = w.first_time_us();
   acct.last_us = std::max(acct.last_us, w.last_time_us());
   for (const std::string& d : w.digests()) {

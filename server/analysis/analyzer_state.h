@@ -35,6 +35,10 @@ struct AccountState {
   std::set<std::string> workloads;  // keys
   int64_t first_us = 0, last_us = 0;
   bool trains = false;
+  int64_t first_train_us = 0;  // earliest training report seen
+  // Training FLOP (low) added since the last Evaluate(), by report time: lets a tier crossing be
+  // dated to the report that completed it even when reports arrive out of order.
+  std::vector<std::pair<int64_t, double>> pending;
   std::vector<std::string> restricted_reasons;  // non-empty: a restricted party
 };
 
@@ -94,9 +98,11 @@ struct Analyzer::State {
   absl::flat_hash_map<std::string, std::string> flag_material;   // id -> what last changed it
   uint64_t next_flag = 1;
   int64_t latest_evidence_us = 0;
+  int64_t identity_evidence_us = 0;  // latest evidence time when the identity last changed
 
   // Work for Evaluate() and changes for TakeChanges().
   std::set<std::string> dirty_bundles, dirty_nodes, dirty_accounts;
+  absl::flat_hash_set<std::string> pending_accounts;  // accounts with AccountState::pending
   std::set<std::string> changed_nodes, changed_workloads, changed_links, removed_links,
       changed_bundles, changed_flags;
 };

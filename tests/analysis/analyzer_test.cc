@@ -101,6 +101,22 @@ TEST(AnalyzerTest, ATierCrossedInsideADecileIsFlaggedOnThatReport) {
   }
 }
 
+// Reports arriving late and out of order in one batch: the flag is dated to the report (by its
+// collection time) at which the cumulative compute reached the tier, not to the newest report.
+TEST(AnalyzerTest, ACrossingIsDatedToTheReportThatCompletedIt) {
+  Analyzer a(TestPolicy());
+  for (int k : {4, 1, 3, 0, 2}) {  // a reconnect delivers a node's backlog in one burst
+    ReportObservation r = Node("n1", "dc", "r", kT0 + absl::Minutes(5 * k));
+    r.workloads.push_back(Training("w", "acct", 0.4e18));
+    a.Observe(r);
+  }
+  a.Evaluate(kT0 + absl::Hours(1));
+  auto flags = Flags(a);
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(10)));
+  EXPECT_EQ(flags[0].last_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(20)));
+}
+
 TEST(AnalyzerTest, EachAccountAloneStaysBelowTheTier) {
   Analyzer a(TestPolicy());
   for (int k = 0; k < 4; ++k) {
