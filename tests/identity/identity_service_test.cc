@@ -237,6 +237,26 @@ TEST_F(IdentityServiceTest, RowErrorsReportedGoodRowsImported) {
   EXPECT_EQ(resp.content_digest().size(), 64u);
 }
 
+TEST_F(IdentityServiceTest, ManyRowErrorsAreCappedAndCounted) {
+  Stop();
+  IdentityServiceOptions options;
+  options.max_reported_errors = 1;
+  Start(LoadedPolicy{}, options);
+  ImportAccountsRequest req;
+  req.set_source_name("many.csv");
+  req.set_content(
+      "account_id,legal_entity,country_of_incorporation\n"
+      "a,A Ltd,USA\nb,,US\nc,C Ltd,GB\nd,D Ltd,XYZ\n");
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ImportAccounts(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 1u);
+  ASSERT_EQ(resp.errors_size(), 2);
+  EXPECT_EQ(resp.errors(0).rfind("line 2: field country_of_incorporation", 0), 0u)
+      << resp.errors(0);
+  EXPECT_EQ(resp.errors(1), "... and 2 more errors");
+}
+
 TEST_F(IdentityServiceTest, JsonLinesFormatFromSourceNameAndActorRecorded) {
   ImportAccountsResponse resp;
   ASSERT_TRUE(ImportAccounts("accounts.jsonl", &resp).ok());
