@@ -117,6 +117,39 @@ TEST(AnalyzerTest, ACrossingIsDatedToTheReportThatCompletedIt) {
   EXPECT_EQ(flags[0].last_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(20)));
 }
 
+TEST(AnalyzerTest, ProjectionSaysWhenTheNextTierWillBeCrossedAtTheCurrentRate) {
+  auto policy = std::make_shared<policy::Policy>(*TestPolicy());
+  policy->projection.horizon = absl::Hours(24);
+  Analyzer a(policy);
+  for (int k = 0; k < 5; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation r = Node("n1", "dc", "r", t);
+    r.workloads.push_back(Training("w", "acct", 1e16));
+    a.Observe(r);
+    a.Evaluate(t);
+  }
+  // 4e16 FLOP in 20 minutes = 2.9e18 per day: 1e18 is 0.33 days away, inside the horizon.
+  auto flags = Flags(a, "projection:");
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].rule(), "projection:tier-1e18");
+  EXPECT_THAT(flags[0].summary(), HasSubstr("crosses tier-1e18 (1e+18 FLOP) in 0.3 days"));
+  EXPECT_THAT(Flags(a, "compute_tier:"), IsEmpty());
+}
+
+TEST(AnalyzerTest, NoProjectionBeyondTheHorizon) {
+  auto policy = std::make_shared<policy::Policy>(*TestPolicy());
+  policy->projection.horizon = absl::Hours(1);
+  Analyzer a(policy);
+  for (int k = 0; k < 5; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation r = Node("n1", "dc", "r", t);
+    r.workloads.push_back(Training("w", "acct", 1e16));
+    a.Observe(r);
+    a.Evaluate(t);
+  }
+  EXPECT_THAT(Flags(a), IsEmpty());
+}
+
 TEST(AnalyzerTest, EachAccountAloneStaysBelowTheTier) {
   Analyzer a(TestPolicy());
   for (int k = 0; k < 4; ++k) {
