@@ -64,8 +64,12 @@ class ReportQueue {
   // and the reactors allocating it again. The writer hands committed reports back with Recycle;
   // a reactor swaps one into its (empty) read buffer with TakeRecycled, which returns false when
   // the pool is empty. At most kMaxRecycled messages are kept, only of reports up to
-  // kMaxRecycledBytes serialized, so the pool's memory stays small.
-  static constexpr size_t kMaxRecycled = 4096;
+  // kMaxRecycledBytes serialized, so the pool never holds more than was in flight at once and
+  // stays bounded. The bound is 4x the writer's default batch: a committed batch comes back all
+  // at once on top of what the pool holds, and at 4,096 (one batch) a saturated provd dropped
+  // messages on one batch and missed the pool on ~10 % of reads later, each miss parsing into
+  // a freshly allocated report.
+  static constexpr size_t kMaxRecycled = 16384;
   static constexpr size_t kMaxRecycledBytes = 64 * 1024;
   // Ledger usage vectors travel with their reports (their strings are reused the same way).
   void Recycle(std::vector<IngestItem>& items);
