@@ -61,7 +61,8 @@ class FakeAnalysis final : public AnalysisService::Service {
 
 class ProvctlIdentityTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartServer(-1); }
+  void StartServer(int max_receive_bytes) {
     auto service =
         IdentityServiceImpl::Create(dir_.path() + "/provd.db", clock_, nullptr, LoadedPolicy{});
     ASSERT_TRUE(service.ok()) << service.status();
@@ -71,6 +72,7 @@ class ProvctlIdentityTest : public ::testing::Test {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(identity_.get());
     builder.RegisterService(&analysis_);
+    if (max_receive_bytes > 0) builder.SetMaxReceiveMessageSize(max_receive_bytes);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     address_ = "127.0.0.1:" + std::to_string(port);
@@ -127,6 +129,16 @@ TEST_F(ProvctlIdentityTest, ImportsAndAccountEndToEnd) {
   std::tie(rc, out) = Provctl({"account", "nobody"});
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("account nobody: no KYC record"), std::string::npos) << out;
+}
+
+TEST_F(ProvctlIdentityTest, FileLargerThanTheTransportAcceptsIsNamed) {
+  server_->Shutdown();
+  server_.reset();  // before the service it serves
+  StartServer(1024);
+  auto [rc, out] = Provctl({"screening", "import", std::string(kFixtures) + "csl_sample.csv"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("csl_sample.csv ("), std::string::npos) << out;
+  EXPECT_NE(out.find("bytes) is larger than provd accepts"), std::string::npos) << out;
 }
 
 TEST_F(ProvctlIdentityTest, PolicyLoadAndShow) {

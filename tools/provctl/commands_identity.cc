@@ -31,6 +31,16 @@ std::optional<std::string> ReadInput(const Invocation& inv, size_t max_bytes) {
   return *std::move(content);
 }
 
+// An import the transport refused for its size says so in terms of the file.
+int FailImport(const Invocation& inv, const grpc::Status& status, size_t bytes) {
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    std::fprintf(stderr, "provctl: %s (%zu bytes) is larger than provd accepts: %s\n",
+                 inv.file.c_str(), bytes, status.error_message().c_str());
+    return 1;
+  }
+  return Fail(inv, status);
+}
+
 }  // namespace
 
 int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel) {
@@ -47,17 +57,17 @@ int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& cha
     }
     ImportAccountsResponse resp;
     grpc::Status s = stub->ImportAccounts(&ctx, *req, &resp);
-    if (!s.ok()) return Fail(inv, s);
+    if (!s.ok()) return FailImport(inv, s, req->content().size());
     std::cerr << RowErrorLines(resp.errors(), inv.file);
     return Emit(inv, resp, AccountsImported(resp, inv.file));
   }
   if (inv.command == "screening import") {
     std::optional<std::string> content = ReadInput(inv, kMaxImportFileBytes);
     if (!content.has_value()) return 1;
+    ImportScreeningListRequest req = ImportScreeningListRequestFor(inv, *std::move(content));
     ImportScreeningListResponse resp;
-    grpc::Status s = stub->ImportScreeningList(
-        &ctx, ImportScreeningListRequestFor(inv, *std::move(content)), &resp);
-    if (!s.ok()) return Fail(inv, s);
+    grpc::Status s = stub->ImportScreeningList(&ctx, req, &resp);
+    if (!s.ok()) return FailImport(inv, s, req.content().size());
     std::cerr << RowErrorLines(resp.errors(), inv.file);
     return Emit(inv, resp, ScreeningImported(resp, inv.file));
   }
