@@ -142,6 +142,29 @@ TEST_F(ScorerTest, GoalMetAndLateFlags) {
   EXPECT_NE(FormatScore(r, truth_).find("UNKNOWN"), std::string::npos);
 }
 
+TEST_F(ScorerTest, RestrictedHardwareDelayFromTheNodesFirstReport) {
+  truth_.lineages.push_back(
+      MakeLineage("L-e", "e", kRoleAdversary, {"A2"},
+                  {{"restricted_hardware:huawei-ascend", "node", "n2", {"A2"}}}));
+  // n2 is node 1 of 2: its first report is 30 s after the start (before A2 starts training).
+  std::vector<FlagRecord> flags = {
+      Flag("F-9", "restricted_hardware:huawei-ascend", "node:n2", {"A2"}, kStart + 30)};
+  ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  const auto& e = Row(r, "e");
+  EXPECT_EQ(e.detected, 1);
+  ASSERT_EQ(e.delays_s.size(), 1u);
+  EXPECT_NEAR(e.delays_s[0], 0, 1e-6);
+  // The same rule on another node does not match.
+  flags[0].subject = "node:n1";
+  r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_EQ(Row(r, "e").detected, 0);
+  // Two intervals early: reported and the goal is missed.
+  flags[0].subject = "node:n2";
+  flags[0].first_time_unix_s = kStart + 30 - 120;
+  r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_NE(FormatScore(r, truth_).find("EARLY   L-e"), std::string::npos);
+}
+
 TEST(ScorerParseTest, FlagsJsonBothForms) {
   constexpr char kList[] = R"({"flags": [{"flagId": "F-1", "rule": "screening_hit",
       "subject": "account:T", "accounts": ["T"], "firstTime": "2026-11-25T00:00:10Z",

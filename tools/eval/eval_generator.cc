@@ -46,9 +46,9 @@ class Generator {
     double act = flop / (gpus * static_cast<double>(reports) * ctx_.interval() * kH100Peak);
     if (act > 0.95 || act <= 0) {
       return absl::FailedPreconditionError(absl::StrFormat(
-          "%s needs tensor activity %.2f (> 0.95) to reach %.3g FLOP: the background is too "
-          "heavy for the lineage sizes; use more --reports or fewer workloads per node",
-          what, act, flop));
+          "%s needs tensor activity %.2f (> 0.95) to reach %.3g FLOP in %d reports on %d "
+          "accelerators: tier 1 is set by the largest background account; use more --reports",
+          what, act, flop, reports, gpus));
     }
     return act;
   }
@@ -228,7 +228,8 @@ absl::Status Generator::RestrictedHardware(int inst) {
   l.nodes = {node->node_id()};
   auto* w = ctx_.NewWorkload(*node, acct, 1, R);
   w->set_tensor_activity(0.45);
-  w->set_image_digest(EvalContext::Digest("public-image:ascendhub/mindspore:2.3"));
+  // A private image: a digest shared by the (unrelated) instances would link them.
+  w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
   l.expected.push_back({"restricted_hardware:huawei-ascend", "node", node->node_id(), {acct}});
   return absl::OkStatus();
 }
@@ -275,7 +276,7 @@ absl::Status Generator::PublicImage(int inst) {
   for (int i = 0; i < 6; ++i) {
     std::string acct = ctx_.NewAccount();
     l.accounts.push_back(acct);
-    uint32_t start = kLookAlikeFirstStart + 4 * i;
+    uint32_t start = kLookAlikeFirstStart + i * std::max<uint32_t>(1, R / 12);
     auto* node = ctx_.NewNode(Dc(i + 3), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
