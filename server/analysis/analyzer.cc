@@ -64,6 +64,20 @@ std::string DescribeWorkload(const Analyzer::State& s, const std::string& key) {
                       ")");
 }
 
+void CompactHistory(absl::btree_map<int64_t, double>& history) {
+  // Merge the older half pairwise into the later entry of each pair: the oldest crossing times
+  // lose precision, never FLOP.
+  const size_t pairs = history.size() / 4;
+  auto it = history.begin();
+  for (size_t i = 0; i < pairs && it != history.end(); ++i) {
+    auto next = std::next(it);
+    if (next == history.end()) break;
+    next->second += it->second;
+    it = history.erase(it);
+    ++it;
+  }
+}
+
 void ClaimAddress(Analyzer::State& s, const std::string& address, const std::string& node) {
   auto [it, inserted] = s.address_to_node.try_emplace(address, node);
   // Claimed by two nodes (docker0's 172.17.0.1, a CNI gateway): ambiguous, so it links nothing.
@@ -170,8 +184,8 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
     f.set_training_accelerator_seconds(f.training_accelerator_seconds() +
                                        o.usage.accelerator_seconds);
     acct.training_low += o.usage.flop_low;
-    acct.pending.emplace_back(t, o.usage.flop_low);
-    s.pending_accounts.insert(f.account());
+    acct.history[t] += o.usage.flop_low;
+    if (acct.history.size() > kMaxHistory) CompactHistory(acct.history);
     if (acct.first_train_us == 0 || t < acct.first_train_us) acct.first_train_us = t;
     acct.training_high += o.usage.flop_high;
     acct.training_seconds += o.usage.accelerator_seconds;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -69,8 +70,8 @@ BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
 // Creates or updates the flag for (rule, subject). `material` says what the flag rests on; an
 // unchanged `material` leaves the flag as it is (no new revision for every report).
 static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& subject,
-                       policy::Severity severity, const std::string& material, int64_t first_us,
-                       int64_t evidence_us, absl::Time now,
+                       policy::Severity severity, const std::string& material,
+                       absl::FunctionRef<int64_t()> first_us, int64_t evidence_us, absl::Time now,
                        const std::function<void(Flag&)>& fill) {
   const std::string key = absl::StrCat(rule, "|", subject);
   auto id_it = s.flag_by_key.find(key);
@@ -82,7 +83,7 @@ static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::s
     flag->set_rule(rule);
     flag->set_subject(subject);
     flag->set_status(provenance::v1::FLAG_STATUS_OPEN);
-    SetTimestamp(flag->mutable_first_time(), first_us);
+    SetTimestamp(flag->mutable_first_time(), first_us());
     SetTimestamp(flag->mutable_raised_at(), absl::ToUnixMicros(now));
     s.flag_by_key[key] = id;
   } else {
@@ -98,25 +99,20 @@ static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::s
   s.changed_flags.insert(flag->flag_id());
 }
 
-// The report time at which the bundle's training FLOP reached `threshold`: everything before this
-// Evaluate() counts as earlier, and the reports since are replayed in time order. `fallback` when
-// the crossing cannot be placed (it happened before the pending reports).
-static int64_t CrossingTime(const Analyzer::State& s, const BundleState& b, double total,
-                            double threshold, int64_t fallback) {
-  std::vector<std::pair<int64_t, double>> pending;
-  double recent = 0;
+// The report time at which the bundle's training FLOP first reached `threshold`, replaying its
+// accounts' histories in report-time order (so a late, out-of-order burst of reports does not
+// move the date). `fallback` when the histories do not reach it (they were compacted).
+static int64_t CrossingTime(const Analyzer::State& s, const BundleState& b, double threshold,
+                            int64_t fallback) {
+  std::vector<std::pair<int64_t, double>> all;
   for (const std::string& a : b.accounts) {
     auto it = s.accounts.find(a);
     if (it == s.accounts.end()) continue;
-    for (const auto& c : it->second.pending) {
-      pending.push_back(c);
-      recent += c.second;
-    }
+    all.insert(all.end(), it->second.history.begin(), it->second.history.end());
   }
-  double sum = total - recent;
-  if (sum >= threshold) return fallback;
-  std::sort(pending.begin(), pending.end());
-  for (const auto& [us, flop] : pending) {
+  std::sort(all.begin(), all.end());
+  double sum = 0;
+  for (const auto& [us, flop] : all) {
     sum += flop;
     if (sum >= threshold) return us;
   }
@@ -228,54 +224,58 @@ void Analyzer::Evaluate(absl::Time now) {
     };
     for (const policy::ComputeTier& tier : p.compute_tiers) {
       if (t.low < tier.flop) break;
-      UpsertFlag(s, absl::StrCat("compute_tier:", tier.name), subject, tier.severity, growth,
-                 CrossingTime(s, b, t.low, tier.flop, evidence_us), evidence_us, now, [&](Flag& f) {
-                   fill_common(f);
-                   f.set_summary(absl::StrCat("Bundle ", id, " (", accounts, ") crossed ",
-                                              tier.name, ": ", Eng(t.low),
-                                              " FLOP >= ", Eng(tier.flop), " (", tier.basis, ")"));
-                 });
+      UpsertFlag(
+          s, absl::StrCat("compute_tier:", tier.name), subject, tier.severity, growth,
+          [&] { return CrossingTime(s, b, tier.flop, evidence_us); }, evidence_us, now,
+          [&](Flag& f) {
+            fill_common(f);
+            f.set_summary(absl::StrCat("Bundle ", id, " (", accounts, ") crossed ", tier.name, ": ",
+                                       Eng(t.low), " FLOP >= ", Eng(tier.flop), " (", tier.basis,
+                                       ")"));
+          });
     }
     if (p.projection.horizon > absl::ZeroDuration() && b.rate_per_day > 0) {
       if (const policy::ComputeTier* next = p.NextTier(t.low)) {
         const double days = (next->flop - t.low) / b.rate_per_day;
         if (days * 24 <= absl::ToDoubleHours(p.projection.horizon)) {
-          UpsertFlag(s, absl::StrCat("projection:", next->name), subject, p.projection.severity,
-                     absl::StrCat(growth, "|", static_cast<int>(days)), evidence_us, evidence_us,
-                     now, [&](Flag& f) {
-                       fill_common(f);
-                       f.set_summary(absl::StrCat(
-                           "At the current rate (", Eng(b.rate_per_day), " FLOP/day) bundle ", id,
-                           " (", accounts, ") crosses ", next->name, " (", Eng(next->flop),
-                           " FLOP) in ", absl::StrFormat("%.1f", days), " days"));
-                       auto* e = f.add_evidence();
-                       e->set_kind("projection");
-                       e->set_sentence(f.summary());
-                       SetTimestamp(e->mutable_time(), evidence_us);
-                     });
+          UpsertFlag(
+              s, absl::StrCat("projection:", next->name), subject, p.projection.severity,
+              absl::StrCat(growth, "|", static_cast<int>(days)), [&] { return evidence_us; },
+              evidence_us, now,
+              [&](Flag& f) {
+                fill_common(f);
+                f.set_summary(absl::StrCat("At the current rate (", Eng(b.rate_per_day),
+                                           " FLOP/day) bundle ", id, " (", accounts, ") crosses ",
+                                           next->name, " (", Eng(next->flop), " FLOP) in ",
+                                           absl::StrFormat("%.1f", days), " days"));
+                auto* e = f.add_evidence();
+                e->set_kind("projection");
+                e->set_sentence(f.summary());
+                SetTimestamp(e->mutable_time(), evidence_us);
+              });
         }
       }
     }
     if (!t.restricted.empty()) {
-      UpsertFlag(s, "restricted_party_training", subject, p.restricted_party_training_severity,
-                 absl::StrCat(growth, "|", absl::StrJoin(t.restricted, ";")),
-                 std::max(t.restricted_first_train_us, s.identity_evidence_us), evidence_us, now,
-                 [&](Flag& f) {
-                   fill_common(f);
-                   f.set_summary(absl::StrCat("Training by a restricted party in bundle ", id, " (",
-                                              accounts, "): ", t.restricted.front()));
-                   for (const std::string& r : t.restricted) {
-                     auto* e = f.add_evidence();
-                     e->set_kind(absl::StrContains(r, "screening") ? "screening" : "jurisdiction");
-                     e->set_sentence(r);
-                     SetTimestamp(e->mutable_time(), evidence_us);
-                   }
-                 });
+      UpsertFlag(
+          s, "restricted_party_training", subject, p.restricted_party_training_severity,
+          absl::StrCat(growth, "|", absl::StrJoin(t.restricted, ";")),
+          [&] { return std::max(t.restricted_first_train_us, s.identity_evidence_us); },
+          evidence_us, now,
+          [&](Flag& f) {
+            fill_common(f);
+            f.set_summary(absl::StrCat("Training by a restricted party in bundle ", id, " (",
+                                       accounts, "): ", t.restricted.front()));
+            for (const std::string& r : t.restricted) {
+              auto* e = f.add_evidence();
+              e->set_kind(absl::StrContains(r, "screening") ? "screening" : "jurisdiction");
+              e->set_sentence(r);
+              SetTimestamp(e->mutable_time(), evidence_us);
+            }
+          });
     }
   }
   s.dirty_bundles.clear();
-  for (const std::string& a : s.pending_accounts) s.accounts[a].pending.clear();
-  s.pending_accounts.clear();
 
   for (const std::string& acct : s.dirty_accounts) {
     auto hits = s.screening.find(acct);
@@ -288,33 +288,35 @@ void Analyzer::Evaluate(absl::Time now) {
     std::string material;
     for (const auto* m : strong)
       absl::StrAppend(&material, m->entry_id(), "|", m->list_version(), ";");
-    UpsertFlag(s, "screening_hit", absl::StrCat("account:", acct), p.screening.severity, material,
-               now_us, now_us, now, [&](Flag& f) {
-                 f.set_policy_version(p.version);
-                 f.set_kyc_version(s.kyc_version);
-                 f.set_screening_list_version(s.screening_list_version);
-                 f.clear_accounts();
-                 f.add_accounts(acct);
-                 auto b = s.account_bundle.find(acct);
-                 if (b != s.account_bundle.end()) f.set_bundle_id(b->second);
-                 const auto* best = strong.front();
-                 f.set_summary(absl::StrCat(
-                     "Screening hit: ", best->subject_kind(), " \"", best->subject_name(),
-                     "\" of account ", acct, " matches \"", best->entry_name(), "\" (",
-                     best->entry_source(), ") score ", absl::StrFormat("%.2f", best->score())));
-                 f.clear_evidence();
-                 for (const auto* m : strong) {
-                   auto* e = f.add_evidence();
-                   e->set_kind("screening");
-                   e->set_sentence(absl::StrCat(
-                       m->subject_kind(), " \"", m->subject_name(), "\" matches ",
-                       m->matched_alias() ? "alias " : "", "\"", m->entry_name(), "\" (entry ",
-                       m->entry_id(), ", ", m->entry_source(), ") with score ",
-                       absl::StrFormat("%.2f", m->score()), ": ", absl::StrJoin(m->reasons(), "; "),
-                       " [list ", m->list_version(), ", KYC version ", m->kyc_version(), "]"));
-                   SetTimestamp(e->mutable_time(), now_us);
-                 }
-               });
+    UpsertFlag(
+        s, "screening_hit", absl::StrCat("account:", acct), p.screening.severity, material,
+        [&] { return now_us; }, now_us, now,
+        [&](Flag& f) {
+          f.set_policy_version(p.version);
+          f.set_kyc_version(s.kyc_version);
+          f.set_screening_list_version(s.screening_list_version);
+          f.clear_accounts();
+          f.add_accounts(acct);
+          auto b = s.account_bundle.find(acct);
+          if (b != s.account_bundle.end()) f.set_bundle_id(b->second);
+          const auto* best = strong.front();
+          f.set_summary(absl::StrCat("Screening hit: ", best->subject_kind(), " \"",
+                                     best->subject_name(), "\" of account ", acct, " matches \"",
+                                     best->entry_name(), "\" (", best->entry_source(), ") score ",
+                                     absl::StrFormat("%.2f", best->score())));
+          f.clear_evidence();
+          for (const auto* m : strong) {
+            auto* e = f.add_evidence();
+            e->set_kind("screening");
+            e->set_sentence(absl::StrCat(
+                m->subject_kind(), " \"", m->subject_name(), "\" matches ",
+                m->matched_alias() ? "alias " : "", "\"", m->entry_name(), "\" (entry ",
+                m->entry_id(), ", ", m->entry_source(), ") with score ",
+                absl::StrFormat("%.2f", m->score()), ": ", absl::StrJoin(m->reasons(), "; "),
+                " [list ", m->list_version(), ", KYC version ", m->kyc_version(), "]"));
+            SetTimestamp(e->mutable_time(), now_us);
+          }
+        });
   }
   s.dirty_accounts.clear();
 
@@ -345,7 +347,8 @@ void Analyzer::Evaluate(absl::Time now) {
           absl::StrCat(absl::StrJoin(pcis, ","), "|", absl::StrJoin(accounts, ","));
       UpsertFlag(
           s, absl::StrCat("restricted_hardware:", rule->name), absl::StrCat("node:", id),
-          rule->severity, material, node.accelerators_since_us(), node.last_time_us(), now,
+          rule->severity, material, [&] { return node.accelerators_since_us(); },
+          node.last_time_us(), now,
           [&](Flag& f) {
             f.set_policy_version(p.version);
             for (const auto& acct : accounts) {

@@ -178,6 +178,10 @@ void Analyzer::RestoreWorkload(provenance::v1::WorkloadFacts w) {
   AccountState& acct = s.accounts[w.account()];
   acct.workloads.insert(w.key());
   acct.training_low += w.training_flop_low();
+  if (w.training_flop_low() > 0) {
+    acct.history[w.last_time_us()] += w.training_flop_low();  // a restart keeps totals only
+    if (acct.history.size() > kMaxHistory) CompactHistory(acct.history);
+  }
   acct.training_high += w.training_flop_high();
   acct.training_seconds += w.training_accelerator_seconds();
   acct.method = MergeMethods(acct.method, w.method());

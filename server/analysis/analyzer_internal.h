@@ -16,6 +16,8 @@ void SetTimestamp(google::protobuf::Timestamp* ts, int64_t us);
 // "k8s:abc of account acme (n-17, dc-east)"
 std::string DescribeWorkload(const Analyzer::State& s, const std::string& key);
 
+// Halves the oldest part of an account's FLOP history (bounded memory).
+void CompactHistory(absl::btree_map<int64_t, double>& history);
 // Records that `node` has `address` (or hostname); an address two nodes claim maps to "".
 void ClaimAddress(Analyzer::State& s, const std::string& address, const std::string& node);
 void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1::NodeFacts& node,

@@ -21,6 +21,8 @@ namespace prov::server {
 
 using AccountPair = std::pair<std::string, std::string>;  // first < second
 
+inline constexpr size_t kMaxHistory = 8192;  // AccountState::history entries before merging
+
 struct PairState {
   absl::flat_hash_map<std::string, double> max_weight;  // kind -> max weight
   absl::flat_hash_map<std::string, int> count;          // kind -> links
@@ -36,9 +38,10 @@ struct AccountState {
   int64_t first_us = 0, last_us = 0;
   bool trains = false;
   int64_t first_train_us = 0;  // earliest training report seen
-  // Training FLOP (low) added since the last Evaluate(), by report time: lets a tier crossing be
-  // dated to the report that completed it even when reports arrive out of order.
-  std::vector<std::pair<int64_t, double>> pending;
+  // Training FLOP (low) by report time (exact times; the oldest entries are merged pairwise past
+  // kMaxHistory): a tier crossing is dated to the report that completed it however out of order
+  // the reports arrived.
+  absl::btree_map<int64_t, double> history;
   std::vector<std::string> restricted_reasons;  // non-empty: a restricted party
 };
 
@@ -102,7 +105,6 @@ struct Analyzer::State {
 
   // Work for Evaluate() and changes for TakeChanges().
   std::set<std::string> dirty_bundles, dirty_nodes, dirty_accounts;
-  absl::flat_hash_set<std::string> pending_accounts;  // accounts with AccountState::pending
   std::set<std::string> changed_nodes, changed_workloads, changed_links, removed_links,
       changed_bundles, changed_flags;
 };

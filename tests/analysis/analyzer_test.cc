@@ -150,6 +150,36 @@ TEST(AnalyzerTest, NoProjectionBeyondTheHorizon) {
   EXPECT_THAT(Flags(a), IsEmpty());
 }
 
+// Two accounts of one bundle; the second's early reports arrive in a later batch (its agent was
+// disconnected). The crossing is still dated by report time across both accounts.
+TEST(AnalyzerTest, ACrossingAcrossBatchesIsDatedByReportTime) {
+  Analyzer a(TestPolicy());
+  auto round = [&](int k, bool east, bool west) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    if (east) {
+      ReportObservation r = WithAddress(Node("n-east", "dc-east", "us-east", t), "10.1.0.1");
+      r.workloads.push_back(Training("k8s:a", "shell-a", 0.2e18));
+      a.Observe(r);
+    }
+    if (west) {
+      ReportObservation r = WithAddress(Node("n-west", "dc-west", "eu-west", t), "10.2.0.1");
+      WorkloadObservation v = Training("k8s:b", "shell-b", 0.2e18);
+      v.peers.push_back({"10.1.0.1", 0});
+      r.workloads.push_back(v);
+      a.Observe(r);
+    }
+  };
+  for (int k = 0; k < 4; ++k) round(k, true, false);  // east alone: 0.8e18
+  a.Evaluate(kT0 + absl::Minutes(20));
+  EXPECT_THAT(Flags(a), IsEmpty());
+  for (int k = 0; k < 4; ++k) round(k, false, true);  // west's backlog, reports 0..3
+  a.Evaluate(kT0 + absl::Minutes(40));
+  auto flags = Flags(a);
+  ASSERT_THAT(flags, SizeIs(1));
+  // In report-time order: 0.8e18 after reports 0-1 of both, 1.2e18 with report 2 (10 minutes).
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(10)));
+}
+
 TEST(AnalyzerTest, EachAccountAloneStaysBelowTheTier) {
   Analyzer a(TestPolicy());
   for (int k = 0; k < 4; ++k) {
