@@ -124,9 +124,9 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
                             reuse.has_value() ? &*reuse : nullptr);
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(summary, server::ImportAccounts(*db_, *parsed, source, actor, now));
-    if (summary.version != snapshot.kyc_version) {  // only if another writer imported meanwhile
-      snapshot.kyc_version = summary.version;
-      for (auto& hit : snapshot.screening) hit.set_kyc_version(summary.version);
+    if (summary.version != snapshot.kyc_version) {  // the screening above used stale accounts
+      return absl::AbortedError(absl::StrCat("another writer imported KYC version ",
+                                             summary.version - 1, " meanwhile; retry"));
     }
     PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
                                               snapshot.screening_list_version, now));
