@@ -27,7 +27,9 @@
 
 namespace prov::server {
 namespace {
-constexpr int kMaxImportMessageBytes = 64 << 20;
+// One KYC file or screening list per message (provctl checks the same limit before sending).
+constexpr size_t kMaxImportBytes = 64u << 20;
+constexpr int kMaxImportMessageBytes = static_cast<int>(kMaxImportBytes + (1u << 20));
 }  // namespace
 
 // Member order is teardown order in reverse: the gRPC server goes first (Shutdown resets it).
@@ -113,8 +115,20 @@ absl::Status ProvdServer::Init() {
     s.analysis->OnIdentityChanged(std::move(startup.snapshot));
   }
   s.analysis_service = std::make_unique<AnalysisServiceImpl>(*s.analysis);
-  PROV_ASSIGN_OR_RETURN(s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock,
-                                                                s.analysis.get(), s.policy));
+  IdentityServiceOptions identity_options;
+  identity_options.max_import_bytes = kMaxImportBytes;
+  PROV_ASSIGN_OR_RETURN(
+      s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock, s.analysis.get(), s.policy,
+                                              identity_options));
+  if (!startup.policy.has_value() || !s.options.policy_file.empty()) {
+    // The policy in force is not the stored one: screening hits follow its threshold.
+    auto rescreened = s.identity->RescreenAll();
+    if (!rescreened.ok()) {
+      return absl::Status(rescreened.status().code(),
+                          absl::StrCat("re-screening accounts under the policy in force: ",
+                                       rescreened.status().message()));
+    }
+  }
 
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
   s.queue = std::make_shared<ReportQueue>(o.queue_capacity);

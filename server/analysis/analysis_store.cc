@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/schema.h"
@@ -18,6 +19,34 @@ absl::StatusOr<Proto> ParseRow(const std::string& blob, absl::string_view table,
     return absl::DataLossError(absl::StrCat(table, " row ", key, ": stored proto does not parse"));
   }
   return p;
+}
+
+// Runs a cached statement once with the bindings `bind` sets, then resets it.
+absl::Status RunCached(SqliteDb& db, absl::string_view sql,
+                       absl::FunctionRef<void(Statement&)> bind) {
+  PROV_ASSIGN_OR_RETURN(Statement * st, db.Cached(sql));
+  bind(*st);
+  absl::Status status = st->Run();
+  st->Reset();
+  return status;
+}
+
+// Replaces the (account_id, <owner_column>) rows of `table` for one owner with `accounts`.
+absl::Status ReplaceMembers(SqliteDb& db, absl::string_view table, absl::string_view owner_column,
+                            const std::string& owner,
+                            const google::protobuf::RepeatedPtrField<std::string>& accounts) {
+  PROV_RETURN_IF_ERROR(
+      RunCached(db, absl::StrCat("DELETE FROM ", table, " WHERE ", owner_column, " = ?"),
+                [&](Statement& st) { st.BindText(1, owner); }));
+  const std::string insert = absl::StrCat("INSERT OR REPLACE INTO ", table, " (account_id, ",
+                                          owner_column, ") VALUES (?, ?)");
+  for (const std::string& a : accounts) {
+    PROV_RETURN_IF_ERROR(RunCached(db, insert, [&](Statement& st) {
+      st.BindText(1, a);
+      st.BindText(2, owner);
+    }));
+  }
+  return absl::OkStatus();
 }
 
 struct LedgerRow {
@@ -121,117 +150,73 @@ absl::Status AnalysisStore::Save(const Analyzer& analyzer, const AnalyzerChanges
 }
 
 absl::Status AnalysisStore::SaveRows(const Analyzer& analyzer, const AnalyzerChanges& changes) {
+  SqliteDb& db = *db_;
   std::string blob;
   for (const std::string& id : changes.nodes) {
     const auto* n = analyzer.node(id);
     if (n == nullptr) continue;
-    PROV_ASSIGN_OR_RETURN(Statement * st,
-                          db_->Cached("INSERT OR REPLACE INTO analysis_nodes VALUES (?, ?)"));
     n->SerializeToString(&blob);
-    st->BindText(1, id);
-    st->BindBlob(2, blob);
-    absl::Status s = st->Run();
-    st->Reset();
-    PROV_RETURN_IF_ERROR(s);
+    PROV_RETURN_IF_ERROR(
+        RunCached(db, "INSERT OR REPLACE INTO analysis_nodes VALUES (?, ?)", [&](Statement& st) {
+          st.BindText(1, id);
+          st.BindBlob(2, blob);
+        }));
   }
   for (const std::string& key : changes.workloads) {
     const auto* w = analyzer.workload(key);
     if (w == nullptr) continue;
-    PROV_ASSIGN_OR_RETURN(Statement * st,
-                          db_->Cached("INSERT OR REPLACE INTO analysis_workloads VALUES (?, ?)"));
     w->SerializeToString(&blob);
-    st->BindText(1, key);
-    st->BindBlob(2, blob);
-    absl::Status s = st->Run();
-    st->Reset();
-    PROV_RETURN_IF_ERROR(s);
+    PROV_RETURN_IF_ERROR(RunCached(db, "INSERT OR REPLACE INTO analysis_workloads VALUES (?, ?)",
+                                   [&](Statement& st) {
+                                     st.BindText(1, key);
+                                     st.BindBlob(2, blob);
+                                   }));
   }
   for (const std::string& key : changes.removed_links) {
-    PROV_ASSIGN_OR_RETURN(Statement * st, db_->Cached("DELETE FROM links WHERE link_key = ?"));
-    st->BindText(1, key);
-    absl::Status s = st->Run();
-    st->Reset();
-    PROV_RETURN_IF_ERROR(s);
+    PROV_RETURN_IF_ERROR(RunCached(db, "DELETE FROM links WHERE link_key = ?",
+                                   [&](Statement& st) { st.BindText(1, key); }));
   }
   for (const std::string& key : changes.links) {
     const auto* l = analyzer.link(key);
     if (l == nullptr) continue;
-    PROV_ASSIGN_OR_RETURN(Statement * st,
-                          db_->Cached("INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?)"));
     l->SerializeToString(&blob);
-    st->BindText(1, key);
-    st->BindText(2, l->kind());
-    st->BindText(3, l->account_a());
-    st->BindText(4, l->account_b());
-    st->BindBlob(5, blob);
-    absl::Status s = st->Run();
-    st->Reset();
-    PROV_RETURN_IF_ERROR(s);
+    PROV_RETURN_IF_ERROR(
+        RunCached(db, "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?)", [&](Statement& st) {
+          st.BindText(1, key);
+          st.BindText(2, l->kind());
+          st.BindText(3, l->account_a());
+          st.BindText(4, l->account_b());
+          st.BindBlob(5, blob);
+        }));
   }
   for (const std::string& id : changes.bundles) {
     const auto b = analyzer.bundle(id);
     if (!b) continue;
-    {
-      PROV_ASSIGN_OR_RETURN(Statement * st,
-                            db_->Cached("INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?)"));
-      b->SerializeToString(&blob);
-      st->BindText(1, id);
-      st->BindText(2, b->merged_into());
-      st->BindInt64(3, b->last_time().seconds() * 1000000);
-      st->BindBlob(4, blob);
-      absl::Status s = st->Run();
-      st->Reset();
-      PROV_RETURN_IF_ERROR(s);
-    }
-    PROV_ASSIGN_OR_RETURN(Statement * del,
-                          db_->Cached("DELETE FROM bundle_accounts WHERE bundle_id = ?"));
-    del->BindText(1, id);
-    absl::Status s = del->Run();
-    del->Reset();
-    PROV_RETURN_IF_ERROR(s);
-    for (const std::string& a : b->accounts()) {
-      PROV_ASSIGN_OR_RETURN(Statement * st,
-                            db_->Cached("INSERT OR REPLACE INTO bundle_accounts VALUES (?, ?)"));
-      st->BindText(1, a);
-      st->BindText(2, id);
-      absl::Status r = st->Run();
-      st->Reset();
-      PROV_RETURN_IF_ERROR(r);
-    }
+    b->SerializeToString(&blob);
+    PROV_RETURN_IF_ERROR(
+        RunCached(db, "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?)", [&](Statement& st) {
+          st.BindText(1, id);
+          st.BindText(2, b->merged_into());
+          st.BindInt64(3, b->last_time().seconds() * 1000000);
+          st.BindBlob(4, blob);
+        }));
+    PROV_RETURN_IF_ERROR(ReplaceMembers(db, "bundle_accounts", "bundle_id", id, b->accounts()));
   }
   for (const std::string& id : changes.flags) {
     const auto* f = analyzer.flag(id);
     if (f == nullptr) continue;
-    {
-      PROV_ASSIGN_OR_RETURN(
-          Statement * st, db_->Cached("INSERT OR REPLACE INTO flags VALUES (?, ?, ?, ?, ?, ?, ?)"));
-      f->SerializeToString(&blob);
-      st->BindText(1, id);
-      st->BindText(2, f->rule());
-      st->BindText(3, f->subject());
-      st->BindInt64(4, f->severity());
-      st->BindInt64(5, f->status());
-      st->BindInt64(6, f->updated_at().seconds() * 1000000 + f->updated_at().nanos() / 1000);
-      st->BindBlob(7, blob);
-      absl::Status s = st->Run();
-      st->Reset();
-      PROV_RETURN_IF_ERROR(s);
-    }
-    PROV_ASSIGN_OR_RETURN(Statement * del,
-                          db_->Cached("DELETE FROM flag_accounts WHERE flag_id = ?"));
-    del->BindText(1, id);
-    absl::Status s = del->Run();
-    del->Reset();
-    PROV_RETURN_IF_ERROR(s);
-    for (const std::string& a : f->accounts()) {
-      PROV_ASSIGN_OR_RETURN(Statement * st,
-                            db_->Cached("INSERT OR REPLACE INTO flag_accounts VALUES (?, ?)"));
-      st->BindText(1, a);
-      st->BindText(2, id);
-      absl::Status r = st->Run();
-      st->Reset();
-      PROV_RETURN_IF_ERROR(r);
-    }
+    f->SerializeToString(&blob);
+    PROV_RETURN_IF_ERROR(RunCached(
+        db, "INSERT OR REPLACE INTO flags VALUES (?, ?, ?, ?, ?, ?, ?)", [&](Statement& st) {
+          st.BindText(1, id);
+          st.BindText(2, f->rule());
+          st.BindText(3, f->subject());
+          st.BindInt64(4, f->severity());
+          st.BindInt64(5, f->status());
+          st.BindInt64(6, f->updated_at().seconds() * 1000000 + f->updated_at().nanos() / 1000);
+          st.BindBlob(7, blob);
+        }));
+    PROV_RETURN_IF_ERROR(ReplaceMembers(db, "flag_accounts", "flag_id", id, f->accounts()));
   }
   return absl::OkStatus();
 }

@@ -334,27 +334,50 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
   }
 }
 
-void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
-                int64_t t) {
-  auto n = s.address_to_node.find(f.master_addr());
-  if (n == s.address_to_node.end() || n->second.empty() || n->second == f.node_id()) return;
-  const provenance::v1::NodeFacts& master = s.nodes.at(n->second);
+namespace {
+
+// Workloads of other (attributed) accounts running on `node`: those listening on `port` when any
+// does, else all of them. `listening` says which it is.
+std::vector<const provenance::v1::WorkloadFacts*> PeersOn(const Analyzer::State& s,
+                                                          const provenance::v1::NodeFacts& node,
+                                                          const std::string& account, uint32_t port,
+                                                          bool* listening) {
   std::vector<const provenance::v1::WorkloadFacts*> listeners, others;
-  for (const std::string& k : master.current_workloads()) {
+  for (const std::string& k : node.current_workloads()) {
     const auto& v = s.workloads.at(k);
-    if (v.account() == f.account() || !Attributed(v.account())) continue;
-    const bool listens = std::find(v.listening_ports().begin(), v.listening_ports().end(),
-                                   f.master_port()) != v.listening_ports().end();
+    if (v.account() == account || !Attributed(v.account())) continue;
+    const bool listens =
+        port != 0 && std::find(v.listening_ports().begin(), v.listening_ports().end(), port) !=
+                         v.listening_ports().end();
     (listens ? listeners : others).push_back(&v);
   }
-  for (const auto* v : listeners.empty() ? others : listeners) {
+  *listening = !listeners.empty();
+  return *listening ? listeners : others;
+}
+
+// The node an address (or hostname) belongs to, unless it is unknown, ambiguous or `own`.
+const provenance::v1::NodeFacts* RemoteNode(const Analyzer::State& s, const std::string& address,
+                                            const std::string& own) {
+  auto n = s.address_to_node.find(address);
+  if (n == s.address_to_node.end() || n->second.empty() || n->second == own) return nullptr;
+  return &s.nodes.at(n->second);
+}
+
+}  // namespace
+
+void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
+                int64_t t) {
+  const provenance::v1::NodeFacts* master = RemoteNode(s, f.master_addr(), f.node_id());
+  if (master == nullptr) return;
+  bool listening = false;
+  for (const auto* v : PeersOn(s, *master, f.account(), f.master_port(), &listening)) {
     AddLink(
         s, p, "master_addr", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
         [&] {
           return absl::StrCat(DescribeWorkload(s, f.key()), " has MASTER_ADDR=", f.master_addr(),
-                              ":", f.master_port(), ", node ", master.node_id(), " (",
-                              master.datacenter(), ") where ", DescribeWorkload(s, v->key()),
-                              listeners.empty() ? " runs" : " listens on that port");
+                              ":", f.master_port(), ", node ", master->node_id(), " (",
+                              master->datacenter(), ") where ", DescribeWorkload(s, v->key()),
+                              listening ? " listens on that port" : " runs");
         },
         t);
   }
@@ -362,26 +385,17 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
 
 void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
               const PeerObservation& peer, int64_t t) {
-  auto n = s.address_to_node.find(peer.address);
-  if (n == s.address_to_node.end() || n->second.empty() || n->second == f.node_id()) return;
-  const provenance::v1::NodeFacts& remote = s.nodes.at(n->second);
-  std::vector<const provenance::v1::WorkloadFacts*> listeners, others;
-  for (const std::string& k : remote.current_workloads()) {
-    const auto& v = s.workloads.at(k);
-    if (v.account() == f.account() || !Attributed(v.account())) continue;
-    const bool listens =
-        peer.port != 0 && std::find(v.listening_ports().begin(), v.listening_ports().end(),
-                                    peer.port) != v.listening_ports().end();
-    (listens ? listeners : others).push_back(&v);
-  }
-  for (const auto* v : listeners.empty() ? others : listeners) {
+  const provenance::v1::NodeFacts* remote = RemoteNode(s, peer.address, f.node_id());
+  if (remote == nullptr) return;
+  bool listening = false;
+  for (const auto* v : PeersOn(s, *remote, f.account(), peer.port, &listening)) {
     AddLink(
         s, p, "network_peer", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
         [&] {
           return absl::StrCat(DescribeWorkload(s, f.key()), " exchanges traffic with ",
-                              peer.address, ":", peer.port, ", node ", remote.node_id(), " (",
-                              remote.datacenter(), ") where ", DescribeWorkload(s, v->key()),
-                              listeners.empty() ? " runs" : " listens on that port");
+                              peer.address, ":", peer.port, ", node ", remote->node_id(), " (",
+                              remote->datacenter(), ") where ", DescribeWorkload(s, v->key()),
+                              listening ? " listens on that port" : " runs");
         },
         t);
   }

@@ -12,7 +12,7 @@
 
 namespace prov::provctl {
 
-inline constexpr size_t kMaxImportFileBytes = 256u << 20;  // provd's limit for one import
+inline constexpr size_t kMaxImportFileBytes = 64u << 20;  // provd's limit for one import
 inline constexpr size_t kMaxPolicyFileBytes = 4u << 20;
 
 // Format from --format, else from the file's extension (.csv, .json, .jsonl, .ndjson); the
