@@ -226,6 +226,7 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
     if (artifact) f.add_artifact_digests(d);
     IndexDigest(s, p, key, d, artifact, t);
   }
+  for (const std::string& d : f.digests()) SettleDigest(s, p, d, t);
   if (inserted) {
     TimeBucket(s, p, s.start_buckets, key, f.started_us(), "started", t);
     for (const std::string& d : f.artifact_digests()) FindHandoffs(s, p, key, d, t);
@@ -256,6 +257,7 @@ void EndWorkload(Analyzer::State& s, const policy::Policy& p, const std::string&
   TimeBucket(s, p, s.stop_buckets, key, f.last_time_us(), "stopped", f.last_time_us());
   const int64_t window = Micros(p.correlation.handoff_window);
   for (const std::string& d : f.artifact_digests()) {
+    if (s.common_digests.contains(d)) continue;
     auto& ended = s.ended_by_digest[d];
     ended.emplace_back(f.last_time_us(), key);
     while (!ended.empty() && ended.front().first < f.last_time_us() - window) ended.pop_front();
@@ -268,6 +270,7 @@ void EndWorkload(Analyzer::State& s, const policy::Policy& p, const std::string&
 
 void FindHandoffs(Analyzer::State& s, const policy::Policy& p, const std::string& key,
                   const std::string& digest, int64_t t) {
+  if (s.common_digests.contains(digest)) return;  // a public checkpoint hands nothing off
   auto& started = s.started_by_digest[digest];
   started.push_back(key);
   if (started.size() > static_cast<size_t>(p.correlation.max_bucket_workloads)) {
@@ -309,6 +312,9 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
   std::set<std::string>& accounts = s.digest_accounts[digest];
   if (!accounts.insert(account).second) return;
   s.digest_example[absl::StrCat(digest, "|", account)] = key;
+  if (artifact) s.artifact_digests.insert(digest);
+  auto [first, inserted] = s.digest_first_us.try_emplace(digest, t);
+  if (!inserted && t < first->second) first->second = t;
   if (accounts.size() > static_cast<size_t>(p.correlation.common_artifact_max_accounts)) {
     // A public base image or a common command line: it links nothing, and never did.
     s.common_digests.insert(digest);
@@ -316,13 +322,36 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
     s.digest_links.erase(digest);
     for (const std::string& a : accounts) s.digest_example.erase(absl::StrCat(digest, "|", a));
     s.digest_accounts.erase(digest);
+    s.digest_first_us.erase(digest);
+    s.artifact_digests.erase(digest);
     return;
   }
+  if (s.settled_digests.contains(digest)) LinkDigestAccount(s, p, digest, account, t);
+}
+
+void SettleDigest(Analyzer::State& s, const policy::Policy& p, const std::string& digest,
+                  int64_t t) {
+  if (s.settled_digests.contains(digest) || s.common_digests.contains(digest)) return;
+  auto first = s.digest_first_us.find(digest);
+  if (first == s.digest_first_us.end()) return;
+  if (t - first->second < absl::ToInt64Microseconds(p.correlation.artifact_settle)) return;
+  s.settled_digests.insert(digest);
+  auto accounts = s.digest_accounts.find(digest);
+  if (accounts == s.digest_accounts.end()) return;
+  const std::vector<std::string> list(accounts->second.begin(), accounts->second.end());
+  for (const std::string& a : list) LinkDigestAccount(s, p, digest, a, t);
+}
+
+void LinkDigestAccount(Analyzer::State& s, const policy::Policy& p, const std::string& digest,
+                       const std::string& account, int64_t t) {
+  const std::set<std::string>& accounts = s.digest_accounts.at(digest);
+  const bool artifact = s.artifact_digests.contains(digest);
+  const std::string key = s.digest_example.at(absl::StrCat(digest, "|", account));
   for (const std::string& other : accounts) {
     if (other == account) continue;
-    const std::string& other_key = s.digest_example[absl::StrCat(digest, "|", other)];
+    const std::string other_key = s.digest_example.at(absl::StrCat(digest, "|", other));
     const std::string link_key = AddLink(
-        s, p, "artifact", key, other_key, digest,
+        s, p, artifact ? "artifact" : "image", key, other_key, digest,
         [&] {
           return absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other_key),
                               " use the same ",
@@ -622,6 +651,7 @@ void JoinBundles(Analyzer::State& s, const std::string& a, const std::string& b,
     s.account_bundle[acct] = ia;
   }
   keep.first_us = std::min(keep.first_us, gone.first_us);
+  keep.joined_us = std::max({keep.joined_us, gone.joined_us, t});
   keep.last_us = std::max(keep.last_us, gone.last_us);
   gone.accounts.clear();
   gone.merged_into = ia;

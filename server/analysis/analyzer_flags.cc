@@ -226,7 +226,8 @@ void Analyzer::Evaluate(absl::Time now) {
       if (t.low < tier.flop) break;
       UpsertFlag(
           s, absl::StrCat("compute_tier:", tier.name), subject, tier.severity, growth,
-          [&] { return CrossingTime(s, b, tier.flop, evidence_us); }, evidence_us, now,
+          [&] { return std::max(CrossingTime(s, b, tier.flop, evidence_us), b.joined_us); },
+          evidence_us, now,
           [&](Flag& f) {
             fill_common(f);
             f.set_summary(absl::StrCat("Bundle ", id, " (", accounts, ") crossed ", tier.name, ": ",

@@ -197,6 +197,12 @@ void Analyzer::RestoreWorkload(provenance::v1::WorkloadFacts w) {
     std::set<std::string>& accounts = s.digest_accounts[d];
     accounts.insert(w.account());
     s.digest_example.try_emplace(absl::StrCat(d, "|", w.account()), w.key());
+    auto [first, inserted] = s.digest_first_us.try_emplace(d, w.first_time_us());
+    if (!inserted && w.first_time_us() < first->second) first->second = w.first_time_us();
+    if (std::find(w.artifact_digests().begin(), w.artifact_digests().end(), d) !=
+        w.artifact_digests().end()) {
+      s.artifact_digests.insert(d);
+    }
   }
   if (w.ended()) {
     for (const std::string& d : w.artifact_digests()) {
@@ -258,9 +264,10 @@ void Analyzer::FinishRestore() {
     }
   }
   for (const auto& [key, link] : s.links) {
-    if (link.kind() == "artifact") {
+    if (link.kind() == "artifact" || link.kind() == "image") {
       const std::string digest = key.substr(key.rfind('|') + 1);
       s.digest_links[digest].insert(key);
+      s.settled_digests.insert(digest);  // it linked before the restart
     }
   }
   for (auto& [pair, st] : s.pairs) {

@@ -29,6 +29,12 @@ void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string&
                  const std::string& next, const std::string& digest);
 void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string& key,
                  const std::string& digest, bool artifact, int64_t t);
+// Links a digest's accounts once it has been seen for the policy's artifact_settle.
+void SettleDigest(Analyzer::State& s, const policy::Policy& p, const std::string& digest,
+                  int64_t t);
+// Artifact links between `account` and every other account of a settled digest.
+void LinkDigestAccount(Analyzer::State& s, const policy::Policy& p, const std::string& digest,
+                       const std::string& account, int64_t t);
 void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
                 int64_t t);
 void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,

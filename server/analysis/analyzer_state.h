@@ -55,6 +55,7 @@ struct BundleState {
   int64_t anchor_us = 0;
   double anchor_low = 0;
   double rate_per_day = 0;
+  int64_t joined_us = 0;    // evidence time of the join that made the current membership
   int link_generation = 0;  // floor(log2(links added inside the bundle + 1))
   uint64_t links_added = 0;
   std::string material;  // what its row and flags were last written for
@@ -80,6 +81,9 @@ struct Analyzer::State {
   absl::flat_hash_map<std::string, std::set<std::string>> digest_accounts;  // digest -> accounts
   absl::flat_hash_map<std::string, std::string> digest_example;  // (digest|account) -> workload
   absl::flat_hash_set<std::string> common_digests;  // used by too many accounts: link nothing
+  absl::flat_hash_map<std::string, int64_t> digest_first_us;  // evidence time first seen
+  absl::flat_hash_set<std::string> settled_digests;           // seen for artifact_settle: they link
+  absl::flat_hash_set<std::string> artifact_digests;  // checkpoint/dataset (not image/cmdline)
   absl::flat_hash_map<std::string, std::set<std::string>> digest_links;  // digest -> link keys
   // Ended workloads with artifact digests, for hand-off: digest -> (end us, workload key).
   absl::flat_hash_map<std::string, std::deque<std::pair<int64_t, std::string>>> ended_by_digest;

@@ -39,16 +39,34 @@ std::optional<Severity> ParseSeverity(absl::string_view name) {
 }
 
 const std::vector<std::string>& KnownLinkKinds() {
-  static const auto* kinds =
-      new std::vector<std::string>{"network_peer",     "master_addr",           "artifact",
-                                   "identity_payment", "identity_owner",        "identity_email",
-                                   "identity_address", "identity_source_ip",    "identity_reseller",
-                                   "co_start",         "synchronised_activity", "handoff"};
+  static const auto* kinds = [] {
+    auto* v = new std::vector<std::string>;
+    for (const auto& [kind, weight] : DefaultLinkWeights()) v->push_back(kind);
+    return v;
+  }();
   return *kinds;
 }
 
+const std::vector<std::pair<std::string, double>>& DefaultLinkWeights() {
+  static const auto* weights =
+      new std::vector<std::pair<std::string, double>>{{"network_peer", 0.7},
+                                                      {"master_addr", 0.9},
+                                                      {"artifact", 0.6},
+                                                      {"image", 0.3},
+                                                      {"identity_payment", 0.8},
+                                                      {"identity_owner", 0.8},
+                                                      {"identity_email", 0.4},
+                                                      {"identity_address", 0.4},
+                                                      {"identity_source_ip", 0.5},
+                                                      {"identity_reseller", 0.3},
+                                                      {"co_start", 0.15},
+                                                      {"synchronised_activity", 0.4},
+                                                      {"handoff", 0.7}};
+  return *weights;
+}
+
 bool IsSupportingLinkKind(absl::string_view kind) {
-  return kind == "co_start" || absl::StartsWith(kind, "identity_");
+  return kind == "co_start" || kind == "image" || absl::StartsWith(kind, "identity_");
 }
 
 const ComputeTier* Policy::HighestTierReached(double flop) const {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -60,6 +61,10 @@ struct Policy {
     double bundle_threshold = 0.6;  // combined evidence score that joins two accounts
     absl::flat_hash_map<std::string, double> weights;  // link kind -> weight 0..1
     int common_artifact_max_accounts = 5;  // an artifact used by more accounts links nothing
+    // A digest links accounts only once it has been seen for this long, so the burst of a cold
+    // start (every workload appearing at once) does not link the first users of a public image
+    // before the others show up.
+    absl::Duration artifact_settle = absl::Minutes(10);
     absl::Duration handoff_window = absl::Hours(6);
     absl::Duration co_start_window = absl::Minutes(2);
     // Synchronised activity: activity transitions bucketed per window; two workloads sharing at
@@ -82,9 +87,11 @@ struct Policy {
                                           absl::string_view family) const;
 };
 
-// The link kinds correlation weights may name.
+// The link kinds correlation weights may name, and the weight each has when a policy omits it
+// (the values deploy/policy/default.yaml ships).
 const std::vector<std::string>& KnownLinkKinds();
-// Supporting kinds (identity_*, co_start) strengthen a pair but never form a bundle alone: a
+const std::vector<std::pair<std::string, double>>& DefaultLinkWeights();
+// Supporting kinds (identity_*, co_start, image) strengthen a pair but never form a bundle alone: a
 // bundle needs at least one workload-level kind (network_peer, master_addr, artifact, handoff,
 // synchronised_activity).
 bool IsSupportingLinkKind(absl::string_view kind);

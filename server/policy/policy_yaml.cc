@@ -216,12 +216,12 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
                             Sev(t["severity"], "restricted_party_training.severity"));
     }
   }
-  for (const std::string& kind : KnownLinkKinds()) p.correlation.weights[kind] = 0.5;
+  for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;
   if (const YAML::Node c = root["correlation"]) {
     PROV_RETURN_IF_ERROR(
         OnlyKeys(c, "correlation",
                  {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
-                  "co_start_window", "activity_window", "min_shared_transitions",
+                  "co_start_window", "activity_window", "min_shared_transitions", "artifact_settle",
                   "max_bucket_workloads", "identity_max_accounts"}));
     if (c["bundle_threshold"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold,
@@ -253,6 +253,11 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     if (c["co_start_window"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.co_start_window,
                             Duration(c["co_start_window"], "correlation.co_start_window"));
+    }
+    if (c["artifact_settle"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.artifact_settle,
+                            Duration(c["artifact_settle"], "correlation.artifact_settle",
+                                     /*zero_ok=*/true));
     }
     if (c["activity_window"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.activity_window,

@@ -25,11 +25,12 @@ restricted_hardware:
   - {name: huawei-ascend, vendor_id: 0x19e5, families: [ascend], severity: critical}
 correlation:
   bundle_threshold: 0.6
-  weights: {network_peer: 0.7, master_addr: 0.9, artifact: 0.6, identity_payment: 0.8,
+  weights: {network_peer: 0.7, master_addr: 0.9, artifact: 0.6, image: 0.3, identity_payment: 0.8,
             identity_owner: 0.8, identity_email: 0.4, identity_address: 0.4,
             identity_source_ip: 0.5, identity_reseller: 0.3, co_start: 0.15,
             synchronised_activity: 0.6, handoff: 0.7}
   common_artifact_max_accounts: 5
+  artifact_settle: 0s
   handoff_window: 6h
   co_start_window: 2m
   activity_window: 5m

@@ -297,6 +297,44 @@ TEST(AnalyzerTest, RareArtifactLinksAndIdentityAloneDoesNot) {
   EXPECT_THAT(links[0].sentence(), HasSubstr("checkpoint/dataset digest"));
 }
 
+// A cold start: every workload appears in the first minute, a public image's users one by one.
+// With artifact_settle the image has shown all its users before it may link anyone.
+TEST(AnalyzerTest, ColdStartDoesNotLinkTheFirstUsersOfAPublicImage) {
+  auto policy = std::make_shared<policy::Policy>(*TestPolicy());
+  policy->correlation.artifact_settle = absl::Minutes(10);
+  Analyzer a(policy);
+  for (int k = 0; k < 4; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    for (int i = 0; i < 8; ++i) {
+      ReportObservation r =
+          WithAddress(Node("n" + std::to_string(i), "dc", "r", t), "10.9.0." + std::to_string(i));
+      WorkloadObservation w =
+          Training("k8s:w" + std::to_string(i), "team-" + std::to_string(i), 1e15);
+      w.digests = {"sha256:public-base-image"};
+      r.workloads.push_back(w);
+      a.Observe(r);
+      a.Evaluate(t);
+    }
+  }
+  for (const std::string& key : a.TakeChanges().links) {
+    EXPECT_THAT(key, ::testing::Not(::testing::StartsWith("artifact|")));
+  }
+  // A private dataset shared by two accounts does link, once it has been seen for 10 minutes.
+  for (int k = 0; k < 3; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(20 + 5 * k);
+    for (int i = 0; i < 2; ++i) {
+      ReportObservation r =
+          WithAddress(Node("p" + std::to_string(i), "dc", "r", t), "10.8.1." + std::to_string(i));
+      WorkloadObservation w = Training("job", "pkg-" + std::to_string(i), 1e15);
+      w.digests = w.artifact_digests = {"sha256:private-dataset"};
+      r.workloads.push_back(w);
+      a.Observe(r);
+    }
+    a.Evaluate(t);
+    EXPECT_EQ(a.BundleOf("pkg-0") == a.BundleOf("pkg-1"), k == 2) << "round " << k;
+  }
+}
+
 TEST(AnalyzerTest, StartingTogetherAloneIsNotEnough) {
   Analyzer a(TestPolicy());
   for (int i = 0; i < 2; ++i) {

@@ -98,6 +98,7 @@ TEST_F(ProvdAnalysisTest, SplitRunAcrossDatacentresIsFlaggedLiveAndSurvivesResta
   grpc::ClientContext watch_ctx;
   WatchFlagsRequest watch_req;
   watch_req.set_min_severity(SEVERITY_LOW);
+  watch_req.set_include_existing(true);  // no race with the handler registering its watch
   auto watch = analysis_->WatchFlags(&watch_ctx, watch_req);
   Flag pushed;
   std::thread watcher([&] { watch->Read(&pushed); });
@@ -115,12 +116,13 @@ TEST_F(ProvdAnalysisTest, SplitRunAcrossDatacentresIsFlaggedLiveAndSurvivesResta
   EXPECT_LT(flag.training_flop().low(), flag.training_flop().high());
   watcher.join();
   EXPECT_EQ(pushed.flag_id(), flag.flag_id());
+  watch_ctx.TryCancel();
+  watch->Finish();
   const std::string metrics = testing::HttpGet(server->metrics_port(), "/metrics");
   EXPECT_THAT(metrics,
               HasSubstr(R"(prov_flags{rule="compute_tier",severity="medium",status="open"} 1)"));
   EXPECT_THAT(metrics, HasSubstr(R"(prov_bundles{kind="multi_account"} 1)"));
   EXPECT_THAT(metrics, HasSubstr("prov_analysis_reports_total 6"));
-  watch_ctx.TryCancel();
 
   {
     grpc::ClientContext ctx;

@@ -60,7 +60,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "0x19e5"},
         BadCase{"version: v1\ncorrelation: {weights: {telepathy: 0.5}}\n",
                 "p.yaml:2:25: correlation.weights.telepathy: unknown link kind (known: "
-                "network_peer, master_addr, artifact, identity_payment, identity_owner, "
+                "network_peer, master_addr, artifact, image, identity_payment, identity_owner, "
                 "identity_email, identity_address, identity_source_ip, identity_reseller, "
                 "co_start, synchronised_activity, handoff)"},
         BadCase{"version: v1\nprojection: {horizon: soon}\n",

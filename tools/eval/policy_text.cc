@@ -52,6 +52,7 @@ correlation:
     network_peer: 0.7
     master_addr: 0.9
     artifact: 0.6
+    image: 0.3
     identity_payment: 0.8
     identity_owner: 0.8
     identity_email: 0.4
