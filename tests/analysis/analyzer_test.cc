@@ -117,17 +117,22 @@ TEST(AnalyzerTest, ACrossingIsDatedToTheReportThatCompletedIt) {
   EXPECT_EQ(flags[0].last_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(20)));
 }
 
+// One account training on one node: `reports` reports 5 minutes apart, `flop` each.
+void SteadyTraining(Analyzer& a, int reports, double flop) {
+  for (int k = 0; k < reports; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation r = Node("n1", "dc", "r", t);
+    r.workloads.push_back(Training("w", "acct", flop));
+    a.Observe(r);
+    a.Evaluate(t);
+  }
+}
+
 TEST(AnalyzerTest, ProjectionSaysWhenTheNextTierWillBeCrossedAtTheCurrentRate) {
   auto policy = std::make_shared<policy::Policy>(*TestPolicy());
   policy->projection.horizon = absl::Hours(24);
   Analyzer a(policy);
-  for (int k = 0; k < 5; ++k) {
-    const absl::Time t = kT0 + absl::Minutes(5 * k);
-    ReportObservation r = Node("n1", "dc", "r", t);
-    r.workloads.push_back(Training("w", "acct", 1e16));
-    a.Observe(r);
-    a.Evaluate(t);
-  }
+  SteadyTraining(a, 5, 1e16);
   // 4e16 FLOP in 20 minutes = 2.9e18 per day: 1e18 is 0.33 days away, inside the horizon.
   auto flags = Flags(a, "projection:");
   ASSERT_THAT(flags, SizeIs(1));
@@ -140,13 +145,7 @@ TEST(AnalyzerTest, NoProjectionBeyondTheHorizon) {
   auto policy = std::make_shared<policy::Policy>(*TestPolicy());
   policy->projection.horizon = absl::Hours(1);
   Analyzer a(policy);
-  for (int k = 0; k < 5; ++k) {
-    const absl::Time t = kT0 + absl::Minutes(5 * k);
-    ReportObservation r = Node("n1", "dc", "r", t);
-    r.workloads.push_back(Training("w", "acct", 1e16));
-    a.Observe(r);
-    a.Evaluate(t);
-  }
+  SteadyTraining(a, 5, 1e16);
   EXPECT_THAT(Flags(a), IsEmpty());
 }
 
