@@ -13,6 +13,7 @@ tools/setup-debian.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"${PROV_JOBS:-2}" --target provd prov-agent provctl prov-sim \
   prov-eval-gen
+ln -sfn release/bin build/bin  # the binaries, also as build/bin/
 
 B=build/release/bin
 DATA=${PROV_DEMO_DATA:-demo-data}

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 tools/setup-debian.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"${PROV_JOBS:-2}"
+ln -sfn release/bin build/bin  # the binaries, also as build/bin/
 ctest --preset release "$@"
