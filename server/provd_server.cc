@@ -136,17 +136,19 @@ absl::Status ProvdServer::Init() {
   writer_options.max_batch = o.max_batch;
   writer_options.max_batch_delay = o.max_batch_delay;
   writer_options.ledger.default_utilization = o.default_utilization;
-  writer_options.on_committed = [engine = s.analysis.get()](const std::vector<IngestItem>& batch,
-                                                            const CommitResult& result) {
-    std::vector<ReportObservation> observations;
-    observations.reserve(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (i < result.duplicate.size() && result.duplicate[i]) continue;
-      if (!batch[i].usage.has_value()) continue;
-      observations.push_back(ObserveReport(batch[i].report, *batch[i].usage));
-    }
-    engine->Submit(std::move(observations));
-  };
+  // The cache is the writer thread's own (the observer runs only there).
+  writer_options.on_committed =
+      [engine = s.analysis.get(), cache = std::make_shared<ObservationCache>()](
+          const std::vector<IngestItem>& batch, const CommitResult& result) {
+        std::vector<ReportObservation> observations;
+        observations.reserve(batch.size());
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (i < result.duplicate.size() && result.duplicate[i]) continue;
+          if (!batch[i].usage.has_value()) continue;
+          observations.push_back(ObserveReport(batch[i].report, *batch[i].usage, cache.get()));
+        }
+        engine->Submit(std::move(observations));
+      };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);
   s.writer->Start();

@@ -108,8 +108,10 @@ void Analyzer::Observe(const ReportObservation& r) {
     ClaimAddress(s, r.node_id, r.node_id);
     s.changed_nodes.insert(r.node_id);
   }
-  bool accel_changed = node.accelerators_size() != static_cast<int>(r.accelerators.size());
-  for (size_t i = 0; !accel_changed && i < r.accelerators.size(); ++i) {
+  bool accel_changed = !r.accelerators_unchanged &&
+                       node.accelerators_size() != static_cast<int>(r.accelerators.size());
+  for (size_t i = 0; !accel_changed && !r.accelerators_unchanged && i < r.accelerators.size();
+       ++i) {
     const auto& a = node.accelerators(static_cast<int>(i));
     const auto& b = r.accelerators[i];
     accel_changed = a.pci_address() != b.pci_address() || a.vendor_id() != b.vendor_id() ||
@@ -201,18 +203,19 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
     f.set_accelerator_model(o.usage.accelerator_model);
     material = true;
   }
-  if (f.accelerators_size() != static_cast<int>(o.accelerators.size())) {
+  if (!o.details_unchanged && f.accelerators_size() != static_cast<int>(o.accelerators.size())) {
     f.clear_accelerators();
     for (const auto& pci : o.accelerators)
       f.add_accelerators(absl::StrCat(node.node_id(), "/", pci));
     material = true;
   }
-  if (!std::equal(f.listening_ports().begin(), f.listening_ports().end(), o.listening_ports.begin(),
-                  o.listening_ports.end())) {
+  if (!o.details_unchanged && !std::equal(f.listening_ports().begin(), f.listening_ports().end(),
+                                          o.listening_ports.begin(), o.listening_ports.end())) {
     f.mutable_listening_ports()->Assign(o.listening_ports.begin(), o.listening_ports.end());
     material = true;
   }
-  if (f.master_addr() != o.master_addr || f.master_port() != o.master_port) {
+  if (!o.details_unchanged &&
+      (f.master_addr() != o.master_addr || f.master_port() != o.master_port)) {
     f.set_master_addr(o.master_addr);
     f.set_master_port(o.master_port);
     material = true;

@@ -1,12 +1,46 @@
 #include "server/analysis/observation.h"
 
-#include "absl/container/flat_hash_map.h"
+#include <utility>
+
+#include "absl/hash/hash.h"
 #include "server/store/store.h"
 
 namespace prov::server {
 
+bool ObservationCache::Unchanged(uint64_t key, uint64_t fingerprint) {
+  if (seen_.size() >= kMaxEntries) seen_.clear();
+  auto [it, inserted] = seen_.try_emplace(key, fingerprint);
+  if (inserted) return false;
+  if (it->second == fingerprint) return true;
+  it->second = fingerprint;
+  return false;
+}
+
+namespace {
+
+uint64_t AcceleratorFingerprint(const provenance::v1::NodeReport& report) {
+  uint64_t h = absl::HashOf(report.accelerators_size());
+  for (const auto& a : report.accelerators()) {
+    h = absl::HashOf(h, a.pci_address(), a.vendor_id(), a.device_id(), a.vendor(), a.model(),
+                     a.family());
+  }
+  return h;
+}
+
+uint64_t DetailsFingerprint(const provenance::v1::Workload& w) {
+  uint64_t h = absl::HashOf(w.image_digest(), w.cmdline_digest(), w.distributed().master_addr(),
+                            w.distributed().master_port(), w.artifact_digests_size(),
+                            w.listening_ports_size(), w.accelerator_pci_addresses_size());
+  for (const auto& d : w.artifact_digests()) h = absl::HashOf(h, d);
+  for (uint32_t port : w.listening_ports()) h = absl::HashOf(h, port);
+  for (const auto& pci : w.accelerator_pci_addresses()) h = absl::HashOf(h, pci);
+  return h;
+}
+
+}  // namespace
+
 ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
-                                const std::vector<WorkloadUsage>& usage) {
+                                const std::vector<WorkloadUsage>& usage, ObservationCache* cache) {
   ReportObservation obs;
   const auto& node = report.node();
   obs.node_id = node.node_id();
@@ -16,21 +50,29 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
   obs.addresses.assign(node.addresses().begin(), node.addresses().end());
   obs.time_us = ToUnixMicros(report.collected_at());
   obs.interval_seconds = report.interval_seconds();
-  for (const auto& a : report.accelerators()) {
-    provenance::v1::AcceleratorFact& f = obs.accelerators.emplace_back();
-    f.set_pci_address(a.pci_address());
-    f.set_vendor_id(a.vendor_id());
-    f.set_device_id(a.device_id());
-    f.set_vendor(a.vendor());
-    f.set_model(a.model());
-    f.set_family(a.family());
+  const uint64_t node_key = absl::HashOf(node.node_id());
+  obs.accelerators_unchanged =
+      cache != nullptr && cache->Unchanged(node_key, AcceleratorFingerprint(report));
+  if (!obs.accelerators_unchanged) {
+    obs.accelerators.reserve(report.accelerators_size());
+    for (const auto& a : report.accelerators()) {
+      provenance::v1::AcceleratorFact& f = obs.accelerators.emplace_back();
+      f.set_pci_address(a.pci_address());
+      f.set_vendor_id(a.vendor_id());
+      f.set_device_id(a.device_id());
+      f.set_vendor(a.vendor());
+      f.set_model(a.model());
+      f.set_family(a.family());
+    }
   }
-  absl::flat_hash_map<absl::string_view, double> activity;
+  // Few samples per report: a linear scan beats building a map.
+  std::vector<std::pair<absl::string_view, double>> activity;
+  activity.reserve(report.samples_size());
   for (const auto& s : report.samples()) {
     if (s.has_utilization_pct()) {
-      activity[s.pci_address()] = s.utilization_pct();
+      activity.emplace_back(s.pci_address(), s.utilization_pct());
     } else if (s.has_tensor_activity()) {
-      activity[s.pci_address()] = s.tensor_activity() * 100;
+      activity.emplace_back(s.pci_address(), s.tensor_activity() * 100);
     }
   }
   obs.workloads.reserve(report.workloads_size());
@@ -42,27 +84,45 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
         w.attribution().account().empty() ? kUnattributedAccount : w.attribution().account();
     o.workload_class = w.workload_class();
     if (w.has_started_at()) o.started_us = ToUnixMicros(w.started_at());
-    if (!w.image_digest().empty()) o.digests.push_back(w.image_digest());
-    if (!w.cmdline_digest().empty()) o.digests.push_back(w.cmdline_digest());
-    for (const auto& d : w.artifact_digests()) {
-      o.digests.push_back(d);
-      o.artifact_digests.push_back(d);
+    o.details_unchanged =
+        cache != nullptr &&
+        cache->Unchanged(absl::HashOf(node_key, w.workload_id()), DetailsFingerprint(w));
+    if (!o.details_unchanged) {
+      if (!w.image_digest().empty()) o.digests.push_back(w.image_digest());
+      if (!w.cmdline_digest().empty()) o.digests.push_back(w.cmdline_digest());
+      for (const auto& d : w.artifact_digests()) {
+        o.digests.push_back(d);
+        o.artifact_digests.push_back(d);
+      }
+      o.master_addr = w.distributed().master_addr();
+      o.master_port = w.distributed().master_port();
+      o.listening_ports.assign(w.listening_ports().begin(), w.listening_ports().end());
+      o.accelerators.assign(w.accelerator_pci_addresses().begin(),
+                            w.accelerator_pci_addresses().end());
     }
-    o.master_addr = w.distributed().master_addr();
-    o.master_port = w.distributed().master_port();
     for (const auto& p : w.peers()) o.peers.push_back({p.remote_address(), p.remote_port()});
-    o.listening_ports.assign(w.listening_ports().begin(), w.listening_ports().end());
     double sum = 0;
     int n = 0;
     for (const auto& pci : w.accelerator_pci_addresses()) {
-      o.accelerators.push_back(pci);
-      if (auto it = activity.find(pci); it != activity.end()) {
-        sum += it->second;
-        ++n;
+      for (const auto& [addr, pct] : activity) {
+        if (addr == pci) {
+          sum += pct;
+          ++n;
+          break;
+        }
       }
     }
     if (n > 0) o.activity_pct = sum / n;
-    if (static_cast<size_t>(i) < usage.size()) o.usage = usage[i];
+    if (static_cast<size_t>(i) < usage.size()) {
+      const WorkloadUsage& u = usage[i];
+      o.usage.workload_class = u.workload_class;
+      o.usage.accelerator_count = u.accelerator_count;
+      o.usage.accelerator_model = u.accelerator_model;
+      o.usage.accelerator_seconds = u.accelerator_seconds;
+      o.usage.flop_low = u.flop_low;
+      o.usage.flop_high = u.flop_high;
+      o.usage.method = u.method;
+    }
   }
   return obs;
 }

@@ -5,13 +5,19 @@
 //   engine.Submit(std::move(obs));
 //
 // Activity of a workload = mean utilization_pct of its accelerators' samples (tensor_activity x 100
-// when a sample has no utilization); -1 when no sample covers it. Pure; thread-safe.
+// when a sample has no utilization); -1 when no sample covers it.
+//
+// With an ObservationCache (owned by the writer thread, one per provd) facts that rarely change
+// are sent only when they did: a node's accelerators, and a workload's digests, MASTER_ADDR,
+// listening ports and accelerators (`*_unchanged` says they were left out). The cache lives as
+// long as the analysis engine it feeds, so the engine always saw the full version first.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "provenance/v1/analysis_state.pb.h"
 #include "provenance/v1/report.pb.h"
 #include "server/ledger/usage.h"
@@ -21,6 +27,18 @@ namespace prov::server {
 struct PeerObservation {
   std::string address;
   uint32_t port = 0;
+};
+
+// Writer-thread state for ObserveReport's delta encoding: 64-bit fingerprints per node and per
+// workload. Not thread-safe; bounded (cleared past kMaxEntries, which only costs full copies).
+class ObservationCache {
+ public:
+  static constexpr size_t kMaxEntries = 1 << 22;
+  // True when `fingerprint` equals the one stored for `key` (and stores it otherwise).
+  bool Unchanged(uint64_t key, uint64_t fingerprint);
+
+ private:
+  absl::flat_hash_map<uint64_t, uint64_t> seen_;
 };
 
 struct WorkloadObservation {
@@ -36,19 +54,22 @@ struct WorkloadObservation {
   std::vector<uint32_t> listening_ports;
   double activity_pct = -1;
   std::vector<std::string> accelerators;  // pci addresses
-  WorkloadUsage usage;
+  bool details_unchanged = false;         // digests, master, ports, accelerators left out (cache)
+  WorkloadUsage usage;                    // workload_id and account left empty (see above)
 };
 
 struct ReportObservation {
   std::string node_id, hostname, datacenter, region;
   std::vector<std::string> addresses;
   std::vector<provenance::v1::AcceleratorFact> accelerators;
-  int64_t time_us = 0;  // collected_at
+  bool accelerators_unchanged = false;  // left out: same as the last report of the node (cache)
+  int64_t time_us = 0;                  // collected_at
   uint32_t interval_seconds = 0;
   std::vector<WorkloadObservation> workloads;
 };
 
 ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
-                                const std::vector<WorkloadUsage>& usage);
+                                const std::vector<WorkloadUsage>& usage,
+                                ObservationCache* cache = nullptr);
 
 }  // namespace prov::server

@@ -130,10 +130,11 @@ Result Run(int nodes, int reports, size_t batch_size,
   }
   {  // analyzer alone
     prov::server::Analyzer analyzer(policy);
+    prov::server::ObservationCache cache;
     const auto start = std::chrono::steady_clock::now();
     for (size_t i = 0; i < all.size(); i += batch_size) {
       for (size_t j = i; j < std::min(all.size(), i + batch_size); ++j) {
-        analyzer.Observe(prov::server::ObserveReport(all[j], usage[j]));
+        analyzer.Observe(prov::server::ObserveReport(all[j], usage[j], &cache));
       }
       analyzer.Evaluate(t0);
       analyzer.TakeChanges();
@@ -152,11 +153,12 @@ Result Run(int nodes, int reports, size_t batch_size,
     o.policy = policy;
     auto engine = prov::server::AnalysisEngine::Start(o);
     if (!engine.ok()) std::abort();
+    prov::server::ObservationCache cache;
     const auto start = std::chrono::steady_clock::now();
     for (size_t i = 0; i < all.size(); i += batch_size) {
       std::vector<prov::server::ReportObservation> obs;
       for (size_t j = i; j < std::min(all.size(), i + batch_size); ++j) {
-        obs.push_back(prov::server::ObserveReport(all[j], usage[j]));
+        obs.push_back(prov::server::ObserveReport(all[j], usage[j], &cache));
       }
       (*engine)->Submit(std::move(obs));
     }
