@@ -4,8 +4,9 @@
 //   build/release/bin/prov-analysis-bench [--nodes 500,2000,8000] [--reports 6] [--batch 512]
 //
 // For each fleet size it builds synthetic NodeReports (8 H100s and 10 workloads per node; a
-// public base image shared by every account, per-account command digests, peers to two other
-// nodes' addresses, checkpoint pauses) and times, in the same run:
+// public base image shared by every account, per-account command digests, peers mostly inside
+// the node and, from every 50th node, to another account's node; checkpoint pauses) and times,
+// in the same run:
 //   baseline  Store::Commit of the reports (what the ingest writer already spends; real SQLite)
 //   analyzer  ObserveReport + Analyzer::Observe + Evaluate per batch (in memory)
 //   engine    AnalysisEngine::Submit + Flush (analysis thread + SQLite persistence)
@@ -78,12 +79,12 @@ NodeReport MakeReport(int node, int nodes, uint64_t seq, absl::Time t) {
     wl->set_cmdline_digest(prov::Sha256Hex(absl::StrFormat("cmd-%d", account)));
     wl->add_listening_ports(29500 + w);
     wl->mutable_started_at()->set_seconds(absl::ToUnixSeconds(t) - 3600 - node * 7 - w * 61);
-    for (int hop : {1, 7}) {
-      auto* p = wl->add_peers();
-      p->set_remote_address(Address((node + hop) % nodes));
-      p->set_remote_port(29500 + w);
-      p->set_state("ESTABLISHED");
-    }
+    // Most traffic stays inside an account (here: the node itself); every 50th node's first
+    // workload also talks to the next node, another account: small cross-account bundles.
+    auto* p = wl->add_peers();
+    p->set_remote_address(Address(node % 50 == 0 && w == 0 ? (node + 1) % nodes : node));
+    p->set_remote_port(29500 + w);
+    p->set_state("ESTABLISHED");
   }
   return r;
 }
