@@ -1,5 +1,8 @@
 #include "server/analysis/observation.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -17,6 +20,11 @@ bool ObservationCache::Unchanged(uint64_t key, uint64_t fingerprint) {
 }
 
 namespace {
+
+bool IsIpAddress(const std::string& text) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
 
 uint64_t AcceleratorFingerprint(const provenance::v1::NodeReport& report) {
   uint64_t h = absl::HashOf(report.accelerators_size());
@@ -47,7 +55,12 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
   obs.hostname = node.hostname();
   obs.datacenter = node.datacenter();
   obs.region = node.region();
-  obs.addresses.assign(node.addresses().begin(), node.addresses().end());
+  // Only well-formed IP addresses, at most kMaxNodeAddresses: an agent cannot flood the address
+  // index (and the validator does not look at this field yet).
+  for (const auto& a : node.addresses()) {
+    if (obs.addresses.size() >= kMaxNodeAddresses) break;
+    if (IsIpAddress(a)) obs.addresses.push_back(a);
+  }
   obs.time_us = ToUnixMicros(report.collected_at());
   obs.interval_seconds = report.interval_seconds();
   const uint64_t node_key = absl::HashOf(node.node_id());

@@ -24,6 +24,8 @@
 
 namespace prov::server {
 
+inline constexpr size_t kMaxNodeAddresses = 64;
+
 struct PeerObservation {
   std::string address;
   uint32_t port = 0;

@@ -38,6 +38,18 @@ TEST(ObservationTest, CopiesWhatTheAnalysisNeeds) {
   EXPECT_GT(wo.usage.flop_low, 0);
 }
 
+TEST(ObservationTest, KeepsOnlyWellFormedNodeAddressesUpToTheCap) {
+  provenance::v1::NodeReport r = testing::MakeReport("n1", "b1", 1, testing::kT0);
+  r.mutable_node()->add_addresses("10.0.0.1");
+  r.mutable_node()->add_addresses("not-an-address");
+  r.mutable_node()->add_addresses("fd00::2");
+  for (int i = 0; i < 100; ++i) r.mutable_node()->add_addresses("10.1.0." + std::to_string(i));
+  ReportObservation o = ObserveReport(r, Usage(r));
+  ASSERT_EQ(o.addresses.size(), kMaxNodeAddresses);
+  EXPECT_EQ(o.addresses[0], "10.0.0.1");
+  EXPECT_EQ(o.addresses[1], "fd00::2");
+}
+
 // The second identical report leaves out what did not change; a change sends it again; the
 // analyzer keeps its facts either way.
 TEST(ObservationTest, CacheLeavesOutUnchangedFactsAndTheAnalyzerKeepsThem) {
