@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "server/ingest/report_stream.h"
@@ -83,7 +84,8 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
     entries.push_back({item.stream.get(), boot_id, seq, has_seq, &item});
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.stream != b.stream ? a.stream < b.stream : a.boot_id < b.boot_id;
+    if (a.stream != b.stream) return std::less<const ReportStream*>()(a.stream, b.stream);
+    return a.boot_id < b.boot_id;
   });
 
   if (!result.ok()) {
