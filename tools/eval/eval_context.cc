@@ -102,6 +102,16 @@ sim::v1::SimNode* EvalContext::NewNode(int dc, const NodeModel& model,
   return node;
 }
 
+sim::v1::SimWorkload* EvalContext::NewTraining(const sim::v1::SimNode& node,
+                                               const std::string& account, uint32_t start,
+                                               uint32_t length, double tensor_activity,
+                                               const std::string& image_digest) {
+  sim::v1::SimWorkload* w = NewWorkload(node, account, start, length);
+  w->set_tensor_activity(tensor_activity);
+  w->set_image_digest(image_digest);
+  return w;
+}
+
 sim::v1::SimWorkload* EvalContext::NewWorkload(const sim::v1::SimNode& node,
                                                const std::string& account, uint32_t start,
                                                uint32_t length) {

@@ -57,6 +57,14 @@ class EvalContext {
   // A new K8s training workload on `node` using all its accelerators over [start, start + len).
   sim::v1::SimWorkload* NewWorkload(const sim::v1::SimNode& node, const std::string& account,
                                     uint32_t start, uint32_t length);
+  // NewWorkload with its tensor activity and image digest set.
+  sim::v1::SimWorkload* NewTraining(const sim::v1::SimNode& node, const std::string& account,
+                                    uint32_t start, uint32_t length, double tensor_activity,
+                                    const std::string& image_digest);
+  // The digest of an account's own image (links nothing to other accounts).
+  static std::string PrivateImage(const std::string& account) {
+    return Digest("private:" + account);
+  }
   int DatacenterCount() const { return scenario_.datacenters_size(); }
   // Region of datacenter `dc`; datacenters 2r and 2r+1 share region r.
   const std::string& Region(int dc) const { return scenario_.datacenters(dc).region(); }

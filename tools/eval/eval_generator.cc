@@ -104,9 +104,7 @@ absl::Status Generator::ShellAccounts(int inst) {
   const std::string image = PublicImages()[1];
   const sim::v1::SimNode& master = *nodes[0];
   for (int i = 0; i < 4; ++i) {
-    auto* w = ctx_.NewWorkload(*nodes[i], l.accounts[i], 0, R);
-    w->set_tensor_activity(act);
-    w->set_image_digest(image);
+    auto* w = ctx_.NewTraining(*nodes[i], l.accounts[i], 0, R, act, image);
     w->set_world_size(32);
     w->set_rank(8 * i);
     // Even instances name the master by hostname, odd ones by IP.
@@ -179,7 +177,7 @@ absl::Status Generator::SplitPackages(int inst) {
     auto* w = ctx_.NewWorkload(*node, acct, 0, R);
     w->set_launcher(i == 0 ? "deepspeed" : "torchrun");
     w->set_tensor_activity(act);
-    w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+    w->set_image_digest(EvalContext::PrivateImage(acct));
     w->add_artifact_digests(dataset);
     w->add_artifact_digests(ckpt);
     for (uint32_t k : stalls) w->add_idle_reports(k);
@@ -204,9 +202,7 @@ absl::Status Generator::Handoff(int inst) {
     for (int n = 0; n < 2; ++n) {
       auto* node = ctx_.NewNode(DcInRegion(i == 0 ? 0 : 2), kH100);
       l.nodes.push_back(node->node_id());
-      auto* w = ctx_.NewWorkload(*node, acct, start, len);
-      w->set_tensor_activity(act);
-      w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+      auto* w = ctx_.NewTraining(*node, acct, start, len, act, EvalContext::PrivateImage(acct));
       w->add_artifact_digests(ckpt);
     }
   }
@@ -229,7 +225,7 @@ absl::Status Generator::RestrictedHardware(int inst) {
   auto* w = ctx_.NewWorkload(*node, acct, 1, R);
   w->set_tensor_activity(0.45);
   // A private image: a digest shared by the (unrelated) instances would link them.
-  w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+  w->set_image_digest(EvalContext::PrivateImage(acct));
   l.expected.push_back({"restricted_hardware:huawei-ascend", "node", node->node_id(), {acct}});
   return absl::OkStatus();
 }
@@ -257,9 +253,7 @@ absl::Status Generator::LargeCustomer(int inst) {
     auto* node = ctx_.NewNode(Dc(i), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
-    auto* w = ctx_.NewWorkload(*node, acct, start, R);
-    w->set_tensor_activity(act);
-    w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+    auto* w = ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
@@ -280,9 +274,7 @@ absl::Status Generator::PublicImage(int inst) {
     auto* node = ctx_.NewNode(Dc(i + 3), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
-    auto* w = ctx_.NewWorkload(*node, acct, start, R);
-    w->set_tensor_activity(act);
-    w->set_image_digest(image);
+    auto* w = ctx_.NewTraining(*node, acct, start, R, act, image);
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
@@ -338,9 +330,7 @@ absl::Status Generator::CoStart(int inst) {
     auto* node = ctx_.NewNode(Dc(i + 1), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
-    auto* w = ctx_.NewWorkload(*node, acct, start, R);
-    w->set_tensor_activity(act);
-    w->set_image_digest(EvalContext::Digest(absl::StrCat("private:", acct)));
+    auto* w = ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
