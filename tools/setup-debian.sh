@@ -8,6 +8,9 @@ PACKAGES=(
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libsqlite3-dev sqlite3 libssl-dev openssl nlohmann-json3-dev libicu-dev libsodium-dev libyaml-cpp-dev
   clang-format curl ca-certificates procps
+  # compliance workflow (issue 4): dashboard HTTP server, and the real servers its tests run against
+  libcpp-httplib-dev chromium chromium-driver python3-selenium python3-jsonschema
+  prometheus prometheus-alertmanager
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
