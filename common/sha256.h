@@ -5,10 +5,13 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace prov {
 
 std::string Sha256Hex(absl::string_view data);
+// The digest of a file's bytes, read in 1 MiB pieces (any size; constant memory).
+absl::StatusOr<std::string> Sha256FileHex(const std::string& path);
 
 }  // namespace prov

@@ -38,11 +38,8 @@ absl::StatusOr<std::vector<Listed>> ListFiles(const std::string& dir) {
   return out;
 }
 
-absl::StatusOr<std::string> FileSha256(const std::string& path) {
-  // Exports can be large; ReadFileToString's cap is raised to 4 GiB per file.
-  PROV_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path, size_t{4} << 30));
-  return Sha256Hex(data);
-}
+// Exports can be large: hashed in pieces, never read whole.
+absl::StatusOr<std::string> FileSha256(const std::string& path) { return Sha256FileHex(path); }
 
 }  // namespace
 
