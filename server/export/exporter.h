@@ -1,0 +1,92 @@
+// Exporter: writes one signed audit export (docs/export-format.md) from ONE consistent read
+// snapshot of provd.db, chains it to the previous export and records it.
+//
+//   ExporterOptions o;
+//   o.db_path = data_dir + "/provd.db";
+//   o.export_dir = data_dir + "/exports";
+//   o.key = *LoadOrCreateSigningKey(data_dir + "/export-signing.key");
+//   o.clock = &clock;
+//   o.policy_version = [&] { return engine.Read([](const Analyzer& a) { return a.policy().version;
+//   }); }; PROV_ASSIGN_OR_RETURN(auto exporter, Exporter::Open(std::move(o)));
+//   PROV_ASSIGN_OR_RETURN(ExportResult r, exporter->Run("request", "token:alice", on_progress));
+//   r.summary.server_path();   // <export_dir>/<export_id>, complete and sealed
+//
+// Steps of Run: BEGIN on a read-only connection (a WAL snapshot: every table as of one instant,
+// while ingest and analysis go on writing); each table streamed row by row into
+// <export_dir>/.tmp-<id>/ (CSV + JSON Lines); manifest.json + manifest.sig (integrity::
+// SealExportDir) whose metadata records the audit head (seq, hash) read in the snapshot, the KYC,
+// screening-list and policy versions, provd's version, the records' time range and row counts,
+// and whose previous_manifest_sha256 is the newest recorded export's; rename to
+// <export_dir>/<id>; then ONE write transaction inserts the `exports` row and appends the
+// "export" audit entry. A crash leaves either a `.tmp-*` folder (removed at the next Open) or a
+// complete, sealed folder that was never recorded (not part of the chain; see the format doc).
+//
+// Thread-safety: Run, List and LastExportTime may be called from any thread; exports run one at
+// a time (a mutex), so two never chain to the same predecessor.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/integrity/ed25519.h"
+#include "common/integrity/manifest.h"
+#include "provenance/v1/compliance.pb.h"
+#include "server/store/sqlite.h"
+
+namespace prov::server {
+
+struct ExporterOptions {
+  std::string db_path;
+  std::string export_dir;
+  integrity::SigningKey key;
+  const Clock* clock = nullptr;                     // required
+  std::function<std::string()> policy_version;      // the policy in force; null: ""
+  absl::Duration retention = absl::ZeroDuration();  // recorded in the manifest (0: keep forever)
+};
+
+using ExportProgressFn = std::function<void(const provenance::v1::ExportProgress&)>;
+
+struct ExportResult {
+  provenance::v1::ExportSummary summary;
+  integrity::Manifest manifest;
+};
+
+class Exporter {
+ public:
+  // Creates export_dir and removes `.tmp-*` folders a crashed export left there.
+  static absl::StatusOr<std::unique_ptr<Exporter>> Open(ExporterOptions options);
+
+  // trigger: "schedule" or "request"; actor: who asked ("provd" for the scheduler).
+  absl::StatusOr<ExportResult> Run(const std::string& trigger, const std::string& actor,
+                                   const ExportProgressFn& progress = nullptr);
+  // Recorded exports, oldest first.
+  absl::StatusOr<std::vector<provenance::v1::ExportSummary>> List();
+  // When the newest export with this trigger ("" = any) was made; nullopt when none.
+  absl::StatusOr<std::optional<absl::Time>> LastExportTime(const std::string& trigger);
+  const integrity::SigningKey& key() const { return options_.key; }
+  const std::string& export_dir() const { return options_.export_dir; }
+
+ private:
+  Exporter(ExporterOptions options, std::unique_ptr<SqliteDb> read_db,
+           std::unique_ptr<SqliteDb> write_db)
+      : options_(std::move(options)),
+        read_db_(std::move(read_db)),
+        write_db_(std::move(write_db)) {}
+  absl::StatusOr<ExportResult> RunLocked(const std::string& trigger, const std::string& actor,
+                                         const ExportProgressFn& progress)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ExporterOptions options_;
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> read_db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteDb> write_db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace prov::server

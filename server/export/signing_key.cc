@@ -1,0 +1,33 @@
+#include "server/export/signing_key.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/fs.h"
+#include "common/status_macros.h"
+
+namespace prov::server {
+
+std::string PublicKeyPathFor(const std::string& key_path) {
+  if (absl::EndsWith(key_path, ".key")) {
+    return absl::StrCat(key_path.substr(0, key_path.size() - 4), ".pub");
+  }
+  return absl::StrCat(key_path, ".pub");
+}
+
+absl::StatusOr<integrity::SigningKey> LoadOrCreateSigningKey(const std::string& key_path,
+                                                             bool create) {
+  integrity::SigningKey key;
+  if (PathExists(key_path)) {
+    PROV_ASSIGN_OR_RETURN(key, integrity::LoadSigningKey(key_path));
+  } else if (!create) {
+    return absl::NotFoundError(absl::StrCat(key_path, ": no such signing key file"));
+  } else {
+    PROV_ASSIGN_OR_RETURN(key, integrity::GenerateSigningKey());
+    PROV_RETURN_IF_ERROR(integrity::SaveSigningKey(key_path, key));
+  }
+  const std::string pub = PublicKeyPathFor(key_path);
+  if (!PathExists(pub)) PROV_RETURN_IF_ERROR(integrity::SavePublicKey(pub, key.public_key));
+  return key;
+}
+
+}  // namespace prov::server
