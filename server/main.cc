@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -30,6 +31,7 @@
 #include "common/fs.h"
 #include "common/grpc/tls.h"
 #include "common/version.h"
+#include "server/export/export_setup.h"
 #include "server/provd_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
@@ -63,6 +65,15 @@ ABSL_FLAG(std::string, cert_roles, "",
           "(roles: viewer, analyst, admin); people may also use tokens (provctl tokens issue)");
 ABSL_FLAG(bool, bootstrap_token, true,
           "On first start, write an admin token to <data-dir>/admin.token (mode 0600)");
+ABSL_FLAG(std::string, export_dir, "",
+          "Folder for signed audit exports (default <data-dir>/exports)");
+ABSL_FLAG(std::string, export_signing_key, "",
+          "Ed25519 key file ('ed25519-seed <hex>') that signs export manifests (default "
+          "<data-dir>/export-signing.key, generated on first use with export-signing.pub)");
+ABSL_FLAG(std::string, export_interval, "24h",
+          "Scheduled audit export when the last one is older than this (24h, 7d); 0 disables");
+ABSL_FLAG(std::string, retention, "1826d",
+          "Stored records older than this are pruned daily (EAR: five years); 0 keeps everything");
 
 namespace {
 
@@ -148,6 +159,16 @@ int main(int argc, char** argv) {
   options.policy_file = absl::GetFlag(FLAGS_policy);
   options.cert_roles_file = absl::GetFlag(FLAGS_cert_roles);
   options.write_bootstrap_token = absl::GetFlag(FLAGS_bootstrap_token);
+  options.export_dir = absl::GetFlag(FLAGS_export_dir);
+  options.export_signing_key_file = absl::GetFlag(FLAGS_export_signing_key);
+  for (auto [flag, value, out] :
+       {std::tuple("--export-interval", absl::GetFlag(FLAGS_export_interval),
+                   &options.export_interval),
+        std::tuple("--retention", absl::GetFlag(FLAGS_retention), &options.retention)}) {
+    auto parsed = prov::server::ParseDurationWithDays(value);
+    if (!parsed.ok()) ConfigError(absl::StrCat(flag, ": ", parsed.status().message()));
+    *out = *parsed;
+  }
   if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
     // Option names map to flags: data_dir -> --data-dir.
     std::string message(s.message());

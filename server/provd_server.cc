@@ -24,6 +24,7 @@
 #include "server/auditlog/audit_log.h"
 #include "server/cases/case_manager.h"
 #include "server/cases/case_service.h"
+#include "server/export/export_setup.h"
 #include "server/identity/identity_service.h"
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
@@ -57,6 +58,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<CaseServiceImpl> case_service;
   std::unique_ptr<AccessServiceImpl> access_service;
   std::unique_ptr<AuditLogServiceImpl> audit_log_service;
+  std::unique_ptr<ExportSetup> exports;
   std::shared_ptr<ReportQueue> queue;
   std::unique_ptr<IngestWriter> writer;
   std::unique_ptr<AgentGatewayService> gateway;
@@ -85,6 +87,12 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   }
   if (o.silent_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("silent_after: must be positive");
+  }
+  if (o.export_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("export_interval: must not be negative (0 disables)");
+  }
+  if (o.retention < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("retention: must not be negative (0 keeps everything)");
   }
   return absl::OkStatus();
 }
@@ -148,6 +156,20 @@ absl::Status ProvdServer::Init() {
     }
   }
 
+  ExportSetupOptions export_options;
+  export_options.db_path = s.store->path();
+  export_options.data_dir = o.data_dir;
+  export_options.export_dir = o.export_dir;
+  export_options.key_file = o.export_signing_key_file;
+  export_options.interval = o.export_interval;
+  export_options.retention = o.retention;
+  export_options.clock = s.clock;
+  export_options.auth = s.auth.get();
+  export_options.policy_version = [engine = s.analysis.get()] {
+    return engine->Read([](const Analyzer& a) { return a.policy().version; });
+  };
+  PROV_ASSIGN_OR_RETURN(s.exports, ExportSetup::Start(std::move(export_options)));
+
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
   s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
   WriterOptions writer_options;
@@ -208,6 +230,7 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.case_service.get());
   builder.RegisterService(s.access_service.get());
   builder.RegisterService(s.audit_log_service.get());
+  builder.RegisterService(s.exports->service());
   s.server = builder.BuildAndStart();
   if (s.server == nullptr || s.port == 0) {
     return absl::UnavailableError(
@@ -319,6 +342,7 @@ void ProvdServer::Shutdown() {
   if (s.shut_down) return;
   s.shut_down = true;
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
+  if (s.exports != nullptr) s.exports->Stop();  // a scheduled export in progress finishes
   if (s.server != nullptr) {
     // Immediate deadline: open agent streams are cancelled (they are long-lived by design).
     s.server->Shutdown(std::chrono::system_clock::now());
@@ -334,6 +358,7 @@ void ProvdServer::Shutdown() {
   s.gateway.reset();
   s.writer.reset();
   s.identity.reset();
+  s.exports.reset();
   s.case_service.reset();
   s.cases.reset();
   s.analysis_service.reset();

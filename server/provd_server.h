@@ -59,8 +59,13 @@ struct ProvdOptions {
   // On first start (no live admin token yet), write one admin token to <data_dir>/admin.token
   // (mode 0600) so the operator can issue the others.
   bool write_bootstrap_token = true;
-  const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
-  Clock* clock = nullptr;                       // null: RealClock
+  // Signed audit exports (server/export/, docs/export-format.md).
+  std::string export_dir;               // empty: <data_dir>/exports
+  std::string export_signing_key_file;  // empty: <data_dir>/export-signing.key, made on first use
+  absl::Duration export_interval = absl::Hours(24);   // scheduled exports; zero: none
+  absl::Duration retention = absl::Hours(24 * 1826);  // records kept five years; zero: forever
+  const AcceleratorCatalog* catalog = nullptr;        // null: AcceleratorCatalog::Builtin()
+  Clock* clock = nullptr;                             // null: RealClock
 };
 
 class ProvdServer {

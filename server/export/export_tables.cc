@@ -67,7 +67,7 @@ absl::Status RunStage(StageContext& ctx, const std::string& stage, const TableSp
     PROV_ASSIGN_OR_RETURN(bool has, count->Step());
     if (has) total = static_cast<uint64_t>(count->ColumnInt64(0));
   }
-  ctx.Report(stage, 0, total);
+  if (total > 0) ctx.Report(stage, 0, total);
   PROV_ASSIGN_OR_RETURN(auto out,
                         TableWriter::Open(ctx.dir, table.name, table.columns, table.jsonl));
   PROV_ASSIGN_OR_RETURN(auto st, ctx.db.Prepare(select_sql));

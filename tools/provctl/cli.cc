@@ -56,6 +56,10 @@ const std::vector<CommandSpec>& Commands() {
       {{"case", "note"}, "<flag-id>", {"--note", "--expect-revision"}},
       {{"audit", "log"}, "", {"--after", "--action", "--limit"}},
       {{"audit", "verify"}, "", {"--anchor-seq", "--anchor-hash"}},
+      // "export verify" before "export": a one-word command ends the search for its word.
+      {{"export", "verify"}, "DIR", {"--public-key", "--previous"}},
+      {{"export"}, "", {"--out"}},
+      {{"exports", "list"}, "", {}},
   };
   return *commands;
 }
@@ -74,6 +78,7 @@ void SetArgument(const std::string& command, const std::string& value, Invocatio
   if (command == "bundle") inv->bundle_id = value;
   if (command == "tokens issue" || command == "tokens revoke") inv->name = value;
   if (command.rfind("case ", 0) == 0) inv->flag_id = value;
+  if (command == "export verify") inv->file = value;
   if (command == "accounts import" || command == "screening import" || command == "policy load") {
     inv->file = value;
   }
@@ -308,6 +313,12 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       if (s.ok() && !absl::SimpleAtoi(text, out)) {
         return absl::InvalidArgumentError(absl::StrCat(arg, ": not a number: '", text, "'"));
       }
+    } else if (arg == "--out") {
+      s = take(&inv.out_dir);
+    } else if (arg == "--public-key") {
+      s = take(&inv.public_key);
+    } else if (arg == "--previous") {
+      s = take(&inv.previous_dir);
     } else if (arg == "-h" || arg == "--help") {
       inv.command = "help";
       return inv;
@@ -343,6 +354,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   if (inv.command == "case note" && inv.note.empty()) {
     return absl::InvalidArgumentError("case note: --note is required");
   }
+  if (!timeout_given && inv.command == "export") inv.timeout_seconds = kExportTimeoutSeconds;
   if (!timeout_given && (inv.command == "accounts import" || inv.command == "screening import" ||
                          inv.command == "policy load")) {
     inv.timeout_seconds = kImportTimeoutSeconds;

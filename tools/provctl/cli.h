@@ -30,6 +30,9 @@
 //             case note <flag-id> --note TEXT
 //             audit log [--after SEQ] [--action PREFIX] [--limit N]
 //             audit verify [--anchor-seq N --anchor-hash HEX]
+//             export [--out DIR]
+//             exports list
+//             export verify DIR [--public-key FILE|HEX] [--previous DIR]   (offline)
 //
 // Credentials for the people-facing services: --token TOKEN, --token-file FILE, or the
 // environment (PROV_TOKEN, PROV_TOKEN_FILE); a client certificate (--tls-cert/--tls-key) that
@@ -54,6 +57,7 @@ namespace prov::provctl {
 inline constexpr char kDefaultServer[] = "localhost:50051";
 inline constexpr double kDefaultTimeoutSeconds = 10;
 inline constexpr double kImportTimeoutSeconds = 600;
+inline constexpr double kExportTimeoutSeconds = 3600;  // provctl export (a large store)
 
 struct Invocation {
   // "nodes", "node", "workloads", "usage", "accounts import", "account", "screening import",
@@ -73,9 +77,12 @@ struct Invocation {
   uint32_t limit = 0;
   uint32_t count = 0;  // flags watch: exit after this many flags (0: run until interrupted)
   // Compliance workflow.
-  std::string token;       // --token (main.cc fills it from --token-file or the environment)
-  std::string token_file;  // --token-file
-  std::string name;        // tokens issue <name>; tokens revoke <token-id>
+  std::string token;         // --token (main.cc fills it from --token-file or the environment)
+  std::string token_file;    // --token-file
+  std::string out_dir;       // export --out DIR
+  std::string public_key;    // export verify --public-key FILE|HEX
+  std::string previous_dir;  // export verify --previous DIR
+  std::string name;          // tokens issue <name>; tokens revoke <token-id>
   provenance::v1::Role role = provenance::v1::ROLE_UNSPECIFIED;  // tokens issue --role
   std::string case_action;  // case <action>: "acknowledge", "resolve", ...
   std::string note;

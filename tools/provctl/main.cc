@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
     std::cout << prov::provctl::Usage();
     return 0;
   }
+  // Offline: no server, no credentials.
+  if (inv->command == "export verify") return prov::provctl::RunExportVerify(*inv);
   if (absl::Status token = prov::provctl::ResolveToken(&*inv); !token.ok()) {
     std::fprintf(stderr, "provctl: %s\n", std::string(token.message()).c_str());
     return 2;
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   if (c == "nodes" || c == "node" || c == "workloads" || c == "usage") {
     return prov::provctl::RunAudit(*inv, channel);
   }
+  if (c.rfind("export", 0) == 0) return prov::provctl::RunExport(*inv, channel);
   if (c.rfind("flags", 0) == 0 || c.rfind("bundle", 0) == 0) {
     return prov::provctl::RunAnalysis(*inv, channel);
   }

@@ -58,6 +58,16 @@ audit log:
                                                           removed or reordered entry; exit 1 if
                                                           not intact (admin)
 
+audit exports (docs/export-format.md):
+  export [--out DIR]                                      export now (progress on stderr); with
+                                                          --out, download the files into DIR
+                                                          (new or empty) and check them
+  exports list                                            the exports provd recorded
+  export verify DIR [--public-key FILE|HEX] [--previous DIR]
+                                                          offline, no server: signature, every
+                                                          file, chain to the previous export,
+                                                          audit log; exit 1 naming each problem
+
 flags:
   --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
   --insecure           plain text (testing only)
