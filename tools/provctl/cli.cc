@@ -60,6 +60,7 @@ const std::vector<CommandSpec>& Commands() {
       {{"export", "verify"}, "DIR", {"--public-key", "--previous"}},
       {{"export"}, "", {"--out"}},
       {{"exports", "list"}, "", {}},
+      {{"exports", "key"}, "", {}},
   };
   return *commands;
 }

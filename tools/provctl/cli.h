@@ -32,6 +32,7 @@
 //             audit verify [--anchor-seq N --anchor-hash HEX]
 //             export [--out DIR]
 //             exports list
+//             exports key              (the public key exports are signed with; viewer role)
 //             export verify DIR [--public-key FILE|HEX] [--previous DIR]   (offline)
 //
 // Credentials for the people-facing services: --token TOKEN, --token-file FILE, or the

@@ -1,6 +1,7 @@
 // provctl: audit exports (ExportService) and their offline verification.
 //   export [--out DIR]       run an export now; progress on stderr; with --out, the files too
 //   exports list             the exports provd recorded
+//   exports key              the public key (an export-signing.pub line)
 //   export verify DIR [--public-key FILE|HEX] [--previous DIR]   offline, no server
 #include <cstdio>
 #include <fstream>
@@ -131,6 +132,11 @@ int RunExport(const Invocation& inv, const std::shared_ptr<grpc::Channel>& chann
   if (inv.command == "export") return Export(inv, *stub);
   grpc::ClientContext ctx;
   SetDeadline(&ctx, inv);
+  if (inv.command == "exports key") {
+    GetSigningKeyResponse resp;
+    grpc::Status s = stub->GetSigningKey(&ctx, GetSigningKeyRequest(), &resp);
+    return s.ok() ? Emit(inv, resp, resp.key_file_line() + "\n") : Fail(inv, s);
+  }
   ListExportsResponse resp;
   grpc::Status s = stub->ListExports(&ctx, ListExportsRequest(), &resp);
   return s.ok() ? Emit(inv, resp, ExportsTable(resp)) : Fail(inv, s);

@@ -63,6 +63,8 @@ audit exports (docs/export-format.md):
                                                           --out, download the files into DIR
                                                           (new or empty) and check them
   exports list                                            the exports provd recorded
+  exports key                                             the public key exports are signed with
+                                                          (save it for export verify --public-key)
   export verify DIR [--public-key FILE|HEX] [--previous DIR]
                                                           offline, no server: signature, every
                                                           file, chain to the previous export,
