@@ -29,9 +29,7 @@ using namespace prov;
 using namespace prov::server;
 using Wall = std::chrono::steady_clock;
 
-double Since(Wall::time_point t) {
-  return std::chrono::duration<double>(Wall::now() - t).count();
-}
+double Since(Wall::time_point t) { return std::chrono::duration<double>(Wall::now() - t).count(); }
 
 void Check(const absl::Status& s, const char* what) {
   if (!s.ok()) {
