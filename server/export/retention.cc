@@ -1,5 +1,7 @@
 #include "server/export/retention.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/auditlog/audit_log.h"
@@ -9,13 +11,11 @@
 namespace prov::server {
 namespace {
 
-constexpr char kReports[] =
-    "DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE collected_at_us < ?1 "
-    "ORDER BY id LIMIT ?2)";
-// An hour is kept until all of it is older than the cutoff.
+// An hour is kept until all of it is older than the cutoff (?1 here is cutoff - 1 h); one
+// account at a time, through the (account, hour_us) key.
 constexpr char kUsageHours[] =
     "DELETE FROM account_usage_hourly WHERE (account, hour_us) IN (SELECT account, hour_us "
-    "FROM account_usage_hourly WHERE hour_us + 3600000000 <= ?1 LIMIT ?2)";
+    "FROM account_usage_hourly WHERE account = ?3 AND hour_us <= ?1 LIMIT ?2)";
 constexpr char kWorkloadDetails[] =
     "DELETE FROM workload_details WHERE (node, workload_id) IN (SELECT d.node, d.workload_id "
     "FROM workload_details d JOIN workloads w ON w.node = d.node AND w.workload_id = "
@@ -41,14 +41,15 @@ absl::StatusOr<std::unique_ptr<RetentionPruner>> RetentionPruner::Open(const std
   return std::unique_ptr<RetentionPruner>(new RetentionPruner(std::move(db), clock, retention));
 }
 
-absl::StatusOr<uint64_t> RetentionPruner::DeleteInBatches(const std::string& sql,
-                                                          int64_t cutoff_us) {
+absl::StatusOr<uint64_t> RetentionPruner::DeleteInBatches(const std::string& sql, int64_t cutoff_us,
+                                                          const std::string* account) {
   uint64_t total = 0;
   while (true) {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(Statement * st, db_->Cached(sql));
     st->BindInt64(1, cutoff_us);
     st->BindInt64(2, kBatchRows);
+    if (account != nullptr) st->BindText(3, *account);
     absl::Status ran = st->Run();
     st->Reset();
     PROV_RETURN_IF_ERROR(ran);
@@ -59,12 +60,86 @@ absl::StatusOr<uint64_t> RetentionPruner::DeleteInBatches(const std::string& sql
   }
 }
 
+// Reports in id (= arrival) order from the oldest: a batch of rows is read, those collected
+// before the cutoff deleted, and the walk stops at the first report received after the cutoff
+// (everything later arrived later), so a pass never scans the young bulk of the table. A report
+// collected before the cutoff but received after it goes in a later pass.
+absl::StatusOr<uint64_t> RetentionPruner::DeleteReports(int64_t cutoff_us) {
+  uint64_t total = 0;
+  int64_t cursor = 0;
+  while (true) {
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    std::vector<int64_t> old;
+    bool reached_young = false;
+    int scanned = 0;
+    {
+      PROV_ASSIGN_OR_RETURN(
+          Statement * st,
+          db_->Cached("SELECT id, collected_at_us, received_at_us FROM reports WHERE id > ? "
+                      "ORDER BY id LIMIT ?"));
+      st->BindInt64(1, cursor);
+      st->BindInt64(2, kBatchRows);
+      while (true) {
+        absl::StatusOr<bool> row = st->Step();
+        if (!row.ok()) {
+          st->Reset();
+          return row.status();
+        }
+        if (!*row) break;
+        ++scanned;
+        if (st->ColumnInt64(2) >= cutoff_us) {
+          reached_young = true;
+          break;
+        }
+        cursor = st->ColumnInt64(0);
+        if (st->ColumnInt64(1) < cutoff_us) old.push_back(cursor);
+      }
+      st->Reset();
+    }
+    PROV_ASSIGN_OR_RETURN(Statement * del, db_->Cached("DELETE FROM reports WHERE id = ?"));
+    for (int64_t id : old) {
+      del->BindInt64(1, id);
+      absl::Status ran = del->Run();
+      del->Reset();
+      PROV_RETURN_IF_ERROR(ran);
+    }
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    total += old.size();
+    if (reached_young || scanned < kBatchRows) return total;
+  }
+}
+
+absl::StatusOr<uint64_t> RetentionPruner::DeleteUsageHours(int64_t cutoff_us) {
+  uint64_t total = 0;
+  std::string account;
+  bool first = true;
+  while (true) {
+    // The next account after `account`: one index seek each.
+    PROV_ASSIGN_OR_RETURN(
+        Statement * next,
+        db_->Cached(first ? "SELECT account FROM account_usage_hourly ORDER BY account LIMIT 1"
+                          : "SELECT account FROM account_usage_hourly WHERE account > ? "
+                            "ORDER BY account LIMIT 1"));
+    if (!first) next->BindText(1, account);
+    absl::StatusOr<bool> row = next->Step();
+    const bool has = row.ok() && *row;
+    if (has) account = next->ColumnText(0);
+    next->Reset();
+    PROV_RETURN_IF_ERROR(row.status());
+    if (!has) return total;
+    first = false;
+    PROV_ASSIGN_OR_RETURN(uint64_t n,
+                          DeleteInBatches(kUsageHours, cutoff_us - 3600000000, &account));
+    total += n;
+  }
+}
+
 absl::StatusOr<PruneCounts> RetentionPruner::Prune(const std::string& actor) {
   const absl::Time now = clock_.Now();
   PruneCounts n;
   n.cutoff_us = absl::ToUnixMicros(now - retention_);
-  PROV_ASSIGN_OR_RETURN(n.reports, DeleteInBatches(kReports, n.cutoff_us));
-  PROV_ASSIGN_OR_RETURN(n.usage_hours, DeleteInBatches(kUsageHours, n.cutoff_us));
+  PROV_ASSIGN_OR_RETURN(n.reports, DeleteReports(n.cutoff_us));
+  PROV_ASSIGN_OR_RETURN(n.usage_hours, DeleteUsageHours(n.cutoff_us));
   PROV_ASSIGN_OR_RETURN(n.workload_details, DeleteInBatches(kWorkloadDetails, n.cutoff_us));
   PROV_ASSIGN_OR_RETURN(n.workloads, DeleteInBatches(kWorkloads, n.cutoff_us));
   PROV_ASSIGN_OR_RETURN(n.case_actions, DeleteInBatches(kCaseActions, n.cutoff_us));

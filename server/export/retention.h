@@ -6,7 +6,8 @@
 //   1826))); PROV_ASSIGN_OR_RETURN(PruneCounts n, pruner->Prune("provd"));
 //
 // What goes, once older than the cutoff (now - retention):
-//   reports               rows collected before the cutoff (per-report metadata)
+//   reports               rows collected before the cutoff (per-report metadata), walked in
+//                         arrival order up to the first one received after the cutoff
 //   account_usage_hourly  hours that ended before the cutoff
 //   workloads             workloads last seen before the cutoff, with their workload_details
 //   case_actions          actions before the cutoff on cases resolved before the cutoff
@@ -56,9 +57,12 @@ class RetentionPruner {
  private:
   RetentionPruner(std::unique_ptr<SqliteDb> db, const Clock& clock, absl::Duration retention)
       : db_(std::move(db)), clock_(clock), retention_(retention) {}
-  // Runs `sql` (a DELETE bound with ?1 = cutoff, ?2 = batch size), one transaction per batch,
-  // until a batch deletes less than kBatchRows rows.
-  absl::StatusOr<uint64_t> DeleteInBatches(const std::string& sql, int64_t cutoff_us);
+  // Runs `sql` (a DELETE bound with ?1 = cutoff, ?2 = batch size, ?3 = *account when given),
+  // one transaction per batch, until a batch deletes less than kBatchRows rows.
+  absl::StatusOr<uint64_t> DeleteInBatches(const std::string& sql, int64_t cutoff_us,
+                                           const std::string* account = nullptr);
+  absl::StatusOr<uint64_t> DeleteReports(int64_t cutoff_us);
+  absl::StatusOr<uint64_t> DeleteUsageHours(int64_t cutoff_us);
 
   std::unique_ptr<SqliteDb> db_;
   const Clock& clock_;

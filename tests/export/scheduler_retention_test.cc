@@ -101,19 +101,24 @@ TEST_F(SchedulerTest, RetentionDeletesOnlyWhatIsOlderThanTheCutoff) {
       absl::StrCat("INSERT INTO nodes (id, node_id, first_seen_us, last_seen_us, "
                    "last_received_us) VALUES (1, 'n-1', ",
                    old_us, ", ", now, ", ", now, ")"));
-  for (int i = 0; i < 7; ++i) {
-    const int64_t t = i < 4 ? old_us - i : young_us + i;
+  // Four old reports, three young ones, and one collected before the cutoff that arrived after
+  // it (a long-spooled report): that one waits for a later pass.
+  for (int i = 0; i < 8; ++i) {
+    const int64_t collected = i < 4 ? old_us - i : i < 7 ? young_us + i : old_us;
+    const int64_t received = i < 4 ? old_us - i : young_us + i;
     Sql(
         absl::StrCat("INSERT INTO reports (node, boot_id, seq, collected_at_us, received_at_us, "
                      "interval_seconds, size_bytes, accelerator_count, sample_count, "
                      "workload_count) VALUES (1, 'b', ",
-                     i + 1, ", ", t, ", ", t, ", 10, 1, 0, 0, 0)"));
+                     i + 1, ", ", collected, ", ", received, ", 10, 1, 0, 0, 0)"));
   }
   // Hours: one that ended before the cutoff, one that straddles it (kept), one young.
   const int64_t straddling = (cutoff / kHourUs) * kHourUs;
-  for (int64_t hour : {straddling - kHourUs, straddling, straddling + kHourUs}) {
-    Sql(absl::StrCat("INSERT INTO account_usage_hourly VALUES ('acme', ", hour,
-                     ", 1, 1, 0, 1, 1, 'x')"));
+  for (const char* account : {"acme", "zeta"}) {
+    for (int64_t hour : {straddling - kHourUs, straddling, straddling + kHourUs}) {
+      Sql(absl::StrCat("INSERT INTO account_usage_hourly VALUES ('", account, "', ", hour,
+                       ", 1, 1, 0, 1, 1, 'x')"));
+    }
   }
   for (auto [id, last] : {std::pair{"old", old_us}, std::pair{"young", young_us}}) {
     Sql(
@@ -142,14 +147,14 @@ TEST_F(SchedulerTest, RetentionDeletesOnlyWhatIsOlderThanTheCutoff) {
   auto n = pruner->Prune("provd");
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->reports, 4u);
-  EXPECT_EQ(n->usage_hours, 1u);
+  EXPECT_EQ(n->usage_hours, 2u);  // one per account
   EXPECT_EQ(n->workloads, 1u);
   EXPECT_EQ(n->workload_details, 1u);
   EXPECT_EQ(n->case_actions, 2u);
   EXPECT_EQ(Count(absl::StrCat("SELECT COUNT(*) FROM reports WHERE collected_at_us >= ", cutoff)),
             3);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM reports"), 3);
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM account_usage_hourly"), 2);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM reports"), 4);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM account_usage_hourly"), 4);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM workloads WHERE workload_id = 'young'"), 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM workloads"), 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM workload_details"), 1);
@@ -175,7 +180,7 @@ TEST_F(SchedulerTest, RetentionDeletesOnlyWhatIsOlderThanTheCutoff) {
   clock_.Advance(absl::Hours(24 * 366));
   auto later = pruner->Prune("provd");
   ASSERT_TRUE(later.ok());
-  EXPECT_EQ(later->reports, 3u);
+  EXPECT_EQ(later->reports, 4u);
   EXPECT_EQ(later->case_actions, 2u);  // F-2's, resolved more than the retention ago now
   EXPECT_EQ(Count("SELECT COUNT(*) FROM case_actions WHERE flag_id = 'F-3'"), 2);
 }
