@@ -1,9 +1,13 @@
 #include "common/integrity/ed25519.h"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -68,10 +72,19 @@ absl::StatusOr<SigningKey> GenerateSigningKey() {
 }
 
 absl::Status SaveSigningKey(const std::string& path, const SigningKey& key) {
-  PROV_RETURN_IF_ERROR(WriteFileAtomically(
-      path, absl::StrCat("ed25519-seed ", absl::BytesToHexString(key.seed), "\n"), true));
-  if (::chmod(path.c_str(), 0600) != 0) {
-    return absl::InternalError(absl::StrCat("chmod 600 ", path, " failed"));
+  // Created 0600 from the first byte (never briefly readable by others), fsynced, renamed.
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  const std::string text = absl::StrCat("ed25519-seed ", absl::BytesToHexString(key.seed), "\n");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("create ", tmp, ": ", std::strerror(errno)));
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  const int err = errno;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("write ", path, ": ", std::strerror(ok ? errno : err)));
   }
   return absl::OkStatus();
 }

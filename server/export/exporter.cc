@@ -83,8 +83,9 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
   }
   PROV_ASSIGN_OR_RETURN(auto read_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
   PROV_ASSIGN_OR_RETURN(auto write_db, OpenConnection(options.db_path, SqliteDb::kReadWrite));
-  return std::unique_ptr<Exporter>(
-      new Exporter(std::move(options), std::move(read_db), std::move(write_db)));
+  PROV_ASSIGN_OR_RETURN(auto list_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
+  return std::unique_ptr<Exporter>(new Exporter(std::move(options), std::move(read_db),
+                                                std::move(write_db), std::move(list_db)));
 }
 
 absl::StatusOr<ExportResult> Exporter::Run(const std::string& trigger, const std::string& actor,
@@ -239,9 +240,9 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
 }
 
 absl::StatusOr<std::vector<ExportSummary>> Exporter::List() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&list_mu_);
   PROV_ASSIGN_OR_RETURN(
-      auto st, read_db_->Prepare("SELECT export_id, summary FROM exports ORDER BY created_us, "
+      auto st, list_db_->Prepare("SELECT export_id, summary FROM exports ORDER BY created_us, "
                                  "export_id"));
   std::vector<ExportSummary> out;
   while (true) {
@@ -258,8 +259,8 @@ absl::StatusOr<std::vector<ExportSummary>> Exporter::List() {
 }
 
 absl::StatusOr<std::optional<absl::Time>> Exporter::LastExportTime(const std::string& trigger) {
-  absl::MutexLock lock(&mu_);
-  PROV_ASSIGN_OR_RETURN(auto st, read_db_->Prepare("SELECT MAX(created_us) FROM exports WHERE "
+  absl::MutexLock lock(&list_mu_);
+  PROV_ASSIGN_OR_RETURN(auto st, list_db_->Prepare("SELECT MAX(created_us) FROM exports WHERE "
                                                    "? = '' OR trigger = ?"));
   st->BindText(1, trigger);
   st->BindText(2, trigger);

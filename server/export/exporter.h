@@ -75,10 +75,11 @@ class Exporter {
 
  private:
   Exporter(ExporterOptions options, std::unique_ptr<SqliteDb> read_db,
-           std::unique_ptr<SqliteDb> write_db)
+           std::unique_ptr<SqliteDb> write_db, std::unique_ptr<SqliteDb> list_db)
       : options_(std::move(options)),
         read_db_(std::move(read_db)),
-        write_db_(std::move(write_db)) {}
+        write_db_(std::move(write_db)),
+        list_db_(std::move(list_db)) {}
   absl::StatusOr<ExportResult> RunLocked(const std::string& trigger, const std::string& actor,
                                          const ExportProgressFn& progress)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -87,6 +88,9 @@ class Exporter {
   absl::Mutex mu_;
   std::unique_ptr<SqliteDb> read_db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteDb> write_db_ ABSL_GUARDED_BY(mu_);
+  // List and LastExportTime answer while an export runs (it holds mu_ for its whole length).
+  absl::Mutex list_mu_;
+  std::unique_ptr<SqliteDb> list_db_ ABSL_GUARDED_BY(list_mu_);
 };
 
 }  // namespace prov::server

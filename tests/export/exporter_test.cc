@@ -3,6 +3,8 @@
 // entry, and nothing half-written is ever left looking complete.
 #include "server/export/exporter.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <set>
 
@@ -10,6 +12,7 @@
 #include "common/integrity/export_check.h"
 #include "common/sha256.h"
 #include "nlohmann/json.hpp"
+#include "server/export/signing_key.h"
 #include "tests/export/export_fixture.h"
 
 namespace prov::server::testing {
@@ -221,6 +224,24 @@ TEST_F(ExporterTest, AFailedRecordLeavesNoExportFolder) {
   auto reader = AuditLogReader::Open(db_path());
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ((*reader)->List(0, 100, "export")->size(), 0u);  // rolled back with the row
+}
+
+TEST(SigningKeyTest, MadeOnFirstUseOwnerOnlyWithThePublicKeyBeside) {
+  TempDir dir;
+  const std::string path = dir.path() + "/export-signing.key";
+  auto made = LoadOrCreateSigningKey(path, /*create=*/true);
+  ASSERT_TRUE(made.ok()) << made.status();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(PublicKeyPathFor(path), dir.path() + "/export-signing.pub");
+  EXPECT_EQ(*integrity::LoadPublicKey(dir.path() + "/export-signing.pub"), made->public_key);
+  auto again = LoadOrCreateSigningKey(path, /*create=*/true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->public_key, made->public_key);  // the same key, not a new one
+  auto named = LoadOrCreateSigningKey(dir.path() + "/typo.key", /*create=*/false);
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(dir.path() + "/typo.key"));
 }
 
 }  // namespace
