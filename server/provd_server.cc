@@ -14,6 +14,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/access/access_metrics.h"
 #include "server/access/access_service.h"
 #include "server/access/authenticator.h"
 #include "server/access/token_store.h"
@@ -63,6 +64,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<AuditServiceImpl> audit;
   std::shared_ptr<StoreCollector> store_collector;
   std::shared_ptr<AnalysisCollector> analysis_collector;
+  std::shared_ptr<AccessCollector> access_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -226,6 +228,8 @@ absl::Status ProvdServer::Init() {
     s.exposer->RegisterCollectable(s.store_collector);
     s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
     s.exposer->RegisterCollectable(s.analysis_collector);
+    s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens);
+    s.exposer->RegisterCollectable(s.access_collector);
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
@@ -330,6 +334,7 @@ void ProvdServer::Shutdown() {
   s.exposer.reset();
   s.store_collector.reset();
   s.analysis_collector.reset();
+  s.access_collector.reset();
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();
