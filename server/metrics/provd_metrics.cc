@@ -1,5 +1,8 @@
 #include "server/metrics/provd_metrics.h"
 
+#include <map>
+#include <utility>
+
 #include "common/version.h"
 #include "prometheus/metric_family.h"
 #include "server/store/store_reader.h"
@@ -106,10 +109,16 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
              "centre.",
              prometheus::MetricType::Gauge);
   if (auto counts = reader_.CountNodesByDatacenter(clock_.Now() - silent_after_); counts.ok()) {
+    // "" and a literal "unknown" share one label value: merge them so no series repeats.
+    std::map<std::string, std::pair<int64_t, int64_t>> by_dc;
     for (const DatacenterNodeCount& c : *counts) {
-      const std::string dc = c.datacenter.empty() ? "unknown" : c.datacenter;
-      reporting->push_back(GaugeSample(static_cast<double>(c.reporting), {{"datacenter", dc}}));
-      silent->push_back(GaugeSample(static_cast<double>(c.silent), {{"datacenter", dc}}));
+      auto& [up, down] = by_dc[c.datacenter.empty() ? "unknown" : c.datacenter];
+      up += c.reporting;
+      down += c.silent;
+    }
+    for (const auto& [dc, n] : by_dc) {
+      reporting->push_back(GaugeSample(static_cast<double>(n.first), {{"datacenter", dc}}));
+      silent->push_back(GaugeSample(static_cast<double>(n.second), {{"datacenter", dc}}));
     }
   } else {
     failed();

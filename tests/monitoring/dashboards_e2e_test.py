@@ -12,7 +12,8 @@
 4. runs `promtool check metrics` on provd's /metrics and requires no findings;
 5. for EVERY target of EVERY panel of both dashboards, substitutes the template variables
    ($job=provd, $datacenter/$severity/$rule/$status=.*, $__rate_interval=10s) and requires a
-   non-empty result from Prometheus' /api/v1/query;
+   non-empty result from Prometheus' /api/v1/query; every variable's label_values() query must
+   list values too (through /api/v1/label/<label>/values, which is what Grafana calls);
 6. requires every alerting rule to evaluate without error against the real series.
 Bounded (about 40 s, hard limit 110 s); every subprocess is killed on the way out. Loopback only.
 Needs: prometheus and promtool (Debian package prometheus); the built provd, provctl, prov-sim,
@@ -220,10 +221,21 @@ def main():
         wait_for("12 s of scrapes", lambda: query(
             prom_port, 'count_over_time(up{job="provd"}[12s]) >= 12'), 30)
 
-        exprs = []
+        exprs, variables = [], 0
         for name in ("provenance-overview", "provenance-compliance"):
             with open(os.path.join(src, "dashboards/grafana", name + ".json")) as f:
                 board = json.load(f)
+            for v in board["templating"]["list"]:
+                if v["type"] != "query":
+                    continue
+                m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", v["query"])
+                if not m:
+                    raise AssertionError(f"{name}: variable {v['name']}: unexpected {v['query']}")
+                url = (f"http://127.0.0.1:{prom_port}/api/v1/label/{m.group(2)}/values?"
+                       + urllib.parse.urlencode({"match[]": m.group(1)}))
+                if not json.loads(http_get(url))["data"]:
+                    raise AssertionError(f"{name}: variable {v['name']} ({v['query']}) is empty")
+                variables += 1
             for p in board["panels"]:
                 for t in p.get("targets", []):
                     exprs.append((name, p["title"], t["refId"], substitute(t["expr"])))
@@ -235,7 +247,8 @@ def main():
                 empty.append(f"{board} / {title} / {ref}: {expr}")
         if empty:
             raise AssertionError("panel queries with no data:\n  " + "\n  ".join(empty))
-        log(f"all {len(exprs)} panel queries of both dashboards returned data")
+        log(f"all {len(exprs)} panel queries and {variables} variable queries of both "
+            "dashboards returned data")
 
         rules = json.loads(http_get(f"http://127.0.0.1:{prom_port}/api/v1/rules"))
         bad, count, states = [], 0, {}

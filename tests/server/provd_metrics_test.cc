@@ -24,7 +24,7 @@ using testing::MakeReport;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
 
-// "name{l1="v1",l2="v2"}" -> value, for every sample of every family.
+// "name{l1="v1",l2="v2"}" -> value, for every sample of every family; fails on a repeated series.
 std::map<std::string, double> Samples(const std::vector<prometheus::MetricFamily>& families) {
   std::map<std::string, double> out;
   for (const auto& f : families) {
@@ -37,7 +37,9 @@ std::map<std::string, double> Samples(const std::vector<prometheus::MetricFamily
         }
         key += "}";
       }
-      out[key] = f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+      const double value =
+          f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+      EXPECT_TRUE(out.emplace(key, value).second) << "duplicate series " << key;
     }
   }
   return out;
@@ -73,17 +75,19 @@ TEST_F(StoreCollectorTest, NodesReportingAndSilentPerDatacenterFollowTheClock) {
   Commit(MakeReport("fra-2", "b", 1, kT0 - absl::Seconds(90), "fra1"));  // silent at kT0
   Commit(MakeReport("ams-1", "b", 1, kT0 - absl::Seconds(30), "ams2"));
   Commit(MakeReport("nodc-1", "b", 1, kT0 - absl::Seconds(5), ""));
+  Commit(MakeReport("literal-unknown", "b", 1, kT0 - absl::Seconds(600), "unknown"));
   StoreCollector collector(*reader_, clock_, absl::Seconds(60));
 
   auto now = Samples(collector.Collect());
-  EXPECT_EQ(now["prov_nodes"], 4);
+  EXPECT_EQ(now["prov_nodes"], 5);
   EXPECT_EQ(now[R"(prov_nodes_reporting{datacenter="fra1"})"], 1);
   EXPECT_EQ(now[R"(prov_nodes_silent{datacenter="fra1"})"], 1);
   EXPECT_EQ(now[R"(prov_nodes_reporting{datacenter="ams2"})"], 1);
   EXPECT_EQ(now[R"(prov_nodes_silent{datacenter="ams2"})"], 0) << "zero is exported, not absent";
   EXPECT_EQ(now[R"(prov_nodes_reporting{datacenter="unknown"})"], 1) << "empty datacenter";
+  EXPECT_EQ(now[R"(prov_nodes_silent{datacenter="unknown"})"], 1) << "merged with \"unknown\"";
   EXPECT_EQ(now["prov_silent_after_seconds"], 60);
-  EXPECT_EQ(now[R"(prov_accelerators{model="H100 SXM5 80GB",vendor="nvidia"})"], 8);
+  EXPECT_EQ(now[R"(prov_accelerators{model="H100 SXM5 80GB",vendor="nvidia"})"], 10);
   EXPECT_EQ(now["prov_store_read_errors_total"], 0);
 
   clock_.Advance(absl::Seconds(45));  // ams-1 is now 75 s old, fra-1 55 s, nodc-1 50 s
