@@ -23,8 +23,11 @@ def target(expr, legend="", ref="A", instant=False):
     return t
 
 
-def panel(kind, title, description, targets, pos, unit="short", options=None, extra_defaults=None):
-    defaults = {"unit": unit, "noValue": "no data: is provd scraped?",
+def panel(kind, title, description, targets, pos, unit="short", options=None, extra_defaults=None,
+          no_value="no data: is provd scraped?"):
+    """no_value: what Grafana shows for an empty result. "0" where an absent series means none
+    (no flag and no rejection yet: those families have no samples until the first one)."""
+    defaults = {"unit": unit, "noValue": no_value,
                 "color": {"mode": "palette-classic" if kind == "timeseries" else "thresholds"},
                 "thresholds": {"mode": "absolute", "steps": [{"value": 0, "color": "green"}]}}
     if kind == "timeseries":
@@ -44,6 +47,11 @@ def panel(kind, title, description, targets, pos, unit="short", options=None, ex
         p["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                         "orientation": "horizontal", "displayMode": "gradient",
                         "showUnfilled": True, **(options or {})}
+    if kind == "table":  # one row per series, labels as columns, no time column
+        for t in p["targets"]:
+            t["format"] = "table"
+        p["transformations"] = [{"id": "organize",
+                                 "options": {"excludeByName": {"Time": True}}}]
     if kind == "timeseries":
         p["options"] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                         "tooltip": {"mode": "multi", "sort": "desc"}, **(options or {})}
@@ -118,7 +126,7 @@ def overview():
               "(stored + rejected). Anything above zero means agents send reports provd refuses; "
               "see Rejections by field.",
               [(f"{rejected} / clamp_min({ingested} + {rejected}, 1e-9)", "rejected")],
-              (8, 1, 4, 4), unit="percentunit", extra_defaults=red_above(0.01)),
+              (8, 1, 4, 4), unit="percentunit", extra_defaults=red_above(0.01), no_value="0"),
         panel("stat", "Open agent streams", "Agent report streams connected now.",
               [(f"sum(prov_ingest_streams{{{J}}})", "streams")], (12, 1, 4, 4)),
         panel("stat", "Nodes reporting", "Nodes whose newest report is younger than provd's "
@@ -136,7 +144,7 @@ def overview():
         panel("timeseries", "Rejections by field", "Rejected reports per second by the field the "
               "validator named (the agent log shows the full message).",
               [(f"sum by (field) ({rate('prov_reports_rejected_total')})", "{{field}}")],
-              (12, 5, 12, 8), unit="reqps"),
+              (12, 5, 12, 8), unit="reqps", no_value="no rejections"),
         panel("timeseries", "Ingest queue", "Validated reports waiting for the writer, against "
               "the queue's capacity; streams park (stop reading) when it is full.",
               [(f"sum(prov_ingest_queue_depth{{{J}}})", "depth", "A"),
@@ -206,21 +214,22 @@ def compliance():
         panel("stat", "Open flags", "Flags waiting for a compliance analyst (status open), in "
               "the selected severities and rules.",
               [(f"sum(prov_flags{{{open_}}})", "open")], (0, 1, 6, 4),
-              extra_defaults=red_above(1, "orange")),
+              extra_defaults=red_above(1, "orange"), no_value="0"),
         panel("bargauge", "Open flags by severity", "",
               [(f"sum by (severity) (prov_flags{{{open_}}})", "{{severity}}", "A", True)],
-              (6, 1, 9, 8)),
+              (6, 1, 9, 8), no_value="no open flags"),
         panel("bargauge", "Open flags by rule", "Rule families: compute_tier, projection, "
               "restricted_party_training, screening_hit, restricted_hardware.",
               [(f"sum by (rule) (prov_flags{{{open_}}})", "{{rule}}", "A", True)],
-              (15, 1, 9, 8)),
+              (15, 1, 9, 8), no_value="no open flags"),
         panel("stat", "Flags (any status)", "All flags in the selected statuses.",
-              [(f"sum(prov_flags{{{f}}})", "flags")], (0, 5, 6, 4)),
+              [(f"sum(prov_flags{{{f}}})", "flags")], (0, 5, 6, 4), no_value="0"),
         panel("table", "Flags by severity, rule and status", "",
               [(f"sum by (severity, rule, status) (prov_flags{{{f}}})", "", "A", True)],
-              (0, 9, 12, 8)),
+              (0, 9, 12, 8), no_value="no flags"),
         panel("timeseries", "Flags by status over time", "",
-              [(f"sum by (status) (prov_flags{{{f}}})", "{{status}}")], (12, 9, 12, 8)),
+              [(f"sum by (status) (prov_flags{{{f}}})", "{{status}}")], (12, 9, 12, 8),
+              no_value="no flags"),
         row("Bundles", 17, 0),
         panel("stat", "Bundles", "Suspected training lineages: accounts joined by evidence.",
               [(f"sum(prov_bundles{{{J},kind=\"all\"}})", "bundles")], (0, 18, 6, 4)),
