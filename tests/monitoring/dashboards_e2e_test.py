@@ -14,7 +14,8 @@
    ($job=provd, $datacenter/$severity/$rule/$status=.*, $__rate_interval=10s) and requires a
    non-empty result from Prometheus' /api/v1/query; every variable's label_values() query must
    list values too (through /api/v1/label/<label>/values, which is what Grafana calls);
-6. requires every alerting rule to evaluate without error against the real series.
+6. requires every alerting rule to evaluate without error against the real series, and the two
+   this fleet must trigger (silent share, critical flag open) to be pending.
 Bounded (about 40 s, hard limit 110 s); every subprocess is killed on the way out. Loopback only.
 Needs: prometheus and promtool (Debian package prometheus); the built provd, provctl, prov-sim,
 prov-eval-gen in BIN_DIR.
@@ -250,17 +251,25 @@ def main():
         log(f"all {len(exprs)} panel queries and {variables} variable queries of both "
             "dashboards returned data")
 
-        rules = json.loads(http_get(f"http://127.0.0.1:{prom_port}/api/v1/rules"))
-        bad, count, states = [], 0, {}
-        for group in rules["data"]["groups"]:
-            for r in group["rules"]:
-                count += 1
-                states[r["name"]] = r.get("state")
-                if r.get("health") != "ok":
-                    bad.append(f"{r['name']}: {r.get('health')} {r.get('lastError', '')}")
+        # The fleet above must make these pending (their `for:` is an hour): proof that the rules'
+        # selectors match the real series' names and labels, not only promtool's synthetic ones.
+        expected = {"ProvSilentNodeShareHigh", "ProvCriticalFlagsUnattended"}
+
+        def rule_states():
+            rules = json.loads(http_get(f"http://127.0.0.1:{prom_port}/api/v1/rules"))
+            states = {r["name"]: r for g in rules["data"]["groups"] for r in g["rules"]}
+            active = {n for n, r in states.items() if r.get("state") in ("pending", "firing")}
+            return states if expected <= active else None
+        try:
+            states = wait_for("the expected alerts to be pending", rule_states, 15)
+        except AssertionError:
+            raise AssertionError(f"alerts {sorted(expected)} not all pending or firing")
+        bad = [f"{n}: {r.get('health')} {r.get('lastError', '')}" for n, r in states.items()
+               if r.get("health") != "ok"]
+        count = len(states)
         if bad or count < 10:
             raise AssertionError(f"{count} rules loaded; unhealthy: {bad}")
-        active = sorted(n for n, s in states.items() if s in ("pending", "firing"))
+        active = sorted(n for n, r in states.items() if r.get("state") in ("pending", "firing"))
         log(f"{count} alerting rules evaluate cleanly against real series; active: {active}")
         log(f"PASS in {time.monotonic() - started:.1f} s")
         passed = True
