@@ -151,6 +151,8 @@ absl::Status ProvdServer::Init() {
   }
 
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
+  s.metrics->queue_capacity.Set(static_cast<double>(o.queue_capacity));
+  s.metrics->start_time_seconds.Set(absl::ToDoubleSeconds(s.clock->Now() - absl::UnixEpoch()));
   s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
   WriterOptions writer_options;
   writer_options.max_batch = o.max_batch;
@@ -223,7 +225,7 @@ absl::Status ProvdServer::Init() {
       return absl::UnavailableError(
           absl::StrCat("metrics_address: cannot listen on ", o.metrics_address, ": ", e.what()));
     }
-    s.store_collector = std::make_shared<StoreCollector>(*s.reader);
+    s.store_collector = std::make_shared<StoreCollector>(*s.reader, *s.clock, o.silent_after);
     s.exposer->RegisterCollectable(s.metrics->registry());
     s.exposer->RegisterCollectable(s.store_collector);
     s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
