@@ -5,15 +5,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/grpc/status.h"
 
 namespace prov::server {
 namespace {
 
 using namespace provenance::v1;
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 // Streams one file; false when the client went away or the file cannot be read (*error set).
 bool SendFile(const std::string& dir, const std::string& path,
@@ -75,7 +72,7 @@ grpc::Status ExportServiceImpl::Export(grpc::ServerContext* context, const Expor
     client_gone = !writer->Write(e);
   };
   absl::StatusOr<ExportResult> result = exporter_.Run("request", actor, progress);
-  if (!result.ok()) return ToGrpc(result.status());
+  if (!result.ok()) return ToGrpcStatus(result.status());
   if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   if (request->send_files()) {
     std::vector<std::string> paths;
@@ -98,7 +95,7 @@ grpc::Status ExportServiceImpl::ListExports(grpc::ServerContext* context, const 
   std::string actor;
   if (grpc::Status s = Allow(context, ROLE_ADMIN, &actor); !s.ok()) return s;
   absl::StatusOr<std::vector<ExportSummary>> list = exporter_.List();
-  if (!list.ok()) return ToGrpc(list.status());
+  if (!list.ok()) return ToGrpcStatus(list.status());
   for (ExportSummary& s : *list) *response->add_exports() = std::move(s);
   return grpc::Status::OK;
 }
