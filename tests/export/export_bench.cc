@@ -3,7 +3,8 @@
 // Seeds a fresh provd.db (every migration) with realistic rows — usage hours, flags with an
 // evidence chain and a case, bundles, links, workloads, nodes with 8 accelerators each, audit
 // entries — then times Exporter::Run, integrity::VerifyExport, and reports bytes and peak RSS.
-// Not a ctest: run by hand (tools/bench-style); figures are quoted in server/export/README.md.
+// PROV_EXPORT_BENCH_KEEP=1 keeps the data dir. Not a ctest: run by hand (tools/bench-style);
+// figures are quoted in server/export/README.md.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -207,6 +208,10 @@ int main(int argc, char** argv) {
       seed_s, static_cast<unsigned long long>(rows), r->summary.files(), r->summary.bytes() / 1e6,
       export_s, rows / export_s, verify_s, v.ok() ? "ok" : v.problems[0].c_str(),
       ru.ru_maxrss / 1024.0);
-  std::filesystem::remove_all(dir);
+  if (std::getenv("PROV_EXPORT_BENCH_KEEP") == nullptr) {
+    std::filesystem::remove_all(dir);
+  } else {
+    std::printf("kept %s (provd --data-dir it to time provctl export --out)\n", dir.c_str());
+  }
   return v.ok() ? 0 : 1;
 }
