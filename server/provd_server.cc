@@ -25,6 +25,7 @@
 #include "server/auditlog/audit_log.h"
 #include "server/cases/case_manager.h"
 #include "server/cases/case_service.h"
+#include "server/export/export_metrics.h"
 #include "server/export/export_setup.h"
 #include "server/identity/identity_service.h"
 #include "server/ingest/agent_gateway_service.h"
@@ -67,6 +68,7 @@ struct ProvdServer::Impl {
   std::shared_ptr<StoreCollector> store_collector;
   std::shared_ptr<AnalysisCollector> analysis_collector;
   std::shared_ptr<AccessCollector> access_collector;
+  std::shared_ptr<ExportCollector> export_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -255,6 +257,8 @@ absl::Status ProvdServer::Init() {
     s.exposer->RegisterCollectable(s.analysis_collector);
     s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens);
     s.exposer->RegisterCollectable(s.access_collector);
+    s.export_collector = std::make_shared<ExportCollector>(s.exports->exporter());
+    s.exposer->RegisterCollectable(s.export_collector);
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
@@ -361,6 +365,7 @@ void ProvdServer::Shutdown() {
   s.store_collector.reset();
   s.analysis_collector.reset();
   s.access_collector.reset();
+  s.export_collector.reset();
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();

@@ -91,7 +91,30 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
 absl::StatusOr<ExportResult> Exporter::Run(const std::string& trigger, const std::string& actor,
                                            const ExportProgressFn& progress) {
   absl::MutexLock lock(&mu_);
-  return RunLocked(trigger, actor, progress);
+  const absl::Time start = absl::Now();  // a duration for /metrics, not a record time
+  absl::StatusOr<ExportResult> r = RunLocked(trigger, actor, progress);
+  if (r.ok()) {
+    last_duration_seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
+  } else {
+    ++failures_;
+  }
+  return r;
+}
+
+absl::StatusOr<ExportStats> Exporter::Stats() {
+  ExportStats stats;
+  stats.failures = failures_;
+  stats.last_duration_seconds = last_duration_seconds_;
+  absl::MutexLock lock(&list_mu_);
+  PROV_ASSIGN_OR_RETURN(auto st, list_db_->Prepare("SELECT trigger, COUNT(*), MAX(created_us) "
+                                                   "FROM exports GROUP BY trigger"));
+  while (true) {
+    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    stats.by_trigger[st->ColumnText(0)] = {static_cast<uint64_t>(st->ColumnInt64(1)),
+                                           st->ColumnInt64(2)};
+  }
+  return stats;
 }
 
 absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,

@@ -25,7 +25,9 @@
 // a time (a mutex), so two never chain to the same predecessor.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +55,17 @@ struct ExporterOptions {
 
 using ExportProgressFn = std::function<void(const provenance::v1::ExportProgress&)>;
 
+// What /metrics shows about exports (server/export/export_metrics.h).
+struct ExportStats {
+  struct Trigger {
+    uint64_t exports = 0;
+    int64_t last_us = 0;
+  };
+  std::map<std::string, Trigger> by_trigger;  // "schedule", "request": recorded exports
+  uint64_t failures = 0;                      // runs that failed since start
+  double last_duration_seconds = 0;           // of the last successful run
+};
+
 struct ExportResult {
   provenance::v1::ExportSummary summary;
   integrity::Manifest manifest;
@@ -70,6 +83,7 @@ class Exporter {
   absl::StatusOr<std::vector<provenance::v1::ExportSummary>> List();
   // When the newest export with this trigger ("" = any) was made; nullopt when none.
   absl::StatusOr<std::optional<absl::Time>> LastExportTime(const std::string& trigger);
+  absl::StatusOr<ExportStats> Stats();
   const integrity::SigningKey& key() const { return options_.key; }
   const std::string& export_dir() const { return options_.export_dir; }
 
@@ -91,6 +105,8 @@ class Exporter {
   // List and LastExportTime answer while an export runs (it holds mu_ for its whole length).
   absl::Mutex list_mu_;
   std::unique_ptr<SqliteDb> list_db_ ABSL_GUARDED_BY(list_mu_);
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<double> last_duration_seconds_{0};
 };
 
 }  // namespace prov::server

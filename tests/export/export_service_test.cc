@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "grpcpp/grpcpp.h"
+#include "server/export/export_metrics.h"
 #include "tests/export/export_fixture.h"
 
 namespace prov::server::testing {
@@ -104,6 +105,32 @@ TEST_F(ExportServiceTest, WithoutFilesOnlyProgressAndSummaryThenListedAndKeyShow
   ASSERT_TRUE(stub_->GetSigningKey(&key_ctx, GetSigningKeyRequest(), &key).ok());
   EXPECT_EQ(key.public_key(), absl::BytesToHexString(key_.public_key));
   EXPECT_EQ(key.key_file_line(), "ed25519-public " + key.public_key());
+}
+
+TEST_F(ExportServiceTest, MetricsCountExportsAndFailures) {
+  ExportCollector collector(*exporter_);
+  auto value = [&](const std::string& name, const std::string& trigger) -> double {
+    for (const auto& f : collector.Collect()) {
+      if (f.name != name) continue;
+      for (const auto& m : f.metric) {
+        if (!trigger.empty() && (m.label.empty() || m.label[0].value != trigger)) continue;
+        return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+      }
+    }
+    return -1;
+  };
+  EXPECT_EQ(value("prov_exports_total", "schedule"), 0);
+  EXPECT_EQ(value("prov_export_last_timestamp_seconds", "schedule"), -1);  // none yet: absent
+  Export("schedule");
+  EXPECT_EQ(value("prov_exports_total", "schedule"), 1);
+  EXPECT_EQ(value("prov_exports_total", "request"), 0);
+  EXPECT_EQ(value("prov_export_last_timestamp_seconds", "schedule"),
+            absl::ToDoubleSeconds(clock_.Now() - absl::UnixEpoch()));
+  EXPECT_GE(value("prov_export_last_duration_seconds", ""), 0);
+  EXPECT_EQ(value("prov_export_failures_total", ""), 0);
+  Sql("DROP TABLE links");  // the next run cannot read its snapshot
+  EXPECT_FALSE(exporter_->Run("request", "token:admin").ok());
+  EXPECT_EQ(value("prov_export_failures_total", ""), 1);
 }
 
 }  // namespace
