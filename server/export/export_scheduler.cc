@@ -15,7 +15,7 @@ void Log(const char* what, const absl::Status& s) {
 void ExportScheduler::Start() {
   if (thread_.joinable()) return;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(stop_mu_);
     stop_ = false;
   }
   thread_ = std::thread([this] { Loop(); });
@@ -23,17 +23,18 @@ void ExportScheduler::Start() {
 
 void ExportScheduler::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(stop_mu_);
     stop_ = true;
   }
+  stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void ExportScheduler::Loop() {
   while (true) {
     (void)Tick();
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.poll);
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.poll), [this] { return stop_; });
     if (stop_) return;
   }
 }

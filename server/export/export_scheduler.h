@@ -17,6 +17,8 @@
 // serialised by the Exporter).
 #pragma once
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -59,8 +61,11 @@ class ExportScheduler {
   const Clock& clock_;
   const Options options_;
   absl::Mutex tick_mu_;  // one Tick at a time (the pruner is single-connection)
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // The stop signal uses std primitives (pthread underneath), which ThreadSanitizer sees even
+  // with Debian's uninstrumented Abseil.
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;  // guarded by stop_mu_
   std::thread thread_;
 };
 
