@@ -1,4 +1,5 @@
 // AuditService's dashboard aggregates: GetFleetOverview, ListAccelerators, GetAccountUsageSeries.
+// Each needs the viewer role, like the rest of AuditService.
 #include "absl/strings/str_cat.h"
 #include "server/audit/audit_service.h"
 
@@ -29,6 +30,9 @@ grpc::Status Invalid(const std::string& message) {
 grpc::Status AuditServiceImpl::GetFleetOverview(
     grpc::ServerContext* context, const provenance::v1::GetFleetOverviewRequest*,
     provenance::v1::GetFleetOverviewResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   const absl::Time now = clock_.Now();
   auto overview = reader_.FleetOverview(now - silent_after_);
   if (!overview.ok()) return ToGrpc(overview.status());
@@ -41,6 +45,9 @@ grpc::Status AuditServiceImpl::GetFleetOverview(
 grpc::Status AuditServiceImpl::ListAccelerators(
     grpc::ServerContext* context, const provenance::v1::ListAcceleratorsRequest* request,
     provenance::v1::ListAcceleratorsResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (request->limit() > kMaxLimit) {
     return Invalid(absl::StrCat("limit: ", request->limit(), " exceeds ", kMaxLimit));
   }
@@ -61,6 +68,9 @@ grpc::Status AuditServiceImpl::ListAccelerators(
 grpc::Status AuditServiceImpl::GetAccountUsageSeries(
     grpc::ServerContext* context, const provenance::v1::GetAccountUsageSeriesRequest* request,
     provenance::v1::GetAccountUsageSeriesResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (request->account().empty()) return Invalid("account: must not be empty");
   if (request->bucket_hours() > 24 * 366) {
     return Invalid(absl::StrCat("bucket_hours: ", request->bucket_hours(), " exceeds a year"));

@@ -37,13 +37,13 @@ struct UsageQuery {
   std::optional<absl::Time> until;  // hours starting before
 };
 struct AcceleratorQuery {
-  uint32_t vendor_id = 0, device_id = 0;  // 0: any
-  std::string datacenter, node_id;        // empty: any
+  uint32_t vendor_id = 0, device_id = 0;      // 0: any
+  std::string datacenter = {}, node_id = {};  // empty: any
   size_t limit = 1000;
 };
 struct UsageSeriesQuery {
-  std::string account;  // required
-  std::optional<absl::Time> since, until;
+  std::string account = {};  // required
+  std::optional<absl::Time> since = {}, until = {};
   uint32_t bucket_hours = 0;  // 0: chosen to keep at most kMaxSeriesPoints points
 };
 struct AcceleratorCount {
