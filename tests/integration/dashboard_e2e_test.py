@@ -116,7 +116,7 @@ class Run:
         opts = webdriver.ChromeOptions()
         opts.binary_location = "/usr/bin/chromium"
         for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                  "--window-size=1440,900", "--force-device-scale-factor=1", "--lang=en-US"):
+                  "--window-size=1366,768", "--force-device-scale-factor=1", "--lang=en-US"):
             opts.add_argument(a)
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         self.driver.set_script_timeout(20)
@@ -139,9 +139,12 @@ class Run:
 
     def element_shot(self, selector, name):
         el = self.driver.find_element(By.CSS_SELECTOR, selector)
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+        # The sticky header would cover the element's top edge: take it out of the flow meanwhile.
+        self.driver.execute_script("document.getElementById('topbar').style.position = 'static';"
+                                   "arguments[0].scrollIntoView()", el)
         path = os.path.join(self.args.artifacts, f"{len(self.shots) + 1:02d}-{name}.png")
         el.screenshot(path)
+        self.driver.execute_script("document.getElementById('topbar').style.position = ''")
         self.shots.append(path)
         log(f"screenshot {path}")
 

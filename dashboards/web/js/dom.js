@@ -73,10 +73,10 @@ export function accountLink(id) {
 // columns: [{title, cell: row => Node|string, cls}]; rows: array; attrs for the <table>.
 export function table(columns, rows, { empty: emptyNode, attrs = {}, rowAttrs } = {}) {
   if (!rows.length && emptyNode) return emptyNode;
-  return h("table", { class: "table", ...attrs },
+  return h("div", { class: "table-wrap" }, h("table", { class: "table", ...attrs },
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.cls }, c.title)))),
     h("tbody", {}, rows.map((r) => h("tr", rowAttrs ? rowAttrs(r) : {},
-      columns.map((c) => h("td", { class: c.cls }, c.cell(r)))))));
+      columns.map((c) => h("td", { class: c.cls }, c.cell(r))))))));
 }
 
 // A definition list of [term, value] pairs; values that are empty show a dash.

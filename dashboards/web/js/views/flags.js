@@ -44,7 +44,7 @@ function row(f, fresh) {
       accounts.length > 3 ? h("div", { class: "note" }, `+${accounts.length - 3} more`) : null),
     h("td", {}, (f.datacenters || []).join(", ") || "–"),
     h("td", { class: "num" }, f.training_flop && Number(f.training_flop.high) ? fmt.flopRange(f.training_flop) : "–"),
-    h("td", { class: "nowrap" }, fmt.utc(f.updated_at, { seconds: false })),
+    h("td", { class: "nowrap" }, fmt.utc(f.updated_at, { seconds: false }).replace(" UTC", "")),
     h("td", { class: "summary" }, h("div", { class: "clamp", title: f.summary }, f.summary)));
 }
 
@@ -93,10 +93,10 @@ export async function render(container, route, ctx) {
         : empty("No flags yet.", "provd raises a flag when a rule of the policy holds (compute tier, restricted party, restricted hardware, screening hit); it appears here without a reload."));
       return;
     }
-    body.append(h("table", { class: "table", id: "flag-queue" },
+    body.append(h("div", { class: "table-wrap" }, h("table", { class: "table", id: "flag-queue" },
       h("thead", {}, h("tr", {}, ["Flag", "Severity", "Status", "Rule", "Accounts", "Data centres",
-        "Estimated FLOP", "Updated", "Summary"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, list.map((f) => row(f, fresh.has(f.flag_id) ? fresh.get(f.flag_id).label : "")))));
+        "Estimated FLOP", "Updated (UTC)", "Summary"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, list.map((f) => row(f, fresh.has(f.flag_id) ? fresh.get(f.flag_id).label : ""))))));
   };
 
   const load = async () => {
