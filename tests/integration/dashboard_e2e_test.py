@@ -148,6 +148,10 @@ class Run:
         self.shots.append(path)
         log(f"screenshot {path}")
 
+    def js_text(self, selector):
+        return self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''", selector)
+
     def fetch(self, path, token=None, method="GET", body=None):
         """fetch() from inside the page; returns [status, text]."""
         return self.driver.execute_async_script("""
@@ -241,17 +245,18 @@ class Run:
         # Analyst works the case.
         d.find_element(By.ID, "case-note").send_keys("looking into the shared job")
         d.find_element(By.CSS_SELECTOR, "[data-action=acknowledge]").click()
-        WebDriverWait(d, 20).until(lambda _: "acknowledged" in d.find_element(By.ID, "case-status").text)
-        assert "alice" in d.find_element(By.ID, "case-history").text
+        # Live updates redraw parts of the page, so read what is shown in one script call each.
+        WebDriverWait(d, 20).until(lambda _: "acknowledged" in self.js_text("#case-status"))
+        WebDriverWait(d, 20).until(lambda _: "token:alice" in self.js_text("#case-history"))
         self.shot("flag-acknowledged")
 
         # Bundle, account and hardware views.
-        d.find_element(By.CSS_SELECTOR, "#compute-card").location_once_scrolled_into_view
-        bundle_link = d.find_element(By.XPATH, "//dt[.='Bundle']/following-sibling::dd[1]/a")
-        bundle_link.click()
+        bundle = d.execute_script(
+            "return document.querySelector('#flag-detail a[href^=\"#/bundle/\"]').getAttribute('href')")
+        d.get(self.url + bundle)
         self.css("#bundle-detail #evidence-graph")
         self.shot("bundle")
-        account = d.find_element(By.CSS_SELECTOR, "#accounts-kyc tbody tr a").text
+        account = self.js_text("#accounts-kyc tbody tr a")
         d.get(self.url + f"#/account/{account}")
         self.css("#usage-card svg rect")
         self.css("#identity-card dl")

@@ -16,7 +16,9 @@ function evidenceChain(flag) {
       h("div", {}, e.sentence)))) : h("p", { class: "note" }, "No evidence steps recorded."));
 }
 
-async function draw(root, flagId, ctx) {
+// `keep` survives re-renders: the case panel is redrawn only when the case itself changed, so a
+// live update of the evidence never wipes a note an analyst is typing.
+async function draw(root, flagId, ctx, keep) {
   const res = await api(`/api/flags/${encodeURIComponent(flagId)}`);
   const flag = res.flag;
   const bundle = res.bundle && res.bundle.bundle_id ? res.bundle : null;
@@ -33,8 +35,7 @@ async function draw(root, flagId, ctx) {
     h("span", { class: "sub mono" }, flag.rule), h("span", { class: "sub" }, `subject ${flag.subject}`)),
   h("p", { class: "summary-line", id: "flag-summary" }, flag.summary));
 
-  const caseSlot = h("div", { id: "case-slot" });
-  const side = h("div", { class: "stack" }, caseSlot,
+  const side = h("div", { class: "stack" }, keep.caseSlot,
     card("Cumulative compute", { id: "compute-card" }, computeFacts(flag.training_flop, [
       bundle ? ["Training accelerator-hours", fmt.hours(bundle.training_accelerator_hours)] : null,
       bundle ? ["Rate (low, recent)", `${fmt.eng(bundle.flop_rate_per_day)} FLOP/day`] : null,
@@ -66,18 +67,26 @@ async function draw(root, flagId, ctx) {
     card(`Workloads (${(flag.workloads || []).length})`, { id: "workloads-card" }, chips(flag.workloads)),
     links.length ? linksCard(links) : null);
   root.append(h("div", { class: "grid grid-main-side" }, mainCol, side));
-  await renderCase(caseSlot, flag.flag_id, ctx, () => draw(root, flagId, ctx));
+  const caseKey = [flag.status, flag.disposition, flag.assignee, flag.case_updated_at].join("|");
+  if (caseKey !== keep.caseKey) {
+    keep.caseKey = caseKey;
+    await renderCase(keep.caseSlot, flag.flag_id, ctx, () => {
+      keep.caseKey = null;
+      return draw(root, flagId, ctx, keep);
+    });
+  }
 }
 
 export async function render(container, route, ctx) {
   const flagId = route.params[0];
   const root = h("div", { id: "flag-detail", "data-flag-id": flagId });
   container.append(root);
-  await draw(root, flagId, ctx);
+  const keep = { caseSlot: h("div", { id: "case-slot" }), caseKey: null };
+  await draw(root, flagId, ctx, keep);
   let pending = null;
   const refresh = () => {
     clearTimeout(pending);
-    pending = setTimeout(() => draw(root, flagId, ctx).catch(() => {}), 300);
+    pending = setTimeout(() => draw(root, flagId, ctx, keep).catch(() => {}), 300);
   };
   return {
     onEvent(ev) {
