@@ -13,20 +13,6 @@ using ::testing::ElementsAre;
 using ::testing::SizeIs;
 using namespace testing;  // NOLINT: test builders
 
-// Two accounts exchanging traffic; `round` reports each.
-std::vector<ReportObservation> Round(int round) {
-  const absl::Time t = kT0 + absl::Minutes(5 * round);
-  ReportObservation east = Node("n-east", "dc-east", "us-east", t);
-  east.addresses = {"10.1.0.1"};
-  east.workloads.push_back(Training("k8s:a", "shell-a", 3e17));
-  ReportObservation west = Node("n-west", "dc-west", "eu-west", t);
-  west.addresses = {"10.2.0.1"};
-  WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
-  v.peers.push_back({"10.1.0.1", 0});
-  west.workloads.push_back(v);
-  return {east, west};
-}
-
 class AnalysisEngineTest : public ::testing::Test {
  protected:
   std::unique_ptr<AnalysisEngine> StartEngine() {
@@ -57,7 +43,7 @@ TEST_F(AnalysisEngineTest, FlagsLinksAndBundlesSurviveARestartWithoutDuplicates)
     // engine-only test has not got), so separate batches would leave FLOP unsaved here.
     std::vector<ReportObservation> batch;
     for (int k = 0; k < 3; ++k) {
-      for (auto& r : Round(k)) batch.push_back(std::move(r));
+      for (auto& r : PeerRound(k)) batch.push_back(std::move(r));
     }
     engine->Submit(std::move(batch));
     engine->Flush();
@@ -83,7 +69,7 @@ TEST_F(AnalysisEngineTest, FlagsLinksAndBundlesSurviveARestartWithoutDuplicates)
   EXPECT_GE(engine->Read([&](const Analyzer& a) { return a.BundleLinks(bundle_id, 10).size(); }),
             1u);
   // More evidence updates the same flag: no second flag, same bundle.
-  for (int k = 3; k < 40; ++k) engine->Submit(Round(k));
+  for (int k = 3; k < 40; ++k) engine->Submit(PeerRound(k));
   engine->Flush();
   flags = Flags(*engine);
   ASSERT_THAT(flags, SizeIs(1));  // 2.4e19 FLOP: still below tier-1e20

@@ -169,7 +169,9 @@ def main():
                                    os.path.join(scenario_dir, "policy.yaml"))
         server = f"127.0.0.1:{grpc_port}"
         log(f"provd on {server}, metrics :{metrics_port}")
-        ctl = [os.path.join(bin_dir, "provctl"), "--server", server, "--insecure"]
+        # provd's first start wrote an admin token into its data directory.
+        ctl = [os.path.join(bin_dir, "provctl"), "--server", server, "--insecure",
+               "--token-file", os.path.join(data_dir, "admin.token")]
         for cmd, name in (("accounts", "accounts.csv"), ("screening", "csl.csv")):
             subprocess.run(ctl + [cmd, "import", os.path.join(scenario_dir, name)], check=True,
                            stdout=subprocess.DEVNULL, timeout=30)
