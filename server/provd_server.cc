@@ -33,6 +33,7 @@
 #include "server/metrics/provd_metrics.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
+#include "server/web/web_server.h"
 
 namespace prov::server {
 namespace {
@@ -71,6 +72,7 @@ struct ProvdServer::Impl {
   std::shared_ptr<ExportCollector> export_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
   int port = 0;
   int metrics_port = 0;
   bool shut_down = false;
@@ -97,6 +99,9 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   }
   if (o.retention < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retention: must not be negative (0 keeps everything)");
+  }
+  if (!o.web_address.empty() && o.web_max_event_streams < 1) {
+    return absl::InvalidArgumentError("web_max_event_streams: must be >= 1");
   }
   return absl::OkStatus();
 }
@@ -262,6 +267,18 @@ absl::Status ProvdServer::Init() {
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
+  if (!o.web_address.empty()) {
+    web::WebServerOptions web_options;
+    web_options.address = o.web_address;
+    web_options.assets_dir = o.web_assets_dir;
+    web_options.events.max_streams = o.web_max_event_streams;
+    auto started = web::WebServer::Start(std::move(web_options), InProcessChannel());
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("web_address: ", started.status().message()));
+    }
+    s.web = *std::move(started);
+  }
   return absl::OkStatus();
 }
 
@@ -345,12 +362,14 @@ void ProvdServer::FlushAnalysis() {
 
 int ProvdServer::port() const { return impl_->port; }
 int ProvdServer::metrics_port() const { return impl_->metrics_port; }
+int ProvdServer::web_port() const { return impl_->web != nullptr ? impl_->web->port() : 0; }
 
 void ProvdServer::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   Impl& s = *impl_;
   if (s.shut_down) return;
   s.shut_down = true;
+  if (s.web != nullptr) s.web->Stop();  // ends the dashboard's live streams, stops accepting
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.exports != nullptr) s.exports->Stop();  // a scheduled export in progress finishes
   if (s.server != nullptr) {
@@ -360,6 +379,7 @@ void ProvdServer::Shutdown() {
   if (s.queue != nullptr) s.queue->Close();
   if (s.writer != nullptr) s.writer->Join();          // everything queued is committed
   if (s.analysis != nullptr) s.analysis->Shutdown();  // everything committed is analysed
+  s.web.reset();
   s.server.reset();
   s.exposer.reset();
   s.store_collector.reset();
