@@ -125,7 +125,8 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
     const ObservationHints::Workload& h = hints->workloads[i];
     const bool has_usage = static_cast<size_t>(i) < usage.size();
     WorkloadObservation& o = obs.workloads.emplace_back();
-    // The usage's id and account are the same values (ledger/usage.h), and already in cache.
+    // The usage's id, account and class are the same values (ledger/usage.h), and already in
+    // cache; the parsed Workload is not.
     if (has_usage) {
       o.workload_id = usage[i].workload_id;
       o.account = usage[i].account;
@@ -134,7 +135,7 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
       o.account =
           w.attribution().account().empty() ? kUnattributedAccount : w.attribution().account();
     }
-    o.workload_class = w.workload_class();
+    o.workload_class = has_usage ? usage[i].workload_class : w.workload_class();
     o.started_us = h.started_us;
     o.details_unchanged =
         cache != nullptr &&
