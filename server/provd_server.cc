@@ -167,13 +167,7 @@ absl::Status ProvdServer::Init() {
   writer_options.on_committed =
       [engine = s.analysis.get(), cache = std::make_shared<ObservationCache>()](
           const std::vector<IngestItem>& batch, const CommitResult& result) {
-        std::vector<ReportObservation> observations;
-        observations.reserve(batch.size());
-        for (size_t i = 0; i < batch.size(); ++i) {
-          if (i < result.duplicate.size() && result.duplicate[i]) continue;
-          if (!batch[i].usage.has_value()) continue;
-          observations.push_back(ObserveReport(batch[i].report, *batch[i].usage, cache.get()));
-        }
+        std::vector<ReportObservation> observations = TakeObservations(batch, result, cache.get());
         engine->Submit(std::move(observations));
       };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
@@ -186,6 +180,7 @@ absl::Status ProvdServer::Init() {
   deps.clock = s.clock;
   deps.catalog = s.catalog;
   deps.ledger = writer_options.ledger;
+  deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get());
 
