@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 2> kMigrations = {R"sql(
+constexpr std::array<const char*, 3> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -197,6 +197,18 @@ CREATE TABLE flag_accounts (
   flag_id TEXT NOT NULL,
   PRIMARY KEY (account_id, flag_id)
 ) WITHOUT ROWID;
+)sql",
+                                                    // Alert notifier (issue 4: alerts).
+                                                    R"sql(
+CREATE TABLE alert_deliveries (
+  flag_id TEXT PRIMARY KEY,
+  state INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  starts_us INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
 )sql"};
 
 }  // namespace
