@@ -14,6 +14,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/alerting/alert_notifier.h"
 #include "server/analysis/analysis_engine.h"
 #include "server/analysis/analysis_metrics.h"
 #include "server/analysis/analysis_service.h"
@@ -43,6 +44,7 @@ struct ProvdServer::Impl {
   LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
+  std::unique_ptr<AlertNotifier> alerts;
   std::unique_ptr<IdentityServiceImpl> identity;
   std::shared_ptr<ReportQueue> queue;
   std::unique_ptr<IngestWriter> writer;
@@ -56,6 +58,33 @@ struct ProvdServer::Impl {
   int metrics_port = 0;
   bool shut_down = false;
 };
+
+namespace {
+
+absl::StatusOr<provenance::v1::Severity> ParseAlertSeverity(const std::string& name) {
+  for (auto s : {provenance::v1::SEVERITY_INFO, provenance::v1::SEVERITY_LOW,
+                 provenance::v1::SEVERITY_MEDIUM, provenance::v1::SEVERITY_HIGH,
+                 provenance::v1::SEVERITY_CRITICAL}) {
+    if (SeverityLabel(s) == name) return s;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "alert_min_severity: \"", name, "\" is not one of info, low, medium, high, critical"));
+}
+
+absl::Status ValidateAlertOptions(const ProvdOptions& o) {
+  for (const std::string& url : o.alertmanager_urls) {
+    if (absl::Status s = ValidateAlertmanagerUrl(url); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("alertmanager_url: ", s.message()));
+    }
+  }
+  if (absl::Status s = ParseAlertSeverity(o.alert_min_severity).status(); !s.ok()) return s;
+  if (o.alert_resend_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("alert_resend_interval: must be positive");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status ValidateOptions(const ProvdOptions& o) {
   if (o.data_dir.empty()) return absl::InvalidArgumentError("data_dir: is required");
@@ -73,7 +102,7 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   if (o.silent_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("silent_after: must be positive");
   }
-  return absl::OkStatus();
+  return ValidateAlertOptions(o);
 }
 
 ProvdServer::ProvdServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -208,6 +237,25 @@ absl::Status ProvdServer::Init() {
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
+  return StartAlerts();
+}
+
+absl::Status ProvdServer::StartAlerts() {
+  Impl& s = *impl_;
+  const ProvdOptions& o = s.options;
+  if (o.alertmanager_urls.empty()) return absl::OkStatus();
+  AlertNotifierOptions a;
+  a.alertmanager_urls = o.alertmanager_urls;
+  PROV_ASSIGN_OR_RETURN(a.min_severity, ParseAlertSeverity(o.alert_min_severity));
+  a.resend_interval = o.alert_resend_interval;
+  a.content = {.dashboard_url = o.dashboard_url, .runbook_url = o.alert_runbook_url};
+  a.db_path = s.store->path();
+  a.clock = s.clock;
+  a.registry = s.metrics->registry().get();
+  auto source = NewEngineFlagSource(*s.analysis, a.min_severity);
+  PROV_ASSIGN_OR_RETURN(s.alerts, AlertNotifier::Create(std::move(a), std::move(source),
+                                                        std::make_unique<HttpAlertPoster>()));
+  s.alerts->Start();
   return absl::OkStatus();
 }
 
@@ -253,6 +301,7 @@ void ProvdServer::Shutdown() {
   Impl& s = *impl_;
   if (s.shut_down) return;
   s.shut_down = true;
+  if (s.alerts != nullptr) s.alerts->Stop();  // reads the engine: stops before it
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.server != nullptr) {
     // Immediate deadline: open agent streams are cancelled (they are long-lived by design).
@@ -270,6 +319,7 @@ void ProvdServer::Shutdown() {
   s.writer.reset();
   s.identity.reset();
   s.analysis_service.reset();
+  s.alerts.reset();
   s.analysis.reset();
   s.reader.reset();
   s.store.reset();

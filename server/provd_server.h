@@ -11,6 +11,7 @@
 // threads run AuditService queries on read-only SQLite connections; ONE ingest writer thread
 // commits batches, hands observations of the committed reports to the analysis engine and posts
 // acks; ONE analysis thread correlates, evaluates the policy and saves links, bundles and flags;
+// ONE alert thread (when alertmanager_urls is set) posts flags to Alertmanager;
 // prometheus-cpp's civetweb threads serve /metrics.
 // Shutdown(): stop accepting and cancel open streams, drain the queue into the store (everything
 // accepted is committed; acks for the last batches may not reach agents, which resend and get
@@ -20,6 +21,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -52,6 +54,14 @@ struct ProvdOptions {
   // Policy (YAML, deploy/policy/default.yaml documents it): this file when set; else the newest
   // policy loaded through `provctl policy load`; else the built-in default.
   std::string policy_file;
+  // Alerts to on-call (server/alerting/alert_notifier.h): flags at or above alert_min_severity
+  // ("info".."critical") posted to each Alertmanager (API v2) every alert_resend_interval while
+  // open, resolved when the case is closed. Empty: no alerts.
+  std::vector<std::string> alertmanager_urls;
+  std::string alert_min_severity = "high";
+  absl::Duration alert_resend_interval = absl::Minutes(1);
+  std::string dashboard_url;  // flag links in alerts: <dashboard_url>/#/flags/<flag_id>
+  std::string alert_runbook_url = "docs/runbooks/flags.md";
   const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
   Clock* clock = nullptr;                       // null: RealClock
 };
@@ -77,6 +87,7 @@ class ProvdServer {
   explicit ProvdServer(std::unique_ptr<Impl> impl);
   absl::Status Init();
   absl::Status LoadStartupPolicy(const IdentityStartup& startup);
+  absl::Status StartAlerts();
 
   absl::Mutex shutdown_mu_;
   std::unique_ptr<Impl> impl_;

@@ -1,0 +1,169 @@
+// provd in-process (real clock, real SQLite) posting to a REAL Alertmanager
+// (/usr/bin/prometheus-alertmanager on loopback), whose webhook receiver is this test: a flag's
+// firing notification carries the expected labels and annotations; closing the case delivers a
+// resolved notification; an Alertmanager that is down when the flag appears only delays it.
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "provenance/v1/analysis.grpc.pb.h"
+#include "server/provd_server.h"
+#include "tests/alerting/alertmanager_harness.h"
+#include "tests/server/agent_stream.h"
+#include "tests/server/temp_dir.h"
+#include "tests/server/test_reports.h"
+
+namespace prov::server {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using namespace provenance::v1;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// A node with two Huawei Ascend 910B: the built-in policy's restricted_hardware rule (critical).
+NodeReport AscendReport(uint64_t seq) {
+  NodeReport r = testing::MakeReport("n-910", "boot-1", seq, RealClock::Get().Now(), "dc-east");
+  for (auto& a : *r.mutable_accelerators()) {
+    a.set_vendor_id(0x19e5);
+    a.set_device_id(0xd802);
+    a.set_vendor("huawei");
+    a.set_model("Ascend 910B");
+    a.set_family("ascend");
+  }
+  return r;
+}
+
+// The notification's alert for `flag_id` with `status` ("firing"/"resolved"), or null.
+const nlohmann::json* AlertIn(const nlohmann::json& n, const std::string& flag_id,
+                              const std::string& status) {
+  if (!n.is_object() || !n.contains("alerts")) return nullptr;
+  for (const auto& a : n["alerts"]) {
+    if (a["labels"].value("flag_id", "") == flag_id && a.value("status", "") == status) return &a;
+  }
+  return nullptr;
+}
+
+class AlertmanagerIntegrationTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ProvdServer> StartProvd(const std::string& am_url) {
+    ProvdOptions o;
+    o.data_dir = dir_.path() + "/data";
+    o.metrics_address = "127.0.0.1:0";
+    o.alertmanager_urls = {am_url};
+    o.alert_min_severity = "critical";
+    o.alert_resend_interval = absl::Seconds(1);  // also the longest retry backoff
+    o.dashboard_url = "http://provd.example:8080";
+    o.alert_runbook_url = "http://provd.example:8080/runbooks/flags.md";
+    auto server = ProvdServer::Start(std::move(o));
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return nullptr;
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                   grpc::InsecureChannelCredentials());
+    return *std::move(server);
+  }
+  // Sends one Ascend report and returns the flag it raised.
+  std::string RaiseFlag(ProvdServer& server, uint64_t seq) {
+    testing::AgentStream stream(channel_);
+    stream.Write(AscendReport(seq));
+    EXPECT_TRUE(stream.WaitCommitted("boot-1", seq));
+    stream.Finish();
+    server.FlushAnalysis();
+    return FlagId();
+  }
+  std::string FlagId() {
+    auto stub = AnalysisService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ListFlagsRequest req;
+    req.set_rule("restricted_hardware:");
+    ListFlagsResponse resp;
+    grpc::Status s = stub->ListFlags(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(resp.flags(), SizeIs(1));
+    return resp.flags_size() > 0 ? resp.flags(0).flag_id() : "";
+  }
+  double Metric(ProvdServer& server, const std::string& line_prefix) {
+    const std::string text = testing::HttpGet(server.metrics_port(), "/metrics");
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      if (absl::StartsWith(line, line_prefix)) {
+        return std::stod(std::string(line.substr(line.rfind(' ') + 1)));
+      }
+    }
+    return -1;
+  }
+
+  testing::TempDir dir_;
+  std::shared_ptr<grpc::Channel> channel_;
+  testing::WebhookRecorder hook_;
+};
+
+TEST_F(AlertmanagerIntegrationTest, AFlagFiresWithItsLabelsAndAnnotations) {
+  testing::Alertmanager am(dir_.path(), hook_.url());
+  ASSERT_TRUE(am.Start()) << am.log();
+  auto provd = StartProvd(am.url());
+  ASSERT_NE(provd, nullptr);
+  const absl::Time start = absl::Now();
+  const std::string flag_id = RaiseFlag(*provd, 1);
+  ASSERT_FALSE(flag_id.empty());
+
+  nlohmann::json n = hook_.WaitFor(
+      [&](const nlohmann::json& n) { return AlertIn(n, flag_id, "firing") != nullptr; }, kWait);
+  ASSERT_FALSE(n.is_null()) << "no firing notification; Alertmanager log:\n" << am.log();
+  std::fprintf(stderr, "firing notification %.2f s after the report\n",
+               absl::ToDoubleSeconds(absl::Now() - start));
+  const nlohmann::json& a = *AlertIn(n, flag_id, "firing");
+  EXPECT_EQ(n["receiver"], "hook");
+  EXPECT_EQ(a["labels"]["alertname"], "ProvenanceFlag");
+  EXPECT_EQ(a["labels"]["severity"], "critical");
+  EXPECT_EQ(a["labels"]["rule"], "restricted_hardware:huawei-ascend");
+  EXPECT_EQ(a["labels"]["rule_kind"], "restricted_hardware");
+  EXPECT_EQ(a["labels"]["accounts"], "acme");
+  EXPECT_EQ(a["labels"]["datacenters"], "dc-east");
+  EXPECT_THAT(a["annotations"]["summary"].get<std::string>(), HasSubstr("Ascend 910B"));
+  EXPECT_EQ(a["annotations"]["flag_url"], "http://provd.example:8080/#/flags/" + flag_id);
+  EXPECT_EQ(a["annotations"]["runbook_url"], "http://provd.example:8080/runbooks/flags.md");
+  EXPECT_EQ(a["annotations"]["case_status"], "open");
+  EXPECT_FALSE(a["annotations"].value("description", "").empty());
+  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flags/" + flag_id);
+  EXPECT_EQ(Metric(*provd, "prov_alerts_firing "), 1);
+  EXPECT_GE(
+      Metric(*provd, "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"ok\"}"), 1);
+  EXPECT_EQ(Metric(*provd, "prov_alertmanager_up{alertmanager=\"" + am.url() + "\"}"), 1);
+  provd->Shutdown();
+}
+
+TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDelaysTheAlertButDoesNotLoseIt) {
+  testing::Alertmanager am(dir_.path(), hook_.url());  // not started yet
+  auto provd = StartProvd(am.url());
+  ASSERT_NE(provd, nullptr);
+  const std::string flag_id = RaiseFlag(*provd, 1);
+  ASSERT_FALSE(flag_id.empty());
+  const std::string errors =
+      "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"error\"}";
+  const absl::Time deadline = absl::Now() + kWait;
+  while (Metric(*provd, errors) < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));  // polling a real server's metrics, bounded
+  }
+  ASSERT_GE(Metric(*provd, errors), 2) << "posts to the stopped Alertmanager should fail";
+  EXPECT_EQ(Metric(*provd, "prov_alertmanager_up{alertmanager=\"" + am.url() + "\"}"), 0);
+  EXPECT_THAT(hook_.all(), SizeIs(0));
+
+  ASSERT_TRUE(am.Start()) << am.log();
+  const absl::Time up = absl::Now();
+  nlohmann::json n = hook_.WaitFor(
+      [&](const nlohmann::json& n) { return AlertIn(n, flag_id, "firing") != nullptr; }, kWait);
+  ASSERT_FALSE(n.is_null()) << "the alert was lost; Alertmanager log:\n" << am.log();
+  std::fprintf(stderr, "delivered %.2f s after Alertmanager came up\n",
+               absl::ToDoubleSeconds(absl::Now() - up));
+  EXPECT_EQ((*AlertIn(n, flag_id, "firing"))["labels"]["severity"], "critical");
+  provd->Shutdown();
+}
+
+}  // namespace
+}  // namespace prov::server
