@@ -102,8 +102,13 @@ class WebhookRecorder {
 
 class Alertmanager {
  public:
-  Alertmanager(std::string dir, const std::string& webhook_url)
-      : dir_(std::move(dir)), port_(FreePort()) {
+  // With the configuration text `config` instead of the test one.
+  static Alertmanager WithConfig(std::string dir, const std::string& config) {
+    Alertmanager am(std::move(dir));
+    std::ofstream(am.dir_ + "/alertmanager.yml") << config;
+    return am;
+  }
+  Alertmanager(std::string dir, const std::string& webhook_url) : Alertmanager(std::move(dir)) {
     std::ofstream(dir_ + "/alertmanager.yml") << absl::StrCat(R"(route:
   receiver: hook
   group_by: [flag_id]
@@ -117,6 +122,9 @@ receivers:
                                                               webhook_url, R"("
         send_resolved: true
 )");
+  }
+  Alertmanager(Alertmanager&& o) noexcept : dir_(o.dir_), port_(o.port_), pid_(o.pid_) {
+    o.pid_ = -1;
   }
   ~Alertmanager() { Stop(); }
   int port() const { return port_; }
@@ -184,6 +192,7 @@ receivers:
   }
 
  private:
+  explicit Alertmanager(std::string dir) : dir_(std::move(dir)), port_(FreePort()) {}
   std::string dir_;
   int port_;
   pid_t pid_ = -1;
