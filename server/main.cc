@@ -59,6 +59,11 @@ ABSL_FLAG(
     "Policy YAML (format: deploy/policy/default.yaml); default: the newest policy loaded with "
     "`provctl policy load`, else the built-in default");
 ABSL_FLAG(std::string, port_file, "", "Write the bound gRPC port to this file once serving");
+ABSL_FLAG(std::string, cert_roles, "",
+          "File mapping client-certificate common names to roles, one '<CN> <role>' per line "
+          "(roles: viewer, analyst, admin); people may also use tokens (provctl tokens issue)");
+ABSL_FLAG(bool, bootstrap_token, true,
+          "On first start, write an admin token to <data-dir>/admin.token (mode 0600)");
 ABSL_FLAG(std::vector<std::string>, alertmanager_url, {},
           "Alertmanager base URL to post flag alerts to (API v2); repeat or comma-separate for "
           "an HA pair (each gets every alert); empty: no alerts");
@@ -180,6 +185,8 @@ int main(int argc, char** argv) {
   options.default_utilization = absl::GetFlag(FLAGS_default_utilization);
   options.silent_after = absl::GetFlag(FLAGS_silent_after);
   options.policy_file = absl::GetFlag(FLAGS_policy);
+  options.cert_roles_file = absl::GetFlag(FLAGS_cert_roles);
+  options.write_bootstrap_token = absl::GetFlag(FLAGS_bootstrap_token);
   for (const std::string& url : absl::GetFlag(FLAGS_alertmanager_url)) {
     if (!url.empty()) options.alertmanager_urls.push_back(url);
   }

@@ -14,11 +14,17 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/access/access_service.h"
+#include "server/access/authenticator.h"
+#include "server/access/token_store.h"
 #include "server/alerting/alert_notifier.h"
 #include "server/analysis/analysis_engine.h"
 #include "server/analysis/analysis_metrics.h"
 #include "server/analysis/analysis_service.h"
 #include "server/audit/audit_service.h"
+#include "server/auditlog/audit_log.h"
+#include "server/cases/case_manager.h"
+#include "server/cases/case_service.h"
 #include "server/identity/identity_service.h"
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
@@ -41,11 +47,18 @@ struct ProvdServer::Impl {
   std::shared_ptr<ProvdMetrics> metrics;
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreReader> reader;
+  std::unique_ptr<TokenStore> tokens;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<AuditLogReader> audit_log;
   LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
   std::unique_ptr<AlertNotifier> alerts;
   std::unique_ptr<IdentityServiceImpl> identity;
+  std::unique_ptr<CaseManager> cases;
+  std::unique_ptr<CaseServiceImpl> case_service;
+  std::unique_ptr<AccessServiceImpl> access_service;
+  std::unique_ptr<AuditLogServiceImpl> audit_log_service;
   std::shared_ptr<ReportQueue> queue;
   std::unique_ptr<IngestWriter> writer;
   std::unique_ptr<AgentGatewayService> gateway;
@@ -132,6 +145,7 @@ absl::Status ProvdServer::Init() {
   }
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db")));
   PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
+  PROV_RETURN_IF_ERROR(InitAccess());
 
   PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(s.store->path()));
   PROV_RETURN_IF_ERROR(LoadStartupPolicy(startup));
@@ -143,9 +157,13 @@ absl::Status ProvdServer::Init() {
   if (startup.snapshot.kyc_version > 0 || !startup.snapshot.screening_list_version.empty()) {
     s.analysis->OnIdentityChanged(std::move(startup.snapshot));
   }
-  s.analysis_service = std::make_unique<AnalysisServiceImpl>(*s.analysis);
+  s.analysis_service = std::make_unique<AnalysisServiceImpl>(*s.analysis, s.auth.get());
+  PROV_ASSIGN_OR_RETURN(s.cases, CaseManager::Open(s.store->path(), *s.analysis, *s.clock));
+  PROV_RETURN_IF_ERROR(s.cases->ReconcileEngine());
+  s.case_service = std::make_unique<CaseServiceImpl>(*s.cases, *s.auth);
   IdentityServiceOptions identity_options;
   identity_options.max_import_bytes = kMaxImportBytes;
+  identity_options.auth = s.auth.get();
   PROV_ASSIGN_OR_RETURN(
       s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock, s.analysis.get(), s.policy,
                                               identity_options));
@@ -189,7 +207,7 @@ absl::Status ProvdServer::Init() {
   deps.catalog = s.catalog;
   deps.ledger = writer_options.ledger;
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
-  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after);
+  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get());
 
   // Process-wide gRPC settings; the reflection plugin must be registered only once per process.
   static std::once_flag grpc_globals;
@@ -216,6 +234,9 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.audit.get());
   builder.RegisterService(s.analysis_service.get());
   builder.RegisterService(s.identity.get());
+  builder.RegisterService(s.case_service.get());
+  builder.RegisterService(s.access_service.get());
+  builder.RegisterService(s.audit_log_service.get());
   s.server = builder.BuildAndStart();
   if (s.server == nullptr || s.port == 0) {
     return absl::UnavailableError(
@@ -257,6 +278,50 @@ absl::Status ProvdServer::StartAlerts() {
                                                         std::make_unique<HttpAlertPoster>()));
   s.alerts->Start();
   return absl::OkStatus();
+}
+
+absl::Status ProvdServer::InitAccess() {
+  Impl& s = *impl_;
+  CertRoles cert_roles;
+  if (!s.options.cert_roles_file.empty()) {
+    auto text = ReadFileToString(s.options.cert_roles_file);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("cert_roles_file: ", text.status().message()));
+    }
+    auto parsed = ParseCertRoles(*text, s.options.cert_roles_file);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cert_roles_file: ", parsed.status().message()));
+    }
+    cert_roles = *std::move(parsed);
+  }
+  PROV_ASSIGN_OR_RETURN(s.tokens, TokenStore::Open(s.store->path(), *s.clock));
+  s.auth = std::make_unique<Authenticator>(*s.tokens, std::move(cert_roles));
+  PROV_ASSIGN_OR_RETURN(s.audit_log, AuditLogReader::Open(s.store->path()));
+  s.access_service = std::make_unique<AccessServiceImpl>(*s.tokens, *s.auth);
+  s.audit_log_service = std::make_unique<AuditLogServiceImpl>(*s.audit_log, *s.auth);
+  if (s.options.write_bootstrap_token) {
+    PROV_ASSIGN_OR_RETURN(bool wrote, s.tokens->EnsureBootstrapAdmin(bootstrap_token_path()));
+    if (wrote) {
+      std::fprintf(stderr,
+                   "provd: first start: an admin token is in %s (issue others with "
+                   "`provctl tokens issue`)\n",
+                   bootstrap_token_path().c_str());
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string ProvdServer::bootstrap_token_path() const {
+  return JoinPath(impl_->options.data_dir, "admin.token");
+}
+
+const std::string& ProvdServer::internal_token() const { return impl_->auth->internal_token(); }
+
+std::shared_ptr<grpc::Channel> ProvdServer::InProcessChannel() const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  return impl_->server->InProcessChannel(args);
 }
 
 absl::Status ProvdServer::LoadStartupPolicy(const IdentityStartup& startup) {
@@ -318,10 +383,17 @@ void ProvdServer::Shutdown() {
   s.gateway.reset();
   s.writer.reset();
   s.identity.reset();
+  s.case_service.reset();
+  s.cases.reset();
   s.analysis_service.reset();
   s.alerts.reset();
   s.analysis.reset();
   s.reader.reset();
+  s.audit_log_service.reset();
+  s.access_service.reset();
+  s.audit_log.reset();
+  s.auth.reset();
+  s.tokens.reset();
   s.store.reset();
 }
 

@@ -31,8 +31,9 @@
 #include "grpcpp/security/server_credentials.h"
 
 namespace grpc {
+class Channel;
 class Server;
-}
+}  // namespace grpc
 namespace prometheus {
 class Exposer;
 }
@@ -54,6 +55,12 @@ struct ProvdOptions {
   // Policy (YAML, deploy/policy/default.yaml documents it): this file when set; else the newest
   // policy loaded through `provctl policy load`; else the built-in default.
   std::string policy_file;
+  // People (compliance.proto): bearer tokens issued through AccessService, or client
+  // certificates whose common name this file maps to a role ("<CN> <role>" per line).
+  std::string cert_roles_file;
+  // On first start (no live admin token yet), write one admin token to <data_dir>/admin.token
+  // (mode 0600) so the operator can issue the others.
+  bool write_bootstrap_token = true;
   // Alerts to on-call (server/alerting/alert_notifier.h): flags at or above alert_min_severity
   // ("info".."critical") posted to each Alertmanager (API v2) every alert_resend_interval while
   // open, resolved when the case is closed. Empty: no alerts.
@@ -74,6 +81,12 @@ class ProvdServer {
 
   int port() const;          // bound gRPC port (useful with :0)
   int metrics_port() const;  // 0 when disabled
+  // <data_dir>/admin.token: where the bootstrap admin token is written on first start.
+  std::string bootstrap_token_path() const;
+  // provd's own admin credential (actor "provd"), for in-process clients; never persisted.
+  const std::string& internal_token() const;
+  // A channel to this server's gRPC services that bypasses the network (dashboard back end).
+  std::shared_ptr<grpc::Channel> InProcessChannel() const;
   // Waits until every report committed so far has been analysed and saved (tests, tools).
   void FlushAnalysis();
   void Shutdown();  // stop accepting, drain queue, commit, close store; idempotent
@@ -86,6 +99,7 @@ class ProvdServer {
   struct Impl;
   explicit ProvdServer(std::unique_ptr<Impl> impl);
   absl::Status Init();
+  absl::Status InitAccess();
   absl::Status LoadStartupPolicy(const IdentityStartup& startup);
   absl::Status StartAlerts();
 

@@ -42,6 +42,8 @@ done
 [ -s "$DATA/port" ] || { echo "provd did not start; log:"; cat "$DATA/provd.log"; exit 1; }
 cat "$DATA/provd.log"
 
+# provd's first start wrote an admin token (mode 0600); provctl reads it through PROV_TOKEN_FILE.
+export PROV_TOKEN_FILE=$DATA/admin.token
 CTL=("$B/provctl" --server "127.0.0.1:$PORT" --insecure)
 echo
 echo "== provctl accounts import / screening import (KYC records and the US Consolidated Screening List)"
@@ -69,6 +71,15 @@ FLAG=$("${CTL[@]}" flags list --rule compute_tier: -o json | grep -o '"flag_id":
 if [ -n "$FLAG" ]; then
   echo "== provctl flags show $FLAG (the evidence chain)"
   "${CTL[@]}" flags show "$FLAG" | head -40
+  echo
+  echo "== working it as a case: an analyst token, acknowledge, note (every action is audited)"
+  ANALYST=$("${CTL[@]}" tokens issue demo-analyst --role analyst | sed -n 2p)
+  "$B/provctl" --server "127.0.0.1:$PORT" --insecure --token "$ANALYST" case acknowledge "$FLAG" \
+    --note "looking at the shared checkpoints" | head -8
+  echo
+  echo "== provctl audit log / audit verify (the hash-chained record of every action)"
+  "${CTL[@]}" audit log | tail -5
+  "${CTL[@]}" audit verify
 fi
 echo
 echo "== what the agent sees on this machine (prov-agent --once; no accelerators here is normal)"
@@ -81,6 +92,7 @@ curl -s "http://127.0.0.1:$MPORT/metrics" | grep -E '^prov_(reports|nodes|flags|
 if [ "${1:-}" = "--no-wait" ]; then exit 0; fi
 echo
 echo "provd is still running on 127.0.0.1:$PORT. Try:"
+echo "  export PROV_TOKEN_FILE=$DATA/admin.token      # the admin token provd wrote on first start"
 echo "  $B/provctl --server 127.0.0.1:$PORT --insecure usage"
 echo "  $B/provctl --server 127.0.0.1:$PORT --insecure bundles list"
 echo "  $B/provctl --server 127.0.0.1:$PORT --insecure flags watch      # live, in another terminal"

@@ -99,7 +99,11 @@ nlohmann::json FlagAlert(const Flag& flag, const AlertLabels& labels, const Aler
   if (!url.empty()) annotations["flag_url"] = url;
   if (!content.runbook_url.empty()) annotations["runbook_url"] = content.runbook_url;
   annotations["case_status"] = CaseStatusName(flag.status());
-  // CASE_FIELDS
+  if (!flag.assignee().empty()) annotations["assignee"] = ValidUtf8(flag.assignee());
+  if (flag.disposition() != provenance::v1::DISPOSITION_UNSPECIFIED) {
+    annotations["disposition"] =
+        Lower(provenance::v1::Disposition_Name(flag.disposition()), "DISPOSITION_");
+  }
   if (flag.has_training_flop() && flag.training_flop().high() > 0) {
     char range[96];
     std::snprintf(range, sizeof(range), "%.2g to %.2g FLOP", flag.training_flop().low(),

@@ -89,6 +89,23 @@ absl::Status AnalysisEngine::OnPolicyLoaded(std::shared_ptr<const policy::Policy
   return absl::OkStatus();
 }
 
+absl::StatusOr<provenance::v1::Flag> AnalysisEngine::SetFlagCase(
+    const std::string& flag_id, provenance::v1::FlagStatus status,
+    provenance::v1::Disposition disposition, const std::string& assignee, absl::Time updated_at) {
+  provenance::v1::Flag copy;
+  {
+    absl::MutexLock lock(&mu_);
+    const provenance::v1::Flag* f =
+        analyzer_->SetFlagCase(flag_id, status, disposition, assignee, updated_at);
+    if (f == nullptr) return absl::NotFoundError(absl::StrCat("flag_id: no flag ", flag_id));
+    copy = *f;
+  }
+  absl::MutexLock lock(&queue_mu_);
+  queue_.emplace_back(std::monostate{});
+  ++submitted_;
+  return copy;
+}
+
 void AnalysisEngine::Flush() {
   absl::MutexLock lock(&queue_mu_);
   const uint64_t target = submitted_;
@@ -169,9 +186,9 @@ void AnalysisEngine::Apply(std::vector<Item>& items) {
         for (const ReportObservation& obs : *batch) analyzer_->Observe(obs);
       } else if (auto* snapshot = std::get_if<IdentitySnapshot>(&item)) {
         analyzer_->SetIdentity(*snapshot, options_.clock->Now());
-      } else {
-        analyzer_->SetPolicy(std::get<std::shared_ptr<const policy::Policy>>(item));
-      }
+      } else if (auto* policy = std::get_if<std::shared_ptr<const policy::Policy>>(&item)) {
+        analyzer_->SetPolicy(*policy);
+      }  // std::monostate: a case change already applied under mu_
     }
     analyzer_->Evaluate(options_.clock->Now());
     AnalyzerChanges changes = analyzer_->TakeChanges();

@@ -78,6 +78,15 @@ class AnalysisEngine final : public IdentitySink {
   void OnIdentityChanged(IdentitySnapshot snapshot) override;
   absl::Status OnPolicyLoaded(std::shared_ptr<const policy::Policy> policy) override;
 
+  // A case change (server/cases): applied to the in-memory flag at once (queries see it on
+  // return), saved and pushed to watchers by the engine thread shortly after. NOT_FOUND when no
+  // such flag.
+  absl::StatusOr<provenance::v1::Flag> SetFlagCase(const std::string& flag_id,
+                                                   provenance::v1::FlagStatus status,
+                                                   provenance::v1::Disposition disposition,
+                                                   const std::string& assignee,
+                                                   absl::Time updated_at);
+
   // Waits until everything submitted before the call is analysed and saved (tests, shutdown).
   void Flush();
   void Shutdown();  // idempotent
@@ -93,8 +102,9 @@ class AnalysisEngine final : public IdentitySink {
   size_t pending() const;
 
  private:
+  // std::monostate: nothing to apply, only save and push what changed (a case change).
   using Item = std::variant<std::vector<ReportObservation>, IdentitySnapshot,
-                            std::shared_ptr<const policy::Policy>>;
+                            std::shared_ptr<const policy::Policy>, std::monostate>;
   AnalysisEngine(Options options, std::unique_ptr<AnalysisStore> store);
   void Run();
   void Apply(std::vector<Item>& items);

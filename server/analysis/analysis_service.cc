@@ -21,8 +21,12 @@ grpc::Status CheckLimit(uint32_t limit) {
 
 }  // namespace
 
-grpc::Status AnalysisServiceImpl::ListFlags(grpc::ServerContext*, const ListFlagsRequest* request,
+grpc::Status AnalysisServiceImpl::ListFlags(grpc::ServerContext* context,
+                                            const ListFlagsRequest* request,
                                             ListFlagsResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (grpc::Status s = CheckLimit(request->limit()); !s.ok()) return s;
   if (!Severity_IsValid(request->min_severity())) {
     return Invalid("min_severity", absl::StrCat(request->min_severity(), " is not a severity"));
@@ -37,8 +41,12 @@ grpc::Status AnalysisServiceImpl::ListFlags(grpc::ServerContext*, const ListFlag
   return grpc::Status::OK;
 }
 
-grpc::Status AnalysisServiceImpl::GetFlag(grpc::ServerContext*, const GetFlagRequest* request,
+grpc::Status AnalysisServiceImpl::GetFlag(grpc::ServerContext* context,
+                                          const GetFlagRequest* request,
                                           GetFlagResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (request->flag_id().empty()) return Invalid("flag_id", "required");
   const bool found = engine_.Read([&](const Analyzer& a) {
     const Flag* f = a.flag(request->flag_id());
@@ -59,6 +67,9 @@ grpc::Status AnalysisServiceImpl::GetFlag(grpc::ServerContext*, const GetFlagReq
 grpc::Status AnalysisServiceImpl::WatchFlags(grpc::ServerContext* context,
                                              const WatchFlagsRequest* request,
                                              grpc::ServerWriter<Flag>* writer) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (!Severity_IsValid(request->min_severity())) {
     return Invalid("min_severity", absl::StrCat(request->min_severity(), " is not a severity"));
   }
@@ -88,9 +99,12 @@ grpc::Status AnalysisServiceImpl::WatchFlags(grpc::ServerContext* context,
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "provd is shutting down");
 }
 
-grpc::Status AnalysisServiceImpl::ListBundles(grpc::ServerContext*,
+grpc::Status AnalysisServiceImpl::ListBundles(grpc::ServerContext* context,
                                               const ListBundlesRequest* request,
                                               ListBundlesResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (grpc::Status s = CheckLimit(request->limit()); !s.ok()) return s;
   ListBundlesRequest req = *request;
   if (req.limit() == 0) req.set_limit(kDefaultLimit);
@@ -99,8 +113,12 @@ grpc::Status AnalysisServiceImpl::ListBundles(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AnalysisServiceImpl::GetBundle(grpc::ServerContext*, const GetBundleRequest* request,
+grpc::Status AnalysisServiceImpl::GetBundle(grpc::ServerContext* context,
+                                            const GetBundleRequest* request,
                                             GetBundleResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (request->bundle_id().empty()) return Invalid("bundle_id", "required");
   const bool found = engine_.Read([&](const Analyzer& a) {
     auto b = a.bundle(request->bundle_id());

@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "provenance/v1/analysis.grpc.pb.h"
+#include "server/access/authenticator.h"
 #include "server/analysis/analysis_engine.h"
 
 namespace prov::server {
@@ -23,7 +24,9 @@ class AnalysisServiceImpl final : public provenance::v1::AnalysisService::Servic
   static constexpr uint32_t kDefaultLimit = 1000;
   static constexpr uint32_t kMaxLimit = 100000;
 
-  explicit AnalysisServiceImpl(AnalysisEngine& engine) : engine_(engine) {}
+  // `auth` (provd always sets it): every call needs the viewer role. Null: no checks (tests).
+  explicit AnalysisServiceImpl(AnalysisEngine& engine, const Authenticator* auth = nullptr)
+      : engine_(engine), auth_(auth) {}
   void Stop() { stopped_ = true; }
 
   grpc::Status ListFlags(grpc::ServerContext* context,
@@ -43,6 +46,7 @@ class AnalysisServiceImpl final : public provenance::v1::AnalysisService::Servic
 
  private:
   AnalysisEngine& engine_;
+  const Authenticator* auth_;
   std::atomic<bool> stopped_{false};
 };
 

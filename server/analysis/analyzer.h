@@ -71,6 +71,13 @@ class Analyzer {
   // Applies the policy's rules to every bundle, account and node touched since the last call.
   void Evaluate(absl::Time now);
   AnalyzerChanges TakeChanges();
+  // A person's case change on a flag (CaseService): status, disposition, assignee and the case's
+  // time; the flag gets a new revision and is saved and pushed like any change. Null when no
+  // such flag.
+  const provenance::v1::Flag* SetFlagCase(const std::string& flag_id,
+                                          provenance::v1::FlagStatus status,
+                                          provenance::v1::Disposition disposition,
+                                          const std::string& assignee, absl::Time updated_at);
   // Puts changes that could not be saved back, so the next TakeChanges() returns them again.
   void Requeue(const AnalyzerChanges& changes);
 

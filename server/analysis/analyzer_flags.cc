@@ -137,10 +137,28 @@ void MoveFlags(Analyzer::State& s, const std::string& from, const std::string& t
       flag.set_summary(absl::StrCat("Merged into ", existing->second, " when bundle ", from,
                                     " joined ", to, ": ", flag.summary()));
       flag.set_status(provenance::v1::FLAG_STATUS_RESOLVED);
+      flag.set_disposition(provenance::v1::DISPOSITION_DUPLICATE);
       flag.set_revision(flag.revision() + 1);
     }
     s.changed_flags.insert(id);
   }
+}
+
+const Flag* Analyzer::SetFlagCase(const std::string& flag_id, provenance::v1::FlagStatus status,
+                                  provenance::v1::Disposition disposition,
+                                  const std::string& assignee, absl::Time updated_at) {
+  State& s = *s_;
+  auto it = s.flags.find(flag_id);
+  if (it == s.flags.end()) return nullptr;
+  Flag& flag = it->second;
+  flag.set_status(status);
+  flag.set_disposition(disposition);
+  flag.set_assignee(assignee);
+  SetTimestamp(flag.mutable_case_updated_at(), absl::ToUnixMicros(updated_at));
+  SetTimestamp(flag.mutable_updated_at(), absl::ToUnixMicros(updated_at));
+  flag.set_revision(flag.revision() + 1);
+  s.changed_flags.insert(flag_id);
+  return &flag;
 }
 
 void Analyzer::Evaluate(absl::Time now) {

@@ -29,9 +29,12 @@ void AuditServiceImpl::MarkSilent(provenance::v1::NodeSummary& node) const {
   node.set_silent(FromProto(node.last_seen()) < clock_.Now() - silent_after_);
 }
 
-grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext*,
+grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext* context,
                                          const provenance::v1::ListNodesRequest* request,
                                          provenance::v1::ListNodesResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   absl::StatusOr<size_t> limit = Limit(request->limit());
   if (!limit.ok()) return ToGrpc(limit.status());
   auto nodes = reader_.ListNodes({.datacenter = request->datacenter(), .limit = *limit});
@@ -43,9 +46,12 @@ grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext*,
+grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext* context,
                                        const provenance::v1::GetNodeRequest* request,
                                        provenance::v1::GetNodeResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   if (request->node_id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: must not be empty");
   }
@@ -56,9 +62,12 @@ grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AuditServiceImpl::ListWorkloads(grpc::ServerContext*,
+grpc::Status AuditServiceImpl::ListWorkloads(grpc::ServerContext* context,
                                              const provenance::v1::ListWorkloadsRequest* request,
                                              provenance::v1::ListWorkloadsResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   absl::StatusOr<size_t> limit = Limit(request->limit());
   if (!limit.ok()) return ToGrpc(limit.status());
   auto workloads = reader_.ListWorkloads({.account = request->account(),
@@ -71,8 +80,11 @@ grpc::Status AuditServiceImpl::ListWorkloads(grpc::ServerContext*,
 }
 
 grpc::Status AuditServiceImpl::GetAccountUsage(
-    grpc::ServerContext*, const provenance::v1::GetAccountUsageRequest* request,
+    grpc::ServerContext* context, const provenance::v1::GetAccountUsageRequest* request,
     provenance::v1::GetAccountUsageResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
   UsageQuery query;
   query.account = request->account();
   if (request->has_since()) query.since = FromProto(request->since());

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "provenance/v1/audit.grpc.pb.h"
+#include "server/access/authenticator.h"
 #include "server/store/store_reader.h"
 
 namespace prov::server {
@@ -23,8 +24,10 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   static constexpr uint32_t kDefaultLimit = 1000;
   static constexpr uint32_t kMaxLimit = 100000;
 
-  AuditServiceImpl(StoreReader& reader, const Clock& clock, absl::Duration silent_after)
-      : reader_(reader), clock_(clock), silent_after_(silent_after) {}
+  // `auth` (provd always sets it): every query needs the viewer role. Null: no checks (tests).
+  AuditServiceImpl(StoreReader& reader, const Clock& clock, absl::Duration silent_after,
+                   const Authenticator* auth = nullptr)
+      : auth_(auth), reader_(reader), clock_(clock), silent_after_(silent_after) {}
 
   grpc::Status ListNodes(grpc::ServerContext* context,
                          const provenance::v1::ListNodesRequest* request,
@@ -39,6 +42,7 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
                                provenance::v1::GetAccountUsageResponse* response) override;
 
  private:
+  const Authenticator* auth_ = nullptr;
   void MarkSilent(provenance::v1::NodeSummary& node) const;
 
   StoreReader& reader_;

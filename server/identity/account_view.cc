@@ -4,7 +4,7 @@
 #include "common/status_macros.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/store_util.h"
-#include "server/identity/transaction.h"
+#include "server/store/transaction.h"
 
 namespace prov::server {
 

@@ -3,32 +3,18 @@
 #include "server/identity/identity_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
+#include "server/auditlog/audit_log.h"
 #include "server/identity/account_view.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
 #include "server/identity/service_util.h"
+#include "server/store/connection.h"
 #include "server/store/schema.h"
+#include "server/store/transaction.h"
 
 namespace prov::server {
-namespace {
-
-absl::StatusOr<std::unique_ptr<SqliteDb>> OpenConnection(const std::string& path,
-                                                         SqliteDb::Mode mode,
-                                                         absl::Duration busy_timeout) {
-  PROV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, mode));
-  PROV_RETURN_IF_ERROR(
-      db->Exec(absl::StrCat("PRAGMA busy_timeout=", absl::ToInt64Milliseconds(busy_timeout))));
-  if (mode == SqliteDb::kReadWrite) {
-    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
-  } else {
-    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
-  }
-  return db;
-}
-
-}  // namespace
 
 absl::StatusOr<LoadedPolicy> MakeLoadedPolicy(absl::string_view yaml, absl::string_view source_name,
                                               absl::Time loaded_at) {
@@ -94,9 +80,23 @@ double IdentityServiceImpl::ScreeningThreshold() const {
                                    : screening::ScreenerOptions{}.threshold;
 }
 
-grpc::Status IdentityServiceImpl::GetAccount(grpc::ServerContext* /*context*/,
+grpc::Status IdentityServiceImpl::Authorize(grpc::ServerContext* context, provenance::v1::Role need,
+                                            std::string* actor) const {
+  if (options_.auth == nullptr) {
+    *actor = Actor(*context);
+    return grpc::Status::OK;
+  }
+  Principal who;
+  grpc::Status s = options_.auth->Require(context, need, &who);
+  *actor = who.actor();
+  return s;
+}
+
+grpc::Status IdentityServiceImpl::GetAccount(grpc::ServerContext* context,
                                              const provenance::v1::GetAccountRequest* request,
                                              provenance::v1::GetAccountResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_VIEWER, &actor); !s.ok()) return s;
   if (request->account_id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "account_id: must not be empty");
   }
@@ -115,9 +115,11 @@ grpc::Status IdentityServiceImpl::GetAccount(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status IdentityServiceImpl::GetPolicy(grpc::ServerContext* /*context*/,
+grpc::Status IdentityServiceImpl::GetPolicy(grpc::ServerContext* context,
                                             const provenance::v1::GetPolicyRequest* /*request*/,
                                             provenance::v1::GetPolicyResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_VIEWER, &actor); !s.ok()) return s;
   absl::MutexLock lock(&policy_mu_);
   if (policy_.policy == nullptr) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "no policy loaded");
@@ -129,9 +131,11 @@ grpc::Status IdentityServiceImpl::GetPolicy(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* /*context*/,
+grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* context,
                                              const provenance::v1::LoadPolicyRequest* request,
                                              provenance::v1::LoadPolicyResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
   if (request->yaml().size() > kMaxPolicyBytes) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("yaml: ", request->yaml().size(), " bytes; the limit is ",
@@ -143,12 +147,34 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* /*context*/,
   absl::StatusOr<LoadedPolicy> loaded = MakeLoadedPolicy(request->yaml(), source, now);
   if (!loaded.ok()) return ToGrpc(loaded.status());
   const double old_threshold = ScreeningThreshold();
-  absl::StatusOr<int64_t> id = SavePolicy(*db_, loaded->policy->version, source, loaded->yaml, now);
+  absl::StatusOr<int64_t> id = [&]() -> absl::StatusOr<int64_t> {
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    PROV_ASSIGN_OR_RETURN(int64_t saved,
+                          SavePolicy(*db_, loaded->policy->version, source, loaded->yaml, now));
+    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "policy.load",
+                                          AuditPayload({{"policy_version", loaded->policy->version},
+                                                        {"source", source},
+                                                        {"yaml_sha256", Sha256Hex(loaded->yaml)}}),
+                                          now)
+                             .status());
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    return saved;
+  }();
   if (!id.ok()) return ToGrpc(id.status());
   if (sink_ != nullptr) {
     absl::Status applied = sink_->OnPolicyLoaded(loaded->policy);
     if (!applied.ok()) {
-      absl::Status undone = DeletePolicy(*db_, *id);
+      absl::Status undone = [&]() -> absl::Status {
+        PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+        PROV_RETURN_IF_ERROR(DeletePolicy(*db_, *id));
+        PROV_RETURN_IF_ERROR(
+            AppendAuditEntry(*db_, "provd", "policy.refused",
+                             AuditPayload({{"policy_version", loaded->policy->version},
+                                           {"reason", std::string(applied.message())}}),
+                             clock_.Now())
+                .status());
+        return txn.Commit();
+      }();
       std::string note =
           undone.ok() ? "" : absl::StrCat(" (and removing it failed: ", undone.message(), ")");
       return grpc::Status(ToGrpc(applied).error_code(),

@@ -50,6 +50,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "provenance/v1/analysis.grpc.pb.h"
+#include "server/access/authenticator.h"
 #include "server/analysis/identity_sink.h"
 #include "server/policy/policy.h"
 #include "server/screening/name_normalizer.h"
@@ -80,6 +81,9 @@ struct IdentityServiceOptions {
   size_t max_import_bytes = kDefaultMaxImportBytes;  // accounts file or screening list
   absl::Duration busy_timeout = absl::Seconds(10);
   size_t max_reported_errors = 1000;  // row errors listed in a response; the rest are counted
+  // Who may call (provd always sets it): GetAccount/GetPolicy need the viewer role, imports and
+  // LoadPolicy the admin role. Null: no checks, the peer is the actor (library tests).
+  const Authenticator* auth = nullptr;
 };
 
 class ScreeningCache;
@@ -120,6 +124,9 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
                          provenance::v1::GetPolicyResponse* response) override;
 
  private:
+  // OK and the caller's actor, or UNAUTHENTICATED / PERMISSION_DENIED.
+  grpc::Status Authorize(grpc::ServerContext* context, provenance::v1::Role need,
+                         std::string* actor) const;
   IdentityServiceImpl(const Clock& clock, IdentitySink* sink, LoadedPolicy policy,
                       IdentityServiceOptions options, std::unique_ptr<SqliteDb> db,
                       std::unique_ptr<SqliteDb> reader);

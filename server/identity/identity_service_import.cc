@@ -7,11 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/auditlog/audit_log.h"
 #include "server/identity/identity_service.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
 #include "server/identity/service_util.h"
-#include "server/identity/transaction.h"
+#include "server/store/transaction.h"
 
 namespace prov::server {
 namespace {
@@ -90,6 +91,8 @@ absl::flat_hash_set<std::string> ChangedAccounts(const std::vector<AccountIdenti
 grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
                                                  const ImportAccountsRequest* request,
                                                  ImportAccountsResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
   if (request->content().size() > options_.max_import_bytes) {
     return TooLarge("content", request->content().size(), options_.max_import_bytes);
   }
@@ -102,7 +105,6 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("nothing imported: ", parsed.status().message()));
   }
-  const std::string actor = Actor(*context);
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   KycImportSummary summary;
@@ -130,6 +132,14 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
     }
     PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
                                               snapshot.screening_list_version, now));
+    PROV_RETURN_IF_ERROR(
+        AppendAuditEntry(*db_, actor, "kyc.import",
+                         AuditPayload({{"kyc_version", absl::StrCat(summary.version)},
+                                       {"source", source},
+                                       {"accepted", absl::StrCat(summary.accepted)},
+                                       {"content_sha256", summary.content_digest}}),
+                         now)
+            .status());
     PROV_RETURN_IF_ERROR(txn.Commit());
     hits_basis_ = basis;
     return absl::OkStatus();
@@ -150,6 +160,8 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
 grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* context,
                                                       const ImportScreeningListRequest* request,
                                                       ImportScreeningListResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
   if (request->content().size() > options_.max_import_bytes) {
     return TooLarge("content", request->content().size(), options_.max_import_bytes);
   }
@@ -170,7 +182,6 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
                                      row_errors.empty() ? "" : row_errors[0].message,
                                      "); nothing imported; the current list is kept"));
   }
-  const std::string actor = Actor(*context);
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   ScreeningListInfo info;
@@ -187,6 +198,12 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
         info, server::ImportScreeningList(*db_, request->content(), *list, source, actor, now));
     PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
                                               snapshot.screening_list_version, now));
+    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "screening.import",
+                                          AuditPayload({{"list_version", info.list_version},
+                                                        {"source", source},
+                                                        {"entries", absl::StrCat(info.entries)}}),
+                                          now)
+                             .status());
     PROV_RETURN_IF_ERROR(txn.Commit());
     hits_basis_ = Basis(fresh.get());
     cache_ = std::move(fresh);

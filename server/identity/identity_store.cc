@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/identity/store_util.h"
-#include "server/identity/transaction.h"
+#include "server/store/transaction.h"
 
 namespace prov::server {
 

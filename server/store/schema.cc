@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 3> kMigrations = {R"sql(
+constexpr std::array<const char*, 4> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -198,7 +198,56 @@ CREATE TABLE flag_accounts (
   PRIMARY KEY (account_id, flag_id)
 ) WITHOUT ROWID;
 )sql",
-                                                    // Alert notifier (issue 4: alerts).
+                                                    R"sql(
+CREATE TABLE api_tokens (
+  token_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role INTEGER NOT NULL,
+  secret_sha256 TEXT NOT NULL UNIQUE,
+  created_us INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  revoked_us INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  time_us INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE cases (
+  flag_id TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  disposition INTEGER NOT NULL DEFAULT 0,
+  assignee TEXT NOT NULL DEFAULT '',
+  duplicate_of TEXT NOT NULL DEFAULT '',
+  revision INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE case_actions (
+  flag_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action BLOB NOT NULL,
+  PRIMARY KEY (flag_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX case_actions_time ON case_actions(time_us);
+CREATE TABLE exports (
+  export_id TEXT PRIMARY KEY,
+  created_us INTEGER NOT NULL,
+  trigger TEXT NOT NULL,
+  path TEXT NOT NULL,
+  manifest_sha256 TEXT NOT NULL,
+  previous_manifest_sha256 TEXT NOT NULL,
+  audit_head_seq INTEGER NOT NULL,
+  audit_head_hash TEXT NOT NULL,
+  summary BLOB NOT NULL
+) WITHOUT ROWID;
+)sql",
+                                                    // Version 4: alert notifier (issue 4).
                                                     R"sql(
 CREATE TABLE alert_deliveries (
   flag_id TEXT PRIMARY KEY,

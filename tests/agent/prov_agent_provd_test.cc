@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/grpc/bearer_channel.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -35,7 +36,8 @@ TEST(ProvAgentProvdTest, ReportsReachProvdAndSigtermStopsCleanly) {
       t.Path("agent.log"));
   ASSERT_TRUE(agent.started());
 
-  auto channel = grpc::CreateChannel(provd.address(), grpc::InsecureChannelCredentials());
+  auto channel =
+      CreateBearerChannel(provd.address(), grpc::InsecureChannelCredentials(), provd.token());
   auto audit = provenance::v1::AuditService::NewStub(channel);
   provenance::v1::NodeSummary node;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

@@ -32,6 +32,7 @@ Flag SampleFlag() {
   f.set_policy_version("2026-01");
   f.set_revision(9);
   f.mutable_raised_at()->set_seconds(1764000000);
+  f.set_assignee("dana");
   return f;
 }
 
@@ -73,6 +74,8 @@ TEST(AlertBuilderTest, AnnotationsCarrySummaryEvidenceLinksAndCase) {
   EXPECT_EQ(an["flag_url"], "http://provd.example:8080/#/flags/F-000007");
   EXPECT_EQ(an["runbook_url"], "http://provd.example:8080/runbooks/flags.md");
   EXPECT_EQ(an["case_status"], "escalated");
+  EXPECT_EQ(an["assignee"], "dana");
+  EXPECT_FALSE(an.contains("disposition"));  // only once resolved
   EXPECT_EQ(an["training_flop"], "1.2e+20 to 3.5e+20 FLOP (accel_seconds*peak*tensor_activity)");
   EXPECT_EQ(an["policy_version"], "2026-01");
   EXPECT_EQ(an["revision"], "9");

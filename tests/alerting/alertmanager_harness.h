@@ -184,6 +184,22 @@ receivers:
     }
     pid_ = -1;
   }
+  // Waits (bounded) until Alertmanager's log has `count` lines containing `needle`, e.g.
+  // "Notify success": it has recorded a notification in its notification log, which a graceful
+  // stop then writes to disk.
+  bool WaitForLog(const std::string& needle, int count, absl::Duration timeout) const {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (true) {
+      const std::string text = log();
+      int seen = 0;
+      for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+        ++seen;
+      }
+      if (seen >= count) return true;
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(20));  // a real process's log file: poll, bounded
+    }
+  }
   std::string log() const {
     std::ifstream in(dir_ + "/alertmanager.log");
     std::stringstream ss;

@@ -1,17 +1,20 @@
 // provd in-process (real clock, real SQLite) posting to a REAL Alertmanager
 // (/usr/bin/prometheus-alertmanager on loopback), whose webhook receiver is this test: a flag's
 // firing notification carries the expected labels and annotations; closing the case delivers a
-// resolved notification; an Alertmanager that is down when the flag appears only delays it.
+// resolved notification; an Alertmanager that is down when the flag appears only delays it; a
+// case closed while Alertmanager and provd were both down is still resolved once they are back.
 #include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "common/grpc/bearer_channel.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "provenance/v1/analysis.grpc.pb.h"
+#include "provenance/v1/compliance.grpc.pb.h"
 #include "server/provd_server.h"
 #include "tests/alerting/alertmanager_harness.h"
 #include "tests/server/agent_stream.h"
@@ -64,8 +67,10 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
     auto server = ProvdServer::Start(std::move(o));
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return nullptr;
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                   grpc::InsecureChannelCredentials());
+    // provd's own admin token: agents' AgentGateway ignores it, AnalysisService and CaseService
+    // require one.
+    channel_ = CreateBearerChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                   grpc::InsecureChannelCredentials(), (*server)->internal_token());
     return *std::move(server);
   }
   // Sends one Ascend report and returns the flag it raised.
@@ -87,6 +92,23 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.error_message();
     EXPECT_THAT(resp.flags(), SizeIs(1));
     return resp.flags_size() > 0 ? resp.flags(0).flag_id() : "";
+  }
+  // Closes the case the way an analyst does (CaseService.UpdateCase "resolve").
+  void ResolveCase(const std::string& flag_id) {
+    auto stub = CaseService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    UpdateCaseRequest req;
+    req.set_flag_id(flag_id);
+    req.set_action("resolve");
+    req.set_disposition(DISPOSITION_FALSE_POSITIVE);
+    req.set_note("lab cluster, known");
+    Case c;
+    grpc::Status s = stub->UpdateCase(&ctx, req, &c);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  nlohmann::json WaitForAlert(const std::string& flag_id, const std::string& status) {
+    return hook_.WaitFor(
+        [&](const nlohmann::json& n) { return AlertIn(n, flag_id, status) != nullptr; }, kWait);
   }
   double Metric(ProvdServer& server, const std::string& line_prefix) {
     const std::string text = testing::HttpGet(server.metrics_port(), "/metrics");
@@ -117,7 +139,7 @@ TEST_F(AlertmanagerIntegrationTest, AFlagFiresWithItsLabelsAndAnnotations) {
   ASSERT_FALSE(n.is_null()) << "no firing notification; Alertmanager log:\n" << am.log();
   std::fprintf(stderr, "firing notification %.2f s after the report\n",
                absl::ToDoubleSeconds(absl::Now() - start));
-  const nlohmann::json& a = *AlertIn(n, flag_id, "firing");
+  const nlohmann::json a = *AlertIn(n, flag_id, "firing");
   EXPECT_EQ(n["receiver"], "hook");
   EXPECT_EQ(a["labels"]["alertname"], "ProvenanceFlag");
   EXPECT_EQ(a["labels"]["severity"], "critical");
@@ -135,6 +157,51 @@ TEST_F(AlertmanagerIntegrationTest, AFlagFiresWithItsLabelsAndAnnotations) {
   EXPECT_GE(
       Metric(*provd, "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"ok\"}"), 1);
   EXPECT_EQ(Metric(*provd, "prov_alertmanager_up{alertmanager=\"" + am.url() + "\"}"), 1);
+
+  // Closing the case resolves the alert.
+  const absl::Time resolved_at = absl::Now();
+  ResolveCase(flag_id);
+  nlohmann::json done = WaitForAlert(flag_id, "resolved");
+  ASSERT_FALSE(done.is_null()) << "no resolved notification; Alertmanager log:\n" << am.log();
+  std::fprintf(stderr, "resolved notification %.2f s after the case was closed\n",
+               absl::ToDoubleSeconds(absl::Now() - resolved_at));
+  EXPECT_EQ(done["status"], "resolved");
+  const nlohmann::json& r = *AlertIn(done, flag_id, "resolved");
+  EXPECT_EQ(r["annotations"]["case_status"], "resolved");
+  EXPECT_EQ(r["annotations"]["disposition"], "false_positive");
+  EXPECT_EQ(r["labels"], a["labels"]);  // the same alert, not a new one
+  EXPECT_EQ(Metric(*provd, "prov_alerts_firing "), 0);
+  EXPECT_EQ(Metric(*provd, "prov_alert_resolutions_pending "), 0);
+  provd->Shutdown();
+}
+
+TEST_F(AlertmanagerIntegrationTest, ACaseClosedWhileAlertmanagerAndProvdWereDownIsResolvedLater) {
+  testing::Alertmanager am(dir_.path(), hook_.url());
+  ASSERT_TRUE(am.Start()) << am.log();
+  auto provd = StartProvd(am.url());
+  ASSERT_NE(provd, nullptr);
+  const std::string flag_id = RaiseFlag(*provd, 1);
+  ASSERT_FALSE(WaitForAlert(flag_id, "firing").is_null()) << am.log();
+  // The hook has the notification; wait until Alertmanager has taken our answer too, so its
+  // notification log (kept across its restart) says the firing alert was notified.
+  ASSERT_TRUE(am.WaitForLog("Notify success", 1, kWait)) << am.log();
+
+  am.Stop();             // Alertmanager goes down (its notification log is kept on disk)...
+  ResolveCase(flag_id);  // ...the case is closed...
+  const std::string pending = "prov_alert_resolutions_pending ";
+  const absl::Time deadline = absl::Now() + kWait;
+  while (Metric(*provd, pending) != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));  // polling a real server's metrics, bounded
+  }
+  EXPECT_EQ(Metric(*provd, pending), 1);
+  provd->Shutdown();  // ...and provd restarts before Alertmanager is back.
+  provd = StartProvd(am.url());
+  ASSERT_NE(provd, nullptr);
+
+  ASSERT_TRUE(am.Start()) << am.log();
+  nlohmann::json n = WaitForAlert(flag_id, "resolved");
+  ASSERT_FALSE(n.is_null()) << "the resolution was lost; Alertmanager log:\n" << am.log();
+  EXPECT_EQ(Metric(*provd, pending), 0);
   provd->Shutdown();
 }
 
@@ -156,8 +223,7 @@ TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDelaysTheAlertButDoesNotLose
 
   ASSERT_TRUE(am.Start()) << am.log();
   const absl::Time up = absl::Now();
-  nlohmann::json n = hook_.WaitFor(
-      [&](const nlohmann::json& n) { return AlertIn(n, flag_id, "firing") != nullptr; }, kWait);
+  nlohmann::json n = WaitForAlert(flag_id, "firing");
   ASSERT_FALSE(n.is_null()) << "the alert was lost; Alertmanager log:\n" << am.log();
   std::fprintf(stderr, "delivered %.2f s after Alertmanager came up\n",
                absl::ToDoubleSeconds(absl::Now() - up));

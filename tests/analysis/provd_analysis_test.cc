@@ -5,11 +5,14 @@
 #include <iterator>
 #include <thread>
 
+#include "common/grpc/bearer_channel.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "provenance/v1/analysis.grpc.pb.h"
+#include "provenance/v1/audit.grpc.pb.h"
+#include "provenance/v1/compliance.grpc.pb.h"
 #include "server/provd_server.h"
 #include "tests/analysis/analysis_test_util.h"
 #include "tests/server/agent_stream.h"
@@ -39,8 +42,8 @@ class ProvdAnalysisTest : public ::testing::Test {
     auto server = ProvdServer::Start(std::move(o));
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return nullptr;
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = CreateBearerChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                   grpc::InsecureChannelCredentials(), (*server)->internal_token());
     analysis_ = AnalysisService::NewStub(channel_);
     return *std::move(server);
   }
@@ -238,6 +241,151 @@ TEST_F(ProvdAnalysisTest, RestrictedPartiesFromKycAndScreeningAreFlaggedWhenThey
   ASSERT_TRUE(identity->GetAccount(&ctx, req, &resp).ok());
   EXPECT_FALSE(resp.bundle_id().empty());
   EXPECT_FALSE(resp.flags().empty());
+}
+
+// Issue 4 over gRPC: people authenticate with tokens, roles decide what they may do, a case
+// change shows in the flag, and every change is in the audit log. The fixture's channel carries
+// provd's internal admin token; the others below carry tokens issued through AccessService.
+TEST_F(ProvdAnalysisTest, RolesAreEnforcedAndCasesMoveFlags) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  SendRounds(1, 3);
+  server->FlushAnalysis();
+  auto flags = ListFlags("compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));
+  const std::string flag_id = flags[0].flag_id();
+  const std::string address = "127.0.0.1:" + std::to_string(server->port());
+  auto channel_for = [&](const std::string& token) {
+    return CreateBearerChannel(address, grpc::InsecureChannelCredentials(), token);
+  };
+  auto issue = [&](const std::string& name, Role role) {
+    auto access = AccessService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    IssueTokenRequest req;
+    req.set_name(name);
+    req.set_role(role);
+    IssueTokenResponse resp;
+    grpc::Status s = access->IssueToken(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  const IssueTokenResponse viewer = issue("vera", ROLE_VIEWER);
+  const IssueTokenResponse analyst = issue("ann", ROLE_ANALYST);
+
+  // Anonymous: every people-facing service says UNAUTHENTICATED and shows nothing.
+  auto anon = channel_for("");
+  {
+    grpc::ClientContext ctx;
+    ListFlagsResponse resp;
+    EXPECT_EQ(AnalysisService::NewStub(anon)->ListFlags(&ctx, {}, &resp).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(resp.flags_size(), 0);
+    grpc::ClientContext ctx2;
+    ListNodesResponse nodes;
+    EXPECT_EQ(AuditService::NewStub(anon)->ListNodes(&ctx2, {}, &nodes).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    grpc::ClientContext ctx3;
+    GetPolicyResponse policy;
+    EXPECT_EQ(IdentityService::NewStub(anon)->GetPolicy(&ctx3, {}, &policy).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    grpc::ClientContext ctx4;
+    Case c;
+    GetCaseRequest get;
+    get.set_flag_id(flag_id);
+    EXPECT_EQ(CaseService::NewStub(anon)->GetCase(&ctx4, get, &c).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  UpdateCaseRequest ack;
+  ack.set_flag_id(flag_id);
+  ack.set_action("acknowledge");
+  ack.set_note("on it");
+  // A viewer reads but cannot change a case, load policy or issue tokens.
+  {
+    auto ch = channel_for(viewer.token());
+    grpc::ClientContext ctx;
+    ListFlagsResponse resp;
+    EXPECT_TRUE(AnalysisService::NewStub(ch)->ListFlags(&ctx, {}, &resp).ok());
+    EXPECT_EQ(resp.flags_size(), 1);
+    grpc::ClientContext ctx2;
+    Case c;
+    grpc::Status s = CaseService::NewStub(ch)->UpdateCase(&ctx2, ack, &c);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(s.error_message(), "this needs the analyst role; token:vera is viewer");
+    grpc::ClientContext ctx3;
+    LoadPolicyRequest load;
+    load.set_yaml(testing::kTestPolicy);
+    LoadPolicyResponse loaded;
+    EXPECT_EQ(IdentityService::NewStub(ch)->LoadPolicy(&ctx3, load, &loaded).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    grpc::ClientContext ctx4;
+    IssueTokenRequest more;
+    more.set_name("x");
+    more.set_role(ROLE_ADMIN);
+    IssueTokenResponse issued;
+    EXPECT_EQ(AccessService::NewStub(ch)->IssueToken(&ctx4, more, &issued).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // An analyst acknowledges; the flag says so at once.
+  {
+    auto ch = channel_for(analyst.token());
+    grpc::ClientContext ctx;
+    Case c;
+    grpc::Status s = CaseService::NewStub(ch)->UpdateCase(&ctx, ack, &c);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(c.status(), FLAG_STATUS_ACKNOWLEDGED);
+    ASSERT_EQ(c.actions_size(), 1);
+    EXPECT_EQ(c.actions(0).actor(), "token:ann");
+    grpc::ClientContext ctx2;
+    GetFlagRequest get;
+    get.set_flag_id(flag_id);
+    GetFlagResponse flag;
+    ASSERT_TRUE(AnalysisService::NewStub(ch)->GetFlag(&ctx2, get, &flag).ok());
+    EXPECT_EQ(flag.flag().status(), FLAG_STATUS_ACKNOWLEDGED);
+  }
+  // A revoked token stops working.
+  {
+    auto access = AccessService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    RevokeTokenRequest req;
+    req.set_token_id(analyst.info().token_id());
+    TokenInfo info;
+    ASSERT_TRUE(access->RevokeToken(&ctx, req, &info).ok());
+    grpc::ClientContext ctx2;
+    Principal who;
+    EXPECT_EQ(
+        AccessService::NewStub(channel_for(analyst.token()))->WhoAmI(&ctx2, {}, &who).error_code(),
+        grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // The audit log has every change, and it verifies.
+  {
+    auto log = AuditLogService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ListAuditEntriesResponse entries;
+    ASSERT_TRUE(log->ListAuditEntries(&ctx, {}, &entries).ok());
+    std::vector<std::string> actions;
+    for (const auto& e : entries.entries()) actions.push_back(e.action() + " " + e.actor());
+    EXPECT_THAT(actions, ElementsAre("token.issue provd", "token.issue provd", "token.issue provd",
+                                     "case.acknowledge token:ann", "token.revoke provd"));
+    grpc::ClientContext ctx2;
+    VerifyAuditLogResponse verified;
+    ASSERT_TRUE(log->VerifyAuditLog(&ctx2, {}, &verified).ok());
+    EXPECT_TRUE(verified.intact());
+    EXPECT_EQ(verified.entries(), 5u);
+  }
+  // After a restart the case, the flag's status and the tokens are still there.
+  server->Shutdown();
+  server = Start();
+  ASSERT_NE(server, nullptr);
+  auto ch = CreateBearerChannel("127.0.0.1:" + std::to_string(server->port()),
+                                grpc::InsecureChannelCredentials(), viewer.token());
+  grpc::ClientContext ctx;
+  GetCaseRequest get;
+  get.set_flag_id(flag_id);
+  Case c;
+  ASSERT_TRUE(CaseService::NewStub(ch)->GetCase(&ctx, get, &c).ok());
+  EXPECT_EQ(c.status(), FLAG_STATUS_ACKNOWLEDGED);
+  EXPECT_EQ(c.actions(0).note(), "on it");
+  EXPECT_EQ(ListFlags("compute_tier:")[0].status(), FLAG_STATUS_ACKNOWLEDGED);
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include "common/fs.h"
 #include "gtest/gtest.h"
-#include "server/identity/transaction.h"
 #include "server/store/schema.h"
+#include "server/store/transaction.h"
 #include "tests/server/temp_dir.h"
 
 namespace prov::server {

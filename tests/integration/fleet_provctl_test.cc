@@ -27,7 +27,8 @@ class FleetTest : public ::testing::Test {
     ASSERT_TRUE(provd_->ok()) << provd_->log();
   }
   std::pair<int, std::string> Provctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {BinDir() + "/provctl", "--server", provd_->address(), "--insecure"});
+    args.insert(args.begin(), {BinDir() + "/provctl", "--server", provd_->address(), "--insecure",
+                               "--token-file", provd_->token_path()});
     return RunCommand(args);
   }
   template <typename T>

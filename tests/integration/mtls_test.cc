@@ -3,6 +3,9 @@
 // certificate and fail without it.
 #include <sys/stat.h>
 
+#include <fstream>
+#include <tuple>
+
 #include "agent/uplink/uplink.h"
 #include "common/clock.h"
 #include "common/grpc/tls.h"
@@ -52,10 +55,13 @@ class MtlsTest : public ::testing::Test {
     ASSERT_EQ(MakeCertificates(dir_.path()), "");
     std::string data = dir_.Sub("provd");
     ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
+    // People may authenticate with client certificates: this one's common name is a viewer.
+    std::ofstream(dir_.Sub("cert-roles")) << "# CN role\nprov-test-client viewer\n";
     provd_ = std::make_unique<testing::ProvdProcess>(
         data, 0,
         std::vector<std::string>{"--tls-cert", dir_.Sub("server.pem"), "--tls-key",
-                                 dir_.Sub("server.key"), "--tls-client-ca", dir_.Sub("ca.pem")});
+                                 dir_.Sub("server.key"), "--tls-client-ca", dir_.Sub("ca.pem"),
+                                 "--cert-roles", dir_.Sub("cert-roles")});
     ASSERT_TRUE(provd_->ok()) << provd_->log();
   }
 
@@ -101,6 +107,28 @@ TEST_F(MtlsTest, UplinkWithClientCertificateIsAcked) {
                                "--tls-key", dir_.Sub("client.key"), "nodes"});
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("mtls-node"), std::string::npos) << out;
+}
+
+TEST_F(MtlsTest, ClientCertificateRoleIsEnforced) {
+  const std::vector<std::string> tls = {
+      "--server",   provd_->address(),      "--tls-ca",  dir_.Sub("ca.pem"),
+      "--tls-cert", dir_.Sub("client.pem"), "--tls-key", dir_.Sub("client.key")};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), tls.begin(), tls.end());
+    args.insert(args.begin(), testing::BinDir() + "/provctl");
+    return RunCommand(args);
+  };
+  auto [rc, out] = run({"whoami"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("cert:prov-test-client (viewer, by certificate)"), std::string::npos) << out;
+  std::tie(rc, out) = run({"tokens", "issue", "mallory", "--role", "admin"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("needs the admin role; cert:prov-test-client is viewer"), std::string::npos)
+      << out;
+  // The bootstrap admin token works over the same TLS connection and outranks the certificate.
+  std::tie(rc, out) = run({"--token-file", provd_->token_path(), "whoami"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("token:bootstrap-admin (admin"), std::string::npos) << out;
 }
 
 TEST_F(MtlsTest, UplinkWithoutClientCertificateIsRefused) {

@@ -1,6 +1,7 @@
 // ProvdProcess: the real provd binary on a data dir, for black-box integration tests.
 //
 //   ProvdProcess provd(data_dir, /*port=*/0, {"--insecure"});   // waits until it serves
+//   provctl ... --token-file provd.token_path()                  // the bootstrap admin token
 //   ASSERT_TRUE(provd.ok()) << provd.log();
 //   std::string address = provd.address();                      // "127.0.0.1:<port>"
 //   provd.Kill(SIGKILL);                                        // crash it
@@ -20,7 +21,8 @@ class ProvdProcess {
  public:
   // port 0: any free port (read back from --port-file). Waits up to 20 s for it to serve.
   ProvdProcess(const std::string& data_dir, int port, const std::vector<std::string>& extra_args)
-      : log_path_(data_dir + "/provd.log." + std::to_string(++generation_)),
+      : data_dir_(data_dir),
+        log_path_(data_dir + "/provd.log." + std::to_string(++generation_)),
         port_file_(data_dir + "/provd.port") {
     ::unlink(port_file_.c_str());
     std::vector<std::string> argv = {BinDir() + "/provd",
@@ -49,12 +51,20 @@ class ProvdProcess {
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string log() const { return ReadFile(log_path_); }
+  // The admin token provd wrote on its first start (provctl --token-file token_path()).
+  std::string token_path() const { return data_dir_ + "/admin.token"; }
+  std::string token() const {
+    std::string t = ReadFile(token_path());
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+    return t;
+  }
   void Kill(int sig) { process_->Signal(sig); }
   std::optional<int> Wait(std::chrono::milliseconds timeout) { return process_->Wait(timeout); }
   bool Running() { return process_->Running(); }
 
  private:
   static inline int generation_ = 0;
+  std::string data_dir_;
   std::string log_path_;
   std::string port_file_;
   std::unique_ptr<Subprocess> process_;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/grpc/bearer_channel.h"
 #include "common/testing/fake_clock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
@@ -39,8 +40,8 @@ class ProvdServerTest : public ::testing::Test {
     auto server = ProvdServer::Start(std::move(options));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = CreateBearerChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials(), server_->internal_token());
     audit_ = provenance::v1::AuditService::NewStub(channel_);
   }
   NodeReport Report(const std::string& node, const std::string& boot, uint64_t seq) {

@@ -68,6 +68,8 @@ for _ in $(seq 1 300); do
 done
 [[ -s $WORK/port ]] || die "provd did not write its port within 30 s"
 SERVER=127.0.0.1:$(tr -d '\n' <"$WORK/port")
+# provd's first start wrote an admin token; provctl and prov-eval-score read it from here.
+export PROV_TOKEN_FILE=$WORK/data/admin.token
 CTL=("$BUILD/bin/provctl" --server "$SERVER" --insecure)
 
 step "import accounts and screening list"

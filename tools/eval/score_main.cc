@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/accelerator_catalog.h"
 #include "common/fs.h"
+#include "common/grpc/bearer_channel.h"
 #include "common/grpc/tls.h"
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/analysis.grpc.pb.h"
@@ -122,7 +123,15 @@ int main(int argc, char** argv) {
   } else {
     auto creds = prov::MakeClientCredentials(tls, insecure);
     if (!creds.ok()) return Fail(std::string(creds.status().message()), 2);
-    auto stub = provenance::v1::AnalysisService::NewStub(grpc::CreateChannel(server, *creds));
+    std::string token;
+    const char* token_file = std::getenv("PROV_TOKEN_FILE");
+    if (token_file != nullptr && *token_file != '\0') {
+      auto read = prov::ReadTokenFile(token_file);
+      if (!read.ok()) return Fail(absl::StrCat("PROV_TOKEN_FILE: ", read.status().message()), 2);
+      token = *read;
+    }
+    auto stub =
+        provenance::v1::AnalysisService::NewStub(prov::CreateBearerChannel(server, *creds, token));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     provenance::v1::ListFlagsRequest request;

@@ -1,5 +1,6 @@
 #include "tools/provctl/cli.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -39,6 +40,22 @@ const std::vector<CommandSpec>& Commands() {
       {{"flags", "watch"}, "", {"--severity", "--count"}},
       {{"bundles", "list"}, "", {"--account", "--limit"}},
       {{"bundle"}, "<bundle-id>", {}},
+      {{"whoami"}, "", {}},
+      {{"tokens", "issue"}, "<name>", {"--role"}},
+      {{"tokens", "list"}, "", {}},
+      {{"tokens", "revoke"}, "<token-id>", {}},
+      {{"cases", "list"}, "", {"--status", "--assignee", "--limit"}},
+      {{"case", "show"}, "<flag-id>", {}},
+      {{"case", "acknowledge"}, "<flag-id>", {"--note", "--expect-revision"}},
+      {{"case", "escalate"}, "<flag-id>", {"--note", "--expect-revision"}},
+      {{"case", "reopen"}, "<flag-id>", {"--note", "--expect-revision"}},
+      {{"case", "resolve"},
+       "<flag-id>",
+       {"--disposition", "--duplicate-of", "--note", "--expect-revision"}},
+      {{"case", "assign"}, "<flag-id>", {"--assignee", "--note", "--expect-revision"}},
+      {{"case", "note"}, "<flag-id>", {"--note", "--expect-revision"}},
+      {{"audit", "log"}, "", {"--after", "--action", "--limit"}},
+      {{"audit", "verify"}, "", {"--anchor-seq", "--anchor-hash"}},
   };
   return *commands;
 }
@@ -55,6 +72,8 @@ void SetArgument(const std::string& command, const std::string& value, Invocatio
   if (command == "account") inv->account = value;
   if (command == "flags show") inv->flag_id = value;
   if (command == "bundle") inv->bundle_id = value;
+  if (command == "tokens issue" || command == "tokens revoke") inv->name = value;
+  if (command.rfind("case ", 0) == 0) inv->flag_id = value;
   if (command == "accounts import" || command == "screening import" || command == "policy load") {
     inv->file = value;
   }
@@ -98,6 +117,7 @@ absl::Status ResolveCommand(const std::vector<std::string>& positional,
                                              "' (want ", absl::StrJoin(subcommands, ", "), ")"));
   }
   inv->command = absl::StrJoin(spec->words, " ");
+  if (spec->words[0] == "case" && spec->words[1] != "show") inv->case_action = spec->words[1];
   size_t next = spec->words.size();
   if (!spec->argument.empty()) {
     if (positional.size() <= next) {
@@ -136,6 +156,27 @@ absl::StatusOr<Severity> ParseSeverityName(const std::string& name) {
   if (n == "critical") return provenance::v1::SEVERITY_CRITICAL;
   return absl::InvalidArgumentError(absl::StrCat("--severity: unknown severity '", name,
                                                  "' (want info, low, medium, high or critical)"));
+}
+
+absl::StatusOr<provenance::v1::Role> ParseRoleName(const std::string& name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "viewer") return provenance::v1::ROLE_VIEWER;
+  if (n == "analyst") return provenance::v1::ROLE_ANALYST;
+  if (n == "admin") return provenance::v1::ROLE_ADMIN;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--role: unknown role '", name, "' (want viewer, analyst or admin)"));
+}
+
+absl::StatusOr<provenance::v1::Disposition> ParseDispositionName(const std::string& name) {
+  std::string n = absl::AsciiStrToLower(name);
+  std::replace(n.begin(), n.end(), '-', '_');
+  if (n == "confirmed") return provenance::v1::DISPOSITION_CONFIRMED;
+  if (n == "false_positive") return provenance::v1::DISPOSITION_FALSE_POSITIVE;
+  if (n == "licensed") return provenance::v1::DISPOSITION_LICENSED;
+  if (n == "duplicate") return provenance::v1::DISPOSITION_DUPLICATE;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--disposition: unknown disposition '", name,
+                   "' (want confirmed, false_positive, licensed or duplicate)"));
 }
 
 absl::StatusOr<FlagStatus> ParseFlagStatusName(const std::string& name) {
@@ -230,6 +271,43 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
         if (!status.ok()) return status.status();
         inv.status = *status;
       }
+    } else if (arg == "--token") {
+      s = take(&inv.token);
+    } else if (arg == "--token-file") {
+      s = take(&inv.token_file);
+    } else if (arg == "--role") {
+      s = take(&text);
+      if (s.ok()) {
+        auto role = ParseRoleName(text);
+        if (!role.ok()) return role.status();
+        inv.role = *role;
+      }
+    } else if (arg == "--disposition") {
+      s = take(&text);
+      if (s.ok()) {
+        auto d = ParseDispositionName(text);
+        if (!d.ok()) return d.status();
+        inv.disposition = *d;
+      }
+    } else if (arg == "--note") {
+      s = take(&inv.note);
+    } else if (arg == "--assignee") {
+      s = take(&inv.assignee);
+      inv.assignee_given = true;
+    } else if (arg == "--duplicate-of") {
+      s = take(&inv.duplicate_of);
+    } else if (arg == "--action") {
+      s = take(&inv.action_prefix);
+    } else if (arg == "--anchor-hash") {
+      s = take(&inv.anchor_hash);
+    } else if (arg == "--expect-revision" || arg == "--after" || arg == "--anchor-seq") {
+      s = take(&text);
+      uint64_t* out = arg == "--after"        ? &inv.after_seq
+                      : arg == "--anchor-seq" ? &inv.anchor_seq
+                                              : &inv.expected_revision;
+      if (s.ok() && !absl::SimpleAtoi(text, out)) {
+        return absl::InvalidArgumentError(absl::StrCat(arg, ": not a number: '", text, "'"));
+      }
     } else if (arg == "-h" || arg == "--help") {
       inv.command = "help";
       return inv;
@@ -240,9 +318,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       continue;
     }
     if (!s.ok()) return s;
-    static const std::set<std::string> kGlobal = {"--server",   "--insecure", "--tls-ca",
-                                                  "--tls-cert", "--tls-key",  "-o",
-                                                  "--output",   "--timeout"};
+    static const std::set<std::string> kGlobal = {
+        "--server", "--insecure", "--tls-ca",  "--tls-cert", "--tls-key",
+        "-o",       "--output",   "--timeout", "--token",    "--token-file"};
     if (kGlobal.count(arg) == 0) filters_given.insert(arg);
   }
   if (!positional.empty() && positional[0] == "help") {
@@ -251,6 +329,20 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   }
   absl::Status resolved = ResolveCommand(positional, filters_given, &inv);
   if (!resolved.ok()) return resolved;
+  if (inv.command == "tokens issue" && inv.role == provenance::v1::ROLE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("tokens issue: --role is required (viewer, analyst, admin)");
+  }
+  if (inv.command == "case resolve" && inv.disposition == provenance::v1::DISPOSITION_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "case resolve: --disposition is required (confirmed, false_positive, licensed, "
+        "duplicate)");
+  }
+  if (inv.command == "case assign" && !inv.assignee_given) {
+    return absl::InvalidArgumentError("case assign: --assignee is required ('' to unassign)");
+  }
+  if (inv.command == "case note" && inv.note.empty()) {
+    return absl::InvalidArgumentError("case note: --note is required");
+  }
   if (!timeout_given && (inv.command == "accounts import" || inv.command == "screening import" ||
                          inv.command == "policy load")) {
     inv.timeout_seconds = kImportTimeoutSeconds;

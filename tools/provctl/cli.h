@@ -17,6 +17,23 @@
 //             flags watch [--severity S] [--count N]
 //             bundles list [--account A] [--limit N]
 //             bundle <bundle-id>
+//             whoami
+//             tokens issue <name> --role viewer|analyst|admin
+//             tokens list
+//             tokens revoke <token-id>
+//             cases list [--status S] [--assignee A] [--limit N]
+//             case show <flag-id>
+//             case acknowledge|escalate|reopen <flag-id> [--note TEXT] [--expect-revision N]
+//             case resolve <flag-id> --disposition confirmed|false_positive|licensed|duplicate
+//                          [--duplicate-of F-...] [--note TEXT] [--expect-revision N]
+//             case assign <flag-id> --assignee NAME   (empty NAME: unassign)
+//             case note <flag-id> --note TEXT
+//             audit log [--after SEQ] [--action PREFIX] [--limit N]
+//             audit verify [--anchor-seq N --anchor-hash HEX]
+//
+// Credentials for the people-facing services: --token TOKEN, --token-file FILE, or the
+// environment (PROV_TOKEN, PROV_TOKEN_FILE); a client certificate (--tls-cert/--tls-key) that
+// provd maps to a role works as well.
 //
 //   absl::StatusOr<prov::provctl::Invocation> inv = prov::provctl::ParseArgs(args);
 //   inv->command;   // "flags list"
@@ -30,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc/tls.h"
 #include "provenance/v1/analysis.pb.h"
+#include "provenance/v1/compliance.pb.h"
 
 namespace prov::provctl {
 
@@ -54,6 +72,22 @@ struct Invocation {
   provenance::v1::FlagStatus status = provenance::v1::FLAG_STATUS_UNSPECIFIED;
   uint32_t limit = 0;
   uint32_t count = 0;  // flags watch: exit after this many flags (0: run until interrupted)
+  // Compliance workflow.
+  std::string token;       // --token (main.cc fills it from --token-file or the environment)
+  std::string token_file;  // --token-file
+  std::string name;        // tokens issue <name>; tokens revoke <token-id>
+  provenance::v1::Role role = provenance::v1::ROLE_UNSPECIFIED;  // tokens issue --role
+  std::string case_action;  // case <action>: "acknowledge", "resolve", ...
+  std::string note;
+  std::string assignee;
+  bool assignee_given = false;
+  provenance::v1::Disposition disposition = provenance::v1::DISPOSITION_UNSPECIFIED;
+  std::string duplicate_of;
+  uint64_t expected_revision = 0;
+  uint64_t after_seq = 0;     // audit log --after
+  std::string action_prefix;  // audit log --action
+  uint64_t anchor_seq = 0;    // audit verify
+  std::string anchor_hash;
   std::string server = kDefaultServer;
   TlsFiles tls;
   bool insecure = false;
@@ -69,5 +103,8 @@ std::string Usage();
 // "high" -> SEVERITY_HIGH; "open" -> FLAG_STATUS_OPEN (case-insensitive). Errors list the names.
 absl::StatusOr<provenance::v1::Severity> ParseSeverityName(const std::string& name);
 absl::StatusOr<provenance::v1::FlagStatus> ParseFlagStatusName(const std::string& name);
+// "analyst" -> ROLE_ANALYST; "false_positive" (or "false-positive") -> DISPOSITION_FALSE_POSITIVE.
+absl::StatusOr<provenance::v1::Role> ParseRoleName(const std::string& name);
+absl::StatusOr<provenance::v1::Disposition> ParseDispositionName(const std::string& name);
 
 }  // namespace prov::provctl

@@ -20,10 +20,14 @@ namespace prov::provctl {
 int RunAudit(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunAnalysis(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+int RunCompliance(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 
 // Prints why the call failed to stderr; returns 1.
 int Fail(const Invocation& inv, const grpc::Status& status);
+// The call's deadline (--timeout) and credentials (AddCredentials).
 void SetDeadline(grpc::ClientContext* ctx, const Invocation& inv);
+// `authorization: Bearer <token>` when provctl has a token (calls without a deadline use this).
+void AddCredentials(grpc::ClientContext* ctx, const Invocation& inv);
 // Prints `table`, or `message` as JSON with -o json; returns 0.
 int Emit(const Invocation& inv, const google::protobuf::Message& message, const std::string& table);
 

@@ -16,6 +16,7 @@ using namespace provenance::v1;
 // once, until the stream ends, the process is interrupted, or --count flags were printed.
 int WatchFlags(const Invocation& inv, AnalysisService::Stub& stub) {
   grpc::ClientContext ctx;  // no deadline: a watch runs until stopped
+  AddCredentials(&ctx, inv);
   std::unique_ptr<grpc::ClientReader<Flag>> reader =
       stub.WatchFlags(&ctx, WatchFlagsRequestFor(inv));
   Flag flag;

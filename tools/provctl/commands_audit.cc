@@ -24,9 +24,14 @@ int Fail(const Invocation& inv, const grpc::Status& status) {
   return 1;
 }
 
+void AddCredentials(grpc::ClientContext* ctx, const Invocation& inv) {
+  if (!inv.token.empty()) ctx->AddMetadata("authorization", "Bearer " + inv.token);
+}
+
 void SetDeadline(grpc::ClientContext* ctx, const Invocation& inv) {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(inv.timeout_seconds * 1000)));
+  AddCredentials(ctx, inv);
 }
 
 int Emit(const Invocation& inv, const google::protobuf::Message& message,

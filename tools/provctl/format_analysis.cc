@@ -1,5 +1,6 @@
 #include "tools/provctl/format_analysis.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -65,6 +66,12 @@ std::string SeverityName(provenance::v1::Severity severity) {
     default:
       return "-";
   }
+}
+
+std::string DispositionName(provenance::v1::Disposition d) {
+  if (d == provenance::v1::DISPOSITION_UNSPECIFIED) return "-";
+  return absl::AsciiStrToLower(
+      provenance::v1::Disposition_Name(d).substr(std::string("DISPOSITION_").size()));
 }
 
 std::string FlagStatusName(provenance::v1::FlagStatus status) {
@@ -135,6 +142,10 @@ std::string FlagDetail(const provenance::v1::GetFlagResponse& response) {
   AppendField(&out, "subject", f.subject());
   AppendField(&out, "severity", SeverityName(f.severity()));
   AppendField(&out, "status", FlagStatusName(f.status()));
+  if (f.disposition() != provenance::v1::DISPOSITION_UNSPECIFIED) {
+    AppendField(&out, "disposition", DispositionName(f.disposition()));
+  }
+  AppendField(&out, "assignee", f.assignee().empty() ? "-" : f.assignee());
   AppendField(&out, "policy", f.policy_version());
   AppendField(&out, "KYC version", f.kyc_version() == 0 ? "-" : absl::StrCat(f.kyc_version()));
   AppendField(&out, "list version", f.screening_list_version());

@@ -17,6 +17,7 @@ namespace prov::provctl {
 
 std::string SeverityName(provenance::v1::Severity severity);  // "high", "-" when unspecified
 std::string FlagStatusName(provenance::v1::FlagStatus status);
+std::string DispositionName(provenance::v1::Disposition d);       // "false_positive", "-"
 std::string FormatTimeUtc(const google::protobuf::Timestamp& t);  // "... UTC"
 // "2.3e24..4.4e24 (method)"; "-" when there is no estimate.
 std::string FormatFlopWithMethod(const provenance::v1::FlopEstimate& flop);

@@ -5,10 +5,39 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/fs.h"
 #include "common/grpc/tls.h"
 #include "grpcpp/create_channel.h"
 #include "tools/provctl/cli.h"
 #include "tools/provctl/commands.h"
+
+namespace prov::provctl {
+
+// --token, else --token-file, else $PROV_TOKEN, else $PROV_TOKEN_FILE; none is fine (a client
+// certificate may identify the caller). A token file holds the token on its first line.
+absl::Status ResolveToken(Invocation* inv) {
+  std::string file = inv->token_file;
+  if (inv->token.empty() && file.empty()) {
+    if (const char* t = std::getenv("PROV_TOKEN"); t != nullptr && *t != '\0') {
+      inv->token = t;
+      return absl::OkStatus();
+    }
+    if (const char* f = std::getenv("PROV_TOKEN_FILE"); f != nullptr && *f != '\0') file = f;
+  }
+  if (!inv->token.empty() || file.empty()) return absl::OkStatus();
+  auto text = ReadFileToString(file, 4096);
+  if (!text.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--token-file: ", text.status().message()));
+  std::string token(absl::StripAsciiWhitespace(text->substr(0, text->find('\n'))));
+  if (token.empty())
+    return absl::InvalidArgumentError(absl::StrCat("--token-file: ", file, " is empty"));
+  inv->token = token;
+  return absl::OkStatus();
+}
+
+}  // namespace prov::provctl
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -25,6 +54,10 @@ int main(int argc, char** argv) {
     std::cout << prov::provctl::Usage();
     return 0;
   }
+  if (absl::Status token = prov::provctl::ResolveToken(&*inv); !token.ok()) {
+    std::fprintf(stderr, "provctl: %s\n", std::string(token.message()).c_str());
+    return 2;
+  }
   auto creds = prov::MakeClientCredentials(inv->tls, inv->insecure);
   if (!creds.ok()) {
     std::fprintf(stderr, "provctl: %s\n", std::string(creds.status().message()).c_str());
@@ -40,6 +73,10 @@ int main(int argc, char** argv) {
   }
   if (c.rfind("flags", 0) == 0 || c.rfind("bundle", 0) == 0) {
     return prov::provctl::RunAnalysis(*inv, channel);
+  }
+  if (c == "whoami" || c.rfind("tokens", 0) == 0 || c.rfind("case", 0) == 0 ||
+      c.rfind("audit", 0) == 0) {
+    return prov::provctl::RunCompliance(*inv, channel);
   }
   return prov::provctl::RunIdentity(*inv, channel);
 }

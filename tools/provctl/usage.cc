@@ -34,11 +34,37 @@ analysis:
   bundle <bundle-id>                                      accounts, data centres, workloads, FLOP,
                                                           links with their evidence, flags
 
+access (admin):
+  whoami                                                  who provd takes you for, and your role
+  tokens issue <name> --role viewer|analyst|admin         a bearer token for a person or system
+                                                          (printed once; provd keeps its hash)
+  tokens list                                             every token, live and revoked
+  tokens revoke <token-id>                                stop a token working (T-3)
+
+cases (viewer reads, analyst changes):
+  cases list [--status S] [--assignee A] [--limit N]      flags as cases
+  case show <flag-id>                                     status, disposition, every action
+  case acknowledge|escalate|reopen <flag-id> [--note T]
+  case resolve <flag-id> --disposition confirmed|false_positive|licensed|duplicate
+               [--duplicate-of F-...] [--note T]
+  case assign <flag-id> --assignee NAME                   ('' unassigns)
+  case note <flag-id> --note T
+                       every case command takes --expect-revision N: refused if the case
+                       moved on since revision N
+
+audit log:
+  audit log [--after SEQ] [--action PREFIX] [--limit N]   who did what, hash-chained (analyst)
+  audit verify [--anchor-seq N --anchor-hash HEX]         recompute the chain; names every edited,
+                                                          removed or reordered entry; exit 1 if
+                                                          not intact (admin)
+
 flags:
   --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
   --insecure           plain text (testing only)
   --tls-ca FILE        CA that signed provd's certificate
   --tls-cert FILE      client certificate (mutual TLS), with --tls-key FILE
+  --token TOKEN        bearer token (or $PROV_TOKEN); --token-file FILE (or $PROV_TOKEN_FILE):
+                       provd's first start writes an admin token to <data-dir>/admin.token
   -o table|json        output format (default table; json is proto3 JSON, one object per line
                        for flags watch)
   --timeout SECONDS    per-call deadline (default 10; imports and policy load 600, since provd

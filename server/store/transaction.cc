@@ -1,4 +1,4 @@
-#include "server/identity/transaction.h"
+#include "server/store/transaction.h"
 
 #include <sqlite3.h>
 
