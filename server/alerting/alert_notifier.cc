@@ -196,8 +196,12 @@ std::vector<nlohmann::json> AlertNotifier::Reconcile(absl::Time now) {
     Tracked& t = it->second;
     if (inserted || t.resolving || t.labels != labels) {
       if (!inserted && !t.resolving) {
-        superseded_.push_back(
-            {LabelsOnlyAlert(t.labels, absl::FromUnixMicros(t.starts_us), now), AllReceivers()});
+        auto same = std::find_if(superseded_.begin(), superseded_.end(),
+                                 [&](const Superseded& x) { return x.labels == t.labels; });
+        if (same != superseded_.end()) superseded_.erase(same);
+        superseded_.push_back({t.labels,
+                               LabelsOnlyAlert(t.labels, absl::FromUnixMicros(t.starts_us), now),
+                               AllReceivers(), ends});
       }
       t.labels = labels;
       t.starts_us = std::min(RaisedUs(f, now), absl::ToUnixMicros(now));
@@ -211,6 +215,7 @@ std::vector<nlohmann::json> AlertNotifier::Reconcile(absl::Time now) {
     firing_ids.insert(f.flag_id());
     firing.push_back(FlagAlert(f, labels, options_.content, ends));
   }
+  std::erase_if(superseded_, [&](const Superseded& x) { return x.moot_at < now; });
   for (auto& [id, t] : tracked_) {
     if (t.resolving || firing_ids.contains(id)) continue;
     t.resolving = true;

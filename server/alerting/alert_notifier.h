@@ -105,9 +105,14 @@ class AlertNotifier {
     nlohmann::json resolution;  // when resolving
     std::set<size_t> owed;      // receivers that have not accepted the resolution yet
   };
-  struct Superseded {  // an old label set of a still-firing flag, to resolve (memory only)
+  // An old label set of a still-firing flag, to resolve. Memory only, and dropped once moot:
+  // the last endsAt posted for it is at most ends_at_resends x resend_interval after it was
+  // superseded, and Alertmanager resolves it by itself then.
+  struct Superseded {
+    AlertLabels labels;
     nlohmann::json resolution;
     std::set<size_t> owed;
+    absl::Time moot_at;
   };
   struct Receiver {
     std::string url;

@@ -217,6 +217,30 @@ TEST_F(AlertNotifierTest, ChangedLabelsResolveTheOldLabelSet) {
   EXPECT_EQ(posts[0].alerts[1]["endsAt"], Rfc3339(clock_.Now()));
 }
 
+TEST_F(AlertNotifierTest, ASupersededLabelSetIsDroppedOnceAlertmanagerExpiredItAnyway) {
+  Set(MakeFlag("F-1", SEVERITY_HIGH, FLAG_STATUS_OPEN, {"acme"}));
+  auto n = Make();
+  n->Poll();
+  TakePosts();
+  Fail(kAm1, absl::UnavailableError("down"));
+  Set(MakeFlag("F-1", SEVERITY_HIGH, FLAG_STATUS_OPEN, {"acme", "shell-b"}));
+  n->Poll();
+  EXPECT_EQ(n->stats().resolutions_pending, 1u);
+  // Down for longer than the last endsAt posted for {accounts="acme"} (4 minutes ahead).
+  for (int i = 0; i < 40; ++i) {
+    clock_.Advance(absl::Seconds(8));
+    n->Poll();
+  }
+  EXPECT_EQ(n->stats().resolutions_pending, 0u);
+  Heal(kAm1);
+  clock_.Advance(absl::Seconds(8));
+  n->Poll();
+  auto posts = TakePosts();
+  ASSERT_THAT(posts, SizeIs(1));
+  ASSERT_THAT(posts[0].alerts, SizeIs(1));
+  EXPECT_EQ(posts[0].alerts[0]["labels"]["accounts"], "acme,shell-b");
+}
+
 TEST_F(AlertNotifierTest, RetriesWithBackoffAndDeliversWhatHappenedMeanwhile) {
   Set(MakeFlag("F-1", SEVERITY_HIGH));
   Fail(kAm1, absl::UnavailableError("connection refused"));

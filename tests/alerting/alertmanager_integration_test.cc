@@ -4,6 +4,7 @@
 // resolved notification; an Alertmanager that is down when the flag appears only delays it; a
 // case closed while Alertmanager and provd were both down is still resolved once they are back.
 #include <fstream>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -120,6 +121,21 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
     return -1;
   }
 
+  // The metric's value once it satisfies `ok`, or its last value after kWait. The notifier
+  // updates its gauges just after Alertmanager answers, which can be after the webhook hears.
+  double WaitMetric(ProvdServer& server, const std::string& line_prefix,
+                    const std::function<bool(double)>& ok) {
+    const absl::Time deadline = absl::Now() + kWait;
+    double v = Metric(server, line_prefix);
+    while (!ok(v) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));  // polling a real server's metrics, bounded
+      v = Metric(server, line_prefix);
+    }
+    return v;
+  }
+  static bool Is0(double v) { return v == 0; }
+  static bool Is1(double v) { return v == 1; }
+
   testing::TempDir dir_;
   std::shared_ptr<grpc::Channel> channel_;
   testing::WebhookRecorder hook_;
@@ -153,10 +169,12 @@ TEST_F(AlertmanagerIntegrationTest, AFlagFiresWithItsLabelsAndAnnotations) {
   EXPECT_EQ(a["annotations"]["case_status"], "open");
   EXPECT_FALSE(a["annotations"].value("description", "").empty());
   EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flags/" + flag_id);
-  EXPECT_EQ(Metric(*provd, "prov_alerts_firing "), 1);
+  EXPECT_EQ(WaitMetric(*provd, "prov_alerts_firing ", Is1), 1);
   EXPECT_GE(
-      Metric(*provd, "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"ok\"}"), 1);
-  EXPECT_EQ(Metric(*provd, "prov_alertmanager_up{alertmanager=\"" + am.url() + "\"}"), 1);
+      WaitMetric(*provd, "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"ok\"}",
+                 [](double v) { return v >= 1; }),
+      1);
+  EXPECT_EQ(WaitMetric(*provd, "prov_alertmanager_up{alertmanager=\"" + am.url() + "\"}", Is1), 1);
 
   // Closing the case resolves the alert.
   const absl::Time resolved_at = absl::Now();
@@ -170,8 +188,8 @@ TEST_F(AlertmanagerIntegrationTest, AFlagFiresWithItsLabelsAndAnnotations) {
   EXPECT_EQ(r["annotations"]["case_status"], "resolved");
   EXPECT_EQ(r["annotations"]["disposition"], "false_positive");
   EXPECT_EQ(r["labels"], a["labels"]);  // the same alert, not a new one
-  EXPECT_EQ(Metric(*provd, "prov_alerts_firing "), 0);
-  EXPECT_EQ(Metric(*provd, "prov_alert_resolutions_pending "), 0);
+  EXPECT_EQ(WaitMetric(*provd, "prov_alerts_firing ", Is0), 0);
+  EXPECT_EQ(WaitMetric(*provd, "prov_alert_resolutions_pending ", Is0), 0);
   provd->Shutdown();
 }
 
@@ -189,11 +207,7 @@ TEST_F(AlertmanagerIntegrationTest, ACaseClosedWhileAlertmanagerAndProvdWereDown
   am.Stop();             // Alertmanager goes down (its notification log is kept on disk)...
   ResolveCase(flag_id);  // ...the case is closed...
   const std::string pending = "prov_alert_resolutions_pending ";
-  const absl::Time deadline = absl::Now() + kWait;
-  while (Metric(*provd, pending) != 1 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));  // polling a real server's metrics, bounded
-  }
-  EXPECT_EQ(Metric(*provd, pending), 1);
+  EXPECT_EQ(WaitMetric(*provd, pending, Is1), 1);
   provd->Shutdown();  // ...and provd restarts before Alertmanager is back.
   provd = StartProvd(am.url());
   ASSERT_NE(provd, nullptr);
@@ -201,7 +215,7 @@ TEST_F(AlertmanagerIntegrationTest, ACaseClosedWhileAlertmanagerAndProvdWereDown
   ASSERT_TRUE(am.Start()) << am.log();
   nlohmann::json n = WaitForAlert(flag_id, "resolved");
   ASSERT_FALSE(n.is_null()) << "the resolution was lost; Alertmanager log:\n" << am.log();
-  EXPECT_EQ(Metric(*provd, pending), 0);
+  EXPECT_EQ(WaitMetric(*provd, pending, Is0), 0);
   provd->Shutdown();
 }
 
@@ -213,11 +227,8 @@ TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDelaysTheAlertButDoesNotLose
   ASSERT_FALSE(flag_id.empty());
   const std::string errors =
       "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"error\"}";
-  const absl::Time deadline = absl::Now() + kWait;
-  while (Metric(*provd, errors) < 2 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));  // polling a real server's metrics, bounded
-  }
-  ASSERT_GE(Metric(*provd, errors), 2) << "posts to the stopped Alertmanager should fail";
+  ASSERT_GE(WaitMetric(*provd, errors, [](double v) { return v >= 2; }), 2)
+      << "posts to the stopped Alertmanager should fail";
   EXPECT_EQ(Metric(*provd, "prov_alertmanager_up{alertmanager=\"" + am.url() + "\"}"), 0);
   EXPECT_THAT(hook_.all(), SizeIs(0));
 
