@@ -19,6 +19,8 @@
 //  - every pending resolution (endsAt = the time the flag stopped firing): a flag whose case was
 //    resolved, whose severity fell below the minimum, or that vanished; and the old label set of
 //    a flag whose labels changed (more accounts, a higher tier).
+// With nothing to post, a round posts an empty array: a health check of the path to each
+// Alertmanager (prov_alertmanager_up).
 // When: at once for the first round, then every resend_interval; at once when a change matters
 // (a flag starts or stops firing, its labels or case status change) -- evidence-only updates
 // wait for the next round.

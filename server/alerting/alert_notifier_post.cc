@@ -20,7 +20,10 @@ void AlertNotifier::PostTo(size_t index, const std::vector<nlohmann::json>& firi
     if (s.owed.contains(index)) alerts.push_back(&s.resolution);
   }
   bool failed = false;
-  for (size_t begin = 0; begin < alerts.size() && !failed; begin += options_.max_alerts_per_post) {
+  // Nothing to say still posts "[]" (Alertmanager answers 200): prov_alertmanager_up then tells
+  // whether alerts could be delivered, before the first flag needs it.
+  for (size_t begin = 0; (begin < alerts.size() || begin == 0) && !failed;
+       begin += options_.max_alerts_per_post) {
     const size_t end = std::min(alerts.size(), begin + options_.max_alerts_per_post);
     nlohmann::json batch = nlohmann::json::array();
     for (size_t i = begin; i < end; ++i) batch.push_back(*alerts[i]);
