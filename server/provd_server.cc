@@ -14,6 +14,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/access/access_metrics.h"
 #include "server/access/access_service.h"
 #include "server/access/authenticator.h"
 #include "server/access/token_store.h"
@@ -65,6 +66,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<AuditServiceImpl> audit;
   std::shared_ptr<StoreCollector> store_collector;
   std::shared_ptr<AnalysisCollector> analysis_collector;
+  std::shared_ptr<AccessCollector> access_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -178,6 +180,8 @@ absl::Status ProvdServer::Init() {
   }
 
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
+  s.metrics->queue_capacity.Set(static_cast<double>(o.queue_capacity));
+  s.metrics->start_time_seconds.Set(absl::ToDoubleSeconds(s.clock->Now() - absl::UnixEpoch()));
   s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
   WriterOptions writer_options;
   writer_options.max_batch = o.max_batch;
@@ -250,11 +254,13 @@ absl::Status ProvdServer::Init() {
       return absl::UnavailableError(
           absl::StrCat("metrics_address: cannot listen on ", o.metrics_address, ": ", e.what()));
     }
-    s.store_collector = std::make_shared<StoreCollector>(*s.reader);
+    s.store_collector = std::make_shared<StoreCollector>(*s.reader, *s.clock, o.silent_after);
     s.exposer->RegisterCollectable(s.metrics->registry());
     s.exposer->RegisterCollectable(s.store_collector);
     s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
     s.exposer->RegisterCollectable(s.analysis_collector);
+    s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens);
+    s.exposer->RegisterCollectable(s.access_collector);
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
@@ -379,6 +385,7 @@ void ProvdServer::Shutdown() {
   s.exposer.reset();
   s.store_collector.reset();
   s.analysis_collector.reset();
+  s.access_collector.reset();
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();

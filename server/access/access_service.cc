@@ -1,17 +1,9 @@
 #include "server/access/access_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
 
 namespace prov::server {
-namespace {
-
-grpc::Status ToGrpcStatus(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-}  // namespace
-
 grpc::Status AccessServiceImpl::WhoAmI(grpc::ServerContext* context,
                                        const provenance::v1::WhoAmIRequest*,
                                        provenance::v1::Principal* response) {

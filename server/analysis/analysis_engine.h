@@ -100,6 +100,7 @@ class AnalysisEngine final : public IdentitySink {
   void Unwatch(const std::shared_ptr<FlagWatch>& watch);
   AnalysisCounters counters() const;
   size_t pending() const;
+  size_t max_pending() const { return options_.max_pending; }
 
  private:
   // std::monostate: nothing to apply, only save and push what changed (a case change).

@@ -81,6 +81,11 @@ std::vector<prometheus::MetricFamily> AnalysisCollector::Collect() const {
                         prometheus::MetricType::Gauge);
   Gauge(pending, static_cast<double>(engine_.pending()));
   out.push_back(std::move(pending));
+  auto capacity = Family("prov_analysis_queue_capacity",
+                         "Reports the analysis queue holds before the ingest writer waits for it.",
+                         prometheus::MetricType::Gauge);
+  Gauge(capacity, static_cast<double>(engine_.max_pending()));
+  out.push_back(std::move(capacity));
   auto reports =
       Family("prov_analysis_reports_total", "Reports analysed.", prometheus::MetricType::Counter);
   Counter(reports, static_cast<double>(counters.reports));

@@ -8,6 +8,7 @@
 // prov_bundles_near_tier                      bundles within 10x below their next compute tier
 // prov_analysis_links                         evidence links held (gauge)
 // prov_analysis_pending_reports               reports committed but not yet analysed (gauge)
+// prov_analysis_queue_capacity                bound of that queue; the writer waits when full
 // prov_analysis_reports_total                 reports analysed (counter)
 // prov_analysis_save_failures_total           failed saves of analysis changes (counter)
 // prov_analysis_busy_seconds_total            time the analysis thread spent working (counter)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -88,12 +89,47 @@ Analyzer::Analyzer(std::shared_ptr<const policy::Policy> policy)
     : s_(std::make_unique<State>()), policy_(std::move(policy)) {}
 Analyzer::~Analyzer() = default;
 
+// Links that could not be made when their evidence arrived (RememberUnresolved), tried again now
+// that `node` appeared or its workloads changed.
+static void RetryUnresolved(Analyzer::State& s, const policy::Policy& p,
+                            const provenance::v1::NodeFacts& node) {
+  if (s.unresolved.empty()) return;
+  std::vector<std::string> addresses(node.addresses().begin(), node.addresses().end());
+  if (!node.hostname().empty()) addresses.push_back(node.hostname());
+  addresses.push_back(node.node_id());
+  for (const std::string& address : addresses) {
+    auto it = s.unresolved.find(address);
+    if (it == s.unresolved.end()) continue;
+    absl::flat_hash_map<std::string, int64_t> entries = std::move(it->second);
+    s.unresolved.erase(it);
+    s.unresolved_total -= entries.size();
+    for (const auto& [entry, t] : entries) {
+      if (entry.size() < 3 || entry[1] != '|') continue;
+      if (entry[0] == 'M') {  // "M|<workload key>"
+        auto w = s.workloads.find(entry.substr(2));
+        if (w != s.workloads.end() && w->second.master_addr() == address) {
+          LinkMaster(s, p, w->second, t);
+        }
+        continue;
+      }
+      // "P|<workload key>|<port>": the port is after the last '|'.
+      const size_t bar = entry.rfind('|');
+      uint32_t port = 0;
+      if (bar <= 2 || !absl::SimpleAtoi(entry.substr(bar + 1), &port)) continue;
+      auto w = s.workloads.find(entry.substr(2, bar - 2));
+      if (w == s.workloads.end() || !Attributed(w->second.account())) continue;
+      LinkPeer(s, p, w->second, PeerObservation{address, port}, t);
+    }
+  }
+}
+
 void Analyzer::Observe(const ReportObservation& r) {
   State& s = *s_;
   s.latest_evidence_us = std::max(s.latest_evidence_us, r.time_us);
   const policy::Policy& p = *policy_;
   provenance::v1::NodeFacts& node = s.nodes[r.node_id];
   const bool new_node = node.node_id().empty();
+  bool retry = false;  // the node's addresses or workloads changed: retry unresolved links
   if (new_node || node.hostname() != r.hostname || node.datacenter() != r.datacenter ||
       node.region() != r.region ||
       !std::equal(node.addresses().begin(), node.addresses().end(), r.addresses.begin(),
@@ -107,6 +143,7 @@ void Analyzer::Observe(const ReportObservation& r) {
     if (!r.hostname.empty()) ClaimAddress(s, r.hostname, r.node_id);
     ClaimAddress(s, r.node_id, r.node_id);
     s.changed_nodes.insert(r.node_id);
+    retry = true;
   }
   bool accel_changed = !r.accelerators_unchanged &&
                        node.accelerators_size() != static_cast<int>(r.accelerators.size());
@@ -141,7 +178,9 @@ void Analyzer::Observe(const ReportObservation& r) {
     node.mutable_current_workloads()->Assign(current.begin(), current.end());
     s.changed_nodes.insert(r.node_id);
     s.dirty_nodes.insert(r.node_id);  // who uses the node's hardware changed
+    retry = true;
   }
+  if (retry) RetryUnresolved(s, p, node);
   node.set_last_time_us(std::max(node.last_time_us(), r.time_us));
   if (node.first_time_us() == 0 || r.time_us < node.first_time_us()) {
     node.set_first_time_us(r.time_us);
@@ -387,6 +426,18 @@ std::vector<const provenance::v1::WorkloadFacts*> PeersOn(const Analyzer::State&
   return *listening ? listeners : others;
 }
 
+constexpr size_t kMaxUnresolvedPerAddress = 64;
+constexpr size_t kMaxUnresolvedTotal = 1 << 18;
+
+void RememberUnresolved(Analyzer::State& s, const std::string& address, std::string entry,
+                        int64_t t) {
+  if (address.empty() || s.unresolved_total >= kMaxUnresolvedTotal) return;
+  auto& entries = s.unresolved[address];
+  if (entries.size() >= kMaxUnresolvedPerAddress) return;
+  auto [it, inserted] = entries.try_emplace(std::move(entry), t);
+  if (inserted) ++s.unresolved_total;
+}
+
 // The node an address (or hostname) belongs to, unless it is unknown, ambiguous or `own`.
 const provenance::v1::NodeFacts* RemoteNode(const Analyzer::State& s, const std::string& address,
                                             const std::string& own) {
@@ -400,9 +451,12 @@ const provenance::v1::NodeFacts* RemoteNode(const Analyzer::State& s, const std:
 void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
                 int64_t t) {
   const provenance::v1::NodeFacts* master = RemoteNode(s, f.master_addr(), f.node_id());
-  if (master == nullptr) return;
   bool listening = false;
-  for (const auto* v : PeersOn(s, *master, f.account(), f.master_port(), &listening)) {
+  const std::vector<const provenance::v1::WorkloadFacts*> on =
+      master == nullptr ? std::vector<const provenance::v1::WorkloadFacts*>{}
+                        : PeersOn(s, *master, f.account(), f.master_port(), &listening);
+  if (on.empty()) RememberUnresolved(s, f.master_addr(), absl::StrCat("M|", f.key()), t);
+  for (const auto* v : on) {
     AddLink(
         s, p, "master_addr", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
         [&] {
@@ -418,9 +472,14 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
 void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
               const PeerObservation& peer, int64_t t) {
   const provenance::v1::NodeFacts* remote = RemoteNode(s, peer.address, f.node_id());
-  if (remote == nullptr) return;
   bool listening = false;
-  for (const auto* v : PeersOn(s, *remote, f.account(), peer.port, &listening)) {
+  const std::vector<const provenance::v1::WorkloadFacts*> on =
+      remote == nullptr ? std::vector<const provenance::v1::WorkloadFacts*>{}
+                        : PeersOn(s, *remote, f.account(), peer.port, &listening);
+  if (on.empty()) {
+    RememberUnresolved(s, peer.address, absl::StrCat("P|", f.key(), "|", peer.port), t);
+  }
+  for (const auto* v : on) {
     AddLink(
         s, p, "network_peer", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
         [&] {

@@ -69,6 +69,12 @@ struct Analyzer::State {
   absl::flat_hash_map<std::string, provenance::v1::WorkloadFacts> workloads;
   // Address or hostname -> node; "" when several nodes claim it (ambiguous, links nothing).
   absl::flat_hash_map<std::string, std::string> address_to_node;
+  // Peers and MASTER_ADDRs that pointed at an address no node had claimed yet, or at a node with
+  // no workload to link to: address -> ("P|<workload key>|<port>" or "M|<workload key>") ->
+  // evidence time. Retried when that node appears or its workloads change, so the links do not
+  // depend on which report arrived first. Bounded (kMaxUnresolved*); not persisted.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int64_t>> unresolved;
+  size_t unresolved_total = 0;
   absl::flat_hash_map<std::string, provenance::v1::Link> links;
   std::map<AccountPair, PairState> pairs;
   absl::flat_hash_map<std::string, std::set<std::string>> joined_adj;  // account -> accounts

@@ -1,15 +1,8 @@
 #include "server/cases/case_service.h"
 
+#include "common/grpc/status.h"
+
 namespace prov::server {
-namespace {
-
-grpc::Status ToGrpcStatus(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-}  // namespace
-
 grpc::Status CaseServiceImpl::GetCase(grpc::ServerContext* context,
                                       const provenance::v1::GetCaseRequest* request,
                                       provenance::v1::Case* response) {

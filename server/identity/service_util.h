@@ -9,15 +9,13 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/grpc/status.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/server_context.h"
 
 namespace prov::server {
 
-inline grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+inline grpc::Status ToGrpc(const absl::Status& status) { return ToGrpcStatus(status); }
 
 inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   const int64_t micros = absl::ToUnixMicros(t);

@@ -1,5 +1,9 @@
 #include "server/metrics/provd_metrics.h"
 
+#include <map>
+#include <utility>
+
+#include "common/version.h"
 #include "prometheus/metric_family.h"
 #include "server/store/store_reader.h"
 
@@ -15,6 +19,14 @@ prometheus::Gauge& MakeGauge(prometheus::Registry& registry, const std::string& 
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
 }
 
+prometheus::ClientMetric GaugeSample(double value,
+                                     std::vector<prometheus::ClientMetric::Label> labels) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  return metric;
+}
+
 }  // namespace
 
 ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
@@ -28,6 +40,9 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
       streams(MakeGauge(*registry_, "prov_ingest_streams", "Agent report streams open now.")),
       queue_depth(MakeGauge(*registry_, "prov_ingest_queue_depth",
                             "Validated reports waiting for the ingest writer.")),
+      queue_capacity(MakeGauge(*registry_, "prov_ingest_queue_capacity",
+                               "Bound of the ingest queue (--queue-capacity); streams park when "
+                               "prov_ingest_queue_depth reaches it.")),
       parked_streams(MakeGauge(*registry_, "prov_ingest_parked_streams",
                                "Streams paused (not reading) because the ingest queue is full.")),
       parks(MakeCounter(*registry_, "prov_ingest_parks_total",
@@ -53,34 +68,82 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                                   "acknowledged and the agents resend them.")),
       acks_sent(MakeCounter(*registry_, "prov_acks_sent_total",
                             "Acknowledgements written to agents (one per stream per batch).")),
+      start_time_seconds(MakeGauge(*registry_, "prov_start_time_seconds",
+                                   "When this provd process started, in Unix seconds.")),
       rejected_family_(prometheus::BuildCounter()
                            .Name("prov_reports_rejected_total")
                            .Help("Agent reports rejected by validation, by the offending field.")
-                           .Register(*registry_)) {}
+                           .Register(*registry_)) {
+  prometheus::BuildGauge()
+      .Name("prov_build_info")
+      .Help("Always 1; the label carries provd's version.")
+      .Register(*registry_)
+      .Add({{"version", kVersion}})
+      .Set(1);
+}
 
 std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   std::vector<prometheus::MetricFamily> families;
-  prometheus::MetricFamily nodes{
-      "prov_nodes", "Nodes known to provd (ever reported).", prometheus::MetricType::Gauge, {}};
+  families.reserve(6);  // family() hands out pointers into it: never reallocate
+  auto family = [&families](const char* name, const char* help, prometheus::MetricType type) {
+    families.push_back({name, help, type, {}});
+    return &families.back().metric;
+  };
+  // A failed read leaves its family without samples (absent, not zero) and is counted.
+  auto failed = [this] { read_errors_.fetch_add(1, std::memory_order_relaxed); };
+  std::vector<prometheus::ClientMetric>* nodes =
+      family("prov_nodes", "Nodes known to provd (ever reported).", prometheus::MetricType::Gauge);
   if (auto count = reader_.CountNodes(); count.ok()) {
-    prometheus::ClientMetric metric;
-    metric.gauge.value = static_cast<double>(*count);
-    nodes.metric.push_back(metric);
+    nodes->push_back(GaugeSample(static_cast<double>(*count), {}));
+  } else {
+    failed();
   }
-  families.push_back(std::move(nodes));
-  prometheus::MetricFamily accelerators{"prov_accelerators",
-                                        "Accelerators in the inventory, by vendor and model.",
-                                        prometheus::MetricType::Gauge,
-                                        {}};
+  std::vector<prometheus::ClientMetric>* reporting =
+      family("prov_nodes_reporting",
+             "Nodes whose newest report was collected within prov_silent_after_seconds, by data "
+             "centre.",
+             prometheus::MetricType::Gauge);
+  std::vector<prometheus::ClientMetric>* silent =
+      family("prov_nodes_silent",
+             "Nodes without a report collected within prov_silent_after_seconds (silent), by data "
+             "centre.",
+             prometheus::MetricType::Gauge);
+  if (auto counts = reader_.CountNodesByDatacenter(clock_.Now() - silent_after_); counts.ok()) {
+    // "" and a literal "unknown" share one label value: merge them so no series repeats.
+    std::map<std::string, std::pair<int64_t, int64_t>> by_dc;
+    for (const DatacenterNodeCount& c : *counts) {
+      auto& [up, down] = by_dc[c.datacenter.empty() ? "unknown" : c.datacenter];
+      up += c.reporting;
+      down += c.silent;
+    }
+    for (const auto& [dc, n] : by_dc) {
+      reporting->push_back(GaugeSample(static_cast<double>(n.first), {{"datacenter", dc}}));
+      silent->push_back(GaugeSample(static_cast<double>(n.second), {{"datacenter", dc}}));
+    }
+  } else {
+    failed();
+  }
+  family("prov_silent_after_seconds",
+         "A node without a report collected for this long counts as silent (--silent-after).",
+         prometheus::MetricType::Gauge)
+      ->push_back(GaugeSample(absl::ToDoubleSeconds(silent_after_), {}));
+  std::vector<prometheus::ClientMetric>* accelerators =
+      family("prov_accelerators", "Accelerators in the inventory, by vendor and model.",
+             prometheus::MetricType::Gauge);
   if (auto counts = reader_.CountAccelerators(); counts.ok()) {
     for (const AcceleratorCount& c : *counts) {
-      prometheus::ClientMetric metric;
-      metric.label = {{"model", c.model}, {"vendor", c.vendor}};
-      metric.gauge.value = static_cast<double>(c.count);
-      accelerators.metric.push_back(std::move(metric));
+      accelerators->push_back(
+          GaugeSample(static_cast<double>(c.count), {{"model", c.model}, {"vendor", c.vendor}}));
     }
+  } else {
+    failed();
   }
-  families.push_back(std::move(accelerators));
+  prometheus::ClientMetric errors;
+  errors.counter.value = static_cast<double>(read_errors_.load(std::memory_order_relaxed));
+  family("prov_store_read_errors_total",
+         "Store reads at scrape time that failed; the families they feed have no samples then.",
+         prometheus::MetricType::Counter)
+      ->push_back(errors);
   return families;
 }
 

@@ -5,7 +5,9 @@
 //   metrics.reports_ingested.Increment(n);
 //   metrics.Rejected("accelerators[].pci_address");
 //   registry->Register... / exposer.RegisterCollectable(registry);
-//   exposer.RegisterCollectable(std::make_shared<StoreCollector>(reader));  // nodes, accelerators
+//   metrics.queue_capacity.Set(capacity); metrics.start_time_seconds.Set(...);  // once, at start
+//   exposer.RegisterCollectable(
+//       std::make_shared<StoreCollector>(reader, clock, /*silent_after=*/absl::Seconds(60)));
 //
 // Names (all with HELP text):
 //   prov_reports_ingested_total            reports stored (duplicates not included)
@@ -13,19 +15,32 @@
 //   prov_reports_duplicate_total           resent reports acknowledged without storing again
 //   prov_ingest_streams                    open agent streams
 //   prov_ingest_queue_depth                reports waiting for the writer
+//   prov_ingest_queue_capacity             the queue's bound (--queue-capacity)
 //   prov_ingest_parked_streams             streams paused because the queue is full
 //   prov_ingest_parks_total                times a stream paused reading (back-pressure events)
 //   prov_commit_latency_seconds            histogram of one batch transaction's duration
 //   prov_commit_batch_reports              histogram of reports per committed batch
 //   prov_commit_failures_total             batch transactions that failed (nothing acked)
 //   prov_acks_sent_total                   acks written to agents
-//   prov_nodes, prov_accelerators{vendor,model}   computed from the store at scrape time
+//   prov_build_info{version}               always 1
+//   prov_start_time_seconds                when this provd started (Unix seconds)
+// computed from the store at scrape time (StoreCollector):
+//   prov_nodes                             nodes ever seen
+//   prov_nodes_reporting{datacenter}       nodes with a report collected within --silent-after
+//   prov_nodes_silent{datacenter}          nodes without one (NodeSummary.silent in AuditService)
+//   prov_silent_after_seconds              the --silent-after threshold used above
+//   prov_accelerators{vendor,model}        accelerators in the inventory
+//   prov_store_read_errors_total           scrape-time store reads that failed (series then absent)
+// A node that reported no data centre is labelled datacenter="unknown".
 // Thread-safety: prometheus-cpp metrics are thread-safe; so is Rejected().
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
+#include "common/clock.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -52,25 +67,32 @@ class ProvdMetrics {
   prometheus::Counter& reports_duplicate;
   prometheus::Gauge& streams;
   prometheus::Gauge& queue_depth;
+  prometheus::Gauge& queue_capacity;
   prometheus::Gauge& parked_streams;
   prometheus::Counter& parks;
   prometheus::Histogram& commit_latency_seconds;
   prometheus::Histogram& commit_batch_reports;
   prometheus::Counter& commit_failures;
   prometheus::Counter& acks_sent;
+  prometheus::Gauge& start_time_seconds;
 
  private:
   prometheus::Family<prometheus::Counter>& rejected_family_;
 };
 
-// prov_nodes and prov_accelerators{vendor,model}, read from the store when Prometheus scrapes.
+// The store's figures (nodes reporting and silent per data centre, accelerators by vendor and
+// model), read when Prometheus scrapes. `reader` and `clock` must outlive the collector.
 class StoreCollector final : public prometheus::Collectable {
  public:
-  explicit StoreCollector(StoreReader& reader) : reader_(reader) {}
+  StoreCollector(StoreReader& reader, const Clock& clock, absl::Duration silent_after)
+      : reader_(reader), clock_(clock), silent_after_(silent_after) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   StoreReader& reader_;
+  const Clock& clock_;
+  const absl::Duration silent_after_;
+  mutable std::atomic<uint64_t> read_errors_{0};
 };
 
 }  // namespace prov::server

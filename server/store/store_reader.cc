@@ -279,4 +279,22 @@ absl::StatusOr<std::vector<AcceleratorCount>> StoreReader::CountAccelerators() {
   return result;
 }
 
+absl::StatusOr<std::vector<DatacenterNodeCount>> StoreReader::CountNodesByDatacenter(
+    absl::Time silent_before) {
+  PROV_LEASE(db);
+  PROV_ASSIGN_OR_RETURN(
+      Statement * st,
+      db->Cached("SELECT datacenter, SUM(last_seen_us >= ?1), SUM(last_seen_us < ?1) FROM nodes "
+                 "GROUP BY datacenter ORDER BY datacenter"));
+  st->BindInt64(1, absl::ToUnixMicros(silent_before));
+  std::vector<DatacenterNodeCount> result;
+  absl::StatusOr<bool> row;
+  while ((row = st->Step()).ok() && *row) {
+    result.push_back({st->ColumnText(0), st->ColumnInt64(1), st->ColumnInt64(2)});
+  }
+  st->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return result;
+}
+
 }  // namespace prov::server

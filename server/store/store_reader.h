@@ -40,6 +40,12 @@ struct AcceleratorCount {
   std::string vendor, model;
   int64_t count = 0;
 };
+// Nodes of one data centre split by freshness: silent = newest report collected before the cutoff
+// (the same rule as NodeSummary.silent in AuditService).
+struct DatacenterNodeCount {
+  std::string datacenter;  // as reported; may be empty
+  int64_t reporting = 0, silent = 0;
+};
 
 class StoreReader {
  public:
@@ -55,6 +61,9 @@ class StoreReader {
       const UsageQuery& query);
   absl::StatusOr<int64_t> CountNodes();
   absl::StatusOr<std::vector<AcceleratorCount>> CountAccelerators();
+  // Per data centre (sorted), nodes whose newest report was collected at/after silent_before
+  // (reporting) and before it (silent).
+  absl::StatusOr<std::vector<DatacenterNodeCount>> CountNodesByDatacenter(absl::Time silent_before);
   absl::StatusOr<int64_t> CountReports();
 
  private:

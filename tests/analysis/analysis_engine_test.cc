@@ -13,20 +13,6 @@ using ::testing::ElementsAre;
 using ::testing::SizeIs;
 using namespace testing;  // NOLINT: test builders
 
-// Two accounts exchanging traffic; `round` reports each.
-std::vector<ReportObservation> Round(int round) {
-  const absl::Time t = kT0 + absl::Minutes(5 * round);
-  ReportObservation east = Node("n-east", "dc-east", "us-east", t);
-  east.addresses = {"10.1.0.1"};
-  east.workloads.push_back(Training("k8s:a", "shell-a", 3e17));
-  ReportObservation west = Node("n-west", "dc-west", "eu-west", t);
-  west.addresses = {"10.2.0.1"};
-  WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
-  v.peers.push_back({"10.1.0.1", 0});
-  west.workloads.push_back(v);
-  return {east, west};
-}
-
 class AnalysisEngineTest : public ::testing::Test {
  protected:
   std::unique_ptr<AnalysisEngine> StartEngine() {
@@ -52,15 +38,24 @@ TEST_F(AnalysisEngineTest, FlagsLinksAndBundlesSurviveARestartWithoutDuplicates)
     auto engine = StartEngine();
     ASSERT_NE(engine, nullptr);
     auto watch = engine->Watch(provenance::v1::SEVERITY_LOW);
-    for (int k = 0; k < 3; ++k) engine->Submit(Round(k));
+    // One batch: the engine saves a workload's facts when its evidence changes, not for every
+    // report's FLOP (provd reconciles those with the ingest ledger at start-up, which this
+    // engine-only test has not got), so separate batches would leave FLOP unsaved here.
+    std::vector<ReportObservation> batch;
+    for (int k = 0; k < 3; ++k) {
+      for (auto& r : PeerRound(k)) batch.push_back(std::move(r));
+    }
+    engine->Submit(std::move(batch));
     engine->Flush();
     auto flags = Flags(*engine);
     ASSERT_THAT(flags, SizeIs(1));
     flag_id = flags[0].flag_id();
     bundle_id = flags[0].bundle_id();
     auto pushed = watch->Next(absl::Seconds(5));
-    ASSERT_THAT(pushed, SizeIs(1));  // pushed live to watchers
-    EXPECT_EQ(pushed[0].flag_id(), flag_id);
+    // Pushed live to watchers: once when raised, again for each update if the rounds were
+    // analysed in separate batches; always the same flag.
+    ASSERT_FALSE(pushed.empty());
+    for (const auto& f : pushed) EXPECT_EQ(f.flag_id(), flag_id);
     engine->Shutdown();
     EXPECT_TRUE(watch->closed());
   }
@@ -74,13 +69,19 @@ TEST_F(AnalysisEngineTest, FlagsLinksAndBundlesSurviveARestartWithoutDuplicates)
   EXPECT_GE(engine->Read([&](const Analyzer& a) { return a.BundleLinks(bundle_id, 10).size(); }),
             1u);
   // More evidence updates the same flag: no second flag, same bundle.
-  for (int k = 3; k < 40; ++k) engine->Submit(Round(k));
+  for (int k = 3; k < 40; ++k) engine->Submit(PeerRound(k));
   engine->Flush();
   flags = Flags(*engine);
   ASSERT_THAT(flags, SizeIs(1));  // 2.4e19 FLOP: still below tier-1e20
   EXPECT_EQ(flags[0].flag_id(), flag_id);
   EXPECT_GT(flags[0].revision(), 1u);  // updated as the compute grew
-  EXPECT_DOUBLE_EQ(flags[0].training_flop().low(), 80 * 3e17);
+  // The bundle has every FLOP; the flag is updated when compute moves a tenth of a decade, so
+  // (depending on how the rounds were batched) it may trail by less than that.
+  EXPECT_DOUBLE_EQ(
+      engine->Read([&](const Analyzer& a) { return *a.bundle(bundle_id); }).training_flop().low(),
+      80 * 3e17);
+  EXPECT_LE(flags[0].training_flop().low(), 80 * 3e17);
+  EXPECT_GT(flags[0].training_flop().low(), 80 * 3e17 / 1.2589);  // 10^0.1
   EXPECT_EQ(engine->counters().reports, 74u);
   EXPECT_EQ(engine->counters().save_failures, 0u);
 }

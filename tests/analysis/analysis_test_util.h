@@ -89,4 +89,20 @@ inline WorkloadObservation Training(const std::string& id, const std::string& ac
   return w;
 }
 
+// Two accounts exchanging traffic across data centres, one report each per 5-minute round:
+// shell-a on n-east (10.1.0.1), shell-b on n-west talking to it; 3e17 FLOP per report each. Three
+// rounds make one bundle and one tier-1e18 flag under kTestPolicy.
+inline std::vector<ReportObservation> PeerRound(int round) {
+  const absl::Time t = kT0 + absl::Minutes(5 * round);
+  ReportObservation east = Node("n-east", "dc-east", "us-east", t);
+  east.addresses = {"10.1.0.1"};
+  east.workloads.push_back(Training("k8s:a", "shell-a", 3e17));
+  ReportObservation west = Node("n-west", "dc-west", "eu-west", t);
+  west.addresses = {"10.2.0.1"};
+  WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
+  v.peers.push_back({"10.1.0.1", 0});
+  west.workloads.push_back(v);
+  return {east, west};
+}
+
 }  // namespace prov::server::testing

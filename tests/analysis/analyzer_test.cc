@@ -85,6 +85,44 @@ TEST(AnalyzerTest, NetworkPeersJoinAccountsAcrossDatacentresAndCrossATier) {
   EXPECT_THAT(f.evidence(1).sentence(), HasSubstr("listens on that port"));
 }
 
+// Evidence must not depend on arrival order: every report of the node that talks to 10.1.0.1
+// (and names it as MASTER_ADDR) arrives before the first report of the node that owns it.
+TEST(AnalyzerTest, PeersAndMasterAddrToANodeNotSeenYetLinkWhenItAppears) {
+  Analyzer a(TestPolicy());
+  for (int k = 0; k < 3; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation west = WithAddress(Node("n-west", "dc-west", "eu-west", t), "10.2.0.1");
+    WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
+    v.peers.push_back({"10.1.0.1", 29500});
+    west.workloads.push_back(v);
+    ReportObservation south = WithAddress(Node("n-south", "dc-south", "sa-east", t), "10.3.0.1");
+    WorkloadObservation m = Training("k8s:c", "shell-c", 3e17);
+    m.master_addr = "10.1.0.1";
+    m.master_port = 29500;
+    south.workloads.push_back(m);
+    a.Observe(west);
+    a.Observe(south);
+    a.Evaluate(t);
+  }
+  EXPECT_NE(a.BundleOf("shell-b"), a.BundleOf("shell-c"));  // nothing links them yet
+  const absl::Time t = kT0 + absl::Minutes(15);
+  ReportObservation east = WithAddress(Node("n-east", "dc-east", "us-east", t), "10.1.0.1");
+  WorkloadObservation w = Training("k8s:a", "shell-a", 3e17);
+  w.listening_ports = {29500};
+  east.workloads.push_back(w);
+  a.Observe(east);
+  a.Evaluate(t);
+  const std::string bundle = a.BundleOf("shell-a");
+  ASSERT_FALSE(bundle.empty());
+  EXPECT_EQ(a.BundleOf("shell-b"), bundle);
+  EXPECT_EQ(a.BundleOf("shell-c"), bundle);
+  auto links = a.BundleLinks(bundle, 100);
+  ASSERT_THAT(OfKind(links, "network_peer"), SizeIs(1));
+  ASSERT_THAT(OfKind(links, "master_addr"), SizeIs(1));
+  // Dated by the evidence that carried it (the first west report), not by the late arrival.
+  EXPECT_EQ(OfKind(links, "network_peer")[0].first_time().seconds(), absl::ToUnixSeconds(kT0));
+}
+
 // 1.02e18 and then 1.07e18 lie in the same tenth of a decade: the flag must not wait for the next.
 TEST(AnalyzerTest, ATierCrossedInsideADecileIsFlaggedOnThatReport) {
   auto policy = std::make_shared<policy::Policy>(*TestPolicy());

@@ -372,6 +372,11 @@ TEST_F(ProvdAnalysisTest, RolesAreEnforcedAndCasesMoveFlags) {
     EXPECT_TRUE(verified.intact());
     EXPECT_EQ(verified.entries(), 5u);
   }
+  // Refusals are counted for on-call: 4 anonymous calls + the revoked token; 3 role denials.
+  const std::string metrics = testing::HttpGet(server->metrics_port(), "/metrics");
+  EXPECT_THAT(metrics, HasSubstr(R"(prov_auth_failures_total{reason="unauthenticated"} 5)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(prov_auth_failures_total{reason="denied"} 3)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(prov_api_tokens{role="analyst",state="revoked"} 1)"));
   // After a restart the case, the flag's status and the tokens are still there.
   server->Shutdown();
   server = Start();

@@ -39,20 +39,6 @@ TEST(NextCaseStatusTest, FollowsTheWorkflow) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// Two accounts exchanging traffic, 3 rounds: one flag (tier-1e18) on their bundle.
-std::vector<ReportObservation> Round(int round) {
-  const absl::Time t = kT0 + absl::Minutes(5 * round);
-  ReportObservation east = Node("n-east", "dc-east", "us-east", t);
-  east.addresses = {"10.1.0.1"};
-  east.workloads.push_back(Training("k8s:a", "shell-a", 3e17));
-  ReportObservation west = Node("n-west", "dc-west", "eu-west", t);
-  west.addresses = {"10.2.0.1"};
-  WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
-  v.peers.push_back({"10.1.0.1", 0});
-  west.workloads.push_back(v);
-  return {east, west};
-}
-
 class CaseManagerTest : public ::testing::Test {
  protected:
   void Start() {
@@ -73,7 +59,7 @@ class CaseManagerTest : public ::testing::Test {
     engine_.reset();
   }
   std::string RaiseFlag() {
-    for (int k = 0; k < 3; ++k) engine_->Submit(Round(k));
+    for (int k = 0; k < 3; ++k) engine_->Submit(PeerRound(k));
     engine_->Flush();
     auto flags = engine_->Read([](const Analyzer& a) { return a.ListFlags({}); });
     EXPECT_EQ(flags.size(), 1u);
