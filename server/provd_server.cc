@@ -225,6 +225,10 @@ absl::Status ProvdServer::Init() {
   // Bound memory (conventions.md): without BDP probing each stream's window stays at the default
   // 64 KiB, so a fast agent cannot make provd buffer far ahead of the writer.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  // gRPC sets SO_REUSEPORT by default: a second provd on the same address would then start and
+  // share the agents (and their reports) with the first instead of failing. Port 0 under
+  // ephemeral-port pressure can even hand two servers the same port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Agents' reports are small (the validator bounds them); KYC files and screening lists come
   // through IdentityService in one message.
   builder.SetMaxReceiveMessageSize(kMaxImportMessageBytes);

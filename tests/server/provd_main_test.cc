@@ -126,6 +126,12 @@ TEST(ProvdMainTest, ServesOnPortZeroAndStopsOnSigterm) {
   }
   ASSERT_FALSE(port.empty()) << "provd did not write --port-file";
   EXPECT_GT(std::stoi(port), 0);
+  // A second provd on the same address fails instead of sharing the port (no SO_REUSEPORT).
+  Result second = RunProvd({"--data-dir=" + dir.path() + "/data2", "--insecure",
+                            "--listen=127.0.0.1:" + port, "--metrics-listen="});
+  EXPECT_EQ(second.code, 1) << second.output;
+  EXPECT_NE(second.output.find("cannot listen on 127.0.0.1:" + port), std::string::npos)
+      << second.output;
   EXPECT_TRUE(PathExists(dir.path() + "/data/provd.db"));
   kill(child.pid, SIGTERM);
   EXPECT_EQ(ExitCode(child.pid), 0);
