@@ -23,7 +23,8 @@
 // Alertmanager (prov_alertmanager_up).
 // When: at once for the first round, then every resend_interval; at once when a change matters
 // (a flag starts or stops firing, its labels or case status change) -- evidence-only updates
-// wait for the next round.
+// wait for the next round, and so does a flag whose severity fell below the minimum (the
+// engine's watch only reports flags at or above it).
 // Never lost: a failed POST (unreachable, timeout, 5xx) is retried with exponential backoff
 // (initial_backoff doubling up to max_backoff) per Alertmanager; firing alerts are re-derived
 // from the flags each round, and the resolutions still owed are derived from the
