@@ -59,6 +59,11 @@ ABSL_FLAG(
     "Policy YAML (format: deploy/policy/default.yaml); default: the newest policy loaded with "
     "`provctl policy load`, else the built-in default");
 ABSL_FLAG(std::string, port_file, "", "Write the bound gRPC port to this file once serving");
+ABSL_FLAG(std::string, web_listen, "",
+          "Web dashboard listen address host:port, e.g. 127.0.0.1:8080 (port 0: any; empty: off)");
+ABSL_FLAG(std::string, web_assets, "",
+          "Serve the dashboard's files from this folder (development; default: built in)");
+ABSL_FLAG(int64_t, web_max_streams, 16, "Most concurrent live dashboard streams");
 ABSL_FLAG(std::string, cert_roles, "",
           "File mapping client-certificate common names to roles, one '<CN> <role>' per line "
           "(roles: viewer, analyst, admin); people may also use tokens (provctl tokens issue)");
@@ -72,7 +77,7 @@ ABSL_FLAG(std::string, alert_min_severity, "high",
 ABSL_FLAG(absl::Duration, alert_resend_interval, absl::Minutes(1),
           "Re-post open flags to Alertmanager this often (endsAt is 4 intervals ahead)");
 ABSL_FLAG(std::string, dashboard_url, "",
-          "External URL of provd's dashboard; alerts link to <url>/#/flags/<flag_id>");
+          "External URL of provd's dashboard; alerts link to <url>/#/flag/<flag_id>");
 ABSL_FLAG(std::string, alert_runbook_url, "docs/runbooks/flags.md",
           "runbook_url annotation of every alert (where on-call reads what to do)");
 
@@ -185,6 +190,10 @@ int main(int argc, char** argv) {
   options.default_utilization = absl::GetFlag(FLAGS_default_utilization);
   options.silent_after = absl::GetFlag(FLAGS_silent_after);
   options.policy_file = absl::GetFlag(FLAGS_policy);
+  options.web_address = absl::GetFlag(FLAGS_web_listen);
+  options.web_assets_dir = absl::GetFlag(FLAGS_web_assets);
+  if (absl::GetFlag(FLAGS_web_max_streams) < 1) ConfigError("--web-max-streams: must be >= 1");
+  options.web_max_event_streams = static_cast<size_t>(absl::GetFlag(FLAGS_web_max_streams));
   options.cert_roles_file = absl::GetFlag(FLAGS_cert_roles);
   options.write_bootstrap_token = absl::GetFlag(FLAGS_bootstrap_token);
   for (const std::string& url : absl::GetFlag(FLAGS_alertmanager_url)) {
@@ -237,6 +246,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string listen = options.listen_address;
+  const std::string web_listen = options.web_address;
   auto server = prov::server::ProvdServer::Start(std::move(options));
   if (!server.ok()) {
     std::fprintf(stderr, "provd: %s\n", std::string(server.status().message()).c_str());
@@ -252,8 +262,12 @@ int main(int argc, char** argv) {
   const std::string metrics = (*server)->metrics_port() != 0
                                   ? absl::StrCat("metrics on :", (*server)->metrics_port())
                                   : std::string("metrics off");
-  std::printf("provd listening on %s:%d (%s)\n", HostOf(listen).c_str(), (*server)->port(),
-              metrics.c_str());
+  const std::string web = (*server)->web_port() != 0
+                              ? absl::StrCat(", dashboard on http://", HostOf(web_listen), ":",
+                                             (*server)->web_port(), "/")
+                              : std::string();
+  std::printf("provd listening on %s:%d (%s%s)\n", HostOf(listen).c_str(), (*server)->port(),
+              metrics.c_str(), web.c_str());
   std::fflush(stdout);
 
   int received = 0;

@@ -32,6 +32,7 @@
 #include "server/metrics/provd_metrics.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
+#include "server/web/web_server.h"
 
 namespace prov::server {
 namespace {
@@ -69,6 +70,7 @@ struct ProvdServer::Impl {
   std::shared_ptr<AccessCollector> access_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
   int port = 0;
   int metrics_port = 0;
   bool shut_down = false;
@@ -116,6 +118,9 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   }
   if (o.silent_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("silent_after: must be positive");
+  }
+  if (!o.web_address.empty() && o.web_max_event_streams < 1) {
+    return absl::InvalidArgumentError("web_max_event_streams: must be >= 1");
   }
   return ValidateAlertOptions(o);
 }
@@ -268,6 +273,18 @@ absl::Status ProvdServer::Init() {
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
+  if (!o.web_address.empty()) {
+    web::WebServerOptions web_options;
+    web_options.address = o.web_address;
+    web_options.assets_dir = o.web_assets_dir;
+    web_options.events.max_streams = o.web_max_event_streams;
+    auto started = web::WebServer::Start(std::move(web_options), InProcessChannel());
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("web_address: ", started.status().message()));
+    }
+    s.web = *std::move(started);
+  }
   return StartAlerts();
 }
 
@@ -275,6 +292,9 @@ absl::Status ProvdServer::StartAlerts() {
   Impl& s = *impl_;
   const ProvdOptions& o = s.options;
   if (o.alertmanager_urls.empty()) return absl::OkStatus();
+  if (o.dashboard_url.empty()) {
+    std::fprintf(stderr, "provd: alerts: --dashboard-url is not set; alerts carry no flag link\n");
+  }
   AlertNotifierOptions a;
   a.alertmanager_urls = o.alertmanager_urls;
   PROV_ASSIGN_OR_RETURN(a.min_severity, ParseAlertSeverity(o.alert_min_severity));
@@ -370,6 +390,7 @@ void ProvdServer::FlushAnalysis() {
 
 int ProvdServer::port() const { return impl_->port; }
 int ProvdServer::metrics_port() const { return impl_->metrics_port; }
+int ProvdServer::web_port() const { return impl_->web != nullptr ? impl_->web->port() : 0; }
 
 void ProvdServer::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
@@ -377,6 +398,7 @@ void ProvdServer::Shutdown() {
   if (s.shut_down) return;
   s.shut_down = true;
   if (s.alerts != nullptr) s.alerts->Stop();  // reads the engine: stops before it
+  if (s.web != nullptr) s.web->Stop();        // ends the dashboard's live streams, stops accepting
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.server != nullptr) {
     // Immediate deadline: open agent streams are cancelled (they are long-lived by design).
@@ -385,6 +407,7 @@ void ProvdServer::Shutdown() {
   if (s.queue != nullptr) s.queue->Close();
   if (s.writer != nullptr) s.writer->Join();          // everything queued is committed
   if (s.analysis != nullptr) s.analysis->Shutdown();  // everything committed is analysed
+  s.web.reset();
   s.server.reset();
   s.exposer.reset();
   s.store_collector.reset();

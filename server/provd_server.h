@@ -45,7 +45,12 @@ struct IdentityStartup;  // server/identity/identity_service.h
 struct ProvdOptions {
   std::string listen_address = "127.0.0.1:0";
   std::string metrics_address;  // empty: no metrics HTTP endpoint
-  std::string data_dir;         // required; SQLite file is <data_dir>/provd.db
+  // The web dashboard (server/web/web_server.h) on its own HTTP port; empty: off. Its assets are
+  // built in; web_assets_dir serves them from a folder instead (development).
+  std::string web_address;
+  std::string web_assets_dir;
+  size_t web_max_event_streams = 16;  // concurrent live (SSE) streams
+  std::string data_dir;               // required; SQLite file is <data_dir>/provd.db
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null: insecure
   size_t queue_capacity = 65536;
   size_t max_batch = 4096;
@@ -67,7 +72,7 @@ struct ProvdOptions {
   std::vector<std::string> alertmanager_urls;
   std::string alert_min_severity = "high";
   absl::Duration alert_resend_interval = absl::Minutes(1);
-  std::string dashboard_url;  // flag links in alerts: <dashboard_url>/#/flags/<flag_id>
+  std::string dashboard_url;  // flag links in alerts: <dashboard_url>/#/flag/<flag_id>
   std::string alert_runbook_url = "docs/runbooks/flags.md";
   const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
   Clock* clock = nullptr;                       // null: RealClock
@@ -81,6 +86,7 @@ class ProvdServer {
 
   int port() const;          // bound gRPC port (useful with :0)
   int metrics_port() const;  // 0 when disabled
+  int web_port() const;      // the dashboard's HTTP port; 0 when disabled
   // <data_dir>/admin.token: where the bootstrap admin token is written on first start.
   std::string bootstrap_token_path() const;
   // provd's own admin credential (actor "provd"), for in-process clients; never persisted.

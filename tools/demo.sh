@@ -6,7 +6,7 @@
 #
 #   tools/demo.sh [--no-wait]
 # Environment: PROV_DEMO_DATA (default demo-data), PROV_DEMO_PORT (50051),
-#              PROV_DEMO_METRICS_PORT (9464).
+#              PROV_DEMO_METRICS_PORT (9464), PROV_DEMO_WEB_PORT (8080, the web dashboard).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup-debian.sh
@@ -19,6 +19,7 @@ B=build/release/bin
 DATA=${PROV_DEMO_DATA:-demo-data}
 PORT=${PROV_DEMO_PORT:-50051}
 MPORT=${PROV_DEMO_METRICS_PORT:-9464}
+WPORT=${PROV_DEMO_WEB_PORT:-8080}
 rm -rf "$DATA"
 mkdir -p "$DATA"
 
@@ -28,9 +29,9 @@ echo "   (accounts, identities and activity are a SYNTHETIC overlay; see tools/e
 "$B/prov-eval-gen" --out "$DATA/scenario" --preset small | tail -3
 
 echo
-echo "== starting provd (SQLite store in $DATA/, gRPC 127.0.0.1:$PORT, metrics :$MPORT)"
+echo "== starting provd (SQLite store in $DATA/, gRPC 127.0.0.1:$PORT, metrics :$MPORT, dashboard :$WPORT)"
 "$B/provd" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$MPORT" \
-  --insecure --port-file "$DATA/port" --policy "$DATA/scenario/policy.yaml" \
+  --web-listen "127.0.0.1:$WPORT" --insecure --port-file "$DATA/port" --policy "$DATA/scenario/policy.yaml" \
   >"$DATA/provd.log" 2>&1 &
 PROVD=$!
 trap 'kill "$PROVD" 2>/dev/null || true; wait "$PROVD" 2>/dev/null || true' EXIT
@@ -91,7 +92,8 @@ curl -s "http://127.0.0.1:$MPORT/metrics" | grep -E '^prov_(reports|nodes|flags|
 
 if [ "${1:-}" = "--no-wait" ]; then exit 0; fi
 echo
-echo "provd is still running on 127.0.0.1:$PORT. Try:"
+echo "provd is still running on 127.0.0.1:$PORT. Open the dashboard at http://127.0.0.1:$WPORT/"
+echo "and sign in with the admin token in $DATA/admin.token. Or try:"
 echo "  export PROV_TOKEN_FILE=$DATA/admin.token      # the admin token provd wrote on first start"
 echo "  $B/provctl --server 127.0.0.1:$PORT --insecure usage"
 echo "  $B/provctl --server 127.0.0.1:$PORT --insecure bundles list"

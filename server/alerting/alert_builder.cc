@@ -73,7 +73,7 @@ std::string CaseStatusName(provenance::v1::FlagStatus status) {
 std::string FlagUrl(absl::string_view dashboard_url, absl::string_view flag_id) {
   if (dashboard_url.empty()) return "";
   absl::ConsumeSuffix(&dashboard_url, "/");
-  return absl::StrCat(dashboard_url, "/#/flags/", flag_id);
+  return absl::StrCat(dashboard_url, "/#/flag/", flag_id);
 }
 
 AlertLabels FlagAlertLabels(const Flag& flag) {

@@ -15,7 +15,7 @@
 // again. Labels that do change over a flag's life (accounts joining a bundle, a higher tier)
 // make the notifier resolve the old label set and fire the new one (alert_notifier.h).
 // Annotations: summary, description (first evidence sentences), flag_url
-// (<dashboard>/#/flags/<id>, also the alert's generatorURL), runbook_url, case_status,
+// (<dashboard>/#/flag/<id>, also the alert's generatorURL), runbook_url, case_status,
 // assignee, disposition, training_flop, policy_version, revision.
 // Every value is valid UTF-8 (invalid bytes become U+FFFD).
 #pragma once

@@ -1,5 +1,6 @@
 // AuditServiceImpl: provenance.v1.AuditService (ListNodes, GetNode, ListWorkloads,
-// GetAccountUsage) over the store's read-only connections.
+// GetAccountUsage; for the dashboard GetFleetOverview, ListAccelerators, GetAccountUsageSeries)
+// over the store's read-only connections.
 //
 //   AuditServiceImpl audit(*reader, clock, /*silent_after=*/absl::Seconds(60));
 //   builder.RegisterService(&audit);
@@ -40,6 +41,16 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   grpc::Status GetAccountUsage(grpc::ServerContext* context,
                                const provenance::v1::GetAccountUsageRequest* request,
                                provenance::v1::GetAccountUsageResponse* response) override;
+  // The dashboard's aggregates (audit_service_fleet.cc).
+  grpc::Status GetFleetOverview(grpc::ServerContext* context,
+                                const provenance::v1::GetFleetOverviewRequest* request,
+                                provenance::v1::GetFleetOverviewResponse* response) override;
+  grpc::Status ListAccelerators(grpc::ServerContext* context,
+                                const provenance::v1::ListAcceleratorsRequest* request,
+                                provenance::v1::ListAcceleratorsResponse* response) override;
+  grpc::Status GetAccountUsageSeries(
+      grpc::ServerContext* context, const provenance::v1::GetAccountUsageSeriesRequest* request,
+      provenance::v1::GetAccountUsageSeriesResponse* response) override;
 
  private:
   const Authenticator* auth_ = nullptr;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "server/ledger/usage.h"
+#include "server/store/store_reader_internal.h"
 
 namespace prov::server {
 namespace {
@@ -15,10 +16,7 @@ using provenance::v1::AccountUsage;
 using provenance::v1::NodeSummary;
 using provenance::v1::WorkloadSummary;
 
-void SetTime(int64_t micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
-}
+using store_internal::SetTime;
 
 constexpr char kNodeColumns[] =
     "node_id, hostname, datacenter, region, agent_version, boot_id, first_seen_us, "
@@ -42,19 +40,6 @@ NodeSummary ReadNode(const Statement& st) {
 }
 
 }  // namespace
-
-// Returns the connection to the pool when it goes out of scope.
-class StoreReader::Lease {
- public:
-  Lease(StoreReader* owner, std::unique_ptr<SqliteDb> db) : owner_(owner), db_(std::move(db)) {}
-  ~Lease() { owner_->Release(std::move(db_)); }
-  SqliteDb& operator*() { return *db_; }
-  SqliteDb* operator->() { return db_.get(); }
-
- private:
-  StoreReader* owner_;
-  std::unique_ptr<SqliteDb> db_;
-};
 
 absl::StatusOr<std::unique_ptr<StoreReader>> StoreReader::Open(const std::string& path,
                                                                size_t pooled_connections) {
@@ -84,10 +69,6 @@ void StoreReader::Release(std::unique_ptr<SqliteDb> db) {
   absl::MutexLock lock(&mu_);
   if (idle_.size() < pooled_) idle_.push_back(std::move(db));
 }
-
-#define PROV_LEASE(name)                            \
-  PROV_ASSIGN_OR_RETURN(auto name##_db, Acquire()); \
-  Lease name(this, std::move(name##_db))
 
 absl::StatusOr<std::vector<NodeSummary>> StoreReader::ListNodes(const NodeQuery& query) {
   PROV_LEASE(db);

@@ -36,6 +36,16 @@ struct UsageQuery {
   std::optional<absl::Time> since;  // hourly granularity: hours starting at or after
   std::optional<absl::Time> until;  // hours starting before
 };
+struct AcceleratorQuery {
+  uint32_t vendor_id = 0, device_id = 0;      // 0: any
+  std::string datacenter = {}, node_id = {};  // empty: any
+  size_t limit = 1000;
+};
+struct UsageSeriesQuery {
+  std::string account = {};  // required
+  std::optional<absl::Time> since = {}, until = {};
+  uint32_t bucket_hours = 0;  // 0: chosen to keep at most kMaxSeriesPoints points
+};
 struct AcceleratorCount {
   std::string vendor, model;
   int64_t count = 0;
@@ -59,6 +69,14 @@ class StoreReader {
       const WorkloadQuery& query);
   absl::StatusOr<std::vector<provenance::v1::AccountUsage>> GetAccountUsage(
       const UsageQuery& query);
+  // Fleet aggregates (store_reader_fleet.cc), one read transaction; a node is silent when its
+  // last report was collected before `silent_before`.
+  absl::StatusOr<provenance::v1::GetFleetOverviewResponse> FleetOverview(absl::Time silent_before);
+  absl::StatusOr<std::vector<provenance::v1::AcceleratorRecord>> ListAccelerators(
+      const AcceleratorQuery& query);
+  absl::StatusOr<provenance::v1::GetAccountUsageSeriesResponse> GetAccountUsageSeries(
+      const UsageSeriesQuery& query);
+  static constexpr size_t kMaxSeriesPoints = 500;
   absl::StatusOr<int64_t> CountNodes();
   absl::StatusOr<std::vector<AcceleratorCount>> CountAccelerators();
   // Per data centre (sorted), nodes whose newest report was collected at/after silent_before

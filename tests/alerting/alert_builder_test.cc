@@ -71,7 +71,7 @@ TEST(AlertBuilderTest, AnnotationsCarrySummaryEvidenceLinksAndCase) {
   EXPECT_EQ(an["description"],
             "n-17 (dc-east) has 8 Ascend 910B (0x19e5:0xd802). Workload k8s:x of account alpha "
             "uses them.");
-  EXPECT_EQ(an["flag_url"], "http://provd.example:8080/#/flags/F-000007");
+  EXPECT_EQ(an["flag_url"], "http://provd.example:8080/#/flag/F-000007");
   EXPECT_EQ(an["runbook_url"], "http://provd.example:8080/runbooks/flags.md");
   EXPECT_EQ(an["case_status"], "escalated");
   EXPECT_EQ(an["assignee"], "dana");
@@ -79,7 +79,7 @@ TEST(AlertBuilderTest, AnnotationsCarrySummaryEvidenceLinksAndCase) {
   EXPECT_EQ(an["training_flop"], "1.2e+20 to 3.5e+20 FLOP (accel_seconds*peak*tensor_activity)");
   EXPECT_EQ(an["policy_version"], "2026-01");
   EXPECT_EQ(an["revision"], "9");
-  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flags/F-000007");
+  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flag/F-000007");
   EXPECT_EQ(a["startsAt"], "2025-11-24T16:00:00.000Z");
   EXPECT_EQ(a["endsAt"], "2025-11-24T16:05:00.000Z");
 }

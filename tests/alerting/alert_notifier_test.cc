@@ -117,10 +117,10 @@ TEST_F(AlertNotifierTest, PostsFlagsAtOrAboveTheMinimumWithLabelsAndAnnotations)
   EXPECT_EQ(a["labels"]["bundle"], "B-1");
   EXPECT_EQ(a["labels"]["accounts"], "acme");
   EXPECT_EQ(a["labels"]["datacenters"], "dc-east");
-  EXPECT_EQ(a["annotations"]["flag_url"], "http://provd.example:8080/#/flags/F-1");
+  EXPECT_EQ(a["annotations"]["flag_url"], "http://provd.example:8080/#/flag/F-1");
   EXPECT_EQ(a["annotations"]["runbook_url"], "http://rb");
   EXPECT_EQ(a["annotations"]["case_status"], "open");
-  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flags/F-1");
+  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flag/F-1");
   EXPECT_EQ(a["startsAt"], Rfc3339(kT0 - absl::Minutes(1)));
   EXPECT_EQ(a["endsAt"], Rfc3339(kT0 + absl::Minutes(4)));  // 4 resend intervals
   EXPECT_EQ(n->stats().firing, 2u);

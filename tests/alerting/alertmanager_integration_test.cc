@@ -164,11 +164,11 @@ TEST_F(AlertmanagerIntegrationTest, AFlagFiresWithItsLabelsAndAnnotations) {
   EXPECT_EQ(a["labels"]["accounts"], "acme");
   EXPECT_EQ(a["labels"]["datacenters"], "dc-east");
   EXPECT_THAT(a["annotations"]["summary"].get<std::string>(), HasSubstr("Ascend 910B"));
-  EXPECT_EQ(a["annotations"]["flag_url"], "http://provd.example:8080/#/flags/" + flag_id);
+  EXPECT_EQ(a["annotations"]["flag_url"], "http://provd.example:8080/#/flag/" + flag_id);
   EXPECT_EQ(a["annotations"]["runbook_url"], "http://provd.example:8080/runbooks/flags.md");
   EXPECT_EQ(a["annotations"]["case_status"], "open");
   EXPECT_FALSE(a["annotations"].value("description", "").empty());
-  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flags/" + flag_id);
+  EXPECT_EQ(a["generatorURL"], "http://provd.example:8080/#/flag/" + flag_id);
   EXPECT_EQ(WaitMetric(*provd, "prov_alerts_firing ", Is1), 1);
   EXPECT_GE(
       WaitMetric(*provd, "prov_alert_posts_total{alertmanager=\"" + am.url() + "\",result=\"ok\"}",
