@@ -24,6 +24,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
@@ -69,6 +70,17 @@ ABSL_FLAG(std::string, cert_roles, "",
           "(roles: viewer, analyst, admin); people may also use tokens (provctl tokens issue)");
 ABSL_FLAG(bool, bootstrap_token, true,
           "On first start, write an admin token to <data-dir>/admin.token (mode 0600)");
+ABSL_FLAG(std::vector<std::string>, alertmanager_url, {},
+          "Alertmanager base URL to post flag alerts to (API v2); repeat or comma-separate for "
+          "an HA pair (each gets every alert); empty: no alerts");
+ABSL_FLAG(std::string, alert_min_severity, "high",
+          "Flags at or above this severity are alerts (info, low, medium, high, critical)");
+ABSL_FLAG(absl::Duration, alert_resend_interval, absl::Minutes(1),
+          "Re-post open flags to Alertmanager this often (endsAt is 4 intervals ahead)");
+ABSL_FLAG(std::string, dashboard_url, "",
+          "External URL of provd's dashboard; alerts link to <url>/#/flag/<flag_id>");
+ABSL_FLAG(std::string, alert_runbook_url, "docs/runbooks/flags.md",
+          "runbook_url annotation of every alert (where on-call reads what to do)");
 
 namespace {
 
@@ -102,6 +114,32 @@ void RaiseFileLimit() {
   }
 }
 
+// absl keeps only the last occurrence of a flag; --alertmanager-url may be repeated (HA pairs),
+// so its occurrences are joined into one comma-separated value before parsing.
+void JoinRepeatedFlag(std::vector<std::string>& args, const std::string& name) {
+  const std::string flag = absl::StrCat("--", name), eq = flag + "=";
+  std::vector<std::string> values, rest;
+  size_t at = std::string::npos;  // where the first occurrence was
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      rest.insert(rest.end(), args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+      break;
+    }
+    if (absl::StartsWith(args[i], eq)) {
+      values.push_back(args[i].substr(eq.size()));
+    } else if (args[i] == flag && i + 1 < args.size()) {
+      values.push_back(args[++i]);
+    } else {
+      rest.push_back(args[i]);
+      continue;
+    }
+    if (at == std::string::npos) at = rest.size();
+  }
+  if (at == std::string::npos) return;
+  rest.insert(rest.begin() + static_cast<std::ptrdiff_t>(at), eq + absl::StrJoin(values, ","));
+  args = std::move(rest);
+}
+
 [[noreturn]] void ConfigError(const std::string& message) {
   std::fprintf(stderr, "provd: %s\n", message.c_str());
   std::exit(kConfigError);
@@ -125,6 +163,7 @@ int main(int argc, char** argv) {
       "[--flagfile FILE]");
   auto normalized = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
   if (!normalized.ok()) ConfigError(std::string(normalized.status().message()));
+  JoinRepeatedFlag(*normalized, "alertmanager_url");
   std::vector<char*> args;
   for (std::string& arg : *normalized) args.push_back(arg.data());
   for (const char* arg : args) {
@@ -163,6 +202,13 @@ int main(int argc, char** argv) {
   options.web_max_event_streams = static_cast<size_t>(absl::GetFlag(FLAGS_web_max_streams));
   options.cert_roles_file = absl::GetFlag(FLAGS_cert_roles);
   options.write_bootstrap_token = absl::GetFlag(FLAGS_bootstrap_token);
+  for (const std::string& url : absl::GetFlag(FLAGS_alertmanager_url)) {
+    if (!url.empty()) options.alertmanager_urls.push_back(url);
+  }
+  options.alert_min_severity = absl::GetFlag(FLAGS_alert_min_severity);
+  options.alert_resend_interval = absl::GetFlag(FLAGS_alert_resend_interval);
+  options.dashboard_url = absl::GetFlag(FLAGS_dashboard_url);
+  options.alert_runbook_url = absl::GetFlag(FLAGS_alert_runbook_url);
   if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
     // Option names map to flags: data_dir -> --data-dir.
     std::string message(s.message());
