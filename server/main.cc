@@ -25,6 +25,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
 #include "common/flag_args.h"
@@ -79,6 +81,17 @@ ABSL_FLAG(std::string, export_interval, "24h",
           "Scheduled audit export when the last one is older than this (24h, 7d); 0 disables");
 ABSL_FLAG(std::string, retention, "1826d",
           "Stored records older than this are pruned daily (EAR: five years); 0 keeps everything");
+ABSL_FLAG(std::vector<std::string>, alertmanager_url, {},
+          "Alertmanager base URL to post flag alerts to (API v2); repeat or comma-separate for "
+          "an HA pair (each gets every alert); empty: no alerts");
+ABSL_FLAG(std::string, alert_min_severity, "high",
+          "Flags at or above this severity are alerts (info, low, medium, high, critical)");
+ABSL_FLAG(absl::Duration, alert_resend_interval, absl::Minutes(1),
+          "Re-post open flags to Alertmanager this often (endsAt is 4 intervals ahead)");
+ABSL_FLAG(std::string, dashboard_url, "",
+          "External URL of provd's dashboard; alerts link to <url>/#/flag/<flag_id>");
+ABSL_FLAG(std::string, alert_runbook_url, "docs/runbooks/flags.md",
+          "runbook_url annotation of every alert (where on-call reads what to do)");
 
 namespace {
 
@@ -112,6 +125,32 @@ void RaiseFileLimit() {
   }
 }
 
+// absl keeps only the last occurrence of a flag; --alertmanager-url may be repeated (HA pairs),
+// so its occurrences are joined into one comma-separated value before parsing.
+void JoinRepeatedFlag(std::vector<std::string>& args, const std::string& name) {
+  const std::string flag = absl::StrCat("--", name), eq = flag + "=";
+  std::vector<std::string> values, rest;
+  size_t at = std::string::npos;  // where the first occurrence was
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      rest.insert(rest.end(), args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+      break;
+    }
+    if (absl::StartsWith(args[i], eq)) {
+      values.push_back(args[i].substr(eq.size()));
+    } else if (args[i] == flag && i + 1 < args.size()) {
+      values.push_back(args[++i]);
+    } else {
+      rest.push_back(args[i]);
+      continue;
+    }
+    if (at == std::string::npos) at = rest.size();
+  }
+  if (at == std::string::npos) return;
+  rest.insert(rest.begin() + static_cast<std::ptrdiff_t>(at), eq + absl::StrJoin(values, ","));
+  args = std::move(rest);
+}
+
 [[noreturn]] void ConfigError(const std::string& message) {
   std::fprintf(stderr, "provd: %s\n", message.c_str());
   std::exit(kConfigError);
@@ -125,11 +164,17 @@ std::string HostOf(const std::string& address) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil is built with mutex deadlock detection on (a lock-order graph updated on
+  // every Lock: ~1.5 % of provd's CPU at saturation). It is a debugging aid that abseil's own
+  // release builds leave off; provd's lock order is documented where the locks are
+  // (ingest/report_stream.h).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "provd --data-dir DIR (--tls-cert F --tls-key F [--tls-client-ca F] | --insecure) "
       "[--flagfile FILE]");
   auto normalized = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
   if (!normalized.ok()) ConfigError(std::string(normalized.status().message()));
+  JoinRepeatedFlag(*normalized, "alertmanager_url");
   std::vector<char*> args;
   for (std::string& arg : *normalized) args.push_back(arg.data());
   for (const char* arg : args) {
@@ -178,6 +223,13 @@ int main(int argc, char** argv) {
     if (!parsed.ok()) ConfigError(absl::StrCat(flag, ": ", parsed.status().message()));
     *out = *parsed;
   }
+  for (const std::string& url : absl::GetFlag(FLAGS_alertmanager_url)) {
+    if (!url.empty()) options.alertmanager_urls.push_back(url);
+  }
+  options.alert_min_severity = absl::GetFlag(FLAGS_alert_min_severity);
+  options.alert_resend_interval = absl::GetFlag(FLAGS_alert_resend_interval);
+  options.dashboard_url = absl::GetFlag(FLAGS_dashboard_url);
+  options.alert_runbook_url = absl::GetFlag(FLAGS_alert_runbook_url);
   if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
     // Option names map to flags: data_dir -> --data-dir.
     std::string message(s.message());

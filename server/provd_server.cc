@@ -18,6 +18,7 @@
 #include "server/access/access_service.h"
 #include "server/access/authenticator.h"
 #include "server/access/token_store.h"
+#include "server/alerting/alert_notifier.h"
 #include "server/analysis/analysis_engine.h"
 #include "server/analysis/analysis_metrics.h"
 #include "server/analysis/analysis_service.h"
@@ -56,6 +57,7 @@ struct ProvdServer::Impl {
   LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
+  std::unique_ptr<AlertNotifier> alerts;
   std::unique_ptr<IdentityServiceImpl> identity;
   std::unique_ptr<CaseManager> cases;
   std::unique_ptr<CaseServiceImpl> case_service;
@@ -77,6 +79,33 @@ struct ProvdServer::Impl {
   int metrics_port = 0;
   bool shut_down = false;
 };
+
+namespace {
+
+absl::StatusOr<provenance::v1::Severity> ParseAlertSeverity(const std::string& name) {
+  for (auto s : {provenance::v1::SEVERITY_INFO, provenance::v1::SEVERITY_LOW,
+                 provenance::v1::SEVERITY_MEDIUM, provenance::v1::SEVERITY_HIGH,
+                 provenance::v1::SEVERITY_CRITICAL}) {
+    if (SeverityLabel(s) == name) return s;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "alert_min_severity: \"", name, "\" is not one of info, low, medium, high, critical"));
+}
+
+absl::Status ValidateAlertOptions(const ProvdOptions& o) {
+  for (const std::string& url : o.alertmanager_urls) {
+    if (absl::Status s = ValidateAlertmanagerUrl(url); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("alertmanager_url: ", s.message()));
+    }
+  }
+  if (absl::Status s = ParseAlertSeverity(o.alert_min_severity).status(); !s.ok()) return s;
+  if (o.alert_resend_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("alert_resend_interval: must be positive");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status ValidateOptions(const ProvdOptions& o) {
   if (o.data_dir.empty()) return absl::InvalidArgumentError("data_dir: is required");
@@ -103,7 +132,7 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   if (!o.web_address.empty() && o.web_max_event_streams < 1) {
     return absl::InvalidArgumentError("web_max_event_streams: must be >= 1");
   }
-  return absl::OkStatus();
+  return ValidateAlertOptions(o);
 }
 
 ProvdServer::ProvdServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -191,13 +220,7 @@ absl::Status ProvdServer::Init() {
   writer_options.on_committed =
       [engine = s.analysis.get(), cache = std::make_shared<ObservationCache>()](
           const std::vector<IngestItem>& batch, const CommitResult& result) {
-        std::vector<ReportObservation> observations;
-        observations.reserve(batch.size());
-        for (size_t i = 0; i < batch.size(); ++i) {
-          if (i < result.duplicate.size() && result.duplicate[i]) continue;
-          if (!batch[i].usage.has_value()) continue;
-          observations.push_back(ObserveReport(batch[i].report, *batch[i].usage, cache.get()));
-        }
+        std::vector<ReportObservation> observations = TakeObservations(batch, result, cache.get());
         engine->Submit(std::move(observations));
       };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
@@ -210,6 +233,7 @@ absl::Status ProvdServer::Init() {
   deps.clock = s.clock;
   deps.catalog = s.catalog;
   deps.ledger = writer_options.ledger;
+  deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get());
 
@@ -225,6 +249,10 @@ absl::Status ProvdServer::Init() {
   // Bound memory (conventions.md): without BDP probing each stream's window stays at the default
   // 64 KiB, so a fast agent cannot make provd buffer far ahead of the writer.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  // gRPC sets SO_REUSEPORT by default: a second provd on the same address would then start and
+  // share the agents (and their reports) with the first instead of failing. Port 0 under
+  // ephemeral-port pressure can even hand two servers the same port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Agents' reports are small (the validator bounds them); KYC files and screening lists come
   // through IdentityService in one message.
   builder.SetMaxReceiveMessageSize(kMaxImportMessageBytes);
@@ -279,6 +307,28 @@ absl::Status ProvdServer::Init() {
     }
     s.web = *std::move(started);
   }
+  return StartAlerts();
+}
+
+absl::Status ProvdServer::StartAlerts() {
+  Impl& s = *impl_;
+  const ProvdOptions& o = s.options;
+  if (o.alertmanager_urls.empty()) return absl::OkStatus();
+  if (o.dashboard_url.empty()) {
+    std::fprintf(stderr, "provd: alerts: --dashboard-url is not set; alerts carry no flag link\n");
+  }
+  AlertNotifierOptions a;
+  a.alertmanager_urls = o.alertmanager_urls;
+  PROV_ASSIGN_OR_RETURN(a.min_severity, ParseAlertSeverity(o.alert_min_severity));
+  a.resend_interval = o.alert_resend_interval;
+  a.content = {.dashboard_url = o.dashboard_url, .runbook_url = o.alert_runbook_url};
+  a.db_path = s.store->path();
+  a.clock = s.clock;
+  a.registry = s.metrics->registry().get();
+  auto source = NewEngineFlagSource(*s.analysis, a.min_severity);
+  PROV_ASSIGN_OR_RETURN(s.alerts, AlertNotifier::Create(std::move(a), std::move(source),
+                                                        std::make_unique<HttpAlertPoster>()));
+  s.alerts->Start();
   return absl::OkStatus();
 }
 
@@ -369,7 +419,8 @@ void ProvdServer::Shutdown() {
   Impl& s = *impl_;
   if (s.shut_down) return;
   s.shut_down = true;
-  if (s.web != nullptr) s.web->Stop();  // ends the dashboard's live streams, stops accepting
+  if (s.alerts != nullptr) s.alerts->Stop();  // reads the engine: stops before it
+  if (s.web != nullptr) s.web->Stop();        // ends the dashboard's live streams, stops accepting
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.exports != nullptr) s.exports->Stop();  // a scheduled export in progress finishes
   if (s.server != nullptr) {
@@ -394,6 +445,7 @@ void ProvdServer::Shutdown() {
   s.case_service.reset();
   s.cases.reset();
   s.analysis_service.reset();
+  s.alerts.reset();
   s.analysis.reset();
   s.reader.reset();
   s.audit_log_service.reset();

@@ -11,6 +11,7 @@
 // threads run AuditService queries on read-only SQLite connections; ONE ingest writer thread
 // commits batches, hands observations of the committed reports to the analysis engine and posts
 // acks; ONE analysis thread correlates, evaluates the policy and saves links, bundles and flags;
+// ONE alert thread (when alertmanager_urls is set) posts flags to Alertmanager;
 // prometheus-cpp's civetweb threads serve /metrics.
 // Shutdown(): stop accepting and cancel open streams, drain the queue into the store (everything
 // accepted is committed; acks for the last batches may not reach agents, which resend and get
@@ -20,6 +21,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -69,8 +71,16 @@ struct ProvdOptions {
   std::string export_signing_key_file;  // empty: <data_dir>/export-signing.key, made on first use
   absl::Duration export_interval = absl::Hours(24);   // scheduled exports; zero: none
   absl::Duration retention = absl::Hours(24 * 1826);  // records kept five years; zero: forever
-  const AcceleratorCatalog* catalog = nullptr;        // null: AcceleratorCatalog::Builtin()
-  Clock* clock = nullptr;                             // null: RealClock
+  // Alerts to on-call (server/alerting/alert_notifier.h): flags at or above alert_min_severity
+  // ("info".."critical") posted to each Alertmanager (API v2) every alert_resend_interval while
+  // open, resolved when the case is closed. Empty: no alerts.
+  std::vector<std::string> alertmanager_urls;
+  std::string alert_min_severity = "high";
+  absl::Duration alert_resend_interval = absl::Minutes(1);
+  std::string dashboard_url;  // flag links in alerts: <dashboard_url>/#/flag/<flag_id>
+  std::string alert_runbook_url = "docs/runbooks/flags.md";
+  const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
+  Clock* clock = nullptr;                       // null: RealClock
 };
 
 class ProvdServer {
@@ -102,6 +112,7 @@ class ProvdServer {
   absl::Status Init();
   absl::Status InitAccess();
   absl::Status LoadStartupPolicy(const IdentityStartup& startup);
+  absl::Status StartAlerts();
 
   absl::Mutex shutdown_mu_;
   std::unique_ptr<Impl> impl_;

@@ -5,6 +5,7 @@
 
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "server/store/store.h"
 
@@ -47,8 +48,48 @@ uint64_t DetailsFingerprint(const provenance::v1::Workload& w) {
 
 }  // namespace
 
+void ComputeObservationHints(const provenance::v1::NodeReport& report, ObservationHints* hints) {
+  hints->valid = true;
+  hints->accelerators_fingerprint = AcceleratorFingerprint(report);
+  // Few samples per report: a linear scan beats building a map.
+  absl::InlinedVector<std::pair<absl::string_view, double>, 16> activity;
+  for (const auto& s : report.samples()) {
+    if (s.has_utilization_pct()) {
+      activity.emplace_back(s.pci_address(), s.utilization_pct());
+    } else if (s.has_tensor_activity()) {
+      activity.emplace_back(s.pci_address(), s.tensor_activity() * 100);
+    }
+  }
+  hints->workloads.resize(report.workloads_size());
+  for (int i = 0; i < report.workloads_size(); ++i) {
+    const auto& w = report.workloads(i);
+    ObservationHints::Workload& h = hints->workloads[i];
+    h.details_fingerprint = DetailsFingerprint(w);
+    h.started_us = w.has_started_at() ? ToUnixMicros(w.started_at()) : 0;
+    double sum = 0;
+    int n = 0;
+    for (const auto& pci : w.accelerator_pci_addresses()) {
+      for (const auto& [addr, pct] : activity) {
+        if (addr == pci) {
+          sum += pct;
+          ++n;
+          break;
+        }
+      }
+    }
+    h.activity_pct = n > 0 ? sum / n : -1;
+  }
+}
+
 ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
-                                const std::vector<WorkloadUsage>& usage, ObservationCache* cache) {
+                                const std::vector<WorkloadUsage>& usage, ObservationCache* cache,
+                                const ObservationHints* hints) {
+  ObservationHints computed;
+  if (hints == nullptr || !hints->valid ||
+      hints->workloads.size() != static_cast<size_t>(report.workloads_size())) {
+    ComputeObservationHints(report, &computed);
+    hints = &computed;
+  }
   ReportObservation obs;
   const auto& node = report.node();
   obs.node_id = node.node_id();
@@ -65,7 +106,7 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
   obs.interval_seconds = report.interval_seconds();
   const uint64_t node_key = absl::HashOf(node.node_id());
   obs.accelerators_unchanged =
-      cache != nullptr && cache->Unchanged(node_key, AcceleratorFingerprint(report));
+      cache != nullptr && cache->Unchanged(node_key, hints->accelerators_fingerprint);
   if (!obs.accelerators_unchanged) {
     obs.accelerators.reserve(report.accelerators_size());
     for (const auto& a : report.accelerators()) {
@@ -78,28 +119,27 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
       f.set_family(a.family());
     }
   }
-  // Few samples per report: a linear scan beats building a map.
-  std::vector<std::pair<absl::string_view, double>> activity;
-  activity.reserve(report.samples_size());
-  for (const auto& s : report.samples()) {
-    if (s.has_utilization_pct()) {
-      activity.emplace_back(s.pci_address(), s.utilization_pct());
-    } else if (s.has_tensor_activity()) {
-      activity.emplace_back(s.pci_address(), s.tensor_activity() * 100);
-    }
-  }
   obs.workloads.reserve(report.workloads_size());
   for (int i = 0; i < report.workloads_size(); ++i) {
     const auto& w = report.workloads(i);
+    const ObservationHints::Workload& h = hints->workloads[i];
+    const bool has_usage = static_cast<size_t>(i) < usage.size();
     WorkloadObservation& o = obs.workloads.emplace_back();
-    o.workload_id = w.workload_id();
-    o.account =
-        w.attribution().account().empty() ? kUnattributedAccount : w.attribution().account();
-    o.workload_class = w.workload_class();
-    if (w.has_started_at()) o.started_us = ToUnixMicros(w.started_at());
+    // The usage's id, account and class are the same values (ledger/usage.h), and already in
+    // cache; the parsed Workload is not.
+    if (has_usage) {
+      o.workload_id = usage[i].workload_id;
+      o.account = usage[i].account;
+    } else {
+      o.workload_id = w.workload_id();
+      o.account =
+          w.attribution().account().empty() ? kUnattributedAccount : w.attribution().account();
+    }
+    o.workload_class = has_usage ? usage[i].workload_class : w.workload_class();
+    o.started_us = h.started_us;
     o.details_unchanged =
         cache != nullptr &&
-        cache->Unchanged(absl::HashOf(node_key, w.workload_id()), DetailsFingerprint(w));
+        cache->Unchanged(absl::HashOf(node_key, o.workload_id), h.details_fingerprint);
     if (!o.details_unchanged) {
       if (!w.image_digest().empty()) o.digests.push_back(w.image_digest());
       if (!w.cmdline_digest().empty()) o.digests.push_back(w.cmdline_digest());
@@ -113,20 +153,10 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
       o.accelerators.assign(w.accelerator_pci_addresses().begin(),
                             w.accelerator_pci_addresses().end());
     }
+    o.peers.reserve(w.peers_size());
     for (const auto& p : w.peers()) o.peers.push_back({p.remote_address(), p.remote_port()});
-    double sum = 0;
-    int n = 0;
-    for (const auto& pci : w.accelerator_pci_addresses()) {
-      for (const auto& [addr, pct] : activity) {
-        if (addr == pci) {
-          sum += pct;
-          ++n;
-          break;
-        }
-      }
-    }
-    if (n > 0) o.activity_pct = sum / n;
-    if (static_cast<size_t>(i) < usage.size()) {
+    o.activity_pct = h.activity_pct;
+    if (has_usage) {
       const WorkloadUsage& u = usage[i];
       o.usage.workload_class = u.workload_class;
       o.usage.accelerator_count = u.accelerator_count;

@@ -11,6 +11,14 @@
 // are sent only when they did: a node's accelerators, and a workload's digests, MASTER_ADDR,
 // listening ports and accelerators (`*_unchanged` says they were left out). The cache lives as
 // long as the analysis engine it feeds, so the engine always saw the full version first.
+//
+// ObservationHints: what ObserveReport computes from parts of the report that only it reads
+// (samples, digests, ports, start times), computed ahead on the gRPC thread that has just parsed
+// the report, while its memory is still in that core's cache; the writer thread then reads
+// only what the store has already touched. Plain values, so a recycled one allocates nothing.
+//   ObservationHints hints;
+//   ComputeObservationHints(report, &hints);                 // any thread
+//   ReportObservation obs = ObserveReport(report, usage, &cache, &hints);   // writer thread
 #pragma once
 
 #include <cstdint>
@@ -70,8 +78,24 @@ struct ReportObservation {
   std::vector<WorkloadObservation> workloads;
 };
 
+struct ObservationHints {
+  struct Workload {
+    uint64_t details_fingerprint = 0;  // digests, master, listening ports, accelerators
+    double activity_pct = -1;
+    int64_t started_us = 0;
+  };
+  bool valid = false;  // computed for the report it travels with
+  uint64_t accelerators_fingerprint = 0;
+  std::vector<Workload> workloads;  // one per workload, in report order
+};
+
+// Fills *hints for `report`, reusing its vector's storage.
+void ComputeObservationHints(const provenance::v1::NodeReport& report, ObservationHints* hints);
+
+// hints: ComputeObservationHints of this report, or null (computed here).
 ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
                                 const std::vector<WorkloadUsage>& usage,
-                                ObservationCache* cache = nullptr);
+                                ObservationCache* cache = nullptr,
+                                const ObservationHints* hints = nullptr);
 
 }  // namespace prov::server

@@ -10,6 +10,20 @@
 
 namespace prov::server {
 
+std::vector<ReportObservation> TakeObservations(const std::vector<IngestItem>& batch,
+                                                const CommitResult& result,
+                                                ObservationCache* cache) {
+  std::vector<ReportObservation> observations;
+  observations.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const IngestItem& item = batch[i];
+    if (i < result.duplicate.size() && result.duplicate[i]) continue;
+    if (!item.usage.has_value()) continue;
+    observations.push_back(ObserveReport(item.report, *item.usage, cache, &item.hints));
+  }
+  return observations;
+}
+
 IngestWriter::IngestWriter(ReportQueue& queue, Store& store, const AcceleratorCatalog& catalog,
                            ProvdMetrics& metrics, const Clock& clock, WriterOptions options)
     : queue_(queue),

@@ -33,10 +33,18 @@
 namespace prov::server {
 
 // Called on the writer thread after a batch committed, before the acks go out, with the batch
-// (reports and their usage) and which of them were duplicates (CommitResult::duplicate). Must not
-// block for long: it runs on the ingest hot path (the analysis engine copies what it needs).
+// (reports, their usage and observation hints) and which of them were duplicates
+// (CommitResult::duplicate). Must not block for long: it runs on the ingest hot path (the
+// analysis engine copies what it needs; the reports are recycled after it returns).
 using CommittedBatchObserver =
     std::function<void(const std::vector<IngestItem>& batch, const CommitResult& result)>;
+
+// The observations of a committed batch's stored reports, in commit order (ObserveReport with
+// each item's hints, against `cache`). Duplicates and items without usage are left out. For a
+// CommittedBatchObserver that feeds the analysis engine.
+std::vector<ReportObservation> TakeObservations(const std::vector<IngestItem>& batch,
+                                                const CommitResult& result,
+                                                ObservationCache* cache);
 
 struct WriterOptions {
   size_t max_batch = 4096;

@@ -61,15 +61,18 @@ void ReportQueue::Recycle(std::vector<IngestItem>& items) {
     Recycled& r = pool_.emplace_back();
     r.report.Swap(&item.report);  // no allocation, no copy
     if (item.usage) r.usage.swap(*item.usage);
+    r.hints.workloads.swap(item.hints.workloads);
   }
 }
 
 bool ReportQueue::TakeRecycled(provenance::v1::NodeReport* into,
-                               std::vector<WorkloadUsage>* usage_into) {
+                               std::vector<WorkloadUsage>* usage_into,
+                               ObservationHints* hints_into) {
   absl::MutexLock lock(&pool_mu_);
   if (pool_.empty()) return false;
   into->Swap(&pool_.back().report);
   usage_into->swap(pool_.back().usage);
+  hints_into->workloads.swap(pool_.back().hints.workloads);
   pool_.pop_back();
   return true;
 }

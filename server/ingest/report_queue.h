@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "provenance/v1/report.pb.h"
+#include "server/analysis/observation.h"
 #include "server/ledger/usage.h"
 
 namespace prov::server {
@@ -40,6 +41,9 @@ struct IngestItem {
   // ComputeUsage(report), computed on the reactor's thread so the single writer does less;
   // nullopt: the writer computes it.
   std::optional<std::vector<WorkloadUsage>> usage;
+  // ComputeObservationHints(report), on the reactor's thread while the freshly parsed report is
+  // in that core's cache (StreamDeps::observe); the writer's observer uses them. Recycled.
+  ObservationHints hints;
 };
 
 class ReportQueue {
@@ -72,8 +76,10 @@ class ReportQueue {
   static constexpr size_t kMaxRecycled = 16384;
   static constexpr size_t kMaxRecycledBytes = 64 * 1024;
   // Ledger usage vectors travel with their reports (their strings are reused the same way).
+  // Observation hints travel the same way.
   void Recycle(std::vector<IngestItem>& items);
-  bool TakeRecycled(provenance::v1::NodeReport* into, std::vector<WorkloadUsage>* usage_into);
+  bool TakeRecycled(provenance::v1::NodeReport* into, std::vector<WorkloadUsage>* usage_into,
+                    ObservationHints* hints_into);
   size_t recycled() const;
 
   size_t depth() const;  // queued items (parked ones not included)
@@ -90,6 +96,7 @@ class ReportQueue {
   struct Recycled {
     provenance::v1::NodeReport report;
     std::vector<WorkloadUsage> usage;
+    ObservationHints hints;
   };
   std::vector<Recycled> pool_ ABSL_GUARDED_BY(pool_mu_);
 };

@@ -62,8 +62,13 @@ void ReportStream::HandleReportLocked() {
     item.usage = std::move(usage_buf_);
     usage_buf_.clear();  // moved-from: make it a valid empty vector
   }
-  // Reuse a committed report's allocations (message and usage) for the next read, if any.
-  deps_.queue->TakeRecycled(&read_buf_, &usage_buf_);
+  if (deps_.observe) {
+    ComputeObservationHints(item.report, &hints_buf_);
+    item.hints = std::move(hints_buf_);
+    hints_buf_ = ObservationHints();
+  }
+  // Reuse a committed report's allocations (message, usage, hints) for the next read, if any.
+  deps_.queue->TakeRecycled(&read_buf_, &usage_buf_, &hints_buf_);
   item.stream = shared_from_this();
   ++in_queue_;
   if (deps_.queue->PushOrPark(std::move(item))) {

@@ -55,6 +55,9 @@ struct StreamDeps {
   ValidatorLimits limits;
   const AcceleratorCatalog* catalog = nullptr;  // set: the ledger is computed on gRPC threads
   LedgerOptions ledger;
+  // Set: each accepted report's ObservationHints are computed on the gRPC thread
+  // (IngestItem::hints), for the writer's CommittedBatchObserver (TakeObservations).
+  bool observe = false;
 };
 
 class ReportStream final
@@ -100,6 +103,7 @@ class ReportStream final
   absl::Mutex mu_;
   provenance::v1::NodeReport read_buf_ ABSL_GUARDED_BY(mu_);
   std::vector<WorkloadUsage> usage_buf_ ABSL_GUARDED_BY(mu_);  // recycled, for the next report
+  ObservationHints hints_buf_ ABSL_GUARDED_BY(mu_);            // recycled, for the next report
   provenance::v1::ReportAck write_buf_ ABSL_GUARDED_BY(mu_);
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   int64_t in_queue_ ABSL_GUARDED_BY(mu_) = 0;

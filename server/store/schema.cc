@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 3> kMigrations = {R"sql(
+constexpr std::array<const char*, 4> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -246,6 +246,18 @@ CREATE TABLE exports (
   audit_head_hash TEXT NOT NULL,
   summary BLOB NOT NULL
 ) WITHOUT ROWID;
+)sql",
+                                                    // Version 4: alert notifier (issue 4).
+                                                    R"sql(
+CREATE TABLE alert_deliveries (
+  flag_id TEXT PRIMARY KEY,
+  state INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  starts_us INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
 )sql"};
 
 }  // namespace

@@ -309,7 +309,9 @@ absl::Status Store::AddReport(const ReportToCommit& item, Batch& batch, CommitRe
   const int64_t hour_us = seen_us - ((seen_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
   for (int i = 0; i < r.workloads_size() && i < static_cast<int>(item.usage.size()); ++i) {
     const WorkloadUsage& u = item.usage[i];
-    Batch::Workload& w = batch.workloads[RowKeyView(node, r.workloads(i).workload_id())];
+    // u.workload_id is the workload's id (ComputeUsage), in the compact usage vector rather than
+    // in the parsed Workload, which is by now out of cache.
+    Batch::Workload& w = batch.workloads[RowKeyView(node, u.workload_id)];
     if (w.latest == nullptr || seen_us < w.first_seen_us) w.first_seen_us = seen_us;
     if (w.latest == nullptr || seen_us >= w.last_seen_us) {
       w.latest = &r.workloads(i);

@@ -47,8 +47,8 @@ struct StoreOptions {
 
 struct ReportToCommit {
   const provenance::v1::NodeReport* report = nullptr;  // validated; not owned
-  std::vector<WorkloadUsage> usage;                    // ComputeUsage(*report, ...)
-  size_t size_bytes = 0;                               // serialized size, for the reports row
+  std::vector<WorkloadUsage> usage;  // ComputeUsage(*report, ...); its workload ids are used
+  size_t size_bytes = 0;             // serialized size, for the reports row
 };
 
 using StreamKey = std::pair<std::string, std::string>;  // (node_id, boot_id)

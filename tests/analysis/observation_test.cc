@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/analysis/analyzer.h"
+#include "server/store/store.h"
 #include "tests/analysis/analysis_test_util.h"
 #include "tests/server/test_reports.h"
 
@@ -48,6 +49,51 @@ TEST(ObservationTest, KeepsOnlyWellFormedNodeAddressesUpToTheCap) {
   ASSERT_EQ(o.addresses.size(), kMaxNodeAddresses);
   EXPECT_EQ(o.addresses[0], "10.0.0.1");
   EXPECT_EQ(o.addresses[1], "fd00::2");
+}
+
+// Hints computed ahead (as provd's gRPC threads do) give the observation ObserveReport builds on
+// its own, including the cache's delta decisions; hints of another report are not used.
+TEST(ObservationTest, HintsComputedAheadGiveTheSameObservation) {
+  provenance::v1::NodeReport r = testing::MakeReport("n1", "b1", 1, testing::kT0);
+  auto* w = r.mutable_workloads(0);
+  w->set_image_digest("sha256:img");
+  w->add_artifact_digests("sha256:ckpt");
+  w->add_listening_ports(29500);
+  w->mutable_started_at()->set_seconds(absl::ToUnixSeconds(testing::kT0) - 600);
+  ObservationCache plain_cache, hinted_cache;
+  for (int round = 0; round < 2; ++round) {  // the second round: everything unchanged
+    ObservationHints hints;
+    ComputeObservationHints(r, &hints);
+    ASSERT_TRUE(hints.valid);
+    const ReportObservation plain = ObserveReport(r, Usage(r), &plain_cache);
+    const ReportObservation hinted = ObserveReport(r, Usage(r), &hinted_cache, &hints);
+    EXPECT_EQ(hinted.accelerators_unchanged, round == 1);
+    EXPECT_EQ(hinted.accelerators_unchanged, plain.accelerators_unchanged);
+    EXPECT_EQ(hinted.accelerators.size(), plain.accelerators.size());
+    ASSERT_EQ(hinted.workloads.size(), plain.workloads.size());
+    for (size_t i = 0; i < plain.workloads.size(); ++i) {
+      const WorkloadObservation& a = plain.workloads[i];
+      const WorkloadObservation& b = hinted.workloads[i];
+      EXPECT_EQ(b.workload_id, a.workload_id);
+      EXPECT_EQ(b.account, a.account);
+      EXPECT_EQ(b.started_us, a.started_us);
+      EXPECT_DOUBLE_EQ(b.activity_pct, a.activity_pct);
+      EXPECT_EQ(b.details_unchanged, a.details_unchanged);
+      EXPECT_EQ(b.digests, a.digests);
+      EXPECT_EQ(b.listening_ports, a.listening_ports);
+      EXPECT_EQ(b.accelerators, a.accelerators);
+    }
+    EXPECT_EQ(hinted.workloads[0].started_us, ToUnixMicros(w->started_at()));
+    EXPECT_EQ(hinted.workloads[0].details_unchanged, round == 1);
+  }
+
+  ObservationHints stale;
+  ComputeObservationHints(r, &stale);
+  r.add_workloads()->CopyFrom(r.workloads(0));  // another report: more workloads
+  r.mutable_workloads(1)->set_workload_id("k8s:pod-2");
+  const ReportObservation o = ObserveReport(r, Usage(r), nullptr, &stale);
+  ASSERT_EQ(o.workloads.size(), 2u);
+  EXPECT_DOUBLE_EQ(o.workloads[1].activity_pct, o.workloads[0].activity_pct);
 }
 
 // The second identical report leaves out what did not change; a change sends it again; the

@@ -90,6 +90,14 @@ TEST(ProvdMainTest, BadFlagsExitTwoNamingTheFlag) {
       {{data, "--insecure", "--max-batch=0"}, "--max-batch: must be >= 1"},
       {{data, "--insecure", "--accelerator-catalog=/nonexistent.tsv"}, "--accelerator-catalog: "},
       {{"--flagfile=/nonexistent.flags"}, "--flagfile: cannot read /nonexistent.flags"},
+      {{data, "--insecure", "--alertmanager-url=am:9093"},
+       "--alertmanager-url: alertmanager url \"am:9093\": must start with http://"},
+      // Repeated --alertmanager-url flags are all kept (absl alone would keep the last one).
+      {{data, "--insecure", "--alertmanager-url=ftp://x", "--alertmanager-url",
+        "http://127.0.0.1:9093"},
+       "alertmanager url \"ftp://x\""},
+      {{data, "--insecure", "--alert-min-severity=urgent"},
+       "--alert-min-severity: \"urgent\" is not one of info, low, medium, high, critical"},
   };
   for (const Case& c : cases) {
     Result r = RunProvd(c.args);
@@ -118,6 +126,12 @@ TEST(ProvdMainTest, ServesOnPortZeroAndStopsOnSigterm) {
   }
   ASSERT_FALSE(port.empty()) << "provd did not write --port-file";
   EXPECT_GT(std::stoi(port), 0);
+  // A second provd on the same address fails instead of sharing the port (no SO_REUSEPORT).
+  Result second = RunProvd({"--data-dir=" + dir.path() + "/data2", "--insecure",
+                            "--listen=127.0.0.1:" + port, "--metrics-listen="});
+  EXPECT_EQ(second.code, 1) << second.output;
+  EXPECT_NE(second.output.find("cannot listen on 127.0.0.1:" + port), std::string::npos)
+      << second.output;
   EXPECT_TRUE(PathExists(dir.path() + "/data/provd.db"));
   kill(child.pid, SIGTERM);
   EXPECT_EQ(ExitCode(child.pid), 0);

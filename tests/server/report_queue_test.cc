@@ -38,25 +38,61 @@ TEST(ReportQueueTest, ParksWhenFullAndMovesParkedItemsInOrder) {
   EXPECT_EQ(batch[0].report.seq(), 4u);
 }
 
+// What recycling relies on (report.proto marks singular message fields `optional`): Clear()
+// empties a workload's sub-messages instead of deleting them, and the next parse into the
+// cleared message reuses them, with presence read from the wire as before.
+TEST(ReportQueueTest, ClearedReportsKeepTheirSubMessagesForTheNextParse) {
+  provenance::v1::NodeReport sent;
+  sent.mutable_node()->set_node_id("n1");
+  auto* w = sent.add_workloads();
+  w->mutable_attribution()->set_account("acme");
+  w->mutable_distributed()->set_master_addr("10.0.0.9");
+  w->mutable_started_at()->set_seconds(1);
+  const std::string wire = sent.SerializeAsString();
+
+  provenance::v1::NodeReport recycled;
+  ASSERT_TRUE(recycled.ParseFromString(wire));
+  const provenance::v1::Attribution* attribution = &recycled.workloads(0).attribution();
+  const provenance::v1::DistributedMarkers* distributed = &recycled.workloads(0).distributed();
+  recycled.Clear();
+  ASSERT_TRUE(recycled.ParseFromString(wire));
+  EXPECT_EQ(&recycled.workloads(0).attribution(), attribution) << "reused, not reallocated";
+  EXPECT_EQ(&recycled.workloads(0).distributed(), distributed);
+  EXPECT_EQ(recycled.workloads(0).attribution().account(), "acme");
+  EXPECT_EQ(recycled.SerializeAsString(), wire);
+
+  provenance::v1::NodeReport bare;  // presence still follows the wire
+  bare.add_workloads()->set_workload_id("w");
+  recycled.Clear();
+  ASSERT_TRUE(recycled.ParseFromString(bare.SerializeAsString()));
+  EXPECT_FALSE(recycled.has_node());
+  EXPECT_FALSE(recycled.workloads(0).has_attribution());
+  EXPECT_FALSE(recycled.workloads(0).has_started_at());
+  EXPECT_EQ(recycled.SerializeAsString(), bare.SerializeAsString());
+}
+
 TEST(ReportQueueTest, RecyclesBoundedNumberOfSmallReports) {
   ReportQueue queue(4);
   provenance::v1::NodeReport into;
   std::vector<WorkloadUsage> usage_into;
-  EXPECT_FALSE(queue.TakeRecycled(&into, &usage_into)) << "empty pool";
+  ObservationHints hints_into;
+  EXPECT_FALSE(queue.TakeRecycled(&into, &usage_into, &hints_into)) << "empty pool";
   std::vector<IngestItem> batch;
   batch.push_back(Item(7));
   batch[0].usage.emplace(1);
   (*batch[0].usage)[0].workload_id = "job-7";
+  batch[0].hints.workloads.resize(3);
   batch.push_back(Item(8));
   batch[1].size_bytes = ReportQueue::kMaxRecycledBytes + 1;  // too large to keep
   queue.Recycle(batch);
   EXPECT_EQ(queue.recycled(), 1u);
-  ASSERT_TRUE(queue.TakeRecycled(&into, &usage_into));
+  ASSERT_TRUE(queue.TakeRecycled(&into, &usage_into, &hints_into));
   EXPECT_EQ(into.seq(), 7u) << "the message itself comes back; the reader clears it";
   ASSERT_EQ(usage_into.size(), 1u) << "with its usage vector";
   EXPECT_EQ(usage_into[0].workload_id, "job-7");
+  EXPECT_EQ(hints_into.workloads.size(), 3u) << "and its observation hints' storage";
   EXPECT_EQ(queue.recycled(), 0u);
-  EXPECT_FALSE(queue.TakeRecycled(&into, &usage_into));
+  EXPECT_FALSE(queue.TakeRecycled(&into, &usage_into, &hints_into));
 
   std::vector<IngestItem> many(ReportQueue::kMaxRecycled + 5);
   queue.Recycle(many);
