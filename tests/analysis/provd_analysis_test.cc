@@ -39,6 +39,10 @@ class ProvdAnalysisTest : public ::testing::Test {
     o.policy_file = policy_path_;
     o.clock = &clock_;
     o.metrics_address = "127.0.0.1:0";
+    // No scheduled export or retention pass: their audit entries would interleave with the
+    // ones this test counts (tests/export covers them).
+    o.export_interval = absl::ZeroDuration();
+    o.retention = absl::ZeroDuration();
     auto server = ProvdServer::Start(std::move(o));
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return nullptr;
