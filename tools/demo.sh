@@ -86,7 +86,7 @@ echo
 echo "== provctl export --out: a signed audit export (CSV + JSON Lines), then checked offline"
 rm -rf "$DATA/export-now"
 "${CTL[@]}" export --out "$DATA/export-now" 2>/dev/null | head -8
-"$B/provctl" export verify "$DATA/export-now" | tail -3
+"$B/provctl" export verify "$DATA/export-now" --public-key "$DATA/export-signing.pub" | tail -3
 echo
 echo "== what the agent sees on this machine (prov-agent --once; no accelerators here is normal)"
 "$B/prov-agent" --once | head -25
