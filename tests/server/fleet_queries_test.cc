@@ -7,6 +7,7 @@
 #include "server/audit/audit_service.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
+#include "tests/server/commit_batch.h"
 #include "tests/server/temp_dir.h"
 #include "tests/server/test_reports.h"
 
@@ -20,15 +21,7 @@ using testing::TempDir;
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);  // 22:13:20 UTC
 
 std::vector<ReportToCommit> Batch(const std::vector<const NodeReport*>& reports) {
-  std::vector<ReportToCommit> batch;
-  for (const NodeReport* r : reports) {
-    ReportToCommit item;
-    item.report = r;
-    item.size_bytes = r->ByteSizeLong();
-    item.usage = ComputeUsage(*r, AcceleratorCatalog::Builtin(), {});
-    batch.push_back(std::move(item));
-  }
-  return batch;
+  return testing::CommitBatch(reports);
 }
 
 // An Ascend 910B in place of node-c's second GPU.
