@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace prov::server {
 grpc::Status AccessServiceImpl::WhoAmI(grpc::ServerContext* context,
@@ -50,8 +51,8 @@ grpc::Status AuditLogServiceImpl::ListAuditEntries(
   for (const auto& e : *entries) {
     auto* out = response->add_entries();
     out->set_seq(e.seq);
-    out->mutable_time()->set_seconds(e.time_unix_micros / 1000000);
-    out->mutable_time()->set_nanos(static_cast<int32_t>((e.time_unix_micros % 1000000) * 1000));
+    *out->mutable_time() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(e.time_unix_micros);
     out->set_actor(e.actor);
     out->set_action(e.action);
     out->set_payload(e.payload);

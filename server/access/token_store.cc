@@ -14,6 +14,7 @@
 #include "common/integrity/random.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/access/role.h"
 #include "server/auditlog/audit_log.h"
 #include "server/store/connection.h"
@@ -23,12 +24,8 @@
 namespace prov::server {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using provenance::v1::TokenInfo;
-
-void SetMicros(int64_t us, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(us / 1000000);
-  ts->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
-}
 
 bool ValidName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -76,11 +73,11 @@ absl::Status TokenStore::Load() {
     info.set_token_id(st->ColumnText(0));
     info.set_name(st->ColumnText(1));
     info.set_role(static_cast<provenance::v1::Role>(st->ColumnInt64(2)));
-    SetMicros(st->ColumnInt64(4), info.mutable_created_at());
+    *info.mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(st->ColumnInt64(4));
     info.set_created_by(st->ColumnText(5));
     if (st->ColumnInt64(6) != 0) {
       info.set_revoked(true);
-      SetMicros(st->ColumnInt64(6), info.mutable_revoked_at());
+      *info.mutable_revoked_at() = TimeUtil::MicrosecondsToTimestamp(st->ColumnInt64(6));
     }
     uint64_t n = 0;
     if (info.token_id().size() > 2 && absl::SimpleAtoi(info.token_id().substr(2), &n)) {
@@ -134,7 +131,7 @@ absl::StatusOr<provenance::v1::IssueTokenResponse> TokenStore::Issue(const std::
   info.set_token_id(id);
   info.set_name(name);
   info.set_role(role);
-  SetMicros(absl::ToUnixMicros(now), info.mutable_created_at());
+  *info.mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   info.set_created_by(actor);
   by_hash_[hash] = info;
   return out;
@@ -161,7 +158,7 @@ absl::StatusOr<TokenInfo> TokenStore::Revoke(const std::string& token_id,
             .status());
     PROV_RETURN_IF_ERROR(txn.Commit());
     info.set_revoked(true);
-    SetMicros(absl::ToUnixMicros(now), info.mutable_revoked_at());
+    *info.mutable_revoked_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
     return info;
   }
   return absl::NotFoundError(absl::StrCat("token_id: no token ", token_id));

@@ -1,6 +1,7 @@
 // AuditService's dashboard aggregates: GetFleetOverview, ListAccelerators, GetAccountUsageSeries.
 // Each needs the viewer role, like the rest of AuditService.
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/audit/audit_service.h"
 
 namespace prov::server {
@@ -16,9 +17,7 @@ absl::Time FromProto(const google::protobuf::Timestamp& ts) {
 }
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t us = absl::ToUnixMicros(t);
-  ts->set_seconds(us / 1000000);
-  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
 grpc::Status Invalid(const std::string& message) {

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/auditlog/audit_log.h"
 #include "server/store/connection.h"
 #include "server/store/schema.h"
@@ -11,6 +12,7 @@
 namespace prov::server {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using provenance::v1::Case;
 using provenance::v1::CaseAction;
 using provenance::v1::Flag;
@@ -26,15 +28,6 @@ std::string StatusWord(FlagStatus s) {
 std::string DispositionWord(provenance::v1::Disposition d) {
   std::string name = provenance::v1::Disposition_Name(d);
   return absl::AsciiStrToLower(name.substr(std::string("DISPOSITION_").size()));
-}
-
-void SetMicros(int64_t us, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(us / 1000000);
-  ts->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
-}
-
-int64_t Micros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
 }
 
 bool ValidAssignee(const std::string& a) {
@@ -140,7 +133,7 @@ absl::StatusOr<Case> CaseManager::ReadCase(const std::string& flag_id, const Fla
     c.set_assignee(st->ColumnText(2));
     c.set_duplicate_of(st->ColumnText(3));
     c.set_revision(static_cast<uint64_t>(st->ColumnInt64(4)));
-    SetMicros(st->ColumnInt64(5), c.mutable_updated_at());
+    *c.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(st->ColumnInt64(5));
   }
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
@@ -203,7 +196,7 @@ absl::StatusOr<Case> CaseManager::Update(const provenance::v1::Principal& who,
     action.set_from_status(current.status());
     action.set_to_status(next);
     action.set_note(request.note());
-    SetMicros(absl::ToUnixMicros(now), action.mutable_time());
+    *action.mutable_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
     if (request.action() == "assign") {
       action.set_assignee(request.assignee());
       current.set_assignee(request.assignee());
@@ -315,7 +308,7 @@ absl::Status CaseManager::ReconcileEngine() {
     const int64_t updated_us = st->ColumnInt64(4);
     const bool missed = engine_.Read([&](const Analyzer& a) {
       const Flag* f = a.flag(id);
-      return f != nullptr && Micros(f->case_updated_at()) < updated_us;
+      return f != nullptr && TimeUtil::TimestampToMicroseconds(f->case_updated_at()) < updated_us;
     });
     if (!missed) continue;
     PROV_RETURN_IF_ERROR(

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/compliance.pb.h"
 #include "server/export/export_tables.h"
@@ -77,8 +78,8 @@ absl::Status ExportFlags(StageContext& ctx) {
       duplicate_of = st.ColumnText(5);
       case_revision = static_cast<uint64_t>(st.ColumnInt64(6));
       const int64_t updated_us = st.ColumnInt64(7);
-      f.mutable_case_updated_at()->set_seconds(updated_us / 1000000);
-      f.mutable_case_updated_at()->set_nanos(static_cast<int32_t>(updated_us % 1000000) * 1000);
+      *f.mutable_case_updated_at() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(updated_us);
     }
     *csv = {f.flag_id(),
             f.rule(),

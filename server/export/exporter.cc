@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <system_error>
 
@@ -13,6 +14,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/auditlog/audit_log.h"
 #include "server/export/export_tables.h"
 #include "server/store/connection.h"
@@ -91,10 +93,11 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
 absl::StatusOr<ExportResult> Exporter::Run(const std::string& trigger, const std::string& actor,
                                            const ExportProgressFn& progress) {
   absl::MutexLock lock(&mu_);
-  const absl::Time start = absl::Now();  // a duration for /metrics, not a record time
+  const auto start = std::chrono::steady_clock::now();  // a duration for /metrics
   absl::StatusOr<ExportResult> r = RunLocked(trigger, actor, progress);
   if (r.ok()) {
-    last_duration_seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
+    last_duration_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } else {
     ++failures_;
   }
@@ -205,9 +208,8 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
   summary.set_files(static_cast<uint32_t>(m.files.size() + 2));
   summary.set_bytes(bytes);
   summary.set_signing_public_key(m.signing_public_key);
-  summary.mutable_created_at()->set_seconds(absl::ToUnixSeconds(now));
-  summary.mutable_created_at()->set_nanos(
-      static_cast<int32_t>((absl::ToUnixMicros(now) % 1000000) * 1000));
+  *summary.mutable_created_at() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   summary.set_trigger(trigger);
 
   // Complete and sealed: now it may carry its final name.

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/store/sqlite.h"
 #include "server/store/store_reader.h"
 
@@ -37,8 +38,7 @@ class StoreReader::Lease {
 namespace store_internal {
 
 inline void SetTime(int64_t micros, google::protobuf::Timestamp* ts) {
-  ts->set_seconds(micros / 1000000);
-  ts->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
 }
 
 }  // namespace store_internal
