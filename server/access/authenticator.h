@@ -67,6 +67,7 @@ class Authenticator {
   const TokenStore& tokens_;
   const CertRoles cert_roles_;
   const std::string internal_token_;
+  const std::string internal_token_sha256_;
   mutable std::atomic<uint64_t> unauthenticated_{0};
   mutable std::atomic<uint64_t> denied_{0};
 };

@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/store/connection.h"
+#include "server/store/transaction.h"
 
 namespace prov::server {
 namespace {
@@ -105,36 +106,32 @@ absl::StatusOr<std::vector<integrity::ChainEntry>> AuditLogReader::List(
 absl::StatusOr<AuditVerification> AuditLogReader::Verify(
     std::optional<integrity::ChainAnchor> anchor) {
   absl::MutexLock lock(&mu_);
-  PROV_RETURN_IF_ERROR(db_->Exec("BEGIN"));  // one snapshot of log and exports
-  auto read = [&]() -> absl::StatusOr<AuditVerification> {
-    AuditVerification v;
-    if (!anchor.has_value()) {
-      PROV_ASSIGN_OR_RETURN(
-          auto st, db_->Prepare("SELECT audit_head_seq, audit_head_hash FROM exports "
-                                "WHERE audit_head_seq > 0 ORDER BY created_us DESC LIMIT 1"));
-      PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row)
-        anchor =
-            integrity::ChainAnchor{static_cast<uint64_t>(st->ColumnInt64(0)), st->ColumnText(1)};
-    }
+  // One snapshot of the log and the exports' anchors.
+  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kRead));
+  AuditVerification v;
+  if (!anchor.has_value()) {
     PROV_ASSIGN_OR_RETURN(
-        auto st, db_->Prepare(absl::StrCat("SELECT ", kColumns, " FROM audit_log ORDER BY rowid")));
-    std::vector<integrity::ChainEntry> entries;
-    while (true) {
-      PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      entries.push_back(ReadEntry(*st));
-    }
-    v.entries = entries.size();
-    v.head = entries.empty() ? integrity::ChainAnchor{0, integrity::kGenesisHash}
-                             : integrity::ChainAnchor{entries.back().seq, entries.back().hash};
-    v.anchor = anchor;
-    v.problems = integrity::VerifyChain(entries, anchor);
-    return v;
-  };
-  auto result = read();
-  (void)db_->Exec("COMMIT");
-  return result;
+        auto st, db_->Prepare("SELECT audit_head_seq, audit_head_hash FROM exports "
+                              "WHERE audit_head_seq > 0 ORDER BY created_us DESC LIMIT 1"));
+    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (row)
+      anchor = integrity::ChainAnchor{static_cast<uint64_t>(st->ColumnInt64(0)), st->ColumnText(1)};
+  }
+  PROV_ASSIGN_OR_RETURN(
+      auto st, db_->Prepare(absl::StrCat("SELECT ", kColumns, " FROM audit_log ORDER BY rowid")));
+  std::vector<integrity::ChainEntry> entries;
+  while (true) {
+    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    entries.push_back(ReadEntry(*st));
+  }
+  v.entries = entries.size();
+  v.head = entries.empty() ? integrity::ChainAnchor{0, integrity::kGenesisHash}
+                           : integrity::ChainAnchor{entries.back().seq, entries.back().hash};
+  v.anchor = anchor;
+  v.problems = integrity::VerifyChain(entries, anchor);
+  PROV_RETURN_IF_ERROR(txn.Commit());
+  return v;
 }
 
 }  // namespace prov::server

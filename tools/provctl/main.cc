@@ -5,9 +5,8 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/fs.h"
+#include "common/grpc/bearer_channel.h"
 #include "common/grpc/tls.h"
 #include "grpcpp/create_channel.h"
 #include "tools/provctl/cli.h"
@@ -27,13 +26,11 @@ absl::Status ResolveToken(Invocation* inv) {
     if (const char* f = std::getenv("PROV_TOKEN_FILE"); f != nullptr && *f != '\0') file = f;
   }
   if (!inv->token.empty() || file.empty()) return absl::OkStatus();
-  auto text = ReadFileToString(file, 4096);
-  if (!text.ok())
-    return absl::InvalidArgumentError(absl::StrCat("--token-file: ", text.status().message()));
-  std::string token(absl::StripAsciiWhitespace(text->substr(0, text->find('\n'))));
-  if (token.empty())
-    return absl::InvalidArgumentError(absl::StrCat("--token-file: ", file, " is empty"));
-  inv->token = token;
+  absl::StatusOr<std::string> token = ReadTokenFile(file);
+  if (!token.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--token-file: ", token.status().message()));
+  }
+  inv->token = *std::move(token);
   return absl::OkStatus();
 }
 
