@@ -4,6 +4,17 @@
 
 namespace prov {
 
+std::string CsvField(absl::string_view value) {
+  if (value.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
 CsvReader::CsvReader(absl::string_view text, char delimiter) : text_(text), delimiter_(delimiter) {
   // A UTF-8 byte order mark is not part of the first field.
   if (text_.size() >= 3 && text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;

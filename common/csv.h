@@ -9,6 +9,7 @@
 //     if (!*more) break;
 //     ... reader.record_line() ...
 //   }
+//   out += CsvField("Acme, Inc.");   // writing: "\"Acme, Inc.\""
 //
 // Also reads TAB-separated files whose fields are quoted (the BIS Denied Persons List) with
 // delimiter '\t'. Not thread-safe; the text must outlive the reader.
@@ -21,6 +22,10 @@
 #include "absl/strings/string_view.h"
 
 namespace prov {
+
+// One CSV field for writing, quoted when it holds a comma, quote, CR or LF (quotes doubled), so
+// CsvReader reads it back unchanged.
+std::string CsvField(absl::string_view value);
 
 class CsvReader {
  public:

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/csv.h"
 #include "common/fs.h"
 #include "common/status_macros.h"
 
@@ -37,17 +38,6 @@ absl::Status CloseFile(std::FILE*& f, const std::string& path) {
 }
 
 }  // namespace
-
-std::string CsvField(absl::string_view value) {
-  if (value.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(value);
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
 
 absl::StatusOr<std::unique_ptr<TableWriter>> TableWriter::Open(const std::string& dir,
                                                                const std::string& name,

@@ -20,11 +20,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/csv.h"
 
 namespace prov::server {
-
-// One CSV field, quoted when it holds a comma, quote, CR or LF (quotes doubled).
-std::string CsvField(absl::string_view value);
 
 class TableWriter {
  public:

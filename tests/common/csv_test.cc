@@ -62,4 +62,18 @@ TEST(CsvReaderTest, ByteOrderMarkSkipped) {
 }
 
 }  // namespace
+TEST(CsvFieldTest, QuotesOnlyWhatNeedsItAndReadsBackUnchanged) {
+  EXPECT_EQ(CsvField("acme"), "acme");
+  EXPECT_EQ(CsvField("Acme, Inc."), "\"Acme, Inc.\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  const std::vector<std::string> fields = {"a,b", "q\"uote", "line\nbreak", "cr\r", "", "plain"};
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) line += (i ? "," : "") + CsvField(fields[i]);
+  line += "\n";
+  CsvReader reader(line);  // the text must outlive the reader
+  std::vector<std::string> back;
+  ASSERT_TRUE(*reader.Next(&back));
+  EXPECT_EQ(back, fields);
+}
+
 }  // namespace prov

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/accelerator_catalog.h"
+#include "common/csv.h"
 #include "common/status_macros.h"
 #include "server/kyc/kyc_parser.h"
 #include "server/policy/policy.h"
@@ -372,15 +373,7 @@ std::string Variant(const screening::CslEntry& e, const screening::NameNormalize
 }  // namespace
 
 std::string AccountsCsv(const std::vector<AccountRow>& rows) {
-  auto q = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    return out + "\"";
-  };
+  auto q = [](const std::string& s) { return CsvField(s); };
   std::string out =
       "account_id,legal_entity,country_of_incorporation,beneficial_owners,addresses,"
       "payment_fingerprint,email_domains,source_ips,parent_account,is_reseller\n";
