@@ -118,6 +118,12 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   metrics_.commit_batch_reports.Observe(static_cast<double>(batch.size()));
   metrics_.reports_ingested.Increment(static_cast<double>(result->stored));
   metrics_.reports_duplicate.Increment(static_cast<double>(result->duplicates));
+  metrics_.ledger_claimed_seconds.Increment(result->claimed_seconds);
+  metrics_.ledger_credited_seconds.Increment(result->credited_seconds);
+  metrics_.ledger_evidence_gaps.Increment(static_cast<double>(result->evidence_gaps));
+  metrics_.ledger_evidence_gap_seconds.Increment(result->gap_seconds);
+  metrics_.ledger_clock_bound.Increment(static_cast<double>(result->clock_bound));
+  metrics_.ledger_lag_floor.Increment(static_cast<double>(result->lag_floor));
   std::vector<std::pair<absl::string_view, uint64_t>> acks;
   for (size_t i = 0; i < entries.size();) {
     size_t j = i;

@@ -8,11 +8,13 @@
 //
 // Loop: PopBatch (up to max_batch reports, or whatever arrived within max_batch_delay) -> resume
 // streams whose parked reports moved into the queue -> ledger usage per report (already computed
-// by the reactor, else here) -> Store::Commit in
-// ONE transaction -> per stream, one OnCommitted() with the highest committed seq per (node, boot)
-// (duplicates are acked with the stored high-water mark). A failed commit acks nothing: the
-// involved streams are finished UNAVAILABLE and the agents resend. Commit latency (steady clock,
-// a duration only) and batch size go to the metrics.
+// by the reactor, else here, for the claimed interval) -> Store::Commit in ONE transaction, which
+// rescales each stored report's usage to the time that actually elapsed (ledger/credit.h) -> the
+// on_committed observer (the analysis engine) sees that credited usage -> per stream, one
+// OnCommitted() with the highest committed seq per (node, boot) (duplicates are acked with the
+// stored high-water mark). A failed commit acks nothing: the involved streams are finished
+// UNAVAILABLE and the agents resend. Commit latency (steady clock, a duration only), batch size and
+// the ledger's credit figures (prov_ledger_*) go to the metrics.
 //
 // Thread-safety: Start/Join from one owner thread; everything else runs on the writer thread.
 #pragma once

@@ -134,6 +134,7 @@ void ComputeUsageInto(const NodeReport& report, const AcceleratorCatalog& catalo
     usage.accelerator_count = 0;
     usage.accelerator_model.clear();
     usage.accelerator_seconds = 0;
+    usage.gap_seconds = 0;
     usage.flop_low = 0;
     usage.flop_high = 0;
     usage.method.clear();

@@ -1,4 +1,6 @@
-// Compute ledger math: what one NodeReport adds to each workload's accelerator time and FLOP range.
+// Compute ledger math: what one NodeReport adds to each workload's accelerator time and FLOP range,
+// for the interval the report claims. Store::Commit then rescales it to the time that actually
+// elapsed since the node's previous report (credit.h): the claim alone is never credited.
 //
 //   LedgerOptions options{.default_utilization = 0.30};
 //   std::vector<WorkloadUsage> usage = ComputeUsage(report, AcceleratorCatalog::Builtin(),
@@ -8,7 +10,7 @@
 //
 // Method (Epoch AI hardware method, shared/docs/domain.md section 3), per accelerator of a
 // workload:
-//   high = interval_seconds x peak
+//   high = interval_seconds x peak            (then x credited/claimed seconds, credit.h)
 //   low  = interval_seconds x peak x activity, activity = the sample's tensor_activity when the
 //          driver gave one ("accel_seconds*peak*tensor_activity"), else the configured default
 //          utilisation ("accel_seconds*peak*default_util(0.30)").
@@ -46,6 +48,9 @@ struct WorkloadUsage {
   double flop_low = 0;
   double flop_high = 0;
   std::string method;
+  // Of accelerator_seconds, the part estimated across an evidence gap (ApplyCredit, credit.h);
+  // ComputeUsage leaves it 0.
+  double gap_seconds = 0;
 };
 
 // "accel_seconds*peak*default_util(0.30)"

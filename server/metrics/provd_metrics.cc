@@ -14,6 +14,17 @@ prometheus::Counter& MakeCounter(prometheus::Registry& registry, const std::stri
                                  const std::string& help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
 }
+// Registered twice with the same name and help: the registry (InsertBehavior::Merge) returns the
+// same family.
+prometheus::Family<prometheus::Counter>& AdjustedFamily(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("prov_ledger_timestamp_adjusted_total")
+      .Help(
+          "Stored reports whose collected_at provd's clock overrode for the ledger: "
+          "clock_bound (ahead of what provd saw pass), lag_floor (trailing provd's clock by "
+          "more than the maximum report lag).")
+      .Register(registry);
+}
 prometheus::Gauge& MakeGauge(prometheus::Registry& registry, const std::string& name,
                              const std::string& help) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
@@ -70,6 +81,21 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                             "Acknowledgements written to agents (one per stream per batch).")),
       start_time_seconds(MakeGauge(*registry_, "prov_start_time_seconds",
                                    "When this provd process started, in Unix seconds.")),
+      ledger_claimed_seconds(MakeCounter(*registry_, "prov_ledger_claimed_seconds_total",
+                                         "interval_seconds claimed by the stored reports (what "
+                                         "the ledger would credit if it trusted the claim).")),
+      ledger_credited_seconds(MakeCounter(*registry_, "prov_ledger_credited_seconds_total",
+                                          "Node-seconds the ledger credited to stored reports: "
+                                          "the time that elapsed between a node's reports.")),
+      ledger_evidence_gaps(MakeCounter(*registry_, "prov_ledger_evidence_gaps_total",
+                                       "Stored reports that closed an evidence gap (more than a "
+                                       "few claimed intervals since the node's previous one).")),
+      ledger_evidence_gap_seconds(
+          MakeCounter(*registry_, "prov_ledger_evidence_gap_seconds_total",
+                      "Node-seconds inside evidence gaps (credited as an estimate with a widened "
+                      "FLOP range, not dropped).")),
+      ledger_clock_bound(AdjustedFamily(*registry_).Add({{"reason", "clock_bound"}})),
+      ledger_lag_floor(AdjustedFamily(*registry_).Add({{"reason", "lag_floor"}})),
       rejected_family_(prometheus::BuildCounter()
                            .Name("prov_reports_rejected_total")
                            .Help("Agent reports rejected by validation, by the offending field.")

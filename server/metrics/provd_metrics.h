@@ -24,6 +24,13 @@
 //   prov_acks_sent_total                   acks written to agents
 //   prov_build_info{version}               always 1
 //   prov_start_time_seconds                when this provd started (Unix seconds)
+//   prov_ledger_claimed_seconds_total      interval_seconds claimed by stored reports
+//   prov_ledger_credited_seconds_total     node-seconds credited (elapsed time, credit.h)
+//   prov_ledger_evidence_gaps_total        stored reports whose credited span held an evidence gap
+//   prov_ledger_evidence_gap_seconds_total node-seconds inside those gaps (estimated, not dropped)
+//   prov_ledger_timestamp_adjusted_total{reason}  reports whose timestamp provd's clock overrode:
+//                                          clock_bound (ahead of it), lag_floor (trailing it by
+//                                          more than the maximum report lag)
 // computed from the store at scrape time (StoreCollector):
 //   prov_nodes                             nodes ever seen
 //   prov_nodes_reporting{datacenter}       nodes with a report collected within --silent-after
@@ -75,6 +82,12 @@ class ProvdMetrics {
   prometheus::Counter& commit_failures;
   prometheus::Counter& acks_sent;
   prometheus::Gauge& start_time_seconds;
+  prometheus::Counter& ledger_claimed_seconds;
+  prometheus::Counter& ledger_credited_seconds;
+  prometheus::Counter& ledger_evidence_gaps;
+  prometheus::Counter& ledger_evidence_gap_seconds;
+  prometheus::Counter& ledger_clock_bound;
+  prometheus::Counter& ledger_lag_floor;
 
  private:
   prometheus::Family<prometheus::Counter>& rejected_family_;

@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 4> kMigrations = {R"sql(
+constexpr std::array<const char*, 5> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -258,6 +258,38 @@ CREATE TABLE alert_deliveries (
   updated_us INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
+)sql",
+                                                    // Version 5: elapsed-time ledger (issue 14).
+                                                    R"sql(
+ALTER TABLE node_streams ADD COLUMN credited_until_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE node_streams ADD COLUMN last_collected_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE node_streams ADD COLUMN first_credit_us INTEGER NOT NULL DEFAULT 0;
+UPDATE node_streams SET
+  first_credit_us = COALESCE((SELECT MIN(received_at_us) FROM reports r
+                              WHERE r.node = node_streams.node
+                                AND r.boot_id = node_streams.boot_id), 0),
+  credited_until_us = COALESCE((SELECT MAX(received_at_us) FROM reports r
+                                WHERE r.node = node_streams.node
+                                  AND r.boot_id = node_streams.boot_id), 0),
+  last_collected_us = COALESCE((SELECT MAX(collected_at_us) FROM reports r
+                                WHERE r.node = node_streams.node
+                                  AND r.boot_id = node_streams.boot_id), 0);
+ALTER TABLE reports ADD COLUMN credited_seconds REAL;
+ALTER TABLE workloads ADD COLUMN gap_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE account_usage_hourly ADD COLUMN gap_seconds REAL NOT NULL DEFAULT 0;
+CREATE TABLE evidence_gaps (
+  id INTEGER PRIMARY KEY,
+  node INTEGER NOT NULL REFERENCES nodes(id),
+  boot_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  start_us INTEGER NOT NULL,
+  end_us INTEGER NOT NULL,
+  claimed_interval_seconds INTEGER NOT NULL,
+  gap_seconds REAL NOT NULL,
+  accelerator_seconds REAL NOT NULL,
+  flop_high REAL NOT NULL
+);
+CREATE INDEX evidence_gaps_node ON evidence_gaps(node, end_us);
 )sql"};
 
 }  // namespace

@@ -59,10 +59,12 @@ WHERE excluded.last_seen_us >= accelerators.last_seen_us)sql";
 constexpr char kUpsertWorkload[] = R"sql(
 INSERT INTO workloads (node, workload_id, kind, account, attribution_source, workload_class,
                        class_confidence, launcher, accelerator_count, accelerator_model,
-                       first_seen_us, last_seen_us, accelerator_seconds, flop_low, flop_high, method)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                       first_seen_us, last_seen_us, accelerator_seconds, flop_low, flop_high, method,
+                       gap_seconds)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
 ON CONFLICT (node, workload_id) DO UPDATE SET
   accelerator_seconds = accelerator_seconds + excluded.accelerator_seconds,
+  gap_seconds = gap_seconds + excluded.gap_seconds,
   flop_low = flop_low + excluded.flop_low,
   flop_high = flop_high + excluded.flop_high,
   method = prov_merge_methods(method, excluded.method),
@@ -90,7 +92,8 @@ RETURNING id, last_seen_us)sql";
 constexpr char kAddToWorkload[] = R"sql(
 UPDATE workloads SET accelerator_seconds = accelerator_seconds + ?2, flop_low = flop_low + ?3,
   flop_high = flop_high + ?4, method = prov_merge_methods(method, ?5),
-  first_seen_us = MIN(first_seen_us, ?6), last_seen_us = MAX(last_seen_us, ?7)
+  first_seen_us = MIN(first_seen_us, ?6), last_seen_us = MAX(last_seen_us, ?7),
+  gap_seconds = gap_seconds + ?10
 WHERE id = ?1 AND node = ?8 AND workload_id = ?9)sql";
 
 constexpr char kUpsertWorkloadDetails[] = R"sql(
@@ -101,10 +104,11 @@ WHERE excluded.seen_us >= workload_details.seen_us)sql";
 
 constexpr char kUpsertAccountHour[] = R"sql(
 INSERT INTO account_usage_hourly (account, hour_us, accelerator_seconds, training_seconds,
-                                  inference_seconds, flop_low, flop_high, method)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                  inference_seconds, flop_low, flop_high, method, gap_seconds)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT (account, hour_us) DO UPDATE SET
   accelerator_seconds = accelerator_seconds + excluded.accelerator_seconds,
+  gap_seconds = gap_seconds + excluded.gap_seconds,
   training_seconds = training_seconds + excluded.training_seconds,
   inference_seconds = inference_seconds + excluded.inference_seconds,
   flop_low = flop_low + excluded.flop_low,
@@ -129,8 +133,12 @@ WHERE id = ?1)sql";
 
 constexpr char kInsertReport[] =
     "INSERT INTO reports (node, boot_id, seq, collected_at_us, received_at_us, interval_seconds, "
-    "size_bytes, accelerator_count, sample_count, workload_count) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "size_bytes, accelerator_count, sample_count, workload_count, credited_seconds) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+constexpr char kInsertGap[] =
+    "INSERT INTO evidence_gaps (node, boot_id, seq, start_us, end_us, claimed_interval_seconds, "
+    "gap_seconds, accelerator_seconds, flop_high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 // The write caches' hash of serialized bytes.
 size_t BytesHash(absl::string_view bytes) { return absl::HashOf(bytes); }
@@ -164,7 +172,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   if (!migrated.ok()) {
     return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));
   }
-  return std::unique_ptr<Store>(new Store(path, std::move(db)));
+  return std::unique_ptr<Store>(new Store(path, std::move(db), options.credit));
 }
 
 // One workloads row's part of a batch.
@@ -173,7 +181,7 @@ struct Store::BatchWorkload {
   const WorkloadUsage* latest_usage = nullptr;
   int64_t first_seen_us = 0;
   int64_t last_seen_us = 0;
-  double seconds = 0, flop_low = 0, flop_high = 0;
+  double seconds = 0, flop_low = 0, flop_high = 0, gap_seconds = 0;
   std::string method;
 };
 
@@ -191,12 +199,12 @@ struct Store::Batch {
   };
   using Workload = BatchWorkload;
   struct Hour {
-    double seconds = 0, training = 0, inference = 0, flop_low = 0, flop_high = 0;
+    double seconds = 0, training = 0, inference = 0, flop_low = 0, flop_high = 0, gap_seconds = 0;
     std::string method;
   };
   // Keys are views into the batch's reports, which outlive the batch: no string copies.
   absl::flat_hash_map<int64_t, Node> nodes;
-  absl::flat_hash_map<RowKeyView, uint64_t> streams;
+  absl::flat_hash_map<RowKeyView, StreamState> streams;
   absl::flat_hash_map<RowKeyView, Accelerator> accelerators;
   absl::flat_hash_map<RowKeyView, Workload> workloads;
   absl::flat_hash_map<std::pair<absl::string_view, int64_t>, Hour> hours;
@@ -211,6 +219,7 @@ constexpr int64_t kAcceleratorRefreshUs = 60'000'000;  // last_seen granularity 
 void Store::DropCaches() {
   node_ids_.clear();
   high_water_.clear();
+  node_horizon_.clear();
   accelerators_.clear();
   workload_details_.clear();
   workload_rows_.clear();
@@ -239,22 +248,125 @@ absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t see
   return id;
 }
 
-absl::StatusOr<uint64_t*> Store::HighWater(int64_t node, const std::string& boot_id) {
+absl::StatusOr<Store::StreamState*> Store::HighWater(int64_t node, const std::string& boot_id) {
   auto it = high_water_.find(RowKeyView(node, boot_id));
   if (it != high_water_.end()) return &it->second;
   PROV_ASSIGN_OR_RETURN(
       Statement * hw,
-      db_->Cached("SELECT max_seq FROM node_streams WHERE node = ? AND boot_id = ?"));
+      db_->Cached("SELECT max_seq, credited_until_us, last_collected_us, "
+                  "first_credit_us FROM node_streams WHERE node = ? AND boot_id = ?"));
   hw->BindInt64(1, node);
   hw->BindText(2, boot_id);
   absl::StatusOr<bool> row = hw->Step();
-  uint64_t max_seq = row.ok() && *row ? static_cast<uint64_t>(hw->ColumnInt64(0)) : 0;
+  StreamState state;
+  if (row.ok() && *row) {
+    state.max_seq = static_cast<uint64_t>(hw->ColumnInt64(0));
+    state.credit.credited_until_us = hw->ColumnInt64(1);
+    state.credit.last_collected_us = hw->ColumnInt64(2);
+    state.credit.first_credit_us = hw->ColumnInt64(3);
+  }
   hw->Reset();
   PROV_RETURN_IF_ERROR(row.status());
-  return &high_water_.emplace(RowKey(node, boot_id), max_seq).first->second;
+  return &high_water_.emplace(RowKey(node, boot_id), state).first->second;
 }
 
-absl::Status Store::AddReport(const ReportToCommit& item, Batch& batch, CommitResult& result,
+absl::StatusOr<Store::NodeCredit*> Store::NodeHorizon(int64_t node) {
+  auto it = node_horizon_.find(node);
+  if (it != node_horizon_.end()) return &it->second;
+  PROV_ASSIGN_OR_RETURN(Statement * select,
+                        db_->Cached("SELECT COALESCE(MAX(credited_until_us), 0), "
+                                    "COALESCE(MAX(first_credit_us), 0) "
+                                    "FROM node_streams WHERE node = ?"));
+  select->BindInt64(1, node);
+  absl::StatusOr<bool> row = select->Step();
+  NodeCredit credit;
+  if (row.ok() && *row) credit = {select->ColumnInt64(0), select->ColumnInt64(1)};
+  select->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return &node_horizon_.emplace(node, credit).first->second;
+}
+
+absl::StatusOr<bool> Store::SeenSince(int64_t node, absl::string_view workload_id, int64_t since_us,
+                                      const Batch& batch) {
+  auto in_batch = batch.workloads.find(RowKeyView(node, workload_id));
+  if (in_batch != batch.workloads.end() && in_batch->second.last_seen_us >= since_us) {
+    return true;
+  }
+  PROV_ASSIGN_OR_RETURN(
+      Statement * select,
+      db_->Cached("SELECT last_seen_us FROM workloads WHERE node = ? AND workload_id = ?"));
+  select->BindInt64(1, node);
+  select->BindText(2, workload_id);
+  absl::StatusOr<bool> row = select->Step();
+  const bool seen = row.ok() && *row && select->ColumnInt64(0) >= since_us;
+  select->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return seen;
+}
+
+absl::Status Store::CreditUsage(ReportToCommit& item, int64_t node, StreamState& stream,
+                                Batch& batch, CommitResult& result) {
+  const NodeReport& r = *item.report;
+  PROV_ASSIGN_OR_RETURN(NodeCredit * node_credit, NodeHorizon(node));
+  CreditInput in;
+  in.collected_us = ToUnixMicros(r.collected_at());
+  in.received_us = batch_received_us_;
+  in.interval_seconds = r.interval_seconds();
+  in.node_credited_until_us = node_credit->horizon_us;
+  in.node_newest_boot_us = node_credit->newest_boot_us;
+  const Credit credit = CreditReport(stream.credit, in, credit_options_);
+  // A workload continued through a gap when it was in the previous report of this boot or, for
+  // a boot's first report, in the node's newest report before it.
+  int64_t since_us = stream.credit.last_collected_us;
+  if (credit.gap_seconds > 0 && since_us == 0) {
+    PROV_ASSIGN_OR_RETURN(Statement * last,
+                          db_->Cached("SELECT last_seen_us FROM nodes WHERE id = ?"));
+    last->BindInt64(1, node);
+    absl::StatusOr<bool> row = last->Step();
+    since_us = row.ok() && *row ? last->ColumnInt64(0) : 0;
+    last->Reset();
+    PROV_RETURN_IF_ERROR(row.status());
+    auto in_batch = batch.nodes.find(node);
+    if (in_batch != batch.nodes.end())
+      since_us = std::max(since_us, in_batch->second.latest_seen_us);
+  }
+  double gap_accelerator_seconds = 0, gap_flop_high = 0;
+  for (WorkloadUsage& u : item.usage) {
+    bool continued = false;
+    if (credit.gap_seconds > 0 && since_us > 0) {
+      PROV_ASSIGN_OR_RETURN(continued, SeenSince(node, u.workload_id, since_us, batch));
+    }
+    ApplyCredit(credit, r.interval_seconds(), continued, &u);
+    gap_accelerator_seconds += u.gap_seconds;
+    if (credit.elapsed_seconds > 0) {
+      gap_flop_high += u.flop_high * credit.gap_seconds / credit.elapsed_seconds;
+    }
+  }
+  stream.credit = credit.next;
+  node_credit->horizon_us = std::max(node_credit->horizon_us, credit.next.credited_until_us);
+  node_credit->newest_boot_us = std::max(node_credit->newest_boot_us, credit.next.first_credit_us);
+  item.credited_seconds = credit.elapsed_seconds;
+  result.credited_seconds += credit.elapsed_seconds;
+  result.claimed_seconds += r.interval_seconds();
+  if (credit.clock_bound) ++result.clock_bound;
+  if (credit.lag_floor) ++result.lag_floor;
+  if (credit.gap_seconds <= 0) return absl::OkStatus();
+  ++result.evidence_gaps;
+  result.gap_seconds += credit.gap_seconds;
+  PROV_ASSIGN_OR_RETURN(Statement * gap, db_->Cached(kInsertGap));
+  gap->BindInt64(1, node);
+  gap->BindText(2, r.node().boot_id());
+  gap->BindInt64(3, static_cast<int64_t>(r.seq()));
+  gap->BindInt64(4, credit.start_us);
+  gap->BindInt64(5, credit.end_us);
+  gap->BindInt64(6, r.interval_seconds());
+  gap->BindDouble(7, credit.gap_seconds);
+  gap->BindDouble(8, gap_accelerator_seconds);
+  gap->BindDouble(9, gap_flop_high);
+  return gap->Run();
+}
+
+absl::Status Store::AddReport(ReportToCommit& item, Batch& batch, CommitResult& result,
                               size_t index) {
   const NodeReport& r = *item.report;
   const int64_t seen_us = ToUnixMicros(r.collected_at());
@@ -262,8 +374,8 @@ absl::Status Store::AddReport(const ReportToCommit& item, Batch& batch, CommitRe
 
   // Dedup by the (node, boot) high-water mark: agents send in seq order, so seq <= max_seq has
   // been stored before (or skipped past) and is acknowledged without being stored again.
-  PROV_ASSIGN_OR_RETURN(uint64_t * stored_mark, HighWater(node, r.node().boot_id()));
-  const uint64_t max_seq = *stored_mark;
+  PROV_ASSIGN_OR_RETURN(StreamState * stream, HighWater(node, r.node().boot_id()));
+  const uint64_t max_seq = stream->max_seq;
   auto found = result.high_water.find(StreamKeyView(r.node().node_id(), r.node().boot_id()));
   if (found == result.high_water.end()) {  // copies the strings once per stream and batch
     found = result.high_water.emplace(StreamKey(r.node().node_id(), r.node().boot_id()), 0).first;
@@ -276,8 +388,9 @@ absl::Status Store::AddReport(const ReportToCommit& item, Batch& batch, CommitRe
     return absl::OkStatus();
   }
   mark = r.seq();
-  *stored_mark = r.seq();  // high_water_ has had no insertion since HighWater: still valid
-  batch.streams[RowKeyView(node, r.node().boot_id())] = r.seq();
+  stream->max_seq = r.seq();  // high_water_ has had no insertion since HighWater: still valid
+  PROV_RETURN_IF_ERROR(CreditUsage(item, node, *stream, batch, result));
+  batch.streams[RowKeyView(node, r.node().boot_id())] = *stream;
   ++result.stored;
 
   Statement* reports = batch.insert_report;
@@ -291,6 +404,7 @@ absl::Status Store::AddReport(const ReportToCommit& item, Batch& batch, CommitRe
   reports->BindInt64(8, r.accelerators_size());
   reports->BindInt64(9, r.samples_size());
   reports->BindInt64(10, r.workloads_size());
+  reports->BindDouble(11, item.credited_seconds);
   PROV_RETURN_IF_ERROR(reports->Run());
 
   Batch::Node& n = batch.nodes[node];
@@ -319,12 +433,14 @@ absl::Status Store::AddReport(const ReportToCommit& item, Batch& batch, CommitRe
       w.last_seen_us = seen_us;
     }
     w.seconds += u.accelerator_seconds;
+    w.gap_seconds += u.gap_seconds;
     w.flop_low += u.flop_low;
     w.flop_high += u.flop_high;
     if (w.method != u.method) w.method = MergeMethods(w.method, u.method);
 
     Batch::Hour& h = batch.hours[{absl::string_view(u.account), hour_us}];
     h.seconds += u.accelerator_seconds;
+    h.gap_seconds += u.gap_seconds;
     if (u.workload_class == provenance::v1::WORKLOAD_CLASS_TRAINING) {
       h.training += u.accelerator_seconds;
     }
@@ -359,6 +475,7 @@ absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload&
     add->BindInt64(7, w.last_seen_us);
     add->BindInt64(8, key.first);  // the rowid is looked up, these only confirm it
     add->BindText(9, key.second);
+    add->BindDouble(10, w.gap_seconds);
     PROV_RETURN_IF_ERROR(add->Run());
     if (db_->Changes() == 1) {
       cached->second.seen_us = std::max(cached->second.seen_us, w.last_seen_us);
@@ -384,6 +501,7 @@ absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload&
   workload->BindDouble(14, w.flop_low);
   workload->BindDouble(15, w.flop_high);
   workload->BindText(16, w.method);
+  workload->BindDouble(17, w.gap_seconds);
   absl::StatusOr<bool> row = workload->Step();
   const int64_t rowid = row.ok() && *row ? workload->ColumnInt64(0) : 0;
   const int64_t stored_last_seen_us = row.ok() && *row ? workload->ColumnInt64(1) : -1;
@@ -407,13 +525,21 @@ absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload&
 absl::Status Store::WriteAggregates(Batch& batch) {
   PROV_ASSIGN_OR_RETURN(
       Statement * streams,
-      db_->Cached("INSERT INTO node_streams (node, boot_id, max_seq) VALUES (?, ?, ?) "
+      db_->Cached("INSERT INTO node_streams (node, boot_id, max_seq, credited_until_us, "
+                  "last_collected_us, first_credit_us) VALUES (?, ?, ?, ?, ?, ?) "
                   "ON CONFLICT (node, boot_id) DO UPDATE SET "
-                  "max_seq = MAX(max_seq, excluded.max_seq)"));
-  for (const auto& [key, seq] : batch.streams) {
+                  "max_seq = MAX(max_seq, excluded.max_seq), "
+                  "credited_until_us = MAX(credited_until_us, excluded.credited_until_us), "
+                  "last_collected_us = MAX(last_collected_us, excluded.last_collected_us), "
+                  "first_credit_us = IIF(first_credit_us = 0, excluded.first_credit_us, "
+                  "first_credit_us)"));
+  for (const auto& [key, state] : batch.streams) {
     streams->BindInt64(1, key.first);
     streams->BindText(2, key.second);
-    streams->BindInt64(3, static_cast<int64_t>(seq));
+    streams->BindInt64(3, static_cast<int64_t>(state.max_seq));
+    streams->BindInt64(4, state.credit.credited_until_us);
+    streams->BindInt64(5, state.credit.last_collected_us);
+    streams->BindInt64(6, state.credit.first_credit_us);
     PROV_RETURN_IF_ERROR(streams->Run());
   }
 
@@ -502,12 +628,13 @@ absl::Status Store::WriteAggregates(Batch& batch) {
     hour->BindDouble(6, h.flop_low);
     hour->BindDouble(7, h.flop_high);
     hour->BindText(8, h.method);
+    hour->BindDouble(9, h.gap_seconds);
     PROV_RETURN_IF_ERROR(hour->Run());
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommitResult> Store::Commit(absl::Span<const ReportToCommit> batch_items,
+absl::StatusOr<CommitResult> Store::Commit(std::vector<ReportToCommit>& batch_items,
                                            absl::Time received_at) {
   CommitResult result;
   result.duplicate.assign(batch_items.size(), false);

@@ -4,11 +4,16 @@
 //   std::vector<ReportToCommit> batch = ...;            // validated reports + their ledger usage
 //   PROV_ASSIGN_OR_RETURN(CommitResult result, store->Commit(batch, clock.Now()));
 //   result.high_water[{node_id, boot_id}];              // highest committed seq, for the acks
+//   batch[i].usage;                                     // now credited for the elapsed time
 //
 // Open() sets WAL, synchronous=NORMAL (a committed batch survives a process crash such as SIGKILL;
 // the last batches before a power loss may be lost, and the agents resend them), busy_timeout, and
 // creates or migrates the schema (SCHEMA.md). Commit() writes a whole batch in ONE transaction:
 // dedup by the (node, boot) high-water mark, one reports row per stored report, and then the
+// batch's aggregates. Before a stored report's ledger is added, its usage (computed for its claimed
+// interval_seconds) is rescaled in place to the time that actually elapsed since the previous
+// report of its (node, boot), by provd's clock `received_at` and the report's timestamp
+// (server/ledger/credit.h); an evidence gap is stored in evidence_gaps. Then the
 // batch's aggregates: one nodes/node_streams row per node, one workloads row per (node, workload)
 // with the summed ledger, one account_usage_hourly row per (account, hour). Large or rarely
 // changing rows are written only when they change (write caches below): workload_details when
@@ -36,6 +41,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "provenance/v1/report.pb.h"
+#include "server/ledger/credit.h"
 #include "server/ledger/usage.h"
 #include "server/store/sqlite.h"
 
@@ -43,12 +49,16 @@ namespace prov::server {
 
 struct StoreOptions {
   absl::Duration busy_timeout = absl::Seconds(5);
+  CreditOptions credit;  // the elapsed-time ledger's bounds (server/ledger/credit.h)
 };
 
 struct ReportToCommit {
   const provenance::v1::NodeReport* report = nullptr;  // validated; not owned
-  std::vector<WorkloadUsage> usage;  // ComputeUsage(*report, ...); its workload ids are used
-  size_t size_bytes = 0;             // serialized size, for the reports row
+  // ComputeUsage(*report, ...) for the claimed interval; its workload ids are used. Commit
+  // replaces it with the credited usage (ApplyCredit) when the report is stored.
+  std::vector<WorkloadUsage> usage;
+  size_t size_bytes = 0;        // serialized size, for the reports row
+  double credited_seconds = 0;  // set by Commit: the elapsed time credited (credit.h)
 };
 
 using StreamKey = std::pair<std::string, std::string>;  // (node_id, boot_id)
@@ -74,6 +84,13 @@ struct CommitResult {
   std::vector<bool> duplicate;  // per input report, in order
   // Highest committed seq per (node_id, boot_id) in the batch, after the commit.
   absl::flat_hash_map<StreamKey, uint64_t, StreamKeyHash, StreamKeyEq> high_water;
+  // The elapsed-time ledger (credit.h), over the stored reports.
+  size_t evidence_gaps = 0;     // reports whose credited span held an evidence gap
+  double gap_seconds = 0;       // node-seconds inside those gaps
+  size_t clock_bound = 0;       // reports timestamped ahead of what provd's clock allowed
+  size_t lag_floor = 0;         // reports trailing provd's clock by more than max_report_lag
+  double credited_seconds = 0;  // node-seconds credited in all
+  double claimed_seconds = 0;   // sum of interval_seconds claimed
 };
 
 class Store {
@@ -81,14 +98,17 @@ class Store {
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
                                                      const StoreOptions& options = {});
 
-  absl::StatusOr<CommitResult> Commit(absl::Span<const ReportToCommit> batch,
-                                      absl::Time received_at);
+  // `batch`'s usage is rescaled in place (see above); on error nothing is stored.
+  absl::StatusOr<CommitResult> Commit(std::vector<ReportToCommit>& batch, absl::Time received_at);
+  absl::StatusOr<CommitResult> Commit(std::vector<ReportToCommit>&& batch, absl::Time received_at) {
+    return Commit(batch, received_at);
+  }
 
   const std::string& path() const { return path_; }
 
  private:
-  Store(std::string path, std::unique_ptr<SqliteDb> db)
-      : path_(std::move(path)), db_(std::move(db)) {}
+  Store(std::string path, std::unique_ptr<SqliteDb> db, CreditOptions credit)
+      : path_(std::move(path)), db_(std::move(db)), credit_options_(credit) {}
   struct Batch;                                    // per-batch aggregates (store.cc)
   using RowKey = std::pair<int64_t, std::string>;  // (nodes.id, pci address / boot / workload id)
   using RowKeyView = std::pair<int64_t, absl::string_view>;
@@ -117,19 +137,36 @@ class Store {
     int64_t rowid = 0;
   };
 
-  absl::Status AddReport(const ReportToCommit& item, Batch& batch, CommitResult& result,
-                         size_t index);
+  // Per (node, boot): the dedup high-water mark and the ledger's credit state.
+  struct StreamState {
+    uint64_t max_seq = 0;
+    StreamCredit credit;
+  };
+  absl::Status AddReport(ReportToCommit& item, Batch& batch, CommitResult& result, size_t index);
+  // Credits item's usage for the elapsed time (credit.h) and records an evidence gap.
+  absl::Status CreditUsage(ReportToCommit& item, int64_t node, StreamState& stream, Batch& batch,
+                           CommitResult& result);
+  // Whether (node, workload) was in a report collected at or after since_us.
+  absl::StatusOr<bool> SeenSince(int64_t node, absl::string_view workload_id, int64_t since_us,
+                                 const Batch& batch);
+  // Per node: the furthest any boot was credited, and where its newest boot started.
+  struct NodeCredit {
+    int64_t horizon_us = 0;
+    int64_t newest_boot_us = 0;
+  };
+  absl::StatusOr<NodeCredit*> NodeHorizon(int64_t node);
   absl::Status WriteAggregates(Batch& batch);
   struct BatchWorkload;  // Batch::Workload
   absl::Status WriteWorkloadRow(const RowKeyView& key, const BatchWorkload& w);
   absl::StatusOr<int64_t> NodeRowId(const std::string& node_id, int64_t seen_us);
   // The cached (node, boot) high-water mark, read from the database on a miss. The pointer is
   // valid until the next insertion into high_water_.
-  absl::StatusOr<uint64_t*> HighWater(int64_t node, const std::string& boot_id);
+  absl::StatusOr<StreamState*> HighWater(int64_t node, const std::string& boot_id);
   void DropCaches();
 
   std::string path_;
   std::unique_ptr<SqliteDb> db_;
+  const CreditOptions credit_options_;
   int64_t batch_received_us_ = 0;
   // Sizes of the last batch's maps, to reserve the next batch's (no rehashing while adding).
   size_t last_workloads_ = 0;
@@ -137,10 +174,11 @@ class Store {
   size_t last_nodes_ = 0;
   // Caches of what the database holds; valid because this is the only writer. All are dropped
   // when a transaction fails, and bounded by dropping them when they grow past kMaxCached.
-  absl::flat_hash_map<std::string, int64_t> node_ids_;  // node_id -> nodes.id
-  RowMap<uint64_t> high_water_;                         // (node, boot) -> max_seq
-  RowMap<CachedRow> accelerators_;                      // (node, pci) -> written facts
-  RowMap<CachedRow> workload_details_;                  // (node, workload id) -> written
+  absl::flat_hash_map<std::string, int64_t> node_ids_;     // node_id -> nodes.id
+  RowMap<StreamState> high_water_;                         // (node, boot) -> max_seq, credit
+  absl::flat_hash_map<int64_t, NodeCredit> node_horizon_;  // node -> its boots' credit
+  RowMap<CachedRow> accelerators_;                         // (node, pci) -> written facts
+  RowMap<CachedRow> workload_details_;                     // (node, workload id) -> written
   // (node, workload id) -> hash of the workloads row's descriptive columns (kind, account, ...),
   // its last_seen_us and rowid: while they stay the same, a batch only adds to the ledger columns.
   RowMap<WorkloadRow> workload_rows_;

@@ -20,7 +20,9 @@ using store_internal::SetTime;
 
 constexpr char kNodeColumns[] =
     "node_id, hostname, datacenter, region, agent_version, boot_id, first_seen_us, "
-    "last_seen_us, last_seq, accelerator_count, workload_count, reports_stored";
+    "last_seen_us, last_seq, accelerator_count, workload_count, reports_stored, "
+    "(SELECT COUNT(*) FROM evidence_gaps g WHERE g.node = nodes.id), "
+    "(SELECT COALESCE(SUM(gap_seconds), 0) FROM evidence_gaps g WHERE g.node = nodes.id)";
 
 NodeSummary ReadNode(const Statement& st) {
   NodeSummary n;
@@ -36,6 +38,8 @@ NodeSummary ReadNode(const Statement& st) {
   n.set_accelerator_count(st.ColumnInt64(9));
   n.set_workload_count(st.ColumnInt64(10));
   n.set_reports_stored(st.ColumnInt64(11));
+  n.set_evidence_gaps(st.ColumnInt64(12));
+  n.set_evidence_gap_seconds(st.ColumnDouble(13));
   return n;
 }
 
@@ -97,7 +101,7 @@ absl::StatusOr<provenance::v1::GetNodeResponse> StoreReader::GetNode(const std::
   int64_t id = 0;
   if (row.ok() && *row) {
     *response.mutable_node() = ReadNode(*st);
-    id = st->ColumnInt64(12);
+    id = st->ColumnInt64(14);
   }
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
@@ -115,6 +119,25 @@ absl::StatusOr<provenance::v1::GetNodeResponse> StoreReader::GetNode(const std::
   }
   acc->Reset();
   PROV_RETURN_IF_ERROR(row.status());
+
+  PROV_ASSIGN_OR_RETURN(Statement * gaps, db->Cached(R"sql(
+SELECT boot_id, seq, start_us, end_us, claimed_interval_seconds, gap_seconds, accelerator_seconds,
+       flop_high
+FROM evidence_gaps WHERE node = ? ORDER BY end_us DESC, id DESC LIMIT 100)sql"));
+  gaps->BindInt64(1, id);
+  while ((row = gaps->Step()).ok() && *row) {
+    provenance::v1::EvidenceGap* gap = response.add_evidence_gaps();
+    gap->set_boot_id(gaps->ColumnText(0));
+    gap->set_seq(gaps->ColumnInt64(1));
+    SetTime(gaps->ColumnInt64(2), gap->mutable_start());
+    SetTime(gaps->ColumnInt64(3), gap->mutable_end());
+    gap->set_claimed_interval_seconds(gaps->ColumnInt64(4));
+    gap->set_gap_seconds(gaps->ColumnDouble(5));
+    gap->set_accelerator_hours(gaps->ColumnDouble(6) / 3600.0);
+    gap->set_flop_high(gaps->ColumnDouble(7));
+  }
+  gaps->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
   return response;
 }
 
@@ -125,7 +148,7 @@ absl::StatusOr<std::vector<WorkloadSummary>> StoreReader::ListWorkloads(
 SELECT w.workload_id, n.node_id, n.datacenter, w.kind, w.account, w.attribution_source,
        w.workload_class, w.class_confidence, w.launcher, w.accelerator_count, w.accelerator_model,
        w.accelerator_seconds, w.flop_low, w.flop_high, w.method, w.first_seen_us, w.last_seen_us,
-       d.workload
+       d.workload, w.gap_seconds
 FROM workloads w JOIN nodes n ON n.id = w.node
 LEFT JOIN workload_details d ON d.node = w.node AND d.workload_id = w.workload_id
 WHERE (?1 = '' OR w.account = ?1) AND (?2 = '' OR n.node_id = ?2) AND (?3 = '' OR n.datacenter = ?3)
@@ -150,6 +173,7 @@ ORDER BY w.account, w.workload_id, n.node_id LIMIT ?4)sql"));
     w.set_accelerator_count(st->ColumnInt64(9));
     w.set_accelerator_model(st->ColumnText(10));
     w.set_accelerator_hours(st->ColumnDouble(11) / 3600.0);
+    w.set_gap_accelerator_hours(st->ColumnDouble(18) / 3600.0);
     w.mutable_flop()->set_low(st->ColumnDouble(12));
     w.mutable_flop()->set_high(st->ColumnDouble(13));
     w.mutable_flop()->set_method(st->ColumnText(14));
@@ -172,7 +196,7 @@ absl::StatusOr<std::vector<AccountUsage>> StoreReader::GetAccountUsage(const Usa
   std::map<std::string, AccountUsage> accounts;
   PROV_ASSIGN_OR_RETURN(Statement * st, db->Cached(R"sql(
 SELECT account, SUM(accelerator_seconds), SUM(training_seconds), SUM(inference_seconds),
-       SUM(flop_low), SUM(flop_high), GROUP_CONCAT(DISTINCT method)
+       SUM(flop_low), SUM(flop_high), GROUP_CONCAT(DISTINCT method), SUM(gap_seconds)
 FROM account_usage_hourly
 WHERE (?1 = '' OR account = ?1) AND hour_us + 3600000000 > ?2 AND hour_us < ?3
 GROUP BY account ORDER BY account)sql"));
@@ -193,6 +217,7 @@ GROUP BY account ORDER BY account)sql"));
       method = MergeMethods(method, std::string(m));
     }
     a.mutable_flop()->set_method(method);
+    a.set_gap_accelerator_hours(st->ColumnDouble(7) / 3600.0);
   }
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());

@@ -65,7 +65,9 @@ class FleetQueriesTest : public ::testing::Test {
     NodeReport c1 = WithAscend(MakeReport("node-c", "b", 1, kT0 + absl::Hours(2), "ams2"));
     c1.mutable_node()->set_region("eu-west");
     c1.mutable_workloads(0)->mutable_attribution()->set_account("blue");
-    ASSERT_TRUE((*store)->Commit(Batch({&a1, &a2, &b1, &c1}), kT0).ok());
+    // The ledger credits elapsed time (server/ledger/credit.h): a2 arrives 10 s after a1.
+    ASSERT_TRUE((*store)->Commit(Batch({&a1}), kT0).ok());
+    ASSERT_TRUE((*store)->Commit(Batch({&a2, &b1, &c1}), kT0 + absl::Seconds(10)).ok());
     AddFlag(DbPath(), "F-1", provenance::v1::SEVERITY_HIGH, provenance::v1::FLAG_STATUS_OPEN);
     AddFlag(DbPath(), "F-2", provenance::v1::SEVERITY_HIGH, provenance::v1::FLAG_STATUS_OPEN);
     AddFlag(DbPath(), "F-3", provenance::v1::SEVERITY_LOW, provenance::v1::FLAG_STATUS_RESOLVED);
@@ -183,23 +185,24 @@ TEST_F(FleetQueriesTest, UsageSeriesBucketsHours) {
 
 TEST_F(FleetQueriesTest, AutomaticBucketKeepsTheSeriesShort) {
   // 600 hours of usage for one account: hourly would exceed 500 points, 6-hour buckets do not.
+  // One report an hour claiming an hour, each received when collected (the ledger credits the
+  // time that elapsed: 600 x 2 accelerators x 1 h).
   auto store = Store::Open(DbPath());
   ASSERT_TRUE(store.ok());
-  std::vector<NodeReport> reports;
   for (int h = 0; h < 600; ++h) {
-    reports.push_back(MakeReport("node-long", "b", h + 1, kT0 + absl::Hours(10 + h), "fra1"));
-    reports.back().mutable_workloads(0)->mutable_attribution()->set_account("long");
+    const absl::Time at = kT0 + absl::Hours(10 + h);
+    NodeReport r = MakeReport("node-long", "b", h + 1, at, "fra1");
+    r.set_interval_seconds(3600);
+    r.mutable_workloads(0)->mutable_attribution()->set_account("long");
+    ASSERT_TRUE((*store)->Commit(Batch({&r}), at).ok());
   }
-  std::vector<const NodeReport*> pointers;
-  for (const auto& r : reports) pointers.push_back(&r);
-  ASSERT_TRUE((*store)->Commit(Batch(pointers), kT0).ok());
   auto series = reader_->GetAccountUsageSeries({.account = "long"});
   ASSERT_TRUE(series.ok()) << series.status();
   EXPECT_EQ(series->bucket_hours(), 6u);
   EXPECT_LE(series->points_size(), 101);
   double hours = 0;
   for (const auto& p : series->points()) hours += p.accelerator_hours();
-  EXPECT_NEAR(hours, 600 * 20.0 / 3600, 1e-9);
+  EXPECT_NEAR(hours, 600 * 2.0, 1e-6);
 }
 
 TEST_F(FleetQueriesTest, ServiceValidatesRequestsAndFillsTheClock) {

@@ -62,14 +62,14 @@ TEST_F(StoreTest, DedupByHighWaterMark) {
   NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
   NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(10));
   NodeReport other_boot = MakeReport("node-1", "boot-b", 1, kT0 + absl::Seconds(20));
-  auto first = (*store)->Commit(Batch({&r1, &r2}), kT0);
+  auto first = (*store)->Commit(Batch({&r1, &r2}), kT0 + absl::Seconds(10));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->stored, 2u);
   EXPECT_EQ(first->duplicates, 0u);
   EXPECT_EQ((first->high_water[{"node-1", "boot-a"}]), 2u);
 
   // Resending seq 1 and 2 (after a reconnect) stores nothing; a new boot starts over at 1.
-  auto second = (*store)->Commit(Batch({&r1, &r2, &other_boot}), kT0);
+  auto second = (*store)->Commit(Batch({&r1, &r2, &other_boot}), kT0 + absl::Seconds(20));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->stored, 1u);
   EXPECT_EQ(second->duplicates, 2u);
@@ -79,7 +79,7 @@ TEST_F(StoreTest, DedupByHighWaterMark) {
 
   // A duplicate inside one batch is caught too.
   NodeReport r3 = MakeReport("node-1", "boot-a", 3, kT0 + absl::Seconds(30));
-  auto third = (*store)->Commit(Batch({&r3, &r3}), kT0);
+  auto third = (*store)->Commit(Batch({&r3, &r3}), kT0 + absl::Seconds(30));
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->stored, 1u);
   EXPECT_EQ(third->duplicates, 1u);
@@ -90,8 +90,10 @@ TEST_F(StoreTest, DedupByHighWaterMark) {
   auto workloads = (*reader)->ListWorkloads({});
   ASSERT_TRUE(workloads.ok()) << workloads.status();
   ASSERT_EQ(workloads->size(), 1u);
-  // 4 stored reports x 2 accelerators x 10 s; duplicates add nothing.
-  EXPECT_DOUBLE_EQ((*workloads)[0].accelerator_hours(), 80.0 / 3600);
+  // 2 accelerators x (10 s + 10 s for boot-a's first two, 10 s for boot-b's first); duplicates add
+  // nothing, and boot-a's seq 3 after boot-b started is credited nothing: the node's time since
+  // boot-b's start is boot-b's (server/ledger/credit.h).
+  EXPECT_DOUBLE_EQ((*workloads)[0].accelerator_hours(), 60.0 / 3600);
 }
 
 TEST_F(StoreTest, ReopenKeepsDataAndDedupState) {
@@ -162,7 +164,8 @@ TEST_F(StoreTest, InventoryNodesAndLedgerQueries) {
   ASSERT_EQ(acme->size(), 1u);
   EXPECT_EQ((*acme)[0].node_id(), "node-a");
   EXPECT_EQ((*acme)[0].class_reasons_size(), 1);
-  EXPECT_DOUBLE_EQ((*acme)[0].accelerator_hours(), 40.0 / 3600);  // 2 reports x 2 x 10 s
+  // a2: 2 x 10 s; a_old_boot predates node-a's credited time (a boot first heard of late): 0 s.
+  EXPECT_DOUBLE_EQ((*acme)[0].accelerator_hours(), 20.0 / 3600);
   EXPECT_GT((*acme)[0].flop().high(), (*acme)[0].flop().low());
 
   auto usage = (*reader)->GetAccountUsage({});
@@ -172,7 +175,7 @@ TEST_F(StoreTest, InventoryNodesAndLedgerQueries) {
   EXPECT_DOUBLE_EQ((*usage)[0].inference_accelerator_hours(), 20.0 / 3600);
   EXPECT_EQ((*usage)[0].datacenters(0), "ams2");
   EXPECT_EQ((*usage)[1].account(), "acme");
-  EXPECT_DOUBLE_EQ((*usage)[1].training_accelerator_hours(), 40.0 / 3600);
+  EXPECT_DOUBLE_EQ((*usage)[1].training_accelerator_hours(), 20.0 / 3600);
   EXPECT_EQ((*usage)[1].workloads(), 1u);
   EXPECT_EQ((*usage)[1].nodes(), 1u);
   // A window ending before node-b's hour leaves only acme's usage.
@@ -210,38 +213,40 @@ TEST_F(StoreTest, WorkloadRowFollowsNewestReportAcrossBatches) {
 
   // Same descriptive columns: only the ledger and the times move.
   NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(10));
-  ASSERT_TRUE((*store)->Commit(Batch({&r2}), kT0).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({&r2}), kT0 + absl::Seconds(10)).ok());
   EXPECT_EQ(QueryText(DbPath(), row), expect("acme", "torchrun", 40, t0, t0 + 10'000'000));
 
   // The account changes in a newer report: the row follows it.
   NodeReport r3 = MakeReport("node-1", "boot-a", 3, kT0 + absl::Seconds(20));
   r3.mutable_workloads(0)->mutable_attribution()->set_account("beta");
-  ASSERT_TRUE((*store)->Commit(Batch({&r3}), kT0).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({&r3}), kT0 + absl::Seconds(20)).ok());
   EXPECT_EQ(QueryText(DbPath(), row), expect("beta", "torchrun", 60, t0, t0 + 20'000'000));
 
-  // An older report (another boot, arriving late) adds its ledger but not its descriptions.
+  // An older report (another boot, arriving late) changes neither the descriptions nor the
+  // ledger (its time predates what the node was credited, server/ledger/credit.h); it moves
+  // first_seen.
   NodeReport late = MakeReport("node-1", "boot-old", 9, kT0 - absl::Seconds(100));
   late.mutable_workloads(0)->mutable_attribution()->set_account("stale");
   late.mutable_workloads(0)->set_launcher("python");
-  ASSERT_TRUE((*store)->Commit(Batch({&late}), kT0).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({&late}), kT0 + absl::Seconds(25)).ok());
   EXPECT_EQ(QueryText(DbPath(), row),
-            expect("beta", "torchrun", 80, t0 - 100'000'000, t0 + 20'000'000));
+            expect("beta", "torchrun", 60, t0 - 100'000'000, t0 + 20'000'000));
 
   // Newer again with beta's descriptions, then a new store (cold caches) with a new launcher.
   NodeReport r4 = MakeReport("node-1", "boot-a", 4, kT0 + absl::Seconds(30));
   r4.mutable_workloads(0)->mutable_attribution()->set_account("beta");
-  ASSERT_TRUE((*store)->Commit(Batch({&r4}), kT0).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({&r4}), kT0 + absl::Seconds(30)).ok());
   EXPECT_EQ(QueryText(DbPath(), row),
-            expect("beta", "torchrun", 100, t0 - 100'000'000, t0 + 30'000'000));
+            expect("beta", "torchrun", 80, t0 - 100'000'000, t0 + 30'000'000));
   store->reset();
   store = Store::Open(DbPath());
   ASSERT_TRUE(store.ok());
   NodeReport r5 = MakeReport("node-1", "boot-a", 5, kT0 + absl::Seconds(40));
   r5.mutable_workloads(0)->mutable_attribution()->set_account("beta");
   r5.mutable_workloads(0)->set_launcher("deepspeed");
-  ASSERT_TRUE((*store)->Commit(Batch({&r5}), kT0).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({&r5}), kT0 + absl::Seconds(40)).ok());
   EXPECT_EQ(QueryText(DbPath(), row),
-            expect("beta", "deepspeed", 120, t0 - 100'000'000, t0 + 40'000'000));
+            expect("beta", "deepspeed", 100, t0 - 100'000'000, t0 + 40'000'000));
 }
 
 TEST_F(StoreTest, FailedCommitStoresNothing) {
