@@ -120,6 +120,9 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("default_utilization: ", o.default_utilization, " is not in (0, 1]"));
   }
+  if (o.ledger_max_report_lag < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("ledger_max_report_lag: must be at least 1s");
+  }
   if (o.silent_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("silent_after: must be positive");
   }
@@ -160,7 +163,17 @@ absl::Status ProvdServer::Init() {
   if (!mkdir.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("data_dir: ", mkdir.message()));
   }
-  PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db")));
+  StoreOptions store_options;
+  store_options.credit.max_report_lag = o.ledger_max_report_lag;
+  store_options.credit.report_clock = o.ledger_report_clock;
+  if (o.ledger_report_clock) {
+    std::fprintf(
+        stderr,
+        "provd: WARNING: --ledger-clock=report: the ledger credits the time agents' report "
+        "timestamps claim (for synthetic replays only; agents can inflate or hide "
+        "compute)\n");
+  }
+  PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db"), store_options));
   PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
   PROV_RETURN_IF_ERROR(InitAccess());
 

@@ -56,6 +56,12 @@ struct ProvdOptions {
   size_t max_batch = 4096;
   absl::Duration max_batch_delay = absl::Milliseconds(5);
   double default_utilization = 0.30;
+  // The elapsed-time ledger (server/ledger/credit.h): how far a report's timestamp may trail
+  // provd's clock before provd credits the time anyway.
+  absl::Duration ledger_max_report_lag = absl::Hours(1);
+  // Credit by report timestamps instead of provd's clock: synthetic replays at accelerated time
+  // only (CreditOptions::report_clock). provd logs a warning at start.
+  bool ledger_report_clock = false;
   absl::Duration silent_after = absl::Seconds(60);
   // Policy (YAML, deploy/policy/default.yaml documents it): this file when set; else the newest
   // policy loaded through `provctl policy load`; else the built-in default.

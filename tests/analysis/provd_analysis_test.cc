@@ -33,11 +33,14 @@ class ProvdAnalysisTest : public ::testing::Test {
     policy_path_ = dir_.path() + "/policy.yaml";
     std::ofstream(policy_path_) << testing::kTestPolicy;
   }
-  std::unique_ptr<ProvdServer> Start() {
+  std::unique_ptr<ProvdServer> Start(bool ledger_report_clock = true) {
     ProvdOptions o;
     o.data_dir = dir_.path() + "/data";
     o.policy_file = policy_path_;
     o.clock = &clock_;
+    // The reports replay a timeline two days old, all sent at once: the ledger credits their own
+    // timestamps (as for prov-sim replays), not the instant provd's fake clock stands at.
+    o.ledger_report_clock = ledger_report_clock;
     o.metrics_address = "127.0.0.1:0";
     // No scheduled export or retention pass: their audit entries would interleave with the
     // ones this test counts (tests/export covers them).
@@ -71,11 +74,17 @@ class ProvdAnalysisTest : public ::testing::Test {
     }
     return r;
   }
-  void SendRounds(uint64_t first, uint64_t last) {
+  // `now`: every report dated at the fake clock's time (sent at once) instead of 5 min apart.
+  void SendRounds(uint64_t first, uint64_t last, bool now = false) {
     testing::AgentStream east(channel_), west(channel_);
     for (uint64_t seq = first; seq <= last; ++seq) {
-      east.Write(Report("n-east", seq));
-      west.Write(Report("n-west", seq));
+      NodeReport e = Report("n-east", seq), w = Report("n-west", seq);
+      if (now) {
+        e.mutable_collected_at()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+        w.mutable_collected_at()->set_seconds(absl::ToUnixSeconds(clock_.Now()));
+      }
+      east.Write(e);
+      west.Write(w);
     }
     ASSERT_TRUE(east.WaitCommitted("boot-1", last));
     ASSERT_TRUE(west.WaitCommitted("boot-1", last));
@@ -169,6 +178,27 @@ TEST_F(ProvdAnalysisTest, SplitRunAcrossDatacentresIsFlaggedLiveAndSurvivesResta
   ASSERT_THAT(flags, SizeIs(1));  // updated, never duplicated
   EXPECT_EQ(flags[0].flag_id(), flag.flag_id());
   EXPECT_GT(flags[0].training_flop().low(), flag.training_flop().low());
+}
+
+// Issue 14 through the whole pipeline: twelve rounds claiming 300 s each but sent at once are
+// credited only the first report's interval by the ledger (provd's clock did not move), and the
+// analysis engine sees that credited usage: the bundle stays below the 1e18 tier (the claim
+// would be 12 x 4.7e17 FLOP).
+TEST_F(ProvdAnalysisTest, InflatedIntervalsSentAtOnceDoNotCrossATier) {
+  auto server = Start(/*ledger_report_clock=*/false);
+  ASSERT_NE(server, nullptr);
+  SendRounds(1, 12, /*now=*/true);
+  server->FlushAnalysis();
+  EXPECT_THAT(ListFlags("compute_tier:"), ::testing::IsEmpty());
+  grpc::ClientContext ctx;
+  ListBundlesRequest req;
+  req.set_account("shell-a");
+  ListBundlesResponse resp;
+  ASSERT_TRUE(analysis_->ListBundles(&ctx, req, &resp).ok());
+  ASSERT_THAT(resp.bundles(), SizeIs(1));
+  // 2 nodes x 300 s x 989e12 x (0.5 + 0.3) (two accelerators at tensor activity 0.5 and the
+  // default 0.3) = 4.7e17.
+  EXPECT_NEAR(resp.bundles(0).training_flop().low(), 2 * 300 * 989e12 * 0.8, 1e15);
 }
 
 std::string Fixture(const std::string& name) {

@@ -87,6 +87,60 @@ TEST_F(ProvdServerTest, CommitsAndAcksWithCommittedSeq) {
   EXPECT_EQ(node.accelerators_size(), 2);
 }
 
+// Issue 14 through the real stream: the ledger credits the time provd's clock saw pass, not the
+// claimed interval; a silence of ten minutes is an evidence gap shown by AuditService and counted.
+TEST_F(ProvdServerTest, LedgerCreditsElapsedTimeAndShowsEvidenceGaps) {
+  StartServer();
+  AgentStream inflate(channel_);
+  for (uint64_t seq = 1; seq <= 120; ++seq) {
+    NodeReport r = Report("node-inflate", "b", seq);
+    r.set_interval_seconds(3600);
+    ASSERT_TRUE(inflate.Write(r));
+  }
+  ASSERT_TRUE(inflate.WaitCommitted("b", 120));
+  AgentStream gap(channel_);
+  ASSERT_TRUE(gap.Write(Report("node-gap", "b", 1)));
+  ASSERT_TRUE(gap.WaitCommitted("b", 1));
+  clock_.Advance(absl::Minutes(10));
+  ASSERT_TRUE(gap.Write(Report("node-gap", "b", 2)));
+  ASSERT_TRUE(gap.WaitCommitted("b", 2));
+
+  {
+    grpc::ClientContext ctx;
+    provenance::v1::ListWorkloadsRequest request;
+    request.set_node_id("node-inflate");
+    provenance::v1::ListWorkloadsResponse workloads;
+    ASSERT_TRUE(audit_->ListWorkloads(&ctx, request, &workloads).ok());
+    ASSERT_EQ(workloads.workloads_size(), 1);
+    // The first report's claimed hour on 2 accelerators; the other 119 claims got no time.
+    EXPECT_DOUBLE_EQ(workloads.workloads(0).accelerator_hours(), 2.0);
+  }
+  auto node = GetNode("node-gap");
+  EXPECT_EQ(node.node().evidence_gaps(), 1u);
+  EXPECT_DOUBLE_EQ(node.node().evidence_gap_seconds(), 590);
+  ASSERT_EQ(node.evidence_gaps_size(), 1);
+  EXPECT_EQ(node.evidence_gaps(0).seq(), 2u);
+  EXPECT_EQ(node.evidence_gaps(0).claimed_interval_seconds(), 10u);
+  EXPECT_EQ(node.evidence_gaps(0).end().seconds() - node.evidence_gaps(0).start().seconds(), 600);
+  EXPECT_DOUBLE_EQ(node.evidence_gaps(0).accelerator_hours(), 2 * 590 / 3600.0);
+  {
+    grpc::ClientContext ctx;
+    provenance::v1::ListWorkloadsRequest request;
+    request.set_node_id("node-gap");
+    provenance::v1::ListWorkloadsResponse workloads;
+    ASSERT_TRUE(audit_->ListWorkloads(&ctx, request, &workloads).ok());
+    ASSERT_EQ(workloads.workloads_size(), 1);
+    EXPECT_DOUBLE_EQ(workloads.workloads(0).accelerator_hours(), 2 * 610 / 3600.0);
+    EXPECT_DOUBLE_EQ(workloads.workloads(0).gap_accelerator_hours(), 2 * 590 / 3600.0);
+    EXPECT_TRUE(absl::StrContains(workloads.workloads(0).flop().method(), "evidence_gap"));
+  }
+  const std::string metrics = Metrics();
+  EXPECT_TRUE(Contains(metrics, "prov_ledger_claimed_seconds_total 432020")) << metrics;
+  EXPECT_TRUE(Contains(metrics, "prov_ledger_credited_seconds_total 4210")) << metrics;
+  EXPECT_TRUE(Contains(metrics, "prov_ledger_evidence_gaps_total 1")) << metrics;
+  EXPECT_TRUE(Contains(metrics, "prov_ledger_evidence_gap_seconds_total 590")) << metrics;
+}
+
 TEST_F(ProvdServerTest, ResentReportIsStoredOnce) {
   StartServer();
   {
