@@ -52,6 +52,13 @@ ABSL_FLAG(absl::Duration, max_batch_delay, absl::Milliseconds(5),
 ABSL_FLAG(
     double, default_utilization, 0.30,
     "Utilisation assumed for the FLOP lower bound when the driver reports no tensor activity");
+ABSL_FLAG(absl::Duration, ledger_max_report_lag, absl::Hours(1),
+          "How far a report's timestamp may trail provd's clock before the ledger credits the "
+          "elapsed time anyway (spool replays older than this are credited as an evidence gap)");
+ABSL_FLAG(std::string, ledger_clock, "provd",
+          "Clock the ledger credits elapsed time by: provd (its own, bounded; the default) or "
+          "report (the reports' timestamps; only for synthetic replays at accelerated time, "
+          "e.g. prov-sim --time-scale)");
 ABSL_FLAG(absl::Duration, silent_after, absl::Seconds(60),
           "A node without a report for this long is listed as silent");
 ABSL_FLAG(
@@ -206,6 +213,12 @@ int main(int argc, char** argv) {
   options.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
   options.default_utilization = absl::GetFlag(FLAGS_default_utilization);
   options.silent_after = absl::GetFlag(FLAGS_silent_after);
+  options.ledger_max_report_lag = absl::GetFlag(FLAGS_ledger_max_report_lag);
+  const std::string ledger_clock = absl::GetFlag(FLAGS_ledger_clock);
+  if (ledger_clock != "provd" && ledger_clock != "report") {
+    ConfigError(absl::StrCat("--ledger-clock: \"", ledger_clock, "\" is not provd or report"));
+  }
+  options.ledger_report_clock = ledger_clock == "report";
   options.policy_file = absl::GetFlag(FLAGS_policy);
   options.web_address = absl::GetFlag(FLAGS_web_listen);
   options.web_assets_dir = absl::GetFlag(FLAGS_web_assets);

@@ -81,7 +81,9 @@ class Run:
         self.provd = self.spawn([os.path.join(self.bin, "provd"), "--data-dir", self.data,
                                  "--insecure", "--listen", "127.0.0.1:0", "--port-file", port_file,
                                  "--metrics-listen", "", "--web-listen", "127.0.0.1:0",
-                                 "--policy", os.path.join(scenario, "policy.yaml")], "provd.log")
+                                 "--policy", os.path.join(scenario, "policy.yaml"),
+                                 # prov-sim replays at 240x: credit the reports' own timeline
+                                 "--ledger-clock", "report"], "provd.log")
         deadline = time.monotonic() + 20
         web = None
         while time.monotonic() < deadline and self.provd.poll() is None:

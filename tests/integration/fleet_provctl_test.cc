@@ -22,8 +22,10 @@ constexpr int kNodes = 12, kReports = 4, kInterval = 10;
 class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    provd_ = std::make_unique<testing::ProvdProcess>(dir_.path(), 0,
-                                                     std::vector<std::string>{"--insecure"});
+    // prov-sim runs at --time-scale 1000: the ledger credits the reports' own timeline
+    // (--ledger-clock report), else only the real seconds provd saw pass (server/ledger/credit.h).
+    provd_ = std::make_unique<testing::ProvdProcess>(
+        dir_.path(), 0, std::vector<std::string>{"--insecure", "--ledger-clock", "report"});
     ASSERT_TRUE(provd_->ok()) << provd_->log();
   }
   std::pair<int, std::string> Provctl(std::vector<std::string> args) {

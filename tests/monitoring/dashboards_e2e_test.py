@@ -89,7 +89,9 @@ def start_provd(bin_dir, data_dir, metrics_port, policy):
     args = [os.path.join(bin_dir, "provd"), "--insecure", "--data-dir", data_dir,
             "--listen", "127.0.0.1:0", "--port-file", port_file,
             "--metrics-listen", f"127.0.0.1:{metrics_port}", "--silent-after", "3s",
-            "--policy", policy]
+            "--policy", policy,
+            # prov-sim replays at up to 1000x: credit the reports' own timeline (server/ledger/credit.h)
+            "--ledger-clock", "report"]
     proc = spawn(args, os.path.join(data_dir, "provd.log"))
 
     def ready():

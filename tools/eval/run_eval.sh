@@ -57,9 +57,11 @@ if [[ -z $DIR ]]; then
 fi
 [[ -n $POLICY ]] || POLICY=$DIR/policy.yaml
 
+# --ledger-clock report: prov-sim replays the scenario at --time-scale, so provd's own clock sees a
+# fraction of the scenario's time pass; the ledger credits the reports' timeline instead.
 step "provd (data in $WORK/data, policy $POLICY)"
 "$BUILD/bin/provd" --data-dir "$WORK/data" --listen 127.0.0.1:0 --port-file "$WORK/port" \
-  --metrics-listen= --insecure --policy "$POLICY" >"$WORK/provd.log" 2>&1 &
+  --metrics-listen= --insecure --policy "$POLICY" --ledger-clock report >"$WORK/provd.log" 2>&1 &
 PROVD_PID=$!
 for _ in $(seq 1 300); do
   [[ -s $WORK/port ]] && break
