@@ -110,27 +110,32 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
     rows.push_back({n.node_id(), n.hostname(), n.datacenter(), n.region(),
                     absl::StrCat(n.accelerator_count()), absl::StrCat(n.workload_count()),
                     absl::StrCat(n.reports_stored()), absl::StrCat(n.last_seq()),
-                    FormatTime(n.last_seen()), n.silent() ? "SILENT" : "ok"});
+                    absl::StrCat(n.evidence_gaps()), FormatTime(n.last_seen()),
+                    n.silent() ? "SILENT" : "ok"});
   }
   return RenderTable({"NODE", "HOSTNAME", "DATACENTER", "REGION", "ACCEL", "WORKLOADS", "REPORTS",
-                      "LAST_SEQ", "LAST_SEEN", "STATUS"},
-                     rows, {false, false, false, false, true, true, true, true, false, false});
+                      "LAST_SEQ", "GAPS", "LAST_SEEN", "STATUS"},
+                     rows,
+                     {false, false, false, false, true, true, true, true, true, false, false});
 }
 
 std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
   const auto& n = response.node();
   std::string out =
-      RenderTable({"FIELD", "VALUE"}, {{"node", n.node_id()},
-                                       {"hostname", n.hostname()},
-                                       {"datacenter", n.datacenter()},
-                                       {"region", n.region()},
-                                       {"agent_version", n.agent_version()},
-                                       {"boot_id", n.boot_id()},
-                                       {"first_seen", FormatTime(n.first_seen())},
-                                       {"last_seen", FormatTime(n.last_seen())},
-                                       {"last_seq", absl::StrCat(n.last_seq())},
-                                       {"reports_stored", absl::StrCat(n.reports_stored())},
-                                       {"status", n.silent() ? "SILENT" : "ok"}});
+      RenderTable({"FIELD", "VALUE"},
+                  {{"node", n.node_id()},
+                   {"hostname", n.hostname()},
+                   {"datacenter", n.datacenter()},
+                   {"region", n.region()},
+                   {"agent_version", n.agent_version()},
+                   {"boot_id", n.boot_id()},
+                   {"first_seen", FormatTime(n.first_seen())},
+                   {"last_seen", FormatTime(n.last_seen())},
+                   {"last_seq", absl::StrCat(n.last_seq())},
+                   {"reports_stored", absl::StrCat(n.reports_stored())},
+                   {"evidence_gaps", absl::StrCat(n.evidence_gaps())},
+                   {"evidence_gap_seconds", absl::StrFormat("%.0f", n.evidence_gap_seconds())},
+                   {"status", n.silent() ? "SILENT" : "ok"}});
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : response.accelerators()) {
     rows.push_back({a.pci_address(), a.vendor(), a.model_known() ? a.model() : "(unknown model)",
@@ -140,6 +145,20 @@ std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
   absl::StrAppend(&out, "\n", response.accelerators_size(), " accelerators\n");
   if (!rows.empty()) {
     absl::StrAppend(&out, RenderTable({"PCI", "VENDOR", "MODEL", "IDS", "UUID", "SERIAL"}, rows));
+  }
+  rows.clear();
+  for (const auto& g : response.evidence_gaps()) {
+    rows.push_back({FormatTime(g.start()), FormatTime(g.end()),
+                    absl::StrFormat("%.0f", g.gap_seconds()),
+                    absl::StrCat(g.claimed_interval_seconds()), g.boot_id(), absl::StrCat(g.seq()),
+                    FormatHours(g.accelerator_hours())});
+  }
+  if (!rows.empty()) {
+    absl::StrAppend(
+        &out, "\n", rows.size(),
+        " evidence gaps (newest first; no report in between, compute estimated)\n",
+        RenderTable({"START", "END", "GAP_S", "CLAIMED_S", "BOOT", "SEQ", "EST_ACCEL_HOURS"}, rows,
+                    {false, false, true, true, false, true, true}));
   }
   return out;
 }
@@ -165,11 +184,12 @@ std::string UsageTable(const provenance::v1::GetAccountUsageResponse& response) 
                     FormatHours(a.training_accelerator_hours()),
                     FormatHours(a.inference_accelerator_hours()), FormatFlopRange(a.flop()),
                     absl::StrCat(a.workloads()), absl::StrCat(a.nodes()),
-                    absl::StrJoin(a.datacenters(), ","), a.flop().method()});
+                    FormatHours(a.gap_accelerator_hours()), absl::StrJoin(a.datacenters(), ","),
+                    a.flop().method()});
   }
   return RenderTable({"ACCOUNT", "ACCEL_HOURS", "TRAINING_H", "INFERENCE_H", "FLOP", "WORKLOADS",
-                      "NODES", "DATACENTERS", "METHOD"},
-                     rows, {false, true, true, true, true, true, true, false, false});
+                      "NODES", "GAP_H", "DATACENTERS", "METHOD"},
+                     rows, {false, true, true, true, true, true, true, true, false, false});
 }
 
 }  // namespace prov::provctl

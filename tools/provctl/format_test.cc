@@ -51,6 +51,25 @@ TEST(FormatTest, UsageTableShowsHoursAndFlop) {
   EXPECT_NE(lines[1].find("1234.6"), std::string::npos) << table;
   EXPECT_NE(lines[1].find("2.3e24..4.4e24"), std::string::npos) << table;
   EXPECT_NE(lines[1].find("dc1,dc2"), std::string::npos) << table;
+  EXPECT_NE(lines[0].find("GAP_H"), std::string::npos) << table;
+}
+
+TEST(FormatTest, NodeDetailListsEvidenceGaps) {
+  provenance::v1::GetNodeResponse resp;
+  resp.mutable_node()->set_node_id("node-0001");
+  resp.mutable_node()->set_evidence_gaps(1);
+  resp.mutable_node()->set_evidence_gap_seconds(590);
+  auto* g = resp.add_evidence_gaps();
+  g->set_boot_id("boot-a");
+  g->set_seq(42);
+  g->set_gap_seconds(590);
+  g->set_claimed_interval_seconds(10);
+  g->set_accelerator_hours(0.5);
+  std::string detail = NodeDetail(resp);
+  EXPECT_NE(detail.find("evidence_gap_seconds  590"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("1 evidence gaps"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("boot-a"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("590"), std::string::npos) << detail;
 }
 
 TEST(FormatTest, NodesAndWorkloadsTables) {
