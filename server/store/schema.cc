@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 4> kMigrations = {R"sql(
+constexpr std::array<const char*, 5> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -258,6 +258,18 @@ CREATE TABLE alert_deliveries (
   updated_us INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
+)sql",
+                                                    // Version 5: stored records that no longer
+                                                    // parse, moved aside at start-up (issue 14).
+                                                    R"sql(
+CREATE TABLE quarantined_records (
+  id INTEGER PRIMARY KEY,
+  table_name TEXT NOT NULL,
+  row_key TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  quarantined_at_us INTEGER NOT NULL,
+  record BLOB NOT NULL
+);
 )sql"};
 
 }  // namespace
