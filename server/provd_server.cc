@@ -32,6 +32,8 @@
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
 #include "server/metrics/provd_metrics.h"
+#include "server/store/connection.h"
+#include "server/store/quarantine.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
 #include "server/web/web_server.h"
@@ -72,6 +74,7 @@ struct ProvdServer::Impl {
   std::shared_ptr<AnalysisCollector> analysis_collector;
   std::shared_ptr<AccessCollector> access_collector;
   std::shared_ptr<ExportCollector> export_collector;
+  std::shared_ptr<ImportCollector> import_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
@@ -175,6 +178,16 @@ absl::Status ProvdServer::Init() {
   }
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db"), store_options));
   PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
+  // Before anything reads stored records back: one that no longer parses is moved aside, not fatal.
+  std::vector<QuarantinedRecord> quarantined;
+  {
+    PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(s.store->path(), SqliteDb::kReadWrite));
+    PROV_ASSIGN_OR_RETURN(quarantined, QuarantineUnreadableRecords(*db, s.clock->Now()));
+  }
+  for (const QuarantinedRecord& q : quarantined) {
+    std::fprintf(stderr, "provd: %s row %s: %s; moved to quarantined_records, skipped\n",
+                 q.table.c_str(), q.key.c_str(), q.reason.c_str());
+  }
   PROV_RETURN_IF_ERROR(InitAccess());
 
   PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(s.store->path()));
@@ -197,6 +210,7 @@ absl::Status ProvdServer::Init() {
   PROV_ASSIGN_OR_RETURN(
       s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock, s.analysis.get(), s.policy,
                                               identity_options));
+  for (const QuarantinedRecord& q : quarantined) s.identity->stats().Quarantined(q.table, 1);
   if (!startup.policy.has_value() || !s.options.policy_file.empty()) {
     // The policy in force is not the stored one: screening hits follow its threshold.
     auto rescreened = s.identity->RescreenAll();
@@ -305,6 +319,8 @@ absl::Status ProvdServer::Init() {
     s.exposer->RegisterCollectable(s.access_collector);
     s.export_collector = std::make_shared<ExportCollector>(s.exports->exporter());
     s.exposer->RegisterCollectable(s.export_collector);
+    s.import_collector = std::make_shared<ImportCollector>(s.identity->stats());
+    s.exposer->RegisterCollectable(s.import_collector);
     std::vector<int> ports = s.exposer->GetListeningPorts();
     s.metrics_port = ports.empty() ? 0 : ports.front();
   }
@@ -450,6 +466,7 @@ void ProvdServer::Shutdown() {
   s.analysis_collector.reset();
   s.access_collector.reset();
   s.export_collector.reset();
+  s.import_collector.reset();
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();

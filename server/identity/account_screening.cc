@@ -77,7 +77,8 @@ std::vector<std::string> AffectedAccounts(const std::vector<AccountIdentity>& ac
 
 std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& accounts,
                                            const screening::Screener& screener, int64_t kyc_version,
-                                           const absl::flat_hash_set<std::string>* only) {
+                                           const absl::flat_hash_set<std::string>* only,
+                                           const std::function<bool()>* cancelled) {
   absl::flat_hash_map<std::string, const AccountIdentity*> by_id;
   std::vector<const AccountIdentity*> ordered;
   for (const AccountIdentity& a : accounts) {
@@ -87,8 +88,11 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
   std::sort(ordered.begin(), ordered.end(),
             [](const auto* a, const auto* b) { return a->account_id() < b->account_id(); });
   std::vector<ScreeningMatch> out;
+  absl::flat_hash_map<std::string, std::vector<screening::ScreeningHit>> screened;  // ancestors
+  size_t done = 0;
   for (const AccountIdentity* account : ordered) {
     if (only != nullptr && !only->contains(account->account_id())) continue;
+    if (cancelled != nullptr && *cancelled && ++done % 64 == 0 && (*cancelled)()) break;
     std::vector<Subject> subjects;
     subjects.push_back({"legal_entity", account->legal_entity(), ""});
     for (const auto& owner : account->beneficial_owners()) {
@@ -98,7 +102,20 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
     absl::flat_hash_set<std::string> seen;
     for (const Subject& subject : subjects) {
       if (subject.name.empty()) continue;
-      for (const screening::ScreeningHit& hit : screener.Screen(subject.name)) {
+      // An ancestor's name recurs for each of its descendants: screen it once. (Other names are
+      // not kept, so memory stays flat over a full re-screening.)
+      std::vector<screening::ScreeningHit> direct;
+      const std::vector<screening::ScreeningHit>* hits = &direct;
+      if (subject.kind == "reseller") {
+        auto memo = screened.find(subject.name);
+        if (memo == screened.end()) {
+          memo = screened.emplace(subject.name, screener.Screen(subject.name)).first;
+        }
+        hits = &memo->second;
+      } else {
+        direct = screener.Screen(subject.name);
+      }
+      for (const screening::ScreeningHit& hit : *hits) {
         std::string key = absl::StrCat(subject.kind, "\x1f", subject.name, "\x1f", hit.entry->id);
         if (!seen.insert(key).second) continue;
         ScreeningMatch m;

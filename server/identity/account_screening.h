@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,14 @@ namespace prov::server {
 inline constexpr int kMaxResellerDepth = 32;
 
 // `only`: when given, screen just these accounts (the others still serve as reseller ancestors).
+// A reseller ancestor's name is screened once per call (it is a subject of every descendant).
+// `cancelled`: polled every 64 accounts; once true, screening stops and the result is incomplete
+// (the caller must discard it).
 std::vector<provenance::v1::ScreeningMatch> ScreenAccounts(
     const std::vector<provenance::v1::AccountIdentity>& accounts,
     const screening::Screener& screener, int64_t kyc_version,
-    const absl::flat_hash_set<std::string>* only = nullptr);
+    const absl::flat_hash_set<std::string>* only = nullptr,
+    const std::function<bool()>* cancelled = nullptr);
 
 // The accounts whose screening can change when the records of `changed` change: `changed`
 // themselves and every account with one of them in its reseller chain. Sorted.

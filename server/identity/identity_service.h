@@ -27,17 +27,28 @@
 // server/identity/account_view.h; NOT_FOUND for an unknown account.
 //
 // Bad input never crashes and never touches stored data: whole-file errors, empty lists and
-// oversized requests (options.max_import_bytes, 256 MiB) are INVALID_ARGUMENT naming what is wrong.
+// oversized requests (options.max_import_bytes, 256 MiB; options.max_import_rows records) are
+// INVALID_ARGUMENT naming what is wrong. Content must be UTF-8 unless the request names its
+// `encoding` (transcoded with ICU first, server/identity/transcode.h); otherwise the first bad
+// byte is refused by line and column. Row errors (including the field limits of kyc_parser.h and
+// csl_list.h) are listed in the response, which clients treat as a failure (provctl exits 1).
+//
+// Cancellation: an import stops when its caller goes away or its deadline passes (and when provd
+// shuts down, which cancels every call): while queued behind another import (ImportSlot), every
+// 256 records while parsing, while screening, every 1024 rows of the write, and just before the
+// commit. A cancelled import rolls back (nothing half-imported) and answers CANCELLED.
 // The actor recorded with an import is the client certificate's common name under mutual TLS, else
 // the gRPC peer address.
 //
-// Threads: gRPC sync handler threads. Imports and policy loads are serialized by one mutex, which
+// Threads: gRPC sync handler threads. Imports queue on import_slot_, then they and policy loads
+// are serialized by one mutex, which
 // is also held while the sink is called (so snapshots arrive in commit order; the sink must not
 // call back into this service). GetAccount reads on a second, read-only connection and never
 // waits for an import. Both connections are this object's own (WAL, busy_timeout); provd's ingest
 // writer has another.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +63,8 @@
 #include "provenance/v1/analysis.grpc.pb.h"
 #include "server/access/authenticator.h"
 #include "server/analysis/identity_sink.h"
+#include "server/identity/import_slot.h"
+#include "server/identity/import_stats.h"
 #include "server/policy/policy.h"
 #include "server/screening/name_normalizer.h"
 #include "server/store/sqlite.h"
@@ -81,6 +94,7 @@ struct IdentityServiceOptions {
   size_t max_import_bytes = kDefaultMaxImportBytes;  // accounts file or screening list
   absl::Duration busy_timeout = absl::Seconds(10);
   size_t max_reported_errors = 1000;  // row errors listed in a response; the rest are counted
+  size_t max_import_rows = 1000000;   // records (rows) in one accounts file or screening list
   // Who may call (provd always sets it): GetAccount/GetPolicy need the viewer role, imports and
   // LoadPolicy the admin role. Null: no checks, the peer is the actor (library tests).
   const Authenticator* auth = nullptr;
@@ -106,6 +120,9 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   // force, replaces the stored hits and tells the sink. For provd start-up when the policy in
   // force is not the one the stored hits were computed with (e.g. --policy changed min_score).
   absl::StatusOr<IdentitySnapshot> RescreenAll();
+
+  // Import outcomes for Prometheus (ImportCollector); provd adds start-up quarantine counts.
+  ImportStats& stats() { return stats_; }
 
   grpc::Status ImportAccounts(grpc::ServerContext* context,
                               const provenance::v1::ImportAccountsRequest* request,
@@ -144,9 +161,13 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   // A snapshot of `accounts` (sorted by id) with their hits against `cache` (none when null);
   // with `reuse`, only the changed accounts and their reseller descendants are screened again.
   // CPU work only, done before the write transaction so provd's ingest writer never waits on it.
+  // `cancelled`: polled while screening; once it returns true the snapshot is incomplete and the
+  // caller must not store it (imports check their context right after).
   IdentitySnapshot ScreenLocked(std::vector<provenance::v1::AccountIdentity> accounts,
                                 int64_t kyc_version, const ScreeningCache* cache,
-                                const Reuse* reuse = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                const Reuse* reuse = nullptr,
+                                const std::function<bool()>* cancelled = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // "<list version>@<threshold>", or "none" without a list.
   static std::string Basis(const ScreeningCache* cache);
   // Re-screens the current accounts against the stored list and replaces the stored hits
@@ -161,6 +182,9 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   const IdentityServiceOptions options_;
   screening::NameNormalizer normalizer_;
 
+  ImportStats stats_;
+  // Imports queue here (not on mu_), so a queued import whose caller went away stops waiting.
+  ImportSlot import_slot_;
   absl::Mutex mu_;  // serializes imports and policy loads
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ScreeningCache> cache_ ABSL_GUARDED_BY(mu_);

@@ -12,6 +12,7 @@
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
 #include "server/identity/service_util.h"
+#include "server/identity/transcode.h"
 #include "server/store/transaction.h"
 
 namespace prov::server {
@@ -86,6 +87,40 @@ absl::flat_hash_set<std::string> ChangedAccounts(const std::vector<AccountIdenti
   return changed;
 }
 
+// What a failed import answers, counted by what went wrong.
+grpc::Status Failed(ImportStats& stats, absl::string_view kind, const absl::Status& status,
+                    absl::string_view prefix) {
+  ImportResult result = ImportResult::kFailed;
+  if (status.code() == absl::StatusCode::kCancelled) {
+    result = ImportResult::kCancelled;
+  } else if (status.code() == absl::StatusCode::kInvalidArgument) {
+    result = ImportResult::kRefused;
+  }
+  stats.Count(kind, result, 0);
+  return grpc::Status(ToGrpc(status).error_code(), absl::StrCat(prefix, status.message()));
+}
+
+// The slot is released when this goes out of scope.
+class SlotHold {
+ public:
+  explicit SlotHold(ImportSlot& slot) : slot_(slot) {}
+  ~SlotHold() { slot_.Release(); }
+  SlotHold(const SlotHold&) = delete;
+  SlotHold& operator=(const SlotHold&) = delete;
+
+ private:
+  ImportSlot& slot_;
+};
+
+constexpr absl::string_view kAccounts = "accounts";
+constexpr absl::string_view kList = "screening_list";
+
+absl::Status CancelledStatus(absl::string_view when) {
+  return absl::CancelledError(absl::StrCat("import cancelled ", when,
+                                           " (the caller went away, its deadline passed or "
+                                           "provd is shutting down)"));
+}
+
 }  // namespace
 
 grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
@@ -93,18 +128,32 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
                                                  ImportAccountsResponse* response) {
   std::string actor;
   if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
+  const std::string prefix = "nothing imported: ";
   if (request->content().size() > options_.max_import_bytes) {
+    stats_.Count(kAccounts, ImportResult::kRefused, 0);
     return TooLarge("content", request->content().size(), options_.max_import_bytes);
   }
   absl::StatusOr<kyc::KycFormat> format = RequestFormat(*request);
-  if (!format.ok()) return ToGrpc(format.status());
+  if (!format.ok()) return Failed(stats_, kAccounts, format.status(), "");
   const std::string source = request->source_name().empty() ? "accounts" : request->source_name();
-  // Parsing needs no lock: a slow file does not hold up other calls.
-  absl::StatusOr<kyc::KycParseResult> parsed = kyc::ParseKyc(request->content(), *format, source);
-  if (!parsed.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("nothing imported: ", parsed.status().message()));
+  absl::StatusOr<std::string> utf8 = TranscodeToUtf8(request->content(), request->encoding());
+  if (!utf8.ok()) {
+    return Failed(
+        stats_, kAccounts,
+        absl::Status(utf8.status().code(), absl::StrCat(source, ": ", utf8.status().message())),
+        prefix);
   }
+  const std::function<bool()> cancelled = [context] { return context->IsCancelled(); };
+  kyc::KycParseOptions parse_options;
+  parse_options.max_rows = options_.max_import_rows;
+  parse_options.cancelled = cancelled;
+  // Parsing needs no lock: a slow file does not hold up other calls.
+  absl::StatusOr<kyc::KycParseResult> parsed = kyc::ParseKyc(*utf8, *format, source, parse_options);
+  if (!parsed.ok()) return Failed(stats_, kAccounts, parsed.status(), prefix);
+  if (!import_slot_.Acquire(cancelled)) {
+    return Failed(stats_, kAccounts, CancelledStatus("while waiting for another import"), prefix);
+  }
+  SlotHold hold(import_slot_);
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   KycImportSummary summary;
@@ -123,9 +172,11 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
     const std::string basis = Basis(cache);
     hits_basis_.clear();  // unknown until this import commits
     snapshot = ScreenLocked(MergeAccounts(std::move(current), parsed->accounts), latest + 1, cache,
-                            reuse.has_value() ? &*reuse : nullptr);
+                            reuse.has_value() ? &*reuse : nullptr, &cancelled);
+    if (cancelled()) return CancelledStatus("while screening");
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(summary, server::ImportAccounts(*db_, *parsed, source, actor, now));
+    PROV_ASSIGN_OR_RETURN(summary,
+                          server::ImportAccounts(*db_, *parsed, source, actor, now, cancelled));
     if (summary.version != snapshot.kyc_version) {  // the screening above used stale accounts
       return absl::AbortedError(absl::StrCat("another writer imported KYC version ",
                                              summary.version - 1, " meanwhile; retry"));
@@ -140,14 +191,15 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
                                        {"content_sha256", summary.content_digest}}),
                          now)
             .status());
+    // The last point of no return: a caller gone by now gets nothing half-imported.
+    if (cancelled()) return CancelledStatus("before commit; rolled back");
     PROV_RETURN_IF_ERROR(txn.Commit());
     hits_basis_ = basis;
     return absl::OkStatus();
   }();
-  if (!done.ok()) {
-    return grpc::Status(ToGrpc(done).error_code(),
-                        absl::StrCat("nothing imported: ", done.message()));
-  }
+  if (!done.ok()) return Failed(stats_, kAccounts, done, prefix);
+  stats_.Count(kAccounts, parsed->errors.empty() ? ImportResult::kOk : ImportResult::kPartial,
+               parsed->errors.size());
   response->set_kyc_version(summary.version);
   response->set_accepted(summary.accepted);
   response->set_content_digest(summary.content_digest);
@@ -162,26 +214,41 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
                                                       ImportScreeningListResponse* response) {
   std::string actor;
   if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
+  const std::string prefix = "nothing imported; the current list is kept: ";
   if (request->content().size() > options_.max_import_bytes) {
+    stats_.Count(kList, ImportResult::kRefused, 0);
     return TooLarge("content", request->content().size(), options_.max_import_bytes);
   }
   const std::string source =
       request->source_name().empty() ? "consolidated.csv" : request->source_name();
+  // Stored as UTF-8: the stored list is parsed again (at start-up) without an encoding.
+  absl::StatusOr<std::string> content = TranscodeToUtf8(request->content(), request->encoding());
+  if (!content.ok()) {
+    return Failed(stats_, kList,
+                  absl::Status(content.status().code(),
+                               absl::StrCat(source, ": ", content.status().message())),
+                  prefix);
+  }
+  const std::function<bool()> cancelled = [context] { return context->IsCancelled(); };
+  screening::CslParseOptions parse_options;
+  parse_options.max_rows = options_.max_import_rows;
+  parse_options.cancelled = cancelled;
   std::vector<screening::RowError> row_errors;
   absl::StatusOr<screening::CslList> list =
-      screening::ParseConsolidatedScreeningList(request->content(), source, &row_errors);
-  if (!list.ok()) {
-    return grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("nothing imported; the current list is kept: ", list.status().message()));
-  }
+      screening::ParseConsolidatedScreeningList(*content, source, &row_errors, parse_options);
+  if (!list.ok()) return Failed(stats_, kList, list.status(), prefix);
   if (list->entries.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(source, ": no valid entries (", row_errors.size(),
-                                     " rows rejected", row_errors.empty() ? "" : ", first: ",
-                                     row_errors.empty() ? "" : row_errors[0].message,
-                                     "); nothing imported; the current list is kept"));
+    return Failed(stats_, kList,
+                  absl::InvalidArgumentError(
+                      absl::StrCat(source, ": no valid entries (", row_errors.size(),
+                                   " rows rejected", row_errors.empty() ? "" : ", first: ",
+                                   row_errors.empty() ? "" : row_errors[0].message, ")")),
+                  prefix);
   }
+  if (!import_slot_.Acquire(cancelled)) {
+    return Failed(stats_, kList, CancelledStatus("while waiting for another import"), prefix);
+  }
+  SlotHold hold(import_slot_);
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   ScreeningListInfo info;
@@ -191,11 +258,13 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
     PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
     // A screener over the list just parsed (the one about to be stored), before the write lock.
     auto fresh = std::make_unique<ScreeningCache>(*list, normalizer_, ScreeningThreshold());
-    snapshot = ScreenLocked(std::move(current), kyc_version, fresh.get());
+    if (cancelled()) return CancelledStatus("while indexing the list");
+    snapshot = ScreenLocked(std::move(current), kyc_version, fresh.get(), nullptr, &cancelled);
+    if (cancelled()) return CancelledStatus("while screening");
     hits_basis_.clear();  // unknown until this import commits
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(
-        info, server::ImportScreeningList(*db_, request->content(), *list, source, actor, now));
+    PROV_ASSIGN_OR_RETURN(info,
+                          server::ImportScreeningList(*db_, *content, *list, source, actor, now));
     PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
                                               snapshot.screening_list_version, now));
     PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "screening.import",
@@ -204,16 +273,15 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
                                                         {"entries", absl::StrCat(info.entries)}}),
                                           now)
                              .status());
+    if (cancelled()) return CancelledStatus("before commit; rolled back");
     PROV_RETURN_IF_ERROR(txn.Commit());
     hits_basis_ = Basis(fresh.get());
     cache_ = std::move(fresh);
     return absl::OkStatus();
   }();
-  if (!done.ok()) {
-    return grpc::Status(
-        ToGrpc(done).error_code(),
-        absl::StrCat("nothing imported; the current list is kept: ", done.message()));
-  }
+  if (!done.ok()) return Failed(stats_, kList, done, prefix);
+  stats_.Count(kList, row_errors.empty() ? ImportResult::kOk : ImportResult::kPartial,
+               row_errors.size());
   response->set_list_version(info.list_version);
   response->set_entries(static_cast<uint32_t>(info.entries));
   response->set_columns(static_cast<uint32_t>(info.columns));

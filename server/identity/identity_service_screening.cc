@@ -40,7 +40,8 @@ std::string IdentityServiceImpl::Basis(const ScreeningCache* cache) {
 
 IdentitySnapshot IdentityServiceImpl::ScreenLocked(std::vector<AccountIdentity> accounts,
                                                    int64_t kyc_version, const ScreeningCache* cache,
-                                                   const Reuse* reuse) {
+                                                   const Reuse* reuse,
+                                                   const std::function<bool()>* cancelled) {
   std::sort(accounts.begin(), accounts.end(),
             [](const AccountIdentity& a, const AccountIdentity& b) {
               return a.account_id() < b.account_id();
@@ -51,13 +52,14 @@ IdentitySnapshot IdentityServiceImpl::ScreenLocked(std::vector<AccountIdentity> 
   if (cache == nullptr) return snapshot;
   snapshot.screening_list_version = cache->list().version;
   if (reuse == nullptr) {
-    snapshot.screening = ScreenAccounts(*snapshot.accounts, cache->screener(), kyc_version);
+    snapshot.screening =
+        ScreenAccounts(*snapshot.accounts, cache->screener(), kyc_version, nullptr, cancelled);
     return snapshot;
   }
   std::vector<std::string> affected = AffectedAccounts(*snapshot.accounts, reuse->changed);
   absl::flat_hash_set<std::string> only(affected.begin(), affected.end());
   std::vector<ScreeningMatch> fresh =
-      ScreenAccounts(*snapshot.accounts, cache->screener(), kyc_version, &only);
+      ScreenAccounts(*snapshot.accounts, cache->screener(), kyc_version, &only, cancelled);
   absl::flat_hash_map<std::string, std::vector<const ScreeningMatch*>> kept;
   for (const ScreeningMatch& hit : reuse->stored) {
     if (!only.contains(hit.account_id())) kept[hit.account_id()].push_back(&hit);

@@ -12,7 +12,8 @@ using provenance::v1::AccountIdentity;
 
 absl::StatusOr<KycImportSummary> ImportAccounts(SqliteDb& db, const kyc::KycParseResult& parsed,
                                                 absl::string_view source, absl::string_view actor,
-                                                absl::Time now) {
+                                                absl::Time now,
+                                                const std::function<bool()>& cancelled) {
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kWrite));
   KycImportSummary summary;
   summary.accepted = static_cast<uint32_t>(parsed.accounts.size());
@@ -40,7 +41,12 @@ absl::StatusOr<KycImportSummary> ImportAccounts(SqliteDb& db, const kyc::KycPars
                 "identity) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(account_id) DO UPDATE SET "
                 "version = ?2, legal_entity = ?3, country = ?4, parent_account = ?5, "
                 "identity = ?6"));
+  size_t written = 0;
   for (const AccountIdentity& account : parsed.accounts) {
+    if (cancelled && ++written % 1024 == 0 && cancelled()) {
+      return absl::CancelledError(absl::StrCat("import cancelled while writing (", written, " of ",
+                                               parsed.accounts.size(), " accounts); rolled back"));
+    }
     std::string blob = account.SerializeAsString();
     history->BindText(1, account.account_id());
     history->BindInt64(2, summary.version);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,9 +43,12 @@ struct KycImportSummary {
 
 // A new kyc_imports version (also when `parsed` had row errors: its good rows are imported and
 // its errors counted), one account_identities row per account, and an upsert of `accounts`.
+// `cancelled` (optional) is polled every 1024 accounts: CANCELLED, and the caller's transaction
+// (or this function's own) is rolled back.
 absl::StatusOr<KycImportSummary> ImportAccounts(SqliteDb& db, const kyc::KycParseResult& parsed,
                                                 absl::string_view source, absl::string_view actor,
-                                                absl::Time now);
+                                                absl::Time now,
+                                                const std::function<bool()>& cancelled = {});
 
 struct StoredAccount {
   provenance::v1::AccountIdentity identity;

@@ -10,6 +10,8 @@
 #include "common/csv.h"
 #include "common/proto_json.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace prov::kyc {
 namespace {
@@ -74,8 +76,36 @@ void Accept(AccountIdentity account, absl::string_view where, int line,
   result->accounts.push_back(std::move(account));
 }
 
-absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_view source) {
+// Counts one record against the options: an error once there are too many or the caller gave up.
+class RowBudget {
+ public:
+  RowBudget(const KycParseOptions& options, absl::string_view source)
+      : options_(options), source_(source) {}
+  absl::Status Take() {
+    ++rows_;
+    if (rows_ > options_.max_rows) {
+      return absl::InvalidArgumentError(absl::StrCat(source_, ": more than ", options_.max_rows,
+                                                     " records; the limit is ", options_.max_rows,
+                                                     " per import (split the file)"));
+    }
+    if (rows_ % 256 == 0 && options_.cancelled && options_.cancelled()) {
+      return absl::CancelledError(absl::StrCat(source_, ": import cancelled after ", rows_,
+                                               " records (the caller went away or its deadline "
+                                               "passed)"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const KycParseOptions& options_;
+  absl::string_view source_;
+  size_t rows_ = 0;
+};
+
+absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_view source,
+                                        const KycParseOptions& options) {
   KycParseResult result;
+  RowBudget budget(options, source);
   CsvReader reader(text);
   std::vector<std::string> fields;
   auto more = reader.Next(&fields);
@@ -101,12 +131,12 @@ absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_vie
   absl::flat_hash_set<std::string> seen;
   while (true) {
     more = reader.Next(&fields);
-    if (!more.ok()) {  // Broken quoting: nothing after this point can be trusted.
-      result.errors.push_back({0, absl::StrCat(source, ": ", more.status().message(),
-                                               "; the rest of the file was not read")});
-      break;
+    if (!more.ok()) {  // Broken quoting: no row of this file can be trusted, so none is imported.
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", more.status().message(),
+                                                     "; nothing in this file was imported"));
     }
     if (!*more) break;
+    PROV_RETURN_IF_ERROR(budget.Take());
     const int line = reader.record_line();
     const std::string where = absl::StrCat("line ", line);
     if (fields.size() != col.size()) {
@@ -141,27 +171,33 @@ absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_vie
   return result;
 }
 
-absl::StatusOr<KycParseResult> ParseJson(absl::string_view text, absl::string_view source) {
+absl::StatusOr<KycParseResult> ParseJson(absl::string_view text, absl::string_view source,
+                                         const KycParseOptions& options) {
   provenance::v1::AccountIdentityBatch batch;
   if (absl::Status s = FromJson(text, &batch); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));
   }
   KycParseResult result;
+  RowBudget budget(options, source);
   absl::flat_hash_set<std::string> seen;
   for (int i = 0; i < batch.accounts_size(); ++i) {
+    PROV_RETURN_IF_ERROR(budget.Take());
     Accept(std::move(*batch.mutable_accounts(i)), absl::StrCat("accounts[", i, "]"), 0, &seen,
            &result);
   }
   return result;
 }
 
-KycParseResult ParseJsonLines(absl::string_view text) {
+absl::StatusOr<KycParseResult> ParseJsonLines(absl::string_view text, absl::string_view source,
+                                              const KycParseOptions& options) {
   KycParseResult result;
+  RowBudget budget(options, source);
   absl::flat_hash_set<std::string> seen;
   int line = 0;
   for (absl::string_view row : absl::StrSplit(text, '\n')) {
     ++line;
     if (absl::StripAsciiWhitespace(row).empty()) continue;
+    PROV_RETURN_IF_ERROR(budget.Take());
     AccountIdentity a;
     const std::string where = absl::StrCat("line ", line);
     if (absl::Status s = FromJson(row, &a); !s.ok()) {
@@ -176,17 +212,25 @@ KycParseResult ParseJsonLines(absl::string_view text) {
 }  // namespace
 
 absl::StatusOr<KycParseResult> ParseKyc(absl::string_view text, KycFormat format,
-                                        absl::string_view source_name) {
+                                        absl::string_view source_name,
+                                        const KycParseOptions& options) {
+  // Checked whole first: a record that is not UTF-8 could be stored but never read back.
+  if (absl::Status utf8 = CheckUtf8(text); !utf8.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ": ", utf8.message(),
+                     "; nothing in this file was imported (convert it to UTF-8, or name its "
+                     "encoding, e.g. provctl --encoding windows-1252)"));
+  }
   absl::StatusOr<KycParseResult> result;
   switch (format) {
     case KycFormat::kCsv:
-      result = ParseCsv(text, source_name);
+      result = ParseCsv(text, source_name, options);
       break;
     case KycFormat::kJson:
-      result = ParseJson(text, source_name);
+      result = ParseJson(text, source_name, options);
       break;
     case KycFormat::kJsonLines:
-      result = ParseJsonLines(text);
+      result = ParseJsonLines(text, source_name, options);
       break;
   }
   if (result.ok()) result->content_digest = Sha256Hex(text);

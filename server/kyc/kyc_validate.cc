@@ -4,6 +4,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "common/utf8.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "server/kyc/kyc_parser.h"
 
 namespace prov::kyc {
@@ -63,9 +67,58 @@ bool ValidIpOrCidr(std::string* text) {
   return true;
 }
 
+absl::Status CheckString(const std::string& value, const std::string& path, size_t limit) {
+  if (value.size() > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", value.size(), " bytes; the limit is ", limit, " bytes"));
+  }
+  if (absl::Status utf8 = CheckUtf8(value); !utf8.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
+// The generic limits over every field of `m` (by reflection, so fields added to the proto later
+// are covered too): strings at most kMaxFieldBytes (kMaxNameBytes for names) and valid UTF-8,
+// lists at most kMaxListEntries entries.
+absl::Status CheckLimits(const google::protobuf::Message& m, const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const std::string path = absl::StrCat(prefix, f->name());
+    const bool is_name =
+        path == "legal_entity" || f->full_name() == "provenance.v1.BeneficialOwner.name";
+    const size_t limit = is_name ? kMaxNameBytes : kMaxFieldBytes;
+    if (f->is_repeated()) {
+      const int n = r->FieldSize(m, f);
+      if (n > kMaxListEntries) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": ", n, " entries; the limit is ", kMaxListEntries, " entries"));
+      }
+      for (int i = 0; i < n; ++i) {
+        const std::string item = absl::StrCat(path, "[", i, "]");
+        if (f->type() == FieldDescriptor::TYPE_STRING) {
+          PROV_RETURN_IF_ERROR(CheckString(r->GetRepeatedString(m, f, i), item, limit));
+        } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+          PROV_RETURN_IF_ERROR(CheckLimits(r->GetRepeatedMessage(m, f, i), item + "."));
+        }
+      }
+    } else if (f->type() == FieldDescriptor::TYPE_STRING) {
+      PROV_RETURN_IF_ERROR(CheckString(r->GetString(m, f), path, limit));
+    } else if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+      PROV_RETURN_IF_ERROR(CheckLimits(r->GetMessage(m, f), path + "."));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateAccount(AccountIdentity* a) {
+  // Limits first: nothing below (trimming, screening later) should work on an oversized field.
+  PROV_RETURN_IF_ERROR(CheckLimits(*a, ""));
   a->set_account_id(std::string(absl::StripAsciiWhitespace(a->account_id())));
   if (!ValidAccountId(a->account_id())) {
     return absl::InvalidArgumentError(

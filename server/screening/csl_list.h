@@ -9,8 +9,16 @@
 // count, empty name) is skipped and reported by line and field in `row_errors`; the file as a whole
 // fails only when it is not a CSL at all (no header with source and name columns) or its CSV is
 // broken (an unterminated quote), because then no row after it can be trusted.
+//
+// Also whole-file failures: bytes that are not valid UTF-8 (the error names line, column and byte;
+// transcode first, see server/identity/transcode.h), more than options.max_rows data rows, and
+// options.cancelled() turning true (CANCELLED). Field limits (a row over one is a row error naming
+// the field and the limit): name and each alt_names entry at most kMaxCslNameBytes, every other
+// field at most kMaxCslFieldBytes, at most kMaxCslAltNames aliases.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,8 +53,19 @@ struct RowError {
   std::string message;  // "line 12: field name: empty"
 };
 
+inline constexpr size_t kMaxCslNameBytes = 1024;
+inline constexpr size_t kMaxCslFieldBytes = 32768;
+inline constexpr size_t kMaxCslAltNames = 1024;
+
+struct CslParseOptions {
+  size_t max_rows = 1000000;
+  // Polled every 256 rows; when it returns true parsing stops with CANCELLED.
+  std::function<bool()> cancelled;
+};
+
 absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
                                                        absl::string_view source_name,
-                                                       std::vector<RowError>* row_errors);
+                                                       std::vector<RowError>* row_errors,
+                                                       const CslParseOptions& options = {});
 
 }  // namespace prov::screening

@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 5> kMigrations = {R"sql(
+constexpr std::array<const char*, 6> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -290,6 +290,18 @@ CREATE TABLE evidence_gaps (
   flop_high REAL NOT NULL
 );
 CREATE INDEX evidence_gaps_node ON evidence_gaps(node, end_us);
+)sql",
+                                                    // Version 6: stored records that no longer
+                                                    // parse, moved aside at start-up (issue 14).
+                                                    R"sql(
+CREATE TABLE quarantined_records (
+  id INTEGER PRIMARY KEY,
+  table_name TEXT NOT NULL,
+  row_key TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  quarantined_at_us INTEGER NOT NULL,
+  record BLOB NOT NULL
+);
 )sql"};
 
 }  // namespace

@@ -391,6 +391,112 @@ TEST_F(IdentityServiceTest, OversizedImportRefusedWithTheLimit) {
   EXPECT_TRUE(sink_.snapshots().empty());
 }
 
+// Issue 14: "Soci\xe9t\xe9 G\xe9n\xe9rale" in Windows-1252 used to be stored, after which every
+// import, lookup and start failed. Now it is refused by line and column, or transcoded when named.
+TEST_F(IdentityServiceTest, Windows1252RefusedUnlessTheEncodingIsNamed) {
+  const std::string csv =
+      "account_id,legal_entity,country_of_incorporation\n"
+      "good-1,Good One,US\n"
+      "sg-1,Soci\xe9t\xe9 G\xe9n\xe9rale,FR\n";
+  ImportAccountsRequest req;
+  req.set_source_name("sg.csv");
+  req.set_content(csv);
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->ImportAccounts(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("sg.csv: line 3, column 10: byte 0xE9 is not valid UTF-8"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_TRUE(sink_.snapshots().empty());
+  EXPECT_EQ(service_->stats().imports("accounts", ImportResult::kRefused), 1u);
+
+  req.set_encoding("windows-1252");
+  grpc::ClientContext ctx2;
+  s = stub_->ImportAccounts(&ctx2, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.accepted(), 2u);
+  EXPECT_EQ(resp.kyc_version(), 1);
+  GetAccountResponse account;
+  ASSERT_TRUE(GetAccount("sg-1", &account).ok());
+  EXPECT_EQ(account.identity().legal_entity(), "Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale");
+  EXPECT_EQ(service_->stats().imports("accounts", ImportResult::kOk), 1u);
+
+  // The same for a screening list, which is stored as UTF-8.
+  ImportScreeningListRequest list_req;
+  list_req.set_source_name("csl.csv");
+  list_req.set_content("source,name,alt_names\nEL,Soci\xe9t\xe9 Noire,\n");
+  ImportScreeningListResponse list_resp;
+  grpc::ClientContext ctx3;
+  s = stub_->ImportScreeningList(&ctx3, list_req, &list_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("csl.csv: line 2, column 8"), std::string::npos)
+      << s.error_message();
+  list_req.set_encoding("cp1252");
+  grpc::ClientContext ctx4;
+  s = stub_->ImportScreeningList(&ctx4, list_req, &list_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(list_resp.entries(), 1u);
+
+  // An unknown encoding, and a byte the named encoding does not define, are refused by name.
+  req.set_encoding("klingon");
+  grpc::ClientContext ctx5;
+  s = stub_->ImportAccounts(&ctx5, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("encoding: unknown \"klingon\""), std::string::npos);
+  req.set_encoding("us-ascii");
+  req.set_content("account_id,legal_entity\nx,Bad \xe9 Byte\n");
+  grpc::ClientContext ctx6;
+  s = stub_->ImportAccounts(&ctx6, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find(
+                "encoding us-ascii: line 2, column 7: byte 0xE9 is not a us-ascii character"),
+            std::string::npos)
+      << s.error_message();
+}
+
+// Issue 14: an import whose client gave up kept running; now it stops, rolls back, and the next
+// import goes ahead. Another writer holds provd.db's write lock so the import is still running
+// when the client's deadline passes (no timing assumption: the import cannot finish before the
+// lock is released, and the client's deadline passes first).
+TEST_F(IdentityServiceTest, ImportCancelledByTheDeadlineRollsBackAndDoesNotBlockTheNext) {
+  auto other = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Exec("BEGIN IMMEDIATE").ok());
+  ImportAccountsRequest req;
+  req.set_source_name("accounts.csv");
+  req.set_content(Fixture("accounts.csv"));
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  grpc::Status s = stub_->ImportAccounts(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  ASSERT_TRUE((*other)->Exec("COMMIT").ok());
+  // The next import queues behind the cancelled one, which stops before committing.
+  ImportAccountsResponse next;
+  ASSERT_TRUE(ImportAccounts("accounts_v2.csv", &next).ok());
+  EXPECT_EQ(next.kyc_version(), 1) << "the cancelled import committed a version";
+  EXPECT_EQ(service_->stats().imports("accounts", ImportResult::kCancelled), 1u);
+  EXPECT_EQ(service_->stats().imports("accounts", ImportResult::kOk), 1u);
+  ASSERT_EQ(sink_.snapshots().size(), 1u);
+  EXPECT_EQ(sink_.snapshots()[0].kyc_version, 1);
+}
+
+TEST_F(IdentityServiceTest, OversizedFieldIsARowErrorNamingTheLimit) {
+  ImportAccountsRequest req;
+  req.set_source_name("big.csv");
+  req.set_content("account_id,legal_entity\nbig,\"" + std::string(5 << 20, 'A') +
+                  "\"\nsmall,Small Ltd\n");
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ImportAccounts(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.accepted(), 1u);
+  ASSERT_EQ(resp.errors_size(), 1);
+  EXPECT_EQ(resp.errors(0), "line 2: field legal_entity: 5242880 bytes; the limit is 512 bytes");
+  EXPECT_EQ(service_->stats().imports("accounts", ImportResult::kPartial), 1u);
+  EXPECT_EQ(service_->stats().rejected_rows("accounts"), 1u);
+}
+
 TEST_F(IdentityServiceTest, GetAccountUnknownIsNotFound) {
   GetAccountResponse resp;
   grpc::Status s = GetAccount("nobody", &resp);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "common/fs.h"
 #include "common/proto_json.h"
 #include "common/testing/fake_clock.h"
 #include "grpcpp/security/server_credentials.h"
@@ -95,7 +96,7 @@ constexpr char kFixtures[] = "tests/fixtures/identity/";
 
 TEST_F(ProvctlIdentityTest, ImportsAndAccountEndToEnd) {
   auto [rc, out] = Provctl({"accounts", "import", std::string(kFixtures) + "accounts_bad_row.csv"});
-  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(rc, 1) << out;  // kubectl-style: the good rows are in, but the import failed
   EXPECT_NE(out.find("KYC version 1 from"), std::string::npos) << out;
   EXPECT_NE(out.find("2 accounts accepted, 1 rows rejected"), std::string::npos) << out;
   EXPECT_NE(out.find("accounts_bad_row.csv: line 3: field country_of_incorporation"),
@@ -129,6 +130,45 @@ TEST_F(ProvctlIdentityTest, ImportsAndAccountEndToEnd) {
   std::tie(rc, out) = Provctl({"account", "nobody"});
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("account nobody: no KYC record"), std::string::npos) << out;
+}
+
+// Issue 14: a broken file imported its first rows and exited 0; row errors exited 0 as well.
+TEST_F(ProvctlIdentityTest, ImportFailuresExitNonZeroNamingEveryBadRow) {
+  const std::string header = "account_id,legal_entity,country_of_incorporation\n";
+  const std::string broken = dir_.path() + "/broken.csv";
+  ASSERT_TRUE(
+      WriteFileAtomically(broken, header + "a1,A One,US\na2,\"Open Quote,US\na3,A Three,US\n")
+          .ok());
+  auto [rc, out] = Provctl({"accounts", "import", broken});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("broken.csv: line 3: unterminated quoted field; nothing in this file was "
+                     "imported"),
+            std::string::npos)
+      << out;
+  std::tie(rc, out) = Provctl({"account", "a1"});
+  EXPECT_EQ(rc, 1) << "a broken file imported a row: " << out;
+
+  const std::string rows = dir_.path() + "/rows.csv";
+  ASSERT_TRUE(WriteFileAtomically(rows, header + "b1,B One,USA\nb2,B Two,US\nb3,,US\n").ok());
+  std::tie(rc, out) = Provctl({"accounts", "import", rows});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("rows.csv: line 2: field country_of_incorporation"), std::string::npos) << out;
+  EXPECT_NE(out.find("rows.csv: line 4: field legal_entity: empty"), std::string::npos) << out;
+  EXPECT_NE(out.find("rows.csv: 2 row errors; the other rows were imported"), std::string::npos)
+      << out;
+
+  const std::string latin = dir_.path() + "/latin.csv";
+  ASSERT_TRUE(WriteFileAtomically(latin, header + "sg-1,Soci\xe9t\xe9 G\xe9n\xe9rale,FR\n").ok());
+  std::tie(rc, out) = Provctl({"accounts", "import", latin});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("latin.csv: line 2, column 10: byte 0xE9 is not valid UTF-8"),
+            std::string::npos)
+      << out;
+  std::tie(rc, out) = Provctl({"accounts", "import", latin, "--encoding", "windows-1252"});
+  EXPECT_EQ(rc, 0) << out;
+  std::tie(rc, out) = Provctl({"account", "sg-1"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale"), std::string::npos) << out;
 }
 
 TEST_F(ProvctlIdentityTest, FileLargerThanTheTransportAcceptsIsNamed) {

@@ -1,5 +1,6 @@
 #include "server/kyc/kyc_parser.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace prov::kyc {
@@ -87,6 +88,91 @@ TEST(KycParserTest, JsonLinesReportBadLines) {
   ASSERT_EQ(r->errors.size(), 1u);
   EXPECT_EQ(r->errors[0].line, 2);
   EXPECT_NE(r->errors[0].message.find("colour"), std::string::npos);
+}
+
+// Issue 14: one Windows-1252 byte used to be stored, after which no stored record parsed again.
+TEST(KycParserTest, NonUtf8RefusedWholeNamingLineAndColumn) {
+  std::string csv = std::string(kHeader) + "good-1,Good One,US,,,,,,,\n" +
+                    "sg-1,Soci\xe9t\xe9 G\xe9n\xe9rale,FR,,,,,,,\n";
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("a.csv: line 3, column 10: byte 0xE9 is not valid UTF-8"),
+            std::string::npos)
+      << r.status();
+  // The same name in UTF-8 is fine.
+  auto ok = ParseKyc(
+      std::string(kHeader) + "sg-1,Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale,FR,,,,,,,\n",
+      KycFormat::kCsv, "a.csv");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_EQ(ok->accounts.size(), 1u);
+  EXPECT_EQ(ok->accounts[0].legal_entity(), "Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale");
+}
+
+// Issue 14: an unterminated quote on line 3 used to import lines 1-2 and drop the rest silently.
+TEST(KycParserTest, UnterminatedQuoteFailsWholeFile) {
+  std::string csv = std::string(kHeader) + "good-1,Good One,US,,,,,,,\n" +
+                    "bad,\"Open Quote,US,,,,,,,\n" + "good-2,Good Two,US,,,,,,,\n";
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "a.csv: line 3: unterminated quoted field; nothing in this file was imported");
+}
+
+TEST(KycParserTest, OversizedFieldsRefusedNamingFieldAndLimit) {
+  const std::string huge(5 << 20, 'A');
+  std::string csv = std::string(kHeader) + "big,\"" + huge + "\",US,,,,,,,\n" + "addr,Addr,US,," +
+                    std::string(kMaxFieldBytes + 1, 'x') + ",,,,,\n" + "owner,Owner,US," +
+                    std::string(kMaxNameBytes + 1, 'o') + ",,,,,,\n" + "good,Good,US,,,,,,,\n";
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->accounts.size(), 1u);
+  ASSERT_EQ(r->errors.size(), 3u);
+  EXPECT_EQ(r->errors[0].message,
+            "line 2: field legal_entity: 5242880 bytes; the limit is 512 bytes");
+  EXPECT_EQ(r->errors[1].message,
+            "line 3: field addresses[0]: 4097 bytes; the limit is 4096 bytes");
+  EXPECT_EQ(r->errors[2].message,
+            "line 4: field beneficial_owners[0].name: 513 bytes; the limit is 512 bytes");
+}
+
+TEST(KycParserTest, TooManyListEntriesRefused) {
+  std::string ips;
+  for (int i = 0; i <= kMaxListEntries; ++i)
+    absl::StrAppend(&ips, "10.0.", i / 256, ".", i % 256, ";");
+  auto r = ParseKyc(std::string(kHeader) + "many,Many,US,,,,,\"" + ips + "\",,\n", KycFormat::kCsv,
+                    "a.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].message,
+            "line 2: field source_ips: 257 entries; the limit is 256 entries");
+}
+
+TEST(KycParserTest, RowCapFailsWholeImport) {
+  std::string csv = kHeader;
+  for (int i = 0; i < 5; ++i) absl::StrAppend(&csv, "a", i, ",A,US,,,,,,,\n");
+  KycParseOptions options;
+  options.max_rows = 4;
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv", options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "a.csv: more than 4 records; the limit is 4 per import (split the file)");
+  options.max_rows = 5;
+  EXPECT_TRUE(ParseKyc(csv, KycFormat::kCsv, "a.csv", options).ok());
+}
+
+TEST(KycParserTest, CancelledStopsParsing) {
+  std::string jsonl;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StrAppend(&jsonl, "{\"account_id\": \"a", i, "\", \"legal_entity\": \"A\"}\n");
+  }
+  int polls = 0;
+  KycParseOptions options;
+  options.cancelled = [&] { return ++polls >= 2; };
+  auto r = ParseKyc(jsonl, KycFormat::kJsonLines, "a.jsonl", options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(polls, 2);
 }
 
 TEST(KycParserTest, FormatFromPath) {

@@ -70,5 +70,43 @@ TEST(CslListTest, BrokenQuotingFailsNamingTheLine) {
   EXPECT_EQ(list.status().message(), "x.csv: line 2: unterminated quoted field");
 }
 
+TEST(CslListTest, NonUtf8RefusedNamingLineAndColumn) {
+  std::vector<RowError> errors;
+  auto list = ParseConsolidatedScreeningList(
+      "source,name,alt_names\nEL,Good,\nEL,Soci\xe9t\xe9 G\xe9n\xe9rale,\n", "x.csv", &errors);
+  ASSERT_FALSE(list.ok());
+  EXPECT_NE(list.status().message().find("x.csv: line 3, column 8: byte 0xE9 is not valid UTF-8"),
+            std::string::npos)
+      << list.status();
+}
+
+TEST(CslListTest, OversizedFieldsAreRowErrorsNamingFieldAndLimit) {
+  std::vector<RowError> errors;
+  std::string text = "source,name,alt_names\nEL," + std::string(kMaxCslNameBytes + 1, 'N') +
+                     ",\nEL,Alias Row," + std::string(kMaxCslNameBytes + 1, 'a') +
+                     "\nEL,Good,Alias\n";
+  auto list = ParseConsolidatedScreeningList(text, "x.csv", &errors);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->entries.size(), 1u);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].message, "line 2: field name: 1025 bytes; the limit is 1024 bytes");
+  EXPECT_EQ(errors[1].message, "line 3: field alt_names[0]: 1025 bytes; the limit is 1024 bytes");
+}
+
+TEST(CslListTest, RowCapAndCancellation) {
+  std::string text = "source,name,alt_names\n";
+  for (int i = 0; i < 600; ++i) text += "EL,Name " + std::to_string(i) + ",\n";
+  std::vector<RowError> errors;
+  CslParseOptions options;
+  options.max_rows = 599;
+  auto capped = ParseConsolidatedScreeningList(text, "x.csv", &errors, options);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.status().message(), "x.csv: more than 599 rows; the limit is 599 per import");
+  options.max_rows = 1000;
+  options.cancelled = [] { return true; };
+  auto cancelled = ParseConsolidatedScreeningList(text, "x.csv", &errors, options);
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+}
+
 }  // namespace
 }  // namespace prov::screening

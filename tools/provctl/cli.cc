@@ -28,9 +28,9 @@ const std::vector<CommandSpec>& Commands() {
       {{"node"}, "<node-id>", {}},
       {{"workloads"}, "", {"--account", "--node", "--datacenter", "--limit"}},
       {{"usage"}, "", {"--account"}},
-      {{"accounts", "import"}, "FILE", {"--format"}},
+      {{"accounts", "import"}, "FILE", {"--format", "--encoding"}},
       {{"account"}, "<account-id>", {}},
-      {{"screening", "import"}, "FILE", {}},
+      {{"screening", "import"}, "FILE", {"--encoding"}},
       {{"policy", "load"}, "FILE", {}},
       {{"policy", "show"}, "", {}},
       {{"flags", "list"},
@@ -257,6 +257,8 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       s = take(&inv.datacenter);
     } else if (arg == "--rule") {
       s = take(&inv.rule);
+    } else if (arg == "--encoding") {
+      s = take(&inv.encoding);
     } else if (arg == "--format") {
       s = take(&inv.format);
       if (s.ok() && inv.format != "csv" && inv.format != "json" && inv.format != "jsonl") {

@@ -6,9 +6,9 @@
 //             node <node-id>
 //             workloads [--account A] [--node N] [--datacenter D] [--limit N]
 //             usage [--account A]
-//             accounts import FILE [--format csv|json|jsonl]
+//             accounts import FILE [--format csv|json|jsonl] [--encoding NAME]
 //             account <account-id>
-//             screening import FILE
+//             screening import FILE [--encoding NAME]
 //             policy load FILE
 //             policy show
 //             flags list [--severity S] [--status S] [--rule R] [--account A] [--datacenter D]
@@ -70,6 +70,7 @@ struct Invocation {
   std::string datacenter;
   std::string file;       // accounts import / screening import / policy load
   std::string format;     // accounts import --format: "csv", "json", "jsonl"; empty: from FILE
+  std::string encoding;   // accounts/screening import --encoding: "windows-1252"...; empty: UTF-8
   std::string flag_id;    // flags show <id>
   std::string bundle_id;  // bundle <id>
   std::string rule;       // flags list --rule

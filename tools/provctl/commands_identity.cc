@@ -41,6 +41,17 @@ int FailImport(const Invocation& inv, const grpc::Status& status, size_t bytes) 
   return Fail(inv, status);
 }
 
+// kubectl-style: an import that refused rows failed, even though its good rows went in. Every
+// refused row is named on stderr (after the summary), and the exit status is 1.
+int PartialFailure(const Invocation& inv,
+                   const google::protobuf::RepeatedPtrField<std::string>& errors, int emitted) {
+  if (errors.empty()) return emitted;
+  std::cerr << RowErrorLines(errors, inv.file);
+  std::fprintf(stderr, "provctl: %s: %d row error%s; the other rows were imported\n",
+               inv.file.c_str(), errors.size(), errors.size() == 1 ? "" : "s");
+  return emitted != 0 ? emitted : 1;
+}
+
 }  // namespace
 
 int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel) {
@@ -58,8 +69,7 @@ int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& cha
     ImportAccountsResponse resp;
     grpc::Status s = stub->ImportAccounts(&ctx, *req, &resp);
     if (!s.ok()) return FailImport(inv, s, req->content().size());
-    std::cerr << RowErrorLines(resp.errors(), inv.file);
-    return Emit(inv, resp, AccountsImported(resp, inv.file));
+    return PartialFailure(inv, resp.errors(), Emit(inv, resp, AccountsImported(resp, inv.file)));
   }
   if (inv.command == "screening import") {
     std::optional<std::string> content = ReadInput(inv, kMaxImportFileBytes);
@@ -68,8 +78,7 @@ int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& cha
     ImportScreeningListResponse resp;
     grpc::Status s = stub->ImportScreeningList(&ctx, req, &resp);
     if (!s.ok()) return FailImport(inv, s, req.content().size());
-    std::cerr << RowErrorLines(resp.errors(), inv.file);
-    return Emit(inv, resp, ScreeningImported(resp, inv.file));
+    return PartialFailure(inv, resp.errors(), Emit(inv, resp, ScreeningImported(resp, inv.file)));
   }
   if (inv.command == "policy load") {
     std::optional<std::string> yaml = ReadInput(inv, kMaxPolicyFileBytes);

@@ -27,6 +27,7 @@ absl::StatusOr<provenance::v1::ImportAccountsRequest> ImportAccountsRequestFor(
   }
   req.set_format(format);
   req.set_source_name(BaseName(inv.file));
+  req.set_encoding(inv.encoding);
   req.set_content(std::move(content));
   return req;
 }
@@ -35,6 +36,7 @@ provenance::v1::ImportScreeningListRequest ImportScreeningListRequestFor(const I
                                                                          std::string content) {
   provenance::v1::ImportScreeningListRequest req;
   req.set_source_name(BaseName(inv.file));
+  req.set_encoding(inv.encoding);
   req.set_content(std::move(content));
   return req;
 }

@@ -14,12 +14,16 @@ audit:
 
 identity:
   accounts import FILE [--format csv|json|jsonl]          import KYC records as a new KYC version
-                                                          (format from .csv/.json/.jsonl/.ndjson);
-                                                          row errors go to stderr, exit 0
+           [--encoding NAME]                              (format from .csv/.json/.jsonl/.ndjson);
+                                                          good rows are imported, every bad row is
+                                                          named on stderr and the exit status is 1;
+                                                          --encoding windows-1252 (latin1, ...)
+                                                          for files that are not UTF-8
   account <account-id>                                    identity, KYC version, screening hits
                                                           with reasons, bundle, flags
-  screening import FILE                                   import a Consolidated Screening List CSV
-                                                          and re-screen every account
+  screening import FILE [--encoding NAME]                 import a Consolidated Screening List CSV
+                                                          and re-screen every account (row errors:
+                                                          as accounts import, exit 1)
   policy load FILE                                        load a policy YAML (checked first)
   policy show                                             the policy in force
 
