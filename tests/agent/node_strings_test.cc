@@ -169,10 +169,12 @@ TEST_F(NodeStringsTest, PasswdNameAndNvmlStringsAreRepaired) {
   opts_.attribution.users = &users;
   t_.AddProcess({.pid = 200, .uid = 1000, .argv = {"python3"}, .fds = {"/dev/nvidia0"}});
   FakeNvml nvml;
-  nvml.AddDevice("0000:3b:00.0", NvmlDeviceInfo{.uuid = "GPU-\xff",
-                                                .serial = std::string(5000, '7'),
-                                                .board_part_number = "692\x80",
-                                                .name = "NVIDIA H100"});
+  NvmlDeviceInfo info;
+  info.uuid = "GPU-\xff";
+  info.serial = std::string(5000, '7');
+  info.board_part_number = "692\x80";
+  info.name = "NVIDIA H100";
+  nvml.AddDevice("0000:3b:00.0", info);
   NodeReport r = CollectAndRoundTrip(&nvml);
   ASSERT_EQ(r.workloads_size(), 1);
   EXPECT_EQ(r.workloads(0).attribution().account(), "r" + kFffd + "my");

@@ -12,7 +12,7 @@ namespace {
 const std::string kFffd = "\xEF\xBF\xBD";
 
 TEST(Utf8Test, ValidInputIsKeptAsIs) {
-  for (const std::string s :
+  for (const std::string& s :
        {std::string(""), std::string("10.20.0.7"), std::string("Zürich"),
         std::string("\xE2\x82\xAC"), std::string("\xF0\x9F\x98\x80"), std::string("a\0b", 3)}) {
     EXPECT_TRUE(IsValidUtf8(s)) << s;
