@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
       report.mutable_health()->set_spool_depth(stats.spool_depth);
       report.mutable_health()->set_dropped_reports(stats.dropped_reports);
       report.mutable_health()->set_rejected_reports(stats.rejected_reports);
+      report.mutable_health()->set_unreadable_reports(stats.unreadable_reports);
       if (auto s = (*uplink)->Submit(std::move(report)); !s.ok()) {
         std::cerr << "prov-agent: submit failed: " << s.message() << "\n";
       }

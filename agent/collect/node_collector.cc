@@ -6,11 +6,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/collect/nvidia_procfs.h"
 #include "agent/collect/pci_scanner.h"
 #include "agent/collect/process_scanner.h"
+#include "agent/collect/report_strings.h"
 #include "agent/collect/workload_builder.h"
 #include "common/fs.h"
 #include "common/version.h"
@@ -196,6 +198,16 @@ NodeReport NodeCollector::Collect() {
     e->set_collector(key.first);
     e->set_message(key.second);
     e->set_count(count);
+  }
+  // Last: nothing copied from the node reaches the wire unrepaired (report_strings.h).
+  StringRepairs repairs = RepairNodeStrings(&report);
+  if (repairs.any()) {
+    auto* e = health->add_collector_errors();
+    e->set_collector("strings");
+    e->set_message(absl::StrCat(repairs.repaired, " strings with invalid UTF-8 repaired, ",
+                                repairs.truncated, " truncated, in ",
+                                absl::StrJoin(repairs.fields, ", ")));
+    e->set_count(repairs.repaired + repairs.truncated);
   }
   return report;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/proto_strings.h"
 #include "common/status_macros.h"
 
 namespace prov::agent {
@@ -29,11 +30,12 @@ absl::Status ReportSpool::ParseState(const std::string& text) {
       boot_id_ = kv.second;
       continue;
     }
-    uint64_t* target = kv.first == "last_seq"   ? &last_seq_
-                       : kv.first == "next_id"  ? &next_id_
-                       : kv.first == "dropped"  ? &dropped_
-                       : kv.first == "rejected" ? &rejected_
-                                                : nullptr;
+    uint64_t* target = kv.first == "last_seq"     ? &last_seq_
+                       : kv.first == "next_id"    ? &next_id_
+                       : kv.first == "dropped"    ? &dropped_
+                       : kv.first == "rejected"   ? &rejected_
+                       : kv.first == "unreadable" ? &unreadable_
+                                                  : nullptr;
     if (target == nullptr) continue;
     if (!absl::SimpleAtoi(kv.second, target)) {
       return absl::DataLossError(
@@ -52,10 +54,13 @@ absl::Status ReportSpool::Recover() {
     auto bytes = store_->Read(id);
     NodeReport report;
     if (!bytes.ok() || !report.ParseFromString(*bytes)) {
-      std::fprintf(stderr, "prov uplink: spool entry %llu unreadable, dropped\n",
-                   static_cast<unsigned long long>(id));
+      std::fprintf(stderr,
+                   "prov uplink: spool entry %llu unreadable (%s), lost; counted in "
+                   "health.unreadable_reports\n",
+                   static_cast<unsigned long long>(id),
+                   bytes.ok() ? "not a NodeReport" : std::string(bytes.status().message()).c_str());
       (void)store_->Remove(id);
-      ++dropped_;
+      ++unreadable_;
       continue;
     }
     Entry entry{report.node().boot_id(), report.seq(), bytes->size()};
@@ -84,20 +89,22 @@ absl::Status ReportSpool::Recover() {
 }
 
 absl::Status ReportSpool::SaveState() {
-  PROV_RETURN_IF_ERROR(store_->WriteState(
-      absl::StrCat("boot_id ", boot_id_, "\nlast_seq ", last_seq_, "\nnext_id ", next_id_,
-                   "\ndropped ", dropped_, "\nrejected ", rejected_, "\n")));
+  PROV_RETURN_IF_ERROR(store_->WriteState(absl::StrCat(
+      "boot_id ", boot_id_, "\nlast_seq ", last_seq_, "\nnext_id ", next_id_, "\ndropped ",
+      dropped_, "\nrejected ", rejected_, "\nunreadable ", unreadable_, "\n")));
   saved_boot_id_ = boot_id_;
   saved_last_seq_ = last_seq_;
   saved_next_id_ = next_id_;
   saved_dropped_ = dropped_;
   saved_rejected_ = rejected_;
+  saved_unreadable_ = unreadable_;
   return absl::OkStatus();
 }
 
 bool ReportSpool::StateCurrent() const {
   return saved_boot_id_ == boot_id_ && saved_last_seq_ == last_seq_ && saved_next_id_ == next_id_ &&
-         saved_dropped_ == dropped_ && saved_rejected_ == rejected_;
+         saved_dropped_ == dropped_ && saved_rejected_ == rejected_ &&
+         saved_unreadable_ == unreadable_;
 }
 
 bool ReportSpool::SaveStateBeforeErase(const Entry& entry) {
@@ -149,7 +156,21 @@ absl::StatusOr<ReportSpool::Appended> ReportSpool::Append(NodeReport* report) {
   health->set_spool_depth(entries_.size() + 1);
   health->set_dropped_reports(dropped_);
   health->set_rejected_reports(rejected_);
-  std::string bytes = report->SerializeAsString();
+  // proto3 strings must be UTF-8 or the bytes do not parse back (here or at provd). The
+  // collector already repaired its strings; this catches any other producer, unbounded.
+  StringRepairs repairs = RepairStrings(report, StringPolicy{});
+  if (repairs.any()) {
+    health->set_strings_repaired(health->strings_repaired() + repairs.repaired);
+  }
+  health->set_unreadable_reports(unreadable_);
+  std::string bytes;
+  if (!report->SerializeToString(&bytes)) {
+    ++unreadable_;
+    (void)SaveState();
+    return absl::InternalError(absl::StrCat("report seq ", seq,
+                                            " could not be serialized; counted in "
+                                            "health.unreadable_reports"));
+  }
   absl::Status written = store_->Write(out.id, bytes);
   if (!written.ok()) return written;  // the drops above stand: the spool was full regardless
   entries_.emplace(out.id, Entry{boot, seq, bytes.size()});
@@ -190,7 +211,8 @@ absl::StatusOr<NodeReport> ReportSpool::Load(uint64_t id) {
   NodeReport report;
   if (bytes.ok() && report.ParseFromString(*bytes)) return report;
   Erase(id);
-  ++dropped_;
+  ++unreadable_;
+  if (!StateCurrent()) (void)SaveState();  // the count survives a restart
   return absl::DataLossError(
       absl::StrCat("spool entry ", id,
                    " unreadable: ", bytes.ok() ? "not a NodeReport" : bytes.status().message()));

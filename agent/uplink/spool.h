@@ -11,11 +11,17 @@
 //   So a burst of Appends costs one file each, and an ack of a whole burst one state write.
 // - Bounded by count and bytes: when full, the oldest reports are dropped (and counted).
 // - Order: entries are kept in insertion order (spool id); a restart reloads them in that order.
-//   A stored report that no longer parses is deleted and counted as dropped.
-// - Append fills report.health.{spool_depth, dropped_reports, rejected_reports} before storing.
+//   A stored report that cannot be read back or no longer parses is deleted, counted as
+//   unreadable (persisted in the state blob) and logged; it is never lost silently.
+// - Append repairs any string that is not valid UTF-8 (common/proto_strings.h: proto3 would
+//   otherwise write bytes that never parse back), fills report.health.{spool_depth,
+//   dropped_reports, rejected_reports, unreadable_reports} and adds its repairs to
+//   strings_repaired before storing. A report that still cannot be serialized is counted as
+//   unreadable and Append returns an error.
 //
 // State blob format (text, one "key value" per line; unknown keys ignored):
 //   boot_id <boot id of the last report>   last_seq <n>   next_id <n>   dropped <n>   rejected <n>
+//   unreadable <n>   (absent in older spools: 0)
 // A state blob that does not parse fails Open(): restarting seq silently would make the server
 // discard new reports as duplicates.
 //
@@ -61,7 +67,7 @@ class ReportSpool {
   std::vector<uint64_t> Ack(const std::string& boot_id, uint64_t committed_seq);
   // Deletes the entry (boot_id, seq) if present, counts a rejection; returns its id or 0.
   uint64_t Reject(const std::string& boot_id, uint64_t seq);
-  // Reads a stored report. A corrupt one is deleted, counted as dropped, and an error returned.
+  // Reads a stored report. A corrupt one is deleted, counted as unreadable, and an error returned.
   absl::StatusOr<provenance::v1::NodeReport> Load(uint64_t id);
 
   const std::map<uint64_t, Entry>& entries() const { return entries_; }
@@ -69,6 +75,7 @@ class ReportSpool {
   uint64_t bytes() const { return bytes_; }
   uint64_t dropped() const { return dropped_; }
   uint64_t rejected() const { return rejected_; }
+  uint64_t unreadable() const { return unreadable_; }
   uint64_t last_seq() const { return last_seq_; }
   const std::string& boot_id() const { return boot_id_; }
 
@@ -93,9 +100,11 @@ class ReportSpool {
   uint64_t next_id_ = 1;
   uint64_t dropped_ = 0;
   uint64_t rejected_ = 0;
+  uint64_t unreadable_ = 0;
   // What the state blob holds now (to skip redundant writes).
   std::string saved_boot_id_;
-  uint64_t saved_last_seq_ = 0, saved_next_id_ = 0, saved_dropped_ = 0, saved_rejected_ = 0;
+  uint64_t saved_last_seq_ = 0, saved_next_id_ = 0, saved_dropped_ = 0, saved_rejected_ = 0,
+           saved_unreadable_ = 0;
 };
 
 }  // namespace prov::agent

@@ -155,7 +155,9 @@ std::optional<NodeReport> Uplink::NextWriteLocked() {
     next_send_id_ = id + 1;
     absl::StatusOr<NodeReport> report = spool_->Load(id);
     if (!report.ok()) {
-      LogOnce(absl::StrCat("dropping unreadable spool entry: ", report.status().message()));
+      // Counted in the spool (health.unreadable_reports of the next report) and logged.
+      LogOnce(absl::StrCat("lost unreadable spool entry (counted in health.unreadable_reports): ",
+                           report.status().message()));
       continue;
     }
     ++in_flight_;
@@ -252,6 +254,7 @@ UplinkStats Uplink::Stats() const {
   stats.spool_depth = spool_->depth();
   stats.dropped_reports = spool_->dropped();
   stats.rejected_reports = spool_->rejected();
+  stats.unreadable_reports = spool_->unreadable();
   stats.acked_seq = acked_seq_;
   stats.reconnects = reconnects_;
   stats.connected = stream_ != nullptr && !stream_->read_ended && !stream_->writes_failed &&

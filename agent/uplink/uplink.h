@@ -60,7 +60,8 @@ struct UplinkOptions {
 };
 
 struct UplinkStats {
-  uint64_t spool_depth, dropped_reports, rejected_reports, acked_seq, reconnects;
+  uint64_t spool_depth, dropped_reports, rejected_reports, unreadable_reports, acked_seq,
+      reconnects;
   bool connected;
 };
 

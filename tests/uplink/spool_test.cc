@@ -132,8 +132,56 @@ TEST(SpoolTest, CorruptEntryIsDroppedOnRecovery) {
   std::ofstream(dir.path() + "/" + FileSpoolStore::FileName(7) + ".tmp.123") << "partial";
   auto spool = OpenSpool(dir.path());
   EXPECT_EQ(spool->depth(), 1u);
-  EXPECT_EQ(spool->dropped(), 1u);
+  EXPECT_EQ(spool->unreadable(), 1u);
+  EXPECT_EQ(spool->dropped(), 0u) << "dropped_reports counts only spool-full drops";
   EXPECT_EQ(prov::testing::CountFiles(dir.path(), "report-"), 1u) << "tmp leftovers are removed";
+  NodeReport next = MakeReport("boot-a");
+  ASSERT_TRUE(spool->Append(&next).ok());
+  EXPECT_EQ(next.health().unreadable_reports(), 1u) << "the loss is said in the next report";
+}
+
+// Issue 14: a tenant-controlled string with invalid UTF-8 made the stored bytes unparseable, so
+// the report was dropped at send time. Append repairs it; the report loads and is counted.
+TEST(SpoolTest, InvalidUtf8IsRepairedSoTheReportLoadsBack) {
+  TempDir dir;
+  auto spool = OpenSpool(dir.path());
+  NodeReport r = MakeReport("boot-a");
+  r.add_workloads()->mutable_distributed()->set_master_addr("10.20.0.\xff\xfe");
+  auto appended = spool->Append(&r);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  auto loaded = spool->Load(appended->id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->workloads(0).distributed().master_addr(), "10.20.0.\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(loaded->health().strings_repaired(), 1u);
+  EXPECT_EQ(spool->unreadable(), 0u);
+  EXPECT_EQ(spool->depth(), 1u);
+}
+
+TEST(SpoolTest, EntryUnreadableAtSendIsCountedPersistentlyAndReported) {
+  TempDir dir;
+  {
+    auto spool = OpenSpool(dir.path());
+    uint64_t first = 0;
+    for (int i = 0; i < 3; ++i) {
+      NodeReport r = MakeReport("boot-a");
+      auto appended = spool->Append(&r);
+      ASSERT_TRUE(appended.ok());
+      if (i == 0) first = appended->id;
+    }
+    std::ofstream(dir.path() + "/" + FileSpoolStore::FileName(first)) << "\xff\xff garbage";
+    auto loaded = spool->Load(first);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_NE(loaded.status().message().find("unreadable"), absl::string_view::npos)
+        << loaded.status();
+    EXPECT_EQ(spool->unreadable(), 1u);
+    EXPECT_EQ(spool->depth(), 2u);
+  }
+  auto spool = OpenSpool(dir.path());  // the count survives a restart
+  EXPECT_EQ(spool->unreadable(), 1u);
+  NodeReport next = MakeReport("boot-a");
+  ASSERT_TRUE(spool->Append(&next).ok());
+  EXPECT_EQ(next.health().unreadable_reports(), 1u);
+  EXPECT_EQ(next.seq(), 4u);
 }
 
 TEST(SpoolTest, CorruptStateFailsOpenWithClearError) {

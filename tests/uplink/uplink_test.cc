@@ -71,6 +71,26 @@ TEST_F(UplinkTest, AckedReportsLeaveTheSpoolAndCarryHealth) {
   EXPECT_TRUE(PollUntil([&] { return uplink->Stats().connected; }, [&] { uplink->Poll(); }));
 }
 
+// Issue 14: a report carrying a tenant's invalid UTF-8 (MASTER_ADDR=10.20.0.\xff\xfe) used to be
+// spooled as bytes that never parsed back and was dropped unsent ("dropping unreadable spool
+// entry"). Now every such report is delivered, repaired, and nothing is lost.
+TEST_F(UplinkTest, ReportsWithInvalidUtf8AreDeliveredNotDropped) {
+  FakeGateway gateway;
+  auto uplink = MakeUplink(gateway.address());
+  for (int i = 0; i < 20; ++i) {
+    NodeReport r = MakeReport();
+    r.add_workloads()->mutable_distributed()->set_master_addr("10.20.0.\xff\xfe");
+    ASSERT_TRUE(uplink->Submit(std::move(r)).ok());
+  }
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_EQ(gateway.ReceivedSeqs().size(), 20u);
+  EXPECT_EQ(uplink->Stats().acked_seq, 20u);
+  EXPECT_EQ(uplink->Stats().unreadable_reports, 0u);
+  EXPECT_EQ(gateway.Received().back().workloads(0).distributed().master_addr(),
+            "10.20.0.\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(gateway.Received().back().health().strings_repaired(), 1u);
+}
+
 TEST_F(UplinkTest, RejectionDropsTheReportAndIsCounted) {
   FakeGateway gateway;
   auto uplink = MakeUplink(gateway.address());

@@ -168,7 +168,8 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
     s.dropped += st.dropped_reports;
     s.pending += st.spool_depth;
     s.reconnects += st.reconnects;
-    uint64_t not_acked = st.spool_depth + st.rejected_reports + st.dropped_reports;
+    uint64_t not_acked =
+        st.spool_depth + st.rejected_reports + st.dropped_reports + st.unreadable_reports;
     s.acked += a.submitted > not_acked ? a.submitted - not_acked : 0;
   }
   for (auto& a : agents) a.uplink->Shutdown();

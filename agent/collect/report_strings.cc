@@ -1,0 +1,35 @@
+#include "agent/collect/report_strings.h"
+
+namespace prov::agent {
+
+const StringPolicy& NodeStringPolicy() {
+  static const StringPolicy* policy = [] {
+    auto* p = new StringPolicy();
+    p->default_max_bytes = 1024;
+    p->max_bytes = {
+        {"provenance.v1.NodeIdentity.hostname", 255},
+        {"provenance.v1.DistributedMarkers.master_addr", 255},
+        {"provenance.v1.Workload.pod_name", 253},
+        {"provenance.v1.Workload.pod_namespace", 253},
+        {"provenance.v1.Workload.workload_id", 512},
+        {"provenance.v1.Workload.cgroup_path", 4096},
+    };
+    p->raw_digest_field = {
+        {"provenance.v1.DistributedMarkers.master_addr", "master_addr_raw_sha256"},
+        {"provenance.v1.Attribution.account", "account_raw_sha256"},
+    };
+    return p;
+  }();
+  return *policy;
+}
+
+StringRepairs RepairNodeStrings(provenance::v1::NodeReport* report) {
+  StringRepairs r = RepairStrings(report, NodeStringPolicy());
+  if (!r.any()) return r;
+  auto* health = report->mutable_health();
+  health->set_strings_repaired(health->strings_repaired() + r.repaired);
+  health->set_strings_truncated(health->strings_truncated() + r.truncated);
+  return r;
+}
+
+}  // namespace prov::agent
