@@ -199,7 +199,20 @@ TEST_F(WebHostileTest, FailedHttpLoginsAreRateLimitedPerAddress) {
   EXPECT_THAT(Metrics(), HasSubstr("prov_auth_rate_limited_total 3"));
 }
 
+// Whether this machine has an IPv6 loopback to listen on.
+bool HaveIpv6Loopback() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
 TEST_F(WebHostileTest, FailedGrpcAuthIsRateLimitedPerAddress) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback here";
   ProvdOptions o;
   o.listen_address = "[::]:0";  // dual stack: 127.0.0.1 and ::1 are two peers
   o.auth_fail_burst = 5;
