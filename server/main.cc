@@ -75,8 +75,27 @@ ABSL_FLAG(std::string, web_assets, "",
           "Serve the dashboard's files from this folder (development; default: built in)");
 ABSL_FLAG(int64_t, web_max_streams, 16, "Most concurrent live dashboard streams");
 ABSL_FLAG(std::string, cert_roles, "",
-          "File mapping client-certificate common names to roles, one '<CN> <role>' per line "
-          "(roles: viewer, analyst, admin); people may also use tokens (provctl tokens issue)");
+          "File mapping people's client certificates to roles, one '<key> <role>' per line: "
+          "uri:<URI SAN>, email:<email SAN>, or cn:<common name> (cn: only with --people-ca); "
+          "roles: viewer, analyst, admin. A node certificate (spiffe://<td>/node/...) is never "
+          "a person. People may also use tokens (provctl tokens issue)");
+ABSL_FLAG(std::string, people_ca, "",
+          "CA (PEM) that issues people's client certificates; only certificates chaining to it "
+          "are people. --tls-client-ca must then be a bundle holding it and the agents' CA");
+ABSL_FLAG(double, auth_fail_burst, 20,
+          "Failed authentications allowed at once from one address (gRPC and dashboard)");
+ABSL_FLAG(double, auth_fail_per_second, 1,
+          "Failed authentications per second allowed from one address after the burst; past "
+          "that, RESOURCE_EXHAUSTED / HTTP 429 without checking credentials");
+ABSL_FLAG(int32_t, denied_audit_per_minute, 10,
+          "Most access.denied audit entries per caller per minute (the rest are counted)");
+ABSL_FLAG(absl::Duration, web_header_timeout, absl::Seconds(10),
+          "A dashboard request (headers and body) must arrive within this, else the connection "
+          "is closed");
+ABSL_FLAG(int64_t, web_max_connections_per_peer, 16,
+          "Most open dashboard connections from one client address");
+ABSL_FLAG(int64_t, web_workers, 8,
+          "Dashboard threads for ordinary requests (live streams have their own)");
 ABSL_FLAG(bool, bootstrap_token, true,
           "On first start, write an admin token to <data-dir>/admin.token (mode 0600)");
 ABSL_FLAG(std::string, export_dir, "",
@@ -225,6 +244,18 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_web_max_streams) < 1) ConfigError("--web-max-streams: must be >= 1");
   options.web_max_event_streams = static_cast<size_t>(absl::GetFlag(FLAGS_web_max_streams));
   options.cert_roles_file = absl::GetFlag(FLAGS_cert_roles);
+  options.people_ca_file = absl::GetFlag(FLAGS_people_ca);
+  options.auth_fail_burst = absl::GetFlag(FLAGS_auth_fail_burst);
+  options.auth_fail_per_second = absl::GetFlag(FLAGS_auth_fail_per_second);
+  options.denied_audit_per_minute = absl::GetFlag(FLAGS_denied_audit_per_minute);
+  options.web_header_timeout = absl::GetFlag(FLAGS_web_header_timeout);
+  if (absl::GetFlag(FLAGS_web_max_connections_per_peer) < 1) {
+    ConfigError("--web-max-connections-per-peer: must be >= 1");
+  }
+  options.web_max_connections_per_peer =
+      static_cast<size_t>(absl::GetFlag(FLAGS_web_max_connections_per_peer));
+  if (absl::GetFlag(FLAGS_web_workers) < 1) ConfigError("--web-workers: must be >= 1");
+  options.web_workers = static_cast<size_t>(absl::GetFlag(FLAGS_web_workers));
   options.write_bootstrap_token = absl::GetFlag(FLAGS_bootstrap_token);
   options.export_dir = absl::GetFlag(FLAGS_export_dir);
   options.export_signing_key_file = absl::GetFlag(FLAGS_export_signing_key);

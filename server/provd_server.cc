@@ -17,6 +17,7 @@
 #include "server/access/access_metrics.h"
 #include "server/access/access_service.h"
 #include "server/access/authenticator.h"
+#include "server/access/rpc_name.h"
 #include "server/access/token_store.h"
 #include "server/alerting/alert_notifier.h"
 #include "server/analysis/analysis_engine.h"
@@ -36,6 +37,7 @@
 #include "server/store/quarantine.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
+#include "server/web/web_metrics.h"
 #include "server/web/web_server.h"
 
 namespace prov::server {
@@ -54,6 +56,8 @@ struct ProvdServer::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreReader> reader;
   std::unique_ptr<TokenStore> tokens;
+  std::unique_ptr<FailedAuthLimiter> auth_limiter;
+  std::unique_ptr<DenialAuditor> denials;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<AuditLogReader> audit_log;
   LoadedPolicy policy;
@@ -77,6 +81,7 @@ struct ProvdServer::Impl {
   std::shared_ptr<ImportCollector> import_collector;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
+  std::shared_ptr<web::WebCollector> web_collector;
   std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
   int port = 0;
   int metrics_port = 0;
@@ -138,6 +143,20 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   if (!o.web_address.empty() && o.web_max_event_streams < 1) {
     return absl::InvalidArgumentError("web_max_event_streams: must be >= 1");
   }
+  if (!(o.auth_fail_burst >= 1)) return absl::InvalidArgumentError("auth_fail_burst: must be >= 1");
+  if (!(o.auth_fail_per_second > 0)) {
+    return absl::InvalidArgumentError("auth_fail_per_second: must be positive");
+  }
+  if (o.denied_audit_per_minute < 0) {
+    return absl::InvalidArgumentError("denied_audit_per_minute: must not be negative");
+  }
+  if (o.web_header_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("web_header_timeout: must be positive");
+  }
+  if (o.web_max_connections_per_peer < 1) {
+    return absl::InvalidArgumentError("web_max_connections_per_peer: must be >= 1");
+  }
+  if (o.web_workers < 1) return absl::InvalidArgumentError("web_workers: must be >= 1");
   return ValidateAlertOptions(o);
 }
 
@@ -289,6 +308,11 @@ absl::Status ProvdServer::Init() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(NewRpcNameInterceptorFactory());  // RPC names for access.denied entries
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   builder.RegisterService(s.gateway.get());
   builder.RegisterService(s.audit.get());
   builder.RegisterService(s.analysis_service.get());
@@ -315,7 +339,8 @@ absl::Status ProvdServer::Init() {
     s.exposer->RegisterCollectable(s.store_collector);
     s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
     s.exposer->RegisterCollectable(s.analysis_collector);
-    s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens);
+    s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens, s.auth_limiter.get(),
+                                                           s.denials.get());
     s.exposer->RegisterCollectable(s.access_collector);
     s.export_collector = std::make_shared<ExportCollector>(s.exports->exporter());
     s.exposer->RegisterCollectable(s.export_collector);
@@ -329,12 +354,20 @@ absl::Status ProvdServer::Init() {
     web_options.address = o.web_address;
     web_options.assets_dir = o.web_assets_dir;
     web_options.events.max_streams = o.web_max_event_streams;
+    web_options.connections.header_timeout = o.web_header_timeout;
+    web_options.connections.max_per_peer = o.web_max_connections_per_peer;
+    web_options.connections.request_workers = o.web_workers;
+    web_options.auth_limiter = s.auth_limiter.get();
     auto started = web::WebServer::Start(std::move(web_options), InProcessChannel());
     if (!started.ok()) {
       return absl::Status(started.status().code(),
                           absl::StrCat("web_address: ", started.status().message()));
     }
     s.web = *std::move(started);
+    if (s.exposer != nullptr) {
+      s.web_collector = std::make_shared<web::WebCollector>(*s.web);
+      s.exposer->RegisterCollectable(s.web_collector);
+    }
   }
   return StartAlerts();
 }
@@ -363,7 +396,7 @@ absl::Status ProvdServer::StartAlerts() {
 
 absl::Status ProvdServer::InitAccess() {
   Impl& s = *impl_;
-  CertRoles cert_roles;
+  AuthenticatorOptions auth_options;
   if (!s.options.cert_roles_file.empty()) {
     auto text = ReadFileToString(s.options.cert_roles_file);
     if (!text.ok()) {
@@ -374,10 +407,34 @@ absl::Status ProvdServer::InitAccess() {
       return absl::InvalidArgumentError(
           absl::StrCat("cert_roles_file: ", parsed.status().message()));
     }
-    cert_roles = *std::move(parsed);
+    std::string people_ca;
+    if (!s.options.people_ca_file.empty()) {
+      auto ca = ReadFileToString(s.options.people_ca_file);
+      if (!ca.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("people_ca_file: ", ca.status().message()));
+      }
+      people_ca = *std::move(ca);
+    }
+    auto people = PeopleCertMapper::Create(*std::move(parsed), people_ca);
+    if (!people.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cert_roles_file: ", people.status().message()));
+    }
+    auth_options.people = *std::move(people);
+  } else if (!s.options.people_ca_file.empty()) {
+    return absl::InvalidArgumentError("people_ca_file: needs cert_roles_file (who is who)");
   }
   PROV_ASSIGN_OR_RETURN(s.tokens, TokenStore::Open(s.store->path(), *s.clock));
-  s.auth = std::make_unique<Authenticator>(*s.tokens, std::move(cert_roles));
+  s.auth_limiter = std::make_unique<FailedAuthLimiter>(
+      FailedAuthLimits{.burst = s.options.auth_fail_burst,
+                       .per_second = s.options.auth_fail_per_second},
+      *s.clock);
+  PROV_ASSIGN_OR_RETURN(s.denials,
+                        DenialAuditor::Open(s.store->path(), *s.clock,
+                                            {.per_minute = s.options.denied_audit_per_minute}));
+  auth_options.limiter = s.auth_limiter.get();
+  auth_options.denials = s.denials.get();
+  s.auth = std::make_unique<Authenticator>(*s.tokens, std::move(auth_options));
   PROV_ASSIGN_OR_RETURN(s.audit_log, AuditLogReader::Open(s.store->path()));
   s.access_service = std::make_unique<AccessServiceImpl>(*s.tokens, *s.auth);
   s.audit_log_service = std::make_unique<AuditLogServiceImpl>(*s.audit_log, *s.auth);
@@ -443,6 +500,10 @@ int ProvdServer::port() const { return impl_->port; }
 int ProvdServer::metrics_port() const { return impl_->metrics_port; }
 int ProvdServer::web_port() const { return impl_->web != nullptr ? impl_->web->port() : 0; }
 
+web::GateCounters ProvdServer::web_connection_counters() const {
+  return impl_->web != nullptr ? impl_->web->connection_counters() : web::GateCounters{};
+}
+
 void ProvdServer::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   Impl& s = *impl_;
@@ -459,6 +520,10 @@ void ProvdServer::Shutdown() {
   if (s.queue != nullptr) s.queue->Close();
   if (s.writer != nullptr) s.writer->Join();          // everything queued is committed
   if (s.analysis != nullptr) s.analysis->Shutdown();  // everything committed is analysed
+  if (s.exposer != nullptr && s.web_collector != nullptr) {
+    s.exposer->RemoveCollectable(s.web_collector);  // it reads the web server, which goes now
+  }
+  s.web_collector.reset();
   s.web.reset();
   s.server.reset();
   s.exposer.reset();

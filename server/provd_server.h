@@ -40,6 +40,9 @@ class Exposer;
 
 namespace prov::server {
 
+namespace web {
+struct GateCounters;
+}
 struct IdentityStartup;  // server/identity/identity_service.h
 
 struct ProvdOptions {
@@ -67,8 +70,26 @@ struct ProvdOptions {
   // policy loaded through `provctl policy load`; else the built-in default.
   std::string policy_file;
   // People (compliance.proto): bearer tokens issued through AccessService, or client
-  // certificates whose common name this file maps to a role ("<CN> <role>" per line).
+  // certificates this file maps to a role (server/access/cert_identity.h: "uri:<SAN> <role>",
+  // "email:<SAN> <role>", or "cn:<CN> <role>" only with people_ca_file). A certificate naming a
+  // node (spiffe://<td>/node/...) is never a person.
   std::string cert_roles_file;
+  // PEM CA (bundle) that issues people's certificates; when set, only certificates chaining to
+  // it are people. The gRPC listener verifies clients against --tls-client-ca, so that must hold
+  // this CA too (a bundle of the agents' CA and the people CA).
+  std::string people_ca_file;
+  // Failed authentications per client address (gRPC and dashboard together): `burst` at once,
+  // then `per_second`; past that, RESOURCE_EXHAUSTED / HTTP 429 without checking credentials.
+  double auth_fail_burst = 20;
+  double auth_fail_per_second = 1;
+  // PERMISSION_DENIED audit entries ("access.denied") per actor per minute; the rest counted.
+  int denied_audit_per_minute = 10;
+  // Dashboard connections (server/web/connection_gate.h): the whole request must arrive within
+  // web_header_timeout; at most web_max_connections_per_peer open per client address; ordinary
+  // requests run on web_workers threads, live streams on their own web_max_event_streams.
+  absl::Duration web_header_timeout = absl::Seconds(10);
+  size_t web_max_connections_per_peer = 16;
+  size_t web_workers = 8;
   // On first start (no live admin token yet), write one admin token to <data_dir>/admin.token
   // (mode 0600) so the operator can issue the others.
   bool write_bootstrap_token = true;
@@ -98,6 +119,8 @@ class ProvdServer {
   int port() const;          // bound gRPC port (useful with :0)
   int metrics_port() const;  // 0 when disabled
   int web_port() const;      // the dashboard's HTTP port; 0 when disabled
+  // The dashboard's connection gate (refusals, timeouts); zeros when disabled.
+  web::GateCounters web_connection_counters() const;
   // <data_dir>/admin.token: where the bootstrap admin token is written on first start.
   std::string bootstrap_token_path() const;
   // provd's own admin credential (actor "provd"), for in-process clients; never persisted.

@@ -1,6 +1,7 @@
 #include "server/access/authenticator.h"
 
-#include <vector>
+#include <algorithm>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -9,37 +10,15 @@
 #include "absl/strings/strip.h"
 #include "common/integrity/random.h"
 #include "common/sha256.h"
+#include "grpc/grpc_security_constants.h"
 #include "server/access/role.h"
+#include "server/access/rpc_name.h"
 
 namespace prov::server {
 
-absl::StatusOr<CertRoles> ParseCertRoles(absl::string_view text, absl::string_view file_name) {
-  CertRoles out;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<absl::string_view> parts =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (parts.size() != 2) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file_name, ":", line_no,
-                       ": expected '<certificate common name> <role>', got '", line, "'"));
-    }
-    auto role = ParseRole(parts[1]);
-    if (!role.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file_name, ":", line_no, ": ", role.status().message()));
-    }
-    out[std::string(parts[0])] = *role;
-  }
-  return out;
-}
-
-Authenticator::Authenticator(const TokenStore& tokens, CertRoles cert_roles)
+Authenticator::Authenticator(const TokenStore& tokens, AuthenticatorOptions options)
     : tokens_(tokens),
-      cert_roles_(std::move(cert_roles)),
+      options_(std::move(options)),
       internal_token_(absl::StrCat("prov_internal_", integrity::RandomHex(32))),
       internal_token_sha256_(Sha256Hex(internal_token_)) {}
 
@@ -66,8 +45,8 @@ absl::StatusOr<Principal> Authenticator::AuthenticateBearer(absl::string_view he
   header = absl::StripAsciiWhitespace(header);
   if (header.empty()) {
     return absl::UnauthenticatedError(
-        "no credentials: send 'authorization: Bearer <token>' (provctl --token-file) or a client "
-        "certificate listed in provd's --cert-roles");
+        "no credentials: send 'authorization: Bearer <token>' (provctl --token-file) or a "
+        "person's client certificate listed in provd's --cert-roles");
   }
   if (!absl::ConsumePrefix(&header, "Bearer ") && !absl::ConsumePrefix(&header, "bearer ")) {
     return absl::UnauthenticatedError("authorization: expected 'Bearer <token>'");
@@ -83,18 +62,18 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext&
   }
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    for (const auto& cn_ref : auth->FindPropertyValues("x509_common_name")) {
-      const std::string cn(cn_ref.data(), cn_ref.size());
-      auto role = cert_roles_.find(cn);
-      if (role == cert_roles_.end()) {
-        return absl::UnauthenticatedError(absl::StrCat(
-            "client certificate '", cn, "' is not mapped to a role (provd --cert-roles)"));
+    auto first = [&](const char* property) {
+      auto values = auth->FindPropertyValues(property);
+      return values.empty() ? std::string() : std::string(values[0].data(), values[0].size());
+    };
+    const std::string leaf = first(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!leaf.empty()) {
+      if (options_.people == nullptr) {
+        return absl::UnauthenticatedError(
+            "client certificates are not mapped to people here (provd --cert-roles); send "
+            "'authorization: Bearer <token>'");
       }
-      Principal p;
-      p.set_actor(absl::StrCat("cert:", cn));
-      p.set_role(role->second);
-      p.set_method("certificate");
-      return p;
+      return options_.people->Map(leaf, first(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME));
     }
   }
   return AuthenticateBearer("");
@@ -116,9 +95,29 @@ absl::Status Authenticator::Check(const absl::StatusOr<Principal>& who,
 
 grpc::Status Authenticator::Require(const grpc::ServerContext* context, provenance::v1::Role need,
                                     Principal* who) const {
+  // Only network peers are limited. provd's own in-process channel (gRPC names its peer
+  // "unknown") is not: the dashboard behind it limits by the browser's address itself.
+  const std::string grpc_peer = context->peer();
+  const bool network = absl::StartsWith(grpc_peer, "ipv4:") ||
+                       absl::StartsWith(grpc_peer, "ipv6:") || absl::StartsWith(grpc_peer, "unix:");
+  const std::string peer = PeerAddress(grpc_peer);
+  FailedAuthLimiter* limiter = network ? options_.limiter : nullptr;
+  if (limiter != nullptr) {
+    if (std::optional<absl::Duration> wait = limiter->Blocked(peer)) {
+      rate_limited_.fetch_add(1, std::memory_order_relaxed);
+      const int64_t seconds =
+          std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))));
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("too many failed authentications from ", peer, "; retry in ",
+                                       seconds, " s"));
+    }
+  }
   absl::StatusOr<Principal> p = Authenticate(*context);
   absl::Status checked = Check(p, need);
   if (!checked.ok()) {
+    if (!p.ok() && limiter != nullptr) limiter->RecordFailure(peer);
+    if (p.ok() && options_.denials != nullptr)
+      options_.denials->Record(*p, RpcName(*context), need);
     return grpc::Status(static_cast<grpc::StatusCode>(checked.code()),
                         std::string(checked.message()));
   }
@@ -127,8 +126,8 @@ grpc::Status Authenticator::Require(const grpc::ServerContext* context, provenan
 }
 
 AuthCounters Authenticator::counters() const {
-  return {unauthenticated_.load(std::memory_order_relaxed),
-          denied_.load(std::memory_order_relaxed)};
+  return {unauthenticated_.load(std::memory_order_relaxed), denied_.load(std::memory_order_relaxed),
+          rate_limited_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace prov::server

@@ -1,11 +1,15 @@
 #include "server/web/web_server.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
+#include "server/access/failed_auth_limiter.h"
 #include "server/web/api_gateway.h"
+#include "server/web/gated_http_server.h"
 #include "server/web/grpc_json.h"
 #include "server/web/web_assets.h"
 
@@ -64,8 +68,13 @@ WebServer::WebServer(WebServerOptions options, std::shared_ptr<grpc::Channel> ch
       gateway_(std::make_unique<ApiGateway>(std::move(channel))),
       assets_(options_.assets_dir.empty() ? std::make_unique<WebAssets>()
                                           : std::make_unique<WebAssets>(options_.assets_dir)),
-      hub_(std::make_unique<EventStreamHub>(options_.events)),
-      http_(std::make_unique<httplib::Server>()) {}
+      hub_(std::make_unique<EventStreamHub>(options_.events)) {
+  ConnectionGateOptions connections = options_.connections;
+  connections.stream_workers = options_.events.max_streams + 1;
+  http_ = std::make_unique<GatedHttpServer>(connections);
+}
+
+GateCounters WebServer::connection_counters() const { return http_->gate_counters(); }
 
 absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
     WebServerOptions options, std::shared_ptr<grpc::Channel> channel) {
@@ -73,12 +82,6 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
   if (!host_port.ok()) return host_port.status();
   std::unique_ptr<WebServer> web(new WebServer(std::move(options), std::move(channel)));
   httplib::Server& http = *web->http_;
-  const size_t workers = web->options_.events.max_streams + 8;
-  http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  // Short keep-alive: an idle browser connection holds a worker, and delays Stop() this long.
-  http.set_keep_alive_timeout(2);
-  http.set_read_timeout(10, 0);
-  http.set_write_timeout(10, 0);
   http.set_payload_max_length(kMaxBodyBytes);
   web->Routes();
   const auto& [host, port] = *host_port;
@@ -103,10 +106,14 @@ void WebServer::Routes() {
       });
 
   http.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
+    if (RateLimited(req, res)) return;
     const std::string authorization = req.get_header_value("Authorization");
     provenance::v1::Principal who;
     grpc::Status s = gateway_->WhoAmI(authorization, &who);
-    if (!s.ok()) return Send(ErrorReply(s), res);
+    if (!s.ok()) {
+      if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) FailedAuth(req);
+      return Send(ErrorReply(s), res);
+    }
     std::shared_ptr<EventStream> stream = hub_->Open(*gateway_, authorization, who);
     if (stream == nullptr) {
       return Send(ErrorReply(503, "UNAVAILABLE",
@@ -133,12 +140,15 @@ void WebServer::Routes() {
   });
 
   auto api = [this](const httplib::Request& req, httplib::Response& res) {
+    if (RateLimited(req, res)) return;
     HttpCall call{.method = req.method,
                   .path = req.path,
                   .query = req.params,
                   .body = req.body,
                   .authorization = req.get_header_value("Authorization")};
-    Send(gateway_->Handle(call), res);
+    HttpReply reply = gateway_->Handle(call);
+    if (reply.status == 401) FailedAuth(req);
+    Send(reply, res);
   };
   http.Get("/api/.*", api);
   http.Post("/api/.*", api);
@@ -157,13 +167,32 @@ void WebServer::Routes() {
   });
 }
 
+bool WebServer::RateLimited(const httplib::Request& req, httplib::Response& res) const {
+  if (options_.auth_limiter == nullptr) return false;
+  std::optional<absl::Duration> wait = options_.auth_limiter->Blocked(req.remote_addr);
+  if (!wait.has_value()) return false;
+  const int64_t seconds =
+      std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))));
+  Send(ErrorReply(429, "RESOURCE_EXHAUSTED",
+                  absl::StrCat("too many failed authentications from ", req.remote_addr,
+                               "; retry in ", seconds, " s")),
+       res);
+  res.set_header("Retry-After", absl::StrCat(seconds));
+  return true;
+}
+
+void WebServer::FailedAuth(const httplib::Request& req) const {
+  if (options_.auth_limiter != nullptr) options_.auth_limiter->RecordFailure(req.remote_addr);
+}
+
 void WebServer::Stop() {
   absl::MutexLock lock(&stop_mu_);
   if (stopped_) return;
   stopped_ = true;
   hub_->Stop();  // live streams end within one wait (500 ms)
   http_->stop();
-  if (thread_.joinable()) thread_.join();  // the pool's shutdown joins its workers
+  if (thread_.joinable()) thread_.join();
+  http_->StopGate();  // closes waiting connections, joins the workers
 }
 
 WebServer::~WebServer() { Stop(); }

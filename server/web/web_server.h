@@ -11,8 +11,14 @@
 // Nothing but the static files is served without a token: every /api call goes through the
 // gRPC services' own authentication (the gateway forwards the Authorization header). No cookies
 // and no CORS headers, so another site's page can neither ride on a session nor read answers.
-// Threads: one accept thread and a pool of max_event_streams + 8 workers (cpp-httplib); a live
-// stream holds one worker, so ordinary requests always find one.
+// Connections (issue 14, connection_gate.h): httplib's accept thread hands each connection to a
+// ConnectionGate, whose one poller thread waits for the whole request (within
+// connections.header_timeout, else 408) before a worker sees it, and which allows at most
+// connections.max_per_peer connections per client address. Ordinary requests run on
+// connections.request_workers threads; live streams on their own max_streams + 1, so neither
+// slow clients nor a full set of live streams keep pages from loading.
+// Failed authentications are limited per client address (auth_limiter, shared with gRPC): an
+// address over the limit gets 429 with Retry-After on every /api call, unchecked.
 #pragma once
 
 #include <memory>
@@ -22,21 +28,29 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/channel.h"
+#include "server/web/connection_gate.h"
 #include "server/web/event_stream.h"
 
 namespace httplib {
-class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+namespace prov::server {
+class FailedAuthLimiter;
 }
 
 namespace prov::server::web {
 
 class ApiGateway;
+class GatedHttpServer;
 class WebAssets;
 
 struct WebServerOptions {
   std::string address;     // "host:port" or "[v6]:port"
   std::string assets_dir;  // empty: the files embedded at build time
   EventStreamOptions events;
+  ConnectionGateOptions connections;          // stream_workers is set from events.max_streams
+  FailedAuthLimiter* auth_limiter = nullptr;  // null: no HTTP rate limit (not owned)
 };
 
 class WebServer {
@@ -45,6 +59,7 @@ class WebServer {
   static absl::StatusOr<std::unique_ptr<WebServer>> Start(WebServerOptions options,
                                                           std::shared_ptr<grpc::Channel> channel);
   int port() const { return port_; }
+  GateCounters connection_counters() const;
   void Stop();
   ~WebServer();
 
@@ -54,12 +69,15 @@ class WebServer {
  private:
   WebServer(WebServerOptions options, std::shared_ptr<grpc::Channel> channel);
   void Routes();
+  // 429 with Retry-After (true) when the client's address is over the failed-auth limit.
+  bool RateLimited(const httplib::Request& req, httplib::Response& res) const;
+  void FailedAuth(const httplib::Request& req) const;
 
   const WebServerOptions options_;
   std::unique_ptr<ApiGateway> gateway_;
   std::unique_ptr<WebAssets> assets_;
   std::unique_ptr<EventStreamHub> hub_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<GatedHttpServer> http_;
   std::thread thread_;
   int port_ = 0;
   absl::Mutex stop_mu_;

@@ -4,8 +4,12 @@
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 #include "server/access/authenticator.h"
+#include "server/access/cert_identity.h"
+#include "server/access/denial_auditor.h"
+#include "server/access/failed_auth_limiter.h"
 #include "server/access/token_store.h"
 #include "server/auditlog/audit_log.h"
+#include "tests/compliance/test_certs.h"
 #include "tests/server/temp_dir.h"
 
 namespace prov::server {
@@ -93,7 +97,7 @@ TEST_F(AccessTest, AuthenticatorChecksBearerHeadersAndRoles) {
   auto tokens = Open();
   auto viewer = tokens->Issue("vera", ROLE_VIEWER, "x");
   ASSERT_TRUE(viewer.ok());
-  Authenticator auth(*tokens, {});
+  Authenticator auth(*tokens, AuthenticatorOptions{});
   auto who = auth.AuthenticateBearer("Bearer " + viewer->token());
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(who->actor(), "token:vera");
@@ -115,16 +119,175 @@ TEST_F(AccessTest, AuthenticatorChecksBearerHeadersAndRoles) {
   EXPECT_EQ(auth.counters().denied, 1u);
 }
 
-TEST(CertRolesTest, ParsesLinesAndNamesTheBadOne) {
-  auto roles = ParseCertRoles("# people\nalice analyst\n\n  bob   ADMIN \n", "roles");
+TEST(CertRolesTest, ParsesKeyedLinesAndNamesTheBadOne) {
+  auto roles = ParseCertRoles(
+      "# people\nuri:spiffe://prov.test/person/alice analyst\n\n  email:Bob@Example.com   ADMIN "
+      "\ncn:carol viewer\ndave viewer\n",
+      "roles");
   ASSERT_TRUE(roles.ok()) << roles.status();
-  EXPECT_EQ(roles->at("alice"), ROLE_ANALYST);
-  EXPECT_EQ(roles->at("bob"), ROLE_ADMIN);
-  auto bad = ParseCertRoles("alice analyst\ncarol boss\n", "roles");
+  EXPECT_EQ(roles->by_uri.at("spiffe://prov.test/person/alice"), ROLE_ANALYST);
+  EXPECT_EQ(roles->by_email.at("bob@example.com"), ROLE_ADMIN);
+  EXPECT_EQ(roles->by_cn.at("carol"), ROLE_VIEWER);
+  EXPECT_EQ(roles->by_cn.at("dave"), ROLE_VIEWER);  // a bare key is a common name
+  auto bad = ParseCertRoles("cn:alice analyst\ncn:carol boss\n", "roles");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("roles:2: role: 'boss'"), std::string::npos)
       << bad.status();
   EXPECT_FALSE(ParseCertRoles("justone\n", "roles").ok());
+  EXPECT_FALSE(ParseCertRoles("email:nobody viewer\n", "roles").ok());
+  // A node identity can never be given a person's role.
+  auto node = ParseCertRoles("uri:spiffe://prov.test/node/gpu-7 admin\n", "roles");
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(node.status().message().find("node identity"), std::string::npos) << node.status();
+}
+
+TEST(CertRolesTest, SpiffeNodeUris) {
+  EXPECT_TRUE(IsSpiffeNodeUri("spiffe://prov.test/node/gpu-7"));
+  EXPECT_TRUE(IsSpiffeNodeUri("SPIFFE://prov.test/Node/gpu-7"));
+  EXPECT_TRUE(IsSpiffeNodeUri("spiffe://prov.test/node"));
+  EXPECT_FALSE(IsSpiffeNodeUri("spiffe://prov.test/person/alice"));
+  EXPECT_FALSE(IsSpiffeNodeUri("spiffe://prov.test/nodes/x"));
+  EXPECT_FALSE(IsSpiffeNodeUri("https://prov.test/node/x"));
+}
+
+// Issue 14: one CA signs agents and people; a node certificate whose CN is alice got alice's role.
+TEST(PeopleCertMapperTest, CommonNamesNeedAPeopleCa) {
+  auto roles = ParseCertRoles("cn:alice analyst\n", "roles");
+  ASSERT_TRUE(roles.ok());
+  auto mapper = PeopleCertMapper::Create(*roles, "");
+  EXPECT_EQ(mapper.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(mapper.status().message().find("need --people-ca"), std::string::npos)
+      << mapper.status();
+}
+
+TEST(PeopleCertMapperTest, NodeCertificateNamedAliceGetsNoRole) {
+  prov::testing::TestCa ca("one-ca");
+  auto roles = ParseCertRoles(
+      "uri:spiffe://prov.test/person/alice analyst\nemail:alice@example.com analyst\n", "roles");
+  ASSERT_TRUE(roles.ok());
+  auto mapper = PeopleCertMapper::Create(*roles, "");
+  ASSERT_TRUE(mapper.ok()) << mapper.status();
+  // A node certificate with alice's CN: not mapped (CN does not count without a people CA).
+  auto node = (*mapper)->Map(ca.Issue("alice", "URI:spiffe://prov.test/node/gpu-7"), "");
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(node.status().message().find("names a node"), std::string::npos) << node.status();
+  // Even carrying a person's SAN too, a node certificate is never a person.
+  auto both = (*mapper)->Map(
+      ca.Issue("x", "URI:spiffe://prov.test/node/gpu-7,URI:spiffe://prov.test/person/alice"), "");
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kUnauthenticated);
+  // CN alice, no SAN: nothing.
+  EXPECT_EQ((*mapper)->Map(ca.Issue("alice", ""), "").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // People map by their own SAN.
+  auto by_uri = (*mapper)->Map(ca.Issue("whatever", "URI:spiffe://prov.test/person/alice"), "");
+  ASSERT_TRUE(by_uri.ok()) << by_uri.status();
+  EXPECT_EQ(by_uri->actor(), "cert:spiffe://prov.test/person/alice");
+  EXPECT_EQ(by_uri->role(), ROLE_ANALYST);
+  EXPECT_EQ(by_uri->method(), "certificate");
+  auto by_email = (*mapper)->Map(ca.Issue("whatever", "email:Alice@example.com"), "");
+  ASSERT_TRUE(by_email.ok()) << by_email.status();
+  EXPECT_EQ(by_email->role(), ROLE_ANALYST);
+  EXPECT_FALSE((*mapper)->Map("not a certificate", "").ok());
+}
+
+TEST(PeopleCertMapperTest, WithAPeopleCaOnlyItsCertificatesArePeople) {
+  prov::testing::TestCa agents("agents-ca");
+  prov::testing::TestCa people("people-ca");
+  auto roles = ParseCertRoles("cn:alice analyst\n", "roles");
+  ASSERT_TRUE(roles.ok());
+  auto mapper = PeopleCertMapper::Create(*roles, people.pem());
+  ASSERT_TRUE(mapper.ok()) << mapper.status();
+  auto person = (*mapper)->Map(people.Issue("alice", ""), "");
+  ASSERT_TRUE(person.ok()) << person.status();
+  EXPECT_EQ(person->actor(), "cert:alice");
+  EXPECT_EQ(person->role(), ROLE_ANALYST);
+  // The agents' CA signed a certificate named alice: not a person.
+  auto node = (*mapper)->Map(agents.Issue("alice", ""), "");
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(node.status().message().find("not issued by provd's --people-ca"), std::string::npos)
+      << node.status();
+  // The people CA signed a node identity by mistake: still not a person.
+  EXPECT_FALSE((*mapper)->Map(people.Issue("alice", "URI:spiffe://prov.test/node/n1"), "").ok());
+  EXPECT_FALSE(PeopleCertMapper::Create(*roles, "garbage").ok());
+}
+
+TEST(FailedAuthLimiterTest, BurstThenRateAndOtherPeersUnaffected) {
+  FakeClock clock;
+  FailedAuthLimiter limiter({.burst = 3, .per_second = 0.5, .max_peers = 100}, clock);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(limiter.Blocked("10.0.0.1").has_value()) << i;
+    limiter.RecordFailure("10.0.0.1");
+  }
+  std::optional<absl::Duration> wait = limiter.Blocked("10.0.0.1");
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_EQ(*wait, absl::Seconds(2));                     // one failure per 2 s
+  EXPECT_FALSE(limiter.Blocked("10.0.0.2").has_value());  // another address is unaffected
+  clock.Advance(absl::Seconds(1));
+  EXPECT_EQ(limiter.Blocked("10.0.0.1"), absl::Seconds(1));
+  clock.Advance(absl::Seconds(1));
+  EXPECT_FALSE(limiter.Blocked("10.0.0.1").has_value());  // one more try
+  limiter.RecordFailure("10.0.0.1");
+  EXPECT_TRUE(limiter.Blocked("10.0.0.1").has_value());
+  EXPECT_EQ(limiter.limited(), 3u);
+  clock.Advance(absl::Minutes(10));  // refills to the burst, no further
+  for (int i = 0; i < 3; ++i) limiter.RecordFailure("10.0.0.1");
+  EXPECT_TRUE(limiter.Blocked("10.0.0.1").has_value());
+}
+
+TEST(FailedAuthLimiterTest, TracksBoundedPeersForgettingTheOldest) {
+  FakeClock clock;
+  FailedAuthLimiter limiter({.burst = 1, .per_second = 0.01, .max_peers = 3}, clock);
+  for (const char* peer : {"a", "b", "c"}) limiter.RecordFailure(peer);
+  limiter.RecordFailure("a");  // a is now the most recent
+  limiter.RecordFailure("d");  // b is forgotten
+  EXPECT_EQ(limiter.tracked(), 3u);
+  EXPECT_TRUE(limiter.Blocked("a").has_value());
+  EXPECT_FALSE(limiter.Blocked("b").has_value());
+  EXPECT_TRUE(limiter.Blocked("c").has_value());
+  EXPECT_TRUE(limiter.Blocked("d").has_value());
+}
+
+TEST(FailedAuthLimiterTest, PeerAddressDropsThePort) {
+  EXPECT_EQ(PeerAddress("ipv4:10.0.0.7:51234"), "10.0.0.7");
+  EXPECT_EQ(PeerAddress("ipv6:[::1]:51234"), "::1");
+  EXPECT_EQ(PeerAddress("ipv6:[::ffff:10.0.0.7]:1"), "10.0.0.7");
+  EXPECT_EQ(PeerAddress("unix:/run/provd.sock"), "unix:/run/provd.sock");
+  EXPECT_EQ(PeerAddress("inproc"), "inproc");
+}
+
+TEST_F(AccessTest, DenialsAreAuditedAtMostNPerActorPerMinute) {
+  auto tokens = Open();  // migrates the schema
+  auto auditor = DenialAuditor::Open(db(), clock_, {.per_minute = 2});
+  ASSERT_TRUE(auditor.ok()) << auditor.status();
+  provenance::v1::Principal vera;
+  vera.set_actor("token:vera");
+  vera.set_role(ROLE_VIEWER);
+  provenance::v1::Principal walt = vera;
+  walt.set_actor("token:walt");
+  for (int i = 0; i < 5; ++i) {
+    (*auditor)->Record(vera, "/provenance.v1.AccessService/IssueToken", ROLE_ADMIN);
+  }
+  (*auditor)->Record(walt, "/provenance.v1.CaseService/UpdateCase", ROLE_ANALYST);
+  EXPECT_EQ((*auditor)->recorded(), 3u);
+  EXPECT_EQ((*auditor)->suppressed(), 3u);
+  clock_.Advance(absl::Minutes(1));
+  (*auditor)->Record(vera, "/provenance.v1.AccessService/IssueToken", ROLE_ADMIN);
+  auto reader = AuditLogReader::Open(db());
+  ASSERT_TRUE(reader.ok());
+  auto entries = (*reader)->List(0, 100, "access.");
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 4u);
+  EXPECT_EQ((*entries)[0].actor, "token:vera");
+  EXPECT_EQ((*entries)[0].action, "access.denied");
+  EXPECT_EQ((*entries)[0].payload,
+            R"({"need":"admin","role":"viewer","rpc":"/provenance.v1.AccessService/IssueToken"})");
+  EXPECT_EQ((*entries)[2].actor, "token:walt");
+  // The next minute's first entry says how many were left out before it.
+  EXPECT_NE((*entries)[3].payload.find(R"("suppressed":"3")"), std::string::npos)
+      << (*entries)[3].payload;
+  auto verified = (*reader)->Verify(std::nullopt);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->intact());
 }
 
 }  // namespace

@@ -19,31 +19,49 @@ namespace {
 
 using testing::RunCommand;
 
-// Returns an error text, empty on success.
+// Returns an error text, empty on success. Two CAs: ca (agents, and provd's server certificate)
+// and people-ca (people). client: an agent's node certificate (SPIFFE node URI SAN) whose CN is
+// also a person's name in cert-roles; person: a person's certificate from the people CA;
+// impostor: the agents' CA signing a certificate with the person's CN.
 std::string MakeCertificates(const std::string& d) {
   auto run = [](const std::vector<std::string>& argv) -> std::string {
     auto [rc, out] = RunCommand(argv);
     return rc == 0 ? "" : "openssl failed (" + std::to_string(rc) + "): " + out;
   };
-  std::string err =
-      run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key",
-           "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=prov-test-ca"});
-  if (!err.empty()) return err;
-  for (const std::string name : {"server", "client"}) {
-    std::string ext = d + "/" + name + ".ext";
+  for (const std::string ca : {"ca", "people-ca"}) {
+    std::string err = run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                           d + "/" + ca + ".key", "-out", d + "/" + ca + ".pem", "-days", "2",
+                           "-subj", "/CN=prov-test-" + ca});
+    if (!err.empty()) return err;
+  }
+  struct Leaf {
+    std::string name, ca, cn, usage, san;
+  };
+  for (const Leaf& leaf : std::vector<Leaf>{
+           {"server", "ca", "prov-test-server", "serverAuth", "DNS:localhost,IP:127.0.0.1"},
+           {"client", "ca", "prov-test-client", "clientAuth",
+            "URI:spiffe://prov.test/node/mtls-node"},
+           {"person", "people-ca", "prov-test-person", "clientAuth", ""},
+           {"impostor", "ca", "prov-test-person", "clientAuth", ""}}) {
+    std::string ext = d + "/" + leaf.name + ".ext";
     FILE* f = std::fopen(ext.c_str(), "w");
-    std::fprintf(f, "basicConstraints=CA:FALSE\nextendedKeyUsage=%s\n%s",
-                 name == "server" ? "serverAuth" : "clientAuth",
-                 name == "server" ? "subjectAltName=DNS:localhost,IP:127.0.0.1\n" : "");
+    std::fprintf(f, "basicConstraints=CA:FALSE\nextendedKeyUsage=%s\n%s", leaf.usage.c_str(),
+                 leaf.san.empty() ? "" : ("subjectAltName=" + leaf.san + "\n").c_str());
     std::fclose(f);
-    err =
-        run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/" + name + ".key",
-             "-out", d + "/" + name + ".csr", "-subj", "/CN=prov-test-" + name});
+    std::string err = run({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                           d + "/" + leaf.name + ".key", "-out", d + "/" + leaf.name + ".csr",
+                           "-subj", "/CN=" + leaf.cn});
     if (!err.empty()) return err;
-    err = run({"openssl", "x509", "-req", "-in", d + "/" + name + ".csr", "-CA", d + "/ca.pem",
-               "-CAkey", d + "/ca.key", "-CAcreateserial", "-out", d + "/" + name + ".pem", "-days",
-               "2", "-extfile", ext});
+    err = run({"openssl", "x509", "-req", "-in", d + "/" + leaf.name + ".csr", "-CA",
+               d + "/" + leaf.ca + ".pem", "-CAkey", d + "/" + leaf.ca + ".key", "-CAcreateserial",
+               "-out", d + "/" + leaf.name + ".pem", "-days", "2", "-extfile", ext});
     if (!err.empty()) return err;
+  }
+  // gRPC verifies client certificates against --tls-client-ca: a bundle of both CAs.
+  std::ofstream bundle(d + "/client-cas.pem");
+  for (const std::string ca : {"ca", "people-ca"}) {
+    std::ifstream in(d + "/" + ca + ".pem");
+    bundle << in.rdbuf();
   }
   return "";
 }
@@ -55,13 +73,16 @@ class MtlsTest : public ::testing::Test {
     ASSERT_EQ(MakeCertificates(dir_.path()), "");
     std::string data = dir_.Sub("provd");
     ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
-    // People may authenticate with client certificates: this one's common name is a viewer.
-    std::ofstream(dir_.Sub("cert-roles")) << "# CN role\nprov-test-client viewer\n";
+    // People may authenticate with client certificates from the people CA. The agents' node
+    // certificate's CN is listed too (as admin!): it must still get nothing.
+    std::ofstream(dir_.Sub("cert-roles"))
+        << "# key role\ncn:prov-test-person viewer\ncn:prov-test-client admin\n";
     provd_ = std::make_unique<testing::ProvdProcess>(
         data, 0,
-        std::vector<std::string>{"--tls-cert", dir_.Sub("server.pem"), "--tls-key",
-                                 dir_.Sub("server.key"), "--tls-client-ca", dir_.Sub("ca.pem"),
-                                 "--cert-roles", dir_.Sub("cert-roles")});
+        std::vector<std::string>{
+            "--tls-cert", dir_.Sub("server.pem"), "--tls-key", dir_.Sub("server.key"),
+            "--tls-client-ca", dir_.Sub("client-cas.pem"), "--people-ca", dir_.Sub("people-ca.pem"),
+            "--cert-roles", dir_.Sub("cert-roles")});
     ASSERT_TRUE(provd_->ok()) << provd_->log();
   }
 
@@ -103,28 +124,37 @@ TEST_F(MtlsTest, UplinkWithClientCertificateIsAcked) {
       << provd_->log();
   EXPECT_EQ(uplink->Stats().acked_seq, 3u);
   auto [rc, out] = RunCommand({testing::BinDir() + "/provctl", "--server", provd_->address(),
-                               "--tls-ca", dir_.Sub("ca.pem"), "--tls-cert", dir_.Sub("client.pem"),
-                               "--tls-key", dir_.Sub("client.key"), "nodes"});
+                               "--tls-ca", dir_.Sub("ca.pem"), "--tls-cert", dir_.Sub("person.pem"),
+                               "--tls-key", dir_.Sub("person.key"), "nodes"});
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("mtls-node"), std::string::npos) << out;
 }
 
 TEST_F(MtlsTest, ClientCertificateRoleIsEnforced) {
-  const std::vector<std::string> tls = {
-      "--server",   provd_->address(),      "--tls-ca",  dir_.Sub("ca.pem"),
-      "--tls-cert", dir_.Sub("client.pem"), "--tls-key", dir_.Sub("client.key")};
-  auto run = [&](std::vector<std::string> args) {
+  auto run_as = [&](const std::string& cert, std::vector<std::string> args) {
+    const std::vector<std::string> tls = {
+        "--server",   provd_->address(),       "--tls-ca",  dir_.Sub("ca.pem"),
+        "--tls-cert", dir_.Sub(cert + ".pem"), "--tls-key", dir_.Sub(cert + ".key")};
     args.insert(args.begin(), tls.begin(), tls.end());
     args.insert(args.begin(), testing::BinDir() + "/provctl");
     return RunCommand(args);
   };
+  auto run = [&](std::vector<std::string> args) { return run_as("person", std::move(args)); };
   auto [rc, out] = run({"whoami"});
   EXPECT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("cert:prov-test-client (viewer, by certificate)"), std::string::npos) << out;
+  EXPECT_NE(out.find("cert:prov-test-person (viewer, by certificate)"), std::string::npos) << out;
   std::tie(rc, out) = run({"tokens", "issue", "mallory", "--role", "admin"});
   EXPECT_EQ(rc, 1) << out;
-  EXPECT_NE(out.find("needs the admin role; cert:prov-test-client is viewer"), std::string::npos)
+  EXPECT_NE(out.find("needs the admin role; cert:prov-test-person is viewer"), std::string::npos)
       << out;
+  // Issue 14: the node certificate's CN is in cert-roles (as admin), but a node is never a person.
+  std::tie(rc, out) = run_as("client", {"whoami"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("names a node (spiffe://prov.test/node/mtls-node)"), std::string::npos) << out;
+  // The agents' CA signed the person's CN: not from the people CA, so not a person.
+  std::tie(rc, out) = run_as("impostor", {"whoami"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("not issued by provd's --people-ca"), std::string::npos) << out;
   // The bootstrap admin token works over the same TLS connection and outranks the certificate.
   std::tie(rc, out) = run({"--token-file", provd_->token_path(), "whoami"});
   EXPECT_EQ(rc, 0) << out;

@@ -1,0 +1,68 @@
+// DenialAuditor: a known caller refused for too low a role (PERMISSION_DENIED) becomes an audit
+// log entry, not only a counter (issue 14): action "access.denied", actor the caller, payload
+// {"rpc": method, "need": role needed, "role": role held}.
+//
+//   PROV_ASSIGN_OR_RETURN(auto auditor, DenialAuditor::Open(db_path, clock, {.per_minute = 10}));
+//   auditor->Record(principal, "/provenance.v1.AccessService/IssueToken", ROLE_ADMIN);
+//
+// So that a viewer cannot flood the audit log, at most `per_minute` entries are written per actor
+// per clock minute (fixed window); the rest are counted (suppressed()) and the next entry that is
+// written carries how many were left out before it ("suppressed"). At most `max_actors` actors
+// are tracked per window. A failed write is counted (write_errors()) and never changes the answer
+// the caller gets (PERMISSION_DENIED either way).
+//
+// Thread-safe: entries are appended on its own read-write connection under its mutex, each in
+// its own transaction (the denial is the whole change it records).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "provenance/v1/compliance.pb.h"
+#include "server/store/sqlite.h"
+
+namespace prov::server {
+
+struct DenialAuditLimits {
+  int per_minute = 10;
+  size_t max_actors = 10000;
+};
+
+class DenialAuditor {
+ public:
+  static absl::StatusOr<std::unique_ptr<DenialAuditor>> Open(const std::string& db_path,
+                                                             const Clock& clock,
+                                                             DenialAuditLimits limits);
+
+  void Record(const provenance::v1::Principal& who, const std::string& rpc,
+              provenance::v1::Role need);
+
+  uint64_t recorded() const;
+  uint64_t suppressed() const;
+  uint64_t write_errors() const;
+
+ private:
+  DenialAuditor(std::unique_ptr<SqliteDb> db, const Clock& clock, DenialAuditLimits limits)
+      : db_(std::move(db)), clock_(clock), limits_(limits) {}
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  const Clock& clock_;
+  const DenialAuditLimits limits_;
+  int64_t window_ ABSL_GUARDED_BY(mu_) = -1;  // minutes since the epoch
+  struct Actor {
+    int written = 0;
+    uint64_t suppressed = 0;  // since the last written entry
+  };
+  absl::flat_hash_map<std::string, Actor> actors_ ABSL_GUARDED_BY(mu_);
+  uint64_t recorded_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t write_errors_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace prov::server
