@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 4> kMigrations = {R"sql(
+constexpr std::array<const char*, 5> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -258,6 +258,14 @@ CREATE TABLE alert_deliveries (
   updated_us INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
+)sql",
+                                                    // Version 5: rejected reports on the node's
+                                                    // record (issue 14).
+                                                    R"sql(
+ALTER TABLE nodes ADD COLUMN reports_rejected INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN last_rejected_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN last_rejection TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN rejecting_since_us INTEGER NOT NULL DEFAULT 0;
 )sql"};
 
 }  // namespace
