@@ -10,7 +10,10 @@
 // streams whose parked reports moved into the queue -> ledger usage per report (already computed
 // by the reactor, else here) -> Store::Commit in
 // ONE transaction -> per stream, one OnCommitted() with the highest committed seq per (node, boot)
-// (duplicates are acked with the stored high-water mark). A failed commit acks nothing: the
+// (duplicates are acked with the stored high-water mark; a report the store refused, an
+// implausible seq jump, goes back to its stream as a Rejection and is never acked). Rejections
+// noted by the reactors (ReportQueue::TakeRejections) are recorded on the nodes' rows after each
+// round (Store::RecordRejections). A failed commit acks nothing: the
 // involved streams are finished UNAVAILABLE and the agents resend. Commit latency (steady clock,
 // a duration only) and batch size go to the metrics.
 //
@@ -68,6 +71,7 @@ class IngestWriter {
 
  private:
   void Run();
+  void RecordRejections();
 
   ReportQueue& queue_;
   Store& store_;
