@@ -104,13 +104,21 @@ std::string RenderTable(const std::vector<std::string>& header,
   return out;
 }
 
+namespace {
+// REJECTING (sending, nothing stored) before SILENT: such a node is silent too, for a reason.
+std::string NodeStatus(const provenance::v1::NodeSummary& n) {
+  if (n.rejecting()) return "REJECTING";
+  return n.silent() ? "SILENT" : "ok";
+}
+}  // namespace
+
 std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& n : response.nodes()) {
     rows.push_back({n.node_id(), n.hostname(), n.datacenter(), n.region(),
                     absl::StrCat(n.accelerator_count()), absl::StrCat(n.workload_count()),
                     absl::StrCat(n.reports_stored()), absl::StrCat(n.last_seq()),
-                    FormatTime(n.last_seen()), n.silent() ? "SILENT" : "ok"});
+                    FormatTime(n.last_seen()), NodeStatus(n)});
   }
   return RenderTable({"NODE", "HOSTNAME", "DATACENTER", "REGION", "ACCEL", "WORKLOADS", "REPORTS",
                       "LAST_SEQ", "LAST_SEEN", "STATUS"},
@@ -119,18 +127,23 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
 
 std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
   const auto& n = response.node();
-  std::string out =
-      RenderTable({"FIELD", "VALUE"}, {{"node", n.node_id()},
-                                       {"hostname", n.hostname()},
-                                       {"datacenter", n.datacenter()},
-                                       {"region", n.region()},
-                                       {"agent_version", n.agent_version()},
-                                       {"boot_id", n.boot_id()},
-                                       {"first_seen", FormatTime(n.first_seen())},
-                                       {"last_seen", FormatTime(n.last_seen())},
-                                       {"last_seq", absl::StrCat(n.last_seq())},
-                                       {"reports_stored", absl::StrCat(n.reports_stored())},
-                                       {"status", n.silent() ? "SILENT" : "ok"}});
+  std::string out = RenderTable(
+      {"FIELD", "VALUE"},
+      {{"node", n.node_id()},
+       {"hostname", n.hostname()},
+       {"datacenter", n.datacenter()},
+       {"region", n.region()},
+       {"agent_version", n.agent_version()},
+       {"boot_id", n.boot_id()},
+       {"first_seen", FormatTime(n.first_seen())},
+       {"last_seen", FormatTime(n.last_seen())},
+       {"last_seq", absl::StrCat(n.last_seq())},
+       {"reports_stored", absl::StrCat(n.reports_stored())},
+       {"reports_rejected", absl::StrCat(n.reports_rejected())},
+       {"last_rejected", n.has_last_rejected() ? FormatTime(n.last_rejected()) : "-"},
+       {"last_rejection", n.last_rejection().empty() ? "-" : n.last_rejection()},
+       {"rejecting_since", n.has_rejecting_since() ? FormatTime(n.rejecting_since()) : "-"},
+       {"status", NodeStatus(n)}});
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : response.accelerators()) {
     rows.push_back({a.pci_address(), a.vendor(), a.model_known() ? a.model() : "(unknown model)",
