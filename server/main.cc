@@ -46,6 +46,13 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "CA for agent client certificates; when given, mutual TLS is required");
 ABSL_FLAG(bool, insecure, false, "Serve plain-text gRPC (no TLS); only with this explicit flag");
 ABSL_FLAG(int64_t, queue_capacity, 65536, "Reports queued for the writer before back-pressure");
+ABSL_FLAG(int64_t, queue_max_bytes, 256 << 20,
+          "Serialized report bytes queued for the writer before back-pressure");
+ABSL_FLAG(int64_t, max_report_bytes, 4 << 20,
+          "Largest agent report frame accepted; larger frames are rejected unparsed");
+ABSL_FLAG(int64_t, max_seq_jump, 1000000,
+          "A report whose seq is more than this far ahead of its boot's highest stored seq is "
+          "rejected (not stored, not acknowledged)");
 ABSL_FLAG(int64_t, max_batch, 4096, "Most reports committed in one SQLite transaction");
 ABSL_FLAG(absl::Duration, max_batch_delay, absl::Milliseconds(5),
           "Longest wait for a batch to fill before committing");
@@ -228,6 +235,14 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_queue_capacity) < 1) ConfigError("--queue-capacity: must be >= 1");
   if (absl::GetFlag(FLAGS_max_batch) < 1) ConfigError("--max-batch: must be >= 1");
   options.queue_capacity = static_cast<size_t>(absl::GetFlag(FLAGS_queue_capacity));
+  if (absl::GetFlag(FLAGS_queue_max_bytes) < 1) ConfigError("--queue-max-bytes: must be >= 1");
+  options.queue_max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_queue_max_bytes));
+  if (absl::GetFlag(FLAGS_max_report_bytes) < 1024) {
+    ConfigError("--max-report-bytes: must be >= 1024");
+  }
+  options.max_report_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_report_bytes));
+  if (absl::GetFlag(FLAGS_max_seq_jump) < 1) ConfigError("--max-seq-jump: must be >= 1");
+  options.max_seq_jump = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_seq_jump));
   options.max_batch = static_cast<size_t>(absl::GetFlag(FLAGS_max_batch));
   options.max_batch_delay = absl::GetFlag(FLAGS_max_batch_delay);
   options.default_utilization = absl::GetFlag(FLAGS_default_utilization);

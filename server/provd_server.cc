@@ -119,6 +119,12 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   if (o.data_dir.empty()) return absl::InvalidArgumentError("data_dir: is required");
   if (o.listen_address.empty()) return absl::InvalidArgumentError("listen_address: is empty");
   if (o.queue_capacity < 1) return absl::InvalidArgumentError("queue_capacity: must be >= 1");
+  if (o.queue_max_bytes < 1) return absl::InvalidArgumentError("queue_max_bytes: must be >= 1");
+  if (o.max_report_bytes < 1024 || o.max_report_bytes > kMaxImportBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_report_bytes: must be in [1024, ", kMaxImportBytes, "]"));
+  }
+  if (o.max_seq_jump < 1) return absl::InvalidArgumentError("max_seq_jump: must be >= 1");
   if (o.max_batch < 1) return absl::InvalidArgumentError("max_batch: must be >= 1");
   if (o.max_batch_delay < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("max_batch_delay: must not be negative");
@@ -195,6 +201,7 @@ absl::Status ProvdServer::Init() {
         "timestamps claim (for synthetic replays only; agents can inflate or hide "
         "compute)\n");
   }
+  store_options.max_seq_jump = o.max_seq_jump;
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db"), store_options));
   PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
   // Before anything reads stored records back: one that no longer parses is moved aside, not fatal.
@@ -257,7 +264,8 @@ absl::Status ProvdServer::Init() {
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
   s.metrics->queue_capacity.Set(static_cast<double>(o.queue_capacity));
   s.metrics->start_time_seconds.Set(absl::ToDoubleSeconds(s.clock->Now() - absl::UnixEpoch()));
-  s.queue = std::make_shared<ReportQueue>(o.queue_capacity);
+  s.metrics->queue_capacity_bytes.Set(static_cast<double>(o.queue_max_bytes));
+  s.queue = std::make_shared<ReportQueue>(o.queue_capacity, o.queue_max_bytes);
   WriterOptions writer_options;
   writer_options.max_batch = o.max_batch;
   writer_options.max_batch_delay = o.max_batch_delay;
@@ -279,6 +287,7 @@ absl::Status ProvdServer::Init() {
   deps.clock = s.clock;
   deps.catalog = s.catalog;
   deps.ledger = writer_options.ledger;
+  deps.max_report_bytes = o.max_report_bytes;
   deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get());
@@ -299,8 +308,10 @@ absl::Status ProvdServer::Init() {
   // share the agents (and their reports) with the first instead of failing. Port 0 under
   // ephemeral-port pressure can even hand two servers the same port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Agents' reports are small (the validator bounds them); KYC files and screening lists come
-  // through IdentityService in one message.
+  // KYC files and screening lists come through IdentityService in one message, and gRPC 1.51 has
+  // no per-method receive limit on the server: the transport takes messages up to the import
+  // limit. Agent report frames are bounded by the gateway itself (max_report_bytes): a larger
+  // frame is rejected before it is parsed.
   builder.SetMaxReceiveMessageSize(kMaxImportMessageBytes);
   builder.SetMaxSendMessageSize(64 << 20);  // audit answers can be large
   // Agents keep idle connections alive with pings every >= 10 s; permit that without calls.

@@ -56,6 +56,14 @@ struct ProvdOptions {
   std::string data_dir;               // required; SQLite file is <data_dir>/provd.db
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null: insecure
   size_t queue_capacity = 65536;
+  // The ingest queue's byte bound (serialized reports); streams park beyond it (--queue-max-bytes).
+  size_t queue_max_bytes = 256u << 20;
+  // A report frame larger than this is rejected unparsed (--max-report-bytes). The largest
+  // legitimate report (256 accelerators, 1,024 workloads with their peers) is well under 1 MiB.
+  size_t max_report_bytes = 4u << 20;
+  // A seq more than this far ahead of its boot's highest stored seq is refused (--max-seq-jump;
+  // StoreOptions::max_seq_jump explains the default).
+  uint64_t max_seq_jump = 1'000'000;
   size_t max_batch = 4096;
   absl::Duration max_batch_delay = absl::Milliseconds(5);
   double default_utilization = 0.30;

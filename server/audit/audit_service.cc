@@ -26,7 +26,9 @@ absl::Time FromProto(const google::protobuf::Timestamp& ts) {
 }  // namespace
 
 void AuditServiceImpl::MarkSilent(provenance::v1::NodeSummary& node) const {
-  node.set_silent(FromProto(node.last_seen()) < clock_.Now() - silent_after_);
+  const absl::Time cutoff = clock_.Now() - silent_after_;
+  node.set_silent(FromProto(node.last_seen()) < cutoff);
+  node.set_rejecting(node.has_rejecting_since() && FromProto(node.last_rejected()) >= cutoff);
 }
 
 grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext* context,

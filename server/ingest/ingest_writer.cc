@@ -50,9 +50,31 @@ void IngestWriter::Run() {
         queue_.PopBatch(options_.max_batch, options_.max_batch_delay, &resumed);
     for (auto& stream : resumed) stream->OnQueueSpace();
     metrics_.queue_depth.Set(static_cast<double>(queue_.depth()));
-    if (batch.empty()) return;  // closed and drained
-    CommitBatch(batch);
-    queue_.Recycle(batch);  // the reactors parse into these messages again
+    metrics_.queue_bytes.Set(static_cast<double>(queue_.bytes()));
+    if (!batch.empty()) {
+      CommitBatch(batch);
+      queue_.Recycle(batch);  // the reactors parse into these messages again
+    }
+    RecordRejections();
+    if (batch.empty() && queue_.finished()) return;  // closed and drained
+  }
+}
+
+void IngestWriter::RecordRejections() {
+  absl::flat_hash_map<std::string, RejectionNote> notes = queue_.TakeRejections();
+  if (notes.empty()) return;
+  std::vector<NodeRejections> nodes;
+  nodes.reserve(notes.size());
+  for (auto& [node_id, note] : notes) {
+    nodes.push_back(
+        {node_id, note.count, note.first_at, note.last_at, std::move(note.last_reason)});
+  }
+  absl::StatusOr<size_t> recorded = store_.RecordRejections(nodes);
+  if (!recorded.ok()) {
+    // The rejections were answered and counted already; only the node records miss them.
+    metrics_.commit_failures.Increment();
+    std::fprintf(stderr, "provd: recording rejections of %zu nodes failed: %s\n", nodes.size(),
+                 std::string(recorded.status().message()).c_str());
   }
 }
 
@@ -71,6 +93,19 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) batch[i].usage = std::move(items[i].usage);  // recycled
   if (result.ok() && options_.on_committed) options_.on_committed(batch, *result);
 
+  // Reports the store refused (an implausible seq jump): counted, noted on the node's record and
+  // answered with a Rejection on their stream; never acked (the high-water mark did not move).
+  std::vector<const std::string*> refused;
+  if (result.ok() && !result->rejected.empty()) {
+    refused.assign(batch.size(), nullptr);
+    const absl::Time now = clock_.Now();
+    for (const auto& [index, message] : result->rejected) {
+      refused[index] = &message;
+      metrics_.Rejected("seq");
+      queue_.NoteRejection(batch[index].report.node().node_id(), now, message);
+    }
+  }
+
   // Group per stream: how many of its reports, and the highest committed seq per boot. One flat
   // list sorted by (stream, boot), then folded: no per-stream maps or string copies; the boot ids
   // are views into the batch's reports, which outlive the OnCommitted calls.
@@ -80,6 +115,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
     uint64_t seq;  // the (node, boot) high-water mark after the commit
     bool has_seq;  // false: the commit failed or reported no mark for it (nothing to ack)
     const IngestItem* item;
+    const std::string* refused;  // set: the store refused this report with this message
   };
   std::vector<Entry> entries;
   entries.reserve(batch.size());
@@ -95,7 +131,8 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
         has_seq = true;
       }
     }
-    entries.push_back({item.stream.get(), boot_id, seq, has_seq, &item});
+    const std::string* why = refused.empty() ? nullptr : refused[&item - batch.data()];
+    entries.push_back({item.stream.get(), boot_id, seq, has_seq, &item, why});
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     if (a.stream != b.stream) return std::less<const ReportStream*>()(a.stream, b.stream);
@@ -125,10 +162,19 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   metrics_.ledger_clock_bound.Increment(static_cast<double>(result->clock_bound));
   metrics_.ledger_lag_floor.Increment(static_cast<double>(result->lag_floor));
   std::vector<std::pair<absl::string_view, uint64_t>> acks;
+  std::vector<std::pair<absl::string_view, provenance::v1::Rejection>> rejected;
   for (size_t i = 0; i < entries.size();) {
     size_t j = i;
     acks.clear();
+    rejected.clear();
     for (; j < entries.size() && entries[j].stream == entries[i].stream; ++j) {
+      if (entries[j].refused != nullptr) {
+        provenance::v1::Rejection& r =
+            rejected.emplace_back(entries[j].boot_id, provenance::v1::Rejection()).second;
+        r.set_seq(entries[j].item->report.seq());
+        r.set_code(3);  // INVALID_ARGUMENT
+        r.set_message(*entries[j].refused);
+      }
       if (!entries[j].has_seq) continue;
       if (acks.empty() || acks.back().first != entries[j].boot_id) {
         acks.emplace_back(entries[j].boot_id, entries[j].seq);
@@ -136,7 +182,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
         acks.back().second = std::max(acks.back().second, entries[j].seq);
       }
     }
-    entries[i].item->stream->OnCommitted(acks, static_cast<int>(j - i));
+    entries[i].item->stream->OnCommitted(acks, static_cast<int>(j - i), rejected);
     i = j;
   }
 }

@@ -12,7 +12,10 @@
 // rescales each stored report's usage to the time that actually elapsed (ledger/credit.h) -> the
 // on_committed observer (the analysis engine) sees that credited usage -> per stream, one
 // OnCommitted() with the highest committed seq per (node, boot) (duplicates are acked with the
-// stored high-water mark). A failed commit acks nothing: the involved streams are finished
+// stored high-water mark; a report the store refused, an implausible seq jump, goes back to its
+// stream as a Rejection and is never acked). Rejections noted by the reactors
+// (ReportQueue::TakeRejections) are recorded on the nodes' rows after each round
+// (Store::RecordRejections). A failed commit acks nothing: the involved streams are finished
 // UNAVAILABLE and the agents resend. Commit latency (steady clock, a duration only), batch size and
 // the ledger's credit figures (prov_ledger_*) go to the metrics.
 //
@@ -70,6 +73,7 @@ class IngestWriter {
 
  private:
   void Run();
+  void RecordRejections();
 
   ReportQueue& queue_;
   Store& store_;

@@ -4,11 +4,19 @@
 
 namespace prov::server {
 
-ReportQueue::ReportQueue(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+ReportQueue::ReportQueue(size_t capacity, size_t capacity_bytes)
+    : capacity_(std::max<size_t>(capacity, 1)), capacity_bytes_(capacity_bytes) {}
+
+bool ReportQueue::HasRoomLocked(const IngestItem& item) const {
+  if (items_.empty()) return true;
+  return items_.size() < capacity_ &&
+         item.size_bytes <= capacity_bytes_ - std::min(bytes_, capacity_bytes_);
+}
 
 bool ReportQueue::PushOrPark(IngestItem item) {
   absl::MutexLock lock(&mu_);
-  if (items_.size() < capacity_ && parked_.empty()) {
+  if (parked_.empty() && HasRoomLocked(item)) {
+    bytes_ += item.size_bytes;
     items_.push_back(std::move(item));
     return true;
   }
@@ -21,7 +29,7 @@ std::vector<IngestItem> ReportQueue::PopBatch(size_t max_batch, absl::Duration m
   max_batch = std::max<size_t>(max_batch, 1);
   absl::MutexLock lock(&mu_);
   auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !items_.empty() || !parked_.empty() || closed_;
+    return !items_.empty() || !parked_.empty() || closed_ || !rejections_.empty();
   };
   mu_.Await(absl::Condition(&has_work));
   if (!closed_ && items_.size() < max_batch && max_delay > absl::ZeroDuration()) {
@@ -33,23 +41,23 @@ std::vector<IngestItem> ReportQueue::PopBatch(size_t max_batch, absl::Duration m
   std::vector<IngestItem> batch;
   const size_t n = std::min(max_batch, items_.size());
   batch.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
+  auto pop = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    bytes_ -= std::min(bytes_, items_.front().size_bytes);
     batch.push_back(std::move(items_.front()));
     items_.pop_front();
-  }
-  while (!parked_.empty() && items_.size() < capacity_) {
+  };
+  for (size_t i = 0; i < n; ++i) pop();
+  while (!parked_.empty() && HasRoomLocked(parked_.front())) {
     if (resumed != nullptr && parked_.front().stream != nullptr) {
       resumed->push_back(parked_.front().stream);
     }
+    bytes_ += parked_.front().size_bytes;
     items_.push_back(std::move(parked_.front()));
     parked_.pop_front();
   }
   // A batch taken only to make room may be empty while parked items moved in: take them now so
-  // an empty batch keeps meaning "closed and drained".
-  while (batch.empty() && !items_.empty()) {
-    batch.push_back(std::move(items_.front()));
-    items_.pop_front();
-  }
+  // an empty batch means "closed and drained" or "woken for rejections" (finished()).
+  while (batch.empty() && !items_.empty()) pop();
   return batch;
 }
 
@@ -85,6 +93,48 @@ size_t ReportQueue::recycled() const {
 void ReportQueue::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
+}
+
+bool ReportQueue::finished() const {
+  absl::MutexLock lock(&mu_);
+  return closed_ && items_.empty() && parked_.empty();
+}
+
+void ReportQueue::NoteRejection(absl::string_view node_id, absl::Time at,
+                                absl::string_view reason) {
+  if (node_id.empty()) return;
+  absl::MutexLock lock(&mu_);
+  auto it = rejections_.find(node_id);
+  if (it == rejections_.end()) {
+    if (rejections_.size() >= kMaxRejectionNodes) {
+      ++dropped_rejection_notes_;
+      return;
+    }
+    it = rejections_.emplace(std::string(node_id), RejectionNote()).first;
+    it->second.first_at = at;
+  }
+  RejectionNote& note = it->second;
+  ++note.count;
+  note.last_at = std::max(note.last_at, at);
+  const absl::string_view shown = reason.substr(0, kMaxReasonBytes);
+  note.last_reason.assign(shown.data(), shown.size());
+}
+
+absl::flat_hash_map<std::string, RejectionNote> ReportQueue::TakeRejections() {
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_map<std::string, RejectionNote> taken;
+  taken.swap(rejections_);
+  return taken;
+}
+
+uint64_t ReportQueue::dropped_rejection_notes() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_rejection_notes_;
+}
+
+size_t ReportQueue::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
 }
 
 size_t ReportQueue::depth() const {

@@ -1,6 +1,6 @@
 // ReportQueue: the bounded queue between the AgentGateway reactors and the ingest writer.
 //
-//   ReportQueue queue(/*capacity=*/65536);
+//   ReportQueue queue(/*capacity=*/65536, /*capacity_bytes=*/256 << 20);
 //   // reactor (never blocks):
 //   if (!queue.PushOrPark(std::move(item))) { /* parked: do not StartRead until resumed */ }
 //   // writer thread:
@@ -11,19 +11,32 @@
 // Back-pressure: when the queue is full, PushOrPark keeps the item aside ("parked") and returns
 // false; the stream then stops reading, so gRPC's HTTP/2 flow control stops the agent. PopBatch
 // moves parked items into the space it frees, oldest first, and hands their streams back so the
-// writer can resume their reads. A stream parks at most one item (it has no read outstanding while
-// parked), so memory is bounded by capacity + number of streams.
+// writer can resume their reads. The queue is full when it holds `capacity` reports or when the
+// next one would take its reports' serialized bytes (IngestItem::size_bytes) past
+// `capacity_bytes` (an empty queue always takes one report, so a report larger than the byte bound
+// cannot wedge it). A stream parks at most one item (it has no read outstanding while parked), so
+// memory is bounded by capacity_bytes + number of streams x the largest frame provd accepts.
+//
+// Rejections: reactors note each rejected report against its node (NoteRejection); the writer
+// takes them (TakeRejections) and records them in the node's row. PopBatch also wakes for them,
+// and may then return an empty batch while the queue is still open (finished() tells the two
+// apart). Notes are merged per node; at most kMaxRejectionNodes nodes are held between two
+// writer rounds (further nodes' notes are dropped and counted: dropped_rejection_notes()).
 //
 // Thread-safety: all methods are thread-safe. PopBatch is meant for the one writer thread.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "provenance/v1/report.pb.h"
@@ -33,6 +46,14 @@
 namespace prov::server {
 
 class ReportStream;
+
+// The rejections of one node since the writer last took them.
+struct RejectionNote {
+  int64_t count = 0;
+  absl::Time first_at;
+  absl::Time last_at;
+  std::string last_reason;  // the newest rejection's message
+};
 
 struct IngestItem {
   provenance::v1::NodeReport report;
@@ -48,7 +69,7 @@ struct IngestItem {
 
 class ReportQueue {
  public:
-  explicit ReportQueue(size_t capacity);
+  explicit ReportQueue(size_t capacity, size_t capacity_bytes = SIZE_MAX);
 
   // Enqueues when there is room and returns true; otherwise parks the item and returns false.
   // After Close() items are still accepted (the writer drains them).
@@ -62,6 +83,15 @@ class ReportQueue {
 
   // Wakes the writer; PopBatch returns what is left, then an empty batch.
   void Close();
+  // Closed, and nothing queued or parked: the writer may stop.
+  bool finished() const;
+
+  static constexpr size_t kMaxRejectionNodes = 4096;
+  static constexpr size_t kMaxReasonBytes = 512;
+  // A rejected report of `node_id` (empty: not recorded) at `at`; `reason` is its message.
+  void NoteRejection(absl::string_view node_id, absl::Time at, absl::string_view reason);
+  absl::flat_hash_map<std::string, RejectionNote> TakeRejections();
+  uint64_t dropped_rejection_notes() const;
 
   // Report recycling, so the reactors parse into messages whose sub-messages and strings are
   // already allocated (protobuf's Clear keeps them) instead of the writer freeing every report
@@ -85,11 +115,19 @@ class ReportQueue {
   size_t depth() const;  // queued items (parked ones not included)
   size_t parked() const;
   size_t capacity() const { return capacity_; }
+  size_t bytes() const;  // serialized bytes of the queued items (parked ones not included)
+  size_t capacity_bytes() const { return capacity_bytes_; }
 
  private:
+  bool HasRoomLocked(const IngestItem& item) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const size_t capacity_;
+  const size_t capacity_bytes_;
   mutable absl::Mutex mu_;
   std::deque<IngestItem> items_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, RejectionNote> rejections_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_rejection_notes_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<IngestItem> parked_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   mutable absl::Mutex pool_mu_;  // its own lock: reactors take from it while the writer waits

@@ -18,8 +18,8 @@ ReportStream* ReportStream::Create(const StreamDeps& deps) {
 }
 
 void ReportStream::StartReadLocked() {
-  read_buf_.Clear();
-  StartRead(&read_buf_);
+  read_frame_.Clear();
+  StartRead(&read_frame_);
 }
 
 void ReportStream::OnReadDone(bool ok) {
@@ -30,7 +30,29 @@ void ReportStream::OnReadDone(bool ok) {
     return;
   }
   if (finished_ || finish_pending_) return;
+  HandleFrameLocked();
+}
+
+void ReportStream::HandleFrameLocked() {
+  FrameIdentity identity;
+  absl::Status parsed =
+      ParseReportFrame(read_frame_, deps_.max_report_bytes, &read_buf_, &identity);
+  read_frame_.Clear();
+  if (!parsed.ok()) {
+    RejectLocked(identity.seq, node_id_.empty() ? identity.node_id : node_id_, identity.boot_id,
+                 parsed);
+    ReadNextLocked();
+    return;
+  }
   HandleReportLocked();
+}
+
+void ReportStream::ReadNextLocked() {
+  if (pending_rejections_.size() >= kMaxPendingRejections && write_in_flight_) {
+    read_paused_ = true;  // resumed by OnWriteDone: rejections cannot pile up without bound
+  } else {
+    StartReadLocked();
+  }
 }
 
 void ReportStream::HandleReportLocked() {
@@ -45,12 +67,9 @@ void ReportStream::HandleReportLocked() {
   }
   absl::Status valid = ValidateReport(read_buf_, deps_.clock->Now(), deps_.limits);
   if (!valid.ok()) {
-    RejectLocked(read_buf_, valid);
-    if (pending_rejections_.size() >= kMaxPendingRejections && write_in_flight_) {
-      read_paused_ = true;  // resumed by OnWriteDone: rejections cannot pile up without bound
-    } else {
-      StartReadLocked();
-    }
+    RejectLocked(read_buf_.seq(), node_id_.empty() ? node_id : node_id_, read_buf_.node().boot_id(),
+                 valid);
+    ReadNextLocked();
     return;
   }
   node_id_ = node_id;
@@ -80,14 +99,17 @@ void ReportStream::HandleReportLocked() {
   }
 }
 
-void ReportStream::RejectLocked(const NodeReport& report, const absl::Status& status) {
+void ReportStream::RejectLocked(uint64_t seq, absl::string_view node_id, absl::string_view boot_id,
+                                const absl::Status& status) {
   deps_.metrics->Rejected(RejectionField(status));
+  if (node_id_.empty()) node_id_ = std::string(node_id.substr(0, kMaxScannedIdBytes));
+  deps_.queue->NoteRejection(node_id_, deps_.clock->Now(), status.message());
   provenance::v1::Rejection rejection;
-  rejection.set_seq(report.seq());
+  rejection.set_seq(seq);
   rejection.set_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   rejection.set_message(std::string(status.message()));
-  pending_rejections_.emplace_back(report.node().boot_id().substr(0, 256), std::move(rejection));
-  if (node_id_.empty()) node_id_ = report.node().node_id().substr(0, 256);
+  pending_rejections_.emplace_back(std::string(boot_id.substr(0, kMaxScannedIdBytes)),
+                                   std::move(rejection));
   MaybeWriteLocked();
 }
 
@@ -103,11 +125,15 @@ void ReportStream::OnQueueSpace() {
   StartReadLocked();
 }
 
-void ReportStream::OnCommitted(absl::Span<const std::pair<absl::string_view, uint64_t>> acks,
-                               int reports) {
+void ReportStream::OnCommitted(
+    absl::Span<const std::pair<absl::string_view, uint64_t>> acks, int reports,
+    absl::Span<const std::pair<absl::string_view, provenance::v1::Rejection>> rejected) {
   absl::MutexLock lock(&mu_);
   in_queue_ -= reports;
   if (finished_) return;
+  for (const auto& [boot_id, rejection] : rejected) {
+    pending_rejections_.emplace_back(std::string(boot_id), rejection);
+  }
   for (const auto& [boot_id, seq] : acks) {
     auto pending = pending_acks_.find(boot_id);
     if (pending == pending_acks_.end()) {
@@ -158,7 +184,16 @@ void ReportStream::MaybeWriteLocked() {
   }
   pending_rejections_ = std::move(rest);
   write_in_flight_ = true;
-  StartWrite(&write_buf_);
+  bool own_buffer = false;
+  write_frame_.Clear();  // the serializer wants an empty buffer (the last write is done)
+  grpc::Status serialized = grpc::SerializationTraits<provenance::v1::ReportAck>::Serialize(
+      write_buf_, &write_frame_, &own_buffer);
+  if (!serialized.ok()) {  // cannot happen for a message this small; never write garbage
+    write_in_flight_ = false;
+    FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL, "provd could not serialize an ack"));
+    return;
+  }
+  StartWrite(&write_frame_);
 }
 
 void ReportStream::OnWriteDone(bool ok) {

@@ -4,14 +4,21 @@
 //   return ReportStream::Create(deps);   // owns itself until OnDone
 //
 // What it does, never blocking a gRPC thread:
-//  - reads one NodeReport at a time; validates it (report_validator.h);
-//  - invalid: counts it by field and answers in-stream with a Rejection; the stream goes on;
+//  - reads one raw frame at a time and parses it (frame_parser.h: size limit, unknown fields
+//    dropped); a frame that does not parse (random bytes, truncated, invalid UTF-8 in a string
+//    field, larger than max_report_bytes) is counted (field "frame"), answered in-stream with a
+//    Rejection (INVALID_ARGUMENT, the seq when it could be read from the frame) and noted on the
+//    node's record; the stream goes on, so the good reports behind it are still read and stored;
+//  - validates the report (report_validator.h);
+//  - invalid: counts it by field, answers in-stream with a Rejection and notes it on the node's
+//    record (ReportQueue::NoteRejection); the stream goes on;
 //  - a node_id different from the stream's first one: Finish(INVALID_ARGUMENT);
 //  - valid: its ledger usage computed (ledger/usage.h) and moved into the ReportQueue; if the
 //    queue is full the item is parked and NO next read is started until the writer calls
 //    OnQueueSpace() (back-pressure through HTTP/2 flow control);
-//  - the writer calls OnCommitted() once per batch with the highest committed seq per boot; acks
-//    are coalesced: at most one write in flight, later acks merge into the next write;
+//  - the writer calls OnCommitted() once per batch with the highest committed seq per boot, and the
+//    reports the store refused (an implausible seq jump) as rejections; acks are coalesced: at
+//    most one write in flight, later acks merge into the next write;
 //  - when the agent half-closes, the stream finishes OK once everything it sent is acked.
 //
 // Lifetime (reactor vs. writer): the object is held by shared_ptr. It keeps a reference to itself
@@ -38,6 +45,7 @@
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/agent_gateway.grpc.pb.h"
+#include "server/ingest/frame_parser.h"
 #include "server/ingest/report_queue.h"
 #include "server/ingest/report_validator.h"
 #include "server/ledger/usage.h"
@@ -53,6 +61,7 @@ struct StreamDeps {
   std::shared_ptr<ProvdMetrics> metrics;
   const Clock* clock = nullptr;
   ValidatorLimits limits;
+  size_t max_report_bytes = 4 << 20;  // larger frames are rejected unparsed (--max-report-bytes)
   const AcceleratorCatalog* catalog = nullptr;  // set: the ledger is computed on gRPC threads
   LedgerOptions ledger;
   // Set: each accepted report's ObservationHints are computed on the gRPC thread
@@ -60,17 +69,19 @@ struct StreamDeps {
   bool observe = false;
 };
 
-class ReportStream final
-    : public grpc::ServerBidiReactor<provenance::v1::NodeReport, provenance::v1::ReportAck>,
-      public std::enable_shared_from_this<ReportStream> {
+class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                           public std::enable_shared_from_this<ReportStream> {
  public:
   // Creates a stream, starts its first read, and returns the reactor for gRPC.
   static ReportStream* Create(const StreamDeps& deps);
 
   // Writer side. acks: (boot_id, highest committed seq) for this stream's reports in the batch;
-  // reports: how many of this stream's queued reports the batch held.
+  // reports: how many of this stream's queued reports the batch held; rejected: (boot_id,
+  // Rejection) for reports of this stream the store refused (not stored, not acked).
   // The views need only live for the call.
-  void OnCommitted(absl::Span<const std::pair<absl::string_view, uint64_t>> acks, int reports);
+  void OnCommitted(
+      absl::Span<const std::pair<absl::string_view, uint64_t>> acks, int reports,
+      absl::Span<const std::pair<absl::string_view, provenance::v1::Rejection>> rejected = {});
   // The batch failed: nothing is acked; the stream is finished UNAVAILABLE so the agent
   // reconnects and resends.
   void OnCommitFailed(int reports);
@@ -89,9 +100,12 @@ class ReportStream final
   static constexpr size_t kMaxPendingRejections = 64;
   static constexpr size_t kMaxRememberedBoots = 1024;
 
+  void HandleFrameLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RejectLocked(const provenance::v1::NodeReport& report, const absl::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts, notes on the node's record, and queues the in-stream Rejection.
+  void RejectLocked(uint64_t seq, absl::string_view node_id, absl::string_view boot_id,
+                    const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // after a rejection
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -101,6 +115,8 @@ class ReportStream final
   std::shared_ptr<ReportStream> self_;  // released in OnDone
 
   absl::Mutex mu_;
+  grpc::ByteBuffer read_frame_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer write_frame_ ABSL_GUARDED_BY(mu_);
   provenance::v1::NodeReport read_buf_ ABSL_GUARDED_BY(mu_);
   std::vector<WorkloadUsage> usage_buf_ ABSL_GUARDED_BY(mu_);  // recycled, for the next report
   ObservationHints hints_buf_ ABSL_GUARDED_BY(mu_);            // recycled, for the next report

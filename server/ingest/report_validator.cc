@@ -110,16 +110,25 @@ absl::Status CheckNode(const NodeReport& report, const ValidatorLimits& limits) 
   const auto& node = report.node();
   PROV_RETURN_IF_ERROR(CheckId("node.node_id", node.node_id(), limits.max_id_length));
   PROV_RETURN_IF_ERROR(CheckId("node.boot_id", node.boot_id(), limits.max_id_length));
-  PROV_RETURN_IF_ERROR(CheckString("node.hostname", node.hostname(), limits.max_string_length));
+  PROV_RETURN_IF_ERROR(CheckString("node.hostname", node.hostname(), limits.max_id_length));
   PROV_RETURN_IF_ERROR(CheckString("node.datacenter", node.datacenter(), limits.max_id_length));
   PROV_RETURN_IF_ERROR(CheckString("node.region", node.region(), limits.max_id_length));
   PROV_RETURN_IF_ERROR(
       CheckString("node.agent_version", node.agent_version(), limits.max_id_length));
+  PROV_RETURN_IF_ERROR(
+      CheckCount("node.addresses", node.addresses_size(), limits.max_node_addresses));
+  for (int i = 0; i < node.addresses_size(); ++i) {
+    PROV_RETURN_IF_ERROR(
+        CheckString({"node.addresses", i}, node.addresses(i), limits.max_address_length));
+  }
   return absl::OkStatus();
 }
 
 absl::Status CheckTime(const NodeReport& report, absl::Time now, const ValidatorLimits& limits) {
   if (report.seq() < 1) return Invalid("seq", "must be >= 1");
+  if (report.seq() > static_cast<uint64_t>(INT64_MAX)) {
+    return Invalid("seq", absl::StrFormat("%d exceeds 2^63-1", report.seq()));
+  }
   if (report.interval_seconds() < 1 || report.interval_seconds() > limits.max_interval_seconds) {
     return Invalid("interval_seconds",
                    absl::StrFormat("%d is out of range [1, %d]", report.interval_seconds(),
@@ -173,8 +182,12 @@ absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& 
           {"driver", &a.driver()}}) {
       PROV_RETURN_IF_ERROR(CheckString({"accelerators", i, name}, *value, limits.max_id_length));
     }
-    PROV_RETURN_IF_ERROR(
-        CheckCount({"accelerators", i, "fact_sources"}, a.fact_sources_size(), 64));
+    PROV_RETURN_IF_ERROR(CheckCount({"accelerators", i, "fact_sources"}, a.fact_sources_size(),
+                                    limits.max_fact_sources));
+    for (const auto& [fact, source] : a.fact_sources()) {
+      PROV_RETURN_IF_ERROR(
+          CheckString({"accelerators", i, "fact_sources"}, fact, limits.max_id_length));
+    }
   }
   return absl::OkStatus();
 }
@@ -220,9 +233,9 @@ absl::Status CheckWorkload(const provenance::v1::Workload& w, int i, const Valid
       CheckRange({"workloads", i, "class_confidence"}, w.class_confidence(), 0, 1));
   PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "attribution.account"},
                                    w.attribution().account(), limits.max_id_length));
+  PROV_RETURN_IF_ERROR(CheckCount({"workloads", i, "peers"}, w.peers_size(), limits.max_peers));
   for (const auto& [name, count] :
        {std::pair<const char*, int>{"pids", w.pids_size()},
-        {"peers", w.peers_size()},
         {"listening_ports", w.listening_ports_size()},
         {"class_reasons", w.class_reasons_size()},
         {"container_ids", w.container_ids_size()},
@@ -232,17 +245,47 @@ absl::Status CheckWorkload(const provenance::v1::Workload& w, int i, const Valid
   }
   for (const auto& [name, value] :
        {std::pair<const char*, const std::string*>{"cgroup_path", &w.cgroup_path()},
-        {"launcher", &w.launcher()},
-        {"pod_name", &w.pod_name()},
-        {"pod_namespace", &w.pod_namespace()},
-        {"cmdline_digest", &w.cmdline_digest()},
-        {"image_digest", &w.image_digest()},
         {"attribution.detail", &w.attribution().detail()}}) {
     PROV_RETURN_IF_ERROR(CheckString({"workloads", i, name}, *value, limits.max_string_length));
   }
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"launcher", &w.launcher()},
+        {"pod_uid", &w.pod_uid()},
+        {"pod_name", &w.pod_name()},
+        {"pod_namespace", &w.pod_namespace()},
+        {"container_runtime", &w.container_runtime()},
+        {"slurm_job_id", &w.slurm_job_id()},
+        {"slurm_step", &w.slurm_step()},
+        {"cmdline_digest", &w.cmdline_digest()},
+        {"image_digest", &w.image_digest()}}) {
+    PROV_RETURN_IF_ERROR(CheckString({"workloads", i, name}, *value, limits.max_id_length));
+  }
+  PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "distributed.master_addr"},
+                                   w.distributed().master_addr(), limits.max_address_length));
   for (int j = 0; j < w.class_reasons_size(); ++j) {
     PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "class_reasons", j}, w.class_reasons(j),
                                      limits.max_string_length));
+  }
+  for (int j = 0; j < w.container_ids_size(); ++j) {
+    PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "container_ids", j}, w.container_ids(j),
+                                     limits.max_id_length));
+  }
+  for (int j = 0; j < w.artifact_digests_size(); ++j) {
+    PROV_RETURN_IF_ERROR(CheckString({"workloads", i, "artifact_digests", j}, w.artifact_digests(j),
+                                     limits.max_id_length));
+  }
+  for (int j = 0; j < w.peers_size(); ++j) {
+    const auto& peer = w.peers(j);
+    if (peer.remote_address().size() > limits.max_address_length) {
+      return Invalid({"workloads", i, "peers", j},
+                     absl::StrFormat("remote_address is %d bytes long (at most %d)",
+                                     peer.remote_address().size(), limits.max_address_length));
+    }
+    if (peer.state().size() > limits.max_id_length) {
+      return Invalid({"workloads", i, "peers", j},
+                     absl::StrFormat("state is %d bytes long (at most %d)", peer.state().size(),
+                                     limits.max_id_length));
+    }
   }
   return absl::OkStatus();
 }
@@ -287,9 +330,16 @@ absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
     }
   }
   if (report.has_health()) {
-    PROV_RETURN_IF_ERROR(CheckCount("health.collector_errors",
-                                    report.health().collector_errors_size(),
+    const auto& health = report.health();
+    PROV_RETURN_IF_ERROR(CheckCount("health.collector_errors", health.collector_errors_size(),
                                     limits.max_collector_errors));
+    for (int i = 0; i < health.collector_errors_size(); ++i) {
+      const auto& e = health.collector_errors(i);
+      PROV_RETURN_IF_ERROR(CheckString({"health.collector_errors", i, "collector"}, e.collector(),
+                                       limits.max_id_length));
+      PROV_RETURN_IF_ERROR(CheckString({"health.collector_errors", i, "message"}, e.message(),
+                                       limits.max_string_length));
+    }
   }
   return absl::OkStatus();
 }

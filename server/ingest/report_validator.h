@@ -20,12 +20,24 @@
 
 namespace prov::server {
 
+// Every string and repeated field of a NodeReport has a bound (issue 14: values of 64 KB in a dozen
+// fields, 100,000 node addresses and 50 MB digests were accepted and stored). Ids, names, digests
+// and short labels are at most max_id_length bytes; addresses at most max_address_length; free
+// text (cgroup path, reasons, details, collector messages) at most max_string_length. Together
+// with the frame limit (--max-report-bytes, 4 MiB) this bounds what one report can store.
 struct ValidatorLimits {
-  size_t max_id_length = 256;       // node_id, boot_id, workload_id
-  size_t max_string_length = 4096;  // any other string field
-  int max_accelerators = 256;
+  // node_id, boot_id, workload_id, hostname, datacenter, region, agent_version, accelerator
+  // facts, account, pod name/namespace/uid, container ids and runtime, Slurm ids, launcher,
+  // digests (cmdline, image, artifact), fact source names, collector names, peer state.
+  size_t max_id_length = 256;
+  size_t max_address_length = 64;   // node.addresses[], peers[].remote_address, master_addr
+  size_t max_string_length = 4096;  // cgroup_path, class_reasons[], attribution.detail, messages
+  int max_accelerators = 256;       // accelerators, samples
   int max_workloads = 1024;
-  int max_list_items = 4096;  // pids, peers, ports, reasons, digests per workload
+  int max_node_addresses = 256;
+  int max_fact_sources = 64;  // per accelerator
+  int max_peers = 1024;       // per workload
+  int max_list_items = 4096;  // pids, ports, reasons, digests, container ids per workload
   int max_collector_errors = 256;
   uint32_t max_interval_seconds = 3600;
   absl::Duration max_age = absl::Hours(24 * 30);  // spooled reports may arrive late

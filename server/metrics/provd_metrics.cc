@@ -54,6 +54,12 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
       queue_capacity(MakeGauge(*registry_, "prov_ingest_queue_capacity",
                                "Bound of the ingest queue (--queue-capacity); streams park when "
                                "prov_ingest_queue_depth reaches it.")),
+      queue_bytes(MakeGauge(*registry_, "prov_ingest_queue_bytes",
+                            "Serialized bytes of the validated reports waiting for the ingest "
+                            "writer.")),
+      queue_capacity_bytes(MakeGauge(*registry_, "prov_ingest_queue_capacity_bytes",
+                                     "Byte bound of the ingest queue (--queue-max-bytes); streams "
+                                     "park when the next report would pass it.")),
       parked_streams(MakeGauge(*registry_, "prov_ingest_parked_streams",
                                "Streams paused (not reading) because the ingest queue is full.")),
       parks(MakeCounter(*registry_, "prov_ingest_parks_total",
@@ -98,7 +104,10 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
       ledger_lag_floor(AdjustedFamily(*registry_).Add({{"reason", "lag_floor"}})),
       rejected_family_(prometheus::BuildCounter()
                            .Name("prov_reports_rejected_total")
-                           .Help("Agent reports rejected by validation, by the offending field.")
+                           .Help("Agent reports rejected (not stored), by the offending field: a "
+                                 "validation failure, \"frame\" (did not parse as a NodeReport, "
+                                 "or larger than --max-report-bytes), \"seq\" (implausibly far "
+                                 "ahead of the node's stored reports).")
                            .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("prov_build_info")
@@ -110,7 +119,7 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
 
 std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   std::vector<prometheus::MetricFamily> families;
-  families.reserve(6);  // family() hands out pointers into it: never reallocate
+  families.reserve(7);  // family() hands out pointers into it: never reallocate
   auto family = [&families](const char* name, const char* help, prometheus::MetricType type) {
     families.push_back({name, help, type, {}});
     return &families.back().metric;
@@ -146,6 +155,16 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
       reporting->push_back(GaugeSample(static_cast<double>(n.first), {{"datacenter", dc}}));
       silent->push_back(GaugeSample(static_cast<double>(n.second), {{"datacenter", dc}}));
     }
+  } else {
+    failed();
+  }
+  std::vector<prometheus::ClientMetric>* rejecting =
+      family("prov_nodes_rejecting",
+             "Nodes heard from within prov_silent_after_seconds whose reports since their last "
+             "stored one were all rejected: sending, but nothing stored (provctl node shows why).",
+             prometheus::MetricType::Gauge);
+  if (auto count = reader_.CountRejectingNodes(clock_.Now() - silent_after_); count.ok()) {
+    rejecting->push_back(GaugeSample(static_cast<double>(*count), {}));
   } else {
     failed();
   }

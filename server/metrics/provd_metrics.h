@@ -11,11 +11,14 @@
 //
 // Names (all with HELP text):
 //   prov_reports_ingested_total            reports stored (duplicates not included)
-//   prov_reports_rejected_total{field}     reports rejected by validation, by offending field
+//   prov_reports_rejected_total{field}     reports rejected, by offending field ("frame": did not
+//                                          parse or too large; "seq": implausible seq jump)
 //   prov_reports_duplicate_total           resent reports acknowledged without storing again
 //   prov_ingest_streams                    open agent streams
 //   prov_ingest_queue_depth                reports waiting for the writer
 //   prov_ingest_queue_capacity             the queue's bound (--queue-capacity)
+//   prov_ingest_queue_bytes                serialized bytes of the reports waiting for the writer
+//   prov_ingest_queue_capacity_bytes       the queue's byte bound (--queue-max-bytes)
 //   prov_ingest_parked_streams             streams paused because the queue is full
 //   prov_ingest_parks_total                times a stream paused reading (back-pressure events)
 //   prov_commit_latency_seconds            histogram of one batch transaction's duration
@@ -36,6 +39,8 @@
 //   prov_nodes_reporting{datacenter}       nodes with a report collected within --silent-after
 //   prov_nodes_silent{datacenter}          nodes without one (NodeSummary.silent in AuditService)
 //   prov_silent_after_seconds              the --silent-after threshold used above
+//   prov_nodes_rejecting                   nodes heard from within --silent-after whose reports
+//                                          since their last stored one were all rejected
 //   prov_accelerators{vendor,model}        accelerators in the inventory
 //   prov_store_read_errors_total           scrape-time store reads that failed (series then absent)
 // A node that reported no data centre is labelled datacenter="unknown".
@@ -75,6 +80,8 @@ class ProvdMetrics {
   prometheus::Gauge& streams;
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& queue_capacity;
+  prometheus::Gauge& queue_bytes;
+  prometheus::Gauge& queue_capacity_bytes;
   prometheus::Gauge& parked_streams;
   prometheus::Counter& parks;
   prometheus::Histogram& commit_latency_seconds;

@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 6> kMigrations = {R"sql(
+constexpr std::array<const char*, 7> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -302,6 +302,14 @@ CREATE TABLE quarantined_records (
   quarantined_at_us INTEGER NOT NULL,
   record BLOB NOT NULL
 );
+)sql",
+                                                    // Version 7: rejected reports on the node's
+                                                    // record (issue 14).
+                                                    R"sql(
+ALTER TABLE nodes ADD COLUMN reports_rejected INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN last_rejected_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN last_rejection TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN rejecting_since_us INTEGER NOT NULL DEFAULT 0;
 )sql"};
 
 }  // namespace

@@ -119,6 +119,7 @@ ON CONFLICT (account, hour_us) DO UPDATE SET
 // batch's newest report is at least as new as the row's (SET expressions see the old row).
 constexpr char kUpdateNode[] = R"sql(
 UPDATE nodes SET reports_stored = reports_stored + ?11, last_received_us = ?12,
+  rejecting_since_us = 0,
   first_seen_us = MIN(first_seen_us, ?13),
   hostname = IIF(last_seen_us <= ?7, ?2, hostname),
   datacenter = IIF(last_seen_us <= ?7, ?3, datacenter),
@@ -172,7 +173,44 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   if (!migrated.ok()) {
     return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));
   }
-  return std::unique_ptr<Store>(new Store(path, std::move(db), options.credit));
+  auto store = std::unique_ptr<Store>(new Store(path, std::move(db), options.credit));
+  store->max_seq_jump_ = options.max_seq_jump;
+  return store;
+}
+
+// Merges one round of rejection notes into the nodes' rows. rejecting_since_us starts a spell
+// only when the newest rejection is later than the node's last stored batch (a rejection noted
+// before a later good report does not count); storing a report ends it (kUpdateNode).
+constexpr char kRecordRejections[] = R"sql(
+UPDATE nodes SET reports_rejected = reports_rejected + ?2,
+  last_rejected_us = MAX(last_rejected_us, ?3),
+  last_rejection = IIF(last_rejected_us <= ?3, ?4, last_rejection),
+  rejecting_since_us = IIF(rejecting_since_us = 0 AND ?3 > last_received_us,
+                           MAX(?5, last_received_us + 1), rejecting_since_us)
+WHERE node_id = ?1)sql";
+
+absl::StatusOr<size_t> Store::RecordRejections(absl::Span<const NodeRejections> nodes) {
+  if (nodes.empty()) return 0;
+  PROV_ASSIGN_OR_RETURN(Statement * update, db_->Cached(kRecordRejections));
+  PROV_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  size_t updated = 0;
+  absl::Status status;
+  for (const NodeRejections& n : nodes) {
+    update->BindText(1, n.node_id);
+    update->BindInt64(2, n.count);
+    update->BindInt64(3, absl::ToUnixMicros(n.last_at));
+    update->BindText(4, n.last_reason);
+    update->BindInt64(5, absl::ToUnixMicros(n.first_at));
+    status = update->Run();
+    if (!status.ok()) break;
+    updated += static_cast<size_t>(db_->Changes());
+  }
+  if (status.ok()) status = db_->Exec("COMMIT");
+  if (!status.ok()) {
+    (void)db_->Exec("ROLLBACK");
+    return status;
+  }
+  return updated;
 }
 
 // One workloads row's part of a batch.
@@ -381,6 +419,17 @@ absl::Status Store::AddReport(ReportToCommit& item, Batch& batch, CommitResult& 
     found = result.high_water.emplace(StreamKey(r.node().node_id(), r.node().boot_id()), 0).first;
   }
   uint64_t& mark = found->second;
+  if (r.seq() > max_seq && r.seq() - max_seq > max_seq_jump_) {
+    // Storing it would move the high-water mark there, and the node's next genuine reports
+    // (lower seqs) would then be acked as duplicates without being stored.
+    result.duplicate[index] = true;  // not stored
+    result.rejected.emplace_back(index, absl::StrCat("seq: ", r.seq(), " is ", r.seq() - max_seq,
+                                                     " ahead of the highest stored seq ", max_seq,
+                                                     " of this boot_id (at most ", max_seq_jump_,
+                                                     " ahead is plausible; --max-seq-jump)"));
+    mark = std::max(mark, max_seq);
+    return absl::OkStatus();
+  }
   if (r.seq() <= max_seq) {
     result.duplicate[index] = true;
     ++result.duplicates;

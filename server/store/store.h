@@ -50,6 +50,21 @@ namespace prov::server {
 struct StoreOptions {
   absl::Duration busy_timeout = absl::Seconds(5);
   CreditOptions credit;  // the elapsed-time ledger's bounds (server/ledger/credit.h)
+  // A report whose seq is more than this far ahead of its (node, boot)'s highest stored seq is
+  // refused (CommitResult::rejected), not stored and not acked (--max-seq-jump). The agent's spool
+  // holds 8,640 reports by default but drops its oldest when full, so an agent that was cut off
+  // for long legitimately jumps by what it dropped: 1,000,000 is ~115 days of 10-second reports,
+  // and keeps a forged seq (2^63) from moving the mark past the node's genuine next reports.
+  uint64_t max_seq_jump = 1'000'000;
+};
+
+// One node's rejected reports since the last RecordRejections (report_queue.h's RejectionNote).
+struct NodeRejections {
+  std::string node_id;
+  int64_t count = 0;
+  absl::Time first_at;
+  absl::Time last_at;
+  std::string last_reason;
 };
 
 struct ReportToCommit {
@@ -81,7 +96,10 @@ struct StreamKeyEq {
 struct CommitResult {
   size_t stored = 0;
   size_t duplicates = 0;
-  std::vector<bool> duplicate;  // per input report, in order
+  // Per input report, in order: true when it was not stored (a resent duplicate, or refused).
+  std::vector<bool> duplicate;
+  // (index in the batch, message naming the field) of reports refused: an implausible seq jump.
+  std::vector<std::pair<size_t, std::string>> rejected;
   // Highest committed seq per (node_id, boot_id) in the batch, after the commit.
   absl::flat_hash_map<StreamKey, uint64_t, StreamKeyHash, StreamKeyEq> high_water;
   // The elapsed-time ledger (credit.h), over the stored reports.
@@ -103,6 +121,10 @@ class Store {
   absl::StatusOr<CommitResult> Commit(std::vector<ReportToCommit>&& batch, absl::Time received_at) {
     return Commit(batch, received_at);
   }
+  // Adds rejected reports to their nodes' rows (reports_rejected, last_rejected_us,
+  // last_rejection, rejecting_since_us) in one transaction; nodes without a row are skipped (no
+  // row is made up for a node id seen only in rejected frames). Returns how many rows were updated.
+  absl::StatusOr<size_t> RecordRejections(absl::Span<const NodeRejections> nodes);
 
   const std::string& path() const { return path_; }
 
@@ -167,6 +189,7 @@ class Store {
   std::string path_;
   std::unique_ptr<SqliteDb> db_;
   const CreditOptions credit_options_;
+  uint64_t max_seq_jump_ = StoreOptions().max_seq_jump;
   int64_t batch_received_us_ = 0;
   // Sizes of the last batch's maps, to reserve the next batch's (no rehashing while adding).
   size_t last_workloads_ = 0;

@@ -22,7 +22,10 @@ constexpr char kNodeColumns[] =
     "node_id, hostname, datacenter, region, agent_version, boot_id, first_seen_us, "
     "last_seen_us, last_seq, accelerator_count, workload_count, reports_stored, "
     "(SELECT COUNT(*) FROM evidence_gaps g WHERE g.node = nodes.id), "
-    "(SELECT COALESCE(SUM(gap_seconds), 0) FROM evidence_gaps g WHERE g.node = nodes.id)";
+    "(SELECT COALESCE(SUM(gap_seconds), 0) FROM evidence_gaps g WHERE g.node = nodes.id), "
+
+    "reports_rejected, last_rejected_us, last_rejection, rejecting_since_us";
+constexpr int kNodeColumnCount = 18;  // ReadNode reads columns 0..17; extra columns follow
 
 NodeSummary ReadNode(const Statement& st) {
   NodeSummary n;
@@ -40,6 +43,10 @@ NodeSummary ReadNode(const Statement& st) {
   n.set_reports_stored(st.ColumnInt64(11));
   n.set_evidence_gaps(st.ColumnInt64(12));
   n.set_evidence_gap_seconds(st.ColumnDouble(13));
+  n.set_reports_rejected(st.ColumnInt64(16));
+  if (st.ColumnInt64(17) > 0) SetTime(st.ColumnInt64(17), n.mutable_last_rejected());
+  n.set_last_rejection(st.ColumnText(16));
+  if (st.ColumnInt64(17) > 0) SetTime(st.ColumnInt64(17), n.mutable_rejecting_since());
   return n;
 }
 
@@ -101,7 +108,7 @@ absl::StatusOr<provenance::v1::GetNodeResponse> StoreReader::GetNode(const std::
   int64_t id = 0;
   if (row.ok() && *row) {
     *response.mutable_node() = ReadNode(*st);
-    id = st->ColumnInt64(14);
+    id = st->ColumnInt64(kNodeColumnCount);
   }
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
@@ -301,6 +308,19 @@ absl::StatusOr<std::vector<DatacenterNodeCount>> StoreReader::CountNodesByDatace
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
   return result;
+}
+
+absl::StatusOr<int64_t> StoreReader::CountRejectingNodes(absl::Time heard_after) {
+  PROV_LEASE(db);
+  PROV_ASSIGN_OR_RETURN(Statement * st,
+                        db->Cached("SELECT COUNT(*) FROM nodes WHERE rejecting_since_us > 0 AND "
+                                   "last_rejected_us >= ?1"));
+  st->BindInt64(1, absl::ToUnixMicros(heard_after));
+  absl::StatusOr<bool> row = st->Step();
+  const int64_t count = row.ok() && *row ? st->ColumnInt64(0) : 0;
+  st->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return count;
 }
 
 }  // namespace prov::server

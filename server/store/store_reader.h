@@ -83,6 +83,9 @@ class StoreReader {
   // (reporting) and before it (silent).
   absl::StatusOr<std::vector<DatacenterNodeCount>> CountNodesByDatacenter(absl::Time silent_before);
   absl::StatusOr<int64_t> CountReports();
+  // Nodes in a rejecting spell (rejecting_since_us set: every report since the last stored one was
+  // rejected) whose latest rejection is at or after heard_after.
+  absl::StatusOr<int64_t> CountRejectingNodes(absl::Time heard_after);
 
  private:
   class Lease;

@@ -1,5 +1,8 @@
 #include "server/ingest/report_queue.h"
 
+#include <string>
+#include <thread>
+
 #include "gtest/gtest.h"
 
 namespace prov::server {
@@ -127,6 +130,76 @@ TEST(ReportQueueTest, PopBatchWakesForAnItemFromAnotherThread) {
   producer.join();
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].report.seq(), 7u);
+}
+
+IngestItem Sized(uint64_t seq, size_t bytes) {
+  IngestItem item = Item(seq);
+  item.size_bytes = bytes;
+  return item;
+}
+
+// Issue 14: the queue was bounded only in reports, so 65,536 large reports could all be held.
+TEST(ReportQueueTest, BoundedInBytesAsWellAsInReports) {
+  ReportQueue queue(/*capacity=*/100, /*capacity_bytes=*/1000);
+  EXPECT_TRUE(queue.PushOrPark(Sized(1, 400)));
+  EXPECT_TRUE(queue.PushOrPark(Sized(2, 400)));
+  EXPECT_FALSE(queue.PushOrPark(Sized(3, 400))) << "1,200 bytes would pass the 1,000 bound";
+  EXPECT_FALSE(queue.PushOrPark(Sized(4, 10))) << "nothing overtakes a parked item";
+  EXPECT_EQ(queue.depth(), 2u);
+  EXPECT_EQ(queue.bytes(), 800u);
+  EXPECT_EQ(queue.parked(), 2u);
+  auto batch = queue.PopBatch(1, absl::ZeroDuration(), nullptr);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(queue.depth(), 3u) << "3 and 4 fit in the freed 400 bytes + 200 left";
+  EXPECT_EQ(queue.bytes(), 810u);
+  EXPECT_EQ(queue.parked(), 0u);
+}
+
+TEST(ReportQueueTest, AnEmptyQueueTakesAReportLargerThanTheByteBound) {
+  ReportQueue queue(10, 1000);
+  EXPECT_TRUE(queue.PushOrPark(Sized(1, 5000))) << "else it would wedge the stream forever";
+  EXPECT_FALSE(queue.PushOrPark(Sized(2, 1)));
+  EXPECT_EQ(queue.PopBatch(10, absl::ZeroDuration(), nullptr).size(), 1u);
+  EXPECT_EQ(queue.depth(), 1u) << "the parked item moved in once the big one left";
+  EXPECT_EQ(queue.bytes(), 1u);
+  EXPECT_EQ(queue.PopBatch(10, absl::ZeroDuration(), nullptr).size(), 1u);
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
+TEST(ReportQueueTest, RejectionNotesMergePerNodeAndWakeTheWriter) {
+  ReportQueue queue(8);
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  std::thread reactor([&] {
+    queue.NoteRejection("node-1", t0, "seq: first");
+    queue.NoteRejection("node-1", t0 + absl::Seconds(5), "frame: second");
+    queue.NoteRejection("", t0, "no node: not noted");
+  });
+  // Wakes for the notes although no report is queued; an empty batch, and not finished.
+  auto batch = queue.PopBatch(8, absl::ZeroDuration(), nullptr);
+  reactor.join();
+  EXPECT_TRUE(batch.empty());
+  EXPECT_FALSE(queue.finished());
+  auto notes = queue.TakeRejections();  // after join: all three calls are in
+  ASSERT_EQ(notes.size(), 1u) << "no note without a node id";
+  const RejectionNote& note = notes["node-1"];
+  EXPECT_EQ(note.count, 2);
+  EXPECT_EQ(note.first_at, t0);
+  EXPECT_EQ(note.last_at, t0 + absl::Seconds(5));
+  EXPECT_EQ(note.last_reason, "frame: second");
+  EXPECT_TRUE(queue.TakeRejections().empty());
+  queue.Close();
+  EXPECT_TRUE(queue.finished());
+}
+
+TEST(ReportQueueTest, RejectionNotesAreBoundedInNodes) {
+  ReportQueue queue(8);
+  for (size_t i = 0; i < ReportQueue::kMaxRejectionNodes + 3; ++i) {
+    queue.NoteRejection(std::to_string(i), absl::UnixEpoch(), std::string(10000, 'r'));
+  }
+  EXPECT_EQ(queue.dropped_rejection_notes(), 3u);
+  auto notes = queue.TakeRejections();
+  EXPECT_EQ(notes.size(), ReportQueue::kMaxRejectionNodes);
+  EXPECT_EQ(notes["0"].last_reason.size(), ReportQueue::kMaxReasonBytes);
 }
 
 }  // namespace

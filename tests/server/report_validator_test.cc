@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -186,6 +187,99 @@ TEST(ReportValidatorTest, BoundedCounts) {
                 },
                 limits),
             "workloads[0].pids: has 3 entries (at most 2)");
+}
+
+// Issue 14: 64 KB values in a dozen fields, 100,000 node addresses and a 50 MB artifact digest were
+// accepted and stored. Every string and list now has a documented bound.
+TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
+  const std::string big(65536, 'x');
+  struct Case {
+    const char* expected;
+    std::function<void(NodeReport&)> mutate;
+  };
+  const std::vector<Case> cases = {
+      {"node.hostname: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_node()->set_hostname(big); }},
+      {"node.addresses[0]: is 65536 bytes long (at most 64)",
+       [&](NodeReport& r) { r.mutable_node()->add_addresses(big); }},
+      {"accelerators[0].fact_sources: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) {
+         (*r.mutable_accelerators(0)->mutable_fact_sources())[big] =
+             provenance::v1::FACT_SOURCE_NVML;
+       }},
+      {"workloads[0].pod_uid: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_pod_uid(big); }},
+      {"workloads[0].container_runtime: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_container_runtime(big); }},
+      {"workloads[0].slurm_job_id: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_slurm_job_id(big); }},
+      {"workloads[0].slurm_step: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_slurm_step(big); }},
+      {"workloads[0].cmdline_digest: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_cmdline_digest(big); }},
+      {"workloads[0].image_digest: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_image_digest(big); }},
+      {"workloads[0].launcher: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->set_launcher(big); }},
+      {"workloads[0].distributed.master_addr: is 65536 bytes long (at most 64)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->mutable_distributed()->set_master_addr(big); }},
+      {"workloads[0].container_ids[1]: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) {
+         r.mutable_workloads(0)->add_container_ids("c1");
+         r.mutable_workloads(0)->add_container_ids(big);
+       }},
+      {"workloads[0].artifact_digests[0]: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->add_artifact_digests(big); }},
+      {"workloads[0].peers[0]: remote_address is 65536 bytes long (at most 64)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->add_peers()->set_remote_address(big); }},
+      {"workloads[0].peers[0]: state is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_workloads(0)->add_peers()->set_state(big); }},
+      {"health.collector_errors[0].collector: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_health()->add_collector_errors()->set_collector(big); }},
+      {"health.collector_errors[0].message: is 65536 bytes long (at most 4096)",
+       [&](NodeReport& r) { r.mutable_health()->add_collector_errors()->set_message(big); }},
+  };
+  for (const Case& c : cases) EXPECT_EQ(Message(c.mutate), c.expected);
+  // Legitimate values still pass: a sha256 digest, an IPv6 peer, a container id.
+  NodeReport ok = Valid();
+  auto* w = ok.mutable_workloads(0);
+  w->add_artifact_digests("sha256:" + std::string(64, 'a'));
+  w->add_container_ids("containerd://" + std::string(64, 'c'));
+  w->add_peers()->set_remote_address("2001:db8:ffff:ffff:ffff:ffff:255.255.255.255");
+  ok.mutable_node()->add_addresses("10.0.0.7");
+  EXPECT_TRUE(ValidateReport(ok, kNow).ok());
+}
+
+TEST(ReportValidatorTest, EveryListIsBounded) {
+  EXPECT_EQ(Message([](NodeReport& r) {
+              for (int i = 0; i < 100000; ++i) r.mutable_node()->add_addresses("10.0.0.1");
+            }),
+            "node.addresses: has 100000 entries (at most 256)");
+  EXPECT_EQ(Message([](NodeReport& r) {
+              for (int i = 0; i < 1025; ++i) r.mutable_workloads(0)->add_peers();
+            }),
+            "workloads[0].peers: has 1025 entries (at most 1024)");
+  EXPECT_EQ(Message([](NodeReport& r) {
+              auto* sources = r.mutable_accelerators(0)->mutable_fact_sources();
+              for (int i = 0; i < 65; ++i) (*sources)[absl::StrCat("f", i)] = {};
+            }),
+            "accelerators[0].fact_sources: has 65 entries (at most 64)");
+  EXPECT_EQ(Message([](NodeReport& r) {
+              for (int i = 0; i < 4097; ++i) r.mutable_workloads(0)->add_artifact_digests("d");
+            }),
+            "workloads[0].artifact_digests: has 4097 entries (at most 4096)");
+  EXPECT_EQ(Message([](NodeReport& r) {
+              for (int i = 0; i < 257; ++i) r.mutable_health()->add_collector_errors();
+            }),
+            "health.collector_errors: has 257 entries (at most 256)");
+}
+
+TEST(ReportValidatorTest, SeqMustFitTheStoresInteger) {
+  EXPECT_EQ(Message([](NodeReport& r) { r.set_seq(uint64_t{1} << 63); }),
+            "seq: 9223372036854775808 exceeds 2^63-1");
+  NodeReport r = Valid();
+  r.set_seq(INT64_MAX);
+  EXPECT_TRUE(ValidateReport(r, kNow).ok()) << "the jump bound is the store's (--max-seq-jump)";
 }
 
 TEST(ReportValidatorTest, RejectionFieldStripsIndexes) {

@@ -96,6 +96,71 @@ TEST_F(StoreTest, DedupByHighWaterMark) {
   EXPECT_DOUBLE_EQ((*workloads)[0].accelerator_hours(), 60.0 / 3600);
 }
 
+// Issue 14: seq 2^63 on a node's boot moved the high-water mark there, and the node's next genuine
+// reports were acked as duplicates without being stored.
+TEST_F(StoreTest, ImplausibleSeqJumpIsRefusedAndLeavesTheMarkAlone) {
+  auto store = Store::Open(DbPath(), {.max_seq_jump = 100});
+  ASSERT_TRUE(store.ok()) << store.status();
+  NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  NodeReport forged = MakeReport("node-1", "boot-a", uint64_t{1} << 62, kT0);
+  NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(10));
+  NodeReport far_first = MakeReport("node-2", "boot-x", 102, kT0);  // a new boot: from 0
+  auto result = (*store)->Commit(Batch({&r1, &forged, &r2, &far_first}), kT0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stored, 2u);
+  EXPECT_EQ(result->duplicates, 0u) << "refused is not a duplicate";
+  EXPECT_EQ(result->duplicate, (std::vector<bool>{false, true, false, true})) << "not stored";
+  ASSERT_EQ(result->rejected.size(), 2u);
+  EXPECT_EQ(result->rejected[0].first, 1u);
+  EXPECT_EQ(result->rejected[0].second,
+            "seq: 4611686018427387904 is 4611686018427387903 ahead of the highest stored seq 1 "
+            "of this boot_id (at most 100 ahead is plausible; --max-seq-jump)");
+  EXPECT_EQ(result->rejected[1].first, 3u);
+  EXPECT_EQ((result->high_water[{"node-1", "boot-a"}]), 2u) << "the ack covers only stored seqs";
+  EXPECT_EQ((result->high_water[{"node-2", "boot-x"}]), 0u);
+  NodeReport r3 = MakeReport("node-1", "boot-a", 102, kT0 + absl::Seconds(20));
+  auto next = (*store)->Commit(Batch({&r3}), kT0);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->stored, 1u) << "exactly max_seq_jump ahead is accepted";
+}
+
+TEST_F(StoreTest, RecordRejectionsUpdatesKnownNodesOnly) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok());
+  NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  ASSERT_TRUE((*store)->Commit(Batch({&r1}), kT0).ok());
+  const absl::Time t1 = kT0 + absl::Seconds(30);
+  auto updated =
+      (*store)->RecordRejections({{"node-1", 3, t1, t1 + absl::Seconds(5), "seq: too far"},
+                                  {"node-unknown", 1, t1, t1, "frame: junk"}});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(*updated, 1u);
+  auto reader = StoreReader::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  auto node = (*reader)->GetNode("node-1");
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(node->node().reports_rejected(), 3u);
+  EXPECT_EQ(node->node().last_rejection(), "seq: too far");
+  EXPECT_EQ(node->node().last_rejected().seconds(), absl::ToUnixSeconds(t1) + 5);
+  EXPECT_EQ(node->node().rejecting_since().seconds(), absl::ToUnixSeconds(t1));
+  EXPECT_EQ(*(*reader)->CountRejectingNodes(t1), 1);
+  EXPECT_EQ(*(*reader)->CountRejectingNodes(t1 + absl::Seconds(6)), 0) << "not heard since";
+  EXPECT_FALSE((*reader)->GetNode("node-unknown").ok()) << "no record is made up";
+
+  NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(40));
+  ASSERT_TRUE((*store)->Commit(Batch({&r2}), t1 + absl::Seconds(10)).ok());
+  node = (*reader)->GetNode("node-1");
+  ASSERT_TRUE(node.ok());
+  EXPECT_FALSE(node->node().has_rejecting_since()) << "a stored report ends the spell";
+  EXPECT_EQ(node->node().reports_rejected(), 3u);
+  // A rejection noted before the node's last stored batch does not start a spell.
+  ASSERT_TRUE((*store)->RecordRejections({{"node-1", 1, t1, t1, "late note"}}).ok());
+  node = (*reader)->GetNode("node-1");
+  EXPECT_FALSE(node->node().has_rejecting_since());
+  EXPECT_EQ(node->node().reports_rejected(), 4u);
+  EXPECT_EQ(node->node().last_rejection(), "seq: too far") << "the newest one stays";
+}
+
 TEST_F(StoreTest, ReopenKeepsDataAndDedupState) {
   NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
   {

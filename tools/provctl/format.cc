@@ -104,6 +104,14 @@ std::string RenderTable(const std::vector<std::string>& header,
   return out;
 }
 
+namespace {
+// REJECTING (sending, nothing stored) before SILENT: such a node is silent too, for a reason.
+std::string NodeStatus(const provenance::v1::NodeSummary& n) {
+  if (n.rejecting()) return "REJECTING";
+  return n.silent() ? "SILENT" : "ok";
+}
+}  // namespace
+
 std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& n : response.nodes()) {
@@ -111,7 +119,7 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
                     absl::StrCat(n.accelerator_count()), absl::StrCat(n.workload_count()),
                     absl::StrCat(n.reports_stored()), absl::StrCat(n.last_seq()),
                     absl::StrCat(n.evidence_gaps()), FormatTime(n.last_seen()),
-                    n.silent() ? "SILENT" : "ok"});
+                    NodeStatus(n)});
   }
   return RenderTable({"NODE", "HOSTNAME", "DATACENTER", "REGION", "ACCEL", "WORKLOADS", "REPORTS",
                       "LAST_SEQ", "GAPS", "LAST_SEEN", "STATUS"},
@@ -121,21 +129,23 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
 
 std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
   const auto& n = response.node();
-  std::string out =
-      RenderTable({"FIELD", "VALUE"},
-                  {{"node", n.node_id()},
-                   {"hostname", n.hostname()},
-                   {"datacenter", n.datacenter()},
-                   {"region", n.region()},
-                   {"agent_version", n.agent_version()},
-                   {"boot_id", n.boot_id()},
-                   {"first_seen", FormatTime(n.first_seen())},
-                   {"last_seen", FormatTime(n.last_seen())},
-                   {"last_seq", absl::StrCat(n.last_seq())},
-                   {"reports_stored", absl::StrCat(n.reports_stored())},
-                   {"evidence_gaps", absl::StrCat(n.evidence_gaps())},
-                   {"evidence_gap_seconds", absl::StrFormat("%.0f", n.evidence_gap_seconds())},
-                   {"status", n.silent() ? "SILENT" : "ok"}});
+  std::string out = RenderTable(
+      {"FIELD", "VALUE"},
+      {{"node", n.node_id()},
+       {"hostname", n.hostname()},
+       {"datacenter", n.datacenter()},
+       {"region", n.region()},
+       {"agent_version", n.agent_version()},
+       {"boot_id", n.boot_id()},
+       {"first_seen", FormatTime(n.first_seen())},
+       {"last_seen", FormatTime(n.last_seen())},
+       {"last_seq", absl::StrCat(n.last_seq())},
+       {"reports_stored", absl::StrCat(n.reports_stored())},
+       {"reports_rejected", absl::StrCat(n.reports_rejected())},
+       {"last_rejected", n.has_last_rejected() ? FormatTime(n.last_rejected()) : "-"},
+       {"last_rejection", n.last_rejection().empty() ? "-" : n.last_rejection()},
+       {"rejecting_since", n.has_rejecting_since() ? FormatTime(n.rejecting_since()) : "-"},
+       {"status", NodeStatus(n)}});
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : response.accelerators()) {
     rows.push_back({a.pci_address(), a.vendor(), a.model_known() ? a.model() : "(unknown model)",

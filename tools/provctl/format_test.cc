@@ -98,6 +98,25 @@ TEST(FormatTest, NodesAndWorkloadsTables) {
   EXPECT_NE(table.find("2.2"), std::string::npos) << table;
 }
 
+TEST(FormatTest, NodeThatSendsOnlyRejectedReportsShowsRejectingAndWhy) {
+  provenance::v1::ListNodesResponse nodes;
+  auto* n = nodes.add_nodes();
+  n->set_node_id("node-0002");
+  n->set_silent(true);
+  n->set_rejecting(true);
+  EXPECT_NE(NodesTable(nodes).find("REJECTING"), std::string::npos) << NodesTable(nodes);
+  provenance::v1::GetNodeResponse detail;
+  *detail.mutable_node() = *n;
+  detail.mutable_node()->set_reports_rejected(7);
+  detail.mutable_node()->set_last_rejection("seq: 9 is far ahead");
+  detail.mutable_node()->mutable_rejecting_since()->set_seconds(1'700'000'000);
+  const std::string text = NodeDetail(detail);
+  EXPECT_NE(text.find("reports_rejected  7"), std::string::npos) << text;
+  EXPECT_NE(text.find("seq: 9 is far ahead"), std::string::npos) << text;
+  EXPECT_NE(text.find("REJECTING"), std::string::npos) << text;
+  EXPECT_NE(text.find("last_rejected     -"), std::string::npos) << text;
+}
+
 TEST(CliTest, ParsesCommandsAndFlagsInAnyOrder) {
   auto inv = ParseArgs({"workloads", "--account", "acme", "-o", "json", "--server=h:1",
                         "--insecure", "--node", "n1"});
