@@ -147,6 +147,20 @@ TEST_F(ScorerTest, SummaryCountsFalseScreeningFlagsBundlesAndMisses) {
       << table;
 }
 
+TEST_F(ScorerTest, BundleLineJoinsOfLineages) {
+  std::vector<BundleRecord> bundles = {
+      {"B-1", {"A1", "A2"}},            // one lineage
+      {"B-2", {"A1", "X1", "G", "Q"}},  // adversary with benign accounts; Q is unknown
+      {"B-3", {"X1", "G"}},             // two benign lineages
+  };
+  EXPECT_EQ(FormatBundles(truth_, bundles),
+            "bundles: 3; 2 join accounts of different lineages, 1 of them an adversary's with "
+            "benign accounts; largest B-2: 4 accounts from 3 lineages (1 adversary)\n");
+  EXPECT_EQ(FormatBundles(truth_, {}),
+            "bundles: 0; 0 join accounts of different lineages, 0 of them an adversary's with "
+            "benign accounts\n");
+}
+
 TEST_F(ScorerTest, GoalMetAndLateFlags) {
   std::vector<FlagRecord> flags = {
       Flag("F-1", "compute_tier:t1", "bundle:B-1", {"A1", "A2"}, kStart + crossing_),

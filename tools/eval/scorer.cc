@@ -255,6 +255,44 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
   return r;
 }
 
+std::string FormatBundles(const GroundTruth& truth, const std::vector<BundleRecord>& bundles) {
+  absl::flat_hash_map<std::string, const Lineage*> lineage_of;
+  for (const auto& l : truth.lineages) {
+    for (const auto& a : l.accounts) lineage_of.emplace(a, &l);
+  }
+  int mixed = 0, adversary_with_benign = 0;
+  const BundleRecord* largest = nullptr;
+  size_t largest_lineages = 0;
+  int largest_adversary = 0;
+  for (const auto& b : bundles) {
+    absl::flat_hash_set<const Lineage*> lineages;
+    int adversary = 0, benign = 0;
+    for (const auto& a : b.accounts) {
+      auto it = lineage_of.find(a);
+      if (it == lineage_of.end()) continue;
+      lineages.insert(it->second);
+      (it->second->role == kRoleAdversary ? adversary : benign) += 1;
+    }
+    mixed += lineages.size() > 1;
+    adversary_with_benign += adversary > 0 && benign > 0;
+    if (largest == nullptr || b.accounts.size() > largest->accounts.size()) {
+      largest = &b;
+      largest_lineages = lineages.size();
+      largest_adversary = adversary;
+    }
+  }
+  std::string out = absl::StrFormat(
+      "bundles: %d; %d join accounts of different lineages, %d of them an adversary's with benign "
+      "accounts",
+      bundles.size(), mixed, adversary_with_benign);
+  if (largest != nullptr) {
+    absl::StrAppendFormat(&out, "; largest %s: %d accounts from %d lineages (%d adversary)",
+                          largest->bundle_id, largest->accounts.size(), largest_lineages,
+                          largest_adversary);
+  }
+  return out + "\n";
+}
+
 std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
   const double interval = truth.interval_seconds;
   std::string out = absl::StrFormat(

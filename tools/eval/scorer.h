@@ -89,6 +89,16 @@ struct ScoreResult {
   bool goal_met = false;
 };
 
+// provd's bundles (AnalysisService.ListBundles), flagged or not.
+struct BundleRecord {
+  std::string bundle_id;
+  std::vector<std::string> accounts;
+};
+// One line: bundles, those joining accounts of different lineages of the ground truth (and of
+// those, the ones joining an adversary with benign accounts), and the largest bundle (accounts,
+// lineages, adversary accounts).
+std::string FormatBundles(const GroundTruth& truth, const std::vector<BundleRecord>& bundles);
+
 // `model` and `timeline` may be null / empty: delays are then unknown (and the goal unmet).
 ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
                   const std::optional<Timeline>& timeline, const std::vector<FlagRecord>& flags);
