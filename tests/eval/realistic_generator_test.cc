@@ -332,6 +332,21 @@ TEST(RealisticOptionsTest, NeedsNameTables) {
   EXPECT_NE(out.status().message().find("name tables"), std::string::npos);
 }
 
+TEST(RealisticOptionsTest, TooFewReportsForTheRhythmIsAnError) {
+  NameTables names = NameTables::BuiltIn();
+  auto csl = LoadCslWithDpl();
+  EvalOptions o{.nodes = 320,
+                .workloads = 1200,
+                .instances = 1,
+                .reports = 60,
+                .realistic = true,
+                .names = &names};
+  auto out = GenerateEval(o, csl, TraceData{});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("need at least 66 reports of 60 s"), std::string::npos)
+      << out.status();
+}
+
 TEST(PopulationTest, DplRowsBecomeCslRows) {
   auto rows = DplAsCslRows(kDpl, "dpl.txt");
   ASSERT_TRUE(rows.ok()) << rows.status();

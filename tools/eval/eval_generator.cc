@@ -417,12 +417,15 @@ absl::Status Generator::ExternalCoordinator(int inst) {
 absl::Status Generator::Rhythm(int inst) {
   const uint32_t R = ctx_.reports();
   // Islands exchange weights every 30 to 60 minutes: at least two exchanges in the run.
-  uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
-  period = std::min<uint32_t>(period, (R - 6) / 2);
-  if (period < 3) {
-    return absl::FailedPreconditionError(
-        "--reports too small for the rhythm typology (two exchanges 30-60 minutes apart)");
+  const uint32_t min_period = (30 * 60 + ctx_.interval() - 1) / ctx_.interval();
+  if (R < 2 * min_period + 6) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--reports too small for the rhythm typology (two exchanges 30-60 minutes apart): need at "
+        "least ",
+        2 * min_period + 6, " reports of ", ctx_.interval(), " s"));
   }
+  uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
+  period = std::max(min_period, std::min<uint32_t>(period, (R - 6) / 2));
   const uint32_t phase = 3 + static_cast<uint32_t>(ctx_.Uniform(R - 2 * period - 3));
   std::vector<uint32_t> exchanges;
   for (uint32_t k = phase; k < R; k += period) exchanges.push_back(k);
