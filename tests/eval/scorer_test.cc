@@ -120,6 +120,47 @@ TEST_F(ScorerTest, MatchingPrecisionAndFalsePositives) {
   EXPECT_NE(table.find("MISSED"), std::string::npos);
 }
 
+TEST_F(ScorerTest, SummaryCountsFalseScreeningFlagsBundlesAndMisses) {
+  std::vector<FlagRecord> flags = {
+      // A benign background owner who shares a name with a listed party: two false screening
+      // flags (the hit and the critical restricted-party flag on its bundle).
+      Flag("F-1", "screening_hit", "account:G", {"G"}),
+      Flag("F-2", "restricted_party_training", "bundle:B-2", {"G"}, kStart),
+      // One bundle merging the adversary with unrelated look-alike accounts.
+      Flag("F-3", "compute_tier:t1", "bundle:B-3", {"A1", "A2", "X1", "X2"}, kStart + crossing_),
+  };
+  ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_EQ(r.accounts_total, 7);  // A1 A2 T M X1 X2 G
+  EXPECT_EQ(r.false_flags, 3);
+  EXPECT_EQ(r.false_screening_flags, 2);
+  EXPECT_EQ(r.benign_accounts_flagged, 3);  // G, X1, X2
+  EXPECT_EQ(r.largest_bundle, 4u);
+  EXPECT_EQ(r.largest_bundle_adversary, 2);
+  EXPECT_EQ(r.adversaries, 2);
+  ASSERT_EQ(r.missed.size(), 1u);
+  EXPECT_EQ(r.missed[0], "L-b");
+  std::string table = FormatScore(r, truth_);
+  EXPECT_NE(table.find("summary: 7 accounts; false screening flags 2 (285.7 per 1,000 accounts); "
+                       "false flags 3 on 3 benign accounts; largest flagged bundle 4 accounts (2 "
+                       "adversary) F-3 compute_tier:t1; missed adversaries 1 of 2: L-b"),
+            std::string::npos)
+      << table;
+}
+
+TEST_F(ScorerTest, BundleLineJoinsOfLineages) {
+  std::vector<BundleRecord> bundles = {
+      {"B-1", {"A1", "A2"}},            // one lineage
+      {"B-2", {"A1", "X1", "G", "Q"}},  // adversary with benign accounts; Q is unknown
+      {"B-3", {"X1", "G"}},             // two benign lineages
+  };
+  EXPECT_EQ(FormatBundles(truth_, bundles),
+            "bundles: 3; 2 join accounts of different lineages, 1 of them an adversary's with "
+            "benign accounts; largest B-2: 4 accounts from 3 lineages (1 adversary)\n");
+  EXPECT_EQ(FormatBundles(truth_, {}),
+            "bundles: 0; 0 join accounts of different lineages, 0 of them an adversary's with "
+            "benign accounts\n");
+}
+
 TEST_F(ScorerTest, GoalMetAndLateFlags) {
   std::vector<FlagRecord> flags = {
       Flag("F-1", "compute_tier:t1", "bundle:B-1", {"A1", "A2"}, kStart + crossing_),

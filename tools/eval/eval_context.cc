@@ -1,5 +1,6 @@
 #include "tools/eval/eval_context.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/sha256.h"
@@ -59,6 +60,43 @@ std::string EvalContext::CompanyName() {
                       kForms[Uniform(std::size(kForms))]);
 }
 
+void EvalContext::RealisticIdentity(AccountRow* row) {
+  auto title = [](std::string s) {
+    bool start = true;
+    for (char& c : s) {
+      c = start ? absl::ascii_toupper(c) : absl::ascii_tolower(c);
+      start = c == ' ' || c == '-';
+    }
+    return s;
+  };
+  // About one owner in five from the Spanish tables when they are loaded, otherwise US.
+  const bool es = !names_->es_surnames.empty() && Uniform(5) == 0;
+  const WeightedNames& given = es ? names_->es_given : names_->us_given;
+  const WeightedNames& surnames = es ? names_->es_surnames : names_->us_surnames;
+  std::string surname = title(surnames.Draw(Real(0, 1)));
+  if (es && Uniform(2) == 0) absl::StrAppend(&surname, " ", title(surnames.Draw(Real(0, 1))));
+  const std::string country = es ? "ES" : "US";
+  row->owners = {absl::StrCat(title(given.Draw(Real(0, 1))), " ", surname, " (", country, ")")};
+  row->country = country;
+  const char* form = es ? (Uniform(3) == 0 ? "S.A." : "S.L.")
+                        : std::vector<const char*>{"LLC", "Inc.", "Corp.", "LLC"}[Uniform(4)];
+  // A third named after the owner ("Garcia Analytics LLC"), the rest from the SEC vocabulary:
+  // a distinctive word (any of the table, uniformly) then a frequent one ("Aurora Holdings").
+  std::string words =
+      Uniform(3) == 0 ? absl::StrCat(surname, " ", title(names_->company_tokens.Draw(Real(0, 1))))
+                      : absl::StrCat(title(names_->company_tokens.DrawUniform(Real(0, 1))), " ",
+                                     title(names_->company_tokens.Draw(Real(0, 1))));
+  row->legal_entity = absl::StrCat(words, " ", form);
+  if (Uniform(10) < 3) {  // incorporated through a registered agent: its address, shared
+    const auto& agents = RegisteredAgentAddresses();
+    row->addresses = {agents[Uniform(agents.size())]};
+  }
+  if (Uniform(5) == 0) {  // a small customer on webmail
+    const auto& webmail = WebmailDomains();
+    row->email_domains = {webmail[Uniform(webmail.size())]};
+  }
+}
+
 std::string EvalContext::NewAccount() {
   uint32_t n = next_account_++;
   AccountRow row;
@@ -73,6 +111,7 @@ std::string EvalContext::NewAccount() {
   row.email_domains.push_back(absl::StrFormat("c%05d-%s.example", n, Hex(4)));
   row.source_ips.push_back(
       absl::StrFormat("198.%d.%d.%d", 18 + (n >> 16), (n >> 8) & 255, n & 255));
+  if (names_ != nullptr) RealisticIdentity(&row);
   accounts_.push_back(std::move(row));
   return accounts_.back().account_id;
 }

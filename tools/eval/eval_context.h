@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tools/eval/ground_truth.h"
+#include "tools/eval/population.h"
 #include "tools/prov-sim/scenario.pb.h"
 
 namespace prov::eval {
@@ -50,7 +51,11 @@ class EvalContext {
   static std::string Digest(const std::string& what);
 
   // A new account with a distinct synthetic identity (own owner, payment, e-mail, IP, address).
+  // With a population set, the owner and company are drawn from its name-frequency tables (so
+  // common names repeat), and some accounts use a registered agent's address or a webmail domain
+  // shared with many others; payment and source IP stay the account's own.
   std::string NewAccount();
+  void set_population(const NameTables* names) { names_ = names; }
   AccountRow& Row(const std::string& account_id);
   // A new node in datacenter `dc` (index into the scenario's datacenters).
   sim::v1::SimNode* NewNode(int dc, const NodeModel& model, const std::string& hostname = "");
@@ -78,6 +83,8 @@ class EvalContext {
  private:
   std::string PersonName();
   std::string CompanyName();
+  void RealisticIdentity(AccountRow* row);
+  const NameTables* names_ = nullptr;
   std::mt19937_64 rng_;
   uint32_t interval_, reports_;
   sim::v1::Scenario scenario_;

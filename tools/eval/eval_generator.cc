@@ -18,6 +18,7 @@
 #include "server/screening/screener.h"
 #include "tools/eval/flop_model.h"
 #include "tools/eval/policy_text.h"
+#include "tools/eval/realistic_background.h"
 
 namespace prov::eval {
 namespace {
@@ -39,7 +40,8 @@ double RoundUp3(double x) {
 
 class Generator {
  public:
-  Generator(EvalContext* ctx, double tier1) : ctx_(*ctx), tier1_(tier1) {}
+  Generator(EvalContext* ctx, double tier1, bool realistic)
+      : ctx_(*ctx), tier1_(tier1), realistic_(realistic) {}
 
   // Tensor activity giving `flop` on `gpus` H100 accelerators over `reports` reports.
   absl::StatusOr<double> Activity(double flop, uint32_t gpus, uint32_t reports,
@@ -67,6 +69,10 @@ class Generator {
   absl::Status PublicImage(int inst);
   absl::Status InferenceFleet(int inst);
   absl::Status CoStart(int inst);
+  // Realistic mode only (tools/eval/README.md).
+  absl::Status ExternalCoordinator(int inst);  // f
+  absl::Status Rhythm(int inst);               // g
+  absl::Status SharedTracker(int inst);        // look-alike for f
 
   void NextInstance() { dc_base_ += 3; }
   std::vector<std::string> resellers_listed;  // accounts expected to screen positive (holder)
@@ -82,8 +88,12 @@ class Generator {
     return ctx_.truth().lineages.back();
   }
 
+  // Realistic mode varies a, c and d in odd instances (what a capable adversary changes).
+  bool Varied(int inst) const { return realistic_ && inst % 2 == 1; }
+
   EvalContext& ctx_;
   double tier1_;
+  bool realistic_;
   int dc_base_ = 0;
 };
 
@@ -102,26 +112,36 @@ absl::Status Generator::ShellAccounts(int inst) {
   }
   l.training_accounts = l.accounts;
   PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 8, R, l.id));
-  const std::string image = PublicImages()[1];
   const sim::v1::SimNode& master = *nodes[0];
+  // Varied (realistic, odd instances): non-default rendezvous and ring ports, DeepSpeed, and each
+  // account its own private image; what stays is the job itself (ranks, master, traffic).
+  const bool varied = Varied(inst);
+  const uint32_t master_port = varied ? 23456 : 29500;
+  const uint32_t ring_port = varied ? 45000 + inst : 43000;
+  if (varied) {
+    l.description += " (varied: rendezvous port 23456, own ring port, DeepSpeed, private images)";
+  }
   for (int i = 0; i < 4; ++i) {
-    auto* w = ctx_.NewTraining(*nodes[i], l.accounts[i], 0, R, act, image);
+    auto* w =
+        ctx_.NewTraining(*nodes[i], l.accounts[i], 0, R, act,
+                         varied ? EvalContext::PrivateImage(l.accounts[i]) : PublicImages()[1]);
+    if (varied) w->set_launcher("deepspeed");
     w->set_world_size(32);
     w->set_rank(8 * i);
     // Even instances name the master by hostname, odd ones by IP.
     w->set_master_addr(inst % 2 == 0 ? master.hostname() : master.ip_address());
-    w->set_master_port(29500);
-    w->add_listening_ports(43000);  // NCCL ring
-    if (i == 0) w->add_listening_ports(29500);
+    w->set_master_port(master_port);
+    w->add_listening_ports(ring_port);  // NCCL ring
+    if (i == 0) w->add_listening_ports(master_port);
     if (i != 0) {
       auto* p = w->add_peers();
       p->set_remote_address(master.ip_address());
-      p->set_remote_port(29500);
+      p->set_remote_port(master_port);
       p->set_bytes_per_report(uint64_t{1} << 26);
     }
     auto* ring = w->add_peers();
     ring->set_remote_address(nodes[(i + 1) % 4]->ip_address());
-    ring->set_remote_port(43000);
+    ring->set_remote_port(ring_port);
     ring->set_bytes_per_report(uint64_t{1} << 33);
   }
   return absl::OkStatus();
@@ -170,6 +190,12 @@ absl::Status Generator::SplitPackages(int inst) {
   }
   uint32_t active = R - static_cast<uint32_t>(stalls.size());
   PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 8, active, l.id));
+  // Varied (realistic, odd instances): each package saves its own checkpoints (own digest) and
+  // stalls one report after the previous package; only the dataset digest stays shared.
+  const bool varied = Varied(inst);
+  if (varied) {
+    l.description += " (varied: own checkpoint digest per package, stalls staggered by a report)";
+  }
   for (int i = 0; i < 3; ++i) {
     std::string acct = ctx_.NewAccount();
     l.accounts.push_back(acct);
@@ -180,8 +206,8 @@ absl::Status Generator::SplitPackages(int inst) {
     w->set_tensor_activity(act);
     w->set_image_digest(EvalContext::PrivateImage(acct));
     w->add_artifact_digests(dataset);
-    w->add_artifact_digests(ckpt);
-    for (uint32_t k : stalls) w->add_idle_reports(k);
+    w->add_artifact_digests(varied ? EvalContext::Digest(absl::StrCat(ckpt, ":", i)) : ckpt);
+    for (uint32_t k : stalls) w->add_idle_reports(varied ? k + i : k);
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
@@ -194,16 +220,26 @@ absl::Status Generator::Handoff(int inst) {
                    "sequential hand-off: account A trains in one region and stops; one report "
                    "later account B resumes from the same checkpoint digest in another region");
   const std::string ckpt = EvalContext::Digest(absl::StrCat("checkpoint:d:", inst, ctx_.Hex(8)));
+  // Realistic mode: B does not start exactly one report later. Even instances wait 4 reports
+  // (an operator moving the checkpoint by hand), odd ones start B 2 reports before A stops (B
+  // warms up from the last checkpoint while A finishes); B uses DeepSpeed.
+  uint32_t b_start = half + 1;
+  if (realistic_) {
+    b_start = inst % 2 == 0 ? half + 4 : half - 2;
+    l.description += inst % 2 == 0 ? " (varied: B starts 4 reports after A stops)"
+                                   : " (varied: B starts 2 reports before A stops)";
+  }
   for (int i = 0; i < 2; ++i) {
     std::string acct = ctx_.NewAccount();
     l.accounts.push_back(acct);
-    uint32_t start = i == 0 ? 0 : half + 1;
+    uint32_t start = i == 0 ? 0 : b_start;
     uint32_t len = i == 0 ? half : R - start;
     PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 16, len, l.id));
     for (int n = 0; n < 2; ++n) {
       auto* node = ctx_.NewNode(DcInRegion(i == 0 ? 0 : 2), kH100);
       l.nodes.push_back(node->node_id());
       auto* w = ctx_.NewTraining(*node, acct, start, len, act, EvalContext::PrivateImage(acct));
+      if (realistic_ && i == 1) w->set_launcher("deepspeed");
       w->add_artifact_digests(ckpt);
     }
   }
@@ -337,6 +373,136 @@ absl::Status Generator::CoStart(int inst) {
   return absl::OkStatus();
 }
 
+absl::Status Generator::ExternalCoordinator(int inst) {
+  const uint32_t R = ctx_.reports();
+  const bool rendezvous = inst % 2 == 0;
+  Lineage& l =
+      Add("f_external_coordinator", kRoleAdversary, inst,
+          rendezvous ? "one job over 3 accounts in 3 regions (the first on 2 nodes), no traffic "
+                       "between them: every rank syncs through the same off-fleet c10d rendezvous "
+                       "(MASTER_ADDR = the external IP, port 29400)"
+                     : "one job over 4 accounts in 4 regions, no traffic between them and no "
+                       "distributed markers: parameter-server style, every worker exchanges "
+                       "gradients with the same off-fleet endpoint over port 443");
+  // Synthetic off-fleet address (TEST-NET-2), one per instance, used by nobody else.
+  const std::string endpoint = absl::StrFormat("198.51.100.%d", 10 + inst % 200);
+  const uint32_t port = rendezvous ? 29400 : 443;
+  const int accounts = rendezvous ? 3 : 4;
+  for (int i = 0; i < accounts; ++i) l.accounts.push_back(ctx_.NewAccount());
+  l.training_accounts = l.accounts;
+  for (int n = 0; n < 4; ++n) {
+    const int a = rendezvous ? std::max(0, n - 1) : n;  // rendezvous: account 0 on 2 nodes
+    const int nodes_of_a = rendezvous && a == 0 ? 2 : 1;
+    auto* node = ctx_.NewNode(DcInRegion(a), kH100);
+    l.nodes.push_back(node->node_id());
+    PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 8 * nodes_of_a, R, l.id));
+    auto* w =
+        ctx_.NewTraining(*node, l.accounts[a], 0, R, act, EvalContext::PrivateImage(l.accounts[a]));
+    if (rendezvous) {
+      w->set_world_size(32);
+      w->set_rank(8 * n);
+      w->set_master_addr(endpoint);
+      w->set_master_port(port);
+    } else {
+      w->set_launcher("python");
+    }
+    auto* p = w->add_peers();
+    p->set_remote_address(endpoint);
+    p->set_remote_port(port);
+    p->set_bytes_per_report(uint64_t{1} << (rendezvous ? 33 : 34));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Generator::Rhythm(int inst) {
+  const uint32_t R = ctx_.reports();
+  // Islands exchange weights every 30 to 60 minutes: at least two exchanges in the run.
+  const uint32_t min_period = (30 * 60 + ctx_.interval() - 1) / ctx_.interval();
+  if (R < 2 * min_period + 6) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--reports too small for the rhythm typology (two exchanges 30-60 minutes apart): need at "
+        "least ",
+        2 * min_period + 6, " reports of ", ctx_.interval(), " s"));
+  }
+  uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
+  period = std::max(min_period, std::min<uint32_t>(period, (R - 6) / 2));
+  const uint32_t phase = 3 + static_cast<uint32_t>(ctx_.Uniform(R - 2 * period - 3));
+  std::vector<uint32_t> exchanges;
+  for (uint32_t k = phase; k < R; k += period) exchanges.push_back(k);
+  const bool direct = inst % 2 == 0;
+  Lineage& l =
+      Add("g_rhythm", kRoleAdversary, inst,
+          absl::StrFormat(
+              "3 islands (accounts, 2 nodes each, own NCCL ring) in 3 regions train one model and "
+              "exchange weights every %d reports (%d min) from report %d, all stalling then: %s",
+              period, period * ctx_.interval() / 60, phase,
+              direct ? "island 0 of each sends to the next island's first node"
+                     : "each island uploads to its own off-fleet store (no shared endpoint)"));
+  std::vector<std::vector<sim::v1::SimNode*>> islands(3);
+  for (int i = 0; i < 3; ++i) {
+    l.accounts.push_back(ctx_.NewAccount());
+    for (int n = 0; n < 2; ++n) {
+      islands[i].push_back(ctx_.NewNode(DcInRegion(i + 1), kH100));
+      l.nodes.push_back(islands[i].back()->node_id());
+    }
+  }
+  l.training_accounts = l.accounts;
+  const uint32_t active = R - static_cast<uint32_t>(exchanges.size());
+  PROV_ASSIGN_OR_RETURN(double act, Activity(kAccountShare * tier1_, 16, active, l.id));
+  for (int i = 0; i < 3; ++i) {
+    const std::string& acct = l.accounts[i];
+    for (int n = 0; n < 2; ++n) {
+      const sim::v1::SimNode& node = *islands[i][n];
+      auto* w = ctx_.NewTraining(node, acct, 0, R, act, EvalContext::PrivateImage(acct));
+      w->set_launcher(i == 1 ? "deepspeed" : "torchrun");
+      w->set_world_size(16);
+      w->set_rank(8 * n);
+      w->set_master_addr(islands[i][0]->ip_address());
+      w->set_master_port(29500);
+      w->add_listening_ports(43000);
+      if (n == 0) w->add_listening_ports(29500);
+      auto* ring = w->add_peers();
+      ring->set_remote_address(islands[i][1 - n]->ip_address());
+      ring->set_remote_port(43000);
+      ring->set_bytes_per_report(uint64_t{1} << 32);
+      for (uint32_t k : exchanges) w->add_idle_reports(k);
+      if (n != 0) continue;
+      auto* x = w->add_peers();
+      x->set_remote_address(direct ? islands[(i + 1) % 3][0]->ip_address()
+                                   : absl::StrFormat("203.0.113.%d", 150 + (3 * inst + i) % 100));
+      x->set_remote_port(direct ? 29600 : 443);
+      x->set_bytes_per_report(uint64_t{1} << 34);
+      x->set_period_reports(period);
+      x->set_phase_report(phase);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Generator::SharedTracker(int inst) {
+  const uint32_t R = ctx_.reports();
+  Lineage& l = Add("lookalike_shared_tracker", kRoleLookAlike, inst,
+                   "3 unrelated teams (a university's labs) log metrics to the same self-hosted "
+                   "off-fleet tracker (port 5000, about 1 MiB a report), used by nobody else; "
+                   "combined above tier 1");
+  const std::string tracker = absl::StrFormat("198.51.100.%d", 220 + inst % 30);
+  for (int i = 0; i < 3; ++i) {
+    std::string acct = ctx_.NewAccount();
+    l.accounts.push_back(acct);
+    const uint32_t start = 2 + 4 * i;
+    auto* node = ctx_.NewNode(Dc(i + 2), kH100);
+    l.nodes.push_back(node->node_id());
+    PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
+    auto* w = ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
+    auto* p = w->add_peers();
+    p->set_remote_address(tracker);
+    p->set_remote_port(5000);
+    p->set_bytes_per_report(uint64_t{1} << 20);
+  }
+  l.training_accounts = l.accounts;
+  return absl::OkStatus();
+}
+
 // Listed entities usable for the reseller typology: Entity List names with 2+ core tokens.
 std::vector<const screening::CslEntry*> ListedEntities(const screening::CslList& csl,
                                                        const screening::NameNormalizer& norm) {
@@ -393,8 +559,12 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
   if (o.interval_seconds < 10 || o.interval_seconds > 600) {
     return absl::InvalidArgumentError("--interval: must be 10..600 seconds");
   }
+  if (o.realistic && o.names == nullptr) {
+    return absl::InvalidArgumentError("realistic: name tables are required");
+  }
   const uint32_t instances = o.instances != 0 ? o.instances : std::max<uint32_t>(1, o.nodes / 400);
-  const uint32_t lineage_nodes = kNodesPerInstance * instances;
+  const uint32_t lineage_nodes =
+      (kNodesPerInstance + (o.realistic ? kRealisticNodesPerInstance : 0)) * instances;
   if (o.nodes < lineage_nodes + 10) {
     return absl::InvalidArgumentError(absl::StrCat("--nodes: ", o.nodes, " is too few for ",
                                                    instances, " instance(s): need at least ",
@@ -406,7 +576,15 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
 
   EvalOutput out;
   EvalContext ctx(o.seed, o.interval_seconds, o.reports);
-  AddBackground(&ctx, {.nodes = bg_nodes, .workloads = bg_workloads}, traces);
+  if (o.realistic) ctx.set_population(o.names);
+  // Realistic: about 15% of the background nodes carry multi-node runs that are then re-let.
+  uint32_t multi_nodes = o.realistic ? bg_nodes * 15 / 100 : 0;
+  if (multi_nodes < 2) multi_nodes = 0;
+  AddBackground(&ctx, {.nodes = bg_nodes - multi_nodes, .workloads = bg_workloads}, traces);
+  if (o.realistic) {
+    AddRealisticBackground(&ctx, {.nodes = multi_nodes, .dormant_accounts = o.dormant_accounts},
+                           traces);
+  }
 
   // Tier 1: above every background account (x1.25) and such that one H100 node training at
   // tensor activity 0.45 for the whole run reaches 0.8 of it.
@@ -444,7 +622,7 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
     out.checks.push_back(absl::StrCat("the public-image look-alike's image is used by ",
                                       users.size(), " background accounts before it starts"));
   }
-  Generator gen(&ctx, tier1);
+  Generator gen(&ctx, tier1, o.realistic);
   int variant = 0;
   for (uint32_t inst = 0; inst < instances; ++inst) {
     PROV_RETURN_IF_ERROR(gen.ShellAccounts(inst));
@@ -469,6 +647,11 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
     PROV_RETURN_IF_ERROR(gen.PublicImage(inst));
     PROV_RETURN_IF_ERROR(gen.InferenceFleet(inst));
     PROV_RETURN_IF_ERROR(gen.CoStart(inst));
+    if (o.realistic) {
+      PROV_RETURN_IF_ERROR(gen.ExternalCoordinator(inst));
+      PROV_RETURN_IF_ERROR(gen.Rhythm(inst));
+      PROV_RETURN_IF_ERROR(gen.SharedTracker(inst));
+    }
     gen.NextInstance();
   }
 
@@ -498,7 +681,8 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
       continue;
     }
     bool compute_lineage = l.typology == "a_shell_accounts" || l.typology == "c_split_packages" ||
-                           l.typology == "d_handoff";
+                           l.typology == "d_handoff" || l.typology == "f_external_coordinator" ||
+                           l.typology == "g_rhythm";
     if (compute_lineage) {
       for (const auto& tier : truth.tiers) {
         if (l.combined_flop_low >= tier.flop) {
@@ -530,24 +714,58 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
       "background account stays below the lowest tier",
       tier1, max_background, 100 * max_background / tier1));
   out.checks.push_back(
-      "every adversary and look-alike account alone is below tier 1; compute lineages (a, c, d) "
-      "and look-alikes (large customer, public image, co-start) are above it combined");
+      "every adversary and look-alike account alone is below tier 1; compute lineages (a, c, d, "
+      "and f, g when realistic) and look-alikes (large customer, public image, co-start, shared "
+      "tracker) are above it combined");
 
-  // Screening: only the listed resellers' names may hit.
+  // Screening: only the listed resellers' names may hit. In the realistic mode benign accounts
+  // whose owner or company shares a name with a listed party (homonyms) are expected, counted and
+  // named in their lineage's description; they remain benign (no flag expected).
+  absl::flat_hash_map<std::string, std::string> homonyms;  // account -> "name ~ listed name"
   for (const auto& row : ctx.accounts()) {
     std::vector<std::string> names = {row.legal_entity};
     for (const auto& owner : row.owners) names.push_back(owner.substr(0, owner.rfind(" (")));
     bool hit = false;
-    for (const auto& n : names) hit = hit || !screener.Screen(n).empty();
-    if (hit != listed_holders.contains(row.account_id)) {
+    for (const auto& n : names) {
+      auto hits = screener.Screen(n);
+      if (!hits.empty() && !homonyms.contains(row.account_id)) {
+        homonyms[row.account_id] =
+            absl::StrCat("'", n, "' ~ '", hits[0].entry->name, "' (", hits[0].entry->source, ")");
+      }
+      hit = hit || !hits.empty();
+    }
+    if (listed_holders.contains(row.account_id)) {
+      if (!hit) {
+        return absl::InternalError(absl::StrCat("account ", row.account_id, " ('", row.legal_entity,
+                                                "'): screening misses"));
+      }
+      homonyms.erase(row.account_id);
+    } else if (hit && !o.realistic) {
       return absl::InternalError(absl::StrCat("account ", row.account_id, " ('", row.legal_entity,
-                                              "'): screening ", hit ? "hits" : "misses",
-                                              " unexpectedly"));
+                                              "'): screening hits unexpectedly"));
     }
   }
-  out.checks.push_back(absl::StrFormat(
-      "screened %d accounts against %s (min_score %.2f): only the %d listed resellers hit",
-      ctx.accounts().size(), csl.version, kMinScore, listed_holders.size()));
+  if (o.realistic) {
+    size_t benign_homonyms = 0;
+    for (Lineage& l : truth.lineages) {
+      for (const auto& a : l.accounts) {
+        auto it = homonyms.find(a);
+        if (it == homonyms.end()) continue;
+        absl::StrAppend(&l.description, "; homonym of a listed party: ", it->second);
+        benign_homonyms += l.role != kRoleAdversary;
+      }
+    }
+    out.checks.push_back(absl::StrFormat(
+        "screened %d accounts against %s (min_score %.2f): the %d listed resellers hit, and %d "
+        "benign accounts (%.1f per 1,000) share a name with a listed party (homonyms: no flag "
+        "expected)",
+        ctx.accounts().size(), csl.version, kMinScore, listed_holders.size(), benign_homonyms,
+        1000.0 * benign_homonyms / ctx.accounts().size()));
+  } else {
+    out.checks.push_back(absl::StrFormat(
+        "screened %d accounts against %s (min_score %.2f): only the %d listed resellers hit",
+        ctx.accounts().size(), csl.version, kMinScore, listed_holders.size()));
+  }
 
   sim::v1::Scenario& s = ctx.scenario();
   s.set_name(absl::StrFormat("eval-seed%d-n%d-w%d", o.seed, s.nodes_size(), s.workloads_size()));
@@ -555,7 +773,12 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
       "EVALUATION scenario (prov-eval-gen): adversaries, look-alikes, accounts, identities, "
       "regions, sites, models, classes, digests and activity pauses are a SYNTHETIC overlay; ",
       o.traces_note.empty() ? "background job shapes and utilisation are synthetic too"
-                            : o.traces_note));
+                            : o.traces_note,
+      o.realistic ? absl::StrCat("; REALISTIC background (synthetic overlay: re-let multi-node "
+                                 "runs, gradually adopted public artifacts, checkpoint stalls, "
+                                 "popular off-fleet endpoints, dormant accounts); ",
+                                 o.names->note)
+                  : ""));
   truth.scenario = s.name();
   truth.provenance_note = s.provenance_note();
 

@@ -19,6 +19,7 @@
 #include "server/screening/csl_list.h"
 #include "tools/eval/background.h"
 #include "tools/eval/ground_truth.h"
+#include "tools/eval/population.h"
 #include "tools/prov-sim/scenario.pb.h"
 
 namespace prov::eval {
@@ -31,6 +32,11 @@ struct EvalOptions {
   uint32_t reports = 60;
   uint64_t seed = 1;
   std::string traces_note;  // what the traces were (for provenance_note); "" when none
+  // --preset realistic: realistic background (realistic_background.h, KYC from `names`, which
+  // must then be set), adversaries f and g, look-alike shared_tracker, and varied a, c, d.
+  bool realistic = false;
+  uint32_t dormant_accounts = 0;      // realistic: KYC-only accounts
+  const NameTables* names = nullptr;  // realistic: name tables (not owned)
 };
 
 struct EvalOutput {
@@ -43,6 +49,8 @@ struct EvalOutput {
 
 // Lineage nodes and workloads per instance set (every typology and look-alike once).
 inline constexpr uint32_t kNodesPerInstance = 33;
+// Added per instance set by the realistic mode (f: 4, g: 6, shared tracker: 3).
+inline constexpr uint32_t kRealisticNodesPerInstance = 13;
 
 absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& options, const screening::CslList& csl,
                                         const TraceData& traces);

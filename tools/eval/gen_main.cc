@@ -11,11 +11,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/fs.h"
 #include "common/proto_json.h"
 #include "server/screening/csl_list.h"
 #include "tools/eval/background.h"
 #include "tools/eval/eval_generator.h"
+#include "tools/eval/population.h"
 
 namespace {
 
@@ -23,11 +25,22 @@ constexpr char kUsage[] = R"(usage: prov-eval-gen --out DIR [flags]
 
 Writes DIR/scenario.json (prov-sim), accounts.csv (KYC), policy.yaml (scaled tiers, projection
 off), ground_truth.json and csl.csv (the screening list used).
-  --preset small|scale      small: 80 nodes, 300 workloads, 40 reports; scale: 2000 nodes,
-                            20000 workloads, 60 reports (flags after --preset override it)
+  --preset small|scale|realistic
+                            small: 80 nodes, 300 workloads, 40 reports; scale: 2000 nodes,
+                            20000 workloads, 60 reports; realistic: 1000 nodes, 6000 workloads,
+                            90 reports, 1500 dormant accounts, the realistic background and
+                            adversaries (--realistic) (flags after --preset override it)
+  --realistic               realistic background, KYC from name tables, adversaries f and g,
+                            varied a, c, d (tools/eval/README.md)
+  --names DIR               name-frequency tables (default ../shared/data/names; missing: a
+                            built-in sample, said so)
+  --dpl FILE                Denied Persons List appended to the screening list (realistic
+                            default ../shared/data/screening/bis_dpl.txt; missing: left out)
+  --dormant N               realistic: KYC-only accounts
   --nodes N (100) --workloads N (400) --reports N (60) --interval SECONDS (60) --seed N (1)
   --instances N             instances of every typology and look-alike (default nodes / 400, >= 1)
-  --csl FILE                screening list (default tests/fixtures/eval/csl_sample.csv)
+  --csl FILE                screening list (default tests/fixtures/eval/csl_sample.csv; realistic:
+                            ../shared/data/screening/csl_2019_extract.csv when present)
   --traces DIR              real traces (default ../shared/data/traces); missing files: synthetic
   --no-traces               synthetic background only
 )";
@@ -42,8 +55,8 @@ int Fail(const std::string& message, int code) {
 int main(int argc, char** argv) {
   using namespace prov::eval;
   EvalOptions o;
-  std::string out_dir, csl_file = "tests/fixtures/eval/csl_sample.csv",
-                       traces_dir = "../shared/data/traces";
+  std::string out_dir, csl_file, traces_dir = "../shared/data/traces",
+                                 names_dir = "../shared/data/names", dpl_file;
   bool no_traces = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
@@ -54,6 +67,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--no-traces") {
       no_traces = true;
+      continue;
+    }
+    if (a == "--realistic") {
+      o.realistic = true;
       continue;
     }
     if (i + 1 >= args.size())
@@ -69,8 +86,11 @@ int main(int argc, char** argv) {
           o.nodes = 80, o.workloads = 300, o.reports = 40;
         } else if (v == "scale") {
           o.nodes = 2000, o.workloads = 20000, o.reports = 60;
+        } else if (v == "realistic") {
+          o.nodes = 1000, o.workloads = 6000, o.reports = 90, o.dormant_accounts = 1500;
+          o.realistic = true;
         } else {
-          return Fail("--preset: must be small or scale", 2);
+          return Fail("--preset: must be small, scale or realistic", 2);
         }
       } else if (a == "--nodes") {
         u32(&o.nodes);
@@ -88,6 +108,12 @@ int main(int argc, char** argv) {
         csl_file = v;
       } else if (a == "--traces") {
         traces_dir = v;
+      } else if (a == "--names") {
+        names_dir = v;
+      } else if (a == "--dpl") {
+        dpl_file = v;
+      } else if (a == "--dormant") {
+        u32(&o.dormant_accounts);
       } else {
         return Fail(absl::StrCat("unknown flag '", a, "'\n", kUsage), 2);
       }
@@ -96,12 +122,51 @@ int main(int argc, char** argv) {
   }
   if (out_dir.empty()) return Fail(absl::StrCat("--out: is required\n", kUsage), 2);
 
+  const std::string shared_csl = "../shared/data/screening/csl_2019_extract.csv";
+  if (csl_file.empty()) {
+    csl_file = o.realistic && std::filesystem::exists(shared_csl)
+                   ? shared_csl
+                   : "tests/fixtures/eval/csl_sample.csv";
+  }
   auto csl_text = prov::ReadFileToString(csl_file);
   if (!csl_text.ok())
     return Fail(absl::StrCat("--csl ", csl_file, ": ", csl_text.status().message()), 2);
+  std::vector<std::string> list_parts = {csl_file};
+  if (o.realistic && dpl_file.empty()) dpl_file = "../shared/data/screening/bis_dpl.txt";
+  if (!dpl_file.empty()) {
+    if (!std::filesystem::exists(dpl_file)) {
+      std::cerr << "prov-eval-gen: " << dpl_file
+                << " is missing: the Denied Persons List is left out\n";
+    } else {
+      auto dpl = prov::ReadFileToString(dpl_file);
+      if (!dpl.ok()) return Fail(absl::StrCat("--dpl: ", dpl.status().message()), 2);
+      auto rows = DplAsCslRows(*dpl, dpl_file);
+      if (!rows.ok()) return Fail(std::string(rows.status().message()), 2);
+      if (!csl_text->empty() && csl_text->back() != '\n') *csl_text += "\n";
+      *csl_text += *rows;
+      list_parts.push_back(dpl_file + " (Denied Persons List, as CSL rows)");
+    }
+  }
   std::vector<prov::screening::RowError> row_errors;
   auto csl = prov::screening::ParseConsolidatedScreeningList(*csl_text, csl_file, &row_errors);
   if (!csl.ok()) return Fail(std::string(csl.status().message()), 2);
+  if (!row_errors.empty()) {
+    std::cerr << "prov-eval-gen: screening list: " << row_errors.size()
+              << " rows skipped (first: " << row_errors[0].message << ")\n";
+  }
+
+  NameTables names;
+  if (o.realistic) {
+    auto loaded = LoadNameTables(names_dir);
+    if (loaded.ok()) {
+      names = *std::move(loaded);
+    } else {
+      std::cerr << "prov-eval-gen: " << loaded.status().message()
+                << ": KYC names from the built-in sample\n";
+      names = NameTables::BuiltIn();
+    }
+    o.names = &names;
+  }
 
   TraceData traces;
   std::vector<std::string> used;
@@ -164,7 +229,9 @@ int main(int argc, char** argv) {
             << o.interval_seconds << " s\n"
             << "  lineages: " << adversaries << " adversary, " << lookalikes
             << " benign look-alike, " << background << " background\n"
-            << "  data: " << out->scenario.provenance_note() << "\n";
+            << "  data: " << out->scenario.provenance_note() << "\n"
+            << "  screening list: " << absl::StrJoin(list_parts, " + ") << ", "
+            << csl->entries.size() << " entries\n";
   for (const auto& c : out->checks) std::cout << "  check: " << c << "\n";
   return 0;
 }

@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
   }
 
   std::vector<FlagRecord> flags;
+  std::vector<BundleRecord> bundles;  // --server only
+  bool have_bundles = false;
   if (!flags_file.empty()) {
     auto text = prov::ReadFileToString(flags_file);
     if (!text.ok()) return Fail(std::string(text.status().message()), 2);
@@ -144,9 +146,26 @@ int main(int argc, char** argv) {
                   1);
     }
     for (const auto& f : response.flags()) flags.push_back(FlagFromProto(f));
+
+    grpc::ClientContext bundles_ctx;
+    bundles_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    provenance::v1::ListBundlesRequest bundles_request;
+    bundles_request.set_limit(100000);
+    provenance::v1::ListBundlesResponse bundles_response;
+    s = stub->ListBundles(&bundles_ctx, bundles_request, &bundles_response);
+    if (!s.ok()) {
+      std::cerr << "prov-eval-score: ListBundles on " << server << ": " << s.error_message()
+                << " (no bundle line)\n";
+    } else {
+      for (const auto& b : bundles_response.bundles()) {
+        bundles.push_back({b.bundle_id(), {b.accounts().begin(), b.accounts().end()}});
+      }
+      have_bundles = true;
+    }
   }
 
   ScoreResult result = Score(*truth, model ? &*model : nullptr, timeline, flags);
   std::cout << FormatScore(result, *truth);
+  if (have_bundles) std::cout << FormatBundles(*truth, bundles);
   return require_goal && !result.goal_met ? 1 : 0;
 }

@@ -188,6 +188,7 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
       }
     }
     if (l.role == kRoleAdversary && all) ++ts.detected;
+    if (l.role == kRoleAdversary && !all) r.missed.push_back(absl::StrCat(l.id));
     bool fp_here = false;
     for (size_t f : touching[li]) {
       touch_set[row].insert(f);
@@ -202,6 +203,38 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
       }
     }
     if (fp_here) ++ts.flagged;
+  }
+  // Summary figures.
+  absl::flat_hash_map<std::string, std::string> role_of;
+  for (const auto& l : truth.lineages) {
+    for (const auto& a : l.accounts) role_of.emplace(a, l.role);
+    if (l.role != kRoleAdversary) continue;
+    ++r.adversaries;
+  }
+  r.accounts_total = static_cast<int>(role_of.size());
+  absl::flat_hash_set<size_t> false_flags;
+  for (const auto& set : fp_set) false_flags.insert(set.begin(), set.end());
+  absl::flat_hash_set<std::string> benign_flagged;
+  for (size_t f : false_flags) {
+    ++r.false_flags;
+    if (flags[f].rule == "screening_hit" || flags[f].rule == "restricted_party_training") {
+      ++r.false_screening_flags;
+    }
+    for (const auto& a : flags[f].accounts) {
+      auto it = role_of.find(a);
+      if (it != role_of.end() && it->second != kRoleAdversary) benign_flagged.insert(a);
+    }
+  }
+  r.benign_accounts_flagged = static_cast<int>(benign_flagged.size());
+  for (const auto& f : flags) {
+    if (SubjectKind(f.subject) != "bundle" || f.accounts.size() <= r.largest_bundle) continue;
+    r.largest_bundle = f.accounts.size();
+    r.largest_bundle_flag = absl::StrCat(f.flag_id, " ", f.rule);
+    r.largest_bundle_adversary = 0;
+    for (const auto& a : f.accounts) {
+      auto it = role_of.find(a);
+      r.largest_bundle_adversary += it != role_of.end() && it->second == kRoleAdversary;
+    }
   }
   bool goal = r.delays_known;
   for (size_t i = 0; i < r.rows.size(); ++i) {
@@ -220,6 +253,44 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
                             std::make_pair(std::string(role_rank(b.role)), b.typology);
                    });
   return r;
+}
+
+std::string FormatBundles(const GroundTruth& truth, const std::vector<BundleRecord>& bundles) {
+  absl::flat_hash_map<std::string, const Lineage*> lineage_of;
+  for (const auto& l : truth.lineages) {
+    for (const auto& a : l.accounts) lineage_of.emplace(a, &l);
+  }
+  int mixed = 0, adversary_with_benign = 0;
+  const BundleRecord* largest = nullptr;
+  size_t largest_lineages = 0;
+  int largest_adversary = 0;
+  for (const auto& b : bundles) {
+    absl::flat_hash_set<const Lineage*> lineages;
+    int adversary = 0, benign = 0;
+    for (const auto& a : b.accounts) {
+      auto it = lineage_of.find(a);
+      if (it == lineage_of.end()) continue;
+      lineages.insert(it->second);
+      (it->second->role == kRoleAdversary ? adversary : benign) += 1;
+    }
+    mixed += lineages.size() > 1;
+    adversary_with_benign += adversary > 0 && benign > 0;
+    if (largest == nullptr || b.accounts.size() > largest->accounts.size()) {
+      largest = &b;
+      largest_lineages = lineages.size();
+      largest_adversary = adversary;
+    }
+  }
+  std::string out = absl::StrFormat(
+      "bundles: %d; %d join accounts of different lineages, %d of them an adversary's with benign "
+      "accounts",
+      bundles.size(), mixed, adversary_with_benign);
+  if (largest != nullptr) {
+    absl::StrAppendFormat(&out, "; largest %s: %d accounts from %d lineages (%d adversary)",
+                          largest->bundle_id, largest->accounts.size(), largest_lineages,
+                          largest_adversary);
+  }
+  return out + "\n";
 }
 
 std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
@@ -261,6 +332,16 @@ std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
       absl::StrAppend(&out, f, "\n");
     }
   }
+  absl::StrAppendFormat(
+      &out,
+      "\nsummary: %d accounts; false screening flags %d (%.1f per 1,000 accounts); false flags "
+      "%d on %d benign accounts; largest flagged bundle %d accounts (%d adversary)%s; missed "
+      "adversaries %d of %d%s%s\n",
+      r.accounts_total, r.false_screening_flags,
+      r.accounts_total > 0 ? 1000.0 * r.false_screening_flags / r.accounts_total : 0.0,
+      r.false_flags, r.benign_accounts_flagged, r.largest_bundle, r.largest_bundle_adversary,
+      r.largest_bundle_flag.empty() ? "" : absl::StrCat(" ", r.largest_bundle_flag),
+      r.missed.size(), r.adversaries, r.missed.empty() ? "" : ": ", absl::StrJoin(r.missed, ", "));
   absl::StrAppend(&out,
                   "\ngoal (every adversary detected, no look-alike or background flagged, "
                   "every delay <= one interval): ",

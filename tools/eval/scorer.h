@@ -20,6 +20,9 @@
 // its inventory from then on); screening hits have no evidence time and no delay.
 // Goal: every adversary detected, no false positive, every delay within one report interval
 // (a flag more than one interval EARLY means FLOP was over-counted and also misses the goal).
+// Summary: false screening flags (screening_hit / restricted_party_training on benign accounts)
+// per 1,000 accounts, benign accounts flagged, the largest flagged bundle and the missed
+// adversaries.
 #pragma once
 
 #include <optional>
@@ -72,9 +75,29 @@ struct ScoreResult {
   std::vector<std::string> findings;  // misses, false positives, late flags, in words
   int flags_total = 0;
   int flags_unrelated = 0;  // touching no lineage of the ground truth
+  // The summary line (realistic evaluations): what a new user would see.
+  int accounts_total = 0;            // accounts in the ground truth
+  int false_flags = 0;               // distinct flags that are a false positive somewhere
+  int false_screening_flags = 0;     // of those, rule screening_hit or restricted_party_training
+  int benign_accounts_flagged = 0;   // look-alike or background accounts in a false positive
+  size_t largest_bundle = 0;         // accounts of the largest bundle flag
+  int largest_bundle_adversary = 0;  // of those, adversary accounts
+  std::string largest_bundle_flag;   // "<flag id> <rule>"
+  int adversaries = 0;
+  std::vector<std::string> missed;  // adversary lineages not detected ("L-f-001 (f_...)")
   bool delays_known = false;
   bool goal_met = false;
 };
+
+// provd's bundles (AnalysisService.ListBundles), flagged or not.
+struct BundleRecord {
+  std::string bundle_id;
+  std::vector<std::string> accounts;
+};
+// One line: bundles, those joining accounts of different lineages of the ground truth (and of
+// those, the ones joining an adversary with benign accounts), and the largest bundle (accounts,
+// lineages, adversary accounts).
+std::string FormatBundles(const GroundTruth& truth, const std::vector<BundleRecord>& bundles);
 
 // `model` and `timeline` may be null / empty: delays are then unknown (and the goal unmet).
 ScoreResult Score(const GroundTruth& truth, const FlopModel* model,

@@ -41,6 +41,12 @@ bool IsIdle(const v1::SimWorkload& w, uint32_t report_index) {
   return false;
 }
 
+bool PeerActive(const v1::SimPeer& p, uint32_t report_index) {
+  if (p.period_reports() == 0) return true;
+  return report_index >= p.phase_report() &&
+         (report_index - p.phase_report()) % p.period_reports() == 0;
+}
+
 ReportBuilder::ReportBuilder(const v1::Scenario& scenario, const AcceleratorCatalog& catalog)
     : scenario_(scenario), catalog_(catalog), workloads_by_node_(scenario.nodes_size()) {
   absl::flat_hash_map<std::string, size_t> index;
@@ -180,14 +186,19 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
     out->add_class_reasons(
         absl::StrCat("simulated ", w->launcher(), " workload (", w->origin(), ")"));
     for (const auto& p : w->peers()) {
+      uint64_t reports_so_far = k + 1;
+      if (p.period_reports() > 0) {
+        if (!PeerActive(p, k)) continue;
+        reports_so_far = (k - p.phase_report()) / p.period_reports() + 1;
+      }
       auto* peer = out->add_peers();
       peer->set_remote_address(p.remote_address());
       peer->set_remote_port(p.remote_port());
       peer->set_local_port(40000 + static_cast<uint32_t>(k % 20000));
       peer->set_state("ESTABLISHED");
       if (p.bytes_per_report() > 0) {
-        peer->set_bytes_sent(p.bytes_per_report() * (k + 1));
-        peer->set_bytes_received(p.bytes_per_report() * (k + 1));
+        peer->set_bytes_sent(p.bytes_per_report() * reports_so_far);
+        peer->set_bytes_received(p.bytes_per_report() * reports_so_far);
       }
     }
     for (uint32_t port : w->listening_ports()) out->add_listening_ports(port);

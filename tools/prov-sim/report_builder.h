@@ -33,6 +33,8 @@ inline absl::Duration ReportOffset(double interval_seconds, size_t node_index, s
 }
 // Whether report `report_index` is one of the workload's idle reports.
 bool IsIdle(const v1::SimWorkload& workload, uint32_t report_index);
+// Whether a peer connection exists in report `report_index` (period_reports / phase_report).
+bool PeerActive(const v1::SimPeer& peer, uint32_t report_index);
 
 class ReportBuilder {
  public:

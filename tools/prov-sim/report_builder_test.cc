@@ -15,7 +15,12 @@ constexpr char kScenario[] = R"({
                  "workload_class": "WORKLOAD_CLASS_TRAINING", "accelerator_count": 4,
                  "tensor_activity": 0.5, "utilization_pct": 90, "start_report": 1,
                  "image_digest": "sha256:img", "cmdline_digest": "abc",
-                 "artifact_digests": ["sha256:ckpt", "sha256:data"], "idle_reports": [3]},
+                 "artifact_digests": ["sha256:ckpt", "sha256:data"], "idle_reports": [3],
+                 "peers": [{"remote_address": "203.0.113.7", "remote_port": 443,
+                            "bytes_per_report": 1000},
+                           {"remote_address": "198.51.100.9", "remote_port": 29400,
+                            "bytes_per_report": 500, "period_reports": 2,
+                            "phase_report": 1}]},
                 {"workload_id": "k8s:b", "node_id": "n1", "account": "beta",
                  "workload_class": "WORKLOAD_CLASS_TRAINING", "first_accelerator": 4,
                  "accelerator_count": 4, "tensor_activity": 0.4, "utilization_pct": 80,
@@ -66,6 +71,28 @@ TEST_F(ReportBuilderDigestsTest, IdleReportsAndSeries) {
   EXPECT_NEAR(idle.samples(4).tensor_activity(), 0.08, 1e-9);
   EXPECT_TRUE(IsIdle(scenario_.workloads(0), 3));
   EXPECT_FALSE(IsIdle(scenario_.workloads(0), 2));
+}
+
+TEST_F(ReportBuilderDigestsTest, PeriodicPeersOnlyInTheirReports) {
+  // Off-fleet peers are reported as given; a periodic one only in reports 1, 3, 5, ... with its
+  // byte counters counting those reports alone.
+  for (uint32_t k = 1; k < 6; ++k) {
+    auto r = Build(k);
+    const auto& w = r.workloads(0);
+    ASSERT_EQ(w.peers_size(), k % 2 == 1 ? 2 : 1) << "report " << k;
+    EXPECT_EQ(w.peers(0).remote_address(), "203.0.113.7");
+    EXPECT_EQ(w.peers(0).bytes_sent(), 1000u * (k + 1));
+    if (k % 2 == 1) {
+      EXPECT_EQ(w.peers(1).remote_address(), "198.51.100.9");
+      EXPECT_EQ(w.peers(1).remote_port(), 29400u);
+      EXPECT_EQ(w.peers(1).bytes_sent(), 500u * ((k - 1) / 2 + 1)) << "report " << k;
+    }
+  }
+  const auto& periodic = scenario_.workloads(0).peers(1);
+  EXPECT_FALSE(PeerActive(periodic, 0));
+  EXPECT_TRUE(PeerActive(periodic, 1));
+  EXPECT_FALSE(PeerActive(periodic, 2));
+  EXPECT_TRUE(PeerActive(scenario_.workloads(0).peers(0), 2));
 }
 
 TEST(ReportOffsetTest, SpreadsNodesOverOneInterval) {
