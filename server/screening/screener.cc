@@ -168,11 +168,25 @@ Screener::Screener(const CslList& list, const NameNormalizer& normalizer, Screen
   for (const CslEntry& e : list_.entries) {
     index(&e, e.name, false);
     for (const std::string& alt : e.alt_names) index(&e, alt, true);
+    // Entity List names often end in their place: "Guian New District Huawei Investment Co.,
+    // Ltd., Guiyang, Guizhou". Entities are also indexed without trailing comma segments, as long
+    // as two name parts remain, so the place does not count as parts the customer lacks.
+    if (absl::EqualsIgnoreCase(e.type, "individual")) continue;
+    std::string prefix = e.name;
+    for (size_t comma = prefix.rfind(','); comma != std::string::npos && comma > 0;
+         comma = prefix.rfind(',')) {
+      prefix.resize(comma);
+      if (normalizer_.Normalize(prefix).tokens.size() < 2) break;
+      index(&e, prefix, false);
+      names_.back().raw = e.name;
+    }
   }
+  // Part frequencies count entries (an entry's name, aliases and prefixes count once).
+  absl::flat_hash_set<std::pair<const CslEntry*, std::string>> entry_tokens;
   for (uint32_t i = 0; i < names_.size(); ++i) {
-    absl::flat_hash_set<std::string> seen_tokens, seen_grams;
+    absl::flat_hash_set<std::string> seen_grams;
     for (const std::string& t : names_[i].normalized.tokens) {
-      if (seen_tokens.insert(t).second) ++doc_freq_[t];
+      if (entry_tokens.insert({names_[i].entry, t}).second) ++doc_freq_[t];
       for (std::string& g : Trigrams(t)) {
         if (seen_grams.insert(g).second) trigram_index_[g].push_back(i);
       }
@@ -183,9 +197,10 @@ Screener::Screener(const CslList& list, const NameNormalizer& normalizer, Screen
 double Screener::Weight(absl::string_view token) const {
   double p = std::max(kRarestShare, frequencies_.Share(token));
   auto it = doc_freq_.find(token);
-  if (it != doc_freq_.end() && !names_.empty()) {
-    // Other listed names carrying the part (its own entry's name says nothing about rarity).
-    p = std::max(p, kListShareFactor * (it->second - 1) / static_cast<double>(names_.size()));
+  if (it != doc_freq_.end() && !list_.entries.empty()) {
+    // Other listed entries carrying the part (its own entry says nothing about rarity).
+    p = std::max(p,
+                 kListShareFactor * (it->second - 1) / static_cast<double>(list_.entries.size()));
   }
   if (IsParticle(token)) p = std::max(p, 0.05);
   // Initials and two-letter parts say little however rare they look.
@@ -261,6 +276,13 @@ Screener::Comparison Screener::Compare(const NormalizedName& query, const Indexe
   }
   c.score = den == 0 ? 0 : num / den;
   c.information = num;
+  int paired = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    if (q_pair[i] < 0) continue;
+    ++paired;
+    c.single_close = EditDistance(q[i], t[q_pair[i]]) <= 1;
+  }
+  c.several_parts = paired >= 2;
   // Family name agreement.
   if (candidate->family_ambiguous) {
     c.family_agrees = t_pair.front() >= 0 || t_pair.back() >= 0;
@@ -408,8 +430,10 @@ std::vector<ScreeningHit> Screener::Screen(const ScreeningSubject& subject) cons
         person ? options_.strong_information_person : options_.strong_information_entity;
     // A name too common to be strong whose date of birth differs names someone else.
     if (dob_mismatch && hit.information < needed && !confirmed) continue;
+    // One paired part alone must be within one edit ("EnerSys" is not "ENTERYSYS CORPORATION").
+    const bool enough_parts = b.c.several_parts || b.c.single_close;
     const bool strong = confirmed || (hit.score >= options_.threshold &&
-                                      hit.information >= needed && !dob_mismatch);
+                                      hit.information >= needed && !dob_mismatch && enough_parts);
     hit.strength = strong ? MatchStrength::kStrong : MatchStrength::kWeak;
     std::vector<std::string> qualifiers = std::move(hit.reasons);
     hit.reasons.clear();

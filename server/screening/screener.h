@@ -16,7 +16,7 @@
 //     to 11, 3 beyond), their similarity being Jaro-Winkler.
 //  3. Each part weighs its information, -ln(p): p is the larger of its share in the screened
 //     population (NameFrequencies: --name-frequencies or the built-in table) and a hundredth of its
-//     share among the OTHER listed names, at least 1e-6 (a part seen nowhere); particles ("al",
+//     share among the OTHER listed entries, at least 1e-6 (a part seen nowhere); particles ("al",
 //     "abu", "van") at least 0.05, two-letter parts 0.005, initials 0.05. "john" weighs 3.9 with
 //     the built-in table, "jheisheh" 13.8.
 //  4. score = sum(similarity * pair weight) / (sum(pair weight) + 0.5 * weight of unpaired parts
@@ -32,12 +32,15 @@
 //     country among the entry's (+2); a registration number found in the entry's ids confirms the
 //     match (strong whatever the name score).
 //  7. Strength: STRONG when score >= threshold and information >= strong_information_person (16
-//     nats, about one chance in 9 million) or _entity (7), and no date of birth disagrees; WEAK
-//     when score >= weak_threshold otherwise; below that no hit. Only a strong match may make a
+//     nats, about one chance in 9 million) or _entity (7), two parts paired or the only paired
+//     part within one edit, and no date of birth disagrees; WEAK when score >= weak_threshold
+//     otherwise; below that no hit. Only a strong match may make a
 //     party restricted; a weak one is a lead for a person to review.
 //
-// Candidates come from a character-trigram index over every listed name and alias. Immutable after
-// construction; thread-safe; keeps pointers into `list` and `frequencies`, which must outlive it.
+// Entities are also indexed without the trailing comma segments of their listed name (the Entity
+// List appends places: "..., Ltd., Guiyang, Guizhou"). Candidates come from a character-trigram
+// index over every listed name and alias. Immutable after construction; thread-safe; keeps pointers
+// into `list` and `frequencies`, which must outlive it.
 #pragma once
 
 #include <string>
@@ -113,6 +116,8 @@ class Screener {
     double score = 0;
     double information = 0;
     bool family_agrees = false;
+    bool several_parts = false;  // two or more parts paired
+    bool single_close = false;   // one part paired, within one edit
     std::vector<std::string> reasons;
   };
   Comparison Compare(const NormalizedName& query, const IndexedName* candidate,
