@@ -29,6 +29,7 @@
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/screening/name_frequencies.h"
 
 namespace grpc {
 class Channel;
@@ -60,6 +61,10 @@ struct ProvdOptions {
   // Policy (YAML, deploy/policy/default.yaml documents it): this file when set; else the newest
   // policy loaded through `provctl policy load`; else the built-in default.
   std::string policy_file;
+  // Population name frequencies for screening (`--name-frequencies`, CSV name,share; see
+  // server/screening/name_frequencies.h); null: the built-in table. Given: every account is
+  // re-screened at start-up, since stored hits may have been scored with another table.
+  const screening::NameFrequencies* name_frequencies = nullptr;
   // People (compliance.proto): bearer tokens issued through AccessService, or client
   // certificates whose common name this file maps to a role ("<CN> <role>" per line).
   std::string cert_roles_file;
