@@ -35,6 +35,8 @@
 #include "common/version.h"
 #include "server/export/export_setup.h"
 #include "server/provd_server.h"
+#include "server/screening/name_frequencies.h"
+#include "server/screening/name_normalizer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
@@ -68,6 +70,8 @@ ABSL_FLAG(std::string, ledger_clock, "provd",
           "e.g. prov-sim --time-scale)");
 ABSL_FLAG(absl::Duration, silent_after, absl::Seconds(60),
           "A node without a report for this long is listed as silent");
+ABSL_FLAG(std::string, name_frequencies, "",
+          "Population name-frequency CSV (name,share) for screening; empty: the built-in table");
 ABSL_FLAG(
     std::string, accelerator_catalog, "",
     "Accelerator catalog TSV replacing the built-in one (format: common/data/accelerators.tsv)");
@@ -322,6 +326,17 @@ int main(int argc, char** argv) {
     }
     catalog.emplace(*std::move(loaded));
     options.catalog = &*catalog;
+  }
+
+  std::optional<prov::screening::NameFrequencies> name_frequencies;
+  if (const std::string path = absl::GetFlag(FLAGS_name_frequencies); !path.empty()) {
+    auto text = prov::ReadFileToString(path);
+    if (!text.ok()) ConfigError(absl::StrCat("--name-frequencies: ", text.status().message()));
+    prov::screening::NameNormalizer normalizer;
+    auto parsed = prov::screening::ParseNameFrequencies(*text, path, normalizer);
+    if (!parsed.ok()) ConfigError(absl::StrCat("--name-frequencies: ", parsed.status().message()));
+    name_frequencies.emplace(*std::move(parsed));
+    options.name_frequencies = &*name_frequencies;
   }
 
   // Block the shutdown signals before any thread starts, so only sigwait() below receives them.

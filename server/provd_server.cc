@@ -233,12 +233,15 @@ absl::Status ProvdServer::Init() {
   IdentityServiceOptions identity_options;
   identity_options.max_import_bytes = kMaxImportBytes;
   identity_options.auth = s.auth.get();
+  identity_options.name_frequencies = s.options.name_frequencies;
   PROV_ASSIGN_OR_RETURN(
       s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock, s.analysis.get(), s.policy,
                                               identity_options));
   for (const QuarantinedRecord& q : quarantined) s.identity->stats().Quarantined(q.table, 1);
-  if (!startup.policy.has_value() || !s.options.policy_file.empty()) {
-    // The policy in force is not the stored one: screening hits follow its threshold.
+  if (!startup.policy.has_value() || !s.options.policy_file.empty() ||
+      s.options.name_frequencies != nullptr) {
+    // The policy in force is not the stored one (screening hits follow its threshold), or the
+    // name frequencies may differ from those the stored hits were scored with.
     auto rescreened = s.identity->RescreenAll();
     if (!rescreened.ok()) {
       return absl::Status(rescreened.status().code(),

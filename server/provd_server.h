@@ -29,6 +29,7 @@
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/screening/name_frequencies.h"
 
 namespace grpc {
 class Channel;
@@ -77,6 +78,10 @@ struct ProvdOptions {
   // Policy (YAML, deploy/policy/default.yaml documents it): this file when set; else the newest
   // policy loaded through `provctl policy load`; else the built-in default.
   std::string policy_file;
+  // Population name frequencies for screening (`--name-frequencies`, CSV name,share; see
+  // server/screening/name_frequencies.h); null: the built-in table. Given: every account is
+  // re-screened at start-up, since stored hits may have been scored with another table.
+  const screening::NameFrequencies* name_frequencies = nullptr;
   // People (compliance.proto): bearer tokens issued through AccessService, or client
   // certificates this file maps to a role (server/access/cert_identity.h: "uri:<SAN> <role>",
   // "email:<SAN> <role>", or "cn:<CN> <role>" only with people_ca_file). A certificate naming a

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
@@ -117,6 +118,53 @@ static int64_t CrossingTime(const Analyzer::State& s, const BundleState& b, doub
     if (sum >= threshold) return us;
   }
   return fallback;
+}
+
+// Issue 9: one screening_review flag per (account, list entry version) with weak matches; its case
+// is how a person clears them ("resolve" with disposition false_positive and the reason). The
+// material leaves out list and KYC versions, so re-imports do not touch a cleared review.
+static void UpsertScreeningReviews(
+    Analyzer::State& s, const policy::Policy& p, const std::string& acct,
+    const std::map<std::string, std::vector<const provenance::v1::ScreeningMatch*>>& weak,
+    absl::Time now) {
+  const int64_t now_us = absl::ToUnixMicros(now);
+  for (const auto& [rule, matches] : weak) {
+    std::string material;
+    for (const auto* m : matches) {
+      absl::StrAppend(&material, m->subject_kind(), "|", m->subject_name(), "|", m->entry_name(),
+                      ";");
+    }
+    UpsertFlag(
+        s, rule, absl::StrCat("account:", acct), policy::Severity::kMedium, material,
+        [&] { return now_us; }, now_us, now,
+        [&](Flag& f) {
+          const auto* best = matches.front();
+          f.set_policy_version(p.version);
+          f.set_kyc_version(s.kyc_version);
+          f.set_screening_list_version(s.screening_list_version);
+          f.clear_accounts();
+          f.add_accounts(acct);
+          auto b = s.account_bundle.find(acct);
+          if (b != s.account_bundle.end()) f.set_bundle_id(b->second);
+          f.set_summary(absl::StrCat(
+              "Screening review: ", best->subject_kind(), " \"", best->subject_name(),
+              "\" of account ", acct, " weakly matches \"", best->entry_name(), "\" (",
+              best->entry_source(), ", entry ", best->entry_id(), "): clear it or confirm it"));
+          f.clear_evidence();
+          for (const auto* m : matches) {
+            auto* e = f.add_evidence();
+            e->set_kind("screening");
+            e->set_sentence(absl::StrCat(
+                "weak match: ", m->subject_kind(), " \"", m->subject_name(), "\" ~ ",
+                m->matched_alias() ? "alias " : "", "\"", m->entry_name(), "\" (entry ",
+                m->entry_id(), " content ", m->entry_content_hash(), ", ", m->entry_source(),
+                ") score ", absl::StrFormat("%.2f", m->score()), ": ",
+                absl::StrJoin(m->reasons(), "; "), " [list ", m->list_version(), ", KYC version ",
+                m->kyc_version(), "]"));
+            SetTimestamp(e->mutable_time(), now_us);
+          }
+        });
+  }
 }
 
 void MoveFlags(Analyzer::State& s, const std::string& from, const std::string& to) {
@@ -300,9 +348,15 @@ void Analyzer::Evaluate(absl::Time now) {
     auto hits = s.screening.find(acct);
     if (hits == s.screening.end()) continue;
     std::vector<const provenance::v1::ScreeningMatch*> strong;
+    std::map<std::string, std::vector<const provenance::v1::ScreeningMatch*>> weak;  // by rule
     for (const auto& m : hits->second) {
-      if (m.score() >= p.screening.min_score) strong.push_back(&m);
+      if (IsStrongScreeningMatch(m, p.screening.min_score)) {
+        strong.push_back(&m);
+      } else {
+        weak[ScreeningReviewRule(m)].push_back(&m);
+      }
     }
+    UpsertScreeningReviews(s, p, acct, weak, now);
     if (strong.empty()) continue;
     std::string material;
     for (const auto* m : strong)

@@ -47,6 +47,15 @@ struct IdentityKey {
 
 }  // namespace
 
+bool IsStrongScreeningMatch(const provenance::v1::ScreeningMatch& m, double min_score) {
+  if (m.strength().empty()) return m.score() >= min_score;
+  return m.strength() == "strong";
+}
+
+std::string ScreeningReviewRule(const provenance::v1::ScreeningMatch& m) {
+  return absl::StrCat("screening_review:", m.entry_id(), "@", m.entry_content_hash());
+}
+
 void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
   State& s = *s_;
   const policy::Policy& p = *policy_;
@@ -134,7 +143,7 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
   }
   for (const auto& [id, hits] : s.screening) {
     for (const auto& m : hits) {
-      if (m.score() < p.screening.min_score) continue;
+      if (!IsStrongScreeningMatch(m, p.screening.min_score)) continue;  // weak: a review item
       own[id].push_back(
           absl::StrCat("screening: ", m.subject_kind(), " \"", m.subject_name(), "\" of ", id,
                        " matches \"", m.entry_name(), "\" (", m.entry_source(), ") score ",

@@ -16,6 +16,14 @@ void SetTimestamp(google::protobuf::Timestamp* ts, int64_t us);
 // "k8s:abc of account acme (n-17, dc-east)"
 std::string DescribeWorkload(const Analyzer::State& s, const std::string& key);
 
+// Issue 9: only a strong screening match may make an account a restricted party; a weak one is a
+// screening_review item. Hits stored before strengths existed count as strong at min_score.
+bool IsStrongScreeningMatch(const provenance::v1::ScreeningMatch& m, double min_score);
+// The rule of the screening_review flag of one list entry version: "screening_review:<entry
+// id>@<entry content hash>", so a cleared review (its case resolved false_positive) stays cleared
+// through KYC and list re-imports until the list entry itself changes.
+std::string ScreeningReviewRule(const provenance::v1::ScreeningMatch& m);
+
 // Halves the oldest part of an account's FLOP history (bounded memory).
 void CompactHistory(absl::btree_map<int64_t, double>& history);
 // Records that `node` has `address` (or hostname); an address two nodes claim maps to "".

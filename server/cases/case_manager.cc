@@ -1,6 +1,7 @@
 #include "server/cases/case_manager.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -167,6 +168,15 @@ absl::StatusOr<Case> CaseManager::Update(const provenance::v1::Principal& who,
   });
   if (!flag.has_value()) {
     return absl::NotFoundError(absl::StrCat("flag_id: no flag ", request.flag_id()));
+  }
+  // Issue 9: clearing a weak screening match is a recorded decision about a person; it needs the
+  // reason ("not the listed John Johnson, DOB differs").
+  if (request.action() == "resolve" &&
+      request.disposition() == provenance::v1::DISPOSITION_FALSE_POSITIVE &&
+      absl::StartsWith(flag->rule(), "screening_review:") && request.note().empty()) {
+    return absl::InvalidArgumentError(
+        "note: clearing a screening review (false_positive) needs the reason, e.g. \"not the "
+        "listed person: date of birth differs\"");
   }
   if (!request.duplicate_of().empty()) {
     const bool exists =

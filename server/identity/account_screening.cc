@@ -17,8 +17,21 @@ using provenance::v1::ScreeningMatch;
 struct Subject {
   std::string kind;  // "legal_entity", "beneficial_owner", "reseller"
   std::string name;
-  std::string context;  // a leading reason, e.g. the reseller chain
+  std::string context;                   // a leading reason, e.g. the reseller chain
+  screening::ScreeningSubject screened;  // name, kind and secondary identifiers
 };
+
+screening::ScreeningSubject Entity(const std::string& name, const AccountIdentity* record) {
+  screening::ScreeningSubject s;
+  s.name = name;
+  s.kind = screening::SubjectKind::kEntity;
+  if (record != nullptr) {
+    s.country = record->country_of_incorporation();
+    s.registration_numbers.assign(record->registration_numbers().begin(),
+                                  record->registration_numbers().end());
+  }
+  return s;
+}
 
 // The ancestors of `account` nearest first, each as a subject.
 std::vector<Subject> ResellerChain(
@@ -37,11 +50,13 @@ std::vector<Subject> ResellerChain(
     std::string chain = absl::StrJoin(path, " -> ");
     if (it != by_id.end() && !it->second->legal_entity().empty()) {
       s.name = it->second->legal_entity();
+      s.screened = Entity(s.name, it->second);
       s.context = absl::StrCat("reseller chain ", chain, ": ancestor ", parent,
                                " screened by its legal entity");
       parent = it->second->parent_account();
     } else {
       s.name = parent;
+      s.screened = Entity(s.name, nullptr);
       s.context = absl::StrCat("reseller chain ", chain, ": ancestor ", parent,
                                " has no imported KYC record; screened by its account id");
       parent.clear();
@@ -94,9 +109,15 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
     if (only != nullptr && !only->contains(account->account_id())) continue;
     if (cancelled != nullptr && *cancelled && ++done % 64 == 0 && (*cancelled)()) break;
     std::vector<Subject> subjects;
-    subjects.push_back({"legal_entity", account->legal_entity(), ""});
+    subjects.push_back(
+        {"legal_entity", account->legal_entity(), "", Entity(account->legal_entity(), account)});
     for (const auto& owner : account->beneficial_owners()) {
-      subjects.push_back({"beneficial_owner", owner.name(), ""});
+      screening::ScreeningSubject person;
+      person.name = owner.name();
+      person.kind = screening::SubjectKind::kPerson;
+      person.birth_date = owner.birth_date();
+      person.nationality = owner.nationality();
+      subjects.push_back({"beneficial_owner", owner.name(), "", std::move(person)});
     }
     for (Subject& s : ResellerChain(*account, by_id)) subjects.push_back(std::move(s));
     absl::flat_hash_set<std::string> seen;
@@ -109,11 +130,11 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
       if (subject.kind == "reseller") {
         auto memo = screened.find(subject.name);
         if (memo == screened.end()) {
-          memo = screened.emplace(subject.name, screener.Screen(subject.name)).first;
+          memo = screened.emplace(subject.name, screener.Screen(subject.screened)).first;
         }
         hits = &memo->second;
       } else {
-        direct = screener.Screen(subject.name);
+        direct = screener.Screen(subject.screened);
       }
       for (const screening::ScreeningHit& hit : *hits) {
         std::string key = absl::StrCat(subject.kind, "\x1f", subject.name, "\x1f", hit.entry->id);
@@ -128,6 +149,8 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
         m.set_entry_source(hit.entry->source);
         m.set_matched_alias(hit.matched_alias);
         m.set_score(hit.score);
+        m.set_strength(screening::MatchStrengthName(hit.strength));
+        m.set_entry_content_hash(hit.entry->content_hash);
         if (!subject.context.empty()) m.add_reasons(subject.context);
         for (const std::string& r : hit.reasons) m.add_reasons(r);
         m.set_kyc_version(kyc_version);

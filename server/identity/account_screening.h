@@ -1,7 +1,10 @@
 // Screening of every current account against a screening list: the account's legal entity, each
 // beneficial owner's name, and its reseller chain (every ancestor reached through parent_account,
 // screened by the ancestor's legal entity, or by its account id when the parent was never
-// imported). A hit is a lead for a person, never a block.
+// imported). Legal entities and resellers are screened as entities (with their country of
+// incorporation and registration numbers), owners as persons (with birth date and nationality);
+// each hit carries its strength ("strong" or "weak", see screening/screener.h) and the list
+// entry's content hash. A hit is a lead for a person, never a block.
 //
 //   screening::Screener screener(list, normalizer, {.threshold = policy.screening.min_score});
 //   std::vector<ScreeningMatch> hits = ScreenAccounts(accounts, screener, /*kyc_version=*/3);

@@ -66,6 +66,7 @@
 #include "server/identity/import_slot.h"
 #include "server/identity/import_stats.h"
 #include "server/policy/policy.h"
+#include "server/screening/name_frequencies.h"
 #include "server/screening/name_normalizer.h"
 #include "server/store/sqlite.h"
 
@@ -98,6 +99,9 @@ struct IdentityServiceOptions {
   // Who may call (provd always sets it): GetAccount/GetPolicy need the viewer role, imports and
   // LoadPolicy the admin role. Null: no checks, the peer is the actor (library tests).
   const Authenticator* auth = nullptr;
+  // Population name frequencies for screening (provd --name-frequencies); null: the built-in
+  // table. Must outlive the service.
+  const screening::NameFrequencies* name_frequencies = nullptr;
 };
 
 class ScreeningCache;

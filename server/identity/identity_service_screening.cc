@@ -25,12 +25,14 @@ absl::StatusOr<const ScreeningCache*> IdentityServiceImpl::StoredListScreenerLoc
   const double threshold = ScreeningThreshold();
   if (cache_ != nullptr && cache_->Matches(info->list_version, threshold)) return cache_.get();
   if (cache_ != nullptr && cache_->list().version == info->list_version) {
-    cache_ = std::make_unique<ScreeningCache>(cache_->list(), normalizer_, threshold);
+    cache_ = std::make_unique<ScreeningCache>(cache_->list(), normalizer_, threshold,
+                                              options_.name_frequencies);
     return cache_.get();
   }
   PROV_ASSIGN_OR_RETURN(std::optional<StoredScreeningList> stored, LoadLatestScreeningList(*db_));
   if (!stored.has_value()) return absl::InternalError("screening list vanished");
-  cache_ = std::make_unique<ScreeningCache>(std::move(stored->list), normalizer_, threshold);
+  cache_ = std::make_unique<ScreeningCache>(std::move(stored->list), normalizer_, threshold,
+                                            options_.name_frequencies);
   return cache_.get();
 }
 

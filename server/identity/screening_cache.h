@@ -1,13 +1,14 @@
 // ScreeningCache (internal to IdentityServiceImpl): the latest screening list, parsed, with a
 // Screener built over it for one threshold, so each import does not re-parse the stored list.
 //
-//   auto cache = std::make_unique<ScreeningCache>(std::move(list), normalizer, 0.88);
+//   auto cache = std::make_unique<ScreeningCache>(std::move(list), normalizer, 0.88, &table);
 //   cache->Matches("csl-sha256:...", 0.88);   // reusable?
 //   ScreenAccounts(accounts, cache->screener(), kyc_version);
 //
 // Immutable after construction; the Screener points into `list_`, so the object never moves.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -20,10 +21,15 @@ namespace prov::server {
 class ScreeningCache {
  public:
   ScreeningCache(screening::CslList list, const screening::NameNormalizer& normalizer,
-                 double threshold)
+                 double threshold, const screening::NameFrequencies* frequencies = nullptr)
       : list_(std::move(list)),
         threshold_(threshold),
-        screener_(list_, normalizer, screening::ScreenerOptions{.threshold = threshold}) {}
+        screener_(
+            list_, normalizer,
+            screening::ScreenerOptions{
+                .threshold = threshold,
+                .weak_threshold = std::min(threshold, screening::ScreenerOptions{}.weak_threshold),
+                .frequencies = frequencies}) {}
   ScreeningCache(const ScreeningCache&) = delete;
   ScreeningCache& operator=(const ScreeningCache&) = delete;
 

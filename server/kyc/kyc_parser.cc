@@ -19,10 +19,10 @@ namespace {
 using provenance::v1::AccountIdentity;
 
 constexpr absl::string_view kColumns[] = {
-    "account_id",        "legal_entity", "country_of_incorporation",
-    "beneficial_owners", "addresses",    "payment_fingerprint",
-    "email_domains",     "source_ips",   "parent_account",
-    "is_reseller"};
+    "account_id",        "legal_entity",        "country_of_incorporation",
+    "beneficial_owners", "addresses",           "payment_fingerprint",
+    "email_domains",     "source_ips",          "parent_account",
+    "is_reseller",       "registration_numbers"};
 
 std::vector<std::string> SplitList(absl::string_view value) {
   std::vector<std::string> out;
@@ -33,13 +33,22 @@ std::vector<std::string> SplitList(absl::string_view value) {
   return out;
 }
 
-// "Li Wei (CN)" -> {name "Li Wei", nationality "CN"}; "Li Wei" -> no nationality.
+// "Li Wei (CN)" -> {name "Li Wei", nationality "CN"}; "Li Wei" -> no nationality;
+// "Li Wei (CN, 1971-03-02)" and "Li Wei (1971)" also give a birth date (it starts with a digit).
 void ParseOwner(absl::string_view text, provenance::v1::BeneficialOwner* owner) {
   text = absl::StripAsciiWhitespace(text);
   if (absl::EndsWith(text, ")")) {
     size_t open = text.rfind('(');
     if (open != absl::string_view::npos) {
-      owner->set_nationality(std::string(text.substr(open + 1, text.size() - open - 2)));
+      for (absl::string_view part :
+           absl::StrSplit(text.substr(open + 1, text.size() - open - 2), ',')) {
+        part = absl::StripAsciiWhitespace(part);
+        if (!part.empty() && absl::ascii_isdigit(static_cast<unsigned char>(part[0]))) {
+          owner->set_birth_date(std::string(part));
+        } else {
+          owner->set_nationality(std::string(part));
+        }
+      }
       text = absl::StripAsciiWhitespace(text.substr(0, open));
     }
   }
@@ -166,6 +175,9 @@ absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_vie
       continue;
     }
     a.set_is_reseller(reseller);
+    for (std::string& v : SplitList(get("registration_numbers"))) {
+      a.add_registration_numbers(std::move(v));
+    }
     Accept(std::move(a), where, line, &seen, &result);
   }
   return result;

@@ -8,8 +8,10 @@
 //
 // CSV: a header naming the columns (any order; unknown columns are an error naming them):
 //   account_id, legal_entity, country_of_incorporation, beneficial_owners, addresses,
-//   payment_fingerprint, email_domains, source_ips, parent_account, is_reseller
-// List columns separate values with ';'. beneficial_owners entries are "Name (NATIONALITY)".
+//   payment_fingerprint, email_domains, source_ips, parent_account, is_reseller,
+//   registration_numbers (optional)
+// List columns separate values with ';'. beneficial_owners entries are "Name (NATIONALITY)" or
+// "Name (NATIONALITY, YYYY-MM-DD)" (the birth date, also "YYYY" or "YYYY-MM", is optional).
 // JSON: {"accounts": [AccountIdentity, ...]} (proto3 JSON field names); JSON Lines: one
 // AccountIdentity object per line. Every record is validated (ValidateAccount) the same way.
 //

@@ -26,6 +26,41 @@ bool ValidAccountId(absl::string_view id) {
   return true;
 }
 
+// "YYYY", "YYYY-MM" or "YYYY-MM-DD" with a plausible year, month and day.
+bool ValidBirthDate(absl::string_view d) {
+  std::vector<absl::string_view> parts = absl::StrSplit(d, '-');
+  if (parts.size() > 3 || parts[0].size() != 4) return false;
+  int year = 0, month = 1, day = 1;
+  if (!absl::SimpleAtoi(parts[0], &year) || year < 1850 || year > 2100) return false;
+  if (parts.size() >= 2 &&
+      (parts[1].size() != 2 || !absl::SimpleAtoi(parts[1], &month) || month < 1 || month > 12)) {
+    return false;
+  }
+  if (parts.size() == 3) {
+    static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (parts[2].size() != 2 || !absl::SimpleAtoi(parts[2], &day) || day < 1 ||
+        day > kDays[month - 1]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Letters, digits and the separators registries print (" -./"), at most 64 characters.
+bool ValidRegistrationNumber(absl::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  bool alnum = false;
+  for (char c : n) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (absl::ascii_isalnum(u)) {
+      alnum = true;
+    } else if (absl::string_view(" -./").find(c) == absl::string_view::npos) {
+      return false;
+    }
+  }
+  return alnum;
+}
+
 bool ValidCountry(std::string* code) {
   *code = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(*code));
   return code->size() == 2 && absl::ascii_isalpha(static_cast<unsigned char>((*code)[0])) &&
@@ -143,6 +178,21 @@ absl::Status ValidateAccount(AccountIdentity* a) {
       return absl::InvalidArgumentError(absl::StrCat("beneficial_owners[", i, "].nationality: \"",
                                                      owner->nationality(),
                                                      "\" is not a two-letter ISO 3166 code"));
+    }
+    owner->set_birth_date(std::string(absl::StripAsciiWhitespace(owner->birth_date())));
+    if (!owner->birth_date().empty() && !ValidBirthDate(owner->birth_date())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "beneficial_owners[", i, "].birth_date: \"", owner->birth_date().substr(0, 32),
+          "\" is not a date YYYY-MM-DD (or YYYY-MM, YYYY)"));
+    }
+  }
+  for (int i = 0; i < a->registration_numbers_size(); ++i) {
+    std::string* n = a->mutable_registration_numbers(i);
+    *n = std::string(absl::StripAsciiWhitespace(*n));
+    if (!ValidRegistrationNumber(*n)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("registration_numbers[", i, "]: \"", n->substr(0, 64),
+                       "\" is not a registration number (1-64 letters, digits, ' -./')"));
     }
   }
   for (int i = 0; i < a->email_domains_size(); ++i) {

@@ -1,8 +1,11 @@
 #include "server/screening/csl_list.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/csv.h"
 #include "common/sha256.h"
@@ -24,6 +27,35 @@ std::string OverLimit(const std::vector<std::string>& header, const std::vector<
     }
   }
   return "";
+
+std::vector<std::string> SplitList(absl::string_view s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, ';')) {
+    std::string p = Trimmed(part);
+    if (!p.empty()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Two-letter country codes named by `e`: nationalities, citizenships, and the last comma-separated
+// part of each address when it is a two-letter code.
+std::vector<std::string> Countries(const CslEntry& e) {
+  std::vector<std::string> out;
+  auto add = [&](std::string c) {
+    c = absl::AsciiStrToUpper(Trimmed(c));
+    if (c.size() != 2 || !absl::ascii_isalpha(static_cast<unsigned char>(c[0])) ||
+        !absl::ascii_isalpha(static_cast<unsigned char>(c[1]))) {
+      return;
+    }
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
+  };
+  for (const std::string& c : SplitList(e.nationalities)) add(c);
+  for (const std::string& c : SplitList(e.citizenships)) add(c);
+  for (const std::string& address : SplitList(e.addresses)) {
+    size_t comma = address.rfind(',');
+    add(comma == std::string::npos ? address : address.substr(comma + 1));
+  }
+  return out;
 }
 
 }  // namespace
@@ -122,6 +154,10 @@ absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
       row_errors->push_back({line, absl::StrCat("line ", line, ": ", alias_error)});
       continue;
     }
+    e.dates_of_birth = SplitList(get(fields, "dates_of_birth"));
+    e.ids = get(fields, "ids");
+    e.countries = Countries(e);
+    e.content_hash = Sha256Hex(absl::StrJoin(fields, "\x1f")).substr(0, 16);
     e.id = get(fields, "_id");
     if (e.id.empty()) e.id = get(fields, "entity_number");
     if (e.id.empty()) e.id = absl::StrCat("line:", line);

@@ -39,6 +39,14 @@ struct CslEntry {
   std::string citizenships;
   std::string license_policy;
   std::string source_list_url;
+  // Secondary identifiers, where the list carries them (mostly persons on the SDN-derived lists):
+  std::vector<std::string> dates_of_birth;  // "1955", "1965-07-01"; split on ';'
+  std::vector<std::string> countries;       // ISO alpha-2 from nationalities, citizenships and the
+                                            // last part of each address ("Gaza City, Gaza, PS")
+  std::string ids;                          // "Passport, 836238033, KP; ..." as published
+  // SHA-256 (16 hex) of the row's fields: a clearance of a match against this entry holds until
+  // the entry itself changes, whatever else changes in the list.
+  std::string content_hash;
   int line = 0;  // line of the record in the file
 };
 

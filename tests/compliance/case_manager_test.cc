@@ -201,5 +201,75 @@ TEST_F(CaseManagerTest, BadRequestsNameTheField) {
   EXPECT_EQ(cases_->Get(id)->revision(), 0u);  // nothing was recorded
 }
 
+// Issue 9: a weak screening match is a screening_review flag; clearing it needs the reason, and the
+// clearance survives KYC and list re-imports and a restart (real SQLite file) until the entry
+// itself changes.
+IdentitySnapshot WeakMatchSnapshot(int64_t kyc_version, const std::string& list_version,
+                                   const std::string& entry_hash) {
+  IdentitySnapshot snap;
+  snap.kyc_version = kyc_version;
+  snap.screening_list_version = list_version;
+  auto accounts = std::make_shared<std::vector<provenance::v1::AccountIdentity>>();
+  auto& a = accounts->emplace_back();
+  a.set_account_id("acme");
+  a.set_legal_entity("Acme Labs");
+  a.add_beneficial_owners()->set_name("John Smith");
+  snap.accounts = accounts;
+  provenance::v1::ScreeningMatch m;
+  m.set_account_id("acme");
+  m.set_subject_kind("beneficial_owner");
+  m.set_subject_name("John Smith");
+  m.set_entry_id("T4");
+  m.set_entry_name("SMITH, John");
+  m.set_score(1.0);
+  m.set_strength("weak");
+  m.set_entry_content_hash(entry_hash);
+  m.set_list_version(list_version);
+  snap.screening.push_back(m);
+  return snap;
+}
+
+TEST_F(CaseManagerTest, ScreeningReviewClearanceNeedsAReasonAndSurvivesReimports) {
+  Start();
+  auto review = [&](const std::string& rule) {
+    engine_->Flush();
+    return engine_->Read([&](const Analyzer& a) {
+      provenance::v1::ListFlagsRequest r;
+      r.set_rule(rule);
+      return a.ListFlags(r);
+    });
+  };
+  engine_->OnIdentityChanged(WeakMatchSnapshot(1, "csl-sha256:aaa", "h1"));
+  auto flags = review("screening_review:");
+  ASSERT_EQ(flags.size(), 1u);
+  const std::string id = flags[0].flag_id();
+  auto refused = Do("ann", id, "resolve", provenance::v1::DISPOSITION_FALSE_POSITIVE);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("note"));
+  auto cleared = Do("ann", id, "resolve", provenance::v1::DISPOSITION_FALSE_POSITIVE,
+                    "not the listed John Smith: date of birth 1971 vs 1960");
+  ASSERT_TRUE(cleared.ok()) << cleared.status();
+
+  // KYC and list re-imports with the entry unchanged, across a restart.
+  engine_->OnIdentityChanged(WeakMatchSnapshot(2, "csl-sha256:bbb", "h1"));
+  EXPECT_EQ(review("screening_review:")[0].status(), FLAG_STATUS_RESOLVED);
+  Stop();
+  Start();
+  engine_->OnIdentityChanged(WeakMatchSnapshot(3, "csl-sha256:ccc", "h1"));
+  flags = review("screening_review:");
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].status(), FLAG_STATUS_RESOLVED);
+  auto c = cases_->Get(id);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->actions(c->actions_size() - 1).note(),
+            "not the listed John Smith: date of birth 1971 vs 1960");
+
+  // The list entry changes: a new open review.
+  engine_->OnIdentityChanged(WeakMatchSnapshot(4, "csl-sha256:ddd", "h2"));
+  flags = review("screening_review:T4@h2");
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].status(), FLAG_STATUS_OPEN);
+}
+
 }  // namespace
 }  // namespace prov::server

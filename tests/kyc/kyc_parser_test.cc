@@ -184,3 +184,45 @@ TEST(KycParserTest, FormatFromPath) {
 
 }  // namespace
 }  // namespace prov::kyc
+
+namespace prov::kyc {
+namespace {
+
+// Issue 9: birth dates of beneficial owners and registration numbers of entities.
+TEST(KycParserTest, OwnerBirthDateAndRegistrationNumbers) {
+  std::string csv =
+      "account_id,legal_entity,beneficial_owners,registration_numbers\n"
+      "acme,Acme Ltd,\"Li Wei (cn, 1971-03-02); Jane Roe (1980); Bob\",\"HRB 12345; 529900T8BM\"\n"
+      "bad-dob,Bad Ltd,\"Jo Doe (US, 1971-02-30)\",\n"
+      "bad-reg,Bad Reg Ltd,,\"12#45\"\n";
+  auto r = ParseKyc(csv, KycFormat::kCsv, "a.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->accounts.size(), 1u);
+  const auto& a = r->accounts[0];
+  ASSERT_EQ(a.beneficial_owners_size(), 3);
+  EXPECT_EQ(a.beneficial_owners(0).nationality(), "CN");
+  EXPECT_EQ(a.beneficial_owners(0).birth_date(), "1971-03-02");
+  EXPECT_EQ(a.beneficial_owners(1).nationality(), "");
+  EXPECT_EQ(a.beneficial_owners(1).birth_date(), "1980");
+  EXPECT_EQ(a.beneficial_owners(2).birth_date(), "");
+  ASSERT_EQ(a.registration_numbers_size(), 2);
+  EXPECT_EQ(a.registration_numbers(0), "HRB 12345");
+  ASSERT_EQ(r->errors.size(), 2u);
+  EXPECT_NE(r->errors[0].message.find("beneficial_owners[0].birth_date: \"1971-02-30\""),
+            std::string::npos)
+      << r->errors[0].message;
+  EXPECT_NE(r->errors[1].message.find("registration_numbers[0]: \"12#45\""), std::string::npos)
+      << r->errors[1].message;
+
+  auto json = ParseKyc(
+      R"({"accounts":[{"accountId":"j","legalEntity":"J Ltd","registrationNumbers":["LEI-1"],)"
+      R"("beneficialOwners":[{"name":"A B","birthDate":"1960-05"}]}]})",
+      KycFormat::kJson, "a.json");
+  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_EQ(json->accounts.size(), 1u) << (json->errors.empty() ? "" : json->errors[0].message);
+  EXPECT_EQ(json->accounts[0].beneficial_owners(0).birth_date(), "1960-05");
+  EXPECT_EQ(json->accounts[0].registration_numbers(0), "LEI-1");
+}
+
+}  // namespace
+}  // namespace prov::kyc

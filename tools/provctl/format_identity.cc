@@ -42,10 +42,10 @@ std::string RowErrorLines(const google::protobuf::RepeatedPtrField<std::string>&
 }
 
 std::string ScreeningMatchLines(const provenance::v1::ScreeningMatch& m) {
-  std::string out =
-      absl::StrFormat("  %s '%s' ~ %s '%s' (entry %s, %s) score %.3f\n", m.subject_kind(),
-                      m.subject_name(), m.matched_alias() ? "alias" : "name", m.entry_name(),
-                      m.entry_id(), m.entry_source(), m.score());
+  std::string out = absl::StrFormat(
+      "  %s '%s' ~ %s '%s' (entry %s, %s) score %.3f%s\n", m.subject_kind(), m.subject_name(),
+      m.matched_alias() ? "alias" : "name", m.entry_name(), m.entry_id(), m.entry_source(),
+      m.score(), m.strength().empty() ? "" : absl::StrCat(", ", m.strength(), " match"));
   absl::StrAppend(&out, "    list ", m.list_version(), ", KYC version ", m.kyc_version(), "\n");
   for (const std::string& reason : m.reasons()) absl::StrAppend(&out, "    - ", reason, "\n");
   return out;
@@ -61,8 +61,11 @@ std::string AccountDetail(const provenance::v1::GetAccountResponse& r) {
   AppendField(&out, "country", a.country_of_incorporation());
   std::vector<std::string> owners;
   for (const auto& o : a.beneficial_owners()) {
-    owners.push_back(o.nationality().empty() ? o.name()
-                                             : absl::StrCat(o.name(), " (", o.nationality(), ")"));
+    std::vector<std::string> facts;
+    if (!o.nationality().empty()) facts.push_back(o.nationality());
+    if (!o.birth_date().empty()) facts.push_back(absl::StrCat("born ", o.birth_date()));
+    owners.push_back(facts.empty() ? o.name()
+                                   : absl::StrCat(o.name(), " (", absl::StrJoin(facts, ", "), ")"));
   }
   AppendField(&out, "beneficial owners", JoinOrDash(owners));
   AppendField(&out, "addresses", absl::StrJoin(a.addresses(), "; "));

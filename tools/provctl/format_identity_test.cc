@@ -81,6 +81,26 @@ TEST(FormatIdentityTest, AccountDetailShowsIdentityHitsWithReasonsBundleFlags) {
   EXPECT_NE(AccountDetail(bare).find("(no KYC record imported)"), std::string::npos);
 }
 
+// Issue 9: the match strength and an owner's birth date are shown.
+TEST(FormatIdentityTest, StrengthAndBirthDate) {
+  GetAccountResponse resp;
+  resp.mutable_identity()->set_account_id("acme");
+  auto* o = resp.mutable_identity()->add_beneficial_owners();
+  o->set_name("John Smith");
+  o->set_nationality("US");
+  o->set_birth_date("1971-03-02");
+  auto* m = resp.add_screening();
+  m->set_subject_kind("beneficial_owner");
+  m->set_subject_name("John Smith");
+  m->set_entry_name("SMITH, John");
+  m->set_entry_id("T4");
+  m->set_score(1.0);
+  m->set_strength("weak");
+  std::string text = AccountDetail(resp);
+  EXPECT_NE(text.find("John Smith (US, born 1971-03-02)"), std::string::npos) << text;
+  EXPECT_NE(text.find("score 1.000, weak match"), std::string::npos) << text;
+}
+
 TEST(FormatIdentityTest, Policy) {
   LoadPolicyResponse loaded;
   loaded.set_policy_version("p-2");
