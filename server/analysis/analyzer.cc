@@ -326,6 +326,7 @@ void FindHandoffs(Analyzer::State& s, const policy::Policy& p, const std::string
 
 void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string& prev,
                  const std::string& next, const std::string& digest) {
+  if (s.common_digests.contains(digest)) return;
   const auto& a = s.workloads.at(prev);
   const auto& b = s.workloads.at(next);
   if (!a.ended() || a.account() == b.account()) return;
@@ -334,7 +335,16 @@ void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string&
   if (gap < -Micros(p.correlation.co_start_window) || gap > Micros(p.correlation.handoff_window)) {
     return;
   }
-  AddLink(
+  // A digest links only once it has been seen for artifact_settle, hand-offs included: until
+  // then the pair waits and SettleDigest makes it.
+  if (!s.settled_digests.contains(digest)) {
+    auto& waiting = s.pending_handoffs[digest];
+    if (waiting.size() < static_cast<size_t>(p.correlation.max_bucket_workloads)) {
+      waiting.emplace(prev, next);
+    }
+    return;
+  }
+  const std::string link_key = AddLink(
       s, p, "handoff", prev, next, absl::StrCat(digest, "|", prev, "|", next),
       [&] {
         return absl::StrCat(DescribeWorkload(s, prev), " stopped and ",
@@ -344,6 +354,8 @@ void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string&
                             " with the same checkpoint/dataset digest ", Short(digest));
       },
       b.started_us());
+  // Registered with the digest's other links: withdrawn with them if the digest turns common.
+  if (!link_key.empty()) s.digest_links[digest].insert(link_key);
 }
 
 void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string& key,
@@ -366,6 +378,9 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
     s.digest_accounts.erase(digest);
     s.digest_first_us.erase(digest);
     s.artifact_digests.erase(digest);
+    s.pending_handoffs.erase(digest);
+    s.ended_by_digest.erase(digest);
+    s.started_by_digest.erase(digest);
     return;
   }
   if (s.settled_digests.contains(digest)) LinkDigestAccount(s, p, digest, account, t);
@@ -378,6 +393,9 @@ void SettleDigest(Analyzer::State& s, const policy::Policy& p, const std::string
   if (first == s.digest_first_us.end()) return;
   if (t - first->second < absl::ToInt64Microseconds(p.correlation.artifact_settle)) return;
   s.settled_digests.insert(digest);
+  if (auto waiting = s.pending_handoffs.extract(digest); !waiting.empty()) {
+    for (const auto& [prev, next] : waiting.mapped()) HandoffPair(s, p, prev, next, digest);
+  }
   auto accounts = s.digest_accounts.find(digest);
   if (accounts == s.digest_accounts.end()) return;
   const std::vector<std::string> list(accounts->second.begin(), accounts->second.end());
@@ -407,16 +425,25 @@ void LinkDigestAccount(Analyzer::State& s, const policy::Policy& p, const std::s
 
 namespace {
 
-// Workloads of other (attributed) accounts running on `node`: those listening on `port` when any
-// does, else all of them. `listening` says which it is.
+// Whether two workloads ran at the same time as far as their reports tell: evidence is judged as
+// of its own time, so a workload that ended links to nothing that started after it ended (a
+// multi-node run whose MASTER_ADDR resolved only once its master node had a new tenant).
+bool Overlapped(const provenance::v1::WorkloadFacts& a, const provenance::v1::WorkloadFacts& b) {
+  if (a.ended() && b.started_us() > a.last_time_us()) return false;
+  if (b.ended() && a.started_us() > b.last_time_us()) return false;
+  return true;
+}
+
+// Workloads of other (attributed) accounts running on `node` while `f` ran: those listening on
+// `port` when any does, else all of them. `listening` says which it is.
 std::vector<const provenance::v1::WorkloadFacts*> PeersOn(const Analyzer::State& s,
                                                           const provenance::v1::NodeFacts& node,
-                                                          const std::string& account, uint32_t port,
-                                                          bool* listening) {
+                                                          const provenance::v1::WorkloadFacts& f,
+                                                          uint32_t port, bool* listening) {
   std::vector<const provenance::v1::WorkloadFacts*> listeners, others;
   for (const std::string& k : node.current_workloads()) {
     const auto& v = s.workloads.at(k);
-    if (v.account() == account || !Attributed(v.account())) continue;
+    if (v.account() == f.account() || !Attributed(v.account()) || !Overlapped(f, v)) continue;
     const bool listens =
         port != 0 && std::find(v.listening_ports().begin(), v.listening_ports().end(), port) !=
                          v.listening_ports().end();
@@ -454,7 +481,7 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
   bool listening = false;
   const std::vector<const provenance::v1::WorkloadFacts*> on =
       master == nullptr ? std::vector<const provenance::v1::WorkloadFacts*>{}
-                        : PeersOn(s, *master, f.account(), f.master_port(), &listening);
+                        : PeersOn(s, *master, f, f.master_port(), &listening);
   if (on.empty()) RememberUnresolved(s, f.master_addr(), absl::StrCat("M|", f.key()), t);
   for (const auto* v : on) {
     AddLink(
@@ -475,7 +502,7 @@ void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1:
   bool listening = false;
   const std::vector<const provenance::v1::WorkloadFacts*> on =
       remote == nullptr ? std::vector<const provenance::v1::WorkloadFacts*>{}
-                        : PeersOn(s, *remote, f.account(), peer.port, &listening);
+                        : PeersOn(s, *remote, f, peer.port, &listening);
   if (on.empty()) {
     RememberUnresolved(s, peer.address, absl::StrCat("P|", f.key(), "|", peer.port), t);
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "server/analysis/analyzer.h"
 #include "server/analysis/analyzer_internal.h"
 #include "server/analysis/analyzer_state.h"
@@ -268,6 +269,13 @@ void Analyzer::FinishRestore() {
       const std::string digest = key.substr(key.rfind('|') + 1);
       s.digest_links[digest].insert(key);
       s.settled_digests.insert(digest);  // it linked before the restart
+    } else if (link.kind() == "handoff") {
+      // "handoff|<a>|<b>|<digest>|<ended workload>|<started workload>"
+      const std::vector<std::string> parts = absl::StrSplit(key, '|');
+      if (parts.size() >= 4) {
+        s.digest_links[parts[3]].insert(key);
+        s.settled_digests.insert(parts[3]);
+      }
     }
   }
   for (auto& [pair, st] : s.pairs) {

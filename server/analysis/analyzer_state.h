@@ -94,6 +94,8 @@ struct Analyzer::State {
   // Ended workloads with artifact digests, for hand-off: digest -> (end us, workload key).
   absl::flat_hash_map<std::string, std::deque<std::pair<int64_t, std::string>>> ended_by_digest;
   absl::flat_hash_map<std::string, std::vector<std::string>> started_by_digest;  // recent starts
+  // Hand-offs found before their digest settled: digest -> (ended, started) workload keys.
+  absl::flat_hash_map<std::string, std::set<std::pair<std::string, std::string>>> pending_handoffs;
   // Activity transitions: (kind, window) -> workloads; pair -> shared transitions.
   absl::btree_map<std::pair<int, int64_t>, Bucket> transitions;
   absl::flat_hash_map<std::string, int> shared_transitions;  // "wa|wb" -> count
