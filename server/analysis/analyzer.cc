@@ -139,7 +139,10 @@ void Analyzer::Observe(const ReportObservation& r) {
     node.set_datacenter(r.datacenter);
     node.set_region(r.region);
     node.mutable_addresses()->Assign(r.addresses.begin(), r.addresses.end());
-    for (const auto& a : r.addresses) ClaimAddress(s, a, r.node_id);
+    for (const auto& a : r.addresses) {
+      ClaimAddress(s, a, r.node_id);
+      EndpointInFleet(s, p, a);
+    }
     if (!r.hostname.empty()) ClaimAddress(s, r.hostname, r.node_id);
     ClaimAddress(s, r.node_id, r.node_id);
     s.changed_nodes.insert(r.node_id);
@@ -506,6 +509,8 @@ void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1:
   if (on.empty()) {
     RememberUnresolved(s, peer.address, absl::StrCat("P|", f.key(), "|", peer.port), t);
   }
+  // An address no node claims may be a coordinator outside the fleet.
+  if (!s.address_to_node.contains(peer.address)) ExternalPeer(s, p, f, peer, t);
   for (const auto* v : on) {
     AddLink(
         s, p, "network_peer", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
@@ -620,7 +625,7 @@ std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const st
                            std::string a, std::string b, std::string workload_a,
                            std::string workload_b, const std::string& evidence,
                            absl::FunctionRef<std::string()> sentence, int64_t t,
-                           int64_t kyc_version) {
+                           int64_t kyc_version, double discount) {
   if (a == b || !Attributed(a) || !Attributed(b)) return "";
   if (b < a) {
     std::swap(a, b);
@@ -641,8 +646,8 @@ std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const st
   link.set_account_b(b);
   link.set_workload_a(workload_a);
   link.set_workload_b(workload_b);
-  auto w = p.correlation.weights.find(kind);
-  link.set_weight(w == p.correlation.weights.end() ? 0 : w->second);
+  if (discount > 0) link.set_discount(std::min(discount, 1.0));
+  link.set_weight(LinkWeight(p, link));
   link.set_sentence(sentence());
   SetTimestamp(link.mutable_first_time(), t);
   SetTimestamp(link.mutable_last_time(), t);
@@ -670,8 +675,13 @@ void RemoveLink(Analyzer::State& s, const policy::Policy& p, const std::string& 
   if (ps->second.link_keys.empty() && !ps->second.joined) s.pairs.erase(ps);
 }
 
-void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t) {
-  PairState& pair = s.pairs[key];
+double LinkWeight(const policy::Policy& p, const provenance::v1::Link& link) {
+  auto w = p.correlation.weights.find(link.kind());
+  const double weight = w == p.correlation.weights.end() ? 0 : w->second;
+  return weight * (1 - std::clamp(link.discount(), 0.0, 1.0));
+}
+
+bool ScorePair(const Analyzer::State& s, const policy::Policy& p, PairState& pair) {
   pair.max_weight.clear();
   pair.count.clear();
   for (const std::string& lk : pair.link_keys) {
@@ -680,14 +690,22 @@ void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& 
     w = std::max(w, link.weight());
     ++pair.count[link.kind()];
   }
-  double miss = 1;
-  bool workload_level = false;
+  double miss = 1, workload_miss = 1;
   for (const auto& [kind, w] : pair.max_weight) {
     miss *= 1 - w;
-    if (w > 0 && !policy::IsSupportingLinkKind(kind)) workload_level = true;
+    if (!policy::IsSupportingLinkKind(kind)) workload_miss *= 1 - w;
   }
   pair.score = 1 - miss;
-  const bool joined = workload_level && pair.score >= p.correlation.bundle_threshold - 1e-9;
+  // Weak links never carry a merge: the workload-level evidence alone must be substantial (and
+  // non-zero), whatever identity and co-start links add on top.
+  const double workload = 1 - workload_miss;
+  return workload > 0 && workload >= p.correlation.min_workload_evidence - 1e-9 &&
+         pair.score >= p.correlation.bundle_threshold - 1e-9;
+}
+
+void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t) {
+  PairState& pair = s.pairs[key];
+  const bool joined = ScorePair(s, p, pair);
   if (joined != pair.joined) {
     pair.joined = joined;
     if (joined) {
@@ -803,12 +821,25 @@ void Analyzer::SetPolicy(std::shared_ptr<const policy::Policy> policy) {
   State& s = *s_;
   const policy::Policy& p = *policy_;
   for (auto& [key, link] : s.links) {
-    auto w = p.correlation.weights.find(link.kind());
-    const double weight = w == p.correlation.weights.end() ? 0 : w->second;
+    const double weight = LinkWeight(p, link);
     if (weight != link.weight() || link.policy_version() != p.version) {
       link.set_weight(weight);
       link.set_policy_version(p.version);
       s.changed_links.insert(key);
+    }
+  }
+  // Off-fleet addresses are judged again under the new list of common endpoints.
+  for (auto it = s.endpoints.begin(); it != s.endpoints.end();) {
+    const bool declared =
+        std::any_of(p.correlation.common_endpoints.begin(), p.correlation.common_endpoints.end(),
+                    [&](const policy::AddressRange& r) { return r.Contains(it->first); });
+    if (declared) {
+      EndpointInFleet(s, p, it->first);  // withdraws its links and excludes it
+      ++it;
+    } else if (it->second.excluded && !s.address_to_node.contains(it->first)) {
+      s.endpoints.erase(it++);
+    } else {
+      ++it;
     }
   }
   std::vector<AccountPair> pairs;
