@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -24,7 +25,7 @@ absl::Status ErrnoStatus(int err, absl::string_view what, const std::string& pat
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
+absl::StatusOr<std::string> ReadFilePrefix(const std::string& path, size_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open", path);
   std::string out;
@@ -42,6 +43,18 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max
   }
   ::close(fd);
   return out;
+}
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
+  // One byte more than allowed tells a file of exactly max_bytes from a larger one, also for
+  // /proc files whose stat() size is 0.
+  const size_t probe = max_bytes == SIZE_MAX ? max_bytes : max_bytes + 1;
+  absl::StatusOr<std::string> text = ReadFilePrefix(path, probe);
+  if (text.ok() && text->size() > max_bytes) {
+    return absl::OutOfRangeError(absl::StrCat("read ", path, ": file is larger than the ",
+                                              max_bytes, "-byte limit for this input"));
+  }
+  return text;
 }
 
 absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path) {

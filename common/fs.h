@@ -14,8 +14,15 @@
 
 namespace prov {
 
-// Reads at most max_bytes (default 16 MiB) of a file. NOT_FOUND when missing.
+// Reads a whole file of at most max_bytes (default 16 MiB). NOT_FOUND when missing;
+// OUT_OF_RANGE naming the path and the limit when the file is larger: a file is never cut short
+// silently (a truncated JSON scenario or YAML policy would fail later with a misleading parse
+// error, or worse, parse). Callers that read big inputs pass a limit that fits them.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);
+// The first max_bytes of a file, shorter when the file is: for /proc and /sys files whose prefix
+// is what the caller wants (a command line, an environment block) and whose size stat() cannot
+// tell.
+absl::StatusOr<std::string> ReadFilePrefix(const std::string& path, size_t max_bytes);
 // Entry names (no "." or ".."), sorted.
 absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path);
 // Target of a symbolic link.

@@ -92,7 +92,7 @@ NetSummary CollectNetPeers(const std::string& procfs_root, const std::vector<uin
   for (uint32_t pid : pids) {
     for (bool v6 : {false, true}) {
       std::string rel = absl::StrCat(pid, v6 ? "/net/tcp6" : "/net/tcp");
-      auto text = ReadFileToString(JoinPath(procfs_root, rel), 64 << 20);
+      auto text = ReadFilePrefix(JoinPath(procfs_root, rel), 64 << 20);
       if (!text.ok()) continue;  // no IPv6, or the process is gone
       for (TcpSocket& s : ParseProcNetTcp(*text, v6, rel, errors)) {
         if (s.inode == 0 || !inodes.contains(s.inode) || !seen.insert(s.inode).second) continue;

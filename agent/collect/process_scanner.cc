@@ -55,15 +55,15 @@ void ReadDetails(const std::string& root, ProcessInfo* p) {
   if (auto s = ReadFileToString(JoinPath(dir, "status"), 64 << 10); s.ok()) {
     p->uid = ParseStatusUid(*s);
   }
-  if (auto s = ReadFileToString(JoinPath(dir, "cmdline"), 256 << 10); s.ok()) {
+  if (auto s = ReadFilePrefix(JoinPath(dir, "cmdline"), 256 << 10); s.ok()) {
     p->argv = SplitCmdline(*s);
   }
   if (auto s = ReadFileToString(JoinPath(dir, "cgroup"), 64 << 10); s.ok()) p->cgroup = *s;
-  if (auto s = ReadFileToString(JoinPath(dir, "environ"), 1 << 20); s.ok()) {
+  if (auto s = ReadFilePrefix(JoinPath(dir, "environ"), 1 << 20); s.ok()) {
     p->env = FilterEnviron(*s);
   }
   if (p->ppid > 1) {
-    auto s = ReadFileToString(JoinPath(PidDir(root, p->ppid), "cmdline"), 256 << 10);
+    auto s = ReadFilePrefix(JoinPath(PidDir(root, p->ppid), "cmdline"), 256 << 10);
     if (s.ok()) p->parent_argv = SplitCmdline(*s);
   }
 }

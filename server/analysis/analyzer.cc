@@ -139,7 +139,10 @@ void Analyzer::Observe(const ReportObservation& r) {
     node.set_datacenter(r.datacenter);
     node.set_region(r.region);
     node.mutable_addresses()->Assign(r.addresses.begin(), r.addresses.end());
-    for (const auto& a : r.addresses) ClaimAddress(s, a, r.node_id);
+    for (const auto& a : r.addresses) {
+      ClaimAddress(s, a, r.node_id);
+      EndpointInFleet(s, p, a);
+    }
     if (!r.hostname.empty()) ClaimAddress(s, r.hostname, r.node_id);
     ClaimAddress(s, r.node_id, r.node_id);
     s.changed_nodes.insert(r.node_id);
@@ -326,6 +329,7 @@ void FindHandoffs(Analyzer::State& s, const policy::Policy& p, const std::string
 
 void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string& prev,
                  const std::string& next, const std::string& digest) {
+  if (s.common_digests.contains(digest)) return;
   const auto& a = s.workloads.at(prev);
   const auto& b = s.workloads.at(next);
   if (!a.ended() || a.account() == b.account()) return;
@@ -334,7 +338,16 @@ void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string&
   if (gap < -Micros(p.correlation.co_start_window) || gap > Micros(p.correlation.handoff_window)) {
     return;
   }
-  AddLink(
+  // A digest links only once it has been seen for artifact_settle, hand-offs included: until
+  // then the pair waits and SettleDigest makes it.
+  if (!s.settled_digests.contains(digest)) {
+    auto& waiting = s.pending_handoffs[digest];
+    if (waiting.size() < static_cast<size_t>(p.correlation.max_bucket_workloads)) {
+      waiting.emplace(prev, next);
+    }
+    return;
+  }
+  const std::string link_key = AddLink(
       s, p, "handoff", prev, next, absl::StrCat(digest, "|", prev, "|", next),
       [&] {
         return absl::StrCat(DescribeWorkload(s, prev), " stopped and ",
@@ -344,6 +357,8 @@ void HandoffPair(Analyzer::State& s, const policy::Policy& p, const std::string&
                             " with the same checkpoint/dataset digest ", Short(digest));
       },
       b.started_us());
+  // Registered with the digest's other links: withdrawn with them if the digest turns common.
+  if (!link_key.empty()) s.digest_links[digest].insert(link_key);
 }
 
 void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string& key,
@@ -366,6 +381,9 @@ void IndexDigest(Analyzer::State& s, const policy::Policy& p, const std::string&
     s.digest_accounts.erase(digest);
     s.digest_first_us.erase(digest);
     s.artifact_digests.erase(digest);
+    s.pending_handoffs.erase(digest);
+    s.ended_by_digest.erase(digest);
+    s.started_by_digest.erase(digest);
     return;
   }
   if (s.settled_digests.contains(digest)) LinkDigestAccount(s, p, digest, account, t);
@@ -378,6 +396,9 @@ void SettleDigest(Analyzer::State& s, const policy::Policy& p, const std::string
   if (first == s.digest_first_us.end()) return;
   if (t - first->second < absl::ToInt64Microseconds(p.correlation.artifact_settle)) return;
   s.settled_digests.insert(digest);
+  if (auto waiting = s.pending_handoffs.extract(digest); !waiting.empty()) {
+    for (const auto& [prev, next] : waiting.mapped()) HandoffPair(s, p, prev, next, digest);
+  }
   auto accounts = s.digest_accounts.find(digest);
   if (accounts == s.digest_accounts.end()) return;
   const std::vector<std::string> list(accounts->second.begin(), accounts->second.end());
@@ -407,16 +428,25 @@ void LinkDigestAccount(Analyzer::State& s, const policy::Policy& p, const std::s
 
 namespace {
 
-// Workloads of other (attributed) accounts running on `node`: those listening on `port` when any
-// does, else all of them. `listening` says which it is.
+// Whether two workloads ran at the same time as far as their reports tell: evidence is judged as
+// of its own time, so a workload that ended links to nothing that started after it ended (a
+// multi-node run whose MASTER_ADDR resolved only once its master node had a new tenant).
+bool Overlapped(const provenance::v1::WorkloadFacts& a, const provenance::v1::WorkloadFacts& b) {
+  if (a.ended() && b.started_us() > a.last_time_us()) return false;
+  if (b.ended() && a.started_us() > b.last_time_us()) return false;
+  return true;
+}
+
+// Workloads of other (attributed) accounts running on `node` while `f` ran: those listening on
+// `port` when any does, else all of them. `listening` says which it is.
 std::vector<const provenance::v1::WorkloadFacts*> PeersOn(const Analyzer::State& s,
                                                           const provenance::v1::NodeFacts& node,
-                                                          const std::string& account, uint32_t port,
-                                                          bool* listening) {
+                                                          const provenance::v1::WorkloadFacts& f,
+                                                          uint32_t port, bool* listening) {
   std::vector<const provenance::v1::WorkloadFacts*> listeners, others;
   for (const std::string& k : node.current_workloads()) {
     const auto& v = s.workloads.at(k);
-    if (v.account() == account || !Attributed(v.account())) continue;
+    if (v.account() == f.account() || !Attributed(v.account()) || !Overlapped(f, v)) continue;
     const bool listens =
         port != 0 && std::find(v.listening_ports().begin(), v.listening_ports().end(), port) !=
                          v.listening_ports().end();
@@ -454,7 +484,7 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
   bool listening = false;
   const std::vector<const provenance::v1::WorkloadFacts*> on =
       master == nullptr ? std::vector<const provenance::v1::WorkloadFacts*>{}
-                        : PeersOn(s, *master, f.account(), f.master_port(), &listening);
+                        : PeersOn(s, *master, f, f.master_port(), &listening);
   if (on.empty()) RememberUnresolved(s, f.master_addr(), absl::StrCat("M|", f.key()), t);
   for (const auto* v : on) {
     AddLink(
@@ -475,10 +505,12 @@ void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1:
   bool listening = false;
   const std::vector<const provenance::v1::WorkloadFacts*> on =
       remote == nullptr ? std::vector<const provenance::v1::WorkloadFacts*>{}
-                        : PeersOn(s, *remote, f.account(), peer.port, &listening);
+                        : PeersOn(s, *remote, f, peer.port, &listening);
   if (on.empty()) {
     RememberUnresolved(s, peer.address, absl::StrCat("P|", f.key(), "|", peer.port), t);
   }
+  // An address no node claims may be a coordinator outside the fleet.
+  if (!s.address_to_node.contains(peer.address)) ExternalPeer(s, p, f, peer, t);
   for (const auto* v : on) {
     AddLink(
         s, p, "network_peer", f.key(), v->key(), absl::StrCat(f.key(), "|", v->key()),
@@ -593,7 +625,7 @@ std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const st
                            std::string a, std::string b, std::string workload_a,
                            std::string workload_b, const std::string& evidence,
                            absl::FunctionRef<std::string()> sentence, int64_t t,
-                           int64_t kyc_version) {
+                           int64_t kyc_version, double discount) {
   if (a == b || !Attributed(a) || !Attributed(b)) return "";
   if (b < a) {
     std::swap(a, b);
@@ -614,8 +646,8 @@ std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const st
   link.set_account_b(b);
   link.set_workload_a(workload_a);
   link.set_workload_b(workload_b);
-  auto w = p.correlation.weights.find(kind);
-  link.set_weight(w == p.correlation.weights.end() ? 0 : w->second);
+  if (discount > 0) link.set_discount(std::min(discount, 1.0));
+  link.set_weight(LinkWeight(p, link));
   link.set_sentence(sentence());
   SetTimestamp(link.mutable_first_time(), t);
   SetTimestamp(link.mutable_last_time(), t);
@@ -643,8 +675,13 @@ void RemoveLink(Analyzer::State& s, const policy::Policy& p, const std::string& 
   if (ps->second.link_keys.empty() && !ps->second.joined) s.pairs.erase(ps);
 }
 
-void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t) {
-  PairState& pair = s.pairs[key];
+double LinkWeight(const policy::Policy& p, const provenance::v1::Link& link) {
+  auto w = p.correlation.weights.find(link.kind());
+  const double weight = w == p.correlation.weights.end() ? 0 : w->second;
+  return weight * (1 - std::clamp(link.discount(), 0.0, 1.0));
+}
+
+bool ScorePair(const Analyzer::State& s, const policy::Policy& p, PairState& pair) {
   pair.max_weight.clear();
   pair.count.clear();
   for (const std::string& lk : pair.link_keys) {
@@ -653,14 +690,22 @@ void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& 
     w = std::max(w, link.weight());
     ++pair.count[link.kind()];
   }
-  double miss = 1;
-  bool workload_level = false;
+  double miss = 1, workload_miss = 1;
   for (const auto& [kind, w] : pair.max_weight) {
     miss *= 1 - w;
-    if (w > 0 && !policy::IsSupportingLinkKind(kind)) workload_level = true;
+    if (!policy::IsSupportingLinkKind(kind)) workload_miss *= 1 - w;
   }
   pair.score = 1 - miss;
-  const bool joined = workload_level && pair.score >= p.correlation.bundle_threshold - 1e-9;
+  // Weak links never carry a merge: the workload-level evidence alone must be substantial (and
+  // non-zero), whatever identity and co-start links add on top.
+  const double workload = 1 - workload_miss;
+  return workload > 0 && workload >= p.correlation.min_workload_evidence - 1e-9 &&
+         pair.score >= p.correlation.bundle_threshold - 1e-9;
+}
+
+void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t) {
+  PairState& pair = s.pairs[key];
+  const bool joined = ScorePair(s, p, pair);
   if (joined != pair.joined) {
     pair.joined = joined;
     if (joined) {
@@ -776,12 +821,25 @@ void Analyzer::SetPolicy(std::shared_ptr<const policy::Policy> policy) {
   State& s = *s_;
   const policy::Policy& p = *policy_;
   for (auto& [key, link] : s.links) {
-    auto w = p.correlation.weights.find(link.kind());
-    const double weight = w == p.correlation.weights.end() ? 0 : w->second;
+    const double weight = LinkWeight(p, link);
     if (weight != link.weight() || link.policy_version() != p.version) {
       link.set_weight(weight);
       link.set_policy_version(p.version);
       s.changed_links.insert(key);
+    }
+  }
+  // Off-fleet addresses are judged again under the new list of common endpoints.
+  for (auto it = s.endpoints.begin(); it != s.endpoints.end();) {
+    const bool declared =
+        std::any_of(p.correlation.common_endpoints.begin(), p.correlation.common_endpoints.end(),
+                    [&](const policy::AddressRange& r) { return r.Contains(it->first); });
+    if (declared) {
+      EndpointInFleet(s, p, it->first);  // withdraws its links and excludes it
+      ++it;
+    } else if (it->second.excluded && !s.address_to_node.contains(it->first)) {
+      s.endpoints.erase(it++);
+    } else {
+      ++it;
     }
   }
   std::vector<AccountPair> pairs;

@@ -12,8 +12,9 @@
 // evidence itself (address -> node -> workloads, digest -> accounts, time bucket -> workloads,
 // identity value -> accounts), so a report costs what its own workloads touch, never a scan.
 // Links combine per account pair as 1 - prod(1 - max weight per kind); a pair at or above the
-// policy's bundle_threshold with at least one workload-level kind joins one bundle (connected
-// components over accounts). Flags are keyed by (rule, subject) and updated, never duplicated.
+// policy's bundle_threshold whose workload-level kinds alone reach min_workload_evidence joins
+// one bundle (connected components over accounts). Flags are keyed by (rule, subject) and updated,
+// never duplicated.
 //
 // Thread-compatible: the owner serialises every call.
 #pragma once

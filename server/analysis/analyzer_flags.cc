@@ -44,6 +44,8 @@ struct BundleTotals {
   bool trains = false;
   std::vector<std::string> restricted;    // reasons
   int64_t restricted_first_train_us = 0;  // earliest training report of a restricted account
+  std::vector<std::string> restricted_accounts, training_accounts;
+  int64_t first_train_us = 0;  // earliest training report of any member
 };
 
 BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
@@ -57,6 +59,12 @@ BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
     t.method = MergeMethods(t.method, it->second.method);
     t.trains = t.trains || it->second.trains;
     for (const auto& r : it->second.restricted_reasons) t.restricted.push_back(r);
+    if (!it->second.restricted_reasons.empty()) t.restricted_accounts.push_back(a);
+    if (it->second.trains) t.training_accounts.push_back(a);
+    if (it->second.first_train_us > 0 &&
+        (t.first_train_us == 0 || it->second.first_train_us < t.first_train_us)) {
+      t.first_train_us = it->second.first_train_us;
+    }
     if (!it->second.restricted_reasons.empty() && it->second.first_train_us > 0 &&
         (t.restricted_first_train_us == 0 ||
          it->second.first_train_us < t.restricted_first_train_us)) {
@@ -324,15 +332,31 @@ void Analyzer::Evaluate(absl::Time now) {
       }
     }
     if (!t.restricted.empty()) {
+      // The flag's time and words come from the facts that raised it: a restricted account that
+      // trains, or else a restricted account in the lineage of accounts that train (dated when
+      // both held: the join, the first training, the identity that made it restricted).
+      const bool restricted_trains = t.restricted_first_train_us > 0;
       UpsertFlag(
           s, "restricted_party_training", subject, p.restricted_party_training_severity,
-          absl::StrCat(growth, "|", absl::StrJoin(t.restricted, ";")),
-          [&] { return std::max(t.restricted_first_train_us, s.identity_evidence_us); },
+          absl::StrCat(growth, "|", restricted_trains, "|", absl::StrJoin(t.restricted, ";")),
+          [&] {
+            const int64_t since =
+                restricted_trains
+                    ? std::max(t.restricted_first_train_us, s.identity_evidence_us)
+                    : std::max({t.first_train_us, b.joined_us, s.identity_evidence_us});
+            return since > 0 ? since : evidence_us;
+          },
           evidence_us, now,
           [&](Flag& f) {
             fill_common(f);
-            f.set_summary(absl::StrCat("Training by a restricted party in bundle ", id, " (",
-                                       accounts, "): ", t.restricted.front()));
+            f.set_summary(
+                restricted_trains
+                    ? absl::StrCat("Training by a restricted party in bundle ", id, " (", accounts,
+                                   "): ", t.restricted.front())
+                    : absl::StrCat("Restricted party ", absl::StrJoin(t.restricted_accounts, ", "),
+                                   " linked to training by ",
+                                   absl::StrJoin(t.training_accounts, ", "), " in bundle ", id,
+                                   " (", accounts, "): ", t.restricted.front()));
             for (const std::string& r : t.restricted) {
               auto* e = f.add_evidence();
               e->set_kind(absl::StrContains(r, "screening") ? "screening" : "jurisdiction");

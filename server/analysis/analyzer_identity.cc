@@ -1,6 +1,7 @@
 // Analyzer, part 3: identity evidence (KYC records, screening hits) and restoring persisted state.
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "server/analysis/analyzer.h"
 #include "server/analysis/analyzer_internal.h"
 #include "server/analysis/analyzer_state.h"
@@ -39,6 +41,49 @@ std::string Fold(const std::string& text) {
   }
   return out;
 }
+
+// How common the parts of beneficial owners' names are in the KYC population: a name shared by
+// two accounts says who is behind them only if it is rare. Each part's frequency is the share of
+// accounts whose owners' names contain it (add-one smoothed, not counting the accounts that share
+// the name under test); parts are treated as independent, so the number of accounts expected to
+// bear the whole name by chance is N x prod(frequency). "Wei Wang" in a population where both
+// parts are frequent is expected several times over and links nothing; "Xochitl Abernathy" once
+// in millions and keeps the kind's full weight.
+class NameParts {
+ public:
+  explicit NameParts(
+      const absl::flat_hash_map<std::string, provenance::v1::AccountIdentity>& identities) {
+    for (const auto& [id, a] : identities) {
+      if (a.beneficial_owners().empty()) continue;
+      ++population_;
+      std::set<std::string> parts;
+      for (const auto& o : a.beneficial_owners()) {
+        for (absl::string_view part : absl::StrSplit(Fold(o.name()), ' ', absl::SkipEmpty())) {
+          parts.emplace(part);
+        }
+      }
+      for (const std::string& part : parts) ++accounts_with_[part];
+    }
+  }
+  int population() const { return population_; }
+  // Accounts expected to bear the folded `name` by chance; `holders` accounts actually share it.
+  double ExpectedHolders(const std::string& name, size_t holders) const {
+    double p = 1;
+    std::set<std::string> seen;
+    for (absl::string_view part : absl::StrSplit(name, ' ', absl::SkipEmpty())) {
+      if (!seen.emplace(part).second) continue;
+      auto it = accounts_with_.find(std::string(part));
+      const int with = it == accounts_with_.end() ? 0 : it->second;
+      const double others = std::max(0, with - static_cast<int>(holders));
+      p *= (others + 1) / (population_ + 1.0);
+    }
+    return population_ * p;
+  }
+
+ private:
+  int population_ = 0;
+  absl::flat_hash_map<std::string, int> accounts_with_;  // name part -> accounts
+};
 
 struct IdentityKey {
   const char* kind;
@@ -105,10 +150,29 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
       {"identity_payment", "payment instrument"},  {"identity_owner", "beneficial owner"},
       {"identity_email", "contact e-mail domain"}, {"identity_address", "address"},
       {"identity_source_ip", "source IP address"}, {"identity_reseller", "reseller chain under"}};
+  const NameParts name_parts(s.identities);
   for (const auto& [kv, accounts] : by_value) {
     if (accounts.size() < 2 ||
         accounts.size() > static_cast<size_t>(p.correlation.identity_max_accounts)) {
       continue;
+    }
+    // A registered agent's or formation agent's address is shared by many unrelated companies.
+    if (kv.first == "identity_address" &&
+        accounts.size() > static_cast<size_t>(p.correlation.identity_address_max_accounts)) {
+      continue;
+    }
+    double discount = 0;
+    std::string why;
+    if (kv.first == "identity_owner") {
+      const double expected = name_parts.ExpectedHolders(kv.second, accounts.size());
+      discount = std::min(expected, 1.0);
+      if (discount >= 1) continue;  // a name this common says nothing
+      if (discount > 0.005) {
+        why = absl::StrFormat(
+            "; its parts are common enough that %.2f of %d accounts would bear it by chance, so "
+            "it counts %.0f%%",
+            expected, name_parts.population(), 100 * (1 - discount));
+      }
     }
     const std::vector<std::string> list(accounts.begin(), accounts.end());
     for (size_t i = 0; i < list.size(); ++i) {
@@ -118,9 +182,9 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
             [&] {
               return absl::StrCat("Accounts ", list[i], " and ", list[j], " share the ",
                                   kWhat.at(kv.first), " \"", shown[kv], "\" (KYC version ",
-                                  s.kyc_version, ")");
+                                  s.kyc_version, why, ")");
             },
-            now_us, s.kyc_version);
+            now_us, s.kyc_version, discount);
       }
     }
   }
@@ -277,23 +341,19 @@ void Analyzer::FinishRestore() {
       const std::string digest = key.substr(key.rfind('|') + 1);
       s.digest_links[digest].insert(key);
       s.settled_digests.insert(digest);  // it linked before the restart
+    } else if (link.kind() == "external_peer") {
+      RestoreEndpointLink(s, key, link);
+    } else if (link.kind() == "handoff") {
+      // "handoff|<a>|<b>|<digest>|<ended workload>|<started workload>"
+      const std::vector<std::string> parts = absl::StrSplit(key, '|');
+      if (parts.size() >= 4) {
+        s.digest_links[parts[3]].insert(key);
+        s.settled_digests.insert(parts[3]);
+      }
     }
   }
   for (auto& [pair, st] : s.pairs) {
-    double miss = 1;
-    bool workload_level = false;
-    for (const std::string& lk : st.link_keys) {
-      const auto& link = s.links.at(lk);
-      double& w = st.max_weight[link.kind()];
-      w = std::max(w, link.weight());
-      ++st.count[link.kind()];
-    }
-    for (const auto& [kind, w] : st.max_weight) {
-      miss *= 1 - w;
-      if (w > 0 && !policy::IsSupportingLinkKind(kind)) workload_level = true;
-    }
-    st.score = 1 - miss;
-    st.joined = workload_level && st.score >= p.correlation.bundle_threshold - 1e-9;
+    st.joined = ScorePair(s, p, st);
     if (st.joined) {
       s.joined_adj[pair.first].insert(pair.second);
       s.joined_adj[pair.second].insert(pair.first);

@@ -47,6 +47,15 @@ void LinkMaster(Analyzer::State& s, const policy::Policy& p, const provenance::v
                 int64_t t);
 void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1::WorkloadFacts& f,
               const PeerObservation& peer, int64_t t);
+// A peer address no node claims: indexed, and linked when training workloads of a few accounts
+// talk to it (analyzer_external.cc).
+void ExternalPeer(Analyzer::State& s, const policy::Policy& p,
+                  const provenance::v1::WorkloadFacts& f, const PeerObservation& peer, int64_t t);
+// `address` is inside the fleet (a node claimed it) or declared common by the policy: its
+// external links are withdrawn and it links nothing from now on.
+void EndpointInFleet(Analyzer::State& s, const policy::Policy& p, const std::string& address);
+void RestoreEndpointLink(Analyzer::State& s, const std::string& key,
+                         const provenance::v1::Link& link);
 void Transition(Analyzer::State& s, const policy::Policy& p, const std::string& key, int kind,
                 int64_t t);
 void TimeBucket(Analyzer::State& s, const policy::Policy& p,
@@ -57,11 +66,17 @@ std::string AddLink(Analyzer::State& s, const policy::Policy& p, const std::stri
                     const std::string& workload_a, const std::string& workload_b,
                     const std::string& evidence, absl::FunctionRef<std::string()> sentence,
                     int64_t t);
+// `discount` (0..1) is the share of the kind's weight this evidence is not worth (Link.discount).
 std::string AddAccountLink(Analyzer::State& s, const policy::Policy& p, const std::string& kind,
                            std::string a, std::string b, std::string workload_a,
                            std::string workload_b, const std::string& evidence,
                            absl::FunctionRef<std::string()> sentence, int64_t t,
-                           int64_t kyc_version);
+                           int64_t kyc_version, double discount = 0);
+// The policy's weight for the link's kind, less the link's own discount.
+double LinkWeight(const policy::Policy& p, const provenance::v1::Link& link);
+// Recomputes a pair's per-kind maxima and score from its links; returns whether the pair joins:
+// score >= bundle_threshold and its workload-level kinds alone >= min_workload_evidence.
+bool ScorePair(const Analyzer::State& s, const policy::Policy& p, PairState& pair);
 void RemoveLink(Analyzer::State& s, const policy::Policy& p, const std::string& key);
 void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
 std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);

@@ -61,6 +61,17 @@ struct BundleState {
   std::string material;  // what its row and flags were last written for
 };
 
+// A peer address no node claims (analyzer_external.cc).
+struct EndpointState {
+  int64_t first_us = 0;   // evidence time first seen
+  uint32_t port = 0;      // the first port seen, for the sentence
+  bool excluded = false;  // not public, declared common by the policy, or claimed by a node
+  bool common = false;    // talked to by more than external_peer_max_accounts accounts
+  bool settled = false;   // seen for artifact_settle: it links
+  std::map<std::string, std::string> accounts;  // account -> a training workload ("" if none)
+  std::set<std::string> links;
+};
+
 // One time/activity bucket: which workloads fell in it.
 using Bucket = std::vector<std::string>;
 
@@ -94,6 +105,10 @@ struct Analyzer::State {
   // Ended workloads with artifact digests, for hand-off: digest -> (end us, workload key).
   absl::flat_hash_map<std::string, std::deque<std::pair<int64_t, std::string>>> ended_by_digest;
   absl::flat_hash_map<std::string, std::vector<std::string>> started_by_digest;  // recent starts
+  // Hand-offs found before their digest settled: digest -> (ended, started) workload keys.
+  absl::flat_hash_map<std::string, std::set<std::pair<std::string, std::string>>> pending_handoffs;
+  // External coordinators: peer address (no node claims it) -> accounts talking to it.
+  absl::flat_hash_map<std::string, EndpointState> endpoints;
   // Activity transitions: (kind, window) -> workloads; pair -> shared transitions.
   absl::btree_map<std::pair<int, int64_t>, Bucket> transitions;
   absl::flat_hash_map<std::string, int> shared_transitions;  // "wa|wb" -> count

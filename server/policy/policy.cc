@@ -61,7 +61,8 @@ const std::vector<std::pair<std::string, double>>& DefaultLinkWeights() {
                                                       {"identity_reseller", 0.3},
                                                       {"co_start", 0.15},
                                                       {"synchronised_activity", 0.4},
-                                                      {"handoff", 0.7}};
+                                                      {"handoff", 0.7},
+                                                      {"external_peer", 0.6}};
   return *weights;
 }
 

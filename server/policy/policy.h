@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/policy/address_range.h"
 
 namespace prov::policy {
 
@@ -75,6 +76,19 @@ struct Policy {
     int max_bucket_workloads = 64;
     // An identity value (owner, e-mail domain, address, ...) shared by more accounts links nothing.
     int identity_max_accounts = 20;
+    // An address shared by more accounts than this is common (a registered agent's office, a
+    // co-working building, a formation agent) and links nothing.
+    int identity_address_max_accounts = 3;
+    // A pair of accounts joins a bundle only when its workload-level links alone (network_peer,
+    // master_addr, artifact, handoff, synchronised_activity, ...) combine to at least this, so
+    // weak and identity links strengthen a pair but never carry a merge.
+    double min_workload_evidence = 0.4;
+    // External coordinators: training workloads of different accounts exchanging traffic with
+    // the same public address that no node of the fleet claims (a parameter server or relay
+    // abroad) are linked (external_peer), unless more than this many accounts talk to it (an
+    // object store, a package mirror) or it lies in common_endpoints.
+    int external_peer_max_accounts = 3;
+    std::vector<AddressRange> common_endpoints;  // provider gateways, object stores, mirrors
   } correlation;
 
   // The highest tier whose threshold `flop` reaches, or nullptr.
@@ -92,8 +106,8 @@ struct Policy {
 const std::vector<std::string>& KnownLinkKinds();
 const std::vector<std::pair<std::string, double>>& DefaultLinkWeights();
 // Supporting kinds (identity_*, co_start, image) strengthen a pair but never form a bundle alone: a
-// bundle needs at least one workload-level kind (network_peer, master_addr, artifact, handoff,
-// synchronised_activity).
+// bundle needs workload-level kinds (network_peer, master_addr, artifact, handoff,
+// synchronised_activity, external_peer) reaching min_workload_evidence.
 bool IsSupportingLinkKind(absl::string_view kind);
 
 absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, absl::string_view source_name);

@@ -222,7 +222,8 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
         OnlyKeys(c, "correlation",
                  {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
                   "co_start_window", "activity_window", "min_shared_transitions", "artifact_settle",
-                  "max_bucket_workloads", "identity_max_accounts"}));
+                  "max_bucket_workloads", "identity_max_accounts", "identity_address_max_accounts",
+                  "min_workload_evidence", "external_peer_max_accounts", "common_endpoints"}));
     if (c["bundle_threshold"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold,
                             Number(c["bundle_threshold"], "correlation.bundle_threshold", 0.01, 1));
@@ -277,6 +278,31 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       PROV_ASSIGN_OR_RETURN(double n, Number(c["identity_max_accounts"],
                                              "correlation.identity_max_accounts", 2, 1e6));
       p.correlation.identity_max_accounts = static_cast<int>(n);
+    }
+    if (c["identity_address_max_accounts"]) {
+      PROV_ASSIGN_OR_RETURN(double n, Number(c["identity_address_max_accounts"],
+                                             "correlation.identity_address_max_accounts", 2, 1e6));
+      p.correlation.identity_address_max_accounts = static_cast<int>(n);
+    }
+    if (c["external_peer_max_accounts"]) {
+      PROV_ASSIGN_OR_RETURN(double n, Number(c["external_peer_max_accounts"],
+                                             "correlation.external_peer_max_accounts", 2, 1e6));
+      p.correlation.external_peer_max_accounts = static_cast<int>(n);
+    }
+    if (const YAML::Node e = c["common_endpoints"]) {
+      if (!e.IsSequence()) return Error(e, "correlation.common_endpoints", "must be a list");
+      for (size_t i = 0; i < e.size(); ++i) {
+        const std::string path = absl::StrCat("correlation.common_endpoints[", i, "]");
+        PROV_ASSIGN_OR_RETURN(std::string text, String(e[i], path));
+        absl::StatusOr<AddressRange> range = AddressRange::Parse(text);
+        if (!range.ok()) return Error(e[i], path, std::string(range.status().message()));
+        p.correlation.common_endpoints.push_back(*std::move(range));
+      }
+    }
+    if (c["min_workload_evidence"]) {
+      PROV_ASSIGN_OR_RETURN(
+          p.correlation.min_workload_evidence,
+          Number(c["min_workload_evidence"], "correlation.min_workload_evidence", 0, 1));
     }
   }
   return p;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "server/analysis/analyzer.h"
 #include "server/analysis/observation.h"
 #include "server/policy/policy.h"
 
@@ -103,6 +104,28 @@ inline std::vector<ReportObservation> PeerRound(int round) {
   v.peers.push_back({"10.1.0.1", 0});
   west.workloads.push_back(v);
   return {east, west};
+}
+
+inline ReportObservation WithAddress(ReportObservation r, const std::string& address) {
+  r.addresses = {address};
+  return r;
+}
+
+// Links of one kind (workloads starting together also leave co_start links in these scenarios).
+inline std::vector<provenance::v1::Link> OfKind(const std::vector<provenance::v1::Link>& links,
+                                                const std::string& kind) {
+  std::vector<provenance::v1::Link> out;
+  for (const auto& l : links) {
+    if (l.kind() == kind) out.push_back(l);
+  }
+  return out;
+}
+
+inline std::vector<provenance::v1::Flag> Flags(const Analyzer& a,
+                                               const std::string& rule_prefix = "") {
+  provenance::v1::ListFlagsRequest req;
+  req.set_rule(rule_prefix);
+  return a.ListFlags(req);
 }
 
 }  // namespace prov::server::testing

@@ -18,27 +18,6 @@ using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 using namespace testing;  // NOLINT: test builders
 
-ReportObservation WithAddress(ReportObservation r, const std::string& address) {
-  r.addresses = {address};
-  return r;
-}
-
-// Links of one kind (workloads starting together also leave co_start links in these scenarios).
-std::vector<provenance::v1::Link> OfKind(const std::vector<provenance::v1::Link>& links,
-                                         const std::string& kind) {
-  std::vector<provenance::v1::Link> out;
-  for (const auto& l : links) {
-    if (l.kind() == kind) out.push_back(l);
-  }
-  return out;
-}
-
-std::vector<provenance::v1::Flag> Flags(const Analyzer& a, const std::string& rule_prefix = "") {
-  provenance::v1::ListFlagsRequest req;
-  req.set_rule(rule_prefix);
-  return a.ListFlags(req);
-}
-
 // Two shell accounts in two data centres exchanging traffic: one bundle, one tier flag.
 TEST(AnalyzerTest, NetworkPeersJoinAccountsAcrossDatacentresAndCrossATier) {
   Analyzer a(TestPolicy());

@@ -33,10 +33,32 @@ TEST(FsTest, MissingFileIsNotFound) {
   EXPECT_FALSE(PathExists("/nonexistent/definitely/not"));
 }
 
-TEST(FsTest, ReadIsBounded) {
+// A file over the limit is refused with an error naming it, never cut short (issue 9: a large
+// prov-sim scenario failed later with "Closing quote expected").
+TEST(FsTest, AFileOverTheLimitIsRefusedNotCut) {
   std::string dir = TempDir();
   ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "big"), std::string(100, 'x')).ok());
   auto text = ReadFileToString(JoinPath(dir, "big"), 10);
+  ASSERT_FALSE(text.ok());
+  EXPECT_TRUE(absl::IsOutOfRange(text.status())) << text.status();
+  EXPECT_NE(text.status().message().find(JoinPath(dir, "big")), absl::string_view::npos);
+  EXPECT_NE(text.status().message().find("10-byte limit"), absl::string_view::npos);
+  auto exact = ReadFileToString(JoinPath(dir, "big"), 100);  // exactly the limit: whole
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  EXPECT_EQ(exact->size(), 100u);
+}
+
+TEST(FsTest, AFileOverTheDefaultLimitIsRefused) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(
+      WriteFileAtomically(JoinPath(dir, "huge.json"), std::string((16u << 20) + 1, ' ')).ok());
+  EXPECT_TRUE(absl::IsOutOfRange(ReadFileToString(JoinPath(dir, "huge.json")).status()));
+}
+
+TEST(FsTest, ReadFilePrefixTakesTheFirstBytes) {
+  std::string dir = TempDir();
+  ASSERT_TRUE(WriteFileAtomically(JoinPath(dir, "big"), std::string(100, 'x')).ok());
+  auto text = ReadFilePrefix(JoinPath(dir, "big"), 10);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(text->size(), 10u);
 }

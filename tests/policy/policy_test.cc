@@ -62,7 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "p.yaml:2:25: correlation.weights.telepathy: unknown link kind (known: "
                 "network_peer, master_addr, artifact, image, identity_payment, identity_owner, "
                 "identity_email, identity_address, identity_source_ip, identity_reseller, "
-                "co_start, synchronised_activity, handoff)"},
+                "co_start, synchronised_activity, handoff, external_peer)"},
         BadCase{"version: v1\nprojection: {horizon: soon}\n",
                 "p.yaml:2:23: projection.horizon: must be a duration like 0h (off), 30m or 720h"},
         BadCase{"version: v1\ncorrelation: {activity_window: -5m}\n",

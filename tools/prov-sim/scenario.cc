@@ -20,7 +20,9 @@ absl::StatusOr<v1::Scenario> ParseScenario(const std::string& json, const std::s
 }
 
 absl::StatusOr<v1::Scenario> LoadScenarioFile(const std::string& path) {
-  auto text = ReadFileToString(path);
+  // A scenario of thousands of nodes with duty cycles runs to hundreds of MiB of JSON; a larger
+  // file is refused with an error naming the limit rather than cut short.
+  auto text = ReadFileToString(path, size_t{2} << 30);
   if (!text.ok()) {
     return absl::Status(text.status().code(),
                         absl::StrCat("--scenario ", path, ": ", text.status().message()));
