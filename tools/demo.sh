@@ -29,8 +29,11 @@ echo "   (accounts, identities and activity are a SYNTHETIC overlay; see tools/e
 "$B/prov-eval-gen" --out "$DATA/scenario" --preset small | tail -3
 
 echo
+# prov-sim replays the scenario faster than real time, so the ledger credits the reports' own
+# timestamps (--ledger-clock report: for synthetic replays only; see server/README.md).
 echo "== starting provd (SQLite store in $DATA/, gRPC 127.0.0.1:$PORT, metrics :$MPORT, dashboard :$WPORT)"
 "$B/provd" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$MPORT" \
+  --ledger-clock report \
   --web-listen "127.0.0.1:$WPORT" --insecure --port-file "$DATA/port" --policy "$DATA/scenario/policy.yaml" \
   >"$DATA/provd.log" 2>&1 &
 PROVD=$!

@@ -12,9 +12,11 @@
 #include "agent/collect/nvidia_procfs.h"
 #include "agent/collect/pci_scanner.h"
 #include "agent/collect/process_scanner.h"
+#include "agent/collect/report_limits.h"
 #include "agent/collect/report_strings.h"
 #include "agent/collect/workload_builder.h"
 #include "common/fs.h"
+#include "common/utf8.h"
 #include "common/version.h"
 
 namespace prov::agent {
@@ -208,6 +210,17 @@ NodeReport NodeCollector::Collect() {
                                 repairs.truncated, " truncated, in ",
                                 absl::StrJoin(repairs.fields, ", ")));
     e->set_count(repairs.repaired + repairs.truncated);
+  }
+  // And no list longer than provd accepts (report_limits.h): cut, and said so.
+  std::vector<std::string> cut = CapNodeLists(&report);
+  if (!cut.empty()) {
+    auto* e = report.mutable_health()->add_collector_errors();
+    e->set_collector("limits");
+    e->set_message(
+        MakeValidUtf8(absl::StrCat("lists over provd's limits cut: ", absl::StrJoin(cut, ", ")),
+                      1024)
+            .value);
+    e->set_count(cut.size());
   }
   return report;
 }

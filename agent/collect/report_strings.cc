@@ -5,14 +5,19 @@ namespace prov::agent {
 const StringPolicy& NodeStringPolicy() {
   static const StringPolicy* policy = [] {
     auto* p = new StringPolicy();
-    p->default_max_bytes = 1024;
+    // Within provd's validator limits (server/ingest/report_validator.h: ids and labels 256 bytes,
+    // addresses 255, free text 4096), so a repaired report is never refused for its lengths.
+    p->default_max_bytes = 255;
     p->max_bytes = {
         {"provenance.v1.NodeIdentity.hostname", 255},
         {"provenance.v1.DistributedMarkers.master_addr", 255},
         {"provenance.v1.Workload.pod_name", 253},
         {"provenance.v1.Workload.pod_namespace", 253},
-        {"provenance.v1.Workload.workload_id", 512},
+        {"provenance.v1.Workload.workload_id", 255},
         {"provenance.v1.Workload.cgroup_path", 4096},
+        {"provenance.v1.Workload.class_reasons", 1024},
+        {"provenance.v1.Attribution.detail", 1024},
+        {"provenance.v1.CollectorError.message", 1024},
     };
     p->raw_digest_field = {
         {"provenance.v1.DistributedMarkers.master_addr", "master_addr_raw_sha256"},

@@ -11,11 +11,13 @@
 // raw bytes in memory (the classifier and attribution compare them as they are); only what goes
 // into the report is repaired.
 //
-// Limits (bytes): 255 for MASTER_ADDR and hostnames, 253 for pod names/namespaces, 4096 for cgroup
-// paths, 512 for workload ids, 1024 for everything else. MASTER_ADDR and the attributed account
-// keep the SHA-256 of their raw bytes when repaired (master_addr_raw_sha256, account_raw_sha256).
-// Counts go to health.strings_repaired / strings_truncated, and one collector error "strings"
-// names the fields. Thread-safe (the policy is built once, immutable).
+// Limits (bytes), within provd's validator limits: 255 for MASTER_ADDR, hostnames, workload ids and
+// everything not named here, 253 for pod names/namespaces, 4096 for cgroup paths, 1024 for class
+// reasons, attribution details and collector messages. (List lengths: report_limits.h.) MASTER_ADDR
+// and the attributed account keep the SHA-256 of their raw bytes when repaired
+// (master_addr_raw_sha256, account_raw_sha256). Counts go to health.strings_repaired /
+// strings_truncated, and one collector error "strings" names the fields. Thread-safe (the policy is
+// built once, immutable).
 #pragma once
 
 #include "common/proto_strings.h"

@@ -128,9 +128,14 @@ std::vector<ScreeningMatch> ScreenAccounts(const std::vector<AccountIdentity>& a
       std::vector<screening::ScreeningHit> direct;
       const std::vector<screening::ScreeningHit>* hits = &direct;
       if (subject.kind == "reseller") {
-        auto memo = screened.find(subject.name);
+        // Keyed by everything the screener reads: the same name with other identifiers (country,
+        // registration numbers) may score differently.
+        const std::string memo_key =
+            absl::StrCat(subject.name, "\x1f", subject.screened.country, "\x1f",
+                         absl::StrJoin(subject.screened.registration_numbers, ";"));
+        auto memo = screened.find(memo_key);
         if (memo == screened.end()) {
-          memo = screened.emplace(subject.name, screener.Screen(subject.screened)).first;
+          memo = screened.emplace(memo_key, screener.Screen(subject.screened)).first;
         }
         hits = &memo->second;
       } else {

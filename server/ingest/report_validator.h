@@ -30,7 +30,8 @@ struct ValidatorLimits {
   // facts, account, pod name/namespace/uid, container ids and runtime, Slurm ids, launcher,
   // digests (cmdline, image, artifact), fact source names, collector names, peer state.
   size_t max_id_length = 256;
-  size_t max_address_length = 64;   // node.addresses[], peers[].remote_address, master_addr
+  size_t max_address_length =
+      255;  // node.addresses[], peers[].remote_address, master_addr (a DNS name)
   size_t max_string_length = 4096;  // cgroup_path, class_reasons[], attribution.detail, messages
   int max_accelerators = 256;       // accelerators, samples
   int max_workloads = 1024;

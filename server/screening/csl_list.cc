@@ -27,6 +27,7 @@ std::string OverLimit(const std::vector<std::string>& header, const std::vector<
     }
   }
   return "";
+}
 
 std::vector<std::string> SplitList(absl::string_view s) {
   std::vector<std::string> out;

@@ -11,7 +11,7 @@
 // copied into `quarantined_records` (table_name, row_key = its key and other columns not held in
 // the record, reason, quarantined_at_us, record = the BLOB as stored) and deleted from its table,
 // all in ONE write transaction on `db`. Rows that parse are not touched; a clean database costs
-// one read of those tables. Schema: server/store/SCHEMA.md (version 5). Thread-compatible.
+// one read of those tables. Schema: server/store/SCHEMA.md (version 6). Thread-compatible.
 #pragma once
 
 #include <string>

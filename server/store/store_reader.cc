@@ -43,8 +43,8 @@ NodeSummary ReadNode(const Statement& st) {
   n.set_reports_stored(st.ColumnInt64(11));
   n.set_evidence_gaps(st.ColumnInt64(12));
   n.set_evidence_gap_seconds(st.ColumnDouble(13));
-  n.set_reports_rejected(st.ColumnInt64(16));
-  if (st.ColumnInt64(17) > 0) SetTime(st.ColumnInt64(17), n.mutable_last_rejected());
+  n.set_reports_rejected(st.ColumnInt64(14));
+  if (st.ColumnInt64(15) > 0) SetTime(st.ColumnInt64(15), n.mutable_last_rejected());
   n.set_last_rejection(st.ColumnText(16));
   if (st.ColumnInt64(17) > 0) SetTime(st.ColumnInt64(17), n.mutable_rejecting_since());
   return n;

@@ -109,10 +109,10 @@ TEST_F(NodeStringsTest, OversizedAndInvalidSlurmAccountIsBoundedWithRawDigest) {
   NodeReport r = CollectAndRoundTrip();
   ASSERT_EQ(r.workloads_size(), 1);
   const Workload& w = r.workloads(0);
-  EXPECT_EQ(w.attribution().account().size(), 1024u);
+  EXPECT_EQ(w.attribution().account().size(), 255u);
   EXPECT_EQ(w.attribution().account().substr(0, 4), kFffd + "(");
   EXPECT_EQ(w.attribution().account_raw_sha256(), Sha256Hex(raw));
-  EXPECT_EQ(w.workload_id().size(), 512u);
+  EXPECT_EQ(w.workload_id().size(), 255u);
   EXPECT_EQ(w.distributed().master_addr(), std::string(255, 'm'));
   EXPECT_EQ(w.distributed().master_addr_raw_sha256(), Sha256Hex(std::string(300, 'm')));
   EXPECT_EQ(r.health().strings_repaired(), 1u);
@@ -149,7 +149,7 @@ TEST_F(NodeStringsTest, KubeletJsonOversizedValuesAndInvalidBytes) {
   NodeReport r = CollectAndRoundTrip();
   ASSERT_EQ(r.workloads_size(), 1);
   EXPECT_EQ(r.workloads(0).pod_name(), std::string(253, 'n'));
-  EXPECT_EQ(r.workloads(0).attribution().account(), std::string(1024, 'a'));
+  EXPECT_EQ(r.workloads(0).attribution().account(), std::string(255, 'a'));
   EXPECT_EQ(r.workloads(0).attribution().account_raw_sha256(), Sha256Hex(std::string(2000, 'a')));
 
   // Raw invalid bytes in the JSON: the file is refused (an error in health), the report is fine.
@@ -180,7 +180,7 @@ TEST_F(NodeStringsTest, PasswdNameAndNvmlStringsAreRepaired) {
   EXPECT_EQ(r.workloads(0).attribution().account(), "r" + kFffd + "my");
   EXPECT_EQ(r.workloads(0).attribution().account_raw_sha256(), Sha256Hex("r\xe9my"));
   EXPECT_EQ(r.accelerators(0).uuid(), "GPU-" + kFffd);
-  EXPECT_EQ(r.accelerators(0).serial().size(), 1024u);
+  EXPECT_EQ(r.accelerators(0).serial().size(), 255u);
   EXPECT_EQ(r.accelerators(0).board_part_number(), "692" + kFffd);
   EXPECT_EQ(r.health().strings_repaired(), 3u);
   EXPECT_EQ(r.health().strings_truncated(), 1u);

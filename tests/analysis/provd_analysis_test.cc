@@ -398,13 +398,16 @@ TEST_F(ProvdAnalysisTest, RolesAreEnforcedAndCasesMoveFlags) {
     ASSERT_TRUE(log->ListAuditEntries(&ctx, {}, &entries).ok());
     std::vector<std::string> actions;
     for (const auto& e : entries.entries()) actions.push_back(e.action() + " " + e.actor());
+    // The viewer's three refused calls are audited too (issue 14), not only counted.
     EXPECT_THAT(actions, ElementsAre("token.issue provd", "token.issue provd", "token.issue provd",
-                                     "case.acknowledge token:ann", "token.revoke provd"));
+                                     "access.denied token:vera", "access.denied token:vera",
+                                     "access.denied token:vera", "case.acknowledge token:ann",
+                                     "token.revoke provd"));
     grpc::ClientContext ctx2;
     VerifyAuditLogResponse verified;
     ASSERT_TRUE(log->VerifyAuditLog(&ctx2, {}, &verified).ok());
     EXPECT_TRUE(verified.intact());
-    EXPECT_EQ(verified.entries(), 5u);
+    EXPECT_EQ(verified.entries(), 8u);
   }
   // Refusals are counted for on-call: 4 anonymous calls + the revoked token; 3 role denials.
   const std::string metrics = testing::HttpGet(server->metrics_port(), "/metrics");

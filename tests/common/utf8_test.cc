@@ -132,6 +132,5 @@ TEST(Utf8CheckTest, RejectsWhatProtobufRejects) {
   EXPECT_EQ(ValidUtf8Prefix("ok\x80"), 2u);
 }
 
-
 }  // namespace
 }  // namespace prov

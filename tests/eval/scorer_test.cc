@@ -128,8 +128,11 @@ TEST_F(ScorerTest, SummaryCountsFalseScreeningFlagsBundlesAndMisses) {
       Flag("F-2", "restricted_party_training", "bundle:B-2", {"G"}, kStart),
       // One bundle merging the adversary with unrelated look-alike accounts.
       Flag("F-3", "compute_tier:t1", "bundle:B-3", {"A1", "A2", "X1", "X2"}, kStart + crossing_),
+      // A weak name match queued for a person to clear: review load, not a false positive.
+      Flag("F-4", "screening_review:e-17@ab12", "account:X1", {"X1"}),
   };
   ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_EQ(r.screening_reviews, 1);
   EXPECT_EQ(r.accounts_total, 7);  // A1 A2 T M X1 X2 G
   EXPECT_EQ(r.false_flags, 3);
   EXPECT_EQ(r.false_screening_flags, 2);
@@ -141,8 +144,9 @@ TEST_F(ScorerTest, SummaryCountsFalseScreeningFlagsBundlesAndMisses) {
   EXPECT_EQ(r.missed[0], "L-b");
   std::string table = FormatScore(r, truth_);
   EXPECT_NE(table.find("summary: 7 accounts; false screening flags 2 (285.7 per 1,000 accounts); "
-                       "false flags 3 on 3 benign accounts; largest flagged bundle 4 accounts (2 "
-                       "adversary) F-3 compute_tier:t1; missed adversaries 1 of 2: L-b"),
+                       "false flags 3 on 3 benign accounts; screening reviews 1 (142.9 per 1,000 "
+                       "accounts); largest flagged bundle 4 accounts (2 adversary) F-3 "
+                       "compute_tier:t1; missed adversaries 1 of 2: L-b"),
             std::string::npos)
       << table;
 }

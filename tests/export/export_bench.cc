@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
          });
   Insert(**db,
          "INSERT INTO account_usage_hourly VALUES ('acct-' || (?1 % 500), ?2, 28800, "
-         "20000, 8800, 1.2e18, 2.9e18, 'accel_seconds*peak*tensor_activity')",
+         "20000, 8800, 1.2e18, 2.9e18, 'accel_seconds*peak*tensor_activity', 0)",
          usage_rows, [&](Statement& st, int64_t i) {
            st.BindInt64(1, i);
            st.BindInt64(2, (now / hour - i / 500) * hour);

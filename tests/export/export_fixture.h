@@ -150,7 +150,7 @@ class ExportFixture : public ::testing::Test {
     }
     for (int h = 0; h < usage_hours; ++h) {
       Sql(absl::StrCat("INSERT INTO account_usage_hourly VALUES ('acme', ",
-                       (now / kHourUs - h) * kHourUs, ", 28800, 28800, 0, 1e18, 2e18, 'x')"));
+                       (now / kHourUs - h) * kHourUs, ", 28800, 28800, 0, 1e18, 2e18, 'x', 0)"));
     }
     Sql(absl::StrCat("INSERT INTO kyc_imports VALUES (1, ", now,
                      ", 'kyc.csv', 'token:admin', "

@@ -138,7 +138,7 @@ TEST_F(ExporterTest, OneSnapshotWritesDuringTheExportAreNotInIt) {
     wrote = true;  // after the snapshot began, before usage and the audit log are read
     ASSERT_TRUE((*writer)
                     ->Exec("INSERT INTO account_usage_hourly VALUES ('late', 0, 1, 1, 0, 1, "
-                           "1, 'x')")
+                           "1, 'x', 0)")
                     .ok());
     auto txn = Transaction::Begin(**writer, Transaction::kWrite);
     ASSERT_TRUE(txn.ok());

@@ -117,7 +117,7 @@ TEST_F(SchedulerTest, RetentionDeletesOnlyWhatIsOlderThanTheCutoff) {
   for (const char* account : {"acme", "zeta"}) {
     for (int64_t hour : {straddling - kHourUs, straddling, straddling + kHourUs}) {
       Sql(absl::StrCat("INSERT INTO account_usage_hourly VALUES ('", account, "', ", hour,
-                       ", 1, 1, 0, 1, 1, 'x')"));
+                       ", 1, 1, 0, 1, 1, 'x', 0)"));
     }
   }
   for (auto [id, last] : {std::pair{"old", old_us}, std::pair{"young", young_us}}) {

@@ -200,7 +200,7 @@ TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
   const std::vector<Case> cases = {
       {"node.hostname: is 65536 bytes long (at most 256)",
        [&](NodeReport& r) { r.mutable_node()->set_hostname(big); }},
-      {"node.addresses[0]: is 65536 bytes long (at most 64)",
+      {"node.addresses[0]: is 65536 bytes long (at most 255)",
        [&](NodeReport& r) { r.mutable_node()->add_addresses(big); }},
       {"accelerators[0].fact_sources: is 65536 bytes long (at most 256)",
        [&](NodeReport& r) {
@@ -221,7 +221,7 @@ TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
        [&](NodeReport& r) { r.mutable_workloads(0)->set_image_digest(big); }},
       {"workloads[0].launcher: is 65536 bytes long (at most 256)",
        [&](NodeReport& r) { r.mutable_workloads(0)->set_launcher(big); }},
-      {"workloads[0].distributed.master_addr: is 65536 bytes long (at most 64)",
+      {"workloads[0].distributed.master_addr: is 65536 bytes long (at most 255)",
        [&](NodeReport& r) { r.mutable_workloads(0)->mutable_distributed()->set_master_addr(big); }},
       {"workloads[0].container_ids[1]: is 65536 bytes long (at most 256)",
        [&](NodeReport& r) {
@@ -230,7 +230,7 @@ TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
        }},
       {"workloads[0].artifact_digests[0]: is 65536 bytes long (at most 256)",
        [&](NodeReport& r) { r.mutable_workloads(0)->add_artifact_digests(big); }},
-      {"workloads[0].peers[0]: remote_address is 65536 bytes long (at most 64)",
+      {"workloads[0].peers[0]: remote_address is 65536 bytes long (at most 255)",
        [&](NodeReport& r) { r.mutable_workloads(0)->add_peers()->set_remote_address(big); }},
       {"workloads[0].peers[0]: state is 65536 bytes long (at most 256)",
        [&](NodeReport& r) { r.mutable_workloads(0)->add_peers()->set_state(big); }},

@@ -118,6 +118,12 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
   // Flags touching each lineage.
   std::vector<std::vector<size_t>> touching(truth.lineages.size());
   for (size_t f = 0; f < flags.size(); ++f) {
+    // A screening_review is a weak name match queued for a person to clear, not a finding: it
+    // neither detects an adversary nor is a false positive. Counted on its own (review load).
+    if (absl::StartsWith(flags[f].rule, "screening_review")) {
+      ++r.screening_reviews;
+      continue;
+    }
     absl::flat_hash_set<size_t> seen;
     for (const auto& a : flags[f].accounts) {
       auto it = lineages_of.find(a);
@@ -335,11 +341,13 @@ std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
   absl::StrAppendFormat(
       &out,
       "\nsummary: %d accounts; false screening flags %d (%.1f per 1,000 accounts); false flags "
-      "%d on %d benign accounts; largest flagged bundle %d accounts (%d adversary)%s; missed "
-      "adversaries %d of %d%s%s\n",
+      "%d on %d benign accounts; screening reviews %d (%.1f per 1,000 accounts); largest flagged "
+      "bundle %d accounts (%d adversary)%s; missed adversaries %d of %d%s%s\n",
       r.accounts_total, r.false_screening_flags,
       r.accounts_total > 0 ? 1000.0 * r.false_screening_flags / r.accounts_total : 0.0,
-      r.false_flags, r.benign_accounts_flagged, r.largest_bundle, r.largest_bundle_adversary,
+      r.false_flags, r.benign_accounts_flagged, r.screening_reviews,
+      r.accounts_total > 0 ? 1000.0 * r.screening_reviews / r.accounts_total : 0.0,
+      r.largest_bundle, r.largest_bundle_adversary,
       r.largest_bundle_flag.empty() ? "" : absl::StrCat(" ", r.largest_bundle_flag),
       r.missed.size(), r.adversaries, r.missed.empty() ? "" : ": ", absl::StrJoin(r.missed, ", "));
   absl::StrAppend(&out,

@@ -80,6 +80,7 @@ struct ScoreResult {
   int false_flags = 0;               // distinct flags that are a false positive somewhere
   int false_screening_flags = 0;     // of those, rule screening_hit or restricted_party_training
   int benign_accounts_flagged = 0;   // look-alike or background accounts in a false positive
+  int screening_reviews = 0;         // screening_review flags (weak matches for a person to clear)
   size_t largest_bundle = 0;         // accounts of the largest bundle flag
   int largest_bundle_adversary = 0;  // of those, adversary accounts
   std::string largest_bundle_flag;   // "<flag id> <rule>"

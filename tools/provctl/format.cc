@@ -118,8 +118,7 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
     rows.push_back({n.node_id(), n.hostname(), n.datacenter(), n.region(),
                     absl::StrCat(n.accelerator_count()), absl::StrCat(n.workload_count()),
                     absl::StrCat(n.reports_stored()), absl::StrCat(n.last_seq()),
-                    absl::StrCat(n.evidence_gaps()), FormatTime(n.last_seen()),
-                    NodeStatus(n)});
+                    absl::StrCat(n.evidence_gaps()), FormatTime(n.last_seen()), NodeStatus(n)});
   }
   return RenderTable({"NODE", "HOSTNAME", "DATACENTER", "REGION", "ACCEL", "WORKLOADS", "REPORTS",
                       "LAST_SEQ", "GAPS", "LAST_SEEN", "STATUS"},
@@ -141,6 +140,8 @@ std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
        {"last_seen", FormatTime(n.last_seen())},
        {"last_seq", absl::StrCat(n.last_seq())},
        {"reports_stored", absl::StrCat(n.reports_stored())},
+       {"evidence_gaps", absl::StrCat(n.evidence_gaps())},
+       {"evidence_gap_seconds", absl::StrFormat("%.0f", n.evidence_gap_seconds())},
        {"reports_rejected", absl::StrCat(n.reports_rejected())},
        {"last_rejected", n.has_last_rejected() ? FormatTime(n.last_rejected()) : "-"},
        {"last_rejection", n.last_rejection().empty() ? "-" : n.last_rejection()},

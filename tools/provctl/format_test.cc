@@ -111,10 +111,10 @@ TEST(FormatTest, NodeThatSendsOnlyRejectedReportsShowsRejectingAndWhy) {
   detail.mutable_node()->set_last_rejection("seq: 9 is far ahead");
   detail.mutable_node()->mutable_rejecting_since()->set_seconds(1'700'000'000);
   const std::string text = NodeDetail(detail);
-  EXPECT_NE(text.find("reports_rejected  7"), std::string::npos) << text;
+  EXPECT_NE(text.find("reports_rejected      7"), std::string::npos) << text;
   EXPECT_NE(text.find("seq: 9 is far ahead"), std::string::npos) << text;
   EXPECT_NE(text.find("REJECTING"), std::string::npos) << text;
-  EXPECT_NE(text.find("last_rejected     -"), std::string::npos) << text;
+  EXPECT_NE(text.find("last_rejected         -"), std::string::npos) << text;
 }
 
 TEST(CliTest, ParsesCommandsAndFlagsInAnyOrder) {
