@@ -37,6 +37,8 @@ class ChildProcess {
   // SIGTERM, wait up to grace, then SIGKILL. Error when the child had already died or exited
   // with a failure status (the message holds the status).
   absl::Status Stop(absl::Duration grace);
+  // The waitpid() status once Running() returned false (WIFEXITED/WEXITSTATUS apply).
+  int wait_status() const { return wait_status_; }
   const std::string& binary() const { return binary_; }
 
  private:
