@@ -79,6 +79,13 @@ class ProbeProvd {
   int generation_ = 0;
 };
 
+// Starts the family's provd (data dir named after out.name); on failure counts a crash, notes why
+// and returns nullptr.
+std::unique_ptr<ProbeProvd> StartFamilyProvd(const ProbeEnv& env, FamilyResult& out);
+// After a variant: true while provd still serves. A provd that died is counted as a crash and
+// started again; false when it could not start again (the family stops).
+bool StillServing(ProbeProvd& provd, FamilyResult& out);
+
 // Runs a program to completion; its exit code (-1 when it could not run or was killed).
 int RunProgram(const std::vector<std::string>& argv, const std::string& log_file,
                absl::Duration timeout);

@@ -71,12 +71,8 @@ std::string Patch(std::string bytes, const std::string& marker, const std::strin
 
 FamilyResult MalformedFrames(const ProbeEnv& env) {
   FamilyResult out{.name = "frames"};
-  auto provd = ProbeProvd::Start(env, "frames");
-  if (!provd.ok()) {
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    ++out.crashes;
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   std::mt19937 rng(14);
   auto random_bytes = [&](size_t n) {
     std::string s(n, '\0');
@@ -111,7 +107,7 @@ FamilyResult MalformedFrames(const ProbeEnv& env) {
   for (size_t i = 0; i < variants.size(); ++i) {
     const auto& [label, bad] = variants[i];
     const std::string node = absl::StrCat("probe-frames-", i);
-    RawReportStream stream((*provd)->channel(), kStreamDeadline);
+    RawReportStream stream(provd->channel(), kStreamDeadline);
     stream.Send(Frame(Genuine(node, 1, "probe-frames")));
     stream.Send(Frame(Genuine(node, 2, "probe-frames")));
     stream.Send(bad);
@@ -120,8 +116,8 @@ FamilyResult MalformedFrames(const ProbeEnv& env) {
     RawStreamResult res = stream.Close();
     ++out.variants;
     const uint64_t acked = res.committed_seq[kBoot];
-    if (acked < 4) Resend(**provd, node, acked + 1, 4, "probe-frames");
-    const int64_t stored = (*provd)->StoredReports(node);
+    if (acked < 4) Resend(*provd, node, acked + 1, 4, "probe-frames");
+    const int64_t stored = provd->StoredReports(node);
     const bool silent = res.status.ok() && res.rejections.empty();
     if (silent) ++out.wrong_acceptances;
     if (stored >= 0 && stored < 4) out.reports_lost += static_cast<int>(4 - stored);
@@ -129,11 +125,7 @@ FamilyResult MalformedFrames(const ProbeEnv& env) {
       out.details.push_back(absl::StrCat(label, ": ", Describe(res), ", acked ", acked,
                                          ", stored after resend ", stored, " of 4"));
     }
-    if (!(*provd)->Running()) {
-      ++out.crashes;
-      out.details.push_back(absl::StrCat(label, ": provd died"));
-      if (!(*provd)->Restart().ok()) break;
-    }
+    if (!StillServing(*provd, out)) break;
   }
   out.notes = "good reports before and after a bad frame on one stream; resent as an agent would";
   return out;
@@ -141,12 +133,8 @@ FamilyResult MalformedFrames(const ProbeEnv& env) {
 
 FamilyResult OversizedFields(const ProbeEnv& env) {
   FamilyResult out{.name = "oversize"};
-  auto provd = ProbeProvd::Start(env, "oversize");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   const std::string k64(64 * 1024, 'a');
   using Mutator = std::function<void(pb::NodeReport&)>;
   std::vector<std::pair<std::string, Mutator>> variants = {
@@ -219,13 +207,13 @@ FamilyResult OversizedFields(const ProbeEnv& env) {
          }
        }},
   };
-  const int64_t db_before = (*provd)->DatabaseBytes();
+  const int64_t db_before = provd->DatabaseBytes();
   for (size_t i = 0; i < variants.size(); ++i) {
     const auto& [label, mutate] = variants[i];
     const std::string node = absl::StrCat("probe-oversize-", i);
     pb::NodeReport r = Genuine(node, 1, "probe-oversize");
     mutate(r);
-    RawReportStream stream((*provd)->channel(), kStreamDeadline);
+    RawReportStream stream(provd->channel(), kStreamDeadline);
     stream.Send(Frame(r));
     RawStreamResult res = stream.Close();
     ++out.variants;
@@ -235,30 +223,23 @@ FamilyResult OversizedFields(const ProbeEnv& env) {
       out.details.push_back(absl::StrCat(label, ": accepted and stored (", Describe(res), ")"));
     }
     // The node's next genuine report must still be stored.
-    Resend(**provd, node, 2, 2, "probe-oversize");
-    const int64_t stored = (*provd)->StoredReports(node);
+    Resend(*provd, node, 2, 2, "probe-oversize");
+    const int64_t stored = provd->StoredReports(node);
     if (stored >= 0 && stored < 1) {
       ++out.reports_lost;
       out.details.push_back(absl::StrCat(label, ": the next genuine report was not stored"));
     }
-    if (!(*provd)->Running()) {
-      ++out.crashes;
-      if (!(*provd)->Restart().ok()) break;
-    }
+    if (!StillServing(*provd, out)) break;
   }
   out.notes = absl::StrFormat("database grew %.1f MiB over all variants",
-                              ((*provd)->DatabaseBytes() - db_before) / 1048576.0);
+                              (provd->DatabaseBytes() - db_before) / 1048576.0);
   return out;
 }
 
 FamilyResult UnknownFields(const ProbeEnv& env) {
   FamilyResult out{.name = "unknown"};
-  auto provd = ProbeProvd::Start(env, "unknown");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   const std::string blob(1 << 20, 'u');
   using Mutator = std::function<void(pb::NodeReport&)>;
   auto add_unknown = [&](google::protobuf::Message& m) {
@@ -276,8 +257,8 @@ FamilyResult UnknownFields(const ProbeEnv& env) {
   for (size_t i = 0; i < variants.size(); ++i) {
     const auto& [label, mutate] = variants[i];
     const std::string node = absl::StrCat("probe-unknown-", i);
-    const int64_t before = (*provd)->DatabaseBytes();
-    RawReportStream stream((*provd)->channel(), kStreamDeadline);
+    const int64_t before = provd->DatabaseBytes();
+    RawReportStream stream(provd->channel(), kStreamDeadline);
     for (uint64_t seq = 1; seq <= 5; ++seq) {
       pb::NodeReport r = Genuine(node, seq, "probe-unknown");
       mutate(r);
@@ -285,21 +266,18 @@ FamilyResult UnknownFields(const ProbeEnv& env) {
     }
     RawStreamResult res = stream.Close();
     ++out.variants;
-    const int64_t grew = (*provd)->DatabaseBytes() - before;
+    const int64_t grew = provd->DatabaseBytes() - before;
     if (grew > 2 * (1 << 20)) {  // 5 MiB of unknown data sent; genuine reports add ~100 KB
       ++out.wrong_acceptances;
       out.details.push_back(absl::StrFormat("%s: database grew %.1f MiB for 5 reports (%s)", label,
                                             grew / 1048576.0, Describe(res)));
     }
-    const int64_t stored = (*provd)->StoredReports(node);
+    const int64_t stored = provd->StoredReports(node);
     const uint64_t acked = res.committed_seq[kBoot];
     if (stored >= 0 && static_cast<uint64_t>(stored) < acked) {
       out.reports_lost += static_cast<int>(acked - stored);
     }
-    if (!(*provd)->Running()) {
-      ++out.crashes;
-      if (!(*provd)->Restart().ok()) break;
-    }
+    if (!StillServing(*provd, out)) break;
   }
   out.notes = "5 reports per variant, each carrying 1 MiB of fields provd does not know";
   return out;
@@ -307,24 +285,20 @@ FamilyResult UnknownFields(const ProbeEnv& env) {
 
 FamilyResult SequenceJumps(const ProbeEnv& env) {
   FamilyResult out{.name = "seq"};
-  auto provd = ProbeProvd::Start(env, "seq");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   const std::vector<uint64_t> jumps = {1ull << 63, 1ull << 40, 100000000ull, 10000000ull};
   for (size_t i = 0; i < jumps.size(); ++i) {
     const std::string node = absl::StrCat("probe-seq-", i);
-    RawReportStream stream((*provd)->channel(), kStreamDeadline);
+    RawReportStream stream(provd->channel(), kStreamDeadline);
     stream.Send(Frame(Genuine(node, 1, "probe-seq")));
     stream.Send(Frame(Genuine(node, jumps[i], "probe-seq")));
     RawStreamResult res = stream.Close();
-    RawStreamResult after = Resend(**provd, node, 2, 4, "probe-seq");
+    RawStreamResult after = Resend(*provd, node, 2, 4, "probe-seq");
     ++out.variants;
     const bool jump_taken = res.committed_seq[kBoot] >= jumps[i] && !Rejected(res, jumps[i]);
     if (jump_taken) ++out.wrong_acceptances;
-    const int64_t stored = (*provd)->StoredReports(node);
+    const int64_t stored = provd->StoredReports(node);
     const int64_t genuine_stored = stored - (jump_taken ? 1 : 0);
     if (stored >= 0 && genuine_stored < 4) out.reports_lost += static_cast<int>(4 - genuine_stored);
     if (jump_taken || genuine_stored != 4) {
@@ -333,10 +307,7 @@ FamilyResult SequenceJumps(const ProbeEnv& env) {
                                          Describe(after), ", acked ", after.committed_seq[kBoot],
                                          "; stored ", stored));
     }
-    if (!(*provd)->Running()) {
-      ++out.crashes;
-      if (!(*provd)->Restart().ok()) break;
-    }
+    if (!StillServing(*provd, out)) break;
   }
   out.notes = "seq 1, then a jump, then the node's genuine seq 2..4";
   return out;
@@ -344,18 +315,14 @@ FamilyResult SequenceJumps(const ProbeEnv& env) {
 
 FamilyResult IntervalClaims(const ProbeEnv& env) {
   FamilyResult out{.name = "interval"};
-  auto provd = ProbeProvd::Start(env, "interval");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   const std::vector<uint32_t> claims = {3600, 86400, 4294967295u};
   for (size_t i = 0; i < claims.size(); ++i) {
     const std::string node = absl::StrCat("probe-interval-", i);
     const std::string account = absl::StrCat("probe-interval-acct-", i);
     const absl::Time start = absl::Now();
-    RawReportStream stream((*provd)->channel(), kStreamDeadline);
+    RawReportStream stream(provd->channel(), kStreamDeadline);
     for (uint64_t seq = 1; seq <= 120; ++seq) {
       pb::NodeReport r = Genuine(node, seq, account);
       r.set_interval_seconds(claims[i]);
@@ -364,7 +331,7 @@ FamilyResult IntervalClaims(const ProbeEnv& env) {
     RawStreamResult res = stream.Close();
     const double elapsed_s = absl::ToDoubleSeconds(absl::Now() - start);
     ++out.variants;
-    const double credited = (*provd)->AcceleratorHours(account);
+    const double credited = provd->AcceleratorHours(account);
     // 10 workloads on one accelerator each. Generous bound: what elapsed on provd's clock plus
     // one full claimed interval (at most an hour) for the first report, doubled.
     const double bound = 10 * 2 * (elapsed_s + 3600) / 3600;
@@ -378,10 +345,7 @@ FamilyResult IntervalClaims(const ProbeEnv& env) {
           "claim %u s x 120 reports sent in %.2f s: %.2f accelerator-hours credited (%s)",
           claims[i], elapsed_s, credited, Describe(res)));
     }
-    if (!(*provd)->Running()) {
-      ++out.crashes;
-      if (!(*provd)->Restart().ok()) break;
-    }
+    if (!StillServing(*provd, out)) break;
   }
   out.notes =
       "inflation only: shrinking (claim 1 s, report hourly) needs hours; see the ledger tests";
@@ -390,12 +354,8 @@ FamilyResult IntervalClaims(const ProbeEnv& env) {
 
 FamilyResult KillDuringIngest(const ProbeEnv& env) {
   FamilyResult out{.name = "kill"};
-  auto provd = ProbeProvd::Start(env, "kill");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   constexpr int kNodes = 4;
   constexpr uint64_t kReports = 40;
   for (int round = 0; round < 5; ++round) {
@@ -404,32 +364,32 @@ FamilyResult KillDuringIngest(const ProbeEnv& env) {
       std::vector<std::unique_ptr<RawReportStream>> streams;
       for (int n = 0; n < kNodes; ++n) {
         const std::string node = absl::StrCat("probe-kill-", round, "-", n);
-        streams.push_back(std::make_unique<RawReportStream>((*provd)->channel(), kStreamDeadline));
+        streams.push_back(std::make_unique<RawReportStream>(provd->channel(), kStreamDeadline));
         for (uint64_t seq = 1; seq <= kReports / 2; ++seq) {
           streams.back()->Send(Frame(Genuine(node, seq, "probe-kill")));
         }
       }
       // Kill at a different point of each round: before, during and after the first commits.
       std::this_thread::sleep_for(std::chrono::milliseconds(25 * round));
-      (*provd)->Kill();
+      provd->Kill();
       for (int n = 0; n < kNodes; ++n) acked[n] = streams[n]->Close().committed_seq[kBoot];
     }
     ++out.variants;
-    if (!(*provd)->Restart().ok()) {
+    if (!provd->Restart().ok()) {
       ++out.crashes;
       out.details.push_back(absl::StrCat("round ", round, ": provd did not start again"));
       break;
     }
     for (int n = 0; n < kNodes; ++n) {
       const std::string node = absl::StrCat("probe-kill-", round, "-", n);
-      const int64_t stored_after_kill = (*provd)->StoredReports(node);
+      const int64_t stored_after_kill = provd->StoredReports(node);
       if (stored_after_kill >= 0 && static_cast<uint64_t>(stored_after_kill) < acked[n]) {
         out.reports_lost += static_cast<int>(acked[n] - stored_after_kill);
         out.details.push_back(absl::StrCat(node, ": ", acked[n], " acked, ", stored_after_kill,
                                            " stored after SIGKILL"));
       }
-      Resend(**provd, node, acked[n] + 1, kReports, "probe-kill");
-      const int64_t stored = (*provd)->StoredReports(node);
+      Resend(*provd, node, acked[n] + 1, kReports, "probe-kill");
+      const int64_t stored = provd->StoredReports(node);
       if (stored >= 0 && static_cast<uint64_t>(stored) < kReports) {
         out.reports_lost += static_cast<int>(kReports - stored);
         out.details.push_back(

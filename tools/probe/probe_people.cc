@@ -80,14 +80,10 @@ constexpr char kKycHeader[] =
 
 FamilyResult AuthFlood(const ProbeEnv& env) {
   FamilyResult out{.name = "auth"};
-  auto provd = ProbeProvd::Start(env, "auth");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   // 1,000 failed logins on gRPC.
-  auto audit = pb::AuditService::NewStub((*provd)->channel());
+  auto audit = pb::AuditService::NewStub(provd->channel());
   int limited = 0, refused = 0;
   absl::Time start = absl::Now();
   for (int i = 0; i < 1000; ++i) {
@@ -105,7 +101,7 @@ FamilyResult AuthFlood(const ProbeEnv& env) {
   if (limited == 0) ++out.wrong_acceptances;
 
   // 1,000 failed logins on the dashboard's HTTP API.
-  httplib::Client http("127.0.0.1", (*provd)->web_port());
+  httplib::Client http("127.0.0.1", provd->web_port());
   http.set_connection_timeout(5);
   http.set_read_timeout(5);
   int http_limited = 0, http_refused = 0, retry_after = 0;
@@ -130,11 +126,11 @@ FamilyResult AuthFlood(const ProbeEnv& env) {
   // let its failed-login bucket refill (burst 20 at 1/s) before using the admin token.
   std::this_thread::sleep_for(std::chrono::seconds(22));
   // A viewer's refused admin attempts must reach the audit log.
-  auto access = pb::AccessService::NewStub((*provd)->channel());
+  auto access = pb::AccessService::NewStub(provd->channel());
   std::string viewer_token;
   {
     grpc::ClientContext ctx;
-    Authorize(ctx, (*provd)->token());
+    Authorize(ctx, provd->token());
     pb::IssueTokenRequest req;
     req.set_name("probe-viewer");
     req.set_role(pb::ROLE_VIEWER);
@@ -143,7 +139,7 @@ FamilyResult AuthFlood(const ProbeEnv& env) {
     viewer_token = resp.token();
     if (!s.ok()) out.details.push_back("could not issue a viewer token: " + s.error_message());
   }
-  const size_t entries_before = AuditEntries(**provd);
+  const size_t entries_before = AuditEntries(*provd);
   int denied = 0;
   for (int i = 0; i < 5; ++i) {
     grpc::ClientContext ctx;
@@ -156,7 +152,7 @@ FamilyResult AuthFlood(const ProbeEnv& env) {
       ++denied;
     }
   }
-  const size_t entries_after = AuditEntries(**provd);
+  const size_t entries_after = AuditEntries(*provd);
   ++out.variants;
   out.details.push_back(absl::StrFormat(
       "viewer tried to issue admin tokens 5 times: %d refused, %d new audit entries", denied,
@@ -167,25 +163,21 @@ FamilyResult AuthFlood(const ProbeEnv& env) {
   // A valid token still works (from the same loopback peer, after the flood has cooled down).
   {
     grpc::ClientContext ctx;
-    Authorize(ctx, (*provd)->token());
+    Authorize(ctx, provd->token());
     pb::ListNodesResponse resp;
     grpc::Status s = audit->ListNodes(&ctx, pb::ListNodesRequest(), &resp);
     out.details.push_back(absl::StrCat("the admin token once the address's bucket refilled: ",
                                        s.ok() ? "OK" : s.error_message()));
   }
-  if (!(*provd)->Running()) ++out.crashes;
+  if (!provd->Running()) ++out.crashes;
   out.notes = "all from one loopback peer";
   return out;
 }
 
 FamilyResult Slowloris(const ProbeEnv& env) {
   FamilyResult out{.name = "slowloris"};
-  auto provd = ProbeProvd::Start(env, "slowloris");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
   // From many addresses (a botnet), and from the requester's own address (then the per-address
   // connection limit refuses the request at once, with 429: refused, not hanging).
   struct Variant {
@@ -195,7 +187,7 @@ FamilyResult Slowloris(const ProbeEnv& env) {
   for (const Variant v : {Variant{24, false}, Variant{40, false}, Variant{40, true}}) {
     std::vector<int> fds;
     for (int i = 0; i < v.connections; ++i) {
-      int fd = Connect((*provd)->web_port(), v.own_address ? 1 : 2 + i);  // the request: .1
+      int fd = Connect(provd->web_port(), v.own_address ? 1 : 2 + i);  // the request: .1
       if (fd >= 0) fds.push_back(fd);
     }
     const std::string header = "GET /api/overview HTTP/1.1\r\nHost: x\r\nX-Slow: ";
@@ -209,7 +201,7 @@ FamilyResult Slowloris(const ProbeEnv& env) {
       }
       if (second % 3 == 2) {
         ++asked;
-        httplib::Client http("127.0.0.1", (*provd)->web_port());
+        httplib::Client http("127.0.0.1", provd->web_port());
         http.set_connection_timeout(3);
         http.set_read_timeout(3);
         absl::Time t0 = absl::Now();
@@ -238,23 +230,19 @@ FamilyResult Slowloris(const ProbeEnv& env) {
     });
     if (hung > 0 || (!v.own_address && !all_served)) ++out.wrong_acceptances;
   }
-  if (!(*provd)->Running()) ++out.crashes;
+  if (!provd->Running()) ++out.crashes;
   out.notes = "GET / asked every 3 s while the slow connections trickle";
   return out;
 }
 
 FamilyResult HostileImports(const ProbeEnv& env) {
   FamilyResult out{.name = "imports"};
-  auto provd = ProbeProvd::Start(env, "imports");
-  if (!provd.ok()) {
-    ++out.crashes;
-    out.notes = absl::StrCat("provd did not start: ", provd.status().message());
-    return out;
-  }
-  const std::string dir = (*provd)->data_dir();
+  auto provd = StartFamilyProvd(env, out);
+  if (provd == nullptr) return out;
+  const std::string dir = provd->data_dir();
   const std::string token_file = dir + "/admin.token";
   auto import = [&](const std::string& file, absl::Duration timeout) {
-    return RunProgram({env.bin_dir + "/provctl", "--server", (*provd)->address(), "--insecure",
+    return RunProgram({env.bin_dir + "/provctl", "--server", provd->address(), "--insecure",
                        "--token-file", token_file, "accounts", "import", file},
                       file + ".log", timeout);
   };
@@ -280,10 +268,7 @@ FamilyResult HostileImports(const ProbeEnv& env) {
     ++out.variants;
     out.details.push_back(absl::StrCat(variants[i].label, ": provctl exit ", code));
     if (code == 0) ++out.wrong_acceptances;
-    if (!(*provd)->Running()) {
-      ++out.crashes;
-      if (!(*provd)->Restart().ok()) break;
-    }
+    if (!StillServing(*provd, out)) break;
   }
   // SIGTERM during a large import must return promptly, and provd must start again on the data.
   {
@@ -296,7 +281,7 @@ FamilyResult HostileImports(const ProbeEnv& env) {
     WriteFile(file, rows);
     std::thread client([&] { import(file, absl::Seconds(120)); });
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    auto took = (*provd)->Stop(absl::Seconds(30));
+    auto took = provd->Stop(absl::Seconds(30));
     client.join();
     ++out.variants;
     if (took.ok()) {
@@ -308,7 +293,7 @@ FamilyResult HostileImports(const ProbeEnv& env) {
       out.details.push_back(absl::StrCat("SIGTERM during an import: ", took.status().message()));
     }
     ++out.variants;
-    absl::Status restarted = (*provd)->Restart();
+    absl::Status restarted = provd->Restart();
     out.details.push_back(absl::StrCat("provd starts again on the data directory: ",
                                        restarted.ok() ? "yes" : restarted.message()));
     if (!restarted.ok()) ++out.crashes;

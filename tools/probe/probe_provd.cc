@@ -156,6 +156,23 @@ int64_t ProbeProvd::DatabaseBytes() const {
   return total;
 }
 
+std::unique_ptr<ProbeProvd> StartFamilyProvd(const ProbeEnv& env, FamilyResult& out) {
+  auto provd = ProbeProvd::Start(env, out.name);
+  if (provd.ok()) return std::move(*provd);
+  ++out.crashes;
+  out.notes = absl::StrCat("provd did not start: ", provd.status().message());
+  return nullptr;
+}
+
+bool StillServing(ProbeProvd& provd, FamilyResult& out) {
+  if (provd.Running()) return true;
+  ++out.crashes;
+  absl::Status restarted = provd.Restart();
+  out.details.push_back(
+      absl::StrCat("provd died; started again: ", restarted.ok() ? "yes" : restarted.message()));
+  return restarted.ok();
+}
+
 int RunProgram(const std::vector<std::string>& argv, const std::string& log_file,
                absl::Duration timeout) {
   auto child = bench::ChildProcess::Start(argv[0], {argv.begin() + 1, argv.end()}, log_file);
