@@ -3,8 +3,9 @@
 //
 //   AgentStream stream(channel);
 //   stream.Write(report);
-//   ASSERT_TRUE(stream.WaitCommitted("boot-a", 5));   // polls acks with a deadline, no sleeps
-//   grpc::Status status = stream.Finish();
+//   stream.WriteBytes("\xff\xff\xff");   // a raw frame that need not be a NodeReport (hostile
+//   input) ASSERT_TRUE(stream.WaitCommitted("boot-a", 5));   // polls acks with a deadline, no
+//   sleeps grpc::Status status = stream.Finish();
 #pragma once
 
 #include <arpa/inet.h>
@@ -23,19 +24,35 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/rpc_method.h"
+#include "grpcpp/support/sync_stream.h"
 #include "provenance/v1/agent_gateway.grpc.pb.h"
 
 namespace prov::server::testing {
 
 class AgentStream {
  public:
+  // Frames travel as raw bytes (ByteBuffer), so a test can also send what is not a NodeReport.
   explicit AgentStream(const std::shared_ptr<grpc::Channel>& channel)
-      : stub_(provenance::v1::AgentGateway::NewStub(channel)) {
+      : channel_(channel),
+        method_("/provenance.v1.AgentGateway/Report", grpc::internal::RpcMethod::BIDI_STREAMING,
+                channel) {
     context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    stream_ = stub_->Report(&context_);
+    stream_.reset(
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            channel_.get(), method_, &context_));
     reader_ = std::thread([this] {
-      provenance::v1::ReportAck ack;
-      while (stream_->Read(&ack)) {
+      grpc::ByteBuffer frame;
+      while (stream_->Read(&frame)) {
+        std::vector<grpc::Slice> slices;
+        std::string bytes;
+        if (frame.Dump(&slices).ok()) {
+          for (const auto& s : slices) {
+            bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+          }
+        }
+        provenance::v1::ReportAck ack;
+        ack.ParseFromString(bytes);
         absl::MutexLock lock(&mu_);
         uint64_t& seq = committed_[ack.boot_id()];
         seq = std::max(seq, ack.committed_seq());
@@ -53,7 +70,14 @@ class AgentStream {
     }
   }
 
-  bool Write(const provenance::v1::NodeReport& report) { return stream_->Write(report); }
+  bool WriteBytes(const std::string& bytes) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer frame(&slice, 1);
+    return stream_->Write(frame);
+  }
+  bool Write(const provenance::v1::NodeReport& report) {
+    return WriteBytes(report.SerializeAsString());
+  }
 
   // Waits until an ack says seq (or more) of boot_id is committed, or the stream ends.
   bool WaitCommitted(const std::string& boot_id, uint64_t seq,
@@ -98,10 +122,10 @@ class AgentStream {
   }
 
  private:
-  std::unique_ptr<provenance::v1::AgentGateway::Stub> stub_;
+  std::shared_ptr<grpc::Channel> channel_;
+  grpc::internal::RpcMethod method_;
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<provenance::v1::NodeReport, provenance::v1::ReportAck>>
-      stream_;
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream_;
   std::thread reader_;
   bool finished_ = false;
   absl::Mutex mu_;

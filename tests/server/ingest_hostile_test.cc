@@ -15,7 +15,6 @@
 #include "server/provd_server.h"
 #include "server/store/sqlite.h"
 #include "tests/server/agent_stream.h"
-#include "tests/server/raw_agent_stream.h"
 #include "tests/server/temp_dir.h"
 #include "tests/server/test_reports.h"
 
@@ -23,9 +22,9 @@ namespace prov::server {
 namespace {
 
 using provenance::v1::NodeReport;
+using testing::AgentStream;
 using testing::HttpGet;
 using testing::MakeReport;
-using testing::RawAgentStream;
 using testing::TempDir;
 
 // Unknown fields on a message (generated messages expose them only through reflection).
@@ -85,7 +84,7 @@ class IngestHostileTest : public ::testing::Test {
 // good reports behind it were never read.
 TEST_F(IngestHostileTest, FramesThatDoNotParseAreRejectedAndTheReportsBehindThemStored) {
   StartServer();
-  RawAgentStream stream(channel_);
+  AgentStream stream(channel_);
   ASSERT_TRUE(stream.Write(Report(1)));
   // Random bytes: 0xff... is no protobuf tag.
   ASSERT_TRUE(stream.WriteBytes(std::string("\xff\xff\xff\xff\x0f\x01\x02", 7)));
@@ -134,7 +133,7 @@ TEST_F(IngestHostileTest, FramesThatDoNotParseAreRejectedAndTheReportsBehindThem
 
 TEST_F(IngestHostileTest, FrameLargerThanTheLimitIsRejectedUnparsed) {
   StartServer([](ProvdOptions& o) { o.max_report_bytes = 64 << 10; });
-  RawAgentStream stream(channel_);
+  AgentStream stream(channel_);
   NodeReport big = Report(1);
   Unknown(big.mutable_workloads(0))->AddLengthDelimited(999, std::string(100000, 'u'));
   ASSERT_TRUE(stream.Write(big));
@@ -154,7 +153,7 @@ TEST_F(IngestHostileTest, FrameLargerThanTheLimitIsRejectedUnparsed) {
 // Before: 5 accelerators with 50 MB of unknown data added 301 MB to the database.
 TEST_F(IngestHostileTest, UnknownFieldsAreDroppedBeforeStorage) {
   StartServer();
-  RawAgentStream stream(channel_);
+  AgentStream stream(channel_);
   NodeReport r = Report(1);
   const std::string junk(200000, 'u');
   Unknown(r.mutable_accelerators(0))->AddLengthDelimited(999, junk);
@@ -184,7 +183,7 @@ TEST_F(IngestHostileTest, UnknownFieldsAreDroppedBeforeStorage) {
 // as duplicates without storing them.
 TEST_F(IngestHostileTest, ImplausibleSeqJumpIsRefusedAndNothingUnstoredIsAcked) {
   StartServer([](ProvdOptions& o) { o.max_seq_jump = 1000; });
-  RawAgentStream stream(channel_);
+  AgentStream stream(channel_);
   ASSERT_TRUE(stream.Write(Report(1)));
   ASSERT_TRUE(stream.Write(Report(2)));
   ASSERT_TRUE(stream.WaitCommitted("b", 2));
@@ -217,7 +216,7 @@ TEST_F(IngestHostileTest, ImplausibleSeqJumpIsRefusedAndNothingUnstoredIsAcked) 
 // the node's record, until a report is stored again.
 TEST_F(IngestHostileTest, NodeSendingOnlyRejectedReportsIsVisible) {
   StartServer();
-  RawAgentStream stream(channel_);
+  AgentStream stream(channel_);
   ASSERT_TRUE(stream.Write(Report(1)));
   ASSERT_TRUE(stream.WaitCommitted("b", 1));
   clock_.Advance(absl::Seconds(10));
