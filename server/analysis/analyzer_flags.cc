@@ -128,6 +128,19 @@ static int64_t CrossingTime(const Analyzer::State& s, const BundleState& b, doub
   return fallback;
 }
 
+// The context every screening flag on `acct` carries: the policy, KYC and list versions it was
+// judged under, the account, and its bundle if it has one.
+static void SetScreeningFlagContext(Flag& f, const Analyzer::State& s, const policy::Policy& p,
+                                    const std::string& acct) {
+  f.set_policy_version(p.version);
+  f.set_kyc_version(s.kyc_version);
+  f.set_screening_list_version(s.screening_list_version);
+  f.clear_accounts();
+  f.add_accounts(acct);
+  auto b = s.account_bundle.find(acct);
+  if (b != s.account_bundle.end()) f.set_bundle_id(b->second);
+}
+
 // Issue 9: one screening_review flag per (account, list entry version) with weak matches; its case
 // is how a person clears them ("resolve" with disposition false_positive and the reason). The
 // material leaves out list and KYC versions, so re-imports do not touch a cleared review.
@@ -147,13 +160,7 @@ static void UpsertScreeningReviews(
         [&] { return now_us; }, now_us, now,
         [&](Flag& f) {
           const auto* best = matches.front();
-          f.set_policy_version(p.version);
-          f.set_kyc_version(s.kyc_version);
-          f.set_screening_list_version(s.screening_list_version);
-          f.clear_accounts();
-          f.add_accounts(acct);
-          auto b = s.account_bundle.find(acct);
-          if (b != s.account_bundle.end()) f.set_bundle_id(b->second);
+          SetScreeningFlagContext(f, s, p, acct);
           f.set_summary(absl::StrCat(
               "Screening review: ", best->subject_kind(), " \"", best->subject_name(),
               "\" of account ", acct, " weakly matches \"", best->entry_name(), "\" (",
@@ -389,13 +396,7 @@ void Analyzer::Evaluate(absl::Time now) {
         s, "screening_hit", absl::StrCat("account:", acct), p.screening.severity, material,
         [&] { return now_us; }, now_us, now,
         [&](Flag& f) {
-          f.set_policy_version(p.version);
-          f.set_kyc_version(s.kyc_version);
-          f.set_screening_list_version(s.screening_list_version);
-          f.clear_accounts();
-          f.add_accounts(acct);
-          auto b = s.account_bundle.find(acct);
-          if (b != s.account_bundle.end()) f.set_bundle_id(b->second);
+          SetScreeningFlagContext(f, s, p, acct);
           const auto* best = strong.front();
           f.set_summary(absl::StrCat("Screening hit: ", best->subject_kind(), " \"",
                                      best->subject_name(), "\" of account ", acct, " matches \"",
