@@ -280,6 +280,9 @@ absl::Status ProvdServer::Init() {
         std::vector<ReportObservation> observations = TakeObservations(batch, result, cache.get());
         engine->Submit(std::move(observations));
       };
+  writer_options.on_node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
+    engine->OnNodeEvents(std::move(events));
+  };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);
   s.writer->Start();
