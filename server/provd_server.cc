@@ -1,5 +1,6 @@
 #include "server/provd_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -42,9 +43,13 @@
 
 namespace prov::server {
 namespace {
-// One KYC file or screening list per message (provctl checks the same limit before sending).
+// One KYC file or screening list per import (provctl checks the same limit before sending).
 constexpr size_t kMaxImportBytes = 64u << 20;
-constexpr int kMaxImportMessageBytes = static_cast<int>(kMaxImportBytes + (1u << 20));
+// The transport's per-message receive limit is max_report_bytes (at least the 4 MiB a policy YAML
+// may have) plus this: room for an agent's largest report frame, a policy, and one 1 MiB part of a
+// streamed import (ImportAccountsStream).
+constexpr size_t kMinMessageBytes = 4u << 20;
+constexpr size_t kReceiveMarginBytes = 1u << 20;
 }  // namespace
 
 // Member order is teardown order in reverse: the gRPC server goes first (Shutdown resets it).
@@ -314,11 +319,13 @@ absl::Status ProvdServer::Init() {
   // share the agents (and their reports) with the first instead of failing. Port 0 under
   // ephemeral-port pressure can even hand two servers the same port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // KYC files and screening lists come through IdentityService in one message, and gRPC 1.51 has
-  // no per-method receive limit on the server: the transport takes messages up to the import
-  // limit. Agent report frames are bounded by the gateway itself (max_report_bytes): a larger
-  // frame is rejected before it is parsed.
-  builder.SetMaxReceiveMessageSize(kMaxImportMessageBytes);
+  // gRPC buffers a whole message before any handler sees it, and 1.51 has no per-method receive
+  // limit on the server: the limit is the largest report frame plus a margin (issue 14: not the
+  // import limit). KYC files and screening lists larger than that come as streamed parts
+  // (ImportAccountsStream). A frame between max_report_bytes and this limit is rejected in-stream
+  // by the gateway before it is parsed; a larger message ends its call RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::max(o.max_report_bytes, kMinMessageBytes) + kReceiveMarginBytes));
   builder.SetMaxSendMessageSize(64 << 20);  // audit answers can be large
   // Agents keep idle connections alive with pings every >= 10 s; permit that without calls.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);

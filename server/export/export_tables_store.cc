@@ -204,22 +204,35 @@ absl::Status ExportVersions(StageContext& ctx) {
 }
 
 absl::Status ExportInventory(StageContext& ctx) {
+  // What each node's agent could not send or read and what provd refused of it go with the nodes:
+  // an auditor sees how complete each node's evidence is.
   TableSpec nodes{
       "nodes",
       {"node_id", "hostname", "datacenter", "region", "agent_version", "boot_id", "first_seen",
-       "last_seen", "last_received", "accelerator_count", "workload_count", "reports_stored"}};
+       "last_seen", "last_received", "accelerator_count", "workload_count", "reports_stored",
+       "reports_rejected", "last_rejected", "last_rejection", "agent_dropped_reports",
+       "agent_unreadable_reports", "agent_strings_repaired", "agent_strings_truncated"}};
   PROV_RETURN_IF_ERROR(RunStage(
       ctx, "nodes", nodes, "SELECT COUNT(*) FROM nodes",
       "SELECT node_id, hostname, datacenter, region, agent_version, boot_id, first_seen_us, "
-      "last_seen_us, last_received_us, accelerator_count, workload_count, reports_stored "
+      "last_seen_us, last_received_us, accelerator_count, workload_count, reports_stored, "
+      "reports_rejected, last_rejected_us, last_rejection, agent_dropped_reports, "
+      "agent_unreadable_reports, agent_strings_repaired, agent_strings_truncated "
       "FROM nodes ORDER BY node_id",
       [&](const Statement& st, std::vector<std::string>* csv, json* j) {
         ctx.See(st.ColumnInt64(6));
         ctx.See(st.ColumnInt64(7));
-        *csv = {st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3),
-                st.ColumnText(4), st.ColumnText(5), Time(st, 6),      Time(st, 7),
-                Time(st, 8),      Int(st, 9),       Int(st, 10),      Int(st, 11)};
-        *j = FlatObject(nodes.columns, *csv, {9, 10, 11});
+        *csv = {st.ColumnText(0),  st.ColumnText(1),
+                st.ColumnText(2),  st.ColumnText(3),
+                st.ColumnText(4),  st.ColumnText(5),
+                Time(st, 6),       Time(st, 7),
+                Time(st, 8),       Int(st, 9),
+                Int(st, 10),       Int(st, 11),
+                Int(st, 12),       st.ColumnInt64(13) > 0 ? Time(st, 13) : std::string(),
+                st.ColumnText(14), Int(st, 15),
+                Int(st, 16),       Int(st, 17),
+                Int(st, 18)};
+        *j = FlatObject(nodes.columns, *csv, {9, 10, 11, 12, 15, 16, 17, 18});
         return absl::OkStatus();
       }));
   TableSpec accel{

@@ -8,7 +8,8 @@
 //                                                                    current));
 //   if (!startup.policy) (void)identity->RescreenAll();  // hits follow the policy in force
 //   builder.RegisterService(identity.get());
-//   builder.SetMaxReceiveMessageSize(IdentityServiceOptions::kDefaultMaxImportBytes + (1 << 20));
+//   // Large files come as ImportAccountsStream / ImportScreeningListStream parts, so the
+//   // server's per-message limit stays small (provd: --max-report-bytes + 1 MiB).
 //
 // Imports: ImportAccounts parses the file (CSV/JSON/JSONL; format from the request or the source
 // name), stores a new KYC version (good rows in, bad rows reported as "line N: field F: ..."),
@@ -134,6 +135,16 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   grpc::Status ImportScreeningList(grpc::ServerContext* context,
                                    const provenance::v1::ImportScreeningListRequest* request,
                                    provenance::v1::ImportScreeningListResponse* response) override;
+  // The streamed forms: authorized before a byte is read, parts joined up to max_import_bytes,
+  // then exactly the unary import.
+  grpc::Status ImportAccountsStream(
+      grpc::ServerContext* context,
+      grpc::ServerReader<provenance::v1::ImportAccountsRequest>* reader,
+      provenance::v1::ImportAccountsResponse* response) override;
+  grpc::Status ImportScreeningListStream(
+      grpc::ServerContext* context,
+      grpc::ServerReader<provenance::v1::ImportScreeningListRequest>* reader,
+      provenance::v1::ImportScreeningListResponse* response) override;
   grpc::Status GetAccount(grpc::ServerContext* context,
                           const provenance::v1::GetAccountRequest* request,
                           provenance::v1::GetAccountResponse* response) override;

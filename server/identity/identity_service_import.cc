@@ -31,6 +31,44 @@ grpc::Status TooLarge(absl::string_view what, size_t size, size_t limit) {
       absl::StrCat(what, ": ", size, " bytes; the limit is ", limit, " bytes; nothing imported"));
 }
 
+// Joins a streamed import's parts into one request: the first message names the file, later ones
+// carry only the next part of `content`. Refuses, without reading further, a stream that grows past
+// `max_bytes`, a later part naming the file again, and a stream with no message.
+template <typename Request>
+grpc::Status ReadParts(grpc::ServerReader<Request>* reader, size_t max_bytes, Request* out) {
+  Request part;
+  size_t parts = 0;
+  while (reader->Read(&part)) {
+    ++parts;
+    if (parts == 1) {
+      *out = std::move(part);
+    } else {
+      std::string content = std::move(*part.mutable_content());
+      part.clear_content();
+      if (part.ByteSizeLong() != 0) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("message ", parts,
+                                         ": only the first message of a streamed import names "
+                                         "the file; later ones carry content only; nothing "
+                                         "imported"));
+      }
+      if (out->content().size() + content.size() > max_bytes) {
+        return TooLarge("content", out->content().size() + content.size(), max_bytes);
+      }
+      out->mutable_content()->append(content);
+    }
+    if (out->content().size() > max_bytes) {
+      return TooLarge("content", out->content().size(), max_bytes);
+    }
+    part.Clear();
+  }
+  if (parts == 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "a streamed import with no message; nothing imported");
+  }
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<kyc::KycFormat> RequestFormat(const ImportAccountsRequest& request) {
   std::string format = absl::AsciiStrToLower(request.format());
   if (format == "csv") return kyc::KycFormat::kCsv;
@@ -122,6 +160,32 @@ absl::Status CancelledStatus(absl::string_view when) {
 }
 
 }  // namespace
+
+grpc::Status IdentityServiceImpl::ImportAccountsStream(
+    grpc::ServerContext* context, grpc::ServerReader<ImportAccountsRequest>* reader,
+    ImportAccountsResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
+  ImportAccountsRequest request;
+  if (grpc::Status s = ReadParts(reader, options_.max_import_bytes, &request); !s.ok()) {
+    stats_.Count(kAccounts, ImportResult::kRefused, 0);
+    return s;
+  }
+  return ImportAccounts(context, &request, response);
+}
+
+grpc::Status IdentityServiceImpl::ImportScreeningListStream(
+    grpc::ServerContext* context, grpc::ServerReader<ImportScreeningListRequest>* reader,
+    ImportScreeningListResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
+  ImportScreeningListRequest request;
+  if (grpc::Status s = ReadParts(reader, options_.max_import_bytes, &request); !s.ok()) {
+    stats_.Count(kList, ImportResult::kRefused, 0);
+    return s;
+  }
+  return ImportScreeningList(context, &request, response);
+}
 
 grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
                                                  const ImportAccountsRequest* request,

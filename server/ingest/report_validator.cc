@@ -105,6 +105,11 @@ absl::Status CheckCount(const Path& field, int count, int max) {
   return absl::OkStatus();
 }
 
+absl::Status CheckCounter(const Path& field, uint64_t value, uint64_t max) {
+  if (value > max) return Invalid(field, absl::StrFormat("%u is above %u", value, max));
+  return absl::OkStatus();
+}
+
 absl::Status CheckNode(const NodeReport& report, const ValidatorLimits& limits) {
   if (!report.has_node()) return Invalid("node", "is missing");
   const auto& node = report.node();
@@ -339,7 +344,22 @@ absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
                                        limits.max_id_length));
       PROV_RETURN_IF_ERROR(CheckString({"health.collector_errors", i, "message"}, e.message(),
                                        limits.max_string_length));
+      PROV_RETURN_IF_ERROR(CheckCounter({"health.collector_errors", i, "count"}, e.count(),
+                                        limits.max_cumulative_counter));
     }
+    PROV_RETURN_IF_ERROR(CheckCounter("health.strings_repaired", health.strings_repaired(),
+                                      limits.max_report_counter));
+    PROV_RETURN_IF_ERROR(CheckCounter("health.strings_truncated", health.strings_truncated(),
+                                      limits.max_report_counter));
+    PROV_RETURN_IF_ERROR(
+        CheckCounter("health.spool_depth", health.spool_depth(), limits.max_cumulative_counter));
+    PROV_RETURN_IF_ERROR(CheckCounter("health.dropped_reports", health.dropped_reports(),
+                                      limits.max_cumulative_counter));
+    PROV_RETURN_IF_ERROR(CheckCounter("health.unreadable_reports", health.unreadable_reports(),
+                                      limits.max_cumulative_counter));
+    PROV_RETURN_IF_ERROR(CheckCounter("health.rejected_reports", health.rejected_reports(),
+                                      limits.max_cumulative_counter));
+    PROV_RETURN_IF_ERROR(CheckRange("health.cpu_seconds", health.cpu_seconds(), 0, 1e12));
   }
   return absl::OkStatus();
 }

@@ -40,6 +40,11 @@ struct ValidatorLimits {
   int max_peers = 1024;       // per workload
   int max_list_items = 4096;  // pids, ports, reasons, digests, container ids per workload
   int max_collector_errors = 256;
+  // Agent health counters: per report (strings repaired or cut: a report holds far fewer strings)
+  // and cumulative for the agent's spool (spool depth, dropped, unreadable, rejected reports;
+  // collector error counts), kept exact in a double and in SQLite's INTEGER.
+  uint64_t max_report_counter = 1'000'000;
+  uint64_t max_cumulative_counter = uint64_t{1} << 53;
   uint32_t max_interval_seconds = 3600;
   absl::Duration max_age = absl::Hours(24 * 30);  // spooled reports may arrive late
   absl::Duration max_future = absl::Minutes(10);  // clock skew tolerated

@@ -168,6 +168,18 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
   } else {
     failed();
   }
+  std::vector<prometheus::ClientMetric>* lost =
+      family("prov_agent_reports_lost",
+             "Reports the fleet's agents lost before sending them, as their newest reports say "
+             "(cumulative per agent spool): dropped (spool full) or unreadable (spool file "
+             "corrupt). provctl node shows each agent's.",
+             prometheus::MetricType::Gauge);
+  if (auto losses = reader_.SumAgentLosses(); losses.ok()) {
+    lost->push_back(GaugeSample(static_cast<double>(losses->dropped), {{"kind", "dropped"}}));
+    lost->push_back(GaugeSample(static_cast<double>(losses->unreadable), {{"kind", "unreadable"}}));
+  } else {
+    failed();
+  }
   family("prov_silent_after_seconds",
          "A node without a report collected for this long counts as silent (--silent-after).",
          prometheus::MetricType::Gauge)

@@ -41,6 +41,8 @@
 //   prov_silent_after_seconds              the --silent-after threshold used above
 //   prov_nodes_rejecting                   nodes heard from within --silent-after whose reports
 //                                          since their last stored one were all rejected
+//   prov_agent_reports_lost{kind}          reports the agents lost before sending (their newest
+//                                          health: kind=dropped, spool full; unreadable)
 //   prov_accelerators{vendor,model}        accelerators in the inventory
 //   prov_store_read_errors_total           scrape-time store reads that failed (series then absent)
 // A node that reported no data centre is labelled datacenter="unknown".

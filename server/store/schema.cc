@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 7> kMigrations = {R"sql(
+constexpr std::array<const char*, 8> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -310,6 +310,19 @@ ALTER TABLE nodes ADD COLUMN reports_rejected INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN last_rejected_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN last_rejection TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN rejecting_since_us INTEGER NOT NULL DEFAULT 0;
+)sql",
+                                                    // Version 8: the agent's own health, from
+                                                    // its reports (issue 14).
+                                                    R"sql(
+ALTER TABLE nodes ADD COLUMN agent_health_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_spool_depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_dropped_reports INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_unreadable_reports INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_rejected_reports INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_collector_errors INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_nvml_available INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_strings_repaired INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN agent_strings_truncated INTEGER NOT NULL DEFAULT 0;
 )sql"};
 
 }  // namespace

@@ -129,6 +129,15 @@ UPDATE nodes SET reports_stored = reports_stored + ?11, last_received_us = ?12,
   last_seq = IIF(last_seen_us <= ?7, ?8, last_seq),
   accelerator_count = IIF(last_seen_us <= ?7, ?9, accelerator_count),
   workload_count = IIF(last_seen_us <= ?7, ?10, workload_count),
+  agent_health_us = IIF(last_seen_us <= ?7 AND ?14, ?7, agent_health_us),
+  agent_spool_depth = IIF(last_seen_us <= ?7 AND ?14, ?15, agent_spool_depth),
+  agent_dropped_reports = IIF(last_seen_us <= ?7 AND ?14, ?16, agent_dropped_reports),
+  agent_unreadable_reports = IIF(last_seen_us <= ?7 AND ?14, ?17, agent_unreadable_reports),
+  agent_rejected_reports = IIF(last_seen_us <= ?7 AND ?14, ?18, agent_rejected_reports),
+  agent_collector_errors = IIF(last_seen_us <= ?7 AND ?14, ?19, agent_collector_errors),
+  agent_nvml_available = IIF(last_seen_us <= ?7 AND ?14, ?20, agent_nvml_available),
+  agent_strings_repaired = agent_strings_repaired + ?21,
+  agent_strings_truncated = agent_strings_truncated + ?22,
   last_seen_us = MAX(last_seen_us, ?7)
 WHERE id = ?1)sql";
 
@@ -244,6 +253,7 @@ struct Store::Batch {
     int64_t latest_seen_us = 0;
     int64_t first_seen_us = 0;
     int64_t stored = 0;
+    int64_t strings_repaired = 0, strings_truncated = 0;  // summed over the batch's reports
   };
   struct Accelerator {
     const provenance::v1::Accelerator* latest = nullptr;
@@ -265,6 +275,10 @@ struct Store::Batch {
 
 namespace {
 constexpr size_t kMaxCached = 2'000'000;
+// An agent's uint64 counter as an SQLite INTEGER (the validator bounds them; belt and braces).
+int64_t SaturatedInt64(uint64_t v) {
+  return v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v);
+}
 constexpr int64_t kAcceleratorRefreshUs = 60'000'000;  // last_seen granularity of accelerators
 }  // namespace
 
@@ -477,6 +491,8 @@ absl::Status Store::AddReport(ReportToCommit& item, Batch& batch, CommitResult& 
     n.latest_seen_us = seen_us;
   }
   ++n.stored;
+  n.strings_repaired += SaturatedInt64(r.health().strings_repaired());
+  n.strings_truncated += SaturatedInt64(r.health().strings_truncated());
 
   for (const auto& a : r.accelerators()) {
     Batch::Accelerator& acc = batch.accelerators[RowKeyView(node, a.pci_address())];
@@ -622,6 +638,22 @@ absl::Status Store::WriteAggregates(Batch& batch) {
     update_node->BindInt64(11, n.stored);
     update_node->BindInt64(12, batch_received_us_);
     update_node->BindInt64(13, n.first_seen_us);
+    // The agent's health as its newest report says (cumulative spool counters), and the strings
+    // it had to repair or cut, summed over the stored reports.
+    const provenance::v1::AgentHealth& h = r.health();
+    int64_t collector_errors = 0;
+    for (const auto& e : h.collector_errors()) {
+      collector_errors += std::max<int64_t>(1, SaturatedInt64(e.count()));
+    }
+    update_node->BindInt64(14, r.has_health() ? 1 : 0);
+    update_node->BindInt64(15, SaturatedInt64(h.spool_depth()));
+    update_node->BindInt64(16, SaturatedInt64(h.dropped_reports()));
+    update_node->BindInt64(17, SaturatedInt64(h.unreadable_reports()));
+    update_node->BindInt64(18, SaturatedInt64(h.rejected_reports()));
+    update_node->BindInt64(19, collector_errors);
+    update_node->BindInt64(20, h.nvml_available() ? 1 : 0);
+    update_node->BindInt64(21, n.strings_repaired);
+    update_node->BindInt64(22, n.strings_truncated);
     PROV_RETURN_IF_ERROR(update_node->Run());
   }
 

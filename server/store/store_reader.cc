@@ -24,8 +24,11 @@ constexpr char kNodeColumns[] =
     "(SELECT COUNT(*) FROM evidence_gaps g WHERE g.node = nodes.id), "
     "(SELECT COALESCE(SUM(gap_seconds), 0) FROM evidence_gaps g WHERE g.node = nodes.id), "
 
-    "reports_rejected, last_rejected_us, last_rejection, rejecting_since_us";
-constexpr int kNodeColumnCount = 18;  // ReadNode reads columns 0..17; extra columns follow
+    "reports_rejected, last_rejected_us, last_rejection, rejecting_since_us, "
+    "agent_health_us, agent_spool_depth, agent_dropped_reports, agent_unreadable_reports, "
+    "agent_rejected_reports, agent_collector_errors, agent_nvml_available, "
+    "agent_strings_repaired, agent_strings_truncated";
+constexpr int kNodeColumnCount = 27;  // ReadNode reads columns 0..26; extra columns follow
 
 NodeSummary ReadNode(const Statement& st) {
   NodeSummary n;
@@ -47,6 +50,16 @@ NodeSummary ReadNode(const Statement& st) {
   if (st.ColumnInt64(15) > 0) SetTime(st.ColumnInt64(15), n.mutable_last_rejected());
   n.set_last_rejection(st.ColumnText(16));
   if (st.ColumnInt64(17) > 0) SetTime(st.ColumnInt64(17), n.mutable_rejecting_since());
+  provenance::v1::AgentHealthSummary* h = n.mutable_agent_health();
+  if (st.ColumnInt64(18) > 0) SetTime(st.ColumnInt64(18), h->mutable_as_of());
+  h->set_spool_depth(st.ColumnInt64(19));
+  h->set_dropped_reports(st.ColumnInt64(20));
+  h->set_unreadable_reports(st.ColumnInt64(21));
+  h->set_rejected_reports(st.ColumnInt64(22));
+  h->set_collector_errors(st.ColumnInt64(23));
+  h->set_nvml_available(st.ColumnInt64(24) != 0);
+  h->set_strings_repaired(st.ColumnInt64(25));
+  h->set_strings_truncated(st.ColumnInt64(26));
   return n;
 }
 
@@ -321,6 +334,19 @@ absl::StatusOr<int64_t> StoreReader::CountRejectingNodes(absl::Time heard_after)
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
   return count;
+}
+
+absl::StatusOr<StoreReader::AgentLosses> StoreReader::SumAgentLosses() {
+  PROV_LEASE(db);
+  PROV_ASSIGN_OR_RETURN(Statement * st,
+                        db->Cached("SELECT COALESCE(SUM(agent_dropped_reports), 0), "
+                                   "COALESCE(SUM(agent_unreadable_reports), 0) FROM nodes"));
+  absl::StatusOr<bool> row = st->Step();
+  AgentLosses losses;
+  if (row.ok() && *row) losses = {st->ColumnInt64(0), st->ColumnInt64(1)};
+  st->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return losses;
 }
 
 }  // namespace prov::server

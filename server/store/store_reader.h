@@ -86,6 +86,12 @@ class StoreReader {
   // Nodes in a rejecting spell (rejecting_since_us set: every report since the last stored one was
   // rejected) whose latest rejection is at or after heard_after.
   absl::StatusOr<int64_t> CountRejectingNodes(absl::Time heard_after);
+  // Reports the fleet's agents lost before sending them, as their newest reports say (cumulative
+  // per agent spool): dropped because the spool was full, and unreadable from it.
+  struct AgentLosses {
+    int64_t dropped = 0, unreadable = 0;
+  };
+  absl::StatusOr<AgentLosses> SumAgentLosses();
 
  private:
   class Lease;

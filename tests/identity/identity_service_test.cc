@@ -391,6 +391,72 @@ TEST_F(IdentityServiceTest, OversizedImportRefusedWithTheLimit) {
   EXPECT_TRUE(sink_.snapshots().empty());
 }
 
+// Issue 14: large files come as streamed parts, so provd's per-message receive limit stays small.
+TEST_F(IdentityServiceTest, StreamedImportJoinsItsParts) {
+  const std::string content = Fixture("accounts.csv");
+  ASSERT_GT(content.size(), 300u);
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  auto writer = stub_->ImportAccountsStream(&ctx, &resp);
+  ImportAccountsRequest part;
+  part.set_source_name("accounts.csv");
+  part.set_content(content.substr(0, 100));
+  ASSERT_TRUE(writer->Write(part));
+  for (size_t at = 100; at < content.size(); at += 100) {
+    part.Clear();
+    part.set_content(content.substr(at, 100));
+    ASSERT_TRUE(writer->Write(part));
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  ImportAccountsResponse whole;
+  ASSERT_TRUE(ImportAccounts("accounts.csv", &whole).ok());
+  EXPECT_EQ(resp.accepted(), whole.accepted());
+  EXPECT_GT(resp.accepted(), 0u);
+  EXPECT_EQ(resp.content_digest(), whole.content_digest()) << "the same bytes, joined in order";
+}
+
+TEST_F(IdentityServiceTest, StreamedImportRefusesALaterPartNamingTheFileAndTooMuch) {
+  {
+    ImportScreeningListResponse resp;
+    grpc::ClientContext ctx;
+    auto writer = stub_->ImportScreeningListStream(&ctx, &resp);
+    ImportScreeningListRequest part;
+    part.set_source_name("a.csv");
+    part.set_content("x");
+    ASSERT_TRUE(writer->Write(part));
+    part.set_source_name("b.csv");
+    writer->Write(part);
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(),
+              "message 2: only the first message of a streamed import names the file; later "
+              "ones carry content only; nothing imported");
+  }
+  Stop();
+  IdentityServiceOptions options;
+  options.max_import_bytes = 512;
+  Start(LoadedPolicy{}, options);
+  ImportAccountsResponse resp;
+  grpc::ClientContext ctx;
+  auto writer = stub_->ImportAccountsStream(&ctx, &resp);
+  ImportAccountsRequest part;
+  part.set_source_name("accounts.csv");
+  for (int i = 0; i < 6; ++i) {
+    part.set_content(std::string(100, 'a'));
+    if (!writer->Write(part)) break;
+    part.clear_source_name();
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "content: 600 bytes; the limit is 512 bytes; nothing imported");
+  EXPECT_TRUE(sink_.snapshots().empty());
+}
+
 // Issue 14: "Soci\xe9t\xe9 G\xe9n\xe9rale" in Windows-1252 used to be stored, after which every
 // import, lookup and start failed. Now it is refused by line and column, or transcoded when named.
 TEST_F(IdentityServiceTest, Windows1252RefusedUnlessTheEncodingIsNamed) {

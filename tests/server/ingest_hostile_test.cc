@@ -328,6 +328,46 @@ TEST_F(IngestHostileTest, NodeRejectingForLongRaisesAFlagThatResolvesWhenReports
   EXPECT_TRUE(stream.Finish().ok());
 }
 
+// Issue 14: the transport's per-message limit is the report limit plus a margin (5 MiB by default),
+// not the 65 MiB an import used to need; imports larger than that come as streamed parts.
+TEST_F(IngestHostileTest, MessagesAreLimitedToReportSizeAndLargeImportsStream) {
+  StartServer();
+  std::string csv =
+      "account_id,legal_entity,country_of_incorporation,beneficial_owners,addresses,"
+      "payment_fingerprint,email_domains,source_ips,parent_account,is_reseller\n";
+  for (int i = 0; csv.size() < (6u << 20); ++i) {
+    absl::StrAppend(&csv, "acct-", i, ",Company Number ", i,
+                    " Limited,GB,Owner Person (GB),\"1 Long Street, Bristol\",pf:", i,
+                    ",example.com,203.0.113.10,,no\n");
+  }
+  auto identity = provenance::v1::IdentityService::NewStub(channel_);
+  provenance::v1::ImportAccountsRequest request;
+  request.set_source_name("big.csv");
+  request.set_content(csv);
+  {
+    grpc::ClientContext ctx;
+    provenance::v1::ImportAccountsResponse response;
+    grpc::Status s = identity->ImportAccounts(&ctx, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  }
+  grpc::ClientContext ctx;
+  provenance::v1::ImportAccountsResponse response;
+  auto writer = identity->ImportAccountsStream(&ctx, &response);
+  provenance::v1::ImportAccountsRequest part = request;
+  part.set_content(csv.substr(0, 1u << 20));
+  ASSERT_TRUE(writer->Write(part));
+  for (size_t at = 1u << 20; at < csv.size(); at += 1u << 20) {
+    part.Clear();
+    part.set_content(csv.substr(at, 1u << 20));
+    ASSERT_TRUE(writer->Write(part));
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(response.accepted(), 40000u);
+  EXPECT_EQ(response.errors_size(), 0);
+}
+
 TEST(IngestHostileStartTest, BadLimitsNameTheOption) {
   TempDir dir;
   ProvdOptions options;

@@ -282,6 +282,19 @@ TEST(ReportValidatorTest, SeqMustFitTheStoresInteger) {
   EXPECT_TRUE(ValidateReport(r, kNow).ok()) << "the jump bound is the store's (--max-seq-jump)";
 }
 
+TEST(ReportValidatorTest, HealthCountersAreBounded) {
+  NodeReport r = Valid();
+  r.mutable_health()->set_strings_repaired(1'000'000);
+  r.mutable_health()->set_unreadable_reports(uint64_t{1} << 53);
+  EXPECT_TRUE(ValidateReport(r, kNow).ok());
+  r.mutable_health()->set_strings_repaired(1'000'001);
+  EXPECT_EQ(ValidateReport(r, kNow).message(), "health.strings_repaired: 1000001 is above 1000000");
+  r = Valid();
+  r.mutable_health()->set_dropped_reports(~uint64_t{0});
+  EXPECT_EQ(ValidateReport(r, kNow).message(),
+            "health.dropped_reports: 18446744073709551615 is above 9007199254740992");
+}
+
 TEST(ReportValidatorTest, RejectionFieldStripsIndexes) {
   EXPECT_EQ(RejectionField(absl::InvalidArgumentError(
                 "accelerators[2].pci_address: \"zz\" is not a PCI address (DDDD:BB:DD.F)")),

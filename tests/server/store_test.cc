@@ -169,6 +169,52 @@ TEST_F(StoreTest, RecordRejectionsUpdatesKnownNodesOnly) {
   EXPECT_EQ(node->node().last_rejection(), "seq: too far") << "the newest one stays";
 }
 
+// Issue 14: what the agent lost or repaired is on the node's record, not dropped at ingest.
+TEST_F(StoreTest, AgentHealthIsKeptOnTheNodesRecord) {
+  auto store = Store::Open(DbPath());
+  ASSERT_TRUE(store.ok());
+  NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  r1.mutable_health()->set_strings_repaired(2);
+  r1.mutable_health()->set_unreadable_reports(1);
+  NodeReport r2 = MakeReport("node-1", "boot-a", 2, kT0 + absl::Seconds(10));
+  auto* h = r2.mutable_health();
+  h->set_strings_repaired(3);
+  h->set_strings_truncated(1);
+  h->set_unreadable_reports(4);  // cumulative: the newest report's value counts
+  h->set_dropped_reports(7);
+  h->set_spool_depth(9);
+  h->set_nvml_available(true);
+  auto* e = h->add_collector_errors();
+  e->set_collector("nvml");
+  e->set_count(2);
+  h->add_collector_errors()->set_collector("pci");  // count 0: one error
+  ASSERT_TRUE((*store)->Commit(Batch({&r1}), kT0).ok());
+  ASSERT_TRUE((*store)->Commit(Batch({&r2}), kT0 + absl::Seconds(10)).ok());
+  // An older report arriving late (from the spool) adds its strings but not its counters.
+  NodeReport old = MakeReport("node-1", "boot-0", 5, kT0 - absl::Seconds(50));
+  old.mutable_health()->set_strings_repaired(10);
+  old.mutable_health()->set_unreadable_reports(1);
+  ASSERT_TRUE((*store)->Commit(Batch({&old}), kT0 + absl::Seconds(11)).ok());
+
+  auto reader = StoreReader::Open(DbPath());
+  ASSERT_TRUE(reader.ok());
+  auto node = (*reader)->GetNode("node-1");
+  ASSERT_TRUE(node.ok()) << node.status();
+  const auto& got = node->node().agent_health();
+  EXPECT_EQ(got.as_of().seconds(), absl::ToUnixSeconds(kT0 + absl::Seconds(10)));
+  EXPECT_EQ(got.strings_repaired(), 15u);
+  EXPECT_EQ(got.strings_truncated(), 1u);
+  EXPECT_EQ(got.unreadable_reports(), 4u);
+  EXPECT_EQ(got.dropped_reports(), 7u);
+  EXPECT_EQ(got.spool_depth(), 9u);
+  EXPECT_EQ(got.collector_errors(), 3u);
+  EXPECT_TRUE(got.nvml_available());
+  auto losses = (*reader)->SumAgentLosses();
+  ASSERT_TRUE(losses.ok());
+  EXPECT_EQ(losses->dropped, 7);
+  EXPECT_EQ(losses->unreadable, 4);
+}
+
 TEST_F(StoreTest, ReopenKeepsDataAndDedupState) {
   NodeReport r1 = MakeReport("node-1", "boot-a", 1, kT0);
   {

@@ -146,7 +146,18 @@ std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
        {"last_rejected", n.has_last_rejected() ? FormatTime(n.last_rejected()) : "-"},
        {"last_rejection", n.last_rejection().empty() ? "-" : n.last_rejection()},
        {"rejecting_since", n.has_rejecting_since() ? FormatTime(n.rejecting_since()) : "-"},
-       {"status", NodeStatus(n)}});
+       {"status", NodeStatus(n)},
+       // The agent's own account of what it could not send or read (its newest report).
+       {"agent_health_as_of",
+        n.agent_health().has_as_of() ? FormatTime(n.agent_health().as_of()) : "-"},
+       {"agent_spool_depth", absl::StrCat(n.agent_health().spool_depth())},
+       {"agent_dropped", absl::StrCat(n.agent_health().dropped_reports())},
+       {"agent_unreadable", absl::StrCat(n.agent_health().unreadable_reports())},
+       {"agent_rejected", absl::StrCat(n.agent_health().rejected_reports())},
+       {"collector_errors", absl::StrCat(n.agent_health().collector_errors())},
+       {"nvml_available", n.agent_health().nvml_available() ? "yes" : "no"},
+       {"strings_repaired", absl::StrCat(n.agent_health().strings_repaired())},
+       {"strings_truncated", absl::StrCat(n.agent_health().strings_truncated())}});
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : response.accelerators()) {
     rows.push_back({a.pci_address(), a.vendor(), a.model_known() ? a.model() : "(unknown model)",

@@ -117,6 +117,19 @@ TEST(FormatTest, NodeThatSendsOnlyRejectedReportsShowsRejectingAndWhy) {
   EXPECT_NE(text.find("last_rejected         -"), std::string::npos) << text;
 }
 
+TEST(FormatTest, NodeDetailShowsWhatTheAgentLost) {
+  provenance::v1::GetNodeResponse detail;
+  auto* h = detail.mutable_node()->mutable_agent_health();
+  h->mutable_as_of()->set_seconds(1'700'000'000);
+  h->set_unreadable_reports(3);
+  h->set_dropped_reports(12);
+  h->set_strings_repaired(5);
+  const std::string text = NodeDetail(detail);
+  EXPECT_NE(text.find("agent_unreadable      3"), std::string::npos) << text;
+  EXPECT_NE(text.find("agent_dropped         12"), std::string::npos) << text;
+  EXPECT_NE(text.find("strings_repaired      5"), std::string::npos) << text;
+}
+
 TEST(CliTest, ParsesCommandsAndFlagsInAnyOrder) {
   auto inv = ParseArgs({"workloads", "--account", "acme", "-o", "json", "--server=h:1",
                         "--insecure", "--node", "n1"});
