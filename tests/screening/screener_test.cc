@@ -50,6 +50,17 @@ TEST_F(ScreenerTest, LegalFormsAndMisTranscodingDoNotHide) {
   EXPECT_TRUE(saw_legal_form_reason);
 }
 
+// Issue 9: b_layered_resellers-002's reseller, the Entity List's "54th Research Institute of
+// China" written in lower case with a dotted legal form, fell to a weak match (score 0.83: the
+// letters of "l.l.c." were three unpaired initials) and so was never a restricted party.
+TEST_F(ScreenerTest, DottedLegalFormVariantIsAStrongHit) {
+  auto hits = screener_->Screen("54th research institute china, l.l.c.");
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].entry->name, "54th Research Institute of China");
+  EXPECT_EQ(hits[0].strength, MatchStrength::kStrong) << hits[0].score;
+  EXPECT_GE(hits[0].score, 0.88);
+}
+
 TEST_F(ScreenerTest, AliasHitSaysSo) {
   auto hits = screener_->Screen("Havantur Canada");
   ASSERT_FALSE(hits.empty());
