@@ -83,7 +83,7 @@ std::vector<TcpSocket> ParseProcNetTcp(absl::string_view text, bool ipv6,
 
 NetSummary CollectNetPeers(const std::string& procfs_root, const std::vector<uint32_t>& pids,
                            const absl::flat_hash_set<uint64_t>& inodes,
-                           std::vector<std::string>* errors) {
+                           std::vector<std::string>* errors, const TcpVolume* volume) {
   NetSummary out;
   if (inodes.empty()) return out;
   absl::flat_hash_set<uint64_t> seen;
@@ -111,6 +111,7 @@ NetSummary CollectNetPeers(const std::string& procfs_root, const std::vector<uin
     p->set_remote_port(s.remote_port);
     p->set_local_port(s.local_port);
     p->set_state(s.state);
+    if (volume != nullptr) volume->Fill(s.inode, p);
     if (listening.count(s.local_port)) inbound.insert(s.remote_address);
   }
   out.listening_ports.assign(listening.begin(), listening.end());

@@ -7,7 +7,8 @@
 //
 // Format (proc(5)): "sl local rem st ... uid timeout inode"; addresses are hex, IPv4 one 32-bit
 // word and IPv6 four, each word in host byte order (little-endian here). Bytes per socket are not
-// in procfs, so NetPeer.bytes_* stay unset. Malformed lines are skipped and named in *errors.
+// in procfs: with a TcpVolume (tcp_counters.h, sock_diag) they are filled by socket inode,
+// otherwise NetPeer.bytes_* stay unset. Malformed lines are skipped and named in *errors.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
+#include "agent/collect/tcp_counters.h"
 #include "provenance/v1/report.pb.h"
 
 namespace prov::agent {
@@ -42,6 +44,6 @@ struct NetSummary {
 
 NetSummary CollectNetPeers(const std::string& procfs_root, const std::vector<uint32_t>& pids,
                            const absl::flat_hash_set<uint64_t>& inodes,
-                           std::vector<std::string>* errors);
+                           std::vector<std::string>* errors, const TcpVolume* volume = nullptr);
 
 }  // namespace prov::agent

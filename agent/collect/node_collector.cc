@@ -187,6 +187,17 @@ NodeReport NodeCollector::Collect() {
     }
   }
   ctx.pods = &pods;
+  {
+    TcpCounterSource* source = options_.tcp_counters;
+    if (source == nullptr) {
+      if (own_tcp_counters_ == nullptr) own_tcp_counters_ = RealTcpCounterSource();
+      source = own_tcp_counters_.get();
+    }
+    absl::StatusOr<TcpCounterMap> counters = source->Read();
+    if (!counters.ok()) errors_[{"net_bytes", std::string(counters.status().message())}]++;
+    tcp_volume_.Update(std::move(counters));
+  }
+  ctx.tcp_volume = &tcp_volume_;
   ctx.nvml_pids = std::move(view.pids);
   ctx.nvml_memory = std::move(view.memory);
   std::vector<std::string> net_errors;

@@ -9,18 +9,21 @@
 // Steps: PCI scan -> NVIDIA enrichment (driver procfs, then NVML, which wins) -> samples ->
 // processes holding accelerator device files plus NVML's compute processes -> workloads grouped
 // by cgroup (workload_builder.h) with attribution, classification and network peers; the node's
-// own unicast addresses (node_addresses.h) into node.addresses, re-read on every collection.
+// own unicast addresses (node_addresses.h) into node.addresses, re-read on every collection;
+// per-socket TCP byte counters (tcp_counters.h) for the peers, read once per collection.
 // Collector errors go into report.health.collector_errors (counted per collector and message);
 // nothing here aborts. Not thread-safe: one collection at a time.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "agent/collect/attribution.h"
 #include "agent/collect/kubelet_pods.h"
 #include "agent/collect/node_addresses.h"
+#include "agent/collect/tcp_counters.h"
 #include "agent/nvml/nvml.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
@@ -45,6 +48,10 @@ struct NodeCollectorOptions {
   // Read on every collection: one netlink dump, tens of microseconds, and a renumbered or
   // newly-up interface shows in the very next report (see agent/collect/README.md).
   InterfaceAddressSource* address_source = nullptr;
+  // Per-socket TCP byte counters (tcp_counters.h); nullptr: RealTcpCounterSource() (one
+  // NETLINK_SOCK_DIAG dump per collection). Not owned. Unreadable: peers carry no counters and
+  // the error is a "net_bytes" collector error.
+  TcpCounterSource* tcp_counters = nullptr;
 };
 
 class NodeCollector {
@@ -62,6 +69,8 @@ class NodeCollector {
   Nvml* nvml_;  // not owned; may be null
   Clock& clock_;
   std::string node_id_;
+  std::unique_ptr<TcpCounterSource> own_tcp_counters_;  // when options_.tcp_counters is null
+  TcpVolume tcp_volume_;                                // counters across collections
   // (collector, message) -> count, for the current collection.
   std::map<std::pair<std::string, std::string>, uint64_t> errors_;
 };

@@ -154,7 +154,7 @@ std::vector<Workload> BuildWorkloads(const WorkloadContext& ctx,
     if (ctx.attribution) *w.mutable_attribution() = Attribute(*ctx.attribution, subject);
     // Network and classification.
     std::vector<uint32_t> pids(w.pids().begin(), w.pids().end());
-    NetSummary net = CollectNetPeers(ctx.procfs_root, pids, inodes, errors);
+    NetSummary net = CollectNetPeers(ctx.procfs_root, pids, inodes, errors, ctx.tcp_volume);
     for (auto& peer : net.peers) *w.add_peers() = std::move(peer);
     for (uint32_t port : net.listening_ports) w.add_listening_ports(port);
     Classification c = Classify({.processes = g.procs,

@@ -21,6 +21,7 @@
 #include "agent/collect/attribution.h"
 #include "agent/collect/kubelet_pods.h"
 #include "agent/collect/process_scanner.h"
+#include "agent/collect/tcp_counters.h"
 #include "provenance/v1/report.pb.h"
 
 namespace prov::agent {
@@ -31,6 +32,7 @@ struct WorkloadContext {
   const std::vector<provenance::v1::Accelerator>* accelerators = nullptr;
   const AttributionConfig* attribution = nullptr;
   const PodIndex* pods = nullptr;
+  const TcpVolume* tcp_volume = nullptr;  // per-socket byte counters; nullptr: none
   // From NVML: pid -> accelerators it computes on, and its accelerator memory.
   std::map<uint32_t, std::vector<std::string>> nvml_pids;
   std::map<uint32_t, uint64_t> nvml_memory;

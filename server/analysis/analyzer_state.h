@@ -70,14 +70,27 @@ struct BundleState {
   std::string material;  // what its row and flags were last written for
 };
 
+// One account's traffic with an off-fleet address (analyzer_external.cc).
+struct EndpointAccount {
+  std::string workload;   // a training workload of the account talking to it ("" if none)
+  int64_t first_us = -1;  // evidence time first seen talking to it
+  int64_t last_us = 0;    // ... and last, plus one report interval
+  uint64_t sent = 0;      // bytes over the intervals that carried counters
+  uint64_t received = 0;
+  bool measured = false;  // some report carried byte counters
+  bool counted = false;   // exchanged bulk (or volume unknown, when that links): links, counts
+  bool linked = false;    // its links were made
+};
+
 // A peer address no node claims (analyzer_external.cc).
 struct EndpointState {
   int64_t first_us = 0;   // evidence time first seen
   uint32_t port = 0;      // the first port seen, for the sentence
   bool excluded = false;  // not public, declared common by the policy, or claimed by a node
-  bool common = false;    // talked to by more than external_peer_max_accounts accounts
+  bool common = false;    // more than external_peer_max_accounts accounts counted
   bool settled = false;   // seen for artifact_settle: it links
-  std::map<std::string, std::string> accounts;  // account -> a training workload ("" if none)
+  size_t counted = 0;     // accounts with counted set
+  std::map<std::string, EndpointAccount> accounts;
   std::set<std::string> links;
 };
 

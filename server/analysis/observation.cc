@@ -154,7 +154,19 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
                             w.accelerator_pci_addresses().end());
     }
     o.peers.reserve(w.peers_size());
-    for (const auto& p : w.peers()) o.peers.push_back({p.remote_address(), p.remote_port()});
+    for (const auto& p : w.peers()) {
+      PeerObservation& peer = o.peers.emplace_back();
+      peer.address = p.remote_address();
+      peer.port = p.remote_port();
+      // Bounded by the validator (far below 2^63), so the cast keeps the value.
+      if (p.has_interval_bytes_sent()) {
+        peer.bytes_sent = static_cast<int64_t>(p.interval_bytes_sent());
+      }
+      if (p.has_interval_bytes_received()) {
+        peer.bytes_received = static_cast<int64_t>(p.interval_bytes_received());
+      }
+      peer.interval_seconds = report.interval_seconds();
+    }
     o.activity_pct = h.activity_pct;
     if (has_usage) {
       const WorkloadUsage& u = usage[i];

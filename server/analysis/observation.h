@@ -34,9 +34,14 @@ namespace prov::server {
 
 inline constexpr size_t kMaxNodeAddresses = 64;
 
+// One socket of a workload. Bytes over the report's interval (NetPeer.interval_bytes_*), -1 when
+// the agent could not measure them; interval_seconds: the report's interval (0: unknown).
 struct PeerObservation {
   std::string address;
   uint32_t port = 0;
+  int64_t bytes_sent = -1;
+  int64_t bytes_received = -1;
+  uint32_t interval_seconds = 0;
 };
 
 // Writer-thread state for ObserveReport's delta encoding: 64-bit fingerprints per node and per

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
@@ -221,8 +222,35 @@ absl::Status CheckSamples(const NodeReport& report, const ValidatorLimits& limit
   return absl::OkStatus();
 }
 
+// A peer's byte counters over the interval: at most max_peer_bytes_per_second x the interval,
+// and no more than the socket's lifetime counter when the agent sent both.
+absl::Status CheckPeerBytes(const provenance::v1::NetPeer& peer, uint32_t interval_seconds,
+                            const ValidatorLimits& limits, int i, int j) {
+  const uint64_t max = limits.max_peer_bytes_per_second * interval_seconds;
+  for (const auto& [name, has, value, has_total, total] :
+       {std::tuple<const char*, bool, uint64_t, bool, uint64_t>{
+            "interval_bytes_sent", peer.has_interval_bytes_sent(), peer.interval_bytes_sent(),
+            peer.has_bytes_sent(), peer.bytes_sent()},
+        {"interval_bytes_received", peer.has_interval_bytes_received(),
+         peer.interval_bytes_received(), peer.has_bytes_received(), peer.bytes_received()}}) {
+    if (!has) continue;
+    if (value > max) {
+      return Invalid(
+          {"workloads", i, "peers", j},
+          absl::StrFormat("%s is %d bytes, more than %d in a %d s interval (%d bytes/s)", name,
+                          value, max, interval_seconds, limits.max_peer_bytes_per_second));
+    }
+    if (has_total && value > total) {
+      return Invalid({"workloads", i, "peers", j},
+                     absl::StrFormat("%s is %d bytes, more than the socket's lifetime counter (%d)",
+                                     name, value, total));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckWorkload(const provenance::v1::Workload& w, int i, const ValidatorLimits& limits,
-                           const AddressSet& addresses) {
+                           const AddressSet& addresses, uint32_t interval_seconds) {
   PROV_RETURN_IF_ERROR(
       CheckId({"workloads", i, "workload_id"}, w.workload_id(), limits.max_id_length));
   for (int j = 0; j < w.accelerator_pci_addresses_size(); ++j) {
@@ -291,6 +319,7 @@ absl::Status CheckWorkload(const provenance::v1::Workload& w, int i, const Valid
                      absl::StrFormat("state is %d bytes long (at most %d)", peer.state().size(),
                                      limits.max_id_length));
     }
+    PROV_RETURN_IF_ERROR(CheckPeerBytes(peer, interval_seconds, limits, i, j));
   }
   return absl::OkStatus();
 }
@@ -320,7 +349,7 @@ absl::Status ValidateReport(const NodeReport& report, absl::Time server_now,
   absl::flat_hash_set<absl::string_view> workload_ids;
   for (int i = 0; i < report.workloads_size(); ++i) {
     const auto& w = report.workloads(i);
-    PROV_RETURN_IF_ERROR(CheckWorkload(w, i, limits, addresses));
+    PROV_RETURN_IF_ERROR(CheckWorkload(w, i, limits, addresses, report.interval_seconds()));
     bool duplicate = false;
     if (report.workloads_size() <= kPairwiseMax) {
       for (int j = 0; j < i && !duplicate; ++j) {

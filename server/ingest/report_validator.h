@@ -46,6 +46,9 @@ struct ValidatorLimits {
   uint64_t max_report_counter = 1'000'000;
   uint64_t max_cumulative_counter = uint64_t{1} << 53;
   uint32_t max_interval_seconds = 3600;
+  // peers[].interval_bytes_*: at most this rate over the report's interval (800 Gbit/s, twice
+  // the fastest NIC in use), and never more than the socket's lifetime counter when both are set.
+  uint64_t max_peer_bytes_per_second = uint64_t{100} << 30;
   absl::Duration max_age = absl::Hours(24 * 30);  // spooled reports may arrive late
   absl::Duration max_future = absl::Minutes(10);  // clock skew tolerated
 };

@@ -90,11 +90,23 @@ struct Policy {
     // master_addr, artifact, handoff, synchronised_activity, ...) combine to at least this, so
     // weak and identity links strengthen a pair but never carry a merge.
     double min_workload_evidence = 0.4;
-    // External coordinators: training workloads of different accounts exchanging traffic with
-    // the same public address that no node of the fleet claims (a parameter server or relay
-    // abroad) are linked (external_peer), unless more than this many accounts talk to it (an
-    // object store, a package mirror) or it lies in common_endpoints.
-    int external_peer_max_accounts = 3;
+    // External coordinators: training workloads of different accounts exchanging bulk traffic
+    // with the same public address that no node of the fleet claims (a parameter server or relay
+    // abroad) are linked (external_peer), unless more than this many accounts exchange bulk
+    // with it (a shared object store) or it lies in common_endpoints. Light users (a tracker,
+    // a web API) neither link nor count. Same default as common_artifact_max_accounts.
+    int external_peer_max_accounts = 5;
+    // Bulk: the account's training sent and received at least this many bytes per hour each
+    // way (over the time since it was first seen talking to the address), and the smaller
+    // direction is at least external_peer_min_symmetry x the larger. A coordinator exchanges
+    // model-sized traffic both ways; a tracker or a web API sees a few MB an hour.
+    double external_peer_min_bytes_per_hour = 1024.0 * 1024 * 1024;
+    double external_peer_min_symmetry = 0.25;
+    // Accounts whose agents send no byte counters (old agents, sockets in another network
+    // namespace): false (default) = they neither link nor count (a tracker and a relay look
+    // alike without volume); true = they link as before volume existed and count toward
+    // external_peer_max_accounts, the evidence saying that the volume is unknown.
+    bool external_peer_link_unknown_volume = false;
     std::vector<AddressRange> common_endpoints;  // provider gateways, object stores, mirrors
   } correlation;
 

@@ -229,12 +229,13 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   }
   for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;
   if (const YAML::Node c = root["correlation"]) {
-    PROV_RETURN_IF_ERROR(
-        OnlyKeys(c, "correlation",
-                 {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
-                  "co_start_window", "activity_window", "min_shared_transitions", "artifact_settle",
-                  "max_bucket_workloads", "identity_max_accounts", "identity_address_max_accounts",
-                  "min_workload_evidence", "external_peer_max_accounts", "common_endpoints"}));
+    PROV_RETURN_IF_ERROR(OnlyKeys(
+        c, "correlation",
+        {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
+         "co_start_window", "activity_window", "min_shared_transitions", "artifact_settle",
+         "max_bucket_workloads", "identity_max_accounts", "identity_address_max_accounts",
+         "min_workload_evidence", "external_peer_max_accounts", "external_peer_min_bytes_per_hour",
+         "external_peer_min_symmetry", "external_peer_link_unknown_volume", "common_endpoints"}));
     if (c["bundle_threshold"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold,
                             Number(c["bundle_threshold"], "correlation.bundle_threshold", 0.01, 1));
@@ -299,6 +300,22 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       PROV_ASSIGN_OR_RETURN(double n, Number(c["external_peer_max_accounts"],
                                              "correlation.external_peer_max_accounts", 2, 1e6));
       p.correlation.external_peer_max_accounts = static_cast<int>(n);
+    }
+    if (c["external_peer_min_bytes_per_hour"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.external_peer_min_bytes_per_hour,
+                            Number(c["external_peer_min_bytes_per_hour"],
+                                   "correlation.external_peer_min_bytes_per_hour", 0, 1e18));
+    }
+    if (c["external_peer_min_symmetry"]) {
+      PROV_ASSIGN_OR_RETURN(
+          p.correlation.external_peer_min_symmetry,
+          Number(c["external_peer_min_symmetry"], "correlation.external_peer_min_symmetry", 0, 1));
+    }
+    if (const YAML::Node u = c["external_peer_link_unknown_volume"]) {
+      const std::string path = "correlation.external_peer_link_unknown_volume";
+      PROV_ASSIGN_OR_RETURN(std::string text, String(u, path));
+      if (text != "true" && text != "false") return Error(u, path, "must be true or false");
+      p.correlation.external_peer_link_unknown_volume = text == "true";
     }
     if (const YAML::Node e = c["common_endpoints"]) {
       if (!e.IsSequence()) return Error(e, "correlation.common_endpoints", "must be a list");

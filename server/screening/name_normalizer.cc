@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -33,6 +34,50 @@ const absl::flat_hash_set<absl::string_view>& Boilerplate() {
   static const auto* words = new absl::flat_hash_set<absl::string_view>{
       "the", "and", "of", "any", "successor", "sub", "unit", "or", "subsidiary", "thereof"};
   return *words;
+}
+
+bool SingleLetterAt(const std::string& s, size_t j) {
+  auto alnum = [&](size_t k) { return absl::ascii_isalnum(static_cast<unsigned char>(s[k])); };
+  return absl::ascii_isalpha(static_cast<unsigned char>(s[j])) && (j == 0 || !alnum(j - 1)) &&
+         (j + 1 == s.size() || !alnum(j + 1));
+}
+
+// A legal form written as dotted letters ends the name or a comma segment: "l.l.c.", "S. A.",
+// "G.m.b.H." become "llc", "sa", "gmbh" (without this they were three unpaired initials that
+// pulled "54th Research Institute China, l.l.c." below a strong score). Only when the letters
+// spell a legal form and nothing but punctuation follows, so a person's "A. G. Smith" keeps
+// its initials.
+std::string CollapseDottedLegalForms(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    if (SingleLetterAt(s, i)) {
+      std::string letters;
+      size_t j = i, end = i;
+      int dots = 0;
+      while (j < s.size() && SingleLetterAt(s, j)) {
+        letters.push_back(absl::ascii_tolower(static_cast<unsigned char>(s[j])));
+        end = j + 1;
+        if (end == s.size() || s[end] != '.') break;
+        ++dots;
+        ++end;
+        j = end;
+        while (j < s.size() && s[j] == ' ') ++j;
+      }
+      size_t next = end;
+      while (next < s.size() && s[next] == ' ') ++next;
+      const bool last = next == s.size() || s[next] == ',' || s[next] == ')' || s[next] == ';';
+      if (letters.size() >= 2 && dots >= 1 && last && LegalForms().contains(letters)) {
+        absl::StrAppend(&out, " ", letters, " ");
+        i = end;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+    ++i;
+  }
+  return out;
 }
 
 }  // namespace
@@ -76,7 +121,7 @@ std::string NameNormalizer::ToAscii(absl::string_view utf8) const {
 }
 
 NormalizedName NameNormalizer::Normalize(absl::string_view utf8_name) const {
-  std::string ascii = ToAscii(utf8_name);
+  std::string ascii = CollapseDottedLegalForms(ToAscii(utf8_name));
   for (char& c : ascii) {
     unsigned char u = static_cast<unsigned char>(c);
     c = absl::ascii_isalnum(u) ? static_cast<char>(absl::ascii_tolower(u)) : ' ';

@@ -9,7 +9,8 @@
 // Latin, diacritics stripped), lower case, apostrophes (and C1 control bytes that stand in for them
 // in mis-transcoded lists) removed, other punctuation to spaces, legal forms (Co., Ltd., LLC, GmbH,
 // "Limited", OOO, ...) and list boilerplate ("and any successor, sub-unit, or subsidiary thereof")
-// dropped. Token order is kept here; matching is order-insensitive.
+// dropped, also when written as dotted letters at the end of the name or of a comma segment
+// ("l.l.c.", "S. A."). Token order is kept here; matching is order-insensitive.
 //
 // Thread-safe (the transliterator is guarded by a mutex).
 #pragma once

@@ -39,6 +39,30 @@ TEST(ObservationTest, CopiesWhatTheAnalysisNeeds) {
   EXPECT_GT(wo.usage.flop_low, 0);
 }
 
+// Issue 9: the peers' bytes over the interval reach the analyzer; absent counters stay unknown.
+TEST(ObservationTest, KeepsPeerVolumes) {
+  provenance::v1::NodeReport r = testing::MakeReport("n1", "b1", 1, testing::kT0);
+  r.set_interval_seconds(60);
+  auto* w = r.mutable_workloads(0);
+  auto* ps = w->add_peers();
+  ps->set_remote_address("198.51.100.10");
+  ps->set_remote_port(443);
+  ps->set_bytes_sent(uint64_t{1} << 40);  // lifetime: not what the analyzer judges
+  ps->set_interval_bytes_sent(uint64_t{16} << 30);
+  ps->set_interval_bytes_received(uint64_t{15} << 30);
+  w->add_peers()->set_remote_address("203.0.113.10");  // an old agent
+  ReportObservation o = ObserveReport(r, Usage(r));
+  ASSERT_EQ(o.workloads[0].peers.size(), 2u);
+  const PeerObservation& p = o.workloads[0].peers[0];
+  EXPECT_EQ(p.address, "198.51.100.10");
+  EXPECT_EQ(p.port, 443u);
+  EXPECT_EQ(p.bytes_sent, int64_t{16} << 30);
+  EXPECT_EQ(p.bytes_received, int64_t{15} << 30);
+  EXPECT_EQ(p.interval_seconds, 60u);
+  EXPECT_EQ(o.workloads[0].peers[1].bytes_sent, -1);
+  EXPECT_EQ(o.workloads[0].peers[1].bytes_received, -1);
+}
+
 TEST(ObservationTest, KeepsOnlyWellFormedNodeAddressesUpToTheCap) {
   provenance::v1::NodeReport r = testing::MakeReport("n1", "b1", 1, testing::kT0);
   r.mutable_node()->add_addresses("10.0.0.1");

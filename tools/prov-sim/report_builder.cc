@@ -197,8 +197,13 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
       peer->set_local_port(40000 + static_cast<uint32_t>(k % 20000));
       peer->set_state("ESTABLISHED");
       if (p.bytes_per_report() > 0) {
+        // Lifetime counters grow by the per-report volume; the interval counters are that volume.
+        const uint64_t received = p.bytes_received_per_report() > 0 ? p.bytes_received_per_report()
+                                                                    : p.bytes_per_report();
         peer->set_bytes_sent(p.bytes_per_report() * reports_so_far);
-        peer->set_bytes_received(p.bytes_per_report() * reports_so_far);
+        peer->set_bytes_received(received * reports_so_far);
+        peer->set_interval_bytes_sent(p.bytes_per_report());
+        peer->set_interval_bytes_received(received);
       }
     }
     for (uint32_t port : w->listening_ports()) out->add_listening_ports(port);

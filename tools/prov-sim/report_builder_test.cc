@@ -19,7 +19,8 @@ constexpr char kScenario[] = R"({
                  "peers": [{"remote_address": "203.0.113.7", "remote_port": 443,
                             "bytes_per_report": 1000},
                            {"remote_address": "198.51.100.9", "remote_port": 29400,
-                            "bytes_per_report": 500, "period_reports": 2,
+                            "bytes_per_report": 500, "bytes_received_per_report": 20,
+                            "period_reports": 2,
                             "phase_report": 1}]},
                 {"workload_id": "k8s:b", "node_id": "n1", "account": "beta",
                  "workload_class": "WORKLOAD_CLASS_TRAINING", "first_accelerator": 4,
@@ -82,10 +83,15 @@ TEST_F(ReportBuilderDigestsTest, PeriodicPeersOnlyInTheirReports) {
     ASSERT_EQ(w.peers_size(), k % 2 == 1 ? 2 : 1) << "report " << k;
     EXPECT_EQ(w.peers(0).remote_address(), "203.0.113.7");
     EXPECT_EQ(w.peers(0).bytes_sent(), 1000u * (k + 1));
+    EXPECT_EQ(w.peers(0).interval_bytes_sent(), 1000u);
+    EXPECT_EQ(w.peers(0).interval_bytes_received(), 1000u);  // symmetric unless given
     if (k % 2 == 1) {
       EXPECT_EQ(w.peers(1).remote_address(), "198.51.100.9");
       EXPECT_EQ(w.peers(1).remote_port(), 29400u);
       EXPECT_EQ(w.peers(1).bytes_sent(), 500u * ((k - 1) / 2 + 1)) << "report " << k;
+      EXPECT_EQ(w.peers(1).bytes_received(), 20u * ((k - 1) / 2 + 1)) << "report " << k;
+      EXPECT_EQ(w.peers(1).interval_bytes_sent(), 500u);
+      EXPECT_EQ(w.peers(1).interval_bytes_received(), 20u);
     }
   }
   const auto& periodic = scenario_.workloads(0).peers(1);
