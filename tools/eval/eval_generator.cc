@@ -427,14 +427,23 @@ absl::Status Generator::Rhythm(int inst) {
   uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
   period = std::max(min_period, std::min<uint32_t>(period, (R - 6) / 2));
   const uint32_t phase = 3 + static_cast<uint32_t>(ctx_.Uniform(R - 2 * period - 3));
+  // Jittered like a real exchange (it waits for the slowest island; step times vary): each
+  // interval is the period +-20%, kept within 30-60 minutes.
+  const uint32_t max_period = std::max(min_period, 3600 / ctx_.interval());
   std::vector<uint32_t> exchanges;
-  for (uint32_t k = phase; k < R; k += period) exchanges.push_back(k);
+  for (uint32_t k = phase; k < R;) {
+    exchanges.push_back(k);
+    const int64_t jitter = static_cast<int64_t>(ctx_.Uniform(2 * (period / 5) + 1)) - period / 5;
+    k += static_cast<uint32_t>(
+        std::clamp<int64_t>(int64_t{period} + jitter, min_period, max_period));
+  }
   const bool direct = inst % 2 == 0;
   Lineage& l =
       Add("g_rhythm", kRoleAdversary, inst,
           absl::StrFormat(
               "3 islands (accounts, 2 nodes each, own NCCL ring) in 3 regions train one model and "
-              "exchange weights every %d reports (%d min) from report %d, all stalling then: %s",
+              "exchange weights every %d reports (%d min, +-20%% jitter) from report %d, all "
+              "stalling then: %s",
               period, period * ctx_.interval() / 60, phase,
               direct ? "island 0 of each sends to the next island's first node"
                      : "each island uploads to its own off-fleet store (no shared endpoint)"));
