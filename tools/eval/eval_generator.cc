@@ -476,13 +476,17 @@ absl::Status Generator::Rhythm(int inst) {
       ring->set_bytes_per_report(uint64_t{1} << 32);
       for (uint32_t k : exchanges) w->add_idle_reports(k);
       if (n != 0) continue;
-      auto* x = w->add_peers();
-      x->set_remote_address(direct ? islands[(i + 1) % 3][0]->ip_address()
-                                   : absl::StrFormat("203.0.113.%d", 150 + (3 * inst + i) % 100));
-      x->set_remote_port(direct ? 29600 : 443);
-      x->set_bytes_per_report(uint64_t{1} << 34);
-      x->set_period_reports(period);
-      x->set_phase_report(phase);
+      // One connection per exchange (prov-sim's periodic peers cannot follow a jittered
+      // schedule): a peer whose period is the whole run fires once, at its phase.
+      for (uint32_t k : exchanges) {
+        auto* x = w->add_peers();
+        x->set_remote_address(direct ? islands[(i + 1) % 3][0]->ip_address()
+                                     : absl::StrFormat("203.0.113.%d", 150 + (3 * inst + i) % 100));
+        x->set_remote_port(direct ? 29600 : 443);
+        x->set_bytes_per_report(uint64_t{1} << 34);
+        x->set_period_reports(R);
+        x->set_phase_report(k);
+      }
     }
   }
   return absl::OkStatus();
