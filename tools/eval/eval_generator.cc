@@ -426,7 +426,9 @@ absl::Status Generator::Rhythm(int inst) {
   }
   uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
   period = std::max(min_period, std::min<uint32_t>(period, (R - 6) / 2));
-  const uint32_t phase = 3 + static_cast<uint32_t>(ctx_.Uniform(R - 2 * period - 3));
+  // The first exchange comes within the first period: a real run exchanges from its start.
+  const uint32_t phase =
+      3 + static_cast<uint32_t>(ctx_.Uniform(std::min(period, R - 2 * period - 3)));
   // Jittered like a real exchange (it waits for the slowest island; step times vary): each
   // interval is the period +-20%, kept within 30-60 minutes.
   const uint32_t max_period = std::max(min_period, 3600 / ctx_.interval());
