@@ -424,13 +424,15 @@ absl::Status Generator::Rhythm(int inst) {
         "least ",
         2 * min_period + 6, " reports of ", ctx_.interval(), " s"));
   }
-  uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
+  // A base period of 38-50 minutes, each interval +-20% of it: every interval within 30-60.
+  uint32_t period = static_cast<uint32_t>((38 + ctx_.Uniform(13)) * 60 / ctx_.interval());
   period = std::max(min_period, std::min<uint32_t>(period, (R - 6) / 2));
   // The first exchange comes within the first period: a real run exchanges from its start.
   const uint32_t phase =
       3 + static_cast<uint32_t>(ctx_.Uniform(std::min(period, R - 2 * period - 3)));
   // Jittered like a real exchange (it waits for the slowest island; step times vary): each
-  // interval is the period +-20%, kept within 30-60 minutes.
+  // interval is the period +-20% (clamped to 30-60 minutes only where --reports forces a
+  // shorter period).
   const uint32_t max_period = std::max(min_period, 3600 / ctx_.interval());
   std::vector<uint32_t> exchanges;
   for (uint32_t k = phase; k < R;) {
