@@ -282,7 +282,7 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
   for (const PeerObservation& peer : o.peers) LinkPeer(s, p, f, peer, t);
   if (o.activity_pct >= 0) {
     const bool active = o.activity_pct >= 50;
-    ObserveActivity(s, p, f, active, !inserted && active != f.active(), t);
+    ObserveActivity(s, p, f, !inserted && active != f.active(), t);
     f.set_active(active);
   }
   if (material) s.changed_workloads.insert(key);

@@ -60,7 +60,7 @@ void RestoreEndpointLink(Analyzer::State& s, const std::string& key,
 // change (pause or resume) records an event and scores the workloads of other accounts that
 // changed within activity_tolerance (synchronised_activity, weighted by surprise).
 void ObserveActivity(Analyzer::State& s, const policy::Policy& p,
-                     const provenance::v1::WorkloadFacts& f, bool active, bool changed, int64_t t);
+                     const provenance::v1::WorkloadFacts& f, bool changed, int64_t t);
 void TimeBucket(Analyzer::State& s, const policy::Policy& p,
                 absl::btree_map<int64_t, Bucket>& buckets, const std::string& key, int64_t at,
                 const char* verb, int64_t t);

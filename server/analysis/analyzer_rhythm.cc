@@ -102,8 +102,7 @@ void ScorePairRhythm(Analyzer::State& s, const policy::Policy& p, const std::str
 }  // namespace
 
 void ObserveActivity(Analyzer::State& s, const policy::Policy& p,
-                     const provenance::v1::WorkloadFacts& f, bool active, bool changed, int64_t t) {
-  (void)active;
+                     const provenance::v1::WorkloadFacts& f, bool changed, int64_t t) {
   if (!IsTraining(f)) return;
   const std::string& key = f.key();
   auto [it, inserted] = s.activity.try_emplace(key);
