@@ -25,8 +25,6 @@ AccountPair MakePair(const std::string& a, const std::string& b) {
 
 namespace {
 
-constexpr int kActivityResume = 1;
-constexpr int kActivityPause = 0;
 constexpr int64_t kMicrosPerSecond = 1000000;
 constexpr size_t kCoStartMaxBucket = 16;
 
@@ -293,9 +291,7 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
   for (const PeerObservation& peer : o.peers) LinkPeer(s, p, f, peer, t);
   if (o.activity_pct >= 0) {
     const bool active = o.activity_pct >= 50;
-    if (!inserted && active != f.active()) {
-      Transition(s, p, key, active ? kActivityResume : kActivityPause, t);
-    }
+    ObserveActivity(s, p, f, !inserted && active != f.active(), t);
     f.set_active(active);
   }
   if (material) s.changed_workloads.insert(key);
@@ -530,49 +526,6 @@ void LinkPeer(Analyzer::State& s, const policy::Policy& p, const provenance::v1:
                               listening ? " listens on that port" : " runs");
         },
         t);
-  }
-}
-
-void Transition(Analyzer::State& s, const policy::Policy& p, const std::string& key, int kind,
-                int64_t t) {
-  const int64_t window = std::max<int64_t>(Micros(p.correlation.activity_window), 1);
-  const int64_t w = t / window;
-  size_t total = 0;
-  for (int64_t d = -1; d <= 1; ++d) {
-    auto it = s.transitions.find({kind, w + d});
-    if (it != s.transitions.end()) total += it->second.size();
-  }
-  Bucket& mine = s.transitions[{kind, w}];
-  if (total <= static_cast<size_t>(p.correlation.max_bucket_workloads)) {
-    const std::string& account = s.workloads.at(key).account();
-    for (int64_t d = -1; d <= 1; ++d) {
-      auto it = s.transitions.find({kind, w + d});
-      if (it == s.transitions.end()) continue;
-      for (const std::string& other : it->second) {
-        const auto& v = s.workloads.at(other);
-        if (other == key || v.account() == account) continue;
-        const std::string pk =
-            key < other ? absl::StrCat(key, "|", other) : absl::StrCat(other, "|", key);
-        const int shared = ++s.shared_transitions[pk];
-        if (shared >= p.correlation.min_shared_transitions) {
-          AddLink(
-              s, p, "synchronised_activity", key, other, pk,
-              [&] {
-                return absl::StrCat(DescribeWorkload(s, key), " and ", DescribeWorkload(s, other),
-                                    " paused and resumed together ", shared, " times (within ",
-                                    absl::FormatDuration(p.correlation.activity_window), ")");
-              },
-              t);
-        }
-      }
-    }
-  }
-  mine.push_back(key);
-  // Keep about a day of windows.
-  const int64_t keep = std::max<int64_t>(288, 2);
-  while (!s.transitions.empty() && s.transitions.begin()->first.second < w - keep &&
-         s.transitions.size() > 16) {
-    s.transitions.erase(s.transitions.begin());
   }
 }
 

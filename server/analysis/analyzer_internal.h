@@ -57,8 +57,11 @@ void ExternalPeer(Analyzer::State& s, const policy::Policy& p,
 void EndpointInFleet(Analyzer::State& s, const policy::Policy& p, const std::string& address);
 void RestoreEndpointLink(Analyzer::State& s, const std::string& key,
                          const provenance::v1::Link& link);
-void Transition(Analyzer::State& s, const policy::Policy& p, const std::string& key, int kind,
-                int64_t t);
+// A training workload's activity in one report (analyzer_rhythm.cc): starts its series, and on a
+// change (pause or resume) records an event and scores the workloads of other accounts that
+// changed within activity_tolerance (synchronised_activity, weighted by surprise).
+void ObserveActivity(Analyzer::State& s, const policy::Policy& p,
+                     const provenance::v1::WorkloadFacts& f, bool changed, int64_t t);
 void TimeBucket(Analyzer::State& s, const policy::Policy& p,
                 absl::btree_map<int64_t, Bucket>& buckets, const std::string& key, int64_t at,
                 const char* verb, int64_t t);

@@ -16,6 +16,7 @@
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/analysis_state.pb.h"
 #include "server/analysis/analyzer.h"
+#include "server/analysis/rhythm.h"
 
 namespace prov::server {
 
@@ -97,6 +98,11 @@ struct EndpointState {
 // One time/activity bucket: which workloads fell in it.
 using Bucket = std::vector<std::string>;
 
+// One activity_window of the fleet's activity events: (time, workload), ascending.
+struct ActivityBucket {
+  std::vector<std::pair<int64_t, std::string>> events;
+};
+
 struct Analyzer::State {
   absl::flat_hash_map<std::string, provenance::v1::NodeFacts> nodes;
   absl::flat_hash_map<std::string, provenance::v1::WorkloadFacts> workloads;
@@ -131,9 +137,11 @@ struct Analyzer::State {
   absl::flat_hash_map<std::string, std::set<std::pair<std::string, std::string>>> pending_handoffs;
   // External coordinators: peer address (no node claims it) -> accounts talking to it.
   absl::flat_hash_map<std::string, EndpointState> endpoints;
-  // Activity transitions: (kind, window) -> workloads; pair -> shared transitions.
-  absl::btree_map<std::pair<int, int64_t>, Bucket> transitions;
-  absl::flat_hash_map<std::string, int> shared_transitions;  // "wa|wb" -> count
+  // Rhythm (analyzer_rhythm.cc): each training workload's activity events, and the fleet's events
+  // by activity_window bucket, for candidates and the fleet's share changing at a moment.
+  absl::flat_hash_map<std::string, ActivitySeries> activity;
+  absl::btree_map<int64_t, ActivityBucket> activity_events;
+  size_t activity_event_count = 0;  // events in activity_events
   absl::btree_map<int64_t, Bucket> start_buckets, stop_buckets;
 
   // Identity.

@@ -60,7 +60,7 @@ const std::vector<std::pair<std::string, double>>& DefaultLinkWeights() {
                                                       {"identity_source_ip", 0.5},
                                                       {"identity_reseller", 0.3},
                                                       {"co_start", 0.15},
-                                                      {"synchronised_activity", 0.4},
+                                                      {"synchronised_activity", 0.7},
                                                       {"handoff", 0.7},
                                                       {"external_peer", 0.6}};
   return *weights;

@@ -75,10 +75,18 @@ struct Policy {
     absl::Duration artifact_settle = absl::Minutes(10);
     absl::Duration handoff_window = absl::Hours(6);
     absl::Duration co_start_window = absl::Minutes(2);
-    // Synchronised activity: activity transitions bucketed per window; two workloads sharing at
-    // least min_shared_transitions of them (same or adjacent window) are linked.
+    // Synchronised activity (docs/design/correlation.md "Rhythm"): activity changes of two
+    // training workloads of different accounts within activity_tolerance coincide; a pair is
+    // linked when at least min_shared_transitions coincide, min_aligned_cycles of them in a row
+    // (a shared interval), and the chance of that given each series' own rate and rhythm and the
+    // fleet's is at most 10^-min_surprise. The link has the kind's full weight from
+    // full_surprise on, proportionally less below. activity_window is the index's bucket.
     absl::Duration activity_window = absl::Minutes(5);
+    absl::Duration activity_tolerance = absl::Minutes(1);
     int min_shared_transitions = 3;
+    int min_aligned_cycles = 2;
+    double min_surprise = 6;
+    double full_surprise = 8;
     // A time or activity bucket holding more workloads than this is too common to be evidence.
     int max_bucket_workloads = 64;
     // An identity value (owner, e-mail domain, address, ...) shared by more accounts links nothing.

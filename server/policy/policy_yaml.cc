@@ -233,6 +233,7 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
         c, "correlation",
         {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
          "co_start_window", "activity_window", "min_shared_transitions", "artifact_settle",
+         "activity_tolerance", "min_aligned_cycles", "min_surprise", "full_surprise",
          "max_bucket_workloads", "identity_max_accounts", "identity_address_max_accounts",
          "min_workload_evidence", "external_peer_max_accounts", "external_peer_min_bytes_per_hour",
          "external_peer_min_symmetry", "external_peer_link_unknown_volume", "common_endpoints"}));
@@ -280,6 +281,33 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       PROV_ASSIGN_OR_RETURN(double n, Number(c["min_shared_transitions"],
                                              "correlation.min_shared_transitions", 1, 1000));
       p.correlation.min_shared_transitions = static_cast<int>(n);
+    }
+    if (c["activity_tolerance"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.activity_tolerance,
+                            Duration(c["activity_tolerance"], "correlation.activity_tolerance"));
+    }
+    if (c["min_aligned_cycles"]) {
+      PROV_ASSIGN_OR_RETURN(
+          double n, Number(c["min_aligned_cycles"], "correlation.min_aligned_cycles", 0, 1000));
+      p.correlation.min_aligned_cycles = static_cast<int>(n);
+    }
+    if (c["min_surprise"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.min_surprise,
+                            Number(c["min_surprise"], "correlation.min_surprise", 1, 300));
+    }
+    if (c["full_surprise"]) {
+      PROV_ASSIGN_OR_RETURN(p.correlation.full_surprise,
+                            Number(c["full_surprise"], "correlation.full_surprise", 1, 300));
+    }
+    if (p.correlation.full_surprise < p.correlation.min_surprise) {
+      return Error(
+          c["full_surprise"] ? c["full_surprise"] : c, "correlation.full_surprise",
+          absl::StrCat("must be at least min_surprise (", p.correlation.min_surprise, ")"));
+    }
+    if (p.correlation.activity_tolerance > p.correlation.activity_window) {
+      return Error(c["activity_tolerance"] ? c["activity_tolerance"] : c,
+                   "correlation.activity_tolerance",
+                   "must be at most activity_window (the index's bucket)");
     }
     if (c["max_bucket_workloads"]) {
       PROV_ASSIGN_OR_RETURN(

@@ -396,7 +396,10 @@ TEST(AnalyzerTest, HandOffToAnotherRegionWithTheSameCheckpoint) {
   EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(45)));
 }
 
-TEST(AnalyzerTest, SynchronisedPausesLinkWorkloadsWithoutNetworkOrArtifacts) {
+// Issue 9: three shared checkpoint stalls used to link two accounts (min_shared_transitions);
+// at these rates three coincidences in 50 minutes are far from unlikely, so they no longer do
+// (the rhythm that does link is in analyzer_rhythm_test.cc).
+TEST(AnalyzerTest, ThreeSharedPausesAloneNoLongerLink) {
   Analyzer a(TestPolicy());
   for (int k = 0; k < 10; ++k) {
     const absl::Time t = kT0 + absl::Minutes(5 * k);
@@ -412,10 +415,12 @@ TEST(AnalyzerTest, SynchronisedPausesLinkWorkloadsWithoutNetworkOrArtifacts) {
     }
     a.Evaluate(t);
   }
-  ASSERT_EQ(a.BundleOf("pkg-0"), a.BundleOf("pkg-1"));
-  auto links = OfKind(a.BundleLinks(a.BundleOf("pkg-0"), 10), "synchronised_activity");
-  ASSERT_THAT(links, SizeIs(1));
-  EXPECT_THAT(links[0].sentence(), HasSubstr("paused and resumed together 3 times"));
+  EXPECT_NE(a.BundleOf("pkg-0"), a.BundleOf("pkg-1"));
+  for (const std::string& key : a.TakeChanges().links) {
+    const auto* l = a.link(key);
+    ASSERT_NE(l, nullptr);
+    EXPECT_NE(l->kind(), "synchronised_activity") << l->sentence();
+  }
 }
 
 TEST(AnalyzerTest, RestrictedPartyBehindResellersAndScreeningHit) {

@@ -8,7 +8,7 @@ namespace {
 TEST(PolicyTest, ShippedDefaultLoads) {
   auto p = LoadPolicyFile("deploy/policy/default.yaml");
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->version, "default-2026-12-05");
+  EXPECT_EQ(p->version, "default-2026-12-05b");
   ASSERT_EQ(p->compute_tiers.size(), 4u);
   EXPECT_EQ(p->HighestTierReached(3e25)->name, "eu-ai-act-systemic-1e25");
   EXPECT_EQ(p->NextTier(3e25)->name, "frontier-1e26");
@@ -68,6 +68,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"version: v1\ncorrelation: {activity_window: -5m}\n",
                 "p.yaml:2:32: correlation.activity_window: must be a positive duration like 90s, "
                 "30m or 720h"},
+        BadCase{"version: v1\ncorrelation: {min_surprise: 9, full_surprise: 8}\n",
+                "p.yaml:2:47: correlation.full_surprise: must be at least min_surprise (9)"},
+        BadCase{"version: v1\ncorrelation: {activity_tolerance: 10m}\n",
+                "p.yaml:2:35: correlation.activity_tolerance: must be at most activity_window (the "
+                "index's bucket)"},
         BadCase{"version: [unclosed\n", "p.yaml:2:1: end of sequence flow not found"}));
 
 }  // namespace

@@ -424,17 +424,30 @@ absl::Status Generator::Rhythm(int inst) {
         "least ",
         2 * min_period + 6, " reports of ", ctx_.interval(), " s"));
   }
-  uint32_t period = static_cast<uint32_t>((30 + ctx_.Uniform(31)) * 60 / ctx_.interval());
+  // A base period of 38-50 minutes, each interval +-20% of it: every interval within 30-60.
+  uint32_t period = static_cast<uint32_t>((38 + ctx_.Uniform(13)) * 60 / ctx_.interval());
   period = std::max(min_period, std::min<uint32_t>(period, (R - 6) / 2));
-  const uint32_t phase = 3 + static_cast<uint32_t>(ctx_.Uniform(R - 2 * period - 3));
+  // The first exchange comes within the first period: a real run exchanges from its start.
+  const uint32_t phase =
+      3 + static_cast<uint32_t>(ctx_.Uniform(std::min(period, R - 2 * period - 3)));
+  // Jittered like a real exchange (it waits for the slowest island; step times vary): each
+  // interval is the period +-20% (clamped to 30-60 minutes only where --reports forces a
+  // shorter period).
+  const uint32_t max_period = std::max(min_period, 3600 / ctx_.interval());
   std::vector<uint32_t> exchanges;
-  for (uint32_t k = phase; k < R; k += period) exchanges.push_back(k);
+  for (uint32_t k = phase; k < R;) {
+    exchanges.push_back(k);
+    const int64_t jitter = static_cast<int64_t>(ctx_.Uniform(2 * (period / 5) + 1)) - period / 5;
+    k += static_cast<uint32_t>(
+        std::clamp<int64_t>(int64_t{period} + jitter, min_period, max_period));
+  }
   const bool direct = inst % 2 == 0;
   Lineage& l =
       Add("g_rhythm", kRoleAdversary, inst,
           absl::StrFormat(
               "3 islands (accounts, 2 nodes each, own NCCL ring) in 3 regions train one model and "
-              "exchange weights every %d reports (%d min) from report %d, all stalling then: %s",
+              "exchange weights every %d reports (%d min, +-20%% jitter) from report %d, all "
+              "stalling then: %s",
               period, period * ctx_.interval() / 60, phase,
               direct ? "island 0 of each sends to the next island's first node"
                      : "each island uploads to its own off-fleet store (no shared endpoint)"));
@@ -467,13 +480,17 @@ absl::Status Generator::Rhythm(int inst) {
       ring->set_bytes_per_report(uint64_t{1} << 32);
       for (uint32_t k : exchanges) w->add_idle_reports(k);
       if (n != 0) continue;
-      auto* x = w->add_peers();
-      x->set_remote_address(direct ? islands[(i + 1) % 3][0]->ip_address()
-                                   : absl::StrFormat("203.0.113.%d", 150 + (3 * inst + i) % 100));
-      x->set_remote_port(direct ? 29600 : 443);
-      x->set_bytes_per_report(uint64_t{1} << 34);
-      x->set_period_reports(period);
-      x->set_phase_report(phase);
+      // One connection per exchange (prov-sim's periodic peers cannot follow a jittered
+      // schedule): a peer whose period is the whole run fires once, at its phase.
+      for (uint32_t k : exchanges) {
+        auto* x = w->add_peers();
+        x->set_remote_address(direct ? islands[(i + 1) % 3][0]->ip_address()
+                                     : absl::StrFormat("203.0.113.%d", 150 + (3 * inst + i) % 100));
+        x->set_remote_port(direct ? 29600 : 443);
+        x->set_bytes_per_report(uint64_t{1} << 34);
+        x->set_period_reports(R);
+        x->set_phase_report(k);
+      }
     }
   }
   return absl::OkStatus();

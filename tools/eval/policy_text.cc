@@ -60,13 +60,17 @@ correlation:
     identity_source_ip: 0.5
     identity_reseller: 0.3
     co_start: 0.15
-    synchronised_activity: 0.4
+    synchronised_activity: 0.7
     handoff: 0.7
   common_artifact_max_accounts: 5
   handoff_window: 6h
   co_start_window: 2m
   activity_window: 5m
+  activity_tolerance: 1m
   min_shared_transitions: 3
+  min_aligned_cycles: 2
+  min_surprise: 6
+  full_surprise: 8
   max_bucket_workloads: 64
   identity_max_accounts: 20
 )",
