@@ -293,7 +293,8 @@ absl::Status ProvdServer::Init() {
   deps.max_report_bytes = o.max_report_bytes;
   deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
-  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get());
+  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get(),
+                                               s.catalog);
 
   // Process-wide gRPC settings; the reflection plugin must be registered only once per process.
   static std::once_flag grpc_globals;

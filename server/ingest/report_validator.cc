@@ -197,7 +197,8 @@ absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& 
           {"uuid", &a.uuid()},
           {"serial", &a.serial()},
           {"board_part_number", &a.board_part_number()},
-          {"driver", &a.driver()}}) {
+          {"driver", &a.driver()},
+          {"reported_name", &a.reported_name()}}) {
       PROV_RETURN_IF_ERROR(CheckString({"accelerators", i, name}, *value, limits.max_id_length));
     }
     PROV_RETURN_IF_ERROR(CheckCount({"accelerators", i, "fact_sources"}, a.fact_sources_size(),
