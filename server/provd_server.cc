@@ -33,6 +33,7 @@
 #include "server/identity/identity_service.h"
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
+#include "server/inventory/inventory_service.h"
 #include "server/metrics/provd_metrics.h"
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
@@ -70,6 +71,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
   std::unique_ptr<AlertNotifier> alerts;
   std::unique_ptr<IdentityServiceImpl> identity;
+  std::unique_ptr<InventoryServiceImpl> inventory;
   std::unique_ptr<CaseManager> cases;
   std::unique_ptr<CaseServiceImpl> case_service;
   std::unique_ptr<AccessServiceImpl> access_service;
@@ -243,6 +245,13 @@ absl::Status ProvdServer::Init() {
       s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock, s.analysis.get(), s.policy,
                                               identity_options));
   for (const QuarantinedRecord& q : quarantined) s.identity->stats().Quarantined(q.table, 1);
+  InventoryServiceOptions inventory_options;
+  inventory_options.auth = s.auth.get();
+  inventory_options.stats = &s.identity->stats();  // prov_imports_total{kind="inventory"}
+  inventory_options.catalog = s.catalog;
+  inventory_options.max_import_bytes = kMaxImportBytes;
+  PROV_ASSIGN_OR_RETURN(s.inventory,
+                        InventoryServiceImpl::Create(s.store->path(), *s.clock, inventory_options));
   if (!startup.policy.has_value() || !s.options.policy_file.empty() ||
       s.options.name_frequencies != nullptr) {
     // The policy in force is not the stored one (screening hits follow its threshold), or the
@@ -301,7 +310,8 @@ absl::Status ProvdServer::Init() {
   deps.max_report_bytes = o.max_report_bytes;
   deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
   s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
-  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get());
+  s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get(),
+                                               s.catalog);
 
   // Process-wide gRPC settings; the reflection plugin must be registered only once per process.
   static std::once_flag grpc_globals;
@@ -341,6 +351,7 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.audit.get());
   builder.RegisterService(s.analysis_service.get());
   builder.RegisterService(s.identity.get());
+  builder.RegisterService(s.inventory.get());
   builder.RegisterService(s.case_service.get());
   builder.RegisterService(s.access_service.get());
   builder.RegisterService(s.audit_log_service.get());
@@ -559,6 +570,7 @@ void ProvdServer::Shutdown() {
   s.audit.reset();
   s.gateway.reset();
   s.writer.reset();
+  s.inventory.reset();  // holds a pointer to identity's ImportStats
   s.identity.reset();
   s.exports.reset();
   s.case_service.reset();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/collect/hardware_identity.h"
 #include "agent/collect/nvidia_procfs.h"
 #include "agent/collect/pci_scanner.h"
 #include "agent/collect/process_scanner.h"
@@ -137,6 +138,11 @@ NodeReport NodeCollector::Collect() {
     node->add_addresses(std::move(a));
   }
   for (const std::string& e : address_errors) errors_[{"addresses", e}]++;
+  std::vector<std::string> dmi_errors;
+  if (auto hw = ReadDmiIdentity(options_.sysfs_root, &dmi_errors)) {
+    *node->mutable_hardware() = std::move(*hw);
+  }
+  for (const std::string& e : dmi_errors) errors_[{"dmi", e}]++;
 
   std::vector<std::string> pci_errors;
   for (Accelerator& acc :
@@ -144,6 +150,11 @@ NodeReport NodeCollector::Collect() {
     *report.add_accelerators() = std::move(acc);
   }
   for (const std::string& e : pci_errors) errors_[{"pci", e}]++;
+  std::vector<std::string> driver_errors;
+  for (Accelerator& acc : *report.mutable_accelerators()) {
+    AddDriverSysfsIdentity(options_.sysfs_root, &acc, &driver_errors);
+  }
+  for (const std::string& e : driver_errors) errors_[{"driver_sysfs", e}]++;
   NvmlView view;
   Enrich(&report, &view);
 

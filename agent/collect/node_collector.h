@@ -6,7 +6,8 @@
 //   NodeCollector collector(opts, nvml.get() /* may be null */, RealClock::Get());
 //   provenance::v1::NodeReport report = collector.Collect();
 //
-// Steps: PCI scan -> NVIDIA enrichment (driver procfs, then NVML, which wins) -> samples ->
+// Steps: SMBIOS identity (hardware_identity.h) -> PCI scan -> driver sysfs serials/UUIDs ->
+// NVIDIA enrichment (driver procfs, then NVML, which wins) -> samples ->
 // processes holding accelerator device files plus NVML's compute processes -> workloads grouped
 // by cgroup (workload_builder.h) with attribution, classification and network peers; the node's
 // own unicast addresses (node_addresses.h) into node.addresses, re-read on every collection;

@@ -1,6 +1,7 @@
 #include "server/audit/audit_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/accelerator_naming.h"
 
 namespace prov::server {
 namespace {
@@ -60,6 +61,7 @@ grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext* context,
   auto node = reader_.GetNode(request->node_id());
   if (!node.ok()) return ToGrpc(node.status());
   *response = std::move(*node);
+  for (auto& a : *response->mutable_accelerators()) NameFromCatalog(catalog_, &a);
   MarkSilent(*response->mutable_node());
   return grpc::Status::OK;
 }

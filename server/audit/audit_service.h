@@ -13,6 +13,7 @@
 #pragma once
 
 #include "absl/time/time.h"
+#include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "provenance/v1/audit.grpc.pb.h"
 #include "server/access/authenticator.h"
@@ -26,9 +27,15 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   static constexpr uint32_t kMaxLimit = 100000;
 
   // `auth` (provd always sets it): every query needs the viewer role. Null: no checks (tests).
+  // `catalog` names every accelerator in GetNode, ListAccelerators and GetFleetOverview by its
+  // PCI ID (common/accelerator_naming.h); null: AcceleratorCatalog::Builtin(). Not owned.
   AuditServiceImpl(StoreReader& reader, const Clock& clock, absl::Duration silent_after,
-                   const Authenticator* auth = nullptr)
-      : auth_(auth), reader_(reader), clock_(clock), silent_after_(silent_after) {}
+                   const Authenticator* auth = nullptr, const AcceleratorCatalog* catalog = nullptr)
+      : auth_(auth),
+        catalog_(catalog != nullptr ? *catalog : AcceleratorCatalog::Builtin()),
+        reader_(reader),
+        clock_(clock),
+        silent_after_(silent_after) {}
 
   grpc::Status ListNodes(grpc::ServerContext* context,
                          const provenance::v1::ListNodesRequest* request,
@@ -54,6 +61,7 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
 
  private:
   const Authenticator* auth_ = nullptr;
+  const AcceleratorCatalog& catalog_;
   void MarkSilent(provenance::v1::NodeSummary& node) const;
 
   StoreReader& reader_;

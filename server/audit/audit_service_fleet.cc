@@ -1,6 +1,7 @@
 // AuditService's dashboard aggregates: GetFleetOverview, ListAccelerators, GetAccountUsageSeries.
 // Each needs the viewer role, like the rest of AuditService.
 #include "absl/strings/str_cat.h"
+#include "common/accelerator_naming.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/audit/audit_service.h"
 
@@ -36,6 +37,17 @@ grpc::Status AuditServiceImpl::GetFleetOverview(
   auto overview = reader_.FleetOverview(now - silent_after_);
   if (!overview.ok()) return ToGrpc(overview.status());
   *response = std::move(*overview);
+  // Groups are per PCI ID (store_reader_fleet.cc); their names are the catalog's, like every
+  // other view, whatever the agents called them.
+  for (auto& g : *response->mutable_accelerator_groups()) {
+    provenance::v1::Accelerator named;
+    named.set_vendor_id(g.vendor_id());
+    named.set_device_id(g.device_id());
+    NameFromCatalog(catalog_, &named);
+    g.set_vendor(named.vendor());
+    g.set_model(named.model());
+    g.set_model_known(named.model_known());
+  }
   ToProto(now, response->mutable_as_of());
   response->set_silent_after_seconds(absl::ToInt64Seconds(silent_after_));
   return grpc::Status::OK;
@@ -60,7 +72,10 @@ grpc::Status AuditServiceImpl::ListAccelerators(
                                 .node_id = request->node_id(),
                                 .limit = request->limit() == 0 ? kDefaultLimit : request->limit()});
   if (!records.ok()) return ToGrpc(records.status());
-  for (auto& r : *records) *response->add_accelerators() = std::move(r);
+  for (auto& r : *records) {
+    NameFromCatalog(catalog_, r.mutable_accelerator());
+    *response->add_accelerators() = std::move(r);
+  }
   return grpc::Status::OK;
 }
 

@@ -127,6 +127,24 @@ absl::Status CheckNode(const NodeReport& report, const ValidatorLimits& limits) 
     PROV_RETURN_IF_ERROR(
         CheckString({"node.addresses", i}, node.addresses(i), limits.max_address_length));
   }
+  if (node.has_hardware()) {
+    const auto& hw = node.hardware();
+    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{
+                                          "node.hardware.system_uuid", &hw.system_uuid()},
+                                      {"node.hardware.product_serial", &hw.product_serial()},
+                                      {"node.hardware.board_serial", &hw.board_serial()},
+                                      {"node.hardware.chassis_serial", &hw.chassis_serial()},
+                                      {"node.hardware.product_name", &hw.product_name()},
+                                      {"node.hardware.sys_vendor", &hw.sys_vendor()},
+                                      {"node.hardware.board_name", &hw.board_name()}}) {
+      PROV_RETURN_IF_ERROR(CheckString(name, *value, limits.max_id_length));
+    }
+    PROV_RETURN_IF_ERROR(
+        CheckCount("node.hardware.fact_sources", hw.fact_sources_size(), limits.max_fact_sources));
+    for (const auto& [fact, source] : hw.fact_sources()) {
+      PROV_RETURN_IF_ERROR(CheckString("node.hardware.fact_sources", fact, limits.max_id_length));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -185,7 +203,8 @@ absl::Status CheckAccelerators(const NodeReport& report, const ValidatorLimits& 
           {"uuid", &a.uuid()},
           {"serial", &a.serial()},
           {"board_part_number", &a.board_part_number()},
-          {"driver", &a.driver()}}) {
+          {"driver", &a.driver()},
+          {"reported_name", &a.reported_name()}}) {
       PROV_RETURN_IF_ERROR(CheckString({"accelerators", i, name}, *value, limits.max_id_length));
     }
     PROV_RETURN_IF_ERROR(CheckCount({"accelerators", i, "fact_sources"}, a.fact_sources_size(),

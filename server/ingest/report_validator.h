@@ -26,7 +26,8 @@ namespace prov::server {
 // text (cgroup path, reasons, details, collector messages) at most max_string_length. Together
 // with the frame limit (--max-report-bytes, 4 MiB) this bounds what one report can store.
 struct ValidatorLimits {
-  // node_id, boot_id, workload_id, hostname, datacenter, region, agent_version, accelerator
+  // node_id, boot_id, workload_id, hostname, datacenter, region, agent_version, node.hardware
+  // (SMBIOS uuid, serials, names), accelerator
   // facts, account, pod name/namespace/uid, container ids and runtime, Slurm ids, launcher,
   // digests (cmdline, image, artifact), fact source names, collector names, peer state.
   size_t max_id_length = 256;

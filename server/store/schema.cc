@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 8> kMigrations = {R"sql(
+constexpr std::array<const char*, 9> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -323,6 +323,40 @@ ALTER TABLE nodes ADD COLUMN agent_collector_errors INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_nvml_available INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_strings_repaired INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_strings_truncated INTEGER NOT NULL DEFAULT 0;
+)sql",
+                                                    // Version 9: the declared inventory
+                                                    // (issue 10 §2).
+                                                    R"sql(
+CREATE TABLE inventory_imports (
+  version INTEGER PRIMARY KEY,
+  imported_at_us INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  content_digest TEXT NOT NULL,
+  accepted INTEGER NOT NULL,
+  errors INTEGER NOT NULL
+);
+CREATE TABLE inventory_history (
+  serial TEXT NOT NULL,
+  version INTEGER NOT NULL REFERENCES inventory_imports(version),
+  declared BLOB NOT NULL,
+  PRIMARY KEY (serial, version)
+) WITHOUT ROWID;
+CREATE TABLE inventory (
+  serial TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  uuid TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  datacenter TEXT NOT NULL,
+  rack TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  declared BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX inventory_node ON inventory(node_id);
+CREATE INDEX inventory_place ON inventory(datacenter, rack);
+CREATE INDEX inventory_uuid ON inventory(uuid) WHERE uuid != '';
+CREATE INDEX accelerators_serial ON accelerators(serial) WHERE serial != '';
+CREATE INDEX accelerators_uuid ON accelerators(uuid) WHERE uuid != '';
 )sql"};
 
 }  // namespace

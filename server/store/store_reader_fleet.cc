@@ -98,11 +98,12 @@ GROUP BY n.datacenter)sql"));
   out.set_nodes_reporting(out.nodes() - out.nodes_silent());
 
   PROV_ASSIGN_OR_RETURN(Statement * groups, db->Cached(R"sql(
-SELECT a.vendor, a.model, a.model_known, a.vendor_id, a.device_id, COUNT(*), COUNT(DISTINCT a.node),
-       GROUP_CONCAT(DISTINCT n.datacenter), MIN(a.first_seen_us), MAX(a.last_seen_us)
+SELECT MAX(a.vendor), MAX(a.model), MAX(a.model_known), a.vendor_id, a.device_id, COUNT(*),
+       COUNT(DISTINCT a.node), GROUP_CONCAT(DISTINCT n.datacenter), MIN(a.first_seen_us),
+       MAX(a.last_seen_us)
 FROM accelerators a JOIN nodes n ON n.id = a.node
-GROUP BY a.vendor_id, a.device_id, a.vendor, a.model, a.model_known
-ORDER BY COUNT(*) DESC, a.vendor, a.model)sql"));
+GROUP BY a.vendor_id, a.device_id
+ORDER BY COUNT(*) DESC, a.vendor_id, a.device_id)sql"));
   PROV_RETURN_IF_ERROR(EachRow(*groups, [&](Statement& st) {
     AcceleratorGroup* g = out.add_accelerator_groups();
     g->set_vendor(st.ColumnText(0));

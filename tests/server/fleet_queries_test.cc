@@ -235,5 +235,77 @@ TEST_F(FleetQueriesTest, ServiceValidatesRequestsAndFillsTheClock) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Issue 10 §1: provd names every accelerator from its catalog by PCI ID, everywhere; the agent's
+// string is the reported name, and a disagreement is on the record.
+TEST_F(FleetQueriesTest, ServiceNamesAcceleratorsFromTheCatalogAndKeepsTheAgentsName) {
+  // node-d: one Ascend 910B (PCI 19e5:d802) whose agent calls it "A100-SXM4-80GB", and one H100
+  // whose agent sends NVML's own spelling, which agrees.
+  NodeReport d1 = MakeReport("node-d", "b", 1, kT0 + absl::Hours(2), "ams2");
+  auto* relabelled = d1.mutable_accelerators(0);
+  relabelled->set_vendor_id(0x19e5);
+  relabelled->set_device_id(0xd802);
+  relabelled->set_vendor("nvidia");
+  relabelled->set_model("A100-SXM4-80GB");
+  relabelled->set_reported_name("forged by the agent");
+  relabelled->set_name_disagrees(false);
+  d1.mutable_accelerators(1)->set_model("NVIDIA H100 80GB HBM3");
+  {
+    auto store = Store::Open(DbPath());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Commit(Batch({&d1}), kT0 + absl::Hours(2)).ok());
+  }
+  FakeClock clock(kT0 + absl::Hours(2));
+  AuditServiceImpl service(*reader_, clock, absl::Minutes(30));
+  grpc::ServerContext context;
+  provenance::v1::ListAcceleratorsRequest request;
+  request.set_node_id("node-d");
+  provenance::v1::ListAcceleratorsResponse list;
+  ASSERT_TRUE(service.ListAccelerators(&context, &request, &list).ok());
+  ASSERT_EQ(list.accelerators_size(), 2);
+  for (const auto& r : list.accelerators()) {
+    const auto& a = r.accelerator();
+    if (a.vendor_id() == 0x19e5) {
+      EXPECT_EQ(a.model(), "Ascend 910B");
+      EXPECT_EQ(a.vendor(), "huawei");
+      EXPECT_EQ(a.family(), "ascend");
+      EXPECT_TRUE(a.model_known());
+      EXPECT_EQ(a.reported_name(), "A100-SXM4-80GB") << "the agent's model, not its reported_name";
+      EXPECT_TRUE(a.name_disagrees());
+    } else {
+      EXPECT_EQ(a.model(), "H100 SXM5 80GB");
+      EXPECT_EQ(a.reported_name(), "NVIDIA H100 80GB HBM3");
+      EXPECT_FALSE(a.name_disagrees());
+    }
+  }
+
+  provenance::v1::GetNodeRequest node_request;
+  node_request.set_node_id("node-d");
+  provenance::v1::GetNodeResponse node;
+  ASSERT_TRUE(service.GetNode(&context, &node_request, &node).ok());
+  bool named = false;
+  for (const auto& a : node.accelerators()) {
+    if (a.vendor_id() != 0x19e5) continue;
+    named = a.model() == "Ascend 910B" && a.name_disagrees();
+  }
+  EXPECT_TRUE(named) << node.DebugString();
+
+  // One fleet group per PCI ID, named by the catalog, whatever the agents called their devices.
+  provenance::v1::GetFleetOverviewResponse overview;
+  ASSERT_TRUE(service.GetFleetOverview(&context, nullptr, &overview).ok());
+  int ascend_groups = 0;
+  for (const auto& g : overview.accelerator_groups()) {
+    if (g.vendor_id() == 0x19e5 && g.device_id() == 0xd802) {
+      ++ascend_groups;
+      EXPECT_EQ(g.model(), "Ascend 910B");
+      EXPECT_EQ(g.vendor(), "huawei");
+      EXPECT_EQ(g.count(), 2u);  // node-c's and node-d's
+    }
+    if (g.vendor_id() == 0x10de) {
+      EXPECT_EQ(g.model(), "H100 SXM5 80GB");
+    }
+  }
+  EXPECT_EQ(ascend_groups, 1);
+}
+
 }  // namespace
 }  // namespace prov::server

@@ -234,6 +234,19 @@ TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
        [&](NodeReport& r) { r.mutable_workloads(0)->add_peers()->set_remote_address(big); }},
       {"workloads[0].peers[0]: state is 65536 bytes long (at most 256)",
        [&](NodeReport& r) { r.mutable_workloads(0)->add_peers()->set_state(big); }},
+      {"node.hardware.system_uuid: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_node()->mutable_hardware()->set_system_uuid(big); }},
+      {"node.hardware.board_serial: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_node()->mutable_hardware()->set_board_serial(big); }},
+      {"node.hardware.chassis_serial: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_node()->mutable_hardware()->set_chassis_serial(big); }},
+      {"node.hardware.product_name: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) { r.mutable_node()->mutable_hardware()->set_product_name(big); }},
+      {"node.hardware.fact_sources: is 65536 bytes long (at most 256)",
+       [&](NodeReport& r) {
+         (*r.mutable_node()->mutable_hardware()->mutable_fact_sources())[big] =
+             provenance::v1::FACT_SOURCE_DMI_SYSFS;
+       }},
       {"health.collector_errors[0].collector: is 65536 bytes long (at most 256)",
        [&](NodeReport& r) { r.mutable_health()->add_collector_errors()->set_collector(big); }},
       {"health.collector_errors[0].message: is 65536 bytes long (at most 4096)",
@@ -247,6 +260,10 @@ TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
   w->add_container_ids("containerd://" + std::string(64, 'c'));
   w->add_peers()->set_remote_address("2001:db8:ffff:ffff:ffff:ffff:255.255.255.255");
   ok.mutable_node()->add_addresses("10.0.0.7");
+  auto* hw = ok.mutable_node()->mutable_hardware();
+  hw->set_system_uuid("4c4c4544-0042-3510-8052-b4c04f384d32");
+  hw->set_board_serial(".7X2Y3Z2.CNFCP0012300AB.");
+  (*hw->mutable_fact_sources())["system_uuid"] = provenance::v1::FACT_SOURCE_DMI_SYSFS;
   EXPECT_TRUE(ValidateReport(ok, kNow).ok());
 }
 

@@ -61,6 +61,9 @@ const std::vector<CommandSpec>& Commands() {
       {{"export"}, "", {"--out"}},
       {{"exports", "list"}, "", {}},
       {{"exports", "key"}, "", {}},
+      {{"inventory", "import"}, "FILE", {"--format"}},
+      {{"inventory", "list"}, "", {"--datacenter", "--node", "--limit"}},
+      {{"inventory", "show"}, "<serial>", {}},
   };
   return *commands;
 }
@@ -79,7 +82,8 @@ void SetArgument(const std::string& command, const std::string& value, Invocatio
   if (command == "bundle") inv->bundle_id = value;
   if (command == "tokens issue" || command == "tokens revoke") inv->name = value;
   if (command.rfind("case ", 0) == 0) inv->flag_id = value;
-  if (command == "export verify") inv->file = value;
+  if (command == "export verify" || command == "inventory import") inv->file = value;
+  if (command == "inventory show") inv->name = value;
   if (command == "accounts import" || command == "screening import" || command == "policy load") {
     inv->file = value;
   }
@@ -359,7 +363,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   }
   if (!timeout_given && inv.command == "export") inv.timeout_seconds = kExportTimeoutSeconds;
   if (!timeout_given && (inv.command == "accounts import" || inv.command == "screening import" ||
-                         inv.command == "policy load")) {
+                         inv.command == "policy load" || inv.command == "inventory import")) {
     inv.timeout_seconds = kImportTimeoutSeconds;
   }
   return inv;

@@ -22,6 +22,8 @@ int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& cha
 int RunAnalysis(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunCompliance(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunExport(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+// inventory import FILE, inventory list, inventory show SERIAL.
+int RunInventory(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 // export verify: offline (no channel, no credentials).
 int RunExportVerify(const Invocation& inv);
 

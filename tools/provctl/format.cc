@@ -160,13 +160,17 @@ std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
        {"strings_truncated", absl::StrCat(n.agent_health().strings_truncated())}});
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : response.accelerators()) {
+    // MODEL is provd's catalog name for the PCI ID; REPORTED the agent's, marked when they differ.
+    std::string reported = a.reported_name().empty() ? "-" : a.reported_name();
+    if (a.name_disagrees()) absl::StrAppend(&reported, " (disagrees)");
     rows.push_back({a.pci_address(), a.vendor(), a.model_known() ? a.model() : "(unknown model)",
-                    absl::StrFormat("0x%04x:0x%04x", a.vendor_id(), a.device_id()), a.uuid(),
-                    a.serial()});
+                    absl::StrFormat("0x%04x:0x%04x", a.vendor_id(), a.device_id()), reported,
+                    a.uuid(), a.serial()});
   }
   absl::StrAppend(&out, "\n", response.accelerators_size(), " accelerators\n");
   if (!rows.empty()) {
-    absl::StrAppend(&out, RenderTable({"PCI", "VENDOR", "MODEL", "IDS", "UUID", "SERIAL"}, rows));
+    absl::StrAppend(
+        &out, RenderTable({"PCI", "VENDOR", "MODEL", "IDS", "REPORTED", "UUID", "SERIAL"}, rows));
   }
   rows.clear();
   for (const auto& g : response.evidence_gaps()) {

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
     return prov::provctl::RunAudit(*inv, channel);
   }
   if (c.rfind("export", 0) == 0) return prov::provctl::RunExport(*inv, channel);
+  if (c.rfind("inventory", 0) == 0) return prov::provctl::RunInventory(*inv, channel);
   if (c.rfind("flags", 0) == 0 || c.rfind("bundle", 0) == 0) {
     return prov::provctl::RunAnalysis(*inv, channel);
   }

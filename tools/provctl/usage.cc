@@ -74,6 +74,15 @@ audit exports (docs/export-format.md):
                                                           file, chain to the previous export,
                                                           audit log; exit 1 naming each problem
 
+declared inventory (docs/inventory-format.md):
+  inventory import FILE [--format csv|jsonl]              import the accelerators the provider
+                                                          owns as a new inventory version (admin;
+                                                          a refused row is named, exit 1)
+  inventory list [--datacenter D] [--node N] [--limit N]  the current declared rows
+  inventory show SERIAL                                   declared vs last observed: the node that
+                                                          reported it last, when, its PCI ID and
+                                                          catalog name; the row's history
+
 flags:
   --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
   --insecure           plain text (testing only)

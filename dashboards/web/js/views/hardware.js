@@ -19,6 +19,10 @@ async function devices(slot, g) {
       { title: "Data centre", cell: (r) => r.datacenter },
       { title: "PCI address", cell: (r) => h("span", { class: "mono" }, r.accelerator.pci_address) },
       { title: "Serial / UUID", cell: (r) => h("span", { class: "mono" }, r.accelerator.serial || r.accelerator.uuid || "–") },
+      // provd names devices from its catalog by PCI ID; the agent's own name is shown, marked when it disagrees.
+      { title: "Agent's name", cell: (r) => (r.accelerator.name_disagrees
+        ? h("span", { class: "bad", title: "disagrees with the catalog's name for this PCI ID" }, `${r.accelerator.reported_name} ≠`)
+        : h("span", { class: "note" }, r.accelerator.reported_name || "–")) },
       { title: "Family", cell: (r) => r.accelerator.family || "–" },
       { title: "Memory", cls: "num", cell: (r) => (Number(r.accelerator.memory_total_bytes) ? `${Math.round(Number(r.accelerator.memory_total_bytes) / 2 ** 30)} GiB` : "–") },
       { title: "Last seen", cls: "nowrap", cell: (r) => fmt.utc(r.last_seen, { seconds: false }) },
