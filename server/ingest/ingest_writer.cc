@@ -56,6 +56,7 @@ void IngestWriter::Run() {
       queue_.Recycle(batch);  // the reactors parse into these messages again
     }
     RecordRejections();
+    HandNodeRefusals();
     if (batch.empty() && queue_.finished()) return;  // closed and drained
   }
 }
@@ -76,6 +77,12 @@ void IngestWriter::RecordRejections() {
     std::fprintf(stderr, "provd: recording rejections of %zu nodes failed: %s\n", nodes.size(),
                  std::string(recorded.status().message()).c_str());
   }
+}
+
+void IngestWriter::HandNodeRefusals() {
+  std::vector<NodeRefusalNote> refusals = queue_.TakeNodeRefusals();
+  if (refusals.empty() || !options_.on_node_refusals) return;
+  options_.on_node_refusals(std::move(refusals));
 }
 
 void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {

@@ -56,6 +56,9 @@ struct WriterOptions {
   absl::Duration max_batch_delay = absl::Milliseconds(5);
   LedgerOptions ledger;
   CommittedBatchObserver on_committed;  // optional
+  // Optional: streams refused for speaking for another node (ReportQueue::TakeNodeRefusals),
+  // handed over on the writer thread once per round (provd audits and flags them).
+  std::function<void(std::vector<NodeRefusalNote>)> on_node_refusals;
 };
 
 class IngestWriter {
@@ -74,6 +77,7 @@ class IngestWriter {
  private:
   void Run();
   void RecordRejections();
+  void HandNodeRefusals();
 
   ReportQueue& queue_;
   Store& store_;

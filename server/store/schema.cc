@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 7> kMigrations = {R"sql(
+constexpr std::array<const char*, 8> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -310,6 +310,15 @@ ALTER TABLE nodes ADD COLUMN reports_rejected INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN last_rejected_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN last_rejection TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN rejecting_since_us INTEGER NOT NULL DEFAULT 0;
+)sql",
+                                                    // Version 8: revoked node certificates.
+                                                    R"sql(
+CREATE TABLE node_revocations (
+  node_id       TEXT PRIMARY KEY,
+  revoked_at_us INTEGER NOT NULL,
+  revoked_by    TEXT NOT NULL,
+  reason        TEXT NOT NULL DEFAULT ''
+);
 )sql"};
 
 }  // namespace
