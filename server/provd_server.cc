@@ -309,7 +309,10 @@ absl::Status ProvdServer::Init() {
         std::vector<ReportObservation> observations = TakeObservations(batch, result, cache.get());
         engine->Submit(std::move(observations));
       };
-  // Streams refused for speaking for another node: audited (access.denied's limits) and flagged.
+  writer_options.on_node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
+    engine->OnNodeEvents(std::move(events));
+  };
+  // Streams refused for speaking for another node: audited (access.denied's limits).
   writer_options.on_node_refusals = [denials =
                                          s.denials.get()](std::vector<NodeRefusalNote> refusals) {
     for (const NodeRefusalNote& r : refusals) {

@@ -75,6 +75,13 @@ void AnalysisEngine::Submit(std::vector<ReportObservation> batch) {
   ++submitted_;
 }
 
+void AnalysisEngine::OnNodeEvents(std::vector<NodeEvent> events) {
+  if (events.empty()) return;
+  absl::MutexLock lock(&queue_mu_);
+  queue_.emplace_back(std::move(events));
+  ++submitted_;
+}
+
 void AnalysisEngine::OnIdentityChanged(IdentitySnapshot snapshot) {
   absl::MutexLock lock(&queue_mu_);
   queue_.emplace_back(std::move(snapshot));
@@ -186,6 +193,8 @@ void AnalysisEngine::Apply(std::vector<Item>& items) {
         for (const ReportObservation& obs : *batch) analyzer_->Observe(obs);
       } else if (auto* snapshot = std::get_if<IdentitySnapshot>(&item)) {
         analyzer_->SetIdentity(*snapshot, options_.clock->Now());
+      } else if (auto* events = std::get_if<std::vector<NodeEvent>>(&item)) {
+        for (const NodeEvent& e : *events) analyzer_->ObserveNodeEvent(e);
       } else if (auto* policy = std::get_if<std::shared_ptr<const policy::Policy>>(&item)) {
         analyzer_->SetPolicy(*policy);
       }  // std::monostate: a case change already applied under mu_

@@ -9,12 +9,12 @@
 //   auto watch = engine->Watch(provenance::v1::SEVERITY_HIGH);       // WatchFlags streams
 //   engine->Shutdown();                                              // drains and persists
 //
-// Threads: Submit/OnIdentityChanged/OnPolicyLoaded enqueue and return (Submit waits only when the
-// queue holds max_pending reports: back-pressure on the writer rather than lost evidence). The
-// engine thread takes everything queued, applies it under the mutex, evaluates the rules, saves
-// the changes in one transaction and then notifies watchers. Queries take the mutex briefly.
-// A failed save is logged and counted; the changes stay in memory and are saved with the next
-// batch's (rows are idempotent upserts keyed by id).
+// Threads: Submit/OnNodeEvents/OnIdentityChanged/OnPolicyLoaded enqueue and return (Submit waits
+// only when the queue holds max_pending reports: back-pressure on the writer rather than lost
+// evidence). The engine thread takes everything queued, applies it under the mutex, evaluates the
+// rules, saves the changes in one transaction and then notifies watchers. Queries take the mutex
+// briefly. A failed save is logged and counted; the changes stay in memory and are saved with the
+// next batch's (rows are idempotent upserts keyed by id).
 #pragma once
 
 #include <cstddef>
@@ -33,6 +33,7 @@
 #include "server/analysis/analysis_store.h"
 #include "server/analysis/analyzer.h"
 #include "server/analysis/identity_sink.h"
+#include "server/analysis/node_event.h"
 #include "server/analysis/observation.h"
 
 namespace prov::server {
@@ -75,6 +76,9 @@ class AnalysisEngine final : public IdentitySink {
   ~AnalysisEngine() override;
 
   void Submit(std::vector<ReportObservation> batch);
+  // Node facts from outside the stored reports (rejection rounds); enqueued like Submit, never
+  // waits.
+  void OnNodeEvents(std::vector<NodeEvent> events);
   void OnIdentityChanged(IdentitySnapshot snapshot) override;
   absl::Status OnPolicyLoaded(std::shared_ptr<const policy::Policy> policy) override;
 
@@ -104,8 +108,9 @@ class AnalysisEngine final : public IdentitySink {
 
  private:
   // std::monostate: nothing to apply, only save and push what changed (a case change).
-  using Item = std::variant<std::vector<ReportObservation>, IdentitySnapshot,
-                            std::shared_ptr<const policy::Policy>, std::monostate>;
+  using Item =
+      std::variant<std::vector<ReportObservation>, IdentitySnapshot,
+                   std::shared_ptr<const policy::Policy>, std::vector<NodeEvent>, std::monostate>;
   AnalysisEngine(Options options, std::unique_ptr<AnalysisStore> store);
   void Run();
   void Apply(std::vector<Item>& items);

@@ -123,6 +123,14 @@ static void RetryUnresolved(Analyzer::State& s, const policy::Policy& p,
   }
 }
 
+void Analyzer::ObserveNodeEvent(const NodeEvent& e) {
+  switch (e.kind) {
+    case NodeEvent::Kind::kRejections:
+      ObserveRejections(*s_, e);
+      break;
+  }
+}
+
 void Analyzer::Observe(const ReportObservation& r) {
   State& s = *s_;
   s.latest_evidence_us = std::max(s.latest_evidence_us, r.time_us);
@@ -184,6 +192,7 @@ void Analyzer::Observe(const ReportObservation& r) {
     retry = true;
   }
   if (retry) RetryUnresolved(s, p, node);
+  NodeReportStored(s, r.node_id);
   node.set_last_time_us(std::max(node.last_time_us(), r.time_us));
   if (node.first_time_us() == 0 || r.time_us < node.first_time_us()) {
     node.set_first_time_us(r.time_us);

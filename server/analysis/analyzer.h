@@ -5,6 +5,7 @@
 //   Analyzer analyzer(policy);                          // std::shared_ptr<const policy::Policy>
 //   analyzer.SetIdentity(snapshot, now);                // accounts, screening hits
 //   analyzer.Observe(ObserveReport(report, usage));     // one committed report
+//   analyzer.ObserveNodeEvent(event);                   // a round of rejected reports, ...
 //   analyzer.Evaluate(now);                             // rules on everything the above touched
 //   AnalyzerChanges changes = analyzer.TakeChanges();   // what to persist / push to watchers
 //
@@ -33,6 +34,7 @@
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/analysis_state.pb.h"
 #include "server/analysis/identity_sink.h"
+#include "server/analysis/node_event.h"
 #include "server/analysis/observation.h"
 #include "server/policy/policy.h"
 
@@ -64,6 +66,8 @@ class Analyzer {
 
   // Evidence from one committed report.
   void Observe(const ReportObservation& report);
+  // A node fact from outside its stored reports (node_event.h), judged by the node rules.
+  void ObserveNodeEvent(const NodeEvent& event);
   // The accounts, their screening hits and the versions they come from. `now` dates the flags it
   // raises when no report does.
   void SetIdentity(const IdentitySnapshot& snapshot, absl::Time now);

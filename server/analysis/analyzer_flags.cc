@@ -78,10 +78,10 @@ BundleTotals Totals(const Analyzer::State& s, const BundleState& b) {
 
 // Creates or updates the flag for (rule, subject). `material` says what the flag rests on; an
 // unchanged `material` leaves the flag as it is (no new revision for every report).
-static void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& subject,
-                       policy::Severity severity, const std::string& material,
-                       absl::FunctionRef<int64_t()> first_us, int64_t evidence_us, absl::Time now,
-                       const std::function<void(Flag&)>& fill) {
+void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& subject,
+                policy::Severity severity, const std::string& material,
+                absl::FunctionRef<int64_t()> first_us, int64_t evidence_us, absl::Time now,
+                const std::function<void(Flag&)>& fill) {
   const std::string key = absl::StrCat(rule, "|", subject);
   auto id_it = s.flag_by_key.find(key);
   Flag* flag;
@@ -495,6 +495,7 @@ void Analyzer::Evaluate(absl::Time now) {
     }
   }
   s.dirty_nodes.clear();
+  EvaluateNodeHealth(s, p, now);
 }
 
 // ---- queries ----

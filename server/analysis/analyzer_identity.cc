@@ -320,6 +320,10 @@ void Analyzer::RestoreFlag(provenance::v1::Flag flag) {
       !absl::StartsWith(flag.summary(), "Merged into")) {
     s.flag_by_key[absl::StrCat(flag.rule(), "|", flag.subject())] = flag.flag_id();
   }
+  if (flag.rule() == kNodeRejectedRule && flag.status() != provenance::v1::FLAG_STATUS_RESOLVED &&
+      absl::StartsWith(flag.subject(), "node:")) {
+    s.rejecting_flagged.insert(flag.subject().substr(5));  // resolved by its node's next report
+  }
   const std::string id = flag.flag_id();
   s.flags[id] = std::move(flag);
 }

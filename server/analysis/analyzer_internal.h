@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/container/btree_map.h"
@@ -78,6 +79,21 @@ double LinkWeight(const policy::Policy& p, const provenance::v1::Link& link);
 // score >= bundle_threshold and its workload-level kinds alone >= min_workload_evidence.
 bool ScorePair(const Analyzer::State& s, const policy::Policy& p, PairState& pair);
 void RemoveLink(Analyzer::State& s, const policy::Policy& p, const std::string& key);
+
+// Creates or updates the flag for (rule, subject) (analyzer_flags.cc). `material` says what the
+// flag rests on; an unchanged `material` leaves the flag as it is (no new revision per report).
+void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& subject,
+                policy::Severity severity, const std::string& material,
+                absl::FunctionRef<int64_t()> first_us, int64_t evidence_us, absl::Time now,
+                const std::function<void(provenance::v1::Flag&)>& fill);
+
+// Node rules (analyzer_node_health.cc): node_reports_rejected, a node whose every report is
+// refused for the policy's node_health.rejecting_after while it keeps sending.
+inline constexpr char kNodeRejectedRule[] = "node_reports_rejected";
+void ObserveRejections(Analyzer::State& s, const NodeEvent& e);
+// A report of `node_id` was stored: its spell, if any, is over.
+void NodeReportStored(Analyzer::State& s, const std::string& node_id);
+void EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p, absl::Time now);
 void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
 std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);
 void JoinBundles(Analyzer::State& s, const std::string& a, const std::string& b, int64_t t);

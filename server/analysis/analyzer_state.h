@@ -45,6 +45,15 @@ struct AccountState {
   std::vector<std::string> restricted_reasons;  // non-empty: a restricted party
 };
 
+// A node whose every report since `since_us` was refused (provd's clock throughout).
+struct RejectingSpell {
+  int64_t since_us = 0;
+  int64_t last_us = 0;  // the newest refusal
+  int64_t count = 0;    // refused in this spell, as seen by this provd process
+  int64_t total = 0;    // refused over the node's life (its record)
+  std::string reason;   // the newest refusal's
+};
+
 struct BundleState {
   std::string id;
   uint64_t seq = 0;  // creation order: the older bundle's id survives a merge
@@ -127,6 +136,12 @@ struct Analyzer::State {
   uint64_t next_flag = 1;
   int64_t latest_evidence_us = 0;
   int64_t identity_evidence_us = 0;  // latest evidence time when the identity last changed
+
+  // Node rules (analyzer_node_health.cc). node -> its current spell of refused reports; nodes
+  // with a node_reports_rejected flag not yet resolved (rebuilt from the flags on restore).
+  absl::flat_hash_map<std::string, RejectingSpell> rejecting;
+  absl::flat_hash_set<std::string> rejecting_flagged;
+  std::set<std::string> dirty_rejecting;
 
   // Work for Evaluate() and changes for TakeChanges().
   std::set<std::string> dirty_bundles, dirty_nodes, dirty_accounts;

@@ -70,13 +70,30 @@ void IngestWriter::RecordRejections() {
     nodes.push_back(
         {node_id, note.count, note.first_at, note.last_at, std::move(note.last_reason)});
   }
-  absl::StatusOr<size_t> recorded = store_.RecordRejections(nodes);
+  absl::StatusOr<std::vector<NodeRejectionState>> recorded = store_.RecordRejections(nodes);
   if (!recorded.ok()) {
     // The rejections were answered and counted already; only the node records miss them.
     metrics_.commit_failures.Increment();
     std::fprintf(stderr, "provd: recording rejections of %zu nodes failed: %s\n", nodes.size(),
                  std::string(recorded.status().message()).c_str());
+    return;
   }
+  if (!options_.on_node_events || recorded->empty()) return;
+  absl::flat_hash_map<std::string, int64_t> counts;
+  for (const NodeRejections& n : nodes) counts[n.node_id] = n.count;
+  std::vector<NodeEvent> events;
+  events.reserve(recorded->size());
+  for (NodeRejectionState& st : *recorded) {
+    NodeEvent& e = events.emplace_back();
+    e.kind = NodeEvent::Kind::kRejections;
+    e.count = counts[st.node_id];
+    e.node_id = std::move(st.node_id);
+    e.time = st.last_rejected;
+    e.total = st.reports_rejected;
+    e.since = st.rejecting_since;
+    e.detail = std::move(st.last_rejection);
+  }
+  options_.on_node_events(std::move(events));
 }
 
 void IngestWriter::HandNodeRefusals() {

@@ -15,9 +15,10 @@
 // stored high-water mark; a report the store refused, an implausible seq jump, goes back to its
 // stream as a Rejection and is never acked). Rejections noted by the reactors
 // (ReportQueue::TakeRejections) are recorded on the nodes' rows after each round
-// (Store::RecordRejections). A failed commit acks nothing: the involved streams are finished
-// UNAVAILABLE and the agents resend. Commit latency (steady clock, a duration only), batch size and
-// the ledger's credit figures (prov_ledger_*) go to the metrics.
+// (Store::RecordRejections) and sent on as NodeEvents (on_node_events). A failed commit acks
+// nothing: the involved streams are finished UNAVAILABLE and the agents resend. Commit latency
+// (steady clock, a duration only), batch size and the ledger's credit figures (prov_ledger_*) go to
+// the metrics.
 //
 // Thread-safety: Start/Join from one owner thread; everything else runs on the writer thread.
 #pragma once
@@ -30,6 +31,7 @@
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
+#include "server/analysis/node_event.h"
 #include "server/ingest/report_queue.h"
 #include "server/ledger/usage.h"
 #include "server/metrics/provd_metrics.h"
@@ -59,6 +61,9 @@ struct WriterOptions {
   // Optional: streams refused for speaking for another node (ReportQueue::TakeNodeRefusals),
   // handed over on the writer thread once per round (provd audits and flags them).
   std::function<void(std::vector<NodeRefusalNote>)> on_node_refusals;
+  // Optional: after each round of recorded rejections, one kRejections event per known node
+  // (its record after the round), for the analysis engine's node_reports_rejected rule.
+  std::function<void(std::vector<NodeEvent>)> on_node_events;
 };
 
 class IngestWriter {

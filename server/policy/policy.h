@@ -58,6 +58,13 @@ struct Policy {
   } screening;
   std::vector<RestrictedHardware> restricted_hardware;
   Severity restricted_party_training_severity = Severity::kCritical;
+  // Node health: a node whose every report is refused for `rejecting_after` while it keeps sending
+  // (its stream open, its compute out of the ledger: a tenant silencing its node) raises
+  // node_reports_rejected; the flag resolves itself when a report of the node is stored again.
+  struct {
+    absl::Duration rejecting_after = absl::Minutes(10);
+    Severity rejecting_severity = Severity::kHigh;
+  } node_health;
   struct {
     double bundle_threshold = 0.6;  // combined evidence score that joins two accounts
     absl::flat_hash_map<std::string, double> weights;  // link kind -> weight 0..1

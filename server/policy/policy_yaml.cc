@@ -96,10 +96,10 @@ class Parser {
 
 absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   Policy p;
-  PROV_RETURN_IF_ERROR(
-      OnlyKeys(root, "",
-               {"version", "description", "compute_tiers", "projection", "restricted_jurisdictions",
-                "screening", "restricted_hardware", "restricted_party_training", "correlation"}));
+  PROV_RETURN_IF_ERROR(OnlyKeys(root, "",
+                                {"version", "description", "compute_tiers", "projection",
+                                 "restricted_jurisdictions", "screening", "restricted_hardware",
+                                 "restricted_party_training", "node_health", "correlation"}));
   if (!root["version"]) return Error(root, "version", "required (recorded on every flag)");
   PROV_ASSIGN_OR_RETURN(p.version, String(root["version"], "version"));
   if (absl::StripAsciiWhitespace(p.version).empty())
@@ -214,6 +214,17 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     if (t["severity"]) {
       PROV_ASSIGN_OR_RETURN(p.restricted_party_training_severity,
                             Sev(t["severity"], "restricted_party_training.severity"));
+    }
+  }
+  if (const YAML::Node n = root["node_health"]) {
+    PROV_RETURN_IF_ERROR(OnlyKeys(n, "node_health", {"rejecting_after", "rejecting_severity"}));
+    if (n["rejecting_after"]) {
+      PROV_ASSIGN_OR_RETURN(p.node_health.rejecting_after,
+                            Duration(n["rejecting_after"], "node_health.rejecting_after"));
+    }
+    if (n["rejecting_severity"]) {
+      PROV_ASSIGN_OR_RETURN(p.node_health.rejecting_severity,
+                            Sev(n["rejecting_severity"], "node_health.rejecting_severity"));
     }
   }
   for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;

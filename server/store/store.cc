@@ -187,13 +187,15 @@ UPDATE nodes SET reports_rejected = reports_rejected + ?2,
   last_rejection = IIF(last_rejected_us <= ?3, ?4, last_rejection),
   rejecting_since_us = IIF(rejecting_since_us = 0 AND ?3 > last_received_us,
                            MAX(?5, last_received_us + 1), rejecting_since_us)
-WHERE node_id = ?1)sql";
+WHERE node_id = ?1
+RETURNING reports_rejected, last_rejected_us, last_rejection, rejecting_since_us)sql";
 
-absl::StatusOr<size_t> Store::RecordRejections(absl::Span<const NodeRejections> nodes) {
-  if (nodes.empty()) return 0;
+absl::StatusOr<std::vector<NodeRejectionState>> Store::RecordRejections(
+    absl::Span<const NodeRejections> nodes) {
+  std::vector<NodeRejectionState> states;
+  if (nodes.empty()) return states;
   PROV_ASSIGN_OR_RETURN(Statement * update, db_->Cached(kRecordRejections));
   PROV_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  size_t updated = 0;
   absl::Status status;
   for (const NodeRejections& n : nodes) {
     update->BindText(1, n.node_id);
@@ -201,16 +203,28 @@ absl::StatusOr<size_t> Store::RecordRejections(absl::Span<const NodeRejections> 
     update->BindInt64(3, absl::ToUnixMicros(n.last_at));
     update->BindText(4, n.last_reason);
     update->BindInt64(5, absl::ToUnixMicros(n.first_at));
-    status = update->Run();
-    if (!status.ok()) break;
-    updated += static_cast<size_t>(db_->Changes());
+    absl::StatusOr<bool> row = update->Step();
+    if (row.ok() && *row) {  // no row: a node id with no record
+      NodeRejectionState& st = states.emplace_back();
+      st.node_id = n.node_id;
+      st.reports_rejected = update->ColumnInt64(0);
+      st.last_rejected = absl::FromUnixMicros(update->ColumnInt64(1));
+      st.last_rejection = update->ColumnText(2);
+      const int64_t since = update->ColumnInt64(3);
+      st.rejecting_since = since > 0 ? absl::FromUnixMicros(since) : absl::InfinitePast();
+    }
+    update->Reset();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
   }
   if (status.ok()) status = db_->Exec("COMMIT");
   if (!status.ok()) {
     (void)db_->Exec("ROLLBACK");
     return status;
   }
-  return updated;
+  return states;
 }
 
 // One workloads row's part of a batch.

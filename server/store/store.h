@@ -67,6 +67,16 @@ struct NodeRejections {
   std::string last_reason;
 };
 
+// A node's rejection record after RecordRejections: what the analysis engine judges a rejecting
+// spell on (a node whose reports keep being refused while its stream stays open).
+struct NodeRejectionState {
+  std::string node_id;
+  int64_t reports_rejected = 0;  // all time
+  absl::Time last_rejected;      // newest rejection (provd's clock)
+  std::string last_rejection;    // its reason
+  absl::Time rejecting_since;    // absl::InfinitePast(): not in a spell (a report was stored since)
+};
+
 struct ReportToCommit {
   const provenance::v1::NodeReport* report = nullptr;  // validated; not owned
   // ComputeUsage(*report, ...) for the claimed interval; its workload ids are used. Commit
@@ -123,8 +133,9 @@ class Store {
   }
   // Adds rejected reports to their nodes' rows (reports_rejected, last_rejected_us,
   // last_rejection, rejecting_since_us) in one transaction; nodes without a row are skipped (no
-  // row is made up for a node id seen only in rejected frames). Returns how many rows were updated.
-  absl::StatusOr<size_t> RecordRejections(absl::Span<const NodeRejections> nodes);
+  // row is made up for a node id seen only in rejected frames). Returns the updated rows' state.
+  absl::StatusOr<std::vector<NodeRejectionState>> RecordRejections(
+      absl::Span<const NodeRejections> nodes);
 
   const std::string& path() const { return path_; }
 

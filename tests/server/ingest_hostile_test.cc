@@ -11,6 +11,7 @@
 #include "common/testing/fake_clock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "provenance/v1/analysis.grpc.pb.h"
 #include "provenance/v1/audit.grpc.pb.h"
 #include "server/provd_server.h"
 #include "server/store/sqlite.h"
@@ -244,6 +245,87 @@ TEST_F(IngestHostileTest, NodeSendingOnlyRejectedReportsIsVisible) {
   EXPECT_FALSE(node.rejecting());
   EXPECT_EQ(node.reports_rejected(), 2u);
   EXPECT_TRUE(absl::StrContains(Metrics(), "prov_nodes_rejecting 0"));
+}
+
+// Issue 14: a node whose every report is refused for the policy's node_health.rejecting_after
+// (10 min by default, provd's clock) while it keeps sending raises node_reports_rejected; a stored
+// report resolves it with a note; a new spell reopens it.
+TEST_F(IngestHostileTest, NodeRejectingForLongRaisesAFlagThatResolvesWhenReportsAreStored) {
+  StartServer();
+  auto analysis = provenance::v1::AnalysisService::NewStub(channel_);
+  auto list = [&] {
+    server_->FlushAnalysis();
+    grpc::ClientContext ctx;
+    provenance::v1::ListFlagsRequest request;
+    request.set_rule("node_reports_rejected");
+    provenance::v1::ListFlagsResponse response;
+    EXPECT_TRUE(analysis->ListFlags(&ctx, request, &response).ok());
+    return std::vector<provenance::v1::Flag>(response.flags().begin(), response.flags().end());
+  };
+  // The writer hands its rejection rounds to the engine after recording them: poll (bounded) until
+  // `done` holds, or return what is there.
+  auto flags = [&](const std::function<bool(const std::vector<provenance::v1::Flag>&)>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    std::vector<provenance::v1::Flag> got = list();
+    while (!done(got) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+      got = list();
+    }
+    return got;
+  };
+  auto status_is = [](provenance::v1::FlagStatus st) {
+    return [st](const std::vector<provenance::v1::Flag>& f) {
+      return f.size() == 1 && f[0].status() == st;
+    };
+  };
+  AgentStream stream(channel_);
+  ASSERT_TRUE(stream.Write(Report(1)));
+  ASSERT_TRUE(stream.WaitCommitted("b", 1));
+  const absl::Time since = clock_.Now() + absl::Seconds(30);
+  uint64_t rejected = 0;
+  auto refuse_for = [&](absl::Duration d) {
+    for (absl::Duration t; t <= d; t += absl::Minutes(1)) {
+      if (t > absl::ZeroDuration()) clock_.Advance(absl::Minutes(1));
+      ASSERT_TRUE(stream.WriteBytes("\xff\xff"));
+      WaitRejected("node-1", ++rejected);
+    }
+  };
+  clock_.Advance(absl::Seconds(30));
+  refuse_for(absl::Minutes(9));
+  absl::SleepFor(absl::Milliseconds(200));  // what the writer still had in hand
+  EXPECT_TRUE(list().empty()) << "9 minutes of refusals: not yet (rejecting_after is 10m)";
+  refuse_for(absl::Minutes(1));
+  std::vector<provenance::v1::Flag> raised = flags(status_is(provenance::v1::FLAG_STATUS_OPEN));
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].subject(), "node:node-1");
+  EXPECT_EQ(raised[0].severity(), provenance::v1::SEVERITY_HIGH);
+  EXPECT_EQ(raised[0].status(), provenance::v1::FLAG_STATUS_OPEN);
+  EXPECT_EQ(raised[0].first_time().seconds(), absl::ToUnixSeconds(since));
+  EXPECT_TRUE(absl::StrContains(raised[0].summary(), "every report refused for 10 min"))
+      << raised[0].summary();
+  ASSERT_GE(raised[0].evidence_size(), 1);
+  EXPECT_TRUE(absl::StrContains(raised[0].evidence(0).sentence(), "none of its compute"))
+      << raised[0].evidence(0).sentence();
+
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(stream.Write(Report(3)));
+  ASSERT_TRUE(stream.WaitCommitted("b", 3));
+  std::vector<provenance::v1::Flag> after = flags(status_is(provenance::v1::FLAG_STATUS_RESOLVED));
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].status(), provenance::v1::FLAG_STATUS_RESOLVED) << after[0].summary();
+  EXPECT_EQ(after[0].evidence(after[0].evidence_size() - 1).kind(), "recovered");
+
+  // A second spell reopens the same flag, keeping the first spell in the evidence.
+  clock_.Advance(absl::Minutes(1));
+  refuse_for(absl::Minutes(12));
+  std::vector<provenance::v1::Flag> again = flags(status_is(provenance::v1::FLAG_STATUS_OPEN));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].flag_id(), raised[0].flag_id());
+  EXPECT_EQ(again[0].status(), provenance::v1::FLAG_STATUS_OPEN);
+  int spells = 0;
+  for (const auto& e : again[0].evidence()) spells += e.kind() == "rejections";
+  EXPECT_EQ(spells, 2);
+  EXPECT_TRUE(stream.Finish().ok());
 }
 
 TEST(IngestHostileStartTest, BadLimitsNameTheOption) {

@@ -134,7 +134,12 @@ TEST_F(StoreTest, RecordRejectionsUpdatesKnownNodesOnly) {
       (*store)->RecordRejections({{"node-1", 3, t1, t1 + absl::Seconds(5), "seq: too far"},
                                   {"node-unknown", 1, t1, t1, "frame: junk"}});
   ASSERT_TRUE(updated.ok()) << updated.status();
-  EXPECT_EQ(*updated, 1u);
+  ASSERT_EQ(updated->size(), 1u);
+  EXPECT_EQ((*updated)[0].node_id, "node-1");
+  EXPECT_EQ((*updated)[0].reports_rejected, 3);
+  EXPECT_EQ((*updated)[0].rejecting_since, t1) << "the spell the analysis engine judges";
+  EXPECT_EQ((*updated)[0].last_rejected, t1 + absl::Seconds(5));
+  EXPECT_EQ((*updated)[0].last_rejection, "seq: too far");
   auto reader = StoreReader::Open(DbPath());
   ASSERT_TRUE(reader.ok());
   auto node = (*reader)->GetNode("node-1");
@@ -154,7 +159,10 @@ TEST_F(StoreTest, RecordRejectionsUpdatesKnownNodesOnly) {
   EXPECT_FALSE(node->node().has_rejecting_since()) << "a stored report ends the spell";
   EXPECT_EQ(node->node().reports_rejected(), 3u);
   // A rejection noted before the node's last stored batch does not start a spell.
-  ASSERT_TRUE((*store)->RecordRejections({{"node-1", 1, t1, t1, "late note"}}).ok());
+  auto late = (*store)->RecordRejections({{"node-1", 1, t1, t1, "late note"}});
+  ASSERT_TRUE(late.ok());
+  ASSERT_EQ(late->size(), 1u);
+  EXPECT_EQ((*late)[0].rejecting_since, absl::InfinitePast()) << "no spell";
   node = (*reader)->GetNode("node-1");
   EXPECT_FALSE(node->node().has_rejecting_since());
   EXPECT_EQ(node->node().reports_rejected(), 4u);

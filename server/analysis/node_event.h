@@ -1,0 +1,36 @@
+// NodeEvent: what provd learns about a node outside its stored reports, for the analysis engine's
+// node rules. The ingest writer sends one per node after each round of rejections it records (the
+// node's rejection record as the store holds it after the round).
+//
+//   writer_options.on_node_events = [engine](std::vector<NodeEvent> events) {
+//     engine->OnNodeEvents(std::move(events));
+//   };
+//   // the engine thread: analyzer.ObserveNodeEvent(event) ... analyzer.Evaluate(now)
+//
+// Times are provd's clock: a node's own clock says nothing about when provd refused it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace prov::server {
+
+struct NodeEvent {
+  enum class Kind {
+    // Reports of the node were refused (a frame that did not parse, a report the validator or the
+    // store refused). `rejecting_since` is the start of the node's current spell, InfinitePast()
+    // when a report of it was stored after the newest rejection.
+    kRejections,
+  };
+  Kind kind = Kind::kRejections;
+  std::string node_id;
+  absl::Time time;                          // the newest fact (kRejections: the newest rejection)
+  int64_t count = 0;                        // kRejections: reports refused in this round
+  int64_t total = 0;                        // kRejections: all the node's refused reports so far
+  absl::Time since = absl::InfinitePast();  // kRejections: rejecting_since
+  std::string detail;                       // kRejections: the newest reason
+};
+
+}  // namespace prov::server
