@@ -312,12 +312,23 @@ absl::Status ProvdServer::Init() {
   writer_options.on_node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
     engine->OnNodeEvents(std::move(events));
   };
-  // Streams refused for speaking for another node: audited (access.denied's limits).
-  writer_options.on_node_refusals = [denials =
-                                         s.denials.get()](std::vector<NodeRefusalNote> refusals) {
+  // Streams refused for speaking for another node: audited (access.denied's limits) and flagged
+  // (node_identity_mismatch on the certificate's node).
+  writer_options.on_node_refusals = [denials = s.denials.get(), engine = s.analysis.get()](
+                                        std::vector<NodeRefusalNote> refusals) {
+    std::vector<NodeEvent> events;
+    events.reserve(refusals.size());
     for (const NodeRefusalNote& r : refusals) {
       denials->RecordNodeRefusal(r.cert_node_id, r.claimed_node_id, r.count, r.first_at, r.last_at);
+      NodeEvent& e = events.emplace_back();
+      e.kind = NodeEvent::Kind::kIdentityMismatch;
+      e.node_id = r.cert_node_id;
+      e.time = r.last_at;
+      e.since = r.first_at;
+      e.count = r.count;
+      e.detail = r.claimed_node_id;
     }
+    engine->OnNodeEvents(std::move(events));
   };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);

@@ -1,6 +1,6 @@
 // Issue 10 §1, a node speaks only for itself: a real in-process provd on port 0 with mutual TLS
 // (certificates made with OpenSSL in the test) binds each agent stream to the node its client
-// certificate names, refuses, counts, audits and notes a report of any other node, refuses
+// certificate names, refuses, counts, audits and flags a report of any other node, refuses
 // people's certificates on the agent stream, and refuses contradictory --node-identity settings.
 #include <string>
 
@@ -9,6 +9,7 @@
 #include "common/testing/fake_clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "provenance/v1/analysis.grpc.pb.h"
 #include "provenance/v1/node_admin.grpc.pb.h"
 #include "server/auditlog/audit_log.h"
 #include "server/provd_server.h"
@@ -136,6 +137,25 @@ TEST_F(NodeIdentityTest, ReportForAnotherNodeIsRefusedCountedAndAudited) {
   EXPECT_TRUE(absl::StrContains(audit[0].payload, R"("claimed_node_id":"victim")"))
       << audit[0].payload;
   EXPECT_TRUE(absl::StrContains(audit[0].payload, R"("cert_node_id":"n1")")) << audit[0].payload;
+  // Flagged on the certificate's node, naming the node it claimed to be.
+  // (The writer hands the refusal to the engine right after auditing it: poll, bounded.)
+  auto analysis = provenance::v1::AnalysisService::NewStub(server_->InProcessChannel());
+  provenance::v1::ListFlagsRequest flags_request;
+  flags_request.set_rule("node_identity_mismatch");
+  provenance::v1::ListFlagsResponse flags;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       flags.flags().empty() && absl::Now() < deadline;) {
+    server_->FlushAnalysis();
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + server_->internal_token());
+    grpc::Status listed = analysis->ListFlags(&ctx, flags_request, &flags);
+    ASSERT_TRUE(listed.ok()) << listed.error_message();
+  }
+  ASSERT_EQ(flags.flags_size(), 1);
+  EXPECT_EQ(flags.flags(0).subject(), "node:n1");
+  EXPECT_EQ(flags.flags(0).severity(), provenance::v1::SEVERITY_CRITICAL);
+  EXPECT_TRUE(absl::StrContains(flags.flags(0).summary(), "report as node victim"))
+      << flags.flags(0).summary();
   // The victim got nothing stored under its name.
   AgentStream victim(Channel(NodeCert("victim")));
   ASSERT_TRUE(victim.Write(MakeReport("victim", "boot-v", 1, clock_.Now())));
