@@ -34,6 +34,7 @@ class TestCa {
   TestCa& operator=(const TestCa&) = delete;
 
   std::string pem() const { return Pem(cert_); }
+  std::string key_pem() const { return KeyPem(key_); }
   // `san`: OpenSSL's subjectAltName syntax ("URI:...,email:..."), or empty.
   std::string Issue(const std::string& common_name, const std::string& san) {
     return IssueWithKey(common_name, san, "clientAuth").cert_pem;
