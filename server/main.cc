@@ -46,6 +46,14 @@ ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "Server private key (PEM)");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "CA for agent client certificates; when given, mutual TLS is required");
+ABSL_FLAG(std::string, node_identity, "",
+          "Which node an agent stream speaks for: cert (the node its client certificate names, "
+          "spiffe://<td>/node/<id> or else CN; reports of any other node are refused; the "
+          "default with --tls-client-ca) or report (the report's node.node_id is believed; only "
+          "with --insecure or TLS without --tls-client-ca, the default there)");
+ABSL_FLAG(std::string, trust_domain, "",
+          "SPIFFE trust domain of node certificates (spiffe://<trust-domain>/node/<id>); empty: "
+          "any");
 ABSL_FLAG(bool, insecure, false, "Serve plain-text gRPC (no TLS); only with this explicit flag");
 ABSL_FLAG(int64_t, queue_capacity, 65536, "Reports queued for the writer before back-pressure");
 ABSL_FLAG(int64_t, queue_max_bytes, 256 << 20,
@@ -293,6 +301,9 @@ int main(int argc, char** argv) {
   options.alert_resend_interval = absl::GetFlag(FLAGS_alert_resend_interval);
   options.dashboard_url = absl::GetFlag(FLAGS_dashboard_url);
   options.alert_runbook_url = absl::GetFlag(FLAGS_alert_runbook_url);
+  options.client_certificates = !absl::GetFlag(FLAGS_tls_client_ca).empty();
+  options.node_identity = absl::GetFlag(FLAGS_node_identity);
+  options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
   if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
     // Option names map to flags: data_dir -> --data-dir.
     std::string message(s.message());

@@ -18,6 +18,8 @@
 #include "server/access/access_metrics.h"
 #include "server/access/access_service.h"
 #include "server/access/authenticator.h"
+#include "server/access/node_admin_service.h"
+#include "server/access/node_revocation_list.h"
 #include "server/access/rpc_name.h"
 #include "server/access/token_store.h"
 #include "server/alerting/alert_notifier.h"
@@ -66,6 +68,9 @@ struct ProvdServer::Impl {
   std::unique_ptr<DenialAuditor> denials;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<AuditLogReader> audit_log;
+  std::unique_ptr<NodeRevocationList> revoked_nodes;
+  std::shared_ptr<OpenStreams> open_streams;
+  std::unique_ptr<NodeAdminServiceImpl> node_admin;
   LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
@@ -106,6 +111,29 @@ absl::StatusOr<provenance::v1::Severity> ParseAlertSeverity(const std::string& n
   return absl::InvalidArgumentError(absl::StrCat(
       "alert_min_severity: \"", name, "\" is not one of info, low, medium, high, critical"));
 }
+
+absl::Status ValidateAlertOptions(const ProvdOptions& o);
+
+}  // namespace
+
+absl::StatusOr<NodeIdentityMode> ResolveNodeIdentity(const ProvdOptions& o) {
+  if (o.node_identity.empty()) {
+    return o.client_certificates ? NodeIdentityMode::kCert : NodeIdentityMode::kReport;
+  }
+  PROV_ASSIGN_OR_RETURN(NodeIdentityMode mode, ParseNodeIdentityMode(o.node_identity));
+  if (mode == NodeIdentityMode::kCert && !o.client_certificates) {
+    return absl::InvalidArgumentError(
+        "node_identity: cert needs client certificates to bind streams to (--tls-client-ca)");
+  }
+  if (mode == NodeIdentityMode::kReport && o.client_certificates) {
+    return absl::InvalidArgumentError(
+        "node_identity: report is only for --insecure or TLS without --tls-client-ca; with "
+        "client certificates every agent stream is bound to its certificate's node (cert)");
+  }
+  return mode;
+}
+
+namespace {
 
 absl::Status ValidateAlertOptions(const ProvdOptions& o) {
   for (const std::string& url : o.alertmanager_urls) {
@@ -170,6 +198,7 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
     return absl::InvalidArgumentError("web_max_connections_per_peer: must be >= 1");
   }
   if (o.web_workers < 1) return absl::InvalidArgumentError("web_workers: must be >= 1");
+  PROV_RETURN_IF_ERROR(ResolveNodeIdentity(o).status());
   return ValidateAlertOptions(o);
 }
 
@@ -297,6 +326,24 @@ absl::Status ProvdServer::Init() {
   writer_options.on_node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
     engine->OnNodeEvents(std::move(events));
   };
+  // Streams refused for speaking for another node: audited (access.denied's limits) and flagged
+  // (node_identity_mismatch on the certificate's node).
+  writer_options.on_node_refusals = [denials = s.denials.get(), engine = s.analysis.get()](
+                                        std::vector<NodeRefusalNote> refusals) {
+    std::vector<NodeEvent> events;
+    events.reserve(refusals.size());
+    for (const NodeRefusalNote& r : refusals) {
+      denials->RecordNodeRefusal(r.cert_node_id, r.claimed_node_id, r.count, r.first_at, r.last_at);
+      NodeEvent& e = events.emplace_back();
+      e.kind = NodeEvent::Kind::kIdentityMismatch;
+      e.node_id = r.cert_node_id;
+      e.time = r.last_at;
+      e.since = r.first_at;
+      e.count = r.count;
+      e.detail = r.claimed_node_id;
+    }
+    engine->OnNodeEvents(std::move(events));
+  };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);
   s.writer->Start();
@@ -309,7 +356,31 @@ absl::Status ProvdServer::Init() {
   deps.ledger = writer_options.ledger;
   deps.max_report_bytes = o.max_report_bytes;
   deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
-  s.gateway = std::make_unique<AgentGatewayService>(std::move(deps));
+  s.revoked_nodes = std::make_unique<NodeRevocationList>();
+  s.open_streams = std::make_shared<OpenStreams>();
+  deps.open_streams = s.open_streams;
+  PROV_ASSIGN_OR_RETURN(
+      s.node_admin,
+      NodeAdminServiceImpl::Create(
+          s.store->path(), *s.clock, *s.auth, *s.revoked_nodes,
+          [open = s.open_streams](const std::string& node_id) {
+            return open->EndNode(
+                node_id, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                      absl::StrCat("node \"", node_id,
+                                                   "\" is revoked (provctl nodes revocations)")));
+          }));
+  PROV_ASSIGN_OR_RETURN(NodeIdentityMode node_identity, ResolveNodeIdentity(o));
+  std::shared_ptr<const NodeCertBinder> node_certs;
+  if (node_identity == NodeIdentityMode::kCert) {
+    PROV_ASSIGN_OR_RETURN(node_certs, NodeCertBinder::Create({.trust_domain = o.trust_domain,
+                                                              .revoked = s.revoked_nodes.get()},
+                                                             s.auth->people()));
+  } else {
+    std::fprintf(stderr,
+                 "provd: WARNING: --node-identity=report: agent reports are believed about which "
+                 "node they come from (no client certificates bind them)\n");
+  }
+  s.gateway = std::make_unique<AgentGatewayService>(std::move(deps), std::move(node_certs));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get(),
                                                s.catalog);
 
@@ -355,6 +426,7 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.case_service.get());
   builder.RegisterService(s.access_service.get());
   builder.RegisterService(s.audit_log_service.get());
+  builder.RegisterService(s.node_admin.get());
   builder.RegisterService(s.exports->service());
   s.server = builder.BuildAndStart();
   if (s.server == nullptr || s.port == 0) {

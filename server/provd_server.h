@@ -29,6 +29,7 @@
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/access/node_cert.h"
 #include "server/screening/name_frequencies.h"
 
 namespace grpc {
@@ -91,6 +92,16 @@ struct ProvdOptions {
   // it are people. The gRPC listener verifies clients against --tls-client-ca, so that must hold
   // this CA too (a bundle of the agents' CA and the people CA).
   std::string people_ca_file;
+  // Which node an agent stream speaks for (issue 10 §1, server/access/node_cert.h).
+  // client_certificates: the listener requires verified client certificates (--tls-client-ca).
+  // node_identity: "cert" binds each AgentGateway stream to the node its client certificate
+  // names and refuses reports of any other node; "report" believes each report's node.node_id
+  // (only without client certificates: --insecure or server-only TLS; provd says so at start);
+  // empty: "cert" with client certificates, else "report".
+  bool client_certificates = false;
+  std::string node_identity;
+  // SPIFFE trust domain of node certificates (spiffe://<trust_domain>/node/<id>); empty: any.
+  std::string trust_domain;
   // Failed authentications per client address (gRPC and dashboard together): `burst` at once,
   // then `per_second`; past that, RESOURCE_EXHAUSTED / HTTP 429 without checking credentials.
   double auth_fail_burst = 20;
@@ -162,5 +173,8 @@ class ProvdServer {
 
 // Validates options without starting anything (used by Start and by provd's flag handling).
 absl::Status ValidateOptions(const ProvdOptions& options);
+// The node identity mode in force (node_identity, client_certificates); INVALID_ARGUMENT naming
+// node_identity when the two disagree.
+absl::StatusOr<NodeIdentityMode> ResolveNodeIdentity(const ProvdOptions& options);
 
 }  // namespace prov::server

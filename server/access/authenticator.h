@@ -74,6 +74,9 @@ class Authenticator {
   const std::string& internal_token() const { return internal_token_; }
   AuthCounters counters() const;
 
+  // The certificate-to-person mapper (null without --cert-roles); node_cert.h refuses people.
+  const PeopleCertMapper* people() const { return options_.people.get(); }
+
  private:
   absl::StatusOr<Principal> FromToken(absl::string_view token) const;
 

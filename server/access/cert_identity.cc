@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <time.h>
 
 #include <utility>
 
@@ -56,6 +57,10 @@ CertNames NamesOf(X509* cert) {
     if (g->type == GEN_EMAIL) names.emails.push_back(Asn1Text(g->d.rfc822Name));
   }
   GENERAL_NAMES_free(sans);
+  struct tm issued = {};
+  if (const ASN1_TIME* t = X509_get0_notBefore(cert); t != nullptr && ASN1_TIME_to_tm(t, &issued)) {
+    names.not_before = absl::FromUnixSeconds(timegm(&issued));
+  }
   return names;
 }
 
@@ -175,6 +180,11 @@ absl::Status PeopleCertMapper::VerifyPeopleCa(absl::string_view leaf_pem,
   if (ok) return absl::OkStatus();
   return absl::UnauthenticatedError(absl::StrCat(
       "client certificate is not issued by provd's --people-ca (", why, "): not a person"));
+}
+
+bool PeopleCertMapper::IssuedByPeopleCa(absl::string_view leaf_pem,
+                                        absl::string_view chain_pem) const {
+  return people_ca_ != nullptr && VerifyPeopleCa(leaf_pem, chain_pem).ok();
 }
 
 absl::StatusOr<provenance::v1::Principal> PeopleCertMapper::Map(absl::string_view leaf_pem,

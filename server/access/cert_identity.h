@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "provenance/v1/compliance.pb.h"
 
 namespace prov::server {
@@ -46,6 +47,7 @@ struct CertNames {
   std::string common_name;
   std::vector<std::string> uris;
   std::vector<std::string> emails;
+  absl::Time not_before = absl::InfinitePast();  // when it was issued (X.509 notBefore)
 };
 // INVALID_ARGUMENT when `pem` is not a PEM certificate.
 absl::StatusOr<CertNames> ReadCertNames(absl::string_view pem);
@@ -64,6 +66,8 @@ class PeopleCertMapper {
   absl::StatusOr<provenance::v1::Principal> Map(absl::string_view leaf_pem,
                                                 absl::string_view chain_pem) const;
   bool has_people_ca() const { return people_ca_ != nullptr; }
+  // True when there is a people CA and the certificate chains to it (node_cert.h refuses those).
+  bool IssuedByPeopleCa(absl::string_view leaf_pem, absl::string_view chain_pem) const;
 
  private:
   struct CaStore;

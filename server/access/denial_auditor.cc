@@ -20,6 +20,23 @@ absl::StatusOr<std::unique_ptr<DenialAuditor>> DenialAuditor::Open(const std::st
 
 void DenialAuditor::Record(const provenance::v1::Principal& who, const std::string& rpc,
                            provenance::v1::Role need) {
+  Write(who.actor(), "access.denied",
+        {{"rpc", rpc}, {"need", RoleName(need)}, {"role", RoleName(who.role())}});
+}
+
+void DenialAuditor::RecordNodeRefusal(const std::string& cert_node_id,
+                                      const std::string& claimed_node_id, int64_t streams,
+                                      absl::Time first_at, absl::Time last_at) {
+  Write(absl::StrCat("node:", cert_node_id), "node.identity_mismatch",
+        {{"cert_node_id", cert_node_id},
+         {"claimed_node_id", claimed_node_id},
+         {"streams", absl::StrCat(streams)},
+         {"first_at", absl::FormatTime(absl::RFC3339_sec, first_at, absl::UTCTimeZone())},
+         {"last_at", absl::FormatTime(absl::RFC3339_sec, last_at, absl::UTCTimeZone())}});
+}
+
+void DenialAuditor::Write(const std::string& actor_name, const std::string& action,
+                          std::vector<std::pair<std::string, std::string>> fields) {
   const absl::Time now = clock_.Now();
   const int64_t window = absl::ToUnixSeconds(now) / 60;
   absl::MutexLock lock(&mu_);
@@ -34,13 +51,13 @@ void DenialAuditor::Record(const provenance::v1::Principal& who, const std::stri
       }
     }
   }
-  auto it = actors_.find(who.actor());
+  auto it = actors_.find(actor_name);
   if (it == actors_.end()) {
     if (actors_.size() >= limits_.max_actors) {
       ++suppressed_;
       return;
     }
-    it = actors_.emplace(who.actor(), Actor{}).first;
+    it = actors_.emplace(actor_name, Actor{}).first;
   }
   Actor& actor = it->second;
   if (actor.written >= limits_.per_minute) {
@@ -48,24 +65,17 @@ void DenialAuditor::Record(const provenance::v1::Principal& who, const std::stri
     ++suppressed_;
     return;
   }
-  const std::string left_out = absl::StrCat(actor.suppressed);
-  const std::string payload =
-      actor.suppressed == 0
-          ? AuditPayload({{"rpc", rpc}, {"need", RoleName(need)}, {"role", RoleName(who.role())}})
-          : AuditPayload({{"rpc", rpc},
-                          {"need", RoleName(need)},
-                          {"role", RoleName(who.role())},
-                          {"suppressed", left_out}});
+  if (actor.suppressed != 0) fields.emplace_back("suppressed", absl::StrCat(actor.suppressed));
+  const std::string payload = AuditPayload(fields);
   absl::Status s = [&]() -> absl::Status {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*db_, who.actor(), "access.denied", payload, now).status());
+    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor_name, action, payload, now).status());
     return txn.Commit();
   }();
   if (!s.ok()) {
     ++write_errors_;
-    std::fprintf(stderr, "provd: audit log: access.denied for %s not written: %s\n",
-                 who.actor().c_str(), std::string(s.message()).c_str());
+    std::fprintf(stderr, "provd: audit log: %s for %s not written: %s\n", action.c_str(),
+                 actor_name.c_str(), std::string(s.message()).c_str());
     return;
   }
   ++actor.written;

@@ -11,6 +11,11 @@
 // are tracked per window. A failed write is counted (write_errors()) and never changes the answer
 // the caller gets (PERMISSION_DENIED either way).
 //
+// Node refusals (issue 10): an agent stream whose client certificate names one node but whose
+// report claims another is refused; RecordNodeRefusal writes action "node.identity_mismatch",
+// actor "node:<certificate node>", payload {"cert_node_id", "claimed_node_id", "streams" (refused
+// in this round), "first_at", "last_at"}, under the same per-actor limit.
+//
 // Thread-safe: entries are appended on its own read-write connection under its mutex, each in
 // its own transaction (the denial is the whole change it records).
 #pragma once
@@ -18,6 +23,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -41,6 +48,8 @@ class DenialAuditor {
 
   void Record(const provenance::v1::Principal& who, const std::string& rpc,
               provenance::v1::Role need);
+  void RecordNodeRefusal(const std::string& cert_node_id, const std::string& claimed_node_id,
+                         int64_t streams, absl::Time first_at, absl::Time last_at);
 
   uint64_t recorded() const;
   uint64_t suppressed() const;
@@ -49,6 +58,9 @@ class DenialAuditor {
  private:
   DenialAuditor(std::unique_ptr<SqliteDb> db, const Clock& clock, DenialAuditLimits limits)
       : db_(std::move(db)), clock_(clock), limits_(limits) {}
+  // Under the limit: writes the entry (payload gets "suppressed" when entries were left out).
+  void Write(const std::string& actor, const std::string& action,
+             std::vector<std::pair<std::string, std::string>> payload);
 
   mutable absl::Mutex mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);

@@ -126,6 +126,9 @@ void Analyzer::ObserveNodeEvent(const NodeEvent& e) {
     case NodeEvent::Kind::kRejections:
       ObserveRejections(*s_, e);
       break;
+    case NodeEvent::Kind::kIdentityMismatch:
+      ObserveIdentityMismatch(*s_, *policy_, e);
+      break;
   }
 }
 

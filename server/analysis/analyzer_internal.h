@@ -97,6 +97,10 @@ void ObserveRejections(Analyzer::State& s, const NodeEvent& e);
 // A report of `node_id` was stored: its spell, if any, is over.
 void NodeReportStored(Analyzer::State& s, const std::string& node_id);
 void EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p, absl::Time now);
+// node_identity_mismatch (analyzer_node_identity.cc): a node's client certificate used to report
+// as another node. Raised (or reopened) at once on the certificate's node.
+inline constexpr char kNodeIdentityMismatchRule[] = "node_identity_mismatch";
+void ObserveIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const NodeEvent& e);
 void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
 std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);
 void JoinBundles(Analyzer::State& s, const std::string& a, const std::string& b, int64_t t);

@@ -23,6 +23,10 @@ struct NodeEvent {
     // store refused). `rejecting_since` is the start of the node's current spell, InfinitePast()
     // when a report of it was stored after the newest rejection.
     kRejections,
+    // Agent streams whose client certificate names `node_id` sent reports of another node
+    // (`detail`: the claimed node id) and were refused (issue 10 §1): `count` streams in this
+    // round, the first at `since`, the newest at `time`.
+    kIdentityMismatch,
   };
   Kind kind = Kind::kRejections;
   std::string node_id;
@@ -30,7 +34,7 @@ struct NodeEvent {
   int64_t count = 0;                        // kRejections: reports refused in this round
   int64_t total = 0;                        // kRejections: all the node's refused reports so far
   absl::Time since = absl::InfinitePast();  // kRejections: rejecting_since
-  std::string detail;                       // kRejections: the newest reason
+  std::string detail;  // kRejections: the newest reason; kIdentityMismatch: the claimed node
 };
 
 }  // namespace prov::server

@@ -34,6 +34,12 @@ std::string AuditPayload(
   return j.dump();
 }
 
+std::string AuditPayload(const std::vector<std::pair<std::string, std::string>>& kv) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : kv) j[k] = v;
+  return j.dump();
+}
+
 absl::StatusOr<integrity::ChainAnchor> AuditHead(SqliteDb& db) {
   PROV_ASSIGN_OR_RETURN(Statement * st,
                         db.Cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));

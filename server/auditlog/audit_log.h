@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,7 @@ absl::StatusOr<integrity::ChainAnchor> AuditHead(SqliteDb& db);
 
 // Canonical JSON object from string key/value pairs (sorted keys), for audit payloads.
 std::string AuditPayload(std::initializer_list<std::pair<absl::string_view, absl::string_view>> kv);
+std::string AuditPayload(const std::vector<std::pair<std::string, std::string>>& kv);
 
 struct AuditVerification {
   uint64_t entries = 0;

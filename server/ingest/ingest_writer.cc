@@ -56,6 +56,7 @@ void IngestWriter::Run() {
       queue_.Recycle(batch);  // the reactors parse into these messages again
     }
     RecordRejections();
+    HandNodeRefusals();
     if (batch.empty() && queue_.finished()) return;  // closed and drained
   }
 }
@@ -93,6 +94,12 @@ void IngestWriter::RecordRejections() {
     e.detail = std::move(st.last_rejection);
   }
   options_.on_node_events(std::move(events));
+}
+
+void IngestWriter::HandNodeRefusals() {
+  std::vector<NodeRefusalNote> refusals = queue_.TakeNodeRefusals();
+  if (refusals.empty() || !options_.on_node_refusals) return;
+  options_.on_node_refusals(std::move(refusals));
 }
 
 void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {

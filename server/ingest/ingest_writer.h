@@ -58,6 +58,9 @@ struct WriterOptions {
   absl::Duration max_batch_delay = absl::Milliseconds(5);
   LedgerOptions ledger;
   CommittedBatchObserver on_committed;  // optional
+  // Optional: streams refused for speaking for another node (ReportQueue::TakeNodeRefusals),
+  // handed over on the writer thread once per round (provd audits and flags them).
+  std::function<void(std::vector<NodeRefusalNote>)> on_node_refusals;
   // Optional: after each round of recorded rejections, one kRejections event per known node
   // (its record after the round), for the analysis engine's node_reports_rejected rule.
   std::function<void(std::vector<NodeEvent>)> on_node_events;
@@ -79,6 +82,7 @@ class IngestWriter {
  private:
   void Run();
   void RecordRejections();
+  void HandNodeRefusals();
 
   ReportQueue& queue_;
   Store& store_;

@@ -29,7 +29,8 @@ std::vector<IngestItem> ReportQueue::PopBatch(size_t max_batch, absl::Duration m
   max_batch = std::max<size_t>(max_batch, 1);
   absl::MutexLock lock(&mu_);
   auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !items_.empty() || !parked_.empty() || closed_ || !rejections_.empty();
+    return !items_.empty() || !parked_.empty() || closed_ || !rejections_.empty() ||
+           !refusals_.empty();
   };
   mu_.Await(absl::Condition(&has_work));
   if (!closed_ && items_.size() < max_batch && max_delay > absl::ZeroDuration()) {
@@ -124,6 +125,36 @@ absl::flat_hash_map<std::string, RejectionNote> ReportQueue::TakeRejections() {
   absl::MutexLock lock(&mu_);
   absl::flat_hash_map<std::string, RejectionNote> taken;
   taken.swap(rejections_);
+  return taken;
+}
+
+void ReportQueue::NoteNodeRefusal(absl::string_view cert_node_id, absl::string_view claimed_node_id,
+                                  absl::Time at) {
+  cert_node_id = cert_node_id.substr(0, kMaxReasonBytes);
+  absl::MutexLock lock(&mu_);
+  auto it = refusals_.find(cert_node_id);
+  if (it == refusals_.end()) {
+    if (refusals_.size() >= kMaxRejectionNodes) {
+      ++dropped_rejection_notes_;
+      return;
+    }
+    it = refusals_.emplace(std::string(cert_node_id), NodeRefusalNote()).first;
+    it->second.cert_node_id = std::string(cert_node_id);
+    it->second.first_at = at;
+  }
+  NodeRefusalNote& note = it->second;
+  ++note.count;
+  note.last_at = std::max(note.last_at, at);
+  const absl::string_view shown = claimed_node_id.substr(0, kMaxReasonBytes);
+  note.claimed_node_id.assign(shown.data(), shown.size());
+}
+
+std::vector<NodeRefusalNote> ReportQueue::TakeNodeRefusals() {
+  absl::MutexLock lock(&mu_);
+  std::vector<NodeRefusalNote> taken;
+  taken.reserve(refusals_.size());
+  for (auto& [id, note] : refusals_) taken.push_back(std::move(note));
+  refusals_.clear();
   return taken;
 }
 

@@ -22,6 +22,9 @@
 // and may then return an empty batch while the queue is still open (finished() tells the two
 // apart). Notes are merged per node; at most kMaxRejectionNodes nodes are held between two
 // writer rounds (further nodes' notes are dropped and counted: dropped_rejection_notes()).
+// Node refusals (a stream whose client certificate names one node sending another node's report,
+// issue 10) travel the same way, merged per certificate node (NoteNodeRefusal /
+// TakeNodeRefusals): the writer thread audits and flags them, never a gRPC thread.
 //
 // Thread-safety: all methods are thread-safe. PopBatch is meant for the one writer thread.
 #pragma once
@@ -53,6 +56,16 @@ struct RejectionNote {
   absl::Time first_at;
   absl::Time last_at;
   std::string last_reason;  // the newest rejection's message
+};
+
+// Streams refused since the writer last took them, of one certificate node: its certificate
+// named `cert_node_id`, its report claimed `claimed_node_id` (the newest such claim).
+struct NodeRefusalNote {
+  std::string cert_node_id;
+  std::string claimed_node_id;
+  int64_t count = 0;
+  absl::Time first_at;
+  absl::Time last_at;
 };
 
 struct IngestItem {
@@ -92,6 +105,10 @@ class ReportQueue {
   void NoteRejection(absl::string_view node_id, absl::Time at, absl::string_view reason);
   absl::flat_hash_map<std::string, RejectionNote> TakeRejections();
   uint64_t dropped_rejection_notes() const;
+  // Same bounds as rejections (kMaxRejectionNodes certificate nodes, ids cut to kMaxReasonBytes).
+  void NoteNodeRefusal(absl::string_view cert_node_id, absl::string_view claimed_node_id,
+                       absl::Time at);
+  std::vector<NodeRefusalNote> TakeNodeRefusals();
 
   // Report recycling, so the reactors parse into messages whose sub-messages and strings are
   // already allocated (protobuf's Clear keeps them) instead of the writer freeing every report
@@ -128,6 +145,7 @@ class ReportQueue {
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, RejectionNote> rejections_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_rejection_notes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, NodeRefusalNote> refusals_ ABSL_GUARDED_BY(mu_);
   std::deque<IngestItem> parked_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   mutable absl::Mutex pool_mu_;  // its own lock: reactors take from it while the writer waits

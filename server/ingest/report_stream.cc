@@ -6,15 +6,35 @@ namespace prov::server {
 
 using provenance::v1::NodeReport;
 
-ReportStream::ReportStream(const StreamDeps& deps) : deps_(deps) {}
+ReportStream::ReportStream(const StreamDeps& deps, std::string cert_node_id)
+    : deps_(deps), cert_node_id_(std::move(cert_node_id)) {
+  absl::MutexLock lock(&mu_);
+  node_id_ = cert_node_id_;
+}
 
-ReportStream* ReportStream::Create(const StreamDeps& deps) {
-  auto stream = std::make_shared<ReportStream>(deps);
+ReportStream* ReportStream::Create(const StreamDeps& deps, StreamBinding binding) {
+  auto stream = std::make_shared<ReportStream>(deps, std::move(binding.cert_node_id));
   deps.metrics->streams.Increment();
+  // Listed before the stream's lock is taken (lock order: OpenStreams before ReportStream). A
+  // revocation that ends it from here on finishes it before its first read.
+  const bool listed =
+      binding.refused.ok() && !stream->cert_node_id_.empty() && deps.open_streams != nullptr;
+  if (listed) deps.open_streams->Add(stream->cert_node_id_, stream.get());
   absl::MutexLock lock(&stream->mu_);
   stream->self_ = stream;
-  stream->StartReadLocked();
+  if (!binding.refused.ok()) {
+    deps.metrics->Rejected("node_certificate");
+    stream->FinishLocked(
+        grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(binding.refused.message())));
+    return stream.get();
+  }
+  if (!stream->finished_) stream->StartReadLocked();
   return stream.get();
+}
+
+void ReportStream::End(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(status);
 }
 
 void ReportStream::StartReadLocked() {
@@ -57,6 +77,18 @@ void ReportStream::ReadNextLocked() {
 
 void ReportStream::HandleReportLocked() {
   const std::string& node_id = read_buf_.node().node_id();
+  if (!cert_node_id_.empty() && !node_id.empty() && node_id != cert_node_id_) {
+    const std::string claimed = node_id.substr(0, kMaxScannedIdBytes);
+    const std::string message =
+        absl::StrCat("node.node_id: \"", claimed, "\" is not this client certificate's node \"",
+                     cert_node_id_, "\"; a node reports only for itself");
+    const absl::Time now = deps_.clock->Now();
+    deps_.metrics->Rejected("node_identity_mismatch");
+    deps_.queue->NoteRejection(cert_node_id_, now, message);
+    deps_.queue->NoteNodeRefusal(cert_node_id_, claimed, now);
+    FinishLocked(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message));
+    return;
+  }
   if (!node_id_.empty() && !node_id.empty() && node_id != node_id_) {
     deps_.metrics->Rejected("node.node_id");
     FinishLocked(grpc::Status(
@@ -257,6 +289,9 @@ void ReportStream::OnDone() {
     self = std::move(self_);
   }
   deps_.metrics->streams.Decrement();
+  if (!cert_node_id_.empty() && deps_.open_streams != nullptr) {
+    deps_.open_streams->Remove(cert_node_id_, this);
+  }
   // `self` may be the last reference: this object is destroyed when it goes out of scope.
 }
 

@@ -13,6 +13,13 @@
 //  - invalid: counts it by field, answers in-stream with a Rejection and notes it on the node's
 //    record (ReportQueue::NoteRejection); the stream goes on;
 //  - a node_id different from the stream's first one: Finish(INVALID_ARGUMENT);
+//  - bound to a certificate's node (StreamBinding, --node-identity=cert): a report of any other
+//    node ends the stream with PERMISSION_DENIED naming both ids, counted (field
+//    "node_identity_mismatch"), noted on the certificate node's record and handed to the writer
+//    (ReportQueue::NoteNodeRefusal) to be audited and flagged. Ending the stream (rather than an
+//    in-stream Rejection) makes the agent reconnect under its backoff, so a stolen or misused
+//    certificate costs provd one refusal per reconnect, not one per report. A certificate that
+//    may not open the stream at all (StreamBinding::refused: a person's) ends it before any read;
 //  - valid: its ledger usage computed (ledger/usage.h) and moved into the ReportQueue; if the
 //    queue is full the item is parked and NO next read is started until the writer calls
 //    OnQueueSpace() (back-pressure through HTTP/2 flow control);
@@ -38,6 +45,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
@@ -46,6 +54,7 @@
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/agent_gateway.grpc.pb.h"
 #include "server/ingest/frame_parser.h"
+#include "server/ingest/open_streams.h"
 #include "server/ingest/report_queue.h"
 #include "server/ingest/report_validator.h"
 #include "server/ledger/usage.h"
@@ -67,13 +76,22 @@ struct StreamDeps {
   // Set: each accepted report's ObservationHints are computed on the gRPC thread
   // (IngestItem::hints), for the writer's CommittedBatchObserver (TakeObservations).
   bool observe = false;
+  // Set: streams bound to a certificate's node are listed here while open (revocation ends them).
+  std::shared_ptr<OpenStreams> open_streams;
+};
+
+// What the client certificate of the call says, decided when the call opens
+// (AgentGatewayService with a NodeCertBinder). Default: nothing bound (--node-identity=report).
+struct StreamBinding {
+  std::string cert_node_id;                 // set: every report must be this node's
+  absl::Status refused = absl::OkStatus();  // not OK: the stream is refused with this
 };
 
 class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                            public std::enable_shared_from_this<ReportStream> {
  public:
   // Creates a stream, starts its first read, and returns the reactor for gRPC.
-  static ReportStream* Create(const StreamDeps& deps);
+  static ReportStream* Create(const StreamDeps& deps, StreamBinding binding = {});
 
   // Writer side. acks: (boot_id, highest committed seq) for this stream's reports in the batch;
   // reports: how many of this stream's queued reports the batch held; rejected: (boot_id,
@@ -87,6 +105,9 @@ class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void OnCommitFailed(int reports);
   // The parked item is in the queue now: start the next read.
   void OnQueueSpace();
+  // Ends the stream now with `status` (a revoked node); reports already queued are still
+  // committed, their acks dropped.
+  void End(const grpc::Status& status);
 
   // gRPC reactions.
   void OnReadDone(bool ok) override;
@@ -94,7 +115,7 @@ class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void OnCancel() override;
   void OnDone() override;
 
-  explicit ReportStream(const StreamDeps& deps);
+  ReportStream(const StreamDeps& deps, std::string cert_node_id);
 
  private:
   static constexpr size_t kMaxPendingRejections = 64;
@@ -112,6 +133,7 @@ class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const StreamDeps deps_;
+  const std::string cert_node_id_;      // empty: not bound to a certificate's node
   std::shared_ptr<ReportStream> self_;  // released in OnDone
 
   absl::Mutex mu_;

@@ -64,6 +64,9 @@ struct Policy {
   struct {
     absl::Duration rejecting_after = absl::Minutes(10);
     Severity rejecting_severity = Severity::kHigh;
+    // node_identity_mismatch: a node's client certificate used to report as another node (a
+    // stolen, copied or shared certificate is an incident, not noise).
+    Severity identity_mismatch_severity = Severity::kCritical;
   } node_health;
   struct {
     double bundle_threshold = 0.6;  // combined evidence score that joins two accounts

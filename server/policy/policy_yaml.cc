@@ -217,7 +217,8 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     }
   }
   if (const YAML::Node n = root["node_health"]) {
-    PROV_RETURN_IF_ERROR(OnlyKeys(n, "node_health", {"rejecting_after", "rejecting_severity"}));
+    PROV_RETURN_IF_ERROR(OnlyKeys(
+        n, "node_health", {"rejecting_after", "rejecting_severity", "identity_mismatch_severity"}));
     if (n["rejecting_after"]) {
       PROV_ASSIGN_OR_RETURN(p.node_health.rejecting_after,
                             Duration(n["rejecting_after"], "node_health.rejecting_after"));
@@ -225,6 +226,11 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     if (n["rejecting_severity"]) {
       PROV_ASSIGN_OR_RETURN(p.node_health.rejecting_severity,
                             Sev(n["rejecting_severity"], "node_health.rejecting_severity"));
+    }
+    if (n["identity_mismatch_severity"]) {
+      PROV_ASSIGN_OR_RETURN(
+          p.node_health.identity_mismatch_severity,
+          Sev(n["identity_mismatch_severity"], "node_health.identity_mismatch_severity"));
     }
   }
   for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;

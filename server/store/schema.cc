@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 9> kMigrations = {R"sql(
+constexpr std::array<const char*, 10> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -357,6 +357,15 @@ CREATE INDEX inventory_place ON inventory(datacenter, rack);
 CREATE INDEX inventory_uuid ON inventory(uuid) WHERE uuid != '';
 CREATE INDEX accelerators_serial ON accelerators(serial) WHERE serial != '';
 CREATE INDEX accelerators_uuid ON accelerators(uuid) WHERE uuid != '';
+)sql",
+                                                    // Version 10: revoked node certificates.
+                                                    R"sql(
+CREATE TABLE node_revocations (
+  node_id       TEXT PRIMARY KEY,
+  revoked_at_us INTEGER NOT NULL,
+  revoked_by    TEXT NOT NULL,
+  reason        TEXT NOT NULL DEFAULT ''
+);
 )sql"};
 
 }  // namespace

@@ -3,6 +3,8 @@
 //
 //   TestCa ca("agents-ca");
 //   std::string pem = ca.Issue("alice", "URI:spiffe://prov.test/node/n1");
+//   TestCa::KeyPair server = ca.IssueWithKey("localhost", "DNS:localhost,IP:127.0.0.1",
+//                                            "serverAuth");   // .cert_pem, .key_pem for TLS
 #pragma once
 
 #include <openssl/evp.h>
@@ -32,18 +34,28 @@ class TestCa {
   TestCa& operator=(const TestCa&) = delete;
 
   std::string pem() const { return Pem(cert_); }
+  std::string key_pem() const { return KeyPem(key_); }
   // `san`: OpenSSL's subjectAltName syntax ("URI:...,email:..."), or empty.
   std::string Issue(const std::string& common_name, const std::string& san) {
+    return IssueWithKey(common_name, san, "clientAuth").cert_pem;
+  }
+  struct KeyPair {
+    std::string cert_pem;
+    std::string key_pem;  // PKCS#8, unencrypted
+  };
+  // `usage`: extendedKeyUsage ("clientAuth", "serverAuth").
+  KeyPair IssueWithKey(const std::string& common_name, const std::string& san,
+                       const std::string& usage) {
     EVP_PKEY* key = NewKey();
     X509* leaf = X509_new();
     Fill(leaf, common_name, ++serial_);
     X509_set_issuer_name(leaf, X509_get_subject_name(cert_));
     X509_set_pubkey(leaf, key);
     AddExt(cert_, leaf, NID_basic_constraints, "CA:FALSE");
-    AddExt(cert_, leaf, NID_ext_key_usage, "clientAuth");
+    AddExt(cert_, leaf, NID_ext_key_usage, usage.c_str());
     if (!san.empty()) AddExt(cert_, leaf, NID_subject_alt_name, san.c_str());
     X509_sign(leaf, key_, EVP_sha256());
-    std::string out = Pem(leaf);
+    KeyPair out{Pem(leaf), KeyPem(key)};
     X509_free(leaf);
     EVP_PKEY_free(key);
     return out;
@@ -70,6 +82,16 @@ class TestCa {
   static std::string Pem(X509* x) {
     BIO* bio = BIO_new(BIO_s_mem());
     PEM_write_bio_X509(bio, x);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    return out;
+  }
+
+  static std::string KeyPem(EVP_PKEY* key) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio, &data);
     std::string out(data, static_cast<size_t>(n));

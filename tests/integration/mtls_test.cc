@@ -161,6 +161,54 @@ TEST_F(MtlsTest, ClientCertificateRoleIsEnforced) {
   EXPECT_NE(out.find("token:bootstrap-admin (admin"), std::string::npos) << out;
 }
 
+// Issue 10: the node certificate binds the stream. A report under another node's id is refused
+// (nothing acked); `provctl nodes revoke` (admin, audited) then refuses the node's own reports.
+TEST_F(MtlsTest, NodeSpeaksOnlyForItselfAndRevokedNodeIsRefused) {
+  auto spoof = MakeUplink({dir_.Sub("ca.pem"), dir_.Sub("client.pem"), dir_.Sub("client.key")},
+                          "spool-spoof");
+  provenance::v1::NodeReport other = Report();
+  other.mutable_node()->set_node_id("someone-else");
+  ASSERT_TRUE(spoof->Submit(other).ok());
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return spoof->Stats().reconnects >= 2; }, [&] { spoof->Poll(); }));
+  EXPECT_EQ(spoof->Stats().acked_seq, 0u);
+  spoof.reset();
+  auto admin = [&](std::vector<std::string> args) {
+    const std::vector<std::string> head = {testing::BinDir() + "/provctl",
+                                           "--server",
+                                           provd_->address(),
+                                           "--tls-ca",
+                                           dir_.Sub("ca.pem"),
+                                           "--tls-cert",
+                                           dir_.Sub("person.pem"),
+                                           "--tls-key",
+                                           dir_.Sub("person.key"),
+                                           "--token-file",
+                                           provd_->token_path()};
+    args.insert(args.begin(), head.begin(), head.end());
+    return RunCommand(args);
+  };
+  auto [rc, out] = admin({"audit", "log", "--action", "node."});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("node.identity_mismatch"), std::string::npos) << out;
+  EXPECT_NE(out.find("someone-else"), std::string::npos) << out;
+
+  std::tie(rc, out) = admin({"nodes", "revoke", "mtls-node", "--note", "key leaked"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("revoked node mtls-node"), std::string::npos) << out;
+  std::tie(rc, out) = admin({"nodes", "revocations"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("mtls-node"), std::string::npos) << out;
+  EXPECT_NE(out.find("key leaked"), std::string::npos) << out;
+  auto uplink = MakeUplink({dir_.Sub("ca.pem"), dir_.Sub("client.pem"), dir_.Sub("client.key")},
+                           "spool-revoked");
+  ASSERT_TRUE(uplink->Submit(Report()).ok());
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return uplink->Stats().reconnects >= 2; }, [&] { uplink->Poll(); }));
+  EXPECT_EQ(uplink->Stats().acked_seq, 0u);
+  EXPECT_EQ(uplink->Stats().spool_depth, 1u);
+}
+
 TEST_F(MtlsTest, UplinkWithoutClientCertificateIsRefused) {
   auto uplink = MakeUplink({dir_.Sub("ca.pem"), "", ""}, "spool-refused");
   ASSERT_TRUE(uplink->Submit(Report()).ok());

@@ -98,6 +98,14 @@ TEST(ProvdMainTest, BadFlagsExitTwoNamingTheFlag) {
        "alertmanager url \"ftp://x\""},
       {{data, "--insecure", "--alert-min-severity=urgent"},
        "--alert-min-severity: \"urgent\" is not one of info, low, medium, high, critical"},
+      // Issue 10: binding streams to certificates needs client certificates.
+      {{data, "--insecure", "--node-identity=cert"},
+       "--node-identity: cert needs client certificates to bind streams to (--tls-client-ca)"},
+      {{data, "--insecure", "--node-identity=trust"},
+       "--node-identity: \"trust\" is not one of cert, report"},
+      {{data, "--tls-cert=s.pem", "--tls-key=s.key", "--tls-client-ca=ca.pem",
+        "--node-identity=report"},
+       "--node-identity: report is only for --insecure or TLS without --tls-client-ca"},
   };
   for (const Case& c : cases) {
     Result r = RunProvd(c.args);
@@ -140,6 +148,8 @@ TEST(ProvdMainTest, ServesOnPortZeroAndStopsOnSigterm) {
             std::string::npos)
       << output;
   EXPECT_NE(output.find("SIGTERM received"), std::string::npos) << output;
+  // --insecure: reports are believed about their node, and provd says so at start (issue 10).
+  EXPECT_NE(output.find("WARNING: --node-identity=report"), std::string::npos) << output;
 }
 
 }  // namespace

@@ -24,6 +24,9 @@ struct CommandSpec {
 
 const std::vector<CommandSpec>& Commands() {
   static const auto* commands = new std::vector<CommandSpec>{
+      // "nodes revoke|revocations" before "nodes": a one-word command ends the search.
+      {{"nodes", "revoke"}, "<node-id>", {"--note"}},
+      {{"nodes", "revocations"}, "", {}},
       {{"nodes"}, "", {"--datacenter", "--limit"}},
       {{"node"}, "<node-id>", {}},
       {{"workloads"}, "", {"--account", "--node", "--datacenter", "--limit"}},
@@ -76,7 +79,7 @@ std::string CommandNames() {
 
 // Where the positional argument of a command goes.
 void SetArgument(const std::string& command, const std::string& value, Invocation* inv) {
-  if (command == "node") inv->node_id = value;
+  if (command == "node" || command == "nodes revoke") inv->node_id = value;
   if (command == "account") inv->account = value;
   if (command == "flags show") inv->flag_id = value;
   if (command == "bundle") inv->bundle_id = value;

@@ -21,6 +21,8 @@
 //             tokens issue <name> --role viewer|analyst|admin
 //             tokens list
 //             tokens revoke <token-id>
+//             nodes revoke <node-id> [--note REASON]
+//             nodes revocations
 //             cases list [--status S] [--assignee A] [--limit N]
 //             case show <flag-id>
 //             case acknowledge|escalate|reopen <flag-id> [--note TEXT] [--expect-revision N]

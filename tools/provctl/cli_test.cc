@@ -103,6 +103,23 @@ TEST(CliAnalysisTest, ErrorsNameTheProblem) {
   ExpectError({"bundle", ""}, "bundle: empty <bundle-id>");
 }
 
+TEST(CliNodesTest, RevokeAndRevocationsAreSubcommandsOfNodes) {
+  auto inv = ParseArgs({"nodes", "revoke", "gpu-017", "--note", "key leaked"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "nodes revoke");
+  EXPECT_EQ(inv->node_id, "gpu-017");
+  EXPECT_EQ(inv->note, "key leaked");
+  inv = ParseArgs({"nodes", "revocations"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "nodes revocations");
+  inv = ParseArgs({"nodes", "--datacenter", "fra1"});  // the fleet list is still "nodes"
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "nodes");
+  ExpectError({"nodes", "revoke"}, "nodes revoke: missing <node-id>");
+  ExpectError({"nodes", "revocations", "--note", "x"}, "--note");
+  EXPECT_NE(Usage().find("nodes revoke <node-id>"), std::string::npos);
+}
+
 TEST(CliTest, HelpAndUsageMentionEveryCommand) {
   auto inv = ParseArgs({"help"});
   ASSERT_TRUE(inv.ok());

@@ -21,6 +21,7 @@ int RunAudit(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channe
 int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunAnalysis(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunCompliance(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+int RunNodeAdmin(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 int RunExport(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 // inventory import FILE, inventory list, inventory show SERIAL.
 int RunInventory(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);

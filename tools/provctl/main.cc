@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   channel_args.SetMaxReceiveMessageSize(-1);  // a long flag or bundle list
   auto channel = grpc::CreateCustomChannel(inv->server, *creds, channel_args);
   const std::string& c = inv->command;
+  if (c == "nodes revoke" || c == "nodes revocations") {
+    return prov::provctl::RunNodeAdmin(*inv, channel);
+  }
   if (c == "nodes" || c == "node" || c == "workloads" || c == "usage") {
     return prov::provctl::RunAudit(*inv, channel);
   }

@@ -44,6 +44,9 @@ access (admin):
                                                           (printed once; provd keeps its hash)
   tokens list                                             every token, live and revoked
   tokens revoke <token-id>                                stop a token working (T-3)
+  nodes revoke <node-id> [--note REASON]                  refuse the node's certificates, end its
+                                                          streams (admin)
+  nodes revocations                                       revoked nodes (admin)
 
 cases (viewer reads, analyst changes):
   cases list [--status S] [--assignee A] [--limit N]      flags as cases

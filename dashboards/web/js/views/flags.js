@@ -7,7 +7,7 @@ import * as fmt from "../format.js";
 const LIMIT = 500;
 const RULES = [["", "any rule"], ["compute_tier:", "compute tier (any)"], ["projection:", "projection (any)"],
   ["restricted_party_training", "restricted party training"], ["restricted_hardware:", "restricted hardware (any)"],
-  ["screening_hit", "screening hit"]];
+  ["screening_hit", "screening hit"], ["node_identity_mismatch", "node identity mismatch"]];
 
 // The same test as provd's ListFlags (server/analysis/analyzer_flags.cc Matches).
 export function matches(f, q) {

@@ -1,0 +1,84 @@
+#include "server/access/node_admin_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/status.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/auditlog/audit_log.h"
+#include "server/store/connection.h"
+#include "server/store/node_revocations.h"
+#include "server/store/transaction.h"
+
+namespace prov::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void ToProto(const StoredRevocation& r, provenance::v1::NodeRevocation* out) {
+  out->set_node_id(r.node_id);
+  *out->mutable_revoked_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(r.revoked_at));
+  out->set_revoked_by(r.revoked_by);
+  out->set_reason(r.reason);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NodeAdminServiceImpl>> NodeAdminServiceImpl::Create(
+    const std::string& db_path, const Clock& clock, const Authenticator& auth,
+    NodeRevocationList& revoked, EndStreams end_streams) {
+  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadWrite));
+  PROV_ASSIGN_OR_RETURN(std::vector<StoredRevocation> stored,
+                        ::prov::server::ListNodeRevocations(*db));
+  for (const StoredRevocation& r : stored) revoked.Add(r.node_id, r.revoked_at);
+  return std::unique_ptr<NodeAdminServiceImpl>(
+      new NodeAdminServiceImpl(std::move(db), clock, auth, revoked, std::move(end_streams)));
+}
+
+grpc::Status NodeAdminServiceImpl::RevokeNode(grpc::ServerContext* context,
+                                              const provenance::v1::RevokeNodeRequest* request,
+                                              provenance::v1::NodeRevocation* response) {
+  provenance::v1::Principal who;
+  if (auto s = auth_.Require(context, provenance::v1::ROLE_ADMIN, &who); !s.ok()) return s;
+  const std::string& node_id = request->node_id();
+  if (node_id.empty() || node_id.size() > 256) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: must be 1..256 bytes");
+  }
+  if (request->reason().size() > 1024) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "reason: at most 1024 bytes");
+  }
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<StoredRevocation> stored = [&]() -> absl::StatusOr<StoredRevocation> {
+    absl::MutexLock lock(&mu_);
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    PROV_ASSIGN_OR_RETURN(StoredRevocation r, InsertNodeRevocation(*db_, {node_id, now, who.actor(),
+                                                                          request->reason()}));
+    PROV_RETURN_IF_ERROR(
+        AppendAuditEntry(*db_, who.actor(), "node.revoke",
+                         AuditPayload({{"node_id", node_id}, {"reason", request->reason()}}), now)
+            .status());
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    return r;
+  }();
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  revoked_.Add(stored->node_id, stored->revoked_at);
+  const int ended = end_streams_ ? end_streams_(node_id) : 0;
+  ToProto(*stored, response);
+  response->set_streams_ended(static_cast<uint32_t>(ended));
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeAdminServiceImpl::ListNodeRevocations(
+    grpc::ServerContext* context, const provenance::v1::ListNodeRevocationsRequest* request,
+    provenance::v1::ListNodeRevocationsResponse* response) {
+  if (auto s = auth_.Require(context, provenance::v1::ROLE_ADMIN, nullptr); !s.ok()) return s;
+  absl::StatusOr<std::vector<StoredRevocation>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all = ::prov::server::ListNodeRevocations(*db_);
+  }
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  for (const StoredRevocation& r : *all) ToProto(r, response->add_revocations());
+  return grpc::Status::OK;
+}
+
+}  // namespace prov::server
