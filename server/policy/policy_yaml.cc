@@ -235,14 +235,28 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   }
   for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;
   if (const YAML::Node c = root["correlation"]) {
-    PROV_RETURN_IF_ERROR(OnlyKeys(
-        c, "correlation",
-        {"bundle_threshold", "weights", "common_artifact_max_accounts", "handoff_window",
-         "co_start_window", "activity_window", "min_shared_transitions", "artifact_settle",
-         "activity_tolerance", "min_aligned_cycles", "min_surprise", "full_surprise",
-         "max_bucket_workloads", "identity_max_accounts", "identity_address_max_accounts",
-         "min_workload_evidence", "external_peer_max_accounts", "external_peer_min_bytes_per_hour",
-         "external_peer_min_symmetry", "external_peer_link_unknown_volume", "common_endpoints"}));
+    PROV_RETURN_IF_ERROR(OnlyKeys(c, "correlation",
+                                  {"bundle_threshold",
+                                   "weights",
+                                   "common_artifact_max_accounts",
+                                   "handoff_window",
+                                   "co_start_window",
+                                   "activity_window",
+                                   "min_shared_transitions",
+                                   "artifact_settle",
+                                   "activity_tolerance",
+                                   "min_aligned_cycles",
+                                   "min_surprise",
+                                   "full_surprise",
+                                   "max_bucket_workloads",
+                                   "identity_max_accounts",
+                                   "identity_address_max_accounts",
+                                   "min_workload_evidence",
+                                   "external_peer_max_accounts",
+                                   "external_peer_min_bytes_per_hour",
+                                   "external_peer_min_symmetry",
+                                   "external_peer_link_unknown_volume",
+                                   "common_endpoints"}));
     if (c["bundle_threshold"]) {
       PROV_ASSIGN_OR_RETURN(p.correlation.bundle_threshold,
                             Number(c["bundle_threshold"], "correlation.bundle_threshold", 0.01, 1));

@@ -102,8 +102,8 @@ CREATE TABLE account_usage_hourly (
   PRIMARY KEY (account, hour_us)
 ) WITHOUT ROWID;
 )sql",
-                                                    // Version 2: identity and analysis (issue 3).
-                                                    R"sql(
+                                                     // Version 2: identity and analysis (issue 3).
+                                                     R"sql(
 CREATE TABLE kyc_imports (
   version INTEGER PRIMARY KEY,
   imported_at_us INTEGER NOT NULL,
@@ -198,7 +198,7 @@ CREATE TABLE flag_accounts (
   PRIMARY KEY (account_id, flag_id)
 ) WITHOUT ROWID;
 )sql",
-                                                    R"sql(
+                                                     R"sql(
 CREATE TABLE api_tokens (
   token_id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -247,8 +247,8 @@ CREATE TABLE exports (
   summary BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql",
-                                                    // Version 4: alert notifier (issue 4).
-                                                    R"sql(
+                                                     // Version 4: alert notifier (issue 4).
+                                                     R"sql(
 CREATE TABLE alert_deliveries (
   flag_id TEXT PRIMARY KEY,
   state INTEGER NOT NULL,
@@ -259,8 +259,8 @@ CREATE TABLE alert_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
 )sql",
-                                                    // Version 5: elapsed-time ledger (issue 14).
-                                                    R"sql(
+                                                     // Version 5: elapsed-time ledger (issue 14).
+                                                     R"sql(
 ALTER TABLE node_streams ADD COLUMN credited_until_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE node_streams ADD COLUMN last_collected_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE node_streams ADD COLUMN first_credit_us INTEGER NOT NULL DEFAULT 0;
@@ -291,9 +291,9 @@ CREATE TABLE evidence_gaps (
 );
 CREATE INDEX evidence_gaps_node ON evidence_gaps(node, end_us);
 )sql",
-                                                    // Version 6: stored records that no longer
-                                                    // parse, moved aside at start-up (issue 14).
-                                                    R"sql(
+                                                     // Version 6: stored records that no longer
+                                                     // parse, moved aside at start-up (issue 14).
+                                                     R"sql(
 CREATE TABLE quarantined_records (
   id INTEGER PRIMARY KEY,
   table_name TEXT NOT NULL,
@@ -303,17 +303,17 @@ CREATE TABLE quarantined_records (
   record BLOB NOT NULL
 );
 )sql",
-                                                    // Version 7: rejected reports on the node's
-                                                    // record (issue 14).
-                                                    R"sql(
+                                                     // Version 7: rejected reports on the node's
+                                                     // record (issue 14).
+                                                     R"sql(
 ALTER TABLE nodes ADD COLUMN reports_rejected INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN last_rejected_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN last_rejection TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN rejecting_since_us INTEGER NOT NULL DEFAULT 0;
 )sql",
-                                                    // Version 8: the agent's own health, from
-                                                    // its reports (issue 14).
-                                                    R"sql(
+                                                     // Version 8: the agent's own health, from
+                                                     // its reports (issue 14).
+                                                     R"sql(
 ALTER TABLE nodes ADD COLUMN agent_health_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_spool_depth INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_dropped_reports INTEGER NOT NULL DEFAULT 0;
@@ -324,9 +324,9 @@ ALTER TABLE nodes ADD COLUMN agent_nvml_available INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_strings_repaired INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN agent_strings_truncated INTEGER NOT NULL DEFAULT 0;
 )sql",
-                                                    // Version 9: the declared inventory
-                                                    // (issue 10 §2).
-                                                    R"sql(
+                                                     // Version 9: the declared inventory
+                                                     // (issue 10 §2).
+                                                     R"sql(
 CREATE TABLE inventory_imports (
   version INTEGER PRIMARY KEY,
   imported_at_us INTEGER NOT NULL,
@@ -358,8 +358,8 @@ CREATE INDEX inventory_uuid ON inventory(uuid) WHERE uuid != '';
 CREATE INDEX accelerators_serial ON accelerators(serial) WHERE serial != '';
 CREATE INDEX accelerators_uuid ON accelerators(uuid) WHERE uuid != '';
 )sql",
-                                                    // Version 10: revoked node certificates.
-                                                    R"sql(
+                                                     // Version 10: revoked node certificates.
+                                                     R"sql(
 CREATE TABLE node_revocations (
   node_id       TEXT PRIMARY KEY,
   revoked_at_us INTEGER NOT NULL,
