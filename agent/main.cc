@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                                          .token_file = absl::GetFlag(FLAGS_enroll_token_file)},
                      prov::RealClock::Get());
     auto files = enroller->EnsureCredentials();
-    if (!files.ok()) return Fail(absl::StrCat("enrolment: ", files.status().message()));
+    if (!files.ok()) return Fail(files.status().message());
     tls = *files;
     if (opts.node_id.empty()) {
       opts.node_id = enroller->node_id();
