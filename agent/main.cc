@@ -4,6 +4,8 @@
 //   prov-agent --once --sysfs-root F/sys --procfs-root F/proc   # on a fixture tree
 //   prov-agent --server provd:7443 --tls-ca ca.pem --tls-cert agent.pem --tls-key agent.key
 //              --datacenter fra1 --region eu-central --spool-dir /var/lib/prov-agent/spool
+//   prov-agent --server provd:7443 --tls-ca ca.pem --enroll-server provd:7444
+//              --enroll-token-file /etc/prov-agent/enroll.token --cert-dir /var/lib/prov-agent/tls
 //   prov-agent --flagfile /etc/prov-agent.flags        # config file: one --flag=value per line
 //
 // Flags are spelled with dashes (--sysfs-root); underscores (--sysfs_root) work too. A flagfile
@@ -13,7 +15,9 @@
 // Continuous mode: every --interval, collect a NodeReport and hand it to the uplink (spooled on
 // disk, sent with acks, resent after reconnects); the uplink is polled every 100 ms. SIGTERM and
 // SIGINT stop the loop, shut the uplink down and exit 0. Threads: the main thread collects and
-// polls; gRPC's callback threads run the uplink's stream.
+// polls; gRPC's callback threads run the uplink's stream. With --cert-dir (enrolment, issue 10
+// §1; agent/uplink/node_enroller.h) the agent enrols before it starts, and the loop renews the
+// certificate at 2/3 of its lifetime; the uplink uses the new one from its next reconnect.
 #include <unistd.h>
 
 #include <csignal>
@@ -34,6 +38,7 @@
 #include "agent/collect/node_collector.h"
 #include "agent/collect/self_usage.h"
 #include "agent/nvml/nvml_dl.h"
+#include "agent/uplink/node_enroller.h"
 #include "agent/uplink/uplink.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
@@ -52,6 +57,13 @@ ABSL_FLAG(std::string, spool_dir, "/var/lib/prov-agent/spool", "unacknowledged r
 ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) that signed provd's certificate");
 ABSL_FLAG(std::string, tls_cert, "", "agent certificate (PEM) for mutual TLS");
 ABSL_FLAG(std::string, tls_key, "", "agent private key (PEM) for mutual TLS");
+ABSL_FLAG(std::string, cert_dir, "",
+          "enrolment: directory for this node's own key (0600) and the certificate provd signs; "
+          "replaces --tls-cert/--tls-key");
+ABSL_FLAG(
+    std::string, enroll_token_file, "",
+    "enrolment: file with the one-time token from `provctl nodes enroll-token` (first start)");
+ABSL_FLAG(std::string, enroll_server, "", "enrolment: provd's --enroll-listen address host:port");
 ABSL_FLAG(bool, insecure, false, "plain-text gRPC to provd (explicit opt-in; never by default)");
 ABSL_FLAG(std::string, datacenter, "", "data centre this node is in");
 ABSL_FLAG(std::string, region, "", "region this node is in");
@@ -88,7 +100,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "prov-agent: reports a node's accelerators and the workloads on them.\n"
       "  prov-agent --once [--sysfs-root DIR --procfs-root DIR]\n"
-      "  prov-agent --server HOST:PORT --tls-ca CA [--tls-cert C --tls-key K] | --insecure");
+      "  prov-agent --server HOST:PORT --tls-ca CA [--tls-cert C --tls-key K] | --insecure\n"
+      "  prov-agent --server HOST:PORT --tls-ca CA --enroll-server HOST:PORT --cert-dir DIR\n"
+      "             [--enroll-token-file F]   (first start: enrol with a one-time token)");
   auto args = prov::NormalizeArgs(std::vector<std::string>(argv, argv + argc));
   if (!args.ok()) return Fail(args.status().message());
   std::vector<char*> cargs;
@@ -113,6 +127,34 @@ int main(int argc, char** argv) {
   opts.kubelet_pods_file = absl::GetFlag(FLAGS_kubelet_pods_file);
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) == 0) opts.hostname = host;
+
+  // Enrolment first: the certificate decides which node this agent speaks for.
+  std::optional<NodeEnroller> enroller;
+  prov::TlsFiles tls{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
+                     absl::GetFlag(FLAGS_tls_key)};
+  if (const std::string cert_dir = absl::GetFlag(FLAGS_cert_dir);
+      !cert_dir.empty() && !absl::GetFlag(FLAGS_once)) {
+    if (!tls.cert_file.empty() || !tls.key_file.empty() || absl::GetFlag(FLAGS_insecure)) {
+      return Fail("--cert-dir: cannot be combined with --tls-cert/--tls-key/--insecure");
+    }
+    if (tls.ca_file.empty() || absl::GetFlag(FLAGS_enroll_server).empty()) {
+      return Fail("--cert-dir: needs --tls-ca and --enroll-server");
+    }
+    enroller.emplace(NodeEnrollerOptions{.enroll_server = absl::GetFlag(FLAGS_enroll_server),
+                                         .ca_file = tls.ca_file,
+                                         .cert_dir = cert_dir,
+                                         .token_file = absl::GetFlag(FLAGS_enroll_token_file)},
+                     prov::RealClock::Get());
+    auto files = enroller->EnsureCredentials();
+    if (!files.ok()) return Fail(files.status().message());
+    tls = *files;
+    if (opts.node_id.empty()) {
+      opts.node_id = enroller->node_id();
+    } else if (opts.node_id != enroller->node_id()) {
+      return Fail(absl::StrCat("--node-id ", opts.node_id,
+                               ": the enrolled certificate is for node ", enroller->node_id()));
+    }
+  }
 
   std::optional<prov::AcceleratorCatalog> catalog;
   if (std::string path = absl::GetFlag(FLAGS_accelerator_catalog); !path.empty()) {
@@ -165,8 +207,6 @@ int main(int argc, char** argv) {
   }
 
   if (absl::GetFlag(FLAGS_server).empty()) return Fail("--server is required unless --once");
-  prov::TlsFiles tls{absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_tls_cert),
-                     absl::GetFlag(FLAGS_tls_key)};
   auto creds = prov::MakeClientCredentials(tls, absl::GetFlag(FLAGS_insecure));
   if (!creds.ok()) return Fail(creds.status().message());
   UplinkOptions uplink_options;
@@ -194,6 +234,18 @@ int main(int argc, char** argv) {
       report.mutable_health()->set_unreadable_reports(stats.unreadable_reports);
       if (auto s = (*uplink)->Submit(std::move(report)); !s.ok()) {
         std::cerr << "prov-agent: submit failed: " << s.message() << "\n";
+      }
+    }
+    if (enroller.has_value() && enroller->RenewDue()) {
+      if (auto renewed = enroller->Renew(); renewed.ok()) {
+        if (auto next = prov::MakeClientCredentials(*renewed, false); next.ok()) {
+          (*uplink)->SetCredentials(*next);
+          std::cerr << "prov-agent: certificate renewed; next renewal at "
+                    << absl::FormatTime(*enroller->renew_at()) << "\n";
+        }
+      } else {
+        std::cerr << "prov-agent: renewal failed (retrying): " << renewed.status().message()
+                  << "\n";
       }
     }
     (*uplink)->Poll();

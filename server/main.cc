@@ -54,6 +54,17 @@ ABSL_FLAG(std::string, node_identity, "",
 ABSL_FLAG(std::string, trust_domain, "",
           "SPIFFE trust domain of node certificates (spiffe://<trust-domain>/node/<id>); empty: "
           "any");
+ABSL_FLAG(
+    std::string, enroll_listen, "",
+    "Node enrolment listener host:port (NodeEnrollmentService only; TLS requesting but not "
+    "requiring a client certificate); empty: no enrolment. Needs --node-ca-cert/--node-ca-key, "
+    "--trust-domain, --tls-client-ca");
+ABSL_FLAG(std::string, node_ca_cert, "",
+          "Node CA certificate (PEM) that signs enrolled nodes' client certificates; "
+          "--tls-client-ca must include it");
+ABSL_FLAG(std::string, node_ca_key, "", "Node CA private key (PEM)");
+ABSL_FLAG(absl::Duration, node_cert_ttl, absl::Hours(24),
+          "Lifetime of the node certificates provd signs (agents renew at 2/3)");
 ABSL_FLAG(bool, insecure, false, "Serve plain-text gRPC (no TLS); only with this explicit flag");
 ABSL_FLAG(int64_t, queue_capacity, 65536, "Reports queued for the writer before back-pressure");
 ABSL_FLAG(int64_t, queue_max_bytes, 256 << 20,
@@ -304,6 +315,10 @@ int main(int argc, char** argv) {
   options.client_certificates = !absl::GetFlag(FLAGS_tls_client_ca).empty();
   options.node_identity = absl::GetFlag(FLAGS_node_identity);
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
+  options.enroll_listen_address = absl::GetFlag(FLAGS_enroll_listen);
+  options.node_ca_cert_file = absl::GetFlag(FLAGS_node_ca_cert);
+  options.node_ca_key_file = absl::GetFlag(FLAGS_node_ca_key);
+  options.node_cert_ttl = absl::GetFlag(FLAGS_node_cert_ttl);
   if (absl::Status s = prov::server::ValidateOptions(options); !s.ok()) {
     // Option names map to flags: data_dir -> --data-dir.
     std::string message(s.message());
@@ -328,6 +343,16 @@ int main(int argc, char** argv) {
       prov::MakeServerCredentials(tls, insecure, /*require_client_cert=*/!tls.ca_file.empty());
   if (!credentials.ok()) ConfigError(std::string(credentials.status().message()));
   options.credentials = *credentials;
+  if (!options.enroll_listen_address.empty()) {
+    if (insecure) {
+      ConfigError(
+          "--enroll-listen: needs TLS (tokens and certificates must not travel in plain "
+          "text); drop --insecure");
+    }
+    auto enroll_credentials = prov::MakeEnrollServerCredentials(tls);
+    if (!enroll_credentials.ok()) ConfigError(std::string(enroll_credentials.status().message()));
+    options.enroll_credentials = *enroll_credentials;
+  }
 
   std::optional<prov::AcceleratorCatalog> catalog;
   if (const std::string path = absl::GetFlag(FLAGS_accelerator_catalog); !path.empty()) {

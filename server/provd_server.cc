@@ -18,7 +18,9 @@
 #include "server/access/access_metrics.h"
 #include "server/access/access_service.h"
 #include "server/access/authenticator.h"
+#include "server/access/enrollment_service.h"
 #include "server/access/node_admin_service.h"
+#include "server/access/node_ca.h"
 #include "server/access/node_revocation_list.h"
 #include "server/access/rpc_name.h"
 #include "server/access/token_store.h"
@@ -71,6 +73,11 @@ struct ProvdServer::Impl {
   std::unique_ptr<NodeRevocationList> revoked_nodes;
   std::shared_ptr<OpenStreams> open_streams;
   std::unique_ptr<NodeAdminServiceImpl> node_admin;
+  std::unique_ptr<NodeCa> node_ca;
+  std::unique_ptr<NodeCertBinder> renewal_certs;
+  std::unique_ptr<EnrollmentServiceImpl> enrollment;
+  std::unique_ptr<grpc::Server> enroll_server;
+  int enroll_port = 0;
   LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
@@ -199,6 +206,23 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
   }
   if (o.web_workers < 1) return absl::InvalidArgumentError("web_workers: must be >= 1");
   PROV_RETURN_IF_ERROR(ResolveNodeIdentity(o).status());
+  if (!o.enroll_listen_address.empty() || !o.node_ca_cert_file.empty() ||
+      !o.node_ca_key_file.empty()) {
+    if (o.enroll_listen_address.empty() || o.node_ca_cert_file.empty() ||
+        o.node_ca_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "enroll_listen: enrolment needs --enroll-listen, --node-ca-cert and --node-ca-key "
+          "together");
+    }
+    if (o.trust_domain.empty()) {
+      return absl::InvalidArgumentError(
+          "trust_domain: enrolment signs spiffe://<trust-domain>/node/<id> certificates; set "
+          "--trust-domain");
+    }
+    if (o.node_cert_ttl < absl::Minutes(5) || o.node_cert_ttl > absl::Hours(24 * 366)) {
+      return absl::InvalidArgumentError("node_cert_ttl: must be in [5m, 366d]");
+    }
+  }
   return ValidateAlertOptions(o);
 }
 
@@ -433,6 +457,7 @@ absl::Status ProvdServer::Init() {
     return absl::UnavailableError(
         absl::StrCat("listen_address: cannot listen on ", o.listen_address));
   }
+  PROV_RETURN_IF_ERROR(StartEnrollment());
 
   if (!o.metrics_address.empty()) {
     try {
@@ -605,6 +630,50 @@ void ProvdServer::FlushAnalysis() {
 
 int ProvdServer::port() const { return impl_->port; }
 int ProvdServer::metrics_port() const { return impl_->metrics_port; }
+int ProvdServer::enroll_port() const { return impl_->enroll_port; }
+
+// Its own gRPC server, so that no other service is reachable without a client certificate.
+absl::Status ProvdServer::StartEnrollment() {
+  Impl& s = *impl_;
+  const ProvdOptions& o = s.options;
+  if (o.enroll_listen_address.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> ca_cert = ReadFileToString(o.node_ca_cert_file);
+  if (!ca_cert.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--node-ca-cert: ", ca_cert.status().message()));
+  }
+  absl::StatusOr<std::string> ca_key = ReadFileToString(o.node_ca_key_file);
+  if (!ca_key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--node-ca-key: ", ca_key.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<NodeCa>> ca = NodeCa::Create(
+      *ca_cert, *ca_key, {.trust_domain = o.trust_domain, .cert_ttl = o.node_cert_ttl});
+  if (!ca.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--node-ca-cert/--node-ca-key: ", ca.status().message()));
+  }
+  s.node_ca = *std::move(ca);
+  PROV_ASSIGN_OR_RETURN(s.renewal_certs, NodeCertBinder::Create({.trust_domain = o.trust_domain,
+                                                                 .revoked = s.revoked_nodes.get()},
+                                                                s.auth->people()));
+  PROV_ASSIGN_OR_RETURN(
+      s.enrollment,
+      EnrollmentServiceImpl::Create(s.store->path(), *s.clock, *s.node_ca, s.renewal_certs.get(),
+                                    s.auth_limiter.get(), *s.metrics->registry()));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(
+      o.enroll_listen_address,
+      o.enroll_credentials ? o.enroll_credentials : grpc::InsecureServerCredentials(),
+      &s.enroll_port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(64 << 10);  // a token and a CSR
+  builder.RegisterService(s.enrollment.get());
+  s.enroll_server = builder.BuildAndStart();
+  if (s.enroll_server == nullptr || s.enroll_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("enroll_listen_address: cannot listen on ", o.enroll_listen_address));
+  }
+  return absl::OkStatus();
+}
 int ProvdServer::web_port() const { return impl_->web != nullptr ? impl_->web->port() : 0; }
 
 web::GateCounters ProvdServer::web_connection_counters() const {
@@ -620,6 +689,7 @@ void ProvdServer::Shutdown() {
   if (s.web != nullptr) s.web->Stop();        // ends the dashboard's live streams, stops accepting
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.exports != nullptr) s.exports->Stop();  // a scheduled export in progress finishes
+  if (s.enroll_server != nullptr) s.enroll_server->Shutdown(std::chrono::system_clock::now());
   if (s.server != nullptr) {
     // Immediate deadline: open agent streams are cancelled (they are long-lived by design).
     s.server->Shutdown(std::chrono::system_clock::now());
@@ -633,6 +703,8 @@ void ProvdServer::Shutdown() {
   s.web_collector.reset();
   s.web.reset();
   s.server.reset();
+  s.enroll_server.reset();
+  s.enrollment.reset();
   s.exposer.reset();
   s.store_collector.reset();
   s.analysis_collector.reset();

@@ -102,6 +102,17 @@ struct ProvdOptions {
   std::string node_identity;
   // SPIFFE trust domain of node certificates (spiffe://<trust_domain>/node/<id>); empty: any.
   std::string trust_domain;
+  // Enrolment (issue 10 §1, server/access/enrollment_service.h): with enroll_listen_address set,
+  // provd serves NodeEnrollmentService (and nothing else) there, and signs node certificates
+  // with this CA (PEM files; trust_domain is then required) valid for node_cert_ttl.
+  // enroll_credentials: TLS that requests but does not require a client certificate
+  // (MakeServerCredentials' kRequest); null: plain text (tests only). For the issued
+  // certificates to open agent streams, the main listener's client CA must include this CA.
+  std::string enroll_listen_address;
+  std::shared_ptr<grpc::ServerCredentials> enroll_credentials;
+  std::string node_ca_cert_file;
+  std::string node_ca_key_file;
+  absl::Duration node_cert_ttl = absl::Hours(24);
   // Failed authentications per client address (gRPC and dashboard together): `burst` at once,
   // then `per_second`; past that, RESOURCE_EXHAUSTED / HTTP 429 without checking credentials.
   double auth_fail_burst = 20;
@@ -142,6 +153,7 @@ class ProvdServer {
 
   int port() const;          // bound gRPC port (useful with :0)
   int metrics_port() const;  // 0 when disabled
+  int enroll_port() const;   // the enrolment listener's port; 0 when disabled
   int web_port() const;      // the dashboard's HTTP port; 0 when disabled
   // The dashboard's connection gate (refusals, timeouts); zeros when disabled.
   web::GateCounters web_connection_counters() const;
@@ -166,6 +178,7 @@ class ProvdServer {
   absl::Status InitAccess();
   absl::Status LoadStartupPolicy(const IdentityStartup& startup);
   absl::Status StartAlerts();
+  absl::Status StartEnrollment();
 
   absl::Mutex shutdown_mu_;
   std::unique_ptr<Impl> impl_;

@@ -73,6 +73,12 @@ Uplink::Uplink(UplinkOptions options, Clock& clock, std::unique_ptr<ReportSpool>
       clock_(clock),
       spool_(std::move(spool)),
       backoff_(options_.initial_backoff, options_.max_backoff, std::move(random)) {
+  absl::MutexLock lock(&mu_);
+  Connect(options_.credentials);
+  next_attempt_ = clock_.Now();
+}
+
+void Uplink::Connect(const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   static std::atomic<uint64_t> instance{0};
   grpc::ChannelArguments args;
   // Own connection per uplink: a local subchannel pool plus a distinct argument.
@@ -83,9 +89,13 @@ Uplink::Uplink(UplinkOptions options, Clock& clock, std::unique_ptr<ReportSpool>
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ToMillis(options_.initial_backoff));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ToMillis(options_.initial_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ToMillis(options_.max_backoff));
-  channel_ = grpc::CreateCustomChannel(options_.server_address, options_.credentials, args);
+  channel_ = grpc::CreateCustomChannel(options_.server_address, credentials, args);
   stub_ = provenance::v1::AgentGateway::NewStub(channel_);
-  next_attempt_ = clock_.Now();
+}
+
+void Uplink::SetCredentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  absl::MutexLock lock(&mu_);
+  next_credentials_ = std::move(credentials);
 }
 
 Uplink::~Uplink() { Shutdown(); }
@@ -128,6 +138,11 @@ void Uplink::Poll() {
     if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() >= *next_attempt_) {
       if (started_once_) ++reconnects_;
       started_once_ = true;
+      if (next_credentials_ != nullptr) {
+        // No stream is open (the last one's OnDone ran): the old channel can go.
+        Connect(next_credentials_);
+        next_credentials_ = nullptr;
+      }
       stream_ = std::make_shared<StreamReactor>(this, stub_.get());
       last_progress_ = clock_.Now();
       started = stream_.get();

@@ -90,6 +90,9 @@ class Uplink {
   void Poll();  // call at least every 100 ms: reconnects with jittered backoff, resends
   UplinkStats Stats() const;
   void Shutdown();
+  // New credentials (a renewed node certificate, node_enroller.h): the open stream keeps its
+  // connection; the next stream is opened on a new channel with these. Thread-safe.
+  void SetCredentials(std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   // When the next connection attempt is due; nullopt while a stream is open (or before the
   // first Poll). For tests and diagnostics.
@@ -112,12 +115,17 @@ class Uplink {
   std::optional<provenance::v1::NodeReport> NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReapFinished();
 
+  // A channel (its own connection) and stub with these credentials.
+  void Connect(const std::shared_ptr<grpc::ChannelCredentials>& credentials)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const UplinkOptions options_;
   Clock& clock_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<provenance::v1::AgentGateway::Stub> stub_;
 
   mutable absl::Mutex mu_;
+  std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<provenance::v1::AgentGateway::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<grpc::ChannelCredentials> next_credentials_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ReportSpool> spool_ ABSL_GUARDED_BY(mu_);
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
   // The open stream, if any; streams whose OnDone ran wait in finished_ to be destroyed.

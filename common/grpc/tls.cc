@@ -62,4 +62,19 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(opts);
 }
 
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeEnrollServerCredentials(
+    const TlsFiles& files) {
+  if (files.cert_file.empty() || files.key_file.empty() || files.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--enroll-listen needs TLS: --tls-cert, --tls-key and --tls-client-ca");
+  }
+  grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  PROV_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(files.cert_file, "--tls-cert"));
+  PROV_ASSIGN_OR_RETURN(pair.private_key, ReadPem(files.key_file, "--tls-key"));
+  opts.pem_key_cert_pairs.push_back(std::move(pair));
+  PROV_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadPem(files.ca_file, "--tls-client-ca"));
+  return grpc::SslServerCredentials(opts);
+}
+
 }  // namespace prov

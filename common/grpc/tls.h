@@ -28,5 +28,10 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeClientCredentials(
     const TlsFiles& files, bool insecure);
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& files, bool insecure, bool require_client_cert);
+// provd's enrolment listener: server TLS that requests a client certificate but does not require
+// one (a new node has none yet; a renewing node presents its current one, which must verify
+// against files.ca_file). INVALID_ARGUMENT naming the missing file.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeEnrollServerCredentials(
+    const TlsFiles& files);
 
 }  // namespace prov

@@ -2,10 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status.h"
+#include "common/integrity/random.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/auditlog/audit_log.h"
 #include "server/store/connection.h"
+#include "server/store/node_enrollment.h"
 #include "server/store/node_revocations.h"
 #include "server/store/transaction.h"
 
@@ -78,6 +81,53 @@ grpc::Status NodeAdminServiceImpl::ListNodeRevocations(
   }
   if (!all.ok()) return ToGrpcStatus(all.status());
   for (const StoredRevocation& r : *all) ToProto(r, response->add_revocations());
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeAdminServiceImpl::CreateEnrollToken(
+    grpc::ServerContext* context, const provenance::v1::CreateEnrollTokenRequest* request,
+    provenance::v1::EnrollToken* response) {
+  provenance::v1::Principal who;
+  if (auto s = auth_.Require(context, provenance::v1::ROLE_ADMIN, &who); !s.ok()) return s;
+  const std::string& node_id = request->node_id();
+  if (node_id.empty() || node_id.size() > 256 || node_id.find('/') != std::string::npos) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "node_id: must be 1..256 bytes without '/'");
+  }
+  constexpr uint32_t kMaxTtlSeconds = 7 * 24 * 3600;
+  if (request->ttl_seconds() > kMaxTtlSeconds) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ttl_seconds: at most 7 days");
+  }
+  const absl::Duration ttl =
+      request->ttl_seconds() == 0 ? absl::Hours(1) : absl::Seconds(request->ttl_seconds());
+  const absl::Time now = clock_.Now();
+  StoredEnrollToken token;
+  token.token_id = absl::StrCat("E-", integrity::RandomHex(8));
+  const std::string secret = integrity::RandomHex(32);
+  token.secret_sha256 = Sha256Hex(secret);
+  token.node_id = node_id;
+  token.created_at = now;
+  token.created_by = who.actor();
+  token.expires_at = now + ttl;
+  absl::Status stored = [&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    PROV_RETURN_IF_ERROR(InsertEnrollToken(*db_, token));
+    PROV_RETURN_IF_ERROR(
+        AppendAuditEntry(*db_, who.actor(), "node.enroll_token",
+                         AuditPayload({{"node_id", node_id},
+                                       {"token_id", token.token_id},
+                                       {"expires_at", absl::FormatTime(token.expires_at)}}),
+                         now)
+            .status());
+    return txn.Commit();
+  }();
+  if (!stored.ok()) return ToGrpcStatus(stored);
+  response->set_token(absl::StrCat(token.token_id, ".", secret));
+  response->set_token_id(token.token_id);
+  response->set_node_id(node_id);
+  *response->mutable_expires_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(token.expires_at));
   return grpc::Status::OK;
 }
 

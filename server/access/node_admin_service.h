@@ -1,7 +1,10 @@
-// NodeAdminServiceImpl (node_admin.proto): revoking a node's certificates (issue 10 §1). Admin
-// only; each revocation is stored (server/store/node_revocations.h) with its "node.revoke" audit
-// entry in one transaction, then added to the gateway's NodeRevocationList and the node's open
-// agent streams are ended.
+// NodeAdminServiceImpl (node_admin.proto): revoking a node's certificates and creating its
+// one-time enrolment tokens (issue 10 §1). Admin only; each revocation is stored
+// (server/store/node_revocations.h) with its "node.revoke" audit entry in one transaction, then
+// added to the gateway's NodeRevocationList and the node's open agent streams are ended. An
+// enrolment token's secret is returned once; only its SHA-256 is stored
+// (server/store/node_enrollment.h), with a "node.enroll_token" audit entry in the same
+// transaction.
 //
 //   PROV_ASSIGN_OR_RETURN(auto admin, NodeAdminServiceImpl::Create(
 //       db_path, clock, auth, revoked, [&](const std::string& node) { return EndStreams(node); }));
@@ -43,6 +46,9 @@ class NodeAdminServiceImpl final : public provenance::v1::NodeAdminService::Serv
   grpc::Status ListNodeRevocations(grpc::ServerContext* context,
                                    const provenance::v1::ListNodeRevocationsRequest* request,
                                    provenance::v1::ListNodeRevocationsResponse* response) override;
+  grpc::Status CreateEnrollToken(grpc::ServerContext* context,
+                                 const provenance::v1::CreateEnrollTokenRequest* request,
+                                 provenance::v1::EnrollToken* response) override;
 
  private:
   NodeAdminServiceImpl(std::unique_ptr<SqliteDb> db, const Clock& clock, const Authenticator& auth,

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace prov::server {
 namespace {
@@ -82,8 +83,22 @@ absl::StatusOr<std::unique_ptr<NodeCa>> NodeCa::Create(absl::string_view ca_cert
   return std::unique_ptr<NodeCa>(new NodeCa(std::move(keys), std::move(options)));
 }
 
+std::string NodeCa::ca_cert_pem() const {
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (out == nullptr || PEM_write_bio_X509(out.get(), keys_->cert.get()) != 1) return "";
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
 absl::StatusOr<std::string> NodeCa::Sign(absl::string_view csr_pem, absl::string_view node_id,
                                          absl::Time now) const {
+  PROV_ASSIGN_OR_RETURN(IssuedNodeCert issued, Issue(csr_pem, node_id, now));
+  return std::move(issued.cert_pem);
+}
+
+absl::StatusOr<IssuedNodeCert> NodeCa::Issue(absl::string_view csr_pem, absl::string_view node_id,
+                                             absl::Time now) const {
   if (node_id.empty() || node_id.size() > 256 || node_id.find('/') != absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat("node id '", node_id, "' is not a plain id"));
   }
@@ -129,7 +144,17 @@ absl::StatusOr<std::string> NodeCa::Sign(absl::string_view csr_pem, absl::string
   }
   char* data = nullptr;
   const long n = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
+  IssuedNodeCert issued;
+  issued.cert_pem.assign(data, static_cast<size_t>(n));
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr);
+  char* hex = bn == nullptr ? nullptr : BN_bn2hex(bn);
+  BN_free(bn);
+  if (hex == nullptr) return absl::InternalError("node CA: reading the serial failed");
+  issued.serial_hex = hex;
+  OPENSSL_free(hex);
+  issued.not_after =
+      absl::FromTimeT(start) + absl::Seconds(absl::ToInt64Seconds(options_.cert_ttl));
+  return issued;
 }
 
 }  // namespace prov::server

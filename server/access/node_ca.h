@@ -8,8 +8,8 @@
 //   PROV_ASSIGN_OR_RETURN(std::string cert_pem, ca->Sign(csr_pem, "gpu-017", clock.Now()));
 //
 // The CSR must carry a valid self-signature (proof the requester holds the key) over an EC P-256
-// or Ed25519 public key. Serials are 128 random bits. Not yet wired to an RPC: the enrolment
-// token store and the agent side are not built (server/README.md, "Node identity").
+// or Ed25519 public key. Serials are 128 random bits. Used by EnrollmentServiceImpl
+// (enrollment_service.h), which records each serial it issues.
 //
 // Thread-safe (immutable after Create; OpenSSL signing with a shared key is thread-safe).
 #pragma once
@@ -28,6 +28,12 @@ struct NodeCaOptions {
   absl::Duration cert_ttl = absl::Hours(24);  // notAfter = now + cert_ttl
 };
 
+struct IssuedNodeCert {
+  std::string cert_pem;    // the leaf certificate
+  std::string serial_hex;  // uppercase hex, as `openssl x509 -serial` shows it
+  absl::Time not_after;
+};
+
 class NodeCa {
  public:
   // INVALID_ARGUMENT naming the problem: no certificate or key in the PEM, a key that does not
@@ -42,6 +48,12 @@ class NodeCa {
   // Ed25519, an empty node id or one with '/'.
   absl::StatusOr<std::string> Sign(absl::string_view csr_pem, absl::string_view node_id,
                                    absl::Time now) const;
+  // Sign, with the new certificate's serial and expiry (for the record of issued certificates).
+  absl::StatusOr<IssuedNodeCert> Issue(absl::string_view csr_pem, absl::string_view node_id,
+                                       absl::Time now) const;
+  // The CA certificate (PEM), sent after the leaf as the chain.
+  std::string ca_cert_pem() const;
+  absl::Duration cert_ttl() const { return options_.cert_ttl; }
 
  private:
   struct Keys;

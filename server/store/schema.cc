@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 10> kMigrations = {R"sql(
+constexpr std::array<const char*, 11> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -366,6 +366,28 @@ CREATE TABLE node_revocations (
   revoked_by    TEXT NOT NULL,
   reason        TEXT NOT NULL DEFAULT ''
 );
+)sql",
+                                                     // Version 11: node enrolment tokens and the
+                                                     // certificates provd's node CA issued.
+                                                     R"sql(
+CREATE TABLE node_enroll_tokens (
+  token_id      TEXT PRIMARY KEY,
+  secret_sha256 TEXT NOT NULL,
+  node_id       TEXT NOT NULL,
+  created_us    INTEGER NOT NULL,
+  created_by    TEXT NOT NULL,
+  expires_us    INTEGER NOT NULL,
+  used_us       INTEGER,
+  cert_serial   TEXT
+);
+CREATE TABLE node_certificates (
+  serial        TEXT PRIMARY KEY,
+  node_id       TEXT NOT NULL,
+  issued_us     INTEGER NOT NULL,
+  not_after_us  INTEGER NOT NULL,
+  via           TEXT NOT NULL
+);
+CREATE INDEX node_certificates_by_node ON node_certificates(node_id, issued_us);
 )sql"};
 
 }  // namespace

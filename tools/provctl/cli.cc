@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 
 namespace prov::provctl {
 namespace {
@@ -27,6 +28,7 @@ const std::vector<CommandSpec>& Commands() {
       // "nodes revoke|revocations" before "nodes": a one-word command ends the search.
       {{"nodes", "revoke"}, "<node-id>", {"--note"}},
       {{"nodes", "revocations"}, "", {}},
+      {{"nodes", "enroll-token"}, "", {"--node", "--ttl"}},
       {{"nodes"}, "", {"--datacenter", "--limit"}},
       {{"node"}, "<node-id>", {}},
       {{"workloads"}, "", {"--account", "--node", "--datacenter", "--limit"}},
@@ -306,6 +308,15 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       }
     } else if (arg == "--note") {
       s = take(&inv.note);
+    } else if (arg == "--ttl") {
+      s = take(&text);
+      absl::Duration ttl;
+      if (s.ok() && (!absl::ParseDuration(text, &ttl) || ttl < absl::Seconds(1) ||
+                     ttl > absl::Hours(24 * 7))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--ttl: '", text, "' is not a duration in [1s, 168h] (e.g. 1h, 30m)"));
+      }
+      if (s.ok()) inv.ttl_seconds = static_cast<uint32_t>(absl::ToInt64Seconds(ttl));
     } else if (arg == "--assignee") {
       s = take(&inv.assignee);
       inv.assignee_given = true;
@@ -360,6 +371,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   }
   if (inv.command == "case assign" && !inv.assignee_given) {
     return absl::InvalidArgumentError("case assign: --assignee is required ('' to unassign)");
+  }
+  if (inv.command == "nodes enroll-token" && inv.node_id.empty()) {
+    return absl::InvalidArgumentError("nodes enroll-token: --node is required");
   }
   if (inv.command == "case note" && inv.note.empty()) {
     return absl::InvalidArgumentError("case note: --note is required");

@@ -90,6 +90,7 @@ struct Invocation {
   provenance::v1::Role role = provenance::v1::ROLE_UNSPECIFIED;  // tokens issue --role
   std::string case_action;  // case <action>: "acknowledge", "resolve", ...
   std::string note;
+  uint32_t ttl_seconds = 0;  // nodes enroll-token --ttl (0: provd's default, one hour)
   std::string assignee;
   bool assignee_given = false;
   provenance::v1::Disposition disposition = provenance::v1::DISPOSITION_UNSPECIFIED;

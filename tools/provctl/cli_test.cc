@@ -120,6 +120,21 @@ TEST(CliNodesTest, RevokeAndRevocationsAreSubcommandsOfNodes) {
   EXPECT_NE(Usage().find("nodes revoke <node-id>"), std::string::npos);
 }
 
+TEST(CliNodesTest, EnrollTokenNeedsANodeAndTakesATtl) {
+  auto inv = ParseArgs({"nodes", "enroll-token", "--node", "gpu-017", "--ttl", "30m"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "nodes enroll-token");
+  EXPECT_EQ(inv->node_id, "gpu-017");
+  EXPECT_EQ(inv->ttl_seconds, 1800u);
+  inv = ParseArgs({"nodes", "enroll-token", "--node", "gpu-017"});
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->ttl_seconds, 0u);  // provd's default, one hour
+  ExpectError({"nodes", "enroll-token"}, "nodes enroll-token: --node is required");
+  ExpectError({"nodes", "enroll-token", "--node", "n", "--ttl", "forever"}, "--ttl");
+  ExpectError({"nodes", "enroll-token", "--node", "n", "--ttl", "30d"}, "--ttl");
+  EXPECT_NE(Usage().find("nodes enroll-token --node NODE"), std::string::npos);
+}
+
 TEST(CliTest, HelpAndUsageMentionEveryCommand) {
   auto inv = ParseArgs({"help"});
   ASSERT_TRUE(inv.ok());

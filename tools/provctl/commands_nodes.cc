@@ -1,4 +1,5 @@
-// provctl: node identity administration (nodes revoke, nodes revocations; issue 10).
+// provctl: node identity administration (nodes revoke, nodes revocations, nodes enroll-token;
+// issue 10).
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "provenance/v1/node_admin.grpc.pb.h"
@@ -34,6 +35,20 @@ int RunNodeAdmin(const Invocation& inv, const std::shared_ptr<grpc::Channel>& ch
     ListNodeRevocationsResponse resp;
     grpc::Status s = stub->ListNodeRevocations(&ctx, ListNodeRevocationsRequest(), &resp);
     return s.ok() ? Emit(inv, resp, RevocationsTable(resp)) : Fail(inv, s);
+  }
+  if (inv.command == "nodes enroll-token") {
+    CreateEnrollTokenRequest req;
+    req.set_node_id(inv.node_id);
+    req.set_ttl_seconds(inv.ttl_seconds);
+    EnrollToken resp;
+    grpc::Status s = stub->CreateEnrollToken(&ctx, req, &resp);
+    // The token alone on the first line, so `provctl ... | head -1 > token` works.
+    return s.ok()
+               ? Emit(inv, resp,
+                      absl::StrCat(resp.token(), "\n", "# enrols node ", resp.node_id(),
+                                   " once, until ", When(resp.expires_at()), " (", resp.token_id(),
+                                   "); shown once: provd keeps only its hash\n"))
+               : Fail(inv, s);
   }
   RevokeNodeRequest req;
   req.set_node_id(inv.node_id);

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   channel_args.SetMaxReceiveMessageSize(-1);  // a long flag or bundle list
   auto channel = grpc::CreateCustomChannel(inv->server, *creds, channel_args);
   const std::string& c = inv->command;
-  if (c == "nodes revoke" || c == "nodes revocations") {
+  if (c == "nodes revoke" || c == "nodes revocations" || c == "nodes enroll-token") {
     return prov::provctl::RunNodeAdmin(*inv, channel);
   }
   if (c == "nodes" || c == "node" || c == "workloads" || c == "usage") {

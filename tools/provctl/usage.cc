@@ -47,6 +47,8 @@ access (admin):
   nodes revoke <node-id> [--note REASON]                  refuse the node's certificates, end its
                                                           streams (admin)
   nodes revocations                                       revoked nodes (admin)
+  nodes enroll-token --node NODE [--ttl 1h]               a one-time enrolment token for that node
+                                                          (printed once; provd keeps its hash)
 
 cases (viewer reads, analyst changes):
   cases list [--status S] [--assignee A] [--limit N]      flags as cases
