@@ -88,7 +88,10 @@ void Drop(google::protobuf::Message& m) {
 // added to report.proto and missed here fails that test.
 void DropUnknownFields(provenance::v1::NodeReport& report) {
   Drop(report);
-  if (report.has_node()) Drop(*report.mutable_node());
+  if (report.has_node()) {
+    Drop(*report.mutable_node());
+    if (report.node().has_hardware()) Drop(*report.mutable_node()->mutable_hardware());
+  }
   if (report.has_collected_at()) Drop(*report.mutable_collected_at());
   for (auto& a : *report.mutable_accelerators()) Drop(a);
   for (auto& s : *report.mutable_samples()) Drop(s);
