@@ -321,8 +321,10 @@ void Analyzer::RestoreFlag(provenance::v1::Flag flag) {
     s.flag_by_key[absl::StrCat(flag.rule(), "|", flag.subject())] = flag.flag_id();
   }
   if (flag.rule() == kNodeRejectedRule && flag.status() != provenance::v1::FLAG_STATUS_RESOLVED &&
-      absl::StartsWith(flag.subject(), "node:")) {
-    s.rejecting_flagged.insert(flag.subject().substr(5));  // resolved by its node's next report
+      absl::StartsWith(flag.subject(), "node:") && !flag.evidence().empty() &&
+      flag.evidence(flag.evidence_size() - 1).kind() != "recovered") {
+    // A spell not yet noted as over: resolved (or noted) by the node's next stored report.
+    s.rejecting_flagged.insert(flag.subject().substr(5));
   }
   const std::string id = flag.flag_id();
   s.flags[id] = std::move(flag);

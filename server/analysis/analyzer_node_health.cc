@@ -53,7 +53,9 @@ void FillTenants(const Analyzer::State& s, const std::string& node_id, Flag& f) 
 void ObserveRejections(Analyzer::State& s, const NodeEvent& e) {
   if (e.since == absl::InfinitePast()) {
     // A report was stored after the newest refusal: no spell (NodeReportStored ended it).
-    if (s.rejecting.erase(e.node_id) > 0) s.dirty_rejecting.insert(e.node_id);
+    if (s.rejecting.erase(e.node_id) > 0 || s.rejecting_flagged.contains(e.node_id)) {
+      s.dirty_rejecting.insert(e.node_id);
+    }
     return;
   }
   const int64_t since_us = absl::ToUnixMicros(e.since);

@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc/streamed_parts.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/auditlog/audit_log.h"
@@ -29,44 +30,6 @@ grpc::Status TooLarge(absl::string_view what, size_t size, size_t limit) {
   return grpc::Status(
       grpc::StatusCode::INVALID_ARGUMENT,
       absl::StrCat(what, ": ", size, " bytes; the limit is ", limit, " bytes; nothing imported"));
-}
-
-// Joins a streamed import's parts into one request: the first message names the file, later ones
-// carry only the next part of `content`. Refuses, without reading further, a stream that grows past
-// `max_bytes`, a later part naming the file again, and a stream with no message.
-template <typename Request>
-grpc::Status ReadParts(grpc::ServerReader<Request>* reader, size_t max_bytes, Request* out) {
-  Request part;
-  size_t parts = 0;
-  while (reader->Read(&part)) {
-    ++parts;
-    if (parts == 1) {
-      *out = std::move(part);
-    } else {
-      std::string content = std::move(*part.mutable_content());
-      part.clear_content();
-      if (part.ByteSizeLong() != 0) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            absl::StrCat("message ", parts,
-                                         ": only the first message of a streamed import names "
-                                         "the file; later ones carry content only; nothing "
-                                         "imported"));
-      }
-      if (out->content().size() + content.size() > max_bytes) {
-        return TooLarge("content", out->content().size() + content.size(), max_bytes);
-      }
-      out->mutable_content()->append(content);
-    }
-    if (out->content().size() > max_bytes) {
-      return TooLarge("content", out->content().size(), max_bytes);
-    }
-    part.Clear();
-  }
-  if (parts == 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "a streamed import with no message; nothing imported");
-  }
-  return grpc::Status::OK;
 }
 
 absl::StatusOr<kyc::KycFormat> RequestFormat(const ImportAccountsRequest& request) {

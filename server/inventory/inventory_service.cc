@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/accelerator_naming.h"
+#include "common/grpc/streamed_parts.h"
 #include "common/status_macros.h"
 #include "server/auditlog/audit_log.h"
 #include "server/identity/service_util.h"
@@ -106,6 +107,20 @@ grpc::Status InventoryServiceImpl::Refuse(const absl::Status& status, uint64_t r
                           rejected_rows);
   }
   return ToGrpc(absl::Status(status.code(), absl::StrCat("nothing imported: ", status.message())));
+}
+
+grpc::Status InventoryServiceImpl::ImportInventoryStream(
+    grpc::ServerContext* context,
+    grpc::ServerReader<provenance::v1::ImportInventoryRequest>* reader,
+    provenance::v1::ImportInventoryResponse* response) {
+  std::string actor;
+  if (auto s = Authorize(context, provenance::v1::ROLE_ADMIN, &actor); !s.ok()) return s;
+  provenance::v1::ImportInventoryRequest request;
+  if (grpc::Status s = ReadParts(reader, options_.max_import_bytes, &request); !s.ok()) {
+    if (options_.stats != nullptr) options_.stats->Count(kKind, ImportResult::kRefused, 0);
+    return s;
+  }
+  return ImportInventory(context, &request, response);
 }
 
 grpc::Status InventoryServiceImpl::ImportInventory(

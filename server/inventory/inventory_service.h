@@ -53,6 +53,12 @@ class InventoryServiceImpl final : public provenance::v1::InventoryService::Serv
   grpc::Status ImportInventory(grpc::ServerContext* context,
                                const provenance::v1::ImportInventoryRequest* request,
                                provenance::v1::ImportInventoryResponse* response) override;
+  // The streamed form: authorized before a byte is read, parts joined up to max_import_bytes,
+  // then exactly ImportInventory.
+  grpc::Status ImportInventoryStream(
+      grpc::ServerContext* context,
+      grpc::ServerReader<provenance::v1::ImportInventoryRequest>* reader,
+      provenance::v1::ImportInventoryResponse* response) override;
   grpc::Status ListInventory(grpc::ServerContext* context,
                              const provenance::v1::ListInventoryRequest* request,
                              provenance::v1::ListInventoryResponse* response) override;

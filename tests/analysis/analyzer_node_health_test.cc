@@ -116,6 +116,15 @@ TEST(NodeHealthTest, APersonsCaseIsNotClosedForThem) {
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->status(), provenance::v1::FLAG_STATUS_ESCALATED);
   EXPECT_EQ(f->evidence(f->evidence_size() - 1).kind(), "recovered");
+
+  // After a restart the ended spell is not noted again on the person's case.
+  Analyzer restarted(TestPolicy());
+  restarted.RestoreFlag(*f);
+  restarted.FinishRestore();
+  restarted.Observe(Node("n1", "dc-a", "eu", kT0 + absl::Minutes(30)));
+  restarted.Evaluate(kT0 + absl::Minutes(30));
+  EXPECT_EQ(restarted.flag(id)->evidence_size(), f->evidence_size());
+  EXPECT_EQ(restarted.flag(id)->revision(), f->revision());
 }
 
 TEST(NodeHealthTest, ASpellEndedByAStoredReportBeforeTheRoundDoesNotCount) {

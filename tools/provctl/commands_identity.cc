@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/grpc/streamed_parts.h"
 #include "provenance/v1/analysis.grpc.pb.h"
 #include "tools/provctl/commands.h"
 #include "tools/provctl/format_identity.h"
@@ -55,24 +56,6 @@ int PartialFailure(const Invocation& inv,
 }
 
 }  // namespace
-
-// A streamed import (ImportAccountsStream): the request's fields and the first part of its content,
-// then the rest in kImportPartBytes parts, so no message comes near provd's receive limit.
-template <typename Request>
-grpc::Status SendInParts(std::unique_ptr<grpc::ClientWriter<Request>> writer,
-                         const Request& request) {
-  const std::string& content = request.content();
-  Request part = request;
-  part.set_content(content.substr(0, std::min(content.size(), kImportPartBytes)));
-  bool sent = writer->Write(part);
-  for (size_t at = kImportPartBytes; sent && at < content.size(); at += kImportPartBytes) {
-    part.Clear();
-    part.set_content(content.substr(at, kImportPartBytes));
-    sent = writer->Write(part);
-  }
-  writer->WritesDone();  // a failed Write: Finish() says why
-  return writer->Finish();
-}
 
 int RunIdentity(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = IdentityService::NewStub(channel);

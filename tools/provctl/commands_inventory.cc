@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/grpc/streamed_parts.h"
 #include "provenance/v1/inventory.grpc.pb.h"
 #include "tools/provctl/commands.h"
 #include "tools/provctl/format_identity.h"
@@ -33,7 +34,7 @@ int RunInventory(const Invocation& inv, const std::shared_ptr<grpc::Channel>& ch
     req.set_format(inv.format);
     req.set_content(*std::move(content));
     provenance::v1::ImportInventoryResponse resp;
-    grpc::Status s = stub->ImportInventory(&ctx, req, &resp);
+    grpc::Status s = SendInParts(stub->ImportInventoryStream(&ctx, &resp), req);
     if (!s.ok()) return Fail(inv, s);
     int emitted = Emit(inv, resp, InventoryImported(resp, inv.file));
     if (resp.errors().empty()) return emitted;

@@ -14,7 +14,6 @@ namespace prov::provctl {
 
 inline constexpr size_t kMaxImportFileBytes = 64u << 20;  // provd's limit for one import
 inline constexpr size_t kMaxPolicyFileBytes = 4u << 20;
-inline constexpr size_t kImportPartBytes = 1u << 20;  // one message of a streamed import
 
 // Format from --format, else from the file's extension (.csv, .json, .jsonl, .ndjson); the
 // source name recorded with the KYC version is the file's base name.
