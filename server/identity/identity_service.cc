@@ -74,6 +74,10 @@ absl::StatusOr<IdentityStartup> IdentityServiceImpl::LoadStartup(const std::stri
   return startup;
 }
 
+std::string IdentityServiceImpl::ScreeningDay() const {
+  return absl::FormatTime("%Y-%m-%d", clock_.Now(), absl::UTCTimeZone());
+}
+
 double IdentityServiceImpl::ScreeningThreshold() const {
   absl::MutexLock lock(&policy_mu_);
   return policy_.policy != nullptr ? policy_.policy->screening.min_score

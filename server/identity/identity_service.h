@@ -190,6 +190,8 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   absl::StatusOr<IdentitySnapshot> RescreenStoredLocked(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double ScreeningThreshold() const;
+  // Today on provd's clock (UTC, "YYYY-MM-DD"): listings that ended before it match nothing.
+  std::string ScreeningDay() const;
   void Notify(IdentitySnapshot snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;

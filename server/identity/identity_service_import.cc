@@ -285,7 +285,7 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
     PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
     // A screener over the list just parsed (the one about to be stored), before the write lock.
     auto fresh = std::make_unique<ScreeningCache>(*list, normalizer_, ScreeningThreshold(),
-                                                  options_.name_frequencies);
+                                                  options_.name_frequencies, ScreeningDay());
     if (cancelled()) return CancelledStatus("while indexing the list");
     snapshot = ScreenLocked(std::move(current), kyc_version, fresh.get(), nullptr, &cancelled);
     if (cancelled()) return CancelledStatus("while screening");

@@ -23,21 +23,26 @@ absl::StatusOr<const ScreeningCache*> IdentityServiceImpl::StoredListScreenerLoc
   PROV_ASSIGN_OR_RETURN(std::optional<ScreeningListInfo> info, LatestScreeningListInfo(*db_));
   if (!info.has_value()) return nullptr;
   const double threshold = ScreeningThreshold();
-  if (cache_ != nullptr && cache_->Matches(info->list_version, threshold)) return cache_.get();
+  const std::string today = ScreeningDay();
+  if (cache_ != nullptr && cache_->Matches(info->list_version, threshold, today)) {
+    return cache_.get();
+  }
   if (cache_ != nullptr && cache_->list().version == info->list_version) {
     cache_ = std::make_unique<ScreeningCache>(cache_->list(), normalizer_, threshold,
-                                              options_.name_frequencies);
+                                              options_.name_frequencies, today);
     return cache_.get();
   }
   PROV_ASSIGN_OR_RETURN(std::optional<StoredScreeningList> stored, LoadLatestScreeningList(*db_));
   if (!stored.has_value()) return absl::InternalError("screening list vanished");
   cache_ = std::make_unique<ScreeningCache>(std::move(stored->list), normalizer_, threshold,
-                                            options_.name_frequencies);
+                                            options_.name_frequencies, today);
   return cache_.get();
 }
 
 std::string IdentityServiceImpl::Basis(const ScreeningCache* cache) {
-  return cache == nullptr ? "none" : absl::StrCat(cache->list().version, "@", cache->threshold());
+  return cache == nullptr ? "none"
+                          : absl::StrCat(cache->list().version, "@", cache->threshold(), "@",
+                                         cache->screener().options().as_of);
 }
 
 IdentitySnapshot IdentityServiceImpl::ScreenLocked(std::vector<AccountIdentity> accounts,

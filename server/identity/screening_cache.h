@@ -20,8 +20,10 @@ namespace prov::server {
 
 class ScreeningCache {
  public:
+  // `as_of`: the screening day ("YYYY-MM-DD"); listings that ended before it match nothing.
   ScreeningCache(screening::CslList list, const screening::NameNormalizer& normalizer,
-                 double threshold, const screening::NameFrequencies* frequencies = nullptr)
+                 double threshold, const screening::NameFrequencies* frequencies = nullptr,
+                 std::string as_of = "")
       : list_(std::move(list)),
         threshold_(threshold),
         screener_(
@@ -29,12 +31,14 @@ class ScreeningCache {
             screening::ScreenerOptions{
                 .threshold = threshold,
                 .weak_threshold = std::min(threshold, screening::ScreenerOptions{}.weak_threshold),
-                .frequencies = frequencies}) {}
+                .frequencies = frequencies,
+                .as_of = std::move(as_of)}) {}
   ScreeningCache(const ScreeningCache&) = delete;
   ScreeningCache& operator=(const ScreeningCache&) = delete;
 
-  bool Matches(const std::string& list_version, double threshold) const {
-    return list_.version == list_version && threshold_ == threshold;
+  bool Matches(const std::string& list_version, double threshold, const std::string& as_of) const {
+    return list_.version == list_version && threshold_ == threshold &&
+           screener_.options().as_of == as_of;
   }
   const screening::Screener& screener() const { return screener_; }
   const screening::CslList& list() const { return list_; }

@@ -157,6 +157,7 @@ absl::StatusOr<CslList> ParseConsolidatedScreeningList(absl::string_view text,
     }
     e.dates_of_birth = SplitList(get(fields, "dates_of_birth"));
     e.ids = get(fields, "ids");
+    e.end_date = get(fields, "end_date");
     e.countries = Countries(e);
     e.content_hash = Sha256Hex(absl::StrJoin(fields, "\x1f")).substr(0, 16);
     e.id = get(fields, "_id");

@@ -44,6 +44,10 @@ struct CslEntry {
   std::vector<std::string> countries;       // ISO alpha-2 from nationalities, citizenships and the
                                             // last part of each address ("Gaza City, Gaza, PS")
   std::string ids;                          // "Passport, 836238033, KP; ..." as published
+  // The day the listing ends ("2024-11-16", ISO, as published in end_date; empty: open-ended).
+  // The Denied Persons List's denial orders expire (most of its rows have); such an entry no
+  // longer restricts anyone (Screener: ScreenerOptions::as_of).
+  std::string end_date;
   // SHA-256 (16 hex) of the row's fields: a clearance of a match against this entry holds until
   // the entry itself changes, whatever else changes in the list.
   std::string content_hash;

@@ -166,6 +166,10 @@ Screener::Screener(const CslList& list, const NameNormalizer& normalizer, Screen
     names_.push_back(std::move(n));
   };
   for (const CslEntry& e : list_.entries) {
+    if (!options_.as_of.empty() && !e.end_date.empty() && e.end_date < options_.as_of) {
+      ++expired_;  // an expired listing restricts no one: not a candidate
+      continue;
+    }
     index(&e, e.name, false);
     for (const std::string& alt : e.alt_names) index(&e, alt, true);
     // Entity List names often end in their place: "Guian New District Huawei Investment Co.,

@@ -61,6 +61,9 @@ struct ScreenerOptions {
   double strong_information_entity = 7;
   size_t max_hits = 5;
   const NameFrequencies* frequencies = nullptr;  // nullptr: BuiltinNameFrequencies()
+  // The screening day ("YYYY-MM-DD"): entries whose end_date is before it have expired (a Denied
+  // Persons List order past its expiration) and match nothing. Empty: every entry counts.
+  std::string as_of;
 };
 
 enum class SubjectKind { kUnknown, kPerson, kEntity };
@@ -102,6 +105,8 @@ class Screener {
   double Weight(absl::string_view token) const;
   const std::string& list_version() const { return list_.version; }
   const ScreenerOptions& options() const { return options_; }
+  // Entries left out because their end_date is before options.as_of.
+  size_t expired() const { return expired_; }
 
  private:
   struct IndexedName {
@@ -132,6 +137,7 @@ class Screener {
   std::vector<IndexedName> names_;
   absl::flat_hash_map<std::string, int> doc_freq_;
   absl::flat_hash_map<std::string, std::vector<uint32_t>> trigram_index_;
+  size_t expired_ = 0;
 };
 
 }  // namespace prov::screening

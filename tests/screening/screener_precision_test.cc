@@ -140,6 +140,40 @@ TEST_F(PrecisionTest, RegistrationNumberConfirmsEntity) {
   EXPECT_EQ(hit->strength, MatchStrength::kStrong);
 }
 
+// Most Denied Persons List orders have expired; an expired listing restricts no one. Seen in the
+// realistic evaluation: "Francisco Javier Martinez" matched the DPL's "FRANCISCO XAVIER MARTINEZ",
+// whose denial ended on 2024-11-16, as a strong hit.
+TEST(ScreenerExpiryTest, ListingsThatEndedBeforeTheScreeningDayMatchNothing) {
+  const std::string csv =
+      "source,entity_number,type,programs,name,title,addresses,federal_register_notice,"
+      "start_date,end_date,standard_order,license_requirement,license_policy,call_sign,"
+      "vessel_type,gross_tonnage,gross_registered_tonnage,vessel_flag,vessel_owner,remarks,"
+      "source_list_url,alt_names,citizenships,dates_of_birth,nationalities,places_of_birth,"
+      "source_information_url,ids\n"
+      "Denied Persons List (DPL) - Bureau of Industry and Security,,,,FRANCISCO XAVIER "
+      "MARTINEZ,,\"BASTROP, TX\",,2018-09-27,2024-11-16,Y,,,,,,,,,,,,,,,,,\n"
+      "Denied Persons List (DPL) - Bureau of Industry and Security,,,,QUENTIN ZEBEDIAH "
+      "ABERNATHY,,\"AUSTIN, TX\",,2018-09-27,2030-01-01,Y,,,,,,,,,,,,,,,,,\n";
+  std::vector<RowError> errors;
+  auto list = ParseConsolidatedScreeningList(csv, "dpl.csv", &errors);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_TRUE(errors.empty()) << errors[0].message;
+  ASSERT_EQ(list->entries.size(), 2u);
+  EXPECT_EQ(list->entries[0].end_date, "2024-11-16");
+  NameNormalizer normalizer;
+  ScreeningSubject exact{.name = "Francisco Xavier Martinez", .kind = SubjectKind::kPerson};
+  ScreeningSubject other{.name = "Quentin Zebediah Abernathy", .kind = SubjectKind::kPerson};
+
+  Screener before(*list, normalizer, {.as_of = "2024-11-15"});
+  EXPECT_FALSE(before.Screen(exact).empty()) << "still listed the day before it ends";
+  Screener after(*list, normalizer, {.as_of = "2026-12-05"});
+  EXPECT_TRUE(after.Screen(exact).empty()) << "the denial order ended on 2024-11-16";
+  EXPECT_FALSE(after.Screen(other).empty()) << "an entry listed until 2030 still counts";
+  EXPECT_EQ(after.expired(), 1u);
+  Screener undated(*list, normalizer);
+  EXPECT_FALSE(undated.Screen(exact).empty()) << "no screening day: every entry counts";
+}
+
 TEST(NameFrequenciesTest, ParsesTableAndRefusesBadShares) {
   NameNormalizer normalizer;
   auto text = ReadFileToString("tests/fixtures/screening/name_frequencies.csv");
