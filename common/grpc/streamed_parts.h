@@ -49,11 +49,6 @@ grpc::Status SendInParts(std::unique_ptr<grpc::ClientWriter<Request>> writer,
 template <typename Request>
 grpc::Status ReadParts(grpc::ServerReaderInterface<Request>* reader, size_t max_bytes,
                        Request* out) {
-  auto too_large = [max_bytes](size_t size) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("content: ", size, " bytes; the limit is ", max_bytes,
-                                     " bytes; nothing imported"));
-  };
   Request part;
   size_t parts = 0;
   while (reader->Read(&part)) {
@@ -70,12 +65,13 @@ grpc::Status ReadParts(grpc::ServerReaderInterface<Request>* reader, size_t max_
                                          "the file; later ones carry content only; nothing "
                                          "imported"));
       }
-      if (out->content().size() + content.size() > max_bytes) {
-        return too_large(out->content().size() + content.size());
-      }
-      out->mutable_content()->append(content);
+      out->mutable_content()->append(content);  // one part (a message) at most past the limit
     }
-    if (out->content().size() > max_bytes) return too_large(out->content().size());
+    if (out->content().size() > max_bytes) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("content: ", out->content().size(), " bytes; the limit is ",
+                                       max_bytes, " bytes; nothing imported"));
+    }
     part.Clear();
   }
   if (parts == 0) {

@@ -126,22 +126,21 @@ void EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p, absl::Time 
               f.set_status(provenance::v1::FLAG_STATUS_OPEN);
               f.set_disposition(provenance::v1::DISPOSITION_UNSPECIFIED);
             }
+            // Room for the new spell: the oldest spells go first.
+            int spells = 0;
+            for (const auto& x : *evidence) spells += x.kind() == kSpellEvidence;
+            for (auto it = evidence->begin(); spells >= kMaxSpellsInEvidence;) {
+              if (it->kind() == kSpellEvidence) {
+                it = evidence->erase(it);
+                --spells;
+              } else {
+                ++it;
+              }
+            }
             auto* e = f.add_evidence();
             e->set_kind(kSpellEvidence);
             SetTimestamp(e->mutable_time(), spell.since_us);
-            int spells = 0;
-            for (const auto& x : *evidence) spells += x.kind() == kSpellEvidence;
-            for (int i = 0; spells > kMaxSpellsInEvidence && i < evidence->size();) {
-              if ((*evidence)[i].kind() == kSpellEvidence) {
-                evidence->erase(evidence->begin() + i);
-                --spells;
-              } else {
-                ++i;
-              }
-            }
-            current = std::find_if(evidence->begin(), evidence->end(), [&](const auto& e) {
-              return e.kind() == kSpellEvidence && ToMicros(e.time()) == spell.since_us;
-            });
+            current = evidence->end() - 1;
           }
           const std::string sentence = absl::StrCat(
               "Every report of node ", node_id, " since ", Clock(spell.since_us), " was refused (",

@@ -79,14 +79,12 @@ void IngestWriter::RecordRejections() {
     return;
   }
   if (!options_.on_node_events || recorded->empty()) return;
-  absl::flat_hash_map<std::string, int64_t> counts;
-  for (const NodeRejections& n : nodes) counts[n.node_id] = n.count;
   std::vector<NodeEvent> events;
   events.reserve(recorded->size());
   for (NodeRejectionState& st : *recorded) {
     NodeEvent& e = events.emplace_back();
     e.kind = NodeEvent::Kind::kRejections;
-    e.count = counts[st.node_id];
+    e.count = st.count;
     e.node_id = std::move(st.node_id);
     e.time = st.last_rejected;
     e.total = st.reports_rejected;

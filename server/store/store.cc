@@ -216,6 +216,7 @@ absl::StatusOr<std::vector<NodeRejectionState>> Store::RecordRejections(
     if (row.ok() && *row) {  // no row: a node id with no record
       NodeRejectionState& st = states.emplace_back();
       st.node_id = n.node_id;
+      st.count = n.count;
       st.reports_rejected = update->ColumnInt64(0);
       st.last_rejected = absl::FromUnixMicros(update->ColumnInt64(1));
       st.last_rejection = update->ColumnText(2);

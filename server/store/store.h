@@ -71,6 +71,7 @@ struct NodeRejections {
 // spell on (a node whose reports keep being refused while its stream stays open).
 struct NodeRejectionState {
   std::string node_id;
+  int64_t count = 0;             // rejected in this round (NodeRejections::count)
   int64_t reports_rejected = 0;  // all time
   absl::Time last_rejected;      // newest rejection (provd's clock)
   std::string last_rejection;    // its reason

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc/bearer_channel.h"
+#include "common/grpc/streamed_parts.h"
 #include "common/testing/fake_clock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
@@ -352,17 +353,7 @@ TEST_F(IngestHostileTest, MessagesAreLimitedToReportSizeAndLargeImportsStream) {
   }
   grpc::ClientContext ctx;
   provenance::v1::ImportAccountsResponse response;
-  auto writer = identity->ImportAccountsStream(&ctx, &response);
-  provenance::v1::ImportAccountsRequest part = request;
-  part.set_content(csv.substr(0, 1u << 20));
-  ASSERT_TRUE(writer->Write(part));
-  for (size_t at = 1u << 20; at < csv.size(); at += 1u << 20) {
-    part.Clear();
-    part.set_content(csv.substr(at, 1u << 20));
-    ASSERT_TRUE(writer->Write(part));
-  }
-  writer->WritesDone();
-  grpc::Status s = writer->Finish();
+  grpc::Status s = SendInParts(identity->ImportAccountsStream(&ctx, &response), request);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_GT(response.accepted(), 40000u);
   EXPECT_EQ(response.errors_size(), 0);

@@ -136,6 +136,7 @@ TEST_F(StoreTest, RecordRejectionsUpdatesKnownNodesOnly) {
   ASSERT_TRUE(updated.ok()) << updated.status();
   ASSERT_EQ(updated->size(), 1u);
   EXPECT_EQ((*updated)[0].node_id, "node-1");
+  EXPECT_EQ((*updated)[0].count, 3);
   EXPECT_EQ((*updated)[0].reports_rejected, 3);
   EXPECT_EQ((*updated)[0].rejecting_since, t1) << "the spell the analysis engine judges";
   EXPECT_EQ((*updated)[0].last_rejected, t1 + absl::Seconds(5));
