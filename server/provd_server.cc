@@ -282,6 +282,8 @@ absl::Status ProvdServer::Init() {
   analysis_options.db_path = s.store->path();
   analysis_options.clock = s.clock;
   analysis_options.policy = s.policy.policy;
+  analysis_options.report_clock = o.ledger_report_clock;  // replays: silence too
+  analysis_options.catalog = s.catalog;
   PROV_ASSIGN_OR_RETURN(s.analysis, AnalysisEngine::Start(std::move(analysis_options)));
   if (startup.snapshot.kyc_version > 0 || !startup.snapshot.screening_list_version.empty()) {
     s.analysis->OnIdentityChanged(std::move(startup.snapshot));
@@ -303,6 +305,7 @@ absl::Status ProvdServer::Init() {
   inventory_options.stats = &s.identity->stats();  // prov_imports_total{kind="inventory"}
   inventory_options.catalog = s.catalog;
   inventory_options.max_import_bytes = kMaxImportBytes;
+  inventory_options.on_imported = [engine = s.analysis.get()] { engine->OnInventoryChanged(); };
   PROV_ASSIGN_OR_RETURN(s.inventory,
                         InventoryServiceImpl::Create(s.store->path(), *s.clock, inventory_options));
   if (!startup.policy.has_value() || !s.options.policy_file.empty() ||

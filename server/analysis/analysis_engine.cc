@@ -48,6 +48,8 @@ absl::StatusOr<std::unique_ptr<AnalysisEngine>> AnalysisEngine::Start(Options op
       return absl::Status(loaded.code(),
                           absl::StrCat("loading analysis state: ", loaded.message()));
     }
+    engine->analyzer_->SetHardwareClock(engine->options_.report_clock, engine->options_.catalog);
+    engine->LoadInventory();
     // Persist bundles FinishRestore had to recreate.
     PROV_RETURN_IF_ERROR(
         engine->store_->Save(*engine->analyzer_, engine->analyzer_->TakeChanges()));
@@ -113,6 +115,30 @@ absl::StatusOr<provenance::v1::Flag> AnalysisEngine::SetFlagCase(
   return copy;
 }
 
+void AnalysisEngine::OnInventoryChanged() {
+  absl::MutexLock lock(&queue_mu_);
+  queue_.emplace_back(InventoryReload{});
+  ++submitted_;
+}
+
+void AnalysisEngine::Tick() {
+  absl::MutexLock lock(&queue_mu_);
+  queue_.emplace_back(std::monostate{});
+  ++submitted_;
+}
+
+void AnalysisEngine::LoadInventory() {
+  auto loaded = store_->LoadInventory();
+  if (!loaded.ok()) {
+    // The previous inventory stays in force; the next import tries again.
+    std::fprintf(stderr, "provd: loading the declared inventory failed: %s\n",
+                 std::string(loaded.status().message()).c_str());
+    return;
+  }
+  if (loaded->second == 0) return;  // nothing imported: the hardware rules wait for one
+  analyzer_->SetInventory(std::move(loaded->first), loaded->second);
+}
+
 void AnalysisEngine::Flush() {
   absl::MutexLock lock(&queue_mu_);
   const uint64_t target = submitted_;
@@ -158,14 +184,19 @@ size_t AnalysisEngine::pending() const {
 void AnalysisEngine::Run() {
   while (true) {
     std::vector<Item> items;
+    bool ticked = false;  // an item of our own, not submitted: not counted in done_
     {
       absl::MutexLock lock(&queue_mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
         return stopping_ || !queue_.empty();
       };
-      queue_mu_.Await(absl::Condition(&ready));
+      if (!queue_mu_.AwaitWithTimeout(absl::Condition(&ready), options_.tick)) {
+        items.emplace_back(std::monostate{});  // the tick: evaluate with nothing new
+        ticked = true;
+      }
       if (queue_.empty() && stopping_) return;
-      items.swap(queue_);
+      for (Item& item : queue_) items.push_back(std::move(item));
+      queue_.clear();
     }
     const auto start = std::chrono::steady_clock::now();
     Apply(items);
@@ -178,8 +209,8 @@ void AnalysisEngine::Run() {
         counters_.reports += batch->size();
       }
     }
-    done_ += items.size();
-    ++counters_.batches;
+    done_ += items.size() - (ticked ? 1 : 0);
+    if (items.size() > (ticked ? 1u : 0u)) ++counters_.batches;
     counters_.busy_seconds += seconds;
   }
 }
@@ -197,6 +228,8 @@ void AnalysisEngine::Apply(std::vector<Item>& items) {
         for (const NodeEvent& e : *events) analyzer_->ObserveNodeEvent(e);
       } else if (auto* policy = std::get_if<std::shared_ptr<const policy::Policy>>(&item)) {
         analyzer_->SetPolicy(*policy);
+      } else if (std::holds_alternative<InventoryReload>(item)) {
+        LoadInventory();
       }  // std::monostate: a case change already applied under mu_
     }
     analyzer_->Evaluate(options_.clock->Now());

@@ -9,12 +9,12 @@
 //   auto watch = engine->Watch(provenance::v1::SEVERITY_HIGH);       // WatchFlags streams
 //   engine->Shutdown();                                              // drains and persists
 //
-// Threads: Submit/OnNodeEvents/OnIdentityChanged/OnPolicyLoaded enqueue and return (Submit waits
-// only when the queue holds max_pending reports: back-pressure on the writer rather than lost
-// evidence). The engine thread takes everything queued, applies it under the mutex, evaluates the
-// rules, saves the changes in one transaction and then notifies watchers. Queries take the mutex
-// briefly. A failed save is logged and counted; the changes stay in memory and are saved with the
-// next batch's (rows are idempotent upserts keyed by id).
+// Threads: Submit/OnNodeEvents/OnIdentityChanged/OnPolicyLoaded/OnInventoryChanged enqueue and
+// return (Submit waits only when the queue holds max_pending reports: back-pressure on the writer
+// rather than lost evidence). The engine thread takes everything queued, applies it under the
+// mutex, evaluates the rules, saves the changes in one transaction and then notifies watchers.
+// Queries take the mutex briefly. A failed save is logged and counted; the changes stay in memory
+// and are saved with the next batch's (rows are idempotent upserts keyed by id).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "server/analysis/analysis_store.h"
 #include "server/analysis/analyzer.h"
@@ -71,6 +72,12 @@ class AnalysisEngine final : public IdentitySink {
     const Clock* clock = nullptr;                  // required
     std::shared_ptr<const policy::Policy> policy;  // required
     size_t max_pending = 65536;                    // queued reports before Submit waits
+    // With nothing queued the engine still evaluates this often, so silence (hardware_silent)
+    // is judged while nothing arrives.
+    absl::Duration tick = absl::Seconds(5);
+    // Hardware silence on the fleet's report timeline (provd --ledger-clock report, replays).
+    bool report_clock = false;
+    const AcceleratorCatalog* catalog = nullptr;  // null: the builtin one
   };
   static absl::StatusOr<std::unique_ptr<AnalysisEngine>> Start(Options options);
   ~AnalysisEngine() override;
@@ -91,6 +98,12 @@ class AnalysisEngine final : public IdentitySink {
                                                    const std::string& assignee,
                                                    absl::Time updated_at);
 
+  // The declared inventory changed (an import committed): the engine reloads it from the store
+  // and the hardware rules judge every node against it. Enqueued like Submit, never waits.
+  void OnInventoryChanged();
+  // An evaluation with nothing new (what the tick does): silence is judged on the clock's now.
+  void Tick();
+
   // Waits until everything submitted before the call is analysed and saved (tests, shutdown).
   void Flush();
   void Shutdown();  // idempotent
@@ -107,10 +120,13 @@ class AnalysisEngine final : public IdentitySink {
   size_t max_pending() const { return options_.max_pending; }
 
  private:
-  // std::monostate: nothing to apply, only save and push what changed (a case change).
-  using Item =
-      std::variant<std::vector<ReportObservation>, IdentitySnapshot,
-                   std::shared_ptr<const policy::Policy>, std::vector<NodeEvent>, std::monostate>;
+  // std::monostate: nothing to apply, only evaluate, save and push what changed (a case change,
+  // a tick). InventoryReload: reload the declared inventory.
+  struct InventoryReload {};
+  using Item = std::variant<std::vector<ReportObservation>, IdentitySnapshot,
+                            std::shared_ptr<const policy::Policy>, std::vector<NodeEvent>,
+                            std::monostate, InventoryReload>;
+  void LoadInventory() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   AnalysisEngine(Options options, std::unique_ptr<AnalysisStore> store);
   void Run();
   void Apply(std::vector<Item>& items);

@@ -1,11 +1,15 @@
 #include "server/analysis/analysis_store.h"
 
+#include <limits>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/inventory_store.h"
 #include "server/store/schema.h"
 
 namespace prov::server {
@@ -63,6 +67,17 @@ absl::StatusOr<std::unique_ptr<AnalysisStore>> AnalysisStore::Open(const std::st
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
   PROV_RETURN_IF_ERROR(MigrateSchema(*db));
   return std::unique_ptr<AnalysisStore>(new AnalysisStore(std::move(db)));
+}
+
+absl::StatusOr<std::pair<std::shared_ptr<const inventory::InventoryIndex>, int64_t>>
+AnalysisStore::LoadInventory() {
+  PROV_ASSIGN_OR_RETURN(const int64_t version, LatestInventoryVersion(*db_));
+  InventoryQuery all;
+  all.limit = static_cast<size_t>(std::numeric_limits<int64_t>::max());
+  PROV_ASSIGN_OR_RETURN(std::vector<provenance::v1::InventoryEntry> entries,
+                        ListInventory(*db_, all));
+  return std::make_pair(std::make_shared<const inventory::InventoryIndex>(std::move(entries)),
+                        version);
 }
 
 absl::Status AnalysisStore::Load(Analyzer& analyzer) {

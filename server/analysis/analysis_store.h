@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/analysis/analyzer.h"
+#include "server/inventory/inventory_index.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
@@ -29,6 +30,10 @@ class AnalysisStore {
 
   absl::Status Load(Analyzer& analyzer);
   absl::Status Save(const Analyzer& analyzer, const AnalyzerChanges& changes);
+  // The declared inventory as the store holds it now (server/store/inventory_store.h), indexed,
+  // and its version (0, with an empty index, when nothing was imported).
+  absl::StatusOr<std::pair<std::shared_ptr<const inventory::InventoryIndex>, int64_t>>
+  LoadInventory();
 
  private:
   explicit AnalysisStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}

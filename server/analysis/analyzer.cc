@@ -84,7 +84,21 @@ void ClaimAddress(Analyzer::State& s, const std::string& address, const std::str
 }
 
 Analyzer::Analyzer(std::shared_ptr<const policy::Policy> policy)
-    : s_(std::make_unique<State>()), policy_(std::move(policy)) {}
+    : s_(std::make_unique<State>()), policy_(std::move(policy)) {
+  s_->owner = this;
+}
+
+void Analyzer::SetInventory(std::shared_ptr<const inventory::InventoryIndex> inventory,
+                            int64_t version) {
+  s_->hw.inventory = std::move(inventory);
+  s_->hw.inventory_version = version;
+  s_->hw.inventory_changed = true;
+}
+
+void Analyzer::SetHardwareClock(bool report_timeline, const AcceleratorCatalog* catalog) {
+  s_->hw.report_clock = report_timeline;
+  s_->hw.catalog = catalog;
+}
 Analyzer::~Analyzer() = default;
 
 // Links that could not be made when their evidence arrived (RememberUnresolved), tried again now
@@ -127,7 +141,7 @@ void Analyzer::ObserveNodeEvent(const NodeEvent& e) {
       ObserveRejections(*s_, e);
       break;
     case NodeEvent::Kind::kIdentityMismatch:
-      ObserveIdentityMismatch(*s_, *policy_, e);
+      ObserveIdentityMismatch(*s_, e);
       break;
   }
 }
@@ -164,7 +178,8 @@ void Analyzer::Observe(const ReportObservation& r) {
     const auto& a = node.accelerators(static_cast<int>(i));
     const auto& b = r.accelerators[i];
     accel_changed = a.pci_address() != b.pci_address() || a.vendor_id() != b.vendor_id() ||
-                    a.device_id() != b.device_id();
+                    a.device_id() != b.device_id() || a.serial() != b.serial() ||
+                    a.uuid() != b.uuid() || a.model() != b.model();
   }
   if (accel_changed) {
     node.mutable_accelerators()->Assign(r.accelerators.begin(), r.accelerators.end());
@@ -194,6 +209,12 @@ void Analyzer::Observe(const ReportObservation& r) {
   }
   if (retry) RetryUnresolved(s, p, node);
   NodeReportStored(s, r.node_id);
+  if (r.interval_seconds != node.interval_seconds()) {
+    node.set_interval_seconds(r.interval_seconds);
+    s.changed_nodes.insert(r.node_id);
+  }
+  s.hw.pending.push_back(PendingHardwareReport{r.node_id, r.time_us,
+                                               int64_t{r.interval_seconds} * 1000000, r.complete});
   node.set_last_time_us(std::max(node.last_time_us(), r.time_us));
   if (node.first_time_us() == 0 || r.time_us < node.first_time_us()) {
     node.set_first_time_us(r.time_us);

@@ -6,7 +6,8 @@
 //   analyzer.SetIdentity(snapshot, now);                // accounts, screening hits
 //   analyzer.Observe(ObserveReport(report, usage));     // one committed report
 //   analyzer.ObserveNodeEvent(event);                   // a round of rejected reports, ...
-//   analyzer.Evaluate(now);                             // rules on everything the above touched
+//   analyzer.SetInventory(index, version);              // the declared inventory
+//   analyzer.Evaluate(now);                             // rules (rule.h) on what the above touched
 //   AnalyzerChanges changes = analyzer.TakeChanges();   // what to persist / push to watchers
 //
 // Evidence (docs/design/correlation.md): every link kind is found through an index keyed by the
@@ -31,11 +32,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "common/accelerator_catalog.h"
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/analysis_state.pb.h"
 #include "server/analysis/identity_sink.h"
 #include "server/analysis/node_event.h"
 #include "server/analysis/observation.h"
+#include "server/inventory/inventory_index.h"
 #include "server/policy/policy.h"
 
 namespace prov::server {
@@ -71,6 +74,12 @@ class Analyzer {
   // The accounts, their screening hits and the versions they come from. `now` dates the flags it
   // raises when no report does.
   void SetIdentity(const IdentitySnapshot& snapshot, absl::Time now);
+  // The declared inventory (provctl inventory import) and its version: the hardware rules judge
+  // every node against it at the next Evaluate. Null: none imported.
+  void SetInventory(std::shared_ptr<const inventory::InventoryIndex> inventory, int64_t version);
+  // Silence on the fleet's newest report time instead of provd's clock (replays at a time scale,
+  // provd --ledger-clock report); the catalog naming PCI IDs (null: the builtin one).
+  void SetHardwareClock(bool report_timeline, const AcceleratorCatalog* catalog = nullptr);
   // Re-weighs every link and re-evaluates every bundle under the new policy.
   void SetPolicy(std::shared_ptr<const policy::Policy> policy);
   // Applies the policy's rules to every bundle, account and node touched since the last call.

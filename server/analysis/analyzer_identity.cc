@@ -326,6 +326,14 @@ void Analyzer::RestoreFlag(provenance::v1::Flag flag) {
     // A spell not yet noted as over: resolved (or noted) by the node's next stored report.
     s.rejecting_flagged.insert(flag.subject().substr(5));
   }
+  if (flag.rule() == kHardwareSilentRule && flag.status() != provenance::v1::FLAG_STATUS_RESOLVED) {
+    // Resolved by the card's or node's next report (rule_hardware_silent.cc).
+    if (absl::StartsWith(flag.subject(), "node:")) {
+      s.hw.nodes[flag.subject().substr(5)].silent = true;
+    } else if (absl::StartsWith(flag.subject(), "accelerator:")) {
+      s.hw.silent_cards.insert(flag.subject().substr(12));
+    }
+  }
   const std::string id = flag.flag_id();
   s.flags[id] = std::move(flag);
 }

@@ -7,10 +7,44 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "server/analysis/analyzer_state.h"
 
 namespace prov::server {
+
+inline constexpr size_t kMaxListed = 200;  // entities listed on a flag or bundle
+inline constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
+
+// "3.2e+25": figures in flag sentences.
+inline std::string Eng(double v) { return absl::StrFormat("%.2g", v); }
+// "2026-12-05 20:15:03 UTC"
+std::string ClockText(int64_t us);
+
+// Replaces *out with the first kMaxListed of `values`.
+template <typename Set>
+void Fill(google::protobuf::RepeatedPtrField<std::string>* out, const Set& values) {
+  out->Clear();
+  size_t n = 0;
+  for (const auto& v : values) {
+    if (n++ == kMaxListed) break;
+    out->Add(std::string(v));
+  }
+}
+// Appends `value` to *out unless it is there already (or *out holds kMaxListed).
+void AddUnique(google::protobuf::RepeatedPtrField<std::string>* out, const std::string& value);
+
+// A bundle's compute and restricted parties, summed over its accounts.
+struct BundleTotals {
+  double low = 0, high = 0, seconds = 0;
+  std::string method;
+  bool trains = false;
+  std::vector<std::string> restricted;    // reasons
+  int64_t restricted_first_train_us = 0;  // earliest training report of a restricted account
+  std::vector<std::string> restricted_accounts, training_accounts;
+  int64_t first_train_us = 0;  // earliest training report of any member
+};
+BundleTotals Totals(const Analyzer::State& s, const BundleState& b);
 
 int64_t ToMicros(const google::protobuf::Timestamp& ts);
 void SetTimestamp(google::protobuf::Timestamp* ts, int64_t us);
@@ -89,18 +123,32 @@ void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& 
                 policy::Severity severity, const std::string& material,
                 absl::FunctionRef<int64_t()> first_us, int64_t evidence_us, absl::Time now,
                 const std::function<void(provenance::v1::Flag&)>& fill);
+// Resolves the open flag of (rule, subject), if any, adding a `kind` evidence entry with
+// `sentence` and appending `summary_note` to its summary; a case a person took (acknowledged,
+// escalated) keeps its status and gets the evidence only. Returns whether a flag was touched.
+bool ResolveFlag(Analyzer::State& s, const std::string& rule, const std::string& subject,
+                 const std::string& kind, const std::string& sentence,
+                 const std::string& summary_note, int64_t now_us);
+// Reopens a flag the rules resolved when what raised it holds again (called from a fill).
+void Reopen(provenance::v1::Flag& f);
 
-// Node rules (analyzer_node_health.cc): node_reports_rejected, a node whose every report is
+// Node rules (analyzer_node_health.cc, rule.h): node_reports_rejected, a node whose every report is
 // refused for the policy's node_health.rejecting_after while it keeps sending.
 inline constexpr char kNodeRejectedRule[] = "node_reports_rejected";
 void ObserveRejections(Analyzer::State& s, const NodeEvent& e);
 // A report of `node_id` was stored: its spell, if any, is over.
 void NodeReportStored(Analyzer::State& s, const std::string& node_id);
-void EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p, absl::Time now);
 // node_identity_mismatch (analyzer_node_identity.cc): a node's client certificate used to report
 // as another node. Raised (or reopened) at once on the certificate's node.
 inline constexpr char kNodeIdentityMismatchRule[] = "node_identity_mismatch";
-void ObserveIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const NodeEvent& e);
+void ObserveIdentityMismatch(Analyzer::State& s, const NodeEvent& e);  // queued for the rule
+// The hardware reconciliation rules (rule_hardware_*.cc, contract in docs/inventory-format.md).
+inline constexpr char kHardwareRelabelledRule[] = "hardware_relabelled";
+inline constexpr char kHardwareMovedRule[] = "hardware_moved";
+inline constexpr char kHardwareClonedRule[] = "hardware_cloned_identity";
+inline constexpr char kHardwareUndeclaredRule[] = "hardware_undeclared";
+inline constexpr char kHardwareSilentRule[] = "hardware_silent";
+inline constexpr char kHardwareAssignmentRule[] = "hardware_assignment";
 void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
 std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);
 void JoinBundles(Analyzer::State& s, const std::string& a, const std::string& b, int64_t t);

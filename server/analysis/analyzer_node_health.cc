@@ -13,6 +13,7 @@
 #include "server/analysis/analyzer.h"
 #include "server/analysis/analyzer_internal.h"
 #include "server/analysis/analyzer_state.h"
+#include "server/analysis/rule.h"
 
 namespace prov::server {
 namespace {
@@ -77,7 +78,24 @@ void NodeReportStored(Analyzer::State& s, const std::string& node_id) {
   if (was || s.rejecting_flagged.contains(node_id)) s.dirty_rejecting.insert(node_id);
 }
 
-void EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p, absl::Time now) {
+namespace {
+
+// node_reports_rejected: judged on the nodes whose spell changed since the last evaluation.
+class NodeRejectedRule final : public Rule {
+ public:
+  absl::string_view name() const override { return kNodeRejectedRule; }
+  void Evaluate(RuleContext& ctx) override { EvaluateNodeHealth(ctx.s, ctx.p, ctx.now); }
+
+ private:
+  static void EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p, absl::Time now);
+};
+
+}  // namespace
+
+std::unique_ptr<Rule> MakeNodeRejectedRule() { return std::make_unique<NodeRejectedRule>(); }
+
+void NodeRejectedRule::EvaluateNodeHealth(Analyzer::State& s, const policy::Policy& p,
+                                          absl::Time now) {
   const int64_t now_us = absl::ToUnixMicros(now);
   const int64_t after_us = absl::ToInt64Microseconds(p.node_health.rejecting_after);
   for (const std::string& node_id : s.dirty_rejecting) {

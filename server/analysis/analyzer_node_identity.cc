@@ -14,6 +14,7 @@
 #include "server/analysis/analyzer.h"
 #include "server/analysis/analyzer_internal.h"
 #include "server/analysis/analyzer_state.h"
+#include "server/analysis/rule.h"
 
 namespace prov::server {
 namespace {
@@ -23,13 +24,31 @@ using provenance::v1::Flag;
 constexpr int kMaxEvidence = 20;
 constexpr char kEvidenceKind[] = "identity";
 
-std::string Clock(int64_t us) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMicros(us), absl::UTCTimeZone());
-}
+void RaiseIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const NodeEvent& e);
+
+// node_identity_mismatch: every refusal round observed since the last evaluation, at once.
+class NodeIdentityMismatchRule final : public Rule {
+ public:
+  absl::string_view name() const override { return kNodeIdentityMismatchRule; }
+  void Evaluate(RuleContext& ctx) override {
+    for (const NodeEvent& e : ctx.s.identity_mismatches) RaiseIdentityMismatch(ctx.s, ctx.p, e);
+    ctx.s.identity_mismatches.clear();
+  }
+};
 
 }  // namespace
 
-void ObserveIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const NodeEvent& e) {
+std::unique_ptr<Rule> MakeNodeIdentityMismatchRule() {
+  return std::make_unique<NodeIdentityMismatchRule>();
+}
+
+void ObserveIdentityMismatch(Analyzer::State& s, const NodeEvent& e) {
+  s.identity_mismatches.push_back(e);
+}
+
+namespace {
+
+void RaiseIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const NodeEvent& e) {
   const std::string& node_id = e.node_id;
   const std::string& claimed = e.detail;
   const int64_t last_us = absl::ToUnixMicros(e.time);
@@ -48,12 +67,12 @@ void ObserveIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const 
         auto* added = f.add_evidence();
         added->set_kind(kEvidenceKind);
         SetTimestamp(added->mutable_time(), last_us);
-        added->set_sentence(
-            absl::StrCat("An agent stream with node ", node_id,
-                         "'s client certificate sent reports as node \"", claimed, "\": ", e.count,
-                         " stream(s) refused between ", Clock(first_us), " and ", Clock(last_us),
-                         ". A node's certificate speaks only for that node: a stolen, copied or "
-                         "shared certificate, or an agent whose --node-id is not its own."));
+        added->set_sentence(absl::StrCat(
+            "An agent stream with node ", node_id, "'s client certificate sent reports as node \"",
+            claimed, "\": ", e.count, " stream(s) refused between ", ClockText(first_us), " and ",
+            ClockText(last_us),
+            ". A node's certificate speaks only for that node: a stolen, copied or "
+            "shared certificate, or an agent whose --node-id is not its own."));
         int kept = 0;
         for (const auto& x : *evidence) kept += x.kind() == kEvidenceKind;
         for (int i = 0; kept > kMaxEvidence && i < evidence->size();) {
@@ -79,11 +98,12 @@ void ObserveIdentityMismatch(Analyzer::State& s, const policy::Policy& p, const 
         f.set_policy_version(p.version);
         f.set_summary(absl::StrCat("Node ", node_id,
                                    "'s client certificate was used to report as node ", claimed,
-                                   " (newest at ", Clock(last_us),
+                                   " (newest at ", ClockText(last_us),
                                    "); if it is not a misconfiguration, revoke it: provctl "
                                    "nodes revoke ",
                                    node_id));
       });
 }
 
+}  // namespace
 }  // namespace prov::server

@@ -16,7 +16,9 @@
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/analysis_state.pb.h"
 #include "server/analysis/analyzer.h"
+#include "server/analysis/hardware_facts.h"
 #include "server/analysis/rhythm.h"
+#include "server/analysis/rule.h"
 
 namespace prov::server {
 
@@ -163,6 +165,12 @@ struct Analyzer::State {
   absl::flat_hash_map<std::string, RejectingSpell> rejecting;
   absl::flat_hash_set<std::string> rejecting_flagged;
   std::set<std::string> dirty_rejecting;
+  std::vector<NodeEvent> identity_mismatches;  // refusal rounds for node_identity_mismatch
+  // Hardware reconciliation (hardware_facts.h, rule_hardware_*.cc).
+  HardwareState hw;
+  // The rules (rule.h), in evaluation order, and the Analyzer they serve (bundle views).
+  std::vector<std::unique_ptr<Rule>> rules = MakeRules();
+  const Analyzer* owner = nullptr;
 
   // Work for Evaluate() and changes for TakeChanges().
   std::set<std::string> dirty_bundles, dirty_nodes, dirty_accounts;

@@ -31,7 +31,7 @@ uint64_t AcceleratorFingerprint(const provenance::v1::NodeReport& report) {
   uint64_t h = absl::HashOf(report.accelerators_size());
   for (const auto& a : report.accelerators()) {
     h = absl::HashOf(h, a.pci_address(), a.vendor_id(), a.device_id(), a.vendor(), a.model(),
-                     a.family());
+                     a.family(), a.serial(), a.uuid());
   }
   return h;
 }
@@ -104,6 +104,7 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
   }
   obs.time_us = ToUnixMicros(report.collected_at());
   obs.interval_seconds = report.interval_seconds();
+  obs.complete = !report.has_health() || report.health().collector_errors_size() == 0;
   const uint64_t node_key = absl::HashOf(node.node_id());
   obs.accelerators_unchanged =
       cache != nullptr && cache->Unchanged(node_key, hints->accelerators_fingerprint);
@@ -117,6 +118,8 @@ ReportObservation ObserveReport(const provenance::v1::NodeReport& report,
       f.set_vendor(a.vendor());
       f.set_model(a.model());
       f.set_family(a.family());
+      f.set_serial(a.serial());
+      f.set_uuid(a.uuid());
     }
   }
   obs.workloads.reserve(report.workloads_size());

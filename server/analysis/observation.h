@@ -80,6 +80,9 @@ struct ReportObservation {
   bool accelerators_unchanged = false;  // left out: same as the last report of the node (cache)
   int64_t time_us = 0;                  // collected_at
   uint32_t interval_seconds = 0;
+  // No collector failed (AgentHealth.collector_errors empty): the report is a whole snapshot of the
+  // node's hardware; an incomplete one proves no card missing.
+  bool complete = true;
   std::vector<WorkloadObservation> workloads;
 };
 

@@ -47,6 +47,11 @@ class InventoryIndex {
     auto it = by_node_.find(node);
     return it == by_node_.end() ? kNone : it->second;
   }
+  // Declared node -> its rows.
+  const absl::flat_hash_map<std::string, std::vector<const provenance::v1::InventoryEntry*>>&
+  Nodes() const {
+    return by_node_;
+  }
   size_t size() const { return entries_.size(); }
 
  private:

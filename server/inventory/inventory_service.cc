@@ -170,6 +170,7 @@ grpc::Status InventoryServiceImpl::ImportInventory(
     return txn.Commit();
   }();
   if (!done.ok()) return Refuse(done);
+  if (options_.on_imported) options_.on_imported();
   if (options_.stats != nullptr) {
     options_.stats->Count(kKind,
                           parsed->errors.empty() ? ImportResult::kOk : ImportResult::kPartial,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,9 @@ struct InventoryServiceOptions {
   size_t max_reported_errors = 100;  // more are summed up in one last line
   uint32_t max_list_limit = 100000;
   uint32_t default_list_limit = 1000;
+  // Called after each committed import (the analysis engine reloads the inventory and the
+  // hardware rules judge every node against it). Null: nobody is told.
+  std::function<void()> on_imported;
 };
 
 class InventoryServiceImpl final : public provenance::v1::InventoryService::Service {

@@ -68,6 +68,21 @@ struct Policy {
     // stolen, copied or shared certificate is an incident, not noise).
     Severity identity_mismatch_severity = Severity::kCritical;
   } node_health;
+  // Hardware reconciliation (issue 10 §3): the declared inventory against the accelerators the
+  // agents report. Silence counts in each node's own report interval on provd's clock.
+  struct {
+    int silent_after_intervals = 3;
+    // A node quiet for less than this is rebooting, not hidden (POST and driver load on an
+    // 8-accelerator server take minutes), whatever its interval.
+    absl::Duration silent_min = absl::Minutes(5);
+    absl::Duration assumed_interval = absl::Seconds(60);  // a node that never reported
+    Severity relabelled_severity = Severity::kHigh;       // critical when the chip is restricted
+    Severity moved_severity = Severity::kHigh;
+    Severity cloned_identity_severity = Severity::kCritical;
+    Severity undeclared_severity = Severity::kMedium;
+    Severity silent_severity = Severity::kMedium;
+    Severity assignment_severity = Severity::kHigh;
+  } hardware;
   struct {
     double bundle_threshold = 0.6;  // combined evidence score that joins two accounts
     absl::flat_hash_map<std::string, double> weights;  // link kind -> weight 0..1

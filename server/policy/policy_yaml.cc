@@ -96,10 +96,11 @@ class Parser {
 
 absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   Policy p;
-  PROV_RETURN_IF_ERROR(OnlyKeys(root, "",
-                                {"version", "description", "compute_tiers", "projection",
-                                 "restricted_jurisdictions", "screening", "restricted_hardware",
-                                 "restricted_party_training", "node_health", "correlation"}));
+  PROV_RETURN_IF_ERROR(
+      OnlyKeys(root, "",
+               {"version", "description", "compute_tiers", "projection", "restricted_jurisdictions",
+                "screening", "restricted_hardware", "restricted_party_training", "node_health",
+                "hardware", "correlation"}));
   if (!root["version"]) return Error(root, "version", "required (recorded on every flag)");
   PROV_ASSIGN_OR_RETURN(p.version, String(root["version"], "version"));
   if (absl::StripAsciiWhitespace(p.version).empty())
@@ -231,6 +232,41 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       PROV_ASSIGN_OR_RETURN(
           p.node_health.identity_mismatch_severity,
           Sev(n["identity_mismatch_severity"], "node_health.identity_mismatch_severity"));
+    }
+  }
+  if (const YAML::Node h = root["hardware"]) {
+    PROV_RETURN_IF_ERROR(
+        OnlyKeys(h, "hardware",
+                 {"silent_after_intervals", "silent_min", "assumed_interval", "relabelled_severity",
+                  "moved_severity", "cloned_identity_severity", "undeclared_severity",
+                  "silent_severity", "assignment_severity"}));
+    if (h["silent_after_intervals"]) {
+      PROV_ASSIGN_OR_RETURN(double n, Number(h["silent_after_intervals"],
+                                             "hardware.silent_after_intervals", 1, 1000));
+      p.hardware.silent_after_intervals = static_cast<int>(n);
+    }
+    if (h["silent_min"]) {
+      PROV_ASSIGN_OR_RETURN(p.hardware.silent_min,
+                            Duration(h["silent_min"], "hardware.silent_min"));
+    }
+    if (h["assumed_interval"]) {
+      PROV_ASSIGN_OR_RETURN(p.hardware.assumed_interval,
+                            Duration(h["assumed_interval"], "hardware.assumed_interval"));
+      if (p.hardware.assumed_interval <= absl::ZeroDuration()) {
+        return Error(h["assumed_interval"], "hardware.assumed_interval", "must be positive");
+      }
+    }
+    const std::pair<const char*, Severity*> severities[] = {
+        {"relabelled_severity", &p.hardware.relabelled_severity},
+        {"moved_severity", &p.hardware.moved_severity},
+        {"cloned_identity_severity", &p.hardware.cloned_identity_severity},
+        {"undeclared_severity", &p.hardware.undeclared_severity},
+        {"silent_severity", &p.hardware.silent_severity},
+        {"assignment_severity", &p.hardware.assignment_severity}};
+    for (const auto& [key, out] : severities) {
+      if (h[key]) {
+        PROV_ASSIGN_OR_RETURN(*out, Sev(h[key], absl::StrCat("hardware.", key)));
+      }
     }
   }
   for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;

@@ -63,10 +63,13 @@ TEST(NodeIdentityMismatchTest, OneRewritePerMinutePerClaimedNodeAndReopensWhenRe
   Analyzer a(TestPolicy());
   const absl::Time t = kT0 + absl::Seconds(5);
   a.ObserveNodeEvent(Mismatch("n1", "victim", t));
+  a.Evaluate(t);
   a.ObserveNodeEvent(Mismatch("n1", "victim", t + absl::Seconds(10)));  // same minute
+  a.Evaluate(t + absl::Seconds(10));
   ASSERT_EQ(MismatchFlags(a).size(), 1u);
   EXPECT_EQ(MismatchFlags(a)[0].revision(), 1u);
   a.ObserveNodeEvent(Mismatch("n1", "other", t + absl::Seconds(20)));  // a new claimed node
+  a.Evaluate(t + absl::Seconds(20));
   EXPECT_EQ(MismatchFlags(a)[0].revision(), 2u);
   EXPECT_EQ(MismatchFlags(a)[0].nodes_size(), 3);
   const std::string id = MismatchFlags(a)[0].flag_id();
@@ -74,6 +77,7 @@ TEST(NodeIdentityMismatchTest, OneRewritePerMinutePerClaimedNodeAndReopensWhenRe
                           provenance::v1::DISPOSITION_FALSE_POSITIVE, "", t + absl::Minutes(1)),
             nullptr);
   a.ObserveNodeEvent(Mismatch("n1", "victim", t + absl::Minutes(5)));
+  a.Evaluate(t + absl::Minutes(5));
   std::vector<Flag> flags = MismatchFlags(a);
   ASSERT_EQ(flags.size(), 1u);  // the same flag, reopened
   EXPECT_EQ(flags[0].status(), provenance::v1::FLAG_STATUS_OPEN);
@@ -85,6 +89,7 @@ TEST(NodeIdentityMismatchTest, SeverityComesFromThePolicy) {
   yaml += "node_health: {identity_mismatch_severity: high}\n";
   Analyzer a(TestPolicy(yaml));
   a.ObserveNodeEvent(Mismatch("n1", "victim", kT0));
+  a.Evaluate(kT0);
   ASSERT_EQ(MismatchFlags(a).size(), 1u);
   EXPECT_EQ(MismatchFlags(a)[0].severity(), provenance::v1::SEVERITY_HIGH);
 }

@@ -8,7 +8,7 @@ namespace {
 TEST(PolicyTest, ShippedDefaultLoads) {
   auto p = LoadPolicyFile("deploy/policy/default.yaml");
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->version, "default-2026-12-05b");
+  EXPECT_EQ(p->version, "default-2026-12-05c");
   ASSERT_EQ(p->compute_tiers.size(), 4u);
   EXPECT_EQ(p->HighestTierReached(3e25)->name, "eu-ai-act-systemic-1e25");
   EXPECT_EQ(p->NextTier(3e25)->name, "frontier-1e26");
@@ -42,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"version: v1\nverison: v2\n",
                 "p.yaml:2:1: verison: unknown field (known: version, description, compute_tiers, "
                 "projection, restricted_jurisdictions, screening, restricted_hardware, "
-                "restricted_party_training, node_health, correlation)"},
+                "restricted_party_training, node_health, hardware, correlation)"},
         BadCase{
             "version: v1\ncompute_tiers:\n  - {name: a, flop: 1e25}\n  - {name: b, flop: 1e24}\n",
             "p.yaml:4:21: compute_tiers[1].flop: must be above the previous tier's 1e+25 (list "

@@ -237,7 +237,7 @@ TEST_F(StoreTest, ReopenKeepsDataAndDedupState) {
   EXPECT_EQ(node->node().last_seq(), 1u);
   ASSERT_EQ(node->accelerators_size(), 2);
   EXPECT_EQ(node->accelerators(0).pci_address(), "0000:3b:00.0");
-  EXPECT_EQ(node->accelerators(0).uuid(), "GPU-0000:3b:00.0");
+  EXPECT_EQ(node->accelerators(0).uuid(), "GPU-node-1-0000:3b:00.0");
 }
 
 TEST_F(StoreTest, InventoryNodesAndLedgerQueries) {

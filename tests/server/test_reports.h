@@ -34,7 +34,7 @@ inline provenance::v1::NodeReport MakeReport(const std::string& node_id, const s
     a->set_vendor("nvidia");
     a->set_model("H100 SXM5 80GB");
     a->set_model_known(true);
-    a->set_uuid(std::string("GPU-") + address);
+    a->set_uuid("GPU-" + node_id + "-" + address);  // unique per card, like a real UUID
     auto* s = r.add_samples();
     s->set_pci_address(address);
     s->set_utilization_pct(97);

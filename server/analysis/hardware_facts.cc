@@ -1,0 +1,218 @@
+#include "server/analysis/hardware_facts.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "server/analysis/analyzer_state.h"
+#include "server/analysis/rule.h"
+
+namespace prov::server {
+namespace {
+
+constexpr int64_t kMicros = 1000000;
+
+// A node known to the silence clock from now on (its first report, or a declared node that never
+// reported), due `SilenceAfter` after `from`.
+void ArmSilence(HardwareState& hw, const policy::Policy& p, const std::string& id, HardwareNode& n,
+                int64_t from) {
+  n.due_us = std::max(from, hw.up_since_us) + SilenceAfter(p, n.interval_us);
+  hw.silence_due[n.due_us / kMicros + 1].push_back(id);
+}
+
+void Sight(HardwareState& hw, const std::string& node, const provenance::v1::AcceleratorFact& a,
+           int64_t time_us, int64_t seen_us) {
+  const std::string key = CardKey(a);
+  if (key.empty()) return;
+  std::vector<CardSighting>& where = hw.cards[key];
+  for (CardSighting& c : where) {
+    if (c.node != node) continue;
+    c.pci = a.pci_address();
+    c.first_us = std::min(c.first_us, time_us);
+    c.last_us = std::max(c.last_us, time_us);
+    c.seen_us = std::max(c.seen_us, seen_us);
+    return;
+  }
+  if (where.size() >= kMaxSightings) {  // keep the newest: drop the one seen longest ago
+    where.erase(std::min_element(where.begin(), where.end(), [](const auto& x, const auto& y) {
+      return x.last_us < y.last_us;
+    }));
+  }
+  where.push_back(CardSighting{node, a.pci_address(), time_us, time_us, seen_us});
+}
+
+}  // namespace
+
+bool PlaceholderIdentity(absl::string_view value) {
+  const absl::string_view v = absl::StripAsciiWhitespace(value);
+  if (v.empty()) return true;
+  if (v.find_first_not_of("0-_:. ") == absl::string_view::npos) return true;   // "0", "0000-00"
+  if (v.find_first_not_of("Ff-_:. ") == absl::string_view::npos) return true;  // "FFFFFFFF"
+  static constexpr absl::string_view kPlaceholders[] = {"n/a",
+                                                        "[n/a]",
+                                                        "na",
+                                                        "none",
+                                                        "null",
+                                                        "unknown",
+                                                        "not specified",
+                                                        "not available",
+                                                        "default string",
+                                                        "to be filled by o.e.m.",
+                                                        "0123456789",
+                                                        "serial number"};
+  for (absl::string_view p : kPlaceholders) {
+    if (absl::EqualsIgnoreCase(v, p)) return true;
+  }
+  return false;
+}
+
+std::string CardKey(const provenance::v1::AcceleratorFact& a) {
+  if (!PlaceholderIdentity(a.serial())) return a.serial();
+  if (!PlaceholderIdentity(a.uuid())) return absl::StrCat("uuid:", a.uuid());
+  return "";
+}
+
+const provenance::v1::InventoryEntry* DeclaredRow(const HardwareState& hw,
+                                                  const provenance::v1::AcceleratorFact& a) {
+  if (hw.inventory == nullptr) return nullptr;
+  if (!PlaceholderIdentity(a.serial())) {
+    if (const auto* e = hw.inventory->BySerial(a.serial())) return e;
+  }
+  if (!PlaceholderIdentity(a.uuid())) return hw.inventory->ByUuid(a.uuid());
+  return nullptr;
+}
+
+const AcceleratorCatalog& Catalog(const HardwareState& hw) {
+  return hw.catalog != nullptr ? *hw.catalog : AcceleratorCatalog::Builtin();
+}
+
+const CatalogEntry* CatalogRow(const HardwareState& hw, const provenance::v1::AcceleratorFact& a) {
+  const auto match = Catalog(hw).Lookup(a.vendor_id(), a.device_id());
+  return match.has_value() && match->exact ? match->entry : nullptr;
+}
+
+std::string DescribeRow(const provenance::v1::InventoryEntry& row) {
+  const auto& d = row.declared();
+  std::string out = absl::StrCat("serial ", d.serial(), " (declared ",
+                                 d.declared_model().empty() ? "model unknown" : d.declared_model());
+  if (d.vendor_id() != 0 || d.device_id() != 0) {
+    absl::StrAppend(&out, absl::StrFormat(" %#06x:%#06x", d.vendor_id(), d.device_id()));
+  }
+  absl::StrAppend(&out, " on node ", d.node_id().empty() ? "(none)" : d.node_id());
+  if (!d.datacenter().empty()) absl::StrAppend(&out, ", ", d.datacenter());
+  if (!d.rack().empty()) absl::StrAppend(&out, " rack ", d.rack());
+  if (!d.account().empty()) absl::StrAppend(&out, ", rented to ", d.account());
+  absl::StrAppend(&out, ", ",
+                  absl::AsciiStrToLower(absl::StripPrefix(
+                      provenance::v1::InventoryStatus_Name(d.status()), "INVENTORY_STATUS_")),
+                  "; inventory version ", row.version(), ")");
+  return out;
+}
+
+std::string DescribeObserved(const HardwareState& hw, const std::string& node,
+                             const provenance::v1::AcceleratorFact& a) {
+  const CatalogEntry* known = CatalogRow(hw, a);
+  std::string out = absl::StrFormat("PCI %#06x:%#06x", a.vendor_id(), a.device_id());
+  absl::StrAppend(&out, " (catalog: ",
+                  known != nullptr && !known->model.empty() ? known->model : "unknown", ")");
+  if (!a.model().empty()) absl::StrAppend(&out, ", agent says \"", a.model(), "\"");
+  absl::StrAppend(&out, ", at ", node, "/", a.pci_address());
+  return out;
+}
+
+std::string DeclaredRack(const HardwareState& hw, const std::string& node) {
+  if (hw.inventory == nullptr) return "";
+  for (const auto* e : hw.inventory->OnNode(node)) {
+    if (!e->declared().rack().empty()) return e->declared().rack();
+  }
+  return "";
+}
+
+bool InService(const provenance::v1::InventoryEntry& row) {
+  return row.declared().status() == provenance::v1::INVENTORY_STATUS_IN_SERVICE;
+}
+
+int64_t SilenceAfter(const policy::Policy& p, int64_t interval_us) {
+  if (interval_us <= 0) interval_us = absl::ToInt64Microseconds(p.hardware.assumed_interval);
+  return std::max(p.hardware.silent_after_intervals * interval_us,
+                  absl::ToInt64Microseconds(p.hardware.silent_min));
+}
+
+int64_t SilenceClock(const RuleContext& ctx) {
+  return ctx.s.hw.report_clock ? ctx.s.latest_evidence_us : ctx.now_us;
+}
+
+void PrepareHardware(RuleContext& ctx) {
+  Analyzer::State& s = ctx.s;
+  HardwareState& hw = s.hw;
+  const int64_t clock = SilenceClock(ctx);
+  ctx.hardware_nodes.clear();
+  ctx.silent_nodes.clear();
+  if (hw.up_since_us == 0 && clock > 0) {
+    // The first evaluation of this process: the nodes restored from the store are known, their
+    // silence counted from now (nothing is silent for the time provd itself was down).
+    hw.up_since_us = clock;
+    for (const auto& [id, facts] : s.nodes) {
+      HardwareNode& n = hw.nodes[id];
+      n.interval_us = int64_t{facts.interval_seconds()} * kMicros;
+      n.last_report_us = facts.last_time_us();
+      if (n.due_us == 0) ArmSilence(hw, ctx.p, id, n, clock);
+      for (const auto& a : facts.accelerators()) {
+        Sight(hw, id, a, facts.accelerators_since_us(), 0);
+        Sight(hw, id, a, facts.last_time_us(), 0);
+      }
+    }
+  }
+  for (const PendingHardwareReport& r : hw.pending) {
+    HardwareNode& n = hw.nodes[r.node];
+    n.seen_us = clock;
+    n.last_report_us = std::max(n.last_report_us, r.time_us);
+    if (r.interval_us > 0) n.interval_us = r.interval_us;
+    n.complete = r.complete;
+    ArmSilence(hw, ctx.p, r.node, n, clock);
+    auto facts = s.nodes.find(r.node);
+    if (facts != s.nodes.end()) {
+      for (const auto& a : facts->second.accelerators()) Sight(hw, r.node, a, r.time_us, clock);
+    }
+    if (ctx.hardware_nodes.empty() || ctx.hardware_nodes.back() != r.node) {
+      ctx.hardware_nodes.push_back(r.node);
+    }
+  }
+  hw.pending.clear();
+  std::sort(ctx.hardware_nodes.begin(), ctx.hardware_nodes.end());
+  ctx.hardware_nodes.erase(std::unique(ctx.hardware_nodes.begin(), ctx.hardware_nodes.end()),
+                           ctx.hardware_nodes.end());
+  if (hw.inventory_changed) {
+    hw.inventory_changed = false;
+    ctx.inventory_changed = true;
+    // Every node is judged again; a declared node that never reported is due from now.
+    ctx.hardware_nodes.clear();
+    for (const auto& [id, n] : hw.nodes) ctx.hardware_nodes.push_back(id);
+    if (hw.inventory != nullptr) {
+      for (const auto& [id, rows] : hw.inventory->Nodes()) {
+        auto [it, added] = hw.nodes.try_emplace(id);
+        if (added) ArmSilence(hw, ctx.p, id, it->second, clock);
+      }
+    }
+    std::sort(ctx.hardware_nodes.begin(), ctx.hardware_nodes.end());
+  }
+  // Deadlines that fell due (entries of nodes that reported since are stale: skipped).
+  const int64_t clock_s = clock / kMicros;
+  while (!hw.silence_due.empty() && hw.silence_due.begin()->first <= clock_s) {
+    for (const std::string& id : hw.silence_due.begin()->second) {
+      auto n = hw.nodes.find(id);
+      if (n == hw.nodes.end() || n->second.silent || n->second.due_us > clock) continue;
+      if (std::find(ctx.silent_nodes.begin(), ctx.silent_nodes.end(), id) ==
+          ctx.silent_nodes.end()) {
+        ctx.silent_nodes.push_back(id);
+      }
+    }
+    hw.silence_due.erase(hw.silence_due.begin());
+  }
+}
+
+}  // namespace prov::server

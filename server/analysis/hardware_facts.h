@@ -1,0 +1,106 @@
+// Hardware facts for the reconciliation rules (issue 10 §3, rule_hardware_*.cc): the declared
+// inventory, where each accelerator identity (serial, else UUID) was seen, and when each node last
+// reported on the silence clock. Part of Analyzer::State; updated once per evaluation by
+// PrepareHardware, read by the rules.
+//
+// The silence clock is provd's own clock (the `now` of Analyzer::Evaluate): a node is silent when
+// provd has heard nothing from it for the policy's hardware.silent_after_intervals of its own
+// report interval (at least hardware.silent_min), never for a report missing from one batch. A
+// replay (prov-sim at a time scale, `provd --ledger-clock report`) uses the fleet's newest report
+// time instead. A node is judged silent only once this process has itself been up for that long
+// (a restart does not make the fleet look silent), and silence deadlines sit in a map keyed by
+// the second they fall due, so a report costs O(its own cards), whatever the fleet's size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
+#include "common/accelerator_catalog.h"
+#include "provenance/v1/analysis_state.pb.h"
+#include "provenance/v1/inventory.pb.h"
+#include "server/inventory/inventory_index.h"
+#include "server/policy/policy.h"
+
+namespace prov::server {
+
+struct RuleContext;
+
+// One accelerator identity as seen on one node.
+struct CardSighting {
+  std::string node;
+  std::string pci;
+  int64_t first_us = 0, last_us = 0;  // report times (the node's clock)
+  int64_t seen_us = 0;                // silence clock at the newest sighting (0: before a restart)
+};
+
+struct HardwareNode {
+  int64_t seen_us = 0;         // silence clock at its newest report (0: not since this start)
+  int64_t last_report_us = 0;  // report time of its newest report
+  int64_t interval_us = 0;     // its report interval (0: unknown, the policy's assumed_interval)
+  int64_t due_us = 0;          // silent from here on unless it reports
+  bool complete = true;        // its newest report's collectors all succeeded
+  bool silent = false;         // a hardware_silent flag on node:<id> is open
+  int64_t dark_since_us = 0;   // while silent: the silence clock at its last report (0: unknown)
+};
+
+struct PendingHardwareReport {
+  std::string node;
+  int64_t time_us = 0;
+  int64_t interval_us = 0;
+  bool complete = true;
+};
+
+struct HardwareState {
+  std::shared_ptr<const inventory::InventoryIndex> inventory;  // null: none imported
+  int64_t inventory_version = 0;
+  bool inventory_changed = false;
+  const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
+  bool report_clock = false;                    // silence on the fleet's report timeline
+  int64_t up_since_us = 0;                      // silence clock at the first evaluation
+  absl::flat_hash_map<std::string, HardwareNode> nodes;
+  // Identity ("<serial>", else "uuid:<uuid>") -> where it was seen (one node, two when moved or
+  // cloned; bounded by kMaxSightings).
+  absl::flat_hash_map<std::string, std::vector<CardSighting>> cards;
+  absl::btree_map<int64_t, std::vector<std::string>> silence_due;  // due second -> nodes
+  std::vector<PendingHardwareReport> pending;
+  absl::flat_hash_set<std::string> silent_cards;  // serials with an open card-level silent flag
+};
+
+inline constexpr size_t kMaxSightings = 4;
+
+// A serial or UUID that identifies nothing: empty, all zeros or all F, "N/A", "[N/A]" (NVML on
+// boards without one), "Not Specified", "To Be Filled By O.E.M." (SMBIOS defaults), ...
+bool PlaceholderIdentity(absl::string_view value);
+// The identity key of a reported accelerator: its serial, else "uuid:<uuid>", else "" (both
+// placeholders: the card is anonymous and judged by its node's slots).
+std::string CardKey(const provenance::v1::AcceleratorFact& a);
+// The declared row of a reported accelerator (by serial, then UUID), or null.
+const provenance::v1::InventoryEntry* DeclaredRow(const HardwareState& hw,
+                                                  const provenance::v1::AcceleratorFact& a);
+const AcceleratorCatalog& Catalog(const HardwareState& hw);
+// The catalog's row for the card's exact PCI ID, or null.
+const CatalogEntry* CatalogRow(const HardwareState& hw, const provenance::v1::AcceleratorFact& a);
+// "serial 1654... (declared A100 SXM4 80GB 0x10de:0x20b2 on node n1, fra1 rack r3, rented to acme,
+// in_service; inventory version 3)"
+std::string DescribeRow(const provenance::v1::InventoryEntry& row);
+// "PCI 0x19e5:0xd802 (catalog: Ascend 910B), agent says \"A100-SXM4-80GB\", at n7/0000:3b:00.0"
+std::string DescribeObserved(const HardwareState& hw, const std::string& node,
+                             const provenance::v1::AcceleratorFact& a);
+// The rack the inventory gives the node (its first declared row's), "" when none.
+std::string DeclaredRack(const HardwareState& hw, const std::string& node);
+bool InService(const provenance::v1::InventoryEntry& row);
+// How long a node with report interval `interval_us` may stay quiet before it is silent.
+int64_t SilenceAfter(const policy::Policy& p, int64_t interval_us);
+// The silence clock now.
+int64_t SilenceClock(const RuleContext& ctx);
+// Stamps the pending reports on the silence clock, records their sightings, and fills
+// ctx.hardware_nodes, ctx.silent_nodes and ctx.inventory_changed.
+void PrepareHardware(RuleContext& ctx);
+
+}  // namespace prov::server

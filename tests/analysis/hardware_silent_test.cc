@@ -1,0 +1,160 @@
+// hardware_silent (issue 10 §3): declared in_service cards not reported, on provd's clock, in the
+// node's own interval (3 x 60 s here, at least the policy's silent_min of 5 min): the whole node
+// silent, or its node reporting without the card. Recovers when it reports again; a report whose
+// collectors failed proves nothing missing; maintenance (status not in_service) is never silent;
+// a provd restart does not make the fleet silent.
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "server/analysis/analyzer.h"
+#include "tests/analysis/hardware_test_util.h"
+
+namespace prov::server {
+namespace {
+
+using provenance::v1::Flag;
+using testing::Card;
+using testing::FlagsOf;
+using testing::HwReport;
+using testing::Inventory;
+using testing::kT0;
+using testing::Row;
+using testing::TestPolicy;
+
+constexpr char kRule[] = "hardware_silent";
+
+// The node reports every minute from kT0 to `until` (provd's clock = the report time).
+void ReportEveryMinute(Analyzer& a, const std::string& node, const std::vector<Card>& cards,
+                       absl::Time from, absl::Time until, bool complete = true) {
+  for (absl::Time t = from; t <= until; t += absl::Minutes(1)) {
+    ReportObservation r = HwReport(node, t, cards);
+    r.complete = complete;
+    a.Observe(r);
+    a.Evaluate(t);
+  }
+}
+
+TEST(HardwareSilentTest, ANodeKeptOfflineIsSilentAfterItsWindowAndRecoversWithTheDarkTime) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1", "acme"), Row("SN2", "n1", "acme")}), 1);
+  const std::vector<Card> cards = {Card{.serial = "SN1"},
+                                   Card{.serial = "SN2", .pci = "0000:3c:00.0"}};
+  ReportEveryMinute(a, "n1", cards, kT0, kT0 + absl::Minutes(10));
+  const absl::Time last = kT0 + absl::Minutes(10);
+  a.Evaluate(last + absl::Minutes(4));  // 3 intervals passed, but under silent_min: a reboot
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  a.Evaluate(last + absl::Minutes(5) + absl::Seconds(2));
+  std::vector<Flag> flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].subject(), "node:n1");
+  EXPECT_EQ(flags[0].accelerators_size(), 2);
+  EXPECT_TRUE(absl::StrContains(flags[0].summary(), "Node n1 silent: 2 declared in-service"))
+      << flags[0].summary();
+  EXPECT_EQ(flags[0].accounts(0), "acme");
+  // Back after two hours: resolved, and the dark time stays in the evidence.
+  ReportEveryMinute(a, "n1", cards, last + absl::Hours(2), last + absl::Hours(2));
+  flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].status(), provenance::v1::FLAG_STATUS_RESOLVED);
+  const auto& note = flags[0].evidence(flags[0].evidence_size() - 1);
+  EXPECT_EQ(note.kind(), "recovered");
+  EXPECT_TRUE(absl::StrContains(note.sentence(), "dark for 2 h 0 min")) << note.sentence();
+}
+
+TEST(HardwareSilentTest, ACardMissingFromCompleteReportsIsPulled) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1"), Row("SN2", "n1")}), 1);
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}, Card{.serial = "SN2", .pci = "0000:3c:00.0"}},
+                    kT0, kT0 + absl::Minutes(2));
+  // SN2 pulled; the node keeps reporting. Its reports whose collectors failed prove nothing.
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0 + absl::Minutes(3),
+                    kT0 + absl::Minutes(9), /*complete=*/false);
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0 + absl::Minutes(10),
+                    kT0 + absl::Minutes(10));
+  std::vector<Flag> flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].subject(), "accelerator:SN2");
+  EXPECT_TRUE(absl::StrContains(flags[0].summary(), "while the node reports (pulled or hidden)"))
+      << flags[0].summary();
+  // Put back: resolved.
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}, Card{.serial = "SN2", .pci = "0000:3c:00.0"}},
+                    kT0 + absl::Minutes(11), kT0 + absl::Minutes(11));
+  EXPECT_EQ(FlagsOf(a, kRule)[0].status(), provenance::v1::FLAG_STATUS_RESOLVED);
+}
+
+TEST(HardwareSilentTest, MaintenanceAndSparesAreNeverSilent) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1", "", provenance::v1::INVENTORY_STATUS_RMA),
+                            Row("SN2", "n2", "", provenance::v1::INVENTORY_STATUS_SPARE)}),
+                 1);
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0, kT0 + absl::Minutes(2));
+  a.Evaluate(kT0 + absl::Hours(3));
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+}
+
+TEST(HardwareSilentTest, AReimportThatTakesTheNodeOutOfServiceResolvesIt) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1")}), 1);
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0, kT0 + absl::Minutes(2));
+  a.Evaluate(kT0 + absl::Hours(1));
+  ASSERT_EQ(FlagsOf(a, kRule).size(), 1u);
+  a.SetInventory(Inventory({Row("SN1", "n1", "", provenance::v1::INVENTORY_STATUS_RMA, 2)}), 2);
+  a.Evaluate(kT0 + absl::Hours(1) + absl::Minutes(1));
+  EXPECT_EQ(FlagsOf(a, kRule)[0].status(), provenance::v1::FLAG_STATUS_RESOLVED);
+}
+
+TEST(HardwareSilentTest, ADeclaredNodeThatNeverReportsIsSilentOnceProvdHasBeenUpLongEnough) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1"), Row("SN7", "ghost")}), 1);
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0, kT0 + absl::Minutes(4));
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0 + absl::Minutes(5),
+                    kT0 + absl::Minutes(6));
+  std::vector<Flag> flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].subject(), "node:ghost");
+  EXPECT_TRUE(absl::StrContains(flags[0].summary(), "not heard from since provd started"))
+      << flags[0].summary();
+}
+
+TEST(HardwareSilentTest, AProvdRestartDoesNotMakeTheFleetSilent) {
+  provenance::v1::NodeFacts stored;
+  {
+    Analyzer before(TestPolicy());
+    before.SetInventory(Inventory({Row("SN1", "n1")}), 1);
+    ReportEveryMinute(before, "n1", {Card{.serial = "SN1"}}, kT0, kT0 + absl::Minutes(2));
+    stored = *before.node("n1");
+  }
+  // provd was down for an hour; it restarts with the stored facts.
+  Analyzer after(TestPolicy());
+  after.RestoreNode(stored);
+  after.FinishRestore();
+  after.SetInventory(Inventory({Row("SN1", "n1")}), 1);
+  const absl::Time up = kT0 + absl::Hours(1);
+  after.Evaluate(up);
+  after.Evaluate(up + absl::Minutes(4));
+  EXPECT_TRUE(FlagsOf(after, kRule).empty());  // not silent for the time provd was down
+  after.Evaluate(up + absl::Minutes(5) + absl::Seconds(2));
+  EXPECT_EQ(FlagsOf(after, kRule).size(), 1u);  // but silent once provd was up long enough
+}
+
+TEST(HardwareSilentTest, ACardSeenOnAnotherNodeIsMovedNotSilent) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1"), Row("SN2", "n1")}), 1);
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}, Card{.serial = "SN2", .pci = "0000:3c:00.0"}},
+                    kT0, kT0 + absl::Minutes(1));
+  for (int m = 2; m <= 12; ++m) {
+    const absl::Time t = kT0 + absl::Minutes(m);
+    a.Observe(HwReport("n1", t, {Card{.serial = "SN1"}}));
+    a.Observe(HwReport("n2", t, {Card{.serial = "SN2"}}));
+    a.Evaluate(t);
+  }
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  EXPECT_EQ(FlagsOf(a, "hardware_moved").size(), 1u);
+}
+
+}  // namespace
+}  // namespace prov::server
