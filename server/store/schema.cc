@@ -411,6 +411,7 @@ CREATE TABLE node_hardware_changes (
   previous_seen_us INTEGER NOT NULL
 );
 CREATE INDEX node_hardware_changes_by_node ON node_hardware_changes(node, changed_at_us);
+CREATE INDEX inventory_page ON inventory(datacenter, rack, node_id, serial);
 )sql"};
 
 }  // namespace
