@@ -187,7 +187,8 @@ TEST_F(WebInventoryTest, InventoryViewPerDatacenterAndRackPagedWithObservations)
   json r02 = GetJson("/api/inventory-view?datacenter=fra1&rack=r02");
   ASSERT_EQ(r02["rows"].size(), 2u);
   EXPECT_EQ(r02["rows"][0]["entry"]["declared"]["serial"], "X-SPARE");  // node_id "" sorts first
-  EXPECT_TRUE(!r02["rows"][0].contains("last_observed") || r02["rows"][0]["last_observed"].is_null());
+  EXPECT_TRUE(!r02["rows"][0].contains("last_observed") ||
+              r02["rows"][0]["last_observed"].is_null());
 }
 
 TEST_F(WebInventoryTest, BadViewRequestsNameTheField) {
