@@ -15,15 +15,18 @@ using store_internal::ForEachRow;
 using store_internal::ReadInventoryEntry;
 
 // The node that last reported each row's serial (else its uuid), NULL when none ever did. Both
-// look-ups use the partial indexes accelerators_serial / accelerators_uuid.
+// look-ups use the partial indexes accelerators_serial / accelerators_uuid. MATERIALIZED: the
+// aggregate reads seen_on several times, and an inlined CTE would repeat the look-ups for each
+// (3x slower at 160k rows).
 constexpr char kPlacesSql[] = R"sql(
-WITH obs AS (
+WITH obs AS MATERIALIZED (
   SELECT i.datacenter AS dc, i.rack AS rack, i.node_id AS node_id, i.status AS status,
     COALESCE(
       (SELECT n.node_id FROM accelerators a JOIN nodes n ON n.id = a.node
        WHERE a.serial = i.serial AND a.serial != '' ORDER BY a.last_seen_us DESC LIMIT 1),
-      (SELECT n.node_id FROM accelerators a JOIN nodes n ON n.id = a.node
-       WHERE a.uuid = i.uuid AND a.uuid != '' ORDER BY a.last_seen_us DESC LIMIT 1)) AS seen_on
+      IIF(i.uuid = '', NULL,
+          (SELECT n.node_id FROM accelerators a JOIN nodes n ON n.id = a.node
+           WHERE a.uuid = i.uuid AND a.uuid != '' ORDER BY a.last_seen_us DESC LIMIT 1))) AS seen_on
   FROM inventory i WHERE (?1 = '' OR i.datacenter = ?1))
 SELECT dc, IIF(?1 = '', '', rack) AS place, COUNT(*), SUM(status = 1), COUNT(DISTINCT node_id),
        SUM(seen_on IS NOT NULL), SUM(seen_on IS NOT NULL AND seen_on != node_id),
