@@ -260,6 +260,7 @@ class Run:
         assert "BRD-OLD-1 → BRD-NEW-2" in changes, changes
         assert "2 identity changes" in self.text("#node-hardware-changed")
         assert "Ascend 910B" in self.text("#node-accelerators")
+        assert "No open hardware discrepancy" in self.text("#node-flags")
         self.shot("node-view")
 
         # Linking rows to flags (the contract of the hardware_* rules), in the browser itself.

@@ -1,9 +1,11 @@
 // Node detail (#/node/<node_id>): what the node is (its reports' identity and, from SMBIOS, the
 // machine under it), the changes of that machine identity under the same node_id (old -> new,
-// when), its accelerators as provd names them, and how complete its evidence is.
+// when), the open hardware_* flags that name it, its accelerators as provd names them, and how
+// complete its evidence is.
 import { api } from "../api.js";
-import { card, clear, empty, facts, h, table } from "../dom.js";
+import { card, clear, empty, facts, h, link, severityBadge, statusPill, table } from "../dom.js";
 import * as fmt from "../format.js";
+import { HARDWARE_RULES, isOpenHardwareFlag } from "./inventory_flags.js";
 
 export function nodeLink(id) {
   return id ? h("a", { href: `#/node/${encodeURIComponent(id)}`, class: "mono" }, id) : "–";
@@ -41,6 +43,14 @@ function hardwareCard(hw) {
       : h("p", { class: "note", id: "node-hardware-stable" }, "Same machine identity in every report since it was first seen."));
 }
 
+// Open hardware_* flags that name this node (subject node:<id>, or the node among Flag.nodes).
+async function nodeFlags(n) {
+  const lists = await Promise.all(HARDWARE_RULES.map((rule) =>
+    api("/api/flags", { query: { rule, datacenter: n.datacenter, limit: 5000 } }).catch(() => ({}))));
+  return lists.flatMap((l) => l.flags || []).filter((f) => isOpenHardwareFlag(f) &&
+    (f.subject === `node:${n.node_id}` || (f.nodes || []).includes(n.node_id)));
+}
+
 export async function render(container, route) {
   const id = route.params[0];
   const root = h("div", { id: "node-detail" });
@@ -48,12 +58,21 @@ export async function render(container, route) {
   const res = await api(`/api/nodes/${encodeURIComponent(id)}`);
   const n = res.node;
   const accels = res.accelerators || [];
+  const flags = await nodeFlags(n);
   clear(root);
   root.append(h("div", { class: "page-head" }, h("h1", {}, "Node ", h("span", { class: "mono" }, n.node_id)),
     h("span", { class: "sub" }, `${n.hostname || "–"} · ${n.datacenter || "no data centre"} · ${fmt.plural(accels.length, "accelerator")}`)));
   root.append(h("div", { class: "grid grid-main-side" },
     h("div", { class: "stack" },
       hardwareCard(n.hardware),
+      card(`Open hardware flags (${flags.length})`, { id: "node-flags" }, table([
+        { title: "Flag", cell: (f) => link(`#/flag/${encodeURIComponent(f.flag_id)}`, f.flag_id, { class: "mono" }) },
+        { title: "Severity", cell: (f) => severityBadge(f.severity) },
+        { title: "Status", cell: (f) => statusPill(f.status) },
+        { title: "Rule", cell: (f) => h("span", { class: "mono" }, f.rule) },
+        { title: "Subject", cell: (f) => h("span", { class: "mono" }, f.subject) },
+        { title: "What", cell: (f) => f.summary },
+      ], flags, { empty: empty("No open hardware discrepancy on this node.") })),
       card(`Accelerators (${accels.length})`, { id: "node-accelerators" }, table([
         { title: "PCI address", cell: (a) => h("span", { class: "mono" }, a.pci_address) },
         { title: "Model (catalog)", cell: (a) => (a.model_known ? a.model : h("span", { class: "muted" }, "unknown model")) },
