@@ -77,4 +77,7 @@ absl::Status ExportVersions(StageContext& ctx);     // kyc_imports, screening_li
 absl::Status ExportInventory(StageContext& ctx);    // nodes, accelerators
 absl::Status ExportAuditLog(StageContext& ctx);     // audit_log
 
+// The declared inventory: inventory_imports, inventory (export_tables_declared.cc).
+absl::Status ExportDeclaredInventory(StageContext& ctx);
+
 }  // namespace prov::server::export_internal

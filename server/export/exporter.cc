@@ -140,6 +140,8 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
     PROV_ASSIGN_OR_RETURN(integrity::ChainAnchor head, AuditHead(*read_db_));
     PROV_ASSIGN_OR_RETURN(std::string kyc,
                           QueryText(*read_db_, "SELECT MAX(version) FROM kyc_imports"));
+    PROV_ASSIGN_OR_RETURN(std::string inventory,
+                          QueryText(*read_db_, "SELECT MAX(version) FROM inventory_imports"));
     PROV_ASSIGN_OR_RETURN(
         std::string list,
         QueryText(*read_db_, "SELECT list_version FROM screening_lists ORDER BY id DESC LIMIT 1"));
@@ -166,6 +168,7 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
       PROV_RETURN_IF_ERROR(export_internal::ExportAccounts(ctx));
       PROV_RETURN_IF_ERROR(export_internal::ExportVersions(ctx));
       PROV_RETURN_IF_ERROR(export_internal::ExportInventory(ctx));
+      PROV_RETURN_IF_ERROR(export_internal::ExportDeclaredInventory(ctx));
       return export_internal::ExportAuditLog(ctx);
     }();
     if (!written.ok()) {
@@ -181,6 +184,7 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
     md["audit_head_hash"] = head.hash;
     md["kyc_version"] = kyc.empty() ? "0" : kyc;
     md["screening_list_version"] = list;
+    md["inventory_version"] = inventory.empty() ? "0" : inventory;
     md["policy_version"] = options_.policy_version ? options_.policy_version() : "";
     md["provd_version"] = kVersion;
     md["snapshot_at"] = m.created_at;

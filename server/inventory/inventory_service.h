@@ -12,7 +12,8 @@
 // rows come back in `errors` ("line 7: field status: ...") and are counted
 // (prov_import_rows_rejected_total{kind="inventory"}). A file with no valid row at all is refused
 // (nothing imported). GetInventory adds where the serial was last observed, named from provd's
-// catalog, and the declared-vs-observed differences.
+// catalog, and the declared-vs-observed differences. GetInventoryView is the dashboard's paged
+// declared-vs-observed view (server/store/inventory_view.h).
 //
 // Threads: gRPC's sync handlers; imports are serialised on the write connection, queries on the
 // read connection (each behind its own mutex).
@@ -69,6 +70,13 @@ class InventoryServiceImpl final : public provenance::v1::InventoryService::Serv
   grpc::Status GetInventory(grpc::ServerContext* context,
                             const provenance::v1::GetInventoryRequest* request,
                             provenance::v1::GetInventoryResponse* response) override;
+  // inventory_view_service.cc: counts per data centre, or per rack and one page of rows of one
+  // data centre, each row with where it was last observed and the differences.
+  grpc::Status GetInventoryView(grpc::ServerContext* context,
+                                const provenance::v1::InventoryViewRequest* request,
+                                provenance::v1::InventoryViewResponse* response) override;
+  static constexpr uint32_t kDefaultViewPageSize = 200;
+  static constexpr uint32_t kMaxViewPageSize = 1000;
 
  private:
   InventoryServiceImpl(const Clock& clock, InventoryServiceOptions options,

@@ -12,28 +12,14 @@ namespace {
 
 using provenance::v1::DeclaredAccelerator;
 using provenance::v1::InventoryEntry;
+using store_internal::ForEachRow;
+using store_internal::ReadInventoryEntry;
 using store_internal::SetTime;
 
-// Runs `st` (reset afterwards) and calls `each` for every row.
-template <typename Each>
-absl::Status ForEachRow(Statement& st, Each each) {
-  absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> row = st.Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
-    }
-    if (!*row) break;
-    status = each(st);
-    if (!status.ok()) break;
-  }
-  st.Reset();
-  return status;
-}
+}  // namespace
 
-// declared, version, imported_at_us -> entry; a blob that no longer parses is an error naming it.
-absl::Status ReadEntry(Statement& st, int first_column, InventoryEntry* entry) {
+namespace store_internal {
+absl::Status ReadInventoryEntry(Statement& st, int first_column, InventoryEntry* entry) {
   if (!entry->mutable_declared()->ParseFromString(st.ColumnBlob(first_column))) {
     return absl::DataLossError(absl::StrCat("inventory row of version ",
                                             st.ColumnInt64(first_column + 1), " does not parse"));
@@ -42,8 +28,7 @@ absl::Status ReadEntry(Statement& st, int first_column, InventoryEntry* entry) {
   SetTime(st.ColumnInt64(first_column + 2), entry->mutable_imported_at());
   return absl::OkStatus();
 }
-
-}  // namespace
+}  // namespace store_internal
 
 absl::StatusOr<int64_t> LatestInventoryVersion(SqliteDb& db) {
   PROV_ASSIGN_OR_RETURN(Statement * st,
@@ -137,7 +122,7 @@ absl::StatusOr<std::vector<InventoryEntry>> ListInventory(SqliteDb& db,
   std::vector<InventoryEntry> out;
   PROV_RETURN_IF_ERROR(ForEachRow(*st, [&](Statement& row) {
     InventoryEntry e;
-    PROV_RETURN_IF_ERROR(ReadEntry(row, 0, &e));
+    PROV_RETURN_IF_ERROR(ReadInventoryEntry(row, 0, &e));
     out.push_back(std::move(e));
     return absl::OkStatus();
   }));
@@ -160,7 +145,7 @@ absl::StatusOr<std::optional<InventoryEntry>> GetInventoryEntry(SqliteDb& db,
   std::optional<InventoryEntry> out;
   PROV_RETURN_IF_ERROR(ForEachRow(*st, [&](Statement& row) {
     out.emplace();
-    return ReadEntry(row, 0, &*out);
+    return ReadInventoryEntry(row, 0, &*out);
   }));
   return out;
 }
@@ -176,7 +161,7 @@ absl::StatusOr<std::vector<InventoryEntry>> InventoryHistory(SqliteDb& db,
   std::vector<InventoryEntry> out;
   PROV_RETURN_IF_ERROR(ForEachRow(*st, [&](Statement& row) {
     InventoryEntry e;
-    PROV_RETURN_IF_ERROR(ReadEntry(row, 0, &e));
+    PROV_RETURN_IF_ERROR(ReadInventoryEntry(row, 0, &e));
     out.push_back(std::move(e));
     return absl::OkStatus();
   }));

@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 11> kMigrations = {R"sql(
+constexpr std::array<const char*, 12> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -388,6 +388,30 @@ CREATE TABLE node_certificates (
   via           TEXT NOT NULL
 );
 CREATE INDEX node_certificates_by_node ON node_certificates(node_id, issued_us);
+)sql",
+                                                     // Version 12: each node's newest SMBIOS
+                                                     // identity and its changes (issue 10).
+                                                     R"sql(
+CREATE TABLE node_hardware (
+  node          INTEGER PRIMARY KEY REFERENCES nodes(id),
+  system_uuid   TEXT NOT NULL,
+  board_serial  TEXT NOT NULL,
+  hardware      BLOB NOT NULL,
+  since_us      INTEGER NOT NULL,
+  since_boot_id TEXT NOT NULL
+);
+CREATE TABLE node_hardware_changes (
+  id               INTEGER PRIMARY KEY,
+  node             INTEGER NOT NULL REFERENCES nodes(id),
+  field            TEXT NOT NULL,
+  old_value        TEXT NOT NULL,
+  new_value        TEXT NOT NULL,
+  changed_at_us    INTEGER NOT NULL,
+  boot_id          TEXT NOT NULL,
+  previous_seen_us INTEGER NOT NULL
+);
+CREATE INDEX node_hardware_changes_by_node ON node_hardware_changes(node, changed_at_us);
+CREATE INDEX inventory_page ON inventory(datacenter, rack, node_id, serial);
 )sql"};
 
 }  // namespace

@@ -290,6 +290,7 @@ void Store::DropCaches() {
   accelerators_.clear();
   workload_details_.clear();
   workload_rows_.clear();
+  node_hardware_.clear();
 }
 
 absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t seen_us) {
@@ -623,6 +624,12 @@ absl::Status Store::WriteAggregates(Batch& batch) {
     PROV_RETURN_IF_ERROR(streams->Run());
   }
 
+  // Before the nodes rows are updated: a change records the node's previous last_seen_us.
+  for (const auto& [node, n] : batch.nodes) {
+    PROV_RETURN_IF_ERROR(
+        RecordNodeHardware(*db_, node_hardware_, node, *n.latest, n.latest_seen_us));
+  }
+
   PROV_ASSIGN_OR_RETURN(Statement * update_node, db_->Cached(kUpdateNode));
   for (const auto& [node, n] : batch.nodes) {
     const NodeReport& r = *n.latest;
@@ -735,7 +742,8 @@ absl::StatusOr<CommitResult> Store::Commit(std::vector<ReportToCommit>& batch_it
   CommitResult result;
   result.duplicate.assign(batch_items.size(), false);
   if (batch_items.empty()) return result;
-  if (accelerators_.size() + workload_details_.size() + workload_rows_.size() + high_water_.size() >
+  if (accelerators_.size() + workload_details_.size() + workload_rows_.size() + high_water_.size() +
+          node_hardware_.size() >
       kMaxCached) {
     DropCaches();  // bounded memory; the next batches re-read or rewrite what they need
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "server/ledger/usage.h"
+#include "server/store/node_hardware.h"
 #include "server/store/store_reader_internal.h"
 
 namespace prov::server {
@@ -126,6 +127,8 @@ absl::StatusOr<provenance::v1::GetNodeResponse> StoreReader::GetNode(const std::
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
   if (!*row) return absl::NotFoundError(absl::StrCat("node_id: no node \"", node_id, "\""));
+  PROV_RETURN_IF_ERROR(ReadNodeHardware(*db, id, /*with_changes=*/true,
+                                        response.mutable_node()->mutable_hardware()));
 
   PROV_ASSIGN_OR_RETURN(
       Statement * acc,

@@ -1,5 +1,5 @@
-// Internals shared by StoreReader's query files (store_reader.cc, store_reader_fleet.cc); not for
-// other users.
+// Internals shared by StoreReader's query files (store_reader.cc, store_reader_fleet.cc) and the
+// inventory's (inventory_store.cc, inventory_view.cc); not for other users.
 //
 //   absl::StatusOr<...> StoreReader::Query() {
 //     PROV_LEASE(db);                       // a pooled read-only connection, returned at scope end
@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/status/status.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "provenance/v1/inventory.pb.h"
 #include "server/store/sqlite.h"
 #include "server/store/store_reader.h"
 
@@ -40,6 +42,29 @@ namespace store_internal {
 inline void SetTime(int64_t micros, google::protobuf::Timestamp* ts) {
   *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
 }
+
+// Runs `st` (reset afterwards) and calls `each(Statement&)` for every row until one fails.
+template <typename Each>
+absl::Status ForEachRow(Statement& st, Each each) {
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> row = st.Step();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
+    if (!*row) break;
+    status = each(st);
+    if (!status.ok()) break;
+  }
+  st.Reset();
+  return status;
+}
+
+// Columns declared, version, imported_at_us (from first_column) -> entry; a blob that no longer
+// parses is DATA_LOSS naming its version (inventory_store.cc).
+absl::Status ReadInventoryEntry(Statement& st, int first_column,
+                                provenance::v1::InventoryEntry* entry);
 
 }  // namespace store_internal
 }  // namespace prov::server

@@ -37,7 +37,8 @@ ApiGateway::ApiGateway(std::shared_ptr<grpc::Channel> channel, Options options)
       analysis_(AnalysisService::NewStub(channel_)),
       identity_(IdentityService::NewStub(channel_)),
       cases_(CaseService::NewStub(channel_)),
-      access_(AccessService::NewStub(channel_)) {}
+      access_(AccessService::NewStub(channel_)),
+      inventory_(InventoryService::NewStub(channel_)) {}
 
 void ApiGateway::Prepare(grpc::ClientContext& context, const std::string& authorization,
                          bool with_deadline) const {
@@ -114,6 +115,12 @@ HttpReply ApiGateway::Handle(const HttpCall& call) const {
     if (what == "bundles") return Unary(*analysis_, &AnalysisService::Stub::ListBundles, call, {});
     if (what == "cases") return Unary(*cases_, &CaseService::Stub::ListCases, call, {});
     if (what == "policy") return Unary(*identity_, &IdentityService::Stub::GetPolicy, call, {});
+    if (what == "inventory") {
+      return Unary(*inventory_, &InventoryService::Stub::ListInventory, call, {});
+    }
+    if (what == "inventory-view") {
+      return Unary(*inventory_, &InventoryService::Stub::GetInventoryView, call, {});
+    }
     return NotFound(call);
   }
   const std::string& id = parts[1];
@@ -128,6 +135,9 @@ HttpReply ApiGateway::Handle(const HttpCall& call) const {
     }
     if (what == "bundles") {
       return Unary(*analysis_, &AnalysisService::Stub::GetBundle, call, {{"bundle_id", id}});
+    }
+    if (what == "inventory") {
+      return Unary(*inventory_, &InventoryService::Stub::GetInventory, call, {{"serial", id}});
     }
     return NotFound(call);
   }

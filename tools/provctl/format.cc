@@ -126,6 +126,39 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response) {
                      {false, false, false, false, true, true, true, true, true, false, false});
 }
 
+namespace {
+// The node's SMBIOS identity and its changes (old -> new, when), or a line saying none was seen.
+std::string HardwareIdentity(const provenance::v1::NodeHardwareIdentity& id) {
+  if (!id.has_hardware())
+    return "\nhardware identity: none reported (DMI unreadable to the agent)\n";
+  const auto& hw = id.hardware();
+  auto cell = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+  std::string out =
+      absl::StrCat("\nhardware identity (since ", FormatTime(id.since()), ", boot ",
+                   cell(id.since_boot_id()), ")\n",
+                   RenderTable({"FIELD", "VALUE"}, {{"system_uuid", cell(hw.system_uuid())},
+                                                    {"board_serial", cell(hw.board_serial())},
+                                                    {"product_serial", cell(hw.product_serial())},
+                                                    {"chassis_serial", cell(hw.chassis_serial())},
+                                                    {"product_name", cell(hw.product_name())},
+                                                    {"sys_vendor", cell(hw.sys_vendor())},
+                                                    {"board_name", cell(hw.board_name())}}));
+  if (id.changes_total() == 0) return out;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : id.changes()) {
+    rows.push_back({FormatTime(c.changed_at()), c.field(),
+                    absl::StrCat(c.old_value(), " -> ", c.new_value()), cell(c.boot_id()),
+                    c.has_previous_seen() ? FormatTime(c.previous_seen()) : "-"});
+  }
+  absl::StrAppend(
+      &out, "\n", id.changes_total(),
+      " hardware identity changes (newest first; another machine under this node id, "
+      "or a replaced board)\n",
+      RenderTable({"CHANGED_AT", "FIELD", "OLD -> NEW", "BOOT", "PREVIOUS_REPORT"}, rows));
+  return out;
+}
+}  // namespace
+
 std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
   const auto& n = response.node();
   std::string out = RenderTable(
@@ -158,6 +191,7 @@ std::string NodeDetail(const provenance::v1::GetNodeResponse& response) {
        {"nvml_available", n.agent_health().nvml_available() ? "yes" : "no"},
        {"strings_repaired", absl::StrCat(n.agent_health().strings_repaired())},
        {"strings_truncated", absl::StrCat(n.agent_health().strings_truncated())}});
+  absl::StrAppend(&out, HardwareIdentity(n.hardware()));
   std::vector<std::vector<std::string>> rows;
   for (const auto& a : response.accelerators()) {
     // MODEL is provd's catalog name for the PCI ID; REPORTED the agent's, marked when they differ.

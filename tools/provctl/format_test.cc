@@ -162,5 +162,25 @@ TEST(CliTest, ErrorsNameTheProblem) {
   expect_error({"nodes", "--timeout", "-1"}, "--timeout");
 }
 
+TEST(FormatTest, NodeDetailShowsTheHardwareIdentityAndItsChanges) {
+  provenance::v1::GetNodeResponse resp;
+  resp.mutable_node()->set_node_id("node-0001");
+  EXPECT_NE(NodeDetail(resp).find("hardware identity: none reported"), std::string::npos);
+  auto* id = resp.mutable_node()->mutable_hardware();
+  id->mutable_hardware()->set_system_uuid("4c4c4544-0042");
+  id->mutable_hardware()->set_board_serial("BRD-9");
+  id->set_since_boot_id("boot-z");
+  id->set_changes_total(1);
+  auto* c = id->add_changes();
+  c->set_field("system_uuid");
+  c->set_old_value("4c4c4544-0001");
+  c->set_new_value("4c4c4544-0042");
+  c->set_boot_id("boot-z");
+  const std::string text = NodeDetail(resp);
+  EXPECT_NE(text.find("system_uuid     4c4c4544-0042"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 hardware identity changes"), std::string::npos) << text;
+  EXPECT_NE(text.find("4c4c4544-0001 -> 4c4c4544-0042"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace prov::provctl

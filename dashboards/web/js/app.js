@@ -8,6 +8,7 @@ import * as bundle from "./views/bundle.js";
 import * as flag from "./views/flag.js";
 import * as flags from "./views/flags.js";
 import * as hardware from "./views/hardware.js";
+import * as node from "./views/node.js";
 import * as overview from "./views/overview.js";
 
 const ROUTES = [
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/bundle\/([^/]+)$/, bundle, "flags"],
   [/^\/account\/([^/]+)$/, account, null],
   [/^\/hardware$/, hardware, "hardware"],
+  [/^\/node\/([^/]+)$/, node, "hardware"],
 ];
 
 const main = document.getElementById("main");

@@ -1,8 +1,11 @@
 // Hardware view: accelerators by vendor and model across the fleet, drill-down to individual
-// devices, and restricted hardware (the policy's restricted_hardware flags).
+// devices, restricted hardware (the policy's restricted_hardware flags), and the declared
+// inventory against what is observed (inventory.js).
 import { api } from "../api.js";
 import { accountLink, card, clear, empty, h, link, severityBadge, statusPill, table } from "../dom.js";
 import * as fmt from "../format.js";
+import { inventoryCard } from "./inventory.js";
+import { nodeLink } from "./node.js";
 
 function groupKey(vendorId, deviceId) {
   return `${vendorId}:${deviceId}`;
@@ -14,7 +17,7 @@ async function devices(slot, g) {
   const list = res.accelerators || [];
   clear(slot).append(h("h3", {}, `${g.vendor} ${g.model || "unknown model"} (PCI ${fmt.pciId(g.vendor_id, g.device_id)}): ${fmt.plural(g.count, "device")}${g.count > list.length ? `, first ${list.length} shown` : ""}`),
     table([
-      { title: "Node", cls: "nowrap", cell: (r) => h("span", { class: "mono", title: r.hostname }, r.node_id) },
+      { title: "Node", cls: "nowrap", cell: (r) => nodeLink(r.node_id) },
       { title: "Hostname", cell: (r) => h("span", { class: "note" }, r.hostname) },
       { title: "Data centre", cell: (r) => r.datacenter },
       { title: "PCI address", cell: (r) => h("span", { class: "mono" }, r.accelerator.pci_address) },
@@ -29,7 +32,7 @@ async function devices(slot, g) {
     ], list, { empty: empty("No devices.") }));
 }
 
-export async function render(container) {
+export async function render(container, route, ctx) {
   const root = h("div", { id: "hardware-view" });
   container.append(root);
   const [overview, restricted] = await Promise.all([
@@ -91,5 +94,6 @@ export async function render(container) {
 
   root.append(card("Accelerators by model", { id: "by-model" }, modelTable,
     h("p", { class: "note" }, "Click a model to list its devices. Unknown models are kept by raw PCI ID, never dropped."), drill));
+  root.append(inventoryCard(route.query, ctx));
   return {};
 }
