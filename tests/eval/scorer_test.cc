@@ -144,7 +144,8 @@ TEST_F(ScorerTest, SummaryCountsFalseScreeningFlagsBundlesAndMisses) {
   EXPECT_EQ(r.missed[0], "L-b");
   std::string table = FormatScore(r, truth_);
   EXPECT_NE(table.find("summary: 7 accounts; false screening flags 2 (285.7 per 1,000 accounts); "
-                       "false flags 3 on 3 benign accounts; false hardware flags 0; screening reviews 1 (142.9 per 1,000 "
+                       "false flags 3 on 3 benign accounts; false hardware flags 0; screening "
+                       "reviews 1 (142.9 per 1,000 "
                        "accounts); largest flagged bundle 4 accounts (2 adversary) F-3 "
                        "compute_tier:t1; missed adversaries 1 of 2: L-b"),
             std::string::npos)
@@ -310,9 +311,9 @@ TEST_F(HardwareScorerTest, MatchedBySubjectAndNodes) {
 TEST_F(HardwareScorerTest, AnyHardwareFlagOnALookAlikeIsFalse) {
   std::vector<FlagRecord> flags = {
       Hw("F-1", "hardware_moved", "accelerator:n2/0000:10:00.0", {"n1", "n2"}),  // adversary
-      Hw("F-2", "hardware_undeclared", "node:n4", {"n4"}),                 // RMA swap: its node
-      Hw("F-3", "hardware_silent", "accelerator:SN-4", {}),                // RMA swap: old card
-      Hw("F-4", "hardware_silent", "accelerator:n5/0000:11:00.0", {}),     // maintenance node
+      Hw("F-2", "hardware_undeclared", "node:n4", {"n4"}),              // RMA swap: its node
+      Hw("F-3", "hardware_silent", "accelerator:SN-4", {}),             // RMA swap: old card
+      Hw("F-4", "hardware_silent", "accelerator:n5/0000:11:00.0", {}),  // maintenance node
       Hw("F-5", "hardware_moved", "accelerator:SN-1", {"n1", "n2"}),
       Hw("F-6", "hardware_silent", "node:n3", {"n3"}),
   };

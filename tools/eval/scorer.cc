@@ -205,13 +205,11 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
       }
       if (!found) {
         all = false;
-        r.findings.push_back(absl::StrCat("MISSED  ", l.id, ": no flag ", e.rule, " on ",
-                                          e.subject_kind, e.subject_id.empty() ? "" : ":",
-                                          e.subject_id, " with accounts ⊇ {",
-                                          absl::StrJoin(e.accounts, ", "), "}",
-                                          e.nodes.empty() ? "" : " and nodes ⊇ {",
-                                          absl::StrJoin(e.nodes, ", "),
-                                          e.nodes.empty() ? "" : "}"));
+        r.findings.push_back(absl::StrCat(
+            "MISSED  ", l.id, ": no flag ", e.rule, " on ", e.subject_kind,
+            e.subject_id.empty() ? "" : ":", e.subject_id, " with accounts ⊇ {",
+            absl::StrJoin(e.accounts, ", "), "}", e.nodes.empty() ? "" : " and nodes ⊇ {",
+            absl::StrJoin(e.nodes, ", "), e.nodes.empty() ? "" : "}"));
       } else if (best_delay) {
         ts.delays_s.push_back(*best_delay);
         if (*best_delay < -interval) {
@@ -377,7 +375,8 @@ std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
   absl::StrAppendFormat(
       &out,
       "\nsummary: %d accounts; false screening flags %d (%.1f per 1,000 accounts); false flags "
-      "%d on %d benign accounts; false hardware flags %d; screening reviews %d (%.1f per 1,000 accounts); largest flagged "
+      "%d on %d benign accounts; false hardware flags %d; screening reviews %d (%.1f per 1,000 "
+      "accounts); largest flagged "
       "bundle %d accounts (%d adversary)%s; missed adversaries %d of %d%s%s\n",
       r.accounts_total, r.false_screening_flags,
       r.accounts_total > 0 ? 1000.0 * r.false_screening_flags / r.accounts_total : 0.0,

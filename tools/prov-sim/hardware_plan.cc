@@ -45,6 +45,10 @@ std::string CardUuid(const std::string& serial) {
                       h.substr(16, 4), "-", h.substr(20, 12));
 }
 
+std::string AddedCardSerial(const std::string& node_id, size_t event) {
+  return CardSerial(absl::StrCat(node_id, "#event", event), 0);
+}
+
 std::string PciAddress(uint32_t slot) { return absl::StrFormat("0000:%02x:00.0", 0x10 + slot); }
 
 namespace {
@@ -185,7 +189,7 @@ class PlanBuilder {
       case Kind::KIND_SWAP_CARD: {
         const auto& node = s_.nodes(a);
         SimCard added;
-        added.serial = CardSerial(absl::StrCat(node.node_id(), "#event", e), 0);
+        added.serial = AddedCardSerial(node.node_id(), e);
         added.uuid = CardUuid(added.serial);
         added.from_report = k;
         if (ev.kind() == Kind::KIND_SWAP_CARD) {

@@ -27,6 +27,8 @@ inline constexpr uint32_t kForever = std::numeric_limits<uint32_t>::max();
 
 std::string CardSerial(const std::string& node_id, uint32_t slot);
 std::string CardUuid(const std::string& serial);
+// The serial of the card hardware_events[event] adds (undeclared card, swap replacement).
+std::string AddedCardSerial(const std::string& node_id, size_t event);
 // "0000:10:00.0" for slot 0: bus 0x10 + slot.
 std::string PciAddress(uint32_t slot);
 
