@@ -93,7 +93,13 @@ class HardwareTypologiesTest : public ::testing::Test {
     std::vector<screening::RowError> errors;
     auto csl = screening::ParseConsolidatedScreeningList(*text, "csl", &errors);
     ASSERT_TRUE(csl.ok()) << csl.status();
-    EvalOptions o{.nodes = 80, .workloads = 300, .instances = 1, .reports = 40, .seed = 3};
+    EvalOptions o{.nodes = 80,
+                  .workloads = 300,
+                  .instances = 1,
+                  .interval_seconds = 60,
+                  .reports = 40,
+                  .seed = 3,
+                  .traces_note = ""};
     auto out = GenerateEval(o, *csl, TraceData{});
     ASSERT_TRUE(out.ok()) << out.status();
     out_ = new EvalOutput(*std::move(out));

@@ -205,11 +205,17 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
       }
       if (!found) {
         all = false;
-        r.findings.push_back(absl::StrCat(
-            "MISSED  ", l.id, ": no flag ", e.rule, " on ", e.subject_kind,
-            e.subject_id.empty() ? "" : ":", e.subject_id, " with accounts ⊇ {",
-            absl::StrJoin(e.accounts, ", "), "}", e.nodes.empty() ? "" : " and nodes ⊇ {",
-            absl::StrJoin(e.nodes, ", "), e.nodes.empty() ? "" : "}"));
+        std::string with;
+        if (!e.accounts.empty() || e.nodes.empty()) {
+          with = absl::StrCat(" with accounts ⊇ {", absl::StrJoin(e.accounts, ", "), "}");
+        }
+        if (!e.nodes.empty()) {
+          absl::StrAppend(&with, with.empty() ? " with" : " and", " nodes ⊇ {",
+                          absl::StrJoin(e.nodes, ", "), "}");
+        }
+        r.findings.push_back(absl::StrCat("MISSED  ", l.id, ": no flag ", e.rule, " on ",
+                                          e.subject_kind, e.subject_id.empty() ? "" : ":",
+                                          e.subject_id, with));
       } else if (best_delay) {
         ts.delays_s.push_back(*best_delay);
         if (*best_delay < -interval) {
