@@ -80,10 +80,16 @@ step "import accounts and screening list"
 "${CTL[@]}" screening import "$DIR/csl.csv" >&2 || die "provctl screening import failed"
 
 # The declared inventory (tools/prov-sim/inventory.h): prov-sim writes inventory.csv and its
-# re-imports inventory.at-<K>.csv into the scenario's directory and runs this command with each
-# file: before its first report, and before report K once every earlier report is acked (the
-# second's wait lets the analysis of those reports finish before the inventory changes).
-INVENTORY_CMD="sleep 1 && $(printf '%q ' "${CTL[@]}") inventory import"
+# re-imports inventory.at-<K>.csv into the scenario's directory and runs this script with each
+# file: before its first report, and before report K once every earlier report is acked (a
+# re-import waits 1 s so that the analysis of those reports finishes before the inventory changes).
+INVENTORY_CMD=$WORK/import-inventory.sh
+cat >"$INVENTORY_CMD" <<EOF
+#!/bin/sh
+case "\$1" in *.at-*) sleep 1 ;; esac
+exec $(printf '%q ' "${CTL[@]}") inventory import "\$1"
+EOF
+chmod +x "$INVENTORY_CMD"
 
 step "prov-sim (time scale $SCALE)"
 "$BUILD/bin/prov-sim" --server "$SERVER" --insecure --scenario "$DIR/scenario.json" \
