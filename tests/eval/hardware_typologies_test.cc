@@ -122,6 +122,15 @@ TEST_F(HardwareTypologiesTest, EveryHardwareTypologyAndLookAlikePresent) {
     EXPECT_TRUE(IsHardwareTypology(t)) << t;
   }
   EXPECT_FALSE(IsHardwareTypology("e_restricted_hardware"));
+  EXPECT_NE(out_->scenario.provenance_note().find("hardware events, card serials and UUIDs and "
+                                                  "the declared inventory"),
+            std::string::npos)
+      << "synthetic hardware must be labelled";
+  for (const auto& l : out_->truth.lineages) {
+    if (IsHardwareTypology(l.typology)) {
+      EXPECT_NE(l.description.find("SYNTHETIC"), std::string::npos) << l.id;
+    }
+  }
   EXPECT_EQ(out_->scenario.nodes_size(), 80);
   EXPECT_GE(out_->scenario.workloads_size(), 300);
 }

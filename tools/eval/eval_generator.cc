@@ -801,6 +801,8 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
   s.set_provenance_note(absl::StrCat(
       "EVALUATION scenario (prov-eval-gen): adversaries, look-alikes, accounts, identities, "
       "regions, sites, models, classes, digests and activity pauses are a SYNTHETIC overlay; ",
+      o.hardware ? "so are the hardware events, card serials and UUIDs and the declared inventory; "
+                 : "",
       o.traces_note.empty() ? "background job shapes and utilisation are synthetic too"
                             : o.traces_note,
       o.realistic ? absl::StrCat("; REALISTIC background (synthetic overlay: re-let multi-node "
