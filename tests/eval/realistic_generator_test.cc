@@ -73,7 +73,8 @@ class RealisticGeneratorTest : public ::testing::Test {
             .traces_note = "",
             .realistic = true,
             .dormant_accounts = 300,
-            .names = names_};
+            .names = names_,
+            .hardware = false};  // as --preset realistic
   }
   static std::vector<const Lineage*> Of(const std::string& typology) {
     std::vector<const Lineage*> out;

@@ -144,7 +144,8 @@ TEST_F(ScorerTest, SummaryCountsFalseScreeningFlagsBundlesAndMisses) {
   EXPECT_EQ(r.missed[0], "L-b");
   std::string table = FormatScore(r, truth_);
   EXPECT_NE(table.find("summary: 7 accounts; false screening flags 2 (285.7 per 1,000 accounts); "
-                       "false flags 3 on 3 benign accounts; screening reviews 1 (142.9 per 1,000 "
+                       "false flags 3 on 3 benign accounts; false hardware flags 0; screening "
+                       "reviews 1 (142.9 per 1,000 "
                        "accounts); largest flagged bundle 4 accounts (2 adversary) F-3 "
                        "compute_tier:t1; missed adversaries 1 of 2: L-b"),
             std::string::npos)
@@ -254,6 +255,114 @@ TEST(GroundTruthParseTest, ErrorsNameTheField) {
       "gt.json");
   ASSERT_FALSE(role.ok());
   EXPECT_NE(role.status().message().find("unknown role"), std::string::npos);
+}
+
+// Hardware typologies (issue 10): matched by rule, subject (serial or node) and Flag.nodes;
+// touched by subject or nodes, so any hardware_* flag on a look-alike's hardware is false.
+class HardwareScorerTest : public ScorerTest {
+ protected:
+  void SetUp() override {
+    ScorerTest::SetUp();
+    Lineage moved = MakeLineage("L-h-moved", "h_moved", kRoleAdversary, {}, {});
+    moved.nodes = {"n1", "n2"};
+    moved.serials = {"SN-1"};
+    moved.expected = {{"hardware_moved", "accelerator", "SN-1", {}, {"n1", "n2"}}};
+    Lineage silent = MakeLineage("L-h-silent", "h_silent_node", kRoleAdversary, {}, {});
+    silent.nodes = {"n3"};
+    silent.expected = {{"hardware_silent", "node", "n3", {}, {}}};
+    Lineage rma = MakeLineage("L-rma", "lookalike_rma_swap", kRoleLookAlike, {}, {});
+    rma.nodes = {"n4"};
+    rma.serials = {"SN-4", "SN-4-NEW"};
+    Lineage maint = MakeLineage("L-maint", "lookalike_maintenance", kRoleLookAlike, {"M1"}, {});
+    maint.nodes = {"n5"};
+    truth_.lineages = {moved, silent, rma, maint};
+  }
+  FlagRecord Hw(std::string id, std::string rule, std::string subject,
+                std::vector<std::string> nodes, std::vector<std::string> accounts = {}) {
+    FlagRecord f = Flag(std::move(id), std::move(rule), std::move(subject), std::move(accounts));
+    f.nodes = std::move(nodes);
+    return f;
+  }
+};
+
+TEST_F(HardwareScorerTest, MatchedBySubjectAndNodes) {
+  // Only the observed node listed: touches the lineage, does not match.
+  ScoreResult r =
+      Score(truth_, &model_, timeline_, {Hw("F-1", "hardware_moved", "accelerator:SN-1", {"n2"})});
+  EXPECT_EQ(Row(r, "h_moved").detected, 0);
+  EXPECT_EQ(Row(r, "h_moved").flags_touching, 1);
+  EXPECT_NE(FormatScore(r, truth_).find("no flag hardware_moved on accelerator:SN-1 with nodes ⊇ "
+                                        "{n1, n2}\n"),
+            std::string::npos)
+      << FormatScore(r, truth_);
+  r = Score(truth_, &model_, timeline_,
+            {Hw("F-1", "hardware_moved", "accelerator:SN-1", {"n1", "n2"}),
+             Hw("F-2", "hardware_silent", "node:n3", {"n3"})});
+  EXPECT_EQ(Row(r, "h_moved").detected, 1);
+  EXPECT_EQ(Row(r, "h_silent_node").detected, 1);
+  EXPECT_TRUE(r.goal_met) << FormatScore(r, truth_);
+  EXPECT_EQ(r.flags_unrelated, 0);
+  // A silent flag on another node: unrelated, and the adversary is missed.
+  r = Score(truth_, &model_, timeline_, {Hw("F-3", "hardware_silent", "node:n9", {"n9"})});
+  EXPECT_EQ(Row(r, "h_silent_node").detected, 0);
+  EXPECT_EQ(r.flags_unrelated, 1);
+}
+
+TEST_F(HardwareScorerTest, AnyHardwareFlagOnALookAlikeIsFalse) {
+  std::vector<FlagRecord> flags = {
+      Hw("F-1", "hardware_moved", "accelerator:n2/0000:10:00.0", {"n1", "n2"}),  // adversary
+      Hw("F-2", "hardware_undeclared", "node:n4", {"n4"}),              // RMA swap: its node
+      Hw("F-3", "hardware_silent", "accelerator:SN-4", {}),             // RMA swap: old card
+      Hw("F-4", "hardware_silent", "accelerator:n5/0000:11:00.0", {}),  // maintenance node
+      Hw("F-5", "hardware_moved", "accelerator:SN-1", {"n1", "n2"}),
+      Hw("F-6", "hardware_silent", "node:n3", {"n3"}),
+  };
+  ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_EQ(Row(r, "lookalike_rma_swap").false_positives, 2);
+  EXPECT_EQ(Row(r, "lookalike_maintenance").false_positives, 1);
+  EXPECT_EQ(Row(r, "h_moved").flags_touching, 2);
+  EXPECT_EQ(r.false_flags, 3);
+  EXPECT_EQ(r.false_hardware_flags, 3);
+  EXPECT_FALSE(r.goal_met);
+  std::string table = FormatScore(r, truth_);
+  EXPECT_NE(table.find("FALSE+  L-rma (lookalike_rma_swap): F-2 hardware_undeclared on node:n4"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("false hardware flags 3;"), std::string::npos) << table;
+  // A non-hardware flag on the look-alike's node but not its accounts does not touch it.
+  r = Score(truth_, &model_, timeline_,
+            {Hw("F-7", "restricted_hardware:huawei-ascend", "node:n5", {"n5"})});
+  EXPECT_EQ(Row(r, "lookalike_maintenance").false_positives, 0);
+}
+
+TEST_F(HardwareScorerTest, ParsesFlagNodes) {
+  auto flags = ParseFlagsJson(
+      R"({"flags": [{"flagId": "F-1", "rule": "hardware_moved", "subject": "accelerator:SN-1",
+                     "nodes": ["n1", "n2"], "accelerators": ["n2/0000:18:00.0"]}]})",
+      "flags.json");
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  ASSERT_EQ(flags->size(), 1u);
+  EXPECT_EQ((*flags)[0].nodes, (std::vector<std::string>{"n1", "n2"}));
+}
+
+TEST(GroundTruthHardwareTest, SerialsAndExpectedNodesRoundTrip) {
+  GroundTruth t;
+  t.scenario = "s";
+  t.interval_seconds = 60;
+  t.reports_per_node = 10;
+  Lineage l;
+  l.id = "L-h_moved-001";
+  l.typology = "h_moved";
+  l.role = kRoleAdversary;
+  l.nodes = {"a", "b"};
+  l.serials = {"SN1"};
+  l.expected = {{"hardware_moved", "accelerator", "SN1", {}, {"a", "b"}}};
+  t.lineages = {l};
+  auto back = ParseGroundTruth(GroundTruthToJson(t), "gt.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->lineages[0].serials, l.serials);
+  EXPECT_EQ(back->lineages[0].expected[0].nodes, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(back->lineages[0].expected[0].subject_kind, "accelerator");
 }
 
 }  // namespace

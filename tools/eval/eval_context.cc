@@ -138,6 +138,7 @@ sim::v1::SimNode* EvalContext::NewNode(int dc, const NodeModel& model,
   node->set_device_id(model.device_id);
   node->set_accelerator_count(model.count);
   node->set_ip_address(absl::StrFormat("10.%d.%d.%d", 20 + dc, (n >> 8) & 255, n & 255));
+  node->set_rack(absl::StrFormat("r%02d", n % 24 + 1));  // declared inventory (prov-sim)
   return node;
 }
 

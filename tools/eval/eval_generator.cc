@@ -12,13 +12,16 @@
 #include "common/accelerator_catalog.h"
 #include "common/csv.h"
 #include "common/status_macros.h"
+#include "server/inventory/inventory_parser.h"
 #include "server/kyc/kyc_parser.h"
 #include "server/policy/policy.h"
 #include "server/screening/name_normalizer.h"
 #include "server/screening/screener.h"
 #include "tools/eval/flop_model.h"
+#include "tools/eval/hardware_typologies.h"
 #include "tools/eval/policy_text.h"
 #include "tools/eval/realistic_background.h"
+#include "tools/prov-sim/inventory.h"
 
 namespace prov::eval {
 namespace {
@@ -75,6 +78,7 @@ class Generator {
   absl::Status SharedTracker(int inst);        // look-alike for f
 
   void NextInstance() { dc_base_ += 3; }
+  int dc_base() const { return dc_base_; }
   std::vector<std::string> resellers_listed;  // accounts expected to screen positive (holder)
 
  private:
@@ -171,8 +175,8 @@ absl::Status Generator::LayeredResellers(int inst, const std::string& listed_var
   w->set_accelerator_count(4);
   w->set_tensor_activity(act);
   w->set_image_digest(PublicImages()[0]);
-  l.expected.push_back({"restricted_party_training", "bundle", "", {trainer}});
-  for (const auto& a : l.accounts) l.expected.push_back({"screening_hit", "account", a, {a}});
+  l.expected.push_back({"restricted_party_training", "bundle", "", {trainer}, {}});
+  for (const auto& a : l.accounts) l.expected.push_back({"screening_hit", "account", a, {a}, {}});
   return absl::OkStatus();
 }
 
@@ -263,7 +267,7 @@ absl::Status Generator::RestrictedHardware(int inst) {
   w->set_tensor_activity(0.45);
   // A private image: a digest shared by the (unrelated) instances would link them.
   w->set_image_digest(EvalContext::PrivateImage(acct));
-  l.expected.push_back({"restricted_hardware:huawei-ascend", "node", node->node_id(), {acct}});
+  l.expected.push_back({"restricted_hardware:huawei-ascend", "node", node->node_id(), {acct}, {}});
   return absl::OkStatus();
 }
 
@@ -581,16 +585,20 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
     return absl::InvalidArgumentError("realistic: name tables are required");
   }
   const uint32_t instances = o.instances != 0 ? o.instances : std::max<uint32_t>(1, o.nodes / 400);
+  const uint32_t hardware_nodes = o.hardware ? kHardwareNodesPerInstance * instances : 0;
   const uint32_t lineage_nodes =
-      (kNodesPerInstance + (o.realistic ? kRealisticNodesPerInstance : 0)) * instances;
+      (kNodesPerInstance + (o.realistic ? kRealisticNodesPerInstance : 0)) * instances +
+      hardware_nodes;
   if (o.nodes < lineage_nodes + 10) {
     return absl::InvalidArgumentError(absl::StrCat("--nodes: ", o.nodes, " is too few for ",
                                                    instances, " instance(s): need at least ",
                                                    lineage_nodes + 10));
   }
   const uint32_t bg_nodes = o.nodes - lineage_nodes;
+  // The hardware lineages run few workloads: only the others count against --workloads.
+  const uint32_t workload_nodes = lineage_nodes - hardware_nodes;
   const uint32_t bg_workloads =
-      std::max<uint32_t>(bg_nodes, o.workloads > lineage_nodes ? o.workloads - lineage_nodes : 0);
+      std::max<uint32_t>(bg_nodes, o.workloads > workload_nodes ? o.workloads - workload_nodes : 0);
 
   EvalOutput out;
   EvalContext ctx(o.seed, o.interval_seconds, o.reports);
@@ -665,6 +673,9 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
     PROV_RETURN_IF_ERROR(gen.PublicImage(inst));
     PROV_RETURN_IF_ERROR(gen.InferenceFleet(inst));
     PROV_RETURN_IF_ERROR(gen.CoStart(inst));
+    if (o.hardware) {
+      PROV_RETURN_IF_ERROR(AddHardwareTypologies(&ctx, static_cast<int>(inst), gen.dc_base()));
+    }
     if (o.realistic) {
       PROV_RETURN_IF_ERROR(gen.ExternalCoordinator(inst));
       PROV_RETURN_IF_ERROR(gen.Rhythm(inst));
@@ -704,7 +715,7 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
     if (compute_lineage) {
       for (const auto& tier : truth.tiers) {
         if (l.combined_flop_low >= tier.flop) {
-          l.expected.push_back({RuleTier(tier.name), "bundle", "", l.training_accounts});
+          l.expected.push_back({RuleTier(tier.name), "bundle", "", l.training_accounts, {}});
         }
       }
       if (l.combined_flop_low < tier1) {
@@ -713,7 +724,7 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
       }
     }
     if (l.role == kRoleLookAlike && l.typology != "lookalike_inference_fleet" &&
-        l.combined_flop_low < tier1) {
+        !IsHardwareTypology(l.typology) && l.combined_flop_low < tier1) {
       return absl::InternalError(absl::StrCat(l.id,
                                               ": look-alike's combined FLOP is below tier "
                                               "1, so it would test nothing"));
@@ -790,6 +801,8 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
   s.set_provenance_note(absl::StrCat(
       "EVALUATION scenario (prov-eval-gen): adversaries, look-alikes, accounts, identities, "
       "regions, sites, models, classes, digests and activity pauses are a SYNTHETIC overlay; ",
+      o.hardware ? "so are the hardware events, card serials and UUIDs and the declared inventory; "
+                 : "",
       o.traces_note.empty() ? "background job shapes and utilisation are synthetic too"
                             : o.traces_note,
       o.realistic ? absl::StrCat("; REALISTIC background (synthetic overlay: re-let multi-node "
@@ -813,6 +826,30 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
   if (!policy.ok()) return policy.status();
   out.checks.push_back(absl::StrCat("policy.yaml parses with provd's policy loader (version ",
                                     policy->version, ")"));
+  // The declared inventory, read back with provd's own parser.
+  {
+    sim::HardwarePlan plan(s);
+    std::vector<std::pair<uint32_t, std::string>> files = {{0, "inventory.csv"}};
+    for (uint32_t k : sim::InventoryUpdateReports(s)) {
+      files.emplace_back(k, sim::InventoryUpdatePath("inventory.csv", k));
+    }
+    size_t rows = 0;
+    for (const auto& [k, name] : files) {
+      std::string csv = sim::InventoryCsv(k == 0 ? sim::DeclaredInventory(s, plan, catalog, 0)
+                                                 : sim::InventoryUpdate(s, plan, catalog, k));
+      auto parsed = inventory::ParseInventory(csv, inventory::InventoryFormat::kCsv, name);
+      if (!parsed.ok()) return parsed.status();
+      if (!parsed->errors.empty()) {
+        return absl::InternalError(absl::StrCat(name, ": ", parsed->errors[0].message));
+      }
+      rows += parsed->rows.size();
+      out.inventory_files.emplace_back(name, std::move(csv));
+    }
+    out.checks.push_back(absl::StrFormat(
+        "declared inventory: %d files (%d rows, %d hardware events) parse with provd's inventory "
+        "parser",
+        files.size(), rows, s.hardware_events_size()));
+  }
   out.scenario = std::move(s);
   out.truth = std::move(truth);
   return out;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,9 @@ struct EvalOptions {
   bool realistic = false;
   uint32_t dormant_accounts = 0;      // realistic: KYC-only accounts
   const NameTables* names = nullptr;  // realistic: name tables (not owned)
+  // Hardware typologies and their look-alikes (hardware_typologies.h). prov-eval-gen turns them
+  // off for --preset realistic unless --hardware is given (its published figures predate them).
+  bool hardware = true;
 };
 
 struct EvalOutput {
@@ -44,10 +48,14 @@ struct EvalOutput {
   std::string accounts_csv;
   std::string policy_yaml;
   GroundTruth truth;
+  // The declared inventory: "inventory.csv" and the re-imports "inventory.at-<K>.csv" (prov-sim
+  // writes the same files with --inventory-out; tools/prov-sim/inventory.h), name -> CSV.
+  std::vector<std::pair<std::string, std::string>> inventory_files;
   std::vector<std::string> checks;  // what was verified, in words
 };
 
-// Lineage nodes and workloads per instance set (every typology and look-alike once).
+// Lineage nodes and workloads per instance set (every typology and look-alike once); the hardware
+// typologies add kHardwareNodesPerInstance (hardware_typologies.h) nodes.
 inline constexpr uint32_t kNodesPerInstance = 33;
 // Added per instance set by the realistic mode (f: 4, g: 6, shared tracker: 3).
 inline constexpr uint32_t kRealisticNodesPerInstance = 13;

@@ -24,7 +24,8 @@ namespace {
 constexpr char kUsage[] = R"(usage: prov-eval-gen --out DIR [flags]
 
 Writes DIR/scenario.json (prov-sim), accounts.csv (KYC), policy.yaml (scaled tiers, projection
-off), ground_truth.json and csl.csv (the screening list used).
+off), ground_truth.json, csl.csv (the screening list used) and the declared inventory
+inventory.csv with its re-imports inventory.at-<K>.csv (tools/prov-sim/inventory.h).
   --preset small|scale|realistic
                             small: 80 nodes, 300 workloads, 40 reports; scale: 2000 nodes,
                             20000 workloads, 60 reports; realistic: 1000 nodes, 6000 workloads,
@@ -43,6 +44,9 @@ off), ground_truth.json and csl.csv (the screening list used).
                             ../shared/data/screening/csl_2019_extract.csv when present)
   --traces DIR              real traces (default ../shared/data/traces); missing files: synthetic
   --no-traces               synthetic background only
+  --hardware / --no-hardware
+                            hardware typologies and look-alikes (hardware_typologies.h); default
+                            on, off for --realistic (its published figures predate them)
 )";
 
 int Fail(const std::string& message, int code) {
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
   std::string out_dir, csl_file, traces_dir = "../shared/data/traces",
                                  names_dir = "../shared/data/names", dpl_file;
   bool no_traces = false;
+  int hardware = -1;  // --hardware / --no-hardware; -1: on unless realistic
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -71,6 +76,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--realistic") {
       o.realistic = true;
+      continue;
+    }
+    if (a == "--hardware" || a == "--no-hardware") {
+      hardware = a == "--hardware";
       continue;
     }
     if (i + 1 >= args.size())
@@ -121,6 +130,7 @@ int main(int argc, char** argv) {
     if (!ok) return Fail(absl::StrCat(a, ": bad value '", v, "'"), 2);
   }
   if (out_dir.empty()) return Fail(absl::StrCat("--out: is required\n", kUsage), 2);
+  o.hardware = hardware == -1 ? !o.realistic : hardware == 1;
 
   const std::string shared_csl = "../shared/data/screening/csl_2019_extract.csv";
   if (csl_file.empty()) {
@@ -212,6 +222,7 @@ int main(int argc, char** argv) {
       {"ground_truth.json", GroundTruthToJson(out->truth)},
       {"csl.csv", *csl_text},
   };
+  for (const auto& [name, csv] : out->inventory_files) files[name] = csv;
   for (const auto& [name, content] : files) {
     if (auto s = prov::WriteFileAtomically(out_dir + "/" + name, content); !s.ok()) {
       return Fail(std::string(s.message()), 2);

@@ -72,14 +72,17 @@ std::string GroundTruthToJson(const GroundTruth& t) {
     j["accounts"] = Strings(l.accounts);
     j["training_accounts"] = Strings(l.training_accounts);
     j["nodes"] = Strings(l.nodes);
+    if (!l.serials.empty()) j["serials"] = Strings(l.serials);
     j["combined_flop_low"] = l.combined_flop_low;
     j["max_account_flop_low"] = l.max_account_flop_low;
     j["expected"] = json::array();
     for (const auto& e : l.expected) {
-      j["expected"].push_back({{"rule", e.rule},
-                               {"subject_kind", e.subject_kind},
-                               {"subject_id", e.subject_id},
-                               {"accounts", Strings(e.accounts)}});
+      json je = {{"rule", e.rule},
+                 {"subject_kind", e.subject_kind},
+                 {"subject_id", e.subject_id},
+                 {"accounts", Strings(e.accounts)}};
+      if (!e.nodes.empty()) je["nodes"] = Strings(e.nodes);
+      j["expected"].push_back(std::move(je));
     }
     out["lineages"].push_back(std::move(j));
   }
@@ -122,6 +125,7 @@ absl::StatusOr<GroundTruth> ParseGroundTruth(absl::string_view text, absl::strin
       r.Get(ls[i], p, "accounts", &l.accounts, true);
       r.Get(ls[i], p, "training_accounts", &l.training_accounts, false);
       r.Get(ls[i], p, "nodes", &l.nodes, false);
+      r.Get(ls[i], p, "serials", &l.serials, false);
       r.Get(ls[i], p, "combined_flop_low", &l.combined_flop_low, false);
       r.Get(ls[i], p, "max_account_flop_low", &l.max_account_flop_low, false);
       if (r.error().empty() && l.role != kRoleAdversary && l.role != kRoleLookAlike &&
@@ -138,6 +142,7 @@ absl::StatusOr<GroundTruth> ParseGroundTruth(absl::string_view text, absl::strin
           r.Get(es[e], q, "subject_kind", &f.subject_kind, true);
           r.Get(es[e], q, "subject_id", &f.subject_id, false);
           r.Get(es[e], q, "accounts", &f.accounts, true);
+          r.Get(es[e], q, "nodes", &f.nodes, false);
           l.expected.push_back(std::move(f));
         }
       }

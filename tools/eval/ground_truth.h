@@ -23,10 +23,12 @@ inline constexpr char kRoleLookAlike[] = "benign-look-alike";
 inline constexpr char kRoleBackground[] = "background";
 
 struct ExpectedFlag {
-  std::string rule;          // "compute_tier:eval-tier-1", "screening_hit", ...
-  std::string subject_kind;  // "bundle", "account", "node"
-  std::string subject_id;    // node id for "node", account id for "account"; "" for bundles
+  std::string rule;          // "compute_tier:eval-tier-1", "screening_hit", "hardware_moved", ...
+  std::string subject_kind;  // "bundle", "account", "node", "accelerator"
+  // node id for "node", account id for "account", serial for "accelerator"; "" for bundles
+  std::string subject_id;
   std::vector<std::string> accounts;  // the flag's accounts must include all of these
+  std::vector<std::string> nodes;     // and its nodes all of these (hardware rules)
 };
 
 struct Lineage {
@@ -37,6 +39,9 @@ struct Lineage {
   std::vector<std::string> accounts;           // every account of the lineage (trainers first)
   std::vector<std::string> training_accounts;  // the accounts whose training FLOP adds up
   std::vector<std::string> nodes;
+  // Serials of the lineage's cards (hardware typologies): a hardware_* flag on one of them, or on
+  // one of its nodes, touches the lineage (scorer.h).
+  std::vector<std::string> serials;
   std::vector<ExpectedFlag> expected;
   double combined_flop_low = 0;     // the lineage's accounts' training FLOP over the whole run
   double max_account_flop_low = 0;  // its largest single account

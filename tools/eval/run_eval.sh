@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end evaluation of provd's analysis engine (tools/eval/README.md): generate a scenario,
 # start a real provd, import the accounts and the screening list, replay the scenario with
-# prov-sim, then score provd's flags against the ground truth.
+# prov-sim (which imports the declared inventory before its first report and each re-import
+# before the report it declares), then score provd's flags against the ground truth.
 #
 #   tools/eval/run_eval.sh build/bench                          # small preset
 #   tools/eval/run_eval.sh build/bench --preset scale --time-scale 60
@@ -78,10 +79,23 @@ step "import accounts and screening list"
 "${CTL[@]}" accounts import "$DIR/accounts.csv" >&2 || die "provctl accounts import failed"
 "${CTL[@]}" screening import "$DIR/csl.csv" >&2 || die "provctl screening import failed"
 
+# The declared inventory (tools/prov-sim/inventory.h): prov-sim writes inventory.csv and its
+# re-imports inventory.at-<K>.csv into the scenario's directory and runs this script with each
+# file: before its first report, and before report K once every earlier report is acked (a
+# re-import waits 1 s so that the analysis of those reports finishes before the inventory changes).
+INVENTORY_CMD=$WORK/import-inventory.sh
+cat >"$INVENTORY_CMD" <<EOF
+#!/bin/sh
+case "\$1" in *.at-*) sleep 1 ;; esac
+exec $(printf '%q ' "${CTL[@]}") inventory import "\$1"
+EOF
+chmod +x "$INVENTORY_CMD"
+
 step "prov-sim (time scale $SCALE)"
 "$BUILD/bin/prov-sim" --server "$SERVER" --insecure --scenario "$DIR/scenario.json" \
-  --time-scale "$SCALE" --timeline-out "$DIR/timeline.json" --wait-acks 300 >&2 ||
-  die "prov-sim: not every report was acked"
+  --time-scale "$SCALE" --timeline-out "$DIR/timeline.json" --wait-acks 300 \
+  --inventory-out "$DIR/inventory.csv" --inventory-command "$INVENTORY_CMD" >&2 ||
+  die "prov-sim: not every report was acked (or an inventory import failed)"
 
 # Analysis runs after each commit; give it a moment to finish the last batch.
 sleep 2

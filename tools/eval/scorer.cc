@@ -29,7 +29,25 @@ bool Matches(const FlagRecord& f, const ExpectedFlag& e) {
   for (const auto& a : e.accounts) {
     if (std::find(f.accounts.begin(), f.accounts.end(), a) == f.accounts.end()) return false;
   }
+  for (const auto& n : e.nodes) {
+    if (std::find(f.nodes.begin(), f.nodes.end(), n) == f.nodes.end()) return false;
+  }
   return true;
+}
+
+bool IsHardwareRule(const std::string& rule) { return absl::StartsWith(rule, "hardware_"); }
+
+// The nodes and serials a hardware flag is about: its subject ("node:<id>",
+// "accelerator:<serial>" or "accelerator:<node>/<pci>") and Flag.nodes.
+std::vector<std::string> HardwareKeys(const FlagRecord& f) {
+  std::vector<std::string> keys = f.nodes;
+  size_t colon = f.subject.find(':');
+  if (colon != std::string::npos) {
+    std::string id = f.subject.substr(colon + 1);
+    size_t slash = id.find('/');
+    keys.push_back(slash == std::string::npos ? id : id.substr(0, slash));
+  }
+  return keys;
 }
 
 // When the expected rule first held in the scenario, as an offset from the run's start.
@@ -64,6 +82,7 @@ FlagRecord FlagFromProto(const provenance::v1::Flag& flag) {
   r.rule = flag.rule();
   r.subject = flag.subject();
   r.accounts.assign(flag.accounts().begin(), flag.accounts().end());
+  r.nodes.assign(flag.nodes().begin(), flag.nodes().end());
   if (flag.has_first_time()) {
     r.first_time_unix_s = flag.first_time().seconds() + flag.first_time().nanos() / 1e9;
   }
@@ -112,8 +131,12 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
   r.delays_known = model != nullptr && timeline.has_value();
   const double interval = truth.interval_seconds;
   absl::flat_hash_map<std::string, std::vector<size_t>> lineages_of;  // account -> lineages
+  // node id or serial -> lineages (hardware flags)
+  absl::flat_hash_map<std::string, std::vector<size_t>> hardware_of;
   for (size_t i = 0; i < truth.lineages.size(); ++i) {
     for (const auto& a : truth.lineages[i].accounts) lineages_of[a].push_back(i);
+    for (const auto& n : truth.lineages[i].nodes) hardware_of[n].push_back(i);
+    for (const auto& s : truth.lineages[i].serials) hardware_of[s].push_back(i);
   }
   // Flags touching each lineage.
   std::vector<std::vector<size_t>> touching(truth.lineages.size());
@@ -130,6 +153,15 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
       if (it == lineages_of.end()) continue;
       for (size_t l : it->second) {
         if (seen.insert(l).second) touching[l].push_back(f);
+      }
+    }
+    if (IsHardwareRule(flags[f].rule)) {
+      for (const auto& key : HardwareKeys(flags[f])) {
+        auto it = hardware_of.find(key);
+        if (it == hardware_of.end()) continue;
+        for (size_t l : it->second) {
+          if (seen.insert(l).second) touching[l].push_back(f);
+        }
       }
     }
     if (seen.empty()) ++r.flags_unrelated;
@@ -173,10 +205,17 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
       }
       if (!found) {
         all = false;
+        std::string with;
+        if (!e.accounts.empty() || e.nodes.empty()) {
+          with = absl::StrCat(" with accounts ⊇ {", absl::StrJoin(e.accounts, ", "), "}");
+        }
+        if (!e.nodes.empty()) {
+          absl::StrAppend(&with, with.empty() ? " with" : " and", " nodes ⊇ {",
+                          absl::StrJoin(e.nodes, ", "), "}");
+        }
         r.findings.push_back(absl::StrCat("MISSED  ", l.id, ": no flag ", e.rule, " on ",
                                           e.subject_kind, e.subject_id.empty() ? "" : ":",
-                                          e.subject_id, " with accounts ⊇ {",
-                                          absl::StrJoin(e.accounts, ", "), "}"));
+                                          e.subject_id, with));
       } else if (best_delay) {
         ts.delays_s.push_back(*best_delay);
         if (*best_delay < -interval) {
@@ -226,6 +265,7 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
     if (flags[f].rule == "screening_hit" || flags[f].rule == "restricted_party_training") {
       ++r.false_screening_flags;
     }
+    if (IsHardwareRule(flags[f].rule)) ++r.false_hardware_flags;
     for (const auto& a : flags[f].accounts) {
       auto it = role_of.find(a);
       if (it != role_of.end() && it->second != kRoleAdversary) benign_flagged.insert(a);
@@ -341,11 +381,12 @@ std::string FormatScore(const ScoreResult& r, const GroundTruth& truth) {
   absl::StrAppendFormat(
       &out,
       "\nsummary: %d accounts; false screening flags %d (%.1f per 1,000 accounts); false flags "
-      "%d on %d benign accounts; screening reviews %d (%.1f per 1,000 accounts); largest flagged "
+      "%d on %d benign accounts; false hardware flags %d; screening reviews %d (%.1f per 1,000 "
+      "accounts); largest flagged "
       "bundle %d accounts (%d adversary)%s; missed adversaries %d of %d%s%s\n",
       r.accounts_total, r.false_screening_flags,
       r.accounts_total > 0 ? 1000.0 * r.false_screening_flags / r.accounts_total : 0.0,
-      r.false_flags, r.benign_accounts_flagged, r.screening_reviews,
+      r.false_flags, r.benign_accounts_flagged, r.false_hardware_flags, r.screening_reviews,
       r.accounts_total > 0 ? 1000.0 * r.screening_reviews / r.accounts_total : 0.0,
       r.largest_bundle, r.largest_bundle_adversary,
       r.largest_bundle_flag.empty() ? "" : absl::StrCat(" ", r.largest_bundle_flag),

@@ -18,6 +18,12 @@
 // the lineage's combined training FLOP (provd's ledger formula, FlopModel) reached the tier, the
 // first training report (restricted party), the node's first report (restricted hardware is in
 // its inventory from then on); screening hits have no evidence time and no delay.
+// Hardware rules (hardware_*; issue 10): E names the subject ("accelerator:<serial>" or
+// "node:<id>") and, for moves and clones, the nodes the flag must list (Flag.nodes ⊇ E.nodes).
+// A hardware_* flag also touches a lineage when its subject or any of its nodes is one of the
+// lineage's nodes or serials (or "accelerator:<node>/<pci>" names one of its nodes), so any
+// hardware_* flag on a look-alike's or background's hardware is a false positive. Hardware
+// flags have no delay (silence is judged on provd's clock, not the scenario's).
 // Goal: every adversary detected, no false positive, every delay within one report interval
 // (a flag more than one interval EARLY means FLOP was over-counted and also misses the goal).
 // Summary: false screening flags (screening_hit / restricted_party_training on benign accounts)
@@ -43,6 +49,7 @@ struct FlagRecord {
   std::string subject;  // "bundle:B-...", "account:x", "node:y"
   std::vector<std::string> accounts;
   std::optional<double> first_time_unix_s;
+  std::vector<std::string> nodes;  // Flag.nodes
 };
 
 FlagRecord FlagFromProto(const provenance::v1::Flag& flag);
@@ -79,6 +86,7 @@ struct ScoreResult {
   int accounts_total = 0;            // accounts in the ground truth
   int false_flags = 0;               // distinct flags that are a false positive somewhere
   int false_screening_flags = 0;     // of those, rule screening_hit or restricted_party_training
+  int false_hardware_flags = 0;      // of those, rule hardware_*
   int benign_accounts_flagged = 0;   // look-alike or background accounts in a false positive
   int screening_reviews = 0;         // screening_review flags (weak matches for a person to clear)
   size_t largest_bundle = 0;         // accounts of the largest bundle flag

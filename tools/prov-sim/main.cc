@@ -3,10 +3,12 @@
 // failed); 2 bad usage or input (scenario file, trace file).
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/proto_json.h"
 #include "tools/prov-sim/alibaba_trace.h"
 #include "tools/prov-sim/generator.h"
+#include "tools/prov-sim/inventory.h"
 #include "tools/prov-sim/scenario.h"
 #include "tools/prov-sim/sim_driver.h"
 #include "tools/prov-sim/sim_options.h"
@@ -54,6 +56,17 @@ int main(int argc, char** argv) {
     if (auto s = ValidateScenario(scenario); !s.ok()) {
       std::cerr << "prov-sim: generated fleet is invalid: " << s.message() << "\n";
       return 2;
+    }
+  }
+  if (!options->inventory_out.empty()) {
+    auto files = WriteInventoryFiles(scenario, options->inventory_out);
+    if (!files.ok()) {
+      std::cerr << "prov-sim: --inventory-out: " << files.status().message() << "\n";
+      return 2;
+    }
+    for (const auto& [report, path] : *files) {
+      std::cerr << "prov-sim: declared inventory " << (report == 0 ? "" : "re-import ") << path
+                << (report == 0 ? "" : absl::StrCat(" (before report ", report, ")")) << "\n";
     }
   }
   if (options->dump_scenario) {

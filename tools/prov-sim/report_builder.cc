@@ -48,7 +48,10 @@ bool PeerActive(const v1::SimPeer& p, uint32_t report_index) {
 }
 
 ReportBuilder::ReportBuilder(const v1::Scenario& scenario, const AcceleratorCatalog& catalog)
-    : scenario_(scenario), catalog_(catalog), workloads_by_node_(scenario.nodes_size()) {
+    : scenario_(scenario),
+      catalog_(catalog),
+      plan_(scenario),
+      workloads_by_node_(scenario.nodes_size()) {
   absl::flat_hash_map<std::string, size_t> index;
   for (int i = 0; i < scenario.nodes_size(); ++i) index[scenario.nodes(i).node_id()] = i;
   for (int w = 0; w < scenario.workloads_size(); ++w) {
@@ -83,17 +86,17 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
   }
   if (!node.ip_address().empty()) id->add_addresses(node.ip_address());
   id->set_agent_version(absl::StrCat(kVersion, "-sim"));
-  id->set_boot_id(boot_id);
+  const uint32_t boot = plan_.Boot(node_index, k);
+  id->set_boot_id(boot == 0 ? boot_id : absl::StrCat(boot_id, "-reboot", boot));
   *r.mutable_collected_at() = ToProto(collected_at);
   r.set_interval_seconds(interval);
 
-  auto match = catalog_.Lookup(node.vendor_id(), node.device_id());
-  const CatalogEntry* entry = match ? match->entry : nullptr;
-  double peak_watts = entry != nullptr && entry->peak_flops > 1.5e15 ? 1000 : 700;
-  uint64_t memory_total = static_cast<uint64_t>((entry ? entry->memory_gib : 0) * (1ull << 30));
+  std::vector<const SimCard*> cards = plan_.CardsAt(node_index, k);
   std::vector<const v1::SimWorkload*> active = ActiveWorkloads(node_index, k);
-  std::vector<const v1::SimWorkload*> owner(node.accelerator_count(), nullptr);
-  std::vector<bool> idle(node.accelerator_count(), false);
+  // Workloads use slots [first, first + count); a slot whose card is gone (moved, silent) is not
+  // theirs any more.
+  std::vector<const v1::SimWorkload*> owner(kMaxSlots, nullptr);
+  std::vector<bool> idle(kMaxSlots, false);
   for (const auto* w : active) {
     bool w_idle = IsIdle(*w, k);
     for (uint32_t a = w->first_accelerator();
@@ -102,26 +105,34 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
       idle[a] = w_idle;
     }
   }
-  for (uint32_t a = 0; a < node.accelerator_count(); ++a) {
-    std::string pci = absl::StrFormat("0000:%02x:00.0", 0x10 + a);
+  std::vector<bool> present(kMaxSlots, false);
+  for (const SimCard* card : cards) {
+    auto match = catalog_.Lookup(card->vendor_id, card->device_id);
+    const CatalogEntry* entry = match ? match->entry : nullptr;
+    double peak_watts = entry != nullptr && entry->peak_flops > 1.5e15 ? 1000 : 700;
+    uint64_t memory_total = static_cast<uint64_t>((entry ? entry->memory_gib : 0) * (1ull << 30));
+    const uint32_t a = card->slot;
+    present[a] = true;
+    std::string pci = PciAddress(a);
     auto* acc = r.add_accelerators();
     acc->set_pci_address(pci);
-    acc->set_vendor_id(node.vendor_id());
-    acc->set_device_id(node.device_id());
-    acc->set_class_code(node.vendor_id() == 0x10de ? 0x030200 : 0x120000);
-    acc->set_vendor(catalog_.VendorName(node.vendor_id()));
+    acc->set_vendor_id(card->vendor_id);
+    acc->set_device_id(card->device_id);
+    acc->set_class_code(card->vendor_id == 0x10de ? 0x030200 : 0x120000);
+    acc->set_vendor(catalog_.VendorName(card->vendor_id));
     acc->set_device_minor(static_cast<int32_t>(a));
     if (entry != nullptr) {
       acc->set_model(entry->model);
       acc->set_model_known(match->exact && !entry->model.empty());
       acc->set_family(entry->family);
     }
-    acc->set_uuid(absl::StrFormat("SIM-%s-%02d", node.node_id(), a));
-    acc->set_serial(absl::StrFormat("SIMSN%08x%02d", static_cast<uint32_t>(node_index), a));
+    acc->set_uuid(card->uuid);
+    acc->set_serial(card->serial);
     acc->set_memory_total_bytes(memory_total);
     (*acc->mutable_fact_sources())["pci_address"] = provenance::v1::FACT_SOURCE_PCI_SYSFS;
     (*acc->mutable_fact_sources())["model"] = provenance::v1::FACT_SOURCE_CATALOG;
     (*acc->mutable_fact_sources())["uuid"] = provenance::v1::FACT_SOURCE_NVML;
+    (*acc->mutable_fact_sources())["serial"] = provenance::v1::FACT_SOURCE_NVML;
 
     const v1::SimWorkload* w = owner[a];
     double util = 0, tensor = w != nullptr ? w->tensor_activity() : 0;
@@ -164,7 +175,7 @@ NodeReport ReportBuilder::Build(size_t node_index, uint32_t k, absl::Time run_st
     attribution->set_detail(absl::StrCat("prov-sim (", w->origin(), ")"));
     for (uint32_t a = w->first_accelerator(); a < w->first_accelerator() + w->accelerator_count();
          ++a) {
-      out->add_accelerator_pci_addresses(r.accelerators(a).pci_address());
+      if (a < present.size() && present[a]) out->add_accelerator_pci_addresses(PciAddress(a));
     }
     out->add_pids(10000 + static_cast<uint32_t>(w->first_accelerator()));
     out->set_launcher(w->launcher());

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
 #include "provenance/v1/report.pb.h"
+#include "tools/prov-sim/hardware_plan.h"
 #include "tools/prov-sim/scenario.pb.h"
 
 namespace prov::sim {
@@ -40,16 +41,21 @@ class ReportBuilder {
  public:
   ReportBuilder(const v1::Scenario& scenario, const AcceleratorCatalog& catalog);
 
-  // Report `report_index` (0-based) of node `node_index`; seq is left to the uplink.
+  // Report `report_index` (0-based) of node `node_index`; seq is left to the uplink. The cards
+  // are the hardware plan's (hardware events applied); after a reboot event the boot id gets a
+  // "-reboot<N>" suffix. Callers skip reports for which plan().Reports() is false (silent node).
   provenance::v1::NodeReport Build(size_t node_index, uint32_t report_index, absl::Time run_start,
                                    absl::Time collected_at, const std::string& boot_id) const;
   // Workloads of the node active in report `report_index`.
   std::vector<const v1::SimWorkload*> ActiveWorkloads(size_t node_index,
                                                       uint32_t report_index) const;
+  const HardwarePlan& plan() const { return plan_; }
 
  private:
+  static constexpr size_t kMaxSlots = 128;  // 64 declared + cards added by events
   const v1::Scenario& scenario_;
   const AcceleratorCatalog& catalog_;
+  HardwarePlan plan_;
   std::vector<std::vector<int>> workloads_by_node_;  // indices into scenario_.workloads()
 };
 

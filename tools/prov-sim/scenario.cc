@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "common/proto_json.h"
 #include "common/status_macros.h"
+#include "tools/prov-sim/hardware_plan.h"
 
 namespace prov::sim {
 
@@ -108,7 +109,7 @@ absl::Status ValidateScenario(const v1::Scenario& scenario) {
       return bad(prefix + ".class_confidence", "must be 0..1");
     }
   }
-  return absl::OkStatus();
+  return ValidateHardwareEvents(scenario);
 }
 
 }  // namespace prov::sim

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/status_macros.h"
+#include "tools/prov-sim/inventory.h"
 #include "tools/prov-sim/report_builder.h"
 
 namespace prov::sim {
@@ -35,6 +36,30 @@ void RaiseFdLimit() {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+absl::Status RunInventoryCommand(const std::string& command, const std::string& file,
+                                 std::ostream& log) {
+  std::string cmd = absl::StrCat(command, " ", ShellQuote(file));
+  log << "prov-sim: inventory: " << cmd << "\n";
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--inventory-command failed (status ", rc, "): ", cmd));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -102,19 +127,25 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
   log << "prov-sim: " << n << " agents, " << reports << " reports each, interval " << interval
       << " s, time scale " << options.time_scale << ", server " << options.server << "\n";
 
-  auto run_slice = [&](size_t lo, size_t hi) {
+  // Real time spent paused for inventory re-imports: the schedule resumes where it stopped.
+  absl::Duration paused;
+  auto run_slice = [&](size_t lo, size_t hi, uint32_t limit) {
     while (true) {
       absl::Time now = clock.Now();
       absl::Time next_due = absl::InfiniteFuture();
       bool remaining = false;
       for (size_t i = lo; i < hi; ++i) {
         SimAgent& a = agents[i];
-        while (a.next_report < reports) {
+        while (a.next_report < limit) {
           absl::Duration sim = sim_offset(i, a.next_report);
-          absl::Time due = real_start + sim / options.time_scale;
+          absl::Time due = real_start + paused + sim / options.time_scale;
           if (due > now) {
             next_due = std::min(next_due, due);
             break;
+          }
+          if (!builder.plan().Reports(i, a.next_report)) {  // a silent node (hardware event)
+            ++a.next_report;
+            continue;
           }
           // A stable boot id per node and run: seq restarts at 1 for every run.
           auto report = builder.Build(i, a.next_report, sim_start, sim_start + sim,
@@ -126,7 +157,7 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
           }
           ++a.next_report;
         }
-        if (a.next_report < reports) remaining = true;
+        if (a.next_report < limit) remaining = true;
         // An agent connects when its first report is due, so a big fleet's connections ramp up
         // over one interval instead of all hitting provd at once.
         if (a.next_report > 0) a.uplink->Poll();
@@ -136,27 +167,52 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
       if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
     }
   };
-  const size_t threads = std::min<size_t>(std::max(1, options.threads), std::max<size_t>(1, n));
-  std::vector<std::thread> workers;
-  for (size_t t = 0; t < threads; ++t) {
-    workers.emplace_back(run_slice, n * t / threads, n * (t + 1) / threads);
+  // Wait for acks: keep polling (reconnects, resends) until every spool is empty or time is up.
+  auto wait_acks = [&]() {
+    const absl::Time deadline = clock.Now() + options.wait_acks;
+    while (true) {
+      bool pending = false;
+      for (auto& a : agents) {
+        a.uplink->Poll();
+        if (a.uplink->Stats().spool_depth > 0) pending = true;
+      }
+      if (!pending || clock.Now() >= deadline) return !pending;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  };
+  // Phases end at each inventory re-import (prov-sim --inventory-command): every earlier report
+  // is sent and acked, the command imports the file, then the next report goes out.
+  std::vector<uint32_t> stops;
+  if (!options.inventory_command.empty()) {
+    PROV_RETURN_IF_ERROR(
+        RunInventoryCommand(options.inventory_command, options.inventory_out, log));
+    for (uint32_t k : InventoryUpdateReports(scenario)) {
+      if (k < reports) stops.push_back(k);
+    }
   }
-  for (auto& w : workers) w.join();
+  stops.push_back(reports);
+  const size_t threads = std::min<size_t>(std::max(1, options.threads), std::max<size_t>(1, n));
+  for (uint32_t stop : stops) {
+    std::vector<std::thread> workers;
+    for (size_t t = 0; t < threads; ++t) {
+      workers.emplace_back(run_slice, n * t / threads, n * (t + 1) / threads, stop);
+    }
+    for (auto& w : workers) w.join();
+    if (stop == reports) break;
+    const absl::Time pause_start = clock.Now();
+    if (!wait_acks()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("reports before the inventory re-import at report ", stop,
+                       " not acked within --wait-acks"));
+    }
+    PROV_RETURN_IF_ERROR(RunInventoryCommand(
+        options.inventory_command, InventoryUpdatePath(options.inventory_out, stop), log));
+    paused += clock.Now() - pause_start;
+  }
   log << "prov-sim: every report submitted after "
       << absl::FormatDuration(absl::Trunc(clock.Now() - real_start, absl::Milliseconds(1)))
       << "; waiting up to " << absl::FormatDuration(options.wait_acks) << " for acks\n";
-
-  // Wait for acks: keep polling (reconnects, resends) until every spool is empty or time is up.
-  const absl::Time deadline = clock.Now() + options.wait_acks;
-  while (true) {
-    bool pending = false;
-    for (auto& a : agents) {
-      a.uplink->Poll();
-      if (a.uplink->Stats().spool_depth > 0) pending = true;
-    }
-    if (!pending || clock.Now() >= deadline) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  wait_acks();
 
   SimSummary s;
   s.agents = n;

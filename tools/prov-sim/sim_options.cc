@@ -24,6 +24,12 @@ fleet (generated unless --scenario):
   --reports-per-node N (6)  or --duration SECONDS (simulated; reports = duration / interval)
   --alibaba-pods FILE       draw job shapes from alibaba_gpu_v2023_pods.csv (../shared/data/traces)
   --dump-scenario           print the scenario as JSON and exit
+  --inventory-out FILE      write the fleet's declared inventory (CSV, docs/inventory-format.md)
+                            and a re-import FILE-stem.at-K.csv per report K with declared hardware
+                            events (tools/prov-sim/README.md)
+  --inventory-command CMD   run `CMD FILE` before the first report and, for each re-import,
+                            once every report before K is acked (e.g. "provctl ... inventory
+                            import"); needs --inventory-out
 running:
   --time-scale X (1)        simulated seconds per real second (100: a 10 s interval every 0.1 s)
   --threads N (2)           driver threads (agents are split between them)
@@ -84,6 +90,8 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
       {"--alibaba-pods", str(&o.alibaba_pods)},
       {"--spool-root", str(&o.spool_root)},
       {"--timeline-out", str(&o.timeline_out)},
+      {"--inventory-out", str(&o.inventory_out)},
+      {"--inventory-command", str(&o.inventory_command)},
       {"--wait-acks",
        [&wait](const std::string& v) { return absl::SimpleAtod(v, &wait) && wait >= 0; }},
       {"--threads",
@@ -130,6 +138,9 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
     o.fleet.reports_per_node =
         std::max<uint32_t>(1, static_cast<uint32_t>(duration / o.fleet.interval_seconds));
     o.reports_set = true;
+  }
+  if (!o.inventory_command.empty() && o.inventory_out.empty()) {
+    return absl::InvalidArgumentError("--inventory-command needs --inventory-out");
   }
   if (o.max_backoff < o.initial_backoff) {
     return absl::InvalidArgumentError("--backoff-max-ms must be >= --backoff-initial-ms");

@@ -28,7 +28,12 @@ struct SimOptions {
   int threads = 2;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(5);
-  std::string timeline_out;    // write the resolved simulated start time here (JSON)
+  std::string timeline_out;  // write the resolved simulated start time here (JSON)
+  // Declared inventory (inventory.h): written here (and re-import files beside it) before the
+  // first report; with inventory_command, run as `<command> <file>` before report 0 and before
+  // each re-import's report, once every earlier report is acked.
+  std::string inventory_out;
+  std::string inventory_command;
   bool dump_scenario = false;  // print the scenario as JSON and exit
   bool help = false;
 };

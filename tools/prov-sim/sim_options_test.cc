@@ -28,6 +28,17 @@ TEST(SimOptionsTest, TimelineOut) {
   EXPECT_FALSE(ParseSimArgs({"--timeline-out"}).ok());
 }
 
+TEST(SimOptionsTest, InventoryFlags) {
+  auto o = ParseSimArgs({"--inventory-out", "/tmp/inv.csv", "--inventory-command",
+                         "provctl --insecure inventory import"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->inventory_out, "/tmp/inv.csv");
+  EXPECT_EQ(o->inventory_command, "provctl --insecure inventory import");
+  auto lone = ParseSimArgs({"--inventory-command", "true"});
+  ASSERT_FALSE(lone.ok());
+  EXPECT_EQ(lone.status().message(), "--inventory-command needs --inventory-out");
+}
+
 TEST(SimOptionsTest, ErrorsNameTheFlag) {
   auto msg = [](std::vector<std::string> args) {
     auto o = ParseSimArgs(args);
