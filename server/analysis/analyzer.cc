@@ -90,6 +90,7 @@ Analyzer::Analyzer(std::shared_ptr<const policy::Policy> policy)
 
 void Analyzer::SetInventory(std::shared_ptr<const inventory::InventoryIndex> inventory,
                             int64_t version) {
+  if (!s_->hw.inventory_changed) s_->hw.previous_inventory = s_->hw.inventory;
   s_->hw.inventory = std::move(inventory);
   s_->hw.inventory_version = version;
   s_->hw.inventory_changed = true;

@@ -24,15 +24,21 @@ void ArmSilence(HardwareState& hw, const policy::Policy& p, const std::string& i
   hw.silence_due[n.due_us / kMicros + 1].push_back(id);
 }
 
+// `window`: one silence window of the node (without the reboot floor); a gap longer than it
+// between two sightings on the node starts a new run.
 void Sight(HardwareState& hw, const std::string& node, const provenance::v1::AcceleratorFact& a,
-           int64_t time_us, int64_t seen_us) {
+           int64_t time_us, int64_t seen_us, int64_t window) {
   const std::string key = CardKey(a);
   if (key.empty()) return;
   std::vector<CardSighting>& where = hw.cards[key];
   for (CardSighting& c : where) {
     if (c.node != node) continue;
     c.pci = a.pci_address();
-    c.first_us = std::min(c.first_us, time_us);
+    if (time_us > c.last_us + window) {
+      c.first_us = time_us;  // back after an absence: a new run
+    } else if (time_us < c.first_us && c.first_us - time_us <= window) {
+      c.first_us = time_us;  // a late report of this run
+    }
     c.last_us = std::max(c.last_us, time_us);
     c.seen_us = std::max(c.seen_us, seen_us);
     return;
@@ -136,6 +142,16 @@ bool InService(const provenance::v1::InventoryEntry& row) {
   return row.declared().status() == provenance::v1::INVENTORY_STATUS_IN_SERVICE;
 }
 
+int64_t RunWindow(const policy::Policy& p, int64_t interval_us) {
+  if (interval_us <= 0) interval_us = absl::ToInt64Microseconds(p.hardware.assumed_interval);
+  return p.hardware.silent_after_intervals * interval_us;
+}
+
+int64_t DeclaredSince(const HardwareState& hw, const provenance::v1::InventoryEntry& row) {
+  auto it = hw.version_since_us.find(row.version());
+  return it == hw.version_since_us.end() ? 0 : it->second;
+}
+
 int64_t SilenceAfter(const policy::Policy& p, int64_t interval_us) {
   if (interval_us <= 0) interval_us = absl::ToInt64Microseconds(p.hardware.assumed_interval);
   return std::max(p.hardware.silent_after_intervals * interval_us,
@@ -152,7 +168,10 @@ void PrepareHardware(RuleContext& ctx) {
   const int64_t clock = SilenceClock(ctx);
   ctx.hardware_nodes.clear();
   ctx.silent_nodes.clear();
-  if (hw.up_since_us == 0 && clock > 0) {
+  // On the reports' timeline before the first report there is no time yet: wait for one (the
+  // pending inventory change and reports stay queued).
+  if (clock <= 0) return;
+  if (hw.up_since_us == 0) {
     // The first evaluation of this process: the nodes restored from the store are known, their
     // silence counted from now (nothing is silent for the time provd itself was down).
     hw.up_since_us = clock;
@@ -162,8 +181,8 @@ void PrepareHardware(RuleContext& ctx) {
       n.last_report_us = facts.last_time_us();
       if (n.due_us == 0) ArmSilence(hw, ctx.p, id, n, clock);
       for (const auto& a : facts.accelerators()) {
-        Sight(hw, id, a, facts.accelerators_since_us(), 0);
-        Sight(hw, id, a, facts.last_time_us(), 0);
+        Sight(hw, id, a, facts.accelerators_since_us(), 0, INT64_MAX / 2);
+        Sight(hw, id, a, facts.last_time_us(), 0, INT64_MAX / 2);
       }
     }
   }
@@ -176,7 +195,10 @@ void PrepareHardware(RuleContext& ctx) {
     ArmSilence(hw, ctx.p, r.node, n, clock);
     auto facts = s.nodes.find(r.node);
     if (facts != s.nodes.end()) {
-      for (const auto& a : facts->second.accelerators()) Sight(hw, r.node, a, r.time_us, clock);
+      const int64_t window = RunWindow(ctx.p, n.interval_us);
+      for (const auto& a : facts->second.accelerators()) {
+        Sight(hw, r.node, a, r.time_us, clock, window);
+      }
     }
     if (ctx.hardware_nodes.empty() || ctx.hardware_nodes.back() != r.node) {
       ctx.hardware_nodes.push_back(r.node);
@@ -189,6 +211,17 @@ void PrepareHardware(RuleContext& ctx) {
   if (hw.inventory_changed) {
     hw.inventory_changed = false;
     ctx.inventory_changed = true;
+    hw.version_since_us.try_emplace(hw.inventory_version, clock);
+    if (hw.previous_inventory != nullptr && hw.inventory != nullptr) {
+      for (const auto& e : hw.inventory->entries()) {
+        const auto* before = hw.previous_inventory->BySerial(e.declared().serial());
+        if (before != nullptr && !before->declared().node_id().empty() &&
+            before->declared().node_id() != e.declared().node_id()) {
+          hw.redeclared[e.declared().serial()] = {before->declared().node_id(), clock};
+        }
+      }
+    }
+    hw.previous_inventory.reset();
     // Every node is judged again; a declared node that never reported is due from now.
     ctx.hardware_nodes.clear();
     for (const auto& [id, n] : hw.nodes) ctx.hardware_nodes.push_back(id);

@@ -35,8 +35,10 @@ struct RuleContext;
 struct CardSighting {
   std::string node;
   std::string pci;
-  int64_t first_us = 0, last_us = 0;  // report times (the node's clock)
-  int64_t seen_us = 0;                // silence clock at the newest sighting (0: before a restart)
+  // Report times (the node's clock) of its current run on this node: a sighting after a gap of
+  // more than one silence window (the card left and came back) starts a new run.
+  int64_t first_us = 0, last_us = 0;
+  int64_t seen_us = 0;  // silence clock at the newest sighting (0: before a restart)
 };
 
 struct HardwareNode {
@@ -70,6 +72,19 @@ struct HardwareState {
   absl::btree_map<int64_t, std::vector<std::string>> silence_due;  // due second -> nodes
   std::vector<PendingHardwareReport> pending;
   absl::flat_hash_set<std::string> silent_cards;  // serials with an open card-level silent flag
+  // The inventory before the newest SetInventory, until PrepareHardware compared the two.
+  std::shared_ptr<const inventory::InventoryIndex> previous_inventory;
+  // Silence clock when each inventory version was first in force here (a row cannot be missing
+  // from before it was declared). Versions loaded at start are absent (they predate up_since).
+  absl::flat_hash_map<int64_t, int64_t> version_since_us;
+  // Serials a re-import declared on another node: where they were declared before, and when
+  // (silence clock). A card still reporting from its previous node is a move not done yet, not
+  // hardware_moved, for the policy's hardware.move_grace.
+  struct Redeclared {
+    std::string previous_node;
+    int64_t at_us = 0;
+  };
+  absl::flat_hash_map<std::string, Redeclared> redeclared;
 };
 
 inline constexpr size_t kMaxSightings = 4;
@@ -95,6 +110,10 @@ std::string DescribeObserved(const HardwareState& hw, const std::string& node,
 // The rack the inventory gives the node (its first declared row's), "" when none.
 std::string DeclaredRack(const HardwareState& hw, const std::string& node);
 bool InService(const provenance::v1::InventoryEntry& row);
+// One silence window of a node without the reboot floor (silent_after_intervals x interval).
+int64_t RunWindow(const policy::Policy& p, int64_t interval_us);
+// When the row's inventory version came into force here (0: loaded at start).
+int64_t DeclaredSince(const HardwareState& hw, const provenance::v1::InventoryEntry& row);
 // How long a node with report interval `interval_us` may stay quiet before it is silent.
 int64_t SilenceAfter(const policy::Policy& p, int64_t interval_us);
 // The silence clock now.

@@ -1,9 +1,11 @@
 // hardware_cloned_identity: one accelerator identity (serial, else UUID) reported by two nodes
-// within one silence window of each other (hardware.silent_after_intervals of the later node's
-// report interval). A card cannot be in two servers at once, and a physical move takes a power
-// cycle of both: a forged or copied identity (an agent or firmware lying about its serial). Judged
-// on the report times of the two sightings, whatever order their reports arrived in. Needs no
-// inventory.
+// over the same time: their current runs of sightings (a run ends after one silence window
+// without the card) overlap. A card cannot be in two servers at once: a forged or copied
+// identity (an agent or firmware lying about its serial). A move, however quick, leaves the old
+// node's run ended before the new one starts (the old node's reports stop listing the card), so
+// it is hardware_moved's business, not this rule's; a card moved away and back starts a new run.
+// Judged on report times, whatever order the reports arrived in: two clones reporting every
+// interval overlap within one interval. Needs no inventory.
 #include <algorithm>
 #include <string>
 
@@ -26,9 +28,6 @@ class HardwareClonedIdentityRule final : public Rule {
     for (const std::string& node_id : ctx.hardware_nodes) {
       auto facts = ctx.s.nodes.find(node_id);
       if (facts == ctx.s.nodes.end()) continue;
-      auto me = hw.nodes.find(node_id);
-      const int64_t window =
-          SilenceWindow(ctx.p, me == hw.nodes.end() ? 0 : me->second.interval_us);
       for (const auto& a : facts->second.accelerators()) {
         const std::string key = CardKey(a);
         auto where = hw.cards.find(key);
@@ -43,23 +42,17 @@ class HardwareClonedIdentityRule final : public Rule {
           // The gap between the two nodes' spans of sightings (negative: they overlap).
           const int64_t gap =
               std::max(here->first_us, other.first_us) - std::min(here->last_us, other.last_us);
-          if (gap >= window) continue;
-          Raise(ctx, key, a, *here, other, gap);
+          if (gap > 0) continue;
+          Raise(ctx, key, a, *here, other);
         }
       }
     }
   }
 
  private:
-  // The silence window without the reboot floor: a move needs two power cycles, far longer.
-  static int64_t SilenceWindow(const policy::Policy& p, int64_t interval_us) {
-    if (interval_us <= 0) interval_us = absl::ToInt64Microseconds(p.hardware.assumed_interval);
-    return p.hardware.silent_after_intervals * interval_us;
-  }
-
   static void Raise(RuleContext& ctx, const std::string& key,
                     const provenance::v1::AcceleratorFact& a, const CardSighting& here,
-                    const CardSighting& other, int64_t gap) {
+                    const CardSighting& other) {
     const std::string first = std::min(here.node, other.node);
     const std::string second = std::max(here.node, other.node);
     const int64_t first_us = std::max(here.first_us, other.first_us);
@@ -95,10 +88,7 @@ class HardwareClonedIdentityRule final : public Rule {
               ") was reported by ", other.node, " at ", other.pci, " from ",
               ClockText(other.first_us), " to ", ClockText(other.last_us), " and by ", here.node,
               " at ", here.pci, " from ", ClockText(here.first_us), " to ", ClockText(here.last_us),
-              gap <= 0
-                  ? ": the two spans overlap"
-                  : absl::StrCat(": ", gap / 1000000, " s apart, less than one silence window"),
-              ". One card cannot be in two servers; a move takes a power cycle of both."));
+              ": the two spans overlap. One card cannot be in two servers at once."));
           SetTimestamp(e->mutable_time(), first_us);
         });
   }

@@ -1,7 +1,9 @@
 // hardware_moved: a declared accelerator (by serial, else UUID) reported by a node other than the
 // one the inventory installs it in: a card moved to another rack or site, perhaps for another
 // customer. Evidence: both nodes, their data centres and racks, when the card was first and last
-// seen where it is. An inventory re-import that declares the new node (a planned move) resolves it.
+// seen where it is. An inventory re-import that declares the new node (a planned move) resolves
+// it; a card a re-import declared elsewhere but still reporting from its previous node is a move
+// not done yet, flagged only once the policy's hardware.move_grace has passed.
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +37,14 @@ class HardwareMovedRule final : public Rule {
                       absl::StrCat("Inventory version ", row->version(), " declares serial ",
                                    d.serial(), " on node ", node_id, ", where it reports"),
                       "resolved itself: the inventory declares it where it is", ctx.now_us);
+          continue;
+        }
+        // Re-declared on another node by a recent import but still where it was declared
+        // before: a planned move not done yet (the asset system updated first).
+        auto moving = hw.redeclared.find(d.serial());
+        if (moving != hw.redeclared.end() && moving->second.previous_node == node_id &&
+            SilenceClock(ctx) - moving->second.at_us <
+                absl::ToInt64Microseconds(ctx.p.hardware.move_grace)) {
           continue;
         }
         const CardSighting* here = nullptr;

@@ -196,7 +196,9 @@ class HardwareSilentRule final : public Rule {
       if (hw.silent_cards.contains(serial)) continue;
       std::string where;
       const int64_t seen = LastSeen(hw, *row, &where);
-      const int64_t since = std::max(seen, hw.up_since_us);
+      // Not missing from before provd was up, nor from before the inventory declared it (an RMA
+      // replacement declared a moment before it first reports).
+      const int64_t since = std::max({seen, hw.up_since_us, DeclaredSince(hw, *row)});
       if (clock - since < after) continue;
       hw.silent_cards.insert(serial);
       UpsertFlag(

@@ -52,6 +52,7 @@ class InventoryIndex {
   Nodes() const {
     return by_node_;
   }
+  const std::vector<provenance::v1::InventoryEntry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
 
  private:

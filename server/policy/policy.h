@@ -76,7 +76,10 @@ struct Policy {
     // 8-accelerator server take minutes), whatever its interval.
     absl::Duration silent_min = absl::Minutes(5);
     absl::Duration assumed_interval = absl::Seconds(60);  // a node that never reported
-    Severity relabelled_severity = Severity::kHigh;       // critical when the chip is restricted
+    // A card re-declared on another node keeps reporting from its previous node this long before
+    // hardware_moved says so (the asset system is often updated before the move is done).
+    absl::Duration move_grace = absl::Hours(24);
+    Severity relabelled_severity = Severity::kHigh;  // critical when the chip is restricted
     Severity moved_severity = Severity::kHigh;
     Severity cloned_identity_severity = Severity::kCritical;
     Severity undeclared_severity = Severity::kMedium;

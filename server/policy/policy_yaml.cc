@@ -237,9 +237,9 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   if (const YAML::Node h = root["hardware"]) {
     PROV_RETURN_IF_ERROR(
         OnlyKeys(h, "hardware",
-                 {"silent_after_intervals", "silent_min", "assumed_interval", "relabelled_severity",
-                  "moved_severity", "cloned_identity_severity", "undeclared_severity",
-                  "silent_severity", "assignment_severity"}));
+                 {"silent_after_intervals", "silent_min", "assumed_interval", "move_grace",
+                  "relabelled_severity", "moved_severity", "cloned_identity_severity",
+                  "undeclared_severity", "silent_severity", "assignment_severity"}));
     if (h["silent_after_intervals"]) {
       PROV_ASSIGN_OR_RETURN(double n, Number(h["silent_after_intervals"],
                                              "hardware.silent_after_intervals", 1, 1000));
@@ -255,6 +255,10 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       if (p.hardware.assumed_interval <= absl::ZeroDuration()) {
         return Error(h["assumed_interval"], "hardware.assumed_interval", "must be positive");
       }
+    }
+    if (h["move_grace"]) {
+      PROV_ASSIGN_OR_RETURN(p.hardware.move_grace,
+                            Duration(h["move_grace"], "hardware.move_grace"));
     }
     const std::pair<const char*, Severity*> severities[] = {
         {"relabelled_severity", &p.hardware.relabelled_severity},

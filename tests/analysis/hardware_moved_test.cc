@@ -75,22 +75,55 @@ TEST(HardwareClonedIdentityTest, OneSerialOnTwoNodesAtOnceIsCritical) {
   a.Observe(HwReport("n1", kT0, {Card{.serial = "SN1"}}));
   a.Observe(HwReport("n2", kT0 + absl::Seconds(30), {Card{.serial = "SN1"}}));
   a.Evaluate(kT0 + absl::Seconds(30));
+  EXPECT_TRUE(FlagsOf(a, "hardware_cloned_identity").empty());  // could still be a move
+  a.Observe(HwReport("n1", kT0 + absl::Seconds(60), {Card{.serial = "SN1"}}));  // it was not
+  a.Evaluate(kT0 + absl::Seconds(60));
   std::vector<Flag> flags = FlagsOf(a, "hardware_cloned_identity");
   ASSERT_EQ(flags.size(), 1u);  // no inventory needed
   EXPECT_EQ(flags[0].severity(), provenance::v1::SEVERITY_CRITICAL);
   EXPECT_EQ(flags[0].subject(), "accelerator:SN1");
   ASSERT_EQ(flags[0].nodes_size(), 2);
-  EXPECT_TRUE(absl::StrContains(flags[0].evidence(0).sentence(), "30 s apart"))
+  EXPECT_TRUE(absl::StrContains(flags[0].evidence(0).sentence(), "the two spans overlap"))
       << flags[0].evidence(0).sentence();
+}
+
+TEST(HardwareClonedIdentityTest, ACardMovedAwayAndBackIsNoClone) {
+  Analyzer a(TestPolicy());
+  for (int m = 0; m <= 5; ++m)
+    a.Observe(HwReport("n1", kT0 + absl::Minutes(m), {Card{.serial = "SN1"}}));
+  for (int m = 30; m <= 35; ++m)
+    a.Observe(HwReport("n2", kT0 + absl::Minutes(m), {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0 + absl::Minutes(35));
+  for (int m = 60; m <= 65; ++m)
+    a.Observe(HwReport("n1", kT0 + absl::Minutes(m), {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0 + absl::Minutes(65));
+  EXPECT_TRUE(FlagsOf(a, "hardware_cloned_identity").empty());
+}
+
+TEST(HardwareMovedTest, ACardStillOnItsPreviousNodeAfterARedeclarationWaitsForTheGrace) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1")}), 1);
+  a.Observe(HwReport("n1", kT0, {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0);
+  // The asset system moves it to n2 first; the card moves later (or never).
+  a.SetInventory(Inventory({Row("SN1", "n2", "", provenance::v1::INVENTORY_STATUS_IN_SERVICE, 2)}),
+                 2);
+  a.Observe(HwReport("n1", kT0 + absl::Minutes(1), {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0 + absl::Minutes(1));
+  EXPECT_TRUE(FlagsOf(a, "hardware_moved").empty());
+  a.Observe(HwReport("n1", kT0 + absl::Hours(25), {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0 + absl::Hours(25));
+  EXPECT_EQ(FlagsOf(a, "hardware_moved").size(), 1u);  // a day later it still has not moved
 }
 
 TEST(HardwareClonedIdentityTest, ReportsArrivingOutOfOrderStillOverlap) {
   Analyzer a(TestPolicy());
-  a.Observe(HwReport("n2", kT0 + absl::Minutes(10), {Card{.serial = "SN1"}}));
+  a.Observe(HwReport("n2", kT0 + absl::Minutes(1), {Card{.serial = "SN1"}}));
   a.Evaluate(kT0 + absl::Minutes(10));
+  // n1's reports of minutes 2 and 0 arrive later (spooled), newest first.
+  a.Observe(HwReport("n1", kT0 + absl::Minutes(2), {Card{.serial = "SN1"}}));
   a.Observe(HwReport("n1", kT0, {Card{.serial = "SN1"}}));
-  a.Observe(HwReport("n1", kT0 + absl::Minutes(20), {Card{.serial = "SN1"}}));  // spooled, late
-  a.Evaluate(kT0 + absl::Minutes(21));
+  a.Evaluate(kT0 + absl::Minutes(11));
   std::vector<Flag> flags = FlagsOf(a, "hardware_cloned_identity");
   ASSERT_EQ(flags.size(), 1u);
   EXPECT_TRUE(absl::StrContains(flags[0].evidence(0).sentence(), "the two spans overlap"))

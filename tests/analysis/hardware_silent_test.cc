@@ -85,6 +85,22 @@ TEST(HardwareSilentTest, ACardMissingFromCompleteReportsIsPulled) {
   EXPECT_EQ(FlagsOf(a, kRule)[0].status(), provenance::v1::FLAG_STATUS_RESOLVED);
 }
 
+TEST(HardwareSilentTest, AnRmaReplacementDeclaredBeforeItReportsIsNotMissing) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("OLD", "n1")}), 1);
+  ReportEveryMinute(a, "n1", {Card{.serial = "OLD"}}, kT0, kT0 + absl::Minutes(30));
+  // The swap is recorded: OLD goes to RMA, NEW is in service; the node reports NEW a minute later.
+  a.SetInventory(Inventory({Row("OLD", "n1", "", provenance::v1::INVENTORY_STATUS_RMA, 2),
+                            Row("NEW", "n1", "", provenance::v1::INVENTORY_STATUS_IN_SERVICE, 2)}),
+                 2);
+  ReportEveryMinute(a, "n1", {Card{.serial = "OLD"}}, kT0 + absl::Minutes(31),
+                    kT0 + absl::Minutes(31));
+  ReportEveryMinute(a, "n1", {Card{.serial = "NEW"}}, kT0 + absl::Minutes(32),
+                    kT0 + absl::Minutes(40));
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  EXPECT_TRUE(FlagsOf(a, "hardware_undeclared").empty());
+}
+
 TEST(HardwareSilentTest, MaintenanceAndSparesAreNeverSilent) {
   Analyzer a(TestPolicy());
   a.SetInventory(Inventory({Row("SN1", "n1", "", provenance::v1::INVENTORY_STATUS_RMA),
