@@ -51,6 +51,19 @@ void Sight(HardwareState& hw, const std::string& node, const provenance::v1::Acc
   where.push_back(CardSighting{node, a.pci_address(), time_us, time_us, seen_us});
 }
 
+// Sight, and remember identities on more than one node for the clone rule.
+void SightAll(HardwareState& hw, const std::string& node,
+              const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& cards,
+              int64_t time_us, int64_t seen_us, int64_t window) {
+  for (const auto& a : cards) {
+    Sight(hw, node, a, time_us, seen_us, window);
+    const std::string key = CardKey(a);
+    if (key.empty()) continue;
+    auto it = hw.cards.find(key);
+    if (it != hw.cards.end() && it->second.size() > 1) hw.shared_touched.emplace_back(key, node);
+  }
+}
+
 }  // namespace
 
 bool PlaceholderIdentity(absl::string_view value) {
@@ -180,10 +193,8 @@ void PrepareHardware(RuleContext& ctx) {
       n.interval_us = int64_t{facts.interval_seconds()} * kMicros;
       n.last_report_us = facts.last_time_us();
       if (n.due_us == 0) ArmSilence(hw, ctx.p, id, n, clock);
-      for (const auto& a : facts.accelerators()) {
-        Sight(hw, id, a, facts.accelerators_since_us(), 0, INT64_MAX / 2);
-        Sight(hw, id, a, facts.last_time_us(), 0, INT64_MAX / 2);
-      }
+      SightAll(hw, id, facts.accelerators(), facts.accelerators_since_us(), 0, INT64_MAX / 2);
+      SightAll(hw, id, facts.accelerators(), facts.last_time_us(), 0, INT64_MAX / 2);
     }
   }
   for (const PendingHardwareReport& r : hw.pending) {
@@ -195,10 +206,8 @@ void PrepareHardware(RuleContext& ctx) {
     ArmSilence(hw, ctx.p, r.node, n, clock);
     auto facts = s.nodes.find(r.node);
     if (facts != s.nodes.end()) {
-      const int64_t window = RunWindow(ctx.p, n.interval_us);
-      for (const auto& a : facts->second.accelerators()) {
-        Sight(hw, r.node, a, r.time_us, clock, window);
-      }
+      SightAll(hw, r.node, facts->second.accelerators(), r.time_us, clock,
+               RunWindow(ctx.p, n.interval_us));
     }
     if (ctx.hardware_nodes.empty() || ctx.hardware_nodes.back() != r.node) {
       ctx.hardware_nodes.push_back(r.node);
@@ -233,6 +242,19 @@ void PrepareHardware(RuleContext& ctx) {
     }
     std::sort(ctx.hardware_nodes.begin(), ctx.hardware_nodes.end());
   }
+  // The nodes whose cards the inventory rules judge: changed cards or workloads, first report
+  // since this start, every known node after an import, and nodes holding a card in its grace.
+  ctx.changed_hardware_nodes.clear();
+  for (const std::string& id : ctx.hardware_nodes) {
+    HardwareNode& n = hw.nodes[id];
+    if (ctx.inventory_changed || !n.judged || s.dirty_nodes.contains(id) ||
+        hw.in_move_grace.contains(id)) {
+      ctx.changed_hardware_nodes.push_back(id);
+      n.judged = true;
+    }
+  }
+  ctx.shared_identities.swap(hw.shared_touched);
+  hw.shared_touched.clear();
   // Deadlines that fell due (entries of nodes that reported since are stale: skipped).
   const int64_t clock_s = clock / kMicros;
   while (!hw.silence_due.empty() && hw.silence_due.begin()->first <= clock_s) {

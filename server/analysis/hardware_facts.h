@@ -47,6 +47,8 @@ struct HardwareNode {
   int64_t interval_us = 0;     // its report interval (0: unknown, the policy's assumed_interval)
   int64_t due_us = 0;          // silent from here on unless it reports
   bool complete = true;        // its newest report's collectors all succeeded
+  bool judged = false;         // its cards were compared with the inventory since this start
+  bool missing_some = false;   // a declared in_service card was absent from its newest cards
   bool silent = false;         // a hardware_silent flag on node:<id> is open
   int64_t dark_since_us = 0;   // while silent: the silence clock at its last report (0: unknown)
 };
@@ -85,6 +87,10 @@ struct HardwareState {
     int64_t at_us = 0;
   };
   absl::flat_hash_map<std::string, Redeclared> redeclared;
+  // Nodes holding a card within its move grace: judged again each evaluation until it ends.
+  absl::flat_hash_set<std::string> in_move_grace;
+  // Identities that reached a second node's sightings since the last evaluation.
+  std::vector<std::pair<std::string, std::string>> shared_touched;
 };
 
 inline constexpr size_t kMaxSightings = 4;

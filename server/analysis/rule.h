@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -54,9 +55,14 @@ struct RuleContext {
   absl::Time now;
   int64_t now_us = 0;
   std::vector<BundleView> bundles;
-  // Hardware (hardware_facts.h): nodes whose report arrived since the last evaluation, nodes
-  // whose silence fell due, and whether the declared inventory changed (every node is judged).
+  // Hardware (hardware_facts.h): nodes whose report arrived since the last evaluation; of those,
+  // the ones whose cards or workloads changed (or all known nodes after an import: the rules
+  // that compare cards with the inventory judge only these); identities now seen on two nodes
+  // ("<key>" and the reporting node); nodes whose silence fell due; whether the declared
+  // inventory changed.
   std::vector<std::string> hardware_nodes;
+  std::vector<std::string> changed_hardware_nodes;
+  std::vector<std::pair<std::string, std::string>> shared_identities;
   std::vector<std::string> silent_nodes;
   bool inventory_changed = false;
 };

@@ -32,8 +32,7 @@ class HardwareAssignmentRule final : public Rule {
   void Evaluate(RuleContext& ctx) override {
     HardwareState& hw = ctx.s.hw;
     if (hw.inventory == nullptr) return;
-    for (const std::string& node_id : ctx.hardware_nodes) {
-      if (!ctx.inventory_changed && !ctx.s.dirty_nodes.contains(node_id)) continue;
+    for (const std::string& node_id : ctx.changed_hardware_nodes) {
       auto facts = ctx.s.nodes.find(node_id);
       if (facts == ctx.s.nodes.end()) continue;
       const provenance::v1::NodeFacts& node = facts->second;

@@ -25,26 +25,27 @@ class HardwareClonedIdentityRule final : public Rule {
   absl::string_view name() const override { return kHardwareClonedRule; }
   void Evaluate(RuleContext& ctx) override {
     HardwareState& hw = ctx.s.hw;
-    for (const std::string& node_id : ctx.hardware_nodes) {
+    for (const auto& [key, node_id] : ctx.shared_identities) {
+      auto where = hw.cards.find(key);
+      if (where == hw.cards.end() || where->second.size() < 2) continue;
+      const CardSighting* here = nullptr;
+      for (const CardSighting& c : where->second) {
+        if (c.node == node_id) here = &c;
+      }
       auto facts = ctx.s.nodes.find(node_id);
-      if (facts == ctx.s.nodes.end()) continue;
+      if (here == nullptr || facts == ctx.s.nodes.end()) continue;
+      const provenance::v1::AcceleratorFact* card = nullptr;
       for (const auto& a : facts->second.accelerators()) {
-        const std::string key = CardKey(a);
-        auto where = hw.cards.find(key);
-        if (where == hw.cards.end() || where->second.size() < 2) continue;
-        const CardSighting* here = nullptr;
-        for (const CardSighting& c : where->second) {
-          if (c.node == node_id) here = &c;
-        }
-        if (here == nullptr) continue;
-        for (const CardSighting& other : where->second) {
-          if (other.node == node_id) continue;
-          // The gap between the two nodes' spans of sightings (negative: they overlap).
-          const int64_t gap =
-              std::max(here->first_us, other.first_us) - std::min(here->last_us, other.last_us);
-          if (gap > 0) continue;
-          Raise(ctx, key, a, *here, other);
-        }
+        if (CardKey(a) == key) card = &a;
+      }
+      if (card == nullptr) continue;
+      for (const CardSighting& other : where->second) {
+        if (other.node == node_id) continue;
+        // The gap between the two nodes' runs of sightings (<= 0: they overlap).
+        const int64_t gap =
+            std::max(here->first_us, other.first_us) - std::min(here->last_us, other.last_us);
+        if (gap > 0) continue;
+        Raise(ctx, key, *card, *here, other);
       }
     }
   }

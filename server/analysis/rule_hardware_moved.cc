@@ -23,7 +23,8 @@ class HardwareMovedRule final : public Rule {
   void Evaluate(RuleContext& ctx) override {
     HardwareState& hw = ctx.s.hw;
     if (hw.inventory == nullptr) return;
-    for (const std::string& node_id : ctx.hardware_nodes) {
+    for (const std::string& node_id : ctx.changed_hardware_nodes) {
+      hw.in_move_grace.erase(node_id);  // judged again below
       auto facts = ctx.s.nodes.find(node_id);
       if (facts == ctx.s.nodes.end()) continue;
       const provenance::v1::NodeFacts& node = facts->second;
@@ -45,6 +46,7 @@ class HardwareMovedRule final : public Rule {
         if (moving != hw.redeclared.end() && moving->second.previous_node == node_id &&
             SilenceClock(ctx) - moving->second.at_us <
                 absl::ToInt64Microseconds(ctx.p.hardware.move_grace)) {
+          hw.in_move_grace.insert(node_id);  // judged at each report until the grace ends
           continue;
         }
         const CardSighting* here = nullptr;

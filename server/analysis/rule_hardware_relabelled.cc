@@ -55,7 +55,7 @@ class HardwareRelabelledRule final : public Rule {
   void Evaluate(RuleContext& ctx) override {
     HardwareState& hw = ctx.s.hw;
     if (hw.inventory == nullptr) return;
-    for (const std::string& node_id : ctx.hardware_nodes) {
+    for (const std::string& node_id : ctx.changed_hardware_nodes) {
       auto facts = ctx.s.nodes.find(node_id);
       if (facts == ctx.s.nodes.end()) continue;
       // The node's declared rows no reported identity matched: the slots of its anonymous cards.

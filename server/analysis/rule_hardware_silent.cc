@@ -63,6 +63,9 @@ class HardwareSilentRule final : public Rule {
     if (ctx.inventory_changed) ReleaseUndeclared(ctx);
     if (hw.inventory == nullptr) return;
     for (const std::string& node_id : ctx.silent_nodes) NodeSilent(ctx, node_id, clock);
+    // A node's cards are checked when they changed (and after an import); after that only while
+    // one of its declared cards is absent, so a steady node costs nothing here.
+    for (const std::string& node_id : ctx.changed_hardware_nodes) MarkMissing(ctx, node_id);
     for (const std::string& node_id : ctx.hardware_nodes) CardsMissing(ctx, node_id, clock);
   }
 
@@ -184,11 +187,32 @@ class HardwareSilentRule final : public Rule {
         });
   }
 
+  // Whether a declared in_service card of the node is absent from its newest cards.
+  static void MarkMissing(RuleContext& ctx, const std::string& node_id) {
+    HardwareState& hw = ctx.s.hw;
+    auto facts = ctx.s.nodes.find(node_id);
+    HardwareNode& n = hw.nodes[node_id];
+    n.missing_some = false;
+    for (const InventoryEntry* row : hw.inventory->OnNode(node_id)) {
+      if (!InService(*row)) continue;
+      bool present = false;
+      if (facts != ctx.s.nodes.end()) {
+        for (const auto& a : facts->second.accelerators()) {
+          if (DeclaredRow(hw, a) == row) present = true;
+        }
+      }
+      if (!present) n.missing_some = true;
+    }
+  }
+
   // A live node whose complete reports lack one of its declared in_service cards.
   static void CardsMissing(RuleContext& ctx, const std::string& node_id, int64_t clock) {
     HardwareState& hw = ctx.s.hw;
     auto n = hw.nodes.find(node_id);
-    if (n == hw.nodes.end() || n->second.due_us <= clock || !n->second.complete) return;
+    if (n == hw.nodes.end() || !n->second.missing_some || n->second.due_us <= clock ||
+        !n->second.complete) {
+      return;
+    }
     const int64_t after = SilenceAfter(ctx.p, n->second.interval_us);
     for (const InventoryEntry* row : hw.inventory->OnNode(node_id)) {
       if (!InService(*row)) continue;

@@ -26,7 +26,7 @@ class HardwareUndeclaredRule final : public Rule {
   void Evaluate(RuleContext& ctx) override {
     HardwareState& hw = ctx.s.hw;
     if (hw.inventory == nullptr || hw.inventory->size() == 0) return;
-    for (const std::string& node_id : ctx.hardware_nodes) {
+    for (const std::string& node_id : ctx.changed_hardware_nodes) {
       auto facts = ctx.s.nodes.find(node_id);
       if (facts == ctx.s.nodes.end()) continue;
       const provenance::v1::NodeFacts& node = facts->second;

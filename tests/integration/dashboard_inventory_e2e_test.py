@@ -260,7 +260,11 @@ class Run:
         assert "BRD-OLD-1 → BRD-NEW-2" in changes, changes
         assert "2 identity changes" in self.text("#node-hardware-changed")
         assert "Ascend 910B" in self.text("#node-accelerators")
-        assert "No open hardware discrepancy" in self.text("#node-flags")
+        # The reconciliation rules' flags on this node (issue 10 §3), linked from its view: the
+        # Ascend the inventory declares as an A100 is a critical hardware_relabelled.
+        flags = self.text("#node-flags")
+        assert "hardware_relabelled" in flags and "accelerator:SN-ASC-0002" in flags, flags
+        assert "CRITICAL" in flags.upper(), flags
         self.shot("node-view")
 
         # Linking rows to flags (the contract of the hardware_* rules), in the browser itself.
