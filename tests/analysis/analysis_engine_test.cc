@@ -3,7 +3,12 @@
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/inventory_store.h"
+#include "server/store/schema.h"
+#include "server/store/sqlite.h"
+#include "server/store/transaction.h"
 #include "tests/analysis/analysis_test_util.h"
+#include "tests/analysis/hardware_test_util.h"
 #include "tests/server/temp_dir.h"
 
 namespace prov::server {
@@ -119,6 +124,44 @@ TEST_F(AnalysisEngineTest, IdentitySnapshotRaisesScreeningFlagsOnTheEngineThread
   ASSERT_THAT(after, SizeIs(2));
   EXPECT_EQ(after[0].rule(), "screening_hit");
   EXPECT_EQ(after[1].rule().rfind("screening_review", 0), 0u) << after[1].rule();
+}
+
+// Issue 10 §3 through the engine: an import reaches the rules (OnInventoryChanged reloads it from
+// the store), and silence is judged by the engine's own tick on its clock while nothing arrives.
+TEST_F(AnalysisEngineTest, AnImportReachesTheRulesAndTheTickJudgesSilence) {
+  {
+    auto db = SqliteDb::Open(dir_.path() + "/provd.db", SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(MigrateSchema(**db).ok());
+    auto txn = Transaction::Begin(**db, Transaction::kWrite);
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    auto imported = ImportInventoryRows(**db, {testing::Row("SN1", "n1").declared()}, "inv.csv",
+                                        "test", "digest", 0, kT0);
+    ASSERT_TRUE(imported.ok()) << imported.status();
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  AnalysisEngine::Options o;
+  o.db_path = dir_.path() + "/provd.db";
+  o.clock = &clock_;
+  o.policy = TestPolicy();
+  o.tick = absl::Milliseconds(10);
+  auto engine = AnalysisEngine::Start(std::move(o));
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  (*engine)->OnInventoryChanged();
+  std::vector<ReportObservation> batch;
+  batch.push_back(testing::HwReport("n1", kT0, {testing::Card{.serial = "SN1"}}));
+  (*engine)->Submit(std::move(batch));
+  (*engine)->Flush();
+  EXPECT_TRUE(Flags(**engine).empty());
+  clock_.Advance(absl::Minutes(6));  // nothing arrives; the tick evaluates on the clock's now
+  std::vector<provenance::v1::Flag> flags;
+  for (int i = 0; i < 500 && flags.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    flags = Flags(**engine);
+  }
+  ASSERT_THAT(flags, SizeIs(1));
+  EXPECT_EQ(flags[0].rule(), "hardware_silent");
+  EXPECT_EQ(flags[0].subject(), "node:n1");
 }
 
 }  // namespace
