@@ -128,15 +128,19 @@ void AnalysisEngine::Tick() {
 }
 
 void AnalysisEngine::LoadInventory() {
-  auto loaded = store_->LoadInventory();
+  auto loaded =
+      store_->LoadInventory(options_.clock->Now() - analyzer_->policy().hardware.move_grace);
   if (!loaded.ok()) {
     // The previous inventory stays in force; the next import tries again.
     std::fprintf(stderr, "provd: loading the declared inventory failed: %s\n",
                  std::string(loaded.status().message()).c_str());
     return;
   }
-  if (loaded->second == 0) return;  // nothing imported: the hardware rules wait for one
-  analyzer_->SetInventory(std::move(loaded->first), loaded->second);
+  if (loaded->version == 0) return;  // nothing imported: the hardware rules wait for one
+  for (const auto& [serial, previous_node, at] : loaded->redeclared) {
+    analyzer_->SetRedeclared(serial, previous_node, at);
+  }
+  analyzer_->SetInventory(std::move(loaded->index), loaded->version);
 }
 
 void AnalysisEngine::Flush() {

@@ -69,15 +69,31 @@ absl::StatusOr<std::unique_ptr<AnalysisStore>> AnalysisStore::Open(const std::st
   return std::unique_ptr<AnalysisStore>(new AnalysisStore(std::move(db)));
 }
 
-absl::StatusOr<std::pair<std::shared_ptr<const inventory::InventoryIndex>, int64_t>>
-AnalysisStore::LoadInventory() {
-  PROV_ASSIGN_OR_RETURN(const int64_t version, LatestInventoryVersion(*db_));
+absl::StatusOr<AnalysisStore::LoadedInventory> AnalysisStore::LoadInventory(
+    absl::Time moved_since) {
+  LoadedInventory out;
+  PROV_ASSIGN_OR_RETURN(out.version, LatestInventoryVersion(*db_));
   InventoryQuery all;
   all.limit = static_cast<size_t>(std::numeric_limits<int64_t>::max());
   PROV_ASSIGN_OR_RETURN(std::vector<provenance::v1::InventoryEntry> entries,
                         ListInventory(*db_, all));
-  return std::make_pair(std::make_shared<const inventory::InventoryIndex>(std::move(entries)),
-                        version);
+  // Rows changed since moved_since (an identical re-import keeps a row's version and time, so
+  // these are few): did that change move the card to another node?
+  for (const auto& e : entries) {
+    const absl::Time at = absl::FromUnixSeconds(e.imported_at().seconds());
+    if (at < moved_since || e.version() <= 1) continue;
+    PROV_ASSIGN_OR_RETURN(std::vector<provenance::v1::InventoryEntry> history,
+                          InventoryHistory(*db_, e.declared().serial()));
+    for (const auto& h : history) {  // newest first
+      if (h.version() >= e.version()) continue;
+      if (!h.declared().node_id().empty() && h.declared().node_id() != e.declared().node_id()) {
+        out.redeclared.emplace_back(e.declared().serial(), h.declared().node_id(), at);
+      }
+      break;
+    }
+  }
+  out.index = std::make_shared<const inventory::InventoryIndex>(std::move(entries));
+  return out;
 }
 
 absl::Status AnalysisStore::Load(Analyzer& analyzer) {

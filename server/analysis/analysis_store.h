@@ -15,9 +15,12 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/analysis/analyzer.h"
 #include "server/inventory/inventory_index.h"
 #include "server/store/sqlite.h"
@@ -31,9 +34,15 @@ class AnalysisStore {
   absl::Status Load(Analyzer& analyzer);
   absl::Status Save(const Analyzer& analyzer, const AnalyzerChanges& changes);
   // The declared inventory as the store holds it now (server/store/inventory_store.h), indexed,
-  // and its version (0, with an empty index, when nothing was imported).
-  absl::StatusOr<std::pair<std::shared_ptr<const inventory::InventoryIndex>, int64_t>>
-  LoadInventory();
+  // its version (0, with an empty index, when nothing was imported), and the cards an import
+  // since `moved_since` declared on another node than the version before (serial, previous
+  // node, import time): planned moves whose grace a restart must not forget.
+  struct LoadedInventory {
+    std::shared_ptr<const inventory::InventoryIndex> index;
+    int64_t version = 0;
+    std::vector<std::tuple<std::string, std::string, absl::Time>> redeclared;
+  };
+  absl::StatusOr<LoadedInventory> LoadInventory(absl::Time moved_since);
 
  private:
   explicit AnalysisStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}

@@ -96,6 +96,11 @@ void Analyzer::SetInventory(std::shared_ptr<const inventory::InventoryIndex> inv
   s_->hw.inventory_changed = true;
 }
 
+void Analyzer::SetRedeclared(const std::string& serial, const std::string& previous_node,
+                             absl::Time at) {
+  s_->hw.redeclared[serial] = {previous_node, absl::ToUnixMicros(at)};
+}
+
 void Analyzer::SetHardwareClock(bool report_timeline, const AcceleratorCatalog* catalog) {
   s_->hw.report_clock = report_timeline;
   s_->hw.catalog = catalog;
@@ -214,8 +219,9 @@ void Analyzer::Observe(const ReportObservation& r) {
     node.set_interval_seconds(r.interval_seconds);
     s.changed_nodes.insert(r.node_id);
   }
-  s.hw.pending.push_back(PendingHardwareReport{r.node_id, r.time_us,
-                                               int64_t{r.interval_seconds} * 1000000, r.complete});
+  s.hw.pending.push_back(PendingHardwareReport{
+      r.node_id, r.time_us, int64_t{r.interval_seconds} * 1000000, r.complete,
+      CardsOf(node.accelerators())});  // the report's cards: node's are updated from it above
   node.set_last_time_us(std::max(node.last_time_us(), r.time_us));
   if (node.first_time_us() == 0 || r.time_us < node.first_time_us()) {
     node.set_first_time_us(r.time_us);

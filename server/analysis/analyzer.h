@@ -77,6 +77,9 @@ class Analyzer {
   // The declared inventory (provctl inventory import) and its version: the hardware rules judge
   // every node against it at the next Evaluate. Null: none imported.
   void SetInventory(std::shared_ptr<const inventory::InventoryIndex> inventory, int64_t version);
+  // A card an import declared on another node than `previous_node` at `at` (restored at start
+  // from the inventory history: a planned move's grace survives a restart).
+  void SetRedeclared(const std::string& serial, const std::string& previous_node, absl::Time at);
   // Silence on the fleet's newest report time instead of provd's clock (replays at a time scale,
   // provd --ledger-clock report); the catalog naming PCI IDs (null: the builtin one).
   void SetHardwareClock(bool report_timeline, const AcceleratorCatalog* catalog = nullptr);

@@ -329,7 +329,9 @@ void Analyzer::RestoreFlag(provenance::v1::Flag flag) {
   if (flag.rule() == kHardwareSilentRule && flag.status() != provenance::v1::FLAG_STATUS_RESOLVED) {
     // Resolved by the card's or node's next report (rule_hardware_silent.cc).
     if (absl::StartsWith(flag.subject(), "node:")) {
-      s.hw.nodes[flag.subject().substr(5)].silent = true;
+      HardwareNode& n = s.hw.nodes[flag.subject().substr(5)];
+      n.silent = true;
+      n.dark_since_us = ToMicros(flag.first_time());
     } else if (absl::StartsWith(flag.subject(), "accelerator:")) {
       s.hw.silent_cards.insert(flag.subject().substr(12));
     }

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/analysis/analyzer_state.h"
 #include "server/analysis/rule.h"
 
@@ -18,22 +21,26 @@ constexpr int64_t kMicros = 1000000;
 
 // A node known to the silence clock from now on (its first report, or a declared node that never
 // reported), due `SilenceAfter` after `from`.
+// One entry per node in silence_due: a node that reports again moves its due_us forward, and its
+// entry is pushed again at the new time when its old second comes (see PrepareHardware).
 void ArmSilence(HardwareState& hw, const policy::Policy& p, const std::string& id, HardwareNode& n,
                 int64_t from) {
   n.due_us = std::max(from, hw.up_since_us) + SilenceAfter(p, n.interval_us);
-  hw.silence_due[n.due_us / kMicros + 1].push_back(id);
+  if (n.queued_s == 0) {
+    n.queued_s = n.due_us / kMicros + 1;
+    hw.silence_due[n.queued_s].push_back(id);
+  }
 }
 
 // `window`: one silence window of the node (without the reboot floor); a gap longer than it
 // between two sightings on the node starts a new run.
-void Sight(HardwareState& hw, const std::string& node, const provenance::v1::AcceleratorFact& a,
-           int64_t time_us, int64_t seen_us, int64_t window) {
-  const std::string key = CardKey(a);
+void Sight(HardwareState& hw, const std::string& node, const std::string& key,
+           const std::string& pci, int64_t time_us, int64_t seen_us, int64_t window) {
   if (key.empty()) return;
   std::vector<CardSighting>& where = hw.cards[key];
   for (CardSighting& c : where) {
     if (c.node != node) continue;
-    c.pci = a.pci_address();
+    c.pci = pci;
     if (time_us > c.last_us + window) {
       c.first_us = time_us;  // back after an absence: a new run
     } else if (time_us < c.first_us && c.first_us - time_us <= window) {
@@ -48,19 +55,17 @@ void Sight(HardwareState& hw, const std::string& node, const provenance::v1::Acc
       return x.last_us < y.last_us;
     }));
   }
-  where.push_back(CardSighting{node, a.pci_address(), time_us, time_us, seen_us});
+  where.push_back(CardSighting{node, pci, time_us, time_us, seen_us});
 }
 
-// Sight, and remember identities on more than one node for the clone rule.
-void SightAll(HardwareState& hw, const std::string& node,
-              const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& cards,
+// Sight each card, and remember identities on more than one node for the clone rule.
+void SightAll(HardwareState& hw, const std::string& node, const std::vector<ReportedCard>& cards,
               int64_t time_us, int64_t seen_us, int64_t window) {
-  for (const auto& a : cards) {
-    Sight(hw, node, a, time_us, seen_us, window);
-    const std::string key = CardKey(a);
-    if (key.empty()) continue;
-    auto it = hw.cards.find(key);
-    if (it != hw.cards.end() && it->second.size() > 1) hw.shared_touched.emplace_back(key, node);
+  for (const ReportedCard& c : cards) {
+    if (c.key.empty()) continue;
+    Sight(hw, node, c.key, c.pci, time_us, seen_us, window);
+    auto it = hw.cards.find(c.key);
+    if (it != hw.cards.end() && it->second.size() > 1) hw.shared_touched.emplace_back(c.key, node);
   }
 }
 
@@ -87,6 +92,14 @@ bool PlaceholderIdentity(absl::string_view value) {
     if (absl::EqualsIgnoreCase(v, p)) return true;
   }
   return false;
+}
+
+std::vector<ReportedCard> CardsOf(
+    const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& facts) {
+  std::vector<ReportedCard> out;
+  out.reserve(facts.size());
+  for (const auto& a : facts) out.push_back(ReportedCard{CardKey(a), a.pci_address()});
+  return out;
 }
 
 std::string CardKey(const provenance::v1::AcceleratorFact& a) {
@@ -155,14 +168,63 @@ bool InService(const provenance::v1::InventoryEntry& row) {
   return row.declared().status() == provenance::v1::INVENTORY_STATUS_IN_SERVICE;
 }
 
+NodeMatch MatchNode(
+    const HardwareState& hw, const std::string& node_id,
+    const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& cards) {
+  NodeMatch m;
+  m.row.assign(cards.size(), nullptr);
+  m.by_slot.assign(cards.size(), false);
+  if (hw.inventory == nullptr) return m;
+  absl::flat_hash_set<const provenance::v1::InventoryEntry*> taken;
+  for (int i = 0; i < cards.size(); ++i) {
+    m.row[i] = DeclaredRow(hw, cards[i]);
+    if (m.row[i] != nullptr) taken.insert(m.row[i]);
+  }
+  std::vector<const provenance::v1::InventoryEntry*> free;
+  for (const auto* row : hw.inventory->OnNode(node_id)) {
+    if (!taken.contains(row)) free.push_back(row);
+  }
+  for (int pass = 0; pass < 2; ++pass) {  // rows declaring the card's PCI ID first
+    for (int i = 0; i < cards.size(); ++i) {
+      if (m.row[i] != nullptr || !CardKey(cards[i]).empty()) continue;
+      for (auto it = free.begin(); it != free.end(); ++it) {
+        const auto& d = (*it)->declared();
+        if (pass == 0 &&
+            (d.vendor_id() != cards[i].vendor_id() || d.device_id() != cards[i].device_id())) {
+          continue;
+        }
+        m.row[i] = *it;
+        m.by_slot[i] = true;
+        free.erase(it);
+        break;
+      }
+    }
+  }
+  for (int i = 0; i < cards.size(); ++i) {
+    m.anonymous_unmatched += m.row[i] == nullptr && CardKey(cards[i]).empty();
+  }
+  m.unmatched = std::move(free);
+  return m;
+}
+
+std::string DeclaredDigest(const provenance::v1::InventoryEntry& row) {
+  const auto& d = row.declared();
+  return absl::StrCat(absl::Hex(absl::HashOf(
+      d.serial(), d.uuid(), d.declared_model(), d.vendor_id(), d.device_id(), d.node_id(),
+      d.datacenter(), d.rack(), d.account(), static_cast<int>(d.status()))));
+}
+
 int64_t RunWindow(const policy::Policy& p, int64_t interval_us) {
   if (interval_us <= 0) interval_us = absl::ToInt64Microseconds(p.hardware.assumed_interval);
   return p.hardware.silent_after_intervals * interval_us;
 }
 
 int64_t DeclaredSince(const HardwareState& hw, const provenance::v1::InventoryEntry& row) {
-  auto it = hw.version_since_us.find(row.version());
-  return it == hw.version_since_us.end() ? 0 : it->second;
+  auto it = hw.row_changed_us.find(row.declared().serial());
+  if (it != hw.row_changed_us.end()) return it->second;
+  // Changed before this process saw it: when the import that last changed it was made (on the
+  // reports' timeline of a replay that time means nothing: up_since bounds it anyway).
+  return hw.report_clock ? 0 : row.imported_at().seconds() * kMicros;
 }
 
 int64_t SilenceAfter(const policy::Policy& p, int64_t interval_us) {
@@ -193,8 +255,9 @@ void PrepareHardware(RuleContext& ctx) {
       n.interval_us = int64_t{facts.interval_seconds()} * kMicros;
       n.last_report_us = facts.last_time_us();
       if (n.due_us == 0) ArmSilence(hw, ctx.p, id, n, clock);
-      SightAll(hw, id, facts.accelerators(), facts.accelerators_since_us(), 0, INT64_MAX / 2);
-      SightAll(hw, id, facts.accelerators(), facts.last_time_us(), 0, INT64_MAX / 2);
+      const std::vector<ReportedCard> cards = CardsOf(facts.accelerators());
+      SightAll(hw, id, cards, facts.accelerators_since_us(), 0, INT64_MAX / 2);
+      SightAll(hw, id, cards, facts.last_time_us(), 0, INT64_MAX / 2);
     }
   }
   for (const PendingHardwareReport& r : hw.pending) {
@@ -204,11 +267,8 @@ void PrepareHardware(RuleContext& ctx) {
     if (r.interval_us > 0) n.interval_us = r.interval_us;
     n.complete = r.complete;
     ArmSilence(hw, ctx.p, r.node, n, clock);
-    auto facts = s.nodes.find(r.node);
-    if (facts != s.nodes.end()) {
-      SightAll(hw, r.node, facts->second.accelerators(), r.time_us, clock,
-               RunWindow(ctx.p, n.interval_us));
-    }
+    // The report's own cards: a spooled batch's older reports list what was there then.
+    SightAll(hw, r.node, r.cards, r.time_us, clock, RunWindow(ctx.p, n.interval_us));
     if (ctx.hardware_nodes.empty() || ctx.hardware_nodes.back() != r.node) {
       ctx.hardware_nodes.push_back(r.node);
     }
@@ -220,17 +280,31 @@ void PrepareHardware(RuleContext& ctx) {
   if (hw.inventory_changed) {
     hw.inventory_changed = false;
     ctx.inventory_changed = true;
-    hw.version_since_us.try_emplace(hw.inventory_version, clock);
-    if (hw.previous_inventory != nullptr && hw.inventory != nullptr) {
+    // What this import changed: when (a card is not missing from before it was declared), and
+    // which cards it declared on another node (a planned move: move_grace).
+    if (hw.inventory != nullptr && (hw.previous_inventory != nullptr || hw.inventory_seen)) {
       for (const auto& e : hw.inventory->entries()) {
-        const auto* before = hw.previous_inventory->BySerial(e.declared().serial());
+        const auto& d = e.declared();
+        const auto* before =
+            hw.previous_inventory ? hw.previous_inventory->BySerial(d.serial()) : nullptr;
+        if (before != nullptr &&
+            google::protobuf::util::MessageDifferencer::Equals(before->declared(), d)) {
+          continue;
+        }
+        hw.row_changed_us[d.serial()] = clock;
         if (before != nullptr && !before->declared().node_id().empty() &&
-            before->declared().node_id() != e.declared().node_id()) {
-          hw.redeclared[e.declared().serial()] = {before->declared().node_id(), clock};
+            before->declared().node_id() != d.node_id()) {
+          hw.redeclared[d.serial()] = {before->declared().node_id(), clock};
         }
       }
     }
+    hw.inventory_seen = hw.inventory != nullptr;
     hw.previous_inventory.reset();
+    // Nodes already quiet past their deadline (before this import, or while nothing of theirs
+    // was in service) are judged now.
+    for (auto& [id, n] : hw.nodes) {
+      if (!n.silent && n.due_us > 0 && n.due_us <= clock) ctx.silent_nodes.push_back(id);
+    }
     // Every node is judged again; a declared node that never reported is due from now.
     ctx.hardware_nodes.clear();
     for (const auto& [id, n] : hw.nodes) ctx.hardware_nodes.push_back(id);
@@ -258,16 +332,23 @@ void PrepareHardware(RuleContext& ctx) {
   // Deadlines that fell due (entries of nodes that reported since are stale: skipped).
   const int64_t clock_s = clock / kMicros;
   while (!hw.silence_due.empty() && hw.silence_due.begin()->first <= clock_s) {
-    for (const std::string& id : hw.silence_due.begin()->second) {
+    std::vector<std::string> due = std::move(hw.silence_due.begin()->second);
+    hw.silence_due.erase(hw.silence_due.begin());
+    for (std::string& id : due) {
       auto n = hw.nodes.find(id);
-      if (n == hw.nodes.end() || n->second.silent || n->second.due_us > clock) continue;
-      if (std::find(ctx.silent_nodes.begin(), ctx.silent_nodes.end(), id) ==
-          ctx.silent_nodes.end()) {
-        ctx.silent_nodes.push_back(id);
+      if (n == hw.nodes.end()) continue;
+      n->second.queued_s = 0;
+      if (n->second.due_us > clock) {  // it reported since: its entry moves to the new time
+        n->second.queued_s = n->second.due_us / kMicros + 1;
+        hw.silence_due[n->second.queued_s].push_back(std::move(id));
+      } else if (!n->second.silent) {
+        ctx.silent_nodes.push_back(std::move(id));
       }
     }
-    hw.silence_due.erase(hw.silence_due.begin());
   }
+  std::sort(ctx.silent_nodes.begin(), ctx.silent_nodes.end());
+  ctx.silent_nodes.erase(std::unique(ctx.silent_nodes.begin(), ctx.silent_nodes.end()),
+                         ctx.silent_nodes.end());
 }
 
 }  // namespace prov::server

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,10 +48,17 @@ struct HardwareNode {
   int64_t interval_us = 0;     // its report interval (0: unknown, the policy's assumed_interval)
   int64_t due_us = 0;          // silent from here on unless it reports
   bool complete = true;        // its newest report's collectors all succeeded
+  int64_t queued_s = 0;        // the silence_due second its one entry sits at (0: none)
   bool judged = false;         // its cards were compared with the inventory since this start
   bool missing_some = false;   // a declared in_service card was absent from its newest cards
   bool silent = false;         // a hardware_silent flag on node:<id> is open
   int64_t dark_since_us = 0;   // while silent: the silence clock at its last report (0: unknown)
+};
+
+// One reported card as the sightings need it: its identity key (CardKey) and PCI address.
+struct ReportedCard {
+  std::string key;
+  std::string pci;
 };
 
 struct PendingHardwareReport {
@@ -58,6 +66,7 @@ struct PendingHardwareReport {
   int64_t time_us = 0;
   int64_t interval_us = 0;
   bool complete = true;
+  std::vector<ReportedCard> cards;  // this report's own (a spooled report lists what was then)
 };
 
 struct HardwareState {
@@ -76,9 +85,10 @@ struct HardwareState {
   absl::flat_hash_set<std::string> silent_cards;  // serials with an open card-level silent flag
   // The inventory before the newest SetInventory, until PrepareHardware compared the two.
   std::shared_ptr<const inventory::InventoryIndex> previous_inventory;
-  // Silence clock when each inventory version was first in force here (a row cannot be missing
-  // from before it was declared). Versions loaded at start are absent (they predate up_since).
-  absl::flat_hash_map<int64_t, int64_t> version_since_us;
+  // Silence clock when a re-import changed each row (a card is not missing from before it was
+  // declared); rows not changed since this start use their import time (DeclaredSince).
+  absl::flat_hash_map<std::string, int64_t> row_changed_us;
+  bool inventory_seen = false;  // an inventory was judged before (a first import is a change)
   // Serials a re-import declared on another node: where they were declared before, and when
   // (silence clock). A card still reporting from its previous node is a move not done yet, not
   // hardware_moved, for the policy's hardware.move_grace.
@@ -89,6 +99,8 @@ struct HardwareState {
   absl::flat_hash_map<std::string, Redeclared> redeclared;
   // Nodes holding a card within its move grace: judged again each evaluation until it ends.
   absl::flat_hash_set<std::string> in_move_grace;
+  // Nodes with hardware_relabelled flags on slot subjects ("accelerator:<node>/<pci>").
+  absl::flat_hash_map<std::string, std::set<std::string>> anonymous_relabelled;
   // Identities that reached a second node's sightings since the last evaluation.
   std::vector<std::pair<std::string, std::string>> shared_touched;
 };
@@ -98,6 +110,8 @@ inline constexpr size_t kMaxSightings = 4;
 // A serial or UUID that identifies nothing: empty, all zeros or all F, "N/A", "[N/A]" (NVML on
 // boards without one), "Not Specified", "To Be Filled By O.E.M." (SMBIOS defaults), ...
 bool PlaceholderIdentity(absl::string_view value);
+std::vector<ReportedCard> CardsOf(
+    const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& facts);
 // The identity key of a reported accelerator: its serial, else "uuid:<uuid>", else "" (both
 // placeholders: the card is anonymous and judged by its node's slots).
 std::string CardKey(const provenance::v1::AcceleratorFact& a);
@@ -116,6 +130,20 @@ std::string DescribeObserved(const HardwareState& hw, const std::string& node,
 // The rack the inventory gives the node (its first declared row's), "" when none.
 std::string DeclaredRack(const HardwareState& hw, const std::string& node);
 bool InService(const provenance::v1::InventoryEntry& row);
+// A node's reported cards matched with its declared rows: by serial or UUID (anywhere in the
+// inventory), then each card reporting neither takes one of the node's rows no identity matched
+// (its slot), preferring a row declaring the card's PCI ID, then in order.
+struct NodeMatch {
+  std::vector<const provenance::v1::InventoryEntry*> row;        // per card: its row, or null
+  std::vector<bool> by_slot;                                     // per card: matched by slot
+  std::vector<const provenance::v1::InventoryEntry*> unmatched;  // the node's rows left over
+  size_t anonymous_unmatched = 0;  // cards with no identity and no slot left
+};
+NodeMatch MatchNode(
+    const HardwareState& hw, const std::string& node_id,
+    const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& cards);
+// A digest of what a row declares (not its version: a re-import of the same row changes nothing).
+std::string DeclaredDigest(const provenance::v1::InventoryEntry& row);
 // One silence window of a node without the reboot floor (silent_after_intervals x interval).
 int64_t RunWindow(const policy::Policy& p, int64_t interval_us);
 // When the row's inventory version came into force here (0: loaded at start).

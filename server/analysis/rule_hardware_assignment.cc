@@ -85,7 +85,7 @@ class HardwareAssignmentRule final : public Rule {
     UpsertFlag(
         ctx.s, kHardwareAssignmentRule, absl::StrCat("accelerator:", d.serial()),
         ctx.p.hardware.assignment_severity,
-        absl::StrCat(absl::StrJoin(m.accounts, ","), "|", d.account(), "|", m.row->version()),
+        absl::StrCat(absl::StrJoin(m.accounts, ","), "|", DeclaredDigest(*m.row)),
         [&] { return m.first_us; }, m.last_us, ctx.now,
         [&](Flag& f) {
           Reopen(f);

@@ -4,8 +4,9 @@
 // identity (an agent or firmware lying about its serial). A move, however quick, leaves the old
 // node's run ended before the new one starts (the old node's reports stop listing the card), so
 // it is hardware_moved's business, not this rule's; a card moved away and back starts a new run.
-// Judged on report times, whatever order the reports arrived in: two clones reporting every
-// interval overlap within one interval. Needs no inventory.
+// Judged on report times, whatever order the reports arrived in, and only while both nodes list
+// the card on provd's clock (a node whose clock lags cannot make an old run look current): two
+// clones reporting every interval overlap within one interval. Needs no inventory.
 #include <algorithm>
 #include <string>
 
@@ -45,6 +46,13 @@ class HardwareClonedIdentityRule final : public Rule {
         const int64_t gap =
             std::max(here->first_us, other.first_us) - std::min(here->last_us, other.last_us);
         if (gap > 0) continue;
+        // And both current on provd's clock: each node listed it within its silence window of
+        // now. Report times come from each node's own clock; a node whose clock lags would make
+        // a move's two runs "overlap", but the old node stopped listing the card long ago.
+        auto other_node = hw.nodes.find(other.node);
+        const int64_t other_window =
+            RunWindow(ctx.p, other_node == hw.nodes.end() ? 0 : other_node->second.interval_us);
+        if (other.seen_us < SilenceClock(ctx) - other_window) continue;
         Raise(ctx, key, *card, *here, other);
       }
     }

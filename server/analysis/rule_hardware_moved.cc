@@ -61,8 +61,8 @@ class HardwareMovedRule final : public Rule {
         const std::string rack = DeclaredRack(hw, node_id);
         UpsertFlag(
             ctx.s, kHardwareMovedRule, subject, ctx.p.hardware.moved_severity,
-            absl::StrCat(node_id, "|", d.node_id(), "|", row->version()), [&] { return first_us; },
-            last_us, ctx.now,
+            absl::StrCat(node_id, "|", DeclaredDigest(*row)), [&] { return first_us; }, last_us,
+            ctx.now,
             [&](Flag& f) {
               Reopen(f);
               f.set_policy_version(ctx.p.version);

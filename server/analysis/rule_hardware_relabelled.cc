@@ -4,6 +4,7 @@
 // identity). A restricted chip (policy restricted_hardware: a Huawei Ascend) under any other
 // declared name is critical. Judged on the nodes that reported and, after an import, all nodes;
 // a contradiction the inventory no longer makes resolves the flag.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,20 +59,16 @@ class HardwareRelabelledRule final : public Rule {
     for (const std::string& node_id : ctx.changed_hardware_nodes) {
       auto facts = ctx.s.nodes.find(node_id);
       if (facts == ctx.s.nodes.end()) continue;
-      // The node's declared rows no reported identity matched: the slots of its anonymous cards.
-      absl::flat_hash_set<std::string> seen;
-      for (const auto& a : facts->second.accelerators()) {
-        if (const InventoryEntry* row = DeclaredRow(hw, a)) seen.insert(row->declared().serial());
-      }
-      std::vector<const InventoryEntry*> slots;
-      for (const InventoryEntry* row : hw.inventory->OnNode(node_id)) {
-        if (!seen.contains(row->declared().serial())) slots.push_back(row);
-      }
-      size_t next_slot = 0;
-      for (const auto& a : facts->second.accelerators()) {
-        const InventoryEntry* row = DeclaredRow(hw, a);
+      const auto& cards = facts->second.accelerators();
+      const NodeMatch match = MatchNode(hw, node_id, cards);
+      // Slot subjects ("<node>/<pci>") flagged before: resolved when that PCI slot no longer
+      // holds an anonymous card that contradicts its row (it reports a serial now, or left).
+      std::set<std::string>& anonymous_flagged = hw.anonymous_relabelled[node_id];
+      std::set<std::string> still;
+      for (int i = 0; i < cards.size(); ++i) {
+        const AcceleratorFact& a = cards[i];
+        const InventoryEntry* row = match.row[i];
         const bool anonymous = CardKey(a).empty();
-        if (row == nullptr && anonymous && next_slot < slots.size()) row = slots[next_slot++];
         const std::string subject =
             absl::StrCat("accelerator:", anonymous ? absl::StrCat(node_id, "/", a.pci_address())
                                          : row != nullptr ? row->declared().serial()
@@ -86,7 +83,20 @@ class HardwareRelabelledRule final : public Rule {
               "resolved itself: the card agrees with the inventory", ctx.now_us);
           continue;
         }
+        if (anonymous) still.insert(subject);
         Raise(ctx, node_id, facts->second, a, *row, anonymous, subject, why);
+      }
+      for (const std::string& subject : anonymous_flagged) {
+        if (still.contains(subject)) continue;
+        ResolveFlag(ctx.s, kHardwareRelabelledRule, subject, "reconciled",
+                    absl::StrCat("Node ", node_id, " no longer reports a card without identity at ",
+                                 subject.substr(12)),
+                    "resolved itself: the slot no longer holds that card", ctx.now_us);
+      }
+      if (still.empty()) {
+        hw.anonymous_relabelled.erase(node_id);
+      } else {
+        anonymous_flagged = std::move(still);
       }
     }
   }
@@ -102,7 +112,7 @@ class HardwareRelabelledRule final : public Rule {
         a.vendor_id(), a.device_id(), known != nullptr ? known->family : a.family());
     const policy::Severity severity =
         restricted != nullptr ? policy::Severity::kCritical : ctx.p.hardware.relabelled_severity;
-    const std::string material = absl::StrCat(absl::StrJoin(why, ";"), "|", row.version());
+    const std::string material = absl::StrCat(absl::StrJoin(why, ";"), "|", DeclaredDigest(row));
     UpsertFlag(
         ctx.s, kHardwareRelabelledRule, subject, severity, material,
         [&] { return node.accelerators_since_us(); }, node.last_time_us(), ctx.now,

@@ -187,21 +187,26 @@ class HardwareSilentRule final : public Rule {
         });
   }
 
-  // Whether a declared in_service card of the node is absent from its newest cards.
+  // Whether a declared in_service card of the node is absent from its newest cards (matched by
+  // identity, or a card reporting none filling its slot); a silent card now present (by slot:
+  // Recover handles those with an identity) recovers.
   static void MarkMissing(RuleContext& ctx, const std::string& node_id) {
     HardwareState& hw = ctx.s.hw;
     auto facts = ctx.s.nodes.find(node_id);
     HardwareNode& n = hw.nodes[node_id];
     n.missing_some = false;
-    for (const InventoryEntry* row : hw.inventory->OnNode(node_id)) {
-      if (!InService(*row)) continue;
-      bool present = false;
-      if (facts != ctx.s.nodes.end()) {
-        for (const auto& a : facts->second.accelerators()) {
-          if (DeclaredRow(hw, a) == row) present = true;
-        }
-      }
-      if (!present) n.missing_some = true;
+    if (facts == ctx.s.nodes.end()) return;
+    const NodeMatch match = MatchNode(hw, node_id, facts->second.accelerators());
+    for (const InventoryEntry* row : match.unmatched) n.missing_some |= InService(*row);
+    for (int i = 0; i < facts->second.accelerators_size(); ++i) {
+      if (!match.by_slot[i]) continue;
+      const std::string& serial = match.row[i]->declared().serial();
+      if (!hw.silent_cards.erase(serial)) continue;
+      ResolveFlag(ctx.s, kHardwareSilentRule, absl::StrCat("accelerator:", serial), "recovered",
+                  absl::StrCat("Node ", node_id, " reports a card without identity at ",
+                               facts->second.accelerators(i).pci_address(),
+                               " in the slot of accelerator ", serial),
+                  "resolved itself: its slot is filled again", ctx.now_us);
     }
   }
 
@@ -214,7 +219,10 @@ class HardwareSilentRule final : public Rule {
       return;
     }
     const int64_t after = SilenceAfter(ctx.p, n->second.interval_us);
-    for (const InventoryEntry* row : hw.inventory->OnNode(node_id)) {
+    auto facts = ctx.s.nodes.find(node_id);
+    if (facts == ctx.s.nodes.end()) return;
+    for (const InventoryEntry* row :
+         MatchNode(hw, node_id, facts->second.accelerators()).unmatched) {
       if (!InService(*row)) continue;
       const std::string& serial = row->declared().serial();
       if (hw.silent_cards.contains(serial)) continue;

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/analysis/analyzer_internal.h"
@@ -31,20 +30,11 @@ class HardwareUndeclaredRule final : public Rule {
       if (facts == ctx.s.nodes.end()) continue;
       const provenance::v1::NodeFacts& node = facts->second;
       const auto& rows = hw.inventory->OnNode(node_id);
-      absl::flat_hash_set<std::string> matched;
-      std::vector<const provenance::v1::AcceleratorFact*> unknown, anonymous;
-      for (const auto& a : node.accelerators()) {
-        if (const auto* row = DeclaredRow(hw, a)) {
-          matched.insert(row->declared().serial());
-        } else if (CardKey(a).empty()) {
-          anonymous.push_back(&a);
-        } else {
-          unknown.push_back(&a);
-        }
+      const NodeMatch match = MatchNode(hw, node_id, node.accelerators());
+      std::vector<const provenance::v1::AcceleratorFact*> unknown;
+      for (int i = 0; i < node.accelerators_size(); ++i) {
+        if (match.row[i] == nullptr) unknown.push_back(&node.accelerators(i));
       }
-      size_t free_slots = 0;
-      for (const auto* row : rows) free_slots += !matched.contains(row->declared().serial());
-      for (size_t i = free_slots; i < anonymous.size(); ++i) unknown.push_back(anonymous[i]);
       const std::string subject = absl::StrCat("node:", node_id);
       if (unknown.empty()) {
         ResolveFlag(

@@ -82,11 +82,13 @@ absl::StatusOr<InventoryImportSummary> ImportInventoryRows(
       if (!before->ParseFromString(current->ColumnBlob(0))) before.reset();
     }
     current->Reset();
+    bool unchanged = false;
     if (!found) {
       ++summary.added;
     } else if (before.has_value() &&
                google::protobuf::util::MessageDifferencer::Equals(*before, row)) {
       ++summary.unchanged;
+      unchanged = true;
     } else {
       ++summary.changed;
     }
@@ -94,6 +96,10 @@ absl::StatusOr<InventoryImportSummary> ImportInventoryRows(
     history->BindInt64(2, summary.version);
     history->BindBlob(3, blob);
     PROV_RETURN_IF_ERROR(history->Run());
+    ++summary.accepted;
+    // An unchanged row keeps the version (and time) that last changed it: a nightly full export
+    // re-affirms the fleet without making every card look newly declared.
+    if (unchanged) continue;
     upsert->BindText(1, row.serial());
     upsert->BindInt64(2, summary.version);
     upsert->BindText(3, row.uuid());
@@ -103,7 +109,6 @@ absl::StatusOr<InventoryImportSummary> ImportInventoryRows(
     upsert->BindInt64(7, row.status());
     upsert->BindBlob(8, blob);
     PROV_RETURN_IF_ERROR(upsert->Run());
-    ++summary.accepted;
   }
   return summary;
 }

@@ -164,5 +164,29 @@ TEST_F(AnalysisEngineTest, AnImportReachesTheRulesAndTheTickJudgesSilence) {
   EXPECT_EQ(flags[0].subject(), "node:n1");
 }
 
+// A planned move's grace survives a restart: the engine rebuilds it from the inventory history.
+TEST_F(AnalysisEngineTest, APlannedMovesGraceSurvivesARestart) {
+  {
+    auto db = SqliteDb::Open(dir_.path() + "/provd.db", SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(MigrateSchema(**db).ok());
+    for (const char* node : {"n1", "n2"}) {  // version 1 on n1, version 2 moves it to n2
+      auto txn = Transaction::Begin(**db, Transaction::kWrite);
+      ASSERT_TRUE(txn.ok()) << txn.status();
+      ASSERT_TRUE(ImportInventoryRows(**db, {testing::Row("SN1", node).declared()}, "inv.csv",
+                                      "test", "digest", 0, kT0 - absl::Hours(1))
+                      .ok());
+      ASSERT_TRUE(txn->Commit().ok());
+    }
+  }
+  auto engine = StartEngine();  // as after a restart: the inventory comes from the store
+  ASSERT_NE(engine, nullptr);
+  std::vector<ReportObservation> batch;
+  batch.push_back(testing::HwReport("n1", kT0, {testing::Card{.serial = "SN1"}}));
+  engine->Submit(std::move(batch));
+  engine->Flush();
+  for (const auto& f : Flags(*engine)) EXPECT_NE(f.rule(), "hardware_moved") << f.summary();
+}
+
 }  // namespace
 }  // namespace prov::server

@@ -150,3 +150,69 @@ TEST(HardwareClonedIdentityTest, APhysicalMoveIsNotACloneAndPlaceholdersAreNoIde
 
 }  // namespace
 }  // namespace prov::server
+
+namespace prov::server {
+namespace {
+
+// Review findings (issue 10 §3): benign fleets the first version flagged.
+TEST(HardwareClonedIdentityTest, ASpooledBatchListsEachReportsOwnCards) {
+  Analyzer a(TestPolicy());
+  for (int m = 0; m <= 2; ++m) {
+    a.Observe(HwReport("n1", kT0 + absl::Minutes(m), {Card{.serial = "SN1"}}));
+    a.Observe(HwReport("n2", kT0 + absl::Minutes(m), {Card{.serial = "SN2"}}));
+    a.Evaluate(kT0 + absl::Minutes(m));
+  }
+  // n2 goes offline at minute 3; SN1 is listed by n1 until minute 10, then moved to n2.
+  for (int m = 3; m <= 30; ++m) {
+    a.Observe(HwReport("n1", kT0 + absl::Minutes(m),
+                       m <= 10 ? std::vector<Card>{Card{.serial = "SN1"}} : std::vector<Card>{}));
+    a.Evaluate(kT0 + absl::Minutes(m));
+  }
+  // n2's spool (minutes 3..30) arrives in one batch: SN1 only from minute 20.
+  for (int m = 3; m <= 30; ++m) {
+    std::vector<Card> cards = {Card{.serial = "SN2"}};
+    if (m >= 20) cards.push_back(Card{.serial = "SN1", .pci = "0000:3c:00.0"});
+    a.Observe(HwReport("n2", kT0 + absl::Minutes(m), cards));
+  }
+  a.Evaluate(kT0 + absl::Minutes(31));
+  EXPECT_TRUE(FlagsOf(a, "hardware_cloned_identity").empty());
+}
+
+TEST(HardwareClonedIdentityTest, ALaggingNodeClockDoesNotMakeAMoveAClone) {
+  Analyzer a(TestPolicy());
+  for (int m = 0; m <= 10; ++m) {
+    a.Observe(HwReport("n1", kT0 + absl::Minutes(m), {Card{.serial = "SN1"}}));
+    a.Evaluate(kT0 + absl::Minutes(m));
+  }
+  // Moved to n2 after 15 minutes of downtime; n2's clock runs 30 minutes behind.
+  for (int m = 25; m <= 30; ++m) {
+    a.Observe(HwReport("n2", kT0 + absl::Minutes(m - 30), {Card{.serial = "SN1"}}));
+    a.Evaluate(kT0 + absl::Minutes(m));
+  }
+  EXPECT_TRUE(FlagsOf(a, "hardware_cloned_identity").empty());
+}
+
+TEST(HardwareMovedTest, AnIdenticalReimportLeavesAPersonsResolutionAlone) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1")}), 1);
+  a.Observe(HwReport("n2", kT0, {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0);
+  std::vector<Flag> flags = FlagsOf(a, "hardware_moved");
+  ASSERT_EQ(flags.size(), 1u);
+  ASSERT_NE(
+      a.SetFlagCase(flags[0].flag_id(), provenance::v1::FLAG_STATUS_RESOLVED,
+                    provenance::v1::DISPOSITION_FALSE_POSITIVE, "ana", kT0 + absl::Minutes(1)),
+      nullptr);
+  // The nightly export: the same rows again, as a new version.
+  a.SetInventory(Inventory({Row("SN1", "n1", "", provenance::v1::INVENTORY_STATUS_IN_SERVICE, 2)}),
+                 2);
+  a.Observe(HwReport("n2", kT0 + absl::Minutes(2), {Card{.serial = "SN1"}}));
+  a.Evaluate(kT0 + absl::Minutes(2));
+  flags = FlagsOf(a, "hardware_moved");
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].status(), provenance::v1::FLAG_STATUS_RESOLVED);
+  EXPECT_EQ(flags[0].disposition(), provenance::v1::DISPOSITION_FALSE_POSITIVE);
+}
+
+}  // namespace
+}  // namespace prov::server

@@ -113,3 +113,26 @@ TEST(HardwareRelabelledTest, NothingWithoutAnInventory) {
 
 }  // namespace
 }  // namespace prov::server
+
+namespace prov::server {
+namespace {
+
+TEST(HardwareRelabelledTest, SlotsMatchCardsWithoutSerialsByPciIdFirst) {
+  Analyzer a(TestPolicy());
+  auto h100 = Row("SN-H", "n1");
+  h100.mutable_declared()->set_declared_model("H100 SXM5 80GB");
+  h100.mutable_declared()->set_device_id(0x2330);
+  // The H100 row is listed first, the A100 sits at the lower PCI address; neither has a serial.
+  a.SetInventory(Inventory({h100, Row("SN-A", "n1")}), 1);
+  a.Observe(HwReport(
+      "n1", kT0,
+      {Card{.serial = "[N/A]", .pci = "0000:18:00.0"}, Card{.serial = "[N/A]",
+                                                            .pci = "0000:3b:00.0",
+                                                            .device_id = 0x2330,
+                                                            .model = "NVIDIA H100 80GB HBM3"}}));
+  a.Evaluate(kT0);
+  EXPECT_TRUE(FlagsOf(a, "hardware_relabelled").empty());
+}
+
+}  // namespace
+}  // namespace prov::server

@@ -174,3 +174,36 @@ TEST(HardwareSilentTest, ACardSeenOnAnotherNodeIsMovedNotSilent) {
 
 }  // namespace
 }  // namespace prov::server
+
+namespace prov::server {
+namespace {
+
+// Review findings (issue 10 §3): benign fleets the first version flagged.
+TEST(HardwareSilentTest, CardsWithoutSerialsFillTheirSlotsAndAreNeverMissing) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(Inventory({Row("SN1", "n1"), Row("SN2", "n1")}), 1);
+  // Boards without serial files (NVML "[N/A]"): two anonymous cards for two declared rows.
+  ReportEveryMinute(a, "n1",
+                    {Card{.serial = "[N/A]"}, Card{.serial = "[N/A]", .pci = "0000:3c:00.0"}}, kT0,
+                    kT0 + absl::Minutes(15));
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  EXPECT_TRUE(FlagsOf(a, "hardware_undeclared").empty());
+  // One of them gone: the node lists one card for two rows: one is missing.
+  ReportEveryMinute(a, "n1", {Card{.serial = "[N/A]"}}, kT0 + absl::Minutes(16),
+                    kT0 + absl::Minutes(25));
+  EXPECT_EQ(FlagsOf(a, kRule).size(), 1u);
+}
+
+TEST(HardwareSilentTest, ANodeQuietBeforeTheFirstImportIsJudgedByIt) {
+  Analyzer a(TestPolicy());
+  ReportEveryMinute(a, "n1", {Card{.serial = "SN1"}}, kT0, kT0 + absl::Minutes(2));
+  a.Evaluate(kT0 + absl::Minutes(20));  // n1 went quiet; no inventory yet
+  a.SetInventory(Inventory({Row("SN1", "n1")}), 1);
+  a.Evaluate(kT0 + absl::Minutes(21));
+  std::vector<Flag> flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].subject(), "node:n1");
+}
+
+}  // namespace
+}  // namespace prov::server

@@ -75,6 +75,8 @@ TEST_F(InventoryStoreTest, EachImportIsAVersionAndNothingStoredIsLost) {
   auto all = ListInventory(*db_, {});
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 3u) << "SN-3 keeps its row";
+  EXPECT_EQ((*GetInventoryEntry(*db_, "SN-1"))->version(), 1) << "re-imported unchanged";
+  EXPECT_EQ(InventoryHistory(*db_, "SN-1")->size(), 2u) << "version 2 named it too";
   auto sn3 = GetInventoryEntry(*db_, "SN-3");
   ASSERT_TRUE(sn3.ok() && sn3->has_value());
   EXPECT_EQ((*sn3)->version(), 1);
