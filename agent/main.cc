@@ -28,6 +28,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -97,6 +98,8 @@ int Fail(absl::string_view what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetFlagsUsageConfig(
+      {.version_string = [] { return prov::VersionLine("prov-agent") + "\n"; }});
   absl::SetProgramUsageMessage(
       "prov-agent: reports a node's accelerators and the workloads on them.\n"
       "  prov-agent --once [--sysfs-root DIR --procfs-root DIR]\n"

@@ -23,6 +23,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -65,6 +66,9 @@ ABSL_FLAG(std::string, node_ca_cert, "",
 ABSL_FLAG(std::string, node_ca_key, "", "Node CA private key (PEM)");
 ABSL_FLAG(absl::Duration, node_cert_ttl, absl::Hours(24),
           "Lifetime of the node certificates provd signs (agents renew at 2/3)");
+ABSL_FLAG(bool, grpc_reflection, false,
+          "Serve gRPC server reflection (lists every service and message to whoever connects; for "
+          "debugging with grpcurl)");
 ABSL_FLAG(bool, insecure, false, "Serve plain-text gRPC (no TLS); only with this explicit flag");
 ABSL_FLAG(int64_t, queue_capacity, 65536, "Reports queued for the writer before back-pressure");
 ABSL_FLAG(int64_t, queue_max_bytes, 256 << 20,
@@ -225,6 +229,7 @@ int main(int argc, char** argv) {
   // release builds leave off; provd's lock order is documented where the locks are
   // (ingest/report_stream.h).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  absl::SetFlagsUsageConfig({.version_string = [] { return prov::VersionLine("provd") + "\n"; }});
   absl::SetProgramUsageMessage(
       "provd --data-dir DIR (--tls-cert F --tls-key F [--tls-client-ca F] | --insecure) "
       "[--flagfile FILE]");
@@ -252,6 +257,7 @@ int main(int argc, char** argv) {
   RaiseFileLimit();
   prov::server::ProvdOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.grpc_reflection = absl::GetFlag(FLAGS_grpc_reflection);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (options.data_dir.empty()) ConfigError("--data-dir: is required");

@@ -13,6 +13,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/access/access_metrics.h"
@@ -48,6 +49,34 @@
 
 namespace prov::server {
 namespace {
+
+// gRPC server reflection on one ServerBuilder, or not: Debian's libgrpc++_reflection registers its
+// plugin for every server of the process from a static initializer as soon as it is loaded, so
+// the option removes it unless provd --grpc-reflection asked for it (and adds it if it is not
+// there).
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string name = grpc::reflection::ProtoServerReflectionPlugin().name();
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == name; });
+    if (enabled_) {
+      plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+  }
+
+ private:
+  const bool enabled_;
+};
+
+// The services AgentGateway's server carries, by their full names (grpc.health.v1 Check).
+constexpr const char* kServiceNames[] = {
+    "provenance.v1.AgentGateway",     "provenance.v1.AuditService",
+    "provenance.v1.AnalysisService",  "provenance.v1.IdentityService",
+    "provenance.v1.InventoryService", "provenance.v1.CaseService",
+    "provenance.v1.AccessService",    "provenance.v1.AuditLogService",
+    "provenance.v1.NodeAdminService", "provenance.v1.ExportService"};
 // One KYC file or screening list per import (provctl checks the same limit before sending).
 constexpr size_t kMaxImportBytes = 64u << 20;
 // The transport's per-message receive limit is max_report_bytes (at least the 4 MiB a policy YAML
@@ -411,13 +440,11 @@ absl::Status ProvdServer::Init() {
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get(),
                                                s.catalog);
 
-  // Process-wide gRPC settings; the reflection plugin must be registered only once per process.
+  // Process-wide gRPC settings. Reflection is this server's alone, and only on request.
   static std::once_flag grpc_globals;
-  std::call_once(grpc_globals, [] {
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  });
+  std::call_once(grpc_globals, [] { grpc::EnableDefaultHealthCheckService(true); });
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<ReflectionOption>(o.grpc_reflection));
   builder.AddListeningPort(
       o.listen_address, o.credentials ? o.credentials : grpc::InsecureServerCredentials(), &s.port);
   // Bound memory (conventions.md): without BDP probing each stream's window stays at the default
@@ -456,6 +483,13 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.node_admin.get());
   builder.RegisterService(s.exports->service());
   s.server = builder.BuildAndStart();
+  if (s.server != nullptr) {
+    // Per-service health (grpc.health.v1): SERVING for each service while up, NOT_SERVING for
+    // all as soon as provd starts draining (Shutdown), so a load balancer stops sending agents.
+    if (auto* health = s.server->GetHealthCheckService()) {
+      for (const char* service : kServiceNames) health->SetServingStatus(service, true);
+    }
+  }
   if (s.server == nullptr || s.port == 0) {
     return absl::UnavailableError(
         absl::StrCat("listen_address: cannot listen on ", o.listen_address));
@@ -688,6 +722,9 @@ void ProvdServer::Shutdown() {
   Impl& s = *impl_;
   if (s.shut_down) return;
   s.shut_down = true;
+  if (s.server != nullptr) {
+    if (auto* health = s.server->GetHealthCheckService()) health->Shutdown();  // NOT_SERVING
+  }
   if (s.alerts != nullptr) s.alerts->Stop();  // reads the engine: stops before it
   if (s.web != nullptr) s.web->Stop();        // ends the dashboard's live streams, stops accepting
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams

@@ -49,6 +49,9 @@ struct IdentityStartup;  // server/identity/identity_service.h
 
 struct ProvdOptions {
   std::string listen_address = "127.0.0.1:0";
+  // gRPC server reflection (grpc.reflection.v1alpha): off by default, it lists every service and
+  // message to anyone who can connect (issue 13, security defaults).
+  bool grpc_reflection = false;
   std::string metrics_address;  // empty: no metrics HTTP endpoint
   // The web dashboard (server/web/web_server.h) on its own HTTP port; empty: off. Its assets are
   // built in; web_assets_dir serves them from a folder instead (development).

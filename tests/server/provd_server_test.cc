@@ -496,17 +496,67 @@ TEST_F(ProvdServerTest, ManyStreamsAllStoredAndRatePrinted) {
   }
 }
 
-TEST_F(ProvdServerTest, StandardHealthServiceSaysServing) {
+TEST_F(ProvdServerTest, StandardHealthServiceSaysServingPerService) {
   StartServer(65536, 4096, /*metrics=*/false);
-  // grpc.health.v1.Health/Check through a generic stub (no health proto needed): an empty
-  // HealthCheckRequest; the answer HealthCheckResponse{status: SERVING} is bytes 08 01.
+  // grpc.health.v1.Health/Check through a generic stub (no health proto needed): a
+  // HealthCheckRequest{service} (field 1, bytes); the answer HealthCheckResponse{status: SERVING}
+  // is bytes 08 01.
+  auto check = [&](const std::string& service, std::string* bytes) {
+    grpc::GenericStub stub(channel_);
+    grpc::CompletionQueue cq;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    std::string wire;
+    if (!service.empty()) {
+      wire.push_back('\x0a');
+      wire.push_back(static_cast<char>(service.size()));
+      wire += service;
+    }
+    grpc::Slice slice(wire);
+    grpc::ByteBuffer request(&slice, 1);
+    auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+    call->StartCall();
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    call->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok) && ok);
+    std::vector<grpc::Slice> slices;
+    bytes->clear();
+    if (status.ok() && response.Dump(&slices).ok()) {
+      for (const auto& sl : slices)
+        bytes->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+    return status;
+  };
+  std::string bytes;
+  ASSERT_TRUE(check("", &bytes).ok());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  for (const char* service : {"provenance.v1.AgentGateway", "provenance.v1.AnalysisService",
+                              "provenance.v1.InventoryService"}) {
+    grpc::Status status = check(service, &bytes);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << service;
+  }
+  EXPECT_EQ(check("provenance.v1.NoSuchService", &bytes).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ProvdServerTest, ServerReflectionIsOffByDefault) {
+  StartServer(65536, 4096, /*metrics=*/false);
+  // Without --grpc-reflection the method does not exist: UNIMPLEMENTED (a unary call carrying
+  // one empty ServerReflectionRequest, then half-close).
   grpc::GenericStub stub(channel_);
   grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   grpc::Slice empty("");
   grpc::ByteBuffer request(&empty, 1);
-  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+  auto call = stub.PrepareUnaryCall(
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", request, &cq);
   call->StartCall();
   grpc::ByteBuffer response;
   grpc::Status status;
@@ -514,14 +564,7 @@ TEST_F(ProvdServerTest, StandardHealthServiceSaysServing) {
   void* tag = nullptr;
   bool ok = false;
   ASSERT_TRUE(cq.Next(&tag, &ok));
-  ASSERT_TRUE(ok);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const auto& slice : slices)
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }

@@ -5,6 +5,7 @@
 //   prov-eval-gen --out /tmp/eval-big --nodes 2000 --workloads 20000 --seed 7
 //
 // Exit status: 0 written; 2 bad usage or input; 1 the scenario failed its own checks.
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "common/fs.h"
 #include "common/proto_json.h"
+#include "common/version.h"
 #include "server/screening/csl_list.h"
 #include "tools/eval/background.h"
 #include "tools/eval/eval_generator.h"
@@ -64,6 +66,10 @@ int main(int argc, char** argv) {
   bool no_traces = false;
   int hardware = -1;  // --hardware / --no-hardware; -1: on unless realistic
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    std::printf("%s\n", prov::VersionLine("prov-eval-gen").c_str());
+    return 0;
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {

@@ -6,6 +6,7 @@
 //
 // Exit status: 0 scored (and, with --require-goal, the goal met); 1 goal missed (--require-goal)
 // or provd unreachable; 2 bad usage or input.
+#include <cstdio>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "common/fs.h"
 #include "common/grpc/bearer_channel.h"
 #include "common/grpc/tls.h"
+#include "common/version.h"
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/analysis.grpc.pb.h"
 #include "tools/eval/flop_model.h"
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
   prov::TlsFiles tls;
   bool insecure = false, require_goal = false;
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    std::printf("%s\n", prov::VersionLine("prov-eval-score").c_str());
+    return 0;
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/proto_json.h"
+#include "common/version.h"
 #include "tools/prov-sim/alibaba_trace.h"
 #include "tools/prov-sim/generator.h"
 #include "tools/prov-sim/inventory.h"
@@ -18,6 +19,10 @@ int main(int argc, char** argv) {
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles; with 10,000 uplinks
   // that bookkeeping costs more than the simulation. The uplink's unit tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << prov::VersionLine("prov-sim") << "\n";
+    return 0;
+  }
   auto options = ParseSimArgs(std::vector<std::string>(argv + 1, argv + argc));
   if (!options.ok()) {
     std::cerr << "prov-sim: " << options.status().message() << "\n\n" << SimUsage();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/bearer_channel.h"
 #include "common/grpc/tls.h"
+#include "common/version.h"
 #include "grpcpp/create_channel.h"
 #include "tools/provctl/cli.h"
 #include "tools/provctl/commands.h"
@@ -38,6 +39,10 @@ absl::Status ResolveToken(Invocation* inv) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    std::printf("%s\n", prov::VersionLine("provctl").c_str());
+    return 0;
+  }
   if (const char* env = std::getenv("PROV_SERVER"); env != nullptr && *env != '\0') {
     args.insert(args.begin(), {"--server", env});  // an explicit --server later wins
   }
