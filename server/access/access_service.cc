@@ -16,7 +16,12 @@ grpc::Status AccessServiceImpl::IssueToken(grpc::ServerContext* context,
                                            provenance::v1::IssueTokenResponse* response) {
   Principal who;
   if (auto s = auth_.Require(context, provenance::v1::ROLE_ADMIN, &who); !s.ok()) return s;
-  auto issued = tokens_.Issue(request->name(), request->role(), who.actor());
+  if (request->ttl_seconds() > uint64_t{366} * 86400) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "ttl_seconds: at most a year (366 days)");
+  }
+  auto issued = tokens_.Issue(request->name(), request->role(), who.actor(),
+                              absl::Seconds(static_cast<int64_t>(request->ttl_seconds())));
   if (!issued.ok()) return ToGrpcStatus(issued.status());
   *response = *std::move(issued);
   return grpc::Status::OK;

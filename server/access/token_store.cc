@@ -63,9 +63,9 @@ absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& 
 
 absl::Status TokenStore::Load() {
   absl::MutexLock lock(&mu_);
-  PROV_ASSIGN_OR_RETURN(auto st,
-                        db_->Prepare("SELECT token_id, name, role, secret_sha256, "
-                                     "created_us, created_by, revoked_us FROM api_tokens"));
+  PROV_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT token_id, name, role, secret_sha256, "
+                                              "created_us, created_by, revoked_us, expires_us FROM "
+                                              "api_tokens"));
   while (true) {
     PROV_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
@@ -79,6 +79,9 @@ absl::Status TokenStore::Load() {
       info.set_revoked(true);
       *info.mutable_revoked_at() = TimeUtil::MicrosecondsToTimestamp(st->ColumnInt64(6));
     }
+    if (st->ColumnInt64(7) != 0) {
+      *info.mutable_expires_at() = TimeUtil::MicrosecondsToTimestamp(st->ColumnInt64(7));
+    }
     uint64_t n = 0;
     if (info.token_id().size() > 2 && absl::SimpleAtoi(info.token_id().substr(2), &n)) {
       next_id_ = std::max(next_id_, n + 1);
@@ -90,7 +93,9 @@ absl::Status TokenStore::Load() {
 
 absl::StatusOr<provenance::v1::IssueTokenResponse> TokenStore::Issue(const std::string& name,
                                                                      provenance::v1::Role role,
-                                                                     const std::string& actor) {
+                                                                     const std::string& actor,
+                                                                     absl::Duration ttl) {
+  if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("ttl: must not be negative");
   if (!ValidName(name)) {
     return absl::InvalidArgumentError(
         absl::StrCat("name: '", name, "' must be 1-64 characters of A-Z a-z 0-9 . _ @ -"));
@@ -101,25 +106,31 @@ absl::StatusOr<provenance::v1::IssueTokenResponse> TokenStore::Issue(const std::
   const std::string secret = NewSecret();
   const std::string hash = Sha256Hex(secret);
   const absl::Time now = clock_.Now();
+  const int64_t expires_us = ttl > absl::ZeroDuration() ? absl::ToUnixMicros(now + ttl) : 0;
   absl::MutexLock lock(&mu_);
   const std::string id = absl::StrCat("T-", next_id_);
   {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(Statement * st,
-                          db_->Cached("INSERT INTO api_tokens(token_id, name, role, secret_sha256, "
-                                      "created_us, created_by) VALUES (?, ?, ?, ?, ?, ?)"));
+    PROV_ASSIGN_OR_RETURN(
+        Statement * st,
+        db_->Cached("INSERT INTO api_tokens(token_id, name, role, secret_sha256, "
+                    "created_us, created_by, expires_us) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     st->BindText(1, id);
     st->BindText(2, name);
     st->BindInt64(3, role);
     st->BindText(4, hash);
     st->BindInt64(5, absl::ToUnixMicros(now));
     st->BindText(6, actor);
+    st->BindInt64(7, expires_us);
     absl::Status ran = st->Run();
     st->Reset();
     PROV_RETURN_IF_ERROR(ran);
     PROV_RETURN_IF_ERROR(
         AppendAuditEntry(*db_, actor, "token.issue",
-                         AuditPayload({{"token_id", id}, {"name", name}, {"role", RoleName(role)}}),
+                         AuditPayload({{"token_id", id},
+                                       {"name", name},
+                                       {"role", RoleName(role)},
+                                       {"ttl_seconds", absl::StrCat(absl::ToInt64Seconds(ttl))}}),
                          now)
             .status());
     PROV_RETURN_IF_ERROR(txn.Commit());
@@ -133,6 +144,7 @@ absl::StatusOr<provenance::v1::IssueTokenResponse> TokenStore::Issue(const std::
   info.set_role(role);
   *info.mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   info.set_created_by(actor);
+  if (expires_us != 0) *info.mutable_expires_at() = TimeUtil::MicrosecondsToTimestamp(expires_us);
   by_hash_[hash] = info;
   return out;
 }
@@ -182,6 +194,11 @@ std::optional<TokenInfo> TokenStore::Lookup(absl::string_view secret) const {
   absl::MutexLock lock(&mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end() || it->second.revoked()) return std::nullopt;
+  if (it->second.has_expires_at() &&
+      absl::ToUnixMicros(clock_.Now()) >=
+          TimeUtil::TimestampToMicroseconds(it->second.expires_at())) {
+    return std::nullopt;  // expired: the caller gets UNAUTHENTICATED like an unknown token
+  }
   return it->second;
 }
 

@@ -32,15 +32,17 @@ class TokenStore {
   static absl::StatusOr<std::unique_ptr<TokenStore>> Open(const std::string& db_path,
                                                           const Clock& clock);
 
-  // INVALID_ARGUMENT for a bad name ([A-Za-z0-9._@-]{1,64}) or an unspecified role.
-  absl::StatusOr<provenance::v1::IssueTokenResponse> Issue(const std::string& name,
-                                                           provenance::v1::Role role,
-                                                           const std::string& actor);
+  // INVALID_ARGUMENT for a bad name ([A-Za-z0-9._@-]{1,64}), an unspecified role or a negative
+  // ttl. A positive `ttl` makes the token stop working that long after now (expires_at); zero:
+  // it never expires.
+  absl::StatusOr<provenance::v1::IssueTokenResponse> Issue(
+      const std::string& name, provenance::v1::Role role, const std::string& actor,
+      absl::Duration ttl = absl::ZeroDuration());
   // NOT_FOUND for an unknown id; revoking twice is allowed and changes nothing.
   absl::StatusOr<provenance::v1::TokenInfo> Revoke(const std::string& token_id,
                                                    const std::string& actor);
   std::vector<provenance::v1::TokenInfo> List() const;
-  // The live (not revoked) token with this secret, if any.
+  // The live (not revoked, not expired on the clock) token with this secret, if any.
   std::optional<provenance::v1::TokenInfo> Lookup(absl::string_view secret) const;
 
   // Writes a new admin token to `path` (0600) when no live admin token exists and `path` does not

@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 12> kMigrations = {R"sql(
+constexpr std::array<const char*, 13> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -412,6 +412,10 @@ CREATE TABLE node_hardware_changes (
 );
 CREATE INDEX node_hardware_changes_by_node ON node_hardware_changes(node, changed_at_us);
 CREATE INDEX inventory_page ON inventory(datacenter, rack, node_id, serial);
+)sql",
+                                                     // Version 13: token expiry (issue 13).
+                                                     R"sql(
+ALTER TABLE api_tokens ADD COLUMN expires_us INTEGER NOT NULL DEFAULT 0;
 )sql"};
 
 }  // namespace

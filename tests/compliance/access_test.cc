@@ -67,6 +67,32 @@ TEST_F(AccessTest, IssuedTokenAuthenticatesUntilRevokedAndSurvivesRestart) {
   EXPECT_EQ((*entries)[0].payload.find(secret), std::string::npos);  // never the secret
 }
 
+// Issue 13: tokens issued with a ttl stop working when it has passed, also after a restart.
+TEST_F(AccessTest, ATokenWithATtlExpiresOnTheClock) {
+  std::string secret;
+  {
+    auto tokens = Open();
+    auto issued = tokens->Issue("ci-bot", ROLE_VIEWER, "token:root", absl::Hours(1));
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    secret = issued->token();
+    ASSERT_TRUE(issued->info().has_expires_at());
+    EXPECT_TRUE(tokens->Lookup(secret).has_value());
+    auto forever = tokens->Issue("alice", ROLE_ADMIN, "token:root");
+    ASSERT_TRUE(forever.ok());
+    EXPECT_FALSE(forever->info().has_expires_at());
+    EXPECT_EQ(tokens->Issue("x", ROLE_VIEWER, "token:root", -absl::Hours(1)).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  clock_.Advance(absl::Minutes(59));
+  auto tokens = Open();  // after a restart the expiry is read back from the store
+  EXPECT_TRUE(tokens->Lookup(secret).has_value());
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_FALSE(tokens->Lookup(secret).has_value());
+  bool listed = false;
+  for (const auto& t : tokens->List()) listed |= t.name() == "ci-bot" && t.has_expires_at();
+  EXPECT_TRUE(listed) << "an expired token is still listed, with its expiry";
+}
+
 TEST_F(AccessTest, BadNamesAndRolesAreRefusedNamingTheField) {
   auto tokens = Open();
   auto bad = tokens->Issue("a b", ROLE_VIEWER, "x");

@@ -46,7 +46,7 @@ const std::vector<CommandSpec>& Commands() {
       {{"bundles", "list"}, "", {"--account", "--limit"}},
       {{"bundle"}, "<bundle-id>", {}},
       {{"whoami"}, "", {}},
-      {{"tokens", "issue"}, "<name>", {"--role"}},
+      {{"tokens", "issue"}, "<name>", {"--role", "--ttl"}},
       {{"tokens", "list"}, "", {}},
       {{"tokens", "revoke"}, "<token-id>", {}},
       {{"cases", "list"}, "", {"--status", "--assignee", "--limit"}},
@@ -311,10 +311,12 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
     } else if (arg == "--ttl") {
       s = take(&text);
       absl::Duration ttl;
-      if (s.ok() && (!absl::ParseDuration(text, &ttl) || ttl < absl::Seconds(1) ||
-                     ttl > absl::Hours(24 * 7))) {
+      // API tokens (tokens issue) live at most a year; enrolment tokens a week (checked below).
+      const absl::Duration most = absl::Hours(24 * 7 * 52);
+      if (s.ok() && (!absl::ParseDuration(text, &ttl) || ttl < absl::Seconds(1) || ttl > most)) {
         return absl::InvalidArgumentError(
-            absl::StrCat("--ttl: '", text, "' is not a duration in [1s, 168h] (e.g. 1h, 30m)"));
+            absl::StrCat("--ttl: '", text, "' is not a duration in [1s, ", absl::ToInt64Hours(most),
+                         "h] (e.g. 1h, 30m)"));
       }
       if (s.ok()) inv.ttl_seconds = static_cast<uint32_t>(absl::ToInt64Seconds(ttl));
     } else if (arg == "--assignee") {
@@ -361,6 +363,10 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   }
   absl::Status resolved = ResolveCommand(positional, filters_given, &inv);
   if (!resolved.ok()) return resolved;
+  if (inv.command == "nodes enroll-token" && inv.ttl_seconds > 7 * 24 * 3600) {
+    return absl::InvalidArgumentError(
+        "--ttl: an enrolment token lives at most 168h (e.g. 1h, 30m)");
+  }
   if (inv.command == "tokens issue" && inv.role == provenance::v1::ROLE_UNSPECIFIED) {
     return absl::InvalidArgumentError("tokens issue: --role is required (viewer, analyst, admin)");
   }

@@ -90,7 +90,8 @@ struct Invocation {
   provenance::v1::Role role = provenance::v1::ROLE_UNSPECIFIED;  // tokens issue --role
   std::string case_action;  // case <action>: "acknowledge", "resolve", ...
   std::string note;
-  uint32_t ttl_seconds = 0;  // nodes enroll-token --ttl (0: provd's default, one hour)
+  // --ttl: nodes enroll-token (0: provd's default, one hour); tokens issue (0: never expires)
+  uint32_t ttl_seconds = 0;
   std::string assignee;
   bool assignee_given = false;
   provenance::v1::Disposition disposition = provenance::v1::DISPOSITION_UNSPECIFIED;

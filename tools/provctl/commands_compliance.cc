@@ -23,6 +23,7 @@ int RunTokens(const Invocation& inv, const std::shared_ptr<grpc::Channel>& chann
     IssueTokenRequest req;
     req.set_name(inv.name);
     req.set_role(inv.role);
+    req.set_ttl_seconds(inv.ttl_seconds);
     IssueTokenResponse resp;
     grpc::Status s = stub->IssueToken(&ctx, req, &resp);
     return s.ok() ? Emit(inv, resp, IssuedTokenText(resp)) : Fail(inv, s);

@@ -31,9 +31,10 @@ std::string TokensTable(const provenance::v1::ListTokensResponse& r) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : r.tokens()) {
     rows.push_back({t.token_id(), t.name(), RoleName(t.role()), FormatTime(t.created_at()),
-                    t.created_by(), t.revoked() ? FormatTime(t.revoked_at()) : "-"});
+                    t.created_by(), t.revoked() ? FormatTime(t.revoked_at()) : "-",
+                    t.has_expires_at() ? FormatTime(t.expires_at()) : "never"});
   }
-  return RenderTable({"TOKEN", "NAME", "ROLE", "CREATED", "BY", "REVOKED"}, rows);
+  return RenderTable({"TOKEN", "NAME", "ROLE", "CREATED", "BY", "REVOKED", "EXPIRES"}, rows);
 }
 
 std::string CasesTable(const provenance::v1::ListCasesResponse& r) {
