@@ -11,6 +11,8 @@ PACKAGES=(
   # compliance workflow (issue 4): dashboard HTTP server, and the real servers its tests run against
   libcpp-httplib-dev chromium chromium-driver python3-selenium python3-jsonschema
   prometheus prometheus-alertmanager
+  # fuzzing (issue 13, tests/fuzz/README.md): the `fuzz` preset's compiler and libFuzzer
+  clang-14 libfuzzer-14-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -129,8 +129,14 @@ absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_vie
                                                      "\" (known: ", absl::StrJoin(kColumns, ", "),
                                                      ")"));
     }
-    col[name] = i;
+    // A column named twice would leave the header wider than the column map, and a row of the
+    // map's width would then be read past its end (found by tests/fuzz/kyc_fuzz.cc).
+    if (!col.emplace(name, i).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": line 1: column \"", name, "\" appears more than once"));
+    }
   }
+  const size_t header_fields = fields.size();
   for (const char* required : {"account_id", "legal_entity"}) {
     if (!col.contains(required)) {
       return absl::InvalidArgumentError(
@@ -148,9 +154,9 @@ absl::StatusOr<KycParseResult> ParseCsv(absl::string_view text, absl::string_vie
     PROV_RETURN_IF_ERROR(budget.Take());
     const int line = reader.record_line();
     const std::string where = absl::StrCat("line ", line);
-    if (fields.size() != col.size()) {
-      result.errors.push_back(
-          {line, absl::StrCat(where, ": expected ", col.size(), " fields, got ", fields.size())});
+    if (fields.size() != header_fields) {
+      result.errors.push_back({line, absl::StrCat(where, ": expected ", header_fields,
+                                                  " fields, got ", fields.size())});
       continue;
     }
     auto get = [&](absl::string_view name) -> std::string {

@@ -6,7 +6,8 @@
 //                                                                      ..."
 //   store(r->accounts);  // only the valid records; a bad row never drops the good ones
 //
-// CSV: a header naming the columns (any order; unknown columns are an error naming them):
+// CSV: a header naming the columns (any order; an unknown column, or one named twice, is an error
+// naming it):
 //   account_id, legal_entity, country_of_incorporation, beneficial_owners, addresses,
 //   payment_fingerprint, email_domains, source_ips, parent_account, is_reseller,
 //   registration_numbers (optional)

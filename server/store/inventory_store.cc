@@ -187,6 +187,8 @@ absl::StatusOr<std::optional<provenance::v1::ObservedAccelerator>> LastObserved(
                                column, " = ? AND a.", column,
                                " != '' ORDER BY a.last_seen_us DESC LIMIT 1")));
     st->BindText(1, *value);
+    // A copy: clang 14 cannot capture a structured binding in a lambda (the fuzz preset).
+    const char* matched_by = column;
     PROV_RETURN_IF_ERROR(ForEachRow(*st, [&](Statement& row) {
       provenance::v1::ObservedAccelerator o;
       o.set_node_id(row.ColumnText(0));
@@ -198,7 +200,7 @@ absl::StatusOr<std::optional<provenance::v1::ObservedAccelerator>> LastObserved(
       }
       SetTime(row.ColumnInt64(4), o.mutable_first_seen());
       SetTime(row.ColumnInt64(5), o.mutable_last_seen());
-      o.set_matched_by(column);
+      o.set_matched_by(matched_by);
       out = std::move(o);
       return absl::OkStatus();
     }));

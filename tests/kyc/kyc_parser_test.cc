@@ -64,6 +64,21 @@ TEST(KycParserTest, UnknownColumnFailsWholeFile) {
   EXPECT_NE(r.status().message().find("unknown column \"favourite_colour\""), std::string::npos);
 }
 
+// Found by fuzz_kyc: a header naming a column twice let a row as wide as the distinct columns
+// through, and reading its last column went past the row's end. Now the file is refused.
+TEST(KycParserTest, DuplicateColumnFailsWholeFile) {
+  auto r = ParseKyc(
+      "account_id,legal_entity,country_of_incorporation,country_of_incorporation\n"
+      "acme,Acme,US\n",
+      KycFormat::kCsv, "dup.csv");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(
+                "line 1: column \"country_of_incorporation\" appears more than once"),
+            std::string::npos)
+      << r.status().message();
+}
+
 TEST(KycParserTest, JsonBatchErrorsNameIndex) {
   std::string json = R"({"accounts": [
       {"account_id": "a1", "legal_entity": "A One", "beneficial_owners": [{"name": "X", "nationality": "ir"}]},

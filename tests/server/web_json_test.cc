@@ -55,6 +55,14 @@ TEST(GrpcJsonTest, BadParametersNameTheParameter) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("more than once"));
   WatchFlagsRequest watch;
   EXPECT_FALSE(QueryToMessage({{"include_existing", "yes"}}, &watch).ok());
+  // Percent-decoded bytes that are not UTF-8 (found by fuzz_web_query): a 400 naming the
+  // parameter, not an exception out of the JSON writer.
+  s = QueryToMessage({{"rule",
+                       "compute_t\x93\x9a\x8d\xda"
+                       "3A"}},
+                     &req);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("rule: value is not valid UTF-8"));
 }
 
 TEST(GrpcJsonTest, BodiesAndPathFields) {
