@@ -23,10 +23,6 @@ using provenance::v1::Flag;
 constexpr int kMaxSpellsInEvidence = 10;
 constexpr char kSpellEvidence[] = "rejections";
 
-std::string Clock(int64_t us) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMicros(us), absl::UTCTimeZone());
-}
-
 std::string Minutes(int64_t us) { return absl::StrCat(us / 60'000'000, " min"); }
 
 // The accounts and workloads on the node at its last stored report: who the spell hides.
@@ -112,7 +108,7 @@ void NodeRejectedRule::EvaluateNodeHealth(Analyzer::State& s, const policy::Poli
       auto* e = f.add_evidence();
       e->set_kind("recovered");
       e->set_sentence(absl::StrCat("Reports of node ", node_id, " are stored again (seen at ",
-                                   Clock(now_us), ")"));
+                                   ClockText(now_us), ")"));
       SetTimestamp(e->mutable_time(), now_us);
       if (f.status() == provenance::v1::FLAG_STATUS_OPEN) {
         f.set_status(provenance::v1::FLAG_STATUS_RESOLVED);
@@ -161,10 +157,10 @@ void NodeRejectedRule::EvaluateNodeHealth(Analyzer::State& s, const policy::Poli
             current = evidence->end() - 1;
           }
           const std::string sentence = absl::StrCat(
-              "Every report of node ", node_id, " since ", Clock(spell.since_us), " was refused (",
-              Minutes(lasted_us), "; ", spell.count,
+              "Every report of node ", node_id, " since ", ClockText(spell.since_us),
+              " was refused (", Minutes(lasted_us), "; ", spell.count,
               " refused in this spell as seen by this provd, ", spell.total,
-              " over the node's life; the newest at ", Clock(spell.last_us), ": ", spell.reason,
+              " over the node's life; the newest at ", ClockText(spell.last_us), ": ", spell.reason,
               "). The node keeps sending, so it looks alive, but none of its compute since then is "
               "in the ledger.");
           current->set_sentence(sentence);
@@ -172,7 +168,7 @@ void NodeRejectedRule::EvaluateNodeHealth(Analyzer::State& s, const policy::Poli
           FillTenants(s, node_id, f);
           f.set_summary(absl::StrCat(
               "Node ", node_id, ": every report refused for ", Minutes(lasted_us), " (since ",
-              Clock(spell.since_us), "; newest reason: ", spell.reason, ")",
+              ClockText(spell.since_us), "; newest reason: ", spell.reason, ")",
               f.accounts().empty() ? ""
                                    : absl::StrCat("; tenants at its last stored report: ",
                                                   absl::StrJoin(f.accounts(), ", "))));

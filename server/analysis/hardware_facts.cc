@@ -228,9 +228,17 @@ int64_t DeclaredSince(const HardwareState& hw, const provenance::v1::InventoryEn
 }
 
 int64_t SilenceAfter(const policy::Policy& p, int64_t interval_us) {
-  if (interval_us <= 0) interval_us = absl::ToInt64Microseconds(p.hardware.assumed_interval);
-  return std::max(p.hardware.silent_after_intervals * interval_us,
-                  absl::ToInt64Microseconds(p.hardware.silent_min));
+  return std::max(RunWindow(p, interval_us), absl::ToInt64Microseconds(p.hardware.silent_min));
+}
+
+const CardSighting* FindSighting(const HardwareState& hw, const std::string& key,
+                                 const std::string& node) {
+  auto where = hw.cards.find(key);
+  if (where == hw.cards.end()) return nullptr;
+  for (const CardSighting& c : where->second) {
+    if (c.node == node) return &c;
+  }
+  return nullptr;
 }
 
 int64_t SilenceClock(const RuleContext& ctx) {

@@ -144,6 +144,9 @@ NodeMatch MatchNode(
     const google::protobuf::RepeatedPtrField<provenance::v1::AcceleratorFact>& cards);
 // A digest of what a row declares (not its version: a re-import of the same row changes nothing).
 std::string DeclaredDigest(const provenance::v1::InventoryEntry& row);
+// Where `node` saw the identity `key` (CardKey), or null.
+const CardSighting* FindSighting(const HardwareState& hw, const std::string& key,
+                                 const std::string& node);
 // One silence window of a node without the reboot floor (silent_after_intervals x interval).
 int64_t RunWindow(const policy::Policy& p, int64_t interval_us);
 // When the row's inventory version came into force here (0: loaded at start).

@@ -29,10 +29,7 @@ class HardwareClonedIdentityRule final : public Rule {
     for (const auto& [key, node_id] : ctx.shared_identities) {
       auto where = hw.cards.find(key);
       if (where == hw.cards.end() || where->second.size() < 2) continue;
-      const CardSighting* here = nullptr;
-      for (const CardSighting& c : where->second) {
-        if (c.node == node_id) here = &c;
-      }
+      const CardSighting* here = FindSighting(hw, key, node_id);
       auto facts = ctx.s.nodes.find(node_id);
       if (here == nullptr || facts == ctx.s.nodes.end()) continue;
       const provenance::v1::AcceleratorFact* card = nullptr;

@@ -49,13 +49,7 @@ class HardwareMovedRule final : public Rule {
           hw.in_move_grace.insert(node_id);  // judged at each report until the grace ends
           continue;
         }
-        const CardSighting* here = nullptr;
-        auto where = hw.cards.find(CardKey(a));
-        if (where != hw.cards.end()) {
-          for (const CardSighting& c : where->second) {
-            if (c.node == node_id) here = &c;
-          }
-        }
+        const CardSighting* here = FindSighting(hw, CardKey(a), node_id);
         const int64_t first_us = here != nullptr ? here->first_us : node.last_time_us();
         const int64_t last_us = here != nullptr ? here->last_us : node.last_time_us();
         const std::string rack = DeclaredRack(hw, node_id);

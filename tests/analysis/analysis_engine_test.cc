@@ -20,14 +20,28 @@ using namespace testing;  // NOLINT: test builders
 
 class AnalysisEngineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<AnalysisEngine> StartEngine() {
+  std::unique_ptr<AnalysisEngine> StartEngine(absl::Duration tick = absl::Seconds(5)) {
     AnalysisEngine::Options o;
     o.db_path = dir_.path() + "/provd.db";
     o.clock = &clock_;
     o.policy = TestPolicy();
+    o.tick = tick;
     auto engine = AnalysisEngine::Start(std::move(o));
     EXPECT_TRUE(engine.ok()) << engine.status();
     return engine.ok() ? *std::move(engine) : nullptr;
+  }
+  // One inventory import at `at` into the engine's database, as provctl inventory import does.
+  void ImportInventory(const std::vector<provenance::v1::InventoryEntry>& rows, absl::Time at) {
+    auto db = SqliteDb::Open(dir_.path() + "/provd.db", SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(MigrateSchema(**db).ok());
+    auto txn = Transaction::Begin(**db, Transaction::kWrite);
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    std::vector<provenance::v1::DeclaredAccelerator> declared;
+    for (const auto& r : rows) declared.push_back(r.declared());
+    auto imported = ImportInventoryRows(**db, declared, "inv.csv", "test", "digest", 0, at);
+    ASSERT_TRUE(imported.ok()) << imported.status();
+    ASSERT_TRUE(txn->Commit().ok());
   }
   std::vector<provenance::v1::Flag> Flags(const AnalysisEngine& e) {
     return e.Read([](const Analyzer& a) { return a.ListFlags({}); });
@@ -129,35 +143,20 @@ TEST_F(AnalysisEngineTest, IdentitySnapshotRaisesScreeningFlagsOnTheEngineThread
 // Issue 10 §3 through the engine: an import reaches the rules (OnInventoryChanged reloads it from
 // the store), and silence is judged by the engine's own tick on its clock while nothing arrives.
 TEST_F(AnalysisEngineTest, AnImportReachesTheRulesAndTheTickJudgesSilence) {
-  {
-    auto db = SqliteDb::Open(dir_.path() + "/provd.db", SqliteDb::kReadWrite);
-    ASSERT_TRUE(db.ok()) << db.status();
-    ASSERT_TRUE(MigrateSchema(**db).ok());
-    auto txn = Transaction::Begin(**db, Transaction::kWrite);
-    ASSERT_TRUE(txn.ok()) << txn.status();
-    auto imported = ImportInventoryRows(**db, {testing::Row("SN1", "n1").declared()}, "inv.csv",
-                                        "test", "digest", 0, kT0);
-    ASSERT_TRUE(imported.ok()) << imported.status();
-    ASSERT_TRUE(txn->Commit().ok());
-  }
-  AnalysisEngine::Options o;
-  o.db_path = dir_.path() + "/provd.db";
-  o.clock = &clock_;
-  o.policy = TestPolicy();
-  o.tick = absl::Milliseconds(10);
-  auto engine = AnalysisEngine::Start(std::move(o));
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  (*engine)->OnInventoryChanged();
+  ImportInventory({testing::Row("SN1", "n1")}, kT0);
+  auto engine = StartEngine(/*tick=*/absl::Milliseconds(10));
+  ASSERT_NE(engine, nullptr);
+  engine->OnInventoryChanged();
   std::vector<ReportObservation> batch;
   batch.push_back(testing::HwReport("n1", kT0, {testing::Card{.serial = "SN1"}}));
-  (*engine)->Submit(std::move(batch));
-  (*engine)->Flush();
-  EXPECT_TRUE(Flags(**engine).empty());
+  engine->Submit(std::move(batch));
+  engine->Flush();
+  EXPECT_TRUE(Flags(*engine).empty());
   clock_.Advance(absl::Minutes(6));  // nothing arrives; the tick evaluates on the clock's now
   std::vector<provenance::v1::Flag> flags;
   for (int i = 0; i < 500 && flags.empty(); ++i) {
     absl::SleepFor(absl::Milliseconds(10));
-    flags = Flags(**engine);
+    flags = Flags(*engine);
   }
   ASSERT_THAT(flags, SizeIs(1));
   EXPECT_EQ(flags[0].rule(), "hardware_silent");
@@ -166,19 +165,9 @@ TEST_F(AnalysisEngineTest, AnImportReachesTheRulesAndTheTickJudgesSilence) {
 
 // A planned move's grace survives a restart: the engine rebuilds it from the inventory history.
 TEST_F(AnalysisEngineTest, APlannedMovesGraceSurvivesARestart) {
-  {
-    auto db = SqliteDb::Open(dir_.path() + "/provd.db", SqliteDb::kReadWrite);
-    ASSERT_TRUE(db.ok()) << db.status();
-    ASSERT_TRUE(MigrateSchema(**db).ok());
-    for (const char* node : {"n1", "n2"}) {  // version 1 on n1, version 2 moves it to n2
-      auto txn = Transaction::Begin(**db, Transaction::kWrite);
-      ASSERT_TRUE(txn.ok()) << txn.status();
-      ASSERT_TRUE(ImportInventoryRows(**db, {testing::Row("SN1", node).declared()}, "inv.csv",
-                                      "test", "digest", 0, kT0 - absl::Hours(1))
-                      .ok());
-      ASSERT_TRUE(txn->Commit().ok());
-    }
-  }
+  // Version 1 declares SN1 on n1, version 2 moves it to n2.
+  ImportInventory({testing::Row("SN1", "n1")}, kT0 - absl::Hours(1));
+  ImportInventory({testing::Row("SN1", "n2")}, kT0 - absl::Hours(1));
   auto engine = StartEngine();  // as after a restart: the inventory comes from the store
   ASSERT_NE(engine, nullptr);
   std::vector<ReportObservation> batch;

@@ -498,42 +498,49 @@ TEST_F(ProvdServerTest, ManyStreamsAllStoredAndRatePrinted) {
   }
 }
 
+// One unary call of `method` carrying `request` (serialized bytes) through a generic stub (no
+// generated code needed); the response's bytes into *response.
+grpc::Status UnaryBytes(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                        const std::string& request, std::string* response) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer buffer(&slice, 1);
+  auto call = stub.PrepareUnaryCall(&ctx, method, buffer, &cq);
+  call->StartCall();
+  grpc::ByteBuffer reply;
+  grpc::Status status;
+  call->Finish(&reply, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  EXPECT_TRUE(cq.Next(&tag, &ok) && ok);
+  response->clear();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && reply.Dump(&slices).ok()) {
+    for (const auto& sl : slices) {
+      response->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
 TEST_F(ProvdServerTest, StandardHealthServiceSaysServingPerService) {
   StartServer(65536, 4096, /*metrics=*/false);
-  // grpc.health.v1.Health/Check through a generic stub (no health proto needed): a
-  // HealthCheckRequest{service} (field 1, bytes); the answer HealthCheckResponse{status: SERVING}
-  // is bytes 08 01.
+  // grpc.health.v1.Health/Check: a HealthCheckRequest{service} (field 1, bytes); the answer
+  // HealthCheckResponse{status: SERVING} is bytes 08 01.
   auto check = [&](const std::string& service, std::string* bytes) {
-    grpc::GenericStub stub(channel_);
-    grpc::CompletionQueue cq;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     std::string wire;
     if (!service.empty()) {
       wire.push_back('\x0a');
       wire.push_back(static_cast<char>(service.size()));
       wire += service;
     }
-    grpc::Slice slice(wire);
-    grpc::ByteBuffer request(&slice, 1);
-    auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
-    call->StartCall();
-    grpc::ByteBuffer response;
-    grpc::Status status;
-    call->Finish(&response, &status, reinterpret_cast<void*>(1));
-    void* tag = nullptr;
-    bool ok = false;
-    EXPECT_TRUE(cq.Next(&tag, &ok) && ok);
-    std::vector<grpc::Slice> slices;
-    bytes->clear();
-    if (status.ok() && response.Dump(&slices).ok()) {
-      for (const auto& sl : slices)
-        bytes->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-    }
-    cq.Shutdown();
-    while (cq.Next(&tag, &ok)) {
-    }
-    return status;
+    return UnaryBytes(channel_, "/grpc.health.v1.Health/Check", wire, bytes);
   };
   std::string bytes;
   ASSERT_TRUE(check("", &bytes).ok());
@@ -550,25 +557,9 @@ TEST_F(ProvdServerTest, StandardHealthServiceSaysServingPerService) {
 // Without --grpc-reflection the method does not exist (UNIMPLEMENTED); with it, it answers. A unary
 // call carrying one empty ServerReflectionRequest, then half-close.
 grpc::Status CallReflection(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1);
-  auto call = stub.PrepareUnaryCall(
-      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  EXPECT_TRUE(cq.Next(&tag, &ok));
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  return status;
+  std::string ignored;
+  return UnaryBytes(channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "",
+                    &ignored);
 }
 
 TEST_F(ProvdServerTest, ServerReflectionIsOffByDefault) {
