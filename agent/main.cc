@@ -78,6 +78,9 @@ ABSL_FLAG(std::string, k8s_account_annotation, prov::agent::kDefaultAccountKey,
           "pod annotation holding the account");
 ABSL_FLAG(std::string, kubelet_pods_file, "",
           "kubelet /pods PodList JSON file (re-read each time)");
+ABSL_FLAG(std::string, kubelet_pod_resources_socket, "",
+          "the kubelet's PodResources API socket (which pod holds which accelerator), e.g. "
+          "/var/lib/kubelet/pod-resources/kubelet.sock; asked once per collection");
 ABSL_FLAG(std::string, account_map, "",
           "static account map file (uid:/user:/namespace:/slurm-account:)");
 ABSL_FLAG(std::string, passwd_file, "/etc/passwd", "passwd(5) file for uid -> user name");
@@ -128,6 +131,12 @@ int main(int argc, char** argv) {
   opts.region = absl::GetFlag(FLAGS_region);
   opts.interval_seconds = static_cast<uint32_t>(absl::ToInt64Seconds(interval));
   opts.kubelet_pods_file = absl::GetFlag(FLAGS_kubelet_pods_file);
+  std::unique_ptr<prov::agent::PodResourcesSource> pod_resources;
+  if (const std::string socket = absl::GetFlag(FLAGS_kubelet_pod_resources_socket);
+      !socket.empty()) {
+    pod_resources = prov::agent::PodResourcesClient(socket, absl::Seconds(2));
+    opts.pod_resources = pod_resources.get();
+  }
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) == 0) opts.hostname = host;
 

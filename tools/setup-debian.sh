@@ -15,6 +15,8 @@ PACKAGES=(
   clang-14 libfuzzer-14-dev
   # packaging (issue 13): dpkg-shlibdeps (dpkg-dev) for the .debs' Depends, systemd-analyze
   dpkg-dev systemd
+  # deploy/kubernetes/ manifest test (issue 13)
+  python3-yaml
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

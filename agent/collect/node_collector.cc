@@ -198,6 +198,21 @@ NodeReport NodeCollector::Collect() {
     }
   }
   ctx.pods = &pods;
+  DeviceOwnerIndex device_owners;
+  if (options_.pod_resources != nullptr) {
+    absl::StatusOr<DeviceOwnerIndex> listed = options_.pod_resources->List();
+    if (listed.ok()) {
+      device_owners = std::move(*listed);
+      ctx.device_owners = &device_owners;
+      if (device_owners.skipped > 0 || device_owners.conflicts > 0) {
+        errors_[{"podresources",
+                 absl::StrCat(device_owners.skipped, " entries over bounds skipped, ",
+                              device_owners.conflicts, " devices allocated twice")}]++;
+      }
+    } else {
+      errors_[{"podresources", std::string(listed.status().message())}]++;
+    }
+  }
   {
     TcpCounterSource* source = options_.tcp_counters;
     if (source == nullptr) {

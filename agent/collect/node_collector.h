@@ -24,6 +24,7 @@
 #include "agent/collect/attribution.h"
 #include "agent/collect/kubelet_pods.h"
 #include "agent/collect/node_addresses.h"
+#include "agent/collect/pod_resources.h"
 #include "agent/collect/tcp_counters.h"
 #include "agent/nvml/nvml.h"
 #include "common/accelerator_catalog.h"
@@ -45,6 +46,10 @@ struct NodeCollectorOptions {
   // Kubelet PodList JSON (pod names, labels, annotations, image digests); re-read on every
   // collection because pods come and go. Empty: no pod metadata.
   std::string kubelet_pods_file;
+  // Which pod holds which accelerator, from the kubelet's PodResources API (pod_resources.h);
+  // nullptr: not used. Asked once per collection; an error is a `podresources` collector error.
+  // Not owned.
+  PodResourcesSource* pod_resources = nullptr;
   // Where node.addresses come from; nullptr: RealInterfaceAddresses() (getifaddrs). Not owned.
   // Read on every collection: one netlink dump, tens of microseconds, and a renumbered or
   // newly-up interface shows in the very next report (see agent/collect/README.md).

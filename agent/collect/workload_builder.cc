@@ -88,6 +88,50 @@ void FillIdentity(const Group& g, const WorkloadContext& ctx, Workload* w) {
   }
 }
 
+// The kubelet's allocation of the workload's accelerators (pod_resources.h): names the pod when the
+// cgroup and pods file did not, and notes any disagreement (a card used by a process of a pod the
+// kubelet did not give it to is evidence a person wants to see).
+void ApplyDeviceOwners(const DeviceOwnerIndex& owners,
+                       const std::vector<provenance::v1::Accelerator>& accelerators,
+                       const std::set<std::string>& pcis, Workload* w,
+                       std::set<std::string>* notes) {
+  std::set<std::pair<std::string, std::string>> pods;  // (namespace, name)
+  std::vector<std::string> unallocated;
+  for (const std::string& pci : pcis) {
+    const DeviceOwner* owner = owners.Find(pci);
+    for (const auto& acc : accelerators) {
+      if (owner == nullptr && acc.pci_address() == pci && !acc.uuid().empty()) {
+        owner = owners.Find(acc.uuid());
+      }
+    }
+    if (owner == nullptr) {
+      unallocated.push_back(pci);
+      continue;
+    }
+    pods.insert({owner->pod_namespace, owner->pod_name});
+  }
+  if (pods.size() == 1) {
+    const auto& [ns, name] = *pods.begin();
+    if (w->pod_name().empty()) {
+      w->set_pod_namespace(ns);
+      w->set_pod_name(name);
+    } else if (w->pod_name() != name || w->pod_namespace() != ns) {
+      notes->insert(absl::StrCat("the kubelet allocated its accelerators to pod ", ns, "/", name,
+                                 ", not to this workload's pod ", w->pod_namespace(), "/",
+                                 w->pod_name()));
+    }
+  } else if (pods.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto& [ns, name] : pods) names.push_back(absl::StrCat(ns, "/", name));
+    notes->insert(absl::StrCat("its accelerators are allocated to ", pods.size(),
+                               " pods by the kubelet: ", absl::StrJoin(names, ", ")));
+  }
+  if (!unallocated.empty() && w->kind() == provenance::v1::WORKLOAD_KIND_K8S_POD) {
+    notes->insert(absl::StrCat("accelerators in use but allocated to no pod by the kubelet: ",
+                               absl::StrJoin(unallocated, ", ")));
+  }
+}
+
 }  // namespace
 
 std::vector<Workload> BuildWorkloads(const WorkloadContext& ctx,
@@ -139,6 +183,9 @@ std::vector<Workload> BuildWorkloads(const WorkloadContext& ctx,
       }
     }
     for (const std::string& pci : pcis) w.add_accelerator_pci_addresses(pci);
+    if (ctx.device_owners != nullptr) {
+      ApplyDeviceOwners(*ctx.device_owners, accelerators, pcis, &w, &notes);
+    }
     if (ctx.boot_time_unix && earliest_start > 0) {
       int64_t secs =
           *ctx.boot_time_unix +

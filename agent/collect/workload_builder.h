@@ -20,6 +20,7 @@
 
 #include "agent/collect/attribution.h"
 #include "agent/collect/kubelet_pods.h"
+#include "agent/collect/pod_resources.h"
 #include "agent/collect/process_scanner.h"
 #include "agent/collect/tcp_counters.h"
 #include "provenance/v1/report.pb.h"
@@ -32,6 +33,8 @@ struct WorkloadContext {
   const std::vector<provenance::v1::Accelerator>* accelerators = nullptr;
   const AttributionConfig* attribution = nullptr;
   const PodIndex* pods = nullptr;
+  // The kubelet's device allocations (pod_resources.h); nullptr: not on Kubernetes, or unused.
+  const DeviceOwnerIndex* device_owners = nullptr;
   const TcpVolume* tcp_volume = nullptr;  // per-socket byte counters; nullptr: none
   // From NVML: pid -> accelerators it computes on, and its accelerator memory.
   std::map<uint32_t, std::vector<std::string>> nvml_pids;

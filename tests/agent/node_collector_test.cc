@@ -188,6 +188,87 @@ TEST_F(NodeCollectorTest, NvmlEnrichesAndAddsComputeProcesses) {
   EXPECT_EQ(w.workload_class(), provenance::v1::WORKLOAD_CLASS_INFERENCE);
 }
 
+// The kubelet's PodResources answer (pod_resources.h), fixed for the test.
+class FixedPodResources : public PodResourcesSource {
+ public:
+  absl::StatusOr<DeviceOwnerIndex> List() override {
+    ++calls;
+    if (!error.ok()) return error;
+    return index;
+  }
+  DeviceOwnerIndex index;
+  absl::Status error;
+  int calls = 0;
+};
+
+TEST_F(NodeCollectorTest, KubeletPodResourcesNameThePodAndFeedAttribution) {
+  // No pods file: the pod's name and namespace come from the kubelet's device allocation, and the
+  // static map's namespace entry attributes it.
+  t_.AddProcess({.pid = 500,
+                 .argv = {"python3", "train.py"},
+                 .cgroup = "0::/kubepods.slice/kubepods-pod77_88.slice/cri-containerd-beef.scope\n",
+                 .fds = {"/dev/nvidiactl", "/dev/nvidia1"}});
+  FixedPodResources kubelet;
+  kubelet.index.Add("GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                    {.pod_namespace = "ml-team",
+                     .pod_name = "train-0",
+                     .container = "trainer",
+                     .resource_name = "nvidia.com/gpu"});
+  opts_.pod_resources = &kubelet;
+  auto map = ParseAccountMap("namespace:ml-team acme-ml\n", "accounts.map");
+  ASSERT_TRUE(map.ok());
+  opts_.attribution.account_map = &*map;
+  NodeCollector collector(opts_, nullptr, clock_);
+  NodeReport r = collector.Collect();
+  EXPECT_EQ(kubelet.calls, 1);
+  ASSERT_EQ(r.workloads_size(), 1);
+  const Workload& w = r.workloads(0);
+  EXPECT_EQ(w.workload_id(), "k8s:77-88");
+  EXPECT_EQ(w.pod_namespace(), "ml-team");
+  EXPECT_EQ(w.pod_name(), "train-0");
+  EXPECT_EQ(w.attribution().account(), "acme-ml");
+  EXPECT_EQ(w.attribution().source(), provenance::v1::ATTRIBUTION_SOURCE_STATIC_MAP);
+}
+
+TEST_F(NodeCollectorTest, KubeletPodResourcesDisagreementIsNotedAndErrorsGoToHealth) {
+  // The pods file names the process's pod; the kubelet gave the card to another pod.
+  t_.AddProcess(
+      {.pid = 600,
+       .argv = {"python3", "train.py"},
+       .cgroup = "0::/kubepods.slice/kubepods-pod12_34.slice/cri-containerd-abcdef.scope\n",
+       .fds = {"/dev/nvidia0"}});
+  t_.Write("pods.json", R"({"items":[{"metadata":{"uid":"12-34","name":"sneaky-0",
+    "namespace":"tenant-b"}}]})");
+  opts_.kubelet_pods_file = t_.Path("pods.json");
+  FixedPodResources kubelet;
+  kubelet.index.Add("0000:3b:00.0", {.pod_namespace = "tenant-a", .pod_name = "rented-0"});
+  opts_.pod_resources = &kubelet;
+  {
+    NodeCollector collector(opts_, nullptr, clock_);
+    NodeReport r = collector.Collect();
+    ASSERT_EQ(r.workloads_size(), 1);
+    const Workload& w = r.workloads(0);
+    EXPECT_EQ(w.pod_name(), "sneaky-0");  // what the process really runs in is kept
+    bool noted = false;
+    for (const auto& reason : w.class_reasons()) {
+      noted |= reason.find(
+                   "allocated its accelerators to pod tenant-a/rented-0, not to this "
+                   "workload's pod tenant-b/sneaky-0") != std::string::npos;
+    }
+    EXPECT_TRUE(noted) << w.DebugString();
+  }
+  kubelet.error = absl::UnavailableError("kubelet pod resources at /x.sock: connection refused");
+  NodeCollector collector(opts_, nullptr, clock_);
+  NodeReport r = collector.Collect();
+  bool reported = false;
+  for (const auto& e : r.health().collector_errors()) {
+    reported |= e.collector() == "podresources" &&
+                e.message().find("connection refused") != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << r.health().DebugString();
+  EXPECT_EQ(r.workloads(0).pod_name(), "sneaky-0");
+}
+
 TEST_F(NodeCollectorTest, ContainerOnAmdAndHabanaMappedThroughSysfs) {
   t_.AddPci("0000:4a:00.0", 0x1002, 0x74a1, 0x120000, "amdgpu");
   t_.AddPci("0000:4b:00.0", 0x1002, 0x74a1, 0x120000, "amdgpu");
