@@ -1,8 +1,12 @@
 #include "server/store/schema.h"
 
 #include <array>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace prov::server {
@@ -431,6 +435,51 @@ absl::StatusOr<int> ReadSchemaVersion(SqliteDb& db) {
   return row ? static_cast<int>(st->ColumnInt64(0)) : 0;
 }
 
+absl::Status CheckProvdDatabase(SqliteDb& db) {
+  auto app = db.Prepare("PRAGMA application_id");
+  absl::StatusOr<bool> row = app.ok() ? (*app)->Step() : absl::StatusOr<bool>(app.status());
+  if (!row.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("not a SQLite database provd can read (", row.status().message(),
+                     "); provd never overwrites it: move it away or choose another --data-dir"));
+  }
+  const int64_t app_id = *row ? (*app)->ColumnInt64(0) : 0;
+  if (app_id == kProvdApplicationId) return absl::OkStatus();
+  if (app_id != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "another program's SQLite database (application_id 0x%08x, provd's is 0x%08x); provd "
+        "never modifies it: choose another --data-dir",
+        static_cast<uint32_t>(app_id), static_cast<uint32_t>(kProvdApplicationId)));
+  }
+  PROV_ASSIGN_OR_RETURN(auto tables,
+                        db.Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
+                                   "NOT LIKE 'sqlite_%' ORDER BY name"));
+  std::vector<std::string> names;
+  bool has_version = false;
+  while (true) {
+    absl::StatusOr<bool> more = tables->Step();
+    if (!more.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("not a SQLite database provd can read (", more.status().message(),
+                       "); provd never overwrites it: move it away or choose another --data-dir"));
+    }
+    if (!*more) break;
+    std::string name = tables->ColumnText(0);
+    has_version |= name == "schema_version";
+    names.push_back(std::move(name));
+  }
+  if (!names.empty() && !has_version) {
+    if (names.size() > 5) {
+      names.resize(5);
+      names.push_back("...");
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a SQLite database provd did not create (tables ", absl::StrJoin(names, ", "),
+        "; no schema_version); provd never migrates into it: choose another --data-dir"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MigrateSchema(SqliteDb& db) {
   PROV_ASSIGN_OR_RETURN(int version, ReadSchemaVersion(db));
   if (version > LatestSchemaVersion()) {
@@ -451,7 +500,7 @@ absl::Status MigrateSchema(SqliteDb& db) {
     }
     PROV_RETURN_IF_ERROR(db.Exec("COMMIT"));
   }
-  return absl::OkStatus();
+  return db.Exec(absl::StrCat("PRAGMA application_id=", kProvdApplicationId));
 }
 
 }  // namespace prov::server

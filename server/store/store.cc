@@ -164,6 +164,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   PROV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, SqliteDb::kReadWrite));
   PROV_RETURN_IF_ERROR(db->Exec(
       absl::StrCat("PRAGMA busy_timeout=", absl::ToInt64Milliseconds(options.busy_timeout))));
+  // Before anything writes (the journal mode is written to the file's header): a foreign or
+  // non-SQLite file is refused, never converted.
+  if (absl::Status ours = CheckProvdDatabase(*db); !ours.ok()) {
+    return absl::Status(ours.code(), absl::StrCat(path, ": ", ours.message()));
+  }
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
   // The writer's page cache: SQLite's default (2 MiB) made every batch re-read index pages of the

@@ -56,6 +56,85 @@ TEST_F(StoreTest, RefusesANewerSchema) {
       << store.status();
 }
 
+// Issue 13: a file that is not provd's is refused before anything writes to it, byte for byte.
+TEST_F(StoreTest, RefusesForeignAndNonSqliteFilesWithoutTouchingThem) {
+  auto read_all = [](const std::string& path) {
+    std::string out;
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+  };
+  auto write_all = [](const std::string& path, const std::string& bytes) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  };
+  // Random bytes.
+  std::string garbage;
+  for (int i = 0; i < 64 * 1024; ++i) garbage.push_back(static_cast<char>((i * 7919) % 251));
+  write_all(DbPath(), garbage);
+  auto store = Store::Open(DbPath());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("not a SQLite database"), std::string::npos)
+      << store.status();
+  EXPECT_NE(store.status().message().find(DbPath()), std::string::npos);
+  EXPECT_EQ(read_all(DbPath()), garbage);
+  std::remove(DbPath().c_str());
+
+  // Another program's database: its own tables, no schema_version.
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(
+        (*db)->Exec("CREATE TABLE invoices(id INTEGER); INSERT INTO invoices VALUES (1)").ok());
+  }
+  std::string before = read_all(DbPath());
+  store = Store::Open(DbPath());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("did not create (tables invoices"), std::string::npos)
+      << store.status();
+  EXPECT_EQ(read_all(DbPath()), before);
+
+  // Another program's, marked with its own application_id.
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("PRAGMA application_id=1234").ok());
+  }
+  before = read_all(DbPath());
+  store = Store::Open(DbPath());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("application_id 0x000004d2"), std::string::npos)
+      << store.status();
+  EXPECT_EQ(read_all(DbPath()), before);
+}
+
+TEST_F(StoreTest, MarksItsDatabaseAndReopensIt) {
+  { ASSERT_TRUE(Store::Open(DbPath()).ok()); }
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadOnly);
+    ASSERT_TRUE(db.ok());
+    auto id = (*db)->Prepare("PRAGMA application_id");
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(*(*id)->Step());
+    EXPECT_EQ((*id)->ColumnInt64(0), kProvdApplicationId);
+  }
+  // A store from before application_id (0, with schema_version) is still provd's.
+  {
+    auto db = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("PRAGMA application_id=0").ok());
+  }
+  auto store = Store::Open(DbPath());
+  EXPECT_TRUE(store.ok()) << store.status();
+}
+
 TEST_F(StoreTest, DedupByHighWaterMark) {
   auto store = Store::Open(DbPath());
   ASSERT_TRUE(store.ok()) << store.status();
