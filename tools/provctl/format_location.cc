@@ -59,7 +59,7 @@ std::string NodeLocationText(const NodeLocation& n) {
   Field(&out, "proof required", n.proof_required() ? "yes (policy location.require_proof)" : "no");
   Field(&out, "evaluated at", FormatTime(n.evaluated_at()));
   Field(&out, "policy version", n.policy_version());
-  if (n.verdict() != provenance::v1::LOCATION_VERDICT_VERIFIED) {
+  if (n.verdict() == provenance::v1::LOCATION_VERDICT_UNVERIFIED) {
     Field(&out, "needed landmark",
           n.needed_landmark_id().empty()
               ? "- (no landmark configured near the site)"

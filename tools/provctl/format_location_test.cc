@@ -83,8 +83,6 @@ TEST(FormatLocationTest, ShowPrintsSiteVerdictAndEveryLandmark) {
             "proof required:   no\n"
             "evaluated at:     2026-12-06 00:00:00Z\n"
             "policy version:   p-7\n"
-            "needed landmark:  lm-fra (1.7 km from the site; a fresh small RTT from it would "
-            "prove the site)\n"
             "\n"
             "LANDMARK  RTT MIN MS  KM/MS  RADIUS KM  TO SITE KM  SITE     FRESH  MEASURED AT\n"
             "lm-nyc         2.000  200.0        200        6209  OUTSIDE  fresh  2026-12-05 "
@@ -103,10 +101,15 @@ TEST(FormatLocationTest, ShowWithoutMeasurementsOrCoordinatesSaysWhy) {
   EXPECT_THAT(text, HasSubstr("declared site:    ams9, no coordinates configured for it\n"));
   EXPECT_THAT(text, HasSubstr("proof required:   yes"));
   EXPECT_THAT(text, HasSubstr("needed landmark:  - (no landmark configured near the site)"));
+  n.set_needed_landmark_id("lm-ams");
+  n.set_needed_landmark_distance_km(12.4);
+  EXPECT_THAT(NodeLocationText(n), HasSubstr("needed landmark:  lm-ams (12 km from the site; a "
+                                             "fresh small RTT from it would prove the site)"));
   EXPECT_THAT(text, HasSubstr("no measurements: a node is probed once provd knows its key"));
-  // A verified node names no needed landmark.
+  // A verified or contradicted node names no needed landmark.
   n.set_verdict(provenance::v1::LOCATION_VERDICT_VERIFIED);
   EXPECT_THAT(NodeLocationText(n), Not(HasSubstr("needed landmark")));
+  EXPECT_THAT(NodeLocationText(Contradicted()), Not(HasSubstr("needed landmark")));
 }
 
 TEST(FormatLocationTest, ListAndLandmarks) {

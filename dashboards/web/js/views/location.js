@@ -38,7 +38,7 @@ export async function render(container, route) {
   root.append(h("div", { class: "page-head" },
     h("h1", {}, "Location of ", h("span", { class: "mono" }, n.node_id), " ", verdictBadge(n.verdict)),
     h("span", { class: "sub" }, site(n))));
-  const unverified = verdictName(n.verdict) !== "verified";
+  const unverified = verdictName(n.verdict) === "unverified";
   root.append(card("Verdict", { id: "location-verdict" }, facts([
     ["Verdict", verdictBadge(n.verdict)],
     ["Reason", h("span", { id: "location-reason" }, n.reason || "–")],
