@@ -38,7 +38,8 @@ ApiGateway::ApiGateway(std::shared_ptr<grpc::Channel> channel, Options options)
       identity_(IdentityService::NewStub(channel_)),
       cases_(CaseService::NewStub(channel_)),
       access_(AccessService::NewStub(channel_)),
-      inventory_(InventoryService::NewStub(channel_)) {}
+      inventory_(InventoryService::NewStub(channel_)),
+      location_(LocationService::NewStub(channel_)) {}
 
 void ApiGateway::Prepare(grpc::ClientContext& context, const std::string& authorization,
                          bool with_deadline) const {
@@ -121,6 +122,12 @@ HttpReply ApiGateway::Handle(const HttpCall& call) const {
     if (what == "inventory-view") {
       return Unary(*inventory_, &InventoryService::Stub::GetInventoryView, call, {});
     }
+    if (what == "locations") {
+      return Unary(*location_, &LocationService::Stub::ListNodeLocations, call, {});
+    }
+    if (what == "landmarks") {
+      return Unary(*location_, &LocationService::Stub::ListLandmarks, call, {});
+    }
     return NotFound(call);
   }
   const std::string& id = parts[1];
@@ -138,6 +145,9 @@ HttpReply ApiGateway::Handle(const HttpCall& call) const {
     }
     if (what == "inventory") {
       return Unary(*inventory_, &InventoryService::Stub::GetInventory, call, {{"serial", id}});
+    }
+    if (what == "locations") {
+      return Unary(*location_, &LocationService::Stub::GetNodeLocation, call, {{"node_id", id}});
     }
     return NotFound(call);
   }

@@ -24,6 +24,8 @@
 //   /api/policy                  IdentityService.GetPolicy
 //   /api/inventory[/<serial>]    InventoryService.ListInventory / GetInventory
 //   /api/inventory-view          InventoryService.GetInventoryView (declared vs observed, paged)
+//   /api/locations[/<node_id>]   LocationService.ListNodeLocations / GetNodeLocation
+//   /api/landmarks               LocationService.ListLandmarks
 // Answers: 200 with the response message as proto3 JSON, or {"error":{"code","message"}} with
 // the HTTP status of the gRPC code (grpc_json.h). Thread-safe (gRPC stubs are).
 #pragma once
@@ -39,6 +41,7 @@
 #include "provenance/v1/audit.grpc.pb.h"
 #include "provenance/v1/compliance.grpc.pb.h"
 #include "provenance/v1/inventory.grpc.pb.h"
+#include "provenance/v1/location.grpc.pb.h"
 #include "server/web/http_types.h"
 
 namespace prov::server::web {
@@ -76,6 +79,7 @@ class ApiGateway {
   std::unique_ptr<provenance::v1::CaseService::Stub> cases_;
   std::unique_ptr<provenance::v1::AccessService::Stub> access_;
   std::unique_ptr<provenance::v1::InventoryService::Stub> inventory_;
+  std::unique_ptr<provenance::v1::LocationService::Stub> location_;
 };
 
 // Whether an Authorization header value can travel as gRPC metadata (printable ASCII, <= 4 KiB).

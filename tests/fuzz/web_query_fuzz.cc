@@ -10,6 +10,7 @@
 #include "provenance/v1/audit.pb.h"
 #include "provenance/v1/compliance.pb.h"
 #include "provenance/v1/inventory.pb.h"
+#include "provenance/v1/location.pb.h"
 #include "server/web/grpc_json.h"
 
 namespace {
@@ -37,5 +38,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Fill<provenance::v1::ListAcceleratorsRequest>(query);
   Fill<provenance::v1::ListCasesRequest>(query);
   Fill<provenance::v1::ListInventoryRequest>(query);
+  Fill<provenance::v1::ListNodeLocationsRequest>(query);
   return 0;
 }

@@ -69,6 +69,10 @@ const std::vector<CommandSpec>& Commands() {
       {{"inventory", "import"}, "FILE", {"--format"}},
       {{"inventory", "list"}, "", {"--datacenter", "--node", "--limit"}},
       {{"inventory", "show"}, "<serial>", {}},
+      {{"location", "show"}, "<node-id>", {}},
+      {{"location", "list"}, "", {"--verdict", "--limit"}},
+      {{"location", "landmarks"}, "", {}},
+      {{"location", "verify"}, "DIR", {"--public-key"}},
   };
   return *commands;
 }
@@ -81,13 +85,17 @@ std::string CommandNames() {
 
 // Where the positional argument of a command goes.
 void SetArgument(const std::string& command, const std::string& value, Invocation* inv) {
-  if (command == "node" || command == "nodes revoke") inv->node_id = value;
+  if (command == "node" || command == "nodes revoke" || command == "location show") {
+    inv->node_id = value;
+  }
   if (command == "account") inv->account = value;
   if (command == "flags show") inv->flag_id = value;
   if (command == "bundle") inv->bundle_id = value;
   if (command == "tokens issue" || command == "tokens revoke") inv->name = value;
   if (command.rfind("case ", 0) == 0) inv->flag_id = value;
-  if (command == "export verify" || command == "inventory import") inv->file = value;
+  if (command == "export verify" || command == "inventory import" || command == "location verify") {
+    inv->file = value;
+  }
   if (command == "inventory show") inv->name = value;
   if (command == "accounts import" || command == "screening import" || command == "policy load") {
     inv->file = value;
@@ -204,6 +212,15 @@ absl::StatusOr<FlagStatus> ParseFlagStatusName(const std::string& name) {
       "--status: unknown status '", name, "' (want open, acknowledged, escalated or resolved)"));
 }
 
+absl::StatusOr<provenance::v1::LocationVerdict> ParseLocationVerdictName(const std::string& name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "verified") return provenance::v1::LOCATION_VERDICT_VERIFIED;
+  if (n == "unverified") return provenance::v1::LOCATION_VERDICT_UNVERIFIED;
+  if (n == "contradicted") return provenance::v1::LOCATION_VERDICT_CONTRADICTED;
+  return absl::InvalidArgumentError(absl::StrCat("--verdict: unknown verdict '", name,
+                                                 "' (want verified, unverified or contradicted)"));
+}
+
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
   Invocation inv;
   std::vector<std::string> positional;
@@ -292,6 +309,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args) {
       s = take(&inv.token);
     } else if (arg == "--token-file") {
       s = take(&inv.token_file);
+    } else if (arg == "--verdict") {
+      s = take(&text);
+      if (s.ok()) {
+        auto v = ParseLocationVerdictName(text);
+        if (!v.ok()) return v.status();
+        inv.location_verdict = *v;
+      }
     } else if (arg == "--role") {
       s = take(&text);
       if (s.ok()) {

@@ -36,6 +36,10 @@
 //             exports list
 //             exports key              (the public key exports are signed with; viewer role)
 //             export verify DIR [--public-key FILE|HEX] [--previous DIR]   (offline)
+//             location show <node-id>
+//             location list [--verdict verified|unverified|contradicted] [--limit N]
+//             location landmarks
+//             location verify DIR [--public-key FILE|HEX]   (offline: re-derives the verdicts)
 //
 // Credentials for the people-facing services: --token TOKEN, --token-file FILE, or the
 // environment (PROV_TOKEN, PROV_TOKEN_FILE); a client certificate (--tls-cert/--tls-key) that
@@ -54,6 +58,7 @@
 #include "common/grpc/tls.h"
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/compliance.pb.h"
+#include "provenance/v1/location.pb.h"
 
 namespace prov::provctl {
 
@@ -84,7 +89,7 @@ struct Invocation {
   std::string token;         // --token (main.cc fills it from --token-file or the environment)
   std::string token_file;    // --token-file
   std::string out_dir;       // export --out DIR
-  std::string public_key;    // export verify --public-key FILE|HEX
+  std::string public_key;    // export verify / location verify --public-key FILE|HEX
   std::string previous_dir;  // export verify --previous DIR
   std::string name;          // tokens issue <name>; tokens revoke <token-id>
   provenance::v1::Role role = provenance::v1::ROLE_UNSPECIFIED;  // tokens issue --role
@@ -97,6 +102,8 @@ struct Invocation {
   provenance::v1::Disposition disposition = provenance::v1::DISPOSITION_UNSPECIFIED;
   std::string duplicate_of;
   uint64_t expected_revision = 0;
+  // location list --verdict (UNSPECIFIED: all)
+  provenance::v1::LocationVerdict location_verdict = provenance::v1::LOCATION_VERDICT_UNSPECIFIED;
   uint64_t after_seq = 0;     // audit log --after
   std::string action_prefix;  // audit log --action
   uint64_t anchor_seq = 0;    // audit verify
@@ -119,5 +126,7 @@ absl::StatusOr<provenance::v1::FlagStatus> ParseFlagStatusName(const std::string
 // "analyst" -> ROLE_ANALYST; "false_positive" (or "false-positive") -> DISPOSITION_FALSE_POSITIVE.
 absl::StatusOr<provenance::v1::Role> ParseRoleName(const std::string& name);
 absl::StatusOr<provenance::v1::Disposition> ParseDispositionName(const std::string& name);
+// "contradicted" -> LOCATION_VERDICT_CONTRADICTED (case-insensitive).
+absl::StatusOr<provenance::v1::LocationVerdict> ParseLocationVerdictName(const std::string& name);
 
 }  // namespace prov::provctl

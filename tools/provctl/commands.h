@@ -27,6 +27,10 @@ int RunExport(const Invocation& inv, const std::shared_ptr<grpc::Channel>& chann
 int RunInventory(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
 // export verify: offline (no channel, no credentials).
 int RunExportVerify(const Invocation& inv);
+// location show NODE, location list, location landmarks (LocationService).
+int RunLocation(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channel);
+// location verify DIR: offline (no channel, no credentials); exit 0 only when all verifies.
+int RunLocationVerify(const Invocation& inv);
 
 // Prints why the call failed to stderr; returns 1.
 int Fail(const Invocation& inv, const grpc::Status& status);

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   }
   // Offline: no server, no credentials.
   if (inv->command == "export verify") return prov::provctl::RunExportVerify(*inv);
+  if (inv->command == "location verify") return prov::provctl::RunLocationVerify(*inv);
   if (absl::Status token = prov::provctl::ResolveToken(&*inv); !token.ok()) {
     std::fprintf(stderr, "provctl: %s\n", std::string(token.message()).c_str());
     return 2;
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   }
   if (c.rfind("export", 0) == 0) return prov::provctl::RunExport(*inv, channel);
   if (c.rfind("inventory", 0) == 0) return prov::provctl::RunInventory(*inv, channel);
+  if (c.rfind("location", 0) == 0) return prov::provctl::RunLocation(*inv, channel);
   if (c.rfind("flags", 0) == 0 || c.rfind("bundle", 0) == 0) {
     return prov::provctl::RunAnalysis(*inv, channel);
   }

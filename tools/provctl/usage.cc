@@ -88,6 +88,19 @@ declared inventory (docs/inventory-format.md):
                                                           reported it last, when, its PCI ID and
                                                           catalog name; the row's history
 
+node location (docs/location.md):
+  location show NODE                                      declared site, verdict and reason; per
+                                                          landmark RTT, speed, radius, distance,
+                                                          inside or not, fresh or not
+  location list [--verdict V] [--limit N]                 every node's verdict (verified,
+                                                          unverified or contradicted)
+  location landmarks                                      landmarks, their records and speeds;
+                                                          calibration between landmark pairs
+  location verify DIR [--public-key FILE|HEX]             offline, no server: checks the export,
+                                                          then re-derives every location verdict
+                                                          from the signed records; exit 1 naming
+                                                          each problem
+
 flags:
   --server HOST:PORT   provd address (default localhost:50051, or $PROV_SERVER)
   --insecure           plain text (testing only)

@@ -8,6 +8,8 @@ import * as bundle from "./views/bundle.js";
 import * as flag from "./views/flag.js";
 import * as flags from "./views/flags.js";
 import * as hardware from "./views/hardware.js";
+import * as location from "./views/location.js";
+import * as locations from "./views/locations.js";
 import * as node from "./views/node.js";
 import * as overview from "./views/overview.js";
 
@@ -19,6 +21,8 @@ const ROUTES = [
   [/^\/account\/([^/]+)$/, account, null],
   [/^\/hardware$/, hardware, "hardware"],
   [/^\/node\/([^/]+)$/, node, "hardware"],
+  [/^\/locations$/, locations, "locations"],
+  [/^\/location\/([^/]+)$/, location, "locations"],
 ];
 
 const main = document.getElementById("main");
