@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,14 +91,18 @@ void UdpDelayRelay::Run() {
       forwarded_.fetch_add(1);
       held.pop();
     }
-    int timeout_ms = -1;
+    // ppoll's nanosecond timeout (hrtimer, ~50 us slack): no spinning, which on a shared 2-core
+    // machine would take the core the prober and the responder need.
+    timespec wait_for{};
+    timespec* timeout = nullptr;
     if (!held.empty()) {
-      const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(held.top().due - now);
-      // poll() has millisecond resolution: wake early and spin the last millisecond.
-      timeout_ms = wait.count() > 1500 ? static_cast<int>((wait.count() - 1000) / 1000) : 0;
+      const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(held.top().due - now);
+      wait_for.tv_sec = static_cast<time_t>(wait.count() / 1'000'000'000);
+      wait_for.tv_nsec = static_cast<long>(wait.count() % 1'000'000'000);  // NOLINT(runtime/int)
+      timeout = &wait_for;
     }
     pollfd fds[3] = {{front_.fd(), POLLIN, 0}, {back_.fd(), POLLIN, 0}, {stop_read_, POLLIN, 0}};
-    const int rc = ::poll(fds, 3, timeout_ms);
+    const int rc = ::ppoll(fds, 3, timeout, nullptr);
     if (rc < 0 && errno != EINTR) return;
     if (fds[2].revents != 0) return;
     if ((fds[0].revents & POLLIN) != 0) {

@@ -9,7 +9,8 @@
 //
 // The client is whoever sent the last datagram to the relay's address; answers from upstream go
 // to it. One thread ("udp-relay") polls both sockets and a stop pipe, and sends held datagrams
-// when due (steady clock). Thread-safe: forwarded() and Stop() from any thread.
+// when due (steady clock, ppoll with a nanosecond timeout). Thread-safe: forwarded() and Stop()
+// from any thread.
 #pragma once
 
 #include <atomic>
