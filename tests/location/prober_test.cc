@@ -70,7 +70,7 @@ TEST_F(ProberTest, DirectBurstIsAllValidWithAVerifiableMinimum) {
   EXPECT_EQ(m->answers_invalid(), 0u);
   EXPECT_GT(m->rtt_min_ms(), 0.0);
   EXPECT_LE(m->rtt_min_ms(), m->rtt_median_ms());
-  EXPECT_LT(m->rtt_min_ms(), 5.0);  // loopback plus one ECDSA signature
+  EXPECT_LT(m->rtt_min_ms(), 10.0);  // loopback plus one ECDSA signature: below any 5 ms relay
   EXPECT_EQ(m->target_public_key(), node_.spki);
   // The record's evidence re-verifies offline: min_answer is the node's signature.
   EXPECT_EQ(m->min_answer().rtt_ms(), m->rtt_min_ms());
@@ -96,7 +96,9 @@ TEST_F(ProberTest, RelayDelayIsAFloorOnTheMinimum) {
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->answers_valid(), 8u);
   EXPECT_GE(m->rtt_min_ms(), 10.0);  // delay can be added, never removed
-  EXPECT_LT(m->rtt_min_ms(), 16.0);  // and it is about the delay, not far above
+  // And it is about the delay, not far above. The bound is loose because on a loaded 2-core
+  // machine a thread can wait tens of milliseconds for a core (seen: 20 ms minimum at load 10).
+  EXPECT_LT(m->rtt_min_ms(), 35.0);
   EXPECT_GE((*relay)->forwarded(), 16u);
 }
 
@@ -175,6 +177,59 @@ TEST_F(ProberTest, UnusableTargetIsAnError) {
   t = NodeTarget(responder_->local_address());
   t.set_target_id("bad id");
   EXPECT_FALSE(prober_->Burst(t, kFast).ok());
+}
+
+TEST_F(ProberTest, ManyTargetsAtOnceKeepTheirAnswersApart) {
+  // One window: honest, behind a 5 ms relay, forged, silent, unusable; then a window of one.
+  auto relay =
+      testing::UdpDelayRelay::Start(responder_->local_address(), {.delay = absl::Milliseconds(5)});
+  ASSERT_TRUE(relay.ok());
+  TestNode other = TestNode::Make();
+  auto forger = StartResponder(other.Signer());
+  location::UdpSocket silent = testing::ClientSocket();
+  std::vector<pb::ProbeTarget> targets = {
+      NodeTarget(responder_->local_address()), NodeTarget((*relay)->address()),
+      NodeTarget(forger->local_address()), NodeTarget(silent.local_address()),
+      NodeTarget(responder_->local_address())};
+  targets[4].set_udp_address("no-port");
+  for (size_t concurrency : {size_t{5}, size_t{2}}) {
+    BurstOptions options = kFast;
+    options.concurrency = concurrency;
+    auto results = prober_->BurstMany(targets, options);
+    ASSERT_EQ(results.size(), 5u);
+    ASSERT_TRUE(results[0].ok() && results[1].ok() && results[2].ok() && results[3].ok());
+    EXPECT_EQ(results[0]->answers_valid(), 8u);
+    EXPECT_LT(results[0]->rtt_min_ms(), results[1]->rtt_min_ms()) << concurrency;
+    EXPECT_EQ(results[1]->answers_valid(), 8u);
+    EXPECT_GE(results[1]->rtt_min_ms(), 10.0) << concurrency;
+    EXPECT_EQ(results[2]->answers_valid(), 0u);
+    EXPECT_EQ(results[2]->answers_invalid(), 8u);
+    EXPECT_EQ(results[2]->invalid_samples(0).reason(), "bad_signature");
+    EXPECT_EQ(results[3]->answers_valid(), 0u);
+    EXPECT_EQ(results[3]->answers_invalid(), 0u);
+    EXPECT_FALSE(results[4].ok());
+  }
+}
+
+TEST_F(ProberTest, WindowEndsOnceEveryProbeIsAnswered) {
+  // 30 targets (the same responder under 30 ids would be refused, so 30 responders), 8 probes
+  // 2 ms apart, a 2 s answer timeout that must not be waited for when all answers are in.
+  std::vector<std::unique_ptr<agent::Responder>> responders;
+  std::vector<pb::ProbeTarget> targets;
+  for (int i = 0; i < 30; ++i) {
+    responders.push_back(StartResponder(node_.Signer()));
+    targets.push_back(NodeTarget(responders.back()->local_address()));
+  }
+  BurstOptions options = kFast;
+  options.answer_timeout = absl::Seconds(2);
+  const auto start = std::chrono::steady_clock::now();
+  auto results = prober_->BurstMany(targets, options);
+  const auto took = std::chrono::steady_clock::now() - start;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->answers_valid(), 8u);
+  }
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
 }
 
 TEST_F(ProberTest, LandmarkToLandmarkVerifiesWithEd25519) {

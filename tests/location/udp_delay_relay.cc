@@ -83,12 +83,12 @@ void UdpDelayRelay::Run() {
     const SteadyTime now = std::chrono::steady_clock::now();
     while (!held.empty() && held.top().due <= now) {
       const Held& h = held.top();
+      forwarded_.fetch_add(1);  // before sending, so a reader that saw the datagram sees the count
       if (h.to_upstream) {
         (void)back_.SendTo(h.bytes, upstream_);
       } else if (client.has_value()) {
         (void)front_.SendTo(h.bytes, *client);
       }
-      forwarded_.fetch_add(1);
       held.pop();
     }
     // ppoll's nanosecond timeout (hrtimer, ~50 us slack): no spinning, which on a shared 2-core

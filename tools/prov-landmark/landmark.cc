@@ -28,10 +28,12 @@ absl::StatusOr<RoundSummary> Landmark::RunRound(const std::string& landmark_id) 
     }
     responder_->SetLandmarkKeys(std::move(keys));
   }
+  const std::vector<pb::ProbeTarget> targets(assignment->targets().begin(),
+                                             assignment->targets().end());
+  round.targets = targets.size();
+  std::vector<absl::StatusOr<pb::Measurement>> measured = prober_.BurstMany(targets, burst);
   std::vector<pb::SignedMeasurement> records;
-  for (const pb::ProbeTarget& target : assignment->targets()) {
-    ++round.targets;
-    auto measurement = prober_.Burst(target, burst);
+  for (absl::StatusOr<pb::Measurement>& measurement : measured) {
     if (!measurement.ok()) {
       ++round.skipped;
       log_ << "prov-landmark: skipping target: " << measurement.status().message() << "\n";

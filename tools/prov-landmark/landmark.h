@@ -1,6 +1,7 @@
 // Landmark: one prov-landmark round. GetAssignment -> the landmark targets' keys go to this
 // landmark's own responder (landmarks probe each other both ways, so whoever this one probes
-// also probes it) -> one burst per target -> each Measurement signed -> SubmitMeasurements.
+// also probes it) -> bursts to all targets, 64 at a time (Prober::BurstMany) -> each Measurement
+// signed -> SubmitMeasurements.
 //
 //   Landmark landmark(client, prober, signer, responder.get() /* may be null */, extra_keys,
 //                     std::cerr);
