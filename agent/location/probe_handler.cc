@@ -31,7 +31,7 @@ std::optional<std::string> ProbeHandler::Handle(absl::string_view datagram,
   }
   std::string landmark_key;
   {
-    absl::MutexLock lock(&keys_mu_);
+    std::lock_guard<std::mutex> lock(keys_mu_);
     auto it = keys_.find(probe->landmark_id);
     if (it == keys_.end()) {
       counters_.unknown_landmark.fetch_add(1, std::memory_order_relaxed);
@@ -76,8 +76,8 @@ ResponderCounters ProbeHandler::Counters() const {
 }
 
 void ProbeHandler::SetLandmarkKeys(LandmarkKeys keys) {
-  absl::MutexLock lock(&keys_mu_);
-  keys_ = std::move(keys);
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  keys_.swap(keys);  // the old map is freed outside the lock, when `keys` goes
 }
 
 }  // namespace prov::agent

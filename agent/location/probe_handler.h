@@ -16,11 +16,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/location/answer_signer.h"
 #include "agent/location/landmark_keys.h"
 #include "agent/location/rate_limiter.h"
@@ -63,8 +63,10 @@ class ProbeHandler {
   const std::string self_id_;
   std::unique_ptr<AnswerSigner> signer_;
   RateLimiter limiter_;
-  mutable absl::Mutex keys_mu_;
-  LandmarkKeys keys_ ABSL_GUARDED_BY(keys_mu_);
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread mutexes, not Debian's
+  // prebuilt (uninstrumented) Abseil, and this lock is the only one the responder thread shares.
+  mutable std::mutex keys_mu_;
+  LandmarkKeys keys_;  // guarded by keys_mu_
   AtomicCounters counters_;
 };
 
