@@ -7,6 +7,7 @@
 //   prov-agent --server provd:7443 --tls-ca ca.pem --enroll-server provd:7444
 //              --enroll-token-file /etc/prov-agent/enroll.token --cert-dir /var/lib/prov-agent/tls
 //   prov-agent --flagfile /etc/prov-agent.flags        # config file: one --flag=value per line
+//   prov-agent ... --cert-dir DIR --location-listen 10.0.0.7:7701 --landmark-keys landmarks.txt
 //
 // Flags are spelled with dashes (--sysfs-root); underscores (--sysfs_root) work too. A flagfile
 // holds one flag per line, '#' starts a comment line; flagfiles are expanded here (before Abseil
@@ -18,6 +19,9 @@
 // polls; gRPC's callback threads run the uplink's stream. With --cert-dir (enrolment, issue 10
 // §1; agent/uplink/node_enroller.h) the agent enrols before it starts, and the loop renews the
 // certificate at 2/3 of its lifetime; the uplink uses the new one from its next reconnect.
+// With --location-listen (issue 11; agent/location/README.md) a UDP responder thread answers
+// signed probes from the landmarks in --landmark-keys, signing with the node key, and every report
+// carries its address (node.location_responder) and counters (health.location_responder).
 #include <unistd.h>
 
 #include <csignal>
@@ -38,6 +42,8 @@
 #include "agent/collect/attribution.h"
 #include "agent/collect/node_collector.h"
 #include "agent/collect/self_usage.h"
+#include "agent/location/answer_signer.h"
+#include "agent/location/responder.h"
 #include "agent/nvml/nvml_dl.h"
 #include "agent/uplink/node_enroller.h"
 #include "agent/uplink/uplink.h"
@@ -87,6 +93,16 @@ ABSL_FLAG(std::string, passwd_file, "/etc/passwd", "passwd(5) file for uid -> us
 ABSL_FLAG(std::string, nvml_library, prov::agent::kDefaultNvmlLibrary, "NVML shared library");
 ABSL_FLAG(std::string, accelerator_catalog, "",
           "replacement PCI ID catalog (TSV); default built in");
+ABSL_FLAG(std::string, location_listen, "",
+          "location responder: UDP host:port answering landmark probes (issue 11); empty: off");
+ABSL_FLAG(std::string, location_advertise, "",
+          "location responder: host:port landmarks probe (default: --location-listen unless it "
+          "is a wildcard address)");
+ABSL_FLAG(std::string, landmark_keys, "",
+          "location responder: file of '<landmark_id> ed25519-public <64 hex>' lines");
+ABSL_FLAG(std::string, node_key, "",
+          "location responder: the node's EC P-256 key (PEM); default: --cert-dir's node.key, "
+          "else --tls-key");
 
 namespace {
 
@@ -96,6 +112,77 @@ void OnSignal(int) { g_stop = 1; }
 int Fail(absl::string_view what) {
   std::cerr << "prov-agent: " << what << "\n";
   return 2;
+}
+
+// The location responder (agent/location/README.md), started when --location-listen is set.
+// Returns the address to advertise in NodeIdentity.location_responder (may be empty).
+absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
+                                                   const std::string& fallback_key_file,
+                                                   std::unique_ptr<prov::agent::Responder>* out) {
+  const std::string listen = absl::GetFlag(FLAGS_location_listen);
+  if (listen.empty()) {
+    if (!absl::GetFlag(FLAGS_landmark_keys).empty() ||
+        !absl::GetFlag(FLAGS_location_advertise).empty()) {
+      return absl::InvalidArgumentError(
+          "--landmark-keys/--location-advertise: need --location-listen");
+    }
+    return std::string();
+  }
+  const std::string keys_file = absl::GetFlag(FLAGS_landmark_keys);
+  if (keys_file.empty())
+    return absl::InvalidArgumentError("--location-listen: needs --landmark-keys");
+  auto keys = prov::agent::LoadLandmarkKeys(keys_file);
+  if (!keys.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--landmark-keys: ", keys.status().message()));
+  }
+  std::string key_file = absl::GetFlag(FLAGS_node_key);
+  if (key_file.empty()) key_file = fallback_key_file;
+  if (key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--location-listen: needs the node key (--node-key, --cert-dir or --tls-key)");
+  }
+  auto pem = prov::ReadFileToString(key_file, 1u << 16);
+  if (!pem.ok())
+    return absl::InvalidArgumentError(absl::StrCat("node key: ", pem.status().message()));
+  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyPem(*pem);
+  if (!signer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key_file, ": ", signer.status().message()));
+  }
+  auto responder = prov::agent::Responder::Start(
+      listen, {.self_id = node_id, .landmark_keys = std::move(*keys), .limits = {}},
+      std::move(*signer), prov::RealClock::Get());
+  if (!responder.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--location-listen: ", responder.status().message()));
+  }
+  std::string advertise = absl::GetFlag(FLAGS_location_advertise);
+  if (!advertise.empty()) {
+    if (auto parsed = prov::location::ResolveUdpAddress(advertise); !parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--location-advertise: ", parsed.status().message()));
+    }
+  } else if (!prov::location::IsWildcardAddress(listen)) {
+    advertise = (*responder)->local_address().ToString();  // the real port when listen said 0
+  } else {
+    std::cerr << "prov-agent: --location-listen " << listen
+              << " is a wildcard and --location-advertise is empty: landmarks cannot be told "
+                 "where to probe this node\n";
+  }
+  *out = std::move(*responder);
+  return advertise;
+}
+
+void FillResponderHealth(const prov::agent::Responder& responder,
+                         provenance::v1::AgentHealth* health) {
+  const prov::agent::ResponderCounters c = responder.Counters();
+  auto* out = health->mutable_location_responder();
+  out->set_answered(c.answered);
+  out->set_refused_malformed(c.refused_malformed);
+  out->set_refused_unknown_landmark(c.refused_unknown_landmark);
+  out->set_refused_bad_signature(c.refused_bad_signature);
+  out->set_refused_wrong_target(c.refused_wrong_target);
+  out->set_rate_limited(c.rate_limited_source + c.rate_limited_global);
+  out->set_errors(c.sign_failures + c.send_errors);
 }
 
 }  // namespace
@@ -228,8 +315,16 @@ int main(int argc, char** argv) {
   auto uplink = Uplink::Create(std::move(uplink_options), clock);
   if (!uplink.ok()) return Fail(absl::StrCat("uplink: ", uplink.status().message()));
 
+  std::unique_ptr<Responder> responder;
+  auto advertise = StartLocationResponder(collector.node_id(), tls.key_file, &responder);
+  if (!advertise.ok()) return Fail(advertise.status().message());
+
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
+  if (responder) {
+    std::cerr << "prov-agent: location responder on " << responder->local_address().ToString()
+              << (advertise->empty() ? "" : ", advertised as " + *advertise) << "\n";
+  }
   std::cerr << "prov-agent " << prov::kVersion << ": node " << collector.node_id()
             << ", reporting to " << absl::GetFlag(FLAGS_server) << " every " << interval << "\n";
   absl::Time next = clock.Now();
@@ -244,6 +339,10 @@ int main(int argc, char** argv) {
       report.mutable_health()->set_dropped_reports(stats.dropped_reports);
       report.mutable_health()->set_rejected_reports(stats.rejected_reports);
       report.mutable_health()->set_unreadable_reports(stats.unreadable_reports);
+      if (responder) {
+        report.mutable_node()->set_location_responder(*advertise);
+        FillResponderHealth(*responder, report.mutable_health());
+      }
       if (auto s = (*uplink)->Submit(std::move(report)); !s.ok()) {
         std::cerr << "prov-agent: submit failed: " << s.message() << "\n";
       }
@@ -264,6 +363,7 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   std::cerr << "prov-agent: stopping\n";
+  if (responder) responder->Stop();
   (*uplink)->Shutdown();
   return 0;
 }

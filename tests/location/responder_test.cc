@@ -1,0 +1,134 @@
+#include "agent/location/responder.h"
+
+#include <gtest/gtest.h>
+
+#include "common/testing/fake_clock.h"
+#include "tests/location/location_test_util.h"
+
+namespace prov::agent {
+namespace {
+
+using testing::Nonce;
+using testing::TestLandmark;
+using testing::TestNode;
+
+class ResponderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    landmark_ = TestLandmark::Make("lm-fra-1");
+    node_ = TestNode::Make();
+    auto started = Responder::Start("127.0.0.1:0",
+                                    {.self_id = "gpu-017",
+                                     .landmark_keys = {{landmark_.id, landmark_.key.public_key}},
+                                     .limits = {}},
+                                    node_.Signer(), clock_);
+    ASSERT_TRUE(started.ok()) << started.status();
+    responder_ = std::move(*started);
+  }
+
+  // Sends `bytes` and returns the answer, or nullopt when none came within 300 ms.
+  std::optional<std::string> RoundTrip(const std::string& bytes) {
+    EXPECT_TRUE(client_.SendTo(bytes, responder_->local_address()).ok());
+    auto got = client_.Receive(absl::Milliseconds(300));
+    EXPECT_TRUE(got.ok());
+    if (!got.ok() || !got->has_value()) return std::nullopt;
+    return (*got)->bytes;
+  }
+
+  FakeClock clock_;
+  TestLandmark landmark_;
+  TestNode node_;
+  std::unique_ptr<Responder> responder_;
+  location::UdpSocket client_ = testing::ClientSocket();
+};
+
+TEST_F(ResponderTest, AnswersAWellFormedProbeWithAVerifiableSignature) {
+  auto answer = RoundTrip(landmark_.Probe("gpu-017", Nonce('n'), 9));
+  ASSERT_TRUE(answer.has_value());
+  auto parsed = location::ParseAnswer(*answer);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->nonce, Nonce('n'));
+  EXPECT_EQ(parsed->seq, 9u);
+  EXPECT_EQ(parsed->landmark_id, "lm-fra-1");
+  EXPECT_EQ(parsed->target_id, "gpu-017");
+  EXPECT_TRUE(location::VerifyNodeAnswer(
+      node_.spki, location::AnswerMessage(Nonce('n'), "lm-fra-1", "gpu-017", 9),
+      parsed->signature));
+  EXPECT_EQ(responder_->Counters().answered, 1u);
+}
+
+TEST_F(ResponderTest, RefusesWithoutAnsweringAndCountsEachReason) {
+  // Unknown landmark: a well-signed probe from a key that is not configured.
+  TestLandmark stranger = TestLandmark::Make("lm-evil");
+  EXPECT_FALSE(RoundTrip(stranger.Probe("gpu-017", Nonce('a'), 1)).has_value());
+  // Bad signature: the configured id, signed by another key.
+  TestLandmark impostor = TestLandmark::Make("lm-fra-1");
+  EXPECT_FALSE(RoundTrip(impostor.Probe("gpu-017", Nonce('b'), 2)).has_value());
+  // A valid signature over other fields does not carry over (seq changed after signing).
+  std::string tampered = landmark_.Probe("gpu-017", Nonce('c'), 3);
+  tampered[4 + 1 + 1 + location::kNonceSize + 7] ^= 1;
+  EXPECT_FALSE(RoundTrip(tampered).has_value());
+  // Wrong target: this landmark, but a probe for another node.
+  EXPECT_FALSE(RoundTrip(landmark_.Probe("gpu-018", Nonce('d'), 4)).has_value());
+  // Malformed.
+  EXPECT_FALSE(RoundTrip("hello").has_value());
+  EXPECT_FALSE(RoundTrip(landmark_.Probe("gpu-017", Nonce('e'), 5) + "x").has_value());
+
+  const ResponderCounters c = responder_->Counters();
+  EXPECT_EQ(c.answered, 0u);
+  EXPECT_EQ(c.refused_unknown_landmark, 1u);
+  EXPECT_EQ(c.refused_bad_signature, 2u);
+  EXPECT_EQ(c.refused_wrong_target, 1u);
+  EXPECT_EQ(c.refused_malformed, 2u);
+  // Still answering well-formed probes afterwards.
+  EXPECT_TRUE(RoundTrip(landmark_.Probe("gpu-017", Nonce('f'), 6)).has_value());
+}
+
+TEST_F(ResponderTest, SetLandmarkKeysChangesWhoIsAnswered) {
+  TestLandmark other = TestLandmark::Make("lm-ams-1");
+  EXPECT_FALSE(RoundTrip(other.Probe("gpu-017", Nonce('a'), 1)).has_value());
+  responder_->SetLandmarkKeys({{other.id, other.key.public_key}});
+  EXPECT_TRUE(RoundTrip(other.Probe("gpu-017", Nonce('a'), 1)).has_value());
+  EXPECT_FALSE(RoundTrip(landmark_.Probe("gpu-017", Nonce('b'), 2)).has_value());
+}
+
+TEST_F(ResponderTest, StopIsPromptAndIdempotent) {
+  const auto start = std::chrono::steady_clock::now();
+  responder_->Stop();
+  responder_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+}
+
+TEST(ProbeHandlerTest, RateLimitsPerSourceAndGlobally) {
+  FakeClock clock;
+  TestLandmark lm = TestLandmark::Make("lm-1");
+  TestNode node = TestNode::Make();
+  ProbeHandler handler({.self_id = "gpu-1",
+                        .landmark_keys = {{lm.id, lm.key.public_key}},
+                        .limits = {.per_source_rate = 10,
+                                   .per_source_burst = 4,
+                                   .global_rate = 20,
+                                   .global_burst = 6}},
+                       node.Signer(), clock);
+  const std::string probe = lm.Probe("gpu-1", Nonce('n'), 1);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(handler.Handle(probe, "10.0.0.1").has_value()) << i;
+  EXPECT_FALSE(handler.Handle(probe, "10.0.0.1").has_value());  // source bucket empty
+  EXPECT_TRUE(handler.Handle(probe, "10.0.0.2").has_value());
+  EXPECT_TRUE(handler.Handle(probe, "10.0.0.2").has_value());
+  EXPECT_FALSE(handler.Handle(probe, "10.0.0.3").has_value());  // global bucket empty (6)
+  ResponderCounters c = handler.Counters();
+  EXPECT_EQ(c.answered, 6u);
+  EXPECT_EQ(c.rate_limited_source, 1u);
+  EXPECT_EQ(c.rate_limited_global, 1u);
+  clock.Advance(absl::Milliseconds(100));  // 1 source token, 2 global tokens
+  EXPECT_TRUE(handler.Handle(probe, "10.0.0.1").has_value());
+  EXPECT_FALSE(handler.Handle(probe, "10.0.0.1").has_value());
+  // Rate-limited datagrams are refused before parsing: garbage is counted as limited, not parsed.
+  EXPECT_FALSE(handler.Handle("garbage", "10.0.0.1").has_value());
+  c = handler.Counters();
+  EXPECT_EQ(c.rate_limited_source, 3u);
+  EXPECT_EQ(c.refused_malformed, 0u);
+}
+
+}  // namespace
+}  // namespace prov::agent
