@@ -19,6 +19,8 @@ cpack -G DEB --config "$BUILD/CPackConfig.cmake" -B "$WORK/debs" >"$WORK/cpack.l
   { cat "$WORK/cpack.log"; fail "cpack"; }
 SERVER=$(ls "$WORK"/debs/provenance-server_*_amd64.deb 2>/dev/null || true)
 AGENT=$(ls "$WORK"/debs/provenance-agent_*_amd64.deb 2>/dev/null || true)
+LANDMARK=$(ls "$WORK"/debs/provenance-landmark_*_amd64.deb 2>/dev/null || true)
+[ -f "$LANDMARK" ] || fail "no provenance-landmark .deb"
 [ -f "$SERVER" ] || fail "no provenance-server .deb"
 [ -f "$AGENT" ] || fail "no provenance-agent .deb"
 
@@ -29,6 +31,8 @@ dpkg-deb -f "$SERVER" Depends | grep -q libgrpc++ || fail "server Depends lacks 
 dpkg-deb -f "$SERVER" Depends | grep -q libsqlite3 || fail "server Depends lacks SQLite"
 dpkg-deb -I "$SERVER" conffiles | grep -qx /etc/provenance/provd.flags || fail "server conffiles"
 dpkg-deb -I "$AGENT" conffiles | grep -qx /etc/provenance/prov-agent.flags || fail "agent conffiles"
+dpkg-deb -I "$LANDMARK" conffiles | grep -qx /etc/prov-landmark/landmark.yaml ||
+  fail "landmark conffiles"
 # The agent package carries no server code, and the other way round.
 dpkg-deb -c "$AGENT" | grep -q 'usr/bin/provd$' && fail "agent package holds provd"
 dpkg-deb -c "$SERVER" | grep -q 'usr/bin/prov-agent$' && fail "server package holds prov-agent"
@@ -37,13 +41,14 @@ dpkg-deb -c "$SERVER" | grep -q 'usr/bin/prov-agent$' && fail "server package ho
 R="$WORK/root"
 mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/etc"
 cp /var/lib/dpkg/status "$R/var/lib/dpkg/status"
-DPKG_ROOT="$R" dpkg --root="$R" --force-script-chrootless --log=/dev/null -i "$SERVER" "$AGENT" \
+DPKG_ROOT="$R" dpkg --root="$R" --force-script-chrootless --log=/dev/null -i "$SERVER" "$AGENT" "$LANDMARK" \
   >"$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log"; fail "dpkg -i"; }
 
 for f in usr/bin/provd usr/bin/provctl usr/bin/prov-agent usr/lib/systemd/system/provd.service \
     usr/lib/systemd/system/prov-agent.service usr/lib/sysusers.d/provenance-server.conf \
     usr/lib/tmpfiles.d/provenance-server.conf usr/share/provenance/policy/default.yaml \
-    etc/provenance/provd.flags etc/provenance/prov-agent.flags; do
+    etc/provenance/provd.flags etc/provenance/prov-agent.flags usr/bin/prov-landmark \
+    usr/lib/systemd/system/prov-landmark.service etc/prov-landmark/landmark.yaml; do
   [ -e "$R/$f" ] || fail "not installed: /$f"
 done
 "$R/usr/bin/provd" --version | grep -Eq '^provd [0-9.]+ \(provenance\)$' || fail "provd --version"
@@ -51,6 +56,10 @@ done
   fail "prov-agent --version"
 "$R/usr/bin/provctl" --version | grep -Eq '^provctl [0-9.]+ \(provenance\)$' || fail "provctl --version"
 
+"$R/usr/bin/prov-landmark" --version | grep -Eq '^prov-landmark [0-9.]+ \(provenance\)$' ||
+  fail "prov-landmark --version"
+grep -q '^prov-landmark:x:' "$R/etc/passwd" || fail "postinst did not create the prov-landmark user"
+[ "$(stat -c %a "$R/var/lib/prov-landmark")" = 700 ] || fail "/var/lib/prov-landmark is not 0700"
 # postinst: the provd system user (no login shell) and its data directory, 0750, owned by it.
 grep -Eq '^provd:x:[0-9]+:[0-9]+:.*:/var/lib/provenance:/usr/sbin/nologin$' "$R/etc/passwd" ||
   fail "postinst did not create the provd user"
@@ -63,7 +72,7 @@ uid=$(awk -F: '$1=="provd"{print $3}' "$R/etc/passwd")
 # systemd-analyze needs the stock units (sysinit.target, ...) beside ours in the root.
 cp -an /usr/lib/systemd/system/. "$R/usr/lib/systemd/system/" 2>/dev/null || true
 mkdir -p "$R/etc/systemd/system"
-for unit in provd.service prov-agent.service; do
+for unit in provd.service prov-agent.service prov-landmark.service; do
   out=$(systemd-analyze verify --root="$R" "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
   [ -z "$out" ] || fail "systemd-analyze verify $unit warns: $out"
 done
@@ -75,6 +84,8 @@ score() {
 }
 s=$(score provd.service)
 [ -n "$s" ] && awk -v s="$s" 'BEGIN{exit !(s <= 2.0)}' || fail "provd.service exposure $s > 2.0"
+l=$(score prov-landmark.service)
+[ -n "$l" ] && awk -v s="$l" 'BEGIN{exit !(s <= 2.0)}' || fail "prov-landmark.service exposure $l > 2.0"
 a=$(score prov-agent.service)
 [ -n "$a" ] && awk -v s="$a" 'BEGIN{exit !(s <= 4.0)}' || fail "prov-agent.service exposure $a > 4.0"
 # The check itself can fail: a unit with a bad setting makes verify speak.
@@ -86,7 +97,7 @@ rm "$R/etc/systemd/system/bad-provd.service"
 
 # Removal keeps the data directory (compliance evidence) and the conffiles until purge.
 DPKG_ROOT="$R" dpkg --root="$R" --force-script-chrootless --log=/dev/null -r provenance-server \
-  provenance-agent >"$WORK/dpkg-r.log" 2>&1 || { cat "$WORK/dpkg-r.log"; fail "dpkg -r"; }
+  provenance-agent provenance-landmark >"$WORK/dpkg-r.log" 2>&1 || { cat "$WORK/dpkg-r.log"; fail "dpkg -r"; }
 [ ! -e "$R/usr/bin/provd" ] || fail "provd left after remove"
 [ -d "$R/var/lib/provenance" ] || fail "remove deleted /var/lib/provenance"
-echo "packaging: provenance-server and provenance-agent install, verify (exposure $s and $a) and remove"
+echo "packaging: provenance-server, -agent and -landmark install, verify (exposure $s, $a, $l) and remove"

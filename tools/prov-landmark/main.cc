@@ -4,11 +4,14 @@
 //
 //   prov-landmark --config /etc/prov-landmark.yaml           # rounds until SIGTERM/SIGINT
 //   prov-landmark --config lm.yaml --once                    # one round, then exit (tests)
+//   prov-landmark --generate-key /etc/prov-landmark/landmark.key   # prints "ed25519-public <hex>"
 //   prov-landmark --version
 //
 // Threads: the main thread runs rounds; the responder has its own ("location-resp"); gRPC's.
 // Exit codes: 0 done, 1 a round failed (--once), 2 bad flags, config or key.
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -30,6 +33,9 @@
 ABSL_FLAG(std::string, config, "",
           "landmark config file (YAML; see tools/prov-landmark/README.md)");
 ABSL_FLAG(bool, once, false, "run one round, then exit");
+ABSL_FLAG(std::string, generate_key, "",
+          "write a new Ed25519 key to this file (0600) and its public half to FILE.pub, print "
+          "the public line for provd's --location-config and the agents' --landmark-keys, exit");
 
 namespace {
 
@@ -55,6 +61,25 @@ int main(int argc, char** argv) {
   for (std::string& a : *args) cargs.push_back(a.data());
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
   if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"));
+  if (const std::string path = absl::GetFlag(FLAGS_generate_key); !path.empty()) {
+    if (std::FILE* existing = std::fopen(path.c_str(), "r")) {
+      std::fclose(existing);
+      return Fail(absl::StrCat("--generate-key: ", path, " exists; not overwriting a key"));
+    }
+    auto key = prov::integrity::GenerateSigningKey();
+    if (!key.ok()) return Fail(key.status().message());
+    if (auto saved = prov::integrity::SaveSigningKey(path, *key); !saved.ok()) {
+      return Fail(absl::StrCat("--generate-key: ", saved.message()));
+    }
+    if (auto saved = prov::integrity::SavePublicKey(path + ".pub", key->public_key); !saved.ok()) {
+      return Fail(absl::StrCat("--generate-key: ", saved.message()));
+    }
+    std::ifstream pub(path + ".pub");
+    std::string line;
+    std::getline(pub, line);
+    std::cout << line << "\n";
+    return 0;
+  }
   if (absl::GetFlag(FLAGS_config).empty()) return Fail("--config is required");
 
   using namespace prov;  // NOLINT(build/namespaces): main wiring only
