@@ -8,7 +8,7 @@ namespace {
 TEST(PolicyTest, ShippedDefaultLoads) {
   auto p = LoadPolicyFile("deploy/policy/default.yaml");
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->version, "default-2026-12-05c");
+  EXPECT_EQ(p->version, "default-2026-12-06a");
   ASSERT_EQ(p->compute_tiers.size(), 4u);
   EXPECT_EQ(p->HighestTierReached(3e25)->name, "eu-ai-act-systemic-1e25");
   EXPECT_EQ(p->NextTier(3e25)->name, "frontier-1e26");
