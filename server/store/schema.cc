@@ -9,7 +9,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 13> kMigrations = {R"sql(
+constexpr std::array<const char*, 14> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
