@@ -369,6 +369,23 @@ absl::Status ProvdServer::Init() {
   export_options.policy_version = [engine = s.analysis.get()] {
     return engine->Read([](const Analyzer& a) { return a.policy().version; });
   };
+  if (!o.location_config_file.empty()) {
+    auto config = location::LoadLocationConfig(o.location_config_file);
+    if (!config.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("location_config: ", config.status().message()));
+    }
+    s.location_config = std::make_unique<location::LocationConfig>(*std::move(config));
+    auto facts = std::make_shared<ExportLocation>();
+    for (const auto& lm : s.location_config->landmarks) {
+      facts->landmarks.push_back(
+          {lm.id, lm.position.lat_deg, lm.position.lon_deg, lm.region, lm.public_key});
+    }
+    for (const auto& site : s.location_config->datacenters) {
+      facts->sites.push_back({site.id, site.position.lat_deg, site.position.lon_deg, site.region, ""});
+    }
+    export_options.location = std::move(facts);
+  }
   PROV_ASSIGN_OR_RETURN(s.exports, ExportSetup::Start(std::move(export_options)));
 
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
@@ -444,13 +461,7 @@ absl::Status ProvdServer::Init() {
                  "provd: WARNING: --node-identity=report: agent reports are believed about which "
                  "node they come from (no client certificates bind them)\n");
   }
-  if (!o.location_config_file.empty()) {
-    auto config = location::LoadLocationConfig(o.location_config_file);
-    if (!config.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("location_config: ", config.status().message()));
-    }
-    s.location_config = std::make_unique<location::LocationConfig>(*std::move(config));
+  if (s.location_config != nullptr) {
     location::LocationHub::Options lo;
     lo.db_path = s.store->path();
     lo.config = s.location_config.get();

@@ -42,6 +42,7 @@ struct ExportSetupOptions {
   const Authenticator* auth = nullptr;
   std::function<std::string()> policy_version;
   bool start_scheduler = true;  // false: tests drive scheduler()->Tick()
+  std::shared_ptr<const ExportLocation> location;  // null: no location_* files
 };
 
 class ExportSetup {

@@ -72,6 +72,14 @@ std::string CalibrationJson(const std::map<std::string, std::vector<int64_t>>& c
   return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
 }
 
+std::string ParamsJson(const policy::LocationPolicy& p) {
+  return absl::StrFormat(
+      "{\"fibre_km_per_ms\":%.17g,\"processing_floor_ms\":%.17g,\"min_radius_km\":%.17g,"
+      "\"site_tolerance_km\":%.17g,\"proof_radius_km\":%.17g,\"max_age_seconds\":%d}",
+      p.fibre_km_per_ms, p.processing_floor_ms, p.min_radius_km, p.site_tolerance_km,
+      p.proof_radius_km, absl::ToInt64Seconds(p.max_age));
+}
+
 std::string Clock(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
 }
@@ -252,7 +260,8 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
       v.location.SerializeToString(&bytes);
       PROV_RETURN_IF_ERROR(SaveVerdict(*db_, {node, VerdictText(v.location.verdict()), now, bytes,
                                               IdsJson(v.disk_ids),
-                                              CalibrationJson(v.calibration_ids)}));
+                                              CalibrationJson(v.calibration_ids),
+                                              ParamsJson(p.location)}));
     }
     const std::string key = EventKey(v.location);
     auto reported = reported_.find(node);

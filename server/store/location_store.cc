@@ -215,16 +215,17 @@ absl::Status SaveVerdict(SqliteDb& db, const StoredVerdict& v) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
       db.Cached("INSERT INTO location_verdicts(node_id, verdict, evaluated_us, location, disk_ids, "
-                "calibration) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(node_id) DO UPDATE SET "
-                "verdict = excluded.verdict, evaluated_us = excluded.evaluated_us, "
+                "calibration, params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(node_id) DO "
+                "UPDATE SET verdict = excluded.verdict, evaluated_us = excluded.evaluated_us, "
                 "location = excluded.location, disk_ids = excluded.disk_ids, "
-                "calibration = excluded.calibration"));
+                "calibration = excluded.calibration, params = excluded.params"));
   st->BindText(1, v.node_id);
   st->BindText(2, v.verdict);
   st->BindInt64(3, Us(v.evaluated_at));
   st->BindBlob(4, v.location);
   st->BindText(5, v.disk_ids);
   st->BindText(6, v.calibration);
+  st->BindText(7, v.params);
   absl::Status s = st->Run();
   st->Reset();
   return s;
@@ -235,8 +236,8 @@ absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(SqliteDb& db, const std:
                                                         size_t limit) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
-      db.Cached("SELECT node_id, verdict, evaluated_us, location, disk_ids, calibration FROM "
-                "location_verdicts WHERE (?1 = '' OR verdict = ?1) AND node_id > ?2 "
+      db.Cached("SELECT node_id, verdict, evaluated_us, location, disk_ids, calibration, params "
+                "FROM location_verdicts WHERE (?1 = '' OR verdict = ?1) AND node_id > ?2 "
                 "ORDER BY node_id LIMIT ?3"));
   st->BindText(1, verdict);
   st->BindText(2, after_node_id);
@@ -244,7 +245,7 @@ absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(SqliteDb& db, const std:
   std::vector<StoredVerdict> out;
   PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
     return StoredVerdict{s.ColumnText(0), s.ColumnText(1), FromUs(s.ColumnInt64(2)),
-                         s.ColumnBlob(3), s.ColumnText(4), s.ColumnText(5)};
+                         s.ColumnBlob(3), s.ColumnText(4), s.ColumnText(5), s.ColumnText(6)};
   }));
   return out;
 }

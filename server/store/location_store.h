@@ -100,6 +100,7 @@ struct StoredVerdict {
   std::string location;     // serialized provenance.v1.NodeLocation
   std::string disk_ids;     // JSON array of location_measurements ids
   std::string calibration;  // JSON object landmark id -> array of ids
+  std::string params;       // JSON object: the verifier parameters it was judged with
 };
 absl::Status SaveVerdict(SqliteDb& db, const StoredVerdict& v);
 // Keyset paging by node id; `verdict` empty: all.

@@ -462,7 +462,8 @@ CREATE TABLE location_verdicts (
   evaluated_us INTEGER NOT NULL,
   location     BLOB NOT NULL,
   disk_ids     TEXT NOT NULL,
-  calibration  TEXT NOT NULL
+  calibration  TEXT NOT NULL,
+  params       TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX location_verdicts_by_verdict ON location_verdicts(verdict, node_id);
 )sql"};
