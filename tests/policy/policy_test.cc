@@ -73,7 +73,38 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"version: v1\ncorrelation: {activity_tolerance: 10m}\n",
                 "p.yaml:2:35: correlation.activity_tolerance: must be at most activity_window (the "
                 "index's bucket)"},
-        BadCase{"version: [unclosed\n", "p.yaml:2:1: end of sequence flow not found"}));
+        BadCase{"version: [unclosed\n", "p.yaml:2:1: end of sequence flow not found"},
+        BadCase{"version: v1\nlocation: {fibre_km_per_ms: 500}\n",
+                "p.yaml:2:29: location.fibre_km_per_ms: 500 is outside 1..300"},
+        BadCase{"version: v1\nlocation: {require_proof: eu}\n",
+                "p.yaml:2:27: location.require_proof: must be a list of ids"},
+        BadCase{"version: v1\nlocation: {severity_forged: loud}\n",
+                "p.yaml:2:29: location.severity_forged: \"loud\" is not info, low, medium, high or "
+                "critical"}));
+
+TEST(PolicyTest, LocationSection) {
+  auto shipped = LoadPolicyFile("deploy/policy/default.yaml");
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  EXPECT_DOUBLE_EQ(shipped->location.fibre_km_per_ms, 200);
+  EXPECT_EQ(shipped->location.max_age, absl::Hours(1));
+  EXPECT_EQ(shipped->location.clock_tolerance, absl::Minutes(2));
+  EXPECT_TRUE(shipped->location.require_proof.empty());
+  EXPECT_EQ(shipped->location.severity_contradicted, Severity::kCritical);
+  auto p = ParsePolicy(
+      "version: v1\nlocation: {proof_radius_km: 300, max_age: 30m, require_proof: [eu-central, "
+      "sin1], severity_unverified: high}\n",
+      "p.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_DOUBLE_EQ(p->location.proof_radius_km, 300);
+  EXPECT_EQ(p->location.max_age, absl::Minutes(30));
+  EXPECT_EQ(p->location.severity_unverified, Severity::kHigh);
+  EXPECT_TRUE(p->location.ProofRequired("fra1", "eu-central"));
+  EXPECT_TRUE(p->location.ProofRequired("sin1", ""));
+  EXPECT_FALSE(p->location.ProofRequired("ams1", "eu-west"));
+  auto all = ParsePolicy("version: v1\nlocation: {require_proof: [\"*\"]}\n", "p.yaml");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->location.ProofRequired("any", ""));
+}
 
 }  // namespace
 }  // namespace prov::policy
