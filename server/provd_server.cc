@@ -22,10 +22,6 @@
 #include "server/access/enrollment_service.h"
 #include "server/access/node_admin_service.h"
 #include "server/access/node_ca.h"
-#include "server/location/landmark_gateway.h"
-#include "server/location/location_config.h"
-#include "server/location/location_hub.h"
-#include "server/location/location_service.h"
 #include "server/access/node_revocation_list.h"
 #include "server/access/rpc_name.h"
 #include "server/access/token_store.h"
@@ -43,6 +39,10 @@
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
 #include "server/inventory/inventory_service.h"
+#include "server/location/landmark_gateway.h"
+#include "server/location/location_config.h"
+#include "server/location/location_hub.h"
+#include "server/location/location_service.h"
 #include "server/metrics/provd_metrics.h"
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
@@ -382,7 +382,8 @@ absl::Status ProvdServer::Init() {
           {lm.id, lm.position.lat_deg, lm.position.lon_deg, lm.region, lm.public_key});
     }
     for (const auto& site : s.location_config->datacenters) {
-      facts->sites.push_back({site.id, site.position.lat_deg, site.position.lon_deg, site.region, ""});
+      facts->sites.push_back(
+          {site.id, site.position.lat_deg, site.position.lon_deg, site.region, ""});
     }
     export_options.location = std::move(facts);
   }
@@ -754,10 +755,10 @@ absl::Status ProvdServer::StartEnrollment() {
       EnrollmentServiceImpl::Create(s.store->path(), *s.clock, *s.node_ca, s.renewal_certs.get(),
                                     s.auth_limiter.get(), *s.metrics->registry()));
   if (s.location != nullptr) {
-    s.enrollment->SetOnIssued([hub = s.location.get()](const std::string& node,
-                                                       const std::string& pem) {
-      hub->NodeCertificateSeen(node, pem, "node_ca");
-    });
+    s.enrollment->SetOnIssued(
+        [hub = s.location.get()](const std::string& node, const std::string& pem) {
+          hub->NodeCertificateSeen(node, pem, "node_ca");
+        });
   }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(

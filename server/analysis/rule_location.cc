@@ -50,13 +50,15 @@ void Verdict(RuleContext& ctx, const NodeEvent& e) {
   const int64_t at_us = absl::ToUnixMicros(e.time);
   const policy::LocationPolicy& lp = ctx.p.location;
   if (e.detail == "contradicted") {
-    UpsertFlag(ctx.s, kLocationContradictedRule, subject, lp.severity_contradicted,
-               absl::StrCat("contradicted|", absl::StrJoin(e.location.landmarks, ",")),
-               [&] { return at_us; }, at_us, ctx.now, [&](Flag& f) {
-                 FillCommon(f, e, ctx.p, at_us);
-                 f.set_summary(absl::StrCat("Node ", e.node_id, " is provably not at ",
-                                            e.location.datacenter, ": ", e.location.summary));
-               });
+    UpsertFlag(
+        ctx.s, kLocationContradictedRule, subject, lp.severity_contradicted,
+        absl::StrCat("contradicted|", absl::StrJoin(e.location.landmarks, ",")),
+        [&] { return at_us; }, at_us, ctx.now,
+        [&](Flag& f) {
+          FillCommon(f, e, ctx.p, at_us);
+          f.set_summary(absl::StrCat("Node ", e.node_id, " is provably not at ",
+                                     e.location.datacenter, ": ", e.location.summary));
+        });
   } else if (e.detail == "verified") {
     ResolveFlag(ctx.s, kLocationContradictedRule, subject, "recovered",
                 absl::StrCat("Newer fresh measurements verify node ", e.node_id, " at ",
@@ -64,25 +66,27 @@ void Verdict(RuleContext& ctx, const NodeEvent& e) {
                 "resolved itself: fresh measurements agree with the declared site", ctx.now_us);
   }
   if (e.detail == "unverified" && e.location.proof_required) {
-    UpsertFlag(ctx.s, kLocationUnverifiedRule, subject, lp.severity_unverified,
-               absl::StrCat("unverified|", e.location.needed_landmark), [&] { return at_us; },
-               at_us, ctx.now, [&](Flag& f) {
-                 FillCommon(f, e, ctx.p, at_us);
-                 f.set_summary(absl::StrCat(
-                     "Node ", e.node_id, " at ", e.location.datacenter,
-                     " has no location proof the policy requires: ", e.location.summary,
-                     e.location.needed_landmark.empty()
-                         ? std::string()
-                         : absl::StrCat(" Needed: fresh records from landmark ",
-                                        e.location.needed_landmark, ".")));
-               });
+    UpsertFlag(
+        ctx.s, kLocationUnverifiedRule, subject, lp.severity_unverified,
+        absl::StrCat("unverified|", e.location.needed_landmark), [&] { return at_us; }, at_us,
+        ctx.now,
+        [&](Flag& f) {
+          FillCommon(f, e, ctx.p, at_us);
+          f.set_summary(
+              absl::StrCat("Node ", e.node_id, " at ", e.location.datacenter,
+                           " has no location proof the policy requires: ", e.location.summary,
+                           e.location.needed_landmark.empty()
+                               ? std::string()
+                               : absl::StrCat(" Needed: fresh records from landmark ",
+                                              e.location.needed_landmark, ".")));
+        });
   } else {
     ResolveFlag(ctx.s, kLocationUnverifiedRule, subject,
                 e.detail == "verified" ? "recovered" : "reconciled",
                 e.detail == "verified"
                     ? absl::StrCat("Node ", e.node_id, " verified: ", e.location.summary)
-                    : absl::StrCat("The policy no longer requires proof for node ", e.node_id,
-                                   " (", e.location.datacenter, ")"),
+                    : absl::StrCat("The policy no longer requires proof for node ", e.node_id, " (",
+                                   e.location.datacenter, ")"),
                 e.detail == "verified" ? "resolved itself: the site is verified"
                                        : "resolved: proof no longer required",
                 ctx.now_us);
@@ -92,9 +96,9 @@ void Verdict(RuleContext& ctx, const NodeEvent& e) {
 void Forged(RuleContext& ctx, const NodeEvent& e) {
   const int64_t at_us = absl::ToUnixMicros(e.time);
   UpsertFlag(
-      ctx.s, kLocationForgedRule, absl::StrCat("node:", e.node_id),
-      ctx.p.location.severity_forged, absl::StrCat(e.detail, "|", at_us / 60'000'000),
-      [&] { return at_us; }, at_us, ctx.now, [&](Flag& f) {
+      ctx.s, kLocationForgedRule, absl::StrCat("node:", e.node_id), ctx.p.location.severity_forged,
+      absl::StrCat(e.detail, "|", at_us / 60'000'000), [&] { return at_us; }, at_us, ctx.now,
+      [&](Flag& f) {
         Reopen(f);
         f.set_policy_version(ctx.p.version);
         if (f.nodes().empty()) f.add_nodes(e.node_id);

@@ -15,9 +15,8 @@
 #pragma once
 
 #include <functional>
-#include <string>
-
 #include <memory>
+#include <string>
 
 #include "provenance/v1/agent_gateway.grpc.pb.h"
 #include "server/access/node_cert.h"
@@ -35,7 +34,9 @@ class AgentGatewayService final : public provenance::v1::AgentGateway::WithRawCa
   explicit AgentGatewayService(StreamDeps deps,
                                std::shared_ptr<const NodeCertBinder> node_certs = nullptr,
                                OnBound on_bound = nullptr)
-      : deps_(std::move(deps)), node_certs_(std::move(node_certs)), on_bound_(std::move(on_bound)) {}
+      : deps_(std::move(deps)),
+        node_certs_(std::move(node_certs)),
+        on_bound_(std::move(on_bound)) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Report(
       grpc::CallbackServerContext* context) override {

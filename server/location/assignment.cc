@@ -104,7 +104,8 @@ std::string AssignmentTable::Unassigned(const LocationConfig& config,
   }
   if (node->datacenter.empty()) return "the node declares no datacenter";
   if (config.Site(node->datacenter) == nullptr) {
-    return absl::StrCat("datacenter ", node->datacenter, " has no coordinates in the location file");
+    return absl::StrCat("datacenter ", node->datacenter,
+                        " has no coordinates in the location file");
   }
   return "";
 }

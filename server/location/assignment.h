@@ -52,7 +52,7 @@ class AssignmentTable {
  private:
   absl::flat_hash_map<std::string, NodeTarget> nodes_;
   absl::flat_hash_map<std::string, std::vector<std::string>> by_landmark_;  // -> node ids
-  absl::flat_hash_set<std::string> pairs_;  // "<landmark>\n<node>"
+  absl::flat_hash_set<std::string> pairs_;                                  // "<landmark>\n<node>"
   size_t assigned_nodes_ = 0;
 };
 

@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 #include "server/access/cert_identity.h"
 
@@ -90,8 +92,9 @@ grpc::Status LandmarkGatewayImpl::GetAssignment(grpc::ServerContext* context,
   const std::string& id = request->landmark_id().empty() ? caller : request->landmark_id();
   if (!caller.empty() && id != caller) {
     hub_.CountRefusedCall("caller_mismatch");
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("the client certificate names landmark ", caller, ", not ", id));
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("the client certificate names landmark ", caller, ", not ", id));
   }
   if (id.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "landmark_id: empty");
@@ -99,9 +102,9 @@ grpc::Status LandmarkGatewayImpl::GetAssignment(grpc::ServerContext* context,
   *response = hub_.GetAssignment(id);
   if (response->targets_size() == 0 && !hub_.KnowsLandmark(id)) {
     hub_.CountRefusedCall("unknown_landmark");
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("landmark_id: \"", id,
-                                     "\" is not configured in provd's location file"));
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("landmark_id: \"", id, "\" is not configured in provd's location file"));
   }
   return grpc::Status::OK;
 }

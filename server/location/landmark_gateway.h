@@ -1,8 +1,8 @@
 // LandmarkGatewayImpl (location.proto): where the provider's landmarks fetch their assignment and
 // submit signed measurement records (issue 11). Sync gRPC handlers over the LocationHub.
 //
-//   LandmarkGatewayImpl gateway(hub, {.require_client_cert = true, .trust_domain = "prov.example"});
-//   builder.RegisterService(&gateway);
+//   LandmarkGatewayImpl gateway(hub, {.require_client_cert = true, .trust_domain =
+//   "prov.example"}); builder.RegisterService(&gateway);
 //
 // Authentication: with `require_client_cert` (provd runs with --tls-client-ca) a call needs a
 // verified client certificate naming a landmark: a SAN URI spiffe://<td>/landmark/<id> (of

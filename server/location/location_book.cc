@@ -110,11 +110,11 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
   }
   const absl::Time measured = FromProto(m.measured_at());
   if (absl::AbsDuration(measured - now) > p.clock_tolerance) {
-    return refuse("clock_skew",
-                  absl::StrCat("measured_at ", absl::FormatTime(measured, absl::UTCTimeZone()),
-                               " is ", absl::FormatDuration(measured - now),
-                               " from provd's clock (tolerance ",
-                               absl::FormatDuration(p.clock_tolerance), ")"));
+    return refuse(
+        "clock_skew",
+        absl::StrCat("measured_at ", absl::FormatTime(measured, absl::UTCTimeZone()), " is ",
+                     absl::FormatDuration(measured - now), " from provd's clock (tolerance ",
+                     absl::FormatDuration(p.clock_tolerance), ")"));
   }
   if (state != landmarks_.end() && measured < state->second.last_measured) {
     return refuse("clock_jump",
@@ -133,8 +133,8 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
     const std::string message = prov::location::AnswerMessage(
         m.min_answer().nonce(), m.landmark_id(), m.target_id(), m.min_answer().seq());
     const bool ok =
-        node ? prov::location::VerifyNodeAnswer(assignment_.Node(m.target_id())->spki_der,
-                                                message, m.min_answer().signature())
+        node ? prov::location::VerifyNodeAnswer(assignment_.Node(m.target_id())->spki_der, message,
+                                                m.min_answer().signature())
              : prov::location::VerifyEd25519Raw(target_lm->public_key, message,
                                                 m.min_answer().signature());
     if (!ok) {
@@ -174,8 +174,8 @@ void LocationBook::Accept(const CheckedRecord& record, int64_t id, absl::Time re
   state.last_measured = FromProto(m.measured_at());
   state.last_record = received;
   ++state.accepted;
-  RestoreRecord(m.landmark_id(),
-                m.target_kind() == PROBE_TARGET_KIND_NODE ? "node" : "landmark", m.target_id(),
+  RestoreRecord(m.landmark_id(), m.target_kind() == PROBE_TARGET_KIND_NODE ? "node" : "landmark",
+                m.target_id(),
                 RecordRef{id, m.rtt_min_ms(), FromProto(m.measured_at()), m.answers_valid() > 0});
 }
 
@@ -190,8 +190,8 @@ void LocationBook::RestoreLandmark(const std::string& id, const LandmarkState& s
 void LocationBook::RestoreRecord(const std::string& landmark_id, const std::string& target_kind,
                                  const std::string& target_id, const RecordRef& ref) {
   if (!ref.has_answer) return;  // no valid answer: proves nothing, places no disk
-  RecordRef* slot = target_kind == "node" ? &disks_[target_id][landmark_id]
-                                          : &pairs_[{landmark_id, target_id}];
+  RecordRef* slot =
+      target_kind == "node" ? &disks_[target_id][landmark_id] : &pairs_[{landmark_id, target_id}];
   if (slot->id == 0 || ref.measured_at >= slot->measured_at) *slot = ref;
 }
 
@@ -236,10 +236,11 @@ NodeVerdict LocationBook::Evaluate(const std::string& node_id, const policy::Loc
   loc.set_proof_required(p.ProofRequired(datacenter, region));
   loc.set_verdict(provenance::v1::LOCATION_VERDICT_UNVERIFIED);
   if (site == nullptr) {
-    loc.set_reason(datacenter.empty()
-                       ? absl::StrCat("Node ", node_id, " declares no datacenter: nothing to verify")
-                       : absl::StrCat("Datacenter ", datacenter,
-                                      " has no coordinates in provd's location file"));
+    loc.set_reason(
+        datacenter.empty()
+            ? absl::StrCat("Node ", node_id, " declares no datacenter: nothing to verify")
+            : absl::StrCat("Datacenter ", datacenter,
+                           " has no coordinates in provd's location file"));
     return v;
   }
   loc.set_site_known(true);

@@ -57,7 +57,8 @@ class Parser {
     if (!n || !n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v)) {
       return Error(n, path, "must be a number");
     }
-    if (v < lo || v > hi) return Error(n, path, absl::StrCat(n.Scalar(), " is outside ", lo, "..", hi));
+    if (v < lo || v > hi)
+      return Error(n, path, absl::StrCat(n.Scalar(), " is outside ", lo, "..", hi));
     return v;
   }
 
@@ -126,7 +127,9 @@ absl::StatusOr<LocationConfig> Parser::Parse(const YAML::Node& root) const {
       return Error(l["id"], path + ".id", absl::StrCat("duplicate landmark id \"", lm.id, "\""));
     }
     PROV_ASSIGN_OR_RETURN(lm.position, Position(l["position"], path + ".position"));
-    if (l["region"]) PROV_ASSIGN_OR_RETURN(lm.region, String(l["region"], path + ".region"));
+    if (l["region"]) {
+      PROV_ASSIGN_OR_RETURN(lm.region, String(l["region"], path + ".region"));
+    }
     if (!l["public_key"]) return Error(l, path + ".public_key", "required");
     PROV_ASSIGN_OR_RETURN(lm.public_key, PublicKey(l["public_key"], path + ".public_key"));
     if (l["udp_address"]) {
@@ -151,15 +154,17 @@ absl::StatusOr<LocationConfig> Parser::Parse(const YAML::Node& root) const {
         return Error(d["id"], path + ".id", absl::StrCat("duplicate datacenter \"", site.id, "\""));
       }
       PROV_ASSIGN_OR_RETURN(site.position, Position(d["position"], path + ".position"));
-      if (d["region"]) PROV_ASSIGN_OR_RETURN(site.region, String(d["region"], path + ".region"));
+      if (d["region"]) {
+        PROV_ASSIGN_OR_RETURN(site.region, String(d["region"], path + ".region"));
+      }
       c.site_index[site.id] = c.datacenters.size();
       c.datacenters.push_back(std::move(site));
     }
   }
   if (const YAML::Node a = root["assignment"]) {
-    PROV_RETURN_IF_ERROR(OnlyKeys(a, "assignment",
-                                  {"landmarks_per_node", "probes_per_burst", "probe_spacing_ms",
-                                   "round_interval_seconds"}));
+    PROV_RETURN_IF_ERROR(OnlyKeys(
+        a, "assignment",
+        {"landmarks_per_node", "probes_per_burst", "probe_spacing_ms", "round_interval_seconds"}));
     if (a["landmarks_per_node"]) {
       PROV_ASSIGN_OR_RETURN(c.assignment.landmarks_per_node,
                             Count(a["landmarks_per_node"], "assignment.landmarks_per_node", 1, 64));
@@ -210,8 +215,8 @@ absl::StatusOr<LocationConfig> ParseLocationConfig(absl::string_view yaml,
     }
     return parser.Parse(root);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
 }
 

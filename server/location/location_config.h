@@ -3,9 +3,10 @@
 // coordinates, and the probing schedule handed to landmarks. Format in server/README.md
 // ("Location verification"); the contract is /docs/location.md.
 //
-//   PROV_ASSIGN_OR_RETURN(LocationConfig config, LoadLocationConfig("/etc/provenance/location.yaml"));
-//   const LandmarkConfig* lm = config.Landmark("lm-fra-1");   // null when unknown
-//   const SiteConfig* site = config.Site("fra1");              // null when no coordinates
+//   PROV_ASSIGN_OR_RETURN(LocationConfig config,
+//   LoadLocationConfig("/etc/provenance/location.yaml")); const LandmarkConfig* lm =
+//   config.Landmark("lm-fra-1");   // null when unknown const SiteConfig* site =
+//   config.Site("fra1");              // null when no coordinates
 //
 // Every error names the file, line, column and field ("location.yaml:7:5: landmarks[1].public_key:
 // ..."). Immutable after loading; safe to share between threads.
@@ -56,7 +57,8 @@ struct LocationConfig {
 };
 
 // `source` names the text in errors (the file name).
-absl::StatusOr<LocationConfig> ParseLocationConfig(absl::string_view yaml, absl::string_view source);
+absl::StatusOr<LocationConfig> ParseLocationConfig(absl::string_view yaml,
+                                                   absl::string_view source);
 absl::StatusOr<LocationConfig> LoadLocationConfig(const std::string& path);
 
 // Whether `id` is a valid landmark id (1..64 of [A-Za-z0-9._-]).

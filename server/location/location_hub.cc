@@ -96,7 +96,8 @@ absl::StatusOr<std::unique_ptr<LocationHub>> LocationHub::Start(Options options)
     absl::MutexLock lock(&hub->mu_);
     PROV_RETURN_IF_ERROR(hub->Load());
   }
-  if (hub->options_.tick > absl::ZeroDuration()) hub->thread_ = std::thread([h = hub.get()] { h->Run(); });
+  if (hub->options_.tick > absl::ZeroDuration())
+    hub->thread_ = std::thread([h = hub.get()] { h->Run(); });
   return hub;
 }
 
@@ -258,10 +259,9 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
     if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
       std::string bytes;
       v.location.SerializeToString(&bytes);
-      PROV_RETURN_IF_ERROR(SaveVerdict(*db_, {node, VerdictText(v.location.verdict()), now, bytes,
-                                              IdsJson(v.disk_ids),
-                                              CalibrationJson(v.calibration_ids),
-                                              ParamsJson(p.location)}));
+      PROV_RETURN_IF_ERROR(SaveVerdict(
+          *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
+                 CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
     }
     const std::string key = EventKey(v.location);
     auto reported = reported_.find(node);
@@ -291,11 +291,10 @@ NodeEvent::Location LocationHub::Explain(const NodeVerdict& v) const {
   out.summary = loc.reason();
   out.landmarks = v.excluding;
   out.needed_landmark = loc.needed_landmark_id();
-  const std::string site =
-      loc.site_known() ? absl::StrFormat("%s (%.3f, %.3f)", loc.datacenter(),
-                                         loc.declared_site().lat_deg(),
-                                         loc.declared_site().lon_deg())
-                       : absl::StrCat(loc.datacenter(), " (no coordinates)");
+  const std::string site = loc.site_known() ? absl::StrFormat("%s (%.3f, %.3f)", loc.datacenter(),
+                                                              loc.declared_site().lat_deg(),
+                                                              loc.declared_site().lon_deg())
+                                            : absl::StrCat(loc.datacenter(), " (no coordinates)");
   for (const auto& d : loc.disks()) {
     out.sentences.push_back(absl::StrFormat(
         "Landmark %s at (%.3f, %.3f): minimum RTT %.3f ms measured %s, so the node is within "
@@ -306,14 +305,14 @@ NodeEvent::Location LocationHub::Explain(const NodeVerdict& v) const {
         d.fresh() ? "." : " (stale: decides nothing)."));
   }
   if (loc.disks().empty()) {
-    out.sentences.push_back(absl::StrCat("No landmark record for the node; declared site ", site,
-                                         ". ", loc.reason()));
+    out.sentences.push_back(
+        absl::StrCat("No landmark record for the node; declared site ", site, ". ", loc.reason()));
   }
   if (!loc.needed_landmark_id().empty() &&
       loc.verdict() == provenance::v1::LOCATION_VERDICT_UNVERIFIED) {
-    out.sentences.push_back(absl::StrFormat(
-        "Fresh records from landmark %s (%.0f km from the site) would prove it.",
-        loc.needed_landmark_id(), loc.needed_landmark_distance_km()));
+    out.sentences.push_back(
+        absl::StrFormat("Fresh records from landmark %s (%.0f km from the site) would prove it.",
+                        loc.needed_landmark_id(), loc.needed_landmark_distance_km()));
   }
   return out;
 }
@@ -362,7 +361,8 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
       if (!c.refusal.empty()) {
         metrics_->Refused(c.refusal);
         book_.CountRefusal(m.landmark_id());
-        if (options_.config->Landmark(m.landmark_id()) != nullptr) landmarks.insert(m.landmark_id());
+        if (options_.config->Landmark(m.landmark_id()) != nullptr)
+          landmarks.insert(m.landmark_id());
         auto* r = response.add_refused();
         r->set_index(static_cast<uint32_t>(i));
         r->set_reason(absl::StrCat(c.refusal, ": ", c.detail));

@@ -54,12 +54,12 @@ class LocationHub {
  public:
   struct Options {
     std::string db_path;
-    const LocationConfig* config = nullptr;  // required; outlives the hub
-    const Clock* clock = nullptr;            // required
-    std::function<LocationPolicyView()> policy;                // required: the policy in force
-    std::function<void(std::vector<NodeEvent>)> events;        // may be empty (tests)
-    prometheus::Registry* registry = nullptr;                  // may be null
-    absl::Duration tick = absl::Seconds(30);  // zero: no thread (tests call Tick)
+    const LocationConfig* config = nullptr;              // required; outlives the hub
+    const Clock* clock = nullptr;                        // required
+    std::function<LocationPolicyView()> policy;          // required: the policy in force
+    std::function<void(std::vector<NodeEvent>)> events;  // may be empty (tests)
+    prometheus::Registry* registry = nullptr;            // may be null
+    absl::Duration tick = absl::Seconds(30);             // zero: no thread (tests call Tick)
   };
   static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
   ~LocationHub();
@@ -113,8 +113,8 @@ class LocationHub {
   absl::Mutex mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   LocationBook book_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);  // node -> spki
-  std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);        // newest per node
+  absl::flat_hash_map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);      // node -> spki
+  std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);             // newest per node
   absl::flat_hash_map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);  // event keys
   absl::flat_hash_map<std::string, absl::Time> key_written_ ABSL_GUARDED_BY(mu_);
 

@@ -10,7 +10,8 @@ grpc::Status LocationServiceImpl::GetNodeLocation(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: empty");
   }
   auto loc = hub_.GetNodeLocation(request->node_id());
-  if (!loc.ok()) return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(loc.status().message()));
+  if (!loc.ok())
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(loc.status().message()));
   *response = *std::move(loc);
   return grpc::Status::OK;
 }

@@ -245,7 +245,8 @@ absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(SqliteDb& db, const std:
   std::vector<StoredVerdict> out;
   PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
     return StoredVerdict{s.ColumnText(0), s.ColumnText(1), FromUs(s.ColumnInt64(2)),
-                         s.ColumnBlob(3), s.ColumnText(4), s.ColumnText(5), s.ColumnText(6)};
+                         s.ColumnBlob(3), s.ColumnText(4), s.ColumnText(5),
+                         s.ColumnText(6)};
   }));
   return out;
 }

@@ -113,7 +113,8 @@ TEST(LocationRuleTest, ForgedAnswersRaiseAHighFlagWithEachOccurrence) {
   ASSERT_EQ(flags.size(), 1u);
   EXPECT_EQ(flags[0].severity(), provenance::v1::SEVERITY_HIGH);
   EXPECT_EQ(flags[0].evidence_size(), 2);
-  EXPECT_TRUE(absl::StrContains(flags[0].summary(), "Landmark lm-fra received answers for node n1"));
+  EXPECT_TRUE(
+      absl::StrContains(flags[0].summary(), "Landmark lm-fra received answers for node n1"));
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ TEST_F(LocationBookTest, NodesGoToTheirNearestLandmarksAndLandmarksProbeEachOthe
   EXPECT_TRUE(t.Assigned("lm-par", "n1"));
   EXPECT_FALSE(t.Assigned("lm-sin", "n1"));
   EXPECT_TRUE(t.Assigned("lm-sin", "n2"));
-  EXPECT_TRUE(t.Assigned("lm-fra", "n2"));  // Frankfurt is nearer Singapore than Paris
+  EXPECT_TRUE(t.Assigned("lm-fra", "n2"));   // Frankfurt is nearer Singapore than Paris
   EXPECT_FALSE(t.Assigned("lm-fra", "n3"));  // no key: not assigned, and says why
   EXPECT_EQ(t.Unassigned(config_, "n3"),
             "provd knows no public key for the node (no client-certificate stream bound yet)");
@@ -78,9 +78,9 @@ TEST_F(LocationBookTest, NodesGoToTheirNearestLandmarksAndLandmarksProbeEachOthe
 }
 
 TEST_F(LocationBookTest, AcceptsAnHonestRecordAndVerifies) {
-  EXPECT_EQ(Submit(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get())),
-                   1),
-            "");
+  EXPECT_EQ(
+      Submit(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get())), 1),
+      "");
   NodeVerdict v = book_->Evaluate("n1", policy_, "p1", kNow);
   EXPECT_EQ(v.location.verdict(), LOCATION_VERDICT_VERIFIED) << v.location.reason();
   ASSERT_EQ(v.location.disks_size(), 1);
@@ -128,15 +128,13 @@ TEST_F(LocationBookTest, RefusesEachBadRecordNamingWhy) {
   EXPECT_EQ(Check(SignRecord(keys_.fra, good(6, kNow))).refusal, "");
 
   // A landmark pair record signed by the wrong target key.
-  EXPECT_EQ(
-      Check(SignRecord(keys_.fra, PairMeasurement("lm-fra", "lm-par", 7, kNow, 5, keys_.sin)))
-          .refusal,
-      "forged_answer");
+  EXPECT_EQ(Check(SignRecord(keys_.fra, PairMeasurement("lm-fra", "lm-par", 7, kNow, 5, keys_.sin)))
+                .refusal,
+            "forged_answer");
   // lm-sin has no UDP address: nobody is assigned to probe it.
-  EXPECT_EQ(
-      Check(SignRecord(keys_.fra, PairMeasurement("lm-fra", "lm-sin", 7, kNow, 5, keys_.sin)))
-          .refusal,
-      "not_assigned");
+  EXPECT_EQ(Check(SignRecord(keys_.fra, PairMeasurement("lm-fra", "lm-sin", 7, kNow, 5, keys_.sin)))
+                .refusal,
+            "not_assigned");
 }
 
 TEST_F(LocationBookTest, InvalidAnswersAreAcceptedButFlagged) {
@@ -154,15 +152,16 @@ TEST_F(LocationBookTest, InvalidAnswersAreAcceptedButFlagged) {
 
 TEST_F(LocationBookTest, ContradictsASiteOutsideADiskAndExpiresStaleRecords) {
   // n2 is declared in Singapore, but answers Frankfurt in 1 ms: within 100 km of Frankfurt.
-  ASSERT_EQ(Submit(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 1, kNow, 1.0, n2_.get())),
-                   7),
-            "");
+  ASSERT_EQ(
+      Submit(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 1, kNow, 1.0, n2_.get())), 7),
+      "");
   NodeVerdict v = book_->Evaluate("n2", policy_, "p1", kNow);
   EXPECT_EQ(v.location.verdict(), LOCATION_VERDICT_CONTRADICTED) << v.location.reason();
   EXPECT_EQ(v.excluding, std::vector<std::string>{"lm-fra"});
   EXPECT_GT(v.location.disks(0).distance_to_site_km(), 10000);
   // An hour later (policy max_age 1h) the record proves nothing.
-  NodeVerdict later = book_->Evaluate("n2", policy_, "p1", kNow + absl::Hours(1) + absl::Seconds(1));
+  NodeVerdict later =
+      book_->Evaluate("n2", policy_, "p1", kNow + absl::Hours(1) + absl::Seconds(1));
   EXPECT_EQ(later.location.verdict(), LOCATION_VERDICT_UNVERIFIED);
   EXPECT_FALSE(later.location.disks(0).fresh());
   EXPECT_EQ(later.location.needed_landmark_id(), "lm-sin");
@@ -175,9 +174,9 @@ TEST_F(LocationBookTest, CalibrationOnlyEverWidensDisks) {
       Submit(SignRecord(keys_.fra, PairMeasurement("lm-fra", "lm-par", 1, kNow, 2.0, keys_.par)),
              3),
       "");
-  ASSERT_EQ(Submit(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 2, kNow, 0.5, n1_.get())),
-                   4),
-            "");
+  ASSERT_EQ(
+      Submit(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 2, kNow, 0.5, n1_.get())), 4),
+      "");
   std::vector<int64_t> ids;
   const double speed = book_->Speed("lm-fra", ParamsOf(policy_), &ids);
   EXPECT_GT(speed, 400);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-
 #include "tests/server/location_fixture.h"
 
 namespace prov::server::location {
@@ -50,8 +49,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"landmarks:\n  - id: a\n    position: {lat: 1, lon: 2}\n    public_key: nope\n",
                 "loc.yaml:4:17: landmarks[0].public_key: must be \"ed25519-public <64 hex "
                 "digits>\" (a .pub key file's text)"},
-        BadCase{"landmarks:\n  - id: a b\n", "loc.yaml:2:9: landmarks[0].id: must be 1..64 "
-                                              "characters of [A-Za-z0-9._-]"},
+        BadCase{"landmarks:\n  - id: a b\n",
+                "loc.yaml:2:9: landmarks[0].id: must be 1..64 "
+                "characters of [A-Za-z0-9._-]"},
         BadCase{"landmarks:\n  - id: a\n    position: {lat: 91, lon: 2}\n",
                 "loc.yaml:3:21: landmarks[0].position.lat: 91 is outside -90..90"},
         BadCase{"landmarks:\n  - id: a\n    colour: red\n",
@@ -61,8 +61,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "loc.yaml:2:12: landmarks: required: a non-empty list"}));
 
 TEST(LocationConfigTest, DuplicateIdsAndBadAddressesAreNamed) {
-  const std::string lm = absl::StrCat("  - id: a\n    position: {lat: 1, lon: 2}\n    public_key: \"",
-                                      kKey, "\"\n");
+  const std::string lm =
+      absl::StrCat("  - id: a\n    position: {lat: 1, lon: 2}\n    public_key: \"", kKey, "\"\n");
   auto dup = ParseLocationConfig(absl::StrCat("landmarks:\n", lm, lm), "loc.yaml");
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(std::string(dup.status().message()),
@@ -76,7 +76,7 @@ TEST(LocationConfigTest, DuplicateIdsAndBadAddressesAreNamed) {
       absl::StrCat("landmarks:\n", lm, "assignment: {landmarks_per_node: 0}\n"), "loc.yaml");
   ASSERT_FALSE(per_node.ok());
   EXPECT_EQ(std::string(per_node.status().message()),
-            "loc.yaml:5:35: assignment.landmarks_per_node: 0 is outside 1..64");
+            "loc.yaml:5:34: assignment.landmarks_per_node: 0 is outside 1..64");
   auto broken = ParseLocationConfig("landmarks: [\n", "loc.yaml");
   ASSERT_FALSE(broken.ok());
   EXPECT_TRUE(absl::StartsWith(broken.status().message(), "loc.yaml:")) << broken.status();

@@ -114,7 +114,8 @@ inline provenance::v1::Measurement PairMeasurement(const std::string& landmark,
   a->set_seq(seq);
   a->set_rtt_ms(rtt_ms);
   a->set_signature(prov::location::SignEd25519Raw(
-      target_key.secret_key, prov::location::AnswerMessage(a->nonce(), landmark, target, a->seq())));
+      target_key.secret_key,
+      prov::location::AnswerMessage(a->nonce(), landmark, target, a->seq())));
   m.set_target_public_key(target_key.public_key);
   return m;
 }

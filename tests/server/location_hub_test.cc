@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-
 #include "common/node_key.h"
 #include "common/testing/fake_clock.h"
 #include "server/store/location_store.h"
@@ -100,10 +99,9 @@ TEST_F(LocationHubTest, NodesWithoutAKnownKeyAreNotAssigned) {
 TEST_F(LocationHubTest, VerdictsRefreshOnRecordsAndExpireOnTheTick) {
   BindKeys();
   events_.clear();
-  auto res = Submit({SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5,
-                                                           n1_.get())),
-                     SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0,
-                                                           n2_.get()))});
+  auto res = Submit(
+      {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get())),
+       SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, n2_.get()))});
   EXPECT_EQ(res.accepted(), 2u);
   EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
   EXPECT_EQ(hub_->GetNodeLocation("n2")->verdict(), LOCATION_VERDICT_CONTRADICTED);
@@ -152,8 +150,8 @@ TEST_F(LocationHubTest, RefusalsAreAnsweredAndARestartKeepsReplayState) {
 
   // Forged answer: refused, and a forged event for n1.
   events_.clear();
-  auto forged = Submit({SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 10, clock_.Now(),
-                                                              0.4, n2_.get()))});
+  auto forged = Submit(
+      {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 10, clock_.Now(), 0.4, n2_.get()))});
   ASSERT_EQ(forged.refused_size(), 1);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].kind, NodeEvent::Kind::kLocationForged);
