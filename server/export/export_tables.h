@@ -81,6 +81,6 @@ absl::Status ExportAuditLog(StageContext& ctx);     // audit_log
 absl::Status ExportDeclaredInventory(StageContext& ctx);
 // Location verification (export_tables_location.cc): location_landmarks, location_sites,
 // location_node_keys, location_verdicts, location_measurements (every record a verdict uses).
-absl::Status ExportLocation(StageContext& ctx, const ExportLocation& location);
+absl::Status ExportLocationTables(StageContext& ctx, const ExportLocation& location);
 
 }  // namespace prov::server::export_internal

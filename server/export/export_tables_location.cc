@@ -32,7 +32,7 @@ nlohmann::json ParseOr(const std::string& text, nlohmann::json fallback) {
 
 }  // namespace
 
-absl::Status ExportLocation(StageContext& ctx, const ExportLocation& location) {
+absl::Status ExportLocationTables(StageContext& ctx, const ExportLocation& location) {
   std::vector<nlohmann::json> lines;
   for (const auto& lm : location.landmarks) {
     lines.push_back({{"landmark_id", lm.id},

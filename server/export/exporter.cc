@@ -170,7 +170,7 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
       PROV_RETURN_IF_ERROR(export_internal::ExportInventory(ctx));
       PROV_RETURN_IF_ERROR(export_internal::ExportDeclaredInventory(ctx));
       if (options_.location != nullptr) {
-        PROV_RETURN_IF_ERROR(export_internal::ExportLocation(ctx, *options_.location));
+        PROV_RETURN_IF_ERROR(export_internal::ExportLocationTables(ctx, *options_.location));
       }
       return export_internal::ExportAuditLog(ctx);
     }();
