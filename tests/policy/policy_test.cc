@@ -42,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"version: v1\nverison: v2\n",
                 "p.yaml:2:1: verison: unknown field (known: version, description, compute_tiers, "
                 "projection, restricted_jurisdictions, screening, restricted_hardware, "
-                "restricted_party_training, node_health, hardware, correlation)"},
+                "restricted_party_training, node_health, hardware, correlation, location)"},
         BadCase{
             "version: v1\ncompute_tiers:\n  - {name: a, flop: 1e25}\n  - {name: b, flop: 1e24}\n",
             "p.yaml:4:21: compute_tiers[1].flop: must be above the previous tier's 1e+25 (list "
