@@ -132,11 +132,14 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
   if (m.answers_valid() > 0) {
     const std::string message = prov::location::AnswerMessage(
         m.min_answer().nonce(), m.landmark_id(), m.target_id(), m.min_answer().seq());
-    const bool ok =
-        node ? prov::location::VerifyNodeAnswer(assignment_.Node(m.target_id())->spki_der, message,
-                                                m.min_answer().signature())
-             : prov::location::VerifyEd25519Raw(target_lm->public_key, message,
-                                                m.min_answer().signature());
+    bool ok = false;
+    if (node) {
+      const auto* verifier = Verifier(assignment_.Node(m.target_id())->spki_der);
+      ok = verifier != nullptr && verifier->Verify(message, m.min_answer().signature());
+    } else {
+      ok = prov::location::VerifyEd25519Raw(target_lm->public_key, message,
+                                            m.min_answer().signature());
+    }
     if (!ok) {
       if (node) {
         c.forged = true;
@@ -167,6 +170,17 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
   return c;
 }
 
+const prov::location::NodeAnswerVerifier* LocationBook::Verifier(
+    const std::string& spki_der) const {
+  auto it = verifiers_.find(spki_der);
+  if (it != verifiers_.end()) return it->second.get();
+  if (verifiers_.size() >= 1'000'000) verifiers_.clear();  // bounded (keys are per node)
+  auto parsed = prov::location::NodeAnswerVerifier::FromSpkiDer(spki_der);
+  auto& slot = verifiers_[spki_der];
+  if (parsed.ok()) slot = *std::move(parsed);
+  return slot.get();  // null: not an EC key, nothing verifies
+}
+
 void LocationBook::Accept(const CheckedRecord& record, int64_t id, absl::Time received) {
   const Measurement& m = record.measurement;
   LandmarkState& state = landmarks_[m.landmark_id()];
@@ -192,12 +206,28 @@ void LocationBook::RestoreRecord(const std::string& landmark_id, const std::stri
   if (!ref.has_answer) return;  // no valid answer: proves nothing, places no disk
   RecordRef* slot =
       target_kind == "node" ? &disks_[target_id][landmark_id] : &pairs_[{landmark_id, target_id}];
-  if (slot->id == 0 || ref.measured_at >= slot->measured_at) *slot = ref;
+  if (slot->id == 0 || ref.measured_at >= slot->measured_at) {
+    *slot = ref;
+    if (target_kind != "node") {
+      speeds_.erase(landmark_id);
+      speeds_.erase(target_id);
+    }
+  }
 }
 
 double LocationBook::Speed(const std::string& landmark_id,
                            const prov::location::VerifierParams& params,
                            std::vector<int64_t>* ids) const {
+  auto cached = speeds_.find(landmark_id);
+  if (cached != speeds_.end() && cached->second.fibre == params.fibre_km_per_ms &&
+      cached->second.floor == params.processing_floor_ms) {
+    if (ids != nullptr) *ids = cached->second.ids;
+    return cached->second.speed;
+  }
+  CachedSpeed& c = speeds_[landmark_id];
+  c.fibre = params.fibre_km_per_ms;
+  c.floor = params.processing_floor_ms;
+  c.ids.clear();
   std::vector<double> implied;
   for (const auto& [pair, ref] : pairs_) {
     if (pair.first != landmark_id && pair.second != landmark_id) continue;
@@ -206,9 +236,11 @@ double LocationBook::Speed(const std::string& landmark_id,
     if (a == nullptr || b == nullptr) continue;
     implied.push_back(prov::location::ImpliedSpeed(
         prov::location::GreatCircleKm(a->position, b->position), ref.rtt_min_ms, params));
-    if (ids != nullptr) ids->push_back(ref.id);
+    c.ids.push_back(ref.id);
   }
-  return prov::location::CalibratedSpeed(implied, params);
+  c.speed = prov::location::CalibratedSpeed(implied, params);
+  if (ids != nullptr) *ids = c.ids;
+  return c.speed;
 }
 
 std::vector<std::string> LocationBook::MeasuredNodes() const {

@@ -2,7 +2,7 @@
 // no I/O: each landmark's replay and clock state, the newest accepted record per (node, landmark)
 // and per landmark pair, and the verdict of each node from them (common/location/verifier.h).
 // The LocationHub (location_hub.h) owns one, persists what it accepts and decides, and serialises
-// every call.
+// every call (the book is not thread-safe, not even its const methods: they fill caches).
 //
 //   LocationBook book(config);
 //   book.SetAssignment(AssignmentTable::Build(config, targets));
@@ -17,12 +17,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "common/location/probe_sig.h"
 #include "common/location/verifier.h"
 #include "provenance/v1/location.pb.h"
 #include "server/location/assignment.h"
@@ -101,8 +103,21 @@ class LocationBook {
   std::vector<std::string> MeasuredNodes() const;
 
  private:
+  // The node answer's verifier for a key (parsed once: OpenSSL's decoding is the costly part).
+  const prov::location::NodeAnswerVerifier* Verifier(const std::string& spki_der) const;
+
   const LocationConfig& config_;
   AssignmentTable assignment_;
+  // Caches (the book is used by one caller at a time): parsed node keys by their DER bytes, and
+  // each landmark's calibrated speed with its record ids, dropped when one of its pairs changes
+  // or the parameters differ.
+  mutable absl::flat_hash_map<std::string, std::unique_ptr<prov::location::NodeAnswerVerifier>>
+      verifiers_;
+  struct CachedSpeed {
+    double fibre = 0, floor = 0, speed = 0;
+    std::vector<int64_t> ids;
+  };
+  mutable absl::flat_hash_map<std::string, CachedSpeed> speeds_;
   absl::flat_hash_map<std::string, LandmarkState> landmarks_;
   // node -> landmark -> newest record (by measured_at)
   absl::flat_hash_map<std::string, std::map<std::string, RecordRef>> disks_;
