@@ -477,6 +477,11 @@ absl::Status ProvdServer::Init() {
     };
     lo.registry = s.metrics->registry().get();
     lo.tick = o.location_tick;
+    lo.audit_refusals = [denials = s.denials.get()](const std::string& landmark, int64_t records,
+                                                    const std::string& reasons,
+                                                    const std::string& first) {
+      denials->RecordLandmarkRefusal(landmark, records, reasons, first);
+    };
     PROV_ASSIGN_OR_RETURN(s.location, location::LocationHub::Start(std::move(lo)));
     s.landmark_gateway = std::make_unique<location::LandmarkGatewayImpl>(
         *s.location, location::LandmarkAuthOptions{.require_client_cert = o.client_certificates,

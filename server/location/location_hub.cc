@@ -336,6 +336,12 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
   const LocationPolicyView p = options_.policy();
   provenance::v1::SubmitMeasurementsResponse response;
   std::vector<NodeEvent> events;
+  struct Refusals {
+    int64_t records = 0;
+    std::map<std::string, int> reasons;
+    std::string first;
+  };
+  std::map<std::string, Refusals> refusals;  // by the record's landmark (else the caller)
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = options_.clock->Now();
@@ -366,6 +372,13 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
         auto* r = response.add_refused();
         r->set_index(static_cast<uint32_t>(i));
         r->set_reason(absl::StrCat(c.refusal, ": ", c.detail));
+        const std::string who = !m.landmark_id().empty() ? m.landmark_id()
+                                : !caller.empty()        ? caller
+                                                         : std::string("unknown");
+        Refusals& noted = refusals[ValidLandmarkId(who) ? who : std::string("invalid-id")];
+        ++noted.records;
+        ++noted.reasons[c.refusal];
+        if (noted.first.empty()) noted.first = r->reason();
         continue;
       }
       StoredMeasurement row;
@@ -398,6 +411,13 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
     UpdateGauges();
   }
   Emit(std::move(events));
+  if (options_.audit_refusals) {
+    for (const auto& [landmark, noted] : refusals) {
+      std::vector<std::string> reasons;
+      for (const auto& [reason, n] : noted.reasons) reasons.push_back(absl::StrCat(reason, ":", n));
+      options_.audit_refusals(landmark, noted.records, absl::StrJoin(reasons, ","), noted.first);
+    }
+  }
   return response;
 }
 

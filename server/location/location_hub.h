@@ -16,7 +16,8 @@
 // (a batch of up to 1,000 records is one transaction). NodeKeySeen only queues under a small
 // mutex (the AgentGateway reactor calls it). Tick runs every `tick` on the hub's own thread, or
 // from tests directly (tick zero: no thread). Records refused are counted by reason
-// (prov_location_records_total) and against their landmark.
+// (prov_location_records_refused_total) and against their landmark, and handed to
+// `audit_refusals` (provd: one audit entry per landmark and call, rate-limited).
 #pragma once
 
 #include <cstdint>
@@ -59,7 +60,12 @@ class LocationHub {
     std::function<LocationPolicyView()> policy;          // required: the policy in force
     std::function<void(std::vector<NodeEvent>)> events;  // may be empty (tests)
     prometheus::Registry* registry = nullptr;            // may be null
-    absl::Duration tick = absl::Seconds(30);             // zero: no thread (tests call Tick)
+    // Refused records of one call, per landmark (DenialAuditor::RecordLandmarkRefusal in provd);
+    // called after the call's transaction, outside the hub's mutex. May be empty.
+    std::function<void(const std::string& landmark, int64_t records, const std::string& reasons,
+                       const std::string& first)>
+        audit_refusals;
+    absl::Duration tick = absl::Seconds(30);  // zero: no thread (tests call Tick)
   };
   static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
   ~LocationHub();

@@ -55,6 +55,10 @@ class LocationHubTest : public ::testing::Test {
       for (auto& x : e) events_.push_back(std::move(x));
     };
     o.tick = absl::ZeroDuration();
+    o.audit_refusals = [this](const std::string& landmark, int64_t records,
+                              const std::string& reasons, const std::string& first) {
+      audited_.push_back(absl::StrCat(landmark, " ", records, " ", reasons, " | ", first));
+    };
     auto hub = LocationHub::Start(std::move(o));
     ASSERT_TRUE(hub.ok()) << hub.status();
     hub_ = *std::move(hub);
@@ -83,6 +87,7 @@ class LocationHubTest : public ::testing::Test {
   std::unique_ptr<prov::location::NodeAnswerSigner> n1_, n2_;
   std::string n1_pem_;
   std::vector<NodeEvent> events_;
+  std::vector<std::string> audited_;
   std::unique_ptr<LocationHub> hub_;
 };
 
@@ -144,6 +149,9 @@ TEST_F(LocationHubTest, RefusalsAreAnsweredAndARestartKeepsReplayState) {
   EXPECT_EQ(again.refused(0).index(), 0u);
   EXPECT_TRUE(absl::StartsWith(again.refused(0).reason(), "replay: landmark_seq 9"))
       << again.refused(0).reason();
+  ASSERT_EQ(audited_.size(), 1u);  // one audit entry per landmark and call
+  EXPECT_TRUE(absl::StartsWith(audited_[0], "lm-fra 1 replay:1 | replay: landmark_seq 9"))
+      << audited_[0];
   auto landmarks = hub_->ListLandmarks();
   EXPECT_EQ(landmarks.landmarks(0).records_accepted(), 1u);
   EXPECT_EQ(landmarks.landmarks(0).records_refused(), 1u);

@@ -4,8 +4,8 @@
 // test-side landmark client (the generated LandmarkGateway stub: the real prov-landmark is
 // another component) fetches its assignment and submits signed records: an honest node is
 // verified, a node declared in Singapore but 1 ms from Frankfurt is contradicted and flagged, a
-// forged answer is refused and flagged, a replay and an unknown landmark are refused, and the
-// audit export carries the five location files.
+// forged answer is refused and flagged, a replay and an unknown landmark are refused (and
+// audited), and the audit export carries the five location files.
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -19,6 +19,7 @@
 #include "provenance/v1/analysis.grpc.pb.h"
 #include "provenance/v1/compliance.grpc.pb.h"
 #include "provenance/v1/location.grpc.pb.h"
+#include "server/auditlog/audit_log.h"
 #include "server/provd_server.h"
 #include "tests/compliance/test_certs.h"
 #include "tests/server/agent_stream.h"
@@ -201,6 +202,18 @@ TEST_F(LocationProvdTest, LandmarkRecordsBecomeVerdictsFlagsAndExports) {
     provenance::v1::SubmitMeasurementsResponse r;
     EXPECT_EQ(as_node->SubmitMeasurements(&ctx, {}, &r).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Refused records are audited (one entry per landmark and call, rate-limited).
+  {
+    auto audit = AuditLogReader::Open(dir_.path() + "/data/provd.db");
+    ASSERT_TRUE(audit.ok()) << audit.status();
+    auto entries = (*audit)->List(0, 100, "location.records_refused");
+    ASSERT_TRUE(entries.ok()) << entries.status();
+    ASSERT_EQ(entries->size(), 2u);
+    EXPECT_EQ((*entries)[0].actor, "landmark:lm-fra");
+    EXPECT_TRUE(absl::StrContains((*entries)[0].payload, "forged_answer:1,replay:1"))
+        << (*entries)[0].payload;
+    EXPECT_EQ((*entries)[1].actor, "landmark:lm-zzz");
   }
   const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
   EXPECT_TRUE(absl::StrContains(metrics, "prov_location_records_accepted_total 2")) << metrics;
