@@ -203,6 +203,31 @@ TEST_F(LocationProvdTest, LandmarkRecordsBecomeVerdictsFlagsAndExports) {
     EXPECT_EQ(as_node->SubmitMeasurements(&ctx, {}, &r).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
+  // The people-facing views: viewer role, one verdict at a time or filtered, the landmarks.
+  {
+    auto svc = LocationService::NewStub(server_->InProcessChannel());
+    grpc::ClientContext anonymous;
+    provenance::v1::ListNodeLocationsResponse none;
+    EXPECT_EQ(svc->ListNodeLocations(&anonymous, {}, &none).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + server_->internal_token());
+    provenance::v1::ListNodeLocationsRequest req;
+    req.set_verdict(provenance::v1::LOCATION_VERDICT_CONTRADICTED);
+    provenance::v1::ListNodeLocationsResponse list;
+    ASSERT_TRUE(svc->ListNodeLocations(&ctx, req, &list).ok());
+    ASSERT_EQ(list.nodes_size(), 1);
+    EXPECT_EQ(list.nodes(0).node_id(), "n2");
+    EXPECT_EQ(list.nodes(0).disks(0).landmark_id(), "lm-fra");
+    grpc::ClientContext ctx2;
+    ctx2.AddMetadata("authorization", "Bearer " + server_->internal_token());
+    provenance::v1::ListLandmarksResponse landmarks;
+    ASSERT_TRUE(svc->ListLandmarks(&ctx2, {}, &landmarks).ok());
+    ASSERT_EQ(landmarks.landmarks_size(), 3);
+    EXPECT_EQ(landmarks.landmarks(0).landmark_id(), "lm-fra");
+    EXPECT_EQ(landmarks.landmarks(0).records_accepted(), 2u);
+    EXPECT_EQ(landmarks.landmarks(0).records_refused(), 2u);
+  }
   // Refused records are audited (one entry per landmark and call, rate-limited).
   {
     auto audit = AuditLogReader::Open(dir_.path() + "/data/provd.db");
