@@ -78,10 +78,11 @@ absl::Status ExportLocationTables(StageContext& ctx, const ExportLocation& locat
           if (id.is_number_integer()) ids.insert(id.get<int64_t>());
         }
       }
-      nlohmann::json site = nullptr;
-      if (loc.site_known()) {
-        site = {{"lat", loc.declared_site().lat_deg()}, {"lon", loc.declared_site().lon_deg()}};
-      }
+      // A node whose datacenter has no coordinates has nothing to re-derive (its verdict is
+      // unverified for that reason alone): left out, like a node with no verdict.
+      if (!loc.site_known()) continue;
+      const nlohmann::json site = {{"lat", loc.declared_site().lat_deg()},
+                                   {"lon", loc.declared_site().lon_deg()}};
       const int64_t at_us = absl::ToUnixMicros(v.evaluated_at);
       ctx.See(at_us);
       lines.push_back({{"node_id", v.node_id},
