@@ -52,6 +52,10 @@ ABSL_FLAG(std::string, node_identity, "",
           "spiffe://<td>/node/<id> or else CN; reports of any other node are refused; the "
           "default with --tls-client-ca) or report (the report's node.node_id is believed; only "
           "with --insecure or TLS without --tls-client-ca, the default there)");
+ABSL_FLAG(std::string, location_config, "",
+          "Location verification (issue 11): YAML file of the provider's landmarks (id, position, "
+          "region, Ed25519 public key, UDP address) and data centres' coordinates; enables "
+          "LandmarkGateway and LocationService. Empty: off");
 ABSL_FLAG(std::string, trust_domain, "",
           "SPIFFE trust domain of node certificates (spiffe://<trust-domain>/node/<id>); empty: "
           "any");
@@ -321,6 +325,7 @@ int main(int argc, char** argv) {
   options.client_certificates = !absl::GetFlag(FLAGS_tls_client_ca).empty();
   options.node_identity = absl::GetFlag(FLAGS_node_identity);
   options.trust_domain = absl::GetFlag(FLAGS_trust_domain);
+  options.location_config_file = absl::GetFlag(FLAGS_location_config);
   options.enroll_listen_address = absl::GetFlag(FLAGS_enroll_listen);
   options.node_ca_cert_file = absl::GetFlag(FLAGS_node_ca_cert);
   options.node_ca_key_file = absl::GetFlag(FLAGS_node_ca_key);

@@ -39,6 +39,10 @@
 #include "server/ingest/agent_gateway_service.h"
 #include "server/ingest/ingest_writer.h"
 #include "server/inventory/inventory_service.h"
+#include "server/location/landmark_gateway.h"
+#include "server/location/location_config.h"
+#include "server/location/location_hub.h"
+#include "server/location/location_service.h"
 #include "server/metrics/provd_metrics.h"
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
@@ -121,6 +125,10 @@ struct ProvdServer::Impl {
   std::shared_ptr<ReportQueue> queue;
   std::unique_ptr<IngestWriter> writer;
   std::unique_ptr<AgentGatewayService> gateway;
+  std::unique_ptr<location::LocationConfig> location_config;
+  std::unique_ptr<location::LocationHub> location;  // null: --location-config not given
+  std::unique_ptr<location::LandmarkGatewayImpl> landmark_gateway;
+  std::unique_ptr<location::LocationServiceImpl> location_service;
   std::unique_ptr<AuditServiceImpl> audit;
   std::shared_ptr<StoreCollector> store_collector;
   std::shared_ptr<AnalysisCollector> analysis_collector;
@@ -361,6 +369,24 @@ absl::Status ProvdServer::Init() {
   export_options.policy_version = [engine = s.analysis.get()] {
     return engine->Read([](const Analyzer& a) { return a.policy().version; });
   };
+  if (!o.location_config_file.empty()) {
+    auto config = location::LoadLocationConfig(o.location_config_file);
+    if (!config.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("location_config: ", config.status().message()));
+    }
+    s.location_config = std::make_unique<location::LocationConfig>(*std::move(config));
+    auto facts = std::make_shared<ExportLocation>();
+    for (const auto& lm : s.location_config->landmarks) {
+      facts->landmarks.push_back(
+          {lm.id, lm.position.lat_deg, lm.position.lon_deg, lm.region, lm.public_key});
+    }
+    for (const auto& site : s.location_config->datacenters) {
+      facts->sites.push_back(
+          {site.id, site.position.lat_deg, site.position.lon_deg, site.region, ""});
+    }
+    export_options.location = std::move(facts);
+  }
   PROV_ASSIGN_OR_RETURN(s.exports, ExportSetup::Start(std::move(export_options)));
 
   s.metrics = std::make_shared<ProvdMetrics>(std::make_shared<prometheus::Registry>());
@@ -436,7 +462,40 @@ absl::Status ProvdServer::Init() {
                  "provd: WARNING: --node-identity=report: agent reports are believed about which "
                  "node they come from (no client certificates bind them)\n");
   }
-  s.gateway = std::make_unique<AgentGatewayService>(std::move(deps), std::move(node_certs));
+  if (s.location_config != nullptr) {
+    location::LocationHub::Options lo;
+    lo.db_path = s.store->path();
+    lo.config = s.location_config.get();
+    lo.clock = s.clock;
+    lo.policy = [engine = s.analysis.get()] {
+      return engine->Read([](const Analyzer& a) {
+        return location::LocationPolicyView{a.policy().location, a.policy().version};
+      });
+    };
+    lo.events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
+      engine->OnNodeEvents(std::move(events));
+    };
+    lo.registry = s.metrics->registry().get();
+    lo.tick = o.location_tick;
+    lo.audit_refusals = [denials = s.denials.get()](const std::string& landmark, int64_t records,
+                                                    const std::string& reasons,
+                                                    const std::string& first) {
+      denials->RecordLandmarkRefusal(landmark, records, reasons, first);
+    };
+    PROV_ASSIGN_OR_RETURN(s.location, location::LocationHub::Start(std::move(lo)));
+    s.landmark_gateway = std::make_unique<location::LandmarkGatewayImpl>(
+        *s.location, location::LandmarkAuthOptions{.require_client_cert = o.client_certificates,
+                                                   .trust_domain = o.trust_domain});
+    s.location_service = std::make_unique<location::LocationServiceImpl>(*s.location, *s.auth);
+  }
+  AgentGatewayService::OnBound on_bound;
+  if (s.location != nullptr) {
+    on_bound = [hub = s.location.get()](const std::string& node, const std::string& pem) {
+      hub->NodeCertificateSeen(node, pem, "stream");
+    };
+  }
+  s.gateway = std::make_unique<AgentGatewayService>(std::move(deps), std::move(node_certs),
+                                                    std::move(on_bound));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get(),
                                                s.catalog);
 
@@ -482,6 +541,10 @@ absl::Status ProvdServer::Init() {
   builder.RegisterService(s.audit_log_service.get());
   builder.RegisterService(s.node_admin.get());
   builder.RegisterService(s.exports->service());
+  if (s.location != nullptr) {
+    builder.RegisterService(s.landmark_gateway.get());
+    builder.RegisterService(s.location_service.get());
+  }
   s.server = builder.BuildAndStart();
   if (s.server != nullptr) {
     // Per-service health (grpc.health.v1): SERVING for each service while up, NOT_SERVING for
@@ -696,6 +759,12 @@ absl::Status ProvdServer::StartEnrollment() {
       s.enrollment,
       EnrollmentServiceImpl::Create(s.store->path(), *s.clock, *s.node_ca, s.renewal_certs.get(),
                                     s.auth_limiter.get(), *s.metrics->registry()));
+  if (s.location != nullptr) {
+    s.enrollment->SetOnIssued(
+        [hub = s.location.get()](const std::string& node, const std::string& pem) {
+          hub->NodeCertificateSeen(node, pem, "node_ca");
+        });
+  }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(
       o.enroll_listen_address,
@@ -736,6 +805,7 @@ void ProvdServer::Shutdown() {
   }
   if (s.queue != nullptr) s.queue->Close();
   if (s.writer != nullptr) s.writer->Join();          // everything queued is committed
+  if (s.location != nullptr) s.location->Shutdown();  // its tick sends events to the engine
   if (s.analysis != nullptr) s.analysis->Shutdown();  // everything committed is analysed
   if (s.exposer != nullptr && s.web_collector != nullptr) {
     s.exposer->RemoveCollectable(s.web_collector);  // it reads the web server, which goes now

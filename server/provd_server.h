@@ -146,6 +146,11 @@ struct ProvdOptions {
   std::string alert_runbook_url = "docs/runbooks/flags.md";
   const AcceleratorCatalog* catalog = nullptr;  // null: AcceleratorCatalog::Builtin()
   Clock* clock = nullptr;                       // null: RealClock
+  // Location verification (issue 11, server/location/): the landmarks and data centres (YAML,
+  // server/README.md "Location verification"); empty: off (no LandmarkGateway, no
+  // LocationService). The verdict tick re-judges every node this often (freshness expiry).
+  std::string location_config_file;
+  absl::Duration location_tick = absl::Seconds(30);
 };
 
 class ProvdServer {

@@ -171,4 +171,35 @@ std::string SignEd25519Raw(absl::string_view secret_key, absl::string_view messa
   return sig;
 }
 
+struct NodeAnswerVerifier::Impl {
+  KeyPtr key;
+};
+
+absl::StatusOr<std::unique_ptr<NodeAnswerVerifier>> NodeAnswerVerifier::FromSpkiDer(
+    absl::string_view spki_der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(spki_der.data());
+  KeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
+  if (key == nullptr || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_EC) {
+    return absl::InvalidArgumentError("not a DER EC SubjectPublicKeyInfo");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->key = std::move(key);
+  return std::unique_ptr<NodeAnswerVerifier>(new NodeAnswerVerifier(std::move(impl)));
+}
+
+NodeAnswerVerifier::NodeAnswerVerifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NodeAnswerVerifier::~NodeAnswerVerifier() = default;
+
+bool NodeAnswerVerifier::Verify(absl::string_view message, absl::string_view signature_der) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, impl_->key.get()) != 1) {
+    return false;
+  }
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature_der.data()),
+                          signature_der.size(),
+                          reinterpret_cast<const unsigned char*>(message.data()),
+                          message.size()) == 1;
+}
+
 }  // namespace prov::location

@@ -73,4 +73,26 @@ bool VerifyEd25519Raw(absl::string_view public_key, absl::string_view message,
 // Raw 64-byte Ed25519 signature with a libsodium secret key (64 bytes: seed || public key).
 std::string SignEd25519Raw(absl::string_view secret_key, absl::string_view message);
 
+// VerifyNodeAnswer with the key parsed once (issue 11, provd's verifier: OpenSSL 3 decodes a DER
+// key through its provider framework, which costs far more than the ECDSA verification itself).
+//   PROV_ASSIGN_OR_RETURN(auto v, NodeAnswerVerifier::FromSpkiDer(spki_der));
+//   bool ok = v->Verify(AnswerMessage(nonce, "lm-fra-1", "gpu-017", seq), signature_der);
+// Thread-safe: immutable after creation.
+class NodeAnswerVerifier {
+ public:
+  // INVALID_ARGUMENT unless `spki_der` is an EC public key.
+  static absl::StatusOr<std::unique_ptr<NodeAnswerVerifier>> FromSpkiDer(
+      absl::string_view spki_der);
+  ~NodeAnswerVerifier();
+  NodeAnswerVerifier(const NodeAnswerVerifier&) = delete;
+  NodeAnswerVerifier& operator=(const NodeAnswerVerifier&) = delete;
+  // The same answer as VerifyNodeAnswer(spki_der, message, signature_der).
+  bool Verify(absl::string_view message, absl::string_view signature_der) const;
+
+ private:
+  struct Impl;
+  explicit NodeAnswerVerifier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace prov::location

@@ -35,6 +35,15 @@ void DenialAuditor::RecordNodeRefusal(const std::string& cert_node_id,
          {"last_at", absl::FormatTime(absl::RFC3339_sec, last_at, absl::UTCTimeZone())}});
 }
 
+void DenialAuditor::RecordLandmarkRefusal(const std::string& landmark_id, int64_t records,
+                                          const std::string& reasons, const std::string& first) {
+  Write(absl::StrCat("landmark:", landmark_id), "location.records_refused",
+        {{"landmark_id", landmark_id},
+         {"records", absl::StrCat(records)},
+         {"reasons", reasons},
+         {"first", first}});
+}
+
 void DenialAuditor::Write(const std::string& actor_name, const std::string& action,
                           std::vector<std::pair<std::string, std::string>> fields) {
   const absl::Time now = clock_.Now();

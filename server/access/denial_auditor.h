@@ -51,6 +51,12 @@ class DenialAuditor {
   void RecordNodeRefusal(const std::string& cert_node_id, const std::string& claimed_node_id,
                          int64_t streams, absl::Time first_at, absl::Time last_at);
 
+  // Landmark records refused (issue 11, LandmarkGateway): action "location.records_refused",
+  // actor "landmark:<id>", payload {"landmark_id", "records" (refused in the call), "reasons"
+  // ("replay:2,forged_answer:1"), "first" (the first refusal's sentence)}; same per-actor limit.
+  void RecordLandmarkRefusal(const std::string& landmark_id, int64_t records,
+                             const std::string& reasons, const std::string& first);
+
   uint64_t recorded() const;
   uint64_t suppressed() const;
   uint64_t write_errors() const;

@@ -193,6 +193,7 @@ grpc::Status EnrollmentServiceImpl::Issue(const std::string& peer, const std::st
     return ToGrpcStatus(stored);
   }
   (renewal ? counters_.renewed : counters_.issued)->Increment();
+  if (on_issued_) on_issued_(node_id, cert->cert_pem);
   response->set_node_id(node_id);
   response->set_certificate_pem(cert->cert_pem + ca_.ca_cert_pem());
   response->set_serial(cert->serial_hex);

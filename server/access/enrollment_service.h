@@ -21,6 +21,7 @@
 // Sync gRPC handlers; thread-safe (one write at a time under its mutex, on its own connection).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,8 +49,14 @@ class EnrollmentServiceImpl final : public provenance::v1::NodeEnrollmentService
 
   grpc::Status Enroll(grpc::ServerContext* context, const provenance::v1::EnrollRequest* request,
                       provenance::v1::EnrollResponse* response) override;
+  // Called (before serving) with each certificate issued and stored: location verification
+  // records the node's key (issue 11). It must only queue.
+  void SetOnIssued(std::function<void(const std::string& node_id, const std::string& cert_pem)> f) {
+    on_issued_ = std::move(f);
+  }
 
  private:
+  std::function<void(const std::string&, const std::string&)> on_issued_;
   struct Counters {
     prometheus::Counter* issued;
     prometheus::Counter* renewed;

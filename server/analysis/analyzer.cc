@@ -149,6 +149,10 @@ void Analyzer::ObserveNodeEvent(const NodeEvent& e) {
     case NodeEvent::Kind::kIdentityMismatch:
       ObserveIdentityMismatch(*s_, e);
       break;
+    case NodeEvent::Kind::kLocationVerdict:
+    case NodeEvent::Kind::kLocationForged:
+      s_->location_events.push_back(e);
+      break;
   }
 }
 

@@ -136,6 +136,7 @@ std::vector<std::unique_ptr<Rule>> MakeRules() {
   rules.push_back(MakeHardwareUndeclaredRule());
   rules.push_back(MakeHardwareSilentRule());
   rules.push_back(MakeHardwareAssignmentRule());
+  rules.push_back(MakeLocationRule());
   return rules;
 }
 

@@ -149,6 +149,11 @@ inline constexpr char kHardwareClonedRule[] = "hardware_cloned_identity";
 inline constexpr char kHardwareUndeclaredRule[] = "hardware_undeclared";
 inline constexpr char kHardwareSilentRule[] = "hardware_silent";
 inline constexpr char kHardwareAssignmentRule[] = "hardware_assignment";
+// Location verification (rule_location.cc, issue 11): verdicts and forged answers the location
+// hub reports (NodeEvent::kLocationVerdict / kLocationForged).
+inline constexpr char kLocationContradictedRule[] = "location_contradicted";
+inline constexpr char kLocationUnverifiedRule[] = "location_unverified";
+inline constexpr char kLocationForgedRule[] = "location_answer_forged";
 void UpdatePair(Analyzer::State& s, const policy::Policy& p, const AccountPair& key, int64_t t);
 std::string EnsureBundle(Analyzer::State& s, const std::string& account, int64_t t);
 void JoinBundles(Analyzer::State& s, const std::string& a, const std::string& b, int64_t t);

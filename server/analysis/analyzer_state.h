@@ -166,6 +166,7 @@ struct Analyzer::State {
   absl::flat_hash_set<std::string> rejecting_flagged;
   std::set<std::string> dirty_rejecting;
   std::vector<NodeEvent> identity_mismatches;  // refusal rounds for node_identity_mismatch
+  std::vector<NodeEvent> location_events;      // verdict changes and forged answers (issue 11)
   // Hardware reconciliation (hardware_facts.h, rule_hardware_*.cc).
   HardwareState hw;
   // The rules (rule.h), in evaluation order, and the Analyzer they serve (bundle views).

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -27,6 +28,13 @@ struct NodeEvent {
     // (`detail`: the claimed node id) and were refused (issue 10 §1): `count` streams in this
     // round, the first at `since`, the newest at `time`.
     kIdentityMismatch,
+    // Location verification (issue 11, server/location/): the node's verdict changed
+    // (`detail`: "verified", "unverified" or "contradicted"; `location` says why).
+    kLocationVerdict,
+    // A landmark record whose node answer does not verify against the node's key, or a landmark
+    // that received invalid answers for the node (`detail`: the landmark id, `location.sentences`
+    // the record).
+    kLocationForged,
   };
   Kind kind = Kind::kRejections;
   std::string node_id;
@@ -35,6 +43,15 @@ struct NodeEvent {
   int64_t total = 0;                        // kRejections: all the node's refused reports so far
   absl::Time since = absl::InfinitePast();  // kRejections: rejecting_since
   std::string detail;  // kRejections: the newest reason; kIdentityMismatch: the claimed node
+  // kLocationVerdict / kLocationForged: what a person reads in the flag.
+  struct Location {
+    std::string datacenter;
+    bool proof_required = false;
+    std::string summary;                 // one sentence: the verdict and why
+    std::vector<std::string> sentences;  // per landmark: RTT, radius, distance to the site
+    std::vector<std::string> landmarks;  // contradicted: the landmarks whose disks exclude it
+    std::string needed_landmark;         // unverified: the landmark that would prove it
+  } location;
 };
 
 }  // namespace prov::server

@@ -91,6 +91,7 @@ std::unique_ptr<Rule> MakeHardwareClonedIdentityRule();
 std::unique_ptr<Rule> MakeHardwareUndeclaredRule();
 std::unique_ptr<Rule> MakeHardwareSilentRule();
 std::unique_ptr<Rule> MakeHardwareAssignmentRule();
+std::unique_ptr<Rule> MakeLocationRule();  // location_contradicted, _unverified, _answer_forged
 
 // Fills ctx.bundles from the State's dirty bundles (updating their rate and material) and clears
 // them (rule_bundle.cc).

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<ExportSetup>> ExportSetup::Start(ExportSetupOptio
   eo.clock = o.clock;
   eo.policy_version = o.policy_version;
   eo.retention = o.retention;
+  eo.location = o.location;
   absl::StatusOr<std::unique_ptr<Exporter>> exporter = Exporter::Open(std::move(eo));
   if (!exporter.ok()) return Named("export_dir", exporter.status());
   s->exporter_ = *std::move(exporter);

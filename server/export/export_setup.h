@@ -41,7 +41,8 @@ struct ExportSetupOptions {
   const Clock* clock = nullptr;                       // required
   const Authenticator* auth = nullptr;
   std::function<std::string()> policy_version;
-  bool start_scheduler = true;  // false: tests drive scheduler()->Tick()
+  bool start_scheduler = true;                     // false: tests drive scheduler()->Tick()
+  std::shared_ptr<const ExportLocation> location;  // null: no location_* files
 };
 
 class ExportSetup {

@@ -79,5 +79,8 @@ absl::Status ExportAuditLog(StageContext& ctx);     // audit_log
 
 // The declared inventory: inventory_imports, inventory (export_tables_declared.cc).
 absl::Status ExportDeclaredInventory(StageContext& ctx);
+// Location verification (export_tables_location.cc): location_landmarks, location_sites,
+// location_node_keys, location_verdicts, location_measurements (every record a verdict uses).
+absl::Status ExportLocationTables(StageContext& ctx, const ExportLocation& location);
 
 }  // namespace prov::server::export_internal

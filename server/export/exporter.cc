@@ -169,6 +169,9 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
       PROV_RETURN_IF_ERROR(export_internal::ExportVersions(ctx));
       PROV_RETURN_IF_ERROR(export_internal::ExportInventory(ctx));
       PROV_RETURN_IF_ERROR(export_internal::ExportDeclaredInventory(ctx));
+      if (options_.location != nullptr) {
+        PROV_RETURN_IF_ERROR(export_internal::ExportLocationTables(ctx, *options_.location));
+      }
       return export_internal::ExportAuditLog(ctx);
     }();
     if (!written.ok()) {

@@ -44,6 +44,19 @@
 
 namespace prov::server {
 
+// Location verification's configured facts (provd --location-config): what the export's
+// location_landmarks and location_sites files hold. Null in ExporterOptions: location is off and
+// none of the five location_* files is written.
+struct ExportLocation {
+  struct Point {
+    std::string id;
+    double lat = 0, lon = 0;
+    std::string region;
+    std::string public_key;  // landmarks: raw Ed25519 (32 bytes)
+  };
+  std::vector<Point> landmarks, sites;
+};
+
 struct ExporterOptions {
   std::string db_path;
   std::string export_dir;
@@ -51,6 +64,7 @@ struct ExporterOptions {
   const Clock* clock = nullptr;                     // required
   std::function<std::string()> policy_version;      // the policy in force; null: ""
   absl::Duration retention = absl::ZeroDuration();  // recorded in the manifest (0: keep forever)
+  std::shared_ptr<const ExportLocation> location;   // null: no location_* files
 };
 
 using ExportProgressFn = std::function<void(const provenance::v1::ExportProgress&)>;

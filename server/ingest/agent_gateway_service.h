@@ -14,7 +14,9 @@
 // dependencies.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "provenance/v1/agent_gateway.grpc.pb.h"
 #include "server/access/node_cert.h"
@@ -26,17 +28,28 @@ class AgentGatewayService final : public provenance::v1::AgentGateway::WithRawCa
                                       provenance::v1::AgentGateway::Service> {
  public:
   // `node_certs` null: reports are believed about their node (--node-identity=report).
+  // `on_bound` (may be empty): called on the reactor's thread with each bound node and its
+  // verified certificate (PEM); it must only queue (location verification records the node key).
+  using OnBound = std::function<void(const std::string& node_id, const std::string& cert_pem)>;
   explicit AgentGatewayService(StreamDeps deps,
-                               std::shared_ptr<const NodeCertBinder> node_certs = nullptr)
-      : deps_(std::move(deps)), node_certs_(std::move(node_certs)) {}
+                               std::shared_ptr<const NodeCertBinder> node_certs = nullptr,
+                               OnBound on_bound = nullptr)
+      : deps_(std::move(deps)),
+        node_certs_(std::move(node_certs)),
+        on_bound_(std::move(on_bound)) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Report(
       grpc::CallbackServerContext* context) override {
     if (node_certs_ == nullptr) return ReportStream::Create(deps_);
     BoundNode bound;
-    ReportStream* stream = ReportStream::Create(deps_, Bind(*context, &bound));
+    std::string leaf;
+    ReportStream* stream = ReportStream::Create(deps_, Bind(*context, &bound, &leaf));
     // Listed now: a revocation from here on ends it; one that raced the binding is caught here.
-    if (!bound.node_id.empty() && node_certs_->Revoked(bound)) stream->End(RevokedStatus(bound));
+    if (!bound.node_id.empty() && node_certs_->Revoked(bound)) {
+      stream->End(RevokedStatus(bound));
+    } else if (!bound.node_id.empty() && on_bound_) {
+      on_bound_(bound.node_id, leaf);
+    }
     return stream;
   }
 
@@ -46,7 +59,8 @@ class AgentGatewayService final : public provenance::v1::AgentGateway::WithRawCa
   }
 
  private:
-  StreamBinding Bind(const grpc::CallbackServerContext& context, BoundNode* bound) const {
+  StreamBinding Bind(const grpc::CallbackServerContext& context, BoundNode* bound,
+                     std::string* leaf_out) const {
     StreamBinding binding;
     std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     auto first = [&](const char* property) {
@@ -65,6 +79,7 @@ class AgentGatewayService final : public provenance::v1::AgentGateway::WithRawCa
         node_certs_->Bind(leaf, first(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME));
     if (node.ok()) {
       *bound = *node;
+      *leaf_out = leaf;
       binding.cert_node_id = node->node_id;
     } else {
       binding.refused = node.status();
@@ -74,6 +89,7 @@ class AgentGatewayService final : public provenance::v1::AgentGateway::WithRawCa
 
   const StreamDeps deps_;
   const std::shared_ptr<const NodeCertBinder> node_certs_;
+  const OnBound on_bound_;
 };
 
 }  // namespace prov::server

@@ -107,4 +107,14 @@ const RestrictedHardware* Policy::MatchHardware(uint32_t vendor_id, uint32_t dev
   return nullptr;
 }
 
+bool LocationPolicy::ProofRequired(absl::string_view datacenter, absl::string_view region) const {
+  for (const std::string& id : require_proof) {
+    if (id == "*" || (!datacenter.empty() && id == datacenter) ||
+        (!region.empty() && id == region)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace prov::policy

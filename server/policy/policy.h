@@ -42,6 +42,26 @@ struct RestrictedHardware {
   Severity severity = Severity::kCritical;
 };
 
+// Location verification (issue 11, server/location/): the verifier's physics and which sites
+// must prove where they are. The first six feed prov::location::VerifierParams.
+struct LocationPolicy {
+  double fibre_km_per_ms = 200;             // nominal one-way speed in fibre
+  double processing_floor_ms = 0;           // what provably always elapses inside a responder
+  double min_radius_km = 1;                 // no disk is smaller
+  double site_tolerance_km = 5;             // slack for configured coordinates
+  double proof_radius_km = 500;             // a disk at most this big proves the site
+  absl::Duration max_age = absl::Hours(1);  // older measurements prove nothing
+  // A record whose measured_at is further than this from provd's clock is refused.
+  absl::Duration clock_tolerance = absl::Minutes(2);
+  // Region or datacenter ids ("*": all) where location_unverified is raised.
+  std::vector<std::string> require_proof;
+  Severity severity_contradicted = Severity::kCritical;
+  Severity severity_unverified = Severity::kMedium;
+  Severity severity_forged = Severity::kHigh;
+  // Whether require_proof covers a node declared in `datacenter` of `region`.
+  bool ProofRequired(absl::string_view datacenter, absl::string_view region) const;
+};
+
 struct Policy {
   std::string version;
   std::string description;
@@ -86,6 +106,7 @@ struct Policy {
     Severity silent_severity = Severity::kMedium;
     Severity assignment_severity = Severity::kHigh;
   } hardware;
+  LocationPolicy location;  // issue 11
   struct {
     double bundle_threshold = 0.6;  // combined evidence score that joins two accounts
     absl::flat_hash_map<std::string, double> weights;  // link kind -> weight 0..1

@@ -89,10 +89,59 @@ class Parser {
   }
 
   absl::StatusOr<Policy> Parse(const YAML::Node& root);
+  absl::Status ParseLocation(const YAML::Node& l, LocationPolicy& out);
 
  private:
   std::string source_;
 };
+
+absl::Status Parser::ParseLocation(const YAML::Node& l, LocationPolicy& out) {
+  PROV_RETURN_IF_ERROR(
+      OnlyKeys(l, "location",
+               {"fibre_km_per_ms", "processing_floor_ms", "min_radius_km", "site_tolerance_km",
+                "proof_radius_km", "max_age", "clock_tolerance", "require_proof",
+                "severity_contradicted", "severity_unverified", "severity_forged"}));
+  const struct {
+    const char* key;
+    double* out;
+    double lo, hi;
+  } numbers[] = {{"fibre_km_per_ms", &out.fibre_km_per_ms, 1, 300},
+                 {"processing_floor_ms", &out.processing_floor_ms, 0, 1000},
+                 {"min_radius_km", &out.min_radius_km, 0, 20000},
+                 {"site_tolerance_km", &out.site_tolerance_km, 0, 20000},
+                 {"proof_radius_km", &out.proof_radius_km, 1, 20000}};
+  for (const auto& n : numbers) {
+    if (l[n.key]) {
+      PROV_ASSIGN_OR_RETURN(*n.out, Number(l[n.key], absl::StrCat("location.", n.key), n.lo, n.hi));
+    }
+  }
+  if (l["max_age"]) {
+    PROV_ASSIGN_OR_RETURN(out.max_age, Duration(l["max_age"], "location.max_age"));
+  }
+  if (l["clock_tolerance"]) {
+    PROV_ASSIGN_OR_RETURN(out.clock_tolerance,
+                          Duration(l["clock_tolerance"], "location.clock_tolerance"));
+  }
+  if (const YAML::Node r = l["require_proof"]) {
+    if (!r.IsSequence()) return Error(r, "location.require_proof", "must be a list of ids");
+    for (size_t i = 0; i < r.size(); ++i) {
+      const std::string path = absl::StrCat("location.require_proof[", i, "]");
+      PROV_ASSIGN_OR_RETURN(std::string id, String(r[i], path));
+      if (absl::StripAsciiWhitespace(id).empty()) return Error(r[i], path, "empty");
+      out.require_proof.push_back(std::move(id));
+    }
+  }
+  const std::pair<const char*, Severity*> severities[] = {
+      {"severity_contradicted", &out.severity_contradicted},
+      {"severity_unverified", &out.severity_unverified},
+      {"severity_forged", &out.severity_forged}};
+  for (const auto& [key, sev] : severities) {
+    if (l[key]) {
+      PROV_ASSIGN_OR_RETURN(*sev, Sev(l[key], absl::StrCat("location.", key)));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
   Policy p;
@@ -100,7 +149,7 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       OnlyKeys(root, "",
                {"version", "description", "compute_tiers", "projection", "restricted_jurisdictions",
                 "screening", "restricted_hardware", "restricted_party_training", "node_health",
-                "hardware", "correlation"}));
+                "hardware", "correlation", "location"}));
   if (!root["version"]) return Error(root, "version", "required (recorded on every flag)");
   PROV_ASSIGN_OR_RETURN(p.version, String(root["version"], "version"));
   if (absl::StripAsciiWhitespace(p.version).empty())
@@ -273,6 +322,7 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
       }
     }
   }
+  if (const YAML::Node l = root["location"]) PROV_RETURN_IF_ERROR(ParseLocation(l, p.location));
   for (const auto& [kind, weight] : DefaultLinkWeights()) p.correlation.weights[kind] = weight;
   if (const YAML::Node c = root["correlation"]) {
     PROV_RETURN_IF_ERROR(OnlyKeys(c, "correlation",

@@ -13,7 +13,7 @@ namespace prov::server {
 namespace {
 
 // Times are Unix microseconds (INTEGER). Append new migrations; never edit applied ones.
-constexpr std::array<const char*, 13> kMigrations = {R"sql(
+constexpr std::array<const char*, 14> kMigrations = {R"sql(
 CREATE TABLE nodes (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL UNIQUE,
@@ -420,6 +420,56 @@ CREATE INDEX inventory_page ON inventory(datacenter, rack, node_id, serial);
                                                      // Version 13: token expiry (issue 13).
                                                      R"sql(
 ALTER TABLE api_tokens ADD COLUMN expires_us INTEGER NOT NULL DEFAULT 0;
+)sql",
+                                                     // Version 14: location verification
+                                                     // (issue 11): node keys, responders,
+                                                     // landmark records, verdicts.
+                                                     R"sql(
+CREATE TABLE location_node_keys (
+  node_id       TEXT PRIMARY KEY,
+  spki          BLOB NOT NULL,
+  first_seen_us INTEGER NOT NULL,
+  last_seen_us  INTEGER NOT NULL,
+  source        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE location_responders (
+  node       INTEGER PRIMARY KEY REFERENCES nodes(id),
+  address    TEXT NOT NULL,
+  updated_us INTEGER NOT NULL
+);
+CREATE TABLE location_measurements (
+  id           INTEGER PRIMARY KEY,
+  received_us  INTEGER NOT NULL,
+  landmark_id  TEXT NOT NULL,
+  target_kind  TEXT NOT NULL,
+  target_id    TEXT NOT NULL,
+  measured_us  INTEGER NOT NULL,
+  landmark_seq INTEGER NOT NULL,
+  rtt_min_ms   REAL NOT NULL,
+  answers      INTEGER NOT NULL,
+  measurement  BLOB NOT NULL,
+  signature    BLOB NOT NULL
+);
+CREATE INDEX location_measurements_by_target
+  ON location_measurements(target_kind, target_id, landmark_id, measured_us);
+CREATE TABLE location_landmarks (
+  landmark_id      TEXT PRIMARY KEY,
+  last_seq         INTEGER NOT NULL,
+  last_measured_us INTEGER NOT NULL,
+  last_record_us   INTEGER NOT NULL,
+  accepted         INTEGER NOT NULL,
+  refused          INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE location_verdicts (
+  node_id      TEXT PRIMARY KEY,
+  verdict      TEXT NOT NULL,
+  evaluated_us INTEGER NOT NULL,
+  location     BLOB NOT NULL,
+  disk_ids     TEXT NOT NULL,
+  calibration  TEXT NOT NULL,
+  params       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX location_verdicts_by_verdict ON location_verdicts(verdict, node_id);
 )sql"};
 
 }  // namespace

@@ -296,6 +296,7 @@ void Store::DropCaches() {
   workload_details_.clear();
   workload_rows_.clear();
   node_hardware_.clear();
+  location_responders_.clear();
 }
 
 absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t seen_us) {
@@ -633,6 +634,8 @@ absl::Status Store::WriteAggregates(Batch& batch) {
   for (const auto& [node, n] : batch.nodes) {
     PROV_RETURN_IF_ERROR(
         RecordNodeHardware(*db_, node_hardware_, node, *n.latest, n.latest_seen_us));
+    PROV_RETURN_IF_ERROR(RecordLocationResponder(
+        *db_, location_responders_, node, n.latest->node().location_responder(), n.latest_seen_us));
   }
 
   PROV_ASSIGN_OR_RETURN(Statement * update_node, db_->Cached(kUpdateNode));
@@ -748,7 +751,7 @@ absl::StatusOr<CommitResult> Store::Commit(std::vector<ReportToCommit>& batch_it
   result.duplicate.assign(batch_items.size(), false);
   if (batch_items.empty()) return result;
   if (accelerators_.size() + workload_details_.size() + workload_rows_.size() + high_water_.size() +
-          node_hardware_.size() >
+          node_hardware_.size() + location_responders_.size() >
       kMaxCached) {
     DropCaches();  // bounded memory; the next batches re-read or rewrite what they need
   }

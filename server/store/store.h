@@ -17,7 +17,8 @@
 // batch's aggregates: one nodes/node_streams row per node, one workloads row per (node, workload)
 // with the summed ledger, one account_usage_hourly row per (account, hour). Large or rarely
 // changing rows are written only when they change (write caches below): node_hardware when a
-// node's SMBIOS identity changes (node_hardware.h), workload_details when
+// node's SMBIOS identity changes (node_hardware.h), location_responders when its
+// NodeIdentity.location_responder changes (location_store.h), workload_details when
 // the Workload proto changes, accelerators when a fact changes or their last_seen is 60 s stale
 // (compared by a hash of their serialized bytes, once per row and batch), and a workloads row whose
 // descriptive columns (kind, account, class, launcher, model, ...) are unchanged gets only its
@@ -44,6 +45,7 @@
 #include "provenance/v1/report.pb.h"
 #include "server/ledger/credit.h"
 #include "server/ledger/usage.h"
+#include "server/store/location_store.h"
 #include "server/store/node_hardware.h"
 #include "server/store/sqlite.h"
 
@@ -220,6 +222,7 @@ class Store {
   // its last_seen_us and rowid: while they stay the same, a batch only adds to the ledger columns.
   RowMap<WorkloadRow> workload_rows_;
   NodeHardwareCache node_hardware_;  // node -> key of its stored SMBIOS identity (node_hardware.h)
+  LocationResponderCache location_responders_;  // node -> its stored location responder
 };
 
 // Unix microseconds of a protobuf Timestamp / absl::Time, as stored in the *_us columns.

@@ -8,7 +8,7 @@ namespace {
 TEST(PolicyTest, ShippedDefaultLoads) {
   auto p = LoadPolicyFile("deploy/policy/default.yaml");
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->version, "default-2026-12-05c");
+  EXPECT_EQ(p->version, "default-2026-12-06a");
   ASSERT_EQ(p->compute_tiers.size(), 4u);
   EXPECT_EQ(p->HighestTierReached(3e25)->name, "eu-ai-act-systemic-1e25");
   EXPECT_EQ(p->NextTier(3e25)->name, "frontier-1e26");
@@ -42,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"version: v1\nverison: v2\n",
                 "p.yaml:2:1: verison: unknown field (known: version, description, compute_tiers, "
                 "projection, restricted_jurisdictions, screening, restricted_hardware, "
-                "restricted_party_training, node_health, hardware, correlation)"},
+                "restricted_party_training, node_health, hardware, correlation, location)"},
         BadCase{
             "version: v1\ncompute_tiers:\n  - {name: a, flop: 1e25}\n  - {name: b, flop: 1e24}\n",
             "p.yaml:4:21: compute_tiers[1].flop: must be above the previous tier's 1e+25 (list "
@@ -73,7 +73,38 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"version: v1\ncorrelation: {activity_tolerance: 10m}\n",
                 "p.yaml:2:35: correlation.activity_tolerance: must be at most activity_window (the "
                 "index's bucket)"},
-        BadCase{"version: [unclosed\n", "p.yaml:2:1: end of sequence flow not found"}));
+        BadCase{"version: [unclosed\n", "p.yaml:2:1: end of sequence flow not found"},
+        BadCase{"version: v1\nlocation: {fibre_km_per_ms: 500}\n",
+                "p.yaml:2:29: location.fibre_km_per_ms: 500 is outside 1..300"},
+        BadCase{"version: v1\nlocation: {require_proof: eu}\n",
+                "p.yaml:2:27: location.require_proof: must be a list of ids"},
+        BadCase{"version: v1\nlocation: {severity_forged: loud}\n",
+                "p.yaml:2:29: location.severity_forged: \"loud\" is not info, low, medium, high or "
+                "critical"}));
+
+TEST(PolicyTest, LocationSection) {
+  auto shipped = LoadPolicyFile("deploy/policy/default.yaml");
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  EXPECT_DOUBLE_EQ(shipped->location.fibre_km_per_ms, 200);
+  EXPECT_EQ(shipped->location.max_age, absl::Hours(1));
+  EXPECT_EQ(shipped->location.clock_tolerance, absl::Minutes(2));
+  EXPECT_TRUE(shipped->location.require_proof.empty());
+  EXPECT_EQ(shipped->location.severity_contradicted, Severity::kCritical);
+  auto p = ParsePolicy(
+      "version: v1\nlocation: {proof_radius_km: 300, max_age: 30m, require_proof: [eu-central, "
+      "sin1], severity_unverified: high}\n",
+      "p.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_DOUBLE_EQ(p->location.proof_radius_km, 300);
+  EXPECT_EQ(p->location.max_age, absl::Minutes(30));
+  EXPECT_EQ(p->location.severity_unverified, Severity::kHigh);
+  EXPECT_TRUE(p->location.ProofRequired("fra1", "eu-central"));
+  EXPECT_TRUE(p->location.ProofRequired("sin1", ""));
+  EXPECT_FALSE(p->location.ProofRequired("ams1", "eu-west"));
+  auto all = ParsePolicy("version: v1\nlocation: {require_proof: [\"*\"]}\n", "p.yaml");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->location.ProofRequired("any", ""));
+}
 
 }  // namespace
 }  // namespace prov::policy

@@ -38,6 +38,24 @@ TEST(ProbeSigTest, NodeAnswerSignsAndVerifies) {
   EXPECT_FALSE(VerifyNodeAnswer(*other_spki, m, sig));
 }
 
+TEST(ProbeSigTest, ParsedVerifierAgreesWithVerifyNodeAnswer) {
+  auto pem = GenerateNodeKeyPem();
+  ASSERT_TRUE(pem.ok());
+  auto signer = NodeAnswerSigner::FromKeyPem(*pem);
+  ASSERT_TRUE(signer.ok());
+  auto verifier = NodeAnswerVerifier::FromSpkiDer((*signer)->public_key_der());
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  const std::string m = AnswerMessage(kNonce, "lm-1", "gpu-1", 7);
+  const std::string sig = (*signer)->Sign(m);
+  EXPECT_TRUE((*verifier)->Verify(m, sig));
+  EXPECT_FALSE((*verifier)->Verify(AnswerMessage(kNonce, "lm-1", "gpu-1", 8), sig));
+  EXPECT_FALSE((*verifier)->Verify(m, "not a signature"));
+  EXPECT_FALSE(NodeAnswerVerifier::FromSpkiDer("garbage").ok());
+  auto ed = integrity::GenerateSigningKey();
+  ASSERT_TRUE(ed.ok());
+  EXPECT_FALSE(NodeAnswerVerifier::FromSpkiDer(ed->public_key).ok());
+}
+
 TEST(ProbeSigTest, FieldsCannotShift) {
   EXPECT_NE(AnswerMessage(kNonce, "lm-1g", "pu-1", 1), AnswerMessage(kNonce, "lm-1", "gpu-1", 1));
 }

@@ -1,0 +1,520 @@
+#include "server/location/location_hub.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/location/probe_sig.h"
+#include "common/status_macros.h"
+#include "server/location/location_metrics.h"
+#include "server/store/connection.h"
+#include "server/store/location_store.h"
+#include "server/store/transaction.h"
+
+namespace prov::server::location {
+namespace {
+
+using provenance::v1::NodeLocation;
+
+constexpr size_t kMaxRecordsPerCall = 1000;
+// Records older than this are not reloaded at start (a verdict older than any max_age decides
+// nothing; calibration pairs are re-measured every round).
+constexpr absl::Duration kReloadWindow = absl::Hours(24 * 7);
+// A node key seen again is rewritten (last_seen) at most this often.
+constexpr absl::Duration kKeyRewrite = absl::Hours(1);
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string VerdictText(provenance::v1::LocationVerdict v) {
+  switch (v) {
+    case provenance::v1::LOCATION_VERDICT_VERIFIED:
+      return "verified";
+    case provenance::v1::LOCATION_VERDICT_CONTRADICTED:
+      return "contradicted";
+    default:
+      return "unverified";
+  }
+}
+
+std::vector<std::string> Excluding(const NodeLocation& loc) {
+  std::vector<std::string> out;
+  for (const auto& d : loc.disks()) {
+    if (d.fresh() && !d.contains_site()) out.push_back(d.landmark_id());
+  }
+  return out;
+}
+
+// What a flag rests on: an event is sent when it changes.
+std::string EventKey(const NodeLocation& loc) {
+  return absl::StrCat(VerdictText(loc.verdict()), "|", loc.proof_required(), "|",
+                      absl::StrJoin(Excluding(loc), ","), "|", loc.needed_landmark_id());
+}
+
+// What the stored row rests on: saved when it changes.
+std::string RowKey(const NodeVerdict& v) {
+  return absl::StrCat(VerdictText(v.location.verdict()), "|", v.location.reason(), "|",
+                      absl::StrJoin(v.disk_ids, ","), "|", v.location.proof_required(), "|",
+                      v.location.policy_version());
+}
+
+std::string IdsJson(const std::vector<int64_t>& ids) {
+  return absl::StrCat("[", absl::StrJoin(ids, ","), "]");
+}
+
+std::string CalibrationJson(const std::map<std::string, std::vector<int64_t>>& c) {
+  std::vector<std::string> parts;
+  for (const auto& [lm, ids] : c) parts.push_back(absl::StrCat("\"", lm, "\":", IdsJson(ids)));
+  return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
+}
+
+std::string ParamsJson(const policy::LocationPolicy& p) {
+  return absl::StrFormat(
+      "{\"fibre_km_per_ms\":%.17g,\"processing_floor_ms\":%.17g,\"min_radius_km\":%.17g,"
+      "\"site_tolerance_km\":%.17g,\"proof_radius_km\":%.17g,\"max_age_seconds\":%d}",
+      p.fibre_km_per_ms, p.processing_floor_ms, p.min_radius_km, p.site_tolerance_km,
+      p.proof_radius_km, absl::ToInt64Seconds(p.max_age));
+}
+
+std::string Clock(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocationHub>> LocationHub::Start(Options options) {
+  if (options.config == nullptr || options.clock == nullptr || !options.policy) {
+    return absl::InvalidArgumentError("LocationHub needs a config, a clock and a policy");
+  }
+  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(options.db_path, SqliteDb::kReadWrite));
+  std::unique_ptr<LocationHub> hub(new LocationHub(std::move(options), std::move(db)));
+  {
+    absl::MutexLock lock(&hub->mu_);
+    PROV_RETURN_IF_ERROR(hub->Load());
+  }
+  if (hub->options_.tick > absl::ZeroDuration())
+    hub->thread_ = std::thread([h = hub.get()] { h->Run(); });
+  return hub;
+}
+
+LocationHub::LocationHub(Options options, std::unique_ptr<SqliteDb> db)
+    : options_(std::move(options)),
+      metrics_(std::make_unique<LocationMetrics>(options_.registry)),
+      db_(std::move(db)),
+      book_(*options_.config) {}
+
+LocationHub::~LocationHub() { Shutdown(); }
+
+void LocationHub::Shutdown() {
+  {
+    absl::MutexLock lock(&pending_mu_);
+    stopping_ = true;
+    wake_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void LocationHub::Run() {
+  while (true) {
+    {
+      absl::MutexLock lock(&pending_mu_);
+      wake_.WaitWithTimeout(&pending_mu_, absl::ToDoubleSeconds(options_.tick) > 0
+                                              ? options_.tick
+                                              : absl::Seconds(30));
+      if (stopping_) return;
+    }
+    if (absl::Status s = Tick(); !s.ok()) {
+      std::fprintf(stderr, "provd: location tick: %s\n", std::string(s.message()).c_str());
+    }
+  }
+}
+
+absl::Status LocationHub::Load() {
+  const absl::Time now = options_.clock->Now();
+  PROV_ASSIGN_OR_RETURN(auto keys, ListNodeKeys(*db_));
+  for (auto& k : keys) {
+    key_written_[k.node_id] = k.last_seen;
+    keys_[k.node_id] = std::move(k.spki_der);
+  }
+  PROV_ASSIGN_OR_RETURN(auto states, ListLandmarkStates(*db_));
+  for (const auto& st : states) {
+    book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
+                                                        st.last_record, st.accepted, st.refused});
+  }
+  PROV_ASSIGN_OR_RETURN(auto records, ListMeasurementsSince(*db_, now - kReloadWindow));
+  for (const auto& r : records) {
+    book_.RestoreRecord(r.landmark_id, r.target_kind, r.target_id,
+                        RecordRef{r.id, r.rtt_min_ms, r.measured_at, r.answers_valid > 0});
+  }
+  std::string after;
+  while (true) {
+    PROV_ASSIGN_OR_RETURN(auto rows, ListVerdicts(*db_, "", after, 1000));
+    if (rows.empty()) break;
+    for (const auto& row : rows) {
+      NodeVerdict v;
+      if (!v.location.ParseFromString(row.location)) continue;
+      reported_[row.node_id] = EventKey(v.location);
+      verdicts_[row.node_id] = std::move(v);
+    }
+    after = rows.back().node_id;
+  }
+  PROV_RETURN_IF_ERROR(RefreshNodes());
+  UpdateGauges();
+  return absl::OkStatus();
+}
+
+absl::Status LocationHub::RefreshNodes() {
+  PROV_ASSIGN_OR_RETURN(auto rows, ListLocationNodes(*db_));
+  std::vector<NodeTarget> targets;
+  targets.reserve(rows.size());
+  for (auto& row : rows) {
+    NodeTarget t;
+    t.node_id = row.node_id;
+    t.responder = std::move(row.responder);
+    if (auto k = keys_.find(row.node_id); k != keys_.end()) t.spki_der = k->second;
+    t.datacenter =
+        row.inventory_datacenter.empty() ? row.report_datacenter : row.inventory_datacenter;
+    t.region = std::move(row.region);
+    targets.push_back(std::move(t));
+  }
+  book_.SetAssignment(AssignmentTable::Build(*options_.config, std::move(targets)));
+  return absl::OkStatus();
+}
+
+void LocationHub::NodeKeySeen(const std::string& node_id, std::string spki_der,
+                              const char* source) {
+  if (node_id.empty() || spki_der.empty()) return;
+  absl::MutexLock lock(&pending_mu_);
+  if (pending_keys_.size() >= 100'000) return;  // bounded: the node's next stream brings it again
+  pending_keys_.push_back({node_id, std::move(spki_der), source});
+}
+
+void LocationHub::NodeCertificateSeen(const std::string& node_id, std::string cert_pem,
+                                      const char* source) {
+  if (node_id.empty() || cert_pem.empty()) return;
+  absl::MutexLock lock(&pending_mu_);
+  if (pending_keys_.size() >= 100'000) return;
+  pending_keys_.push_back({node_id, std::move(cert_pem), source, true});
+}
+
+absl::Status LocationHub::WriteKeys(absl::Time now) {
+  std::vector<PendingKey> pending;
+  {
+    absl::MutexLock lock(&pending_mu_);
+    pending.swap(pending_keys_);
+  }
+  if (pending.empty()) return absl::OkStatus();
+  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+  for (PendingKey& k : pending) {
+    if (k.pem) {
+      absl::StatusOr<std::string> der = prov::location::PublicKeyDerFromPem(k.spki_der);
+      if (!der.ok()) {
+        std::fprintf(stderr, "provd: location: node %s's certificate has no readable key: %s\n",
+                     k.node_id.c_str(), std::string(der.status().message()).c_str());
+        continue;
+      }
+      k.spki_der = *std::move(der);
+    }
+    auto known = keys_.find(k.node_id);
+    const bool same = known != keys_.end() && known->second == k.spki_der;
+    auto written = key_written_.find(k.node_id);
+    if (same && written != key_written_.end() && now - written->second < kKeyRewrite) continue;
+    PROV_RETURN_IF_ERROR(UpsertNodeKey(*db_, {k.node_id, k.spki_der, now, now, k.source}));
+    keys_[k.node_id] = k.spki_der;
+    key_written_[k.node_id] = now;
+  }
+  return txn.Commit();
+}
+
+absl::Status LocationHub::Tick() {
+  const LocationPolicyView p = options_.policy();
+  std::vector<NodeEvent> events;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = options_.clock->Now();
+    PROV_RETURN_IF_ERROR(WriteKeys(now));
+    PROV_RETURN_IF_ERROR(RefreshNodes());
+    std::set<std::string> nodes;
+    for (const auto& [id, unused] : book_.assignment().nodes()) nodes.insert(id);
+    for (std::string& id : book_.MeasuredNodes()) nodes.insert(std::move(id));
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    UpdateGauges();
+  }
+  Emit(std::move(events));
+  return absl::OkStatus();
+}
+
+absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const LocationPolicyView& p,
+                                std::vector<NodeEvent>& events) {
+  const absl::Time now = options_.clock->Now();
+  for (const std::string& node : nodes) {
+    NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
+    auto previous = verdicts_.find(node);
+    if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
+      std::string bytes;
+      v.location.SerializeToString(&bytes);
+      PROV_RETURN_IF_ERROR(SaveVerdict(
+          *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
+                 CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
+    }
+    const std::string key = EventKey(v.location);
+    auto reported = reported_.find(node);
+    const bool quiet = reported == reported_.end() &&
+                       v.location.verdict() == provenance::v1::LOCATION_VERDICT_UNVERIFIED &&
+                       !v.location.proof_required();
+    if (!quiet && (reported == reported_.end() || reported->second != key)) {
+      NodeEvent e;
+      e.kind = NodeEvent::Kind::kLocationVerdict;
+      e.node_id = node;
+      e.time = now;
+      e.detail = VerdictText(v.location.verdict());
+      e.location = Explain(v);
+      events.push_back(std::move(e));
+    }
+    reported_[node] = key;
+    verdicts_[node] = std::move(v);
+  }
+  return absl::OkStatus();
+}
+
+NodeEvent::Location LocationHub::Explain(const NodeVerdict& v) const {
+  const NodeLocation& loc = v.location;
+  NodeEvent::Location out;
+  out.datacenter = loc.datacenter();
+  out.proof_required = loc.proof_required();
+  out.summary = loc.reason();
+  out.landmarks = v.excluding;
+  out.needed_landmark = loc.needed_landmark_id();
+  const std::string site = loc.site_known() ? absl::StrFormat("%s (%.3f, %.3f)", loc.datacenter(),
+                                                              loc.declared_site().lat_deg(),
+                                                              loc.declared_site().lon_deg())
+                                            : absl::StrCat(loc.datacenter(), " (no coordinates)");
+  for (const auto& d : loc.disks()) {
+    out.sentences.push_back(absl::StrFormat(
+        "Landmark %s at (%.3f, %.3f): minimum RTT %.3f ms measured %s, so the node is within "
+        "%.0f km of it (at %.0f km/ms); the declared site %s is %.0f km away: %s%s",
+        d.landmark_id(), d.center().lat_deg(), d.center().lon_deg(), d.rtt_min_ms(),
+        Clock(FromProto(d.measured_at())), d.radius_km(), d.speed_km_per_ms(), site,
+        d.distance_to_site_km(), d.contains_site() ? "inside" : "OUTSIDE the disk",
+        d.fresh() ? "." : " (stale: decides nothing)."));
+  }
+  if (loc.disks().empty()) {
+    out.sentences.push_back(
+        absl::StrCat("No landmark record for the node; declared site ", site, ". ", loc.reason()));
+  }
+  if (!loc.needed_landmark_id().empty() &&
+      loc.verdict() == provenance::v1::LOCATION_VERDICT_UNVERIFIED) {
+    out.sentences.push_back(
+        absl::StrFormat("Fresh records from landmark %s (%.0f km from the site) would prove it.",
+                        loc.needed_landmark_id(), loc.needed_landmark_distance_km()));
+  }
+  return out;
+}
+
+void LocationHub::Emit(std::vector<NodeEvent> events) {
+  if (events.empty() || !options_.events) return;
+  options_.events(std::move(events));
+}
+
+provenance::v1::Assignment LocationHub::GetAssignment(const std::string& landmark_id) {
+  absl::MutexLock lock(&mu_);
+  return book_.assignment().For(*options_.config, landmark_id, options_.clock->Now());
+}
+
+absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
+    const provenance::v1::SubmitMeasurementsRequest& request, const std::string& caller) {
+  if (static_cast<size_t>(request.records_size()) > kMaxRecordsPerCall) {
+    return absl::InvalidArgumentError(absl::StrCat("records: ", request.records_size(),
+                                                   " in one call, at most ", kMaxRecordsPerCall));
+  }
+  const LocationPolicyView p = options_.policy();
+  provenance::v1::SubmitMeasurementsResponse response;
+  std::vector<NodeEvent> events;
+  struct Refusals {
+    int64_t records = 0;
+    std::map<std::string, int> reasons;
+    std::string first;
+  };
+  std::map<std::string, Refusals> refusals;  // by the record's landmark (else the caller)
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = options_.clock->Now();
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    std::set<std::string> nodes, landmarks;
+    for (int i = 0; i < request.records_size(); ++i) {
+      const CheckedRecord c = book_.Check(request.records(i), caller, now, p.location);
+      const provenance::v1::Measurement& m = c.measurement;
+      const bool node = m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE;
+      if (c.forged) {
+        metrics_->Forged();
+        NodeEvent e;
+        e.kind = NodeEvent::Kind::kLocationForged;
+        e.node_id = m.target_id();
+        e.time = now;
+        e.detail = m.landmark_id();
+        if (const NodeTarget* t = book_.assignment().Node(m.target_id())) {
+          e.location.datacenter = t->datacenter;
+        }
+        e.location.sentences.push_back(c.forged_detail);
+        events.push_back(std::move(e));
+      }
+      if (!c.refusal.empty()) {
+        metrics_->Refused(c.refusal);
+        book_.CountRefusal(m.landmark_id());
+        if (options_.config->Landmark(m.landmark_id()) != nullptr)
+          landmarks.insert(m.landmark_id());
+        auto* r = response.add_refused();
+        r->set_index(static_cast<uint32_t>(i));
+        r->set_reason(absl::StrCat(c.refusal, ": ", c.detail));
+        const std::string who = !m.landmark_id().empty() ? m.landmark_id()
+                                : !caller.empty()        ? caller
+                                                         : std::string("unknown");
+        Refusals& noted = refusals[ValidLandmarkId(who) ? who : std::string("invalid-id")];
+        ++noted.records;
+        ++noted.reasons[c.refusal];
+        if (noted.first.empty()) noted.first = r->reason();
+        continue;
+      }
+      StoredMeasurement row;
+      row.received_at = now;
+      row.landmark_id = m.landmark_id();
+      row.target_kind = node ? "node" : "landmark";
+      row.target_id = m.target_id();
+      row.measured_at = FromProto(m.measured_at());
+      row.landmark_seq = m.landmark_seq();
+      row.rtt_min_ms = m.rtt_min_ms();
+      row.answers_valid = m.answers_valid();
+      row.measurement = c.bytes;
+      row.signature = c.signature;
+      PROV_ASSIGN_OR_RETURN(int64_t id, InsertMeasurement(*db_, row));
+      book_.Accept(c, id, now);
+      metrics_->Accepted();
+      response.set_accepted(response.accepted() + 1);
+      landmarks.insert(m.landmark_id());
+      // A node record changes its node's verdict now; a calibration pair changes the speed of
+      // two landmarks, which every node's next tick takes in.
+      if (node) nodes.insert(m.target_id());
+    }
+    for (const std::string& id : landmarks) {
+      const LandmarkState& st = book_.landmarks().at(id);
+      PROV_RETURN_IF_ERROR(SaveLandmarkState(
+          *db_, {id, st.last_seq, st.last_measured, st.last_record, st.accepted, st.refused}));
+    }
+    PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
+    PROV_RETURN_IF_ERROR(txn.Commit());
+    UpdateGauges();
+  }
+  Emit(std::move(events));
+  if (options_.audit_refusals) {
+    for (const auto& [landmark, noted] : refusals) {
+      std::vector<std::string> reasons;
+      for (const auto& [reason, n] : noted.reasons) reasons.push_back(absl::StrCat(reason, ":", n));
+      options_.audit_refusals(landmark, noted.records, absl::StrJoin(reasons, ","), noted.first);
+    }
+  }
+  return response;
+}
+
+void LocationHub::CountRefusedCall(const std::string& reason) { metrics_->Refused(reason); }
+
+void LocationHub::UpdateGauges() {
+  double verified = 0, unverified = 0, contradicted = 0;
+  for (const auto& [id, v] : verdicts_) {
+    switch (v.location.verdict()) {
+      case provenance::v1::LOCATION_VERDICT_VERIFIED:
+        ++verified;
+        break;
+      case provenance::v1::LOCATION_VERDICT_CONTRADICTED:
+        ++contradicted;
+        break;
+      default:
+        ++unverified;
+    }
+  }
+  metrics_->SetVerdicts(verified, unverified, contradicted);
+  const absl::Time now = options_.clock->Now();
+  for (const LandmarkConfig& lm : options_.config->landmarks) {
+    auto it = book_.landmarks().find(lm.id);
+    metrics_->SetLandmarkAge(lm.id, it == book_.landmarks().end() || it->second.accepted == 0
+                                        ? -1
+                                        : absl::ToDoubleSeconds(now - it->second.last_record));
+  }
+}
+
+absl::StatusOr<NodeLocation> LocationHub::GetNodeLocation(const std::string& node_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = verdicts_.find(node_id);
+  if (it != verdicts_.end()) return it->second.location;
+  return absl::NotFoundError(absl::StrCat("no location verdict for node \"", node_id,
+                                          "\": provd has no location responder, record or "
+                                          "verdict for it yet"));
+}
+
+provenance::v1::ListNodeLocationsResponse LocationHub::ListNodeLocations(
+    const provenance::v1::ListNodeLocationsRequest& request) {
+  const size_t limit = request.limit() == 0 ? 1000 : std::min<size_t>(request.limit(), 1000);
+  provenance::v1::ListNodeLocationsResponse out;
+  absl::MutexLock lock(&mu_);
+  for (auto it = verdicts_.upper_bound(request.after_node_id()); it != verdicts_.end(); ++it) {
+    if (request.verdict() != provenance::v1::LOCATION_VERDICT_UNSPECIFIED &&
+        it->second.location.verdict() != request.verdict()) {
+      continue;
+    }
+    if (static_cast<size_t>(out.nodes_size()) == limit) {
+      out.set_next_after_node_id(out.nodes(out.nodes_size() - 1).node_id());
+      break;
+    }
+    *out.add_nodes() = it->second.location;
+  }
+  return out;
+}
+
+provenance::v1::ListLandmarksResponse LocationHub::ListLandmarks() {
+  const LocationPolicyView p = options_.policy();
+  const prov::location::VerifierParams params = ParamsOf(p.location);
+  provenance::v1::ListLandmarksResponse out;
+  absl::MutexLock lock(&mu_);
+  for (const LandmarkConfig& lm : options_.config->landmarks) {
+    auto* info = out.add_landmarks();
+    info->set_landmark_id(lm.id);
+    info->mutable_position()->set_lat_deg(lm.position.lat_deg);
+    info->mutable_position()->set_lon_deg(lm.position.lon_deg);
+    info->set_region(lm.region);
+    info->set_public_key(lm.public_key);
+    info->set_udp_address(lm.udp_address);
+    info->set_speed_km_per_ms(book_.Speed(lm.id, params, nullptr));
+    auto it = book_.landmarks().find(lm.id);
+    if (it != book_.landmarks().end()) {
+      info->set_records_accepted(static_cast<uint64_t>(it->second.accepted));
+      info->set_records_refused(static_cast<uint64_t>(it->second.refused));
+      if (it->second.accepted > 0) {
+        const int64_t us = absl::ToUnixMicros(it->second.last_record);
+        info->mutable_last_record_at()->set_seconds(us / 1'000'000);
+        info->mutable_last_record_at()->set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
+      }
+    }
+  }
+  for (const auto& [pair, ref] : book_.pairs()) {
+    const LandmarkConfig* a = options_.config->Landmark(pair.first);
+    const LandmarkConfig* b = options_.config->Landmark(pair.second);
+    if (a == nullptr || b == nullptr) continue;
+    auto* out_pair = out.add_pairs();
+    out_pair->set_landmark_a(pair.first);
+    out_pair->set_landmark_b(pair.second);
+    const double km = prov::location::GreatCircleKm(a->position, b->position);
+    out_pair->set_distance_km(km);
+    out_pair->set_rtt_min_ms(ref.rtt_min_ms);
+    const double implied = prov::location::ImpliedSpeed(km, ref.rtt_min_ms, params);
+    out_pair->set_implied_speed_km_per_ms(implied);
+    out_pair->set_fibre_factor(implied / params.fibre_km_per_ms);
+  }
+  return out;
+}
+
+}  // namespace prov::server::location

@@ -1,0 +1,139 @@
+// LocationHub: provd's location verification (issue 11) behind the LandmarkGateway and
+// LocationService handlers. Owns the LocationBook, its own read-write SQLite connection (the
+// rows of server/store/location_store.h) and the location metrics, and sends verdict changes and
+// forged answers to the analysis engine as NodeEvents.
+//
+//   LocationHub::Options o{.db_path = dir + "/provd.db", .config = &config, .clock = &clock,
+//                          .policy = [&] { return engine->Read(...); },
+//                          .events = [&](std::vector<NodeEvent> e) { engine->OnNodeEvents(...); },
+//                          .registry = &registry};
+//   PROV_ASSIGN_OR_RETURN(auto hub, LocationHub::Start(o));   // loads keys, records, verdicts
+//   hub->NodeKeySeen("gpu-017", spki_der, "stream");          // any thread, never blocks on I/O
+//   auto response = hub->Submit(request, /*caller=*/"lm-fra-1");
+//   hub->Tick();   // the tick thread: node keys, assignment, freshness expiry of every verdict
+//
+// Threads: Submit, GetAssignment and the queries run on gRPC threads and serialise on one mutex
+// (a batch of up to 1,000 records is one transaction). NodeKeySeen only queues under a small
+// mutex (the AgentGateway reactor calls it). Tick runs every `tick` on the hub's own thread, or
+// from tests directly (tick zero: no thread). Records refused are counted by reason
+// (prov_location_records_refused_total) and against their landmark, and handed to
+// `audit_refusals` (provd: one audit entry per landmark and call, rate-limited).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "prometheus/registry.h"
+#include "provenance/v1/location.pb.h"
+#include "server/analysis/node_event.h"
+#include "server/location/location_book.h"
+#include "server/location/location_config.h"
+#include "server/policy/policy.h"
+#include "server/store/sqlite.h"
+
+namespace prov::server::location {
+
+struct LocationPolicyView {
+  policy::LocationPolicy location;
+  std::string version;
+};
+
+class LocationMetrics;
+
+class LocationHub {
+ public:
+  struct Options {
+    std::string db_path;
+    const LocationConfig* config = nullptr;              // required; outlives the hub
+    const Clock* clock = nullptr;                        // required
+    std::function<LocationPolicyView()> policy;          // required: the policy in force
+    std::function<void(std::vector<NodeEvent>)> events;  // may be empty (tests)
+    prometheus::Registry* registry = nullptr;            // may be null
+    // Refused records of one call, per landmark (DenialAuditor::RecordLandmarkRefusal in provd);
+    // called after the call's transaction, outside the hub's mutex. May be empty.
+    std::function<void(const std::string& landmark, int64_t records, const std::string& reasons,
+                       const std::string& first)>
+        audit_refusals;
+    absl::Duration tick = absl::Seconds(30);  // zero: no thread (tests call Tick)
+  };
+  static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
+  ~LocationHub();
+
+  // A node's key (DER SPKI) from a bound agent stream ("stream") or the node CA ("node_ca").
+  // Queued; written and used at the next Tick (or Flush).
+  void NodeKeySeen(const std::string& node_id, std::string spki_der, const char* source);
+  // The same from a verified certificate (PEM): its key is extracted at the next Tick, off the
+  // caller's thread (the AgentGateway reactor's, the enrolment handler's).
+  void NodeCertificateSeen(const std::string& node_id, std::string cert_pem, const char* source);
+
+  provenance::v1::Assignment GetAssignment(const std::string& landmark_id);
+  bool KnowsLandmark(const std::string& landmark_id) const {
+    return options_.config->Landmark(landmark_id) != nullptr;
+  }
+  // `caller`: the landmark the client certificate names ("" when provd requires none).
+  absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> Submit(
+      const provenance::v1::SubmitMeasurementsRequest& request, const std::string& caller);
+
+  // Queued keys, node rows (responders, inventory datacenters) and the assignment; then every
+  // known node's verdict again (freshness expiry).
+  absl::Status Tick();
+
+  absl::StatusOr<provenance::v1::NodeLocation> GetNodeLocation(const std::string& node_id);
+  provenance::v1::ListNodeLocationsResponse ListNodeLocations(
+      const provenance::v1::ListNodeLocationsRequest& request);
+  provenance::v1::ListLandmarksResponse ListLandmarks();
+
+  // A LandmarkGateway call refused before its records were read (no or wrong certificate).
+  void CountRefusedCall(const std::string& reason);
+
+  void Shutdown();  // stops the tick thread; idempotent
+
+ private:
+  LocationHub(Options options, std::unique_ptr<SqliteDb> db);
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RefreshNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteKeys(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Evaluates `nodes`; saves those whose verdict changed and reports (events) those whose
+  // verdict, proof requirement or excluding landmarks changed.
+  absl::Status Judge(const std::vector<std::string>& nodes, const LocationPolicyView& p,
+                     std::vector<NodeEvent>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  NodeEvent::Location Explain(const NodeVerdict& v) const;
+  void Emit(std::vector<NodeEvent> events);
+  void Run();
+
+  const Options options_;
+  std::unique_ptr<LocationMetrics> metrics_;
+
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  LocationBook book_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);      // node -> spki
+  std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);             // newest per node
+  absl::flat_hash_map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);  // event keys
+  absl::flat_hash_map<std::string, absl::Time> key_written_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex pending_mu_;
+  struct PendingKey {
+    std::string node_id, spki_der, source;
+    bool pem = false;  // spki_der holds a PEM certificate still to be read
+  };
+  std::vector<PendingKey> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
+  absl::CondVar wake_;
+  bool stopping_ ABSL_GUARDED_BY(pending_mu_) = false;
+
+  std::thread thread_;
+};
+
+}  // namespace prov::server::location

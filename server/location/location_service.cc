@@ -1,0 +1,35 @@
+#include "server/location/location_service.h"
+
+namespace prov::server::location {
+
+grpc::Status LocationServiceImpl::GetNodeLocation(
+    grpc::ServerContext* context, const provenance::v1::GetNodeLocationRequest* request,
+    provenance::v1::NodeLocation* response) {
+  if (auto s = auth_.Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  if (request->node_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: empty");
+  }
+  auto loc = hub_.GetNodeLocation(request->node_id());
+  if (!loc.ok())
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(loc.status().message()));
+  *response = *std::move(loc);
+  return grpc::Status::OK;
+}
+
+grpc::Status LocationServiceImpl::ListNodeLocations(
+    grpc::ServerContext* context, const provenance::v1::ListNodeLocationsRequest* request,
+    provenance::v1::ListNodeLocationsResponse* response) {
+  if (auto s = auth_.Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  *response = hub_.ListNodeLocations(*request);
+  return grpc::Status::OK;
+}
+
+grpc::Status LocationServiceImpl::ListLandmarks(grpc::ServerContext* context,
+                                                const provenance::v1::ListLandmarksRequest*,
+                                                provenance::v1::ListLandmarksResponse* response) {
+  if (auto s = auth_.Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  *response = hub_.ListLandmarks();
+  return grpc::Status::OK;
+}
+
+}  // namespace prov::server::location

@@ -1,0 +1,192 @@
+// LocationHub with a real SQLite database and a fake clock: records stored and refused (counted),
+// verdicts refreshed on each accepted record and on the tick (freshness expiry), events for the
+// analysis engine only when a verdict changes, node keys from certificates, and a restart that
+// reloads the landmark's replay state and the verdicts.
+#include "server/location/location_hub.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "common/node_key.h"
+#include "common/testing/fake_clock.h"
+#include "server/store/location_store.h"
+#include "server/store/store.h"
+#include "tests/server/commit_batch.h"
+#include "tests/server/location_fixture.h"
+#include "tests/server/temp_dir.h"
+#include "tests/server/test_reports.h"
+
+namespace prov::server::location {
+namespace {
+
+using provenance::v1::LOCATION_VERDICT_CONTRADICTED;
+using provenance::v1::LOCATION_VERDICT_UNVERIFIED;
+using provenance::v1::LOCATION_VERDICT_VERIFIED;
+using testing::NodeMeasurement;
+using testing::SignRecord;
+
+class LocationHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = ParseLocationConfig(keys_.Yaml(2), "test.yaml");
+    ASSERT_TRUE(c.ok()) << c.status();
+    config_ = *std::move(c);
+    auto store = Store::Open(db_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    // Two nodes report with a location responder: n1 declared in fra1, n2 in sin1.
+    provenance::v1::NodeReport r1 = testing::MakeReport("n1", "b", 1, clock_.Now(), "fra1");
+    r1.mutable_node()->set_location_responder("10.0.0.1:7700");
+    provenance::v1::NodeReport r2 = testing::MakeReport("n2", "b", 1, clock_.Now(), "sin1");
+    r2.mutable_node()->set_location_responder("10.0.0.2:7700");
+    ASSERT_TRUE((*store)->Commit(testing::CommitBatch({&r1, &r2}), clock_.Now()).ok());
+    auto pem = GenerateNodeKeyPem();
+    n1_ = *prov::location::NodeAnswerSigner::FromKeyPem(*pem);
+    n1_pem_ = *pem;
+    n2_ = *prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
+    StartHub();
+  }
+  void StartHub() {
+    LocationHub::Options o;
+    o.db_path = db_;
+    o.config = &config_;
+    o.clock = &clock_;
+    o.policy = [this] { return LocationPolicyView{policy_, "p-test"}; };
+    o.events = [this](std::vector<NodeEvent> e) {
+      for (auto& x : e) events_.push_back(std::move(x));
+    };
+    o.tick = absl::ZeroDuration();
+    o.audit_refusals = [this](const std::string& landmark, int64_t records,
+                              const std::string& reasons, const std::string& first) {
+      audited_.push_back(absl::StrCat(landmark, " ", records, " ", reasons, " | ", first));
+    };
+    auto hub = LocationHub::Start(std::move(o));
+    ASSERT_TRUE(hub.ok()) << hub.status();
+    hub_ = *std::move(hub);
+  }
+  // Node keys arrive from certificates (n1: PEM of its key, the same path as a certificate's).
+  void BindKeys() {
+    hub_->NodeCertificateSeen("n1", n1_pem_, "stream");
+    hub_->NodeKeySeen("n2", n2_->public_key_der(), "stream");
+    ASSERT_TRUE(hub_->Tick().ok());
+  }
+  provenance::v1::SubmitMeasurementsResponse Submit(
+      std::initializer_list<provenance::v1::SignedMeasurement> records) {
+    provenance::v1::SubmitMeasurementsRequest req;
+    for (const auto& r : records) *req.add_records() = r;
+    auto res = hub_->Submit(req, "");
+    EXPECT_TRUE(res.ok()) << res.status();
+    return res.ok() ? *res : provenance::v1::SubmitMeasurementsResponse();
+  }
+
+  testing::TempDir dir_;
+  std::string db_ = dir_.path() + "/provd.db";
+  FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  testing::LocationKeys keys_;
+  LocationConfig config_;
+  policy::LocationPolicy policy_;
+  std::unique_ptr<prov::location::NodeAnswerSigner> n1_, n2_;
+  std::string n1_pem_;
+  std::vector<NodeEvent> events_;
+  std::vector<std::string> audited_;
+  std::unique_ptr<LocationHub> hub_;
+};
+
+TEST_F(LocationHubTest, NodesWithoutAKnownKeyAreNotAssigned) {
+  EXPECT_EQ(hub_->GetAssignment("lm-fra").targets_size(), 1);  // only the landmark lm-par
+  BindKeys();
+  const provenance::v1::Assignment a = hub_->GetAssignment("lm-fra");
+  ASSERT_EQ(a.targets_size(), 3);
+  EXPECT_EQ(a.targets(0).target_id(), "n1");
+  EXPECT_EQ(a.targets(0).udp_address(), "10.0.0.1:7700");
+  EXPECT_EQ(a.targets(0).public_key(), n1_->public_key_der());
+}
+
+TEST_F(LocationHubTest, VerdictsRefreshOnRecordsAndExpireOnTheTick) {
+  BindKeys();
+  events_.clear();
+  auto res = Submit(
+      {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get())),
+       SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, n2_.get()))});
+  EXPECT_EQ(res.accepted(), 2u);
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
+  EXPECT_EQ(hub_->GetNodeLocation("n2")->verdict(), LOCATION_VERDICT_CONTRADICTED);
+  ASSERT_EQ(events_.size(), 2u);  // one per changed verdict, for the engine's rules
+  EXPECT_EQ(events_[0].node_id, "n1");
+  EXPECT_EQ(events_[0].detail, "verified");
+  EXPECT_EQ(events_[1].detail, "contradicted");
+  EXPECT_EQ(events_[1].location.landmarks, std::vector<std::string>{"lm-fra"});
+  EXPECT_NE(events_[1].location.sentences[0].find("OUTSIDE"), std::string::npos)
+      << events_[1].location.sentences[0];
+
+  // Nothing new: the tick re-judges, nothing changed, no event.
+  events_.clear();
+  clock_.Advance(absl::Minutes(30));
+  ASSERT_TRUE(hub_->Tick().ok());
+  EXPECT_TRUE(events_.empty());
+  // Past max_age (1 h) the records prove nothing: the tick turns both unverified.
+  clock_.Advance(absl::Minutes(31));
+  ASSERT_TRUE(hub_->Tick().ok());
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
+  EXPECT_EQ(hub_->GetNodeLocation("n2")->verdict(), LOCATION_VERDICT_UNVERIFIED);
+  EXPECT_EQ(events_.size(), 2u);
+
+  auto list = hub_->ListNodeLocations({});
+  ASSERT_EQ(list.nodes_size(), 2);
+  provenance::v1::ListNodeLocationsRequest paged;
+  paged.set_limit(1);
+  auto page = hub_->ListNodeLocations(paged);
+  ASSERT_EQ(page.nodes_size(), 1);
+  EXPECT_EQ(page.next_after_node_id(), "n1");
+}
+
+TEST_F(LocationHubTest, RefusalsAreAnsweredAndARestartKeepsReplayState) {
+  BindKeys();
+  const auto rec =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 9, clock_.Now(), 0.5, n1_.get()));
+  EXPECT_EQ(Submit({rec}).accepted(), 1u);
+  auto again = Submit({rec});
+  ASSERT_EQ(again.refused_size(), 1);
+  EXPECT_EQ(again.refused(0).index(), 0u);
+  EXPECT_TRUE(absl::StartsWith(again.refused(0).reason(), "replay: landmark_seq 9"))
+      << again.refused(0).reason();
+  ASSERT_EQ(audited_.size(), 1u);  // one audit entry per landmark and call
+  EXPECT_TRUE(absl::StartsWith(audited_[0], "lm-fra 1 replay:1 | replay: landmark_seq 9"))
+      << audited_[0];
+  auto landmarks = hub_->ListLandmarks();
+  EXPECT_EQ(landmarks.landmarks(0).records_accepted(), 1u);
+  EXPECT_EQ(landmarks.landmarks(0).records_refused(), 1u);
+
+  // Forged answer: refused, and a forged event for n1.
+  events_.clear();
+  auto forged = Submit(
+      {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 10, clock_.Now(), 0.4, n2_.get()))});
+  ASSERT_EQ(forged.refused_size(), 1);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, NodeEvent::Kind::kLocationForged);
+  EXPECT_EQ(events_[0].detail, "lm-fra");
+
+  // provd restarts: the replay is still refused, the verdict is still there, no new events.
+  hub_.reset();
+  events_.clear();
+  StartHub();
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
+  EXPECT_EQ(Submit({rec}).refused_size(), 1);
+  ASSERT_TRUE(hub_->Tick().ok());
+  EXPECT_TRUE(events_.empty());
+
+  // The stored rows hold the exact signed bytes for the export.
+  auto db = SqliteDb::Open(db_, SqliteDb::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  auto verdicts = ListVerdicts(**db, "verified", "", 10);
+  ASSERT_TRUE(verdicts.ok());
+  ASSERT_EQ(verdicts->size(), 1u);
+  EXPECT_EQ((*verdicts)[0].disk_ids, "[1]");
+  auto stored = ReadMeasurements(**db, std::vector<int64_t>{1});
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].measurement, rec.measurement());
+  EXPECT_EQ((*stored)[0].signature, rec.landmark_signature());
+}
+
+}  // namespace
+}  // namespace prov::server::location
