@@ -105,6 +105,9 @@ void DropUnknownFields(provenance::v1::NodeReport& report) {
   if (report.has_health()) {
     Drop(*report.mutable_health());
     for (auto& e : *report.mutable_health()->mutable_collector_errors()) Drop(e);
+    if (report.health().has_location_responder()) {
+      Drop(*report.mutable_health()->mutable_location_responder());
+    }
   }
 }
 
