@@ -114,7 +114,8 @@ class LocationE2eTest : public ::testing::Test {
         std::vector<std::string>{"--tls-cert", Sub("server.pem"), "--tls-key", Sub("server.key"),
                                  "--tls-client-ca", Sub("ca.pem"), "--trust-domain", "prov.test",
                                  "--cert-roles", Sub("cert-roles"), "--location-config",
-                                 Sub("location.yaml"), "--export-interval", "0"});
+                                 Sub("location.yaml"), "--export-interval", "0", "--web-listen",
+                                 "127.0.0.1:0"});
     ASSERT_TRUE(provd_->ok()) << provd_->log();
   }
 
@@ -236,6 +237,26 @@ TEST_F(LocationE2eTest, HonestRelayedFarAndForgedNodes) {
   EXPECT_TRUE(absl::StrContains(far, "LOCATION_VERDICT_CONTRADICTED")) << far;
   const std::string forged = show("n-forged");
   EXPECT_FALSE(absl::StrContains(forged, "LOCATION_VERDICT_VERIFIED")) << forged;
+
+  // The dashboard's JSON route (the node location page's data) through provd's gateway onto the
+  // real LocationService, with the bootstrap admin token: the disk that excludes the site.
+  {
+    const std::string log = provd_->log();
+    const size_t at = log.find("dashboard on http://");
+    ASSERT_NE(at, std::string::npos) << log;
+    const std::string base = log.substr(at + 15, log.find_first_of("/\n", at + 22) - at - 15);
+    auto [crc, json] = RunCommand({"curl", "-s", "-H", "Authorization: Bearer " + provd_->token(),
+                                   base + "/api/locations/n-far"});
+    EXPECT_EQ(crc, 0) << json;
+    EXPECT_TRUE(absl::StrContains(json, "LOCATION_VERDICT_CONTRADICTED")) << base << ": " << json;
+    EXPECT_TRUE(absl::StrContains(json, "\"landmark_id\":\"lm-fra\"") ||
+                absl::StrContains(json, "\"landmarkId\":\"lm-fra\""))
+        << json;
+    auto [arc, anonymous] =
+        RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                    base + "/api/locations/n-far"});
+    EXPECT_EQ(anonymous, "401") << base;
+  }
 
   // The analyst's flags: contradicted (critical) on n-far, forged answers on n-forged.
   std::string flags;
