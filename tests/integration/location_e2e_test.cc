@@ -244,7 +244,8 @@ TEST_F(LocationE2eTest, HonestRelayedFarAndForgedNodes) {
     const std::string log = provd_->log();
     const size_t at = log.find("dashboard on http://");
     ASSERT_NE(at, std::string::npos) << log;
-    const std::string base = log.substr(at + 15, log.find_first_of("/\n", at + 22) - at - 15);
+    const size_t from = at + std::string("dashboard on ").size();  // "http://host:port/..."
+    const std::string base = log.substr(from, log.find_first_of("/\n", from + 7) - from);
     auto [crc, json] = RunCommand({"curl", "-s", "-H", "Authorization: Bearer " + provd_->token(),
                                    base + "/api/locations/n-far"});
     EXPECT_EQ(crc, 0) << json;
@@ -252,9 +253,8 @@ TEST_F(LocationE2eTest, HonestRelayedFarAndForgedNodes) {
     EXPECT_TRUE(absl::StrContains(json, "\"landmark_id\":\"lm-fra\"") ||
                 absl::StrContains(json, "\"landmarkId\":\"lm-fra\""))
         << json;
-    auto [arc, anonymous] =
-        RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                    base + "/api/locations/n-far"});
+    auto [arc, anonymous] = RunCommand(
+        {"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", base + "/api/locations/n-far"});
     EXPECT_EQ(anonymous, "401") << base;
   }
 
