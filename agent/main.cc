@@ -142,13 +142,8 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
     return absl::InvalidArgumentError(
         "--location-listen: needs the node key (--node-key, --cert-dir or --tls-key)");
   }
-  auto pem = prov::ReadFileToString(key_file, 1u << 16);
-  if (!pem.ok())
-    return absl::InvalidArgumentError(absl::StrCat("node key: ", pem.status().message()));
-  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyPem(*pem);
-  if (!signer.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(key_file, ": ", signer.status().message()));
-  }
+  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyFile(key_file);
+  if (!signer.ok()) return signer.status();
   auto responder = prov::agent::Responder::Start(
       listen, {.self_id = node_id, .landmark_keys = std::move(*keys), .limits = {}},
       std::move(*signer), prov::agent::SteadyClock::Get());
@@ -176,19 +171,14 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
 // Answers are signed with the key in `key_file` from now on; on failure the old key stays (and
 // the failure is logged).
 void SwapResponderKey(const std::string& key_file, prov::agent::Responder& responder) {
-  auto pem = prov::ReadFileToString(key_file, 1u << 16);
-  if (!pem.ok()) {
-    std::cerr << "prov-agent: location responder keeps its old key: " << pem.status().message()
+  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyFile(key_file);
+  if (!signer.ok()) {
+    std::cerr << "prov-agent: location responder keeps its old key: " << signer.status().message()
               << "\n";
     return;
   }
-  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyPem(*pem);
-  if (!signer.ok()) {
-    std::cerr << "prov-agent: location responder keeps its old key: " << key_file << ": "
-              << signer.status().message() << "\n";
-    return;
-  }
   responder.SetSigner(std::move(*signer));
+  std::cerr << "prov-agent: location responder now signs with the renewed key\n";
 }
 
 void FillResponderHealth(const prov::agent::Responder& responder,

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "common/testing/fake_clock.h"
@@ -117,6 +119,33 @@ TEST_F(ResponderTest, SetSignerOnARunningResponderSignsWithTheNewKey) {
   responder_->SetSigner(nullptr);  // ignored: still the renewed key
   EXPECT_TRUE(verifies(renewed.spki, 'd', 4));
   EXPECT_EQ(responder_->Counters().answered, 4u);
+}
+
+// What prov-agent does after Renew(): the renewed node.key, read from its file, swapped in.
+TEST_F(ResponderTest, RenewedKeyFileSwappedInSignsFromThenOn) {
+  const TestNode renewed = TestNode::Make();
+  const std::string path = ::testing::TempDir() + "/responder_test_renewed_node.key";
+  std::ofstream(path) << renewed.key_pem;
+  auto signer = NodeKeyAnswerSigner::FromKeyFile(path);
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  EXPECT_EQ((*signer)->public_key_der(), renewed.spki);
+  responder_->SetSigner(std::move(*signer));
+  auto answer = RoundTrip(landmark_.Probe("gpu-017", Nonce('k'), 7));
+  ASSERT_TRUE(answer.has_value());
+  auto parsed = location::ParseAnswer(*answer);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(location::VerifyNodeAnswer(
+      renewed.spki, location::AnswerMessage(Nonce('k'), "lm-fra-1", "gpu-017", 7),
+      parsed->signature));
+  // Unreadable or not a key: an error naming the file (the agent then keeps the old key).
+  auto missing = NodeKeyAnswerSigner::FromKeyFile(path + ".missing");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find(path + ".missing"), std::string::npos);
+  std::ofstream(path) << "not a key";
+  auto garbage = NodeKeyAnswerSigner::FromKeyFile(path);
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.status().message().find(path), std::string::npos);
+  std::remove(path.c_str());
 }
 
 // SetSigner from another thread while the responder answers: every answer verifies under one of
