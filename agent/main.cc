@@ -94,10 +94,11 @@ ABSL_FLAG(std::string, nvml_library, prov::agent::kDefaultNvmlLibrary, "NVML sha
 ABSL_FLAG(std::string, accelerator_catalog, "",
           "replacement PCI ID catalog (TSV); default built in");
 ABSL_FLAG(std::string, location_listen, "",
-          "location responder: UDP host:port answering landmark probes (issue 11); empty: off");
+          "location responder: UDP ip:port answering landmark probes (issue 11; numeric IPv4 "
+          "or [IPv6], no host names); empty: off");
 ABSL_FLAG(std::string, location_advertise, "",
-          "location responder: host:port landmarks probe (default: --location-listen unless it "
-          "is a wildcard address)");
+          "location responder: ip:port landmarks probe (numeric IPv4 or [IPv6]; default: "
+          "--location-listen unless it is a wildcard address)");
 ABSL_FLAG(std::string, landmark_keys, "",
           "location responder: file of '<landmark_id> ed25519-public <64 hex>' lines");
 ABSL_FLAG(std::string, node_key, "",
@@ -141,16 +142,11 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
     return absl::InvalidArgumentError(
         "--location-listen: needs the node key (--node-key, --cert-dir or --tls-key)");
   }
-  auto pem = prov::ReadFileToString(key_file, 1u << 16);
-  if (!pem.ok())
-    return absl::InvalidArgumentError(absl::StrCat("node key: ", pem.status().message()));
-  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyPem(*pem);
-  if (!signer.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(key_file, ": ", signer.status().message()));
-  }
+  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyFile(key_file);
+  if (!signer.ok()) return signer.status();
   auto responder = prov::agent::Responder::Start(
       listen, {.self_id = node_id, .landmark_keys = std::move(*keys), .limits = {}},
-      std::move(*signer), prov::RealClock::Get());
+      std::move(*signer), prov::agent::SteadyClock::Get());
   if (!responder.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--location-listen: ", responder.status().message()));
@@ -172,6 +168,19 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
   return advertise;
 }
 
+// Answers are signed with the key in `key_file` from now on; on failure the old key stays (and
+// the failure is logged).
+void SwapResponderKey(const std::string& key_file, prov::agent::Responder& responder) {
+  auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyFile(key_file);
+  if (!signer.ok()) {
+    std::cerr << "prov-agent: location responder keeps its old key: " << signer.status().message()
+              << "\n";
+    return;
+  }
+  responder.SetSigner(std::move(*signer));
+  std::cerr << "prov-agent: location responder now signs with the renewed key\n";
+}
+
 void FillResponderHealth(const prov::agent::Responder& responder,
                          provenance::v1::AgentHealth* health) {
   const prov::agent::ResponderCounters c = responder.Counters();
@@ -181,7 +190,7 @@ void FillResponderHealth(const prov::agent::Responder& responder,
   out->set_refused_unknown_landmark(c.refused_unknown_landmark);
   out->set_refused_bad_signature(c.refused_bad_signature);
   out->set_refused_wrong_target(c.refused_wrong_target);
-  out->set_rate_limited(c.rate_limited_source + c.rate_limited_global);
+  out->set_rate_limited(c.rate_limited_source + c.rate_limited_global + c.rate_limited_verify);
   out->set_errors(c.sign_failures + c.send_errors);
 }
 
@@ -349,6 +358,10 @@ int main(int argc, char** argv) {
     }
     if (enroller.has_value() && enroller->RenewDue()) {
       if (auto renewed = enroller->Renew(); renewed.ok()) {
+        // The renewal made a new key, and provd checks answers against the key of the node's
+        // certificate: the responder signs with the new key before the uplink uses the new
+        // certificate.
+        if (responder) SwapResponderKey(renewed->key_file, *responder);
         if (auto next = prov::MakeClientCredentials(*renewed, false); next.ok()) {
           (*uplink)->SetCredentials(*next);
           std::cerr << "prov-agent: certificate renewed; next renewal at "

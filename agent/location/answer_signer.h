@@ -2,6 +2,7 @@
 // a landmark with its Ed25519 key (raw 64 bytes), so one Responder serves both.
 //
 //   PROV_ASSIGN_OR_RETURN(auto node, NodeKeyAnswerSigner::FromKeyPem(pem));   // prov-agent
+//   PROV_ASSIGN_OR_RETURN(auto renewed, NodeKeyAnswerSigner::FromKeyFile(tls.key_file));
 //   PROV_ASSIGN_OR_RETURN(auto lm, Ed25519AnswerSigner::FromSecretKey(sk));  // prov-landmark
 //   std::string sig = node->Sign(AnswerMessage(nonce, landmark, node_id, seq));
 //
@@ -31,6 +32,9 @@ class NodeKeyAnswerSigner final : public AnswerSigner {
     if (!signer.ok()) return signer.status();
     return std::unique_ptr<NodeKeyAnswerSigner>(new NodeKeyAnswerSigner(std::move(*signer)));
   }
+  // The PEM key in `path` (at most 64 KiB); errors name the file. prov-agent uses it at start and
+  // after each certificate renewal (the renewed node.key, swapped in with Responder::SetSigner).
+  static absl::StatusOr<std::unique_ptr<NodeKeyAnswerSigner>> FromKeyFile(const std::string& path);
   std::string Sign(absl::string_view message) const override { return signer_->Sign(message); }
   const std::string& public_key_der() const { return signer_->public_key_der(); }
 

@@ -8,21 +8,15 @@ namespace prov::agent {
 ProbeHandler::ProbeHandler(ProbeHandlerOptions options, std::unique_ptr<AnswerSigner> signer,
                            const Clock& clock)
     : self_id_(std::move(options.self_id)),
-      signer_(std::move(signer)),
       limiter_(options.limits, clock),
-      keys_(std::move(options.landmark_keys)) {}
+      keys_(std::move(options.landmark_keys)),
+      signer_(std::move(signer)) {}
 
 std::optional<std::string> ProbeHandler::Handle(absl::string_view datagram,
                                                 const std::string& source) {
-  switch (limiter_.Admit(source)) {
-    case Admission::kSourceLimited:
-      counters_.limited_source.fetch_add(1, std::memory_order_relaxed);
-      return std::nullopt;
-    case Admission::kGlobalLimited:
-      counters_.limited_global.fetch_add(1, std::memory_order_relaxed);
-      return std::nullopt;
-    case Admission::kAdmitted:
-      break;
+  if (!limiter_.AdmitSource(source)) {
+    counters_.limited_source.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
   }
   auto probe = location::ParseProbe(datagram);
   if (!probe.ok()) {
@@ -30,6 +24,7 @@ std::optional<std::string> ProbeHandler::Handle(absl::string_view datagram,
     return std::nullopt;
   }
   std::string landmark_key;
+  std::shared_ptr<const AnswerSigner> signer;
   {
     std::lock_guard<std::mutex> lock(keys_mu_);
     auto it = keys_.find(probe->landmark_id);
@@ -38,9 +33,14 @@ std::optional<std::string> ProbeHandler::Handle(absl::string_view datagram,
       return std::nullopt;
     }
     landmark_key = it->second;
+    signer = signer_;
   }
   if (probe->target_id != self_id_) {
     counters_.wrong_target.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  if (!limiter_.AdmitVerify()) {
+    counters_.limited_verify.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
   if (!location::VerifyEd25519Raw(
@@ -50,9 +50,13 @@ std::optional<std::string> ProbeHandler::Handle(absl::string_view datagram,
     counters_.bad_signature.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
+  if (!limiter_.AdmitAnswer()) {
+    counters_.limited_global.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
   location::AnswerDatagram answer{
       std::move(probe->nonce), probe->seq, std::move(probe->landmark_id), self_id_, {}};
-  answer.signature = signer_->Sign(
+  answer.signature = signer->Sign(
       location::AnswerMessage(answer.nonce, answer.landmark_id, answer.target_id, answer.seq));
   auto bytes = location::EncodeAnswer(answer);
   if (answer.signature.empty() || !bytes.ok()) {
@@ -72,12 +76,20 @@ ResponderCounters ProbeHandler::Counters() const {
                            .refused_wrong_target = get(counters_.wrong_target),
                            .rate_limited_source = get(counters_.limited_source),
                            .rate_limited_global = get(counters_.limited_global),
+                           .rate_limited_verify = get(counters_.limited_verify),
                            .sign_failures = get(counters_.sign_failures)};
 }
 
 void ProbeHandler::SetLandmarkKeys(LandmarkKeys keys) {
   std::lock_guard<std::mutex> lock(keys_mu_);
   keys_.swap(keys);  // the old map is freed outside the lock, when `keys` goes
+}
+
+void ProbeHandler::SetSigner(std::unique_ptr<AnswerSigner> signer) {
+  if (signer == nullptr) return;
+  std::shared_ptr<const AnswerSigner> next(std::move(signer));
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  signer_.swap(next);  // the old signer is freed outside the lock (or by Handle, if it holds it)
 }
 
 }  // namespace prov::agent

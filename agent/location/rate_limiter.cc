@@ -1,14 +1,26 @@
 #include "agent/location/rate_limiter.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace prov::agent {
+
+absl::Time SteadyClock::Now() const {
+  return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+const Clock& SteadyClock::Get() {
+  static const SteadyClock* clock = new SteadyClock();
+  return *clock;
+}
 
 bool TokenBucket::Take(absl::Time now) {
   if (now > last_) {
     tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * rate_);
-    last_ = now;
   }
+  // Time went backwards (a stepped clock): re-anchor, so refills go on from here rather than
+  // waiting until the clock is back where it was.
+  last_ = now;
   if (tokens_ < 1.0) return false;
   tokens_ -= 1.0;
   return true;
@@ -22,9 +34,10 @@ bool TokenBucket::Full(absl::Time now) const {
 RateLimiter::RateLimiter(RateLimits limits, const Clock& clock)
     : limits_(limits),
       clock_(clock),
-      global_(limits.global_rate, limits.global_burst, clock.Now()) {}
+      global_(limits.global_rate, limits.global_burst, clock.Now()),
+      verify_(limits.verify_rate, limits.verify_burst, clock.Now()) {}
 
-Admission RateLimiter::Admit(const std::string& source) {
+bool RateLimiter::AdmitSource(const std::string& source) {
   const absl::Time now = clock_.Now();
   auto it = sources_.find(source);
   if (it == sources_.end()) {
@@ -33,9 +46,7 @@ Admission RateLimiter::Admit(const std::string& source) {
              .emplace(source, TokenBucket(limits_.per_source_rate, limits_.per_source_burst, now))
              .first;
   }
-  if (!it->second.Take(now)) return Admission::kSourceLimited;
-  if (!global_.Take(now)) return Admission::kGlobalLimited;
-  return Admission::kAdmitted;
+  return it->second.Take(now);
 }
 
 void RateLimiter::MakeRoom(absl::Time now) {

@@ -1,15 +1,22 @@
-// Token buckets for the location responder: one per source address and one global, so neither a
-// single flooding sender nor many senders together can make the node sign without bound.
+// Token buckets for the location responder: one per source address, one for the landmark
+// signature checks and one for the answers signed, so neither a single flooding sender nor many
+// senders together can make the node verify or sign without bound, and junk cannot use up the
+// answers that real landmarks' probes need.
 //
 //   RateLimiter limiter({.per_source_rate = 100, .per_source_burst = 32,
-//                        .global_rate = 1000, .global_burst = 200}, clock);
-//   switch (limiter.Admit("10.0.0.5"))   // the source host, not its port { case
-//   Admission::kAdmitted: ... }
+//                        .global_rate = 1000, .global_burst = 200}, SteadyClock::Get());
+//   if (!limiter.AdmitSource("10.0.0.5")) ...   // first, per datagram (the host, not its port)
+//   ... parse, known landmark, own target id (cheap) ...
+//   if (!limiter.AdmitVerify()) ...             // before the Ed25519 check of the probe
+//   ... the landmark's signature verified ...
+//   if (!limiter.AdmitAnswer()) ...             // only now: the global answer bucket
 //
-// Time comes from the injected Clock (tests advance a FakeClock). At most max_sources buckets are
-// kept; when full, buckets that have refilled completely are dropped first, then the oldest-used
-// (a sender spraying source addresses can reset its own bucket that way, which is why the global
-// bucket exists).
+// Time comes from the injected Clock; production passes SteadyClock::Get() (monotonic: an NTP or
+// admin step of the wall clock does not stop refills), tests a FakeClock. A bucket that sees time
+// go backwards re-anchors there instead of waiting for the clock to catch up. At most max_sources
+// buckets are kept; when full, buckets that have refilled completely are dropped first, then the
+// oldest-used (a sender spraying source addresses can reset its own bucket that way, which is
+// why the verify and answer buckets exist).
 // Not thread-safe: the responder's one thread owns it.
 #pragma once
 
@@ -23,14 +30,22 @@
 namespace prov::agent {
 
 struct RateLimits {
-  double per_source_rate = 100;  // tokens (answers) per second per source address
+  double per_source_rate = 100;  // datagrams per second per source address
   double per_source_burst = 32;  // bucket size: two 16-probe bursts
-  double global_rate = 1000;     // all sources together
+  double global_rate = 1000;     // answers signed, all sources together
   double global_burst = 200;
+  double verify_rate = 2000;  // landmark signature checks, all sources together
+  double verify_burst = 400;
   size_t max_sources = 4096;
 };
 
-enum class Admission { kAdmitted, kSourceLimited, kGlobalLimited };
+// A monotonic Clock (std::chrono::steady_clock mapped onto absl::Time): only differences between
+// its readings mean anything. For rate limiting, never for timestamps that leave the process.
+class SteadyClock final : public Clock {
+ public:
+  absl::Time Now() const override;
+  static const Clock& Get();
+};
 
 class TokenBucket {
  public:
@@ -48,7 +63,9 @@ class TokenBucket {
 class RateLimiter {
  public:
   RateLimiter(RateLimits limits, const Clock& clock);
-  Admission Admit(const std::string& source);
+  bool AdmitSource(const std::string& source);
+  bool AdmitVerify() { return verify_.Take(clock_.Now()); }
+  bool AdmitAnswer() { return global_.Take(clock_.Now()); }
   size_t tracked_sources() const { return sources_.size(); }
 
  private:
@@ -56,6 +73,7 @@ class RateLimiter {
   RateLimits limits_;
   const Clock& clock_;
   TokenBucket global_;
+  TokenBucket verify_;
   absl::flat_hash_map<std::string, TokenBucket> sources_;
 };
 

@@ -4,14 +4,16 @@
 // answer back to the datagram's source at once.
 //
 //   auto responder = Responder::Start("0.0.0.0:7701",
-//       {.self_id = node_id, .landmark_keys = keys}, std::move(signer), RealClock::Get());
+//       {.self_id = node_id, .landmark_keys = keys}, std::move(signer), SteadyClock::Get());
 //   uint16_t port = (*responder)->local_address().port();
 //   ResponderCounters c = (*responder)->Counters();     // for AgentHealth
+//   (*responder)->SetSigner(std::move(new_signer));     // after a certificate renewal
 //   (*responder)->Stop();                               // prompt: wakes poll() through the pipe
 //
 // Errors: Start() fails (UNAVAILABLE / INVALID_ARGUMENT naming the address) when the address does
-// not parse or cannot be bound. Send failures are counted, never fatal. Thread-safe: Counters(),
-// SetLandmarkKeys() and Stop() from any thread; the destructor stops the thread.
+// not parse or cannot be bound (addresses are numeric, udp_socket.h). Send failures are counted,
+// never fatal. Thread-safe: Counters(), SetLandmarkKeys(), SetSigner() and Stop() from any thread;
+// the destructor stops the thread.
 #pragma once
 
 #include <memory>
@@ -37,6 +39,7 @@ class Responder {
   const location::UdpAddress& local_address() const { return socket_.local_address(); }
   ResponderCounters Counters() const;
   void SetLandmarkKeys(LandmarkKeys keys) { handler_.SetLandmarkKeys(std::move(keys)); }
+  void SetSigner(std::unique_ptr<AnswerSigner> signer) { handler_.SetSigner(std::move(signer)); }
   void Stop();
 
  private:

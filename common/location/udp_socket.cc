@@ -87,12 +87,20 @@ absl::StatusOr<UdpAddress> ResolveUdpAddress(absl::string_view host_port) {
     return absl::InvalidArgumentError(absl::StrCat(
         "address '", host_port, "' is not host:port (IPv6 as [addr]:port, port 0..65535)"));
   }
+  // Numeric only: a host name would mean a DNS lookup, which can stall a landmark's whole round
+  // (targets are resolved one after another) and lets whoever answers DNS pick the address.
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_NUMERICSERV | (host.empty() ? AI_PASSIVE : 0);
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (host.empty() ? AI_PASSIVE : 0);
   addrinfo* result = nullptr;
   const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &result);
+  if (rc == EAI_NONAME && !host.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "address '", host_port, "': host '", host,
+        "' is not a numeric IPv4 or IPv6 address (host names are not looked up; IPv6 as "
+        "[addr]:port)"));
+  }
   if (rc != 0 || result == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("address '", host_port, "': ", gai_strerror(rc)));

@@ -6,8 +6,10 @@
 //   PROV_RETURN_IF_ERROR(socket.SendTo(bytes, peer));
 //   auto got = socket.Receive(absl::Milliseconds(100));   // nullopt on timeout
 //
-// Addresses are "host:port": an IPv4 literal, "[v6]:port", or a host name (getaddrinfo, first
-// answer). Thread-safety: one thread receives; SendTo may be called from any thread.
+// Addresses are numeric "ip:port": an IPv4 literal ("10.0.0.5:7701") or "[v6]:port"
+// ("[2001:db8::5]:7701"); ":port" is the wildcard (listen only). Host names are refused, never
+// looked up (getaddrinfo with AI_NUMERICHOST | AI_NUMERICSERV): no DNS stall, no DNS-chosen peer.
+// Thread-safety: one thread receives; SendTo may be called from any thread.
 #pragma once
 
 #include <sys/socket.h>
@@ -30,8 +32,8 @@ struct UdpAddress {
   bool operator==(const UdpAddress& other) const;
 };
 
-// INVALID_ARGUMENT naming the text when it is not host:port with a port 0..65535, or the host
-// does not resolve.
+// INVALID_ARGUMENT naming the text when it is not ip:port with a port 0..65535, or the host is
+// not a numeric IPv4/IPv6 address (a host name: the error names it).
 absl::StatusOr<UdpAddress> ResolveUdpAddress(absl::string_view host_port);
 // True for "0.0.0.0:P", "[::]:P", ":P" (a listen address nobody can probe as such).
 bool IsWildcardAddress(absl::string_view host_port);

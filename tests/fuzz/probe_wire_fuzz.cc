@@ -40,7 +40,7 @@ prov::agent::ProbeHandler& Handler() {
                       .global_burst = 1e12,
                       .max_sources = 16};
     return new prov::agent::ProbeHandler(std::move(options), std::move(*signer),
-                                         prov::RealClock::Get());
+                                         prov::agent::SteadyClock::Get());
   }();
   return *handler;
 }

@@ -105,6 +105,21 @@ TEST_F(AgentResponderTest, BadFlagsAreClearErrors) {
   Start({"--location-listen=nonsense", "--landmark-keys=" + keys_file_, "--node-key=" + key_file_});
   EXPECT_EQ(Wait(), 2);
   EXPECT_TRUE(absl::StrContains(Err(), "--location-listen: address 'nonsense'")) << Err();
+  // UDP addresses are numeric (finding 12): a host name is named, never looked up.
+  Start({"--location-listen=localhost:0", "--landmark-keys=" + keys_file_,
+         "--node-key=" + key_file_});
+  EXPECT_EQ(Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(Err(),
+                                "--location-listen: address 'localhost:0': host "
+                                "'localhost' is not a numeric"))
+      << Err();
+  Start({"--location-listen=127.0.0.1:0", "--location-advertise=gpu-017.example:7701",
+         "--landmark-keys=" + keys_file_, "--node-key=" + key_file_});
+  EXPECT_EQ(Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(Err(),
+                                "--location-advertise: address 'gpu-017.example:7701': "
+                                "host 'gpu-017.example' is not a numeric"))
+      << Err();
   Start({"--location-listen=127.0.0.1:0", "--landmark-keys=" + keys_file_,
          "--node-key=" + keys_file_});
   EXPECT_EQ(Wait(), 2);

@@ -47,8 +47,24 @@ TEST(LandmarkConfigTest, ErrorsNameTheKey) {
   expect_error("id: lm-1\n" + base + "answer_timeout_ms: 0\n", "1..10000");
   expect_error("id: lm-1\nkey_file: k\nprovd: {address: a:1, tls_ca: c, tls_cert: x}\n",
                "go together");
+  // UDP addresses: numeric only (finding 12), the host name named in the error.
+  expect_error("id: lm-1\n" + base + "udp_listen: \"lm.example:7701\"\n",
+               "'udp_listen': address 'lm.example:7701': host 'lm.example' is not a numeric");
+  expect_error("id: lm-1\n" + base + "probe_bind: \"localhost:0\"\n", "'probe_bind'");
+  expect_error("id: lm-1\n" + base + "udp_listen: \"::1:7701\"\n", "[addr]:port");
   expect_error("id: [unclosed\n", "YAML line ");
   expect_error("- a\n- b\n", "must be a YAML map");
+}
+
+TEST(LandmarkConfigTest, AcceptsIPv4AndIPv6Literals) {
+  const std::string base = "id: lm-1\nkey_file: k\nprovd: {address: a:1, tls_ca: ca.pem}\n";
+  for (const std::string& listen : {"0.0.0.0:7701", "10.1.2.3:7701", "[::]:7701", "[::1]:7701",
+                                    "[2001:db8::5]:7701", ":7701"}) {
+    auto c = ParseLandmarkConfig(base + "udp_listen: \"" + listen + "\"\nprobe_bind: \"" +
+                                 (listen[0] == '[' ? "[::]:0" : "0.0.0.0:0") + "\"\n");
+    ASSERT_TRUE(c.ok()) << listen << ": " << c.status();
+    EXPECT_EQ(c->udp_listen, listen);
+  }
 }
 
 TEST(LandmarkConfigTest, LoadNamesTheFile) {

@@ -42,27 +42,55 @@ TEST(LandmarkKeysTest, LoadNamesTheFile) {
 
 TEST(RateLimiterTest, PerSourceBucketRefillsWithTheClock) {
   FakeClock clock;
-  RateLimiter limiter(
-      {.per_source_rate = 10, .per_source_burst = 3, .global_rate = 1000, .global_burst = 1000},
-      clock);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Admit("a"), Admission::kAdmitted);
-  EXPECT_EQ(limiter.Admit("a"), Admission::kSourceLimited);
-  EXPECT_EQ(limiter.Admit("b"), Admission::kAdmitted);  // another source has its own bucket
-  clock.Advance(absl::Milliseconds(100));               // one token at 10/s
-  EXPECT_EQ(limiter.Admit("a"), Admission::kAdmitted);
-  EXPECT_EQ(limiter.Admit("a"), Admission::kSourceLimited);
+  RateLimiter limiter({.per_source_rate = 10, .per_source_burst = 3}, clock);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.AdmitSource("a"));
+  EXPECT_FALSE(limiter.AdmitSource("a"));
+  EXPECT_TRUE(limiter.AdmitSource("b"));   // another source has its own bucket
+  clock.Advance(absl::Milliseconds(100));  // one token at 10/s
+  EXPECT_TRUE(limiter.AdmitSource("a"));
+  EXPECT_FALSE(limiter.AdmitSource("a"));
 }
 
-TEST(RateLimiterTest, GlobalBucketCapsAllSources) {
+TEST(RateLimiterTest, AnswerAndVerifyBucketsAreGlobalAndSeparate) {
+  FakeClock clock;
+  RateLimiter limiter({.global_rate = 1, .global_burst = 2, .verify_rate = 1, .verify_burst = 3},
+                      clock);
+  EXPECT_TRUE(limiter.AdmitAnswer());
+  EXPECT_TRUE(limiter.AdmitAnswer());
+  EXPECT_FALSE(limiter.AdmitAnswer());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.AdmitVerify()) << i;
+  EXPECT_FALSE(limiter.AdmitVerify());
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(limiter.AdmitAnswer());
+  EXPECT_TRUE(limiter.AdmitVerify());
+}
+
+// Finding 7: a wall clock stepped back (NTP, an admin) must not stop refills until it is back
+// where it was. The buckets re-anchor at the earlier time, and production uses SteadyClock.
+TEST(RateLimiterTest, AClockSteppedBackDoesNotStopRefills) {
   FakeClock clock;
   RateLimiter limiter(
-      {.per_source_rate = 100, .per_source_burst = 100, .global_rate = 1, .global_burst = 2},
-      clock);
-  EXPECT_EQ(limiter.Admit("a"), Admission::kAdmitted);
-  EXPECT_EQ(limiter.Admit("b"), Admission::kAdmitted);
-  EXPECT_EQ(limiter.Admit("c"), Admission::kGlobalLimited);
-  clock.Advance(absl::Seconds(1));
-  EXPECT_EQ(limiter.Admit("c"), Admission::kAdmitted);
+      {.per_source_rate = 10, .per_source_burst = 1, .global_rate = 10, .global_burst = 1}, clock);
+  EXPECT_TRUE(limiter.AdmitSource("a"));
+  EXPECT_TRUE(limiter.AdmitAnswer());
+  EXPECT_FALSE(limiter.AdmitSource("a"));
+  EXPECT_FALSE(limiter.AdmitAnswer());
+  clock.Advance(-absl::Hours(1));  // the step back
+  EXPECT_FALSE(limiter.AdmitSource("a"));
+  EXPECT_FALSE(limiter.AdmitAnswer());
+  clock.Advance(absl::Milliseconds(100));  // one token at 10/s, an hour before the old reading
+  EXPECT_TRUE(limiter.AdmitSource("a"));
+  EXPECT_TRUE(limiter.AdmitAnswer());
+}
+
+TEST(SteadyClockTest, NeverGoesBackwards) {
+  const Clock& clock = SteadyClock::Get();
+  absl::Time last = clock.Now();
+  for (int i = 0; i < 1000; ++i) {
+    const absl::Time now = clock.Now();
+    EXPECT_GE(now, last);
+    last = now;
+  }
 }
 
 TEST(RateLimiterTest, SourceTableStaysBounded) {
@@ -73,7 +101,7 @@ TEST(RateLimiterTest, SourceTableStaysBounded) {
                        .global_burst = 1e9,
                        .max_sources = 8},
                       clock);
-  for (int i = 0; i < 100; ++i) limiter.Admit("s" + std::to_string(i));
+  for (int i = 0; i < 100; ++i) limiter.AdmitSource("s" + std::to_string(i));
   EXPECT_LE(limiter.tracked_sources(), 8u);
 }
 

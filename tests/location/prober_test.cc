@@ -159,6 +159,67 @@ TEST_F(ProberTest, ReplayedAnswerIsInvalidWithWrongNonce) {
   EXPECT_EQ(m->invalid_samples(0).answer().nonce(), Nonce('o'));
 }
 
+// A responder double that answers each probe (with the real ProbeHandler) and sends the answer
+// twice: byte-identical (the network duplicated it) or signed again (a second, different answer
+// for the same nonce; ECDSA signatures differ each time).
+class TwiceAnsweringTarget {
+ public:
+  TwiceAnsweringTarget(const TestLandmark& landmark, const TestNode& node, bool sign_again)
+      : handler_({.self_id = "gpu-017",
+                  .landmark_keys = {{landmark.id, landmark.key.public_key}},
+                  .limits = {}},
+                 node.Signer(), RealClock::Get()),
+        thread_([this, sign_again] {
+          while (!stop_) {
+            auto got = socket_.Receive(absl::Milliseconds(20));
+            if (!got.ok() || !got->has_value()) continue;
+            const std::string host = (*got)->from.HostString();
+            auto answer = handler_.Handle((*got)->bytes, host);
+            if (!answer.has_value()) continue;
+            (void)socket_.SendTo(*answer, (*got)->from);
+            if (sign_again) answer = handler_.Handle((*got)->bytes, host);
+            if (answer.has_value()) (void)socket_.SendTo(*answer, (*got)->from);
+          }
+        }) {}
+  ~TwiceAnsweringTarget() {
+    stop_ = true;
+    thread_.join();
+  }
+  const location::UdpAddress& address() const { return socket_.local_address(); }
+
+ private:
+  location::UdpSocket socket_ = testing::ClientSocket();
+  agent::ProbeHandler handler_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Finding 6: a duplicated datagram must not turn an honest burst into an invalid (or refused)
+// record: provd refuses valid + invalid > probes_sent, and wrong_nonce samples raise forged.
+TEST_F(ProberTest, ByteIdenticalRepeatOfAnAnswerIsADuplicateNotInvalid) {
+  TwiceAnsweringTarget target(landmark_, node_, /*sign_again=*/false);
+  auto m = prober_->Burst(NodeTarget(target.address()), kFast);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->answers_valid(), 8u);
+  EXPECT_EQ(m->answers_invalid(), 0u);
+  EXPECT_EQ(m->invalid_samples_size(), 0);
+  // The window ends once every nonce was answered, so the last repeat may come after it.
+  EXPECT_GE(prober_->duplicate_answers(), 7u);
+  EXPECT_LE(prober_->duplicate_answers(), 8u);
+}
+
+// A second, different answer datagram for an answered nonce is still wrong_nonce.
+TEST_F(ProberTest, ADifferentSecondAnswerForANonceIsStillWrongNonce) {
+  TwiceAnsweringTarget target(landmark_, node_, /*sign_again=*/true);
+  auto m = prober_->Burst(NodeTarget(target.address()), kFast);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->answers_valid(), 8u);
+  EXPECT_GE(m->answers_invalid(), 7u);
+  ASSERT_GT(m->invalid_samples_size(), 0);
+  EXPECT_EQ(m->invalid_samples(0).reason(), "wrong_nonce");
+  EXPECT_EQ(prober_->duplicate_answers(), 0u);
+}
+
 TEST_F(ProberTest, SilentTargetGivesNoValidAnswers) {
   location::UdpSocket silent = testing::ClientSocket();
   auto m = prober_->Burst(
@@ -177,6 +238,59 @@ TEST_F(ProberTest, UnusableTargetIsAnError) {
   t = NodeTarget(responder_->local_address());
   t.set_target_id("bad id");
   EXPECT_FALSE(prober_->Burst(t, kFast).ok());
+}
+
+// Finding 12: a target advertising a host name is an error naming it, never a DNS lookup.
+TEST_F(ProberTest, HostNameTargetIsAnErrorNamingItNotALookup) {
+  pb::ProbeTarget t = NodeTarget(responder_->local_address());
+  t.set_udp_address("localhost:" + std::to_string(responder_->local_address().port()));
+  auto m = prober_->Burst(t, kFast);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("gpu-017"), std::string::npos) << m.status();
+  EXPECT_NE(m.status().message().find("host 'localhost' is not a numeric"), std::string::npos)
+      << m.status();
+  t.set_udp_address(":" + std::to_string(responder_->local_address().port()));
+  m = prober_->Burst(t, kFast);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("wildcard"), std::string::npos) << m.status();
+}
+
+TEST(UdpAddressTest, NumericIPv4AndIPv6OnlyNoLookups) {
+  auto v4 = location::ResolveUdpAddress("10.1.2.3:7701");
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(v4->ToString(), "10.1.2.3:7701");
+  auto v6 = location::ResolveUdpAddress("[2001:db8::5]:7701");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(v6->ToString(), "[2001:db8::5]:7701");
+  EXPECT_TRUE(location::ResolveUdpAddress("[::]:0").ok());
+  EXPECT_TRUE(location::ResolveUdpAddress(":7701").ok());  // wildcard, listen only
+  for (const char* bad : {"localhost:7701", "node.example:7701", "gpu-017.internal:1"}) {
+    auto r = location::ResolveUdpAddress(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("is not a numeric IPv4 or IPv6 address"), std::string::npos)
+        << r.status();
+  }
+  EXPECT_FALSE(location::ResolveUdpAddress("10.1.2.3:http").ok());  // numeric port too
+  EXPECT_FALSE(location::ResolveUdpAddress("::1:7701").ok());       // IPv6 needs brackets
+}
+
+// A responder and a prober on IPv6 loopback, where the machine has it.
+TEST_F(ProberTest, IPv6LiteralsWorkEndToEnd) {
+  auto v6 = location::ResolveUdpAddress("[::1]:0");
+  ASSERT_TRUE(v6.ok());
+  auto socket = location::UdpSocket::Bind(*v6);
+  if (!socket.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << socket.status();
+  auto responder =
+      agent::Responder::Start("[::1]:0",
+                              {.self_id = "gpu-017",
+                               .landmark_keys = {{landmark_.id, landmark_.key.public_key}},
+                               .limits = {}},
+                              node_.Signer(), RealClock::Get());
+  ASSERT_TRUE(responder.ok()) << responder.status();
+  Prober prober(std::move(*socket), landmark_.id, landmark_.key.secret_key, 1);
+  auto m = prober.Burst(NodeTarget((*responder)->local_address()), kFast);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->answers_valid(), 8u);
 }
 
 TEST_F(ProberTest, ManyTargetsAtOnceKeepTheirAnswersApart) {

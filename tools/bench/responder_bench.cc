@@ -81,8 +81,10 @@ int main(int argc, char** argv) {
                                                 .per_source_burst = 1e9,
                                                 .global_rate = 1e9,
                                                 .global_burst = 1e9,
+                                                .verify_rate = 1e9,
+                                                .verify_burst = 1e9,
                                                 .max_sources = 16}},
-                                    std::move(*signer), prov::RealClock::Get());
+                                    std::move(*signer), prov::agent::SteadyClock::Get());
   if (!responder.ok()) {
     std::fprintf(stderr, "responder: %s\n", std::string(responder.status().message()).c_str());
     return 1;

@@ -31,7 +31,9 @@ absl::StatusOr<RoundSummary> Landmark::RunRound(const std::string& landmark_id) 
   const std::vector<pb::ProbeTarget> targets(assignment->targets().begin(),
                                              assignment->targets().end());
   round.targets = targets.size();
+  const uint64_t duplicates_before = prober_.duplicate_answers();
   std::vector<absl::StatusOr<pb::Measurement>> measured = prober_.BurstMany(targets, burst);
+  round.duplicates = prober_.duplicate_answers() - duplicates_before;
   std::vector<pb::SignedMeasurement> records;
   for (absl::StatusOr<pb::Measurement>& measurement : measured) {
     if (!measurement.ok()) {

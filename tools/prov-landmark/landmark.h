@@ -26,7 +26,8 @@ namespace prov::landmark {
 
 struct RoundSummary {
   size_t targets = 0;
-  size_t skipped = 0;  // not probed: unusable address or id
+  size_t skipped = 0;       // not probed: unusable address or id
+  uint64_t duplicates = 0;  // byte-identical repeats of accepted answers (Prober), not counted
   SubmitSummary submitted;
   absl::Duration interval = absl::Seconds(60);  // from the assignment
 };

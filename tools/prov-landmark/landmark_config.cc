@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
 #include "common/location/probe_wire.h"
+#include "common/location/udp_socket.h"
 
 namespace prov::landmark {
 namespace {
@@ -87,6 +88,16 @@ absl::StatusOr<LandmarkConfig> ParseRoot(const YAML::Node& root) {
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Bad("'provd.tls_cert' and 'provd.tls_key' go together");
+  }
+  // UDP addresses are numeric IPv4/[IPv6] literals (udp_socket.h): checked here so a host name
+  // stops the landmark at start, naming the key.
+  if (!c.udp_listen.empty()) {
+    if (auto a = location::ResolveUdpAddress(c.udp_listen); !a.ok()) {
+      return Bad(absl::StrCat("'udp_listen': ", a.status().message()));
+    }
+  }
+  if (auto a = location::ResolveUdpAddress(c.probe_bind); !a.ok()) {
+    return Bad(absl::StrCat("'probe_bind': ", a.status().message()));
   }
   if (c.state_file.empty()) c.state_file = c.key_file + ".state";
   return c;

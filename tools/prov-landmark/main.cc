@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     if (!answer_signer.ok()) return Fail(answer_signer.status().message());
     auto started = agent::Responder::Start(
         config->udp_listen, {.self_id = config->id, .landmark_keys = extra_keys, .limits = {}},
-        std::move(*answer_signer), clock);
+        std::move(*answer_signer), agent::SteadyClock::Get());
     if (!started.ok()) return Fail(absl::StrCat("udp_listen: ", started.status().message()));
     responder = std::move(*started);
   }
@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
       interval = round->interval;
       std::cerr << "prov-landmark: round: " << round->targets << " targets, "
                 << round->submitted.accepted << " records accepted, "
-                << round->submitted.refused.size() << " refused\n";
+                << round->submitted.refused.size() << " refused, " << round->duplicates
+                << " duplicate answers\n";
     } else {
       std::cerr << "prov-landmark: round failed: " << round.status().message() << "\n";
     }

@@ -96,7 +96,13 @@ std::vector<absl::StatusOr<pb::Measurement>> Prober::BurstMany(
 absl::StatusOr<Prober::TargetRun> Prober::Prepare(const pb::ProbeTarget& target, size_t index,
                                                   const BurstOptions& options) {
   if (auto s = location::ValidateWireId(target.target_id(), "target id"); !s.ok()) return s;
+  // Numeric only (udp_socket.h): a target advertising a host name is an error, never a DNS
+  // lookup that could stall the round.
   auto address = location::ResolveUdpAddress(target.udp_address());
+  if (address.ok() && location::IsWildcardAddress(target.udp_address())) {
+    address = absl::InvalidArgumentError(
+        absl::StrCat("address '", target.udp_address(), "' is a wildcard, not a target"));
+  }
   if (!address.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("target ", target.target_id(), ": ", address.status().message()));
@@ -196,7 +202,7 @@ void Prober::RunWindow(std::vector<TargetRun>& runs, const BurstOptions& options
 }
 
 pb::Measurement Prober::Evaluate(const pb::ProbeTarget& target, TargetRun& run,
-                                 const BurstOptions& options) const {
+                                 const BurstOptions& options) {
   const bool node = target.kind() == pb::PROBE_TARGET_KIND_NODE;
   pb::Measurement m;
   m.set_landmark_id(landmark_id_);
@@ -219,10 +225,17 @@ pb::Measurement Prober::Evaluate(const pb::ProbeTarget& target, TargetRun& run,
     }
   };
   std::map<std::string, Outstanding>& outstanding = run.outstanding;
+  std::map<std::string, const std::string*> accepted;  // nonce -> the datagram that answered it
   for (const Received& r : run.received) {
     auto answer = location::ParseAnswer(r.bytes);
     if (!answer.ok()) {
       refuse("malformed", nullptr, 0);
+      continue;
+    }
+    // The network (or the target's stack) delivered an accepted answer twice: not a second
+    // answer, not evidence of anything. Counted apart, never a sample.
+    if (auto a = accepted.find(answer->nonce); a != accepted.end() && *a->second == r.bytes) {
+      ++duplicate_answers_;
       continue;
     }
     if (answer->landmark_id != landmark_id_ || answer->target_id != target.target_id()) {
@@ -245,6 +258,7 @@ pb::Measurement Prober::Evaluate(const pb::ProbeTarget& target, TargetRun& run,
       continue;
     }
     it->second.answered = true;
+    accepted[answer->nonce] = &r.bytes;
     if (r.at - it->second.sent > absl::ToChronoMicroseconds(options.answer_timeout)) {
       refuse("late", &*answer, rtt);
       continue;

@@ -18,10 +18,13 @@
 //                answer_timeout of its probe;
 //   malformed    not an answer datagram (probe_wire.h);
 //   wrong_target answer for another landmark or target id;
-//   wrong_nonce  the nonce is not one of this burst's outstanding probes (a replay, a duplicate)
-//                or its seq differs from the probe's;
+//   wrong_nonce  the nonce is not one of this burst's outstanding probes (a replay), it was
+//                answered already by a different datagram, or its seq differs from the probe's;
 //   bad_signature the signature does not verify with the assigned key (a forged answerer);
 //   late         a valid answer that came after answer_timeout.
+// A byte-identical repeat of the datagram that answered a nonce (the network duplicated it) is
+// none of these: it is a duplicate, counted in duplicate_answers(), never in answers_invalid
+// (provd refuses a record with more answers than probes) and never a sample.
 // rtt_min_ms / rtt_median_ms are over valid answers (0 when none); up to 4 invalid answers travel
 // as samples. A window lasts (probes - 1) * spacing plus the last answer's round trip, and at
 // most answer_timeout more when answers are missing; 1,500 targets at the defaults (16 probes,
@@ -67,6 +70,8 @@ class Prober {
   std::vector<absl::StatusOr<provenance::v1::Measurement>> BurstMany(
       const std::vector<provenance::v1::ProbeTarget>& targets, const BurstOptions& options);
   const location::UdpSocket& socket() const { return socket_; }
+  // Byte-identical repeats of accepted answers, since the Prober was made.
+  uint64_t duplicate_answers() const { return duplicate_answers_; }
 
  private:
   struct TargetRun;
@@ -74,7 +79,7 @@ class Prober {
                                     const BurstOptions& options);
   void RunWindow(std::vector<TargetRun>& runs, const BurstOptions& options);
   provenance::v1::Measurement Evaluate(const provenance::v1::ProbeTarget& target, TargetRun& run,
-                                       const BurstOptions& options) const;
+                                       const BurstOptions& options);
 
   location::UdpSocket socket_;
   std::string landmark_id_;
@@ -82,6 +87,7 @@ class Prober {
   uint64_t seq_base_;
   NonceSource nonces_;
   std::map<std::string, uint64_t> next_seq_;  // per target id
+  uint64_t duplicate_answers_ = 0;
 };
 
 // 16 bytes from OpenSSL's CSPRNG.
