@@ -477,6 +477,9 @@ absl::Status ProvdServer::Init() {
     };
     lo.registry = s.metrics->registry().get();
     lo.tick = o.location_tick;
+    lo.revoked_at = [revoked = s.revoked_nodes.get()](const std::string& node_id) {
+      return revoked->RevokedAt(node_id);
+    };
     lo.audit_refusals = [denials = s.denials.get()](const std::string& landmark, int64_t records,
                                                     const std::string& reasons,
                                                     const std::string& first) {

@@ -12,7 +12,8 @@
 //
 // Refusal reasons (the metric's `reason` label; location.proto's header): malformed,
 // unknown_landmark, caller_mismatch, bad_landmark_signature, replay, clock_skew, clock_jump,
-// not_assigned, forged_answer.
+// not_assigned, node_revoked, previous_node_key (an answer signed by a key the node had before:
+// key rotation, refused without a flag), forged_answer.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,9 @@ struct LandmarkState {
 struct CheckedRecord {
   std::string refusal;  // empty: acceptable; else the reason (see above)
   std::string detail;   // a sentence naming what is wrong
+  // The landmark's signature verified: the record is the claimed landmark's (refusals count
+  // against it only then).
+  bool landmark_verified = false;
   // The node answer's signature failed (refused) or the landmark saw invalid answers (accepted):
   // a location_answer_forged fact on target_id.
   bool forged = false;
@@ -105,6 +109,8 @@ class LocationBook {
  private:
   // The node answer's verifier for a key (parsed once: OpenSSL's decoding is the costly part).
   const prov::location::NodeAnswerVerifier* Verifier(const std::string& spki_der) const;
+  bool SignedByOneOf(const std::vector<std::string>& keys, const std::string& message,
+                     const std::string& signature) const;
 
   const LocationConfig& config_;
   AssignmentTable assignment_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -137,15 +138,34 @@ absl::Status LocationHub::Load() {
   const absl::Time now = options_.clock->Now();
   PROV_ASSIGN_OR_RETURN(auto keys, ListNodeKeys(*db_));
   for (auto& k : keys) {
-    key_written_[k.node_id] = k.last_seen;
-    keys_[k.node_id] = std::move(k.spki_der);
+    NodeKeys& nk = keys_[k.node_id];
+    nk.keys.push_back(KeyInfo{std::move(k.spki_der), k.first_seen, k.last_seen, k.last_seen,
+                              k.source == "stream"});
+  }
+  for (auto& [node, nk] : keys_) {
+    // Active: the stream key seen last (ties: the newer key), else the newest node-CA key.
+    for (size_t i = 0; i < nk.keys.size(); ++i) {
+      const KeyInfo& k = nk.keys[i];
+      if (nk.active < 0) {
+        nk.active = static_cast<int>(i);
+        continue;
+      }
+      const KeyInfo& a = nk.keys[static_cast<size_t>(nk.active)];
+      if ((k.stream && !a.stream) ||
+          (k.stream == a.stream &&
+           std::tie(k.last_seen, k.first_seen) >= std::tie(a.last_seen, a.first_seen))) {
+        nk.active = static_cast<int>(i);
+      }
+    }
   }
   PROV_ASSIGN_OR_RETURN(auto states, ListLandmarkStates(*db_));
   for (const auto& st : states) {
     book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
                                                         st.last_record, st.accepted, st.refused});
   }
-  PROV_ASSIGN_OR_RETURN(auto records, ListMeasurementsSince(*db_, now - kReloadWindow));
+  // Only what verdicts can use: the newest record per (landmark, target) within max_age.
+  const absl::Duration window = std::min(options_.policy().location.max_age, kReloadWindow);
+  PROV_ASSIGN_OR_RETURN(auto records, ListNewestMeasurements(*db_, now - window));
   for (const auto& r : records) {
     book_.RestoreRecord(r.landmark_id, r.target_kind, r.target_id,
                         RecordRef{r.id, r.rtt_min_ms, r.measured_at, r.answers_valid > 0});
@@ -167,7 +187,14 @@ absl::Status LocationHub::Load() {
   return absl::OkStatus();
 }
 
+absl::Duration LocationHub::KeyGrace() const {
+  return 2 * absl::Seconds(options_.config->assignment.round_interval_seconds) +
+         std::max(options_.tick, absl::Seconds(30));
+}
+
 absl::Status LocationHub::RefreshNodes() {
+  const absl::Time now = options_.clock->Now();
+  const absl::Duration grace = KeyGrace();
   PROV_ASSIGN_OR_RETURN(auto rows, ListLocationNodes(*db_));
   std::vector<NodeTarget> targets;
   targets.reserve(rows.size());
@@ -175,7 +202,23 @@ absl::Status LocationHub::RefreshNodes() {
     NodeTarget t;
     t.node_id = row.node_id;
     t.responder = std::move(row.responder);
-    if (auto k = keys_.find(row.node_id); k != keys_.end()) t.spki_der = k->second;
+    std::optional<absl::Time> revoked;
+    if (options_.revoked_at) revoked = options_.revoked_at(row.node_id);
+    if (auto k = keys_.find(row.node_id); k != keys_.end()) {
+      const NodeKeys& nk = k->second;
+      if (nk.active >= 0) t.spki_der = nk.keys[static_cast<size_t>(nk.active)].spki;
+      bool newer_than_revocation = false;
+      for (const KeyInfo& key : nk.keys) {
+        t.known_keys.push_back(key.spki);
+        if (key.spki == t.spki_der || key.last_seen >= now - grace) {
+          t.accepted_keys.push_back(key.spki);
+        }
+        if (revoked.has_value() && key.first_seen > *revoked) newer_than_revocation = true;
+      }
+      t.revoked = revoked.has_value() && !newer_than_revocation;
+    } else {
+      t.revoked = revoked.has_value();
+    }
     t.datacenter =
         row.inventory_datacenter.empty() ? row.report_datacenter : row.inventory_datacenter;
     t.region = std::move(row.region);
@@ -219,13 +262,41 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
       }
       k.spki_der = *std::move(der);
     }
-    auto known = keys_.find(k.node_id);
-    const bool same = known != keys_.end() && known->second == k.spki_der;
-    auto written = key_written_.find(k.node_id);
-    if (same && written != key_written_.end() && now - written->second < kKeyRewrite) continue;
-    PROV_RETURN_IF_ERROR(UpsertNodeKey(*db_, {k.node_id, k.spki_der, now, now, k.source}));
-    keys_[k.node_id] = k.spki_der;
-    key_written_[k.node_id] = now;
+    NodeKeys& nk = keys_[k.node_id];
+    const bool stream = k.source == "stream";
+    auto it = std::find_if(nk.keys.begin(), nk.keys.end(),
+                           [&](const KeyInfo& known) { return known.spki == k.spki_der; });
+    bool write = false;
+    if (it == nk.keys.end()) {
+      nk.keys.push_back(KeyInfo{k.spki_der, now, now, now, stream});
+      it = nk.keys.end() - 1;
+      write = true;
+    }
+    const int index = static_cast<int>(it - nk.keys.begin());
+    it->last_seen = now;
+    if (stream && !it->stream) {
+      it->stream = true;
+      write = true;
+    }
+    // The key switches when a stream binds with it (not when the node CA issues it); a node no
+    // stream has bound yet takes its newest issued key.
+    const bool any_stream =
+        std::any_of(nk.keys.begin(), nk.keys.end(), [](const KeyInfo& key) { return key.stream; });
+    if (nk.active != index && (stream || !any_stream)) {
+      if (nk.active >= 0) {
+        KeyInfo& previous = nk.keys[static_cast<size_t>(nk.active)];
+        previous.last_seen = now;  // it was the node's key until now: accepted for the grace
+        previous.written = now;
+        PROV_RETURN_IF_ERROR(UpsertNodeKey(*db_, {k.node_id, previous.spki, previous.first_seen,
+                                                  now, previous.stream ? "stream" : "node_ca"}));
+      }
+      nk.active = index;
+      write = true;
+    }
+    if (!write && now - it->written < kKeyRewrite) continue;
+    PROV_RETURN_IF_ERROR(UpsertNodeKey(
+        *db_, {k.node_id, it->spki, it->first_seen, now, it->stream ? "stream" : "node_ca"}));
+    it->written = now;
   }
   return txn.Commit();
 }
@@ -341,7 +412,7 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
     std::map<std::string, int> reasons;
     std::string first;
   };
-  std::map<std::string, Refusals> refusals;  // by the record's landmark (else the caller)
+  std::map<std::string, Refusals> refusals;  // by the caller (see below)
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = options_.clock->Now();
@@ -366,15 +437,18 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
       }
       if (!c.refusal.empty()) {
         metrics_->Refused(c.refusal);
-        book_.CountRefusal(m.landmark_id());
-        if (options_.config->Landmark(m.landmark_id()) != nullptr)
-          landmarks.insert(m.landmark_id());
+        // Blamed on the authenticated caller; without one, on the claimed landmark only when its
+        // signature verified (anyone can write another landmark's id into a record).
+        const std::string who = !caller.empty()       ? caller
+                                : c.landmark_verified ? m.landmark_id()
+                                                      : std::string("unauthenticated");
+        if (options_.config->Landmark(who) != nullptr) {
+          book_.CountRefusal(who);
+          landmarks.insert(who);
+        }
         auto* r = response.add_refused();
         r->set_index(static_cast<uint32_t>(i));
         r->set_reason(absl::StrCat(c.refusal, ": ", c.detail));
-        const std::string who = !m.landmark_id().empty() ? m.landmark_id()
-                                : !caller.empty()        ? caller
-                                                         : std::string("unknown");
         Refusals& noted = refusals[ValidLandmarkId(who) ? who : std::string("invalid-id")];
         ++noted.records;
         ++noted.reasons[c.refusal];
