@@ -72,9 +72,10 @@ prov::location::VerifierParams ParamsOf(const policy::LocationPolicy& p) {
   return v;
 }
 
-CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& record,
-                                  const std::string& caller, absl::Time now,
-                                  const policy::LocationPolicy& p) const {
+CheckedRecord LocationBook::Check(
+    const provenance::v1::SignedMeasurement& record, const std::string& caller, absl::Time now,
+    const policy::LocationPolicy& p,
+    const absl::flat_hash_map<std::string, LandmarkState>* pending) const {
   CheckedRecord c;
   c.bytes = record.measurement();
   c.signature = record.landmark_signature();
@@ -105,11 +106,17 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
   }
   c.landmark_verified = true;
   if (std::string what = Malformed(m); !what.empty()) return refuse("malformed", what);
-  auto state = landmarks_.find(m.landmark_id());
-  if (state != landmarks_.end() && m.landmark_seq() <= state->second.last_seq) {
-    return refuse("replay", absl::StrCat("landmark_seq ", m.landmark_seq(),
-                                         " is not above the landmark's last accepted ",
-                                         state->second.last_seq));
+  const LandmarkState* state = nullptr;
+  if (pending != nullptr) {
+    if (auto it = pending->find(m.landmark_id()); it != pending->end()) state = &it->second;
+  }
+  if (state == nullptr) {
+    if (auto it = landmarks_.find(m.landmark_id()); it != landmarks_.end()) state = &it->second;
+  }
+  if (state != nullptr && m.landmark_seq() <= state->last_seq) {
+    return refuse("replay",
+                  absl::StrCat("landmark_seq ", m.landmark_seq(),
+                               " is not above the landmark's last accepted ", state->last_seq));
   }
   const absl::Time measured = FromProto(m.measured_at());
   if (absl::AbsDuration(measured - now) > p.clock_tolerance) {
@@ -119,10 +126,10 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
                      absl::FormatDuration(measured - now), " from provd's clock (tolerance ",
                      absl::FormatDuration(p.clock_tolerance), ")"));
   }
-  if (state != landmarks_.end() && measured < state->second.last_measured) {
+  if (state != nullptr && measured < state->last_measured) {
     return refuse("clock_jump",
                   absl::StrCat("measured_at is before the landmark's previous record (",
-                               absl::FormatTime(state->second.last_measured, absl::UTCTimeZone()),
+                               absl::FormatTime(state->last_measured, absl::UTCTimeZone()),
                                "): its clock jumped back"));
   }
   const bool node = m.target_kind() == PROBE_TARGET_KIND_NODE;

@@ -83,8 +83,12 @@ class LocationBook {
 
   // Validates a record against the configuration, the landmark's state and the assignment.
   // `caller`: the landmark the client certificate names ("" when provd requires none).
-  CheckedRecord Check(const provenance::v1::SignedMeasurement& record, const std::string& caller,
-                      absl::Time now, const policy::LocationPolicy& p) const;
+  // `pending` (may be null): landmark states of a batch not yet taken in (the hub checks a whole
+  // call before its transaction); a landmark found there is checked against that state.
+  CheckedRecord Check(
+      const provenance::v1::SignedMeasurement& record, const std::string& caller, absl::Time now,
+      const policy::LocationPolicy& p,
+      const absl::flat_hash_map<std::string, LandmarkState>* pending = nullptr) const;
   // Takes an acceptable record (Check's refusal empty), stored as `id`, into the state.
   void Accept(const CheckedRecord& record, int64_t id, absl::Time received);
   // Counts a refusal against its landmark (when the landmark is configured).

@@ -285,10 +285,13 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
     if (nk.active != index && (stream || !any_stream)) {
       if (nk.active >= 0) {
         KeyInfo& previous = nk.keys[static_cast<size_t>(nk.active)];
-        previous.last_seen = now;  // it was the node's key until now: accepted for the grace
+        // It was the node's key until now: accepted for the grace period. Stored a microsecond
+        // before the new key's last_seen, so a restart finds the same active key.
+        previous.last_seen = now - absl::Microseconds(1);
         previous.written = now;
-        PROV_RETURN_IF_ERROR(UpsertNodeKey(*db_, {k.node_id, previous.spki, previous.first_seen,
-                                                  now, previous.stream ? "stream" : "node_ca"}));
+        PROV_RETURN_IF_ERROR(
+            UpsertNodeKey(*db_, {k.node_id, previous.spki, previous.first_seen, previous.last_seen,
+                                 previous.stream ? "stream" : "node_ca"}));
       }
       nk.active = index;
       write = true;
@@ -312,9 +315,7 @@ absl::Status LocationHub::Tick() {
     std::set<std::string> nodes;
     for (const auto& [id, unused] : book_.assignment().nodes()) nodes.insert(id);
     for (std::string& id : book_.MeasuredNodes()) nodes.insert(std::move(id));
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
-    PROV_RETURN_IF_ERROR(txn.Commit());
     UpdateGauges();
   }
   Emit(std::move(events));
@@ -324,16 +325,27 @@ absl::Status LocationHub::Tick() {
 absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const LocationPolicyView& p,
                                 std::vector<NodeEvent>& events) {
   const absl::Time now = options_.clock->Now();
-  for (const std::string& node : nodes) {
-    NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
-    auto previous = verdicts_.find(node);
-    if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
-      std::string bytes;
-      v.location.SerializeToString(&bytes);
-      PROV_RETURN_IF_ERROR(SaveVerdict(
-          *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
-                 CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
+  std::vector<std::pair<std::string, NodeVerdict>> judged;
+  judged.reserve(nodes.size());
+  {
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    for (const std::string& node : nodes) {
+      NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
+      auto previous = verdicts_.find(node);
+      if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
+        std::string bytes;
+        v.location.SerializeToString(&bytes);
+        PROV_RETURN_IF_ERROR(SaveVerdict(
+            *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
+                   CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
+      }
+      judged.emplace_back(node, std::move(v));
     }
+    PROV_RETURN_IF_ERROR(txn.Commit());
+  }
+  // Committed: only now do the verdicts and what was reported change (a failed commit leaves
+  // both as they were, so the next tick saves and reports again).
+  for (auto& [node, v] : judged) {
     const std::string key = EventKey(v.location);
     auto reported = reported_.find(node);
     const bool quiet = reported == reported_.end() &&
@@ -416,14 +428,16 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = options_.clock->Now();
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    std::set<std::string> nodes, landmarks;
+    // 1. Every check (signatures included) before the write lock, against the book plus this
+    //    call's own accepted records (`pending`); nothing in the book changes yet.
+    absl::flat_hash_map<std::string, LandmarkState> pending;
+    std::vector<CheckedRecord> accepted;
+    std::vector<std::string> refused_reasons;
+    std::set<std::string> nodes;
     for (int i = 0; i < request.records_size(); ++i) {
-      const CheckedRecord c = book_.Check(request.records(i), caller, now, p.location);
+      CheckedRecord c = book_.Check(request.records(i), caller, now, p.location, &pending);
       const provenance::v1::Measurement& m = c.measurement;
-      const bool node = m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE;
       if (c.forged) {
-        metrics_->Forged();
         NodeEvent e;
         e.kind = NodeEvent::Kind::kLocationForged;
         e.node_id = m.target_id();
@@ -435,17 +449,20 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
         e.location.sentences.push_back(c.forged_detail);
         events.push_back(std::move(e));
       }
+      auto state_of = [&](const std::string& id) -> LandmarkState& {
+        auto it = pending.find(id);
+        if (it != pending.end()) return it->second;
+        auto known = book_.landmarks().find(id);
+        return pending[id] = known != book_.landmarks().end() ? known->second : LandmarkState{};
+      };
       if (!c.refusal.empty()) {
-        metrics_->Refused(c.refusal);
         // Blamed on the authenticated caller; without one, on the claimed landmark only when its
         // signature verified (anyone can write another landmark's id into a record).
         const std::string who = !caller.empty()       ? caller
                                 : c.landmark_verified ? m.landmark_id()
                                                       : std::string("unauthenticated");
-        if (options_.config->Landmark(who) != nullptr) {
-          book_.CountRefusal(who);
-          landmarks.insert(who);
-        }
+        if (options_.config->Landmark(who) != nullptr) ++state_of(who).refused;
+        refused_reasons.push_back(c.refusal);
         auto* r = response.add_refused();
         r->set_index(static_cast<uint32_t>(i));
         r->set_reason(absl::StrCat(c.refusal, ": ", c.detail));
@@ -455,33 +472,62 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
         if (noted.first.empty()) noted.first = r->reason();
         continue;
       }
-      StoredMeasurement row;
-      row.received_at = now;
-      row.landmark_id = m.landmark_id();
-      row.target_kind = node ? "node" : "landmark";
-      row.target_id = m.target_id();
-      row.measured_at = FromProto(m.measured_at());
-      row.landmark_seq = m.landmark_seq();
-      row.rtt_min_ms = m.rtt_min_ms();
-      row.answers_valid = m.answers_valid();
-      row.measurement = c.bytes;
-      row.signature = c.signature;
-      PROV_ASSIGN_OR_RETURN(int64_t id, InsertMeasurement(*db_, row));
-      book_.Accept(c, id, now);
-      metrics_->Accepted();
-      response.set_accepted(response.accepted() + 1);
-      landmarks.insert(m.landmark_id());
+      LandmarkState& st = state_of(m.landmark_id());
+      st.last_seq = m.landmark_seq();
+      st.last_measured = FromProto(m.measured_at());
+      st.last_record = now;
+      ++st.accepted;
       // A node record changes its node's verdict now; a calibration pair changes the speed of
       // two landmarks, which every node's next tick takes in.
-      if (node) nodes.insert(m.target_id());
+      if (m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE) nodes.insert(m.target_id());
+      accepted.push_back(std::move(c));
     }
-    for (const std::string& id : landmarks) {
-      const LandmarkState& st = book_.landmarks().at(id);
-      PROV_RETURN_IF_ERROR(SaveLandmarkState(
-          *db_, {id, st.last_seq, st.last_measured, st.last_record, st.accepted, st.refused}));
+    // 2. One transaction: the records and the landmarks' states.
+    std::vector<int64_t> ids;
+    ids.reserve(accepted.size());
+    {
+      PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+      for (const CheckedRecord& c : accepted) {
+        const provenance::v1::Measurement& m = c.measurement;
+        StoredMeasurement row;
+        row.received_at = now;
+        row.landmark_id = m.landmark_id();
+        row.target_kind =
+            m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark";
+        row.target_id = m.target_id();
+        row.measured_at = FromProto(m.measured_at());
+        row.landmark_seq = m.landmark_seq();
+        row.rtt_min_ms = m.rtt_min_ms();
+        row.answers_valid = m.answers_valid();
+        row.measurement = c.bytes;
+        row.signature = c.signature;
+        PROV_ASSIGN_OR_RETURN(int64_t id, InsertMeasurement(*db_, row));
+        ids.push_back(id);
+      }
+      for (const auto& [id, st] : pending) {
+        PROV_RETURN_IF_ERROR(SaveLandmarkState(
+            *db_, {id, st.last_seq, st.last_measured, st.last_record, st.accepted, st.refused}));
+      }
+      PROV_RETURN_IF_ERROR(txn.Commit());
     }
+    // 3. Committed: the book takes the records and states in; then the verdicts (their own
+    //    transaction; see Judge).
+    for (const auto& [id, st] : pending) book_.RestoreLandmark(id, st);
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      const provenance::v1::Measurement& m = accepted[i].measurement;
+      book_.RestoreRecord(
+          m.landmark_id(),
+          m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark",
+          m.target_id(),
+          RecordRef{ids[i], m.rtt_min_ms(), FromProto(m.measured_at()), m.answers_valid() > 0});
+    }
+    for (size_t i = 0; i < accepted.size(); ++i) metrics_->Accepted();
+    for (const std::string& reason : refused_reasons) metrics_->Refused(reason);
+    for (const NodeEvent& e : events) {
+      if (e.kind == NodeEvent::Kind::kLocationForged) metrics_->Forged();
+    }
+    response.set_accepted(static_cast<uint32_t>(accepted.size()));
     PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
-    PROV_RETURN_IF_ERROR(txn.Commit());
     UpdateGauges();
   }
   Emit(std::move(events));

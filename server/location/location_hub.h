@@ -13,7 +13,8 @@
 //   hub->Tick();   // the tick thread: node keys, assignment, freshness expiry of every verdict
 //
 // Threads: Submit, GetAssignment and the queries run on gRPC threads and serialise on one mutex
-// (a batch of up to 1,000 records is one transaction). NodeKeySeen only queues under a small
+// (a batch of up to 1,000 records is checked before its one write transaction; the book,
+// verdicts and reported events change only after a commit). NodeKeySeen only queues under a small
 // mutex (the AgentGateway reactor calls it). Tick runs every `tick` on the hub's own thread, or
 // from tests directly (tick zero: no thread). Records refused are counted by reason
 // (prov_location_records_refused_total) and against their landmark, and handed to

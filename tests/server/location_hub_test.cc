@@ -336,5 +336,31 @@ TEST_F(LocationHubTest, StartUpReadsOnlyTheNewestRecordPerLandmarkAndTarget) {
   ASSERT_EQ(hub_->GetNodeLocation("n1")->disks_size(), 1);
 }
 
+// Review #10: a call whose transaction fails changes nothing in memory: the same record is
+// accepted when sent again (not a "replay"), and no verdict or event came from the failed call.
+TEST_F(LocationHubTest, AFailedCommitLeavesTheBookAndVerdictsUnchanged) {
+  BindKeys();
+  events_.clear();
+  auto other = SqliteDb::Open(db_, SqliteDb::kReadWrite);
+  ASSERT_TRUE(other.ok());
+  // The landmark's state row fails to write, after the record's row was inserted.
+  ASSERT_TRUE((*other)
+                  ->Exec("CREATE TRIGGER fail_landmarks BEFORE INSERT ON location_landmarks "
+                         "BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                  .ok());
+  provenance::v1::SubmitMeasurementsRequest req;
+  *req.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get()));
+  EXPECT_FALSE(hub_->Submit(req, "").ok());
+  EXPECT_TRUE(events_.empty());
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
+  ASSERT_TRUE((*other)->Exec("DROP TRIGGER fail_landmarks").ok());
+  auto res = hub_->Submit(req, "");
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->accepted(), 1u);
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
+  EXPECT_EQ(hub_->ListLandmarks().landmarks(0).records_accepted(), 1u);
+}
+
 }  // namespace
 }  // namespace prov::server::location
