@@ -488,6 +488,7 @@ absl::Status ProvdServer::Init() {
     PROV_ASSIGN_OR_RETURN(s.location, location::LocationHub::Start(std::move(lo)));
     s.landmark_gateway = std::make_unique<location::LandmarkGatewayImpl>(
         *s.location, location::LandmarkAuthOptions{.require_client_cert = o.client_certificates,
+                                                   .allow_anonymous = o.credentials == nullptr,
                                                    .trust_domain = o.trust_domain});
     s.location_service = std::make_unique<location::LocationServiceImpl>(*s.location, *s.auth);
   }
