@@ -307,7 +307,10 @@ NodeVerdict LocationBook::Evaluate(const std::string& node_id, const policy::Loc
                                                                       : "";
   loc.set_datacenter(datacenter);
   loc.set_region(region);
-  loc.set_proof_required(p.ProofRequired(datacenter, region));
+  // With any proof requirement, a node whose declared site provd cannot place (no datacenter, or
+  // one without coordinates) needs proof: otherwise reporting an unknown datacenter would escape.
+  loc.set_proof_required(p.ProofRequired(datacenter, region) ||
+                         (!p.require_proof.empty() && site == nullptr));
   loc.set_verdict(provenance::v1::LOCATION_VERDICT_UNVERIFIED);
   if (node != nullptr && node->revoked) {
     loc.set_reason(absl::StrCat("Node ", node_id,

@@ -293,5 +293,20 @@ TEST_F(LocationBookTest, RevokedNodesAndUnwirableIdsAreNotAssigned) {
   EXPECT_NE(v.location.reason().find("probe datagram"), std::string::npos) << v.location.reason();
 }
 
+// Review #11: with require_proof set, a node declaring a datacenter provd has no coordinates for
+// (or none) cannot escape the requirement: it is proof-required (unverified, flagged).
+TEST_F(LocationBookTest, AnUnknownDatacenterCannotEscapeRequireProof) {
+  book_->SetAssignment(AssignmentTable::Build(
+      config_, {Target("n4", "10.0.0.4:7700", n1_->public_key_der(), "nowhere-9"),
+                Target("n5", "10.0.0.5:7700", n2_->public_key_der(), "")}));
+  EXPECT_FALSE(book_->Evaluate("n4", policy_, "p1", kNow).location.proof_required());
+  policy_.require_proof = {"eu-central"};
+  for (const char* node : {"n4", "n5"}) {
+    NodeVerdict v = book_->Evaluate(node, policy_, "p1", kNow);
+    EXPECT_EQ(v.location.verdict(), LOCATION_VERDICT_UNVERIFIED);
+    EXPECT_TRUE(v.location.proof_required()) << node;
+  }
+}
+
 }  // namespace
 }  // namespace prov::server::location
