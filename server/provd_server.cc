@@ -477,6 +477,9 @@ absl::Status ProvdServer::Init() {
     };
     lo.registry = s.metrics->registry().get();
     lo.tick = o.location_tick;
+    lo.revoked_at = [revoked = s.revoked_nodes.get()](const std::string& node_id) {
+      return revoked->RevokedAt(node_id);
+    };
     lo.audit_refusals = [denials = s.denials.get()](const std::string& landmark, int64_t records,
                                                     const std::string& reasons,
                                                     const std::string& first) {
@@ -485,6 +488,7 @@ absl::Status ProvdServer::Init() {
     PROV_ASSIGN_OR_RETURN(s.location, location::LocationHub::Start(std::move(lo)));
     s.landmark_gateway = std::make_unique<location::LandmarkGatewayImpl>(
         *s.location, location::LandmarkAuthOptions{.require_client_cert = o.client_certificates,
+                                                   .allow_anonymous = o.credentials == nullptr,
                                                    .trust_domain = o.trust_domain});
     s.location_service = std::make_unique<location::LocationServiceImpl>(*s.location, *s.auth);
   }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/location/probe_wire.h"
 #include "common/location/verifier.h"
 
 namespace prov::server::location {
@@ -43,8 +44,15 @@ AssignmentTable AssignmentTable::Build(const LocationConfig& config,
   AssignmentTable t;
   for (NodeTarget& node : nodes) {
     std::string id = node.node_id;
+    for (auto* keys : {&node.accepted_keys, &node.known_keys}) {
+      if (!node.spki_der.empty() &&
+          std::find(keys->begin(), keys->end(), node.spki_der) == keys->end()) {
+        keys->push_back(node.spki_der);
+      }
+    }
     const SiteConfig* site = config.Site(node.datacenter);
-    if (!node.responder.empty() && !node.spki_der.empty() && site != nullptr) {
+    if (!node.revoked && prov::location::ValidateWireId(id, "node id").ok() &&
+        !node.responder.empty() && !node.spki_der.empty() && site != nullptr) {
       for (const std::string& lm :
            NearestLandmarks(config, site->position, config.assignment.landmarks_per_node)) {
         t.by_landmark_[lm].push_back(id);
@@ -97,8 +105,14 @@ bool AssignmentTable::Assigned(const std::string& landmark_id, const std::string
 std::string AssignmentTable::Unassigned(const LocationConfig& config,
                                         const std::string& node_id) const {
   const NodeTarget* node = Node(node_id);
-  if (node == nullptr) return "provd knows no location responder for this node";
-  if (node->responder.empty()) return "the node's agent runs no location responder";
+  if (node == nullptr) return "provd knows no such node";
+  if (node->revoked) return "node revoked (provctl nodes revocations): its records are refused";
+  if (absl::Status s = prov::location::ValidateWireId(node_id, "node id"); !s.ok()) {
+    return absl::StrCat("the node id cannot be carried in a probe datagram (", s.message(), ")");
+  }
+  if (node->responder.empty()) {
+    return "no responder advertised (the node's agent runs no location responder)";
+  }
   if (node->spki_der.empty()) {
     return "provd knows no public key for the node (no client-certificate stream bound yet)";
   }

@@ -1,5 +1,6 @@
-// Which landmark probes what (issue 11): each node with a known responder address, a known public
-// key and a declared site with coordinates is probed by its N nearest landmarks (N =
+// Which landmark probes what (issue 11): each node that is not revoked, whose id fits the UDP wire
+// format (common/location/probe_wire.h: 1..64 of [A-Za-z0-9._:-]), with a known responder address,
+// a known public key and a declared site with coordinates is probed by its N nearest landmarks (N =
 // assignment.landmarks_per_node, ties by landmark id); every landmark with a UDP address is
 // probed by every other landmark (calibration pairs).
 //
@@ -25,9 +26,17 @@ namespace prov::server::location {
 struct NodeTarget {
   std::string node_id;
   std::string responder;   // "host:port" (NodeIdentity.location_responder); empty: none
-  std::string spki_der;    // its client certificate's key; empty: unknown
+  std::string spki_der;    // its active key (the newest a stream bound); empty: unknown
   std::string datacenter;  // declared: the inventory's, else its reports'
   std::string region;
+  // Keys whose answers are accepted now: the active key and those the node had within the grace
+  // period (a renewal's previous key, a key the node CA just issued). Build adds spki_der
+  // to both lists.
+  std::vector<std::string> accepted_keys;
+  // Every key provd has seen for the node: an answer signed by one of them is key rotation, not
+  // forgery.
+  std::vector<std::string> known_keys;
+  bool revoked = false;  // revoked (provctl nodes revoke) and no key seen since: never assigned
 };
 
 // The landmark ids nearest `site` (great circle), at most `n`, nearest first.
@@ -43,7 +52,8 @@ class AssignmentTable {
                                  absl::Time now) const;
   // Whether `landmark_id` is assigned node `node_id` (node targets only).
   bool Assigned(const std::string& landmark_id, const std::string& node_id) const;
-  // Why a node is not assigned ("" when it is): no responder, no key, no site coordinates.
+  // Why a node is not assigned ("" when it is): revoked, an id the wire format cannot carry, no
+  // responder, no key, no site coordinates.
   std::string Unassigned(const LocationConfig& config, const std::string& node_id) const;
   const NodeTarget* Node(const std::string& node_id) const;
   const absl::flat_hash_map<std::string, NodeTarget>& nodes() const { return nodes_; }

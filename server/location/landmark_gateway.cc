@@ -66,10 +66,14 @@ grpc::Status LandmarkGatewayImpl::Caller(const grpc::ServerContext& context,
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   const std::string leaf = FirstProperty(context, GRPC_X509_PEM_CERT_PROPERTY_NAME);
   if (auth == nullptr || !auth->IsPeerAuthenticated() || leaf.empty()) {
-    if (!options_.require_client_cert) return grpc::Status::OK;
+    if (!options_.require_client_cert && options_.allow_anonymous) return grpc::Status::OK;
     hub_.CountRefusedCall("caller_unauthenticated");
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "LandmarkGateway needs a landmark's client certificate");
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        options_.require_client_cert
+            ? "LandmarkGateway needs a landmark's client certificate"
+            : "LandmarkGateway needs a landmark's client certificate: provd serves it only with "
+              "--tls-client-ca (or, for tests, --insecure)");
   }
   auto id = LandmarkIdFromCert(leaf, options_.trust_domain);
   if (!id.ok() || id->empty()) {

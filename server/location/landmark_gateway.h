@@ -8,9 +8,10 @@
 // verified client certificate naming a landmark: a SAN URI spiffe://<td>/landmark/<id> (of
 // `trust_domain` when set), else the subject CN "landmark:<id>"; anything else (a node's or a
 // person's certificate, none at all) is refused and counted (reason "caller_not_landmark" /
-// "caller_unauthenticated"). Every record is in any case verified against the Ed25519 key the
-// location file configures for its landmark, and must be the caller's.
-// Thread-safe (the hub serialises).
+// "caller_unauthenticated"). Without it (server-only TLS) every call without a landmark
+// certificate is refused too, unless `allow_anonymous` (provd --insecure: tests). Every record is
+// in any case verified against the Ed25519 key the location file configures for its landmark, and
+// must be the caller's. Thread-safe (the hub serialises).
 #pragma once
 
 #include <string>
@@ -24,6 +25,10 @@ namespace prov::server::location {
 
 struct LandmarkAuthOptions {
   bool require_client_cert = false;
+  // Without require_client_cert, calls without a landmark certificate are refused (the gateway
+  // discloses node ids, responder addresses and keys) unless this is set: provd sets it only
+  // when it serves plain text (--insecure, for tests).
+  bool allow_anonymous = false;
   std::string trust_domain;  // empty: any
 };
 

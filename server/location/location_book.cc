@@ -42,8 +42,10 @@ std::string Malformed(const Measurement& m) {
   if (!FiniteNonNegative(m.rtt_min_ms()) || !FiniteNonNegative(m.rtt_median_ms())) {
     return "rtt_min_ms / rtt_median_ms must be finite and not negative";
   }
-  if (static_cast<uint64_t>(m.answers_valid()) + m.answers_invalid() > m.probes_sent()) {
-    return "more answers than probes sent";
+  // Only valid answers are bounded by the probes: a landmark may count a repeated datagram of an
+  // answered probe among the invalid ones.
+  if (static_cast<uint64_t>(m.answers_valid()) > m.probes_sent()) {
+    return "more valid answers than probes sent";
   }
   if (m.invalid_samples_size() > 16) return "more than 16 invalid_samples";
   if (m.answers_valid() > 0) {
@@ -70,9 +72,10 @@ prov::location::VerifierParams ParamsOf(const policy::LocationPolicy& p) {
   return v;
 }
 
-CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& record,
-                                  const std::string& caller, absl::Time now,
-                                  const policy::LocationPolicy& p) const {
+CheckedRecord LocationBook::Check(
+    const provenance::v1::SignedMeasurement& record, const std::string& caller, absl::Time now,
+    const policy::LocationPolicy& p,
+    const absl::flat_hash_map<std::string, LandmarkState>* pending) const {
   CheckedRecord c;
   c.bytes = record.measurement();
   c.signature = record.landmark_signature();
@@ -101,12 +104,19 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
                   absl::StrCat("landmark_signature does not verify against landmark ",
                                m.landmark_id(), "'s configured key"));
   }
+  c.landmark_verified = true;
   if (std::string what = Malformed(m); !what.empty()) return refuse("malformed", what);
-  auto state = landmarks_.find(m.landmark_id());
-  if (state != landmarks_.end() && m.landmark_seq() <= state->second.last_seq) {
-    return refuse("replay", absl::StrCat("landmark_seq ", m.landmark_seq(),
-                                         " is not above the landmark's last accepted ",
-                                         state->second.last_seq));
+  const LandmarkState* state = nullptr;
+  if (pending != nullptr) {
+    if (auto it = pending->find(m.landmark_id()); it != pending->end()) state = &it->second;
+  }
+  if (state == nullptr) {
+    if (auto it = landmarks_.find(m.landmark_id()); it != landmarks_.end()) state = &it->second;
+  }
+  if (state != nullptr && m.landmark_seq() <= state->last_seq) {
+    return refuse("replay",
+                  absl::StrCat("landmark_seq ", m.landmark_seq(),
+                               " is not above the landmark's last accepted ", state->last_seq));
   }
   const absl::Time measured = FromProto(m.measured_at());
   if (absl::AbsDuration(measured - now) > p.clock_tolerance) {
@@ -116,13 +126,18 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
                      absl::FormatDuration(measured - now), " from provd's clock (tolerance ",
                      absl::FormatDuration(p.clock_tolerance), ")"));
   }
-  if (state != landmarks_.end() && measured < state->second.last_measured) {
+  if (state != nullptr && measured < state->last_measured) {
     return refuse("clock_jump",
                   absl::StrCat("measured_at is before the landmark's previous record (",
-                               absl::FormatTime(state->second.last_measured, absl::UTCTimeZone()),
+                               absl::FormatTime(state->last_measured, absl::UTCTimeZone()),
                                "): its clock jumped back"));
   }
   const bool node = m.target_kind() == PROBE_TARGET_KIND_NODE;
+  const NodeTarget* target_node = node ? assignment_.Node(m.target_id()) : nullptr;
+  if (target_node != nullptr && target_node->revoked) {
+    return refuse("node_revoked", absl::StrCat("node ", m.target_id(),
+                                               " is revoked: its location records are refused"));
+  }
   const LandmarkConfig* target_lm = node ? nullptr : config_.Landmark(m.target_id());
   if (node ? !assignment_.Assigned(m.landmark_id(), m.target_id())
            : (target_lm == nullptr || target_lm == lm || target_lm->udp_address.empty())) {
@@ -134,8 +149,13 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
         m.min_answer().nonce(), m.landmark_id(), m.target_id(), m.min_answer().seq());
     bool ok = false;
     if (node) {
-      const auto* verifier = Verifier(assignment_.Node(m.target_id())->spki_der);
-      ok = verifier != nullptr && verifier->Verify(message, m.min_answer().signature());
+      ok = SignedByOneOf(target_node->accepted_keys, message, m.min_answer().signature());
+      if (!ok && SignedByOneOf(target_node->known_keys, message, m.min_answer().signature())) {
+        // Signed by a key the node had: its key changed (renewal), nothing was forged.
+        return refuse("previous_node_key",
+                      absl::StrCat("min_answer.signature verifies only against a key node ",
+                                   m.target_id(), " no longer uses (key rotation; no flag)"));
+      }
     } else {
       ok = prov::location::VerifyEd25519Raw(target_lm->public_key, message,
                                             m.min_answer().signature());
@@ -155,6 +175,19 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
   }
   if (node) {
     for (const auto& bad : m.invalid_samples()) {
+      const auto& a = bad.answer();
+      if (bad.reason() == "bad_signature" &&
+          SignedByOneOf(
+              target_node->known_keys,
+              prov::location::AnswerMessage(a.nonce(), m.landmark_id(), m.target_id(), a.seq()),
+              a.signature())) {
+        continue;  // the landmark checked against another key of the node: key rotation
+      }
+      if (bad.reason() == "wrong_nonce" && m.answers_valid() > 0 &&
+          a.nonce() == m.min_answer().nonce() && a.seq() == m.min_answer().seq() &&
+          a.signature() == m.min_answer().signature()) {
+        continue;  // a byte-identical repeat of the accepted answer: a duplicated datagram
+      }
       if (bad.reason() == "bad_signature" || bad.reason() == "wrong_nonce" ||
           bad.reason() == "wrong_target") {
         c.forged = true;
@@ -168,6 +201,15 @@ CheckedRecord LocationBook::Check(const provenance::v1::SignedMeasurement& recor
     }
   }
   return c;
+}
+
+bool LocationBook::SignedByOneOf(const std::vector<std::string>& keys, const std::string& message,
+                                 const std::string& signature) const {
+  for (const std::string& key : keys) {
+    const auto* verifier = Verifier(key);
+    if (verifier != nullptr && verifier->Verify(message, signature)) return true;
+  }
+  return false;
 }
 
 const prov::location::NodeAnswerVerifier* LocationBook::Verifier(
@@ -265,8 +307,17 @@ NodeVerdict LocationBook::Evaluate(const std::string& node_id, const policy::Loc
                                                                       : "";
   loc.set_datacenter(datacenter);
   loc.set_region(region);
-  loc.set_proof_required(p.ProofRequired(datacenter, region));
+  // With any proof requirement, a node whose declared site provd cannot place (no datacenter, or
+  // one without coordinates) needs proof: otherwise reporting an unknown datacenter would escape.
+  loc.set_proof_required(p.ProofRequired(datacenter, region) ||
+                         (!p.require_proof.empty() && site == nullptr));
   loc.set_verdict(provenance::v1::LOCATION_VERDICT_UNVERIFIED);
+  if (node != nullptr && node->revoked) {
+    loc.set_reason(absl::StrCat("Node ", node_id,
+                                " revoked (provctl nodes revocations): its location records are "
+                                "refused and it is not probed"));
+    return v;
+  }
   if (site == nullptr) {
     loc.set_reason(
         datacenter.empty()

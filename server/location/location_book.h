@@ -12,7 +12,8 @@
 //
 // Refusal reasons (the metric's `reason` label; location.proto's header): malformed,
 // unknown_landmark, caller_mismatch, bad_landmark_signature, replay, clock_skew, clock_jump,
-// not_assigned, forged_answer.
+// not_assigned, node_revoked, previous_node_key (an answer signed by a key the node had before:
+// key rotation, refused without a flag), forged_answer.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,9 @@ struct LandmarkState {
 struct CheckedRecord {
   std::string refusal;  // empty: acceptable; else the reason (see above)
   std::string detail;   // a sentence naming what is wrong
+  // The landmark's signature verified: the record is the claimed landmark's (refusals count
+  // against it only then).
+  bool landmark_verified = false;
   // The node answer's signature failed (refused) or the landmark saw invalid answers (accepted):
   // a location_answer_forged fact on target_id.
   bool forged = false;
@@ -79,8 +83,12 @@ class LocationBook {
 
   // Validates a record against the configuration, the landmark's state and the assignment.
   // `caller`: the landmark the client certificate names ("" when provd requires none).
-  CheckedRecord Check(const provenance::v1::SignedMeasurement& record, const std::string& caller,
-                      absl::Time now, const policy::LocationPolicy& p) const;
+  // `pending` (may be null): landmark states of a batch not yet taken in (the hub checks a whole
+  // call before its transaction); a landmark found there is checked against that state.
+  CheckedRecord Check(
+      const provenance::v1::SignedMeasurement& record, const std::string& caller, absl::Time now,
+      const policy::LocationPolicy& p,
+      const absl::flat_hash_map<std::string, LandmarkState>* pending = nullptr) const;
   // Takes an acceptable record (Check's refusal empty), stored as `id`, into the state.
   void Accept(const CheckedRecord& record, int64_t id, absl::Time received);
   // Counts a refusal against its landmark (when the landmark is configured).
@@ -105,6 +113,8 @@ class LocationBook {
  private:
   // The node answer's verifier for a key (parsed once: OpenSSL's decoding is the costly part).
   const prov::location::NodeAnswerVerifier* Verifier(const std::string& spki_der) const;
+  bool SignedByOneOf(const std::vector<std::string>& keys, const std::string& message,
+                     const std::string& signature) const;
 
   const LocationConfig& config_;
   AssignmentTable assignment_;

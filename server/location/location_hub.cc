@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -137,15 +138,34 @@ absl::Status LocationHub::Load() {
   const absl::Time now = options_.clock->Now();
   PROV_ASSIGN_OR_RETURN(auto keys, ListNodeKeys(*db_));
   for (auto& k : keys) {
-    key_written_[k.node_id] = k.last_seen;
-    keys_[k.node_id] = std::move(k.spki_der);
+    NodeKeys& nk = keys_[k.node_id];
+    nk.keys.push_back(KeyInfo{std::move(k.spki_der), k.first_seen, k.last_seen, k.last_seen,
+                              k.source == "stream"});
+  }
+  for (auto& [node, nk] : keys_) {
+    // Active: the stream key seen last (ties: the newer key), else the newest node-CA key.
+    for (size_t i = 0; i < nk.keys.size(); ++i) {
+      const KeyInfo& k = nk.keys[i];
+      if (nk.active < 0) {
+        nk.active = static_cast<int>(i);
+        continue;
+      }
+      const KeyInfo& a = nk.keys[static_cast<size_t>(nk.active)];
+      if ((k.stream && !a.stream) ||
+          (k.stream == a.stream &&
+           std::tie(k.last_seen, k.first_seen) >= std::tie(a.last_seen, a.first_seen))) {
+        nk.active = static_cast<int>(i);
+      }
+    }
   }
   PROV_ASSIGN_OR_RETURN(auto states, ListLandmarkStates(*db_));
   for (const auto& st : states) {
     book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
                                                         st.last_record, st.accepted, st.refused});
   }
-  PROV_ASSIGN_OR_RETURN(auto records, ListMeasurementsSince(*db_, now - kReloadWindow));
+  // Only what verdicts can use: the newest record per (landmark, target) within max_age.
+  const absl::Duration window = std::min(options_.policy().location.max_age, kReloadWindow);
+  PROV_ASSIGN_OR_RETURN(auto records, ListNewestMeasurements(*db_, now - window));
   for (const auto& r : records) {
     book_.RestoreRecord(r.landmark_id, r.target_kind, r.target_id,
                         RecordRef{r.id, r.rtt_min_ms, r.measured_at, r.answers_valid > 0});
@@ -167,7 +187,14 @@ absl::Status LocationHub::Load() {
   return absl::OkStatus();
 }
 
+absl::Duration LocationHub::KeyGrace() const {
+  return 2 * absl::Seconds(options_.config->assignment.round_interval_seconds) +
+         std::max(options_.tick, absl::Seconds(30));
+}
+
 absl::Status LocationHub::RefreshNodes() {
+  const absl::Time now = options_.clock->Now();
+  const absl::Duration grace = KeyGrace();
   PROV_ASSIGN_OR_RETURN(auto rows, ListLocationNodes(*db_));
   std::vector<NodeTarget> targets;
   targets.reserve(rows.size());
@@ -175,7 +202,23 @@ absl::Status LocationHub::RefreshNodes() {
     NodeTarget t;
     t.node_id = row.node_id;
     t.responder = std::move(row.responder);
-    if (auto k = keys_.find(row.node_id); k != keys_.end()) t.spki_der = k->second;
+    std::optional<absl::Time> revoked;
+    if (options_.revoked_at) revoked = options_.revoked_at(row.node_id);
+    if (auto k = keys_.find(row.node_id); k != keys_.end()) {
+      const NodeKeys& nk = k->second;
+      if (nk.active >= 0) t.spki_der = nk.keys[static_cast<size_t>(nk.active)].spki;
+      bool newer_than_revocation = false;
+      for (const KeyInfo& key : nk.keys) {
+        t.known_keys.push_back(key.spki);
+        if (key.spki == t.spki_der || key.last_seen >= now - grace) {
+          t.accepted_keys.push_back(key.spki);
+        }
+        if (revoked.has_value() && key.first_seen > *revoked) newer_than_revocation = true;
+      }
+      t.revoked = revoked.has_value() && !newer_than_revocation;
+    } else {
+      t.revoked = revoked.has_value();
+    }
     t.datacenter =
         row.inventory_datacenter.empty() ? row.report_datacenter : row.inventory_datacenter;
     t.region = std::move(row.region);
@@ -219,13 +262,44 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
       }
       k.spki_der = *std::move(der);
     }
-    auto known = keys_.find(k.node_id);
-    const bool same = known != keys_.end() && known->second == k.spki_der;
-    auto written = key_written_.find(k.node_id);
-    if (same && written != key_written_.end() && now - written->second < kKeyRewrite) continue;
-    PROV_RETURN_IF_ERROR(UpsertNodeKey(*db_, {k.node_id, k.spki_der, now, now, k.source}));
-    keys_[k.node_id] = k.spki_der;
-    key_written_[k.node_id] = now;
+    NodeKeys& nk = keys_[k.node_id];
+    const bool stream = k.source == "stream";
+    auto it = std::find_if(nk.keys.begin(), nk.keys.end(),
+                           [&](const KeyInfo& known) { return known.spki == k.spki_der; });
+    bool write = false;
+    if (it == nk.keys.end()) {
+      nk.keys.push_back(KeyInfo{k.spki_der, now, now, now, stream});
+      it = nk.keys.end() - 1;
+      write = true;
+    }
+    const int index = static_cast<int>(it - nk.keys.begin());
+    it->last_seen = now;
+    if (stream && !it->stream) {
+      it->stream = true;
+      write = true;
+    }
+    // The key switches when a stream binds with it (not when the node CA issues it); a node no
+    // stream has bound yet takes its newest issued key.
+    const bool any_stream =
+        std::any_of(nk.keys.begin(), nk.keys.end(), [](const KeyInfo& key) { return key.stream; });
+    if (nk.active != index && (stream || !any_stream)) {
+      if (nk.active >= 0) {
+        KeyInfo& previous = nk.keys[static_cast<size_t>(nk.active)];
+        // It was the node's key until now: accepted for the grace period. Stored a microsecond
+        // before the new key's last_seen, so a restart finds the same active key.
+        previous.last_seen = now - absl::Microseconds(1);
+        previous.written = now;
+        PROV_RETURN_IF_ERROR(
+            UpsertNodeKey(*db_, {k.node_id, previous.spki, previous.first_seen, previous.last_seen,
+                                 previous.stream ? "stream" : "node_ca"}));
+      }
+      nk.active = index;
+      write = true;
+    }
+    if (!write && now - it->written < kKeyRewrite) continue;
+    PROV_RETURN_IF_ERROR(UpsertNodeKey(
+        *db_, {k.node_id, it->spki, it->first_seen, now, it->stream ? "stream" : "node_ca"}));
+    it->written = now;
   }
   return txn.Commit();
 }
@@ -241,9 +315,7 @@ absl::Status LocationHub::Tick() {
     std::set<std::string> nodes;
     for (const auto& [id, unused] : book_.assignment().nodes()) nodes.insert(id);
     for (std::string& id : book_.MeasuredNodes()) nodes.insert(std::move(id));
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
-    PROV_RETURN_IF_ERROR(txn.Commit());
     UpdateGauges();
   }
   Emit(std::move(events));
@@ -253,16 +325,27 @@ absl::Status LocationHub::Tick() {
 absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const LocationPolicyView& p,
                                 std::vector<NodeEvent>& events) {
   const absl::Time now = options_.clock->Now();
-  for (const std::string& node : nodes) {
-    NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
-    auto previous = verdicts_.find(node);
-    if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
-      std::string bytes;
-      v.location.SerializeToString(&bytes);
-      PROV_RETURN_IF_ERROR(SaveVerdict(
-          *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
-                 CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
+  std::vector<std::pair<std::string, NodeVerdict>> judged;
+  judged.reserve(nodes.size());
+  {
+    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    for (const std::string& node : nodes) {
+      NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
+      auto previous = verdicts_.find(node);
+      if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
+        std::string bytes;
+        v.location.SerializeToString(&bytes);
+        PROV_RETURN_IF_ERROR(SaveVerdict(
+            *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
+                   CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
+      }
+      judged.emplace_back(node, std::move(v));
     }
+    PROV_RETURN_IF_ERROR(txn.Commit());
+  }
+  // Committed: only now do the verdicts and what was reported change (a failed commit leaves
+  // both as they were, so the next tick saves and reports again).
+  for (auto& [node, v] : judged) {
     const std::string key = EventKey(v.location);
     auto reported = reported_.find(node);
     const bool quiet = reported == reported_.end() &&
@@ -341,18 +424,20 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
     std::map<std::string, int> reasons;
     std::string first;
   };
-  std::map<std::string, Refusals> refusals;  // by the record's landmark (else the caller)
+  std::map<std::string, Refusals> refusals;  // by the caller (see below)
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = options_.clock->Now();
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    std::set<std::string> nodes, landmarks;
+    // 1. Every check (signatures included) before the write lock, against the book plus this
+    //    call's own accepted records (`pending`); nothing in the book changes yet.
+    absl::flat_hash_map<std::string, LandmarkState> pending;
+    std::vector<CheckedRecord> accepted;
+    std::vector<std::string> refused_reasons;
+    std::set<std::string> nodes;
     for (int i = 0; i < request.records_size(); ++i) {
-      const CheckedRecord c = book_.Check(request.records(i), caller, now, p.location);
+      CheckedRecord c = book_.Check(request.records(i), caller, now, p.location, &pending);
       const provenance::v1::Measurement& m = c.measurement;
-      const bool node = m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE;
       if (c.forged) {
-        metrics_->Forged();
         NodeEvent e;
         e.kind = NodeEvent::Kind::kLocationForged;
         e.node_id = m.target_id();
@@ -364,50 +449,89 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
         e.location.sentences.push_back(c.forged_detail);
         events.push_back(std::move(e));
       }
+      auto state_of = [&](const std::string& id) -> LandmarkState& {
+        auto it = pending.find(id);
+        if (it != pending.end()) return it->second;
+        auto known = book_.landmarks().find(id);
+        return pending[id] = known != book_.landmarks().end() ? known->second : LandmarkState{};
+      };
       if (!c.refusal.empty()) {
-        metrics_->Refused(c.refusal);
-        book_.CountRefusal(m.landmark_id());
-        if (options_.config->Landmark(m.landmark_id()) != nullptr)
-          landmarks.insert(m.landmark_id());
+        // Blamed on the authenticated caller; without one, on the claimed landmark only when its
+        // signature verified (anyone can write another landmark's id into a record).
+        const std::string who = !caller.empty()       ? caller
+                                : c.landmark_verified ? m.landmark_id()
+                                                      : std::string("unauthenticated");
+        if (options_.config->Landmark(who) != nullptr) ++state_of(who).refused;
+        refused_reasons.push_back(c.refusal);
         auto* r = response.add_refused();
         r->set_index(static_cast<uint32_t>(i));
         r->set_reason(absl::StrCat(c.refusal, ": ", c.detail));
-        const std::string who = !m.landmark_id().empty() ? m.landmark_id()
-                                : !caller.empty()        ? caller
-                                                         : std::string("unknown");
         Refusals& noted = refusals[ValidLandmarkId(who) ? who : std::string("invalid-id")];
         ++noted.records;
         ++noted.reasons[c.refusal];
         if (noted.first.empty()) noted.first = r->reason();
         continue;
       }
-      StoredMeasurement row;
-      row.received_at = now;
-      row.landmark_id = m.landmark_id();
-      row.target_kind = node ? "node" : "landmark";
-      row.target_id = m.target_id();
-      row.measured_at = FromProto(m.measured_at());
-      row.landmark_seq = m.landmark_seq();
-      row.rtt_min_ms = m.rtt_min_ms();
-      row.answers_valid = m.answers_valid();
-      row.measurement = c.bytes;
-      row.signature = c.signature;
-      PROV_ASSIGN_OR_RETURN(int64_t id, InsertMeasurement(*db_, row));
-      book_.Accept(c, id, now);
-      metrics_->Accepted();
-      response.set_accepted(response.accepted() + 1);
-      landmarks.insert(m.landmark_id());
+      LandmarkState& st = state_of(m.landmark_id());
+      st.last_seq = m.landmark_seq();
+      st.last_measured = FromProto(m.measured_at());
+      st.last_record = now;
+      ++st.accepted;
       // A node record changes its node's verdict now; a calibration pair changes the speed of
       // two landmarks, which every node's next tick takes in.
-      if (node) nodes.insert(m.target_id());
+      if (m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE) nodes.insert(m.target_id());
+      accepted.push_back(std::move(c));
     }
-    for (const std::string& id : landmarks) {
-      const LandmarkState& st = book_.landmarks().at(id);
-      PROV_RETURN_IF_ERROR(SaveLandmarkState(
-          *db_, {id, st.last_seq, st.last_measured, st.last_record, st.accepted, st.refused}));
+    // 2. One transaction: the records and the landmarks' states.
+    std::vector<int64_t> ids;
+    ids.reserve(accepted.size());
+    {
+      PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+      for (const CheckedRecord& c : accepted) {
+        const provenance::v1::Measurement& m = c.measurement;
+        StoredMeasurement row;
+        row.received_at = now;
+        row.landmark_id = m.landmark_id();
+        row.target_kind =
+            m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark";
+        row.target_id = m.target_id();
+        row.measured_at = FromProto(m.measured_at());
+        row.landmark_seq = m.landmark_seq();
+        row.rtt_min_ms = m.rtt_min_ms();
+        row.answers_valid = m.answers_valid();
+        row.measurement = c.bytes;
+        row.signature = c.signature;
+        PROV_ASSIGN_OR_RETURN(int64_t id, InsertMeasurement(*db_, row));
+        ids.push_back(id);
+      }
+      for (const auto& [id, st] : pending) {
+        PROV_RETURN_IF_ERROR(SaveLandmarkState(
+            *db_, {id, st.last_seq, st.last_measured, st.last_record, st.accepted, st.refused}));
+      }
+      PROV_RETURN_IF_ERROR(txn.Commit());
     }
-    PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
-    PROV_RETURN_IF_ERROR(txn.Commit());
+    // 3. Committed: the book takes the records and states in; then the verdicts (their own
+    //    transaction; see Judge).
+    for (const auto& [id, st] : pending) book_.RestoreLandmark(id, st);
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      const provenance::v1::Measurement& m = accepted[i].measurement;
+      book_.RestoreRecord(
+          m.landmark_id(),
+          m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark",
+          m.target_id(),
+          RecordRef{ids[i], m.rtt_min_ms(), FromProto(m.measured_at()), m.answers_valid() > 0});
+    }
+    for (size_t i = 0; i < accepted.size(); ++i) metrics_->Accepted();
+    for (const std::string& reason : refused_reasons) metrics_->Refused(reason);
+    for (const NodeEvent& e : events) {
+      if (e.kind == NodeEvent::Kind::kLocationForged) metrics_->Forged();
+    }
+    response.set_accepted(static_cast<uint32_t>(accepted.size()));
+    // The records are stored: a verdict that fails to save now is judged again on the tick.
+    if (absl::Status s = Judge({nodes.begin(), nodes.end()}, p, events); !s.ok()) {
+      std::fprintf(stderr, "provd: location: verdicts after a landmark call: %s\n",
+                   std::string(s.message()).c_str());
+    }
     UpdateGauges();
   }
   Emit(std::move(events));

@@ -13,7 +13,8 @@
 //   hub->Tick();   // the tick thread: node keys, assignment, freshness expiry of every verdict
 //
 // Threads: Submit, GetAssignment and the queries run on gRPC threads and serialise on one mutex
-// (a batch of up to 1,000 records is one transaction). NodeKeySeen only queues under a small
+// (a batch of up to 1,000 records is checked before its one write transaction; the book,
+// verdicts and reported events change only after a commit). NodeKeySeen only queues under a small
 // mutex (the AgentGateway reactor calls it). Tick runs every `tick` on the hub's own thread, or
 // from tests directly (tick zero: no thread). Records refused are counted by reason
 // (prov_location_records_refused_total) and against their landmark, and handed to
@@ -24,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -66,12 +68,17 @@ class LocationHub {
                        const std::string& first)>
         audit_refusals;
     absl::Duration tick = absl::Seconds(30);  // zero: no thread (tests call Tick)
+    // When the node was revoked (nullopt: not revoked); may be empty. A revoked node with no key
+    // seen after its revocation is not probed, its records are refused, its verdict unverified.
+    std::function<std::optional<absl::Time>(const std::string& node_id)> revoked_at;
   };
   static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
   ~LocationHub();
 
   // A node's key (DER SPKI) from a bound agent stream ("stream") or the node CA ("node_ca").
-  // Queued; written and used at the next Tick (or Flush).
+  // Queued; written and used at the next Tick. A stream's key becomes the node's active key; the
+  // previous one stays accepted for the grace period (2 landmark rounds + a tick), and every key a
+  // node had is kept (its history goes into exports).
   void NodeKeySeen(const std::string& node_id, std::string spki_der, const char* source);
   // The same from a verified certificate (PEM): its key is extracted at the next Tick, off the
   // caller's thread (the AgentGateway reactor's, the enrolment handler's).
@@ -103,6 +110,8 @@ class LocationHub {
   LocationHub(Options options, std::unique_ptr<SqliteDb> db);
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RefreshNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How long a node's previous key stays accepted after a stream bound a new one.
+  absl::Duration KeyGrace() const;
   absl::Status WriteKeys(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates `nodes`; saves those whose verdict changed and reports (events) those whose
   // verdict, proof requirement or excluding landmarks changed.
@@ -119,10 +128,21 @@ class LocationHub {
   absl::Mutex mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   LocationBook book_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);      // node -> spki
+  // A node's keys, oldest first; `active` (index, -1: none) is the one landmarks get: the key the
+  // newest bound stream presented (a key the node CA issued becomes active only for a node no
+  // stream has bound yet). last_seen of a replaced key is when it was replaced.
+  struct KeyInfo {
+    std::string spki;
+    absl::Time first_seen, last_seen, written;
+    bool stream = false;
+  };
+  struct NodeKeys {
+    std::vector<KeyInfo> keys;
+    int active = -1;
+  };
+  absl::flat_hash_map<std::string, NodeKeys> keys_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);             // newest per node
   absl::flat_hash_map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);  // event keys
-  absl::flat_hash_map<std::string, absl::Time> key_written_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex pending_mu_;
   struct PendingKey {

@@ -52,11 +52,10 @@ absl::Status UpsertNodeKey(SqliteDb& db, const StoredNodeKey& key) {
       Statement * st,
       db.Cached(
           "INSERT INTO location_node_keys(node_id, spki, first_seen_us, last_seen_us, source) "
-          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(node_id) DO UPDATE SET "
-          "first_seen_us = IIF(spki = excluded.spki, first_seen_us, excluded.first_seen_us), "
-          "last_seen_us = MAX(IIF(spki = excluded.spki, last_seen_us, 0), "
-          "excluded.last_seen_us), "
-          "source = excluded.source, spki = excluded.spki"));
+          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(node_id, spki) DO UPDATE SET "
+          "first_seen_us = MIN(first_seen_us, excluded.first_seen_us), "
+          "last_seen_us = MAX(last_seen_us, excluded.last_seen_us), "
+          "source = IIF(excluded.source = 'stream', 'stream', source)"));
   st->BindText(1, key.node_id);
   st->BindBlob(2, key.spki_der);
   st->BindInt64(3, Us(key.first_seen));
@@ -70,7 +69,7 @@ absl::Status UpsertNodeKey(SqliteDb& db, const StoredNodeKey& key) {
 absl::StatusOr<std::vector<StoredNodeKey>> ListNodeKeys(SqliteDb& db) {
   PROV_ASSIGN_OR_RETURN(Statement * st,
                         db.Cached("SELECT node_id, spki, first_seen_us, last_seen_us, source FROM "
-                                  "location_node_keys ORDER BY node_id"));
+                                  "location_node_keys ORDER BY node_id, first_seen_us, spki"));
   std::vector<StoredNodeKey> out;
   PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
     return StoredNodeKey{s.ColumnText(0), s.ColumnBlob(1), FromUs(s.ColumnInt64(2)),
@@ -118,10 +117,11 @@ absl::Status RecordLocationResponder(SqliteDb& db, LocationResponderCache& cache
 absl::StatusOr<std::vector<LocationNodeRow>> ListLocationNodes(SqliteDb& db) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
-      db.Cached("SELECT n.node_id, r.address, n.datacenter, n.region, "
+      db.Cached("SELECT n.node_id, COALESCE(r.address, ''), n.datacenter, n.region, "
                 "COALESCE((SELECT i.datacenter FROM inventory i WHERE i.node_id = n.node_id "
                 "ORDER BY i.serial LIMIT 1), '') "
-                "FROM location_responders r JOIN nodes n ON n.id = r.node ORDER BY n.node_id"));
+                "FROM nodes n LEFT JOIN location_responders r ON r.node = n.id "
+                "ORDER BY n.node_id"));
   std::vector<LocationNodeRow> out;
   PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
     return LocationNodeRow{s.ColumnText(0), s.ColumnText(1), s.ColumnText(2), s.ColumnText(3),
@@ -161,6 +161,30 @@ absl::StatusOr<std::vector<StoredMeasurement>> ListMeasurementsSince(SqliteDb& d
   st->BindInt64(1, Us(since));
   std::vector<StoredMeasurement> out;
   PROV_RETURN_IF_ERROR(Collect(*st, out, MeasurementOf));
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(SqliteDb& db,
+                                                                      absl::Time since) {
+  // SQLite's bare columns with MAX(): each group's other columns come from its newest row.
+  PROV_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT id, landmark_id, target_kind, target_id, MAX(measured_us), rtt_min_ms, "
+                "answers FROM location_measurements WHERE measured_us >= ?1 AND answers > 0 "
+                "GROUP BY landmark_id, target_kind, target_id"));
+  st->BindInt64(1, Us(since));
+  std::vector<StoredMeasurement> out;
+  PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
+    StoredMeasurement m;
+    m.id = s.ColumnInt64(0);
+    m.landmark_id = s.ColumnText(1);
+    m.target_kind = s.ColumnText(2);
+    m.target_id = s.ColumnText(3);
+    m.measured_at = FromUs(s.ColumnInt64(4));
+    m.rtt_min_ms = s.ColumnDouble(5);
+    m.answers_valid = s.ColumnInt64(6);
+    return m;
+  }));
   return out;
 }
 

@@ -34,9 +34,11 @@ struct StoredNodeKey {
   std::string source;  // "stream" (a bound AgentGateway stream) or "node_ca" (issued here)
 };
 
-// Inserts or updates the node's key: the same key moves last_seen forward; another key replaces
-// it (first_seen restarts). Runs in its own statement (autocommit) or the caller's transaction.
+// Inserts or updates one of the node's keys (a node keeps every key it had: one row per node and
+// key): first_seen moves back, last_seen forward; "stream" sticks once a stream bound the key.
+// Runs in its own statement (autocommit) or the caller's transaction.
 absl::Status UpsertNodeKey(SqliteDb& db, const StoredNodeKey& key);
+// Every node's keys, by node and first_seen.
 absl::StatusOr<std::vector<StoredNodeKey>> ListNodeKeys(SqliteDb& db);
 
 // nodes.id -> the responder address written last (writer cache, like NodeHardwareCache).
@@ -54,7 +56,7 @@ struct LocationNodeRow {
   std::string region;                // nodes.region
   std::string inventory_datacenter;  // the datacenter of its inventory rows ("" when none)
 };
-// Every node with a stored responder row, and every node the inventory declares.
+// Every node in `nodes`, with its responder row where it has one (responder "" otherwise).
 absl::StatusOr<std::vector<LocationNodeRow>> ListLocationNodes(SqliteDb& db);
 
 struct StoredMeasurement {
@@ -76,6 +78,10 @@ absl::StatusOr<int64_t> InsertMeasurement(SqliteDb& db, const StoredMeasurement&
 // Records measured at or after `since`, oldest first (provd's start-up rebuilds its book).
 absl::StatusOr<std::vector<StoredMeasurement>> ListMeasurementsSince(SqliteDb& db,
                                                                      absl::Time since);
+// Per (landmark, target kind, target) the newest record measured at or after `since` with a
+// valid answer, without the blobs (measurement, signature empty): what provd's start-up needs.
+absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(SqliteDb& db,
+                                                                      absl::Time since);
 // The rows with these ids, by id (missing ids are skipped).
 absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(SqliteDb& db,
                                                                 absl::Span<const int64_t> ids);

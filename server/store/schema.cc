@@ -426,11 +426,12 @@ ALTER TABLE api_tokens ADD COLUMN expires_us INTEGER NOT NULL DEFAULT 0;
                                                      // landmark records, verdicts.
                                                      R"sql(
 CREATE TABLE location_node_keys (
-  node_id       TEXT PRIMARY KEY,
+  node_id       TEXT NOT NULL,
   spki          BLOB NOT NULL,
   first_seen_us INTEGER NOT NULL,
   last_seen_us  INTEGER NOT NULL,
-  source        TEXT NOT NULL
+  source        TEXT NOT NULL,
+  PRIMARY KEY (node_id, spki)
 ) WITHOUT ROWID;
 CREATE TABLE location_responders (
   node       INTEGER PRIMARY KEY REFERENCES nodes(id),
@@ -452,6 +453,7 @@ CREATE TABLE location_measurements (
 );
 CREATE INDEX location_measurements_by_target
   ON location_measurements(target_kind, target_id, landmark_id, measured_us);
+CREATE INDEX location_measurements_by_time ON location_measurements(measured_us);
 CREATE TABLE location_landmarks (
   landmark_id      TEXT PRIMARY KEY,
   last_seq         INTEGER NOT NULL,

@@ -26,6 +26,15 @@ std::unique_ptr<prov::location::NodeAnswerSigner> NewSigner() {
   return *prov::location::NodeAnswerSigner::FromKeyPem(*pem);
 }
 
+NodeTarget Target(std::string id, std::string responder, std::string key, std::string dc) {
+  NodeTarget t;
+  t.node_id = std::move(id);
+  t.responder = std::move(responder);
+  t.spki_der = std::move(key);
+  t.datacenter = std::move(dc);
+  return t;
+}
+
 class LocationBookTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,9 +43,9 @@ class LocationBookTest : public ::testing::Test {
     config_ = *std::move(c);
     book_ = std::make_unique<LocationBook>(config_);
     book_->SetAssignment(AssignmentTable::Build(
-        config_, {NodeTarget{"n1", "10.0.0.1:7700", n1_->public_key_der(), "fra1", ""},
-                  NodeTarget{"n2", "10.0.0.2:7700", n2_->public_key_der(), "sin1", ""},
-                  NodeTarget{"n3", "10.0.0.3:7700", "", "fra1", ""}}));
+        config_, {Target("n1", "10.0.0.1:7700", n1_->public_key_der(), "fra1"),
+                  Target("n2", "10.0.0.2:7700", n2_->public_key_der(), "sin1"),
+                  Target("n3", "10.0.0.3:7700", "", "fra1")}));
   }
   CheckedRecord Check(const provenance::v1::SignedMeasurement& r, const std::string& caller = "") {
     return book_->Check(r, caller, kNow, policy_);
@@ -199,6 +208,104 @@ TEST_F(LocationBookTest, ANodeWithoutCoordinatesOrKeyIsUnverifiedSayingWhy) {
   policy_.require_proof = {"eu-central"};
   EXPECT_TRUE(book_->Evaluate("n3", policy_, "p1", kNow).location.proof_required());
   EXPECT_FALSE(book_->Evaluate("n2", policy_, "p1", kNow).location.proof_required());
+}
+
+// Review #1: n1 renewed its key. Answers under the previous key are accepted while it is in the
+// grace set; afterwards they are refused as key rotation, never flagged as forgery; a landmark's
+// bad_signature samples that verify under one of the node's keys are no forgery either.
+TEST_F(LocationBookTest, AnotherKeyOfTheNodeIsRotationNotForgery) {
+  auto renewed = NewSigner();
+  NodeTarget n1 = Target("n1", "10.0.0.1:7700", renewed->public_key_der(), "fra1");
+  n1.accepted_keys = {renewed->public_key_der(), n1_->public_key_der()};
+  n1.known_keys = n1.accepted_keys;
+  book_->SetAssignment(AssignmentTable::Build(config_, {n1}));
+  // Within the grace period: the old key's answers are accepted.
+  EXPECT_EQ(Check(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get())))
+                .refusal,
+            "");
+  // Past it: refused, not flagged.
+  n1.accepted_keys = {renewed->public_key_der()};
+  book_->SetAssignment(AssignmentTable::Build(config_, {n1}));
+  CheckedRecord old =
+      Check(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get())));
+  EXPECT_EQ(old.refusal, "previous_node_key");
+  EXPECT_FALSE(old.forged);
+  // Another node's key is still forgery.
+  EXPECT_TRUE(Check(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n2_.get())))
+                  .forged);
+
+  // The landmark checked with the old key: every answer (signed with the new one) is a
+  // bad_signature sample. They verify under a key of n1: no flag.
+  auto m = NodeMeasurement("lm-fra", "n1", 2, kNow, 0.5, nullptr);
+  m.set_answers_invalid(1);
+  auto* bad = m.add_invalid_samples();
+  bad->set_reason("bad_signature");
+  bad->mutable_answer()->set_nonce(std::string(prov::location::kNonceSize, 'x'));
+  bad->mutable_answer()->set_seq(7);
+  bad->mutable_answer()->set_signature(
+      renewed->Sign(prov::location::AnswerMessage(bad->answer().nonce(), "lm-fra", "n1", 7)));
+  CheckedRecord rotated = Check(SignRecord(keys_.fra, m));
+  EXPECT_EQ(rotated.refusal, "");
+  EXPECT_FALSE(rotated.forged) << rotated.forged_detail;
+  // Signed by nobody's key of n1: forgery.
+  bad->mutable_answer()->set_signature(
+      n2_->Sign(prov::location::AnswerMessage(bad->answer().nonce(), "lm-fra", "n1", 7)));
+  EXPECT_TRUE(Check(SignRecord(keys_.fra, m)).forged);
+}
+
+// Review #6: 16 valid answers and a repeated datagram of the accepted one (which a landmark may
+// count as invalid, wrong_nonce): accepted, and no forgery flag for the identical repeat.
+TEST_F(LocationBookTest, ADuplicatedAnswerIsNeitherMalformedNorForged) {
+  auto m = NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get());
+  m.set_answers_invalid(1);  // 16 valid + 1 invalid > 16 probes sent
+  auto* dup = m.add_invalid_samples();
+  dup->set_reason("wrong_nonce");
+  *dup->mutable_answer() = m.min_answer();
+  CheckedRecord c = Check(SignRecord(keys_.fra, m));
+  EXPECT_EQ(c.refusal, "") << c.detail;
+  EXPECT_FALSE(c.forged) << c.forged_detail;
+  // More valid answers than probes is still malformed.
+  m.set_answers_valid(17);
+  EXPECT_EQ(Check(SignRecord(keys_.fra, m)).refusal, "malformed");
+}
+
+// Review #4 and #13: a revoked node and a node whose id the wire format cannot carry are not
+// assigned, and say why; a revoked node's records are refused and its verdict is unverified.
+TEST_F(LocationBookTest, RevokedNodesAndUnwirableIdsAreNotAssigned) {
+  NodeTarget revoked = Target("n1", "10.0.0.1:7700", n1_->public_key_der(), "fra1");
+  revoked.revoked = true;
+  NodeTarget spaced = Target("gpu 17", "10.0.0.9:7700", n2_->public_key_der(), "fra1");
+  book_->SetAssignment(AssignmentTable::Build(config_, {revoked, spaced}));
+  EXPECT_FALSE(book_->assignment().Assigned("lm-fra", "n1"));
+  EXPECT_FALSE(book_->assignment().Assigned("lm-fra", "gpu 17"));
+  EXPECT_EQ(book_->assignment().assigned_nodes(), 0u);
+  EXPECT_NE(book_->assignment().Unassigned(config_, "n1").find("revoked"), std::string::npos);
+  EXPECT_NE(book_->assignment().Unassigned(config_, "gpu 17").find("probe datagram"),
+            std::string::npos)
+      << book_->assignment().Unassigned(config_, "gpu 17");
+  EXPECT_EQ(Check(SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get())))
+                .refusal,
+            "node_revoked");
+  NodeVerdict v = book_->Evaluate("n1", policy_, "p1", kNow);
+  EXPECT_EQ(v.location.verdict(), LOCATION_VERDICT_UNVERIFIED);
+  EXPECT_NE(v.location.reason().find("revoked"), std::string::npos) << v.location.reason();
+  v = book_->Evaluate("gpu 17", policy_, "p1", kNow);
+  EXPECT_NE(v.location.reason().find("probe datagram"), std::string::npos) << v.location.reason();
+}
+
+// Review #11: with require_proof set, a node declaring a datacenter provd has no coordinates for
+// (or none) cannot escape the requirement: it is proof-required (unverified, flagged).
+TEST_F(LocationBookTest, AnUnknownDatacenterCannotEscapeRequireProof) {
+  book_->SetAssignment(AssignmentTable::Build(
+      config_, {Target("n4", "10.0.0.4:7700", n1_->public_key_der(), "nowhere-9"),
+                Target("n5", "10.0.0.5:7700", n2_->public_key_der(), "")}));
+  EXPECT_FALSE(book_->Evaluate("n4", policy_, "p1", kNow).location.proof_required());
+  policy_.require_proof = {"eu-central"};
+  for (const char* node : {"n4", "n5"}) {
+    NodeVerdict v = book_->Evaluate(node, policy_, "p1", kNow);
+    EXPECT_EQ(v.location.verdict(), LOCATION_VERDICT_UNVERIFIED);
+    EXPECT_TRUE(v.location.proof_required()) << node;
+  }
 }
 
 }  // namespace

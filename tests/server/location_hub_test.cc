@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+
 #include "absl/strings/match.h"
 #include "common/node_key.h"
 #include "common/testing/fake_clock.h"
@@ -55,6 +58,11 @@ class LocationHubTest : public ::testing::Test {
       for (auto& x : e) events_.push_back(std::move(x));
     };
     o.tick = absl::ZeroDuration();
+    o.revoked_at = [this](const std::string& node_id) -> std::optional<absl::Time> {
+      auto it = revoked_.find(node_id);
+      if (it == revoked_.end()) return std::nullopt;
+      return it->second;
+    };
     o.audit_refusals = [this](const std::string& landmark, int64_t records,
                               const std::string& reasons, const std::string& first) {
       audited_.push_back(absl::StrCat(landmark, " ", records, " ", reasons, " | ", first));
@@ -88,6 +96,7 @@ class LocationHubTest : public ::testing::Test {
   std::string n1_pem_;
   std::vector<NodeEvent> events_;
   std::vector<std::string> audited_;
+  std::map<std::string, absl::Time> revoked_;
   std::unique_ptr<LocationHub> hub_;
 };
 
@@ -186,6 +195,171 @@ TEST_F(LocationHubTest, RefusalsAreAnsweredAndARestartKeepsReplayState) {
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ((*stored)[0].measurement, rec.measurement());
   EXPECT_EQ((*stored)[0].signature, rec.landmark_signature());
+}
+
+// Review #1 and #3: n1 renews its certificate. The node CA's issuance does not switch the key
+// landmarks get; the first stream bound with the new certificate does. The previous key stays
+// accepted for the grace period (2 rounds + a tick), then its answers are refused as rotation,
+// never flagged. provd keeps both keys (the export lists every key of a node), and a restart
+// keeps the active one.
+TEST_F(LocationHubTest, TheKeySwitchesWhenAStreamBindsItAndTheOldOneHasAGracePeriod) {
+  BindKeys();
+  auto renewed_pem = GenerateNodeKeyPem();
+  ASSERT_TRUE(renewed_pem.ok());
+  auto renewed = *prov::location::NodeAnswerSigner::FromKeyPem(*renewed_pem);
+  hub_->NodeCertificateSeen("n1", *renewed_pem, "node_ca");
+  ASSERT_TRUE(hub_->Tick().ok());
+  EXPECT_EQ(hub_->GetAssignment("lm-fra").targets(0).public_key(), n1_->public_key_der());
+
+  clock_.Advance(absl::Seconds(10));
+  hub_->NodeCertificateSeen("n1", *renewed_pem, "stream");
+  ASSERT_TRUE(hub_->Tick().ok());
+  EXPECT_EQ(hub_->GetAssignment("lm-fra").targets(0).public_key(), renewed->public_key_der());
+  events_.clear();
+  // Right after the switch a landmark still holding the old key's assignment: accepted.
+  EXPECT_EQ(Submit({SignRecord(keys_.fra,
+                               NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get()))})
+                .accepted(),
+            1u);
+  EXPECT_EQ(Submit({SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 2, clock_.Now(), 0.5,
+                                                          renewed.get()))})
+                .accepted(),
+            1u);
+  // Past 2 rounds (120 s) + a tick (30 s): the old key's answers are refused, without a flag.
+  clock_.Advance(absl::Seconds(151));
+  ASSERT_TRUE(hub_->Tick().ok());
+  auto old = Submit(
+      {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 3, clock_.Now(), 0.5, n1_.get()))});
+  ASSERT_EQ(old.refused_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(old.refused(0).reason(), "previous_node_key"))
+      << old.refused(0).reason();
+  for (const NodeEvent& e : events_) EXPECT_NE(e.kind, NodeEvent::Kind::kLocationForged);
+
+  {
+    auto db = SqliteDb::Open(db_, SqliteDb::kReadOnly);
+    ASSERT_TRUE(db.ok());
+    auto keys = ListNodeKeys(**db);
+    ASSERT_TRUE(keys.ok());
+    int n1_keys = 0;
+    for (const auto& k : *keys) n1_keys += k.node_id == "n1";
+    EXPECT_EQ(n1_keys, 2);
+  }
+  hub_.reset();
+  StartHub();
+  EXPECT_EQ(hub_->GetAssignment("lm-fra").targets(0).public_key(), renewed->public_key_der());
+}
+
+// Review #2: a node whose agent never ran a responder still gets a verdict, unverified with the
+// reason, and a flag event when policy requires proof for it.
+TEST_F(LocationHubTest, ANodeWithoutAResponderIsJudgedAndFlaggedWhenProofIsRequired) {
+  auto store = Store::Open(db_);
+  ASSERT_TRUE(store.ok());
+  provenance::v1::NodeReport r3 = testing::MakeReport("n3", "b", 1, clock_.Now(), "fra1");
+  ASSERT_TRUE((*store)->Commit(testing::CommitBatch({&r3}), clock_.Now()).ok());
+  policy_.require_proof = {"*"};
+  ASSERT_TRUE(hub_->Tick().ok());
+  auto loc = hub_->GetNodeLocation("n3");
+  ASSERT_TRUE(loc.ok()) << loc.status();
+  EXPECT_EQ(loc->verdict(), LOCATION_VERDICT_UNVERIFIED);
+  EXPECT_TRUE(loc->proof_required());
+  EXPECT_NE(loc->reason().find("no responder advertised"), std::string::npos) << loc->reason();
+  bool flagged = false;
+  for (const NodeEvent& e : events_) flagged |= e.node_id == "n3" && e.detail == "unverified";
+  EXPECT_TRUE(flagged);
+}
+
+// Review #4: a revoked node (no key seen since) is not assigned, its records are refused and its
+// verdict turns unverified saying so.
+TEST_F(LocationHubTest, ARevokedNodeIsNotProbedAndItsRecordsAreRefused) {
+  BindKeys();
+  EXPECT_EQ(Submit({SignRecord(keys_.fra,
+                               NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get()))})
+                .accepted(),
+            1u);
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
+  clock_.Advance(absl::Seconds(5));
+  revoked_["n1"] = clock_.Now();
+  ASSERT_TRUE(hub_->Tick().ok());
+  const provenance::v1::Assignment a = hub_->GetAssignment("lm-fra");
+  for (const auto& t : a.targets()) EXPECT_NE(t.target_id(), "n1");
+  auto res = Submit(
+      {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 2, clock_.Now(), 0.5, n1_.get()))});
+  ASSERT_EQ(res.refused_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(res.refused(0).reason(), "node_revoked")) << res.refused(0).reason();
+  auto loc = hub_->GetNodeLocation("n1");
+  EXPECT_EQ(loc->verdict(), LOCATION_VERDICT_UNVERIFIED);
+  EXPECT_NE(loc->reason().find("revoked"), std::string::npos) << loc->reason();
+}
+
+// Review #8: a refused record counts against the authenticated caller, not the landmark it
+// claims; without a caller, against the claimed landmark only when its signature verified.
+TEST_F(LocationHubTest, RefusalsAreBlamedOnTheCallerNotTheClaimedLandmark) {
+  BindKeys();
+  provenance::v1::SubmitMeasurementsRequest req;
+  *req.add_records() =
+      SignRecord(keys_.par, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get()));
+  ASSERT_TRUE(hub_->Submit(req, "lm-par").ok());
+  ASSERT_TRUE(hub_->Submit(req, "").ok());  // lm-fra's signature does not verify: nobody's
+  auto landmarks = hub_->ListLandmarks();
+  for (const auto& lm : landmarks.landmarks()) {
+    EXPECT_EQ(lm.records_refused(), lm.landmark_id() == "lm-par" ? 1u : 0u) << lm.landmark_id();
+  }
+  ASSERT_EQ(audited_.size(), 2u);
+  EXPECT_TRUE(absl::StartsWith(audited_[0], "lm-par 1 caller_mismatch:1")) << audited_[0];
+  EXPECT_TRUE(absl::StartsWith(audited_[1], "unauthenticated 1 bad_landmark_signature:1"))
+      << audited_[1];
+}
+
+// Review #5: start-up reads the newest record per (landmark, target) within max_age, no blobs.
+TEST_F(LocationHubTest, StartUpReadsOnlyTheNewestRecordPerLandmarkAndTarget) {
+  BindKeys();
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    EXPECT_EQ(Submit({SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", seq, clock_.Now(), 0.5,
+                                                            n1_.get()))})
+                  .accepted(),
+              1u);
+    clock_.Advance(absl::Seconds(60));
+  }
+  auto db = SqliteDb::Open(db_, SqliteDb::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  auto rows = ListNewestMeasurements(**db, clock_.Now() - absl::Hours(1));
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].id, 3);
+  EXPECT_TRUE((*rows)[0].measurement.empty());
+  EXPECT_TRUE(ListNewestMeasurements(**db, clock_.Now())->empty());  // all older than `since`
+  hub_.reset();
+  StartHub();
+  auto loc = hub_->GetNodeLocation("n1");
+  ASSERT_TRUE(loc.ok());
+  ASSERT_TRUE(hub_->Tick().ok());
+  ASSERT_EQ(hub_->GetNodeLocation("n1")->disks_size(), 1);
+}
+
+// Review #10: a call whose transaction fails changes nothing in memory: the same record is
+// accepted when sent again (not a "replay"), and no verdict or event came from the failed call.
+TEST_F(LocationHubTest, AFailedCommitLeavesTheBookAndVerdictsUnchanged) {
+  BindKeys();
+  events_.clear();
+  auto other = SqliteDb::Open(db_, SqliteDb::kReadWrite);
+  ASSERT_TRUE(other.ok());
+  // The landmark's state row fails to write, after the record's row was inserted.
+  ASSERT_TRUE((*other)
+                  ->Exec("CREATE TRIGGER fail_landmarks BEFORE INSERT ON location_landmarks "
+                         "BEGIN SELECT RAISE(ABORT, 'injected'); END")
+                  .ok());
+  provenance::v1::SubmitMeasurementsRequest req;
+  *req.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1_.get()));
+  EXPECT_FALSE(hub_->Submit(req, "").ok());
+  EXPECT_TRUE(events_.empty());
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
+  ASSERT_TRUE((*other)->Exec("DROP TRIGGER fail_landmarks").ok());
+  auto res = hub_->Submit(req, "");
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->accepted(), 1u);
+  EXPECT_EQ(hub_->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
+  EXPECT_EQ(hub_->ListLandmarks().landmarks(0).records_accepted(), 1u);
 }
 
 }  // namespace

@@ -275,5 +275,40 @@ TEST_F(LocationProvdTest, LandmarkRecordsBecomeVerdictsFlagsAndExports) {
   EXPECT_EQ(std::count(records.begin(), records.end(), '\n'), 2);
 }
 
+// Review #9: with server-only TLS (no --tls-client-ca) the LandmarkGateway refuses callers
+// without a landmark certificate instead of handing out node ids, addresses and keys.
+TEST(LocationProvdTlsTest, ServerOnlyTlsRefusesAnonymousLandmarkCalls) {
+  testing::TempDir dir;
+  TestCa ca{"prov-ca"};
+  testing::LocationKeys keys;
+  FakeClock clock{absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))};
+  const TestCa::KeyPair server =
+      ca.IssueWithKey("prov-test-server", "DNS:localhost,IP:127.0.0.1", "serverAuth");
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  tls.pem_key_cert_pairs.push_back({server.key_pem, server.cert_pem});
+  ProvdOptions options;
+  options.data_dir = dir.path() + "/data";
+  options.metrics_address = "127.0.0.1:0";
+  options.clock = &clock;
+  options.credentials = grpc::SslServerCredentials(tls);
+  options.client_certificates = false;
+  options.node_identity = "report";
+  options.location_config_file = dir.path() + "/location.yaml";
+  std::ofstream(options.location_config_file) << keys.Yaml(2);
+  auto started = ProvdServer::Start(std::move(options));
+  ASSERT_TRUE(started.ok()) << started.status();
+  grpc::SslCredentialsOptions client;
+  client.pem_root_certs = ca.pem();
+  auto gw = LandmarkGateway::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", (*started)->port()), grpc::SslCredentials(client)));
+  grpc::ClientContext ctx;
+  provenance::v1::GetAssignmentRequest req;
+  req.set_landmark_id("lm-fra");
+  provenance::v1::Assignment a;
+  const grpc::Status s = gw->GetAssignment(&ctx, req, &a);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "--tls-client-ca")) << s.error_message();
+}
+
 }  // namespace
 }  // namespace prov::server
