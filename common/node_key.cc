@@ -9,21 +9,16 @@
 #include <ctime>
 #include <memory>
 
+#include "common/openssl_ptr.h"
+
 namespace prov {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-
-BioPtr MemBio(absl::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
+using openssl::BioPtr;
+using openssl::KeyPtr;
+using openssl::MemBio;
+using openssl::ReqPtr;
+using openssl::X509Ptr;
 
 std::string Drain(BIO* bio) {
   char* data = nullptr;

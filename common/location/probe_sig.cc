@@ -8,21 +8,16 @@
 
 #include <utility>
 
+#include "common/openssl_ptr.h"
+
 namespace prov::location {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-
-BioPtr MemBio(absl::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
+using openssl::BioPtr;
+using openssl::KeyPtr;
+using openssl::MdCtxPtr;
+using openssl::MemBio;
+using openssl::X509Ptr;
 
 void AppendField(std::string& out, absl::string_view field) {
   const size_t n = field.size() > 0xffff ? 0xffff : field.size();

@@ -11,23 +11,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/openssl_ptr.h"
 #include "common/status_macros.h"
 
 namespace prov::server {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-
-BioPtr MemBio(absl::string_view text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
+using openssl::BioPtr;
+using openssl::KeyPtr;
+using openssl::MemBio;
+using openssl::ReqPtr;
+using openssl::X509Ptr;
 
 // EC P-256 or Ed25519 (what prov-agent generates); anything else is refused.
 bool AcceptedKey(EVP_PKEY* key) {
