@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/integrity/ed25519.h"
 #include "common/location/udp_socket.h"
@@ -39,12 +39,6 @@ using testing::Subprocess;
 using testing::TestCa;
 
 void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-std::string Hex(const std::string& bytes) {
-  std::string out;
-  for (unsigned char c : bytes) out += absl::StrFormat("%02x", c);
-  return out;
-}
 
 // A free UDP port on loopback (bound and released; the agent binds it a moment later).
 int FreeUdpPort() {
@@ -86,7 +80,7 @@ class LocationE2eTest : public ::testing::Test {
     auto key = integrity::GenerateSigningKey();
     ASSERT_TRUE(key.ok());
     ASSERT_TRUE(integrity::SaveSigningKey(Sub("lm.key"), *key).ok());
-    const std::string pub = "ed25519-public " + Hex(key->public_key);
+    const std::string pub = "ed25519-public " + absl::BytesToHexString(key->public_key);
     Write(Sub("landmark-keys"), "lm-fra " + pub + "\n");
     // Synthetic geometry: the landmark in Frankfurt, fra1 30 km north of it, sin1 in Singapore.
     Write(Sub("location.yaml"), absl::StrCat("landmarks:\n"
