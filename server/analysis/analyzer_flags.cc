@@ -74,6 +74,13 @@ void UpsertFlag(Analyzer::State& s, const std::string& rule, const std::string& 
   } else {
     flag = &s.flags.at(id_it->second);
     if (s.flag_material[flag->flag_id()] == material) return;
+    // Facts that arrive late (a node's spool delivered after a partition, an agent behind the
+    // others) can show that the rule held earlier than first thought: the flag's time follows the
+    // facts, never the order they arrived in. It only moves earlier.
+    const int64_t first = first_us();
+    if (first > 0 && first < ToMicros(flag->first_time())) {
+      SetTimestamp(flag->mutable_first_time(), first);
+    }
   }
   s.flag_material[flag->flag_id()] = material;
   flag->set_severity(ToProto(severity));

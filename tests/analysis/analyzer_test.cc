@@ -134,6 +134,44 @@ TEST(AnalyzerTest, ACrossingIsDatedToTheReportThatCompletedIt) {
   EXPECT_EQ(flags[0].last_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(20)));
 }
 
+// One node of a bundle falls behind (its agent spools through a partition, or a replay's agent
+// lags the others): the tier is crossed on the facts that have arrived, then the late node's
+// backlog shows it was crossed earlier. The flag's time follows the facts once they arrive.
+TEST(AnalyzerTest, LateFactsMoveATierCrossingEarlier) {
+  Analyzer a(TestPolicy());
+  auto east_at = [](int k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation east = WithAddress(Node("n-east", "dc-east", "us-east", t), "10.1.0.1");
+    WorkloadObservation w = Training("k8s:a", "shell-a", 3e17);
+    w.listening_ports = {29500};
+    east.workloads.push_back(w);
+    return east;
+  };
+  auto west_at = [](int k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation west = WithAddress(Node("n-west", "dc-west", "eu-west", t), "10.2.0.1");
+    WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
+    v.peers.push_back({"10.1.0.1", 29500});
+    west.workloads.push_back(v);
+    return west;
+  };
+  a.Observe(west_at(0));  // then west goes quiet: its next reports wait in its spool
+  for (int k = 0; k < 3; ++k) {
+    a.Observe(east_at(k));
+    a.Evaluate(kT0 + absl::Minutes(5 * k));
+  }
+  auto flags = Flags(a, "compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));
+  // On what had arrived: 3e17 (west at 0) + 3 x 3e17 (east at 0, 5, 10) = 1.2e18 at 10 minutes.
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(10)));
+  for (int k = 1; k < 4; ++k) a.Observe(west_at(k));  // the backlog arrives
+  a.Evaluate(kT0 + absl::Minutes(20));
+  flags = Flags(a, "compute_tier:");
+  ASSERT_THAT(flags, SizeIs(1));
+  // Both nodes at 0 and 5 minutes: 4 x 3e17 = 1.2e18 was reached at 5 minutes.
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(5)));
+}
+
 // One account training on one node: `reports` reports 5 minutes apart, `flop` each.
 void SteadyTraining(Analyzer& a, int reports, double flop) {
   for (int k = 0; k < reports; ++k) {
