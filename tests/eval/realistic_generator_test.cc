@@ -275,6 +275,17 @@ TEST_F(RealisticGeneratorTest, RhythmIslandsExchangeEvery30To60Minutes) {
     EXPECT_EQ(exchanging, 3) << l->id << ": the first node of each island";
     EXPECT_EQ(stall_sets.size(), 1u) << l->id << ": every island stalls together";
     EXPECT_EQ(l->expected.size(), 1u);
+    // When the evidence joining the islands exists: the first exchange's traffic (direct), or
+    // enough shared jittered cycles (stores only), which a 90-report world does not hold.
+    const std::vector<uint32_t> stalls = *stall_sets.begin();
+    const double end = out_->truth.reports_per_node * out_->truth.interval_seconds;
+    if (l->id == "L-g_rhythm-001") {
+      EXPECT_DOUBLE_EQ(l->evidence_offset_s, stalls.front() * out_->truth.interval_seconds);
+      EXPECT_NE(l->evidence_note.find("send to each other"), std::string::npos);
+    } else {
+      EXPECT_DOUBLE_EQ(l->evidence_offset_s, end);
+      EXPECT_NE(l->evidence_note.find("NOT linkable"), std::string::npos) << l->evidence_note;
+    }
     EXPECT_LT(l->max_account_flop_low, out_->truth.tiers[0].flop);
     EXPECT_GE(l->combined_flop_low, out_->truth.tiers[0].flop);
   }

@@ -188,6 +188,39 @@ TEST_F(ScorerTest, GoalMetAndLateFlags) {
   EXPECT_NE(FormatScore(r, truth_).find("UNKNOWN"), std::string::npos);
 }
 
+// A lineage whose linking evidence exists only later (the rhythm typology's shared cycles): its
+// compute flag is on time anywhere from the crossing to that evidence time, and late only when
+// raised more than one interval after the later of the two. Early stays judged on the crossing.
+TEST_F(ScorerTest, EvidenceTimeWidensTheWindowOfAComputeFlag) {
+  truth_.lineages[0].evidence_offset_s = 480;  // evidence complete at report 8
+  std::vector<FlagRecord> flags = {
+      Flag("F-1", "compute_tier:t1", "bundle:B-1", {"A1", "A2"}, kStart + 420),
+      Flag("F-2", "screening_hit", "account:T", {"T"}),
+      Flag("F-3", "restricted_party_training", "bundle:B-3", {"T"}, kStart),
+  };
+  ScoreResult r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_TRUE(r.goal_met) << FormatScore(r, truth_);
+  EXPECT_DOUBLE_EQ(Row(r, "a").delays_s.at(0), 0);
+
+  flags[0].first_time_unix_s = kStart + 480 + 121;  // two intervals after the evidence
+  r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_FALSE(r.goal_met);
+  EXPECT_DOUBLE_EQ(Row(r, "a").delays_s.at(0), 121);
+
+  flags[0].first_time_unix_s = kStart + crossing_ - 121;  // before the crossing: early
+  r = Score(truth_, &model_, timeline_, flags);
+  EXPECT_FALSE(r.goal_met);
+  EXPECT_NE(FormatScore(r, truth_).find("EARLY   L-a"), std::string::npos);
+
+  // Round trip through ground_truth.json.
+  truth_.lineages[0].evidence_note = "shared cycles";
+  auto back = ParseGroundTruth(GroundTruthToJson(truth_), "t.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_DOUBLE_EQ(back->lineages[0].evidence_offset_s, 480);
+  EXPECT_EQ(back->lineages[0].evidence_note, "shared cycles");
+  EXPECT_DOUBLE_EQ(back->lineages[1].evidence_offset_s, -1);
+}
+
 TEST_F(ScorerTest, RestrictedHardwareDelayFromTheNodesFirstReport) {
   truth_.lineages.push_back(
       MakeLineage("L-e", "e", kRoleAdversary, {"A2"},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -80,6 +81,13 @@ class Generator {
   void NextInstance() { dc_base_ += 3; }
   int dc_base() const { return dc_base_; }
   std::vector<std::string> resellers_listed;  // accounts expected to screen positive (holder)
+  // g_rhythm's exchange schedule per lineage id, for its evidence time (RhythmEvidenceOffset).
+  struct RhythmPlan {
+    std::vector<uint32_t> exchanges;  // report indices
+    uint32_t period = 0;              // base period in reports (each interval +-period/5)
+    bool direct = false;              // islands send to each other (traffic links at once)
+  };
+  absl::flat_hash_map<std::string, RhythmPlan> rhythm_plans;
 
  private:
   Lineage& Add(const std::string& typology, const char* role, int inst, std::string description) {
@@ -455,6 +463,7 @@ absl::Status Generator::Rhythm(int inst) {
               period, period * ctx_.interval() / 60, phase,
               direct ? "island 0 of each sends to the next island's first node"
                      : "each island uploads to its own off-fleet store (no shared endpoint)"));
+  rhythm_plans[l.id] = RhythmPlan{exchanges, period, direct};
   std::vector<std::vector<sim::v1::SimNode*>> islands(3);
   for (int i = 0; i < 3; ++i) {
     l.accounts.push_back(ctx_.NewAccount());
@@ -523,6 +532,44 @@ absl::Status Generator::SharedTracker(int inst) {
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
+}
+
+// When the evidence joining a rhythm lineage's islands exists (issue 9). Islands that send to
+// each other (even instances) show it with their first exchange's traffic. Islands that only
+// share their exchange times (odd instances) cannot be told from chance until their shared
+// cycles are rarer than chance can explain among every pair of training workloads of the world:
+// two independent series whose intervals are drawn, like the islands', uniformly from
+// period +-period/5 reports agree within one report with probability a = (3W - 2) / W^2
+// (W = 2 x (period/5) + 1 values); m shared intervals happen by chance to some pair with
+// probability about P x a^m for P pairs. The evidence exists at the exchange ending the m-th
+// shared interval with P x a^m <= 0.1 (at most one chance in ten that any pair of the world
+// looks as aligned). This is the typology's own statistics, not provd's threshold. Returns the
+// report index, or nullopt when the run ends first (the note says what it would need).
+std::optional<uint32_t> RhythmEvidenceReport(const Generator::RhythmPlan& plan,
+                                             double training_pairs, std::string* note) {
+  if (plan.direct) {
+    *note = absl::StrFormat("islands send to each other from their first exchange (report %d)",
+                            plan.exchanges.front());
+    return plan.exchanges.front();
+  }
+  const double w = 2.0 * (plan.period / 5) + 1;
+  const double a = (3 * w - 2) / (w * w);
+  const int m =
+      static_cast<int>(std::ceil(std::log(0.1 / std::max(training_pairs, 1.0)) / std::log(a)));
+  if (static_cast<size_t>(m) >= plan.exchanges.size()) {
+    *note = absl::StrFormat(
+        "only their exchange times link them: %d shared intervals (chance agreement %.3f each) "
+        "are needed to be rarer than 1 in 10 among %.3g pairs of training workloads; the run has "
+        "%d exchanges (%d intervals): NOT linkable by anyone in this world (more --reports)",
+        m, a, training_pairs, plan.exchanges.size(), plan.exchanges.size() - 1);
+    return std::nullopt;
+  }
+  *note = absl::StrFormat(
+      "only their exchange times link them: %d shared intervals (chance agreement %.3f each) are "
+      "rarer than 1 in 10 among %.3g pairs of training workloads; the %d-th exchange (report %d) "
+      "completes them",
+      m, a, training_pairs, m + 1, plan.exchanges[m]);
+  return plan.exchanges[m];
 }
 
 // Listed entities usable for the reseller typology: Entity List names with 2+ core tokens.
@@ -696,6 +743,12 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
   double max_background = 0;
   absl::flat_hash_set<std::string> listed_holders(gen.resellers_listed.begin(),
                                                   gen.resellers_listed.end());
+  // Pairs of training workloads of the world (the chance a rhythm must beat; see above).
+  double training_workloads = 0;
+  for (const auto& w : ctx.scenario().workloads()) {
+    training_workloads += w.workload_class() == provenance::v1::WORKLOAD_CLASS_TRAINING;
+  }
+  const double training_pairs = training_workloads * (training_workloads - 1) / 2;
   for (Lineage& l : truth.lineages) {
     l.combined_flop_low = model.TotalTrainingFlop(l.training_accounts);
     for (const auto& a : l.training_accounts) {
@@ -712,6 +765,13 @@ absl::StatusOr<EvalOutput> GenerateEval(const EvalOptions& o, const screening::C
     bool compute_lineage = l.typology == "a_shell_accounts" || l.typology == "c_split_packages" ||
                            l.typology == "d_handoff" || l.typology == "f_external_coordinator" ||
                            l.typology == "g_rhythm";
+    if (auto plan = gen.rhythm_plans.find(l.id); plan != gen.rhythm_plans.end()) {
+      std::optional<uint32_t> k =
+          RhythmEvidenceReport(plan->second, training_pairs, &l.evidence_note);
+      // Beyond the run when the world is too short: the flag is still expected (and missed).
+      l.evidence_offset_s = static_cast<double>(k ? *k : o.reports) * o.interval_seconds;
+      if (!k) out.checks.push_back(absl::StrCat("WARNING ", l.id, ": ", l.evidence_note));
+    }
     if (compute_lineage) {
       for (const auto& tier : truth.tiers) {
         if (l.combined_flop_low >= tier.flop) {

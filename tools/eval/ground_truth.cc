@@ -75,6 +75,10 @@ std::string GroundTruthToJson(const GroundTruth& t) {
     if (!l.serials.empty()) j["serials"] = Strings(l.serials);
     j["combined_flop_low"] = l.combined_flop_low;
     j["max_account_flop_low"] = l.max_account_flop_low;
+    if (l.evidence_offset_s >= 0) {
+      j["evidence_offset_s"] = l.evidence_offset_s;
+      j["evidence_note"] = l.evidence_note;
+    }
     j["expected"] = json::array();
     for (const auto& e : l.expected) {
       json je = {{"rule", e.rule},
@@ -128,6 +132,8 @@ absl::StatusOr<GroundTruth> ParseGroundTruth(absl::string_view text, absl::strin
       r.Get(ls[i], p, "serials", &l.serials, false);
       r.Get(ls[i], p, "combined_flop_low", &l.combined_flop_low, false);
       r.Get(ls[i], p, "max_account_flop_low", &l.max_account_flop_low, false);
+      r.Get(ls[i], p, "evidence_offset_s", &l.evidence_offset_s, false);
+      r.Get(ls[i], p, "evidence_note", &l.evidence_note, false);
       if (r.error().empty() && l.role != kRoleAdversary && l.role != kRoleLookAlike &&
           l.role != kRoleBackground) {
         return absl::InvalidArgumentError(

@@ -45,6 +45,13 @@ struct Lineage {
   std::vector<ExpectedFlag> expected;
   double combined_flop_low = 0;     // the lineage's accounts' training FLOP over the whole run
   double max_account_flop_low = 0;  // its largest single account
+  // Simulated seconds after the start from which the evidence linking the lineage's accounts
+  // exists (-1: from their first reports). A compute flag is due once the tier is crossed AND
+  // this evidence exists; before it, no detector can join the accounts. Set for the rhythm
+  // typology, whose evidence is the accumulation of shared jittered cycles (eval_generator.cc
+  // "RhythmEvidenceOffset"); `evidence_note` says how it was derived.
+  double evidence_offset_s = -1;
+  std::string evidence_note;
 };
 
 struct Tier {

@@ -99,7 +99,7 @@ step "prov-sim (time scale $SCALE)"
 
 # Analysis runs after each commit; give it a moment to finish the last batch.
 sleep 2
-"${CTL[@]}" flags list -o json >"$WORK/flags.json" 2>/dev/null || true
+"${CTL[@]}" flags list --limit 100000 -o json >"$WORK/flags.json" 2>/dev/null || true
 step "prov-eval-score"
 set +e
 "$BUILD/bin/prov-eval-score" --dir "$DIR" --server "$SERVER" --insecure $REQUIRE

@@ -50,6 +50,7 @@ for seed in $SEEDS; do
   fi
   echo "seed $seed (${secs} s): $(grep -m1 '^prov-eval-gen: ' "$log" | sed 's/ ->.*//;s/^prov-eval-gen: //')"
   grep -m1 'benign accounts (' "$log" | sed 's/^ *check: /    generator: /'
+  grep -m1 '^  behind: ' "$log" | sed 's/^  behind: */    replay behind schedule: /'
   grep -m1 '^summary: ' "$log" | sed 's/^/    /'
   grep -m1 '^bundles: ' "$log" | sed 's/^/    /'
   grep -m1 '^goal' "$log" | sed 's/^/    /'

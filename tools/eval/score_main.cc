@@ -138,8 +138,11 @@ int main(int argc, char** argv) {
       if (!read.ok()) return Fail(absl::StrCat("PROV_TOKEN_FILE: ", read.status().message()), 2);
       token = *read;
     }
-    auto stub =
-        provenance::v1::AnalysisService::NewStub(prov::CreateBearerChannel(server, *creds, token));
+    grpc::ChannelArguments channel_args;
+    // A long world's flags and bundles (every evidence sentence) pass gRPC's 4 MiB default.
+    channel_args.SetMaxReceiveMessageSize(-1);
+    auto stub = provenance::v1::AnalysisService::NewStub(
+        prov::CreateBearerChannel(server, *creds, token, channel_args));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     provenance::v1::ListFlagsRequest request;

@@ -198,7 +198,15 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
         matched_here.insert(f);
         if (r.delays_known && flags[f].first_time_unix_s) {
           if (auto off = ExpectedOffset(truth, *model, e)) {
-            double d = *flags[f].first_time_unix_s - (timeline->sim_start_unix_s + *off);
+            // Due from the crossing, and no later than when the evidence joining the lineage
+            // first existed (Lineage::evidence_offset_s): on time anywhere in between.
+            const double lo = timeline->sim_start_unix_s + *off;
+            const double hi =
+                absl::StartsWith(e.rule, "compute_tier:") && l.evidence_offset_s > *off
+                    ? timeline->sim_start_unix_s + l.evidence_offset_s
+                    : lo;
+            const double t = *flags[f].first_time_unix_s;
+            const double d = t < lo ? t - lo : (t > hi ? t - hi : 0);
             if (!best_delay || d < *best_delay) best_delay = d;
           }
         }
@@ -227,7 +235,7 @@ ScoreResult Score(const GroundTruth& truth, const FlopModel* model,
         if (*best_delay > interval) {
           r.findings.push_back(
               absl::StrFormat("LATE    %s: %s raised %.0f s (%.1f intervals) after "
-                              "the rule first held",
+                              "the rule first held (and its evidence existed)",
                               l.id, e.rule, *best_delay, *best_delay / interval));
         }
       }

@@ -17,7 +17,10 @@
 // first_time (evidence time) - the time the rule first held in the scenario: the report on which
 // the lineage's combined training FLOP (provd's ledger formula, FlopModel) reached the tier, the
 // first training report (restricted party), the node's first report (restricted hardware is in
-// its inventory from then on); screening hits have no evidence time and no delay.
+// its inventory from then on); screening hits have no evidence time and no delay. A compute
+// flag of a lineage whose linking evidence only exists later (Lineage::evidence_offset_s: the
+// rhythm typology's shared cycles) is on time anywhere from the crossing to that evidence time;
+// later than both, its delay is measured from the later of the two.
 // Hardware rules (hardware_*; issue 10): E names the subject ("accelerator:<serial>" or
 // "node:<id>") and, for moves and clones, the nodes the flag must list (Flag.nodes ⊇ E.nodes).
 // A hardware_* flag also touches a lineage when its subject or any of its nodes is one of the

@@ -34,6 +34,7 @@ struct SimSummary {
   uint64_t submit_errors = 0;
   uint64_t reconnects = 0;
   absl::Duration elapsed;
+  absl::Duration max_behind;  // the most any report was submitted after its due time (real)
   bool all_acked() const {
     return submit_errors == 0 && rejected == 0 && dropped == 0 && pending == 0 &&
            acked == submitted;
