@@ -77,6 +77,22 @@ std::vector<prometheus::MetricFamily> AnalysisCollector::Collect() const {
                       prometheus::MetricType::Gauge);
   Gauge(links, static_cast<double>(snap.stats.links));
   out.push_back(std::move(links));
+  auto overdue = Family("prov_hardware_overdue_nodes",
+                        "Nodes past their silence deadline (policy hardware.silent_*) now.",
+                        prometheus::MetricType::Gauge);
+  Gauge(overdue, static_cast<double>(snap.stats.overdue_nodes));
+  out.push_back(std::move(overdue));
+  auto held = Family("prov_hardware_silence_held_nodes",
+                     "Silent nodes whose hardware_silent flag is held while many nodes are silent "
+                     "at once (an outage of ingest or the network; policy hardware.outage_*).",
+                     prometheus::MetricType::Gauge);
+  Gauge(held, static_cast<double>(snap.stats.silence_held_nodes));
+  out.push_back(std::move(held));
+  auto outages = Family("prov_hardware_silence_outages_total",
+                        "Times many nodes fell silent at once (policy hardware.outage_*).",
+                        prometheus::MetricType::Counter);
+  Counter(outages, static_cast<double>(snap.stats.silence_outages));
+  out.push_back(std::move(outages));
   auto pending = Family("prov_analysis_pending_reports", "Reports committed but not yet analysed.",
                         prometheus::MetricType::Gauge);
   Gauge(pending, static_cast<double>(engine_.pending()));

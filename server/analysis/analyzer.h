@@ -60,6 +60,10 @@ struct AnalyzerChanges {
 struct AnalyzerStats {
   size_t nodes = 0, workloads = 0, links = 0, bundles = 0, flags = 0;
   size_t multi_account_bundles = 0;
+  // hardware_silent's outage guard (policy hardware.outage_*): nodes past their silence deadline
+  // now, those whose silence is held for an outage, and outages seen since start.
+  size_t overdue_nodes = 0, silence_held_nodes = 0;
+  uint64_t silence_outages = 0;
 };
 
 class Analyzer {

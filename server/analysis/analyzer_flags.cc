@@ -401,6 +401,9 @@ AnalyzerStats Analyzer::stats() const {
   st.workloads = s_->workloads.size();
   st.links = s_->links.size();
   st.flags = s_->flags.size();
+  st.overdue_nodes = s_->hw.overdue.size();
+  st.silence_held_nodes = s_->hw.held.size();
+  st.silence_outages = s_->hw.outages;
   for (const auto& [id, b] : s_->bundles) {
     if (!b.merged_into.empty()) continue;
     ++st.bundles;

@@ -271,6 +271,7 @@ void PrepareHardware(RuleContext& ctx) {
   for (const PendingHardwareReport& r : hw.pending) {
     HardwareNode& n = hw.nodes[r.node];
     n.seen_us = clock;
+    hw.overdue.erase(r.node);
     n.last_report_us = std::max(n.last_report_us, r.time_us);
     if (r.interval_us > 0) n.interval_us = r.interval_us;
     n.complete = r.complete;
@@ -311,7 +312,10 @@ void PrepareHardware(RuleContext& ctx) {
     // Nodes already quiet past their deadline (before this import, or while nothing of theirs
     // was in service) are judged now.
     for (auto& [id, n] : hw.nodes) {
-      if (!n.silent && n.due_us > 0 && n.due_us <= clock) ctx.silent_nodes.push_back(id);
+      if (!n.silent && n.due_us > 0 && n.due_us <= clock) {
+        ctx.silent_nodes.push_back(id);
+        hw.overdue.insert(id);
+      }
     }
     // Every node is judged again; a declared node that never reported is due from now.
     ctx.hardware_nodes.clear();
@@ -349,8 +353,9 @@ void PrepareHardware(RuleContext& ctx) {
       if (n->second.due_us > clock) {  // it reported since: its entry moves to the new time
         n->second.queued_s = n->second.due_us / kMicros + 1;
         hw.silence_due[n->second.queued_s].push_back(std::move(id));
-      } else if (!n->second.silent) {
-        ctx.silent_nodes.push_back(std::move(id));
+      } else {
+        hw.overdue.insert(id);
+        if (!n->second.silent) ctx.silent_nodes.push_back(std::move(id));
       }
     }
   }

@@ -81,6 +81,17 @@ struct HardwareState {
   // cloned; bounded by kMaxSightings).
   absl::flat_hash_map<std::string, std::vector<CardSighting>> cards;
   absl::btree_map<int64_t, std::vector<std::string>> silence_due;  // due second -> nodes
+  // Nodes past their silence deadline that have not reported since (flagged or held).
+  absl::flat_hash_set<std::string> overdue;
+  // Fleet-wide silence (policy hardware.outage_*): node silence held while it lasts.
+  absl::flat_hash_set<std::string> held;  // nodes whose silence waits for the outage's end
+  int64_t outage_since_us = 0;            // silence clock at its start (0: no outage now)
+  size_t outage_peak = 0;                 // the most nodes overdue at once during it
+  struct Outage {
+    int64_t since_us = 0, until_us = 0;
+    size_t peak = 0, known = 0;
+  } last_outage;         // the latest one that ended (its evidence for the nodes it held)
+  uint64_t outages = 0;  // outages seen by this process
   std::vector<PendingHardwareReport> pending;
   absl::flat_hash_set<std::string> silent_cards;  // serials with an open card-level silent flag
   // The inventory before the newest SetInventory, until PrepareHardware compared the two.

@@ -9,7 +9,9 @@
 // is). A report whose collectors failed proves no card missing. Cards whose inventory status is
 // not in_service (spare, rma, retired: maintenance) are never silent. The flag resolves itself
 // when the node or the card reports again, or when a re-import stops expecting it; the time it
-// was dark stays in the evidence.
+// was dark stays in the evidence. Many nodes silent at once (policy hardware.outage_*) is an
+// outage of ingest or the network: node silence is held while it lasts (at most outage_hold),
+// then every node still silent is judged on its own.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -62,7 +64,23 @@ class HardwareSilentRule final : public Rule {
     for (const std::string& node_id : ctx.hardware_nodes) Recover(ctx, node_id, clock);
     if (ctx.inventory_changed) ReleaseUndeclared(ctx);
     if (hw.inventory == nullptr) return;
-    for (const std::string& node_id : ctx.silent_nodes) NodeSilent(ctx, node_id, clock);
+    if (HoldForOutage(ctx, clock)) {
+      for (const std::string& node_id : ctx.silent_nodes) hw.held.insert(node_id);
+    } else {
+      // The outage ended (or its hold ran out): the nodes it held that are still silent are
+      // judged one by one, dated from their own last report.
+      std::vector<std::string> judge(ctx.silent_nodes.begin(), ctx.silent_nodes.end());
+      for (const std::string& node_id : hw.held) {
+        auto n = hw.nodes.find(node_id);
+        if (hw.overdue.contains(node_id) && n != hw.nodes.end() && !n->second.silent) {
+          judge.push_back(node_id);
+        }
+      }
+      hw.held.clear();
+      std::sort(judge.begin(), judge.end());
+      judge.erase(std::unique(judge.begin(), judge.end()), judge.end());
+      for (const std::string& node_id : judge) NodeSilent(ctx, node_id, clock);
+    }
     // A node's cards are checked when they changed (and after an import); after that only while
     // one of its declared cards is absent, so a steady node costs nothing here.
     for (const std::string& node_id : ctx.changed_hardware_nodes) MarkMissing(ctx, node_id);
@@ -131,6 +149,48 @@ class HardwareSilentRule final : public Rule {
     }
   }
 
+  // Whether node silence is held now: at least outage_min_nodes and outage_fraction of the known
+  // nodes are overdue together (an outage of ingest or the network), for at most outage_hold.
+  static bool HoldForOutage(RuleContext& ctx, int64_t clock) {
+    HardwareState& hw = ctx.s.hw;
+    const auto& p = ctx.p.hardware;
+    const size_t overdue = hw.overdue.size();
+    const bool outage =
+        overdue >= static_cast<size_t>(std::max(p.outage_min_nodes, 1)) &&
+        static_cast<double>(overdue) >= p.outage_fraction * static_cast<double>(hw.nodes.size());
+    if (outage) {
+      if (hw.outage_since_us == 0) {
+        hw.outage_since_us = clock;
+        hw.outage_peak = 0;
+        ++hw.outages;
+      }
+      hw.outage_peak = std::max(hw.outage_peak, overdue);
+      return clock - hw.outage_since_us < absl::ToInt64Microseconds(p.outage_hold);
+    }
+    if (hw.outage_since_us != 0) {
+      hw.last_outage = {hw.outage_since_us, clock, hw.outage_peak, hw.nodes.size()};
+      hw.outage_since_us = 0;
+    }
+    return false;
+  }
+
+  // What a node's silence flag says of an outage that held it, or that is still going on.
+  static std::string OutageNote(const HardwareState& hw, int64_t since) {
+    if (hw.outage_since_us != 0) {
+      return absl::StrCat(" Judged although ", hw.overdue.size(), " of ", hw.nodes.size(),
+                          " nodes are silent at once since ", ClockText(hw.outage_since_us),
+                          " (an outage of ingest or the network held every node's silence, up "
+                          "to hardware.outage_hold).");
+    }
+    if (hw.last_outage.until_us != 0 && since < hw.last_outage.until_us) {
+      return absl::StrCat(" Held while up to ", hw.last_outage.peak, " of ", hw.last_outage.known,
+                          " nodes were silent at once (", ClockText(hw.last_outage.since_us),
+                          " to ", ClockText(hw.last_outage.until_us),
+                          ": an outage of ingest or the network); still silent after it.");
+    }
+    return "";
+  }
+
   static void NodeSilent(RuleContext& ctx, const std::string& node_id, int64_t clock) {
     HardwareState& hw = ctx.s.hw;
     HardwareNode& n = hw.nodes[node_id];
@@ -182,7 +242,7 @@ class HardwareSilentRule final : public Rule {
               " report intervals, at least ",
               Duration(absl::ToInt64Microseconds(ctx.p.hardware.silent_min)),
               "). Declared in service there: ", absl::StrJoin(serials, ", "),
-              ". Kept offline, unplugged, or its agent stopped."));
+              ". Kept offline, unplugged, or its agent stopped.", OutageNote(hw, since)));
           SetTimestamp(e->mutable_time(), since);
         });
   }

@@ -96,6 +96,14 @@ struct Policy {
     // 8-accelerator server take minutes), whatever its interval.
     absl::Duration silent_min = absl::Minutes(5);
     absl::Duration assumed_interval = absl::Seconds(60);  // a node that never reported
+    // Many nodes silent at once is an outage of provd's ingest or of the network (a data
+    // centre's uplink, a reconnect storm after provd was overloaded), not that many nodes
+    // unplugged: while at least outage_min_nodes AND outage_fraction of the known nodes are past
+    // their silence deadline together, node-level silence is held, for at most outage_hold; then
+    // every node still silent is judged on its own, dated from its own last report.
+    double outage_fraction = 0.25;
+    int outage_min_nodes = 20;
+    absl::Duration outage_hold = absl::Minutes(30);
     // A card re-declared on another node keeps reporting from its previous node this long before
     // hardware_moved says so (the asset system is often updated before the move is done).
     absl::Duration move_grace = absl::Hours(24);

@@ -287,8 +287,9 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     PROV_RETURN_IF_ERROR(
         OnlyKeys(h, "hardware",
                  {"silent_after_intervals", "silent_min", "assumed_interval", "move_grace",
-                  "relabelled_severity", "moved_severity", "cloned_identity_severity",
-                  "undeclared_severity", "silent_severity", "assignment_severity"}));
+                  "outage_fraction", "outage_min_nodes", "outage_hold", "relabelled_severity",
+                  "moved_severity", "cloned_identity_severity", "undeclared_severity",
+                  "silent_severity", "assignment_severity"}));
     if (h["silent_after_intervals"]) {
       PROV_ASSIGN_OR_RETURN(double n, Number(h["silent_after_intervals"],
                                              "hardware.silent_after_intervals", 1, 1000));
@@ -308,6 +309,19 @@ absl::StatusOr<Policy> Parser::Parse(const YAML::Node& root) {
     if (h["move_grace"]) {
       PROV_ASSIGN_OR_RETURN(p.hardware.move_grace,
                             Duration(h["move_grace"], "hardware.move_grace"));
+    }
+    if (h["outage_fraction"]) {
+      PROV_ASSIGN_OR_RETURN(p.hardware.outage_fraction,
+                            Number(h["outage_fraction"], "hardware.outage_fraction", 0, 1));
+    }
+    if (h["outage_min_nodes"]) {
+      PROV_ASSIGN_OR_RETURN(
+          double n, Number(h["outage_min_nodes"], "hardware.outage_min_nodes", 1, 100000000));
+      p.hardware.outage_min_nodes = static_cast<int>(n);
+    }
+    if (h["outage_hold"]) {
+      PROV_ASSIGN_OR_RETURN(p.hardware.outage_hold,
+                            Duration(h["outage_hold"], "hardware.outage_hold"));
     }
     const std::pair<const char*, Severity*> severities[] = {
         {"relabelled_severity", &p.hardware.relabelled_severity},

@@ -3,10 +3,12 @@
 // silent, or its node reporting without the card. Recovers when it reports again; a report whose
 // collectors failed proves nothing missing; maintenance (status not in_service) is never silent;
 // a provd restart does not make the fleet silent.
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/analysis/analyzer.h"
 #include "tests/analysis/hardware_test_util.h"
@@ -155,6 +157,81 @@ TEST(HardwareSilentTest, AProvdRestartDoesNotMakeTheFleetSilent) {
   EXPECT_TRUE(FlagsOf(after, kRule).empty());  // not silent for the time provd was down
   after.Evaluate(up + absl::Minutes(5) + absl::Seconds(2));
   EXPECT_EQ(FlagsOf(after, kRule).size(), 1u);  // but silent once provd was up long enough
+}
+
+// A fleet of 40 nodes reporting every minute; `dark(i, t)` says which are cut off at t.
+void RunFleet(Analyzer& a, int nodes, absl::Time from, absl::Time until,
+              const std::function<bool(int, absl::Time)>& dark) {
+  for (absl::Time t = from; t <= until; t += absl::Minutes(1)) {
+    for (int i = 0; i < nodes; ++i) {
+      if (dark(i, t)) continue;
+      a.Observe(HwReport(absl::StrCat("n", i), t, {Card{.serial = absl::StrCat("SN", i)}}));
+    }
+    a.Evaluate(t);
+  }
+}
+std::shared_ptr<const inventory::InventoryIndex> FleetInventory(int nodes) {
+  std::vector<provenance::v1::InventoryEntry> rows;
+  for (int i = 0; i < nodes; ++i) rows.push_back(Row(absl::StrCat("SN", i), absl::StrCat("n", i)));
+  return Inventory(rows);
+}
+
+// 30 of 40 nodes cut off together for 10 minutes (a data centre's uplink, provd's ingest stalled)
+// is an outage, not 30 unplugged nodes: no node is flagged for it. The one node still dark when
+// the others are back is flagged then, dated from its own last report, with the outage told.
+TEST(HardwareSilentTest, ManyNodesSilentAtOnceAreAnOutageNotUnpluggedNodes) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(FleetInventory(40), 1);
+  const absl::Time cut = kT0 + absl::Minutes(10), back = cut + absl::Minutes(10);
+  auto dark = [&](int i, absl::Time t) {
+    if (i == 39) return t >= cut;  // this one stays dark
+    return i < 30 && t >= cut && t < back;
+  };
+  RunFleet(a, 40, kT0, back - absl::Minutes(1), dark);
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());
+  EXPECT_EQ(a.stats().silence_outages, 1u);
+  EXPECT_EQ(a.stats().overdue_nodes, 31u);
+  EXPECT_EQ(a.stats().silence_held_nodes, 31u);
+  RunFleet(a, 40, back, back + absl::Minutes(2), dark);  // the 30 are back; n39 is not
+  std::vector<Flag> flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].subject(), "node:n39");
+  EXPECT_EQ(flags[0].first_time().seconds(), absl::ToUnixSeconds(cut - absl::Minutes(1)));
+  EXPECT_TRUE(absl::StrContains(flags[0].evidence(0).sentence(), "Held while up to 31 of 40"))
+      << flags[0].evidence(0).sentence();
+  EXPECT_EQ(a.stats().silence_held_nodes, 0u);
+  EXPECT_EQ(a.stats().overdue_nodes, 1u);
+}
+
+// An outage that lasts beyond hardware.outage_hold no longer holds anything: an adversary with
+// many nodes cannot stay dark for ever by taking them all down together.
+TEST(HardwareSilentTest, AnOutagePastItsHoldIsJudgedNodeByNode) {
+  auto policy = std::make_shared<policy::Policy>(*TestPolicy());
+  policy->hardware.outage_hold = absl::Minutes(20);
+  Analyzer a(policy);
+  a.SetInventory(FleetInventory(40), 1);
+  const absl::Time cut = kT0 + absl::Minutes(10);
+  RunFleet(a, 40, kT0, cut + absl::Minutes(20),
+           [&](int i, absl::Time t) { return i < 30 && t >= cut; });
+  EXPECT_TRUE(FlagsOf(a, kRule).empty());  // 30 overdue from cut + 5 min: held
+  RunFleet(a, 40, cut + absl::Minutes(26), cut + absl::Minutes(26),
+           [&](int i, absl::Time) { return i < 30; });
+  std::vector<Flag> flags = FlagsOf(a, kRule);
+  ASSERT_EQ(flags.size(), 30u);
+  EXPECT_TRUE(absl::StrContains(flags[0].evidence(0).sentence(), "Judged although 30 of 40"))
+      << flags[0].evidence(0).sentence();
+}
+
+// A few nodes dark in a small fleet are not an outage (hardware.outage_min_nodes): each is
+// flagged after its own window, as before.
+TEST(HardwareSilentTest, AFewSilentNodesOfASmallFleetAreEachFlagged) {
+  Analyzer a(TestPolicy());
+  a.SetInventory(FleetInventory(5), 1);
+  const absl::Time cut = kT0 + absl::Minutes(10);
+  RunFleet(a, 5, kT0, cut + absl::Minutes(6),
+           [&](int i, absl::Time t) { return i < 4 && t >= cut; });
+  EXPECT_EQ(FlagsOf(a, kRule).size(), 4u);
+  EXPECT_EQ(a.stats().silence_outages, 0u);
 }
 
 TEST(HardwareSilentTest, ACardSeenOnAnotherNodeIsMovedNotSilent) {

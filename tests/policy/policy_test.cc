@@ -78,9 +78,26 @@ INSTANTIATE_TEST_SUITE_P(
                 "p.yaml:2:29: location.fibre_km_per_ms: 500 is outside 1..300"},
         BadCase{"version: v1\nlocation: {require_proof: eu}\n",
                 "p.yaml:2:27: location.require_proof: must be a list of ids"},
+        BadCase{"version: v1\nhardware: {outage_fraction: 1.5}\n",
+                "p.yaml:2:29: hardware.outage_fraction: 1.5 is outside 0..1"},
         BadCase{"version: v1\nlocation: {severity_forged: loud}\n",
                 "p.yaml:2:29: location.severity_forged: \"loud\" is not info, low, medium, high or "
                 "critical"}));
+
+TEST(PolicyTest, HardwareOutageGuard) {
+  auto shipped = LoadPolicyFile("deploy/policy/default.yaml");
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  EXPECT_DOUBLE_EQ(shipped->hardware.outage_fraction, 0.25);
+  EXPECT_EQ(shipped->hardware.outage_min_nodes, 20);
+  EXPECT_EQ(shipped->hardware.outage_hold, absl::Minutes(30));
+  auto p = ParsePolicy(
+      "version: v1\nhardware: {outage_fraction: 0.5, outage_min_nodes: 3, outage_hold: 10m}\n",
+      "p.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_DOUBLE_EQ(p->hardware.outage_fraction, 0.5);
+  EXPECT_EQ(p->hardware.outage_min_nodes, 3);
+  EXPECT_EQ(p->hardware.outage_hold, absl::Minutes(10));
+}
 
 TEST(PolicyTest, LocationSection) {
   auto shipped = LoadPolicyFile("deploy/policy/default.yaml");
