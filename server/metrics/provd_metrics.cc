@@ -117,7 +117,17 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                                  "validation failure, \"frame\" (did not parse as a NodeReport, "
                                  "or larger than --max-report-bytes), \"seq\" (implausibly far "
                                  "ahead of the node's stored reports).")
-                           .Register(*registry_)) {
+                           .Register(*registry_)),
+      streams_ended_family_(
+          prometheus::BuildCounter()
+              .Name("prov_ingest_streams_ended_total")
+              .Help("Agent streams ended, by how: ok, error (provd ended it with an error), "
+                    "cancelled (the peer left or abandoned it), ack_undelivered (it ended with an "
+                    "ack write still pending: a peer that stopped reading its acks).")
+              .Register(*registry_)) {
+  for (const char* how : {"ok", "error", "cancelled", "ack_undelivered"}) {
+    streams_ended_family_.Add({{"how", how}});
+  }
   prometheus::BuildGauge()
       .Name("prov_build_info")
       .Help("Always 1; the label carries provd's version.")

@@ -27,6 +27,10 @@
 //                                          reason: disk_full (SQLITE_FULL: the data dir's file
 //                                          system has no space), busy, other
 //   prov_acks_sent_total                   acks written to agents
+//   prov_ingest_streams_ended_total{how}   agent streams ended: ok, error (provd ended it with an
+//                                          error), cancelled (the peer left or abandoned it),
+//                                          ack_undelivered (it ended with an ack write pending:
+//                                          a peer that stopped reading its acks)
 //   prov_build_info{version}               always 1
 //   prov_start_time_seconds                when this provd started (Unix seconds)
 //   prov_ledger_claimed_seconds_total      interval_seconds claimed by stored reports
@@ -79,6 +83,10 @@ class ProvdMetrics {
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
   void Rejected(const std::string& field) { rejected_family_.Add({{"field", field}}).Increment(); }
+  // Counts one ended agent stream; `how` is one of ok, error, cancelled, ack_undelivered.
+  void StreamEnded(const std::string& how) {
+    streams_ended_family_.Add({{"how", how}}).Increment();
+  }
   // Counts one failed store write under its reason (CommitFailureReason) and returns the reason.
   const char* CommitFailed(const absl::Status& status);
 
@@ -111,6 +119,7 @@ class ProvdMetrics {
 
  private:
   prometheus::Family<prometheus::Counter>& rejected_family_;
+  prometheus::Family<prometheus::Counter>& streams_ended_family_;
 };
 
 // The store's figures (nodes reporting and silent per data centre, accelerators by vendor and
