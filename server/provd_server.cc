@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/resource_quota.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/access/access_metrics.h"
@@ -88,6 +89,10 @@ constexpr size_t kMaxImportBytes = 64u << 20;
 // streamed import (ImportAccountsStream).
 constexpr size_t kMinMessageBytes = 4u << 20;
 constexpr size_t kReceiveMarginBytes = 1u << 20;
+constexpr int kHandshakeTimeoutMs = 10000;
+constexpr int kMaxStreamsPerConnection = 100;
+// 10,000 agents at about 40 KB each (conventions.md) fit with room to spare.
+constexpr size_t kGrpcMemoryBytes = size_t{1} << 30;
 }  // namespace
 
 // Member order is teardown order in reverse: the gRPC server goes first (Shutdown resets it).
@@ -530,6 +535,16 @@ absl::Status ProvdServer::Init() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  // Hostile clients (issue 13, docs/faults.md). A peer that connects and never completes the
+  // HTTP/2 (or TLS) handshake is dropped after 10 s instead of gRPC's 120 s; one connection may
+  // hold at most kMaxStreamsPerConnection open calls (an agent needs one, provctl a few), so one
+  // client cannot open thousands of streams on a single connection; and all of gRPC's buffers
+  // together are bounded by one resource quota.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
+  grpc::ResourceQuota quota("provd-grpc");
+  quota.Resize(kGrpcMemoryBytes);
+  builder.SetResourceQuota(quota);
   {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(NewRpcNameInterceptorFactory());  // RPC names for access.denied entries

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -50,6 +52,20 @@ absl::StatusOr<std::string> QueryText(SqliteDb& db, const std::string& sql) {
   return row && !st->ColumnIsNull(0) ? st->ColumnText(0) : std::string();
 }
 
+// "20261202T000000Z" or "20261202T000000Z-2": the names Run gives export folders.
+bool LooksLikeExportId(absl::string_view name) {
+  if (name.size() < 16 || name[8] != 'T' || name[15] != 'Z') return false;
+  for (size_t i = 0; i < 15; ++i) {
+    if (i != 8 && !absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) return false;
+  }
+  if (name.size() == 16) return true;
+  if (name[16] != '-' || name.size() == 17) return false;
+  for (size_t i = 17; i < name.size(); ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<bool> ExportIdTaken(SqliteDb& db, const std::string& id) {
   PROV_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT 1 FROM exports WHERE export_id = ?"));
   st->BindText(1, id);
@@ -85,6 +101,22 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
   }
   PROV_ASSIGN_OR_RETURN(auto read_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
   PROV_ASSIGN_OR_RETURN(auto write_db, OpenConnection(options.db_path, SqliteDb::kReadWrite));
+  // A sealed folder a crash left between its rename and its recording transaction is not an
+  // export (no row, no audit entry, nothing chains to it): take it away, so that after a restart
+  // an export is either fully there (folder, row and audit entry) or not at all.
+  for (const fs::directory_entry& e : fs::directory_iterator(options.export_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_directory(ec) || !LooksLikeExportId(name)) continue;
+    PROV_ASSIGN_OR_RETURN(bool recorded, ExportIdTaken(*write_db, name));
+    if (recorded) continue;
+    std::error_code removed;
+    fs::remove_all(e.path(), removed);
+    std::fprintf(stderr,
+                 "provd: exports: removed %s: sealed but never recorded (provd stopped between "
+                 "writing and recording it; it was not an export)%s\n",
+                 e.path().c_str(),
+                 removed ? (" - removal failed: " + removed.message()).c_str() : "");
+  }
   PROV_ASSIGN_OR_RETURN(auto list_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
   return std::unique_ptr<Exporter>(new Exporter(std::move(options), std::move(read_db),
                                                 std::move(write_db), std::move(list_db)));

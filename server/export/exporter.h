@@ -18,8 +18,9 @@
 // screening-list and policy versions, provd's version, the records' time range and row counts,
 // and whose previous_manifest_sha256 is the newest recorded export's; rename to
 // <export_dir>/<id>; then ONE write transaction inserts the `exports` row and appends the
-// "export" audit entry. A crash leaves either a `.tmp-*` folder (removed at the next Open) or a
-// complete, sealed folder that was never recorded (not part of the chain; see the format doc).
+// "export" audit entry. A crash leaves either a `.tmp-*` folder or a complete, sealed folder that
+// was never recorded; the next Open removes both (the latter with a line on stderr), so after a
+// restart an export is fully there (folder, `exports` row, audit entry) or not at all.
 //
 // Thread-safety: Run, List and LastExportTime may be called from any thread; exports run one at
 // a time (a mutex), so two never chain to the same predecessor.

@@ -6,9 +6,14 @@
 #include <functional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "server/ingest/report_stream.h"
 
 namespace prov::server {
+
+namespace {
+constexpr absl::Duration kFailureLogEvery = absl::Seconds(10);
+}  // namespace
 
 std::vector<ReportObservation> TakeObservations(const std::vector<IngestItem>& batch,
                                                 const CommitResult& result,
@@ -73,9 +78,8 @@ void IngestWriter::RecordRejections() {
   absl::StatusOr<std::vector<NodeRejectionState>> recorded = store_.RecordRejections(nodes);
   if (!recorded.ok()) {
     // The rejections were answered and counted already; only the node records miss them.
-    metrics_.commit_failures.Increment();
-    std::fprintf(stderr, "provd: recording rejections of %zu nodes failed: %s\n", nodes.size(),
-                 std::string(recorded.status().message()).c_str());
+    LogCommitFailure(recorded.status(), metrics_.CommitFailed(recorded.status()),
+                     absl::StrCat("recording rejections of ", nodes.size(), " nodes"));
     return;
   }
   if (!options_.on_node_events || recorded->empty()) return;
@@ -92,6 +96,33 @@ void IngestWriter::RecordRejections() {
     e.detail = std::move(st.last_rejection);
   }
   options_.on_node_events(std::move(events));
+}
+
+void IngestWriter::LogCommitFailure(const absl::Status& status, const char* reason,
+                                    const std::string& what) {
+  ++failing_;
+  ++unlogged_;
+  const absl::Time now = clock_.Now();
+  if (now - last_failure_log_ < kFailureLogEvery) return;
+  std::string folded;
+  if (unlogged_ > 1) folded = absl::StrCat(" (", unlogged_, " failures since the last line)");
+  const bool disk_full = absl::IsResourceExhausted(status);
+  std::fprintf(stderr, "provd: %s failed [%s]%s: %s%s\n", what.c_str(), reason, folded.c_str(),
+               std::string(status.message()).c_str(),
+               disk_full ? "; the data dir's file system is full: agents keep their reports and "
+                           "resend them, ingest resumes by itself once space is freed"
+                         : "");
+  last_failure_log_ = now;
+  unlogged_ = 0;
+}
+
+void IngestWriter::LogCommitRecovered() {
+  if (failing_ == 0) return;
+  std::fprintf(stderr, "provd: commits succeed again after %lld failed store writes\n",
+               static_cast<long long>(failing_));
+  failing_ = 0;
+  unlogged_ = 0;
+  last_failure_log_ = absl::InfinitePast();
 }
 
 void IngestWriter::HandNodeRefusals() {
@@ -162,9 +193,8 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   });
 
   if (!result.ok()) {
-    metrics_.commit_failures.Increment();
-    std::fprintf(stderr, "provd: commit of %zu reports failed, nothing acked: %s\n", batch.size(),
-                 std::string(result.status().message()).c_str());
+    LogCommitFailure(result.status(), metrics_.CommitFailed(result.status()),
+                     absl::StrCat("commit of ", batch.size(), " reports (nothing acked)"));
     for (size_t i = 0; i < entries.size();) {
       size_t j = i;
       while (j < entries.size() && entries[j].stream == entries[i].stream) ++j;
@@ -173,6 +203,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
     }
     return;
   }
+  LogCommitRecovered();
   metrics_.commit_latency_seconds.Observe(seconds);
   metrics_.commit_batch_reports.Observe(static_cast<double>(batch.size()));
   metrics_.reports_ingested.Increment(static_cast<double>(result->stored));

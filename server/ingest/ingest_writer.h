@@ -16,7 +16,10 @@
 // stream as a Rejection and is never acked). Rejections noted by the reactors
 // (ReportQueue::TakeRejections) are recorded on the nodes' rows after each round
 // (Store::RecordRejections) and sent on as NodeEvents (on_node_events). A failed commit acks
-// nothing: the involved streams are finished UNAVAILABLE and the agents resend. Commit latency
+// nothing: the involved streams are finished UNAVAILABLE and the agents resend from their spools;
+// it is counted in prov_commit_failures_total{reason} (disk_full for SQLITE_FULL) and said on
+// stderr (rate limited), and the next batch simply tries again, so ingest resumes by itself once
+// the cause (e.g. a full disk) is gone. Commit latency
 // (steady clock, a duration only), batch size and the ledger's credit figures (prov_ledger_*) go to
 // the metrics.
 //
@@ -83,6 +86,10 @@ class IngestWriter {
   void Run();
   void RecordRejections();
   void HandNodeRefusals();
+  // stderr for failed store writes, rate limited: the first failure of a run and then at most one
+  // line per kFailureLogEvery (with how many were folded in); one line when commits succeed again.
+  void LogCommitFailure(const absl::Status& status, const char* reason, const std::string& what);
+  void LogCommitRecovered();
 
   ReportQueue& queue_;
   Store& store_;
@@ -91,6 +98,10 @@ class IngestWriter {
   const Clock& clock_;
   const WriterOptions options_;
   std::thread thread_;
+  // Writer thread only.
+  int64_t failing_ = 0;   // store writes failed since the last successful commit
+  int64_t unlogged_ = 0;  // of those, not yet written to stderr
+  absl::Time last_failure_log_ = absl::InfinitePast();
 };
 
 }  // namespace prov::server

@@ -235,6 +235,7 @@ void ReportStream::OnWriteDone(bool ok) {
     deps_.metrics->acks_sent.Increment();
   } else {
     broken_ = true;
+    write_failed_ = true;
   }
   if (finish_pending_) {
     FinishLocked(*finish_pending_);
@@ -251,6 +252,7 @@ void ReportStream::OnWriteDone(bool ok) {
 void ReportStream::OnCancel() {
   absl::MutexLock lock(&mu_);
   broken_ = true;
+  cancelled_ = true;
   MaybeFinishLocked();
 }
 
@@ -274,6 +276,7 @@ void ReportStream::FinishLocked(grpc::Status status) {
   }
   finished_ = true;
   finish_pending_.reset();
+  finished_ok_ = status.ok();
   Finish(std::move(status));
 }
 
@@ -281,6 +284,10 @@ void ReportStream::OnDone() {
   std::shared_ptr<ReportStream> self;
   {
     absl::MutexLock lock(&mu_);
+    deps_.metrics->StreamEnded(write_failed_ || write_in_flight_ ? "ack_undelivered"
+                               : cancelled_                      ? "cancelled"
+                               : finished_ok_                    ? "ok"
+                                                                 : "error");
     finished_ = true;
     if (parked_) {
       parked_ = false;

@@ -26,7 +26,10 @@
 //  - the writer calls OnCommitted() once per batch with the highest committed seq per boot, and the
 //    reports the store refused (an implausible seq jump) as rejections; acks are coalesced: at
 //    most one write in flight, later acks merge into the next write;
-//  - when the agent half-closes, the stream finishes OK once everything it sent is acked.
+//  - when the agent half-closes, the stream finishes OK once everything it sent is acked;
+//  - a peer that never reads its acks costs one pending write and the coalesced per-boot acks
+//    (reads go on, so its reports are still stored); how each stream ended is counted in
+//    prov_ingest_streams_ended_total{how} (ack_undelivered: ended with an ack write pending).
 //
 // Lifetime (reactor vs. writer): the object is held by shared_ptr. It keeps a reference to itself
 // (self_) from creation until gRPC calls OnDone, and every queued IngestItem holds another, so the
@@ -149,7 +152,10 @@ class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // too many rejections waiting to be written
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;  // cancelled or a write failed
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;        // cancelled or a write failed
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;     // OnCancel: the peer left
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;  // an ack write ended undelivered
+  bool finished_ok_ ABSL_GUARDED_BY(mu_) = false;   // Finish was called with OK
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_pending_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> pending_acks_ ABSL_GUARDED_BY(mu_);  // boot -> seq

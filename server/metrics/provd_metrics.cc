@@ -16,6 +16,15 @@ prometheus::Counter& MakeCounter(prometheus::Registry& registry, const std::stri
 }
 // Registered twice with the same name and help: the registry (InsertBehavior::Merge) returns the
 // same family.
+prometheus::Family<prometheus::Counter>& CommitFailuresFamily(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("prov_commit_failures_total")
+      .Help(
+          "Batch transactions that failed, by reason (disk_full: no space where the database "
+          "lives; busy; other); their reports were not acknowledged and the agents resend them.")
+      .Register(registry);
+}
+
 prometheus::Family<prometheus::Counter>& AdjustedFamily(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
       .Name("prov_ledger_timestamp_adjusted_total")
@@ -80,9 +89,9 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
               .Register(*registry_)
               .Add({},
                    prometheus::Histogram::BucketBoundaries{1, 4, 16, 64, 256, 1024, 4096, 16384})),
-      commit_failures(MakeCounter(*registry_, "prov_commit_failures_total",
-                                  "Batch transactions that failed; their reports were not "
-                                  "acknowledged and the agents resend them.")),
+      commit_failures_disk_full(CommitFailuresFamily(*registry_).Add({{"reason", "disk_full"}})),
+      commit_failures_busy(CommitFailuresFamily(*registry_).Add({{"reason", "busy"}})),
+      commit_failures_other(CommitFailuresFamily(*registry_).Add({{"reason", "other"}})),
       acks_sent(MakeCounter(*registry_, "prov_acks_sent_total",
                             "Acknowledgements written to agents (one per stream per batch).")),
       start_time_seconds(MakeGauge(*registry_, "prov_start_time_seconds",
@@ -108,7 +117,17 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                                  "validation failure, \"frame\" (did not parse as a NodeReport, "
                                  "or larger than --max-report-bytes), \"seq\" (implausibly far "
                                  "ahead of the node's stored reports).")
-                           .Register(*registry_)) {
+                           .Register(*registry_)),
+      streams_ended_family_(
+          prometheus::BuildCounter()
+              .Name("prov_ingest_streams_ended_total")
+              .Help("Agent streams ended, by how: ok, error (provd ended it with an error), "
+                    "cancelled (the peer left or abandoned it), ack_undelivered (it ended with an "
+                    "ack write still pending: a peer that stopped reading its acks).")
+              .Register(*registry_)) {
+  for (const char* how : {"ok", "error", "cancelled", "ack_undelivered"}) {
+    streams_ended_family_.Add({{"how", how}});
+  }
   prometheus::BuildGauge()
       .Name("prov_build_info")
       .Help("Always 1; the label carries provd's version.")
@@ -202,6 +221,32 @@ std::vector<prometheus::MetricFamily> StoreCollector::Collect() const {
          prometheus::MetricType::Counter)
       ->push_back(errors);
   return families;
+}
+
+const char* CommitFailureReason(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      return "disk_full";
+    case absl::StatusCode::kUnavailable:
+      return "busy";
+    default:
+      return "other";
+  }
+}
+
+const char* ProvdMetrics::CommitFailed(const absl::Status& status) {
+  const char* reason = CommitFailureReason(status);
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      commit_failures_disk_full.Increment();
+      break;
+    case absl::StatusCode::kUnavailable:
+      commit_failures_busy.Increment();
+      break;
+    default:
+      commit_failures_other.Increment();
+  }
+  return reason;
 }
 
 }  // namespace prov::server

@@ -23,8 +23,14 @@
 //   prov_ingest_parks_total                times a stream paused reading (back-pressure events)
 //   prov_commit_latency_seconds            histogram of one batch transaction's duration
 //   prov_commit_batch_reports              histogram of reports per committed batch
-//   prov_commit_failures_total             batch transactions that failed (nothing acked)
+//   prov_commit_failures_total{reason}     batch transactions that failed (nothing acked), by
+//                                          reason: disk_full (SQLITE_FULL: the data dir's file
+//                                          system has no space), busy, other
 //   prov_acks_sent_total                   acks written to agents
+//   prov_ingest_streams_ended_total{how}   agent streams ended: ok, error (provd ended it with an
+//                                          error), cancelled (the peer left or abandoned it),
+//                                          ack_undelivered (it ended with an ack write pending:
+//                                          a peer that stopped reading its acks)
 //   prov_build_info{version}               always 1
 //   prov_start_time_seconds                when this provd started (Unix seconds)
 //   prov_ledger_claimed_seconds_total      interval_seconds claimed by stored reports
@@ -53,6 +59,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "prometheus/collectable.h"
@@ -66,12 +73,22 @@ namespace prov::server {
 
 class StoreReader;
 
+// The `reason` label of prov_commit_failures_total for a failed store write: "disk_full"
+// (RESOURCE_EXHAUSTED, SqliteDb's code for SQLITE_FULL), "busy" (UNAVAILABLE) or "other".
+const char* CommitFailureReason(const absl::Status& status);
+
 class ProvdMetrics {
  public:
   explicit ProvdMetrics(std::shared_ptr<prometheus::Registry> registry);
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
   void Rejected(const std::string& field) { rejected_family_.Add({{"field", field}}).Increment(); }
+  // Counts one ended agent stream; `how` is one of ok, error, cancelled, ack_undelivered.
+  void StreamEnded(const std::string& how) {
+    streams_ended_family_.Add({{"how", how}}).Increment();
+  }
+  // Counts one failed store write under its reason (CommitFailureReason) and returns the reason.
+  const char* CommitFailed(const absl::Status& status);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;  // first: the references below point into it
@@ -88,7 +105,9 @@ class ProvdMetrics {
   prometheus::Counter& parks;
   prometheus::Histogram& commit_latency_seconds;
   prometheus::Histogram& commit_batch_reports;
-  prometheus::Counter& commit_failures;
+  prometheus::Counter& commit_failures_disk_full;
+  prometheus::Counter& commit_failures_busy;
+  prometheus::Counter& commit_failures_other;
   prometheus::Counter& acks_sent;
   prometheus::Gauge& start_time_seconds;
   prometheus::Counter& ledger_claimed_seconds;
@@ -100,6 +119,7 @@ class ProvdMetrics {
 
  private:
   prometheus::Family<prometheus::Counter>& rejected_family_;
+  prometheus::Family<prometheus::Counter>& streams_ended_family_;
 };
 
 // The store's figures (nodes reporting and silent per data centre, accelerators by vendor and

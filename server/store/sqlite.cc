@@ -6,6 +6,25 @@
 
 namespace prov::server {
 
+namespace {
+
+// SQLite's result code as a status code: BUSY/LOCKED are UNAVAILABLE (retry later), FULL (the
+// database's file system has no space, or max_page_count) is RESOURCE_EXHAUSTED, so the ingest
+// writer can name a full disk in its metric; anything else is INTERNAL.
+absl::Status SqliteStatus(int rc, absl::string_view message) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 void Statement::BindInt64(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
@@ -22,10 +41,10 @@ absl::StatusOr<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  absl::Status status = absl::InternalError(absl::StrCat(
-      "sqlite: ", sqlite3_errmsg(sqlite3_db_handle(stmt_)), " (code ", rc, ") in: ", sql_));
+  absl::Status status =
+      SqliteStatus(rc, absl::StrCat("sqlite: ", sqlite3_errmsg(sqlite3_db_handle(stmt_)), " (code ",
+                                    rc, ") in: ", sql_));
   sqlite3_reset(stmt_);
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return absl::UnavailableError(status.message());
   return status;
 }
 
@@ -76,6 +95,11 @@ SqliteDb::~SqliteDb() {
 }
 
 absl::Status SqliteDb::Error(absl::string_view what) const {
+  const int rc = sqlite3_extended_errcode(db_);
+  if ((rc & 0xff) == SQLITE_FULL) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("sqlite: ", sqlite3_errmsg(db_), " in: ", what));
+  }
   return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_), " in: ", what));
 }
 
@@ -86,6 +110,10 @@ absl::Status SqliteDb::Exec(absl::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string message = error != nullptr ? error : sqlite3_errstr(rc);
     sqlite3_free(error);
+    // Only a full disk changes the code here; a busy BEGIN/COMMIT stays INTERNAL as before.
+    if ((rc & 0xff) == SQLITE_FULL) {
+      return absl::ResourceExhaustedError(absl::StrCat("sqlite: ", message, " in: ", sql));
+    }
     return absl::InternalError(absl::StrCat("sqlite: ", message, " in: ", sql));
   }
   return absl::OkStatus();

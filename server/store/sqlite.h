@@ -8,7 +8,9 @@
 //   if (row) id = st->ColumnInt64(0);
 //   st->Reset();
 //
-// Errors carry SQLite's message and the statement text. Thread-safety: a SqliteDb and its
+// Errors carry SQLite's message and the statement text. Codes: UNAVAILABLE for a busy or locked
+// database (Step), RESOURCE_EXHAUSTED for SQLITE_FULL (no space left where the database lives),
+// INTERNAL for anything else. Thread-safety: a SqliteDb and its
 // statements belong to one thread at a time (callers serialize; the store's writer connection is
 // used only by the writer thread, read connections are handed out one query at a time).
 #pragma once

@@ -210,6 +210,20 @@ TEST_F(ExporterTest, ACrashedExportsTemporaryFolderIsRemovedAtOpen) {
   EXPECT_FALSE(fs::exists(export_dir() + "/.tmp-20200101T000000Z"));
 }
 
+// SIGKILL between the rename and the recording transaction leaves a sealed folder with no row:
+// the next Open takes it away; recorded exports and folders that are not export ids stay.
+TEST_F(ExporterTest, ASealedButUnrecordedFolderIsRemovedAtOpen) {
+  Seed();
+  ExportResult kept = Export();
+  const std::string orphan = export_dir() + "/20200101T000000Z-3";
+  fs::copy(export_dir() + "/" + kept.summary.export_id(), orphan);
+  fs::create_directories(export_dir() + "/operator-notes");
+  OpenExporter();
+  EXPECT_FALSE(fs::exists(orphan));
+  EXPECT_TRUE(fs::exists(export_dir() + "/" + kept.summary.export_id() + "/manifest.json"));
+  EXPECT_TRUE(fs::exists(export_dir() + "/operator-notes"));
+}
+
 TEST_F(ExporterTest, AFailedRecordLeavesNoExportFolder) {
   Seed();
   // The exports row cannot be inserted (a CHECK no summary passes): the export is not recorded.

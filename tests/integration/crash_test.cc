@@ -1,12 +1,11 @@
 // THE CRASH TEST: provd is SIGKILLed in the middle of ingest from prov-sim and restarted on the
 // same data dir and port; prov-sim finishes; every report is stored exactly once (checked in the
 // SQLite file itself: per node, count == reports submitted, seqs 1..N with no gap or duplicate).
-#include <sqlite3.h>
-
 #include <map>
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/integration/ledger_rows.h"
 #include "tests/integration/provd_process.h"
 #include "tests/integration/subprocess.h"
 #include "tests/uplink/test_util.h"
@@ -15,49 +14,9 @@ namespace prov {
 namespace {
 
 using testing::BinDir;
-
-struct NodeRows {
-  int64_t rows = 0, distinct_seqs = 0, min_seq = 0, max_seq = 0, reports_stored = 0;
-};
-
-// Per node: rows in `reports`, distinct (boot_id, seq), seq range, and nodes.reports_stored.
-std::map<std::string, NodeRows> ReadLedger(const std::string& db_path, std::string* error) {
-  std::map<std::string, NodeRows> out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    *error = sqlite3_errmsg(db);
-    sqlite3_close(db);
-    return out;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  const char* sql =
-      "SELECT n.node_id, COUNT(r.id), COUNT(DISTINCT r.boot_id || ':' || r.seq), "
-      "MIN(r.seq), MAX(r.seq), n.reports_stored "
-      "FROM nodes n LEFT JOIN reports r ON r.node = n.id GROUP BY n.id";
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
-    *error = sqlite3_errmsg(db);
-  } else {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      NodeRows& n = out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))];
-      n.rows = sqlite3_column_int64(st, 1);
-      n.distinct_seqs = sqlite3_column_int64(st, 2);
-      n.min_seq = sqlite3_column_int64(st, 3);
-      n.max_seq = sqlite3_column_int64(st, 4);
-      n.reports_stored = sqlite3_column_int64(st, 5);
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
-int64_t CountReports(const std::string& db_path) {
-  std::string error;
-  int64_t total = 0;
-  for (const auto& [node, rows] : ReadLedger(db_path, &error)) total += rows.rows;
-  return total;
-}
+using testing::CountReports;
+using testing::NodeRows;
+using testing::ReadLedger;
 
 TEST(CrashTest, SigkillMidIngestLosesAndDuplicatesNothing) {
   constexpr int kNodes = 40, kReports = 50;

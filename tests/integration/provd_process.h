@@ -59,6 +59,7 @@ class ProvdProcess {
     return t;
   }
   void Kill(int sig) { process_->Signal(sig); }
+  pid_t pid() const { return process_->pid(); }
   std::optional<int> Wait(std::chrono::milliseconds timeout) { return process_->Wait(timeout); }
   bool Running() { return process_->Running(); }
 

@@ -25,6 +25,7 @@ class Subprocess {
   Subprocess& operator=(const Subprocess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   bool Running();
   void Signal(int sig);
   // Exit code (128 + signal when killed by one); nullopt when still running at the deadline.

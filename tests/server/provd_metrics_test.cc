@@ -129,5 +129,24 @@ TEST(ProvdMetricsTest, BuildInfoCapacityAndStartTimeAreExported) {
   }
 }
 
+TEST(ProvdMetricsTest, CommitFailuresAreCountedByReason) {
+  ProvdMetrics metrics(std::make_shared<prometheus::Registry>());
+  auto text = [&] { return prometheus::TextSerializer().Serialize(metrics.registry()->Collect()); };
+  EXPECT_NE(text().find("prov_commit_failures_total{reason=\"disk_full\"} 0"), std::string::npos)
+      << "every reason is exported at 0 before any failure\n"
+      << text();
+  EXPECT_STREQ(metrics.CommitFailed(absl::ResourceExhaustedError("sqlite: disk is full")),
+               "disk_full");
+  EXPECT_STREQ(metrics.CommitFailed(absl::ResourceExhaustedError("again")), "disk_full");
+  EXPECT_STREQ(metrics.CommitFailed(absl::UnavailableError("database is locked")), "busy");
+  EXPECT_STREQ(metrics.CommitFailed(absl::InternalError("disk I/O error")), "other");
+  const std::string after = text();
+  for (const char* expected : {"prov_commit_failures_total{reason=\"disk_full\"} 2",
+                               "prov_commit_failures_total{reason=\"busy\"} 1",
+                               "prov_commit_failures_total{reason=\"other\"} 1"}) {
+    EXPECT_NE(after.find(expected), std::string::npos) << "missing: " << expected << "\n" << after;
+  }
+}
+
 }  // namespace
 }  // namespace prov::server

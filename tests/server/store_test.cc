@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/store/schema.h"
+#include "server/store/sqlite.h"
 #include "server/store/store_reader.h"
 #include "tests/server/commit_batch.h"
 #include "tests/server/temp_dir.h"
@@ -465,6 +466,29 @@ TEST_F(StoreTest, FailedCommitStoresNothing) {
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(*(*reader)->CountReports(), 0);
   EXPECT_EQ(*(*reader)->CountNodes(), 0) << "the node row of the failed batch is rolled back";
+}
+
+// A full database (here SQLITE_FULL from max_page_count, as a full file system gives it) is
+// RESOURCE_EXHAUSTED, whether the statement or the COMMIT hits it: the ingest writer counts it
+// as reason="disk_full".
+TEST(SqliteDbTest, AFullDatabaseIsResourceExhausted) {
+  TempDir dir;
+  auto db = SqliteDb::Open(dir.path() + "/full.db", SqliteDb::kReadWrite);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t(b BLOB)").ok());
+  ASSERT_TRUE((*db)->Exec("PRAGMA max_page_count = 8").ok());
+  auto insert = (*db)->Prepare("INSERT INTO t(b) VALUES (?)");
+  ASSERT_TRUE(insert.ok()) << insert.status();
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) {
+    (*insert)->BindBlob(1, std::string(4096, 'x'));
+    status = (*insert)->Run();
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
+  EXPECT_NE(status.message().find("full"), std::string::npos) << status;
+  const std::string big = "INSERT INTO t(b) VALUES (zeroblob(100000))";
+  const absl::Status exec = (*db)->Exec(big);
+  EXPECT_TRUE(absl::IsResourceExhausted(exec)) << exec;
 }
 
 }  // namespace
