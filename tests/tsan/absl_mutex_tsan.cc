@@ -76,12 +76,9 @@ bool PollUntil(absl::Mutex* mu, const absl::Condition& cond, absl::Time deadline
 namespace absl {
 ABSL_NAMESPACE_BEGIN
 
-Mutex::~Mutex() {
-  // Forget the lock's state, so a new mutex at the same address starts clean.
-  static const auto real = Real<MuFn>("_ZN4absl7debian35MutexD2Ev");
-  __tsan_mutex_destroy(this, 0);
-  real(this);
-}
+// ~Mutex is not wrapped: tsan forgets a lock's state when its memory is freed, and a
+// __tsan_mutex_destroy here would be a write that races with gRPC's own lock of a mutex inside an
+// object whose lifetime gRPC ends through an (uninstrumented) atomic reference count.
 
 void Mutex::Lock() {
   static const auto real = Real<MuFn>("_ZN4absl7debian35Mutex4LockEv");
