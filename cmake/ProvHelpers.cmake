@@ -10,7 +10,8 @@ function(prov_add_test)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
-  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT 300
+  math(EXPR timeout "300 * ${PROV_TEST_TIMEOUT_SCALE}")
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${timeout}
     ENVIRONMENT "PROV_SOURCE_DIR=${CMAKE_SOURCE_DIR};PROV_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
 endfunction()
 

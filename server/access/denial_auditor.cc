@@ -76,7 +76,7 @@ void DenialAuditor::Write(const std::string& actor_name, const std::string& acti
   }
   if (actor.suppressed != 0) fields.emplace_back("suppressed", absl::StrCat(actor.suppressed));
   const std::string payload = AuditPayload(fields);
-  absl::Status s = [&]() -> absl::Status {
+  absl::Status s = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor_name, action, payload, now).status());
     return txn.Commit();

@@ -86,7 +86,7 @@ grpc::Status EnrollmentServiceImpl::Refuse(const std::string& peer, const std::s
   counters_.refused->Increment();
   if (limiter_ != nullptr) limiter_->RecordFailure(peer);
   absl::MutexLock lock(&mu_);
-  absl::Status audited = [&]() -> absl::Status {
+  absl::Status audited = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "node.enroll_refused",
                                           AuditPayload({{"reason", reason}, {"peer", peer}}), now)

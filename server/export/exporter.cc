@@ -258,7 +258,7 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
     return FsError(ec, "rename", tmp);
   }
   SyncDirectory(options_.export_dir);
-  absl::Status recorded = [&]() -> absl::Status {
+  absl::Status recorded = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*write_db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(Previous newest, NewestExport(*write_db_));
     if (newest.manifest_sha256 != previous.manifest_sha256) {

@@ -151,7 +151,7 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* context,
   absl::StatusOr<LoadedPolicy> loaded = MakeLoadedPolicy(request->yaml(), source, now);
   if (!loaded.ok()) return ToGrpc(loaded.status());
   const double old_threshold = ScreeningThreshold();
-  absl::StatusOr<int64_t> id = [&]() -> absl::StatusOr<int64_t> {
+  absl::StatusOr<int64_t> id = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<int64_t> {
     PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
     PROV_ASSIGN_OR_RETURN(int64_t saved,
                           SavePolicy(*db_, loaded->policy->version, source, loaded->yaml, now));
@@ -168,7 +168,7 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* context,
   if (sink_ != nullptr) {
     absl::Status applied = sink_->OnPolicyLoaded(loaded->policy);
     if (!applied.ok()) {
-      absl::Status undone = [&]() -> absl::Status {
+      absl::Status undone = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
         PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
         PROV_RETURN_IF_ERROR(DeletePolicy(*db_, *id));
         PROV_RETURN_IF_ERROR(
@@ -193,7 +193,7 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* context,
     policy_ = *std::move(loaded);
   }
   if (threshold != old_threshold) {  // the hits depend on the threshold
-    absl::Status rescreened = [&]() -> absl::Status {
+    absl::Status rescreened = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       hits_basis_.clear();
       // Screens outside any transaction; the hits are replaced in one write transaction.
       PROV_ASSIGN_OR_RETURN(IdentitySnapshot snapshot, RescreenStoredLocked(now));

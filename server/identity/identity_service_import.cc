@@ -185,7 +185,7 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
   const absl::Time now = clock_.Now();
   KycImportSummary summary;
   IdentitySnapshot snapshot;
-  absl::Status done = [&]() -> absl::Status {
+  absl::Status done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     // Screen the accounts as they will be after the import, before taking the write lock.
     PROV_ASSIGN_OR_RETURN(int64_t latest, LatestKycVersion(*db_));
     PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
@@ -280,7 +280,7 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
   const absl::Time now = clock_.Now();
   ScreeningListInfo info;
   IdentitySnapshot snapshot;
-  absl::Status done = [&]() -> absl::Status {
+  absl::Status done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     PROV_ASSIGN_OR_RETURN(int64_t kyc_version, LatestKycVersion(*db_));
     PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
     // A screener over the list just parsed (the one about to be stored), before the write lock.

@@ -449,7 +449,8 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
         e.location.sentences.push_back(c.forged_detail);
         events.push_back(std::move(e));
       }
-      auto state_of = [&](const std::string& id) -> LandmarkState& {
+      auto state_of = [&](const std::string& id)
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> LandmarkState& {
         auto it = pending.find(id);
         if (it != pending.end()) return it->second;
         auto known = book_.landmarks().find(id);

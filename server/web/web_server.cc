@@ -127,7 +127,7 @@ void WebServer::Routes() {
     EventStreamHub* hub = hub_.get();
     res.set_chunked_content_provider(
         "text/event-stream",
-        [stream, hub](size_t, httplib::DataSink& sink) {
+        [stream](size_t, httplib::DataSink& sink) {
           if (stream->finished()) {
             sink.done();
             return true;

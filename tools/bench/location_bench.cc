@@ -238,9 +238,12 @@ int main(int argc, char** argv) {
     // The same assignment the hub built.
     std::vector<server::location::NodeTarget> targets;
     for (int i = 0; i < nodes; ++i) {
-      targets.push_back({absl::StrCat("node-", i), "10.0.0.1:7700",
-                         w.node_keys[i % w.node_keys.size()]->public_key_der(),
-                         absl::StrCat("dc", i % w.sites), ""});
+      server::location::NodeTarget t;  // AssignmentTable::Build fills the key lists
+      t.node_id = absl::StrCat("node-", i);
+      t.responder = "10.0.0.1:7700";
+      t.spki_der = w.node_keys[i % w.node_keys.size()]->public_key_der();
+      t.datacenter = absl::StrCat("dc", i % w.sites);
+      targets.push_back(std::move(t));
     }
     book.SetAssignment(server::location::AssignmentTable::Build(*config, std::move(targets)));
     size_t refused = 0;

@@ -302,7 +302,7 @@ absl::Status Generator::LargeCustomer(int inst) {
     auto* node = ctx_.NewNode(Dc(i), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
-    auto* w = ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
+    ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
@@ -323,7 +323,7 @@ absl::Status Generator::PublicImage(int inst) {
     auto* node = ctx_.NewNode(Dc(i + 3), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
-    auto* w = ctx_.NewTraining(*node, acct, start, R, act, image);
+    ctx_.NewTraining(*node, acct, start, R, act, image);
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();
@@ -379,7 +379,7 @@ absl::Status Generator::CoStart(int inst) {
     auto* node = ctx_.NewNode(Dc(i + 1), kH100);
     l.nodes.push_back(node->node_id());
     PROV_ASSIGN_OR_RETURN(double act, Activity(kLookAlikeShare * tier1_, 8, R - start, l.id));
-    auto* w = ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
+    ctx_.NewTraining(*node, acct, start, R, act, EvalContext::PrivateImage(acct));
   }
   l.training_accounts = l.accounts;
   return absl::OkStatus();

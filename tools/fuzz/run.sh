@@ -6,8 +6,10 @@
 # Prints one line per target (executions, crashes) and a total line:
 #   fuzz: 13 targets, 1234567 executions, 0 crashes
 # Exits non-zero when any target crashed (or failed to start); the crashing inputs are kept
-# under build/fuzz/findings/<target>/ (crash-*, leak-*, timeout-*, oom-*). Uses ccache when
+# under build/<preset>/findings/<target>/ (crash-*, leak-*, timeout-*, oom-*). Uses ccache when
 # installed (CCACHE_DISABLE=1 turns it off); PROV_JOBS sets the build's parallelism (default 2).
+# PROV_FUZZ_PRESET=asan uses the `asan` preset's build instead (the same instrumentation, plus the
+# tests; tools/ci-sanitizers.sh builds it once for both).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:?usage: tools/fuzz/run.sh SECONDS [target...]}
@@ -16,12 +18,13 @@ launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
-cmake --preset fuzz "${launcher[@]}" >/dev/null
-cmake --build --preset fuzz -j"${PROV_JOBS:-2}"
+preset=${PROV_FUZZ_PRESET:-fuzz}
+cmake --preset "$preset" "${launcher[@]}" >/dev/null
+cmake --build --preset "$preset" -j"${PROV_JOBS:-2}" --target fuzz_targets
 
-bin=build/fuzz/fuzz
-work=build/fuzz/work
-findings=build/fuzz/findings
+bin=build/$preset/fuzz
+work=build/$preset/work
+findings=build/$preset/findings
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in "$bin"/fuzz_*; do targets+=("${f##*/fuzz_}"); done

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The sanitizer stages of the test run (tools/test.sh calls this after the release stage when
+# PROV_SANITIZERS=1; not in CI yet, docs/ci.md "Status"):
+#   1. `asan` preset: one clang-14 build (-O1 -gline-tables-only, -DPROV_WERROR=ON) that serves
+#      three purposes: ASan+UBSan for the whole test suite, -Werror=thread-safety so every
+#      ABSL_GUARDED_BY annotation is checked by the compiler, and the libFuzzer targets
+#      (fuzzer-no-link instrumentation is harmless to the tests), which tools/fuzz/run.sh then runs
+#      PROV_FUZZ_SECONDS each (default 10; 0 skips the fuzzing, not the build).
+#   2. `tsan` preset: gcc, ThreadSanitizer (-O1 -g1, -DPROV_WERROR=ON), the whole test suite; Debian's
+#      absl::Mutex is annotated for tsan by tests/tsan/absl_mutex_tsan.cc, what remains of the
+#      uninstrumented libraries is suppressed, narrowly and with reasons, in tests/tsan/tsan.supp.
+# Extra arguments go to both ctest runs (tools/test.sh -L unit). Prints each stage's wall time.
+#   tools/ci-sanitizers.sh              # both stages, every test
+#   tools/ci-sanitizers.sh -L unit      # both stages, unit tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=${PROV_JOBS:-2}
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+stage() {  # stage NAME COMMAND...: runs COMMAND, prints its wall time, keeps its exit status
+  local name=$1 start=$SECONDS rc=0
+  shift
+  echo "ci: $name ..."
+  "$@" || rc=$?
+  echo "ci: $name took $((SECONDS - start)) s (exit $rc)"
+  return $rc
+}
+# The packaging test builds .debs of release binaries: the release stage runs it; the sanitizer
+# builds are not what ships (and have no CPack config).
+ctest_args=(-LE packaging "$@")
+
+failed=0
+# ASan: abort at the first error with a stack; LSan on (the default). UBSan: -fno-sanitize-recover
+# already makes every finding fatal; print its stack.
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/tests/asan/lsan.supp:print_suppressions=0
+if stage "asan+ubsan, thread-safety and fuzz targets: build" bash -c \
+  "cmake --preset asan ${launcher[*]} >/dev/null && cmake --build --preset asan -j$jobs"; then
+  stage "asan+ubsan: tests" ctest --preset asan "${ctest_args[@]}" || failed=1
+  if [ "${PROV_FUZZ_SECONDS:-10}" -gt 0 ]; then
+    stage "fuzz: run" env PROV_FUZZ_PRESET=asan tools/fuzz/run.sh "${PROV_FUZZ_SECONDS:-10}" || failed=1
+  fi
+else
+  failed=1
+fi
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+# halt_on_error: the first race fails its test. ignore_noninstrumented_modules: an access made
+# inside Debian's uninstrumented gRPC/Abseil/protobuf (a memcpy or free they call) is not judged;
+# every access by project code still is.
+export TSAN_OPTIONS="suppressions=$root/tests/tsan/tsan.supp:halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1"
+if stage "tsan: build" bash -c \
+  "cmake --preset tsan ${launcher[*]} >/dev/null && cmake --build --preset tsan -j$jobs"; then
+  stage "tsan: tests" ctest --preset tsan "${ctest_args[@]}" || failed=1
+else
+  failed=1
+fi
+exit $failed
