@@ -101,7 +101,7 @@ struct Policy {
     // unplugged: while at least outage_min_nodes AND outage_fraction of the known nodes are past
     // their silence deadline together, node-level silence is held, for at most outage_hold; then
     // every node still silent is judged on its own, dated from its own last report.
-    double outage_fraction = 0.25;
+    double outage_fraction = 0.05;
     int outage_min_nodes = 20;
     absl::Duration outage_hold = absl::Minutes(30);
     // A card re-declared on another node keeps reporting from its previous node this long before

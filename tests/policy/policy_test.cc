@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(PolicyTest, HardwareOutageGuard) {
   auto shipped = LoadPolicyFile("deploy/policy/default.yaml");
   ASSERT_TRUE(shipped.ok()) << shipped.status();
-  EXPECT_DOUBLE_EQ(shipped->hardware.outage_fraction, 0.25);
+  EXPECT_DOUBLE_EQ(shipped->hardware.outage_fraction, 0.05);
   EXPECT_EQ(shipped->hardware.outage_min_nodes, 20);
   EXPECT_EQ(shipped->hardware.outage_hold, absl::Minutes(30));
   auto p = ParsePolicy(
