@@ -242,6 +242,9 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
     return absl::InvalidArgumentError("web_max_connections_per_peer: must be >= 1");
   }
   if (o.web_workers < 1) return absl::InvalidArgumentError("web_workers: must be >= 1");
+  if (o.web_tls != nullptr && o.web_address.empty()) {
+    return absl::InvalidArgumentError("web_tls: needs the dashboard on (web_address)");
+  }
   PROV_RETURN_IF_ERROR(ResolveNodeIdentity(o).status());
   if (!o.enroll_listen_address.empty() || !o.node_ca_cert_file.empty() ||
       !o.node_ca_key_file.empty()) {
@@ -593,6 +596,7 @@ absl::Status ProvdServer::Init() {
     web_options.connections.header_timeout = o.web_header_timeout;
     web_options.connections.max_per_peer = o.web_max_connections_per_peer;
     web_options.connections.request_workers = o.web_workers;
+    web_options.connections.tls = o.web_tls;
     web_options.auth_limiter = s.auth_limiter.get();
     auto started = web::WebServer::Start(std::move(web_options), InProcessChannel());
     if (!started.ok()) {
