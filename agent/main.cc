@@ -52,6 +52,8 @@
 #include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
+#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/proto_json.h"
 #include "common/version.h"
 
@@ -160,9 +162,10 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
   } else if (!prov::location::IsWildcardAddress(listen)) {
     advertise = (*responder)->local_address().ToString();  // the real port when listen said 0
   } else {
-    std::cerr << "prov-agent: --location-listen " << listen
-              << " is a wildcard and --location-advertise is empty: landmarks cannot be told "
-                 "where to probe this node\n";
+    PROV_LOG_WARN("location",
+                  "--location-listen is a wildcard and --location-advertise is empty: landmarks "
+                  "cannot be told where to probe this node",
+                  {"listen", listen});
   }
   *out = std::move(*responder);
   return advertise;
@@ -173,12 +176,11 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
 void SwapResponderKey(const std::string& key_file, prov::agent::Responder& responder) {
   auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyFile(key_file);
   if (!signer.ok()) {
-    std::cerr << "prov-agent: location responder keeps its old key: " << signer.status().message()
-              << "\n";
+    PROV_LOG_ERROR("location", "location responder keeps its old key", {"error", signer.status()});
     return;
   }
   responder.SetSigner(std::move(*signer));
-  std::cerr << "prov-agent: location responder now signs with the renewed key\n";
+  PROV_LOG_INFO("location", "location responder now signs with the renewed key");
 }
 
 void FillResponderHealth(const prov::agent::Responder& responder,
@@ -212,6 +214,7 @@ int main(int argc, char** argv) {
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
   if (rest.size() > 1)
     return Fail(absl::StrCat("unexpected argument '", rest[1], "' (flags start with --)"));
+  if (absl::Status s = prov::log::InitLogFromFlags(); !s.ok()) return Fail(s.message());
 
   using namespace prov::agent;  // NOLINT(build/namespaces): main wiring only
   absl::Duration interval = absl::GetFlag(FLAGS_interval);
@@ -288,8 +291,8 @@ int main(int argc, char** argv) {
   if (auto text = prov::ReadFileToString(absl::GetFlag(FLAGS_passwd_file)); text.ok()) {
     users = ParsePasswd(*text);
   } else {
-    std::cerr << "prov-agent: --passwd-file: " << text.status().message()
-              << " (unix-user attribution reports uid:<n>)\n";
+    PROV_LOG_WARN("prov-agent", "--passwd-file unreadable: unix-user attribution reports uid:<n>",
+                  {"error", text.status()});
   }
   opts.attribution.users = &users;
 
@@ -297,7 +300,7 @@ int main(int argc, char** argv) {
   if (auto loaded = LoadNvml(absl::GetFlag(FLAGS_nvml_library)); loaded.ok()) {
     nvml = std::move(*loaded);
   } else {
-    std::cerr << "NVML unavailable: " << loaded.status().message() << "\n";
+    PROV_LOG_INFO("nvml", absl::StrCat("NVML unavailable: ", loaded.status().message()));
   }
   prov::Clock& clock = prov::RealClock::Get();
   NodeCollector collector(std::move(opts), nvml.get(), clock);
@@ -331,11 +334,14 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   if (responder) {
-    std::cerr << "prov-agent: location responder on " << responder->local_address().ToString()
-              << (advertise->empty() ? "" : ", advertised as " + *advertise) << "\n";
+    PROV_LOG_INFO("location",
+                  absl::StrCat("location responder on ", responder->local_address().ToString(),
+                               advertise->empty() ? "" : ", advertised as " + *advertise));
   }
-  std::cerr << "prov-agent " << prov::kVersion << ": node " << collector.node_id()
-            << ", reporting to " << absl::GetFlag(FLAGS_server) << " every " << interval << "\n";
+  PROV_LOG_INFO(
+      "prov-agent",
+      absl::StrCat("prov-agent ", prov::kVersion, ": node ", collector.node_id(), ", reporting to ",
+                   absl::GetFlag(FLAGS_server), " every ", absl::FormatDuration(interval)));
   absl::Time next = clock.Now();
   while (!g_stop) {
     if (clock.Now() >= next) {
@@ -353,7 +359,7 @@ int main(int argc, char** argv) {
         FillResponderHealth(*responder, report.mutable_health());
       }
       if (auto s = (*uplink)->Submit(std::move(report)); !s.ok()) {
-        std::cerr << "prov-agent: submit failed: " << s.message() << "\n";
+        PROV_LOG_ERROR("uplink", "submit failed", {"error", s});
       }
     }
     if (enroller.has_value() && enroller->RenewDue()) {
@@ -364,18 +370,18 @@ int main(int argc, char** argv) {
         if (responder) SwapResponderKey(renewed->key_file, *responder);
         if (auto next = prov::MakeClientCredentials(*renewed, false); next.ok()) {
           (*uplink)->SetCredentials(*next);
-          std::cerr << "prov-agent: certificate renewed; next renewal at "
-                    << absl::FormatTime(*enroller->renew_at()) << "\n";
+          PROV_LOG_INFO("enroll", "certificate renewed",
+                        {"next_renewal", absl::FormatTime(*enroller->renew_at())});
         }
       } else {
-        std::cerr << "prov-agent: renewal failed (retrying): " << renewed.status().message()
-                  << "\n";
+        PROV_LOG_WARN("enroll", "renewal failed (retrying)", {"error", renewed.status()});
       }
     }
     (*uplink)->Poll();
     absl::SleepFor(absl::Milliseconds(100));
   }
-  std::cerr << "prov-agent: stopping\n";
+  PROV_LOG_INFO("prov-agent", "stopping");
+  prov::log::Default().FlushSuppressed();
   if (responder) responder->Stop();
   (*uplink)->Shutdown();
   return 0;

@@ -33,6 +33,8 @@
 #include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
+#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/version.h"
 #include "server/export/export_setup.h"
 #include "server/provd_server.h"
@@ -188,10 +190,10 @@ void RaiseFileLimit() {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 16384) {
-    std::fprintf(stderr,
-                 "provd: warning: open-file limit is %llu; each connected agent needs one "
-                 "descriptor (raise LimitNOFILE / ulimit -n for large fleets)\n",
-                 static_cast<unsigned long long>(lim.rlim_cur));
+    PROV_LOG_WARN("provd",
+                  "open-file limit is low; each connected agent needs one descriptor (raise "
+                  "LimitNOFILE / ulimit -n for large fleets)",
+                  {"limit", static_cast<uint64_t>(lim.rlim_cur)});
   }
 }
 
@@ -264,6 +266,9 @@ int main(int argc, char** argv) {
     ConfigError(absl::StrCat("unexpected argument \"", positional[1], "\" (flags start with --)"));
   }
 
+  if (absl::Status s = prov::log::InitLogFromFlags(); !s.ok()) {
+    ConfigError(std::string(s.message()));
+  }
   RaiseFileLimit();
   prov::server::ProvdOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
@@ -419,13 +424,13 @@ int main(int argc, char** argv) {
   const char* web_scheme = options.web_tls != nullptr ? "https" : "http";
   auto server = prov::server::ProvdServer::Start(std::move(options));
   if (!server.ok()) {
-    std::fprintf(stderr, "provd: %s\n", std::string(server.status().message()).c_str());
+    PROV_LOG_ERROR("provd", "cannot start", {"error", server.status()});
     return absl::IsInvalidArgument(server.status()) ? kConfigError : 1;
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (auto s = prov::WriteFileAtomically(port_file, absl::StrCat((*server)->port(), "\n"));
         !s.ok()) {
-      std::fprintf(stderr, "provd: --port-file: %s\n", std::string(s.message()).c_str());
+      PROV_LOG_ERROR("provd", "--port-file: cannot write it", {"error", s});
       return kConfigError;
     }
   }
@@ -442,9 +447,10 @@ int main(int argc, char** argv) {
 
   int received = 0;
   sigwait(&signals, &received);
-  std::fprintf(stderr, "provd: %s received, shutting down (draining the ingest queue)\n",
-               received == SIGTERM ? "SIGTERM" : "SIGINT");
+  PROV_LOG_INFO("provd", absl::StrCat(received == SIGTERM ? "SIGTERM" : "SIGINT",
+                                      " received, shutting down (draining the ingest queue)"));
   (*server)->Shutdown();
-  std::fprintf(stderr, "provd: stopped\n");
+  prov::log::Default().FlushSuppressed();
+  PROV_LOG_INFO("provd", "stopped");
   return 0;
 }

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <exception>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -295,11 +295,9 @@ absl::Status ProvdServer::Init() {
   store_options.credit.max_report_lag = o.ledger_max_report_lag;
   store_options.credit.report_clock = o.ledger_report_clock;
   if (o.ledger_report_clock) {
-    std::fprintf(
-        stderr,
-        "provd: WARNING: --ledger-clock=report: the ledger credits the time agents' report "
-        "timestamps claim (for synthetic replays only; agents can inflate or hide "
-        "compute)\n");
+    PROV_LOG_WARN("provd",
+                  "--ledger-clock=report: the ledger credits the time agents' report timestamps "
+                  "claim (for synthetic replays only; agents can inflate or hide compute)");
   }
   store_options.max_seq_jump = o.max_seq_jump;
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db"), store_options));
@@ -311,8 +309,8 @@ absl::Status ProvdServer::Init() {
     PROV_ASSIGN_OR_RETURN(quarantined, QuarantineUnreadableRecords(*db, s.clock->Now()));
   }
   for (const QuarantinedRecord& q : quarantined) {
-    std::fprintf(stderr, "provd: %s row %s: %s; moved to quarantined_records, skipped\n",
-                 q.table.c_str(), q.key.c_str(), q.reason.c_str());
+    PROV_LOG_WARN("store", "stored record no longer parses; moved to quarantined_records, skipped",
+                  {"table", q.table}, {"key", q.key}, {"reason", q.reason});
   }
   PROV_RETURN_IF_ERROR(InitAccess());
 
@@ -461,9 +459,9 @@ absl::Status ProvdServer::Init() {
                                                               .revoked = s.revoked_nodes.get()},
                                                              s.auth->people()));
   } else {
-    std::fprintf(stderr,
-                 "provd: WARNING: --node-identity=report: agent reports are believed about which "
-                 "node they come from (no client certificates bind them)\n");
+    PROV_LOG_WARN("provd",
+                  "WARNING: --node-identity=report: agent reports are believed about which node "
+                  "they come from (no client certificates bind them)");
   }
   if (s.location_config != nullptr) {
     location::LocationHub::Options lo;
@@ -617,7 +615,7 @@ absl::Status ProvdServer::StartAlerts() {
   const ProvdOptions& o = s.options;
   if (o.alertmanager_urls.empty()) return absl::OkStatus();
   if (o.dashboard_url.empty()) {
-    std::fprintf(stderr, "provd: alerts: --dashboard-url is not set; alerts carry no flag link\n");
+    PROV_LOG_WARN("alerts", "--dashboard-url is not set; alerts carry no flag link");
   }
   AlertNotifierOptions a;
   a.alertmanager_urls = o.alertmanager_urls;
@@ -681,10 +679,9 @@ absl::Status ProvdServer::InitAccess() {
   if (s.options.write_bootstrap_token) {
     PROV_ASSIGN_OR_RETURN(bool wrote, s.tokens->EnsureBootstrapAdmin(bootstrap_token_path()));
     if (wrote) {
-      std::fprintf(stderr,
-                   "provd: first start: an admin token is in %s (issue others with "
-                   "`provctl tokens issue`)\n",
-                   bootstrap_token_path().c_str());
+      PROV_LOG_INFO("provd",
+                    absl::StrCat("first start: an admin token is in ", bootstrap_token_path(),
+                                 " (issue others with `provctl tokens issue`)"));
     }
   }
   return absl::OkStatus();
@@ -722,9 +719,8 @@ absl::Status ProvdServer::LoadStartupPolicy(const IdentityStartup& startup) {
     return absl::OkStatus();
   }
   if (!startup.policy_status.ok()) {
-    std::fprintf(stderr, "provd: the stored policy no longer loads (%s); using %s\n",
-                 std::string(startup.policy_status.message()).c_str(),
-                 policy::kDefaultPolicySource);
+    PROV_LOG_WARN("policy", "the stored policy no longer loads; using the built-in default",
+                  {"error", startup.policy_status}, {"using", policy::kDefaultPolicySource});
   }
   auto loaded = MakeLoadedPolicy(policy::DefaultPolicyYaml(), policy::kDefaultPolicySource, now);
   if (!loaded.ok()) return absl::InternalError(loaded.status().message());

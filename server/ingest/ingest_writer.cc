@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <string>
 
+#include "common/log/log.h"
 #include "server/ingest/report_stream.h"
 
 namespace prov::server {
@@ -74,8 +74,8 @@ void IngestWriter::RecordRejections() {
   if (!recorded.ok()) {
     // The rejections were answered and counted already; only the node records miss them.
     metrics_.commit_failures.Increment();
-    std::fprintf(stderr, "provd: recording rejections of %zu nodes failed: %s\n", nodes.size(),
-                 std::string(recorded.status().message()).c_str());
+    PROV_LOG_ERROR("ingest", "recording rejections on node records failed", {"nodes", nodes.size()},
+                   {"error", recorded.status()});
     return;
   }
   if (!options_.on_node_events || recorded->empty()) return;
@@ -163,8 +163,8 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
 
   if (!result.ok()) {
     metrics_.commit_failures.Increment();
-    std::fprintf(stderr, "provd: commit of %zu reports failed, nothing acked: %s\n", batch.size(),
-                 std::string(result.status().message()).c_str());
+    PROV_LOG_ERROR("ingest", "commit failed, nothing acked", {"reports", batch.size()},
+                   {"error", result.status()});
     for (size_t i = 0; i < entries.size();) {
       size_t j = i;
       while (j < entries.size() && entries[j].stream == entries[i].stream) ++j;
