@@ -47,11 +47,14 @@
 #include "agent/nvml/nvml_dl.h"
 #include "agent/uplink/node_enroller.h"
 #include "agent/uplink/uplink.h"
+#include "agent/watchdog/watchdog.h"
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
+#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/proto_json.h"
 #include "common/version.h"
 
@@ -60,6 +63,13 @@ ABSL_FLAG(std::string, procfs_root, "/proc", "root of procfs (a fixture tree in 
 ABSL_FLAG(bool, once, false, "print one report as proto3 JSON on stdout and exit");
 ABSL_FLAG(std::string, server, "", "provd address host:port (continuous mode)");
 ABSL_FLAG(absl::Duration, interval, absl::Seconds(10), "collection interval (1s..3600s)");
+ABSL_FLAG(double, watchdog_cpu_percent, 10,
+          "Watchdog: when the agent's own CPU exceeds this (% of one core) for 3 collections in a "
+          "row, it backs off (interval x2, then x4, at most 45 s; expensive collectors skipped) "
+          "until it is under half of it again; 0: off");
+ABSL_FLAG(int64_t, watchdog_memory_mb, 200,
+          "Watchdog: when the agent's resident memory exceeds this (MiB), it exits with status 3 "
+          "so systemd / Kubernetes restarts it (unacked reports stay in the spool); 0: off");
 ABSL_FLAG(std::string, spool_dir, "/var/lib/prov-agent/spool", "unacknowledged reports on disk");
 ABSL_FLAG(std::string, tls_ca, "", "CA certificate (PEM) that signed provd's certificate");
 ABSL_FLAG(std::string, tls_cert, "", "agent certificate (PEM) for mutual TLS");
@@ -160,9 +170,10 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
   } else if (!prov::location::IsWildcardAddress(listen)) {
     advertise = (*responder)->local_address().ToString();  // the real port when listen said 0
   } else {
-    std::cerr << "prov-agent: --location-listen " << listen
-              << " is a wildcard and --location-advertise is empty: landmarks cannot be told "
-                 "where to probe this node\n";
+    PROV_LOG_WARN("location",
+                  "--location-listen is a wildcard and --location-advertise is empty: landmarks "
+                  "cannot be told where to probe this node",
+                  {"listen", listen});
   }
   *out = std::move(*responder);
   return advertise;
@@ -173,12 +184,11 @@ absl::StatusOr<std::string> StartLocationResponder(const std::string& node_id,
 void SwapResponderKey(const std::string& key_file, prov::agent::Responder& responder) {
   auto signer = prov::agent::NodeKeyAnswerSigner::FromKeyFile(key_file);
   if (!signer.ok()) {
-    std::cerr << "prov-agent: location responder keeps its old key: " << signer.status().message()
-              << "\n";
+    PROV_LOG_ERROR("location", "location responder keeps its old key", {"error", signer.status()});
     return;
   }
   responder.SetSigner(std::move(*signer));
-  std::cerr << "prov-agent: location responder now signs with the renewed key\n";
+  PROV_LOG_INFO("location", "location responder now signs with the renewed key");
 }
 
 void FillResponderHealth(const prov::agent::Responder& responder,
@@ -212,12 +222,19 @@ int main(int argc, char** argv) {
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
   if (rest.size() > 1)
     return Fail(absl::StrCat("unexpected argument '", rest[1], "' (flags start with --)"));
+  if (absl::Status s = prov::log::InitLogFromFlags(); !s.ok()) return Fail(s.message());
 
   using namespace prov::agent;  // NOLINT(build/namespaces): main wiring only
   absl::Duration interval = absl::GetFlag(FLAGS_interval);
   if (interval < absl::Seconds(1) || interval > absl::Seconds(3600)) {
     return Fail("--interval must be between 1s and 3600s");
   }
+  const double watchdog_cpu = absl::GetFlag(FLAGS_watchdog_cpu_percent);
+  if (!(watchdog_cpu >= 0 && watchdog_cpu <= 10000)) {
+    return Fail("--watchdog-cpu-percent: must be between 0 (off) and 10000");
+  }
+  const int64_t watchdog_mb = absl::GetFlag(FLAGS_watchdog_memory_mb);
+  if (watchdog_mb < 0) return Fail("--watchdog-memory-mb: must be >= 0 (0: off)");
   NodeCollectorOptions opts;
   opts.sysfs_root = absl::GetFlag(FLAGS_sysfs_root);
   opts.procfs_root = absl::GetFlag(FLAGS_procfs_root);
@@ -288,8 +305,8 @@ int main(int argc, char** argv) {
   if (auto text = prov::ReadFileToString(absl::GetFlag(FLAGS_passwd_file)); text.ok()) {
     users = ParsePasswd(*text);
   } else {
-    std::cerr << "prov-agent: --passwd-file: " << text.status().message()
-              << " (unix-user attribution reports uid:<n>)\n";
+    PROV_LOG_WARN("prov-agent", "--passwd-file unreadable: unix-user attribution reports uid:<n>",
+                  {"error", text.status()});
   }
   opts.attribution.users = &users;
 
@@ -297,7 +314,7 @@ int main(int argc, char** argv) {
   if (auto loaded = LoadNvml(absl::GetFlag(FLAGS_nvml_library)); loaded.ok()) {
     nvml = std::move(*loaded);
   } else {
-    std::cerr << "NVML unavailable: " << loaded.status().message() << "\n";
+    PROV_LOG_INFO("nvml", absl::StrCat("NVML unavailable: ", loaded.status().message()));
   }
   prov::Clock& clock = prov::RealClock::Get();
   NodeCollector collector(std::move(opts), nvml.get(), clock);
@@ -331,18 +348,28 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   if (responder) {
-    std::cerr << "prov-agent: location responder on " << responder->local_address().ToString()
-              << (advertise->empty() ? "" : ", advertised as " + *advertise) << "\n";
+    PROV_LOG_INFO("location",
+                  absl::StrCat("location responder on ", responder->local_address().ToString(),
+                               advertise->empty() ? "" : ", advertised as " + *advertise));
   }
-  std::cerr << "prov-agent " << prov::kVersion << ": node " << collector.node_id()
-            << ", reporting to " << absl::GetFlag(FLAGS_server) << " every " << interval << "\n";
+  PROV_LOG_INFO(
+      "prov-agent",
+      absl::StrCat("prov-agent ", prov::kVersion, ": node ", collector.node_id(), ", reporting to ",
+                   absl::GetFlag(FLAGS_server), " every ", absl::FormatDuration(interval)));
+  prov::agent::Watchdog watchdog(
+      {.cpu_percent = watchdog_cpu, .memory_bytes = static_cast<uint64_t>(watchdog_mb) << 20},
+      clock);
+  prov::agent::WatchdogStatus watched;
+  absl::Duration period = interval;  // the watchdog lengthens it while backing off
   absl::Time next = clock.Now();
   while (!g_stop) {
     if (clock.Now() >= next) {
-      next += interval;
-      if (next < clock.Now()) next = clock.Now() + interval;  // fell behind (suspend): no burst
+      next += period;
+      if (next < clock.Now()) next = clock.Now() + period;  // fell behind (suspend): no burst
       provenance::v1::NodeReport report = collector.Collect();
       fill_self(&report);
+      report.mutable_health()->set_watchdog_backoff_level(static_cast<uint32_t>(watched.level));
+      report.mutable_health()->set_watchdog_cpu_percent(watched.cpu_percent);
       UplinkStats stats = (*uplink)->Stats();
       report.mutable_health()->set_spool_depth(stats.spool_depth);
       report.mutable_health()->set_dropped_reports(stats.dropped_reports);
@@ -353,7 +380,36 @@ int main(int argc, char** argv) {
         FillResponderHealth(*responder, report.mutable_health());
       }
       if (auto s = (*uplink)->Submit(std::move(report)); !s.ok()) {
-        std::cerr << "prov-agent: submit failed: " << s.message() << "\n";
+        PROV_LOG_ERROR("uplink", "submit failed", {"error", s});
+      }
+      watched = watchdog.Check();
+      if (watched.change == prov::agent::WatchdogChange::kOverMemory) {
+        PROV_LOG_ERROR("watchdog",
+                       "resident memory over --watchdog-memory-mb; exiting so the supervisor "
+                       "restarts the agent (unacked reports stay in the spool)",
+                       {"rss_mb", watched.rss_bytes >> 20}, {"limit_mb", watchdog_mb});
+        if (responder) responder->Stop();
+        (*uplink)->Shutdown();
+        prov::log::Default().FlushSuppressed();
+        return prov::agent::kWatchdogExitCode;
+      }
+      if (watched.change != prov::agent::WatchdogChange::kNone) {
+        const absl::Duration longer = watchdog.Interval(interval);
+        next += longer - period;
+        period = longer;
+        collector.set_interval_seconds(static_cast<uint32_t>(absl::ToInt64Seconds(period)));
+        collector.set_skip_expensive(watchdog.skip_expensive());
+        if (watched.change == prov::agent::WatchdogChange::kBackedOff) {
+          PROV_LOG_WARN("watchdog",
+                        "CPU over --watchdog-cpu-percent for several collections; backing off "
+                        "(longer interval, TCP byte counters skipped)",
+                        {"cpu_percent", watched.cpu_percent}, {"limit_percent", watchdog_cpu},
+                        {"level", watched.level}, {"interval", period});
+        } else {
+          PROV_LOG_INFO("watchdog", "CPU back under half the limit; backing off less",
+                        {"cpu_percent", watched.cpu_percent}, {"level", watched.level},
+                        {"interval", period});
+        }
       }
     }
     if (enroller.has_value() && enroller->RenewDue()) {
@@ -364,18 +420,18 @@ int main(int argc, char** argv) {
         if (responder) SwapResponderKey(renewed->key_file, *responder);
         if (auto next = prov::MakeClientCredentials(*renewed, false); next.ok()) {
           (*uplink)->SetCredentials(*next);
-          std::cerr << "prov-agent: certificate renewed; next renewal at "
-                    << absl::FormatTime(*enroller->renew_at()) << "\n";
+          PROV_LOG_INFO("enroll", "certificate renewed",
+                        {"next_renewal", absl::FormatTime(*enroller->renew_at())});
         }
       } else {
-        std::cerr << "prov-agent: renewal failed (retrying): " << renewed.status().message()
-                  << "\n";
+        PROV_LOG_WARN("enroll", "renewal failed (retrying)", {"error", renewed.status()});
       }
     }
     (*uplink)->Poll();
     absl::SleepFor(absl::Milliseconds(100));
   }
-  std::cerr << "prov-agent: stopping\n";
+  PROV_LOG_INFO("prov-agent", "stopping");
+  prov::log::Default().FlushSuppressed();
   if (responder) responder->Stop();
   (*uplink)->Shutdown();
   return 0;

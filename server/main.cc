@@ -33,11 +33,14 @@
 #include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
+#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/version.h"
 #include "server/export/export_setup.h"
 #include "server/provd_server.h"
 #include "server/screening/name_frequencies.h"
 #include "server/screening/name_normalizer.h"
+#include "server/web/web_tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
@@ -112,6 +115,11 @@ ABSL_FLAG(std::string, web_listen, "",
 ABSL_FLAG(std::string, web_assets, "",
           "Serve the dashboard's files from this folder (development; default: built in)");
 ABSL_FLAG(int64_t, web_max_streams, 16, "Most concurrent live dashboard streams");
+ABSL_FLAG(std::string, web_tls_cert, "",
+          "Serve the dashboard over HTTPS with this certificate chain (PEM, server certificate "
+          "first); needs --web-tls-key");
+ABSL_FLAG(std::string, web_tls_key, "",
+          "Private key (PEM, unencrypted) of --web-tls-cert; needs --web-tls-cert");
 ABSL_FLAG(std::string, cert_roles, "",
           "File mapping people's client certificates to roles, one '<key> <role>' per line: "
           "uri:<URI SAN>, email:<email SAN>, or cn:<common name> (cn: only with --people-ca); "
@@ -182,10 +190,10 @@ void RaiseFileLimit() {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 16384) {
-    std::fprintf(stderr,
-                 "provd: warning: open-file limit is %llu; each connected agent needs one "
-                 "descriptor (raise LimitNOFILE / ulimit -n for large fleets)\n",
-                 static_cast<unsigned long long>(lim.rlim_cur));
+    PROV_LOG_WARN("provd",
+                  "open-file limit is low; each connected agent needs one descriptor (raise "
+                  "LimitNOFILE / ulimit -n for large fleets)",
+                  {"limit", static_cast<uint64_t>(lim.rlim_cur)});
   }
 }
 
@@ -258,6 +266,9 @@ int main(int argc, char** argv) {
     ConfigError(absl::StrCat("unexpected argument \"", positional[1], "\" (flags start with --)"));
   }
 
+  if (absl::Status s = prov::log::InitLogFromFlags(); !s.ok()) {
+    ConfigError(std::string(s.message()));
+  }
   RaiseFileLimit();
   prov::server::ProvdOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
@@ -291,6 +302,21 @@ int main(int argc, char** argv) {
   options.web_assets_dir = absl::GetFlag(FLAGS_web_assets);
   if (absl::GetFlag(FLAGS_web_max_streams) < 1) ConfigError("--web-max-streams: must be >= 1");
   options.web_max_event_streams = static_cast<size_t>(absl::GetFlag(FLAGS_web_max_streams));
+  const std::string web_tls_cert = absl::GetFlag(FLAGS_web_tls_cert);
+  const std::string web_tls_key = absl::GetFlag(FLAGS_web_tls_key);
+  if (web_tls_cert.empty() != web_tls_key.empty()) {
+    ConfigError(web_tls_cert.empty() ? "--web-tls-key: needs --web-tls-cert too"
+                                     : "--web-tls-cert: needs --web-tls-key too");
+  }
+  if (!web_tls_cert.empty()) {
+    if (options.web_address.empty()) {
+      ConfigError("--web-tls-cert: needs the dashboard on (--web-listen)");
+    }
+    auto tls = prov::server::web::WebTlsContext::Load(web_tls_cert, web_tls_key, "--web-tls-cert",
+                                                      "--web-tls-key");
+    if (!tls.ok()) ConfigError(std::string(tls.status().message()));
+    options.web_tls = *std::move(tls);
+  }
   options.cert_roles_file = absl::GetFlag(FLAGS_cert_roles);
   options.people_ca_file = absl::GetFlag(FLAGS_people_ca);
   options.auth_fail_burst = absl::GetFlag(FLAGS_auth_fail_burst);
@@ -395,15 +421,16 @@ int main(int argc, char** argv) {
 
   const std::string listen = options.listen_address;
   const std::string web_listen = options.web_address;
+  const char* web_scheme = options.web_tls != nullptr ? "https" : "http";
   auto server = prov::server::ProvdServer::Start(std::move(options));
   if (!server.ok()) {
-    std::fprintf(stderr, "provd: %s\n", std::string(server.status().message()).c_str());
+    PROV_LOG_ERROR("provd", "cannot start", {"error", server.status()});
     return absl::IsInvalidArgument(server.status()) ? kConfigError : 1;
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (auto s = prov::WriteFileAtomically(port_file, absl::StrCat((*server)->port(), "\n"));
         !s.ok()) {
-      std::fprintf(stderr, "provd: --port-file: %s\n", std::string(s.message()).c_str());
+      PROV_LOG_ERROR("provd", "--port-file: cannot write it", {"error", s});
       return kConfigError;
     }
   }
@@ -411,8 +438,8 @@ int main(int argc, char** argv) {
                                   ? absl::StrCat("metrics on :", (*server)->metrics_port())
                                   : std::string("metrics off");
   const std::string web = (*server)->web_port() != 0
-                              ? absl::StrCat(", dashboard on http://", HostOf(web_listen), ":",
-                                             (*server)->web_port(), "/")
+                              ? absl::StrCat(", dashboard on ", web_scheme, "://",
+                                             HostOf(web_listen), ":", (*server)->web_port(), "/")
                               : std::string();
   std::printf("provd listening on %s:%d (%s%s)\n", HostOf(listen).c_str(), (*server)->port(),
               metrics.c_str(), web.c_str());
@@ -420,9 +447,10 @@ int main(int argc, char** argv) {
 
   int received = 0;
   sigwait(&signals, &received);
-  std::fprintf(stderr, "provd: %s received, shutting down (draining the ingest queue)\n",
-               received == SIGTERM ? "SIGTERM" : "SIGINT");
+  PROV_LOG_INFO("provd", absl::StrCat(received == SIGTERM ? "SIGTERM" : "SIGINT",
+                                      " received, shutting down (draining the ingest queue)"));
   (*server)->Shutdown();
-  std::fprintf(stderr, "provd: stopped\n");
+  prov::log::Default().FlushSuppressed();
+  PROV_LOG_INFO("provd", "stopped");
   return 0;
 }

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <exception>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -247,6 +247,9 @@ absl::Status ValidateOptions(const ProvdOptions& o) {
     return absl::InvalidArgumentError("web_max_connections_per_peer: must be >= 1");
   }
   if (o.web_workers < 1) return absl::InvalidArgumentError("web_workers: must be >= 1");
+  if (o.web_tls != nullptr && o.web_address.empty()) {
+    return absl::InvalidArgumentError("web_tls: needs the dashboard on (web_address)");
+  }
   PROV_RETURN_IF_ERROR(ResolveNodeIdentity(o).status());
   if (!o.enroll_listen_address.empty() || !o.node_ca_cert_file.empty() ||
       !o.node_ca_key_file.empty()) {
@@ -297,11 +300,9 @@ absl::Status ProvdServer::Init() {
   store_options.credit.max_report_lag = o.ledger_max_report_lag;
   store_options.credit.report_clock = o.ledger_report_clock;
   if (o.ledger_report_clock) {
-    std::fprintf(
-        stderr,
-        "provd: WARNING: --ledger-clock=report: the ledger credits the time agents' report "
-        "timestamps claim (for synthetic replays only; agents can inflate or hide "
-        "compute)\n");
+    PROV_LOG_WARN("provd",
+                  "--ledger-clock=report: the ledger credits the time agents' report timestamps "
+                  "claim (for synthetic replays only; agents can inflate or hide compute)");
   }
   store_options.max_seq_jump = o.max_seq_jump;
   PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db"), store_options));
@@ -313,8 +314,8 @@ absl::Status ProvdServer::Init() {
     PROV_ASSIGN_OR_RETURN(quarantined, QuarantineUnreadableRecords(*db, s.clock->Now()));
   }
   for (const QuarantinedRecord& q : quarantined) {
-    std::fprintf(stderr, "provd: %s row %s: %s; moved to quarantined_records, skipped\n",
-                 q.table.c_str(), q.key.c_str(), q.reason.c_str());
+    PROV_LOG_WARN("store", "stored record no longer parses; moved to quarantined_records, skipped",
+                  {"table", q.table}, {"key", q.key}, {"reason", q.reason});
   }
   PROV_RETURN_IF_ERROR(InitAccess());
 
@@ -463,9 +464,9 @@ absl::Status ProvdServer::Init() {
                                                               .revoked = s.revoked_nodes.get()},
                                                              s.auth->people()));
   } else {
-    std::fprintf(stderr,
-                 "provd: WARNING: --node-identity=report: agent reports are believed about which "
-                 "node they come from (no client certificates bind them)\n");
+    PROV_LOG_WARN("provd",
+                  "WARNING: --node-identity=report: agent reports are believed about which node "
+                  "they come from (no client certificates bind them)");
   }
   if (s.location_config != nullptr) {
     location::LocationHub::Options lo;
@@ -608,6 +609,7 @@ absl::Status ProvdServer::Init() {
     web_options.connections.header_timeout = o.web_header_timeout;
     web_options.connections.max_per_peer = o.web_max_connections_per_peer;
     web_options.connections.request_workers = o.web_workers;
+    web_options.connections.tls = o.web_tls;
     web_options.auth_limiter = s.auth_limiter.get();
     auto started = web::WebServer::Start(std::move(web_options), InProcessChannel());
     if (!started.ok()) {
@@ -628,7 +630,7 @@ absl::Status ProvdServer::StartAlerts() {
   const ProvdOptions& o = s.options;
   if (o.alertmanager_urls.empty()) return absl::OkStatus();
   if (o.dashboard_url.empty()) {
-    std::fprintf(stderr, "provd: alerts: --dashboard-url is not set; alerts carry no flag link\n");
+    PROV_LOG_WARN("alerts", "--dashboard-url is not set; alerts carry no flag link");
   }
   AlertNotifierOptions a;
   a.alertmanager_urls = o.alertmanager_urls;
@@ -692,10 +694,9 @@ absl::Status ProvdServer::InitAccess() {
   if (s.options.write_bootstrap_token) {
     PROV_ASSIGN_OR_RETURN(bool wrote, s.tokens->EnsureBootstrapAdmin(bootstrap_token_path()));
     if (wrote) {
-      std::fprintf(stderr,
-                   "provd: first start: an admin token is in %s (issue others with "
-                   "`provctl tokens issue`)\n",
-                   bootstrap_token_path().c_str());
+      PROV_LOG_INFO("provd",
+                    absl::StrCat("first start: an admin token is in ", bootstrap_token_path(),
+                                 " (issue others with `provctl tokens issue`)"));
     }
   }
   return absl::OkStatus();
@@ -733,9 +734,8 @@ absl::Status ProvdServer::LoadStartupPolicy(const IdentityStartup& startup) {
     return absl::OkStatus();
   }
   if (!startup.policy_status.ok()) {
-    std::fprintf(stderr, "provd: the stored policy no longer loads (%s); using %s\n",
-                 std::string(startup.policy_status.message()).c_str(),
-                 policy::kDefaultPolicySource);
+    PROV_LOG_WARN("policy", "the stored policy no longer loads; using the built-in default",
+                  {"error", startup.policy_status}, {"using", policy::kDefaultPolicySource});
   }
   auto loaded = MakeLoadedPolicy(policy::DefaultPolicyYaml(), policy::kDefaultPolicySource, now);
   if (!loaded.ok()) return absl::InternalError(loaded.status().message());

@@ -44,7 +44,8 @@ namespace prov::server {
 
 namespace web {
 struct GateCounters;
-}
+class WebTlsContext;
+}  // namespace web
 struct IdentityStartup;  // server/identity/identity_service.h
 
 struct ProvdOptions {
@@ -58,7 +59,10 @@ struct ProvdOptions {
   std::string web_address;
   std::string web_assets_dir;
   size_t web_max_event_streams = 16;  // concurrent live (SSE) streams
-  std::string data_dir;               // required; SQLite file is <data_dir>/provd.db
+  // Set: the dashboard serves HTTPS only (provd --web-tls-cert/--web-tls-key; loaded with
+  // web::WebTlsContext::Load, server/web/web_tls.h). Needs web_address.
+  std::shared_ptr<const web::WebTlsContext> web_tls;
+  std::string data_dir;  // required; SQLite file is <data_dir>/provd.db
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null: insecure
   size_t queue_capacity = 65536;
   // The ingest queue's byte bound (serialized reports); streams park beyond it (--queue-max-bytes).

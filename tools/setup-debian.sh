@@ -17,6 +17,8 @@ PACKAGES=(
   dpkg-dev systemd
   # deploy/kubernetes/ manifest test (issue 13)
   python3-yaml
+  # structured logs of the daemons (issue 13, common/log/): spdlog 1.10 on libfmt 9
+  libspdlog-dev libfmt-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -213,7 +213,12 @@ NodeReport NodeCollector::Collect() {
       errors_[{"podresources", std::string(listed.status().message())}]++;
     }
   }
-  {
+  if (skip_expensive_) {
+    static constexpr char kSkipped[] =
+        "skipped: the agent's watchdog is backing off (CPU over --watchdog-cpu-percent)";
+    errors_[{"net_bytes", kSkipped}]++;
+    tcp_volume_.Update(absl::UnavailableError(kSkipped));
+  } else {
     TcpCounterSource* source = options_.tcp_counters;
     if (source == nullptr) {
       if (own_tcp_counters_ == nullptr) own_tcp_counters_ = RealTcpCounterSource();

@@ -66,6 +66,12 @@ class NodeCollector {
 
   provenance::v1::NodeReport Collect();
   const std::string& node_id() const { return node_id_; }
+  // The agent's watchdog (agent/watchdog/watchdog.h) while it backs off: the period the next
+  // reports cover, and whether to skip the expensive collectors (the per-socket TCP byte
+  // counters: one sock_diag dump of every socket on the node; a "net_bytes" collector error
+  // says they were skipped).
+  void set_interval_seconds(uint32_t seconds) { options_.interval_seconds = seconds; }
+  void set_skip_expensive(bool skip) { skip_expensive_ = skip; }
 
  private:
   struct NvmlView;  // per-collection NVML results, see node_collector.cc
@@ -75,6 +81,7 @@ class NodeCollector {
   Nvml* nvml_;  // not owned; may be null
   Clock& clock_;
   std::string node_id_;
+  bool skip_expensive_ = false;
   std::unique_ptr<TcpCounterSource> own_tcp_counters_;  // when options_.tcp_counters is null
   TcpVolume tcp_volume_;                                // counters across collections
   // (collector, message) -> count, for the current collection.

@@ -1,10 +1,9 @@
 #include "agent/uplink/spool.h"
 
-#include <cstdio>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log/log.h"
 #include "common/proto_strings.h"
 #include "common/status_macros.h"
 
@@ -54,11 +53,10 @@ absl::Status ReportSpool::Recover() {
     auto bytes = store_->Read(id);
     NodeReport report;
     if (!bytes.ok() || !report.ParseFromString(*bytes)) {
-      std::fprintf(stderr,
-                   "prov uplink: spool entry %llu unreadable (%s), lost; counted in "
-                   "health.unreadable_reports\n",
-                   static_cast<unsigned long long>(id),
-                   bytes.ok() ? "not a NodeReport" : std::string(bytes.status().message()).c_str());
+      PROV_LOG_ERROR("spool", "spool entry unreadable, lost; counted in health.unreadable_reports",
+                     {"entry", id},
+                     {"error", bytes.ok() ? std::string("not a NodeReport")
+                                          : std::string(bytes.status().message())});
       (void)store_->Remove(id);
       ++unreadable_;
       continue;
@@ -112,8 +110,7 @@ bool ReportSpool::SaveStateBeforeErase(const Entry& entry) {
   if (entry.boot_id != boot_id_ || entry.seq != last_seq_ || StateCurrent()) return true;
   absl::Status s = SaveState();
   if (!s.ok()) {
-    std::fprintf(stderr, "prov uplink: spool state not saved (%s); keeping the last report file\n",
-                 std::string(s.message()).c_str());
+    PROV_LOG_ERROR("spool", "spool state not saved; keeping the last report file", {"error", s});
   }
   return s.ok();
 }

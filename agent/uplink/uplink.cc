@@ -1,11 +1,11 @@
 #include "agent/uplink/uplink.h"
 
 #include <atomic>
-#include <cstdio>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/uplink/stream_reactor.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -24,7 +24,7 @@ void LogOnce(const std::string& message) {
     absl::MutexLock lock(&mu);
     if (seen->size() >= 1000 || !seen->insert(message).second) return;
   }
-  std::fprintf(stderr, "prov-uplink: %s\n", message.c_str());
+  PROV_LOG_WARN("uplink", message);
 }
 
 int ToMillis(absl::Duration d) {

@@ -1,8 +1,7 @@
 #include "server/access/denial_auditor.h"
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 #include "server/access/role.h"
 #include "server/auditlog/audit_log.h"
@@ -83,8 +82,8 @@ void DenialAuditor::Write(const std::string& actor_name, const std::string& acti
   }();
   if (!s.ok()) {
     ++write_errors_;
-    std::fprintf(stderr, "provd: audit log: %s for %s not written: %s\n", action.c_str(),
-                 actor_name.c_str(), std::string(s.message()).c_str());
+    PROV_LOG_ERROR("auditlog", "audit log entry not written", {"action", action},
+                   {"actor", actor_name}, {"error", s});
     return;
   }
   ++actor.written;

@@ -1,8 +1,8 @@
 // AlertNotifier: posting one round to one Alertmanager, and saving delivery rows.
 #include <algorithm>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "server/alerting/alert_notifier.h"
 
 namespace prov::server {
@@ -35,8 +35,7 @@ void AlertNotifier::PostTo(size_t index, const std::vector<nlohmann::json>& firi
       ++stats_.posts_ok;
     } else if (absl::IsInvalidArgument(s)) {
       // Alertmanager stored the valid alerts of the batch; resending cannot fix the others.
-      std::fprintf(stderr, "provd: alerts: Alertmanager rejected alerts: %s\n",
-                   std::string(s.message()).c_str());
+      PROV_LOG_WARN("alerts", "Alertmanager rejected alerts", {"url", r.url}, {"error", s});
       m.posts_rejected.Increment();
       absl::MutexLock lock(&mu_);
       ++stats_.posts_rejected;
@@ -54,10 +53,8 @@ void AlertNotifier::PostTo(size_t index, const std::vector<nlohmann::json>& firi
       r.due = now + backoff;
       // First failure and then every 10th: an Alertmanager down for hours must not flood logs.
       if (r.failures == 1 || r.failures % 10 == 0) {
-        std::fprintf(stderr,
-                     "provd: alerts: posting to %s failed (%d in a row, retrying in %s): %s\n",
-                     r.url.c_str(), r.failures, absl::FormatDuration(backoff).c_str(),
-                     std::string(s.message()).c_str());
+        PROV_LOG_WARN("alerts", "posting to Alertmanager failed", {"url", r.url},
+                      {"failures_in_a_row", r.failures}, {"retry_in", backoff}, {"error", s});
       }
       absl::MutexLock lock(&mu_);
       ++stats_.posts_failed;
@@ -65,8 +62,8 @@ void AlertNotifier::PostTo(size_t index, const std::vector<nlohmann::json>& firi
   }
   if (failed) return;
   if (r.failures > 0) {
-    std::fprintf(stderr, "provd: alerts: %s reachable again after %d failed posts\n", r.url.c_str(),
-                 r.failures);
+    PROV_LOG_INFO("alerts", "Alertmanager reachable again", {"url", r.url},
+                  {"failed_posts", r.failures});
   }
   r.failures = 0;
   r.due = now + options_.resend_interval;
@@ -93,8 +90,7 @@ void AlertNotifier::SaveRows() {
   absl::Status s = log_->Put(unsaved_);
   if (!s.ok()) {
     metrics_.log_failures.Increment();
-    std::fprintf(stderr, "provd: alerts: saving alert_deliveries failed (retried): %s\n",
-                 std::string(s.message()).c_str());
+    PROV_LOG_ERROR("alerts", "saving alert_deliveries failed (retried)", {"error", s});
     return;
   }
   unsaved_.clear();

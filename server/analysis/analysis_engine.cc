@@ -1,10 +1,10 @@
 #include "server/analysis/analysis_engine.h"
 
 #include <chrono>
-#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 
 namespace prov::server {
@@ -132,8 +132,7 @@ void AnalysisEngine::LoadInventory() {
       store_->LoadInventory(options_.clock->Now() - analyzer_->policy().hardware.move_grace);
   if (!loaded.ok()) {
     // The previous inventory stays in force; the next import tries again.
-    std::fprintf(stderr, "provd: loading the declared inventory failed: %s\n",
-                 std::string(loaded.status().message()).c_str());
+    PROV_LOG_ERROR("analysis", "loading the declared inventory failed", {"error", loaded.status()});
     return;
   }
   if (loaded->version == 0) return;  // nothing imported: the hardware rules wait for one
@@ -240,8 +239,7 @@ void AnalysisEngine::Apply(std::vector<Item>& items) {
     AnalyzerChanges changes = analyzer_->TakeChanges();
     absl::Status saved = store_->Save(*analyzer_, changes);
     if (!saved.ok()) {
-      std::fprintf(stderr, "provd: saving analysis changes failed: %s\n",
-                   std::string(saved.message()).c_str());
+      PROV_LOG_ERROR("analysis", "saving analysis changes failed (requeued)", {"error", saved});
       analyzer_->Requeue(changes);
       absl::MutexLock q(&queue_mu_);
       ++counters_.save_failures;

@@ -1,13 +1,15 @@
 #include "server/export/export_scheduler.h"
 
-#include <cstdio>
 #include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 
 namespace prov::server {
 namespace {
 
 void Log(const char* what, const absl::Status& s) {
-  std::fprintf(stderr, "provd: %s failed: %s\n", what, std::string(s.message()).c_str());
+  PROV_LOG_ERROR("export", absl::StrCat(what, " failed"), {"error", s});
 }
 
 }  // namespace

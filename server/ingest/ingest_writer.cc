@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "server/ingest/report_stream.h"
 
 namespace prov::server {
@@ -107,19 +107,22 @@ void IngestWriter::LogCommitFailure(const absl::Status& status, const char* reas
   std::string folded;
   if (unlogged_ > 1) folded = absl::StrCat(" (", unlogged_, " failures since the last line)");
   const bool disk_full = absl::IsResourceExhausted(status);
-  std::fprintf(stderr, "provd: %s failed [%s]%s: %s%s\n", what.c_str(), reason, folded.c_str(),
-               std::string(status.message()).c_str(),
-               disk_full ? "; the data dir's file system is full: agents keep their reports and "
-                           "resend them, ingest resumes by itself once space is freed"
-                         : "");
+  // Rate-limited here (one line per kFailureLogEvery, failures folded), so the log's own
+  // per-statement limit never hides the first line of a new failure.
+  PROV_LOG_ERROR("ingest",
+                 absl::StrCat(what, " failed [", reason, "]", folded, ": ", status.message(),
+                              disk_full ? "; the data dir's file system is full: agents keep their "
+                                          "reports and resend them, ingest resumes by itself once "
+                                          "space is freed"
+                                        : ""));
   last_failure_log_ = now;
   unlogged_ = 0;
 }
 
 void IngestWriter::LogCommitRecovered() {
   if (failing_ == 0) return;
-  std::fprintf(stderr, "provd: commits succeed again after %lld failed store writes\n",
-               static_cast<long long>(failing_));
+  PROV_LOG_INFO("ingest",
+                absl::StrCat("commits succeed again after ", failing_, " failed store writes"));
   failing_ = 0;
   unlogged_ = 0;
   last_failure_log_ = absl::InfinitePast();

@@ -1,7 +1,6 @@
 #include "server/location/location_hub.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <set>
 #include <tuple>
 
@@ -9,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/location/probe_sig.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 #include "server/location/location_metrics.h"
 #include "server/store/connection.h"
@@ -129,7 +129,7 @@ void LocationHub::Run() {
       if (stopping_) return;
     }
     if (absl::Status s = Tick(); !s.ok()) {
-      std::fprintf(stderr, "provd: location tick: %s\n", std::string(s.message()).c_str());
+      PROV_LOG_ERROR("location", "location tick failed", {"error", s});
     }
   }
 }
@@ -256,8 +256,8 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
     if (k.pem) {
       absl::StatusOr<std::string> der = prov::location::PublicKeyDerFromPem(k.spki_der);
       if (!der.ok()) {
-        std::fprintf(stderr, "provd: location: node %s's certificate has no readable key: %s\n",
-                     k.node_id.c_str(), std::string(der.status().message()).c_str());
+        PROV_LOG_WARN("location", "node certificate has no readable key", {"node", k.node_id},
+                      {"error", der.status()});
         continue;
       }
       k.spki_der = *std::move(der);
@@ -530,8 +530,9 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
     response.set_accepted(static_cast<uint32_t>(accepted.size()));
     // The records are stored: a verdict that fails to save now is judged again on the tick.
     if (absl::Status s = Judge({nodes.begin(), nodes.end()}, p, events); !s.ok()) {
-      std::fprintf(stderr, "provd: location: verdicts after a landmark call: %s\n",
-                   std::string(s.message()).c_str());
+      PROV_LOG_ERROR("location",
+                     "saving verdicts after a landmark call failed (judged again on the tick)",
+                     {"error", s});
     }
     UpdateGauges();
   }

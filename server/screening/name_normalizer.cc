@@ -5,13 +5,13 @@
 #include <unicode/utypes.h>
 
 #include <cstdlib>
-#include <iostream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/log/log.h"
 
 namespace prov::screening {
 namespace {
@@ -90,7 +90,8 @@ NameNormalizer::NameNormalizer() {
       icu::Transliterator::createInstance("Any-Latin; Latin-ASCII", UTRANS_FORWARD, status));
   if (U_FAILURE(status) || transliterator_ == nullptr) {
     // ICU data ships with libicu: a missing transliterator is a broken install, not user input.
-    std::cerr << "ICU transliterator Any-Latin unavailable: " << u_errorName(status) << "\n";
+    PROV_LOG_ERROR("screening", "ICU transliterator Any-Latin unavailable",
+                   {"error", u_errorName(status)});
     std::abort();
   }
 }

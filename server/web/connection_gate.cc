@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +32,9 @@ constexpr char k429[] =
 constexpr char k431[] =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: "
     "0\r\n\r\n";
+constexpr char kPlainHttpOnTls[] =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    "Content-Length: 55\r\n\r\nThis port speaks HTTPS only: use https:// in the address.\n";
 constexpr char k503[] =
     "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
     "Content-Length: 0\r\n\r\n";
@@ -58,7 +63,52 @@ void PeerOf(int fd, std::string* ip, int* port) {
   *ip = text;
 }
 
+// OpenSSL writes to the socket with write(), which raises SIGPIPE when the client has gone; the
+// gate's threads block it (the write then fails with EPIPE) rather than change provd's handler.
+void BlockSigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// What is left of a plain request in the socket, so that closing it sends FIN, not RST (which
+// could destroy the answer before the client reads it).
+void DrainReceived(int fd) {
+  char sink[4096];
+  for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; ++i) {
+  }
+}
+
 }  // namespace
+
+ssize_t ConnectionGate::Connection::Recv(char* buf, size_t size) {
+  if (tls == nullptr) {
+    wait_events = POLLIN;
+    return recv(fd, buf, size, MSG_DONTWAIT);
+  }
+  TlsSession::Wait wait = TlsSession::Wait::kNone;
+  const ssize_t n = tls->Read(buf, size, &wait);
+  if (n < 0) {
+    errno = wait == TlsSession::Wait::kNone ? ECONNRESET : EAGAIN;
+    wait_events = wait == TlsSession::Wait::kWrite ? POLLOUT : POLLIN;
+  }
+  return n;
+}
+
+ssize_t ConnectionGate::Connection::Send(const char* buf, size_t size) {
+  if (tls == nullptr) {
+    wait_events = POLLOUT;
+    return send(fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  TlsSession::Wait wait = TlsSession::Wait::kNone;
+  const ssize_t n = tls->Write(buf, size, &wait);
+  if (n < 0) {
+    errno = wait == TlsSession::Wait::kNone ? EPIPE : EAGAIN;
+    wait_events = wait == TlsSession::Wait::kRead ? POLLIN : POLLOUT;
+  }
+  return n;
+}
 
 RequestState CheckRequest(absl::string_view buffered, size_t max_header_bytes,
                           size_t max_body_bytes) {
@@ -123,6 +173,7 @@ class ConnectionGate::Pool {
 
  private:
   void Run() {
+    BlockSigpipe();
     while (true) {
       std::unique_ptr<Connection> conn;
       {
@@ -168,10 +219,11 @@ void ConnectionGate::Admit(int fd) {
   PeerOf(fd, &conn->peer, &conn->peer_port);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
   conn->deadline = SteadyClock::now() + ToSteady(options_.keep_alive);
+  if (options_.tls != nullptr) conn->tls = options_.tls->NewSession(fd);
   const char* refuse = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    if (stopped_) {
+    if (stopped_ || (options_.tls != nullptr && conn->tls == nullptr)) {
       refuse = k503;
     } else if (open_ >= options_.max_connections) {
       ++counters_.refused_full;
@@ -190,7 +242,11 @@ void ConnectionGate::Admit(int fd) {
     }
   }
   if (refuse != nullptr) {
-    [[maybe_unused]] ssize_t n = send(fd, refuse, strlen(refuse), MSG_DONTWAIT | MSG_NOSIGNAL);
+    conn = nullptr;  // frees a TLS session before its socket closes
+    // On a TLS port there is no session to answer through: a bare close.
+    if (options_.tls == nullptr) {
+      [[maybe_unused]] ssize_t n = send(fd, refuse, strlen(refuse), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     shutdown(fd, SHUT_RDWR);
     close(fd);
     return;
@@ -199,9 +255,14 @@ void ConnectionGate::Admit(int fd) {
 }
 
 void ConnectionGate::Close(std::unique_ptr<Connection> conn, absl::string_view reply) {
-  if (!reply.empty()) {
-    [[maybe_unused]] ssize_t n =
-        send(conn->fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  // Through TLS only once the handshake is done; nothing can be said to a half-open session.
+  const bool can_answer = conn->tls == nullptr || conn->tls->established();
+  if (!reply.empty() && can_answer) {
+    [[maybe_unused]] ssize_t n = conn->Send(reply.data(), reply.size());
+  }
+  if (conn->tls != nullptr) {
+    conn->tls->Shutdown();
+    conn->tls = nullptr;
   }
   shutdown(conn->fd, SHUT_RDWR);
   close(conn->fd);
@@ -225,6 +286,7 @@ void ConnectionGate::Work(std::unique_ptr<Connection> conn) {
 }
 
 void ConnectionGate::Back(std::unique_ptr<Connection> conn) {
+  conn->wait_events = POLLIN;
   conn->idle = conn->buffered.empty();
   conn->deadline =
       SteadyClock::now() + ToSteady(conn->idle ? options_.keep_alive : options_.header_timeout);
@@ -244,10 +306,15 @@ void ConnectionGate::Back(std::unique_ptr<Connection> conn) {
 }
 
 void ConnectionGate::Poll() {
+  BlockSigpipe();
   std::vector<std::unique_ptr<Connection>> waiting;
   std::vector<pollfd> fds;
   char chunk[8192];
   const size_t cap = options_.max_header_bytes + options_.max_body_bytes + sizeof(chunk);
+  auto count = [this](uint64_t GateCounters::*counter) {
+    absl::MutexLock lock(&mu_);
+    ++(counters_.*counter);
+  };
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -259,11 +326,14 @@ void ConnectionGate::Poll() {
     auto next = now + std::chrono::seconds(1);
     fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
     for (const auto& c : waiting) {
-      fds.push_back(pollfd{c->fd, POLLIN, 0});
-      next = std::min(next, c->deadline);
+      fds.push_back(pollfd{c->fd, c->wait_events, 0});
+      next = std::min(next, c->Pending() ? now : c->deadline);
     }
-    const int wait_ms = static_cast<int>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1));
+    const int wait_ms =
+        next <= now
+            ? 0
+            : static_cast<int>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1);
     if (poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) break;
     if (fds[0].revents != 0) {
       uint64_t drained = 0;
@@ -272,50 +342,66 @@ void ConnectionGate::Poll() {
     now = SteadyClock::now();
     for (size_t i = 0; i < waiting.size(); ++i) {
       std::unique_ptr<Connection>& c = waiting[i];
-      if (fds[i + 1].revents != 0) {
-        bool closed = false;
-        while (c->buffered.size() < cap) {
-          const ssize_t n = recv(c->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
-          if (n > 0) {
-            if (c->idle) {
-              c->idle = false;
-              c->deadline = now + ToSteady(options_.header_timeout);
-            }
-            c->buffered.append(chunk, static_cast<size_t>(n));
+      if (fds[i + 1].revents != 0 || c->Pending()) {
+        if (c->tls != nullptr && !c->tls->established()) {
+          const TlsSession::Step step = c->tls->Handshake();
+          if (step == TlsSession::Step::kPlainHttp) {
+            count(&GateCounters::tls_plain_http);
+            [[maybe_unused]] ssize_t n = send(c->fd, kPlainHttpOnTls, sizeof(kPlainHttpOnTls) - 1,
+                                              MSG_DONTWAIT | MSG_NOSIGNAL);
+            DrainReceived(c->fd);
+            Close(std::move(c), "");
             continue;
           }
-          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
-          closed = true;  // the client went away, or an error
-          break;
-        }
-        if (closed) {
-          Close(std::move(c), "");
-          continue;
-        }
-        switch (CheckRequest(c->buffered, options_.max_header_bytes, options_.max_body_bytes)) {
-          case RequestState::kComplete:
-            Dispatch(std::move(c));
-            continue;
-          case RequestState::kHeadersTooLarge: {
-            {
-              absl::MutexLock lock(&mu_);
-              ++counters_.too_large;
-            }
-            Close(std::move(c), k431);
+          if (step == TlsSession::Step::kFailed) {
+            count(&GateCounters::tls_handshake_failed);
+            Close(std::move(c), "");
             continue;
           }
-          case RequestState::kNeedMore:
+          c->wait_events = step == TlsSession::Step::kWantWrite ? POLLOUT : POLLIN;
+        }
+        if (c->tls == nullptr || c->tls->established()) {
+          bool closed = false;
+          while (c->buffered.size() < cap) {
+            const ssize_t n = c->Recv(chunk, sizeof(chunk));
+            if (n > 0) {
+              if (c->idle) {
+                c->idle = false;
+                c->deadline = now + ToSteady(options_.header_timeout);
+              }
+              c->buffered.append(chunk, static_cast<size_t>(n));
+              continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+            closed = true;  // the client went away, or an error
             break;
+          }
+          if (closed) {
+            Close(std::move(c), "");
+            continue;
+          }
+          switch (CheckRequest(c->buffered, options_.max_header_bytes, options_.max_body_bytes)) {
+            case RequestState::kComplete:
+              Dispatch(std::move(c));
+              continue;
+            case RequestState::kHeadersTooLarge: {
+              count(&GateCounters::too_large);
+              Close(std::move(c), k431);
+              continue;
+            }
+            case RequestState::kNeedMore:
+              break;
+          }
         }
       }
       if (now >= c->deadline) {
-        if (c->idle) {
+        if (c->tls != nullptr && !c->tls->established()) {
+          count(&GateCounters::tls_handshake_timeout);  // stalled mid-handshake
+          Close(std::move(c), "");
+        } else if (c->idle) {
           Close(std::move(c), "");
         } else {
-          {
-            absl::MutexLock lock(&mu_);
-            ++counters_.timed_out;
-          }
+          count(&GateCounters::timed_out);
           Close(std::move(c), k408);
         }
       }

@@ -16,9 +16,19 @@
 // client address (429, closed at once) and `max_connections` in all (503) are open.
 // After its answer, a kept-alive connection goes back to the poller, not to a waiting worker.
 //
+// HTTPS (options.tls set, web_tls.h): the poller also drives each connection's TLS handshake,
+// without blocking, before reading its request; the handshake and the first request together
+// must be in within `header_timeout`, else the connection is closed (counted as
+// tls_handshake_timeout while still in the handshake). A client speaking plain HTTP to the TLS
+// port gets a plain-text 400 saying so (tls_plain_http); any other failed handshake is closed
+// (tls_handshake_failed). Refusals (429, 503) on a TLS port are a bare close: there is no
+// session yet to answer through. Connection::Recv/Send hide TLS from the poller and the server.
+//
 // Timing is I/O timing on the steady clock (poll deadlines), not business time: no Clock seam.
 // Thread-safe; Serve runs on the worker threads.
 #pragma once
+
+#include <poll.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -34,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/web/web_tls.h"
 
 namespace prov::server::web {
 
@@ -46,15 +57,19 @@ struct ConnectionGateOptions {
   size_t request_workers = 8;
   size_t stream_workers = 17;  // WebServer: max live streams + 1 (to answer "all in use")
   size_t max_header_bytes = 16u << 10;
-  size_t max_body_bytes = 1u << 20;  // a larger Content-Length is left to the server (413)
+  size_t max_body_bytes = 1u << 20;          // a larger Content-Length is left to the server (413)
+  std::shared_ptr<const WebTlsContext> tls;  // set: HTTPS only (web_tls.h)
 };
 
 struct GateCounters {
   uint64_t accepted = 0;
-  uint64_t refused_per_peer = 0;  // over max_per_peer
-  uint64_t refused_full = 0;      // over max_connections
-  uint64_t timed_out = 0;         // request incomplete after header_timeout (408)
-  uint64_t too_large = 0;         // headers over max_header_bytes (431)
+  uint64_t refused_per_peer = 0;       // over max_per_peer
+  uint64_t refused_full = 0;           // over max_connections
+  uint64_t timed_out = 0;              // request incomplete after header_timeout (408)
+  uint64_t too_large = 0;              // headers over max_header_bytes (431)
+  uint64_t tls_handshake_timeout = 0;  // TLS handshake not done after header_timeout
+  uint64_t tls_handshake_failed = 0;   // TLS handshake refused (bad client hello, no shared cipher)
+  uint64_t tls_plain_http = 0;         // plain HTTP on the TLS port (400)
 };
 
 // What the poller decides from the bytes so far.
@@ -71,9 +86,19 @@ class ConnectionGate {
     int peer_port = 0;
     std::string buffered;  // received, not yet consumed by the server
     std::chrono::steady_clock::time_point deadline;
-    bool idle = true;     // nothing of the next request yet
-    bool stream = false;  // GET /api/events
-    int served = 0;       // requests answered on this connection
+    bool idle = true;                 // nothing of the next request yet
+    bool stream = false;              // GET /api/events
+    int served = 0;                   // requests answered on this connection
+    std::unique_ptr<TlsSession> tls;  // HTTPS: the session (its handshake done once read from)
+    short wait_events = POLLIN;       // what the last Recv/Send or handshake step waits for
+
+    // recv()/send() on the non-blocking socket, through TLS when the connection has it: > 0
+    // bytes; Recv 0: the peer closed; -1 with errno EAGAIN: would block (poll for wait_events),
+    // else failed.
+    ssize_t Recv(char* buf, size_t size);
+    ssize_t Send(const char* buf, size_t size);
+    // Bytes already inside the TLS session, ready for Recv without the socket being readable.
+    bool Pending() const { return tls != nullptr && tls->HasPending(); }
   };
   // Answers the request in conn.buffered (leaving any bytes after it there). True: keep the
   // connection open for another request; false: close it.

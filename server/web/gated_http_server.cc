@@ -27,8 +27,8 @@ bool WaitFor(int fd, short events, int timeout_ms) {
   return rc > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
 }
 
-// A request's bytes: first what the gate already read, then the socket, until the request's
-// deadline. Writes wait at most `write_timeout` for room each.
+// A request's bytes: first what the gate already read, then the connection (through TLS when
+// it has it), until the request's deadline. Writes wait at most `write_timeout` for room each.
 class GateStream final : public httplib::Stream {
  public:
   GateStream(ConnectionGate::Connection& conn, std::chrono::milliseconds write_timeout)
@@ -36,7 +36,7 @@ class GateStream final : public httplib::Stream {
   ~GateStream() override { conn_.buffered.erase(0, consumed_); }
 
   bool is_readable() const override {
-    return consumed_ < conn_.buffered.size() ||
+    return consumed_ < conn_.buffered.size() || conn_.Pending() ||
            WaitFor(conn_.fd, POLLIN, MillisUntil(conn_.deadline));
   }
   bool is_writable() const override { return WaitFor(conn_.fd, POLLOUT, write_timeout_ms_); }
@@ -49,25 +49,25 @@ class GateStream final : public httplib::Stream {
       return static_cast<ssize_t>(n);
     }
     while (true) {
-      const ssize_t n = recv(conn_.fd, ptr, size, MSG_DONTWAIT);
+      const ssize_t n = conn_.Recv(ptr, size);
       if (n >= 0) return n;
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-      if (!WaitFor(conn_.fd, POLLIN, MillisUntil(conn_.deadline))) return -1;
+      if (!WaitFor(conn_.fd, conn_.wait_events, MillisUntil(conn_.deadline))) return -1;
     }
   }
 
   ssize_t write(const char* ptr, size_t size) override {
     size_t sent = 0;
     while (sent < size) {
-      const ssize_t n = send(conn_.fd, ptr + sent, size - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+      const ssize_t n = conn_.Send(ptr + sent, size - sent);
       if (n > 0) {
         sent += static_cast<size_t>(n);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-          WaitFor(conn_.fd, POLLOUT, write_timeout_ms_)) {
+          WaitFor(conn_.fd, conn_.wait_events, write_timeout_ms_)) {
         continue;
       }
       return -1;

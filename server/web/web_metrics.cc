@@ -16,13 +16,17 @@ std::vector<prometheus::MetricFamily> WebCollector::Collect() const {
   prometheus::MetricFamily refused{
       "prov_web_connections_refused_total",
       "Dashboard connections refused or cut: per-address limit (429), total limit (503), request "
-      "not in within the header timeout (408), headers too large (431).",
+      "not in within the header timeout (408), headers too large (431); with HTTPS: TLS "
+      "handshake not done within the header timeout, handshake failed, plain HTTP (400).",
       prometheus::MetricType::Counter,
       {}};
   for (const auto& [reason, n] : {std::pair<const char*, uint64_t>{"per_peer", c.refused_per_peer},
                                   {"full", c.refused_full},
                                   {"timeout", c.timed_out},
-                                  {"headers_too_large", c.too_large}}) {
+                                  {"headers_too_large", c.too_large},
+                                  {"tls_handshake_timeout", c.tls_handshake_timeout},
+                                  {"tls_handshake_failed", c.tls_handshake_failed},
+                                  {"plain_http_on_tls", c.tls_plain_http}}) {
     prometheus::ClientMetric m;
     m.label.push_back({"reason", reason});
     m.counter.value = static_cast<double>(n);

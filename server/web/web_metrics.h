@@ -3,9 +3,13 @@
 //   exposer.RegisterCollectable(std::make_shared<WebCollector>(*web_server));
 //
 // prov_web_connections_total                            connections accepted (counter)
-// prov_web_connections_refused_total{reason="per_peer"|"full"|"timeout"|"headers_too_large"}
+// prov_web_connections_refused_total{reason="per_peer"|"full"|"timeout"|"headers_too_large"|
+//                                    "tls_handshake_timeout"|"tls_handshake_failed"|
+//                                    "plain_http_on_tls"}
 //     connections refused or cut: over the per-address limit (429), over the total (503), the
-//     request not in within the header timeout (408), headers too large (431) (counter)
+//     request not in within the header timeout (408), headers too large (431); with HTTPS, the
+//     TLS handshake not done within the header timeout, a failed handshake, plain HTTP sent to
+//     the HTTPS port (400) (counter)
 // Thread-safe.
 #pragma once
 

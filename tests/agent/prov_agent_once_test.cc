@@ -169,6 +169,34 @@ TEST(ProvAgentOnceTest, ConfigErrorsAreClearAndNonZero) {
   EXPECT_NE(server.err.find("--server is required"), std::string::npos) << server.err;
 }
 
+// The watchdog is wired into the collection loop: resident memory over --watchdog-memory-mb
+// after the first collection ends the agent with status 3 and a record saying why (JSON logs).
+// Bad watchdog flags are usage errors.
+TEST(ProvAgentOnceTest, WatchdogMemoryLimitExitsThreeForTheSupervisor) {
+  testing::FixtureTree t;
+  RunResult r = RunAgent(absl::StrCat("--server=127.0.0.1:1 --insecure --nvml-library=/nonexistent "
+                                      "--interval=1s --watchdog-memory-mb=1 --log-format=json "
+                                      "--spool-dir=",
+                                      t.Path("spool")),
+                         t);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  bool found = false;
+  for (size_t at = 0, end; (end = r.err.find('\n', at)) != std::string::npos; at = end + 1) {
+    json line = json::parse(r.err.substr(at, end - at), nullptr, /*allow_exceptions=*/false);
+    if (line.is_discarded() || line["component"] != "watchdog") continue;  // gRPC's own lines
+    found = true;
+    EXPECT_EQ(line["level"], "error");
+    EXPECT_EQ(line["limit_mb"], 1);
+    EXPECT_GE(line["rss_mb"].get<int>(), 1);
+  }
+  EXPECT_TRUE(found) << r.err;
+  EXPECT_EQ(RunAgent("--once --watchdog-memory-mb=-1", t).exit_code, 2);
+  RunResult cpu = RunAgent("--once --watchdog-cpu-percent=-5", t);
+  EXPECT_EQ(cpu.exit_code, 2);
+  EXPECT_NE(cpu.err.find("--watchdog-cpu-percent: must be between"), std::string::npos) << cpu.err;
+  EXPECT_EQ(RunAgent("--once --log-level=loud", t).exit_code, 2);
+}
+
 TEST(ProvAgentOnceTest, ThisMachineReportsCleanly) {
   testing::FixtureTree t;
   RunResult r = RunAgent("--once --nvml-library=/nonexistent", t);

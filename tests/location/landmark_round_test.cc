@@ -109,14 +109,13 @@ TEST_F(LandmarkRoundTest, RecordsArriveSignedAndSeqRisesAcrossRestart) {
     bad->set_target_id("gpu-018");
     bad->set_udp_address("no-port");
   }
-  std::ostringstream log;
   auto run_round = [&](uint64_t expect_first_seq) {
     auto client = Client();
     auto signer = RecordSigner::Open(landmark_.id, landmark_.key.secret_key, state_file_, clock_);
     ASSERT_TRUE(signer.ok()) << signer.status();
     EXPECT_EQ(signer->last_seq(), expect_first_seq - 1);
     Prober prober(testing::ClientSocket(), landmark_.id, landmark_.key.secret_key, 1);
-    Landmark lm(*client, prober, *signer, own_responder->get(), {}, absl::Milliseconds(300), log);
+    Landmark lm(*client, prober, *signer, own_responder->get(), {}, absl::Milliseconds(300));
     auto round = lm.RunRound(landmark_.id);
     ASSERT_TRUE(round.ok()) << round.status();
     EXPECT_EQ(round->targets, 3u);

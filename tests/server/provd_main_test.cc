@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "tests/server/temp_dir.h"
 
 namespace prov::server {
@@ -106,6 +107,16 @@ TEST(ProvdMainTest, BadFlagsExitTwoNamingTheFlag) {
       {{data, "--tls-cert=s.pem", "--tls-key=s.key", "--tls-client-ca=ca.pem",
         "--node-identity=report"},
        "--node-identity: report is only for --insecure or TLS without --tls-client-ca"},
+      // The dashboard over HTTPS (issue 13): both files or neither, with the dashboard on.
+      {{data, "--insecure", "--web-listen=127.0.0.1:0", "--web-tls-cert=w.pem"},
+       "--web-tls-cert: needs --web-tls-key too"},
+      {{data, "--insecure", "--web-listen=127.0.0.1:0", "--web-tls-key=w.key"},
+       "--web-tls-key: needs --web-tls-cert too"},
+      {{data, "--insecure", "--web-tls-cert=w.pem", "--web-tls-key=w.key"},
+       "--web-tls-cert: needs the dashboard on (--web-listen)"},
+      {{data, "--insecure", "--web-listen=127.0.0.1:0", "--web-tls-cert=/nonexistent/w.pem",
+        "--web-tls-key=/nonexistent/w.key"},
+       "--web-tls-cert: \"/nonexistent/w.pem\": "},
   };
   for (const Case& c : cases) {
     Result r = RunProvd(c.args);
@@ -150,6 +161,73 @@ TEST(ProvdMainTest, ServesOnPortZeroAndStopsOnSigterm) {
   EXPECT_NE(output.find("SIGTERM received"), std::string::npos) << output;
   // --insecure: reports are believed about their node, and provd says so at start (issue 10).
   EXPECT_NE(output.find("WARNING: --node-identity=report"), std::string::npos) << output;
+}
+
+// Reads the child's output until `needle` appears (or 30 s pass); what was read.
+std::string ReadUntil(int fd, const std::string& needle) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+  char buf[4096];
+  while (out.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) & ~O_NONBLOCK);
+  return out;
+}
+
+// A self-signed certificate from `openssl req` serves the dashboard over HTTPS; a key that is
+// not the certificate's is refused at start with exit 2, naming the flag.
+TEST(ProvdMainTest, ServesTheDashboardOverHttpsWithASelfSignedCertificate) {
+  testing::TempDir dir;
+  const std::string cert = dir.path() + "/web.pem", key = dir.path() + "/web.key";
+  const std::string other_cert = dir.path() + "/other.pem", other_key = dir.path() + "/other.key";
+  for (const auto& [c, k] : {std::pair(cert, key), std::pair(other_cert, other_key)}) {
+    const std::string cmd = absl::StrCat(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "
+        "/CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout ",
+        k, " -out ", c, " >/dev/null 2>&1");
+    if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "openssl req is not available";
+  }
+  Result mismatched =
+      RunProvd({"--data-dir=" + dir.path() + "/data0", "--insecure", "--listen=127.0.0.1:0",
+                "--metrics-listen=", "--web-listen=127.0.0.1:0", "--web-tls-cert=" + cert,
+                "--web-tls-key=" + other_key});
+  EXPECT_EQ(mismatched.code, 2) << mismatched.output;
+  EXPECT_NE(mismatched.output.find("--web-tls-key: \"" + other_key +
+                                   "\": the key does not match the certificate in \"" + cert),
+            std::string::npos)
+      << mismatched.output;
+
+  Child child = Spawn({ProvdPath(), "--data-dir=" + dir.path() + "/data", "--insecure",
+                       "--listen=127.0.0.1:0", "--metrics-listen=", "--web-listen=127.0.0.1:0",
+                       "--web-tls-cert=" + cert, "--web-tls-key=" + key});
+  ASSERT_GT(child.pid, 0);
+  const std::string announced = ReadUntil(child.out_fd, "/)\n");
+  const std::string marker = "dashboard on https://127.0.0.1:";
+  const size_t at = announced.find(marker);
+  ASSERT_NE(at, std::string::npos) << announced;
+  const int port = std::stoi(announced.substr(at + marker.size()));
+  httplib::SSLClient https("127.0.0.1", port);
+  https.set_ca_cert_path(cert.c_str());  // self-signed: the certificate is its own CA
+  https.enable_server_certificate_verification(true);
+  auto page = https.Get("/");
+  ASSERT_TRUE(page) << httplib::to_string(page.error());
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("<html"), std::string::npos);
+  auto api = https.Get("/api/whoami");  // no token: the API answers, and refuses
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 401);
+  kill(child.pid, SIGTERM);
+  EXPECT_EQ(ExitCode(child.pid), 0);
+  close(child.out_fd);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/log/log.h"
+
 namespace prov::landmark {
 
 namespace pb = provenance::v1;
@@ -38,7 +40,7 @@ absl::StatusOr<RoundSummary> Landmark::RunRound(const std::string& landmark_id) 
   for (absl::StatusOr<pb::Measurement>& measurement : measured) {
     if (!measurement.ok()) {
       ++round.skipped;
-      log_ << "prov-landmark: skipping target: " << measurement.status().message() << "\n";
+      PROV_LOG_WARN("prov-landmark", "skipping target", {"error", measurement.status()});
       continue;
     }
     auto record = signer_.Sign(std::move(*measurement));
@@ -50,7 +52,7 @@ absl::StatusOr<RoundSummary> Landmark::RunRound(const std::string& landmark_id) 
   if (!submitted.ok()) return submitted.status();
   round.submitted = std::move(*submitted);
   for (const auto& [index, reason] : round.submitted.refused) {
-    log_ << "prov-landmark: provd refused record " << index << ": " << reason << "\n";
+    PROV_LOG_WARN("prov-landmark", "provd refused a record", {"index", index}, {"reason", reason});
   }
   return round;
 }

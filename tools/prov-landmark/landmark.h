@@ -4,15 +4,14 @@
 // signed -> SubmitMeasurements.
 //
 //   Landmark landmark(client, prober, signer, responder.get() /* may be null */, extra_keys,
-//                     std::cerr);
+//                     answer_timeout);
 //   PROV_ASSIGN_OR_RETURN(RoundSummary round, landmark.RunRound());
 //   absl::SleepFor(round.interval);
 //
-// A target that cannot be probed (bad address) is logged and skipped; its record is not sent.
+// A target that cannot be probed (bad address) is logged (common/log) and skipped; its record is
+// not sent.
 // Not thread-safe: the main thread runs rounds.
 #pragma once
-
-#include <ostream>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -35,14 +34,13 @@ struct RoundSummary {
 class Landmark {
  public:
   Landmark(GatewayClient& client, Prober& prober, RecordSigner& signer, agent::Responder* responder,
-           agent::LandmarkKeys extra_keys, absl::Duration answer_timeout, std::ostream& log)
+           agent::LandmarkKeys extra_keys, absl::Duration answer_timeout)
       : client_(client),
         prober_(prober),
         signer_(signer),
         responder_(responder),
         extra_keys_(std::move(extra_keys)),
-        answer_timeout_(answer_timeout),
-        log_(log) {}
+        answer_timeout_(answer_timeout) {}
 
   absl::StatusOr<RoundSummary> RunRound(const std::string& landmark_id);
 
@@ -53,7 +51,6 @@ class Landmark {
   agent::Responder* responder_;
   agent::LandmarkKeys extra_keys_;
   absl::Duration answer_timeout_;
-  std::ostream& log_;
 };
 
 }  // namespace prov::landmark

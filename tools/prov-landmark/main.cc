@@ -26,6 +26,8 @@
 #include "common/grpc/bearer_channel.h"
 #include "common/grpc/tls.h"
 #include "common/integrity/ed25519.h"
+#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/version.h"
 #include "tools/prov-landmark/landmark.h"
 #include "tools/prov-landmark/landmark_config.h"
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   for (std::string& a : *args) cargs.push_back(a.data());
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
   if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"));
+  if (absl::Status s = prov::log::InitLogFromFlags(); !s.ok()) return Fail(s.message());
   if (const std::string path = absl::GetFlag(FLAGS_generate_key); !path.empty()) {
     if (std::FILE* existing = std::fopen(path.c_str(), "r")) {
       std::fclose(existing);
@@ -128,31 +131,36 @@ int main(int argc, char** argv) {
                                      CreateBearerChannel(config->provd_address, *creds, token)),
                                  {});
   landmark::Landmark lm(client, prober, *signer, responder.get(), extra_keys,
-                        config->answer_timeout, std::cerr);
+                        config->answer_timeout);
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
-  std::cerr << "prov-landmark " << kVersion << ": " << config->id << ", provd "
-            << config->provd_address;
-  if (responder) std::cerr << ", answering on " << responder->local_address().ToString();
-  std::cerr << "\n";
+  PROV_LOG_INFO(
+      "prov-landmark",
+      absl::StrCat("prov-landmark ", kVersion, ": ", config->id, ", provd ", config->provd_address,
+                   responder ? ", answering on " + responder->local_address().ToString() : ""),
+      {"landmark", config->id});
   while (!g_stop) {
     const absl::Time started = clock.Now();
     auto round = lm.RunRound(config->id);
     absl::Duration interval = absl::Seconds(60);
     if (round.ok()) {
       interval = round->interval;
-      std::cerr << "prov-landmark: round: " << round->targets << " targets, "
-                << round->submitted.accepted << " records accepted, "
-                << round->submitted.refused.size() << " refused, " << round->duplicates
-                << " duplicate answers\n";
+      PROV_LOG_INFO("prov-landmark",
+                    absl::StrCat("round: ", round->targets, " targets, ", round->submitted.accepted,
+                                 " records accepted, ", round->submitted.refused.size(),
+                                 " refused, ", round->duplicates, " duplicate answers"),
+                    {"targets", round->targets}, {"accepted", round->submitted.accepted},
+                    {"refused", round->submitted.refused.size()},
+                    {"duplicate_answers", round->duplicates});
     } else {
-      std::cerr << "prov-landmark: round failed: " << round.status().message() << "\n";
+      PROV_LOG_ERROR("prov-landmark", "round failed", {"error", round.status()});
     }
     if (absl::GetFlag(FLAGS_once)) return round.ok() ? 0 : 1;
     const absl::Time next = started + interval;
     while (!g_stop && clock.Now() < next) absl::SleepFor(absl::Milliseconds(200));
   }
-  std::cerr << "prov-landmark: stopping\n";
+  PROV_LOG_INFO("prov-landmark", "stopping");
+  prov::log::Default().FlushSuppressed();
   return 0;
 }
