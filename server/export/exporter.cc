@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/log/log.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -111,11 +112,11 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
     if (recorded) continue;
     std::error_code removed;
     fs::remove_all(e.path(), removed);
-    std::fprintf(stderr,
-                 "provd: exports: removed %s: sealed but never recorded (provd stopped between "
-                 "writing and recording it; it was not an export)%s\n",
-                 e.path().c_str(),
-                 removed ? (" - removal failed: " + removed.message()).c_str() : "");
+    PROV_LOG_WARN("exports",
+                  absl::StrCat("removed ", e.path().string(),
+                               ": sealed but never recorded (provd stopped between writing and "
+                               "recording it; it was not an export)",
+                               removed ? " - removal failed: " + removed.message() : ""));
   }
   PROV_ASSIGN_OR_RETURN(auto list_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
   return std::unique_ptr<Exporter>(new Exporter(std::move(options), std::move(read_db),
