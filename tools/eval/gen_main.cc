@@ -31,8 +31,9 @@ inventory.csv with its re-imports inventory.at-<K>.csv (tools/prov-sim/inventory
   --preset small|scale|realistic
                             small: 80 nodes, 300 workloads, 40 reports; scale: 2000 nodes,
                             20000 workloads, 60 reports; realistic: 1000 nodes, 6000 workloads,
-                            90 reports, 1500 dormant accounts, the realistic background and
-                            adversaries (--realistic) (flags after --preset override it)
+                            720 reports (12 hours: a rhythm needs hours to be told from chance),
+                            1500 dormant accounts, the realistic background and adversaries
+                            (--realistic) (flags after --preset override it)
   --realistic               realistic background, KYC from name tables, adversaries f and g,
                             varied a, c, d (tools/eval/README.md)
   --names DIR               name-frequency tables (default ../shared/data/names; missing: a
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
         } else if (v == "scale") {
           o.nodes = 2000, o.workloads = 20000, o.reports = 60;
         } else if (v == "realistic") {
-          o.nodes = 1000, o.workloads = 6000, o.reports = 90, o.dormant_accounts = 1500;
+          o.nodes = 1000, o.workloads = 6000, o.reports = 720, o.dormant_accounts = 1500;
           o.realistic = true;
         } else {
           return Fail("--preset: must be small, scale or realistic", 2);
