@@ -84,9 +84,9 @@ struct HardwareState {
   // Nodes past their silence deadline that have not reported since (flagged or held).
   absl::flat_hash_set<std::string> overdue;
   // Fleet-wide silence (policy hardware.outage_*): node silence held while it lasts.
-  absl::flat_hash_set<std::string> held;  // nodes whose silence waits for the outage's end
-  int64_t outage_since_us = 0;            // silence clock at its start (0: no outage now)
-  size_t outage_peak = 0;                 // the most nodes overdue at once during it
+  std::set<std::string> held;   // nodes whose silence waits for the outage's end (judged in order)
+  int64_t outage_since_us = 0;  // silence clock at its start (0: no outage now)
+  size_t outage_peak = 0;       // the most nodes overdue at once during it
   struct Outage {
     int64_t since_us = 0, until_us = 0;
     size_t peak = 0, known = 0;

@@ -67,19 +67,17 @@ class HardwareSilentRule final : public Rule {
     if (HoldForOutage(ctx, clock)) {
       for (const std::string& node_id : ctx.silent_nodes) hw.held.insert(node_id);
     } else {
+      for (const std::string& node_id : ctx.silent_nodes) NodeSilent(ctx, node_id, clock);
       // The outage ended (or its hold ran out): the nodes it held that are still silent are
-      // judged one by one, dated from their own last report.
-      std::vector<std::string> judge(ctx.silent_nodes.begin(), ctx.silent_nodes.end());
+      // judged one by one, dated from their own last report (NodeSilent marks them silent, so a
+      // node also due now is judged once).
       for (const std::string& node_id : hw.held) {
         auto n = hw.nodes.find(node_id);
         if (hw.overdue.contains(node_id) && n != hw.nodes.end() && !n->second.silent) {
-          judge.push_back(node_id);
+          NodeSilent(ctx, node_id, clock);
         }
       }
       hw.held.clear();
-      std::sort(judge.begin(), judge.end());
-      judge.erase(std::unique(judge.begin(), judge.end()), judge.end());
-      for (const std::string& node_id : judge) NodeSilent(ctx, node_id, clock);
     }
     // A node's cards are checked when they changed (and after an import); after that only while
     // one of its declared cards is absent, so a steady node costs nothing here.

@@ -58,25 +58,36 @@ TlsSession::Step TlsSession::Handshake() {
   return Step::kFailed;
 }
 
+namespace {
+
+// What SSL_read_ex/SSL_write_ex returned, as bytes, 0 (the peer's close_notify or EOF, reads
+// only) or -1 with `wait` saying whether the call waits for the socket to read or write.
+ssize_t IoResult(SSL* ssl, int rc, size_t n, bool reading, TlsSession::Wait* wait) {
+  if (rc == 1) return static_cast<ssize_t>(n);
+  switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+      *wait = TlsSession::Wait::kRead;
+      return -1;
+    case SSL_ERROR_WANT_WRITE:
+      *wait = TlsSession::Wait::kWrite;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:  // close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF)
+      if (reading) return 0;
+      [[fallthrough]];
+    default:
+      ERR_clear_error();
+      return -1;
+  }
+}
+
+}  // namespace
+
 ssize_t TlsSession::Read(char* buf, size_t size, Wait* wait) {
   *wait = Wait::kNone;
   ERR_clear_error();
   size_t n = 0;
   const int rc = SSL_read_ex(ssl_, buf, size, &n);
-  if (rc == 1) return static_cast<ssize_t>(n);
-  switch (SSL_get_error(ssl_, rc)) {
-    case SSL_ERROR_WANT_READ:
-      *wait = Wait::kRead;
-      return -1;
-    case SSL_ERROR_WANT_WRITE:
-      *wait = Wait::kWrite;
-      return -1;
-    case SSL_ERROR_ZERO_RETURN:  // close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF)
-      return 0;
-    default:
-      ERR_clear_error();
-      return -1;
-  }
+  return IoResult(ssl_, rc, n, /*reading=*/true, wait);
 }
 
 ssize_t TlsSession::Write(const char* buf, size_t size, Wait* wait) {
@@ -84,18 +95,7 @@ ssize_t TlsSession::Write(const char* buf, size_t size, Wait* wait) {
   ERR_clear_error();
   size_t n = 0;
   const int rc = SSL_write_ex(ssl_, buf, size, &n);
-  if (rc == 1) return static_cast<ssize_t>(n);
-  switch (SSL_get_error(ssl_, rc)) {
-    case SSL_ERROR_WANT_READ:
-      *wait = Wait::kRead;
-      return -1;
-    case SSL_ERROR_WANT_WRITE:
-      *wait = Wait::kWrite;
-      return -1;
-    default:
-      ERR_clear_error();
-      return -1;
-  }
+  return IoResult(ssl_, rc, n, /*reading=*/false, wait);
 }
 
 bool TlsSession::HasPending() const { return SSL_pending(ssl_) > 0; }
