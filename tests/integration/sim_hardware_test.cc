@@ -97,6 +97,10 @@ TEST_F(SimHardwareTest, InventoryImportedOnTimeAndEventsVisibleInProvd) {
   ASSERT_EQ(rc, 0) << out << provd_->log();
   EXPECT_NE(out.find("inventory version 1 from"), std::string::npos) << out;
   EXPECT_NE(out.find("inventory version 2 from"), std::string::npos) << out;
+  // The fleet connected before the schedule started (--connect-wait), so no node's first report
+  // waited on its handshake.
+  EXPECT_NE(out.find("connected:    3 of 3 agents before the first report"), std::string::npos)
+      << out;
 
   // Before the first report provd knew no node; before report 3 every node had sent 0, 1, 2.
   auto before = ReadFileToString(inventory + ".nodes.json");

@@ -51,6 +51,9 @@ for seed in $SEEDS; do
   echo "seed $seed (${secs} s): $(grep -m1 '^prov-eval-gen: ' "$log" | sed 's/ ->.*//;s/^prov-eval-gen: //')"
   grep -m1 'benign accounts (' "$log" | sed 's/^ *check: /    generator: /'
   grep -m1 '^  behind: ' "$log" | sed 's/^  behind: */    replay behind schedule: /'
+  grep -m1 '^  acked late: ' "$log" | sed 's/^  acked late: */    reports acked: /'
+  grep -m1 '^  connected: ' "$log" | sed 's/^  connected: */    connected: /'
+  grep -m1 '^  reconnects: ' "$log" | sed 's/^  reconnects: */    reconnects: /'
   grep -m1 '^summary: ' "$log" | sed 's/^/    /'
   grep -m1 '^bundles: ' "$log" | sed 's/^/    /'
   grep -m1 '^goal' "$log" | sed 's/^/    /'

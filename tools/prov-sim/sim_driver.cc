@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <thread>
 
@@ -27,8 +28,43 @@ struct SimAgent {
   uint32_t next_report = 0;
   uint64_t submitted = 0;
   uint64_t submit_errors = 0;
-  absl::Duration max_behind;  // the most a report went out after it was due (real time)
+  absl::Duration max_behind;           // the most a report went out after it was due (real time)
+  std::deque<absl::Time> unacked_due;  // due times of submitted reports still in the spool
+  uint64_t left_spool = 0;             // submitted reports no longer in the spool
+  absl::Duration max_ack_lag;          // the most a report left the spool after it was due
+
+  // Counts the reports acked since the last call (they leave the spool in order), at `now`.
+  void NoteAcks(absl::Time now) {
+    const uint64_t depth = uplink->Stats().spool_depth;
+    const uint64_t done = submitted > depth ? submitted - depth : 0;
+    while (left_spool < done && !unacked_due.empty()) {
+      max_ack_lag = std::max(max_ack_lag, now - unacked_due.front());
+      unacked_due.pop_front();
+      ++left_spool;
+    }
+  }
 };
+
+// Connects every agent before the replay's schedule starts, `batch` at a time (the next batch
+// once the ones before it are up: a ramp, not a storm), for at most `wait`. At time scale X each
+// real second an agent spends connecting is X simulated seconds in which provd hears nothing from
+// its node, which a real fleet, online before the window a replay covers, never shows. Returns
+// how many connected; those that did not keep retrying on their own backoff.
+size_t ConnectFleet(std::vector<SimAgent>& agents, size_t batch, absl::Duration wait,
+                    Clock& clock) {
+  const absl::Time deadline = clock.Now() + wait;
+  size_t opened = 0;
+  while (true) {
+    size_t connected = 0;
+    for (size_t i = 0; i < opened; ++i) {
+      agents[i].uplink->Poll();
+      if (agents[i].uplink->Stats().connected) ++connected;
+    }
+    if (connected == agents.size() || clock.Now() >= deadline) return connected;
+    if (connected + batch / 2 >= opened) opened = std::min(agents.size(), opened + batch);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
 
 // 10,000 agents need 10,000+ sockets: raise the soft descriptor limit to the hard one.
 void RaiseFdLimit() {
@@ -101,6 +137,13 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
 
   const uint32_t reports = scenario.reports_per_node();
   const double interval = scenario.interval_seconds();
+  size_t connected_first = 0;
+  absl::Duration connect_took;
+  if (options.connect_wait > absl::ZeroDuration()) {
+    const absl::Time t = clock.Now();
+    connected_first = ConnectFleet(agents, 100, options.connect_wait, clock);
+    connect_took = clock.Now() - t;
+  }
   const absl::Time real_start = clock.Now();
   absl::Time sim_start = absl::FromUnixSeconds(scenario.start_unix_seconds());
   if (scenario.start_unix_seconds() == 0) {
@@ -131,8 +174,11 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
   // Real time spent paused for inventory re-imports: the schedule resumes where it stopped.
   absl::Duration paused;
   auto run_slice = [&](size_t lo, size_t hi, uint32_t limit) {
+    absl::Time next_ack_check;  // acks are counted every 100 ms (Stats takes the uplink's lock)
     while (true) {
       absl::Time now = clock.Now();
+      const bool check_acks = now >= next_ack_check;
+      if (check_acks) next_ack_check = now + absl::Milliseconds(100);
       absl::Time next_due = absl::InfiniteFuture();
       bool remaining = false;
       for (size_t i = lo; i < hi; ++i) {
@@ -154,6 +200,7 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
           a.max_behind = std::max(a.max_behind, now - due);
           if (a.uplink->Submit(std::move(report)).ok()) {
             ++a.submitted;
+            a.unacked_due.push_back(due);
           } else {
             ++a.submit_errors;
           }
@@ -163,6 +210,7 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
         // An agent connects when its first report is due, so a big fleet's connections ramp up
         // over one interval instead of all hitting provd at once.
         if (a.next_report > 0) a.uplink->Poll();
+        if (check_acks && !a.unacked_due.empty()) a.NoteAcks(now);
       }
       if (!remaining) return;
       absl::Duration wait = std::min(next_due - clock.Now(), absl::Milliseconds(50));
@@ -174,9 +222,11 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
     const absl::Time deadline = clock.Now() + options.wait_acks;
     while (true) {
       bool pending = false;
+      const absl::Time now = clock.Now();
       for (auto& a : agents) {
         a.uplink->Poll();
-        if (a.uplink->Stats().spool_depth > 0) pending = true;
+        a.NoteAcks(now);
+        if (!a.unacked_due.empty()) pending = true;
       }
       if (!pending || clock.Now() >= deadline) return !pending;
       absl::SleepFor(absl::Milliseconds(20));
@@ -227,12 +277,16 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
     s.pending += st.spool_depth;
     s.reconnects += st.reconnects;
     s.max_behind = std::max(s.max_behind, a.max_behind);
+    s.max_ack_lag = std::max(s.max_ack_lag, a.max_ack_lag);
     uint64_t not_acked =
         st.spool_depth + st.rejected_reports + st.dropped_reports + st.unreadable_reports;
     s.acked += a.submitted > not_acked ? a.submitted - not_acked : 0;
   }
   for (auto& a : agents) a.uplink->Shutdown();
   s.elapsed = clock.Now() - real_start;
+  s.connect_waited = options.connect_wait > absl::ZeroDuration();
+  s.connected_first = connected_first;
+  s.connect_took = connect_took;
   return s;
 }
 
@@ -259,6 +313,18 @@ std::string FormatSummary(const SimSummary& s, const v1::Scenario& scenario,
       behind_sim > scenario.interval_seconds()
           ? ": MORE than one report interval; lower --time-scale"
           : "");
+  const double acked_sim = absl::ToDoubleSeconds(s.max_ack_lag) * options.time_scale;
+  absl::StrAppendFormat(
+      &out, "  acked late:   at most %.1f s after a report was due (%.0f s simulated)%s\n",
+      absl::ToDoubleSeconds(s.max_ack_lag), acked_sim,
+      acked_sim > scenario.interval_seconds()
+          ? ": MORE than one report interval; provd heard some nodes late"
+          : "");
+  if (s.connect_waited) {
+    absl::StrAppendFormat(&out,
+                          "  connected:    %d of %d agents before the first report (%.1f s)\n",
+                          s.connected_first, s.agents, absl::ToDoubleSeconds(s.connect_took));
+  }
   absl::StrAppend(&out, "  result:       ",
                   s.all_acked() ? "OK: every report was acked" : "FAIL: not every report was acked",
                   "\n");

@@ -8,7 +8,9 @@
 // the reports that are due (report k of node i is due at real time
 // start + (k * interval + offset_i) / time_scale, offset_i spreading nodes over one interval),
 // then Poll every uplink, then sleep until the next due report or 50 ms, whichever is first. No
-// thread per agent: gRPC's callback threads run the streams.
+// thread per agent: gRPC's callback threads run the streams. Before the schedule starts every
+// agent connects, 100 at a time, for at most --connect-wait: a replay at time scale X would
+// otherwise turn each real second of connection setup into X simulated seconds of silence.
 // Simulated time: collected_at advances by the simulated interval per report; runs faster than
 // real time end at about "now", so reports are never dated in the future.
 #pragma once
@@ -34,7 +36,11 @@ struct SimSummary {
   uint64_t submit_errors = 0;
   uint64_t reconnects = 0;
   absl::Duration elapsed;
-  absl::Duration max_behind;  // the most any report was submitted after its due time (real)
+  absl::Duration max_behind;     // the most any report was submitted after its due time (real)
+  absl::Duration max_ack_lag;    // the most any report was acked after its due time (real, ~100 ms)
+  bool connect_waited = false;   // the fleet was connected before the schedule (--connect-wait)
+  uint64_t connected_first = 0;  // agents connected before the first report was due
+  absl::Duration connect_took;
   bool all_acked() const {
     return submit_errors == 0 && rejected == 0 && dropped == 0 && pending == 0 &&
            acked == submitted;

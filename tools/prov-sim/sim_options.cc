@@ -37,6 +37,8 @@ running:
   --timeline-out FILE       write the resolved simulated start time (JSON) for prov-eval-score
   --fsync                   fsync spool writes (off by default in the simulator)
   --wait-acks SECONDS (60)  after the last report, wait this long for every ack
+  --connect-wait SECONDS (10) connect every agent before the first report is due, waiting at
+                            most this long (0: each agent connects when its first report is due)
   --backoff-initial-ms N (200) --backoff-max-ms N (5000)
 )";
 }
@@ -63,7 +65,7 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
       return true;
     };
   };
-  double duration = 0, wait = 60;
+  double duration = 0, wait = 60, connect_wait = 10;
   std::map<std::string, std::function<bool(const std::string&)>> valued = {
       {"--server", str(&o.server)},
       {"--tls-ca", str(&o.tls.ca_file)},
@@ -94,6 +96,10 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
       {"--inventory-command", str(&o.inventory_command)},
       {"--wait-acks",
        [&wait](const std::string& v) { return absl::SimpleAtod(v, &wait) && wait >= 0; }},
+      {"--connect-wait",
+       [&connect_wait](const std::string& v) {
+         return absl::SimpleAtod(v, &connect_wait) && connect_wait >= 0 && connect_wait <= 3600;
+       }},
       {"--threads",
        [&o](const std::string& v) {
          return absl::SimpleAtoi(v, &o.threads) && o.threads >= 1 && o.threads <= 64;
@@ -146,6 +152,7 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError("--backoff-max-ms must be >= --backoff-initial-ms");
   }
   o.wait_acks = absl::Seconds(wait);
+  o.connect_wait = absl::Seconds(connect_wait);
   return o;
 }
 

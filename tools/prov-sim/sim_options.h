@@ -25,6 +25,9 @@ struct SimOptions {
   std::string spool_root;    // empty: a temporary directory, removed at exit
   bool fsync = false;
   absl::Duration wait_acks = absl::Seconds(60);
+  // Before the schedule starts, connect every agent (in ramps) for at most this long; zero: each
+  // agent connects when its first report is due (sim_driver.h).
+  absl::Duration connect_wait = absl::Seconds(10);
   int threads = 2;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(5);

@@ -21,6 +21,19 @@ TEST(SimOptionsTest, ParsesFleetAndRunFlags) {
   EXPECT_TRUE(o->timeline_out.empty());
 }
 
+TEST(SimOptionsTest, ConnectWait) {
+  auto o = ParseSimArgs({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->connect_wait, absl::Seconds(10));
+  o = ParseSimArgs({"--connect-wait", "0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->connect_wait, absl::ZeroDuration());
+  o = ParseSimArgs({"--connect-wait=2.5"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->connect_wait, absl::Milliseconds(2500));
+  EXPECT_FALSE(ParseSimArgs({"--connect-wait", "-1"}).ok());
+}
+
 TEST(SimOptionsTest, TimelineOut) {
   auto o = ParseSimArgs({"--timeline-out", "/tmp/t.json"});
   ASSERT_TRUE(o.ok()) << o.status();
