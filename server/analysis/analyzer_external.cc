@@ -61,7 +61,9 @@ void LinkEndpointAccount(Analyzer::State& s, const policy::Policy& p, const std:
   EndpointAccount& mine = e.accounts.at(account);
   if (!mine.counted || mine.workload.empty()) return;  // no training workload exchanges bulk
   mine.linked = true;
-  for (const auto& [other, theirs] : e.accounts) {
+  for (const auto& entry : e.accounts) {
+    const std::string& other = entry.first;  // named, not bound: the lambda below captures them
+    const EndpointAccount& theirs = entry.second;
     if (other == account || !theirs.counted || theirs.workload.empty()) continue;
     const size_t accounts = e.counted;
     const uint32_t port = e.port;

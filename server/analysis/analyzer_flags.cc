@@ -149,7 +149,7 @@ std::vector<std::unique_ptr<Rule>> MakeRules() {
 
 void Analyzer::Evaluate(absl::Time now) {
   State& s = *s_;
-  RuleContext ctx{s, *policy_, now, absl::ToUnixMicros(now)};
+  RuleContext ctx(s, *policy_, now);
   PrepareBundles(ctx);
   PrepareHardware(ctx);
   for (const auto& rule : s.rules) rule->Evaluate(ctx);

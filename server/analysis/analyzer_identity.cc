@@ -151,7 +151,9 @@ void Analyzer::SetIdentity(const IdentitySnapshot& snapshot, absl::Time now) {
       {"identity_email", "contact e-mail domain"}, {"identity_address", "address"},
       {"identity_source_ip", "source IP address"}, {"identity_reseller", "reseller chain under"}};
   const NameParts name_parts(s.identities);
-  for (const auto& [kv, accounts] : by_value) {
+  for (const auto& entry : by_value) {
+    const auto& kv = entry.first;  // named, not bound: the lambda below captures them
+    const auto& accounts = entry.second;
     if (accounts.size() < 2 ||
         accounts.size() > static_cast<size_t>(p.correlation.identity_max_accounts)) {
       continue;

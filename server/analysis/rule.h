@@ -6,7 +6,7 @@
 // they read lives in Analyzer::State, so a restart rebuilds them from the stored facts and flags.
 //
 //   // analyzer_flags.cc, Analyzer::Evaluate:
-//   RuleContext ctx{s, p, now};
+//   RuleContext ctx(s, p, now);
 //   PrepareBundles(ctx);                      // bundles whose material changed
 //   PrepareHardware(ctx);                     // sightings stamped on provd's clock, due silences
 //   for (const auto& rule : s.rules) rule->Evaluate(ctx);
@@ -50,6 +50,8 @@ struct BundleView {
 };
 
 struct RuleContext {
+  RuleContext(Analyzer::State& state, const policy::Policy& policy, absl::Time at)
+      : s(state), p(policy), now(at), now_us(absl::ToUnixMicros(at)) {}
   Analyzer::State& s;
   const policy::Policy& p;
   absl::Time now;

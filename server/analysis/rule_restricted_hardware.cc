@@ -41,7 +41,9 @@ class RestrictedHardwareRule final : public Rule {
           matched[rule].push_back(a.pci_address());
         }
       }
-      for (const auto& [rule, pcis] : matched) {
+      for (const auto& entry : matched) {
+        const auto& rule = entry.first;  // named, not bound: the lambdas below capture them
+        const auto& pcis = entry.second;
         std::set<std::string> accounts, workloads;
         for (const std::string& key : node.current_workloads()) {
           const auto& w = s.workloads.at(key);

@@ -39,7 +39,9 @@ void UpsertScreeningReviews(
     const std::map<std::string, std::vector<const provenance::v1::ScreeningMatch*>>& weak,
     absl::Time now) {
   const int64_t now_us = absl::ToUnixMicros(now);
-  for (const auto& [rule, matches] : weak) {
+  for (const auto& entry : weak) {
+    const auto& rule = entry.first;  // named, not bound: the lambdas below capture them
+    const auto& matches = entry.second;
     std::string material;
     for (const auto* m : matches) {
       absl::StrAppend(&material, m->subject_kind(), "|", m->subject_name(), "|", m->entry_name(),

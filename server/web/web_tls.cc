@@ -177,7 +177,7 @@ std::unique_ptr<TlsSession> WebTlsContext::NewSession(int fd) const {
     return nullptr;
   }
   SSL_set_accept_state(ssl);
-  return std::make_unique<TlsSession>(ssl, fd);
+  return std::make_unique<TlsSession>(ssl);
 }
 
 }  // namespace prov::server::web

@@ -38,7 +38,7 @@ class TlsSession {
   enum class Step { kDone, kWantRead, kWantWrite, kFailed, kPlainHttp };
   enum class Wait { kNone, kRead, kWrite };
 
-  TlsSession(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
+  explicit TlsSession(SSL* ssl) : ssl_(ssl) {}  // `ssl` already holds the socket (SSL_set_fd)
   ~TlsSession();  // frees the session; the socket stays open (the caller closes it)
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -58,7 +58,6 @@ class TlsSession {
 
  private:
   SSL* ssl_;
-  int fd_;
   bool established_ = false;
   std::string error_;
 };
