@@ -70,7 +70,10 @@ TEST_F(ProberTest, DirectBurstIsAllValidWithAVerifiableMinimum) {
   EXPECT_EQ(m->answers_invalid(), 0u);
   EXPECT_GT(m->rtt_min_ms(), 0.0);
   EXPECT_LE(m->rtt_min_ms(), m->rtt_median_ms());
-  EXPECT_LT(m->rtt_min_ms(), 10.0);  // loopback plus one ECDSA signature: below any 5 ms relay
+  // No upper bound on the time: a loaded machine can hold a thread off a core for tens of ms
+  // (seen: 13.6 ms on loopback at nice 19). That a direct path measures below a relayed one is
+  // checked with both in one round (ManyTargetsAtOnceKeepTheirAnswersApart), the relay's floor in
+  // RelayDelayIsAFloorOnTheMinimum.
   EXPECT_EQ(m->target_public_key(), node_.spki);
   // The record's evidence re-verifies offline: min_answer is the node's signature.
   EXPECT_EQ(m->min_answer().rtt_ms(), m->rtt_min_ms());
@@ -96,9 +99,6 @@ TEST_F(ProberTest, RelayDelayIsAFloorOnTheMinimum) {
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->answers_valid(), 8u);
   EXPECT_GE(m->rtt_min_ms(), 10.0);  // delay can be added, never removed
-  // And it is about the delay, not far above. The bound is loose because on a loaded 2-core
-  // machine a thread can wait tens of milliseconds for a core (seen: 20 ms minimum at load 10).
-  EXPECT_LT(m->rtt_min_ms(), 35.0);
   EXPECT_GE((*relay)->forwarded(), 16u);
 }
 
