@@ -30,17 +30,14 @@ struct SimAgent {
   uint64_t submit_errors = 0;
   absl::Duration max_behind;           // the most a report went out after it was due (real time)
   std::deque<absl::Time> unacked_due;  // due times of submitted reports still in the spool
-  uint64_t left_spool = 0;             // submitted reports no longer in the spool
   absl::Duration max_ack_lag;          // the most a report left the spool after it was due
 
   // Counts the reports acked since the last call (they leave the spool in order), at `now`.
   void NoteAcks(absl::Time now) {
     const uint64_t depth = uplink->Stats().spool_depth;
-    const uint64_t done = submitted > depth ? submitted - depth : 0;
-    while (left_spool < done && !unacked_due.empty()) {
+    while (unacked_due.size() > depth) {
       max_ack_lag = std::max(max_ack_lag, now - unacked_due.front());
       unacked_due.pop_front();
-      ++left_spool;
     }
   }
 };
@@ -207,8 +204,8 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
           ++a.next_report;
         }
         if (a.next_report < limit) remaining = true;
-        // An agent connects when its first report is due, so a big fleet's connections ramp up
-        // over one interval instead of all hitting provd at once.
+        // Without --connect-wait an agent connects when its first report is due, so a big
+        // fleet's connections ramp up over one interval instead of all hitting provd at once.
         if (a.next_report > 0) a.uplink->Poll();
         if (check_acks && !a.unacked_due.empty()) a.NoteAcks(now);
       }
@@ -284,7 +281,6 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
   }
   for (auto& a : agents) a.uplink->Shutdown();
   s.elapsed = clock.Now() - real_start;
-  s.connect_waited = options.connect_wait > absl::ZeroDuration();
   s.connected_first = connected_first;
   s.connect_took = connect_took;
   return s;
@@ -320,7 +316,7 @@ std::string FormatSummary(const SimSummary& s, const v1::Scenario& scenario,
       acked_sim > 3.0 * scenario.interval_seconds()
           ? ": MORE than three report intervals; silence judged on this replay is not the fleet's"
           : "");
-  if (s.connect_waited) {
+  if (options.connect_wait > absl::ZeroDuration()) {
     absl::StrAppendFormat(&out,
                           "  connected:    %d of %d agents before the first report (%.1f s)\n",
                           s.connected_first, s.agents, absl::ToDoubleSeconds(s.connect_took));

@@ -38,7 +38,6 @@ struct SimSummary {
   absl::Duration elapsed;
   absl::Duration max_behind;     // the most any report was submitted after its due time (real)
   absl::Duration max_ack_lag;    // the most any report was acked after its due time (real, ~100 ms)
-  bool connect_waited = false;   // the fleet was connected before the schedule (--connect-wait)
   uint64_t connected_first = 0;  // agents connected before the first report was due
   absl::Duration connect_took;
   bool all_acked() const {
