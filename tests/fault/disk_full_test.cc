@@ -97,7 +97,16 @@ TEST(DiskFullTest, CommitsFailNothingAckedAndIngestResumesWhenSpaceReturns) {
 
   // While the disk stays full: nothing more is stored (so nothing is acked: provd acks only
   // what a commit stored), failures keep being counted as the agents resend, the agents still
-  // run and hold the unacked reports in their spools.
+  // run and hold the unacked reports in their spools. Right after the first failure a commit
+  // can still fit in space SQLite already holds (a rewound WAL, free pages: CI once saw one
+  // more report stored 26 ms after the first failure), so the count is taken once commits have
+  // failed three more times, when that space is used up.
+  const double first_failures = DiskFullFailures(metrics_port);
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return DiskFullFailures(metrics_port) >= first_failures + 3; }, {},
+                         std::chrono::seconds(30)))
+      << "commits should keep failing while the disk is full\n"
+      << provd.log();
   const int64_t stored_when_full = CountReports(db);
   const double failures_when_full = DiskFullFailures(metrics_port);
   // Hold the disk full until the agents have spooled 200 more reports (2 s of the fleet's
