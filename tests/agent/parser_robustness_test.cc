@@ -17,8 +17,8 @@ namespace {
 
 const char* const kSeeds[] = {
     "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1_2.slice/crio-ab.scope\n",
-    "12:memory:/slurm/uid_1000/job_77/step_3/task_0\n0::/system.slice/slurmstepd.scope/job_9/"
-    "step_0",
+    ("12:memory:/slurm/uid_1000/job_77/step_3/task_0\n0::/system.slice/slurmstepd.scope/job_9/"
+     "step_0"),
     "   0: 0500000A:1F90 0600000A:D431 01 00000000:00000000 00:00000000 00000000 1000 0 501 1 0\n",
     "Device Minor: \t 3\nGPU UUID: \t GPU-11111111-2222-3333-4444-555555555555\n",
     "42 (py (x)) S 7 1 1 0 -1 0 0 0 0 0 5 3 0 0 20 0 8 0 123456 1 2",

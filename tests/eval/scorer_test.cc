@@ -50,10 +50,10 @@ class ScorerTest : public ::testing::Test {
     truth_.tiers = {{"t1", 5 * 8 * 60 * 989e12 * 0.5}};  // 5 node-reports
     truth_.lineages = {
         MakeLineage("L-a", "a", kRoleAdversary, {"A1", "A2"},
-                    {{"compute_tier:t1", "bundle", "", {"A1", "A2"}}}),
+                    {{"compute_tier:t1", "bundle", "", {"A1", "A2"}, {}}}),
         MakeLineage("L-b", "b", kRoleAdversary, {"T", "M"},
-                    {{"screening_hit", "account", "T", {"T"}},
-                     {"restricted_party_training", "bundle", "", {"T"}}}),
+                    {{"screening_hit", "account", "T", {"T"}, {}},
+                     {"restricted_party_training", "bundle", "", {"T"}, {}}}),
         MakeLineage("L-x", "look", kRoleLookAlike, {"X1", "X2"}, {}),
         MakeLineage("L-g", "background", kRoleBackground, {"G"}, {}),
     };
@@ -65,7 +65,7 @@ class ScorerTest : public ::testing::Test {
   }
   FlagRecord Flag(std::string id, std::string rule, std::string subject,
                   std::vector<std::string> accounts, std::optional<double> first = std::nullopt) {
-    return {std::move(id), std::move(rule), std::move(subject), std::move(accounts), first};
+    return {std::move(id), std::move(rule), std::move(subject), std::move(accounts), first, {}};
   }
   const TypologyScore& Row(const ScoreResult& r, const std::string& typology) {
     for (const auto& row : r.rows) {
@@ -224,7 +224,7 @@ TEST_F(ScorerTest, EvidenceTimeWidensTheWindowOfAComputeFlag) {
 TEST_F(ScorerTest, RestrictedHardwareDelayFromTheNodesFirstReport) {
   truth_.lineages.push_back(
       MakeLineage("L-e", "e", kRoleAdversary, {"A2"},
-                  {{"restricted_hardware:huawei-ascend", "node", "n2", {"A2"}}}));
+                  {{"restricted_hardware:huawei-ascend", "node", "n2", {"A2"}, {}}}));
   // n2 is node 1 of 2: its first report is 30 s after the start (before A2 starts training).
   std::vector<FlagRecord> flags = {
       Flag("F-9", "restricted_hardware:huawei-ascend", "node:n2", {"A2"}, kStart + 30)};

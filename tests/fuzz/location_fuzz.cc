@@ -37,7 +37,10 @@ const World& TheWorld() {
     w->config = *std::move(config);
     w->book = std::make_unique<prov::server::location::LocationBook>(w->config);
     w->book->SetAssignment(prov::server::location::AssignmentTable::Build(
-        w->config, {{"n1", "10.0.0.9:7700", std::string(91, 'k'), "dc1", ""}}));
+        w->config, {{.node_id = "n1",
+                     .responder = "10.0.0.9:7700",
+                     .spki_der = std::string(91, 'k'),
+                     .datacenter = "dc1"}}));
     return w;
   }();
   return *world;
