@@ -4,8 +4,10 @@
 #include <chrono>
 #include <iostream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "spdlog/logger.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/ostream_sink.h"
@@ -174,8 +176,15 @@ Logger& Default() {
 }
 
 void SetDefault(std::unique_ptr<Logger> logger) {
-  // Never freed: another thread may be writing through the previous one.
-  g_default.store(logger.release(), std::memory_order_release);
+  // Never freed: another thread may be writing through the previous one. Every logger ever set
+  // stays reachable from `all` (so LeakSanitizer sees a deliberate, bounded retention: main()
+  // sets one, tests a few), rather than an unreachable pointer.
+  static absl::Mutex mu(absl::kConstInit);
+  static std::vector<std::unique_ptr<Logger>>* all = new std::vector<std::unique_ptr<Logger>>();
+  absl::MutexLock lock(&mu);
+  Logger* raw = logger.get();
+  all->push_back(std::move(logger));
+  g_default.store(raw, std::memory_order_release);
 }
 
 }  // namespace prov::log

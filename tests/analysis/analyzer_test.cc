@@ -328,9 +328,10 @@ TEST(AnalyzerTest, RareArtifactLinksAndIdentityAloneDoesNot) {
   (*accounts)[2].add_email_domains("gmail.com");
   snap.accounts = accounts;
   a.SetIdentity(snap, kT0);
+  int host = 0;
   for (const char* id : {"big-1", "big-2", "x-1", "x-2"}) {
     ReportObservation r = WithAddress(Node(std::string("n-") + id, "dc", "r", kT0),
-                                      std::string("10.8.0.") + std::to_string(id[0] + id[4]));
+                                      std::string("10.8.0.") + std::to_string(++host));
     WorkloadObservation w = Training(std::string("w-") + id, id, 1e15);
     if (id[0] == 'x') w.digests = w.artifact_digests = {"sha256:private-dataset"};
     r.workloads.push_back(w);
