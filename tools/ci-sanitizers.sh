@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The sanitizer stages of the test run (tools/test.sh calls this after the release stage when
 # PROV_SANITIZERS=1; not in CI yet, docs/ci.md "Status"):
-#   1. `asan` preset: one clang-14 build (-O1 -gline-tables-only, -DPROV_WERROR=ON) that serves
+#   1. `asan` preset: one clang-14 build (-O1 -gline-tables-only, test sources -O0, lld,
+#      -DPROV_WERROR=ON) that serves
 #      three purposes: ASan+UBSan for the whole test suite, -Werror=thread-safety so every
 #      ABSL_GUARDED_BY annotation is checked by the compiler, and the libFuzzer targets
 #      (fuzzer-no-link instrumentation is harmless to the tests), which tools/fuzz/run.sh then runs
 #      PROV_FUZZ_SECONDS each (default 10; 0 skips the fuzzing, not the build).
-#   2. `tsan` preset: gcc, ThreadSanitizer (-O1 -g1, -DPROV_WERROR=ON), the whole test suite; Debian's
+#   2. `tsan` preset: clang-14, ThreadSanitizer (-O1 -gline-tables-only, -DPROV_WERROR=ON), the
+#      whole test suite; Debian's
 #      absl::Mutex is annotated for tsan by tests/tsan/absl_mutex_tsan.cc, what remains of the
 #      uninstrumented libraries is suppressed, narrowly and with reasons, in tests/tsan/tsan.supp.
 # Extra arguments go to both ctest runs (tools/test.sh -L unit). Prints each stage's wall time.

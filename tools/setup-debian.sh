@@ -13,6 +13,8 @@ PACKAGES=(
   prometheus prometheus-alertmanager
   # fuzzing (issue 13, tests/fuzz/README.md): the `fuzz` preset's compiler and libFuzzer
   clang-14 libfuzzer-14-dev
+  # the sanitizer presets link with lld (docs/ci.md: GNU ld's links of ~100 instrumented test binaries)
+  lld
   # packaging (issue 13): dpkg-shlibdeps (dpkg-dev) for the .debs' Depends, systemd-analyze
   dpkg-dev systemd
   # deploy/kubernetes/ manifest test (issue 13)
