@@ -1,0 +1,111 @@
+// PgConn: one libpq connection to PostgreSQL with absl::Status errors and a prepared-statement
+// cache, the PostgreSQL counterpart of SqliteDb (server/store/sqlite.h).
+//
+//   PgConnOptions o{.connect_timeout = absl::Seconds(5), .application_name = "provd/alerts",
+//                   .search_path = "provd"};
+//   PROV_ASSIGN_OR_RETURN(auto conn, PgConn::Connect(url.pg_conninfo, o));
+//   PROV_RETURN_IF_ERROR(conn->Exec("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT)"));
+//   PROV_ASSIGN_OR_RETURN(PgResult r, conn->Query("SELECT n FROM t WHERE k = $1", {"a"}));
+//   for (int i = 0; i < r.rows(); ++i) { PROV_ASSIGN_OR_RETURN(int64_t n, r.Int64(i, 0)); }
+//   PROV_RETURN_IF_ERROR(conn->Transaction([&]() -> absl::Status { ... }));
+//
+// Exec runs one or more statements without parameters (simple query protocol). Query runs one
+// statement with text parameters $1..$N (or bytea ones, PgParam::Bytes); the statement is
+// prepared on first use and cached by its SQL text for the life of the connection.
+// Errors carry PostgreSQL's message, SQLSTATE and the statement, with codes from PgStatus
+// (pg_status.h): unique violation ALREADY_EXISTS, serialization failure and deadlock ABORTED
+// (retry the transaction), connection lost / server shutting down / lock timeout UNAVAILABLE,
+// disk full RESOURCE_EXHAUSTED, bad data INVALID_ARGUMENT, anything else INTERNAL.
+// A lost connection is not silently replaced: every call fails UNAVAILABLE until the owner calls
+// Reconnect() (never inside a transaction, whose work the old session took with it).
+// Thread-compatible: one thread at a time uses a PgConn.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/store/pg/pg_result.h"
+
+struct pg_conn;
+
+namespace prov::server {
+
+// One query parameter: text (sent as PostgreSQL's text form), bytes (bytea, binary format) or NULL.
+class PgParam {
+ public:
+  PgParam(absl::string_view text) : value_(text) {}     // NOLINT: implicit on purpose
+  PgParam(const char* text) : value_(text) {}           // NOLINT
+  PgParam(const std::string& text) : value_(text) {}    // NOLINT
+  PgParam(int64_t v);                                   // NOLINT
+  PgParam(int v) : PgParam(static_cast<int64_t>(v)) {}  // NOLINT
+  PgParam(double v);                                    // NOLINT
+  PgParam(std::nullptr_t) : null_(true) {}              // NOLINT
+  static PgParam Bytes(absl::string_view bytes);
+
+  const std::string& value() const { return value_; }
+  bool null() const { return null_; }
+  bool binary() const { return binary_; }
+
+ private:
+  PgParam() = default;
+  std::string value_;
+  bool null_ = false;
+  bool binary_ = false;
+};
+
+struct PgConnOptions {
+  absl::Duration connect_timeout = absl::Seconds(10);  // libpq rounds up to whole seconds, min 2
+  std::string application_name = "provd";
+  std::string search_path;  // empty: the server's default
+};
+
+class PgConn {
+ public:
+  // UNAVAILABLE when no server answers in time, naming the conninfo without its password.
+  static absl::StatusOr<std::unique_ptr<PgConn>> Connect(const std::string& conninfo,
+                                                         const PgConnOptions& options);
+  ~PgConn();
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  absl::Status Exec(absl::string_view sql);
+  absl::StatusOr<PgResult> Query(absl::string_view sql, std::initializer_list<PgParam> params = {});
+  absl::StatusOr<PgResult> Query(absl::string_view sql, const std::vector<PgParam>& params);
+
+  // BEGIN (or `begin`), body, COMMIT; ROLLBACK when the body fails. The body's error is returned.
+  absl::Status Transaction(absl::FunctionRef<absl::Status()> body,
+                           absl::string_view begin = "BEGIN");
+
+  // Whether the session is usable (false once the server went away).
+  bool ok() const;
+  // Whether a transaction is open (or failed and not yet rolled back).
+  bool InTransaction() const;
+  // Drops a broken session and opens a new one with the same parameters (the statement cache
+  // starts empty). OK at once when the session is fine.
+  absl::Status Reconnect();
+  // Prepared statements cached so far (tests).
+  size_t cached_statements() const { return prepared_.size(); }
+  pg_conn* raw() const { return conn_; }
+
+ private:
+  PgConn(pg_conn* conn, std::string conninfo, PgConnOptions options);
+  absl::StatusOr<PgResult> Run(absl::string_view sql, const PgParam* params, size_t count);
+  absl::Status Setup();
+
+  pg_conn* conn_;
+  const std::string conninfo_;
+  const PgConnOptions options_;
+  absl::flat_hash_map<std::string, std::string> prepared_;  // SQL -> statement name
+  int next_statement_ = 0;
+};
+
+}  // namespace prov::server
