@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -23,6 +24,7 @@ namespace prov::testing {
 
 enum class Engine { kSqlite, kPostgres };
 std::string EngineName(Engine engine);
+inline void PrintTo(Engine engine, std::ostream* os) { *os << EngineName(engine); }
 
 class StoreTest : public ::testing::TestWithParam<Engine> {
  protected:

@@ -62,6 +62,10 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conni
                           "UTF8", nullptr};
   pg_conn* raw = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (raw == nullptr) return absl::ResourceExhaustedError("postgresql: out of memory");
+  // Notices (e.g. "schema already exists, skipping") are not errors; libpq would print them
+  // on stderr.
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   std::unique_ptr<PgConn> conn(new PgConn(raw, conninfo, options));
   if (PQstatus(raw) != CONNECTION_OK) {
     return absl::UnavailableError(
