@@ -20,6 +20,12 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
+std::vector<std::string> Ids(const std::vector<AlertDelivery>& rows) {
+  std::vector<std::string> ids;
+  for (const AlertDelivery& d : rows) ids.push_back(d.flag_id);
+  return ids;
+}
+
 class AlertDeliveriesTest : public prov::testing::StoreTest {
  protected:
   std::unique_ptr<AlertDeliveryRepository> Open() {
@@ -40,11 +46,6 @@ class AlertDeliveriesTest : public prov::testing::StoreTest {
             .starts_us = 1'700'000'000'000'000,
             .revision = revision,
             .updated_us = 1'700'000'000'500'000};
-  }
-  static std::vector<std::string> Ids(const std::vector<AlertDelivery>& rows) {
-    std::vector<std::string> ids;
-    for (const AlertDelivery& d : rows) ids.push_back(d.flag_id);
-    return ids;
   }
 };
 
@@ -187,6 +188,31 @@ TEST_P(AlertDeliveriesTest, CorruptLabelsAreDataLossNamingTheFlag) {
 }
 
 PROV_STORE_TEST_P(AlertDeliveriesTest);
+
+// PostgreSQL only: the repository's session is dropped by the server (a restart, a failover, an
+// idle timeout); the next call opens a new one instead of failing until provd restarts.
+class PgAlertDeliveriesTest : public prov::testing::StoreTest {};
+
+TEST_P(PgAlertDeliveriesTest, ReconnectsAfterTheServerDroppedTheSession) {
+  auto repo = PgAlertDeliveryRepository::Open(pg_conninfo());
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  ASSERT_TRUE((*repo)->Put({{.flag_id = "F-1", .labels = {{"a", "b"}}}}).ok());
+  ASSERT_TRUE(RawExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                      "application_name = 'provd/alerts'")
+                  .ok());
+  auto firing = (*repo)->LoadFiring();
+  ASSERT_TRUE(firing.ok()) << firing.status();
+  EXPECT_THAT(Ids(*firing), ElementsAre("F-1"));
+  ASSERT_TRUE(RawExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                      "application_name = 'provd/alerts'")
+                  .ok());
+  ASSERT_TRUE((*repo)->Put({{.flag_id = "F-2", .labels = {{"a", "b"}}}}).ok());
+  EXPECT_THAT(Ids(*(*repo)->LoadFiring()), ElementsAre("F-1", "F-2"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, PgAlertDeliveriesTest,
+                         ::testing::Values(prov::testing::Engine::kPostgres),
+                         [](const auto& info) { return prov::testing::EngineName(info.param); });
 
 }  // namespace
 }  // namespace prov::server

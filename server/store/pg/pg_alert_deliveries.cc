@@ -16,8 +16,26 @@ absl::StatusOr<std::unique_ptr<PgAlertDeliveryRepository>> PgAlertDeliveryReposi
   return std::unique_ptr<PgAlertDeliveryRepository>(new PgAlertDeliveryRepository(std::move(conn)));
 }
 
+namespace {
+
+// libpq notices a session the server dropped only when it next uses it: a call that failed
+// because the session was gone is repeated once on a new one. Both calls are safe to repeat
+// (a read; an idempotent upsert whose COMMIT may or may not have landed).
+bool Lost(const absl::Status& s, const PgConn& conn) {
+  return absl::IsUnavailable(s) && !conn.ok() && !conn.InTransaction();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<AlertDelivery>> PgAlertDeliveryRepository::LoadFiring() {
   PROV_RETURN_IF_ERROR(conn_->Reconnect());
+  absl::StatusOr<std::vector<AlertDelivery>> rows = LoadFiringOnce();
+  if (rows.ok() || !Lost(rows.status(), *conn_)) return rows;
+  PROV_RETURN_IF_ERROR(conn_->Reconnect());
+  return LoadFiringOnce();
+}
+
+absl::StatusOr<std::vector<AlertDelivery>> PgAlertDeliveryRepository::LoadFiringOnce() {
   PROV_ASSIGN_OR_RETURN(PgResult r,
                         conn_->Query("SELECT flag_id, labels, starts_us, revision, updated_us "
                                      "FROM alert_deliveries WHERE state = 1 ORDER BY flag_id"));
@@ -45,6 +63,13 @@ absl::StatusOr<std::vector<AlertDelivery>> PgAlertDeliveryRepository::LoadFiring
 absl::Status PgAlertDeliveryRepository::Put(const std::vector<AlertDelivery>& rows) {
   if (rows.empty()) return absl::OkStatus();
   PROV_RETURN_IF_ERROR(conn_->Reconnect());
+  absl::Status s = PutOnce(rows);
+  if (s.ok() || !Lost(s, *conn_)) return s;
+  PROV_RETURN_IF_ERROR(conn_->Reconnect());
+  return PutOnce(rows);
+}
+
+absl::Status PgAlertDeliveryRepository::PutOnce(const std::vector<AlertDelivery>& rows) {
   return conn_->Transaction([&]() -> absl::Status {
     for (const AlertDelivery& d : rows) {
       PROV_RETURN_IF_ERROR(

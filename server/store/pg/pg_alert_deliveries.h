@@ -4,10 +4,11 @@
 //   PROV_ASSIGN_OR_RETURN(auto log, PgAlertDeliveryRepository::Open(url.pg_conninfo));
 //
 // Open connects (application_name provd/alerts, search_path provd) and migrates the schema
-// under the migration lock, as the SQLite repository's Open does. It keeps that one connection;
-// each call first reopens it if the server went away (a Patroni failover, a restart), so a call
-// fails UNAVAILABLE only while no server answers. Put is one transaction, retried by the caller
-// (the notifier) on any error. Thread-compatible.
+// under the migration lock, as the SQLite repository's Open does. It keeps that one connection.
+// When the server dropped it (a restart, a Patroni failover, an idle timeout), a call runs once
+// more on a new session (both are safe to repeat: a read, and an idempotent upsert whose COMMIT
+// may or may not have landed), so a call fails UNAVAILABLE only while no server answers. Put is
+// one transaction, retried by the caller (the notifier) on any error. Thread-compatible.
 #pragma once
 
 #include <memory>
@@ -29,6 +30,8 @@ class PgAlertDeliveryRepository : public AlertDeliveryRepository {
 
  private:
   explicit PgAlertDeliveryRepository(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+  absl::StatusOr<std::vector<AlertDelivery>> LoadFiringOnce();
+  absl::Status PutOnce(const std::vector<AlertDelivery>& rows);
   std::unique_ptr<PgConn> conn_;
 };
 
