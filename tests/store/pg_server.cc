@@ -217,8 +217,8 @@ absl::StatusOr<std::string> PgServer::FreshDatabase() {
   auto admin = server::PgConn::Connect(Conninfo("postgres"),
                                        {.application_name = "prov-test", .search_path = ""});
   if (!admin.ok()) return admin.status();
-  if (absl::Status s =
-          (*admin)->Exec(absl::StrCat("CREATE DATABASE ", name, " TEMPLATE template0"));
+  if (absl::Status s = (*admin)->Exec(
+          absl::StrCat("CREATE DATABASE ", name, " TEMPLATE template0 STRATEGY FILE_COPY"));
       !s.ok()) {
     return s;
   }

@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conni
   // on stderr.
   PQsetNoticeProcessor(
       raw, [](void*, const char*) {}, nullptr);
-  std::unique_ptr<PgConn> conn(new PgConn(raw, conninfo, options));
+  std::unique_ptr<PgConn> conn(new PgConn(raw, options));
   if (PQstatus(raw) != CONNECTION_OK) {
     return absl::UnavailableError(
         absl::StrCat("postgresql: cannot connect: ", Trimmed(PQerrorMessage(raw))));
@@ -75,8 +75,7 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conni
   return conn;
 }
 
-PgConn::PgConn(pg_conn* conn, std::string conninfo, PgConnOptions options)
-    : conn_(conn), conninfo_(std::move(conninfo)), options_(std::move(options)) {}
+PgConn::PgConn(pg_conn* conn, PgConnOptions options) : conn_(conn), options_(std::move(options)) {}
 
 PgConn::~PgConn() { PQfinish(conn_); }
 

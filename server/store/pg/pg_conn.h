@@ -97,12 +97,11 @@ class PgConn {
   pg_conn* raw() const { return conn_; }
 
  private:
-  PgConn(pg_conn* conn, std::string conninfo, PgConnOptions options);
+  PgConn(pg_conn* conn, PgConnOptions options);
   absl::StatusOr<PgResult> Run(absl::string_view sql, const PgParam* params, size_t count);
   absl::Status Setup();
 
   pg_conn* conn_;
-  const std::string conninfo_;
   const PgConnOptions options_;
   absl::flat_hash_map<std::string, std::string> prepared_;  // SQL -> statement name
   int next_statement_ = 0;
