@@ -234,6 +234,19 @@ void JoinRepeatedFlag(std::vector<std::string>& args, const std::string& name) {
   std::exit(kConfigError);
 }
 
+// Whether two spellings name one directory ("d", "./d/", a symlink to it), existing or not.
+bool SameDirectory(const std::string& a, const std::string& b) {
+  auto normal = [](const std::string& p) {
+    std::error_code ec;
+    std::filesystem::path c = std::filesystem::weakly_canonical(p, ec);
+    if (ec) c = std::filesystem::absolute(p, ec).lexically_normal();
+    std::string s = c.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+  };
+  return normal(a) == normal(b);
+}
+
 std::string HostOf(const std::string& address) {
   size_t colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
@@ -291,9 +304,7 @@ int main(int argc, char** argv) {
                                "PostgreSQL implementation so far (server/store/README.md); use "
                                "sqlite:<data-dir>"));
     }
-    std::error_code ec1, ec2;
-    if (std::filesystem::weakly_canonical(url->sqlite_dir, ec1) !=
-        std::filesystem::weakly_canonical(options.data_dir, ec2)) {
+    if (!SameDirectory(url->sqlite_dir, options.data_dir)) {
       ConfigError(absl::StrCat("--store: sqlite:", url->sqlite_dir, " is not --data-dir ",
                                options.data_dir,
                                " (the SQLite store lives in the data directory; omit --store)"));

@@ -128,6 +128,9 @@ TEST(ProvdMainTest, BadFlagsExitTwoNamingTheFlag) {
       {{data, "--insecure", "--store=mysql://db1/provd"}, "--store: store url: unknown scheme"},
       {{data, "--insecure", "--store=sqlite:/elsewhere"},
        "--store: sqlite:/elsewhere is not --data-dir"},
+      // The same directory spelled differently is accepted: the next check fails instead.
+      {{data, "--insecure", "--store=sqlite:" + dir.path() + "/./", "--max-batch=0"},
+       "--max-batch: must be >= 1"},
   };
   for (const Case& c : cases) {
     Result r = RunProvd(c.args);
