@@ -21,6 +21,7 @@
 // Thread-compatible: one thread at a time uses a PgConn.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
