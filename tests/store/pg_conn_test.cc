@@ -3,14 +3,20 @@
 #include "server/store/pg/pg_conn.h"
 
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log/log.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/pg/pg_status.h"
@@ -156,17 +162,148 @@ TEST_F(PgConnTest, ServerErrorsMapToStatusCodes) {
     EXPECT_EQ(PgStatusCode(c.sqlstate), c.code) << c.sqlstate;
   }
   EXPECT_EQ(PgStatusCode("08006"), absl::StatusCode::kUnavailable);  // connection_failure
+  EXPECT_EQ(PgStatusCode("08P01"), absl::StatusCode::kInternal);     // protocol_violation
   EXPECT_EQ(PgStatusCode("57P01"), absl::StatusCode::kUnavailable);  // admin_shutdown
   EXPECT_EQ(PgStatusCode(""), absl::StatusCode::kUnavailable);       // no answer at all
+}
+
+TEST_F(PgConnTest, ErrorsOnALiveSessionAreNotUnavailable) {
+  // The server's 08P01 (a wrong parameter count) leaves the session up: a bug, not "retry later".
+  auto wrong = conn_->Query("SELECT $1::int + $2::int", {1});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInternal) << wrong.status();
+  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("[08P01]"));
+  // A class 08 SQLSTATE raised on a live session is no lost connection either.
+  absl::Status raised = Raise("08006");
+  EXPECT_EQ(raised.code(), absl::StatusCode::kInternal) << raised;
+  // An error libpq raises itself (no SQLSTATE): more parameters than the protocol allows.
+  std::vector<PgParam> too_many(70000, PgParam(int64_t{1}));
+  auto refused = conn_->Query("SELECT 1", too_many);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInternal) << refused.status();
+  EXPECT_TRUE(conn_->ok());
+  EXPECT_TRUE(conn_->Query("SELECT 1").ok());
+}
+
+TEST_F(PgConnTest, TextParametersWithANulByteAreRefused) {
+  const std::string with_nul("ab\0cd", 5);
+  auto r = conn_->Query("SELECT $1::text", {with_nul});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("$1"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("NUL"));
+  // Bytes carry NULs.
+  auto b = conn_->Query("SELECT length($1::bytea)", {PgParam::Bytes(with_nul)});
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(*b->Int64(0, 0), 5);
+}
+
+TEST_F(PgConnTest, NestedTransactionsAreRefusedAndWarningsLogged) {
+  ASSERT_TRUE(conn_->Exec("CREATE TABLE t (k TEXT PRIMARY KEY)").ok());
+  absl::Status inner;
+  absl::Status outer = conn_->Transaction([&]() -> absl::Status {
+    PROV_RETURN_IF_ERROR(conn_->Query("INSERT INTO t VALUES ('outer')").status());
+    inner =
+        conn_->Transaction([&] { return conn_->Query("INSERT INTO t VALUES ('in')").status(); });
+    return absl::CancelledError("outer gives up");
+  });
+  EXPECT_EQ(inner.code(), absl::StatusCode::kFailedPrecondition) << inner;
+  EXPECT_EQ(outer.code(), absl::StatusCode::kCancelled) << outer;
+  // The outer rollback took everything: the inner call committed nothing.
+  EXPECT_EQ(conn_->Query("SELECT k FROM t")->rows(), 0);
+
+  // A server WARNING (here: COMMIT outside a transaction) reaches the project's log.
+  static std::ostringstream logged;  // the replaced Logger is kept alive, so is its stream
+  log::SetDefault(std::make_unique<log::Logger>(log::LogOptions{.out = &logged}));
+  ASSERT_TRUE(conn_->Exec("COMMIT").ok());
+  log::SetDefault(std::make_unique<log::Logger>(log::LogOptions{}));
+  EXPECT_THAT(logged.str(), HasSubstr("there is no transaction in progress"));
+  EXPECT_THAT(logged.str(), HasSubstr("25P01"));
+}
+
+TEST_F(PgConnTest, ASessionWhoseSetupFailedIsSetUpAgainOnReconnect) {
+  ASSERT_TRUE(conn_->Exec("CREATE SCHEMA provd; CREATE TABLE provd.t (k TEXT)").ok());
+  int setups = 0;
+  bool fail = false;
+  auto scoped = PgConn::Connect(conninfo_, {.search_path = "provd", .after_setup = [&] {
+                                              ++setups;
+                                              return fail ? absl::InternalError("setup refused")
+                                                          : absl::OkStatus();
+                                            }});
+  ASSERT_TRUE(scoped.ok()) << scoped.status();
+  auto pid = (*scoped)->Query("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  ASSERT_EQ(*testing::TerminateBackends(*conn_, absl::StrCat("pid = ", pid->Text(0, 0))), 1);
+  EXPECT_FALSE((*scoped)->Query("SELECT 1").ok());
+  fail = true;
+  EXPECT_EQ((*scoped)->Reconnect().code(), absl::StatusCode::kInternal);
+  EXPECT_FALSE((*scoped)->ok());
+  EXPECT_EQ((*scoped)->Query("SELECT k FROM t").status().code(), absl::StatusCode::kUnavailable);
+  fail = false;
+  ASSERT_TRUE((*scoped)->Reconnect().ok());
+  EXPECT_EQ(setups, 3);  // connect, the failed one, this one
+  EXPECT_TRUE((*scoped)->ok());
+  EXPECT_TRUE((*scoped)->Query("SELECT k FROM t").ok());
+}
+
+TEST_F(PgConnTest, SessionSettingsHaveDefaultsTheConnectionStringOverrides) {
+  auto conn = PgConn::Connect(conninfo_, {.application_name = "prov-test",
+                                          .statement_timeout = absl::Milliseconds(1500),
+                                          .lock_timeout = absl::Milliseconds(700)});
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto r = (*conn)->Query(
+      "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
+      "current_setting('application_name')");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Text(0, 0), "1500ms");
+  EXPECT_EQ(r->Text(0, 1), "700ms");
+  EXPECT_EQ(r->Text(0, 2), "prov-test");
+  // The connection string's values win over the defaults, options included.
+  auto mine = PgConn::Connect(
+      conninfo_ + " application_name=mine connect_timeout=7 options='-c lock_timeout=3s'",
+      {.application_name = "prov-test"});
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  r = (*mine)->Query(
+      "SELECT current_setting('application_name'), current_setting('lock_timeout'), "
+      "current_setting('statement_timeout')");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Text(0, 0), "mine");
+  EXPECT_EQ(r->Text(0, 1), "3s");
+  EXPECT_EQ(r->Text(0, 2), "1min");  // the default statement_timeout still applies
+  bool found_timeout = false;
+  for (PQconninfoOption* o = PQconninfo((*mine)->raw()); o != nullptr && o->keyword != nullptr;
+       ++o) {
+    if (std::string(o->keyword) == "connect_timeout") {
+      EXPECT_STREQ(o->val, "7");
+      found_timeout = true;
+    }
+    if (std::string(o->keyword) == "keepalives_idle") {
+      EXPECT_STREQ(o->val, "30");
+    }
+    if (std::string(o->keyword) == "tcp_user_timeout") {
+      EXPECT_STREQ(o->val, "60000");
+    }
+  }
+  EXPECT_TRUE(found_timeout);
+}
+
+TEST_F(PgConnTest, AStatementPastTheTimeoutIsCancelled) {
+  auto conn = PgConn::Connect(conninfo_, {.statement_timeout = absl::Milliseconds(200)});
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  const absl::Time start = absl::Now();
+  absl::Status s = (*conn)->Exec("SELECT pg_sleep(10)");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("[57014]"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE((*conn)->ok());
 }
 
 TEST_F(PgConnTest, ALostConnectionIsUnavailableUntilReconnect) {
   ASSERT_TRUE(conn_->Query("SELECT 1").ok());
   auto pid = conn_->Query("SELECT pg_backend_pid()");
-  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(pid.ok()) << pid.status();
   auto admin = Connect();
   ASSERT_NE(admin, nullptr);
-  ASSERT_TRUE(admin->Query("SELECT pg_terminate_backend($1::int)", {pid->Text(0, 0)}).ok());
+  auto terminated = testing::TerminateBackends(*admin, absl::StrCat("pid = ", pid->Text(0, 0)));
+  ASSERT_TRUE(terminated.ok()) << terminated.status();
+  ASSERT_EQ(*terminated, 1);
   auto lost = conn_->Query("SELECT 1");
   EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable) << lost.status();
   EXPECT_FALSE(conn_->ok());
@@ -185,7 +322,10 @@ TEST_F(PgConnTest, SearchPathIsSetOnConnectAndReconnect) {
   ASSERT_TRUE(scoped.ok()) << scoped.status();
   EXPECT_TRUE((*scoped)->Query("SELECT k FROM t").ok());
   auto pid = (*scoped)->Query("SELECT pg_backend_pid()");
-  ASSERT_TRUE(conn_->Query("SELECT pg_terminate_backend($1::int)", {pid->Text(0, 0)}).ok());
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  auto terminated = testing::TerminateBackends(*conn_, absl::StrCat("pid = ", pid->Text(0, 0)));
+  ASSERT_TRUE(terminated.ok()) << terminated.status();
+  ASSERT_EQ(*terminated, 1);
   EXPECT_FALSE((*scoped)->Query("SELECT k FROM t").ok());
   ASSERT_TRUE((*scoped)->Reconnect().ok());
   EXPECT_TRUE((*scoped)->Query("SELECT k FROM t").ok());
@@ -210,7 +350,9 @@ TEST(PgConnConnectTest, AServerThatNeverAnswersTimesOut) {
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const absl::Time start = absl::Now();
   auto conn = PgConn::Connect(
-      absl::StrCat("host=127.0.0.1 port=", ntohs(addr.sin_port), " dbname=provd user=provd"),
+      // No TLS or GSSAPI negotiation (OpenSSL, Kerberos): the timeout is what is tested.
+      absl::StrCat("host=127.0.0.1 port=", ntohs(addr.sin_port),
+                   " dbname=provd user=provd sslmode=disable gssencmode=disable"),
       {.connect_timeout = absl::Seconds(2), .application_name = "prov-test", .search_path = ""});
   const absl::Duration took = absl::Now() - start;
   close(fd);

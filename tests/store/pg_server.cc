@@ -225,4 +225,13 @@ absl::StatusOr<std::string> PgServer::FreshDatabase() {
   return Conninfo(name);
 }
 
+absl::StatusOr<int64_t> TerminateBackends(server::PgConn& conn, const std::string& condition) {
+  auto r = conn.Query(absl::StrCat(
+      "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+      "WHERE (",
+      condition, ") AND datname = current_database() AND pid <> pg_backend_pid()"));
+  if (!r.ok()) return r.status();
+  return r->Int64(0, 0);
+}
+
 }  // namespace prov::testing

@@ -29,12 +29,17 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+
+namespace prov::server {
+class PgConn;
+}
 
 namespace prov::testing {
 
@@ -62,6 +67,11 @@ class PgServer {
   absl::Mutex mu_;
   int next_db_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// Terminates the backends of `conn`'s database that `condition` (SQL over pg_stat_activity, e.g.
+// "pid = 123" or "application_name = 'provd/alerts'") selects, waiting up to 5 s for each to go;
+// returns how many were terminated, so a test can assert it really dropped a session.
+absl::StatusOr<int64_t> TerminateBackends(server::PgConn& conn, const std::string& condition);
 
 }  // namespace prov::testing
 
