@@ -125,6 +125,56 @@ TEST_F(PgSchemaTest, AForeignDatabaseIsRefusedAndLeftAlone) {
   EXPECT_EQ(*schema->Int64(0, 0), 0) << "provd created its schema in a foreign database";
 }
 
+TEST_F(PgSchemaTest, TablesTheRoleMayNotReadStillMakeTheDatabaseForeign) {
+  // Another owner's table, invisible in information_schema to a role without rights on it.
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE TABLE public.payroll (k TEXT); REVOKE ALL ON public.payroll "
+                         "FROM PUBLIC")
+                  .ok());
+  auto db = conn_->Query("SELECT current_database()");
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string role = absl::StrCat("app_", db->Text(0, 0));
+  ASSERT_TRUE(conn_
+                  ->Exec(absl::StrCat("CREATE ROLE ", role, " LOGIN; GRANT CREATE ON DATABASE ",
+                                      db->Text(0, 0), " TO ", role))
+                  .ok());
+  auto app = PgConn::Connect(conninfo_ + " user=" + role, {.search_path = kPgSchema});
+  ASSERT_TRUE(app.ok()) << app.status();
+  auto visible =
+      (*app)->Query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'payroll'");
+  ASSERT_TRUE(visible.ok()) << visible.status();
+  EXPECT_EQ(*visible->Int64(0, 0), 0) << "the case this test is about";
+  absl::Status s = MigratePgSchema(**app);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("public.payroll"));
+  EXPECT_EQ(*ReadPgSchemaVersion(*conn_), 0);
+}
+
+TEST_F(PgSchemaTest, TheMigrationLockWaitIsBounded) {
+  auto holder = Connect();
+  ASSERT_NE(holder, nullptr);
+  ASSERT_TRUE(
+      holder
+          ->Exec(absl::StrCat("SELECT pg_advisory_lock(", kPgLockKey, ", ", kPgMigrationLock, ")"))
+          .ok());
+  const absl::Time start = absl::Now();
+  absl::Status s = MigratePgSchema(*conn_, {.lock_wait = absl::Milliseconds(300)});
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("schema migration lock"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("held by pid"));
+  EXPECT_GE(took, absl::Milliseconds(250));
+  EXPECT_LT(took, absl::Seconds(5));
+  EXPECT_EQ(*ReadPgSchemaVersion(*conn_), 0);
+  // Once the holder lets go, the same connection migrates.
+  ASSERT_TRUE(holder
+                  ->Exec(absl::StrCat("SELECT pg_advisory_unlock(", kPgLockKey, ", ",
+                                      kPgMigrationLock, ")"))
+                  .ok());
+  ASSERT_TRUE(MigratePgSchema(*conn_).ok());
+  EXPECT_EQ(*ReadPgSchemaVersion(*conn_), LatestPgSchemaVersion());
+}
+
 TEST_F(PgSchemaTest, AnotherProgramsProvdMetaIsRefused) {
   ASSERT_TRUE(conn_
                   ->Exec("CREATE SCHEMA provd; CREATE TABLE provd.provd_meta (key TEXT, value "

@@ -7,10 +7,12 @@
 // The PostgreSQL versions have their own counter, separate from SQLite's. v1: provd_meta,
 // schema_version, alert_deliveries.
 // MigratePgSchema takes the session advisory lock (kPgLockKey, 0) first, so replicas starting
-// together migrate once: the others wait, then find nothing to do. Under the lock it
+// together migrate once: the others wait (at most PgMigrateHooks::lock_wait, default 2 min; then
+// UNAVAILABLE naming the lock and its holder), then find nothing to do. Under the lock it
 //  - refuses a server older than PostgreSQL 15;
 //  - refuses a database provd did not create (FAILED_PRECONDITION, naming up to five tables):
-//    tables in any schema but no provd.provd_meta, or a provd_meta whose application_id is not
+//    tables, views or foreign tables in any schema (pg_class: also those the role may not read)
+//    but no provd.provd_meta, or a provd_meta whose application_id is not
 //    provd's. An empty database passes; provd needs a database of its own;
 //  - refuses a schema newer than this provd knows (FAILED_PRECONDITION);
 //  - applies each pending version with its schema_version row in ONE transaction (PostgreSQL
@@ -24,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/store/pg/pg_conn.h"
 
 namespace prov::server {
@@ -38,7 +41,10 @@ int LatestPgSchemaVersion();
 
 struct PgMigrateHooks {
   // Called under the lock, after the version was read and before anything is applied (tests).
-  std::function<void(int version)> after_version_read;
+  std::function<void(int version)> after_version_read = nullptr;
+  // How long to wait for the migration lock before failing UNAVAILABLE (lock_timeout, 55P03),
+  // naming the lock and, when it can, the session holding it.
+  absl::Duration lock_wait = absl::Minutes(2);
 };
 
 absl::Status MigratePgSchema(PgConn& conn, const PgMigrateHooks& hooks = {});
