@@ -1,7 +1,10 @@
 // The two migration lists cannot drift: every table both engines have is created with the same
 // columns, in the same order, with the same NOT NULL constraints and primary key, and
-// corresponding types (SQLite INTEGER = PostgreSQL integer/bigint, TEXT = text, REAL = double
-// precision, BLOB = bytea). A slice that moves a domain to PostgreSQL adds its tables here.
+// corresponding types (SQLite INTEGER = PostgreSQL bigint only: a 32-bit integer column would
+// overflow on values SQLite takes; TEXT = text, REAL = double precision, BLOB = bytea). Every
+// PostgreSQL text column is COLLATE "C" (byte order, as SQLite's BINARY; the test server's
+// --locale=C would hide a missing COLLATE from an ordering test). A slice that moves a domain to
+// PostgreSQL adds its tables here.
 #include <string>
 #include <vector>
 
@@ -39,7 +42,9 @@ std::string FromSqlite(std::string type) {
 }
 
 std::string FromPg(const std::string& type) {
-  if (type == "integer" || type == "bigint" || type == "smallint") return "integer";
+  if (type == "bigint") return "integer";
+  if (type == "integer") return "int32";  // never matches SQLite's 64-bit INTEGER
+  if (type == "smallint") return "int16";
   if (type == "text") return "text";
   if (type == "double precision") return "real";
   if (type == "bytea") return "blob";
@@ -85,6 +90,26 @@ TEST(SchemaParityTest, SharedTablesMatchOnBothEngines) {
     }
     ASSERT_FALSE(sqlite.empty()) << table << " is missing on SQLite";
     EXPECT_EQ(sqlite, postgres) << table;
+  }
+}
+
+TEST(SchemaParityTest, EveryPostgresTextColumnIsByteOrdered) {
+  PROV_PG_SERVER_OR_SKIP(pg);
+  auto conninfo = pg->FreshDatabase();
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  auto conn =
+      PgConn::Connect(*conninfo, {.application_name = "prov-test", .search_path = kPgSchema});
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(MigratePgSchema(**conn).ok());
+  auto cols = (*conn)->Query(
+      "SELECT table_name || '.' || column_name, COALESCE(collation_name, '(default)') FROM "
+      "information_schema.columns WHERE table_schema = $1 AND data_type IN ('text', 'character "
+      "varying', 'character') ORDER BY 1",
+      {kPgSchema});
+  ASSERT_TRUE(cols.ok()) << cols.status();
+  ASSERT_GT(cols->rows(), 0);
+  for (int i = 0; i < cols->rows(); ++i) {
+    EXPECT_EQ(cols->Text(i, 1), "C") << cols->Text(i, 0) << " is not COLLATE \"C\"";
   }
 }
 
