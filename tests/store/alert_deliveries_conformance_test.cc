@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/pg/pg_alert_deliveries.h"
 #include "server/store/repo/alert_deliveries.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
+#include "tests/store/pg_server.h"
 #include "tests/store/store_fixture.h"
 
 namespace prov::server {
@@ -190,24 +192,60 @@ TEST_P(AlertDeliveriesTest, CorruptLabelsAreDataLossNamingTheFlag) {
 PROV_STORE_TEST_P(AlertDeliveriesTest);
 
 // PostgreSQL only: the repository's session is dropped by the server (a restart, a failover, an
-// idle timeout); the next call opens a new one instead of failing until provd restarts.
-class PgAlertDeliveriesTest : public prov::testing::StoreTest {};
+// idle timeout) or lands on a read-only server; the next call opens a new one instead of failing
+// until provd restarts.
+
+class PgAlertDeliveriesTest : public prov::testing::StoreTest {
+ protected:
+  // Drops the repository's session; asserts exactly one was there to drop.
+  void TerminateRepositorySession() {
+    auto admin = PgConn::Connect(pg_conninfo(), {.application_name = "prov-test"});
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    auto n = prov::testing::TerminateBackends(**admin, "application_name = 'provd/alerts'");
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_EQ(*n, 1);
+  }
+  // ALTER DATABASE ... SET default_transaction_read_only: new sessions land read-only (25006 on
+  // writes), as on a standby after a failover.
+  void SetReadOnly(bool on) {
+    auto admin = PgConn::Connect(pg_conninfo(), {.application_name = "prov-test"});
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    ASSERT_TRUE((*admin)->Exec("SET default_transaction_read_only = off").ok());
+    ASSERT_TRUE((*admin)
+                    ->Exec(absl::StrCat("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET "
+                                        "default_transaction_read_only = ",
+                                        on ? "on" : "off", "', current_database()); END $$"))
+                    .ok());
+  }
+};
 
 TEST_P(PgAlertDeliveriesTest, ReconnectsAfterTheServerDroppedTheSession) {
   auto repo = PgAlertDeliveryRepository::Open(pg_conninfo());
   ASSERT_TRUE(repo.ok()) << repo.status();
   ASSERT_TRUE((*repo)->Put({{.flag_id = "F-1", .labels = {{"a", "b"}}}}).ok());
-  ASSERT_TRUE(RawExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                      "application_name = 'provd/alerts'")
-                  .ok());
+  TerminateRepositorySession();
   auto firing = (*repo)->LoadFiring();
   ASSERT_TRUE(firing.ok()) << firing.status();
   EXPECT_THAT(Ids(*firing), ElementsAre("F-1"));
-  ASSERT_TRUE(RawExec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                      "application_name = 'provd/alerts'")
-                  .ok());
+  TerminateRepositorySession();
   ASSERT_TRUE((*repo)->Put({{.flag_id = "F-2", .labels = {{"a", "b"}}}}).ok());
   EXPECT_THAT(Ids(*(*repo)->LoadFiring()), ElementsAre("F-1", "F-2"));
+}
+
+TEST_P(PgAlertDeliveriesTest, LeavesASessionThatLandedOnAReadOnlyServer) {
+  auto repo = PgAlertDeliveryRepository::Open(pg_conninfo());
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  SetReadOnly(true);
+  TerminateRepositorySession();  // its next session is read-only
+  absl::Status refused = (*repo)->Put({{.flag_id = "F-1", .labels = {{"a", "b"}}}});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("[25006]"));
+  // The server is writable again (the failover finished): the next call leaves the read-only
+  // session for a new one although that session is still up.
+  SetReadOnly(false);
+  absl::Status put = (*repo)->Put({{.flag_id = "F-1", .labels = {{"a", "b"}}}});
+  ASSERT_TRUE(put.ok()) << put;
+  EXPECT_THAT(Ids(*(*repo)->LoadFiring()), ElementsAre("F-1"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PgAlertDeliveriesTest,

@@ -5,9 +5,12 @@
 //
 // Open connects (application_name provd/alerts, search_path provd) and migrates the schema
 // under the migration lock, as the SQLite repository's Open does. It keeps that one connection.
-// When the server dropped it (a restart, a Patroni failover, an idle timeout), a call runs once
-// more on a new session (both are safe to repeat: a read, and an idempotent upsert whose COMMIT
-// may or may not have landed), so a call fails UNAVAILABLE only while no server answers. Put is
+// When the server dropped it (a restart, a Patroni failover, an idle timeout) or it landed on a
+// read-only server (25006, a standby), a call runs once more on a new session (both are safe to
+// repeat: a read, and an idempotent upsert whose COMMIT may or may not have landed), so a call
+// fails UNAVAILABLE only while no writable server answers. A server that vanished without
+// closing TCP is noticed by the keepalives / tcp_user_timeout, and a stuck statement by
+// statement_timeout (PgConnOptions defaults: about a minute), so no call blocks for hours. Put is
 // one transaction, retried by the caller (the notifier) on any error. Thread-compatible.
 #pragma once
 
