@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace prov::server {
@@ -23,6 +25,48 @@ struct OptionsDeleter {
 };
 using Options = std::unique_ptr<PQconninfoOption, OptionsDeleter>;
 
+// The secrets written in a connection string, as written (percent-encoded or quoted forms
+// included): the URI's user:password@, and the value of every ...password= parameter (password,
+// sslpassword). libpq's parse errors may quote any part of the string.
+std::vector<std::string> Secrets(absl::string_view conninfo) {
+  std::vector<std::string> out;
+  if (const size_t start = conninfo.find("://"); start != absl::string_view::npos) {
+    absl::string_view rest = conninfo.substr(start + 3);
+    const size_t at = rest.substr(0, rest.find_first_of("/?")).rfind('@');
+    if (at != absl::string_view::npos) {
+      absl::string_view userinfo = rest.substr(0, at);
+      if (const size_t colon = userinfo.find(':'); colon != absl::string_view::npos) {
+        out.emplace_back(userinfo.substr(colon + 1));
+      }
+    }
+  }
+  for (size_t pos = conninfo.find("password"); pos != absl::string_view::npos;
+       pos = conninfo.find("password", pos + 1)) {
+    size_t i = pos + 8;
+    while (i < conninfo.size() && absl::ascii_isspace(conninfo[i])) ++i;
+    if (i >= conninfo.size() || conninfo[i] != '=') continue;
+    ++i;
+    while (i < conninfo.size() && absl::ascii_isspace(conninfo[i])) ++i;
+    size_t end = i;
+    if (end < conninfo.size() && conninfo[end] == '\'') {
+      end = conninfo.find('\'', end + 1);
+      if (end == absl::string_view::npos) end = conninfo.size();
+      out.emplace_back(conninfo.substr(i + 1, end - i - 1));
+      out.emplace_back(conninfo.substr(i, end - i));  // the unterminated form libpq may quote
+      continue;
+    }
+    while (end < conninfo.size() && !absl::ascii_isspace(conninfo[end]) && conninfo[end] != '&') {
+      ++end;
+    }
+    out.emplace_back(conninfo.substr(i, end - i));
+  }
+  std::erase_if(out, [](const std::string& s) { return s.empty(); });
+  // Longest first, so a secret that contains another is hidden whole.
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return out;
+}
+
 absl::StatusOr<Options> ParseConninfo(const std::string& conninfo) {
   char* err = nullptr;
   Options options(PQconninfoParse(conninfo.c_str(), &err));
@@ -30,6 +74,9 @@ absl::StatusOr<Options> ParseConninfo(const std::string& conninfo) {
     std::string why =
         err != nullptr ? std::string(absl::StripAsciiWhitespace(err)) : "out of memory";
     if (err != nullptr) PQfreemem(err);
+    for (const std::string& secret : Secrets(conninfo)) {
+      why = absl::StrReplaceAll(why, {{secret, "***"}});
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("store url: not a PostgreSQL connection string libpq accepts: ", why));
   }
@@ -114,8 +161,7 @@ absl::StatusOr<StoreUrl> ParseStoreUrl(absl::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat("store url: unknown scheme \"", scheme,
                      ":\" (use sqlite:<dir> or postgresql://...; a directory whose name has a "
-                     "colon is sqlite:",
-                     text, ")"));
+                     "colon is sqlite:<dir>)"));
   }
   url.engine = StoreUrl::Engine::kPostgres;
   absl::string_view rest = text.substr(scheme.size() + 1);
@@ -124,9 +170,10 @@ absl::StatusOr<StoreUrl> ParseStoreUrl(absl::string_view text) {
   } else {
     url.pg_conninfo = std::string(absl::StripLeadingAsciiWhitespace(rest));
     if (url.pg_conninfo.empty() || url.pg_conninfo.find('=') == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "store url: \"", text,
-          "\" is neither a postgresql:// URI nor postgresql: followed by keyword=value pairs"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("store url: \"", scheme,
+                       ":...\" is neither a postgresql:// URI nor postgresql: followed by "
+                       "keyword=value pairs"));
     }
   }
   auto options = ParseConninfo(url.pg_conninfo);
@@ -142,8 +189,9 @@ std::string StoreUrl::Redacted() const {
   std::vector<std::string> parts;
   for (const PQconninfoOption* o = options->get(); o->keyword != nullptr; ++o) {
     if (o->val == nullptr || o->val[0] == '\0') continue;
-    if (absl::string_view(o->keyword) == "password") {
-      parts.push_back("password=***");
+    // dispchar '*': libpq's mark for secrets (password, sslpassword, ...).
+    if (o->dispchar != nullptr && absl::string_view(o->dispchar) == "*") {
+      parts.push_back(absl::StrCat(o->keyword, "=***"));
       continue;
     }
     parts.push_back(absl::StrCat(o->keyword, "=", o->val));

@@ -67,6 +67,28 @@ TEST(StoreUrlTest, RedactedNeverShowsThePassword) {
     EXPECT_THAT(url->Redacted(), Not(HasSubstr("s3cret"))) << text;
     EXPECT_THAT(url->Redacted(), HasSubstr("password=***")) << text;
   }
+  // Every secret libpq marks (dispchar '*'), not only password.
+  auto url = ParseStoreUrl("postgresql://provd@db1/provd?sslpassword=k3ypass&sslmode=require");
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_THAT(url->Redacted(), Not(HasSubstr("k3ypass")));
+  EXPECT_THAT(url->Redacted(), HasSubstr("sslpassword=***"));
+  EXPECT_THAT(url->Redacted(), HasSubstr("sslmode=require"));
+}
+
+TEST(StoreUrlTest, ErrorsNeverShowThePassword) {
+  for (const char* text : {
+           "postgresql://provd:s3cret@[db1/provd",       // libpq quotes the whole URI
+           "postgresql://provd:s3cret@db1:5432x/provd",  // and here
+           "postgresql://provd:s3%zzcret@db1/provd",     // the bad percent-encoded token
+           "postgresql://provd@db1/provd?password=s3%zzcret",
+           "postgresql:host=db1 password = 's3cret",
+           "mysql://provd:s3cret@db1/provd",
+           "postgresql:provd:s3cret",
+       }) {
+    auto url = ParseStoreUrl(text);
+    ASSERT_FALSE(url.ok()) << text;
+    EXPECT_THAT(std::string(url.status().message()), Not(HasSubstr("s3"))) << url.status();
+  }
 }
 
 TEST(StoreUrlTest, ErrorsNameWhatIsWrong) {
