@@ -70,7 +70,11 @@ absl::Status SqliteAlertDeliveryRepository::Put(const std::vector<AlertDelivery>
     (void)db_->Exec("ROLLBACK");
     return status;
   }
-  return db_->Exec("COMMIT");
+  // A failed COMMIT (SQLITE_BUSY, an I/O error) can leave the transaction open, and every later
+  // BEGIN IMMEDIATE would then fail: roll it back (harmless when SQLite already did).
+  absl::Status commit = db_->Exec("COMMIT");
+  if (!commit.ok()) (void)db_->Exec("ROLLBACK");
+  return commit;
 }
 
 }  // namespace prov::server
