@@ -6,11 +6,15 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -359,6 +363,37 @@ TEST(PgConnConnectTest, AServerThatNeverAnswersTimesOut) {
   EXPECT_EQ(conn.status().code(), absl::StatusCode::kUnavailable) << conn.status();
   EXPECT_THAT(std::string(conn.status().message()), HasSubstr("timeout"));
   EXPECT_GE(took, absl::Seconds(1)) << "the timeout, not a refusal, ended it";
+}
+
+TEST(PgServerTest, StartSweepsDirectoriesWhoseTestBinaryDied) {
+  std::string base = "/tmp/prov-sweep-XXXXXX";
+  ASSERT_NE(mkdtemp(base.data()), nullptr);
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // a pid that is now dead
+  auto make = [&](const std::string& name, pid_t owner) {
+    const std::string dir = base + "/" + name;
+    std::filesystem::create_directories(dir + "/data");
+    if (owner > 0) std::ofstream(dir + "/owner.pid") << owner << "\n";
+    return dir;
+  };
+  const std::string dead = make("prov-pg-dead", child);
+  const std::string alive = make("prov-pg-alive", getpid());
+  const std::string starting = make("prov-pg-starting", -1);
+  const std::string other = make("unrelated", child);
+  EXPECT_EQ(testing::PgServer::SweepStale(base), 1);
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(alive));
+  EXPECT_TRUE(std::filesystem::exists(starting));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  std::filesystem::remove_all(base);
+}
+
+TEST(PgServerTest, StartRefusesToRunOffTheMainThread) {
+  absl::Status status;
+  std::thread([&] { status = testing::PgServer::Start().status(); }).join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("main thread"));
 }
 
 }  // namespace

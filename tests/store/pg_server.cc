@@ -100,9 +100,43 @@ std::optional<int> WaitFor(pid_t pid, absl::Duration timeout) {
   }
 }
 
+// The first line of `path` as a pid, or -1.
+pid_t ReadPid(const std::string& path) {
+  std::ifstream in(path);
+  long pid = -1;
+  if (!(in >> pid) || pid <= 0) return -1;
+  return static_cast<pid_t>(pid);
+}
+
+bool Dead(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+
 }  // namespace
 
+int PgServer::SweepStale(const std::string& base) {
+  int swept = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("prov-pg-", 0) != 0 || !entry.is_directory(ec)) continue;
+    const std::string dir = entry.path().string();
+    const pid_t owner = ReadPid(dir + "/owner.pid");
+    if (owner < 0 || !Dead(owner)) continue;  // still starting, or its test binary still runs
+    const pid_t postmaster = ReadPid(dir + "/data/postmaster.pid");
+    if (postmaster > 0 && !Dead(postmaster)) continue;  // its server is still shutting down
+    std::error_code ignored;
+    if (std::filesystem::remove_all(dir, ignored) > 0) ++swept;
+  }
+  return swept;
+}
+
 absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start() {
+  // PR_SET_PDEATHSIG fires when the forking *thread* exits: from another thread the server would
+  // die with that thread, not with the test binary.
+  if (gettid() != getpid()) {
+    return absl::FailedPreconditionError(
+        "PgServer::Start must run on the test binary's main thread (the children's parent-death "
+        "signal fires when the thread that forked them exits)");
+  }
   const std::string bin = BinDir();
   for (const char* tool : {"initdb", "postgres"}) {
     const std::string path = absl::StrCat(bin, "/", tool);
@@ -119,14 +153,20 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start() {
     }
     as = RunAs{pw->pw_uid, pw->pw_gid};
   }
-  const char* base = std::getenv("PROV_PG_TMPDIR");
-  std::string pattern =
-      absl::StrCat(base != nullptr && base[0] != '\0' ? base : "/tmp", "/prov-pg-XXXXXX");
+  const char* base_env = std::getenv("PROV_PG_TMPDIR");
+  const std::string base = base_env != nullptr && base_env[0] != '\0' ? base_env : "/tmp";
+  // What a test binary killed outright (an ASan abort, a ctest timeout) left behind.
+  SweepStale(base);
+  std::string pattern = absl::StrCat(base, "/prov-pg-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", pattern, ": ", strerror(errno)));
   }
   std::unique_ptr<PgServer> server(new PgServer());
   server->dir_ = pattern;
+  {
+    std::ofstream owner(server->dir_ + "/owner.pid");
+    owner << getpid() << "\n";
+  }
   if (as.has_value() && chown(server->dir_.c_str(), as->uid, as->gid) != 0) {
     return absl::InternalError(absl::StrCat("chown ", server->dir_, ": ", strerror(errno)));
   }

@@ -16,7 +16,10 @@
 // PostgreSQL refuses to run as root: when the test runs as root, both run as the `postgres` user
 // (the forked child drops groups, gid and uid before execv) and the directory is chowned to it.
 // Each child gets PR_SET_PDEATHSIG(SIGINT), so a test binary that crashes or is killed by ctest
-// takes its postgres down with it (the server must be started from the test's main thread).
+// takes its postgres down with it. That signal fires when the forking *thread* exits, so Start()
+// fails (FAILED_PRECONDITION) off the main thread. The directory holds owner.pid (the test
+// binary's pid); Start() first removes the prov-pg-* directories whose owner and postmaster are
+// both dead (left by an ASan abort or a ctest timeout, which skip Stop()).
 // Stop(): SIGINT (fast shutdown), up to 10 s, then SIGKILL; the directory is removed.
 // Shared() starts one server per test binary on first use, stopped at exit. FreshDatabase()
 // creates `t_<pid>_<n>` from template0 with STRATEGY FILE_COPY (about 150 ms on a loaded 2-core
@@ -47,6 +50,9 @@ class PgServer {
  public:
   static absl::StatusOr<std::unique_ptr<PgServer>> Start();
   static absl::StatusOr<PgServer*> Shared();
+  // Removes the prov-pg-* directories under `base` whose owner.pid and data/postmaster.pid
+  // processes are gone; how many. Directories without owner.pid are left alone.
+  static int SweepStale(const std::string& base);
   // Whether `status` (from Start/Shared) means "not available here, skip".
   static bool Skippable(const absl::Status& status) {
     return status.code() == absl::StatusCode::kUnavailable;
