@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -40,12 +41,17 @@
 #include "server/provd_server.h"
 #include "server/screening/name_frequencies.h"
 #include "server/screening/name_normalizer.h"
+#include "server/store/store_url.h"
 #include "server/web/web_tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus /metrics listen address host:port (port 0: any; empty: disabled)");
 ABSL_FLAG(std::string, data_dir, "", "Directory for provd.db (required; created if missing)");
+ABSL_FLAG(std::string, store, "",
+          "Where provd keeps its data: sqlite:<dir> (the default, sqlite:<data-dir>; <dir> must be "
+          "--data-dir) or postgresql://user@host:port[,host2:port2]/db?target_session_attrs="
+          "read-write (parsed, but not supported yet: server/store/README.md)");
 ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "Server private key (PEM)");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -228,6 +234,19 @@ void JoinRepeatedFlag(std::vector<std::string>& args, const std::string& name) {
   std::exit(kConfigError);
 }
 
+// Whether two spellings name one directory ("d", "./d/", a symlink to it), existing or not.
+bool SameDirectory(const std::string& a, const std::string& b) {
+  auto normal = [](const std::string& p) {
+    std::error_code ec;
+    std::filesystem::path c = std::filesystem::weakly_canonical(p, ec);
+    if (ec) c = std::filesystem::absolute(p, ec).lexically_normal();
+    std::string s = c.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+  };
+  return normal(a) == normal(b);
+}
+
 std::string HostOf(const std::string& address) {
   size_t colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
@@ -276,6 +295,21 @@ int main(int argc, char** argv) {
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (options.data_dir.empty()) ConfigError("--data-dir: is required");
+  if (const std::string store = absl::GetFlag(FLAGS_store); !store.empty()) {
+    absl::StatusOr<prov::server::StoreUrl> url = prov::server::ParseStoreUrl(store);
+    if (!url.ok()) ConfigError(absl::StrCat("--store: ", url.status().message()));
+    if (url->engine == prov::server::StoreUrl::Engine::kPostgres) {
+      ConfigError(absl::StrCat("--store: PostgreSQL (", url->Redacted(),
+                               ") is not supported yet: only the alert-delivery log has a "
+                               "PostgreSQL implementation so far (server/store/README.md); use "
+                               "sqlite:<data-dir>"));
+    }
+    if (!SameDirectory(url->sqlite_dir, options.data_dir)) {
+      ConfigError(absl::StrCat("--store: sqlite:", url->sqlite_dir, " is not --data-dir ",
+                               options.data_dir,
+                               " (the SQLite store lives in the data directory; omit --store)"));
+    }
+  }
   if (absl::GetFlag(FLAGS_queue_capacity) < 1) ConfigError("--queue-capacity: must be >= 1");
   if (absl::GetFlag(FLAGS_max_batch) < 1) ConfigError("--max-batch: must be >= 1");
   options.queue_capacity = static_cast<size_t>(absl::GetFlag(FLAGS_queue_capacity));

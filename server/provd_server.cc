@@ -47,6 +47,7 @@
 #include "server/metrics/provd_metrics.h"
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
+#include "server/store/sqlite/sqlite_alert_deliveries.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
 #include "server/web/web_metrics.h"
@@ -637,12 +638,13 @@ absl::Status ProvdServer::StartAlerts() {
   PROV_ASSIGN_OR_RETURN(a.min_severity, ParseAlertSeverity(o.alert_min_severity));
   a.resend_interval = o.alert_resend_interval;
   a.content = {.dashboard_url = o.dashboard_url, .runbook_url = o.alert_runbook_url};
-  a.db_path = s.store->path();
   a.clock = s.clock;
   a.registry = s.metrics->registry().get();
   auto source = NewEngineFlagSource(*s.analysis, a.min_severity);
-  PROV_ASSIGN_OR_RETURN(s.alerts, AlertNotifier::Create(std::move(a), std::move(source),
-                                                        std::make_unique<HttpAlertPoster>()));
+  PROV_ASSIGN_OR_RETURN(auto deliveries, SqliteAlertDeliveryRepository::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(
+      s.alerts, AlertNotifier::Create(std::move(a), std::move(source),
+                                      std::make_unique<HttpAlertPoster>(), std::move(deliveries)));
   s.alerts->Start();
   return absl::OkStatus();
 }

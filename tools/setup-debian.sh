@@ -21,6 +21,8 @@ PACKAGES=(
   python3-yaml
   # structured logs of the daemons (issue 13, common/log/): spdlog 1.10 on libfmt 9
   libspdlog-dev libfmt-dev
+  # the PostgreSQL store (issue 12, server/store/README.md): libpq, and the server its tests start
+  libpq-dev postgresql-15
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

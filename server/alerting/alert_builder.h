@@ -27,7 +27,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "provenance/v1/analysis.pb.h"
-#include "server/alerting/alert_delivery_log.h"
+#include "server/store/repo/alert_deliveries.h"
 
 namespace prov::server {
 

@@ -46,18 +46,17 @@ absl::Status ValidateAlertNotifierOptions(const AlertNotifierOptions& o) {
     return absl::InvalidArgumentError("min_severity: is required");
   }
   if (o.clock == nullptr) return absl::InvalidArgumentError("clock: is required");
-  if (o.db_path.empty()) return absl::InvalidArgumentError("db_path: is required");
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<AlertNotifier>> AlertNotifier::Create(
     AlertNotifierOptions options, std::unique_ptr<FlagSource> source,
-    std::unique_ptr<AlertPoster> poster) {
+    std::unique_ptr<AlertPoster> poster, std::unique_ptr<AlertDeliveryRepository> log) {
   PROV_RETURN_IF_ERROR(ValidateAlertNotifierOptions(options));
-  if (source == nullptr || poster == nullptr) {
-    return absl::InvalidArgumentError("alert notifier: source and poster are required");
+  if (source == nullptr || poster == nullptr || log == nullptr) {
+    return absl::InvalidArgumentError(
+        "alert notifier: source, poster and delivery repository are required");
   }
-  PROV_ASSIGN_OR_RETURN(auto log, AlertDeliveryLog::Open(options.db_path));
   std::shared_ptr<prometheus::Registry> own;
   if (options.registry == nullptr) {
     own = std::make_shared<prometheus::Registry>();
@@ -71,7 +70,7 @@ absl::StatusOr<std::unique_ptr<AlertNotifier>> AlertNotifier::Create(
 
 AlertNotifier::AlertNotifier(AlertNotifierOptions options, std::unique_ptr<FlagSource> source,
                              std::unique_ptr<AlertPoster> poster,
-                             std::unique_ptr<AlertDeliveryLog> log,
+                             std::unique_ptr<AlertDeliveryRepository> log,
                              std::shared_ptr<prometheus::Registry> own_registry)
     : options_(std::move(options)),
       source_(std::move(source)),

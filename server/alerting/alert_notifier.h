@@ -5,9 +5,11 @@
 //   o.alertmanager_urls = {"http://am-1:9093", "http://am-2:9093"};   // HA pair: post to each
 //   o.min_severity = provenance::v1::SEVERITY_HIGH;
 //   o.content = {.dashboard_url = "http://provd.example:8080", .runbook_url = "..."};
-//   o.db_path = data_dir + "/provd.db";  o.clock = &clock;  o.registry = registry.get();
+//   o.clock = &clock;  o.registry = registry.get();
+//   PROV_ASSIGN_OR_RETURN(auto deliveries, SqliteAlertDeliveryRepository::Open(db_path));
 //   PROV_ASSIGN_OR_RETURN(auto notifier, AlertNotifier::Create(
-//       o, NewEngineFlagSource(engine, o.min_severity), std::make_unique<HttpAlertPoster>()));
+//       o, NewEngineFlagSource(engine, o.min_severity), std::make_unique<HttpAlertPoster>(),
+//       std::move(deliveries)));
 //   notifier->Start();     // its own thread
 //   notifier->Stop();      // before the engine shuts down; idempotent
 //
@@ -28,13 +30,14 @@
 // Never lost: a failed POST (unreachable, timeout, 5xx) is retried with exponential backoff
 // (initial_backoff doubling up to max_backoff) per Alertmanager; firing alerts are re-derived
 // from the flags each round, and the resolutions still owed are derived from the
-// alert_deliveries table (alert_delivery_log.h), so a case closed while Alertmanager or provd
-// was down is still resolved after either comes back. A resolution counts as delivered once
-// every Alertmanager accepted it. HTTP 4xx is logged with the body, counted as rejected and not
-// retried (Alertmanager keeps the valid alerts of a batch; resending cannot fix the others).
-// Threads: Start() runs one thread that waits for flag changes (<= 250 ms at a time, so Stop()
-// returns within that plus one HTTP timeout) and posts. Without Start(), tests drive Poll()
-// with a fake clock. The state below is the thread's own; stats() may be read from any thread.
+// alert_deliveries table (an AlertDeliveryRepository, server/store/repo/alert_deliveries.h), so a
+// case closed while Alertmanager or provd was down is still resolved after either comes back. A
+// resolution counts as delivered once every Alertmanager accepted it. HTTP 4xx is logged with the
+// body, counted as rejected and not retried (Alertmanager keeps the valid alerts of a batch;
+// resending cannot fix the others). Threads: Start() runs one thread that waits for flag changes
+// (<= 250 ms at a time, so Stop() returns within that plus one HTTP timeout) and posts. Without
+// Start(), tests drive Poll() with a fake clock. The state below is the thread's own; stats() may
+// be read from any thread.
 #pragma once
 
 #include <map>
@@ -53,10 +56,10 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "server/alerting/alert_builder.h"
-#include "server/alerting/alert_delivery_log.h"
 #include "server/alerting/alert_metrics.h"
 #include "server/alerting/alert_poster.h"
 #include "server/alerting/flag_source.h"
+#include "server/store/repo/alert_deliveries.h"
 
 namespace prov::server {
 
@@ -70,7 +73,6 @@ struct AlertNotifierOptions {
   absl::Duration max_backoff = absl::ZeroDuration();  // zero: resend_interval
   size_t max_alerts_per_post = 500;
   AlertContent content;
-  std::string db_path;                       // provd.db (alert_deliveries)
   const Clock* clock = nullptr;              // required
   prometheus::Registry* registry = nullptr;  // null: metrics on a private registry
 };
@@ -87,9 +89,9 @@ struct AlertNotifierStats {
 
 class AlertNotifier {
  public:
-  static absl::StatusOr<std::unique_ptr<AlertNotifier>> Create(AlertNotifierOptions options,
-                                                               std::unique_ptr<FlagSource> source,
-                                                               std::unique_ptr<AlertPoster> poster);
+  static absl::StatusOr<std::unique_ptr<AlertNotifier>> Create(
+      AlertNotifierOptions options, std::unique_ptr<FlagSource> source,
+      std::unique_ptr<AlertPoster> poster, std::unique_ptr<AlertDeliveryRepository> deliveries);
   ~AlertNotifier();  // Stop()
 
   void Start();
@@ -124,7 +126,7 @@ class AlertNotifier {
   };
 
   AlertNotifier(AlertNotifierOptions options, std::unique_ptr<FlagSource> source,
-                std::unique_ptr<AlertPoster> poster, std::unique_ptr<AlertDeliveryLog> log,
+                std::unique_ptr<AlertPoster> poster, std::unique_ptr<AlertDeliveryRepository> log,
                 std::shared_ptr<prometheus::Registry> own_registry);
   absl::Status LoadTracked();
   void Run();
@@ -140,7 +142,7 @@ class AlertNotifier {
   const AlertNotifierOptions options_;
   std::unique_ptr<FlagSource> source_;
   std::unique_ptr<AlertPoster> poster_;
-  std::unique_ptr<AlertDeliveryLog> log_;
+  std::unique_ptr<AlertDeliveryRepository> log_;
   std::shared_ptr<prometheus::Registry> own_registry_;  // when none was given
   AlertMetrics metrics_;
 

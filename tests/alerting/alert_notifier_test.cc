@@ -6,6 +6,7 @@
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/sqlite/sqlite_alert_deliveries.h"
 #include "tests/alerting/fake_alerting.h"
 #include "tests/server/temp_dir.h"
 
@@ -49,13 +50,16 @@ class AlertNotifierTest : public ::testing::Test {
     o.initial_backoff = absl::Seconds(1);
     o.max_backoff = absl::Seconds(8);
     o.content = {.dashboard_url = "http://provd.example:8080/", .runbook_url = "http://rb"};
-    o.db_path = dir_.path() + "/provd.db";
     o.clock = &clock_;
     auto source = std::make_unique<testing::FakeFlagSource>(SEVERITY_HIGH);
     source_ = source.get();
     for (const auto& [id, f] : flags_) source_->Set(f);
+    auto deliveries = SqliteAlertDeliveryRepository::Open(dir_.path() + "/provd.db");
+    EXPECT_TRUE(deliveries.ok()) << deliveries.status();
+    if (!deliveries.ok()) return nullptr;
     auto n = AlertNotifier::Create(std::move(o), std::move(source),
-                                   std::make_unique<testing::FakeAlertPoster>(posts_));
+                                   std::make_unique<testing::FakeAlertPoster>(posts_),
+                                   *std::move(deliveries));
     EXPECT_TRUE(n.ok()) << n.status();
     return n.ok() ? *std::move(n) : nullptr;
   }
@@ -375,7 +379,6 @@ TEST_F(AlertNotifierTest, LargeFiringSetsGoInBatches) {
 TEST(AlertNotifierOptionsTest, BadOptionsNameTheOption) {
   FakeClock clock;
   AlertNotifierOptions o;
-  o.db_path = "/tmp/x.db";
   o.clock = &clock;
   EXPECT_THAT(std::string(ValidateAlertNotifierOptions(o).message()),
               ::testing::HasSubstr("alertmanager_urls"));

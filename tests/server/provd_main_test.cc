@@ -117,6 +117,20 @@ TEST(ProvdMainTest, BadFlagsExitTwoNamingTheFlag) {
       {{data, "--insecure", "--web-listen=127.0.0.1:0", "--web-tls-cert=/nonexistent/w.pem",
         "--web-tls-key=/nonexistent/w.key"},
        "--web-tls-cert: \"/nonexistent/w.pem\": "},
+      // Issue 12: --store is parsed; PostgreSQL is refused until every domain has its repository.
+      {{data, "--insecure",
+        "--store=postgresql://provd:pw@db1:5432,db2:5432/provd"
+        "?target_session_attrs=read-write"},
+       "--store: PostgreSQL (postgresql: user=provd password=*** dbname=provd host=db1,db2 "
+       "port=5432,5432 target_session_attrs=read-write) is not supported yet"},
+      {{data, "--insecure", "--store=postgresql://db1/provd?target_session_attrs=leader"},
+       "--store: store url: target_session_attrs \"leader\" is not one of"},
+      {{data, "--insecure", "--store=mysql://db1/provd"}, "--store: store url: unknown scheme"},
+      {{data, "--insecure", "--store=sqlite:/elsewhere"},
+       "--store: sqlite:/elsewhere is not --data-dir"},
+      // The same directory spelled differently is accepted: the next check fails instead.
+      {{data, "--insecure", "--store=sqlite:" + dir.path() + "/./", "--max-batch=0"},
+       "--max-batch: must be >= 1"},
   };
   for (const Case& c : cases) {
     Result r = RunProvd(c.args);

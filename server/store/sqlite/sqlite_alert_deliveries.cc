@@ -1,23 +1,23 @@
-#include "server/alerting/alert_delivery_log.h"
+#include "server/store/sqlite/sqlite_alert_deliveries.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 #include "server/store/schema.h"
 
 namespace prov::server {
 
-absl::StatusOr<std::unique_ptr<AlertDeliveryLog>> AlertDeliveryLog::Open(
+absl::StatusOr<std::unique_ptr<SqliteAlertDeliveryRepository>> SqliteAlertDeliveryRepository::Open(
     const std::string& db_path) {
   PROV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(db_path, SqliteDb::kReadWrite));
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=10000"));
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
   PROV_RETURN_IF_ERROR(MigrateSchema(*db));
-  return std::unique_ptr<AlertDeliveryLog>(new AlertDeliveryLog(std::move(db)));
+  return std::unique_ptr<SqliteAlertDeliveryRepository>(
+      new SqliteAlertDeliveryRepository(std::move(db)));
 }
 
-absl::StatusOr<std::vector<AlertDelivery>> AlertDeliveryLog::LoadFiring() {
+absl::StatusOr<std::vector<AlertDelivery>> SqliteAlertDeliveryRepository::LoadFiring() {
   PROV_ASSIGN_OR_RETURN(auto st,
                         db_->Prepare("SELECT flag_id, labels, starts_us, revision, updated_us FROM "
                                      "alert_deliveries WHERE state = 1 ORDER BY flag_id"));
@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<AlertDelivery>> AlertDeliveryLog::LoadFiring() {
   return out;
 }
 
-absl::Status AlertDeliveryLog::Put(const std::vector<AlertDelivery>& rows) {
+absl::Status SqliteAlertDeliveryRepository::Put(const std::vector<AlertDelivery>& rows) {
   if (rows.empty()) return absl::OkStatus();
   PROV_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   absl::Status status = [&]() -> absl::Status {
@@ -70,24 +70,11 @@ absl::Status AlertDeliveryLog::Put(const std::vector<AlertDelivery>& rows) {
     (void)db_->Exec("ROLLBACK");
     return status;
   }
-  return db_->Exec("COMMIT");
-}
-
-std::string LabelsToJson(const AlertLabels& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : labels) j[k] = v;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-absl::StatusOr<AlertLabels> LabelsFromJson(const std::string& json) {
-  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return absl::InvalidArgumentError("not a JSON object");
-  AlertLabels out;
-  for (const auto& [k, v] : j.items()) {
-    if (!v.is_string()) return absl::InvalidArgumentError(absl::StrCat("label ", k, ": not text"));
-    out[k] = v.get<std::string>();
-  }
-  return out;
+  // A failed COMMIT (SQLITE_BUSY, an I/O error) can leave the transaction open, and every later
+  // BEGIN IMMEDIATE would then fail: roll it back (harmless when SQLite already did).
+  absl::Status commit = db_->Exec("COMMIT");
+  if (!commit.ok()) (void)db_->Exec("ROLLBACK");
+  return commit;
 }
 
 }  // namespace prov::server

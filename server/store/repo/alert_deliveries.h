@@ -1,7 +1,10 @@
-// AlertDeliveryLog: what the alert notifier last told Alertmanager about each flag, in provd's
-// SQLite database (table `alert_deliveries`, server/store/SCHEMA.md).
+// AlertDeliveryRepository: what the alert notifier last told Alertmanager about each flag
+// (table `alert_deliveries`, server/store/SCHEMA.md), on either engine:
+// SqliteAlertDeliveryRepository (server/store/sqlite/) or PgAlertDeliveryRepository
+// (server/store/pg/). tests/store/alert_deliveries_conformance_test.cc holds both to the same
+// behaviour.
 //
-//   PROV_ASSIGN_OR_RETURN(auto log, AlertDeliveryLog::Open(data_dir + "/provd.db"));
+//   PROV_ASSIGN_OR_RETURN(auto log, SqliteAlertDeliveryRepository::Open(data_dir + "/provd.db"));
 //   PROV_ASSIGN_OR_RETURN(auto firing, log->LoadFiring());      // at start-up
 //   PROV_RETURN_IF_ERROR(log->Put({row, ...}));                 // ONE transaction per call
 //
@@ -12,18 +15,16 @@
 // or Alertmanager was down when the case was closed. A row is written as kFiring BEFORE the
 // first post of a label set (so a crash after the post cannot forget it) and becomes kResolved
 // once every configured Alertmanager accepted the resolution.
-// Thread-compatible: one thread (the notifier's) uses it, on its own read-write connection.
+// Thread-compatible: one thread (the notifier's) uses a repository, on its own connection.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/store/sqlite.h"
 
 namespace prov::server {
 
@@ -39,18 +40,14 @@ struct AlertDelivery {
   int64_t updated_us = 0;  // when this row was written (notifier clock)
 };
 
-class AlertDeliveryLog {
+class AlertDeliveryRepository {
  public:
-  static absl::StatusOr<std::unique_ptr<AlertDeliveryLog>> Open(const std::string& db_path);
-
-  // Rows in state kFiring (alerts Alertmanager may hold as firing).
-  absl::StatusOr<std::vector<AlertDelivery>> LoadFiring();
-  // Upserts by flag_id, all in one transaction.
-  absl::Status Put(const std::vector<AlertDelivery>& rows);
-
- private:
-  explicit AlertDeliveryLog(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
-  std::unique_ptr<SqliteDb> db_;
+  virtual ~AlertDeliveryRepository() = default;
+  // Rows in state kFiring (alerts Alertmanager may hold as firing), by flag_id in byte order.
+  // DATA_LOSS naming the flag when a row's labels are not a JSON object of strings.
+  virtual absl::StatusOr<std::vector<AlertDelivery>> LoadFiring() = 0;
+  // Upserts by flag_id, all in one transaction (all rows or none).
+  virtual absl::Status Put(const std::vector<AlertDelivery>& rows) = 0;
 };
 
 // Labels as a compact JSON object and back (INVALID_ARGUMENT for anything else).

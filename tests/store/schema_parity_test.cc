@@ -1,0 +1,117 @@
+// The two migration lists cannot drift: every table both engines have is created with the same
+// columns, in the same order, with the same NOT NULL constraints and primary key, and
+// corresponding types (SQLite INTEGER = PostgreSQL bigint only: a 32-bit integer column would
+// overflow on values SQLite takes; TEXT = text, REAL = double precision, BLOB = bytea). Every
+// PostgreSQL text column is COLLATE "C" (byte order, as SQLite's BINARY; the test server's
+// --locale=C would hide a missing COLLATE from an ordering test). A slice that moves a domain to
+// PostgreSQL adds its tables here.
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/store/pg/pg_conn.h"
+#include "server/store/pg/pg_schema.h"
+#include "server/store/schema.h"
+#include "server/store/sqlite.h"
+#include "tests/server/temp_dir.h"
+#include "tests/store/pg_server.h"
+
+namespace prov::server {
+namespace {
+
+const char* const kSharedTables[] = {"alert_deliveries"};
+
+struct Column {
+  std::string name;
+  std::string type;  // normalised: integer, text, real, blob
+  bool not_null = false;
+  bool primary_key = false;
+  bool operator==(const Column&) const = default;
+};
+
+void PrintTo(const Column& c, std::ostream* os) {
+  *os << c.name << " " << c.type << (c.not_null ? " NOT NULL" : "") << (c.primary_key ? " PK" : "");
+}
+
+std::string FromSqlite(std::string type) {
+  type = absl::AsciiStrToLower(type);
+  return type;  // integer, text, real, blob as declared
+}
+
+std::string FromPg(const std::string& type) {
+  if (type == "bigint") return "integer";
+  if (type == "integer") return "int32";  // never matches SQLite's 64-bit INTEGER
+  if (type == "smallint") return "int16";
+  if (type == "text") return "text";
+  if (type == "double precision") return "real";
+  if (type == "bytea") return "blob";
+  return "unmapped:" + type;
+}
+
+TEST(SchemaParityTest, SharedTablesMatchOnBothEngines) {
+  PROV_PG_SERVER_OR_SKIP(pg);
+  auto conninfo = pg->FreshDatabase();
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  auto conn =
+      PgConn::Connect(*conninfo, {.application_name = "prov-test", .search_path = kPgSchema});
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(MigratePgSchema(**conn).ok());
+  testing::TempDir dir;
+  auto db = SqliteDb::Open(dir.path() + "/provd.db", SqliteDb::kReadWrite);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE(MigrateSchema(**db).ok());
+
+  for (const char* table : kSharedTables) {
+    std::vector<Column> sqlite;
+    auto info = (*db)->Prepare(absl::StrCat("PRAGMA table_info(", table, ")"));
+    ASSERT_TRUE(info.ok()) << info.status();
+    while (*(*info)->Step()) {
+      // A PRIMARY KEY column of a WITHOUT ROWID table is NOT NULL even when not declared so.
+      const bool pk = (*info)->ColumnInt64(5) != 0;
+      sqlite.push_back({(*info)->ColumnText(1), FromSqlite((*info)->ColumnText(2)),
+                        (*info)->ColumnInt64(3) != 0 || pk, pk});
+    }
+    std::vector<Column> postgres;
+    auto cols = (*conn)->Query(
+        "SELECT c.column_name, c.data_type, c.is_nullable = 'NO', EXISTS (SELECT 1 FROM "
+        "information_schema.table_constraints t JOIN information_schema.key_column_usage k USING "
+        "(constraint_schema, constraint_name) WHERE t.constraint_type = 'PRIMARY KEY' AND "
+        "t.table_schema = c.table_schema AND t.table_name = c.table_name AND k.column_name = "
+        "c.column_name) FROM information_schema.columns c WHERE c.table_schema = $1 AND "
+        "c.table_name = $2 ORDER BY c.ordinal_position",
+        {kPgSchema, table});
+    ASSERT_TRUE(cols.ok()) << cols.status();
+    for (int i = 0; i < cols->rows(); ++i) {
+      postgres.push_back({cols->Text(i, 0), FromPg(cols->Text(i, 1)), cols->Text(i, 2) == "t",
+                          cols->Text(i, 3) == "t"});
+    }
+    ASSERT_FALSE(sqlite.empty()) << table << " is missing on SQLite";
+    EXPECT_EQ(sqlite, postgres) << table;
+  }
+}
+
+TEST(SchemaParityTest, EveryPostgresTextColumnIsByteOrdered) {
+  PROV_PG_SERVER_OR_SKIP(pg);
+  auto conninfo = pg->FreshDatabase();
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  auto conn =
+      PgConn::Connect(*conninfo, {.application_name = "prov-test", .search_path = kPgSchema});
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  ASSERT_TRUE(MigratePgSchema(**conn).ok());
+  auto cols = (*conn)->Query(
+      "SELECT table_name || '.' || column_name, COALESCE(collation_name, '(default)') FROM "
+      "information_schema.columns WHERE table_schema = $1 AND data_type IN ('text', 'character "
+      "varying', 'character') ORDER BY 1",
+      {kPgSchema});
+  ASSERT_TRUE(cols.ok()) << cols.status();
+  ASSERT_GT(cols->rows(), 0);
+  for (int i = 0; i < cols->rows(); ++i) {
+    EXPECT_EQ(cols->Text(i, 1), "C") << cols->Text(i, 0) << " is not COLLATE \"C\"";
+  }
+}
+
+}  // namespace
+}  // namespace prov::server
