@@ -40,7 +40,11 @@ const World& TheWorld() {
         w->config, {{.node_id = "n1",
                      .responder = "10.0.0.9:7700",
                      .spki_der = std::string(91, 'k'),
-                     .datacenter = "dc1"}}));
+                     .datacenter = "dc1",
+                     .region = "",
+                     .accepted_keys = {},
+                     .known_keys = {},
+                     .revoked = false}}));
     return w;
   }();
   return *world;
