@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# The sanitizer stages of the test run (tools/test.sh calls this after the release stage when
-# PROV_SANITIZERS=1; not in CI yet, docs/ci.md "Status"):
-#   1. `asan` preset: one clang-14 build (-O1 -gline-tables-only, test sources -O0, lld,
-#      -DPROV_WERROR=ON) that serves
-#      three purposes: ASan+UBSan for the whole test suite, -Werror=thread-safety so every
-#      ABSL_GUARDED_BY annotation is checked by the compiler, and the libFuzzer targets
-#      (fuzzer-no-link instrumentation is harmless to the tests), which tools/fuzz/run.sh then runs
-#      PROV_FUZZ_SECONDS each (default 10; 0 skips the fuzzing, not the build).
-#   2. `tsan` preset: clang-14, ThreadSanitizer (-O1 -gline-tables-only, -DPROV_WERROR=ON), the
-#      whole test suite; Debian's
-#      absl::Mutex is annotated for tsan by tests/tsan/absl_mutex_tsan.cc, what remains of the
-#      uninstrumented libraries is suppressed, narrowly and with reasons, in tests/tsan/tsan.supp.
-# Extra arguments go to both ctest runs (tools/test.sh -L unit). Prints each stage's wall time.
-#   tools/ci-sanitizers.sh              # both stages, every test
-#   tools/ci-sanitizers.sh -L unit      # both stages, unit tests only
+# The sanitizer stages of the test run; tools/test.sh calls this after the release stage with
+# PROV_SANITIZERS (a comma-separated list, default "asan"; CI runs "asan"; docs/ci.md):
+#   asan: the `asan` preset, one clang-14 build (-O1 -gline-tables-only, the tests' own sources
+#         -O0, lld, -DPROV_WERROR=ON) that serves three purposes: ASan+UBSan for the whole test
+#         suite, -Werror=thread-safety so every ABSL_GUARDED_BY annotation is checked by the
+#         compiler, and the libFuzzer targets (fuzzer-no-link instrumentation is harmless to the
+#         tests), which tools/fuzz/run.sh then runs PROV_FUZZ_SECONDS each (default 10; 0 skips
+#         the fuzzing, not the build).
+#   tsan: the `tsan` preset, clang-14 with ThreadSanitizer (the same flags otherwise), the whole
+#         test suite; Debian's absl::Mutex is annotated for tsan by tests/tsan/absl_mutex_tsan.cc,
+#         what remains of the uninstrumented libraries is suppressed, narrowly and with reasons,
+#         in tests/tsan/tsan.supp. Not in CI yet (docs/ci.md, "Status").
+# Extra arguments go to every ctest run (tools/test.sh -L unit). Prints each stage's wall time.
+#   tools/ci-sanitizers.sh                              # the asan stage, every test
+#   PROV_SANITIZERS=asan,tsan tools/ci-sanitizers.sh    # both
+#   PROV_SANITIZERS=tsan tools/ci-sanitizers.sh -L unit # tsan, unit tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -35,18 +36,23 @@ stage() {  # stage NAME COMMAND...: runs COMMAND, prints its wall time, keeps it
 ctest_args=(-LE packaging "$@")
 
 failed=0
+sanitizers=${PROV_SANITIZERS:-asan}
+wanted=",$sanitizers,"
+for s in ${sanitizers//,/ }; do
+  case $s in asan | tsan) ;; *) echo "ci-sanitizers: unknown stage '$s' in PROV_SANITIZERS (asan, tsan)" >&2; exit 2 ;; esac
+done
 # ASan: abort at the first error with a stack; LSan on (the default). UBSan: -fno-sanitize-recover
 # already makes every finding fatal; print its stack.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/asan/lsan.supp:print_suppressions=0
-if stage "asan+ubsan, thread-safety and fuzz targets: build" bash -c \
+if [[ $wanted == *,asan,* ]] && stage "asan+ubsan, thread-safety and fuzz targets: build" bash -c \
   "cmake --preset asan ${launcher[*]} >/dev/null && cmake --build --preset asan -j$jobs"; then
   stage "asan+ubsan: tests" ctest --preset asan "${ctest_args[@]}" || failed=1
   if [ "${PROV_FUZZ_SECONDS:-10}" -gt 0 ]; then
     stage "fuzz: run" env PROV_FUZZ_PRESET=asan tools/fuzz/run.sh "${PROV_FUZZ_SECONDS:-10}" || failed=1
   fi
-else
+elif [[ $wanted == *,asan,* ]]; then
   failed=1
 fi
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
@@ -55,10 +61,10 @@ unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 # inside Debian's uninstrumented gRPC/Abseil/protobuf (a memcpy or free they call) is not judged;
 # every access by project code still is.
 export TSAN_OPTIONS="suppressions=$root/tests/tsan/tsan.supp:halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1"
-if stage "tsan: build" bash -c \
+if [[ $wanted == *,tsan,* ]] && stage "tsan: build" bash -c \
   "cmake --preset tsan ${launcher[*]} >/dev/null && cmake --build --preset tsan -j$jobs"; then
   stage "tsan: tests" ctest --preset tsan "${ctest_args[@]}" || failed=1
-else
+elif [[ $wanted == *,tsan,* ]]; then
   failed=1
 fi
 exit $failed

@@ -272,8 +272,10 @@ TEST_F(PgConnTest, SessionSettingsHaveDefaultsTheConnectionStringOverrides) {
   EXPECT_EQ(r->Text(0, 1), "3s");
   EXPECT_EQ(r->Text(0, 2), "1min");  // the default statement_timeout still applies
   bool found_timeout = false;
-  for (PQconninfoOption* o = PQconninfo((*mine)->raw()); o != nullptr && o->keyword != nullptr;
-       ++o) {
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfo((*mine)->raw()),
+                                                                       &PQconninfoFree);
+  ASSERT_NE(options, nullptr);
+  for (PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
     if (std::string(o->keyword) == "connect_timeout") {
       EXPECT_STREQ(o->val, "7");
       found_timeout = true;
