@@ -5,6 +5,7 @@
 // PostgreSQL text column is COLLATE "C" (byte order, as SQLite's BINARY; the test server's
 // --locale=C would hide a missing COLLATE from an ordering test). A slice that moves a domain to
 // PostgreSQL adds its tables here.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,14 +52,24 @@ std::string FromPg(const std::string& type) {
   return "unmapped:" + type;
 }
 
-TEST(SchemaParityTest, SharedTablesMatchOnBothEngines) {
-  PROV_PG_SERVER_OR_SKIP(pg);
+// A fresh PostgreSQL database with provd's schema; null (with a failure recorded) otherwise.
+std::unique_ptr<PgConn> MigratedPg(::prov::testing::PgServer* pg) {
   auto conninfo = pg->FreshDatabase();
-  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  EXPECT_TRUE(conninfo.ok()) << conninfo.status();
+  if (!conninfo.ok()) return nullptr;
   auto conn =
       PgConn::Connect(*conninfo, {.application_name = "prov-test", .search_path = kPgSchema});
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  ASSERT_TRUE(MigratePgSchema(**conn).ok());
+  EXPECT_TRUE(conn.ok()) << conn.status();
+  if (!conn.ok()) return nullptr;
+  absl::Status migrated = MigratePgSchema(**conn);
+  EXPECT_TRUE(migrated.ok()) << migrated;
+  return migrated.ok() ? *std::move(conn) : nullptr;
+}
+
+TEST(SchemaParityTest, SharedTablesMatchOnBothEngines) {
+  PROV_PG_SERVER_OR_SKIP(pg);
+  std::unique_ptr<PgConn> conn = MigratedPg(pg);
+  ASSERT_NE(conn, nullptr);
   testing::TempDir dir;
   auto db = SqliteDb::Open(dir.path() + "/provd.db", SqliteDb::kReadWrite);
   ASSERT_TRUE(db.ok()) << db.status();
@@ -75,7 +86,7 @@ TEST(SchemaParityTest, SharedTablesMatchOnBothEngines) {
                         (*info)->ColumnInt64(3) != 0 || pk, pk});
     }
     std::vector<Column> postgres;
-    auto cols = (*conn)->Query(
+    auto cols = conn->Query(
         "SELECT c.column_name, c.data_type, c.is_nullable = 'NO', EXISTS (SELECT 1 FROM "
         "information_schema.table_constraints t JOIN information_schema.key_column_usage k USING "
         "(constraint_schema, constraint_name) WHERE t.constraint_type = 'PRIMARY KEY' AND "
@@ -95,13 +106,9 @@ TEST(SchemaParityTest, SharedTablesMatchOnBothEngines) {
 
 TEST(SchemaParityTest, EveryPostgresTextColumnIsByteOrdered) {
   PROV_PG_SERVER_OR_SKIP(pg);
-  auto conninfo = pg->FreshDatabase();
-  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
-  auto conn =
-      PgConn::Connect(*conninfo, {.application_name = "prov-test", .search_path = kPgSchema});
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  ASSERT_TRUE(MigratePgSchema(**conn).ok());
-  auto cols = (*conn)->Query(
+  std::unique_ptr<PgConn> conn = MigratedPg(pg);
+  ASSERT_NE(conn, nullptr);
+  auto cols = conn->Query(
       "SELECT table_name || '.' || column_name, COALESCE(collation_name, '(default)') FROM "
       "information_schema.columns WHERE table_schema = $1 AND data_type IN ('text', 'character "
       "varying', 'character') ORDER BY 1",
