@@ -10,24 +10,41 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "kubelet/podresources/v1/api.grpc.pb.h"
 
 namespace prov::agent {
 namespace {
 
+// The test thread sets the answer, the server's thread reads it: under a lock, because the RPC
+// that orders them in time passes through gRPC's uninstrumented core, where tsan cannot see it.
 class FakeKubelet final : public v1::PodResourcesLister::Service {
  public:
   grpc::Status List(grpc::ServerContext*, const v1::ListPodResourcesRequest*,
                     v1::ListPodResourcesResponse* response) override {
-    ++calls;
-    if (!fail.empty()) return grpc::Status(grpc::StatusCode::INTERNAL, fail);
-    *response = answer;
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    if (!fail_.empty()) return grpc::Status(grpc::StatusCode::INTERNAL, fail_);
+    *response = answer_;
     return grpc::Status::OK;
   }
-  v1::ListPodResourcesResponse answer;
-  std::string fail;
-  int calls = 0;
+  void AddPod(const std::string& ns, const std::string& name, const std::string& container,
+              const std::string& resource, std::initializer_list<std::string> ids);
+  void Fail(std::string why) {
+    absl::MutexLock lock(&mu_);
+    fail_ = std::move(why);
+  }
+  int calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  v1::ListPodResourcesResponse answer_ ABSL_GUARDED_BY(mu_);
+  std::string fail_ ABSL_GUARDED_BY(mu_);
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 void AddPod(v1::ListPodResourcesResponse* r, const std::string& ns, const std::string& name,
@@ -41,6 +58,13 @@ void AddPod(v1::ListPodResourcesResponse* r, const std::string& ns, const std::s
   auto* d = c->add_devices();
   d->set_resource_name(resource);
   for (const std::string& id : ids) d->add_device_ids(id);
+}
+
+void FakeKubelet::AddPod(const std::string& ns, const std::string& name,
+                         const std::string& container, const std::string& resource,
+                         std::initializer_list<std::string> ids) {
+  absl::MutexLock lock(&mu_);
+  prov::agent::AddPod(&answer_, ns, name, container, resource, ids);
 }
 
 class PodResourcesTest : public ::testing::Test {
@@ -66,13 +90,14 @@ class PodResourcesTest : public ::testing::Test {
 };
 
 TEST_F(PodResourcesTest, ListsWhichPodHoldsWhichDevice) {
-  AddPod(&kubelet_.answer, "ml", "train-0", "trainer", "nvidia.com/gpu",
-         {"GPU-11111111-2222-3333-4444-555555555555", "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"});
-  AddPod(&kubelet_.answer, "infer", "vllm-0", "server", "amd.com/gpu", {"0000:C1:00.0"});
+  kubelet_.AddPod(
+      "ml", "train-0", "trainer", "nvidia.com/gpu",
+      {"GPU-11111111-2222-3333-4444-555555555555", "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"});
+  kubelet_.AddPod("infer", "vllm-0", "server", "amd.com/gpu", {"0000:C1:00.0"});
   auto client = PodResourcesClient(socket_, absl::Seconds(2));
   absl::StatusOr<DeviceOwnerIndex> owners = client->List();
   ASSERT_TRUE(owners.ok()) << owners.status();
-  EXPECT_EQ(kubelet_.calls, 1);
+  EXPECT_EQ(kubelet_.calls(), 1);
   EXPECT_EQ(owners->size(), 3u);
   const DeviceOwner* o = owners->Find("GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
   ASSERT_NE(o, nullptr);
@@ -90,7 +115,7 @@ TEST_F(PodResourcesTest, ListsWhichPodHoldsWhichDevice) {
 }
 
 TEST_F(PodResourcesTest, KubeletErrorsAndAMissingSocketNameTheSocket) {
-  kubelet_.fail = "pod resources endpoint disabled";
+  kubelet_.Fail("pod resources endpoint disabled");
   auto client = PodResourcesClient(socket_, absl::Seconds(2));
   absl::StatusOr<DeviceOwnerIndex> owners = client->List();
   ASSERT_FALSE(owners.ok());
