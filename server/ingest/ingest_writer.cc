@@ -56,6 +56,7 @@ void IngestWriter::Run() {
     for (auto& stream : resumed) stream->OnQueueSpace();
     metrics_.queue_depth.Set(static_cast<double>(queue_.depth()));
     metrics_.queue_bytes.Set(static_cast<double>(queue_.bytes()));
+    DropAfterFailedCommit(batch);
     if (!batch.empty()) {
       CommitBatch(batch);
       queue_.Recycle(batch);  // the reactors parse into these messages again
@@ -132,6 +133,19 @@ void IngestWriter::HandNodeRefusals() {
   std::vector<NodeRefusalNote> refusals = queue_.TakeNodeRefusals();
   if (refusals.empty() || !options_.on_node_refusals) return;
   options_.on_node_refusals(std::move(refusals));
+}
+
+void IngestWriter::DropAfterFailedCommit(std::vector<IngestItem>& batch) {
+  auto failed = [](const IngestItem& item) {
+    return item.stream != nullptr && item.stream->commit_failed();
+  };
+  auto first = std::stable_partition(batch.begin(), batch.end(),
+                                     [&](const IngestItem& item) { return !failed(item); });
+  for (auto it = first; it != batch.end(); ++it) it->stream->OnCommitFailed(1);
+  if (first != batch.end()) {
+    metrics_.reports_dropped_after_failure.Increment(static_cast<double>(batch.end() - first));
+  }
+  batch.erase(first, batch.end());
 }
 
 void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {

@@ -80,6 +80,9 @@ class IngestWriter {
   void Join();
 
   // One batch, synchronously (the loop body; tests may call it without a thread).
+  // Removes the reports of streams whose earlier commit failed (ReportStream::commit_failed)
+  // from `batch`, releasing their queue slots; they are neither stored nor acked.
+  void DropAfterFailedCommit(std::vector<IngestItem>& batch);
   void CommitBatch(std::vector<IngestItem>& batch);
 
  private:

@@ -179,6 +179,7 @@ void ReportStream::OnCommitted(
 }
 
 void ReportStream::OnCommitFailed(int reports) {
+  commit_failed_.store(true, std::memory_order_release);
   absl::MutexLock lock(&mu_);
   in_queue_ -= reports;
   if (finished_) return;

@@ -40,6 +40,7 @@
 // cannot deadlock. Lock order: ReportStream::mu_ before ReportQueue::mu_.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -106,6 +107,12 @@ class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // The batch failed: nothing is acked; the stream is finished UNAVAILABLE so the agent
   // reconnects and resends.
   void OnCommitFailed(int reports);
+  // True once a commit of this stream's reports failed. Its reports still in the queue must not
+  // be stored: they come after the failed ones, and storing them would move the (node, boot)
+  // high-water mark past reports the agent still holds, so their resends would be acked as
+  // duplicates and never stored. The writer drops them (IngestWriter::DropAfterFailedCommit);
+  // the agent resends them all, in order, on its next stream. Any thread.
+  bool commit_failed() const { return commit_failed_.load(std::memory_order_acquire); }
   // The parked item is in the queue now: start the next read.
   void OnQueueSpace();
   // Ends the stream now with `status` (a revoked node); reports already queued are still
@@ -152,6 +159,7 @@ class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // too many rejections waiting to be written
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> commit_failed_{false};
   bool broken_ ABSL_GUARDED_BY(mu_) = false;        // cancelled or a write failed
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;     // OnCancel: the peer left
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;  // an ack write ended undelivered

@@ -57,6 +57,10 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
       reports_duplicate(MakeCounter(*registry_, "prov_reports_duplicate_total",
                                     "Resent agent reports acknowledged without storing them "
                                     "again (seq at or below the node's high-water mark).")),
+      reports_dropped_after_failure(MakeCounter(
+          *registry_, "prov_reports_dropped_after_failure_total",
+          "Queued agent reports not stored because an earlier commit of their stream failed: "
+          "storing them would pass the failed ones, which the agent resends in order.")),
       streams(MakeGauge(*registry_, "prov_ingest_streams", "Agent report streams open now.")),
       queue_depth(MakeGauge(*registry_, "prov_ingest_queue_depth",
                             "Validated reports waiting for the ingest writer.")),

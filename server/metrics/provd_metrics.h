@@ -14,6 +14,8 @@
 //   prov_reports_rejected_total{field}     reports rejected, by offending field ("frame": did not
 //                                          parse or too large; "seq": implausible seq jump)
 //   prov_reports_duplicate_total           resent reports acknowledged without storing again
+//   prov_reports_dropped_after_failure_total  queued reports of a stream whose commit failed,
+//                                          dropped unacked (the agent resends them in order)
 //   prov_ingest_streams                    open agent streams
 //   prov_ingest_queue_depth                reports waiting for the writer
 //   prov_ingest_queue_capacity             the queue's bound (--queue-capacity)
@@ -96,6 +98,7 @@ class ProvdMetrics {
  public:
   prometheus::Counter& reports_ingested;
   prometheus::Counter& reports_duplicate;
+  prometheus::Counter& reports_dropped_after_failure;
   prometheus::Gauge& streams;
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& queue_capacity;

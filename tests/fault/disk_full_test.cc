@@ -154,10 +154,13 @@ TEST(DiskFullTest, CommitsFailNothingAckedAndIngestResumesWhenSpaceReturns) {
   }
   std::printf(
       "disk full test: %lld of %lld reports stored when the disk filled (%lld bytes of filler), "
-      "%.0f disk_full commit failures in all, %lld reports spooled at the agents meanwhile\n",
+      "%.0f disk_full commit failures in all, %lld reports spooled at the agents meanwhile, "
+      "%.0f queued reports dropped after their stream's commit failed\n",
       static_cast<long long>(stored_when_full), static_cast<long long>(total),
       static_cast<long long>(filled), DiskFullFailures(metrics_port),
-      static_cast<long long>(spooled));
+      static_cast<long long>(spooled),
+      testing::ScrapeMetric(metrics_port, "prov_reports_dropped_after_failure_total", "")
+          .value_or(-1));
   provd.Kill(SIGTERM);
   EXPECT_TRUE(provd.Wait(std::chrono::seconds(30)).has_value());
   std::printf("provd's stderr:\n%s", provd.log().c_str());
