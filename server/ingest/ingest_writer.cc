@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
-#include "server/ingest/report_stream.h"
+#include "server/ingest/ingest_stream.h"
 
 namespace prov::server {
 
@@ -29,8 +29,9 @@ std::vector<ReportObservation> TakeObservations(const std::vector<IngestItem>& b
   return observations;
 }
 
-IngestWriter::IngestWriter(ReportQueue& queue, Store& store, const AcceleratorCatalog& catalog,
-                           ProvdMetrics& metrics, const Clock& clock, WriterOptions options)
+IngestWriter::IngestWriter(ReportQueue& queue, IngestRepository& store,
+                           const AcceleratorCatalog& catalog, ProvdMetrics& metrics,
+                           const Clock& clock, WriterOptions options)
     : queue_(queue),
       store_(store),
       catalog_(catalog),
@@ -50,7 +51,7 @@ void IngestWriter::Join() {
 
 void IngestWriter::Run() {
   while (true) {
-    std::vector<std::shared_ptr<ReportStream>> resumed;
+    std::vector<std::shared_ptr<IngestStream>> resumed;
     std::vector<IngestItem> batch =
         queue_.PopBatch(options_.max_batch, options_.max_batch_delay, &resumed);
     for (auto& stream : resumed) stream->OnQueueSpace();
@@ -180,7 +181,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
   // list sorted by (stream, boot), then folded: no per-stream maps or string copies; the boot ids
   // are views into the batch's reports, which outlive the OnCommitted calls.
   struct Entry {
-    ReportStream* stream;
+    IngestStream* stream;
     absl::string_view boot_id;
     uint64_t seq;  // the (node, boot) high-water mark after the commit
     bool has_seq;  // false: the commit failed or reported no mark for it (nothing to ack)
@@ -205,7 +206,7 @@ void IngestWriter::CommitBatch(std::vector<IngestItem>& batch) {
     entries.push_back({item.stream.get(), boot_id, seq, has_seq, &item, why});
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    if (a.stream != b.stream) return std::less<const ReportStream*>()(a.stream, b.stream);
+    if (a.stream != b.stream) return std::less<const IngestStream*>()(a.stream, b.stream);
     return a.boot_id < b.boot_id;
   });
 

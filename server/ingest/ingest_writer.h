@@ -7,21 +7,22 @@
 //   queue.Close(); writer.Join();   // drains and commits everything queued, then returns
 //
 // Loop: PopBatch (up to max_batch reports, or whatever arrived within max_batch_delay) -> resume
-// streams whose parked reports moved into the queue -> ledger usage per report (already computed
-// by the reactor, else here, for the claimed interval) -> Store::Commit in ONE transaction, which
-// rescales each stored report's usage to the time that actually elapsed (ledger/credit.h) -> the
-// on_committed observer (the analysis engine) sees that credited usage -> per stream, one
+// streams whose parked reports moved into the queue -> drop the reports of streams whose earlier
+// commit failed (DropAfterFailedCommit) -> ledger usage per report (already computed by the
+// reactor, else here, for the claimed interval) -> IngestRepository::Commit (server/store/repo/
+// ingest.h; the SQLite Store in provd) in ONE transaction, which rescales each stored report's
+// usage to the time that actually elapsed (ledger/credit.h) -> the on_committed observer (the
+// analysis engine) sees that credited usage -> per stream (IngestStream, ingest_stream.h), one
 // OnCommitted() with the highest committed seq per (node, boot) (duplicates are acked with the
 // stored high-water mark; a report the store refused, an implausible seq jump, goes back to its
 // stream as a Rejection and is never acked). Rejections noted by the reactors
 // (ReportQueue::TakeRejections) are recorded on the nodes' rows after each round
-// (Store::RecordRejections) and sent on as NodeEvents (on_node_events). A failed commit acks
-// nothing: the involved streams are finished UNAVAILABLE and the agents resend from their spools;
-// it is counted in prov_commit_failures_total{reason} (disk_full for SQLITE_FULL) and said on
-// stderr (rate limited), and the next batch simply tries again, so ingest resumes by itself once
-// the cause (e.g. a full disk) is gone. Commit latency
-// (steady clock, a duration only), batch size and the ledger's credit figures (prov_ledger_*) go to
-// the metrics.
+// (IngestRepository::RecordRejections) and sent on as NodeEvents (on_node_events). A failed commit
+// acks nothing: the involved streams are finished UNAVAILABLE and the agents resend from their
+// spools; it is counted in prov_commit_failures_total{reason} (disk_full for SQLITE_FULL) and said
+// on stderr (rate limited), and the next batch simply tries again, so ingest resumes by itself
+// once the cause (e.g. a full disk) is gone. Commit latency (steady clock, a duration only), batch
+// size and the ledger's credit figures (prov_ledger_*) go to the metrics.
 //
 // Thread-safety: Start/Join from one owner thread; everything else runs on the writer thread.
 #pragma once
@@ -38,7 +39,7 @@
 #include "server/ingest/report_queue.h"
 #include "server/ledger/usage.h"
 #include "server/metrics/provd_metrics.h"
-#include "server/store/store.h"
+#include "server/store/repo/ingest.h"
 
 namespace prov::server {
 
@@ -71,7 +72,7 @@ struct WriterOptions {
 
 class IngestWriter {
  public:
-  IngestWriter(ReportQueue& queue, Store& store, const AcceleratorCatalog& catalog,
+  IngestWriter(ReportQueue& queue, IngestRepository& store, const AcceleratorCatalog& catalog,
                ProvdMetrics& metrics, const Clock& clock, WriterOptions options);
   ~IngestWriter();  // joins
 
@@ -95,7 +96,7 @@ class IngestWriter {
   void LogCommitRecovered();
 
   ReportQueue& queue_;
-  Store& store_;
+  IngestRepository& store_;  // the SQLite Store in provd; a faulty one in tests
   const AcceleratorCatalog& catalog_;
   ProvdMetrics& metrics_;
   const Clock& clock_;

@@ -25,7 +25,7 @@ bool ReportQueue::PushOrPark(IngestItem item) {
 }
 
 std::vector<IngestItem> ReportQueue::PopBatch(size_t max_batch, absl::Duration max_delay,
-                                              std::vector<std::shared_ptr<ReportStream>>* resumed) {
+                                              std::vector<std::shared_ptr<IngestStream>>* resumed) {
   max_batch = std::max<size_t>(max_batch, 1);
   absl::MutexLock lock(&mu_);
   auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -4,7 +4,7 @@
 //   // reactor (never blocks):
 //   if (!queue.PushOrPark(std::move(item))) { /* parked: do not StartRead until resumed */ }
 //   // writer thread:
-//   std::vector<std::shared_ptr<ReportStream>> resumed;
+//   std::vector<std::shared_ptr<IngestStream>> resumed;
 //   std::vector<IngestItem> batch = queue.PopBatch(4096, absl::Milliseconds(5), &resumed);
 //   for (auto& s : resumed) s->OnQueueSpace();   // each parked item is in the queue now
 //
@@ -48,7 +48,7 @@
 
 namespace prov::server {
 
-class ReportStream;
+class IngestStream;
 
 // The rejections of one node since the writer last took them.
 struct RejectionNote {
@@ -70,7 +70,7 @@ struct NodeRefusalNote {
 
 struct IngestItem {
   provenance::v1::NodeReport report;
-  std::shared_ptr<ReportStream> stream;  // where the ack goes; null in tests without streams
+  std::shared_ptr<IngestStream> stream;  // where the ack goes (a ReportStream); may be null
   size_t size_bytes = 0;
   // ComputeUsage(report), computed on the reactor's thread so the single writer does less;
   // nullopt: the writer computes it.
@@ -92,7 +92,7 @@ class ReportQueue {
   // max_delay (real time) for max_batch items. Returns at most max_batch items; an empty result
   // means closed and drained. Streams whose parked items moved into the queue go to *resumed.
   std::vector<IngestItem> PopBatch(size_t max_batch, absl::Duration max_delay,
-                                   std::vector<std::shared_ptr<ReportStream>>* resumed);
+                                   std::vector<std::shared_ptr<IngestStream>>* resumed);
 
   // Wakes the writer; PopBatch returns what is left, then an empty batch.
   void Close();

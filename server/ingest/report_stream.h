@@ -58,6 +58,7 @@
 #include "grpcpp/grpcpp.h"
 #include "provenance/v1/agent_gateway.grpc.pb.h"
 #include "server/ingest/frame_parser.h"
+#include "server/ingest/ingest_stream.h"
 #include "server/ingest/open_streams.h"
 #include "server/ingest/report_queue.h"
 #include "server/ingest/report_validator.h"
@@ -92,29 +93,20 @@ struct StreamBinding {
 };
 
 class ReportStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                           public IngestStream,
                            public std::enable_shared_from_this<ReportStream> {
  public:
   // Creates a stream, starts its first read, and returns the reactor for gRPC.
   static ReportStream* Create(const StreamDeps& deps, StreamBinding binding = {});
 
-  // Writer side. acks: (boot_id, highest committed seq) for this stream's reports in the batch;
-  // reports: how many of this stream's queued reports the batch held; rejected: (boot_id,
-  // Rejection) for reports of this stream the store refused (not stored, not acked).
-  // The views need only live for the call.
-  void OnCommitted(
-      absl::Span<const std::pair<absl::string_view, uint64_t>> acks, int reports,
-      absl::Span<const std::pair<absl::string_view, provenance::v1::Rejection>> rejected = {});
-  // The batch failed: nothing is acked; the stream is finished UNAVAILABLE so the agent
-  // reconnects and resends.
-  void OnCommitFailed(int reports);
-  // True once a commit of this stream's reports failed. Its reports still in the queue must not
-  // be stored: they come after the failed ones, and storing them would move the (node, boot)
-  // high-water mark past reports the agent still holds, so their resends would be acked as
-  // duplicates and never stored. The writer drops them (IngestWriter::DropAfterFailedCommit);
-  // the agent resends them all, in order, on its next stream. Any thread.
-  bool commit_failed() const { return commit_failed_.load(std::memory_order_acquire); }
-  // The parked item is in the queue now: start the next read.
-  void OnQueueSpace();
+  // IngestStream (ingest_stream.h), called by the writer. OnCommitFailed finishes the stream
+  // UNAVAILABLE so the agent reconnects and resends; commit_failed() may be read from any thread.
+  void OnCommitted(absl::Span<const std::pair<absl::string_view, uint64_t>> acks, int reports,
+                   absl::Span<const std::pair<absl::string_view, provenance::v1::Rejection>>
+                       rejected = {}) override;
+  void OnCommitFailed(int reports) override;
+  bool commit_failed() const override { return commit_failed_.load(std::memory_order_acquire); }
+  void OnQueueSpace() override;
   // Ends the stream now with `status` (a revoked node); reports already queued are still
   // committed, their acks dropped.
   void End(const grpc::Status& status);

@@ -47,6 +47,7 @@
 #include "server/ledger/usage.h"
 #include "server/store/location_store.h"
 #include "server/store/node_hardware.h"
+#include "server/store/repo/ingest.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
@@ -62,77 +63,15 @@ struct StoreOptions {
   uint64_t max_seq_jump = 1'000'000;
 };
 
-// One node's rejected reports since the last RecordRejections (report_queue.h's RejectionNote).
-struct NodeRejections {
-  std::string node_id;
-  int64_t count = 0;
-  absl::Time first_at;
-  absl::Time last_at;
-  std::string last_reason;
-};
-
-// A node's rejection record after RecordRejections: what the analysis engine judges a rejecting
-// spell on (a node whose reports keep being refused while its stream stays open).
-struct NodeRejectionState {
-  std::string node_id;
-  int64_t count = 0;             // rejected in this round (NodeRejections::count)
-  int64_t reports_rejected = 0;  // all time
-  absl::Time last_rejected;      // newest rejection (provd's clock)
-  std::string last_rejection;    // its reason
-  absl::Time rejecting_since;    // absl::InfinitePast(): not in a spell (a report was stored since)
-};
-
-struct ReportToCommit {
-  const provenance::v1::NodeReport* report = nullptr;  // validated; not owned
-  // ComputeUsage(*report, ...) for the claimed interval; its workload ids are used. Commit
-  // replaces it with the credited usage (ApplyCredit) when the report is stored.
-  std::vector<WorkloadUsage> usage;
-  size_t size_bytes = 0;        // serialized size, for the reports row
-  double credited_seconds = 0;  // set by Commit: the elapsed time credited (credit.h)
-};
-
-using StreamKey = std::pair<std::string, std::string>;  // (node_id, boot_id)
-using StreamKeyView = std::pair<absl::string_view, absl::string_view>;
-// Hash and equality for StreamKey maps that also look up by StreamKeyView (no string copies).
-struct StreamKeyHash {
-  using is_transparent = void;
-  size_t operator()(const StreamKey& k) const { return (*this)(StreamKeyView(k.first, k.second)); }
-  size_t operator()(const StreamKeyView& k) const { return absl::HashOf(k.first, k.second); }
-};
-struct StreamKeyEq {
-  using is_transparent = void;
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const {
-    return absl::string_view(a.first) == absl::string_view(b.first) &&
-           absl::string_view(a.second) == absl::string_view(b.second);
-  }
-};
-
-struct CommitResult {
-  size_t stored = 0;
-  size_t duplicates = 0;
-  // Per input report, in order: true when it was not stored (a resent duplicate, or refused).
-  std::vector<bool> duplicate;
-  // (index in the batch, message naming the field) of reports refused: an implausible seq jump.
-  std::vector<std::pair<size_t, std::string>> rejected;
-  // Highest committed seq per (node_id, boot_id) in the batch, after the commit.
-  absl::flat_hash_map<StreamKey, uint64_t, StreamKeyHash, StreamKeyEq> high_water;
-  // The elapsed-time ledger (credit.h), over the stored reports.
-  size_t evidence_gaps = 0;     // reports whose credited span held an evidence gap
-  double gap_seconds = 0;       // node-seconds inside those gaps
-  size_t clock_bound = 0;       // reports timestamped ahead of what provd's clock allowed
-  size_t lag_floor = 0;         // reports trailing provd's clock by more than max_report_lag
-  double credited_seconds = 0;  // node-seconds credited in all
-  double claimed_seconds = 0;   // sum of interval_seconds claimed
-};
-
-class Store {
+class Store final : public IngestRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
                                                      const StoreOptions& options = {});
 
-  // `batch`'s usage is rescaled in place (see above); on error nothing is stored.
-  absl::StatusOr<CommitResult> Commit(std::vector<ReportToCommit>& batch, absl::Time received_at);
+  // IngestRepository (repo/ingest.h). `batch`'s usage is rescaled in place (see above); on
+  // error nothing is stored.
+  absl::StatusOr<CommitResult> Commit(std::vector<ReportToCommit>& batch,
+                                      absl::Time received_at) override;
   absl::StatusOr<CommitResult> Commit(std::vector<ReportToCommit>&& batch, absl::Time received_at) {
     return Commit(batch, received_at);
   }
@@ -140,7 +79,7 @@ class Store {
   // last_rejection, rejecting_since_us) in one transaction; nodes without a row are skipped (no
   // row is made up for a node id seen only in rejected frames). Returns the updated rows' state.
   absl::StatusOr<std::vector<NodeRejectionState>> RecordRejections(
-      absl::Span<const NodeRejections> nodes);
+      absl::Span<const NodeRejections> nodes) override;
 
   const std::string& path() const { return path_; }
 

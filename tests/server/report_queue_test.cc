@@ -23,7 +23,7 @@ TEST(ReportQueueTest, ParksWhenFullAndMovesParkedItemsInOrder) {
   EXPECT_EQ(queue.depth(), 2u);
   EXPECT_EQ(queue.parked(), 2u);
 
-  std::vector<std::shared_ptr<ReportStream>> resumed;
+  std::vector<std::shared_ptr<IngestStream>> resumed;
   auto batch = queue.PopBatch(1, absl::ZeroDuration(), &resumed);
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].report.seq(), 1u);
