@@ -135,6 +135,18 @@ void Uplink::Poll() {
       stalled = stream_;
       stream_cancelled_ = true;
     }
+    if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() < *next_attempt_ &&
+        early_retry_armed_) {
+      // Asking for the state with try_to_connect also wakes an IDLE channel, so gRPC keeps
+      // probing the server (under its own reconnect backoff) while the uplink waits.
+      const bool ready = channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+      if (!ready) {
+        channel_seen_down_ = true;
+      } else if (channel_seen_down_) {
+        next_attempt_ = clock_.Now();  // the channel came back: do not wait for the timer
+        early_retry_armed_ = false;
+      }
+    }
     if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() >= *next_attempt_) {
       if (started_once_) ++reconnects_;
       started_once_ = true;
@@ -226,6 +238,7 @@ void Uplink::OnAck(StreamReactor* stream, const ReportAck& ack) {
     acked_seq_ = ack.committed_seq();
     last_progress_ = clock_.Now();
     backoff_.Reset();
+    early_retry_armed_ = true;
   }
   Pump();
 }
@@ -255,6 +268,7 @@ void Uplink::OnStreamDone(StreamReactor* stream, const grpc::Status& status) {
     next_send_id_ = 0;
     in_flight_ = 0;
     if (!shutdown_) next_attempt_ = clock_.Now() + backoff_.Next();
+    channel_seen_down_ = false;
   }
   if (!shutdown_) {
     LogOnce(absl::StrCat("stream to ", options_.server_address, " ended: code ",

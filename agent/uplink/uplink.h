@@ -19,6 +19,13 @@
 // - When the stream ends (server gone, network, TLS failure), Poll() reconnects after a jittered
 //   exponential backoff (backoff.h) from the injected Clock, reset by the next ack. A new stream
 //   resends every unacked report, in spool order (the server stores a resent report once).
+//   Early retry: gRPC's channel probes the server by itself with its own reconnect backoff
+//   (bounded by the same initial/max backoff). When the channel was seen down after a stream
+//   ended and then becomes READY again (a partition healed, provd came back), the next attempt
+//   starts at once instead of when the uplink's own timer fires, which could be up to
+//   max_backoff later (the two backoffs used to add up). At most one early attempt per ack
+//   (armed again by the next ack), so a server that accepts connections and then fails every
+//   stream is retried on the uplink's backoff, not on every READY.
 //   A stream that stays open with reports in flight but no ack for kAckTimeout is reopened too.
 // - Each uplink has its own channel and, via GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL and a distinct
 //   channel argument, its own connection.
@@ -137,6 +144,10 @@ class Uplink {
   uint64_t next_send_id_ ABSL_GUARDED_BY(mu_) = 0;  // spool ids below it were sent on stream_
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Time> next_attempt_ ABSL_GUARDED_BY(mu_);
+  // Early retry (see the header comment): the channel was not READY at a Poll since the last
+  // stream ended; an early attempt is allowed (re-armed by each ack).
+  bool channel_seen_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool early_retry_armed_ ABSL_GUARDED_BY(mu_) = true;
   bool started_once_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t acked_seq_ ABSL_GUARDED_BY(mu_) = 0;

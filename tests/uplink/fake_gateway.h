@@ -2,6 +2,7 @@
 //
 //   FakeGateway gw;                       // listens on 127.0.0.1:<free port>
 //   gw.set_ack(false);                    // receive but never ack
+//   gw.set_fail_streams(true);            // end every stream UNAVAILABLE before reading
 //   gw.Restart();                         // same port, fresh server (streams are cut)
 //   gw.Received();                        // every report received, in arrival order
 //
@@ -51,6 +52,10 @@ class FakeGateway final : public provenance::v1::AgentGateway::Service {
     absl::MutexLock lock(&mu_);
     ack_ = ack;
   }
+  void set_fail_streams(bool fail) {
+    absl::MutexLock lock(&mu_);
+    fail_streams_ = fail;
+  }
   std::vector<provenance::v1::NodeReport> Received() const {
     absl::MutexLock lock(&mu_);
     return received_;
@@ -69,6 +74,10 @@ class FakeGateway final : public provenance::v1::AgentGateway::Service {
   grpc::Status Report(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<provenance::v1::ReportAck,
                                                provenance::v1::NodeReport>* stream) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (fail_streams_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed by the test");
+    }
     provenance::v1::NodeReport report;
     uint64_t committed = 0;
     while (stream->Read(&report)) {
@@ -102,6 +111,7 @@ class FakeGateway final : public provenance::v1::AgentGateway::Service {
   std::unique_ptr<grpc::Server> server_;
   mutable absl::Mutex mu_;
   bool ack_ ABSL_GUARDED_BY(mu_) = true;
+  bool fail_streams_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<provenance::v1::NodeReport> received_ ABSL_GUARDED_BY(mu_);
 };
 

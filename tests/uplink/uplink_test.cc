@@ -2,6 +2,9 @@
 // from the spool, spool bounds and jittered backoff on a FakeClock.
 #include "agent/uplink/uplink.h"
 
+#include <chrono>
+#include <thread>
+
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/security/credentials.h"
@@ -121,6 +124,57 @@ TEST_F(UplinkTest, ReconnectsAfterServerRestartAndResendsUnacked) {
   ASSERT_TRUE(Drain(*uplink));
   EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(4, 5));
   EXPECT_GE(uplink->Stats().reconnects, 1u);
+}
+
+// The partition heals (the server is back) while the uplink's own backoff timer is far off: the
+// uplink starts its stream as soon as gRPC's channel, which probes the server by itself, is READY
+// again, instead of waiting for its timer on top of the channel's backoff (docs/faults.md). The
+// fake clock never moves here, so without the early retry nothing would be delivered at all.
+TEST_F(UplinkTest, AHealedChannelIsUsedAtOnceNotWhenTheBackoffTimerFires) {
+  FakeGateway gateway;
+  const std::string address = gateway.address();
+  auto uplink = MakeUplink(address);
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(Drain(*uplink));
+  gateway.Stop();
+  ASSERT_TRUE(
+      PollUntil([&] { return uplink->NextAttemptAt().has_value(); }, [&] { uplink->Poll(); }))
+      << "the uplink must notice the server is gone";
+  const absl::Time due = *uplink->NextAttemptAt();
+  ASSERT_GT(due, clock_.Now()) << "its own timer is in the future and the clock stays frozen";
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  gateway.ClearReceived();
+  gateway.Start(std::stoi(address.substr(address.rfind(':') + 1)));
+  ASSERT_TRUE(PollUntil([&] { return uplink->Stats().spool_depth == 0; }, [&] { uplink->Poll(); },
+                        std::chrono::seconds(30)))
+      << "the report must go out once the channel is READY, before the timer (" << due << ")";
+  EXPECT_THAT(gateway.ReceivedSeqs(), ElementsAre(2));
+}
+
+// A server that is reachable but ends every stream: the channel stays READY, so the uplink
+// retries on its own backoff timer only (no hot loop on a READY channel).
+TEST_F(UplinkTest, AReadyChannelWhoseStreamsFailWaitsForTheBackoffTimer) {
+  FakeGateway gateway;
+  gateway.set_fail_streams(true);
+  auto uplink = MakeUplink(gateway.address());
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    uplink->Poll();  // starts the attempt that is due
+    ASSERT_TRUE(
+        PollUntil([&] { return uplink->NextAttemptAt().has_value(); }, [&] { uplink->Poll(); }));
+    const absl::Time due = *uplink->NextAttemptAt();
+    ASSERT_GT(due, clock_.Now());
+    // Real time passes with the fake clock frozen: the attempt stays due at the timer.
+    const uint64_t reconnects = uplink->Stats().reconnects;
+    for (int i = 0; i < 200; ++i) {
+      uplink->Poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(uplink->NextAttemptAt(), due) << "attempt " << attempt;
+    EXPECT_EQ(uplink->Stats().reconnects, reconnects) << "attempt " << attempt;
+    clock_.Advance(due - clock_.Now());
+  }
+  EXPECT_EQ(uplink->Stats().spool_depth, 1u);
 }
 
 TEST_F(UplinkTest, RestartedUplinkResendsSpoolInOrderAndContinuesSeq) {
