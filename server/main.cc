@@ -34,6 +34,7 @@
 #include "common/flag_args.h"
 #include "common/fs.h"
 #include "common/grpc/tls.h"
+#include "common/grpc/tls_stager.h"
 #include "common/log/log.h"
 #include "common/log/log_flags.h"
 #include "common/version.h"
@@ -42,7 +43,7 @@
 #include "server/screening/name_frequencies.h"
 #include "server/screening/name_normalizer.h"
 #include "server/store/store_url.h"
-#include "server/web/web_tls.h"
+#include "server/web/web_tls_reloader.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address host:port (port 0: any)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
@@ -126,6 +127,10 @@ ABSL_FLAG(std::string, web_tls_cert, "",
           "first); needs --web-tls-key");
 ABSL_FLAG(std::string, web_tls_key, "",
           "Private key (PEM, unencrypted) of --web-tls-cert; needs --web-tls-cert");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often provd looks for rotated TLS files (--tls-cert/--tls-key/--tls-client-ca on "
+          "the gRPC and enrolment listeners, --web-tls-cert/--web-tls-key on the dashboard) and "
+          "serves the new ones to new connections without a restart; 0: read once at start");
 ABSL_FLAG(std::string, cert_roles, "",
           "File mapping people's client certificates to roles, one '<key> <role>' per line: "
           "uri:<URI SAN>, email:<email SAN>, or cn:<common name> (cn: only with --people-ca); "
@@ -336,6 +341,13 @@ int main(int argc, char** argv) {
   options.web_assets_dir = absl::GetFlag(FLAGS_web_assets);
   if (absl::GetFlag(FLAGS_web_max_streams) < 1) ConfigError("--web-max-streams: must be >= 1");
   options.web_max_event_streams = static_cast<size_t>(absl::GetFlag(FLAGS_web_max_streams));
+  const absl::Duration tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  if (tls_reload_interval < absl::ZeroDuration()) {
+    ConfigError("--tls-reload-interval: must be >= 0 (0: read the TLS files once)");
+  }
+  if (tls_reload_interval > absl::ZeroDuration() && tls_reload_interval < absl::Seconds(1)) {
+    ConfigError("--tls-reload-interval: must be 0 or at least 1s");
+  }
   const std::string web_tls_cert = absl::GetFlag(FLAGS_web_tls_cert);
   const std::string web_tls_key = absl::GetFlag(FLAGS_web_tls_key);
   if (web_tls_cert.empty() != web_tls_key.empty()) {
@@ -346,8 +358,14 @@ int main(int argc, char** argv) {
     if (options.web_address.empty()) {
       ConfigError("--web-tls-cert: needs the dashboard on (--web-listen)");
     }
-    auto tls = prov::server::web::WebTlsContext::Load(web_tls_cert, web_tls_key, "--web-tls-cert",
-                                                      "--web-tls-key");
+    auto tls = prov::server::web::WebTlsReloader::Create(
+        {.cert_file = web_tls_cert,
+         .key_file = web_tls_key,
+         .cert_name = "--web-tls-cert",
+         .key_name = "--web-tls-key",
+         .check_every = tls_reload_interval > absl::ZeroDuration() ? tls_reload_interval
+                                                                   : absl::InfiniteDuration()},
+        prov::RealClock::Get());
     if (!tls.ok()) ConfigError(std::string(tls.status().message()));
     options.web_tls = *std::move(tls);
   }
@@ -410,8 +428,20 @@ int main(int argc, char** argv) {
   if (!insecure && (tls.cert_file.empty() || tls.key_file.empty())) {
     ConfigError("--tls-cert and --tls-key: are required (or pass --insecure for plain text)");
   }
-  auto credentials =
-      prov::MakeServerCredentials(tls, insecure, /*require_client_cert=*/!tls.ca_file.empty());
+  // --tls-reload-interval: the gRPC listeners serve checked copies of the TLS files, refreshed
+  // when the files change (common/grpc/tls_stager.h). Lives until provd exits.
+  std::shared_ptr<prov::TlsFileStager> tls_rotation;
+  if (!insecure && tls_reload_interval > absl::ZeroDuration()) {
+    auto stager = prov::TlsFileStager::Start({.source = tls,
+                                              .stage_dir = prov::JoinPath(options.data_dir, "tls"),
+                                              .name = "grpc",
+                                              .check_every = tls_reload_interval});
+    if (!stager.ok()) ConfigError(std::string(stager.status().message()));
+    tls_rotation = *std::move(stager);
+    options.tls_rotation = tls_rotation;
+  }
+  auto credentials = prov::MakeServerCredentials(
+      tls, insecure, /*require_client_cert=*/!tls.ca_file.empty(), tls_rotation.get());
   if (!credentials.ok()) ConfigError(std::string(credentials.status().message()));
   options.credentials = *credentials;
   if (!options.enroll_listen_address.empty()) {
@@ -420,7 +450,7 @@ int main(int argc, char** argv) {
           "--enroll-listen: needs TLS (tokens and certificates must not travel in plain "
           "text); drop --insecure");
     }
-    auto enroll_credentials = prov::MakeEnrollServerCredentials(tls);
+    auto enroll_credentials = prov::MakeEnrollServerCredentials(tls, tls_rotation.get());
     if (!enroll_credentials.ok()) ConfigError(std::string(enroll_credentials.status().message()));
     options.enroll_credentials = *enroll_credentials;
   }

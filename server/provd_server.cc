@@ -45,6 +45,7 @@
 #include "server/location/location_hub.h"
 #include "server/location/location_service.h"
 #include "server/metrics/provd_metrics.h"
+#include "server/metrics/tls_collector.h"
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
@@ -144,6 +145,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<grpc::Server> server;
   std::shared_ptr<web::WebCollector> web_collector;
+  std::shared_ptr<TlsCollector> tls_collector;
   std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
   int port = 0;
   int metrics_port = 0;
@@ -590,6 +592,10 @@ absl::Status ProvdServer::Init() {
     s.store_collector = std::make_shared<StoreCollector>(*s.reader, *s.clock, o.silent_after);
     s.exposer->RegisterCollectable(s.metrics->registry());
     s.exposer->RegisterCollectable(s.store_collector);
+    if (o.tls_rotation != nullptr) {
+      s.tls_collector = std::make_shared<TlsCollector>(o.tls_rotation);
+      s.exposer->RegisterCollectable(s.tls_collector);
+    }
     s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
     s.exposer->RegisterCollectable(s.analysis_collector);
     s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens, s.auth_limiter.get(),

@@ -40,11 +40,15 @@ namespace prometheus {
 class Exposer;
 }
 
+namespace prov {
+class TlsFileStager;
+}  // namespace prov
+
 namespace prov::server {
 
 namespace web {
 struct GateCounters;
-class WebTlsContext;
+class WebTlsReloader;
 }  // namespace web
 struct IdentityStartup;  // server/identity/identity_service.h
 
@@ -59,11 +63,15 @@ struct ProvdOptions {
   std::string web_address;
   std::string web_assets_dir;
   size_t web_max_event_streams = 16;  // concurrent live (SSE) streams
-  // Set: the dashboard serves HTTPS only (provd --web-tls-cert/--web-tls-key; loaded with
-  // web::WebTlsContext::Load, server/web/web_tls.h). Needs web_address.
-  std::shared_ptr<const web::WebTlsContext> web_tls;
+  // Set: the dashboard serves HTTPS only (provd --web-tls-cert/--web-tls-key, reloaded when the
+  // files change: web::WebTlsReloader, server/web/web_tls_reloader.h). Needs web_address.
+  std::shared_ptr<web::WebTlsReloader> web_tls;
   std::string data_dir;  // required; SQLite file is <data_dir>/provd.db
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null: insecure
+  // Set: `credentials` (and `enroll_credentials`) rotate with these checked copies of the TLS
+  // files (common/grpc/tls_stager.h, --tls-reload-interval); kept alive by the server and
+  // counted in prov_grpc_tls_reloads_total.
+  std::shared_ptr<const TlsFileStager> tls_rotation;
   size_t queue_capacity = 65536;
   // The ingest queue's byte bound (serialized reports); streams park beyond it (--queue-max-bytes).
   size_t queue_max_bytes = 256u << 20;

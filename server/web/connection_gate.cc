@@ -219,7 +219,7 @@ void ConnectionGate::Admit(int fd) {
   PeerOf(fd, &conn->peer, &conn->peer_port);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
   conn->deadline = SteadyClock::now() + ToSteady(options_.keep_alive);
-  if (options_.tls != nullptr) conn->tls = options_.tls->NewSession(fd);
+  if (options_.tls != nullptr) conn->tls = options_.tls->Current()->NewSession(fd);
   const char* refuse = nullptr;
   {
     absl::MutexLock lock(&mu_);
@@ -430,8 +430,17 @@ void ConnectionGate::Stop() {
 }
 
 GateCounters ConnectionGate::counters() const {
-  absl::MutexLock lock(&mu_);
-  return counters_;
+  GateCounters c;
+  {
+    absl::MutexLock lock(&mu_);
+    c = counters_;
+  }
+  if (options_.tls != nullptr) {
+    const WebTlsReloader::Counts reloads = options_.tls->counts();
+    c.tls_reloads = reloads.reloads;
+    c.tls_reload_failures = reloads.failed;
+  }
+  return c;
 }
 
 }  // namespace prov::server::web

@@ -16,7 +16,8 @@
 // client address (429, closed at once) and `max_connections` in all (503) are open.
 // After its answer, a kept-alive connection goes back to the poller, not to a waiting worker.
 //
-// HTTPS (options.tls set, web_tls.h): the poller also drives each connection's TLS handshake,
+// HTTPS (options.tls set, web_tls_reloader.h: the newest certificate that loaded, asked for at each
+// accepted connection): the poller also drives each connection's TLS handshake,
 // without blocking, before reading its request; the handshake and the first request together
 // must be in within `header_timeout`, else the connection is closed (counted as
 // tls_handshake_timeout while still in the handshake). A client speaking plain HTTP to the TLS
@@ -45,6 +46,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/web/web_tls.h"
+#include "server/web/web_tls_reloader.h"
 
 namespace prov::server::web {
 
@@ -57,8 +59,8 @@ struct ConnectionGateOptions {
   size_t request_workers = 8;
   size_t stream_workers = 17;  // WebServer: max live streams + 1 (to answer "all in use")
   size_t max_header_bytes = 16u << 10;
-  size_t max_body_bytes = 1u << 20;          // a larger Content-Length is left to the server (413)
-  std::shared_ptr<const WebTlsContext> tls;  // set: HTTPS only (web_tls.h)
+  size_t max_body_bytes = 1u << 20;     // a larger Content-Length is left to the server (413)
+  std::shared_ptr<WebTlsReloader> tls;  // set: HTTPS only (web_tls_reloader.h)
 };
 
 struct GateCounters {
@@ -70,6 +72,8 @@ struct GateCounters {
   uint64_t tls_handshake_timeout = 0;  // TLS handshake not done after header_timeout
   uint64_t tls_handshake_failed = 0;   // TLS handshake refused (bad client hello, no shared cipher)
   uint64_t tls_plain_http = 0;         // plain HTTP on the TLS port (400)
+  uint64_t tls_reloads = 0;            // changed certificate files loaded (WebTlsReloader)
+  uint64_t tls_reload_failures = 0;    // changed certificate files that did not load
 };
 
 // What the poller decides from the bytes so far.

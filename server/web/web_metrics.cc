@@ -32,7 +32,20 @@ std::vector<prometheus::MetricFamily> WebCollector::Collect() const {
     m.counter.value = static_cast<double>(n);
     refused.metric.push_back(std::move(m));
   }
-  return {accepted, refused};
+  prometheus::MetricFamily reloads{
+      "prov_web_tls_reloads_total",
+      "Dashboard TLS certificate files that changed on disk: loaded and served (ok), or not "
+      "loadable so the previous certificate stays (failed).",
+      prometheus::MetricType::Counter,
+      {}};
+  for (const auto& [result, n] :
+       {std::pair<const char*, uint64_t>{"ok", c.tls_reloads}, {"failed", c.tls_reload_failures}}) {
+    prometheus::ClientMetric m;
+    m.label.push_back({"result", result});
+    m.counter.value = static_cast<double>(n);
+    reloads.metric.push_back(std::move(m));
+  }
+  return {accepted, refused, reloads};
 }
 
 }  // namespace prov::server::web

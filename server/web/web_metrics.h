@@ -10,6 +10,9 @@
 //     request not in within the header timeout (408), headers too large (431); with HTTPS, the
 //     TLS handshake not done within the header timeout, a failed handshake, plain HTTP sent to
 //     the HTTPS port (400) (counter)
+// prov_web_tls_reloads_total{result="ok"|"failed"}
+//     the HTTPS certificate files changed on disk and were loaded, or did not load (the previous
+//     certificate stays) (web_tls_reloader.h) (counter)
 // Thread-safe.
 #pragma once
 

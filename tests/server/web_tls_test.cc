@@ -19,6 +19,7 @@
 
 #include "common/fs.h"
 #include "common/grpc/bearer_channel.h"
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -26,6 +27,7 @@
 #include "provenance/v1/compliance.grpc.pb.h"
 #include "server/provd_server.h"
 #include "server/web/connection_gate.h"
+#include "server/web/web_tls_reloader.h"
 #include "tests/compliance/test_certs.h"
 #include "tests/server/temp_dir.h"
 
@@ -79,6 +81,15 @@ class RawTlsClient {
     close(fd_);
   }
   bool connected() const { return connected_; }
+  // The common name of the certificate the server presented ("" if none).
+  std::string PeerCommonName() const {
+    X509* peer = SSL_get1_peer_certificate(ssl_);
+    if (peer == nullptr) return "";
+    char cn[256] = {0};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof(cn));
+    X509_free(peer);
+    return cn;
+  }
   void Write(const std::string& bytes) { SSL_write(ssl_, bytes.data(), bytes.size()); }
   std::string ReadAll() {
     std::string out;
@@ -108,7 +119,8 @@ class WebTlsTest : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomically(ca_file_, ca_.pem()).ok());
   }
   void Start(ProvdOptions o) {
-    auto tls = web::WebTlsContext::Load(cert_, key_);
+    auto tls = web::WebTlsReloader::Create(
+        {.cert_file = cert_, .key_file = key_, .check_every = absl::Seconds(10)}, reload_clock_);
     ASSERT_TRUE(tls.ok()) << tls.status();
     o.web_tls = *tls;
     o.data_dir = dir_.path() + "/data";
@@ -144,6 +156,7 @@ class WebTlsTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  FakeClock reload_clock_;  // WebTlsReloader looks at the files every 10 s of it
   prov::testing::TestCa ca_{"web-ca"};
   std::string cert_, key_, ca_file_;
   std::unique_ptr<ProvdServer> server_;
@@ -244,6 +257,42 @@ TEST_F(WebTlsTest, HeadersTrickledAfterTheHandshakeGet408) {
   EXPECT_THAT(slow.ReadAll(), HasSubstr("HTTP/1.1 408"));
   EXPECT_EQ(server_->web_connection_counters().timed_out, 1u);
   EXPECT_EQ(server_->web_connection_counters().tls_handshake_timeout, 0u);
+}
+
+// A rotated certificate (new files in place, as cert-manager or certbot write them) is served to
+// new connections once the reloader next looks, without a restart; a half-written rotation (the
+// certificate replaced, its key not yet) keeps the previous certificate and is counted; once the
+// key follows, the new pair is served.
+TEST_F(WebTlsTest, RotatedCertificateIsServedToNewConnectionsWithoutARestart) {
+  Start(ProvdOptions{});
+  auto served_cn = [&] {
+    RawTlsClient client(ConnectFrom("127.0.0.5", server_->web_port()));
+    EXPECT_TRUE(client.connected());
+    return client.PeerCommonName();
+  };
+  EXPECT_EQ(served_cn(), "localhost");
+
+  auto rotated = ca_.IssueWithKey("rotated", "DNS:localhost,IP:127.0.0.1", "serverAuth");
+  ASSERT_TRUE(WriteFileAtomically(cert_, rotated.cert_pem).ok());
+  ASSERT_TRUE(WriteFileAtomically(key_, rotated.key_pem).ok());
+  EXPECT_EQ(served_cn(), "localhost") << "not looked at before check_every has passed";
+  reload_clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(served_cn(), "rotated");
+  EXPECT_EQ(server_->web_connection_counters().tls_reloads, 1u);
+
+  auto third = ca_.IssueWithKey("third", "DNS:localhost,IP:127.0.0.1", "serverAuth");
+  ASSERT_TRUE(WriteFileAtomically(cert_, third.cert_pem).ok());  // its key not written yet
+  reload_clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(served_cn(), "rotated") << "a certificate without its key must not replace the pair";
+  reload_clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(served_cn(), "rotated");
+  EXPECT_EQ(server_->web_connection_counters().tls_reload_failures, 2u) << "tried at each check";
+  ASSERT_TRUE(WriteFileAtomically(key_, third.key_pem).ok());
+  reload_clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(served_cn(), "third");
+  EXPECT_EQ(server_->web_connection_counters().tls_reloads, 2u);
+  EXPECT_THAT(Metrics(), HasSubstr("prov_web_tls_reloads_total{result=\"ok\"} 2"));
+  EXPECT_THAT(Metrics(), HasSubstr("prov_web_tls_reloads_total{result=\"failed\"} 2"));
 }
 
 TEST(WebTlsContextTest, LoadNamesTheFileAndWhatIsWrong) {
