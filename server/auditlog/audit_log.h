@@ -9,66 +9,30 @@
 //                                         R"({"flag_id":"F-000007"})", clock.Now()).status());
 //   PROV_RETURN_IF_ERROR(txn.Commit());
 //
-//   AuditLogReader reader(db_path);                 // its own read-only connection
-//   auto entries = reader.List(/*after_seq=*/0, /*limit=*/100, "case.");
-//   auto report = reader.Verify(anchor);            // every edited / removed / reordered entry
+//   PROV_ASSIGN_OR_RETURN(auto reader, AuditLogReader::Open(db_path));  // own read-only connection
+//   auto entries = reader->List(/*after_seq=*/0, /*limit=*/100, "case.");
+//   auto report = reader->Verify(anchor);         // every edited / removed / reordered entry
+//
+// Since issue 12 slice 3 the audit log lives in the store layer, on both engines:
+//  - server/store/repo/audit_log.h: AuditLogRepository (List / Verify / Head), AuditVerification,
+//    AuditPayload, and the engine-free chain steps (NextAuditEntry, VerifyAuditEntries);
+//  - server/store/sqlite/sqlite_audit_log.h: AppendAuditEntry(SqliteDb&, ...), AuditHead and
+//    SqliteAuditLogRepository, which is AuditLogReader (this header keeps the name);
+//  - server/store/pg/pg_audit_log.h: AppendAuditEntry(PgConn&, ...) and PgAuditLogRepository.
+// This header is what provd's SQLite-only callers include; nothing else lives here.
 //
 // Appends are serialised by SQLite's write lock: BEGIN IMMEDIATE makes the head read inside the
-// transaction the head, whichever connection appends. AppendAuditEntry refuses to run outside a
-// transaction (FAILED_PRECONDITION), so an entry can never be committed apart from its change.
+// transaction the head, whichever connection appends (on PostgreSQL, by a transaction-level
+// advisory lock: pg_audit_log.h). AppendAuditEntry refuses to run outside a transaction
+// (FAILED_PRECONDITION), so an entry can never be committed apart from its change.
 // AuditLogReader is thread-safe (one query at a time under its mutex).
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "common/integrity/hash_chain.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/audit_log.h"
+#include "server/store/sqlite/sqlite_audit_log.h"
 
 namespace prov::server {
 
-absl::StatusOr<integrity::ChainEntry> AppendAuditEntry(SqliteDb& db, absl::string_view actor,
-                                                       absl::string_view action,
-                                                       absl::string_view payload, absl::Time now);
-
-// The newest entry (seq 0, genesis hash when the log is empty).
-absl::StatusOr<integrity::ChainAnchor> AuditHead(SqliteDb& db);
-
-// Canonical JSON object from string key/value pairs (sorted keys), for audit payloads.
-std::string AuditPayload(std::initializer_list<std::pair<absl::string_view, absl::string_view>> kv);
-std::string AuditPayload(const std::vector<std::pair<std::string, std::string>>& kv);
-
-struct AuditVerification {
-  uint64_t entries = 0;
-  integrity::ChainAnchor head;
-  std::optional<integrity::ChainAnchor> anchor;  // what was checked against
-  std::vector<integrity::ChainProblem> problems;
-  bool intact() const { return problems.empty(); }
-};
-
-class AuditLogReader {
- public:
-  static absl::StatusOr<std::unique_ptr<AuditLogReader>> Open(const std::string& db_path);
-
-  absl::StatusOr<std::vector<integrity::ChainEntry>> List(uint64_t after_seq, uint32_t limit,
-                                                          absl::string_view action_prefix);
-  // Reads the whole log in stored (seq) order and checks it. Without an explicit anchor, the
-  // newest one recorded by an export (table `exports`) is used, so cutting entries off the end
-  // after an export is found too.
-  absl::StatusOr<AuditVerification> Verify(std::optional<integrity::ChainAnchor> anchor);
-
- private:
-  explicit AuditLogReader(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
-};
+using AuditLogReader = SqliteAuditLogRepository;
 
 }  // namespace prov::server

@@ -36,6 +36,28 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
 )sql",
+    // Version 2: the audit log (SQLite version 3's audit_log, same columns and meaning) and the
+    // part of `exports` that AuditLogRepository::Verify reads for its default anchor: the newest
+    // export's audit head. Only those columns until the exports domain moves (issue 12): that
+    // slice adds the rest here, in SQLite's column order, while these versions may still be
+    // renumbered (SCHEMA.md).
+    R"sql(
+CREATE TABLE audit_log (
+  seq BIGINT PRIMARY KEY,
+  time_us BIGINT NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL,
+  action TEXT COLLATE "C" NOT NULL,
+  payload TEXT COLLATE "C" NOT NULL,
+  prev_hash TEXT COLLATE "C" NOT NULL,
+  hash TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE exports (
+  export_id TEXT COLLATE "C" PRIMARY KEY,
+  created_us BIGINT NOT NULL,
+  audit_head_seq BIGINT NOT NULL,
+  audit_head_hash TEXT COLLATE "C" NOT NULL
+);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'

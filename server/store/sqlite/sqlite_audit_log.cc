@@ -1,10 +1,9 @@
-#include "server/auditlog/audit_log.h"
+#include "server/store/sqlite/sqlite_audit_log.h"
 
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "nlohmann/json.hpp"
 #include "server/store/connection.h"
 #include "server/store/transaction.h"
 
@@ -27,19 +26,6 @@ constexpr char kColumns[] = "seq, time_us, actor, action, payload, prev_hash, ha
 
 }  // namespace
 
-std::string AuditPayload(
-    std::initializer_list<std::pair<absl::string_view, absl::string_view>> kv) {
-  nlohmann::json j = nlohmann::json::object();  // std::map underneath: sorted keys
-  for (const auto& [k, v] : kv) j[std::string(k)] = std::string(v);
-  return j.dump();
-}
-
-std::string AuditPayload(const std::vector<std::pair<std::string, std::string>>& kv) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : kv) j[k] = v;
-  return j.dump();
-}
-
 absl::StatusOr<integrity::ChainAnchor> AuditHead(SqliteDb& db) {
   PROV_ASSIGN_OR_RETURN(Statement * st,
                         db.Cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
@@ -58,11 +44,7 @@ absl::StatusOr<integrity::ChainEntry> AppendAuditEntry(SqliteDb& db, absl::strin
         "audit entries are appended inside the transaction of the change they record");
   }
   PROV_ASSIGN_OR_RETURN(integrity::ChainAnchor head, AuditHead(db));
-  integrity::ChainEntry previous;
-  previous.seq = head.seq;
-  previous.hash = head.hash;
-  integrity::ChainEntry e =
-      integrity::MakeNextEntry(head.seq == 0 ? nullptr : &previous, actor, action, payload, now);
+  integrity::ChainEntry e = NextAuditEntry(head, actor, action, payload, now);
   PROV_ASSIGN_OR_RETURN(Statement * st, db.Cached(absl::StrCat("INSERT INTO audit_log(", kColumns,
                                                                ") VALUES (?, ?, ?, ?, ?, ?, ?)")));
   st->BindInt64(1, static_cast<int64_t>(e.seq));
@@ -78,12 +60,13 @@ absl::StatusOr<integrity::ChainEntry> AppendAuditEntry(SqliteDb& db, absl::strin
   return e;
 }
 
-absl::StatusOr<std::unique_ptr<AuditLogReader>> AuditLogReader::Open(const std::string& db_path) {
+absl::StatusOr<std::unique_ptr<SqliteAuditLogRepository>> SqliteAuditLogRepository::Open(
+    const std::string& db_path) {
   PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadOnly));
-  return std::unique_ptr<AuditLogReader>(new AuditLogReader(std::move(db)));
+  return std::unique_ptr<SqliteAuditLogRepository>(new SqliteAuditLogRepository(std::move(db)));
 }
 
-absl::StatusOr<std::vector<integrity::ChainEntry>> AuditLogReader::List(
+absl::StatusOr<std::vector<integrity::ChainEntry>> SqliteAuditLogRepository::List(
     uint64_t after_seq, uint32_t limit, absl::string_view action_prefix) {
   absl::MutexLock lock(&mu_);
   PROV_ASSIGN_OR_RETURN(
@@ -109,12 +92,11 @@ absl::StatusOr<std::vector<integrity::ChainEntry>> AuditLogReader::List(
   return out;
 }
 
-absl::StatusOr<AuditVerification> AuditLogReader::Verify(
+absl::StatusOr<AuditVerification> SqliteAuditLogRepository::Verify(
     std::optional<integrity::ChainAnchor> anchor) {
   absl::MutexLock lock(&mu_);
   // One snapshot of the log and the exports' anchors.
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kRead));
-  AuditVerification v;
   if (!anchor.has_value()) {
     PROV_ASSIGN_OR_RETURN(
         auto st, db_->Prepare("SELECT audit_head_seq, audit_head_hash FROM exports "
@@ -131,13 +113,13 @@ absl::StatusOr<AuditVerification> AuditLogReader::Verify(
     if (!row) break;
     entries.push_back(ReadEntry(*st));
   }
-  v.entries = entries.size();
-  v.head = entries.empty() ? integrity::ChainAnchor{0, integrity::kGenesisHash}
-                           : integrity::ChainAnchor{entries.back().seq, entries.back().hash};
-  v.anchor = anchor;
-  v.problems = integrity::VerifyChain(entries, anchor);
   PROV_RETURN_IF_ERROR(txn.Commit());
-  return v;
+  return VerifyAuditEntries(entries, std::move(anchor));
+}
+
+absl::StatusOr<integrity::ChainAnchor> SqliteAuditLogRepository::Head() {
+  absl::MutexLock lock(&mu_);
+  return AuditHead(*db_);
 }
 
 }  // namespace prov::server
