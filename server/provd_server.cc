@@ -45,6 +45,7 @@
 #include "server/location/location_hub.h"
 #include "server/location/location_service.h"
 #include "server/metrics/provd_metrics.h"
+#include "server/metrics/log_collector.h"
 #include "server/metrics/tls_collector.h"
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
@@ -146,6 +147,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<grpc::Server> server;
   std::shared_ptr<web::WebCollector> web_collector;
   std::shared_ptr<TlsCollector> tls_collector;
+  std::shared_ptr<LogCollector> log_collector;
   std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
   int port = 0;
   int metrics_port = 0;
@@ -592,6 +594,8 @@ absl::Status ProvdServer::Init() {
     s.store_collector = std::make_shared<StoreCollector>(*s.reader, *s.clock, o.silent_after);
     s.exposer->RegisterCollectable(s.metrics->registry());
     s.exposer->RegisterCollectable(s.store_collector);
+    s.log_collector = std::make_shared<LogCollector>();
+    s.exposer->RegisterCollectable(s.log_collector);
     if (o.tls_rotation != nullptr) {
       s.tls_collector = std::make_shared<TlsCollector>(o.tls_rotation);
       s.exposer->RegisterCollectable(s.tls_collector);

@@ -104,7 +104,10 @@ void Logger::Log(const CallSite& site, Level level, absl::string_view component,
     }
   }
   if (suppressed_before > 0) WriteSuppressed(now, site, suppressed_component, suppressed_before);
-  if (write) Write(now, level, component, message, fields);
+  if (write) {
+    written_[static_cast<size_t>(level)].fetch_add(1, std::memory_order_relaxed);
+    Write(now, level, component, message, fields);
+  }
 }
 
 void Logger::FlushSuppressed() {

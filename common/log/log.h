@@ -24,6 +24,8 @@
 // Thread-safe. Records below the level cost one comparison (the arguments are still evaluated).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -114,6 +116,10 @@ class Logger {
   // Writes the pending "suppressed K messages" line of every call site (at shutdown).
   void FlushSuppressed();
   uint64_t suppressed_total() const;  // records dropped by the rate limit so far
+  // Records of `level` written so far (not counting "suppressed K messages" lines). Thread-safe.
+  uint64_t written(Level level) const {
+    return written_[static_cast<size_t>(level)].load(std::memory_order_relaxed);
+  }
   const LogOptions& options() const { return options_; }
 
   // The record's text after the time prefix, as the formats write it (tests, and Log).
@@ -138,6 +144,7 @@ class Logger {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<const CallSite*, SiteState> sites_ ABSL_GUARDED_BY(mu_);
   uint64_t suppressed_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<std::atomic<uint64_t>, 4> written_{};  // by Level
 };
 
 // The process's logger (text, info, stderr until SetDefault).

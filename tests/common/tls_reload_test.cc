@@ -129,8 +129,7 @@ TEST_F(TlsReloadTest, RotatedFilesAreServedToNewConnectionsWithoutARestart) {
   Start(/*rotate=*/true);
   ASSERT_EQ(ServedName(), "first") << last_error_;
   Write(ca_.IssueWithKey("second", "DNS:localhost,IP:127.0.0.1", "serverAuth"));
-  EXPECT_TRUE(ServesWithin("second", std::chrono::seconds(20)))
-      << "still served: " << ServedName();
+  EXPECT_TRUE(ServesWithin("second", std::chrono::seconds(20))) << "still served: " << ServedName();
 }
 
 // A rotation caught halfway (the new certificate written, its key not yet) must not break
@@ -154,17 +153,16 @@ TEST_F(TlsReloadTest, StartNamesTheFlagOfAPairThatDoesNotBelongTogether) {
   auto other = ca_.IssueWithKey("other", "DNS:localhost", "serverAuth");
   Write(ca_.IssueWithKey("first", "DNS:localhost", "serverAuth"));
   ASSERT_TRUE(WriteFileAtomically(files_.key_file, other.key_pem).ok());
-  auto stager = TlsFileStager::Start(
-      {.source = files_, .stage_dir = dir_.path() + "/stage", .name = "grpc"});
+  auto stager =
+      TlsFileStager::Start({.source = files_, .stage_dir = dir_.path() + "/stage", .name = "grpc"});
   ASSERT_FALSE(stager.ok());
   EXPECT_NE(stager.status().message().find("--tls-key"), std::string::npos) << stager.status();
-  EXPECT_NE(stager.status().message().find("does not belong to the certificate"),
-            std::string::npos)
+  EXPECT_NE(stager.status().message().find("does not belong to the certificate"), std::string::npos)
       << stager.status();
   files_.ca_file = dir_.path() + "/missing-ca.pem";
   Write(ca_.IssueWithKey("first", "DNS:localhost", "serverAuth"));
-  stager = TlsFileStager::Start(
-      {.source = files_, .stage_dir = dir_.path() + "/stage", .name = "grpc"});
+  stager =
+      TlsFileStager::Start({.source = files_, .stage_dir = dir_.path() + "/stage", .name = "grpc"});
   ASSERT_FALSE(stager.ok());
   EXPECT_NE(stager.status().message().find("--tls-client-ca"), std::string::npos)
       << stager.status();

@@ -164,6 +164,9 @@ TEST_F(ProvdServerTest, ResentReportIsStoredOnce) {
   std::string metrics = Metrics();
   EXPECT_TRUE(Contains(metrics, "prov_reports_duplicate_total 3")) << metrics;
   EXPECT_TRUE(Contains(metrics, "prov_reports_ingested_total 4")) << metrics;
+  // provd's own log records (server/metrics/log_collector.h), from the process's logger.
+  EXPECT_TRUE(Contains(metrics, "prov_log_records_total{level=\"error\"}")) << metrics;
+  EXPECT_TRUE(Contains(metrics, "prov_log_records_suppressed_total")) << metrics;
 }
 
 TEST_F(ProvdServerTest, InvalidReportIsRejectedInStreamOthersUnaffected) {

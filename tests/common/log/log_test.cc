@@ -109,6 +109,11 @@ TEST_F(LogTest, RecordsBelowTheLevelAreDropped) {
   EXPECT_THAT(lines[0], HasSubstr("WARN c: warn"));
   EXPECT_THAT(lines[1], HasSubstr("ERROR c: error"));
   EXPECT_EQ(logger.suppressed_total(), 0u);  // filtered records are not rate-limited ones
+  // What prov_log_records_total{level} reports (server/metrics/log_collector.h).
+  EXPECT_EQ(logger.written(Level::kDebug), 0u);
+  EXPECT_EQ(logger.written(Level::kInfo), 0u);
+  EXPECT_EQ(logger.written(Level::kWarn), 1u);
+  EXPECT_EQ(logger.written(Level::kError), 1u);
 }
 
 // A flood from one call site: N records a minute, then one "suppressed K messages" line when
@@ -127,6 +132,8 @@ TEST_F(LogTest, EachCallSiteIsRateLimitedPerMinute) {
   EXPECT_THAT(lines[2], HasSubstr("bad report i=2"));
   EXPECT_THAT(lines[3], HasSubstr("still heard"));
   EXPECT_EQ(logger.suppressed_total(), 97u);
+  EXPECT_EQ(logger.written(Level::kWarn), 3u) << "suppressed records are not counted as written";
+  EXPECT_EQ(logger.written(Level::kInfo), 1u);
 
   clock_.Advance(absl::Minutes(1));
   logger.Log(flood, Level::kWarn, "ingest", "bad report", {{"i", 100}});
