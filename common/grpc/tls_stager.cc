@@ -39,7 +39,8 @@ std::string OpenSslError() {
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, absl::string_view flag) {
   absl::StatusOr<std::string> text = ReadFileToString(path, kMaxPemBytes);
-  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
+  if (!text.ok())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", text.status().message()));
   return text;
 }
 
@@ -65,8 +66,7 @@ absl::Status CheckCertificates(const std::string& text, const std::string& path,
   }
   ERR_clear_error();  // the loop ends on "no start line"
   if (count == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": ", path, " holds no PEM certificate"));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " holds no PEM certificate"));
   }
   return absl::OkStatus();
 }
@@ -126,9 +126,9 @@ absl::StatusOr<TlsFileStager::Staged> TlsFileStager::ReadAndCheck() const {
       PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, const_cast<char*>("")),
       EVP_PKEY_free);
   if (key == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--tls-key: ", src.key_file, " is not an unencrypted PEM private key (", OpenSslError(),
-        ")"));
+    return absl::InvalidArgumentError(absl::StrCat("--tls-key: ", src.key_file,
+                                                   " is not an unencrypted PEM private key (",
+                                                   OpenSslError(), ")"));
   }
   if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
@@ -178,7 +178,8 @@ void TlsFileStager::CheckNow() {
   stamp_ = stamp;
   failed_stamp_.clear();
   ++counts_.reloads;
-  PROV_LOG_INFO("tls", absl::StrCat("the ", options_.name, " listener's TLS files changed; the "
+  PROV_LOG_INFO("tls", absl::StrCat("the ", options_.name,
+                                    " listener's TLS files changed; the "
                                     "new certificate is served to new connections"));
 }
 

@@ -35,9 +35,9 @@ namespace prov {
 class TlsFileStager {
  public:
   struct Options {
-    TlsFiles source;         // cert_file and key_file required; ca_file optional
-    std::string stage_dir;   // created if missing, mode 0700
-    std::string name;        // file name prefix in stage_dir, and how logs name the listener
+    TlsFiles source;        // cert_file and key_file required; ca_file optional
+    std::string stage_dir;  // created if missing, mode 0700
+    std::string name;       // file name prefix in stage_dir, and how logs name the listener
     absl::Duration check_every = absl::Seconds(60);
   };
   // Checks and stages the files once; errors name the flag (--tls-cert, --tls-key,
@@ -48,7 +48,7 @@ class TlsFileStager {
   TlsFileStager& operator=(const TlsFileStager&) = delete;
 
   const std::string& identity_file() const { return identity_file_; }  // key, then the chain
-  const std::string& ca_file() const { return ca_file_; }  // "" without a client CA
+  const std::string& ca_file() const { return ca_file_; }              // "" without a client CA
   absl::Duration check_every() const { return options_.check_every; }
 
   // Looks at the source files now (the thread does so every check_every).

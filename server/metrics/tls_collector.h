@@ -21,8 +21,7 @@ namespace prov::server {
 
 class TlsCollector final : public prometheus::Collectable {
  public:
-  explicit TlsCollector(std::shared_ptr<const TlsFileStager> stager)
-      : stager_(std::move(stager)) {}
+  explicit TlsCollector(std::shared_ptr<const TlsFileStager> stager) : stager_(std::move(stager)) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:

@@ -66,10 +66,9 @@ void WebTlsReloader::CheckLocked() {
   if (!ctx.ok()) {
     ++counts_.failed;
     if (!(stamp == failed_)) {  // once per change of the files, not at every check
-      PROV_LOG_WARN("web",
-                    absl::StrCat("the dashboard's TLS files changed but do not load; still "
-                                 "serving the previous certificate: ",
-                                 ctx.status().message()));
+      PROV_LOG_WARN("web", absl::StrCat("the dashboard's TLS files changed but do not load; still "
+                                        "serving the previous certificate: ",
+                                        ctx.status().message()));
     }
     failed_ = stamp;
     return;
@@ -78,8 +77,8 @@ void WebTlsReloader::CheckLocked() {
   loaded_ = stamp;
   failed_ = {};
   ++counts_.reloads;
-  PROV_LOG_INFO("web", absl::StrCat("the dashboard's TLS certificate was reloaded from ",
-                                    files_.cert_file));
+  PROV_LOG_INFO(
+      "web", absl::StrCat("the dashboard's TLS certificate was reloaded from ", files_.cert_file));
 }
 
 }  // namespace prov::server::web
