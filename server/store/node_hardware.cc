@@ -62,12 +62,6 @@ absl::StatusOr<StoredHardware> ReadStored(SqliteDb& db, int64_t node) {
 
 }  // namespace
 
-std::string NodeHardwareKey(const NodeHardware& hw) {
-  return absl::StrCat(hw.system_uuid(), "\x1f", hw.board_serial(), "\x1f", hw.product_serial(),
-                      "\x1f", hw.chassis_serial(), "\x1f", hw.product_name(), "\x1f",
-                      hw.sys_vendor(), "\x1f", hw.board_name());
-}
-
 absl::Status RecordNodeHardware(SqliteDb& db, NodeHardwareCache& cache, int64_t node,
                                 const provenance::v1::NodeReport& report, int64_t seen_us) {
   if (!report.node().has_hardware()) return absl::OkStatus();
