@@ -357,6 +357,49 @@ TEST_F(IngestPlannerTest, WriteCachesSuppressUnchangedRows) {
   EXPECT_TRUE(plan_.nodes[0].check_hardware);
 }
 
+TEST(NodeHardwareDecisionTest, WritesChangesOfUuidAndSerialOnlyForANewerReport) {
+  provenance::v1::NodeHardware stored;
+  stored.set_system_uuid("uuid-1");
+  stored.set_board_serial("board-1");
+  stored.set_product_name("X1");
+  const std::string stored_key = NodeHardwareKey(stored);
+  const int64_t last_seen = Us(kT0);
+
+  // Same identity: remember it, write nothing.
+  EXPECT_EQ(DecideNodeHardware(&stored, last_seen, stored, stored_key, last_seen).action,
+            NodeHardwareDecision::kCacheOnly);
+  // No stored row: write it, no change rows.
+  NodeHardwareDecision first = DecideNodeHardware(nullptr, 0, stored, stored_key, last_seen);
+  EXPECT_EQ(first.action, NodeHardwareDecision::kWrite);
+  EXPECT_TRUE(first.changes.empty());
+
+  // A board swap and a new product name: one change row (the product name is not tracked).
+  provenance::v1::NodeHardware swapped = stored;
+  swapped.set_board_serial("board-2");
+  swapped.set_product_name("X2");
+  const std::string swapped_key = NodeHardwareKey(swapped);
+  ASSERT_NE(swapped_key, stored_key);
+  NodeHardwareDecision d =
+      DecideNodeHardware(&stored, last_seen, swapped, swapped_key, last_seen + 10'000'000);
+  EXPECT_EQ(d.action, NodeHardwareDecision::kWrite);
+  ASSERT_EQ(d.changes.size(), 1u);
+  EXPECT_EQ(d.changes[0].field, "board_serial");
+  EXPECT_EQ(d.changes[0].old_value, "board-1");
+  EXPECT_EQ(d.changes[0].new_value, "board-2");
+
+  // Both changed, one of them to empty (the agent could not read it): only the uuid counts.
+  provenance::v1::NodeHardware other;
+  other.set_system_uuid("uuid-2");
+  d = DecideNodeHardware(&stored, last_seen, other, NodeHardwareKey(other), last_seen);
+  EXPECT_EQ(d.action, NodeHardwareDecision::kWrite);
+  ASSERT_EQ(d.changes.size(), 1u);
+  EXPECT_EQ(d.changes[0].field, "system_uuid");
+
+  // A resent report older than the node's newest stored one never overwrites it.
+  EXPECT_EQ(DecideNodeHardware(&stored, last_seen, swapped, swapped_key, last_seen - 1).action,
+            NodeHardwareDecision::kNothing);
+}
+
 TEST_F(IngestPlannerTest, AStateSourceErrorFailsThePlan) {
   state_.stream_error = absl::UnavailableError("database is locked");
   const NodeReport r = MakeReport("node-1", "boot-a", 1, kT0);
