@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "server/store/ingest_write_caches.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
@@ -41,10 +42,9 @@ absl::Status UpsertNodeKey(SqliteDb& db, const StoredNodeKey& key);
 // Every node's keys, by node and first_seen.
 absl::StatusOr<std::vector<StoredNodeKey>> ListNodeKeys(SqliteDb& db);
 
-// nodes.id -> the responder address written last (writer cache, like NodeHardwareCache).
-using LocationResponderCache = absl::flat_hash_map<int64_t, std::string>;
 // Stores the node's NodeIdentity.location_responder when it differs from the stored one (empty
 // addresses are stored too: the node stopped running a responder). No SQL on a cache hit.
+// `cache` (LocationResponderCache, ingest_write_caches.h): nodes.id -> the address written last.
 absl::Status RecordLocationResponder(SqliteDb& db, LocationResponderCache& cache, int64_t node,
                                      const std::string& address, int64_t seen_us);
 

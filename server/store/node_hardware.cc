@@ -1,6 +1,5 @@
 #include "server/store/node_hardware.h"
 
-#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -62,12 +61,6 @@ absl::StatusOr<StoredHardware> ReadStored(SqliteDb& db, int64_t node) {
 
 }  // namespace
 
-std::string NodeHardwareKey(const NodeHardware& hw) {
-  return absl::StrCat(hw.system_uuid(), "\x1f", hw.board_serial(), "\x1f", hw.product_serial(),
-                      "\x1f", hw.chassis_serial(), "\x1f", hw.product_name(), "\x1f",
-                      hw.sys_vendor(), "\x1f", hw.board_name());
-}
-
 absl::Status RecordNodeHardware(SqliteDb& db, NodeHardwareCache& cache, int64_t node,
                                 const provenance::v1::NodeReport& report, int64_t seen_us) {
   if (!report.node().has_hardware()) return absl::OkStatus();
@@ -77,26 +70,23 @@ absl::Status RecordNodeHardware(SqliteDb& db, NodeHardwareCache& cache, int64_t 
   if (cached != cache.end() && cached->second == key) return absl::OkStatus();  // the hot path
 
   PROV_ASSIGN_OR_RETURN(StoredHardware stored, ReadStored(db, node));
-  if (seen_us < stored.node_last_seen_us) return absl::OkStatus();  // older than what is stored
-  if (stored.found && NodeHardwareKey(stored.hardware) == key) {
+  const NodeHardwareDecision decision = DecideNodeHardware(
+      stored.found ? &stored.hardware : nullptr, stored.node_last_seen_us, hw, key, seen_us);
+  if (decision.action == NodeHardwareDecision::kNothing) return absl::OkStatus();
+  if (decision.action == NodeHardwareDecision::kCacheOnly) {
     cache[node] = std::move(key);
     return absl::OkStatus();
   }
   const std::string& boot_id = report.node().boot_id();
-  if (stored.found) {
+  if (!decision.changes.empty()) {
     PROV_ASSIGN_OR_RETURN(Statement * change, db.Cached(R"sql(
 INSERT INTO node_hardware_changes (node, field, old_value, new_value, changed_at_us, boot_id,
                                    previous_seen_us) VALUES (?, ?, ?, ?, ?, ?, ?))sql"));
-    const std::array<std::pair<const char*, std::pair<std::string, std::string>>, 2> facts = {{
-        {"system_uuid", {stored.hardware.system_uuid(), hw.system_uuid()}},
-        {"board_serial", {stored.hardware.board_serial(), hw.board_serial()}},
-    }};
-    for (const auto& [field, values] : facts) {
-      if (values.first.empty() || values.second.empty() || values.first == values.second) continue;
+    for (const NodeHardwareChange& c : decision.changes) {
       change->BindInt64(1, node);
-      change->BindText(2, field);
-      change->BindText(3, values.first);
-      change->BindText(4, values.second);
+      change->BindText(2, c.field);
+      change->BindText(3, c.old_value);
+      change->BindText(4, c.new_value);
       change->BindInt64(5, seen_us);
       change->BindText(6, boot_id);
       change->BindInt64(7, stored.node_last_seen_us);

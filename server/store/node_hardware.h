@@ -20,15 +20,13 @@
 #include "absl/status/status.h"
 #include "provenance/v1/audit.pb.h"
 #include "provenance/v1/report.pb.h"
+#include "server/store/ingest_write_caches.h"
+#include "server/store/node_hardware_key.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
 
-// nodes.id -> identity key of the stored node_hardware row (NodeHardwareKey).
-using NodeHardwareCache = absl::flat_hash_map<int64_t, std::string>;
-
-// The facts that make a node's identity, joined: two NodeHardware with the same key are the same.
-std::string NodeHardwareKey(const provenance::v1::NodeHardware& hw);
+// NodeHardwareCache (ingest_write_caches.h): nodes.id -> NodeHardwareKey of the stored row.
 
 // Stores `report`'s NodeIdentity.hardware for node `node` (nodes.id) when it differs from the
 // stored one, and a node_hardware_changes row per system_uuid / board_serial that changed (both

@@ -12,8 +12,6 @@
 namespace prov::server {
 namespace {
 
-using provenance::v1::NodeReport;
-
 // SQL function prov_merge_methods(a, b): MergeMethods() for the ledger's method column.
 void MergeMethodsSql(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   // Usually both sides are the same method (or the row's is empty): MergeMethods returns one side
@@ -41,8 +39,6 @@ void MergeMethodsSql(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   std::string merged = MergeMethods(text(argv[0]), text(argv[1]));
   sqlite3_result_text(ctx, merged.c_str(), static_cast<int>(merged.size()), SQLITE_TRANSIENT);
 }
-
-constexpr int64_t kMicrosPerHour = int64_t{3600} * 1000 * 1000;
 
 constexpr char kUpsertAccelerator[] = R"sql(
 INSERT INTO accelerators (node, pci_address, vendor_id, device_id, vendor, model, model_known,
@@ -150,14 +146,7 @@ constexpr char kInsertGap[] =
     "INSERT INTO evidence_gaps (node, boot_id, seq, start_us, end_us, claimed_interval_seconds, "
     "gap_seconds, accelerator_seconds, flop_high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-// The write caches' hash of serialized bytes.
-size_t BytesHash(absl::string_view bytes) { return absl::HashOf(bytes); }
-
 }  // namespace
-
-int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const StoreOptions& options) {
@@ -187,9 +176,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   if (!migrated.ok()) {
     return absl::Status(migrated.code(), absl::StrCat(path, ": ", migrated.message()));
   }
-  auto store = std::unique_ptr<Store>(new Store(path, std::move(db), options.credit));
-  store->max_seq_jump_ = options.max_seq_jump;
-  return store;
+  return std::unique_ptr<Store>(
+      new Store(path, std::move(db), IngestPlannerOptions{options.credit, options.max_seq_jump}));
 }
 
 // Merges one round of rejection notes into the nodes' rows. rejecting_since_us starts a spell
@@ -242,64 +230,19 @@ absl::StatusOr<std::vector<NodeRejectionState>> Store::RecordRejections(
   return states;
 }
 
-// One workloads row's part of a batch.
-struct Store::BatchWorkload {
-  const provenance::v1::Workload* latest = nullptr;
-  const WorkloadUsage* latest_usage = nullptr;
-  int64_t first_seen_us = 0;
-  int64_t last_seen_us = 0;
-  double seconds = 0, flop_low = 0, flop_high = 0, gap_seconds = 0;
-  std::string method;
-};
-
-// What one batch adds, folded per row so each row is written once per batch.
-struct Store::Batch {
-  struct Node {
-    const NodeReport* latest = nullptr;
-    int64_t latest_seen_us = 0;
-    int64_t first_seen_us = 0;
-    int64_t stored = 0;
-    int64_t strings_repaired = 0, strings_truncated = 0;  // summed over the batch's reports
-  };
-  struct Accelerator {
-    const provenance::v1::Accelerator* latest = nullptr;
-    int64_t seen_us = 0;
-  };
-  using Workload = BatchWorkload;
-  struct Hour {
-    double seconds = 0, training = 0, inference = 0, flop_low = 0, flop_high = 0, gap_seconds = 0;
-    std::string method;
-  };
-  // Keys are views into the batch's reports, which outlive the batch: no string copies.
-  absl::flat_hash_map<int64_t, Node> nodes;
-  absl::flat_hash_map<RowKeyView, StreamState> streams;
-  absl::flat_hash_map<RowKeyView, Accelerator> accelerators;
-  absl::flat_hash_map<RowKeyView, Workload> workloads;
-  absl::flat_hash_map<std::pair<absl::string_view, int64_t>, Hour> hours;
-  Statement* insert_report = nullptr;
-};
-
 namespace {
 constexpr size_t kMaxCached = 2'000'000;
-// An agent's uint64 counter as an SQLite INTEGER (the validator bounds them; belt and braces).
-int64_t SaturatedInt64(uint64_t v) {
-  return v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v);
-}
-constexpr int64_t kAcceleratorRefreshUs = 60'000'000;  // last_seen granularity of accelerators
 }  // namespace
 
 void Store::DropCaches() {
   node_ids_.clear();
   high_water_.clear();
   node_horizon_.clear();
-  accelerators_.clear();
-  workload_details_.clear();
   workload_rows_.clear();
-  node_hardware_.clear();
-  location_responders_.clear();
+  write_caches_.clear();
 }
 
-absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t seen_us) {
+absl::StatusOr<int64_t> Store::Node(absl::string_view node_id, int64_t seen_us) {
   auto it = node_ids_.find(node_id);
   if (it != node_ids_.end()) return it->second;
   PROV_ASSIGN_OR_RETURN(Statement * select, db_->Cached("SELECT id FROM nodes WHERE node_id = ?"));
@@ -318,11 +261,13 @@ absl::StatusOr<int64_t> Store::NodeRowId(const std::string& node_id, int64_t see
     PROV_RETURN_IF_ERROR(insert->Run());
     id = db_->LastInsertRowId();
   }
-  node_ids_.emplace(node_id, id);
+  node_ids_.emplace(std::string(node_id), id);
   return id;
 }
 
-absl::StatusOr<Store::StreamState*> Store::HighWater(int64_t node, const std::string& boot_id) {
+// The cached (node, boot) high-water mark and credit state, read from node_streams on a miss. The
+// pointer is valid until the next insertion into high_water_ (the next Stream call).
+absl::StatusOr<StreamState*> Store::Stream(int64_t node, absl::string_view boot_id) {
   auto it = high_water_.find(RowKeyView(node, boot_id));
   if (it != high_water_.end()) return &it->second;
   PROV_ASSIGN_OR_RETURN(
@@ -341,10 +286,10 @@ absl::StatusOr<Store::StreamState*> Store::HighWater(int64_t node, const std::st
   }
   hw->Reset();
   PROV_RETURN_IF_ERROR(row.status());
-  return &high_water_.emplace(RowKey(node, boot_id), state).first->second;
+  return &high_water_.emplace(RowKey(node, std::string(boot_id)), state).first->second;
 }
 
-absl::StatusOr<Store::NodeCredit*> Store::NodeHorizon(int64_t node) {
+absl::StatusOr<NodeCredit*> Store::Horizon(int64_t node) {
   auto it = node_horizon_.find(node);
   if (it != node_horizon_.end()) return &it->second;
   PROV_ASSIGN_OR_RETURN(Statement * select,
@@ -360,12 +305,19 @@ absl::StatusOr<Store::NodeCredit*> Store::NodeHorizon(int64_t node) {
   return &node_horizon_.emplace(node, credit).first->second;
 }
 
-absl::StatusOr<bool> Store::SeenSince(int64_t node, absl::string_view workload_id, int64_t since_us,
-                                      const Batch& batch) {
-  auto in_batch = batch.workloads.find(RowKeyView(node, workload_id));
-  if (in_batch != batch.workloads.end() && in_batch->second.last_seen_us >= since_us) {
-    return true;
-  }
+absl::StatusOr<int64_t> Store::NodeLastSeen(int64_t node) {
+  PROV_ASSIGN_OR_RETURN(Statement * last,
+                        db_->Cached("SELECT last_seen_us FROM nodes WHERE id = ?"));
+  last->BindInt64(1, node);
+  absl::StatusOr<bool> row = last->Step();
+  const int64_t last_seen_us = row.ok() && *row ? last->ColumnInt64(0) : 0;
+  last->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return last_seen_us;
+}
+
+absl::StatusOr<bool> Store::WorkloadSeenSince(int64_t node, absl::string_view workload_id,
+                                              int64_t since_us) {
   PROV_ASSIGN_OR_RETURN(
       Statement * select,
       db_->Cached("SELECT last_seen_us FROM workloads WHERE node = ? AND workload_id = ?"));
@@ -378,180 +330,10 @@ absl::StatusOr<bool> Store::SeenSince(int64_t node, absl::string_view workload_i
   return seen;
 }
 
-absl::Status Store::CreditUsage(ReportToCommit& item, int64_t node, StreamState& stream,
-                                Batch& batch, CommitResult& result) {
-  const NodeReport& r = *item.report;
-  PROV_ASSIGN_OR_RETURN(NodeCredit * node_credit, NodeHorizon(node));
-  CreditInput in;
-  in.collected_us = ToUnixMicros(r.collected_at());
-  in.received_us = batch_received_us_;
-  in.interval_seconds = r.interval_seconds();
-  in.node_credited_until_us = node_credit->horizon_us;
-  in.node_newest_boot_us = node_credit->newest_boot_us;
-  const Credit credit = CreditReport(stream.credit, in, credit_options_);
-  // A workload continued through a gap when it was in the previous report of this boot or, for
-  // a boot's first report, in the node's newest report before it.
-  int64_t since_us = stream.credit.last_collected_us;
-  if (credit.gap_seconds > 0 && since_us == 0) {
-    PROV_ASSIGN_OR_RETURN(Statement * last,
-                          db_->Cached("SELECT last_seen_us FROM nodes WHERE id = ?"));
-    last->BindInt64(1, node);
-    absl::StatusOr<bool> row = last->Step();
-    since_us = row.ok() && *row ? last->ColumnInt64(0) : 0;
-    last->Reset();
-    PROV_RETURN_IF_ERROR(row.status());
-    auto in_batch = batch.nodes.find(node);
-    if (in_batch != batch.nodes.end())
-      since_us = std::max(since_us, in_batch->second.latest_seen_us);
-  }
-  double gap_accelerator_seconds = 0, gap_flop_high = 0;
-  for (WorkloadUsage& u : item.usage) {
-    bool continued = false;
-    if (credit.gap_seconds > 0 && since_us > 0) {
-      PROV_ASSIGN_OR_RETURN(continued, SeenSince(node, u.workload_id, since_us, batch));
-    }
-    ApplyCredit(credit, r.interval_seconds(), continued, &u);
-    gap_accelerator_seconds += u.gap_seconds;
-    if (credit.elapsed_seconds > 0) {
-      gap_flop_high += u.flop_high * credit.gap_seconds / credit.elapsed_seconds;
-    }
-  }
-  stream.credit = credit.next;
-  node_credit->horizon_us = std::max(node_credit->horizon_us, credit.next.credited_until_us);
-  node_credit->newest_boot_us = std::max(node_credit->newest_boot_us, credit.next.first_credit_us);
-  item.credited_seconds = credit.elapsed_seconds;
-  result.credited_seconds += credit.elapsed_seconds;
-  result.claimed_seconds += r.interval_seconds();
-  if (credit.clock_bound) ++result.clock_bound;
-  if (credit.lag_floor) ++result.lag_floor;
-  if (credit.gap_seconds <= 0) return absl::OkStatus();
-  ++result.evidence_gaps;
-  result.gap_seconds += credit.gap_seconds;
-  PROV_ASSIGN_OR_RETURN(Statement * gap, db_->Cached(kInsertGap));
-  gap->BindInt64(1, node);
-  gap->BindText(2, r.node().boot_id());
-  gap->BindInt64(3, static_cast<int64_t>(r.seq()));
-  gap->BindInt64(4, credit.start_us);
-  gap->BindInt64(5, credit.end_us);
-  gap->BindInt64(6, r.interval_seconds());
-  gap->BindDouble(7, credit.gap_seconds);
-  gap->BindDouble(8, gap_accelerator_seconds);
-  gap->BindDouble(9, gap_flop_high);
-  return gap->Run();
-}
-
-absl::Status Store::AddReport(ReportToCommit& item, Batch& batch, CommitResult& result,
-                              size_t index) {
-  const NodeReport& r = *item.report;
-  const int64_t seen_us = ToUnixMicros(r.collected_at());
-  PROV_ASSIGN_OR_RETURN(int64_t node, NodeRowId(r.node().node_id(), seen_us));
-
-  // Dedup by the (node, boot) high-water mark: agents send in seq order, so seq <= max_seq has
-  // been stored before (or skipped past) and is acknowledged without being stored again.
-  PROV_ASSIGN_OR_RETURN(StreamState * stream, HighWater(node, r.node().boot_id()));
-  const uint64_t max_seq = stream->max_seq;
-  auto found = result.high_water.find(StreamKeyView(r.node().node_id(), r.node().boot_id()));
-  if (found == result.high_water.end()) {  // copies the strings once per stream and batch
-    found = result.high_water.emplace(StreamKey(r.node().node_id(), r.node().boot_id()), 0).first;
-  }
-  uint64_t& mark = found->second;
-  if (r.seq() > max_seq && r.seq() - max_seq > max_seq_jump_) {
-    // Storing it would move the high-water mark there, and the node's next genuine reports
-    // (lower seqs) would then be acked as duplicates without being stored.
-    result.duplicate[index] = true;  // not stored
-    result.rejected.emplace_back(index, absl::StrCat("seq: ", r.seq(), " is ", r.seq() - max_seq,
-                                                     " ahead of the highest stored seq ", max_seq,
-                                                     " of this boot_id (at most ", max_seq_jump_,
-                                                     " ahead is plausible; --max-seq-jump)"));
-    mark = std::max(mark, max_seq);
-    return absl::OkStatus();
-  }
-  if (r.seq() <= max_seq) {
-    result.duplicate[index] = true;
-    ++result.duplicates;
-    mark = std::max(mark, max_seq);
-    return absl::OkStatus();
-  }
-  mark = r.seq();
-  stream->max_seq = r.seq();  // high_water_ has had no insertion since HighWater: still valid
-  PROV_RETURN_IF_ERROR(CreditUsage(item, node, *stream, batch, result));
-  batch.streams[RowKeyView(node, r.node().boot_id())] = *stream;
-  ++result.stored;
-
-  Statement* reports = batch.insert_report;
-  reports->BindInt64(1, node);
-  reports->BindText(2, r.node().boot_id());
-  reports->BindInt64(3, static_cast<int64_t>(r.seq()));
-  reports->BindInt64(4, seen_us);
-  reports->BindInt64(5, batch_received_us_);
-  reports->BindInt64(6, r.interval_seconds());
-  reports->BindInt64(7, static_cast<int64_t>(item.size_bytes));
-  reports->BindInt64(8, r.accelerators_size());
-  reports->BindInt64(9, r.samples_size());
-  reports->BindInt64(10, r.workloads_size());
-  reports->BindDouble(11, item.credited_seconds);
-  PROV_RETURN_IF_ERROR(reports->Run());
-
-  Batch::Node& n = batch.nodes[node];
-  if (n.stored == 0 || seen_us < n.first_seen_us) n.first_seen_us = seen_us;
-  if (n.latest == nullptr || seen_us >= n.latest_seen_us) {
-    n.latest = &r;
-    n.latest_seen_us = seen_us;
-  }
-  ++n.stored;
-  n.strings_repaired += SaturatedInt64(r.health().strings_repaired());
-  n.strings_truncated += SaturatedInt64(r.health().strings_truncated());
-
-  for (const auto& a : r.accelerators()) {
-    Batch::Accelerator& acc = batch.accelerators[RowKeyView(node, a.pci_address())];
-    if (acc.latest == nullptr || seen_us >= acc.seen_us) acc = {&a, seen_us};
-  }
-
-  const int64_t hour_us = seen_us - ((seen_us % kMicrosPerHour) + kMicrosPerHour) % kMicrosPerHour;
-  for (int i = 0; i < r.workloads_size() && i < static_cast<int>(item.usage.size()); ++i) {
-    const WorkloadUsage& u = item.usage[i];
-    // u.workload_id is the workload's id (ComputeUsage), in the compact usage vector rather than
-    // in the parsed Workload, which is by now out of cache.
-    Batch::Workload& w = batch.workloads[RowKeyView(node, u.workload_id)];
-    if (w.latest == nullptr || seen_us < w.first_seen_us) w.first_seen_us = seen_us;
-    if (w.latest == nullptr || seen_us >= w.last_seen_us) {
-      w.latest = &r.workloads(i);
-      w.latest_usage = &u;
-      w.last_seen_us = seen_us;
-    }
-    w.seconds += u.accelerator_seconds;
-    w.gap_seconds += u.gap_seconds;
-    w.flop_low += u.flop_low;
-    w.flop_high += u.flop_high;
-    if (w.method != u.method) w.method = MergeMethods(w.method, u.method);
-
-    Batch::Hour& h = batch.hours[{absl::string_view(u.account), hour_us}];
-    h.seconds += u.accelerator_seconds;
-    h.gap_seconds += u.gap_seconds;
-    if (u.workload_class == provenance::v1::WORKLOAD_CLASS_TRAINING) {
-      h.training += u.accelerator_seconds;
-    }
-    if (u.workload_class == provenance::v1::WORKLOAD_CLASS_INFERENCE) {
-      h.inference += u.accelerator_seconds;
-    }
-    h.flop_low += u.flop_low;
-    h.flop_high += u.flop_high;
-    if (h.method != u.method) h.method = MergeMethods(h.method, u.method);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload& w) {
-  const provenance::v1::Workload& latest_w = *w.latest;
-  const WorkloadUsage& u = *w.latest_usage;
-  const size_t described =
-      absl::HashOf(static_cast<int>(latest_w.kind()), absl::string_view(u.account),
-                   static_cast<int>(latest_w.attribution().source()),
-                   static_cast<int>(latest_w.workload_class()), latest_w.class_confidence(),
-                   absl::string_view(latest_w.launcher()), u.accelerator_count,
-                   absl::string_view(u.accelerator_model));
+absl::Status Store::WriteWorkloadRow(const PlannedWorkload& w) {
+  const RowKeyView key(w.node, w.workload_id);
   auto cached = workload_rows_.find(key);
-  if (cached != workload_rows_.end() && cached->second.hash == described) {
+  if (cached != workload_rows_.end() && cached->second.hash == w.described) {
     PROV_ASSIGN_OR_RETURN(Statement * add, db_->Cached(kAddToWorkload));
     add->BindInt64(1, cached->second.rowid);
     add->BindDouble(2, w.seconds);
@@ -574,14 +356,14 @@ absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload&
   PROV_ASSIGN_OR_RETURN(Statement * workload, db_->Cached(kUpsertWorkload));
   workload->BindInt64(1, key.first);
   workload->BindText(2, key.second);
-  workload->BindInt64(3, latest_w.kind());
-  workload->BindText(4, u.account);
-  workload->BindInt64(5, latest_w.attribution().source());
-  workload->BindInt64(6, latest_w.workload_class());
-  workload->BindDouble(7, latest_w.class_confidence());
-  workload->BindText(8, latest_w.launcher());
-  workload->BindInt64(9, u.accelerator_count);
-  workload->BindText(10, u.accelerator_model);
+  workload->BindInt64(3, w.kind);
+  workload->BindText(4, w.account);
+  workload->BindInt64(5, w.attribution_source);
+  workload->BindInt64(6, w.workload_class);
+  workload->BindDouble(7, w.class_confidence);
+  workload->BindText(8, w.launcher);
+  workload->BindInt64(9, w.accelerator_count);
+  workload->BindText(10, w.accelerator_model);
   workload->BindInt64(11, w.first_seen_us);
   workload->BindInt64(12, w.last_seen_us);
   workload->BindDouble(13, w.seconds);
@@ -598,10 +380,10 @@ absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload&
   // batch's (the upsert takes them when excluded.last_seen_us >= the stored one).
   if (stored_last_seen_us == w.last_seen_us) {
     if (cached != workload_rows_.end()) {
-      cached->second = {described, w.last_seen_us, rowid};
+      cached->second = {w.described, w.last_seen_us, rowid};
     } else {
       workload_rows_.emplace(RowKey(key.first, key.second),
-                             WorkloadRow{described, w.last_seen_us, rowid});
+                             WorkloadRow{w.described, w.last_seen_us, rowid});
     }
   } else if (cached != workload_rows_.end()) {
     workload_rows_.erase(cached);  // a newer report's values are stored: unknown here
@@ -609,7 +391,40 @@ absl::Status Store::WriteWorkloadRow(const RowKeyView& key, const BatchWorkload&
   return absl::OkStatus();
 }
 
-absl::Status Store::WriteAggregates(Batch& batch) {
+absl::Status Store::WritePlan(Statement& reports) {
+  for (const PlannedReport& p : plan_.reports) {
+    reports.BindInt64(1, p.node);
+    reports.BindText(2, p.boot_id);
+    reports.BindInt64(3, static_cast<int64_t>(p.seq));
+    reports.BindInt64(4, p.collected_us);
+    reports.BindInt64(5, plan_.received_us);
+    reports.BindInt64(6, p.interval_seconds);
+    reports.BindInt64(7, p.size_bytes);
+    reports.BindInt64(8, p.accelerator_count);
+    reports.BindInt64(9, p.sample_count);
+    reports.BindInt64(10, p.workload_count);
+    reports.BindDouble(11, p.credited_seconds);
+    PROV_RETURN_IF_ERROR(reports.Run());
+  }
+  if (!plan_.evidence_gaps.empty()) {
+    PROV_ASSIGN_OR_RETURN(Statement * gap, db_->Cached(kInsertGap));
+    for (const PlannedEvidenceGap& p : plan_.evidence_gaps) {
+      gap->BindInt64(1, p.node);
+      gap->BindText(2, p.boot_id);
+      gap->BindInt64(3, static_cast<int64_t>(p.seq));
+      gap->BindInt64(4, p.start_us);
+      gap->BindInt64(5, p.end_us);
+      gap->BindInt64(6, p.claimed_interval_seconds);
+      gap->BindDouble(7, p.gap_seconds);
+      gap->BindDouble(8, p.accelerator_seconds);
+      gap->BindDouble(9, p.flop_high);
+      PROV_RETURN_IF_ERROR(gap->Run());
+    }
+  }
+  return WriteAggregates();
+}
+
+absl::Status Store::WriteAggregates() {
   PROV_ASSIGN_OR_RETURN(
       Statement * streams,
       db_->Cached("INSERT INTO node_streams (node, boot_id, max_seq, credited_until_us, "
@@ -620,119 +435,92 @@ absl::Status Store::WriteAggregates(Batch& batch) {
                   "last_collected_us = MAX(last_collected_us, excluded.last_collected_us), "
                   "first_credit_us = IIF(first_credit_us = 0, excluded.first_credit_us, "
                   "first_credit_us)"));
-  for (const auto& [key, state] : batch.streams) {
-    streams->BindInt64(1, key.first);
-    streams->BindText(2, key.second);
-    streams->BindInt64(3, static_cast<int64_t>(state.max_seq));
-    streams->BindInt64(4, state.credit.credited_until_us);
-    streams->BindInt64(5, state.credit.last_collected_us);
-    streams->BindInt64(6, state.credit.first_credit_us);
+  for (const PlannedStream& p : plan_.streams) {
+    streams->BindInt64(1, p.node);
+    streams->BindText(2, p.boot_id);
+    streams->BindInt64(3, static_cast<int64_t>(p.state.max_seq));
+    streams->BindInt64(4, p.state.credit.credited_until_us);
+    streams->BindInt64(5, p.state.credit.last_collected_us);
+    streams->BindInt64(6, p.state.credit.first_credit_us);
     PROV_RETURN_IF_ERROR(streams->Run());
   }
 
   // Before the nodes rows are updated: a change records the node's previous last_seen_us.
-  for (const auto& [node, n] : batch.nodes) {
-    PROV_RETURN_IF_ERROR(
-        RecordNodeHardware(*db_, node_hardware_, node, *n.latest, n.latest_seen_us));
-    PROV_RETURN_IF_ERROR(RecordLocationResponder(
-        *db_, location_responders_, node, n.latest->node().location_responder(), n.latest_seen_us));
+  for (const PlannedNode& n : plan_.nodes) {
+    if (n.check_hardware) {
+      PROV_RETURN_IF_ERROR(RecordNodeHardware(*db_, write_caches_.node_hardware, n.node, *n.latest,
+                                              n.latest_seen_us));
+    }
+    if (n.check_location_responder) {
+      PROV_RETURN_IF_ERROR(RecordLocationResponder(*db_, write_caches_.location_responders, n.node,
+                                                   n.latest->node().location_responder(),
+                                                   n.latest_seen_us));
+    }
   }
 
   PROV_ASSIGN_OR_RETURN(Statement * update_node, db_->Cached(kUpdateNode));
-  for (const auto& [node, n] : batch.nodes) {
-    const NodeReport& r = *n.latest;
-    update_node->BindInt64(1, node);
-    update_node->BindText(2, r.node().hostname());
-    update_node->BindText(3, r.node().datacenter());
-    update_node->BindText(4, r.node().region());
-    update_node->BindText(5, r.node().agent_version());
-    update_node->BindText(6, r.node().boot_id());
+  for (const PlannedNode& n : plan_.nodes) {
+    update_node->BindInt64(1, n.node);
+    update_node->BindText(2, n.hostname);
+    update_node->BindText(3, n.datacenter);
+    update_node->BindText(4, n.region);
+    update_node->BindText(5, n.agent_version);
+    update_node->BindText(6, n.boot_id);
     update_node->BindInt64(7, n.latest_seen_us);
-    update_node->BindInt64(8, static_cast<int64_t>(r.seq()));
-    update_node->BindInt64(9, r.accelerators_size());
-    update_node->BindInt64(10, r.workloads_size());
+    update_node->BindInt64(8, static_cast<int64_t>(n.seq));
+    update_node->BindInt64(9, n.accelerator_count);
+    update_node->BindInt64(10, n.workload_count);
     update_node->BindInt64(11, n.stored);
-    update_node->BindInt64(12, batch_received_us_);
+    update_node->BindInt64(12, plan_.received_us);
     update_node->BindInt64(13, n.first_seen_us);
-    // The agent's health as its newest report says (cumulative spool counters), and the strings
-    // it had to repair or cut, summed over the stored reports.
-    const provenance::v1::AgentHealth& h = r.health();
-    int64_t collector_errors = 0;
-    for (const auto& e : h.collector_errors()) {
-      collector_errors += std::max<int64_t>(1, SaturatedInt64(e.count()));
-    }
-    update_node->BindInt64(14, r.has_health() ? 1 : 0);
-    update_node->BindInt64(15, SaturatedInt64(h.spool_depth()));
-    update_node->BindInt64(16, SaturatedInt64(h.dropped_reports()));
-    update_node->BindInt64(17, SaturatedInt64(h.unreadable_reports()));
-    update_node->BindInt64(18, SaturatedInt64(h.rejected_reports()));
-    update_node->BindInt64(19, collector_errors);
-    update_node->BindInt64(20, h.nvml_available() ? 1 : 0);
+    update_node->BindInt64(14, n.has_health ? 1 : 0);
+    update_node->BindInt64(15, n.spool_depth);
+    update_node->BindInt64(16, n.dropped_reports);
+    update_node->BindInt64(17, n.unreadable_reports);
+    update_node->BindInt64(18, n.rejected_reports);
+    update_node->BindInt64(19, n.collector_errors);
+    update_node->BindInt64(20, n.nvml_available ? 1 : 0);
     update_node->BindInt64(21, n.strings_repaired);
     update_node->BindInt64(22, n.strings_truncated);
     PROV_RETURN_IF_ERROR(update_node->Run());
   }
 
-  PROV_ASSIGN_OR_RETURN(Statement * accel, db_->Cached(kUpsertAccelerator));
-  std::string blob;
-  for (auto& [key, acc] : batch.accelerators) {
-    const auto& a = *acc.latest;
-    a.SerializeToString(&blob);
-    const size_t hash = BytesHash(blob);
-    auto cached = accelerators_.find(key);
-    if (cached != accelerators_.end() &&
-        (acc.seen_us < cached->second.seen_us ||
-         (cached->second.hash == hash &&
-          acc.seen_us - cached->second.seen_us < kAcceleratorRefreshUs))) {
-      continue;  // unchanged and recently written (or older than what is stored)
-    }
-    accel->BindInt64(1, key.first);
-    accel->BindText(2, a.pci_address());
-    accel->BindInt64(3, a.vendor_id());
-    accel->BindInt64(4, a.device_id());
-    accel->BindText(5, a.vendor().empty() ? "unknown" : a.vendor());
-    accel->BindText(6, a.model().empty() ? "unknown" : a.model());
-    accel->BindInt64(7, a.model_known() ? 1 : 0);
-    accel->BindText(8, a.uuid());
-    accel->BindText(9, a.serial());
-    accel->BindBlob(10, blob);
-    accel->BindInt64(11, acc.seen_us);
-    PROV_RETURN_IF_ERROR(accel->Run());
-    if (cached != accelerators_.end()) {
-      cached->second = {hash, acc.seen_us};
-    } else {
-      accelerators_.emplace(RowKey(key.first, key.second), CachedRow{hash, acc.seen_us});
+  if (!plan_.accelerators.empty()) {
+    PROV_ASSIGN_OR_RETURN(Statement * accel, db_->Cached(kUpsertAccelerator));
+    for (const PlannedAccelerator& a : plan_.accelerators) {
+      accel->BindInt64(1, a.node);
+      accel->BindText(2, a.pci_address);
+      accel->BindInt64(3, a.vendor_id);
+      accel->BindInt64(4, a.device_id);
+      accel->BindText(5, a.vendor);
+      accel->BindText(6, a.model);
+      accel->BindInt64(7, a.model_known ? 1 : 0);
+      accel->BindText(8, a.uuid);
+      accel->BindText(9, a.serial);
+      accel->BindBlob(10, a.accelerator);
+      accel->BindInt64(11, a.seen_us);
+      PROV_RETURN_IF_ERROR(accel->Run());
     }
   }
 
-  PROV_ASSIGN_OR_RETURN(Statement * details, db_->Cached(kUpsertWorkloadDetails));
-  for (auto& [key, w] : batch.workloads) {
-    const provenance::v1::Workload& latest_w = *w.latest;
-    PROV_RETURN_IF_ERROR(WriteWorkloadRow(key, w));
-
-    latest_w.SerializeToString(&blob);
-    const size_t hash = BytesHash(blob);
-    auto cached = workload_details_.find(key);
-    if (cached != workload_details_.end() &&
-        (cached->second.hash == hash || w.last_seen_us < cached->second.seen_us)) {
-      continue;  // the stored Workload proto is this one (or newer)
-    }
-    details->BindInt64(1, key.first);
-    details->BindText(2, key.second);
-    details->BindInt64(3, w.last_seen_us);
-    details->BindBlob(4, blob);
-    PROV_RETURN_IF_ERROR(details->Run());
-    if (cached != workload_details_.end()) {
-      cached->second = {hash, w.last_seen_us};
-    } else {
-      workload_details_.emplace(RowKey(key.first, key.second), CachedRow{hash, w.last_seen_us});
+  for (const PlannedWorkload& w : plan_.workloads) {
+    PROV_RETURN_IF_ERROR(WriteWorkloadRow(w));
+  }
+  if (!plan_.workload_details.empty()) {
+    PROV_ASSIGN_OR_RETURN(Statement * details, db_->Cached(kUpsertWorkloadDetails));
+    for (const PlannedWorkloadDetails& d : plan_.workload_details) {
+      details->BindInt64(1, d.node);
+      details->BindText(2, d.workload_id);
+      details->BindInt64(3, d.seen_us);
+      details->BindBlob(4, d.workload);
+      PROV_RETURN_IF_ERROR(details->Run());
     }
   }
 
   PROV_ASSIGN_OR_RETURN(Statement * hour, db_->Cached(kUpsertAccountHour));
-  for (const auto& [key, h] : batch.hours) {
-    hour->BindText(1, key.first);
-    hour->BindInt64(2, key.second);
+  for (const PlannedAccountHour& h : plan_.account_hours) {
+    hour->BindText(1, h.account);
+    hour->BindInt64(2, h.hour_us);
     hour->BindDouble(3, h.seconds);
     hour->BindDouble(4, h.training);
     hour->BindDouble(5, h.inference);
@@ -745,31 +533,18 @@ absl::Status Store::WriteAggregates(Batch& batch) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommitResult> Store::Commit(std::vector<ReportToCommit>& batch_items,
+absl::StatusOr<CommitResult> Store::Commit(std::vector<ReportToCommit>& batch,
                                            absl::Time received_at) {
-  CommitResult result;
-  result.duplicate.assign(batch_items.size(), false);
-  if (batch_items.empty()) return result;
-  if (accelerators_.size() + workload_details_.size() + workload_rows_.size() + high_water_.size() +
-          node_hardware_.size() + location_responders_.size() >
-      kMaxCached) {
+  if (batch.empty()) return CommitResult{};
+  if (high_water_.size() + workload_rows_.size() + write_caches_.size() > kMaxCached) {
     DropCaches();  // bounded memory; the next batches re-read or rewrite what they need
   }
-  batch_received_us_ = absl::ToUnixMicros(received_at);
-  Batch batch;
-  batch.nodes.reserve(last_nodes_);
-  batch.accelerators.reserve(last_accelerators_);
-  batch.workloads.reserve(last_workloads_);
-  PROV_ASSIGN_OR_RETURN(batch.insert_report, db_->Cached(kInsertReport));
+  PROV_ASSIGN_OR_RETURN(Statement * insert_report, db_->Cached(kInsertReport));
   PROV_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status status;
-  for (size_t i = 0; i < batch_items.size() && status.ok(); ++i) {
-    status = AddReport(batch_items[i], batch, result, i);
-  }
-  last_nodes_ = batch.nodes.size();
-  last_accelerators_ = batch.accelerators.size();
-  last_workloads_ = batch.workloads.size();
-  if (status.ok()) status = WriteAggregates(batch);
+  absl::StatusOr<CommitResult> result =
+      planner_.Plan(batch, received_at, *this, write_caches_, plan_);
+  absl::Status status = result.status();
+  if (status.ok()) status = WritePlan(*insert_report);
   if (status.ok()) status = db_->Exec("COMMIT");
   if (!status.ok()) {
     (void)db_->Exec("ROLLBACK");
