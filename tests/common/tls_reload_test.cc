@@ -13,12 +13,12 @@
 #include "common/grpc/tls.h"
 #include "common/grpc/tls_stager.h"
 #include "grpcpp/generic/async_generic_service.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
 #include "tests/compliance/test_certs.h"
 #include "tests/server/temp_dir.h"
+#include "tests/server/unary_bytes.h"
 
 namespace prov {
 namespace {
@@ -70,23 +70,10 @@ class TlsReloadTest : public ::testing::Test {
     args.SetSslTargetNameOverride("localhost");
     auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_),
                                              grpc::SslCredentials(ssl), args);
-    grpc::GenericStub stub(channel);
-    grpc::CompletionQueue cq;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    grpc::Slice empty("");  // HealthCheckRequest{}: the whole server
-    grpc::ByteBuffer request(&empty, 1);
-    auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
-    call->StartCall();
-    grpc::ByteBuffer reply;
-    grpc::Status status;
-    call->Finish(&reply, &status, reinterpret_cast<void*>(1));
-    void* tag = nullptr;
-    bool ok = false;
-    cq.Next(&tag, &ok);
-    cq.Shutdown();
-    while (cq.Next(&tag, &ok)) {
-    }
+    std::string reply;
+    grpc::Status status =
+        testing::UnaryBytes(channel, "/grpc.health.v1.Health/Check", "", &reply, &ctx);
     if (!status.ok()) {
       last_error_ = status.error_message();
       return "";

@@ -21,9 +21,12 @@
 #include "tests/server/agent_stream.h"
 #include "tests/server/temp_dir.h"
 #include "tests/server/test_reports.h"
+#include "tests/server/unary_bytes.h"
 
 namespace prov::server {
 namespace {
+
+using ::prov::testing::UnaryBytes;
 
 using provenance::v1::NodeReport;
 using testing::AgentStream;
@@ -503,35 +506,6 @@ TEST_F(ProvdServerTest, ManyStreamsAllStoredAndRatePrinted) {
 
 // One unary call of `method` carrying `request` (serialized bytes) through a generic stub (no
 // generated code needed); the response's bytes into *response.
-grpc::Status UnaryBytes(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
-                        const std::string& request, std::string* response) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  grpc::Slice slice(request);
-  grpc::ByteBuffer buffer(&slice, 1);
-  auto call = stub.PrepareUnaryCall(&ctx, method, buffer, &cq);
-  call->StartCall();
-  grpc::ByteBuffer reply;
-  grpc::Status status;
-  call->Finish(&reply, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  EXPECT_TRUE(cq.Next(&tag, &ok) && ok);
-  response->clear();
-  std::vector<grpc::Slice> slices;
-  if (status.ok() && reply.Dump(&slices).ok()) {
-    for (const auto& sl : slices) {
-      response->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-    }
-  }
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  return status;
-}
-
 TEST_F(ProvdServerTest, StandardHealthServiceSaysServingPerService) {
   StartServer(65536, 4096, /*metrics=*/false);
   // grpc.health.v1.Health/Check: a HealthCheckRequest{service} (field 1, bytes); the answer
