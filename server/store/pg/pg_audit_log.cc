@@ -121,22 +121,21 @@ absl::StatusOr<AuditVerification> PgAuditLogRepository::Verify(
 absl::StatusOr<AuditVerification> PgAuditLogRepository::VerifyOnce(
     std::optional<integrity::ChainAnchor> anchor) {
   std::vector<integrity::ChainEntry> entries;
+  PgConn& conn = *conn_;  // the lambda runs under mu_ too (the analysis cannot see into it)
   // One snapshot of the log and the exports' anchors.
-  PROV_RETURN_IF_ERROR(conn_->Transaction(
+  PROV_RETURN_IF_ERROR(conn.Transaction(
       [&]() -> absl::Status {
         if (!anchor.has_value()) {
           PROV_ASSIGN_OR_RETURN(
-              PgResult a,
-              conn_->Query("SELECT audit_head_seq, audit_head_hash FROM exports "
-                           "WHERE audit_head_seq > 0 ORDER BY created_us DESC LIMIT 1"));
+              PgResult a, conn.Query("SELECT audit_head_seq, audit_head_hash FROM exports "
+                                     "WHERE audit_head_seq > 0 ORDER BY created_us DESC LIMIT 1"));
           if (a.rows() > 0) {
             PROV_ASSIGN_OR_RETURN(int64_t seq, a.Int64(0, 0));
             anchor = integrity::ChainAnchor{static_cast<uint64_t>(seq), a.Text(0, 1)};
           }
         }
-        PROV_ASSIGN_OR_RETURN(
-            PgResult r,
-            conn_->Query(absl::StrCat("SELECT ", kColumns, " FROM audit_log ORDER BY seq")));
+        PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query(absl::StrCat("SELECT ", kColumns,
+                                                                  " FROM audit_log ORDER BY seq")));
         PROV_ASSIGN_OR_RETURN(entries, ReadEntries(r));
         return absl::OkStatus();
       },
