@@ -77,6 +77,17 @@ absl::StatusOr<std::string> ReadSymlink(const std::string& path) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+FileStamp StampFile(const std::string& path) {
+  FileStamp stamp;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return stamp;
+  stamp.device = st.st_dev;
+  stamp.inode = st.st_ino;
+  stamp.size = st.st_size;
+  stamp.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return stamp;
+}
+
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;

@@ -5,6 +5,7 @@
 //   absl::StatusOr<std::vector<std::string>> names = prov::ListDirectory("/proc");
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,17 @@ absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path);
 // Target of a symbolic link.
 absl::StatusOr<std::string> ReadSymlink(const std::string& path);
 bool PathExists(const std::string& path);
+// What tells a changed file from an unchanged one without reading it: device, inode, size and
+// modification time from stat(2), which follows symlinks (so a swapped link, as Kubernetes
+// updates a mounted Secret, is a change). A missing or unreadable file has size -1.
+struct FileStamp {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp StampFile(const std::string& path);
 // Writes via a temporary file and rename(2); fsync when asked. Creates no directories.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data,
                                  bool sync = false);

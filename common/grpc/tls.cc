@@ -31,8 +31,7 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view w
 std::shared_ptr<grpc::ServerCredentials> RotatingServerCredentials(
     const TlsFileStager& stager, bool with_client_ca,
     grpc_ssl_client_certificate_request_type request) {
-  const int64_t seconds = std::clamp<int64_t>(
-      absl::ToInt64Seconds(std::min(stager.check_every(), absl::Seconds(10))), 1, 10);
+  const int64_t seconds = std::clamp<int64_t>(absl::ToInt64Seconds(stager.check_every()), 1, 10);
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       stager.identity_file(), stager.identity_file(),
       with_client_ca ? stager.ca_file() : std::string(), static_cast<unsigned int>(seconds));

@@ -19,15 +19,6 @@ namespace {
 
 constexpr size_t kMaxPemBytes = 1u << 20;
 
-// stat() follows symlinks, so a swapped link (a Kubernetes Secret's `..data`) is a change.
-std::string StampOf(const std::string& path) {
-  if (path.empty()) return "-";
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return "missing";
-  return absl::StrCat(st.st_dev, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
-                      st.st_mtim.tv_nsec);
-}
-
 std::string OpenSslError() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -93,9 +84,7 @@ absl::StatusOr<std::unique_ptr<TlsFileStager>> TlsFileStager::Start(Options opti
     return absl::PermissionDeniedError(
         absl::StrCat("cannot make ", stager->options_.stage_dir, " private (mode 0700)"));
   }
-  const std::string stamp = StampOf(stager->options_.source.cert_file) + "|" +
-                            StampOf(stager->options_.source.key_file) + "|" +
-                            StampOf(stager->options_.source.ca_file);
+  const SourceStamp stamp = stager->Stamp();
   PROV_ASSIGN_OR_RETURN(Staged staged, stager->ReadAndCheck());
   PROV_RETURN_IF_ERROR(stager->Write(staged));
   {
@@ -153,10 +142,14 @@ absl::Status TlsFileStager::Write(const Staged& staged) const {
   return WriteFileAtomically(identity_file_, staged.identity);
 }
 
+TlsFileStager::SourceStamp TlsFileStager::Stamp() const {
+  const TlsFiles& src = options_.source;
+  return {StampFile(src.cert_file), StampFile(src.key_file),
+          src.ca_file.empty() ? FileStamp{} : StampFile(src.ca_file)};
+}
+
 void TlsFileStager::CheckNow() {
-  const std::string stamp = StampOf(options_.source.cert_file) + "|" +
-                            StampOf(options_.source.key_file) + "|" +
-                            StampOf(options_.source.ca_file);
+  const SourceStamp stamp = Stamp();
   {
     absl::MutexLock lock(&mu_);
     if (stamp == stamp_) return;
@@ -166,7 +159,7 @@ void TlsFileStager::CheckNow() {
   absl::MutexLock lock(&mu_);
   if (!written.ok()) {
     ++counts_.failed;
-    if (stamp != failed_stamp_) {  // once per change of the files, not at every check
+    if (failed_stamp_ != stamp) {  // once per change of the files, not at every check
       PROV_LOG_WARN("tls", absl::StrCat("the ", options_.name,
                                         " listener's TLS files changed but do not check out; "
                                         "still serving the previous certificate: ",
@@ -176,7 +169,7 @@ void TlsFileStager::CheckNow() {
     return;
   }
   stamp_ = stamp;
-  failed_stamp_.clear();
+  failed_stamp_.reset();
   ++counts_.reloads;
   PROV_LOG_INFO("tls", absl::StrCat("the ", options_.name,
                                     " listener's TLS files changed; the "

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/fs.h"
 #include "common/grpc/tls.h"
 
 namespace prov {
@@ -51,9 +53,6 @@ class TlsFileStager {
   const std::string& ca_file() const { return ca_file_; }              // "" without a client CA
   absl::Duration check_every() const { return options_.check_every; }
 
-  // Looks at the source files now (the thread does so every check_every).
-  void CheckNow();
-
   struct Counts {
     uint64_t reloads = 0;  // a changed set checked out and was staged
     uint64_t failed = 0;   // checks of a changed set that did not (the previous set stays)
@@ -69,14 +68,23 @@ class TlsFileStager {
   };
   absl::StatusOr<Staged> ReadAndCheck() const;
   absl::Status Write(const Staged& staged) const;
+  // The source files as they are on disk (common/fs.h StampFile).
+  struct SourceStamp {
+    FileStamp cert, key, ca;
+    bool operator==(const SourceStamp&) const = default;
+  };
+  SourceStamp Stamp() const;
+  // Stages the source files when they changed and check out (the thread, every check_every).
+  void CheckNow();
   void Run();
 
   const Options options_;
   const std::string identity_file_;
   const std::string ca_file_;
   mutable absl::Mutex mu_;
-  std::string stamp_ ABSL_GUARDED_BY(mu_);         // the source files as last staged
-  std::string failed_stamp_ ABSL_GUARDED_BY(mu_);  // as at the last failed check
+  SourceStamp stamp_ ABSL_GUARDED_BY(mu_);  // the source files as last staged
+  // As at the last failed check (none since the last staging).
+  std::optional<SourceStamp> failed_stamp_ ABSL_GUARDED_BY(mu_);
   Counts counts_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -1,7 +1,5 @@
 #include "server/web/web_tls_reloader.h"
 
-#include <sys/stat.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,20 +8,8 @@
 namespace prov::server::web {
 namespace {
 
-// stat() follows symlinks: a Secret volume's swapped `..data` link changes the inode.
-WebTlsReloader::FileStamp StampOf(const std::string& path) {
-  WebTlsReloader::FileStamp stamp;
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return stamp;  // size -1: missing (a load will say why)
-  stamp.device = st.st_dev;
-  stamp.inode = st.st_ino;
-  stamp.size = st.st_size;
-  stamp.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-  return stamp;
-}
-
 WebTlsReloader::PairStamp StampsOf(const WebTlsFiles& files) {
-  return {StampOf(files.cert_file), StampOf(files.key_file)};
+  return {StampFile(files.cert_file), StampFile(files.key_file)};
 }
 
 }  // namespace
@@ -65,7 +51,7 @@ void WebTlsReloader::CheckLocked() {
       WebTlsContext::Load(files_.cert_file, files_.key_file, files_.cert_name, files_.key_name);
   if (!ctx.ok()) {
     ++counts_.failed;
-    if (!(stamp == failed_)) {  // once per change of the files, not at every check
+    if (failed_ != stamp) {  // once per change of the files, not at every check
       PROV_LOG_WARN("web", absl::StrCat("the dashboard's TLS files changed but do not load; still "
                                         "serving the previous certificate: ",
                                         ctx.status().message()));
@@ -75,7 +61,7 @@ void WebTlsReloader::CheckLocked() {
   }
   current_ = *std::move(ctx);
   loaded_ = stamp;
-  failed_ = {};
+  failed_.reset();
   ++counts_.reloads;
   PROV_LOG_INFO(
       "web", absl::StrCat("the dashboard's TLS certificate was reloaded from ", files_.cert_file));

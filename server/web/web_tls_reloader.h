@@ -22,10 +22,9 @@
 // check_every = absl::InfiniteDuration(): the files are read once. Thread-safe.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -33,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/fs.h"
 #include "server/web/web_tls.h"
 
 namespace prov::server::web {
@@ -60,14 +60,7 @@ class WebTlsReloader {
   };
   Counts counts() const;
 
-  // What identifies the files' contents on disk without reading them.
-  struct FileStamp {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileStamp&) const = default;
-  };
+  // The pair's files as they are on disk (common/fs.h StampFile).
   struct PairStamp {
     FileStamp cert, key;
     bool operator==(const PairStamp&) const = default;
@@ -83,7 +76,8 @@ class WebTlsReloader {
   mutable absl::Mutex mu_;
   std::shared_ptr<const WebTlsContext> current_ ABSL_GUARDED_BY(mu_);
   PairStamp loaded_ ABSL_GUARDED_BY(mu_);  // the files as they were when current_ loaded
-  PairStamp failed_ ABSL_GUARDED_BY(mu_);  // the files as they were at the last failed load
+  // The files as they were at the last failed load (none since the last load).
+  std::optional<PairStamp> failed_ ABSL_GUARDED_BY(mu_);
   absl::Time next_check_ ABSL_GUARDED_BY(mu_);
   Counts counts_ ABSL_GUARDED_BY(mu_);
 };

@@ -63,6 +63,20 @@ TEST(FsTest, ReadFilePrefixTakesTheFirstBytes) {
   EXPECT_EQ(text->size(), 10u);
 }
 
+// The stamp the TLS reloaders compare: an atomic rewrite (rename) is a change even at the same
+// size and within the same clock tick; an unchanged file keeps its stamp; a missing one has none.
+TEST(FsTest, StampFileTellsARewriteFromNoChange) {
+  std::string dir = TempDir();
+  const std::string path = dir + "/cert.pem";
+  EXPECT_EQ(StampFile(path).size, -1);
+  ASSERT_TRUE(WriteFileAtomically(path, "aaaa").ok());
+  const FileStamp first = StampFile(path);
+  EXPECT_EQ(first.size, 4);
+  EXPECT_EQ(StampFile(path), first);
+  ASSERT_TRUE(WriteFileAtomically(path, "bbbb").ok());
+  EXPECT_NE(StampFile(path), first) << "a new inode";
+}
+
 TEST(FsTest, JoinPath) {
   EXPECT_EQ(JoinPath("/a/", "/b"), "/a/b");
   EXPECT_EQ(JoinPath("/a", "b"), "/a/b");

@@ -16,23 +16,10 @@ absl::StatusOr<std::unique_ptr<PgAlertDeliveryRepository>> PgAlertDeliveryReposi
   return std::unique_ptr<PgAlertDeliveryRepository>(new PgAlertDeliveryRepository(std::move(conn)));
 }
 
-namespace {
-
-// libpq notices a session the server dropped only when it next uses it: a call that failed
-// because the session was gone is repeated once on a new one. Both calls are safe to repeat
-// (a read; an idempotent upsert whose COMMIT may or may not have landed).
-bool Lost(const absl::Status& s, const PgConn& conn) {
-  return absl::IsUnavailable(s) && !conn.ok() && !conn.InTransaction();
-}
-
-}  // namespace
-
+// Both operations are safe to repeat after a lost session (RunWithReconnect, pg_conn.h): a read,
+// and an idempotent upsert whose COMMIT may or may not have landed.
 absl::StatusOr<std::vector<AlertDelivery>> PgAlertDeliveryRepository::LoadFiring() {
-  PROV_RETURN_IF_ERROR(conn_->Reconnect());
-  absl::StatusOr<std::vector<AlertDelivery>> rows = LoadFiringOnce();
-  if (rows.ok() || !Lost(rows.status(), *conn_)) return rows;
-  PROV_RETURN_IF_ERROR(conn_->Reconnect());
-  return LoadFiringOnce();
+  return RunWithReconnect(*conn_, [&] { return LoadFiringOnce(); });
 }
 
 absl::StatusOr<std::vector<AlertDelivery>> PgAlertDeliveryRepository::LoadFiringOnce() {
@@ -62,11 +49,7 @@ absl::StatusOr<std::vector<AlertDelivery>> PgAlertDeliveryRepository::LoadFiring
 
 absl::Status PgAlertDeliveryRepository::Put(const std::vector<AlertDelivery>& rows) {
   if (rows.empty()) return absl::OkStatus();
-  PROV_RETURN_IF_ERROR(conn_->Reconnect());
-  absl::Status s = PutOnce(rows);
-  if (s.ok() || !Lost(s, *conn_)) return s;
-  PROV_RETURN_IF_ERROR(conn_->Reconnect());
-  return PutOnce(rows);
+  return RunWithReconnect(*conn_, [&] { return PutOnce(rows); });
 }
 
 absl::Status PgAlertDeliveryRepository::PutOnce(const std::vector<AlertDelivery>& rows) {

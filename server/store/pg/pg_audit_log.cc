@@ -27,21 +27,6 @@ absl::StatusOr<std::vector<integrity::ChainEntry>> ReadEntries(const PgResult& r
   return out;
 }
 
-// libpq notices a session the server dropped only when it next uses it: a read that failed
-// because the session was gone is repeated once on a new one.
-bool Lost(const absl::Status& s, const PgConn& conn) {
-  return absl::IsUnavailable(s) && !conn.ok() && !conn.InTransaction();
-}
-
-template <typename T, typename F>
-absl::StatusOr<T> ReadWithReconnect(PgConn& conn, F once) {
-  PROV_RETURN_IF_ERROR(conn.Reconnect());
-  absl::StatusOr<T> result = once();
-  if (result.ok() || !Lost(result.status(), conn)) return result;
-  PROV_RETURN_IF_ERROR(conn.Reconnect());
-  return once();
-}
-
 }  // namespace
 
 absl::StatusOr<integrity::ChainAnchor> AuditHead(PgConn& conn) {
@@ -95,9 +80,9 @@ absl::StatusOr<std::unique_ptr<PgAuditLogRepository>> PgAuditLogRepository::Open
 absl::StatusOr<std::vector<integrity::ChainEntry>> PgAuditLogRepository::List(
     uint64_t after_seq, uint32_t limit, absl::string_view action_prefix) {
   absl::MutexLock lock(&mu_);
-  return ReadWithReconnect<std::vector<integrity::ChainEntry>>(
-      *conn_,
-      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ListOnce(after_seq, limit, action_prefix); });
+  return RunWithReconnect(*conn_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return ListOnce(after_seq, limit, action_prefix);
+  });
 }
 
 absl::StatusOr<std::vector<integrity::ChainEntry>> PgAuditLogRepository::ListOnce(
@@ -114,8 +99,8 @@ absl::StatusOr<std::vector<integrity::ChainEntry>> PgAuditLogRepository::ListOnc
 absl::StatusOr<AuditVerification> PgAuditLogRepository::Verify(
     std::optional<integrity::ChainAnchor> anchor) {
   absl::MutexLock lock(&mu_);
-  return ReadWithReconnect<AuditVerification>(
-      *conn_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return VerifyOnce(anchor); });
+  return RunWithReconnect(*conn_,
+                          [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return VerifyOnce(anchor); });
 }
 
 absl::StatusOr<AuditVerification> PgAuditLogRepository::VerifyOnce(
@@ -145,8 +130,8 @@ absl::StatusOr<AuditVerification> PgAuditLogRepository::VerifyOnce(
 
 absl::StatusOr<integrity::ChainAnchor> PgAuditLogRepository::Head() {
   absl::MutexLock lock(&mu_);
-  return ReadWithReconnect<integrity::ChainAnchor>(
-      *conn_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return AuditHead(*conn_); });
+  return RunWithReconnect(*conn_,
+                          [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return AuditHead(*conn_); });
 }
 
 }  // namespace prov::server

@@ -38,6 +38,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -139,5 +140,29 @@ class PgConn {
   absl::flat_hash_map<std::string, std::string> prepared_;  // SQL -> statement name
   int next_statement_ = 0;
 };
+
+// The repositories' reconnect rule (server/store/README.md): Reconnect() first (libpq notices a
+// dropped session only when it next uses it), run `once`; when it failed because the session was
+// gone (UNAVAILABLE, the session not ok(), no transaction open), Reconnect() and run it once
+// more. Only for operations safe to repeat: reads, idempotent upserts. `once` returns
+// absl::Status or absl::StatusOr<T>.
+//
+//   return RunWithReconnect(*conn_, [&] { return ListOnce(after_seq, limit); });
+template <typename F>
+auto RunWithReconnect(PgConn& conn, F once) -> decltype(once()) {
+  if (absl::Status s = conn.Reconnect(); !s.ok()) return s;
+  auto result = once();
+  const absl::Status* status;
+  if constexpr (std::is_same_v<decltype(result), absl::Status>) {
+    status = &result;
+  } else {
+    status = &result.status();
+  }
+  if (status->ok() || !absl::IsUnavailable(*status) || conn.ok() || conn.InTransaction()) {
+    return result;
+  }
+  if (absl::Status s = conn.Reconnect(); !s.ok()) return s;
+  return once();
+}
 
 }  // namespace prov::server
