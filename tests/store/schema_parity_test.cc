@@ -25,7 +25,7 @@
 namespace prov::server {
 namespace {
 
-const char* const kSharedTables[] = {"alert_deliveries", "audit_log"};
+const char* const kSharedTables[] = {"alert_deliveries", "audit_log", "cases", "case_actions"};
 // exports: only what AuditLogRepository::Verify reads (its default anchor), until exports move.
 const char* const kPartialTables[] = {"exports"};
 

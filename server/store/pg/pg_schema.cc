@@ -58,6 +58,28 @@ CREATE TABLE exports (
   audit_head_hash TEXT COLLATE "C" NOT NULL
 );
 )sql",
+    // Version 3: compliance cases (SQLite version 3's cases and case_actions, same columns and
+    // meaning; PgCaseRepository).
+    R"sql(
+CREATE TABLE cases (
+  flag_id TEXT COLLATE "C" PRIMARY KEY,
+  status BIGINT NOT NULL,
+  disposition BIGINT NOT NULL DEFAULT 0,
+  assignee TEXT COLLATE "C" NOT NULL DEFAULT '',
+  duplicate_of TEXT COLLATE "C" NOT NULL DEFAULT '',
+  revision BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+CREATE TABLE case_actions (
+  flag_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  time_us BIGINT NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL,
+  action BYTEA NOT NULL,
+  PRIMARY KEY (flag_id, seq)
+);
+CREATE INDEX case_actions_time ON case_actions(time_us);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'
