@@ -80,6 +80,16 @@ CREATE TABLE case_actions (
 );
 CREATE INDEX case_actions_time ON case_actions(time_us);
 )sql",
+    // Version 4: the elected leader's term (PostgreSQL only: one provd on SQLite leads alone;
+    // pg_leader_election.h).
+    R"sql(
+CREATE TABLE leader (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  term BIGINT NOT NULL,
+  holder TEXT COLLATE "C" NOT NULL,
+  since_us BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'
