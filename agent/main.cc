@@ -61,7 +61,9 @@
 ABSL_FLAG(std::string, sysfs_root, "/sys", "root of sysfs (a fixture tree in tests)");
 ABSL_FLAG(std::string, procfs_root, "/proc", "root of procfs (a fixture tree in tests)");
 ABSL_FLAG(bool, once, false, "print one report as proto3 JSON on stdout and exit");
-ABSL_FLAG(std::string, server, "", "provd address host:port (continuous mode)");
+ABSL_FLAG(std::string, server, "",
+          "provd address host:port (continuous mode); several replicas: host:port,host:port "
+          "(used in order, failing over to the next)");
 ABSL_FLAG(absl::Duration, interval, absl::Seconds(10), "collection interval (1s..3600s)");
 ABSL_FLAG(double, watchdog_cpu_percent, 10,
           "Watchdog: when the agent's own CPU exceeds this (% of one core) for 3 collections in a "

@@ -32,6 +32,7 @@ class StreamReactor final
 
   // Guarded by the uplink's mutex.
   bool write_pending = false;
+  bool acked = false;          // an ack arrived on this stream
   bool writes_failed = false;  // a write came back not ok: the stream is broken
   bool read_ended = false;
   bool hold_released = false;

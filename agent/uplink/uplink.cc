@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/uplink/stream_reactor.h"
 #include "common/log/log.h"
 #include "common/status_macros.h"
@@ -42,6 +43,13 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(UplinkOptions options, Cl
   if (options.server_address.empty()) {
     return absl::InvalidArgumentError("uplink: server_address is empty (want host:port)");
   }
+  for (absl::string_view server : absl::StrSplit(options.server_address, ',')) {
+    if (server.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("uplink: server_address '", options.server_address,
+                       "' has an empty entry (want host:port, or several separated by commas)"));
+    }
+  }
   if (options.credentials == nullptr) {
     return absl::InvalidArgumentError(
         "uplink: credentials are null (use prov::MakeClientCredentials)");
@@ -70,6 +78,7 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(UplinkOptions options, Cl
 Uplink::Uplink(UplinkOptions options, Clock& clock, std::unique_ptr<ReportSpool> spool,
                std::function<double()> random)
     : options_(std::move(options)),
+      servers_(absl::StrSplit(options_.server_address, ',')),
       clock_(clock),
       spool_(std::move(spool)),
       backoff_(options_.initial_backoff, options_.max_backoff, std::move(random)) {
@@ -89,8 +98,9 @@ void Uplink::Connect(const std::shared_ptr<grpc::ChannelCredentials>& credential
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ToMillis(options_.initial_backoff));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ToMillis(options_.initial_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ToMillis(options_.max_backoff));
-  channel_ = grpc::CreateCustomChannel(options_.server_address, credentials, args);
+  channel_ = grpc::CreateCustomChannel(servers_[server_], credentials, args);
   stub_ = provenance::v1::AgentGateway::NewStub(channel_);
+  credentials_ = credentials;
 }
 
 void Uplink::SetCredentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
@@ -126,6 +136,7 @@ void Uplink::Poll() {
   ReapFinished();
   StreamReactor* started = nullptr;
   std::shared_ptr<StreamReactor> stalled;  // keeps the reactor alive while it is cancelled
+  std::string server;                      // stalled's
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
@@ -134,6 +145,7 @@ void Uplink::Poll() {
       // Open but silent: cancel; OnDone schedules a reconnect that resends everything unacked.
       stalled = stream_;
       stream_cancelled_ = true;
+      server = servers_[server_];
     }
     if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() < *next_attempt_ &&
         early_retry_armed_) {
@@ -150,10 +162,18 @@ void Uplink::Poll() {
     if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() >= *next_attempt_) {
       if (started_once_) ++reconnects_;
       started_once_ = true;
-      if (next_credentials_ != nullptr) {
+      const bool failed_over = switch_server_;
+      if (switch_server_) {
+        server_ = (server_ + 1) % servers_.size();
+        switch_server_ = false;
+        ++failovers_;
+        LogOnce(absl::StrCat("failing over to ", servers_[server_]));
+      }
+      if (next_credentials_ != nullptr || failed_over) {
         // No stream is open (the last one's OnDone ran): the old channel can go.
-        Connect(next_credentials_);
+        Connect(next_credentials_ != nullptr ? next_credentials_ : credentials_);
         next_credentials_ = nullptr;
+        channel_seen_down_ = false;
       }
       stream_ = std::make_shared<StreamReactor>(this, stub_.get());
       last_progress_ = clock_.Now();
@@ -165,8 +185,8 @@ void Uplink::Poll() {
     }
   }
   if (stalled != nullptr) {
-    LogOnce(absl::StrCat("no ack from ", options_.server_address, " for ",
-                         absl::FormatDuration(kAckTimeout), "; reconnecting"));
+    LogOnce(absl::StrCat("no ack from ", server, " for ", absl::FormatDuration(kAckTimeout),
+                         "; reconnecting"));
     stalled->Cancel();
   }
   // The stream is not done before StartCall (it holds a hold), so `started` stays valid.
@@ -237,6 +257,8 @@ void Uplink::OnAck(StreamReactor* stream, const ReportAck& ack) {
     }
     acked_seq_ = ack.committed_seq();
     last_progress_ = clock_.Now();
+    stream->acked = true;
+    failovers_since_ack_ = 0;
     backoff_.Reset();
     early_retry_armed_ = true;
   }
@@ -267,11 +289,22 @@ void Uplink::OnStreamDone(StreamReactor* stream, const grpc::Status& status) {
     finished_.push_back(std::move(stream_));
     next_send_id_ = 0;
     in_flight_ = 0;
-    if (!shutdown_) next_attempt_ = clock_.Now() + backoff_.Next();
+    // Several servers: one that ended the stream without an ack, or is not READY, is left for
+    // the next; at once until every server was tried since the last ack (header).
+    const bool healthy = stream->acked && channel_->GetState(false) == GRPC_CHANNEL_READY;
+    if (servers_.size() > 1 && !healthy && !shutdown_) {
+      switch_server_ = true;
+      ++failovers_since_ack_;
+    }
+    if (!shutdown_) {
+      next_attempt_ = switch_server_ && failovers_since_ack_ < servers_.size()
+                          ? clock_.Now()
+                          : clock_.Now() + backoff_.Next();
+    }
     channel_seen_down_ = false;
   }
   if (!shutdown_) {
-    LogOnce(absl::StrCat("stream to ", options_.server_address, " ended: code ",
+    LogOnce(absl::StrCat("stream to ", servers_[server_], " ended: code ",
                          static_cast<int>(status.error_code()), " ", status.error_message()));
   }
   // Nothing may touch `stream` after this: Shutdown() or Poll() may now destroy it.
@@ -286,6 +319,7 @@ UplinkStats Uplink::Stats() const {
   stats.unreadable_reports = spool_->unreadable();
   stats.acked_seq = acked_seq_;
   stats.reconnects = reconnects_;
+  stats.failovers = failovers_;
   stats.connected = stream_ != nullptr && !stream_->read_ended && !stream_->writes_failed &&
                     channel_->GetState(false) == GRPC_CHANNEL_READY;
   return stats;

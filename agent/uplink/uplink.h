@@ -1,7 +1,7 @@
 // Uplink: delivers NodeReports to provd's AgentGateway.Report stream, durably.
 //
 //   prov::agent::UplinkOptions options;
-//   options.server_address = "provd.example:7443";
+//   options.server_address = "provd.example:7443";   // or "provd-a:7443,provd-b:7443"
 //   options.credentials = *prov::MakeClientCredentials(tls_files, /*insecure=*/false);
 //   options.spool_dir = "/var/lib/prov-agent/spool";
 //   PROV_ASSIGN_OR_RETURN(auto uplink, prov::agent::Uplink::Create(options, clock));
@@ -27,6 +27,13 @@
 //   (armed again by the next ack), so a server that accepts connections and then fails every
 //   stream is retried on the uplink's backoff, not on every READY.
 //   A stream that stays open with reports in flight but no ack for kAckTimeout is reopened too.
+// - Several servers (provd replicas on one PostgreSQL, issue 12): server_address lists them,
+//   comma-separated; the uplink talks to one at a time, the first to begin with. When a stream
+//   ends without an ack, or its channel is not READY when it ends (the replica died, is
+//   unreachable, or fails every stream), the next attempt goes to the next server in the list,
+//   at once while not every server has been tried since the last ack, then on the backoff timer
+//   (still moving on each time). Acks are per (boot, seq), so reports resent to another replica
+//   are stored once (the replicas share one store). Stats().failovers counts the moves.
 // - Each uplink has its own channel and, via GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL and a distinct
 //   channel argument, its own connection.
 //
@@ -57,7 +64,7 @@
 namespace prov::agent {
 
 struct UplinkOptions {
-  std::string server_address;                             // "host:port"
+  std::string server_address;  // "host:port", or several comma-separated (failover, in order)
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // from prov::MakeClientCredentials
   std::string spool_dir;                                  // created if missing
   size_t spool_max_reports = 8640;
@@ -68,7 +75,7 @@ struct UplinkOptions {
 
 struct UplinkStats {
   uint64_t spool_depth, dropped_reports, rejected_reports, unreadable_reports, acked_seq,
-      reconnects;
+      reconnects, failovers;
   bool connected;
 };
 
@@ -122,17 +129,23 @@ class Uplink {
   std::optional<provenance::v1::NodeReport> NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReapFinished();
 
-  // A channel (its own connection) and stub with these credentials.
+  // A channel (its own connection) and stub to servers_[server_] with these credentials.
   void Connect(const std::shared_ptr<grpc::ChannelCredentials>& credentials)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const UplinkOptions options_;
+  const std::vector<std::string> servers_;  // options_.server_address, split at commas
   Clock& clock_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<provenance::v1::AgentGateway::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<grpc::ChannelCredentials> credentials_ ABSL_GUARDED_BY(mu_);  // channel_'s
   std::shared_ptr<grpc::ChannelCredentials> next_credentials_ ABSL_GUARDED_BY(mu_);
+  size_t server_ ABSL_GUARDED_BY(mu_) = 0;           // index into servers_ of channel_'s server
+  bool switch_server_ ABSL_GUARDED_BY(mu_) = false;  // the next attempt goes to the next one
+  size_t failovers_since_ack_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failovers_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<ReportSpool> spool_ ABSL_GUARDED_BY(mu_);
   Backoff backoff_ ABSL_GUARDED_BY(mu_);
   // The open stream, if any; streams whose OnDone ran wait in finished_ to be destroyed.

@@ -177,6 +177,65 @@ TEST_F(UplinkTest, AReadyChannelWhoseStreamsFailWaitsForTheBackoffTimer) {
   EXPECT_EQ(uplink->Stats().spool_depth, 1u);
 }
 
+// Several servers (provd replicas): when the one in use goes away, the next report goes to the
+// next server at once. The fake clock stays frozen, so waiting for the backoff timer would
+// deliver nothing.
+TEST_F(UplinkTest, FailsOverToTheNextServerAtOnceWhenItsServerGoesAway) {
+  FakeGateway a, b;
+  auto uplink = MakeUplink(absl::StrCat(a.address(), ",", b.address()));
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(Drain(*uplink));
+  EXPECT_THAT(a.ReceivedSeqs(), ElementsAre(1));
+  a.Stop();
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(PollUntil([&] { return uplink->Stats().spool_depth == 0; }, [&] { uplink->Poll(); },
+                        std::chrono::seconds(30)))
+      << "the report must reach the second server without the backoff timer";
+  EXPECT_THAT(b.ReceivedSeqs(), ElementsAre(2));
+  EXPECT_EQ(uplink->Stats().failovers, 1u);
+}
+
+// An unreachable first server is skipped on the first attempt already.
+TEST_F(UplinkTest, AnUnreachableFirstServerIsSkipped) {
+  FakeGateway gone, b;
+  const std::string dead = gone.address();
+  gone.Stop();
+  auto uplink = MakeUplink(absl::StrCat(dead, ",", b.address()));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  ASSERT_TRUE(PollUntil([&] { return uplink->Stats().spool_depth == 0; }, [&] { uplink->Poll(); },
+                        std::chrono::seconds(30)));
+  EXPECT_THAT(b.ReceivedSeqs(), ElementsAre(1, 2));
+}
+
+// A server that accepts connections but fails every stream (a replica whose store is down) is
+// left for the next; once every server failed since the last ack, the backoff timer applies
+// again (no hot loop over the list), and delivery resumes where a server acks.
+TEST_F(UplinkTest, AfterEveryServerFailedTheBackoffTimerApplies) {
+  FakeGateway a, b;
+  a.set_fail_streams(true);
+  b.set_fail_streams(true);
+  auto uplink = MakeUplink(absl::StrCat(a.address(), ",", b.address()));
+  ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
+  // Both fail once: the first failure moves on at once, the second waits for the timer.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto due = uplink->NextAttemptAt();
+        return due.has_value() && *due > clock_.Now();
+      },
+      [&] { uplink->Poll(); }, std::chrono::seconds(30)));
+  EXPECT_EQ(uplink->Stats().failovers, 1u);
+  const uint64_t reconnects = uplink->Stats().reconnects;
+  for (int i = 0; i < 100; ++i) {
+    uplink->Poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(uplink->Stats().reconnects, reconnects) << "waits for the timer";
+  a.set_fail_streams(false);
+  ASSERT_TRUE(Drain(*uplink));  // the clock moves: next attempt goes back to a, which acks
+  EXPECT_THAT(a.ReceivedSeqs(), ElementsAre(1));
+  EXPECT_EQ(uplink->Stats().failovers, 2u);
+}
+
 TEST_F(UplinkTest, RestartedUplinkResendsSpoolInOrderAndContinuesSeq) {
   FakeGateway gateway;
   gateway.set_ack(false);
@@ -248,6 +307,12 @@ TEST_F(UplinkTest, CreateRejectsBadOptions) {
   options.server_address = "127.0.0.1:1";
   options.credentials = nullptr;
   EXPECT_EQ(Uplink::Create(options, clock_).status().code(), absl::StatusCode::kInvalidArgument);
+  options.credentials = grpc::InsecureChannelCredentials();
+  options.server_address = "127.0.0.1:1,,127.0.0.1:2";
+  auto empty_entry = Uplink::Create(options, clock_);
+  EXPECT_EQ(empty_entry.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(empty_entry.status().message()),
+              ::testing::HasSubstr("'127.0.0.1:1,,127.0.0.1:2' has an empty entry"));
 }
 
 TEST_F(UplinkTest, ShutdownWithOpenStreamReturnsAndRefusesSubmit) {

@@ -122,7 +122,9 @@ absl::StatusOr<SimSummary> RunSimulation(const SimOptions& options, const v1::Sc
   std::vector<SimAgent> agents(n);
   for (size_t i = 0; i < n; ++i) {
     agent::UplinkOptions uo;
-    uo.server_address = options.server;
+    // Several servers (provd replicas): agent i starts at server i mod n and fails over along
+    // the list, so the fleet is spread over the replicas.
+    uo.server_address = RotateServerList(options.server, i);
     uo.credentials = credentials;
     uo.spool_dir = absl::StrCat(spool_root, "/", scenario.nodes(i).node_id());
     uo.spool_fsync = options.fsync;

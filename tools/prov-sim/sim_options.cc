@@ -1,10 +1,13 @@
 #include "tools/prov-sim/sim_options.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace prov::sim {
 
@@ -15,7 +18,8 @@ Runs many simulated prov-agents in one process against provd; each has its own u
 acks, resend) and its own connection. Prints a summary; exits 0 only if every report was acked.
 
 target:
-  --server HOST:PORT        provd (default localhost:50051)
+  --server HOST:PORT[,...]  provd (default localhost:50051); several replicas: agent i starts
+                            at the i-th (mod n) and fails over along the list
   --insecure                plain text; or --tls-ca F [--tls-cert F --tls-key F]
 fleet (generated unless --scenario):
   --scenario FILE           JSON scenario (tools/prov-sim/scenario.proto)
@@ -154,6 +158,14 @@ absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args) {
   o.wait_acks = absl::Seconds(wait);
   o.connect_wait = absl::Seconds(connect_wait);
   return o;
+}
+
+std::string RotateServerList(const std::string& servers, size_t agent) {
+  std::vector<std::string> list = absl::StrSplit(servers, ',');
+  if (list.size() < 2) return servers;
+  std::rotate(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(agent % list.size()),
+              list.end());
+  return absl::StrJoin(list, ",");
 }
 
 }  // namespace prov::sim

@@ -44,4 +44,8 @@ struct SimOptions {
 absl::StatusOr<SimOptions> ParseSimArgs(const std::vector<std::string>& args);
 std::string SimUsage();
 
+// The comma-separated server list `servers` rotated left by `agent` (mod its length), so that
+// agent i starts at server i mod n: "a,b,c" for agent 1 is "b,c,a". One server: unchanged.
+std::string RotateServerList(const std::string& servers, size_t agent);
+
 }  // namespace prov::sim

@@ -66,5 +66,12 @@ TEST(SimOptionsTest, ErrorsNameTheFlag) {
             "give --duration or --reports-per-node, not both");
 }
 
+TEST(SimOptionsTest, AgentsAreSpreadOverSeveralServers) {
+  EXPECT_EQ(RotateServerList("a:1", 5), "a:1");
+  EXPECT_EQ(RotateServerList("a:1,b:2,c:3", 0), "a:1,b:2,c:3");
+  EXPECT_EQ(RotateServerList("a:1,b:2,c:3", 1), "b:2,c:3,a:1");
+  EXPECT_EQ(RotateServerList("a:1,b:2,c:3", 5), "c:3,a:1,b:2");
+}
+
 }  // namespace
 }  // namespace prov::sim
