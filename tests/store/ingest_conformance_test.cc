@@ -442,6 +442,45 @@ TEST(IngestConformanceTest, TwoReplicasCommittingTheSameStreamsStoreEachSeqOnce)
   EXPECT_EQ(*counts->Int64(0, 2), static_cast<int64_t>(kLast));
 }
 
+// The write caches leave unchanged rows out, which is right only while no other writer changed
+// them: node-a's board serial goes 1 -> 2 through the second replica and back to 1 through the
+// first, whose cache still says 1. The first sees that node-a's reports_stored moved since its
+// own commit, drops its caches, and records the change back.
+TEST(IngestConformanceTest, AReplicaDropsItsWriteCachesWhenAnotherStoredTheNode) {
+  PROV_PG_SERVER_OR_SKIP(pg);
+  auto conninfo = pg->FreshDatabase();
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  auto first = PgIngestRepository::Open(*conninfo);
+  auto second = PgIngestRepository::Open(*conninfo);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto commit = [](PgIngestRepository& repo, const std::string& board, uint64_t seq) {
+    NodeReport r = At("node-a", "boot-1", seq, static_cast<int64_t>(seq) * 10);
+    SetHardware(r, "uuid-1", board);
+    std::vector<ReportToCommit> batch = testing::CommitBatch({&r});
+    auto result = repo.Commit(batch, kT0 + absl::Seconds(static_cast<int64_t>(seq) * 10 + 1));
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->stored, 1u);
+  };
+  commit(**first, "board-1", 1);
+  commit(**first, "board-1", 2);  // cached: no hardware SQL
+  commit(**second, "board-2", 3);
+  commit(**first, "board-1", 4);
+
+  std::unique_ptr<PgConn> conn = ConnectPg(*conninfo);
+  ASSERT_NE(conn, nullptr);
+  auto hw = conn->Query("SELECT board_serial FROM node_hardware");
+  ASSERT_TRUE(hw.ok()) << hw.status();
+  ASSERT_EQ(hw->rows(), 1);
+  EXPECT_EQ(hw->Text(0, 0), "board-1");
+  auto changes = conn->Query(
+      "SELECT old_value || '->' || new_value FROM node_hardware_changes ORDER BY changed_at_us");
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->rows(), 2);
+  EXPECT_EQ(changes->Text(0, 0), "board-1->board-2");
+  EXPECT_EQ(changes->Text(1, 0), "board-2->board-1");
+}
+
 // The session dies between the plan's writes and COMMIT: the batch fails UNAVAILABLE, nothing of
 // it is stored; the next Commit reconnects and stores it. A session killed while idle is found
 // gone by the next BEGIN, which reconnects and runs the batch.
