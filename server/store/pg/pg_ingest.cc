@@ -144,7 +144,9 @@ ON CONFLICT (node, workload_id) DO UPDATE SET
   gap_seconds = w.gap_seconds + excluded.gap_seconds,
   flop_low = w.flop_low + excluded.flop_low,
   flop_high = w.flop_high + excluded.flop_high,
-  method = prov_merge_methods(w.method, excluded.method),
+  method = CASE WHEN w.method = '' OR w.method = excluded.method THEN excluded.method
+                WHEN excluded.method = '' THEN w.method
+                ELSE prov_merge_methods(w.method, excluded.method) END,
   first_seen_us = LEAST(w.first_seen_us, excluded.first_seen_us),
   kind = CASE WHEN excluded.last_seen_us >= w.last_seen_us THEN excluded.kind ELSE w.kind END,
   account = CASE WHEN excluded.last_seen_us >= w.last_seen_us THEN excluded.account
@@ -187,7 +189,9 @@ ON CONFLICT (account, hour_us) DO UPDATE SET
   inference_seconds = h.inference_seconds + excluded.inference_seconds,
   flop_low = h.flop_low + excluded.flop_low,
   flop_high = h.flop_high + excluded.flop_high,
-  method = prov_merge_methods(h.method, excluded.method))sql";
+  method = CASE WHEN h.method = '' OR h.method = excluded.method THEN excluded.method
+                WHEN excluded.method = '' THEN h.method
+                ELSE prov_merge_methods(h.method, excluded.method) END)sql";
 
 // store.cc's kRecordRejections, one node.
 constexpr char kRecordRejections[] = R"sql(
