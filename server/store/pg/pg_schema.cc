@@ -65,6 +65,9 @@ CREATE TABLE exports (
     // identity keys (nodes.id is the node handle every other table refers to). prov_merge_methods
     // is MergeMethods (server/ledger/usage.cc), as SQLite's Store registers it: the ledger's
     // method column keeps each method once, " + "-joined in byte order.
+    // The tables every batch updates in place keep 30 % of each page free (fillfactor 70), so an
+    // update can stay on its page without new index entries (HOT): 236 -> 162 us of PostgreSQL CPU
+    // per report in prov-pg-ingest-bench.
     R"sql(
 CREATE TABLE nodes (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -94,7 +97,7 @@ CREATE TABLE nodes (
   agent_nvml_available BIGINT NOT NULL DEFAULT 0,
   agent_strings_repaired BIGINT NOT NULL DEFAULT 0,
   agent_strings_truncated BIGINT NOT NULL DEFAULT 0
-);
+) WITH (fillfactor = 70);
 CREATE INDEX nodes_datacenter ON nodes(datacenter);
 CREATE TABLE node_streams (
   node BIGINT NOT NULL REFERENCES nodes(id),
@@ -104,7 +107,7 @@ CREATE TABLE node_streams (
   last_collected_us BIGINT NOT NULL DEFAULT 0,
   first_credit_us BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (node, boot_id)
-);
+) WITH (fillfactor = 70);
 CREATE TABLE reports (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   node BIGINT NOT NULL REFERENCES nodes(id),
@@ -134,7 +137,7 @@ CREATE TABLE accelerators (
   first_seen_us BIGINT NOT NULL,
   last_seen_us BIGINT NOT NULL,
   PRIMARY KEY (node, pci_address)
-);
+) WITH (fillfactor = 70);
 CREATE INDEX accelerators_serial ON accelerators(serial) WHERE serial != '';
 CREATE INDEX accelerators_uuid ON accelerators(uuid) WHERE uuid != '';
 CREATE TABLE workloads (
@@ -157,7 +160,7 @@ CREATE TABLE workloads (
   method TEXT COLLATE "C" NOT NULL,
   gap_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
   UNIQUE (node, workload_id)
-);
+) WITH (fillfactor = 70);
 CREATE INDEX workloads_account ON workloads(account);
 CREATE TABLE workload_details (
   node BIGINT NOT NULL REFERENCES nodes(id),
@@ -177,7 +180,7 @@ CREATE TABLE account_usage_hourly (
   method TEXT COLLATE "C" NOT NULL,
   gap_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
   PRIMARY KEY (account, hour_us)
-);
+) WITH (fillfactor = 70);
 CREATE TABLE evidence_gaps (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   node BIGINT NOT NULL REFERENCES nodes(id),
