@@ -267,6 +267,7 @@ Scenario MakeScenario() {
   NodeReport b4 = b3;
   b4.set_seq(4);
   b4.mutable_collected_at()->set_seconds(absl::ToUnixSeconds(kT0) + 2840);
+  b4.mutable_node()->set_location_responder("10.0.0.9:7000");  // its first, after none
   add(2851, {a1, a2, a3, a4, b1, b2, b3, c_new, c_old, a_boot, d1, b4});
   return s;
 }

@@ -94,7 +94,10 @@ absl::Status PgRecordLocationResponder(PgConn& conn, LocationResponderCache& cac
       cache[node] = address;
       return absl::OkStatus();
     }
-    if (!found && address.empty()) return absl::OkStatus();  // never ran one: no row needed
+    if (!found && address.empty()) {  // never ran one: no row needed, and none to read again
+      cache[node] = address;
+      return absl::OkStatus();
+    }
   }
   PROV_RETURN_IF_ERROR(
       conn.Query("INSERT INTO location_responders (node, address, updated_us) VALUES ($1, $2, $3) "
