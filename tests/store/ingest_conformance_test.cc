@@ -183,6 +183,25 @@ std::string DescribeUsage(const std::vector<ReportToCommit>& batch) {
   return absl::StrJoin(out, " ");
 }
 
+// Every ingest table's rows are the same in the SQLite file and the PostgreSQL database.
+void ExpectSameRows(const std::string& sqlite_path, const std::string& conninfo,
+                    bool all_tables_have_rows) {
+  auto db = SqliteDb::Open(sqlite_path, SqliteDb::kReadOnly);
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::unique_ptr<PgConn> conn = ConnectPg(conninfo);
+  ASSERT_NE(conn, nullptr);
+  for (const char* table : kIngestTables) {
+    std::vector<Column> selected;
+    const std::string sql = TableQuery(table, SqliteColumns(**db, table), &selected);
+    const std::vector<std::string> a = SqliteRows(**db, sql, selected);
+    const std::vector<std::string> b = PgRows(*conn, sql, selected);
+    if (all_tables_have_rows) {
+      EXPECT_FALSE(a.empty()) << table << " has no rows: the scenario does not cover it";
+    }
+    EXPECT_EQ(a, b) << table;
+  }
+}
+
 NodeReport At(const std::string& node, const std::string& boot, uint64_t seq, int64_t at_s) {
   return MakeReport(node, boot, seq, kT0 + absl::Seconds(at_s));
 }
@@ -332,18 +351,9 @@ TEST(IngestConformanceTest, TheSameBatchesGiveTheSameResultsAndRowsOnBothEngines
     EXPECT_EQ(x.rejecting_since, y.rejecting_since) << x.node_id;
   }
 
-  auto db = SqliteDb::Open(path, SqliteDb::kReadOnly);
-  ASSERT_TRUE(db.ok()) << db.status();
+  ExpectSameRows(path, *conninfo, /*all_tables_have_rows=*/true);
   std::unique_ptr<PgConn> conn = ConnectPg(*conninfo);
   ASSERT_NE(conn, nullptr);
-  for (const char* table : kIngestTables) {
-    std::vector<Column> selected;
-    const std::string sql = TableQuery(table, SqliteColumns(**db, table), &selected);
-    const std::vector<std::string> a = SqliteRows(**db, sql, selected);
-    const std::vector<std::string> b = PgRows(*conn, sql, selected);
-    EXPECT_FALSE(a.empty()) << table << " has no rows: the scenario does not cover it";
-    EXPECT_EQ(a, b) << table;
-  }
   // The ledger's methods were merged (prov_merge_methods), not only copied.
   auto methods = conn->Query(
       "SELECT w.method FROM workloads w JOIN nodes n ON n.id = w.node WHERE n.node_id = 'node-c'");
@@ -359,6 +369,46 @@ TEST(IngestConformanceTest, TheSameBatchesGiveTheSameResultsAndRowsOnBothEngines
   ASSERT_EQ(changes->rows(), 2);
   EXPECT_EQ(changes->Text(0, 0), "board_serial");
   EXPECT_EQ(changes->Text(1, 0), "system_uuid");
+}
+
+// Both engines add to a workloads row they wrote before by its cached row id; a row that is not
+// there any more (removed behind the repository's back) is written whole instead, on both.
+TEST(IngestConformanceTest, AWorkloadRowRemovedBehindTheRepositoryIsWrittenWhole) {
+  PROV_PG_SERVER_OR_SKIP(pg);
+  auto conninfo = pg->FreshDatabase();
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/provd.db";
+  auto sqlite = Store::Open(path);
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status();
+  auto postgres = PgIngestRepository::Open(*conninfo);
+  ASSERT_TRUE(postgres.ok()) << postgres.status();
+  auto commit_both = [&](uint64_t seq) {
+    NodeReport r = At("node-a", "boot-1", seq, static_cast<int64_t>(seq) * 10);
+    std::vector<ReportToCommit> a = testing::CommitBatch({&r}), b = testing::CommitBatch({&r});
+    const absl::Time at = kT0 + absl::Seconds(static_cast<int64_t>(seq) * 10 + 1);
+    auto x = (*sqlite)->Commit(a, at);
+    auto y = (*postgres)->Commit(b, at);
+    ASSERT_TRUE(x.ok()) << x.status();
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_EQ(Describe(*x), Describe(*y));
+  };
+  commit_both(1);
+  commit_both(2);  // both add to the row by id now
+  {
+    auto db = SqliteDb::Open(path, SqliteDb::kReadWrite);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("DELETE FROM workloads").ok());
+  }
+  std::unique_ptr<PgConn> conn = ConnectPg(*conninfo);
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->Exec("DELETE FROM workloads").ok());
+  commit_both(3);
+  ExpectSameRows(path, *conninfo, /*all_tables_have_rows=*/false);
+  auto rows = conn->Query("SELECT first_seen_us FROM workloads");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->rows(), 1);
+  EXPECT_EQ(*rows->Int64(0, 0), absl::ToUnixMicros(kT0 + absl::Seconds(30)));
 }
 
 // A batch of `seqs` of each node's boot "b", the nodes in the given order.

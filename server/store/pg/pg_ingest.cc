@@ -163,7 +163,27 @@ ON CONFLICT (node, workload_id) DO UPDATE SET
                            THEN excluded.accelerator_count ELSE w.accelerator_count END,
   accelerator_model = CASE WHEN excluded.last_seen_us >= w.last_seen_us
                            THEN excluded.accelerator_model ELSE w.accelerator_model END,
-  last_seen_us = GREATEST(w.last_seen_us, excluded.last_seen_us))sql";
+  last_seen_us = GREATEST(w.last_seen_us, excluded.last_seen_us)
+RETURNING w.node, w.workload_id, w.id, w.last_seen_us)sql";
+
+// A workloads row whose descriptive columns already hold the batch's (workload_rows_): only the
+// ledger columns change (store.cc's kAddToWorkload), found by id; the node and workload id
+// only confirm it. The rows not returned are upserted whole.
+constexpr char kAddToWorkloads[] = R"sql(
+UPDATE workloads AS w SET accelerator_seconds = w.accelerator_seconds + b.seconds,
+  flop_low = w.flop_low + b.flop_low, flop_high = w.flop_high + b.flop_high,
+  method = CASE WHEN w.method = '' OR w.method = b.method THEN b.method
+                WHEN b.method = '' THEN w.method
+                ELSE prov_merge_methods(w.method, b.method) END,
+  first_seen_us = LEAST(w.first_seen_us, b.first_seen_us),
+  last_seen_us = GREATEST(w.last_seen_us, b.last_seen_us),
+  gap_seconds = w.gap_seconds + b.gap_seconds
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
+            $7::text[], $8::bigint[], $9::bigint[], $10::float8[])
+  AS b(id, node, workload_id, seconds, flop_low, flop_high, method, first_seen_us, last_seen_us,
+       gap_seconds)
+WHERE w.id = b.id AND w.node = b.node AND w.workload_id = b.workload_id
+RETURNING w.id)sql";
 
 constexpr char kUpsertWorkloadDetails[] = R"sql(
 INSERT INTO workload_details AS d (node, workload_id, seen_us, workload)
@@ -246,12 +266,15 @@ absl::Status PgIngestRepository::InTransaction(absl::FunctionRef<absl::Status()>
 void PgIngestRepository::DropCaches() {
   write_caches_.clear();
   written_stored_.clear();
+  workload_rows_.clear();
 }
 
 absl::StatusOr<CommitResult> PgIngestRepository::Commit(std::vector<ReportToCommit>& batch,
                                                         absl::Time received_at) {
   if (batch.empty()) return CommitResult{};
-  if (write_caches_.size() + written_stored_.size() > kMaxCached) DropCaches();
+  if (write_caches_.size() + written_stored_.size() + workload_rows_.size() > kMaxCached) {
+    DropCaches();
+  }
   absl::StatusOr<CommitResult> result;
   absl::Status status = InTransaction([&]() -> absl::Status {
     PROV_RETURN_IF_ERROR(LockAndRead(batch));
@@ -511,28 +534,84 @@ absl::Status PgIngestRepository::WriteAccelerators() {
 }
 
 absl::Status PgIngestRepository::WriteWorkloads() {
-  if (!plan_.workloads.empty()) {
-    for (PgArray& a : a_) a.Clear();
-    for (const PlannedWorkload& w : plan_.workloads) {
-      a_[0].Add(w.node);
-      a_[1].AddText(w.workload_id);
-      a_[2].Add(w.kind);
-      a_[3].AddText(w.account);
-      a_[4].Add(w.attribution_source);
-      a_[5].Add(w.workload_class);
-      a_[6].AddDouble(w.class_confidence);
-      a_[7].AddText(w.launcher);
-      a_[8].Add(w.accelerator_count);
-      a_[9].AddText(w.accelerator_model);
-      a_[10].Add(w.first_seen_us);
-      a_[11].Add(w.last_seen_us);
-      a_[12].AddDouble(w.seconds);
-      a_[13].AddDouble(w.flop_low);
-      a_[14].AddDouble(w.flop_high);
-      a_[15].AddText(w.method);
-      a_[16].AddDouble(w.gap_seconds);
+  full_workloads_.clear();
+  for (PgArray& a : a_) a.Clear();
+  for (const PlannedWorkload& w : plan_.workloads) {
+    auto cached = workload_rows_.find(RowKeyView(w.node, w.workload_id));
+    if (cached == workload_rows_.end() || cached->second.hash != w.described) {
+      full_workloads_.push_back(&w);
+      continue;
     }
-    PROV_RETURN_IF_ERROR(RunArrays(*conn_, kUpsertWorkloads, a_, 17).status());
+    a_[0].Add(cached->second.id);
+    a_[1].Add(w.node);
+    a_[2].AddText(w.workload_id);
+    a_[3].AddDouble(w.seconds);
+    a_[4].AddDouble(w.flop_low);
+    a_[5].AddDouble(w.flop_high);
+    a_[6].AddText(w.method);
+    a_[7].Add(w.first_seen_us);
+    a_[8].Add(w.last_seen_us);
+    a_[9].AddDouble(w.gap_seconds);
+  }
+  if (a_[0].size() > 0) {
+    PROV_ASSIGN_OR_RETURN(PgResult added, RunArrays(*conn_, kAddToWorkloads, a_, 10));
+    if (added.rows() != static_cast<int>(a_[0].size())) {
+      // A row is not there after all: write those whole (the others are done).
+      absl::flat_hash_set<int64_t> done;
+      for (int i = 0; i < added.rows(); ++i) {
+        PROV_ASSIGN_OR_RETURN(int64_t id, added.Int64(i, 0));
+        done.insert(id);
+      }
+      for (const PlannedWorkload& w : plan_.workloads) {
+        auto cached = workload_rows_.find(RowKeyView(w.node, w.workload_id));
+        if (cached == workload_rows_.end() || cached->second.hash != w.described) continue;
+        if (done.contains(cached->second.id)) continue;
+        workload_rows_.erase(cached);
+        full_workloads_.push_back(&w);
+      }
+    }
+  }
+  if (!full_workloads_.empty()) {
+    for (PgArray& a : a_) a.Clear();
+    for (const PlannedWorkload* w : full_workloads_) {
+      a_[0].Add(w->node);
+      a_[1].AddText(w->workload_id);
+      a_[2].Add(w->kind);
+      a_[3].AddText(w->account);
+      a_[4].Add(w->attribution_source);
+      a_[5].Add(w->workload_class);
+      a_[6].AddDouble(w->class_confidence);
+      a_[7].AddText(w->launcher);
+      a_[8].Add(w->accelerator_count);
+      a_[9].AddText(w->accelerator_model);
+      a_[10].Add(w->first_seen_us);
+      a_[11].Add(w->last_seen_us);
+      a_[12].AddDouble(w->seconds);
+      a_[13].AddDouble(w->flop_low);
+      a_[14].AddDouble(w->flop_high);
+      a_[15].AddText(w->method);
+      a_[16].AddDouble(w->gap_seconds);
+    }
+    PROV_ASSIGN_OR_RETURN(PgResult rows, RunArrays(*conn_, kUpsertWorkloads, a_, 17));
+    // The descriptive columns are this batch's exactly when the row's last_seen_us is this
+    // batch's (the upsert takes them when excluded.last_seen_us >= the stored one).
+    absl::flat_hash_map<RowKeyView, const PlannedWorkload*, RowKeyHash, RowKeyEq> planned;
+    for (const PlannedWorkload* w : full_workloads_) {
+      planned.emplace(RowKeyView(w->node, w->workload_id), w);
+    }
+    for (int i = 0; i < rows.rows(); ++i) {
+      PROV_ASSIGN_OR_RETURN(int64_t node, rows.Int64(i, 0));
+      const std::string workload_id = rows.Text(i, 1);
+      PROV_ASSIGN_OR_RETURN(int64_t id, rows.Int64(i, 2));
+      PROV_ASSIGN_OR_RETURN(int64_t last_seen_us, rows.Int64(i, 3));
+      auto w = planned.find(RowKeyView(node, workload_id));
+      if (w == planned.end()) continue;
+      if (last_seen_us == w->second->last_seen_us) {
+        workload_rows_[RowKey(node, workload_id)] = {w->second->described, id};
+      } else {
+        workload_rows_.erase(RowKeyView(node, workload_id));  // a newer report's: unknown here
+      }
+    }
   }
   if (plan_.workload_details.empty()) return absl::OkStatus();
   for (PgArray& a : a_) a.Clear();

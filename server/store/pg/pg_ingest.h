@@ -28,11 +28,14 @@
 //     rows are shared across nodes, so replicas lock them in one order); the node hardware and
 //     location responder rows the planner flags are compared and written per node
 //     (pg_ingest_node_rows.h).
-// The write caches (ingest_write_caches.h) live across batches as in the SQLite Store, and are
-// dropped when a transaction fails, when they pass 2,000,000 entries, and when another writer
-// (a second replica) stored reports of one of the batch's nodes since this repository last did:
-// the repository remembers each node's reports_stored after its own commit and compares it with
-// the locked row's. Stream states and horizons are never cached across batches.
+// A workloads row whose descriptive columns this repository wrote with the same values (a hash
+// kept per row, with its id, as the SQLite Store's workload_rows_) gets only its ledger columns
+// added to, by id; a row not found so is written whole by the upsert.
+// The write caches (ingest_write_caches.h) and that workloads cache live across batches as in the
+// SQLite Store, and are dropped when a transaction fails, when they pass 2,000,000 entries, and
+// when another writer (a second replica) stored reports of one of the batch's nodes since this
+// repository last did: the repository remembers each node's reports_stored after its own commit and
+// compares it with the locked row's. Stream states and horizons are never cached across batches.
 //
 // Errors (pg_status.h): on any error the transaction is rolled back, nothing of the batch is
 // stored, and the caches are dropped. A lost session is UNAVAILABLE; the next Commit or
@@ -135,6 +138,14 @@ class PgIngestRepository final : public IngestRepository, private IngestStateSou
   // stored reports of the node since (written_stored_).
   IngestWriteCaches write_caches_;
   absl::flat_hash_map<int64_t, int64_t> written_stored_;  // node -> reports_stored we left
+  // (node, workload id) -> hash of the workloads row's descriptive columns and its id: while the
+  // batch's hash is the same, only the ledger columns are updated, by id (as the SQLite Store).
+  struct WorkloadRow {
+    size_t hash = 0;
+    int64_t id = 0;
+  };
+  RowMap<WorkloadRow> workload_rows_;
+  std::vector<const PlannedWorkload*> full_workloads_;  // per batch: upserted whole
 
   PgArray a_[21];  // reused array builders (the widest statement, nodes, has 21 columns)
 };
