@@ -25,8 +25,8 @@
 namespace prov::server {
 namespace {
 
-const char* const kSharedTables[] = {"alert_deliveries", "audit_log",
-                                     // ingest (PostgreSQL version 3)
+const char* const kSharedTables[] = {"alert_deliveries", "audit_log", "cases", "case_actions",
+                                     // ingest (PostgreSQL version 5)
                                      "nodes", "node_streams", "reports", "accelerators",
                                      "workloads", "workload_details", "account_usage_hourly",
                                      "evidence_gaps", "node_hardware", "node_hardware_changes",

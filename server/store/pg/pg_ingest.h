@@ -1,7 +1,7 @@
 // PgIngestRepository: the ingest writer's IngestRepository (repo/ingest.h) on PostgreSQL, for
 // provd replicas sharing one database. It makes exactly the SQLite Store's decisions (the shared
 // IngestPlanner answers dedup, refusal, credit and rows) and writes the same rows (PostgreSQL
-// version 3 tables, pg_schema.cc; store_ingest_conformance_test compares them table by table).
+// version 5 tables, pg_schema.cc; store_ingest_conformance_test compares them table by table).
 //
 //   PROV_ASSIGN_OR_RETURN(auto repo, PgIngestRepository::Open(url.pg_conninfo));
 //   std::vector<ReportToCommit> batch = ...;          // validated reports + their ledger usage

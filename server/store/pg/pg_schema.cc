@@ -58,7 +58,39 @@ CREATE TABLE exports (
   audit_head_hash TEXT COLLATE "C" NOT NULL
 );
 )sql",
-    // Version 3: the ingest tables (SQLite versions 1, 5, 7, 8, 9, 12 and 14: nodes, node_streams,
+    // Version 3: compliance cases (SQLite version 3's cases and case_actions, same columns and
+    // meaning; PgCaseRepository).
+    R"sql(
+CREATE TABLE cases (
+  flag_id TEXT COLLATE "C" PRIMARY KEY,
+  status BIGINT NOT NULL,
+  disposition BIGINT NOT NULL DEFAULT 0,
+  assignee TEXT COLLATE "C" NOT NULL DEFAULT '',
+  duplicate_of TEXT COLLATE "C" NOT NULL DEFAULT '',
+  revision BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+CREATE TABLE case_actions (
+  flag_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  time_us BIGINT NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL,
+  action BYTEA NOT NULL,
+  PRIMARY KEY (flag_id, seq)
+);
+CREATE INDEX case_actions_time ON case_actions(time_us);
+)sql",
+    // Version 4: the elected leader's term (PostgreSQL only: one provd on SQLite leads alone;
+    // pg_leader_election.h).
+    R"sql(
+CREATE TABLE leader (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  term BIGINT NOT NULL,
+  holder TEXT COLLATE "C" NOT NULL,
+  since_us BIGINT NOT NULL
+);
+)sql",
+    // Version 5: the ingest tables (SQLite versions 1, 5, 7, 8, 9, 12 and 14: nodes, node_streams,
     // reports, accelerators, workloads, workload_details, account_usage_hourly, evidence_gaps,
     // node_hardware, node_hardware_changes, location_responders), same columns in SQLite's order
     // (its ALTER TABLE ADD COLUMNs appended). SQLite's INTEGER PRIMARY KEY rowids are BIGINT
