@@ -51,7 +51,8 @@ struct CachedRow {
 // node handle -> identity key of the stored node_hardware row (NodeHardwareKey,
 // node_hardware_key.h).
 using NodeHardwareCache = absl::flat_hash_map<int64_t, std::string>;
-// node handle -> the responder address written last (location_store.h).
+// node handle -> the responder address written last, or "" for a node with no row that reports
+// none (location_store.h).
 using LocationResponderCache = absl::flat_hash_map<int64_t, std::string>;
 
 struct IngestWriteCaches {

@@ -97,7 +97,10 @@ absl::Status RecordLocationResponder(SqliteDb& db, LocationResponderCache& cache
       cache[node] = address;
       return absl::OkStatus();
     }
-    if (!found && address.empty()) return absl::OkStatus();  // never ran one: no row needed
+    if (!found && address.empty()) {  // never ran one: no row needed, and none to read again
+      cache[node] = address;
+      return absl::OkStatus();
+    }
   }
   PROV_ASSIGN_OR_RETURN(
       Statement * write,

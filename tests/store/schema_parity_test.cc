@@ -25,7 +25,12 @@
 namespace prov::server {
 namespace {
 
-const char* const kSharedTables[] = {"alert_deliveries", "audit_log", "cases", "case_actions"};
+const char* const kSharedTables[] = {"alert_deliveries", "audit_log", "cases", "case_actions",
+                                     // ingest (PostgreSQL version 5)
+                                     "nodes", "node_streams", "reports", "accelerators",
+                                     "workloads", "workload_details", "account_usage_hourly",
+                                     "evidence_gaps", "node_hardware", "node_hardware_changes",
+                                     "location_responders"};
 // exports: only what AuditLogRepository::Verify reads (its default anchor), until exports move.
 const char* const kPartialTables[] = {"exports"};
 

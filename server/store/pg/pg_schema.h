@@ -6,7 +6,8 @@
 // Everything lives in the schema `provd` (kPgSchema); connections set search_path to it.
 // The PostgreSQL versions have their own counter, separate from SQLite's. v1: provd_meta,
 // schema_version, alert_deliveries; v2: audit_log and the anchor columns of exports; v3: cases,
-// case_actions; v4: leader.
+// case_actions; v4: leader; v5: the ingest tables (pg_ingest.h) and the function
+// prov_merge_methods.
 // MigratePgSchema takes the session advisory lock (kPgLockKey, 0) first, so replicas starting
 // together migrate once: the others wait (at most PgMigrateHooks::lock_wait, default 2 min; then
 // UNAVAILABLE naming the lock and its holder), then find nothing to do. Under the lock it

@@ -1,10 +1,11 @@
 // IngestRepository: where the ingest writer (server/ingest/ingest_writer.h) commits validated
-// reports and records rejections, on either engine. Today's implementation is the SQLite `Store`
-// (server/store/store.h); tests wrap it in a fault-injecting one
-// (tests/server/ingest_writer_test.cc) to exercise the writer's failure path. Every decision of a
-// commit (dedup, the seq-jump refusal, the credit, the aggregates, which unchanged rows to leave
-// out) is the engine-free IngestPlanner's (server/store/ingest_planner.h): an implementation
-// answers its IngestStateSource and writes its IngestPlan, so the engines cannot drift apart.
+// reports and records rejections, on either engine: the SQLite `Store` (server/store/store.h),
+// which provd uses, and PgIngestRepository (server/store/pg/pg_ingest.h); tests wrap the Store in a
+// fault-injecting one (tests/server/ingest_writer_test.cc) to exercise the writer's failure path.
+// Every decision of a commit (dedup, the seq-jump refusal, the credit, the aggregates, which
+// unchanged rows to leave out) is the engine-free IngestPlanner's (server/store/ingest_planner.h):
+// an implementation answers its IngestStateSource and writes its IngestPlan, so the engines cannot
+// drift apart.
 //
 //   IngestRepository& repo = *store;                       // Store::Open(...)
 //   std::vector<ReportToCommit> batch = ...;                // validated reports + ledger usage
