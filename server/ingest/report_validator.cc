@@ -85,6 +85,11 @@ absl::Status CheckString(const Path& field, absl::string_view value, size_t max)
   if (value.size() > max) {
     return Invalid(field, absl::StrFormat("is %d bytes long (at most %d)", value.size(), max));
   }
+  // U+0000 is valid UTF-8 (proto3 parses it) but no agent writes it, and PostgreSQL text cannot
+  // hold it: stored, one report would fail every batch it shares on a PostgreSQL store.
+  if (const size_t nul = value.find('\0'); nul != absl::string_view::npos) {
+    return Invalid(field, absl::StrFormat("contains a NUL byte (at byte %d)", nul));
+  }
   return absl::OkStatus();
 }
 

@@ -24,7 +24,8 @@ namespace prov::server {
 // fields, 100,000 node addresses and 50 MB digests were accepted and stored). Ids, names, digests
 // and short labels are at most max_id_length bytes; addresses at most max_address_length; free
 // text (cgroup path, reasons, details, collector messages) at most max_string_length. Together
-// with the frame limit (--max-report-bytes, 4 MiB) this bounds what one report can store.
+// with the frame limit (--max-report-bytes, 4 MiB) this bounds what one report can store. Those
+// strings must not contain a NUL byte either (PostgreSQL text cannot store one).
 struct ValidatorLimits {
   // node_id, boot_id, workload_id, hostname, datacenter, region, agent_version, node.hardware
   // (SMBIOS uuid, serials, names), accelerator

@@ -267,6 +267,21 @@ TEST(ReportValidatorTest, EveryStringFieldIsBounded) {
   EXPECT_TRUE(ValidateReport(ok, kNow).ok());
 }
 
+// A NUL byte is valid UTF-8, so it parses; it is refused in the strings provd stores as text
+// (PostgreSQL text cannot hold one, so a stored one would fail every batch it shares).
+TEST(ReportValidatorTest, StringsWithANulByteAreRefused) {
+  const std::string nul("ab\0cd", 5);
+  EXPECT_EQ(Message([&](NodeReport& r) { r.mutable_node()->set_hostname(nul); }),
+            "node.hostname: contains a NUL byte (at byte 2)");
+  EXPECT_EQ(Message([&](NodeReport& r) { r.mutable_node()->set_boot_id(nul); }),
+            "node.boot_id: contains a NUL byte (at byte 2)");
+  EXPECT_EQ(Message([&](NodeReport& r) { r.mutable_workloads(0)->set_launcher(nul); }),
+            "workloads[0].launcher: contains a NUL byte (at byte 2)");
+  EXPECT_EQ(
+      Message([&](NodeReport& r) { r.mutable_node()->mutable_hardware()->set_board_serial(nul); }),
+      "node.hardware.board_serial: contains a NUL byte (at byte 2)");
+}
+
 TEST(ReportValidatorTest, EveryListIsBounded) {
   EXPECT_EQ(Message([](NodeReport& r) {
               for (int i = 0; i < 100000; ++i) r.mutable_node()->add_addresses("10.0.0.1");
