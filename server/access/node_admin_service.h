@@ -11,8 +11,8 @@
 //       [&](const std::string& node) { return EndStreams(node); }));
 //   builder.RegisterService(admin.get());
 //
-// Only this replica's NodeRevocationList learns of a revocation made here: another replica on the
-// same PostgreSQL reads the revocations at its start only (not done yet; server/store/README.md).
+// Only this replica's NodeRevocationList learns of a revocation made here at once; other replicas
+// on the same PostgreSQL learn of it through their NodeRevocationSync (node_revocation_sync.h).
 // Sync gRPC handlers; thread-safe (the repositories serialise their own calls).
 #pragma once
 

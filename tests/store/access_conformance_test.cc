@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/access/node_revocation_list.h"
+#include "server/access/node_revocation_sync.h"
 #include "server/access/token_store.h"
 #include "server/store/pg/pg_api_tokens.h"
 #include "server/store/pg/pg_audit_appender.h"
@@ -331,6 +332,42 @@ TEST_P(AccessTest, RevokedNodesAreListedNewestFirstAndTheirOlderCertificatesRefu
   EXPECT_FALSE(revoked.Refuses("gpu-3", t1));
   // Every request is audited, the repeated one too.
   EXPECT_THAT(AuditActions(), ElementsAre("node.revoke", "node.revoke", "node.revoke"));
+}
+
+// Two replicas: a node revoked through A's repository reaches B's list at B's next Poll, which
+// also ends the node's open streams on B, once.
+TEST_P(AccessTest, ARevocationOnOneReplicaReachesAnotherAtItsNextPoll) {
+  auto a = Revocations();
+  auto b = Revocations();
+  ASSERT_TRUE(a && b);
+  NodeRevocationList a_list, b_list;
+  std::vector<std::string> ended_on_b;
+  NodeRevocationSync sync(*b, b_list, [&](const std::string& node) {
+    ended_on_b.push_back(node);
+    return 1;
+  });
+  auto polled = sync.Poll();
+  ASSERT_TRUE(polled.ok()) << polled.status();
+  EXPECT_EQ(*polled, 0);
+  const absl::Time t1 = kStart + absl::Hours(1);
+  auto r = a->Revoke({"gpu-1", t1, "token:alice", "stolen"}, Audit("node.revoke", "1", t1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  a_list.Add(r->node_id, r->revoked_at);  // what NodeAdminService does on A
+  EXPECT_FALSE(b_list.Refuses("gpu-1", t1 - absl::Hours(1))) << "B has not polled yet";
+  polled = sync.Poll();
+  ASSERT_TRUE(polled.ok()) << polled.status();
+  EXPECT_EQ(*polled, 1);
+  EXPECT_TRUE(b_list.Refuses("gpu-1", t1 - absl::Hours(1)));
+  EXPECT_FALSE(b_list.Refuses("gpu-1", t1 + absl::Hours(1)));
+  EXPECT_THAT(ended_on_b, ElementsAre("gpu-1"));
+  // Nothing new: nothing re-read, nothing ended again; a revision that moved brings the rest.
+  EXPECT_EQ(*sync.Poll(), 0);
+  ASSERT_TRUE(a->Revoke({"gpu-2", t1, "token:alice", ""}, Audit("node.revoke", "2", t1)).ok());
+  ASSERT_TRUE(a->Revoke({"gpu-1", t1, "token:bob", "again"}, Audit("node.revoke", "1", t1)).ok());
+  EXPECT_EQ(*b->Revision(), 2);
+  EXPECT_EQ(*sync.Poll(), 1);
+  EXPECT_THAT(ended_on_b, ElementsAre("gpu-1", "gpu-2"));
+  EXPECT_EQ(b_list.size(), 2u);
 }
 
 TEST_P(AccessTest, AuditOnlyEntriesAppendToTheSameChain) {

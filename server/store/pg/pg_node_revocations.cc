@@ -64,4 +64,13 @@ absl::StatusOr<std::vector<StoredRevocation>> PgNodeRevocationRepository::List()
   });
 }
 
+absl::StatusOr<int64_t> PgNodeRevocationRepository::Revision() {
+  absl::MutexLock lock(&mu_);
+  PgConn& conn = *conn_;
+  return RunWithReconnect(conn, [&]() -> absl::StatusOr<int64_t> {
+    PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT count(*) FROM node_revocations"));
+    return r.Int64(0, 0);
+  });
+}
+
 }  // namespace prov::server

@@ -30,6 +30,7 @@ class PgNodeRevocationRepository : public NodeRevocationRepository {
   absl::StatusOr<StoredRevocation> Revoke(const StoredRevocation& r,
                                           const AuditRecord& audit) override;
   absl::StatusOr<std::vector<StoredRevocation>> List() override;
+  absl::StatusOr<int64_t> Revision() override;
 
  private:
   explicit PgNodeRevocationRepository(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}

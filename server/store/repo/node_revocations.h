@@ -11,6 +11,7 @@
 // Implementations are thread-safe (one call at a time on their own connection).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class NodeRevocationRepository {
                                                   const AuditRecord& audit) = 0;
   // Newest first (revoked_at descending, then node_id).
   virtual absl::StatusOr<std::vector<StoredRevocation>> List() = 0;
+  // The number of revoked nodes. Rows are never deleted or changed, so it moves with every new
+  // revocation, on any connection or replica (NodeRevocationSync polls it).
+  virtual absl::StatusOr<int64_t> Revision() = 0;
 };
 
 }  // namespace prov::server

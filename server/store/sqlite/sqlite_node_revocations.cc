@@ -69,4 +69,14 @@ absl::StatusOr<std::vector<StoredRevocation>> SqliteNodeRevocationRepository::Li
   return out;
 }
 
+absl::StatusOr<int64_t> SqliteNodeRevocationRepository::Revision() {
+  absl::MutexLock lock(&mu_);
+  PROV_ASSIGN_OR_RETURN(Statement * st, db_->Cached("SELECT count(*) FROM node_revocations"));
+  absl::StatusOr<bool> row = st->Step();
+  const int64_t revision = row.ok() && *row ? st->ColumnInt64(0) : 0;
+  st->Reset();
+  PROV_RETURN_IF_ERROR(row.status());
+  return revision;
+}
+
 }  // namespace prov::server

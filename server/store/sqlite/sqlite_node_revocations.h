@@ -28,6 +28,7 @@ class SqliteNodeRevocationRepository : public NodeRevocationRepository {
   absl::StatusOr<StoredRevocation> Revoke(const StoredRevocation& r,
                                           const AuditRecord& audit) override;
   absl::StatusOr<std::vector<StoredRevocation>> List() override;
+  absl::StatusOr<int64_t> Revision() override;
 
  private:
   explicit SqliteNodeRevocationRepository(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
