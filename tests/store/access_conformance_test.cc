@@ -76,6 +76,29 @@ StoredEnrollToken EnrollToken(const std::string& id, const std::string& node) {
   return t;
 }
 
+// Counts the revision checks a TokenStore makes through it.
+class CountingTokens : public ApiTokenRepository {
+ public:
+  CountingTokens(std::unique_ptr<ApiTokenRepository> inner, int* revisions)
+      : inner_(std::move(inner)), revisions_(revisions) {}
+  absl::StatusOr<std::vector<StoredApiToken>> LoadAll() override { return inner_->LoadAll(); }
+  absl::StatusOr<int64_t> Revision() override {
+    ++*revisions_;
+    return inner_->Revision();
+  }
+  absl::Status Insert(const StoredApiToken& token, const AuditRecord& audit) override {
+    return inner_->Insert(token, audit);
+  }
+  absl::StatusOr<StoredApiToken> Revoke(const std::string& token_id, absl::Time at,
+                                        const AuditRecord& audit) override {
+    return inner_->Revoke(token_id, at, audit);
+  }
+
+ private:
+  std::unique_ptr<ApiTokenRepository> inner_;
+  int* revisions_;
+};
+
 class AccessTest : public prov::testing::StoreTest {
  protected:
   bool pg() const { return engine() == prov::testing::Engine::kPostgres; }
@@ -378,6 +401,30 @@ TEST_P(AccessTest, AuditOnlyEntriesAppendToTheSameChain) {
   ASSERT_TRUE(tokens->Insert(Token("T-1", "a"), Audit("token.issue", "1")).ok());
   ASSERT_TRUE(appender->Append(Audit("node.enroll_refused", "2")).ok());
   EXPECT_THAT(AuditActions(), ElementsAre("access.denied", "token.issue", "node.enroll_refused"));
+}
+
+// A flood of unknown tokens costs one revision query per miss_check_interval; known tokens
+// cost one per refresh_interval; neither reloads while the revision stands still.
+TEST_P(AccessTest, LookupsCheckTheDatabaseAtMostOncePerInterval) {
+  FakeClock clock(kStart);
+  int revisions = 0;
+  auto store = TokenStore::Create(
+      std::make_unique<CountingTokens>(Tokens(), &revisions), clock,
+      {.refresh_interval = absl::Seconds(5), .miss_check_interval = absl::Seconds(1)});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto issued = (*store)->Issue("alice", ROLE_VIEWER, "token:root");
+  ASSERT_TRUE(issued.ok());
+  revisions = 0;
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE((*store)->Lookup(absl::StrCat("prov_x", i)));
+  EXPECT_EQ(revisions, 1);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE((*store)->Lookup(issued->token()));
+  EXPECT_EQ(revisions, 1);
+  clock.Advance(absl::Seconds(1));
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE((*store)->Lookup(absl::StrCat("prov_y", i)));
+  EXPECT_EQ(revisions, 2);
+  clock.Advance(absl::Seconds(5));
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE((*store)->Lookup(issued->token()));
+  EXPECT_EQ(revisions, 3);
 }
 
 // Two provd replicas: two TokenStores, each on its own connection to one database.
