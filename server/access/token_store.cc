@@ -248,19 +248,33 @@ std::optional<TokenInfo> TokenStore::Lookup(absl::string_view secret) const {
     }
     return it->second;
   };
+  // Whether a check is due; when `claim`, marks it done (concurrent Lookups then answer from the
+  // index while it runs).
+  auto due = [&](bool claim) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const bool miss = !by_hash_.contains(hash);
+    const bool check = now - last_check_ >= options_.refresh_interval ||
+                       (miss && now - last_miss_check_ >= options_.miss_check_interval);
+    if (check && claim) {
+      last_check_ = now;
+      if (miss) last_miss_check_ = now;
+    }
+    return check;
+  };
   {
     absl::MutexLock lock(&mu_);
-    const bool miss = !by_hash_.contains(hash);
-    const bool due = now - last_check_ >= options_.refresh_interval ||
-                     (miss && now - last_miss_check_ >= options_.miss_check_interval);
-    if (!due) return answer();
-    // Claimed before the check runs: concurrent Lookups answer from the index meanwhile.
-    last_check_ = now;
-    if (miss) last_miss_check_ = now;
+    if (!due(false)) return answer();
   }
-  {
-    absl::MutexLock repo_lock(&repo_mu_);
-    RefreshOrLog();
+  // Never waits for the database: while another repository call (a check, a write) runs, this
+  // Lookup answers from the index and a later one checks. So at most one thread waits on a slow
+  // database here.
+  if (repo_mu_.TryLock()) {
+    bool check;
+    {
+      absl::MutexLock lock(&mu_);
+      check = due(true);  // another thread may have checked meanwhile
+    }
+    if (check) RefreshOrLog();
+    repo_mu_.Unlock();
   }
   absl::MutexLock lock(&mu_);
   return answer();

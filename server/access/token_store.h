@@ -17,7 +17,9 @@
 // `refresh_interval` after the last check reads the revision first and reloads the index when it
 // moved, and a Lookup that misses does the same at most once per `miss_check_interval`. So
 //  - a token revoked on another replica stops working here at most `refresh_interval` (default
-//    5 s) plus one query after its revocation committed;
+//    5 s) after its revocation committed, plus the time of a repository call of this store that
+//    is running then (a check or a write: a Lookup never waits for one, it answers from memory
+//    and a later Lookup checks, so at most one thread waits on a slow database);
 //  - a token issued on another replica works here for every Lookup made at least
 //    `miss_check_interval` (default 1 s) after its issue committed (earlier ones may miss);
 //  - a flood of unknown tokens costs at most one revision query per `miss_check_interval`.
@@ -28,8 +30,8 @@
 // id another replica took meanwhile (ALREADY_EXISTS) makes Issue reload and take the next one.
 //
 // Thread-safe: lookups read the in-memory index under its lock; repository calls (checks,
-// reloads, writes) are serialised by a second lock, taken before the index lock, so a Lookup that
-// runs the periodic check makes only itself wait (others answer from the index meanwhile).
+// reloads, writes) are serialised by a second lock, taken before the index lock, which Lookup
+// only tries (never waits for), so a Lookup that runs the periodic check makes only itself wait.
 #pragma once
 
 #include <memory>

@@ -6,6 +6,7 @@
 // TokenStores on one database (two provd replicas) seeing each other's issues and revocations
 // within the documented bounds. PostgreSQL only: two sessions racing to use one enrolment token
 // (exactly one wins), and reconnection after pg_terminate_backend.
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/sha256.h"
@@ -77,6 +79,7 @@ StoredEnrollToken EnrollToken(const std::string& id, const std::string& node) {
 }
 
 // Counts the revision checks a TokenStore makes through it.
+// When `hold` is set, Revision() says it `entered` and waits for `release`.
 class CountingTokens : public ApiTokenRepository {
  public:
   CountingTokens(std::unique_ptr<ApiTokenRepository> inner, int* revisions)
@@ -84,8 +87,15 @@ class CountingTokens : public ApiTokenRepository {
   absl::StatusOr<std::vector<StoredApiToken>> LoadAll() override { return inner_->LoadAll(); }
   absl::StatusOr<int64_t> Revision() override {
     ++*revisions_;
+    if (hold) {
+      entered.Notify();
+      release.WaitForNotification();
+    }
     return inner_->Revision();
   }
+  std::atomic<bool> hold{false};
+  absl::Notification entered;
+  absl::Notification release;
   absl::Status Insert(const StoredApiToken& token, const AuditRecord& audit) override {
     return inner_->Insert(token, audit);
   }
@@ -425,6 +435,40 @@ TEST_P(AccessTest, LookupsCheckTheDatabaseAtMostOncePerInterval) {
   clock.Advance(absl::Seconds(5));
   for (int i = 0; i < 100; ++i) EXPECT_TRUE((*store)->Lookup(issued->token()));
   EXPECT_EQ(revisions, 3);
+}
+
+// A Lookup never waits for a repository call in progress: while one Lookup's check is stuck on a
+// slow database, another Lookup due for a check answers from the index at once.
+TEST_P(AccessTest, ALookupDoesNotWaitForACheckInProgress) {
+  FakeClock clock(kStart);
+  int revisions = 0;
+  auto counting = std::make_unique<CountingTokens>(Tokens(), &revisions);
+  CountingTokens* slow = counting.get();
+  auto store =
+      TokenStore::Create(std::move(counting), clock, {.refresh_interval = absl::Seconds(5)});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto issued = (*store)->Issue("alice", ROLE_VIEWER, "token:root");
+  ASSERT_TRUE(issued.ok());
+  revisions = 0;
+  clock.Advance(absl::Seconds(5));
+  slow->hold = true;
+  std::optional<provenance::v1::TokenInfo> first;
+  std::thread checking([&] { first = (*store)->Lookup(issued->token()); });  // due: checks
+  ASSERT_TRUE(slow->entered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::Notification answered;
+  std::optional<provenance::v1::TokenInfo> second;
+  std::thread missing([&] {
+    second = (*store)->Lookup("prov_unknown");  // a miss, due for its own check
+    answered.Notify();
+  });
+  EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)))
+      << "the second Lookup waited for the first one's check";
+  slow->release.Notify();
+  checking.join();
+  missing.join();
+  EXPECT_TRUE(first.has_value());
+  EXPECT_FALSE(second.has_value());
+  EXPECT_EQ(revisions, 1) << "the second Lookup did not check";
 }
 
 // Two provd replicas: two TokenStores, each on its own connection to one database.
