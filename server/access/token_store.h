@@ -21,7 +21,8 @@
 //    is running then (a check or a write: a Lookup never waits for one, it answers from memory
 //    and a later Lookup checks, so at most one thread waits on a slow database);
 //  - a token issued on another replica works here for every Lookup made at least
-//    `miss_check_interval` (default 1 s) after its issue committed (earlier ones may miss);
+//    `miss_check_interval` (default 1 s) after its issue committed (earlier ones may miss, and
+//    so may one made while a repository call of this store runs: the next Lookup checks);
 //  - a flood of unknown tokens costs at most one revision query per `miss_check_interval`.
 // These hold while the database answers: when a check fails, the index in memory keeps serving
 // (writes fail anyway; refresh_errors() counts the failures, logged as "access" warnings) and
