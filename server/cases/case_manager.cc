@@ -5,10 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/auditlog/audit_log.h"
-#include "server/store/connection.h"
-#include "server/store/schema.h"
-#include "server/store/transaction.h"
+#include "server/store/repo/audit_log.h"
+#include "server/store/sqlite/sqlite_cases.h"
 
 namespace prov::server {
 namespace {
@@ -111,9 +109,8 @@ absl::StatusOr<FlagStatus> NextCaseStatus(FlagStatus from, const std::string& ac
 absl::StatusOr<std::unique_ptr<CaseManager>> CaseManager::Open(const std::string& db_path,
                                                                AnalysisEngine& engine,
                                                                const Clock& clock) {
-  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadWrite));
-  PROV_RETURN_IF_ERROR(MigrateSchema(*db));
-  return std::unique_ptr<CaseManager>(new CaseManager(std::move(db), engine, clock));
+  PROV_ASSIGN_OR_RETURN(auto repository, SqliteCaseRepository::Open(db_path));
+  return std::make_unique<CaseManager>(std::move(repository), engine, clock);
 }
 
 absl::StatusOr<Case> CaseManager::ReadCase(const std::string& flag_id, const Flag& flag,
@@ -123,39 +120,22 @@ absl::StatusOr<Case> CaseManager::ReadCase(const std::string& flag_id, const Fla
   c.set_status(flag.status());
   c.set_disposition(flag.disposition());
   c.set_assignee(flag.assignee());
-  PROV_ASSIGN_OR_RETURN(Statement * st,
-                        db_->Cached("SELECT status, disposition, assignee, duplicate_of, revision, "
-                                    "updated_us FROM cases WHERE flag_id = ?"));
-  st->BindText(1, flag_id);
-  auto row = st->Step();
-  if (row.ok() && *row) {
-    c.set_status(static_cast<FlagStatus>(st->ColumnInt64(0)));
-    c.set_disposition(static_cast<provenance::v1::Disposition>(st->ColumnInt64(1)));
-    c.set_assignee(st->ColumnText(2));
-    c.set_duplicate_of(st->ColumnText(3));
-    c.set_revision(static_cast<uint64_t>(st->ColumnInt64(4)));
-    *c.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(st->ColumnInt64(5));
+  PROV_ASSIGN_OR_RETURN(std::optional<StoredCase> stored, cases_->Get(flag_id));
+  if (stored.has_value()) {
+    c.set_status(static_cast<FlagStatus>(stored->status));
+    c.set_disposition(static_cast<provenance::v1::Disposition>(stored->disposition));
+    c.set_assignee(stored->assignee);
+    c.set_duplicate_of(stored->duplicate_of);
+    c.set_revision(stored->revision);
+    *c.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(stored->updated_us);
   }
-  st->Reset();
-  PROV_RETURN_IF_ERROR(row.status());
   if (!with_actions) return c;
-  PROV_ASSIGN_OR_RETURN(
-      Statement * actions,
-      db_->Cached("SELECT action FROM case_actions WHERE flag_id = ? ORDER BY seq"));
-  actions->BindText(1, flag_id);
-  while (true) {
-    auto more = actions->Step();
-    if (!more.ok()) {
-      actions->Reset();
-      return more.status();
-    }
-    if (!*more) break;
-    if (!c.add_actions()->ParseFromString(actions->ColumnBlob(0))) {
-      actions->Reset();
+  PROV_ASSIGN_OR_RETURN(std::vector<std::string> actions, cases_->Actions(flag_id));
+  for (const std::string& bytes : actions) {
+    if (!c.add_actions()->ParseFromString(bytes)) {
       return absl::DataLossError(absl::StrCat("case_actions of ", flag_id, ": unreadable row"));
     }
   }
-  actions->Reset();
   return c;
 }
 
@@ -186,93 +166,77 @@ absl::StatusOr<Case> CaseManager::Update(const provenance::v1::Principal& who,
           absl::StrCat("duplicate_of: no flag ", request.duplicate_of()));
     }
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&update_mu_);
   const absl::Time now = clock_.Now();
-  Case current;
-  {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(current, ReadCase(request.flag_id(), *flag, /*with_actions=*/false));
-    if (request.expected_revision() != 0 && request.expected_revision() != current.revision()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "expected_revision: the case of ", request.flag_id(), " is at revision ",
-          current.revision(), ", not ", request.expected_revision(), " (someone changed it)"));
+  const int64_t now_us = absl::ToUnixMicros(now);
+  // Decided inside the repository's transaction, from the case as committed (on any replica).
+  auto decide = [&](const std::optional<StoredCase>& stored) -> absl::StatusOr<CaseChange> {
+    const uint64_t revision = stored.has_value() ? stored->revision : 0;
+    if (request.expected_revision() != 0 && request.expected_revision() != revision) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("expected_revision: the case of ", request.flag_id(), " is at revision ",
+                       revision, ", not ", request.expected_revision(), " (someone changed it)"));
     }
-    PROV_ASSIGN_OR_RETURN(FlagStatus next, NextCaseStatus(current.status(), request.action()));
+    CaseChange change;
+    StoredCase& next = change.after;
+    if (stored.has_value()) {
+      next = *stored;
+    } else {
+      next.flag_id = request.flag_id();
+      next.status = flag->status();
+      next.disposition = flag->disposition();
+      next.assignee = flag->assignee();
+    }
+    const auto from = static_cast<FlagStatus>(next.status);
+    PROV_ASSIGN_OR_RETURN(FlagStatus to, NextCaseStatus(from, request.action()));
     CaseAction action;
-    action.set_seq(current.revision() + 1);
+    action.set_seq(revision + 1);
     action.set_flag_id(request.flag_id());
     action.set_actor(who.actor());
     action.set_action(request.action());
-    action.set_from_status(current.status());
-    action.set_to_status(next);
+    action.set_from_status(from);
+    action.set_to_status(to);
     action.set_note(request.note());
-    *action.mutable_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+    *action.mutable_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
     if (request.action() == "assign") {
       action.set_assignee(request.assignee());
-      current.set_assignee(request.assignee());
+      next.assignee = request.assignee();
     }
     if (request.action() == "resolve") {
       action.set_disposition(request.disposition());
       action.set_duplicate_of(request.duplicate_of());
-      current.set_disposition(request.disposition());
-      current.set_duplicate_of(request.duplicate_of());
+      next.disposition = request.disposition();
+      next.duplicate_of = request.duplicate_of();
     }
     if (request.action() == "reopen") {
-      current.set_disposition(provenance::v1::DISPOSITION_UNSPECIFIED);
-      current.set_duplicate_of("");
+      next.disposition = provenance::v1::DISPOSITION_UNSPECIFIED;
+      next.duplicate_of.clear();
     }
-    current.set_status(next);
-    current.set_revision(action.seq());
-    *current.mutable_updated_at() = action.time();
-
-    PROV_ASSIGN_OR_RETURN(Statement * ins,
-                          db_->Cached("INSERT INTO case_actions(flag_id, seq, time_us, actor, "
-                                      "action) VALUES (?, ?, ?, ?, ?)"));
-    ins->BindText(1, request.flag_id());
-    ins->BindInt64(2, static_cast<int64_t>(action.seq()));
-    ins->BindInt64(3, absl::ToUnixMicros(now));
-    ins->BindText(4, who.actor());
-    ins->BindBlob(5, action.SerializeAsString());
-    absl::Status ran = ins->Run();
-    ins->Reset();
-    PROV_RETURN_IF_ERROR(ran);
-    PROV_ASSIGN_OR_RETURN(
-        Statement * up,
-        db_->Cached("INSERT INTO cases(flag_id, status, disposition, assignee, duplicate_of, "
-                    "revision, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(flag_id) DO "
-                    "UPDATE SET status = excluded.status, disposition = excluded.disposition, "
-                    "assignee = excluded.assignee, duplicate_of = excluded.duplicate_of, "
-                    "revision = excluded.revision, updated_us = excluded.updated_us"));
-    up->BindText(1, request.flag_id());
-    up->BindInt64(2, current.status());
-    up->BindInt64(3, current.disposition());
-    up->BindText(4, current.assignee());
-    up->BindText(5, current.duplicate_of());
-    up->BindInt64(6, static_cast<int64_t>(current.revision()));
-    up->BindInt64(7, absl::ToUnixMicros(now));
-    ran = up->Run();
-    up->Reset();
-    PROV_RETURN_IF_ERROR(ran);
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*db_, who.actor(), absl::StrCat("case.", request.action()),
-                         AuditPayload({{"flag_id", request.flag_id()},
-                                       {"from", StatusWord(action.from_status())},
-                                       {"to", StatusWord(next)},
-                                       {"disposition", request.action() == "resolve"
-                                                           ? DispositionWord(request.disposition())
-                                                           : ""},
-                                       {"assignee", action.assignee()},
-                                       {"duplicate_of", action.duplicate_of()},
-                                       {"note", request.note()},
-                                       {"case_seq", absl::StrCat(action.seq())}}),
-                         now)
-            .status());
-    PROV_RETURN_IF_ERROR(txn.Commit());
-  }
+    next.status = to;
+    next.revision = action.seq();
+    next.updated_us = now_us;
+    change.time_us = now_us;
+    change.actor = who.actor();
+    change.action = action.SerializeAsString();
+    change.audit_action = absl::StrCat("case.", request.action());
+    change.audit_payload =
+        AuditPayload({{"flag_id", request.flag_id()},
+                      {"from", StatusWord(from)},
+                      {"to", StatusWord(to)},
+                      {"disposition",
+                       request.action() == "resolve" ? DispositionWord(request.disposition()) : ""},
+                      {"assignee", action.assignee()},
+                      {"duplicate_of", action.duplicate_of()},
+                      {"note", request.note()},
+                      {"case_seq", absl::StrCat(action.seq())}});
+    return change;
+  };
+  PROV_ASSIGN_OR_RETURN(StoredCase after, cases_->Apply(request.flag_id(), decide));
   // Committed: the engine's flag follows (ReconcileEngine repairs it after a crash here).
   PROV_RETURN_IF_ERROR(engine_
-                           .SetFlagCase(request.flag_id(), current.status(), current.disposition(),
-                                        current.assignee(), now)
+                           .SetFlagCase(request.flag_id(), static_cast<FlagStatus>(after.status),
+                                        static_cast<provenance::v1::Disposition>(after.disposition),
+                                        after.assignee, now)
                            .status());
   return ReadCase(request.flag_id(), *flag, /*with_actions=*/true);
 }
@@ -283,7 +247,6 @@ absl::StatusOr<Case> CaseManager::Get(const std::string& flag_id) {
     return f == nullptr ? std::nullopt : std::optional<Flag>(*f);
   });
   if (!flag.has_value()) return absl::NotFoundError(absl::StrCat("flag_id: no flag ", flag_id));
-  absl::MutexLock lock(&mu_);
   return ReadCase(flag_id, *flag, /*with_actions=*/true);
 }
 
@@ -308,25 +271,19 @@ std::vector<Case> CaseManager::List(const provenance::v1::ListCasesRequest& requ
 }
 
 absl::Status CaseManager::ReconcileEngine() {
-  absl::MutexLock lock(&mu_);
-  PROV_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT flag_id, status, disposition, assignee, "
-                                              "updated_us FROM cases"));
-  while (true) {
-    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) break;
-    const std::string id = st->ColumnText(0);
-    const int64_t updated_us = st->ColumnInt64(4);
+  absl::MutexLock lock(&update_mu_);
+  PROV_ASSIGN_OR_RETURN(std::vector<StoredCase> stored, cases_->List());
+  for (const StoredCase& c : stored) {
     const bool missed = engine_.Read([&](const Analyzer& a) {
-      const Flag* f = a.flag(id);
-      return f != nullptr && TimeUtil::TimestampToMicroseconds(f->case_updated_at()) < updated_us;
+      const Flag* f = a.flag(c.flag_id);
+      return f != nullptr && TimeUtil::TimestampToMicroseconds(f->case_updated_at()) < c.updated_us;
     });
     if (!missed) continue;
-    PROV_RETURN_IF_ERROR(
-        engine_
-            .SetFlagCase(id, static_cast<FlagStatus>(st->ColumnInt64(1)),
-                         static_cast<provenance::v1::Disposition>(st->ColumnInt64(2)),
-                         st->ColumnText(3), absl::FromUnixMicros(updated_us))
-            .status());
+    PROV_RETURN_IF_ERROR(engine_
+                             .SetFlagCase(c.flag_id, static_cast<FlagStatus>(c.status),
+                                          static_cast<provenance::v1::Disposition>(c.disposition),
+                                          c.assignee, absl::FromUnixMicros(c.updated_us))
+                             .status());
   }
   return absl::OkStatus();
 }

@@ -1,9 +1,11 @@
 // CaseManager: a flag's case (compliance.proto): open -> acknowledged -> escalated -> resolved
-// with a disposition, reopen, assignee, notes. The `cases` and `case_actions` tables are the
-// truth; every action is committed together with its audit entry, then applied to the analysis
-// engine's flag (so flag lists, watchers, alerts and metrics follow the case status).
+// with a disposition, reopen, assignee, notes. The stored cases (CaseRepository,
+// server/store/repo/cases.h: SQLite or PostgreSQL) are the truth; every action is committed
+// together with its audit entry, then applied to the analysis engine's flag (so flag lists,
+// watchers, alerts and metrics follow the case status).
 //
-//   CaseManager cases(db_path, engine, clock);             // Open() does this
+//   PROV_ASSIGN_OR_RETURN(auto cases, CaseManager::Open(db_path, engine, clock));  // SQLite
+//   auto cases = std::make_unique<CaseManager>(std::move(pg_case_repository), engine, clock);
 //   PROV_RETURN_IF_ERROR(cases->ReconcileEngine());         // at start-up, after the engine loads
 //   UpdateCaseRequest req;  req.set_flag_id("F-000003");  req.set_action("acknowledge");
 //   PROV_ASSIGN_OR_RETURN(Case c, cases->Update(principal, req));
@@ -14,7 +16,8 @@
 // allowed in any status; a note is required for "note" and optional on the others.
 // Errors: NOT_FOUND (flag), INVALID_ARGUMENT naming the field, FAILED_PRECONDITION for a
 // transition the status does not allow or a stale expected_revision.
-// Thread-safe: updates are serialised by a mutex (cases are changed at human rates).
+// Thread-safe: the repository serialises the stored updates on every connection and replica
+// (cases are changed at human rates).
 #pragma once
 
 #include <memory>
@@ -26,15 +29,18 @@
 #include "common/clock.h"
 #include "provenance/v1/compliance.pb.h"
 #include "server/analysis/analysis_engine.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/cases.h"
 
 namespace prov::server {
 
 class CaseManager {
  public:
+  // On provd's SQLite file (SqliteCaseRepository).
   static absl::StatusOr<std::unique_ptr<CaseManager>> Open(const std::string& db_path,
                                                            AnalysisEngine& engine,
                                                            const Clock& clock);
+  CaseManager(std::unique_ptr<CaseRepository> cases, AnalysisEngine& engine, const Clock& clock)
+      : cases_(std::move(cases)), engine_(engine), clock_(clock) {}
 
   absl::StatusOr<provenance::v1::Case> Update(const provenance::v1::Principal& who,
                                               const provenance::v1::UpdateCaseRequest& request);
@@ -45,14 +51,14 @@ class CaseManager {
   absl::Status ReconcileEngine();
 
  private:
-  CaseManager(std::unique_ptr<SqliteDb> db, AnalysisEngine& engine, const Clock& clock)
-      : db_(std::move(db)), engine_(engine), clock_(clock) {}
   absl::StatusOr<provenance::v1::Case> ReadCase(const std::string& flag_id,
-                                                const provenance::v1::Flag& flag, bool with_actions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                                const provenance::v1::Flag& flag,
+                                                bool with_actions);
 
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  // Held across an update's commit and its engine write, so two updates of this replica reach
+  // the engine's flag in the order they were committed.
+  absl::Mutex update_mu_;
+  std::unique_ptr<CaseRepository> cases_;
   AnalysisEngine& engine_;
   const Clock& clock_;
 };

@@ -59,9 +59,9 @@ TEST_F(PgSchemaTest, AFreshDatabaseMigratesToTheLatestVersion) {
   ASSERT_TRUE(tables.ok());
   std::vector<std::string> names;
   for (int i = 0; i < tables->rows(); ++i) names.push_back(tables->Text(i, 0));
-  EXPECT_THAT(names, ElementsAre("alert_deliveries", "api_tokens", "audit_log", "exports",
-                                 "node_certificates", "node_enroll_tokens", "node_revocations",
-                                 "provd_meta", "schema_version"));
+  EXPECT_THAT(names, ElementsAre("alert_deliveries", "api_tokens", "audit_log", "case_actions",
+                                 "cases", "exports", "node_certificates", "node_enroll_tokens",
+                                 "node_revocations", "provd_meta", "schema_version"));
   // The advisory lock is released (a session-level lock would otherwise outlive the call).
   auto held = conn_->Query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
   EXPECT_EQ(*held->Int64(0, 0), 0);

@@ -25,8 +25,9 @@
 namespace prov::server {
 namespace {
 
-const char* const kSharedTables[] = {"alert_deliveries", "audit_log",          "api_tokens",
-                                     "node_revocations", "node_enroll_tokens", "node_certificates"};
+const char* const kSharedTables[] = {"alert_deliveries",   "audit_log",        "cases",
+                                     "case_actions",       "api_tokens",       "node_revocations",
+                                     "node_enroll_tokens", "node_certificates"};
 // exports: only what AuditLogRepository::Verify reads (its default anchor), until exports move.
 const char* const kPartialTables[] = {"exports"};
 

@@ -58,11 +58,27 @@ CREATE TABLE exports (
   audit_head_hash TEXT COLLATE "C" NOT NULL
 );
 )sql",
-    // Version 3: reserved for the ingest tables (issue 12, branch pg-ingest, written at the same
-    // time as version 4). A no-op here; at the merge that branch's migration takes this place and
-    // version 4 keeps its number (neither depends on the other's tables).
+    // Version 3: compliance cases (SQLite version 3's cases and case_actions, same columns and
+    // meaning; PgCaseRepository).
     R"sql(
-SELECT 1;
+CREATE TABLE cases (
+  flag_id TEXT COLLATE "C" PRIMARY KEY,
+  status BIGINT NOT NULL,
+  disposition BIGINT NOT NULL DEFAULT 0,
+  assignee TEXT COLLATE "C" NOT NULL DEFAULT '',
+  duplicate_of TEXT COLLATE "C" NOT NULL DEFAULT '',
+  revision BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+CREATE TABLE case_actions (
+  flag_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  time_us BIGINT NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL,
+  action BYTEA NOT NULL,
+  PRIMARY KEY (flag_id, seq)
+);
+CREATE INDEX case_actions_time ON case_actions(time_us);
 )sql",
     // Version 4: the access domain (SQLite versions 1, 10, 11 and 13, same columns, order and
     // meaning): API tokens, node revocations, node enrolment tokens and node certificates.
