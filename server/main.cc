@@ -305,8 +305,8 @@ int main(int argc, char** argv) {
     if (!url.ok()) ConfigError(absl::StrCat("--store: ", url.status().message()));
     if (url->engine == prov::server::StoreUrl::Engine::kPostgres) {
       ConfigError(absl::StrCat("--store: PostgreSQL (", url->Redacted(),
-                               ") is not supported yet: only the alert-delivery log has a "
-                               "PostgreSQL implementation so far (server/store/README.md); use "
+                               ") is not supported yet: only some domains have a PostgreSQL "
+                               "implementation so far (server/store/README.md); use "
                                "sqlite:<data-dir>"));
     }
     if (!SameDirectory(url->sqlite_dir, options.data_dir)) {

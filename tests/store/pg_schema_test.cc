@@ -50,7 +50,7 @@ TEST_F(PgSchemaTest, AFreshDatabaseMigratesToTheLatestVersion) {
   EXPECT_EQ(*ReadPgSchemaVersion(*conn_), 0);
   ASSERT_TRUE(MigratePgSchema(*conn_).ok());
   EXPECT_EQ(*ReadPgSchemaVersion(*conn_), LatestPgSchemaVersion());
-  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4, 5));
   auto app = conn_->Query("SELECT value FROM provd_meta WHERE key = 'application_id'");
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_EQ(app->Text(0, 0), absl::StrCat(0x50524f56));
@@ -59,9 +59,10 @@ TEST_F(PgSchemaTest, AFreshDatabaseMigratesToTheLatestVersion) {
   ASSERT_TRUE(tables.ok());
   std::vector<std::string> names;
   for (int i = 0; i < tables->rows(); ++i) names.push_back(tables->Text(i, 0));
-  EXPECT_THAT(names, ElementsAre("alert_deliveries", "api_tokens", "audit_log", "case_actions",
-                                 "cases", "exports", "node_certificates", "node_enroll_tokens",
-                                 "node_revocations", "provd_meta", "schema_version"));
+  EXPECT_THAT(names,
+              ElementsAre("alert_deliveries", "api_tokens", "audit_log", "case_actions", "cases",
+                          "exports", "leader", "node_certificates", "node_enroll_tokens",
+                          "node_revocations", "provd_meta", "schema_version"));
   // The advisory lock is released (a session-level lock would otherwise outlive the call).
   auto held = conn_->Query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
   EXPECT_EQ(*held->Int64(0, 0), 0);
@@ -74,7 +75,7 @@ TEST_F(PgSchemaTest, ASecondStartChangesNothing) {
   auto again = Connect();
   ASSERT_TRUE(MigratePgSchema(*again).ok());
   auto after = conn_->Query("SELECT xmin::text FROM schema_version");
-  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4, 5));
   EXPECT_EQ(before->Text(0, 0), after->Text(0, 0)) << "schema_version was rewritten";
   EXPECT_EQ(conn_->Query("SELECT flag_id FROM alert_deliveries")->rows(), 1);
 }
@@ -111,7 +112,7 @@ TEST_F(PgSchemaTest, TwoConcurrentMigratorsMigrateOnce) {
   EXPECT_TRUE(second_result.ok()) << second_result;
   EXPECT_TRUE(second_waited) << "the second migrator never waited on the migration lock";
   EXPECT_EQ(hooks.load(), 2);
-  EXPECT_THAT(Versions(*watcher), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(Versions(*watcher), ElementsAre(1, 2, 3, 4, 5));
 }
 
 TEST_F(PgSchemaTest, AForeignDatabaseIsRefusedAndLeftAlone) {

@@ -1,5 +1,5 @@
 // OpenPgAccessConn and the rules the access domain's PostgreSQL repositories share (pg_schema.cc,
-// PostgreSQL version 4): PgApiTokenRepository (pg_api_tokens.h), PgNodeEnrollmentRepository
+// PostgreSQL version 5): PgApiTokenRepository (pg_api_tokens.h), PgNodeEnrollmentRepository
 // (pg_node_enrollment.h), PgNodeRevocationRepository (pg_node_revocations.h), PgAuditAppender
 // (pg_audit_appender.h).
 //

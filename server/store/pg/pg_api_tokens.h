@@ -1,5 +1,5 @@
 // PgApiTokenRepository: API tokens (repo/api_tokens.h), table provd.api_tokens, on PostgreSQL
-// (pg_schema.cc version 4). Connection, transaction and reconnection rules: pg_access.h.
+// (pg_schema.cc version 5). Connection, transaction and reconnection rules: pg_access.h.
 //
 //   PROV_ASSIGN_OR_RETURN(auto repo, PgApiTokenRepository::Open(url.pg_conninfo));
 //   PROV_ASSIGN_OR_RETURN(auto tokens, TokenStore::Create(std::move(repo), clock));

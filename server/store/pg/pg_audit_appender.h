@@ -1,5 +1,5 @@
 // PgAuditAppender: audit entries that record nothing else (repo/audit_appender.h), on PostgreSQL
-// (pg_schema.cc version 4). Connection, transaction and reconnection rules: pg_access.h.
+// (pg_schema.cc version 5). Connection, transaction and reconnection rules: pg_access.h.
 //
 //   PROV_ASSIGN_OR_RETURN(auto audit, PgAuditAppender::Open(url.pg_conninfo));
 //   PROV_RETURN_IF_ERROR(audit->Append({"node:gpu-1", "node.enroll_refused", payload, now}));

@@ -1,6 +1,6 @@
 // PgNodeEnrollmentRepository: node enrolment tokens and certificates (repo/node_enrollment.h),
 // tables provd.node_enroll_tokens and provd.node_certificates, on PostgreSQL (pg_schema.cc version
-// 4). Connection, transaction and reconnection rules: pg_access.h.
+// 5). Connection, transaction and reconnection rules: pg_access.h.
 //
 //   PROV_ASSIGN_OR_RETURN(auto repo, PgNodeEnrollmentRepository::Open(url.pg_conninfo));
 //   PROV_RETURN_IF_ERROR(repo->RecordCertificate(cert, "E-1f..", audit));  // one replica wins

@@ -1,5 +1,5 @@
 // PgNodeRevocationRepository: node revocations (repo/node_revocations.h), table
-// provd.node_revocations, on PostgreSQL (pg_schema.cc version 4). Connection, transaction and
+// provd.node_revocations, on PostgreSQL (pg_schema.cc version 5). Connection, transaction and
 // reconnection rules: pg_access.h.
 //
 //   PROV_ASSIGN_OR_RETURN(auto repo, PgNodeRevocationRepository::Open(url.pg_conninfo));

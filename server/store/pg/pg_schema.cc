@@ -80,7 +80,17 @@ CREATE TABLE case_actions (
 );
 CREATE INDEX case_actions_time ON case_actions(time_us);
 )sql",
-    // Version 4: the access domain (SQLite versions 1, 10, 11 and 13, same columns, order and
+    // Version 4: the elected leader's term (PostgreSQL only: one provd on SQLite leads alone;
+    // pg_leader_election.h).
+    R"sql(
+CREATE TABLE leader (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  term BIGINT NOT NULL,
+  holder TEXT COLLATE "C" NOT NULL,
+  since_us BIGINT NOT NULL
+);
+)sql",
+    // Version 5: the access domain (SQLite versions 1, 10, 11 and 13, same columns, order and
     // meaning): API tokens, node revocations, node enrolment tokens and node certificates.
     R"sql(
 CREATE TABLE api_tokens (

@@ -6,7 +6,8 @@
 // Everything lives in the schema `provd` (kPgSchema); connections set search_path to it.
 // The PostgreSQL versions have their own counter, separate from SQLite's. v1: provd_meta,
 // schema_version, alert_deliveries; v2: audit_log and the anchor columns of exports; v3: cases,
-// case_actions; v4: api_tokens, node_revocations, node_enroll_tokens, node_certificates.
+// case_actions; v4: leader; v5: api_tokens, node_revocations, node_enroll_tokens,
+// node_certificates.
 // MigratePgSchema takes the session advisory lock (kPgLockKey, 0) first, so replicas starting
 // together migrate once: the others wait (at most PgMigrateHooks::lock_wait, default 2 min; then
 // UNAVAILABLE naming the lock and its holder), then find nothing to do. Under the lock it
@@ -35,11 +36,13 @@ namespace prov::server {
 inline constexpr char kPgSchema[] = "provd";
 // The first key of provd's advisory locks: 'PROV', as SQLite's application_id. The second key
 // is the purpose: 0 migrations (session lock), 1 audit-log appends (transaction lock,
-// pg_audit_log.h), 2 case changes (transaction lock, pg_cases.h; taken before 1 when both are).
+// pg_audit_log.h), 2 case changes (transaction lock, pg_cases.h; taken before 1 when both are),
+// 3 the elected leader (session lock, pg_leader_election.h).
 inline constexpr int32_t kPgLockKey = 0x50524f56;
 inline constexpr int32_t kPgMigrationLock = 0;
 inline constexpr int32_t kPgAuditAppendLock = 1;
 inline constexpr int32_t kPgCaseLock = 2;
+inline constexpr int32_t kPgLeaderLock = 3;
 
 int LatestPgSchemaVersion();
 

@@ -1,0 +1,206 @@
+#include "server/store/pg/pg_leader_election.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/status_macros.h"
+#include "server/store/pg/pg_schema.h"
+
+namespace prov::server {
+namespace {
+
+constexpr char kHeldSql[] =
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = "
+    "pg_backend_pid() AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 2";
+
+absl::Duration AtLeast(absl::Duration d, absl::Duration floor) { return std::max(d, floor); }
+
+int64_t WholeSeconds(absl::Duration d) { return std::max<int64_t>(1, absl::ToInt64Seconds(d)); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgLeaderElection>> PgLeaderElection::Open(
+    const std::string& conninfo, PgLeaderOptions options) {
+  if (options.holder.empty()) {
+    return absl::InvalidArgumentError("leader election: holder (this replica's name) is empty");
+  }
+  if (options.takeover < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat("leader election: takeover ",
+                                                   absl::FormatDuration(options.takeover),
+                                                   " is under the minimum of 1s"));
+  }
+  // Client side: a check on a vanished server gives up after about takeover / 5 (tcp_user_timeout
+  // for a sent query, keepalives for an unanswered one); libpq takes whole seconds, at least 1.
+  PgConnOptions conn_options{
+      .connect_timeout = options.connect_timeout,
+      .application_name = "provd/leader",
+      .search_path = kPgSchema,
+      .statement_timeout = options.takeover,
+      .lock_timeout = options.takeover,
+      .keepalives_idle = AtLeast(options.takeover / 15, absl::Seconds(1)),
+      .keepalives_interval = AtLeast(options.takeover / 15, absl::Seconds(1)),
+      .keepalives_count = 2,
+      .tcp_user_timeout = options.takeover / 5};
+  PROV_ASSIGN_OR_RETURN(auto conn, PgConn::Connect(conninfo, conn_options));
+  PROV_RETURN_IF_ERROR(MigratePgSchema(*conn));
+  return std::unique_ptr<PgLeaderElection>(
+      new PgLeaderElection(std::move(conn), std::move(options)));
+}
+
+PgLeaderElection::PgLeaderElection(std::unique_ptr<PgConn> conn, PgLeaderOptions options)
+    : options_(std::move(options)),
+      interval_(AtLeast(options_.takeover / 15, absl::Milliseconds(50))),
+      conn_(std::move(conn)) {}
+
+PgLeaderElection::~PgLeaderElection() { Stop(); }
+
+absl::Status PgLeaderElection::Start(LeaderEvents events) {
+  absl::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("leader election: already started");
+  started_ = true;
+  events_ = std::move(events);
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void PgLeaderElection::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+  }
+  thread_.join();
+  // The thread is gone: the events still never run concurrently.
+  if (term() != 0) StepDown();
+}
+
+bool PgLeaderElection::leading() const { return term() != 0; }
+
+int64_t PgLeaderElection::term() const {
+  absl::MutexLock lock(&mu_);
+  return term_;
+}
+
+void PgLeaderElection::Run() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (term() == 0) {
+      if (Campaign(absl::Now()) && events_.elected) events_.elected(term());
+    } else if (!Hold()) {
+      StepDown();
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
+  }
+}
+
+bool PgLeaderElection::Campaign(absl::Time now) {
+  if (!conn_->ok()) {
+    session_set_up_ = false;
+    if (!conn_->Reconnect().ok()) return false;
+  }
+  if (!session_set_up_) {
+    // Server side: drop this session (and so release the lock) once the leader's host stops
+    // answering, about takeover * 2/5 after its last packet. Ignored on Unix sockets.
+    absl::Status set = conn_->Exec(
+        absl::StrCat("SET tcp_keepalives_idle = ", WholeSeconds(options_.takeover / 5),
+                     "; SET tcp_keepalives_interval = ", WholeSeconds(options_.takeover / 15),
+                     "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = ",
+                     std::max<int64_t>(1000, absl::ToInt64Milliseconds(options_.takeover / 3))));
+    if (!set.ok()) {
+      PROV_LOG_WARN("store", "leader election: session setup failed",
+                    {"error", std::string(set.message())});
+      return false;
+    }
+    session_set_up_ = true;
+  }
+  auto got =
+      conn_->Query("SELECT pg_try_advisory_lock($1::int, $2::int)", {kPgLockKey, kPgLeaderLock});
+  if (!got.ok() || got->Text(0, 0) != "t") return false;
+  // The lock is ours: begin a term. Its UPDATE waits for leader writes still checking the old
+  // term (CheckLeaderTerm's FOR SHARE), so they commit before this term exists.
+  int64_t term = 0;
+  absl::Status begun = conn_->Transaction([&]() -> absl::Status {
+    PROV_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_->Query("INSERT INTO leader(id, term, holder, since_us) VALUES (1, 1, $1, $2) ON "
+                     "CONFLICT (id) DO UPDATE SET term = leader.term + 1, holder = "
+                     "EXCLUDED.holder, since_us = EXCLUDED.since_us RETURNING term",
+                     {options_.holder, absl::ToUnixMicros(now)}));
+    PROV_ASSIGN_OR_RETURN(term, r.Int64(0, 0));
+    return absl::OkStatus();
+  });
+  if (!begun.ok()) {
+    PROV_LOG_WARN("store", "leader election: could not begin a term; releasing the lock",
+                  {"error", std::string(begun.message())});
+    if (conn_->ok()) {
+      (void)conn_->Query("SELECT pg_advisory_unlock($1::int, $2::int)",
+                         {kPgLockKey, kPgLeaderLock});
+    }
+    return false;
+  }
+  PROV_LOG_INFO("store", "leader election: elected", {"holder", options_.holder},
+                {"term", absl::StrCat(term)});
+  absl::MutexLock lock(&mu_);
+  term_ = term;
+  return true;
+}
+
+bool PgLeaderElection::Hold() {
+  auto held = conn_->Query(kHeldSql, {int64_t{kPgLockKey}, int64_t{kPgLeaderLock}});
+  if (held.ok() && held->Text(0, 0) == "1") return true;
+  PROV_LOG_WARN("store", "leader election: lost the leader lock; stepping down",
+                {"holder", options_.holder}, {"term", absl::StrCat(term())},
+                {"error", held.ok() ? std::string("the session no longer holds the lock")
+                                    : std::string(held.status().message())});
+  return false;
+}
+
+void PgLeaderElection::StepDown() {
+  {
+    absl::MutexLock lock(&mu_);
+    term_ = 0;
+  }
+  if (events_.deposed) events_.deposed();
+  // Released only after the deposed event: the singletons have stopped writing.
+  if (conn_->ok()) {
+    (void)conn_->Query("SELECT pg_advisory_unlock($1::int, $2::int)", {kPgLockKey, kPgLeaderLock});
+  }
+}
+
+absl::Status CheckLeaderTerm(PgConn& conn, int64_t term) {
+  if (!conn.InTransaction()) {
+    return absl::FailedPreconditionError(
+        "CheckLeaderTerm outside a transaction: it fences that transaction's writes");
+  }
+  PROV_ASSIGN_OR_RETURN(PgResult r,
+                        conn.Query("SELECT term, holder FROM leader WHERE id = 1 FOR SHARE"));
+  if (r.rows() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("leader term ", term, ": no replica was ever elected"));
+  }
+  PROV_ASSIGN_OR_RETURN(int64_t newest, r.Int64(0, 0));
+  if (newest != term) {
+    return absl::FailedPreconditionError(absl::StrCat("leader term ", term, " is over: term ",
+                                                      newest, " is led by ", r.Text(0, 1),
+                                                      "; this replica no longer leads"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<LeaderRecord>> ReadLeader(PgConn& conn) {
+  PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT term, holder, since_us FROM leader"));
+  if (r.rows() == 0) return std::nullopt;
+  LeaderRecord out;
+  PROV_ASSIGN_OR_RETURN(out.term, r.Int64(0, 0));
+  out.holder = r.Text(0, 1);
+  PROV_ASSIGN_OR_RETURN(out.since_us, r.Int64(0, 2));
+  return out;
+}
+
+}  // namespace prov::server
