@@ -50,6 +50,9 @@
 #include "server/store/connection.h"
 #include "server/store/quarantine.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
+#include "server/store/sqlite/sqlite_audit_appender.h"
+#include "server/store/sqlite/sqlite_node_enrollment.h"
+#include "server/store/sqlite/sqlite_node_revocations.h"
 #include "server/store/store.h"
 #include "server/store/store_reader.h"
 #include "server/web/web_metrics.h"
@@ -452,10 +455,12 @@ absl::Status ProvdServer::Init() {
   s.revoked_nodes = std::make_unique<NodeRevocationList>();
   s.open_streams = std::make_shared<OpenStreams>();
   deps.open_streams = s.open_streams;
+  PROV_ASSIGN_OR_RETURN(auto revocations, SqliteNodeRevocationRepository::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(auto enroll_tokens, SqliteNodeEnrollmentRepository::Open(s.store->path()));
   PROV_ASSIGN_OR_RETURN(
       s.node_admin,
       NodeAdminServiceImpl::Create(
-          s.store->path(), *s.clock, *s.auth, *s.revoked_nodes,
+          std::move(revocations), std::move(enroll_tokens), *s.clock, *s.auth, *s.revoked_nodes,
           [open = s.open_streams](const std::string& node_id) {
             return open->EndNode(
                 node_id, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -786,10 +791,12 @@ absl::Status ProvdServer::StartEnrollment() {
   PROV_ASSIGN_OR_RETURN(s.renewal_certs, NodeCertBinder::Create({.trust_domain = o.trust_domain,
                                                                  .revoked = s.revoked_nodes.get()},
                                                                 s.auth->people()));
+  PROV_ASSIGN_OR_RETURN(auto enrollments, SqliteNodeEnrollmentRepository::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(auto refusals, SqliteAuditAppender::Open(s.store->path()));
   PROV_ASSIGN_OR_RETURN(
-      s.enrollment,
-      EnrollmentServiceImpl::Create(s.store->path(), *s.clock, *s.node_ca, s.renewal_certs.get(),
-                                    s.auth_limiter.get(), *s.metrics->registry()));
+      s.enrollment, EnrollmentServiceImpl::Create(std::move(enrollments), std::move(refusals),
+                                                  *s.clock, *s.node_ca, s.renewal_certs.get(),
+                                                  s.auth_limiter.get(), *s.metrics->registry()));
   if (s.location != nullptr) {
     s.enrollment->SetOnIssued(
         [hub = s.location.get()](const std::string& node, const std::string& pem) {

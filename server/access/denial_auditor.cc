@@ -4,17 +4,21 @@
 #include "common/log/log.h"
 #include "common/status_macros.h"
 #include "server/access/role.h"
-#include "server/auditlog/audit_log.h"
-#include "server/store/connection.h"
-#include "server/store/transaction.h"
+#include "server/store/repo/audit_log.h"
+#include "server/store/sqlite/sqlite_audit_appender.h"
 
 namespace prov::server {
 
 absl::StatusOr<std::unique_ptr<DenialAuditor>> DenialAuditor::Open(const std::string& db_path,
                                                                    const Clock& clock,
                                                                    DenialAuditLimits limits) {
-  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadWrite));
-  return std::unique_ptr<DenialAuditor>(new DenialAuditor(std::move(db), clock, limits));
+  PROV_ASSIGN_OR_RETURN(auto appender, SqliteAuditAppender::Open(db_path));
+  return Create(std::move(appender), clock, limits);
+}
+
+std::unique_ptr<DenialAuditor> DenialAuditor::Create(std::unique_ptr<AuditAppender> appender,
+                                                     const Clock& clock, DenialAuditLimits limits) {
+  return std::unique_ptr<DenialAuditor>(new DenialAuditor(std::move(appender), clock, limits));
 }
 
 void DenialAuditor::Record(const provenance::v1::Principal& who, const std::string& rpc,
@@ -75,11 +79,7 @@ void DenialAuditor::Write(const std::string& actor_name, const std::string& acti
   }
   if (actor.suppressed != 0) fields.emplace_back("suppressed", absl::StrCat(actor.suppressed));
   const std::string payload = AuditPayload(fields);
-  absl::Status s = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor_name, action, payload, now).status());
-    return txn.Commit();
-  }();
+  absl::Status s = appender_->Append({actor_name, action, payload, now});
   if (!s.ok()) {
     ++write_errors_;
     PROV_LOG_ERROR("auditlog", "audit log entry not written", {"action", action},

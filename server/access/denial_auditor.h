@@ -3,6 +3,8 @@
 // {"rpc": method, "need": role needed, "role": role held}.
 //
 //   PROV_ASSIGN_OR_RETURN(auto auditor, DenialAuditor::Open(db_path, clock, {.per_minute = 10}));
+//   // or any engine's AuditAppender (server/store/repo/audit_appender.h):
+//   //   DenialAuditor::Create(std::move(appender), clock, limits)
 //   auditor->Record(principal, "/provenance.v1.AccessService/IssueToken", ROLE_ADMIN);
 //
 // So that a viewer cannot flood the audit log, at most `per_minute` entries are written per actor
@@ -16,8 +18,8 @@
 // actor "node:<certificate node>", payload {"cert_node_id", "claimed_node_id", "streams" (refused
 // in this round), "first_at", "last_at"}, under the same per-actor limit.
 //
-// Thread-safe: entries are appended on its own read-write connection under its mutex, each in
-// its own transaction (the denial is the whole change it records).
+// Thread-safe: entries are appended through its AuditAppender under its mutex, each in its own
+// transaction (the denial is the whole change it records).
 #pragma once
 
 #include <cstdint>
@@ -31,7 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "provenance/v1/compliance.pb.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/audit_appender.h"
 
 namespace prov::server {
 
@@ -42,9 +44,12 @@ struct DenialAuditLimits {
 
 class DenialAuditor {
  public:
+  // The SQLite appender on `db_path`.
   static absl::StatusOr<std::unique_ptr<DenialAuditor>> Open(const std::string& db_path,
                                                              const Clock& clock,
                                                              DenialAuditLimits limits);
+  static std::unique_ptr<DenialAuditor> Create(std::unique_ptr<AuditAppender> appender,
+                                               const Clock& clock, DenialAuditLimits limits);
 
   void Record(const provenance::v1::Principal& who, const std::string& rpc,
               provenance::v1::Role need);
@@ -62,14 +67,15 @@ class DenialAuditor {
   uint64_t write_errors() const;
 
  private:
-  DenialAuditor(std::unique_ptr<SqliteDb> db, const Clock& clock, DenialAuditLimits limits)
-      : db_(std::move(db)), clock_(clock), limits_(limits) {}
+  DenialAuditor(std::unique_ptr<AuditAppender> appender, const Clock& clock,
+                DenialAuditLimits limits)
+      : appender_(std::move(appender)), clock_(clock), limits_(limits) {}
   // Under the limit: writes the entry (payload gets "suppressed" when entries were left out).
   void Write(const std::string& actor, const std::string& action,
              std::vector<std::pair<std::string, std::string>> payload);
 
   mutable absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<AuditAppender> appender_;
   const Clock& clock_;
   const DenialAuditLimits limits_;
   int64_t window_ ABSL_GUARDED_BY(mu_) = -1;  // minutes since the epoch

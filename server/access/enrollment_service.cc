@@ -11,10 +11,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
-#include "server/auditlog/audit_log.h"
-#include "server/store/connection.h"
-#include "server/store/node_enrollment.h"
-#include "server/store/transaction.h"
+#include "server/store/repo/audit_log.h"
 
 namespace prov::server {
 namespace {
@@ -39,9 +36,12 @@ bool PeerAuthenticated(const grpc::ServerContext& context) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EnrollmentServiceImpl>> EnrollmentServiceImpl::Create(
-    const std::string& db_path, const Clock& clock, const NodeCa& ca,
-    const NodeCertBinder* renewals, FailedAuthLimiter* limiter, prometheus::Registry& registry) {
-  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadWrite));
+    std::unique_ptr<NodeEnrollmentRepository> enrollments, std::unique_ptr<AuditAppender> audit,
+    const Clock& clock, const NodeCa& ca, const NodeCertBinder* renewals,
+    FailedAuthLimiter* limiter, prometheus::Registry& registry) {
+  if (enrollments == nullptr || audit == nullptr) {
+    return absl::InvalidArgumentError("enrollments, audit: must not be null");
+  }
   auto& family = prometheus::BuildCounter()
                      .Name("prov_node_enrollments_total")
                      .Help(
@@ -51,8 +51,8 @@ absl::StatusOr<std::unique_ptr<EnrollmentServiceImpl>> EnrollmentServiceImpl::Cr
   Counters counters{&family.Add({{"result", "issued"}}), &family.Add({{"result", "renewed"}}),
                     &family.Add({{"result", "refused"}}), &family.Add({{"result", "invalid"}}),
                     &family.Add({{"result", "error"}})};
-  return std::unique_ptr<EnrollmentServiceImpl>(
-      new EnrollmentServiceImpl(std::move(db), clock, ca, renewals, limiter, counters));
+  return std::unique_ptr<EnrollmentServiceImpl>(new EnrollmentServiceImpl(
+      std::move(enrollments), std::move(audit), clock, ca, renewals, limiter, counters));
 }
 
 absl::StatusOr<std::string> EnrollmentServiceImpl::CheckToken(const std::string& token,
@@ -63,7 +63,8 @@ absl::StatusOr<std::string> EnrollmentServiceImpl::CheckToken(const std::string&
     return absl::PermissionDeniedError("malformed token");
   }
   *token_id = token.substr(0, dot);
-  PROV_ASSIGN_OR_RETURN(std::optional<StoredEnrollToken> stored, FindEnrollToken(*db_, *token_id));
+  PROV_ASSIGN_OR_RETURN(std::optional<StoredEnrollToken> stored,
+                        enrollments_->FindToken(*token_id));
   if (!stored.has_value()) return absl::PermissionDeniedError("unknown token id");
   const std::string hash = Sha256Hex(absl::string_view(token).substr(dot + 1));
   if (hash.size() != stored->secret_sha256.size() ||
@@ -85,14 +86,8 @@ grpc::Status EnrollmentServiceImpl::Refuse(const std::string& peer, const std::s
                                            const std::string& reason, absl::Time now) {
   counters_.refused->Increment();
   if (limiter_ != nullptr) limiter_->RecordFailure(peer);
-  absl::MutexLock lock(&mu_);
-  absl::Status audited = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "node.enroll_refused",
-                                          AuditPayload({{"reason", reason}, {"peer", peer}}), now)
-                             .status());
-    return txn.Commit();
-  }();
+  absl::Status audited = audit_->Append(
+      {actor, "node.enroll_refused", AuditPayload({{"reason", reason}, {"peer", peer}}), now});
   if (!audited.ok()) counters_.error->Increment();
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "enrolment refused");
 }
@@ -120,11 +115,7 @@ grpc::Status EnrollmentServiceImpl::Enroll(grpc::ServerContext* context,
   const absl::Time now = clock_.Now();
   if (!request->token().empty()) {
     std::string token_id;
-    absl::StatusOr<std::string> node;
-    {
-      absl::MutexLock lock(&mu_);
-      node = CheckToken(request->token(), &token_id, now);
-    }
+    absl::StatusOr<std::string> node = CheckToken(request->token(), &token_id, now);
     if (!node.ok()) {
       if (node.status().code() != absl::StatusCode::kPermissionDenied) {
         counters_.error->Increment();
@@ -168,22 +159,14 @@ grpc::Status EnrollmentServiceImpl::Issue(const std::string& peer, const std::st
     return ToGrpcStatus(cert.status());
   }
   const bool renewal = token_id.empty();
-  absl::Status stored = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    if (!renewal) PROV_RETURN_IF_ERROR(MarkEnrollTokenUsed(*db_, token_id, now, cert->serial_hex));
-    PROV_RETURN_IF_ERROR(InsertNodeCertificate(
-        *db_, {cert->serial_hex, node_id, now, cert->not_after, renewal ? "renewal" : "token"}));
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*db_, actor, renewal ? "node.renew" : "node.enroll",
-                         AuditPayload({{"node_id", node_id},
-                                       {"serial", cert->serial_hex},
-                                       {"token_id", token_id},
-                                       {"not_after", absl::FormatTime(cert->not_after)}}),
-                         now)
-            .status());
-    return txn.Commit();
-  }();
+  absl::Status stored = enrollments_->RecordCertificate(
+      {cert->serial_hex, node_id, now, cert->not_after, renewal ? "renewal" : "token"}, token_id,
+      {actor, renewal ? "node.renew" : "node.enroll",
+       AuditPayload({{"node_id", node_id},
+                     {"serial", cert->serial_hex},
+                     {"token_id", token_id},
+                     {"not_after", absl::FormatTime(cert->not_after)}}),
+       now});
   if (stored.code() == absl::StatusCode::kFailedPrecondition) {
     // Another enrolment used the token between the check and this transaction.
     return Refuse(peer, actor, std::string(stored.message()), now);

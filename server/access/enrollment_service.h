@@ -3,7 +3,8 @@
 // client certificate signed by provd's node CA (node_ca.h) for exactly that node.
 //
 //   PROV_ASSIGN_OR_RETURN(auto enroll, EnrollmentServiceImpl::Create(
-//       db_path, clock, *node_ca, node_certs.get(), &limiter, *registry));
+//       std::move(enrollments), std::move(audit), clock, *node_ca, node_certs.get(), &limiter,
+//       *registry));   // a NodeEnrollmentRepository and an AuditAppender, of either engine
 //   enroll_builder.RegisterService(enroll.get());   // on the enrolment listener only
 //
 // Served on its own listener (provd --enroll-listen), whose TLS requests but does not require a
@@ -11,23 +12,22 @@
 // Token: "<token_id>.<secret>". It is looked up by id and its secret's SHA-256 compared in
 // constant time with the stored one; it must be unused and unexpired (provd's clock). The token
 // is marked used in the transaction that records the issued serial and the "node.enroll" audit
-// entry. Every refusal is PERMISSION_DENIED "enrolment refused" without saying which check
-// failed, counted, audited ("node.enroll_refused", with the reason, for the operator), and
-// counted against the caller's address in the FailedAuthLimiter (RESOURCE_EXHAUSTED past it).
+// entry (NodeEnrollmentRepository::RecordCertificate: of two enrolments racing with one token,
+// on any replicas, one wins). Every refusal is PERMISSION_DENIED "enrolment refused" without saying
+// which check failed, counted, audited ("node.enroll_refused", with the reason, for the operator),
+// and counted against the caller's address in the FailedAuthLimiter (RESOURCE_EXHAUSTED past it).
 // Renewal (no token): the peer's verified certificate must bind a node (NodeCertBinder: right
 // trust domain, not a person's, not revoked); the new certificate names the same node.
 //
 // Metrics: prov_node_enrollments_total{result="issued"|"renewed"|"refused"|"invalid"|"error"}.
-// Sync gRPC handlers; thread-safe (one write at a time under its mutex, on its own connection).
+// Sync gRPC handlers; thread-safe (the repositories serialise their own calls).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
@@ -35,7 +35,8 @@
 #include "server/access/failed_auth_limiter.h"
 #include "server/access/node_ca.h"
 #include "server/access/node_cert.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/audit_appender.h"
+#include "server/store/repo/node_enrollment.h"
 
 namespace prov::server {
 
@@ -44,8 +45,9 @@ class EnrollmentServiceImpl final : public provenance::v1::NodeEnrollmentService
   // `ca` must outlive the service; `renewals` (may be null: no renewal) binds a renewing node's
   // certificate; `limiter` may be null.
   static absl::StatusOr<std::unique_ptr<EnrollmentServiceImpl>> Create(
-      const std::string& db_path, const Clock& clock, const NodeCa& ca,
-      const NodeCertBinder* renewals, FailedAuthLimiter* limiter, prometheus::Registry& registry);
+      std::unique_ptr<NodeEnrollmentRepository> enrollments, std::unique_ptr<AuditAppender> audit,
+      const Clock& clock, const NodeCa& ca, const NodeCertBinder* renewals,
+      FailedAuthLimiter* limiter, prometheus::Registry& registry);
 
   grpc::Status Enroll(grpc::ServerContext* context, const provenance::v1::EnrollRequest* request,
                       provenance::v1::EnrollResponse* response) override;
@@ -64,10 +66,12 @@ class EnrollmentServiceImpl final : public provenance::v1::NodeEnrollmentService
     prometheus::Counter* invalid;
     prometheus::Counter* error;
   };
-  EnrollmentServiceImpl(std::unique_ptr<SqliteDb> db, const Clock& clock, const NodeCa& ca,
+  EnrollmentServiceImpl(std::unique_ptr<NodeEnrollmentRepository> enrollments,
+                        std::unique_ptr<AuditAppender> audit, const Clock& clock, const NodeCa& ca,
                         const NodeCertBinder* renewals, FailedAuthLimiter* limiter,
                         Counters counters)
-      : db_(std::move(db)),
+      : enrollments_(std::move(enrollments)),
+        audit_(std::move(audit)),
         clock_(clock),
         ca_(ca),
         renewals_(renewals),
@@ -76,7 +80,7 @@ class EnrollmentServiceImpl final : public provenance::v1::NodeEnrollmentService
 
   // The node a token enrols; the refusal reason (audit only) otherwise.
   absl::StatusOr<std::string> CheckToken(const std::string& token, std::string* token_id,
-                                         absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                         absl::Time now);
   grpc::Status Refuse(const std::string& peer, const std::string& actor, const std::string& reason,
                       absl::Time now);
   grpc::Status Issue(const std::string& peer, const std::string& node_id,
@@ -84,8 +88,8 @@ class EnrollmentServiceImpl final : public provenance::v1::NodeEnrollmentService
                      const std::string& token_id, absl::Time now,
                      provenance::v1::EnrollResponse* response);
 
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<NodeEnrollmentRepository> enrollments_;
+  const std::unique_ptr<AuditAppender> audit_;
   const Clock& clock_;
   const NodeCa& ca_;
   const NodeCertBinder* const renewals_;

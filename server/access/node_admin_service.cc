@@ -6,11 +6,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/auditlog/audit_log.h"
-#include "server/store/connection.h"
-#include "server/store/node_enrollment.h"
-#include "server/store/node_revocations.h"
-#include "server/store/transaction.h"
+#include "server/store/repo/audit_log.h"
 
 namespace prov::server {
 namespace {
@@ -27,14 +23,17 @@ void ToProto(const StoredRevocation& r, provenance::v1::NodeRevocation* out) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NodeAdminServiceImpl>> NodeAdminServiceImpl::Create(
-    const std::string& db_path, const Clock& clock, const Authenticator& auth,
-    NodeRevocationList& revoked, EndStreams end_streams) {
-  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadWrite));
-  PROV_ASSIGN_OR_RETURN(std::vector<StoredRevocation> stored,
-                        ::prov::server::ListNodeRevocations(*db));
+    std::unique_ptr<NodeRevocationRepository> revocations,
+    std::unique_ptr<NodeEnrollmentRepository> enrollments, const Clock& clock,
+    const Authenticator& auth, NodeRevocationList& revoked, EndStreams end_streams) {
+  if (revocations == nullptr || enrollments == nullptr) {
+    return absl::InvalidArgumentError("revocations, enrollments: must not be null");
+  }
+  PROV_ASSIGN_OR_RETURN(std::vector<StoredRevocation> stored, revocations->List());
   for (const StoredRevocation& r : stored) revoked.Add(r.node_id, r.revoked_at);
   return std::unique_ptr<NodeAdminServiceImpl>(
-      new NodeAdminServiceImpl(std::move(db), clock, auth, revoked, std::move(end_streams)));
+      new NodeAdminServiceImpl(std::move(revocations), std::move(enrollments), clock, auth, revoked,
+                               std::move(end_streams)));
 }
 
 grpc::Status NodeAdminServiceImpl::RevokeNode(grpc::ServerContext* context,
@@ -50,18 +49,10 @@ grpc::Status NodeAdminServiceImpl::RevokeNode(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "reason: at most 1024 bytes");
   }
   const absl::Time now = clock_.Now();
-  absl::StatusOr<StoredRevocation> stored = [&]() -> absl::StatusOr<StoredRevocation> {
-    absl::MutexLock lock(&mu_);
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(StoredRevocation r, InsertNodeRevocation(*db_, {node_id, now, who.actor(),
-                                                                          request->reason()}));
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*db_, who.actor(), "node.revoke",
-                         AuditPayload({{"node_id", node_id}, {"reason", request->reason()}}), now)
-            .status());
-    PROV_RETURN_IF_ERROR(txn.Commit());
-    return r;
-  }();
+  absl::StatusOr<StoredRevocation> stored = revocations_->Revoke(
+      {node_id, now, who.actor(), request->reason()},
+      {who.actor(), "node.revoke",
+       AuditPayload({{"node_id", node_id}, {"reason", request->reason()}}), now});
   if (!stored.ok()) return ToGrpcStatus(stored.status());
   revoked_.Add(stored->node_id, stored->revoked_at);
   const int ended = end_streams_ ? end_streams_(node_id) : 0;
@@ -74,11 +65,7 @@ grpc::Status NodeAdminServiceImpl::ListNodeRevocations(
     grpc::ServerContext* context, const provenance::v1::ListNodeRevocationsRequest* request,
     provenance::v1::ListNodeRevocationsResponse* response) {
   if (auto s = auth_.Require(context, provenance::v1::ROLE_ADMIN, nullptr); !s.ok()) return s;
-  absl::StatusOr<std::vector<StoredRevocation>> all;
-  {
-    absl::MutexLock lock(&mu_);
-    all = ::prov::server::ListNodeRevocations(*db_);
-  }
+  absl::StatusOr<std::vector<StoredRevocation>> all = revocations_->List();
   if (!all.ok()) return ToGrpcStatus(all.status());
   for (const StoredRevocation& r : *all) ToProto(r, response->add_revocations());
   return grpc::Status::OK;
@@ -109,19 +96,12 @@ grpc::Status NodeAdminServiceImpl::CreateEnrollToken(
   token.created_at = now;
   token.created_by = who.actor();
   token.expires_at = now + ttl;
-  absl::Status stored = [&]() -> absl::Status {
-    absl::MutexLock lock(&mu_);
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_RETURN_IF_ERROR(InsertEnrollToken(*db_, token));
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*db_, who.actor(), "node.enroll_token",
-                         AuditPayload({{"node_id", node_id},
-                                       {"token_id", token.token_id},
-                                       {"expires_at", absl::FormatTime(token.expires_at)}}),
-                         now)
-            .status());
-    return txn.Commit();
-  }();
+  absl::Status stored = enrollments_->CreateToken(
+      token, {who.actor(), "node.enroll_token",
+              AuditPayload({{"node_id", node_id},
+                            {"token_id", token.token_id},
+                            {"expires_at", absl::FormatTime(token.expires_at)}}),
+              now});
   if (!stored.ok()) return ToGrpcStatus(stored);
   response->set_token(absl::StrCat(token.token_id, ".", secret));
   response->set_token_id(token.token_id);

@@ -1,6 +1,7 @@
 // NodeRevocationList: the revoked nodes, in memory, for the agent gateway's certificate check
-// (node_cert.h). Loaded from the store at start (node_revocations.h), added to by
-// NodeAdminService::RevokeNode after its transaction commits.
+// (node_cert.h). Loaded from the store at start (NodeRevocationRepository::List), added to by
+// NodeAdminService::RevokeNode after its transaction commits, and by NodeRevocationSync::Poll
+// (node_revocation_sync.h) for revocations made on other replicas.
 //
 //   NodeRevocationList revoked;
 //   revoked.Add("gpu-017", revoked_at);

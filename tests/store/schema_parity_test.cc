@@ -25,12 +25,14 @@
 namespace prov::server {
 namespace {
 
-const char* const kSharedTables[] = {"alert_deliveries", "audit_log", "cases", "case_actions",
-                                     // ingest (PostgreSQL version 5)
-                                     "nodes", "node_streams", "reports", "accelerators",
-                                     "workloads", "workload_details", "account_usage_hourly",
-                                     "evidence_gaps", "node_hardware", "node_hardware_changes",
-                                     "location_responders"};
+const char* const kSharedTables[] = {
+    "alert_deliveries", "audit_log", "cases", "case_actions",
+    // ingest (PostgreSQL version 5)
+    "nodes", "node_streams", "reports", "accelerators", "workloads", "workload_details",
+    "account_usage_hourly", "evidence_gaps", "node_hardware", "node_hardware_changes",
+    "location_responders",
+    // access (PostgreSQL version 6)
+    "api_tokens", "node_revocations", "node_enroll_tokens", "node_certificates"};
 // exports: only what AuditLogRepository::Verify reads (its default anchor), until exports move.
 const char* const kPartialTables[] = {"exports"};
 

@@ -260,6 +260,44 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
   END
 $$;
 )sql",
+    // Version 6: the access domain (SQLite versions 1, 10, 11 and 13, same columns, order and
+    // meaning): API tokens, node revocations, node enrolment tokens and node certificates.
+    R"sql(
+CREATE TABLE api_tokens (
+  token_id TEXT COLLATE "C" PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL,
+  role BIGINT NOT NULL,
+  secret_sha256 TEXT COLLATE "C" NOT NULL UNIQUE,
+  created_us BIGINT NOT NULL,
+  created_by TEXT COLLATE "C" NOT NULL,
+  revoked_us BIGINT NOT NULL DEFAULT 0,
+  expires_us BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE node_revocations (
+  node_id TEXT COLLATE "C" PRIMARY KEY,
+  revoked_at_us BIGINT NOT NULL,
+  revoked_by TEXT COLLATE "C" NOT NULL,
+  reason TEXT COLLATE "C" NOT NULL DEFAULT ''
+);
+CREATE TABLE node_enroll_tokens (
+  token_id TEXT COLLATE "C" PRIMARY KEY,
+  secret_sha256 TEXT COLLATE "C" NOT NULL,
+  node_id TEXT COLLATE "C" NOT NULL,
+  created_us BIGINT NOT NULL,
+  created_by TEXT COLLATE "C" NOT NULL,
+  expires_us BIGINT NOT NULL,
+  used_us BIGINT,
+  cert_serial TEXT COLLATE "C"
+);
+CREATE TABLE node_certificates (
+  serial TEXT COLLATE "C" PRIMARY KEY,
+  node_id TEXT COLLATE "C" NOT NULL,
+  issued_us BIGINT NOT NULL,
+  not_after_us BIGINT NOT NULL,
+  via TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX node_certificates_by_node ON node_certificates(node_id, issued_us);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'

@@ -7,7 +7,7 @@
 // The PostgreSQL versions have their own counter, separate from SQLite's. v1: provd_meta,
 // schema_version, alert_deliveries; v2: audit_log and the anchor columns of exports; v3: cases,
 // case_actions; v4: leader; v5: the ingest tables (pg_ingest.h) and the function
-// prov_merge_methods.
+// prov_merge_methods; v6: api_tokens, node_revocations, node_enroll_tokens, node_certificates.
 // MigratePgSchema takes the session advisory lock (kPgLockKey, 0) first, so replicas starting
 // together migrate once: the others wait (at most PgMigrateHooks::lock_wait, default 2 min; then
 // UNAVAILABLE naming the lock and its holder), then find nothing to do. Under the lock it
