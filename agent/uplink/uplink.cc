@@ -154,6 +154,13 @@ void Uplink::Poll() {
       const bool ready = channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
       if (!ready) {
         channel_seen_down_ = true;
+        // Several servers: waiting for one that is down (its stream may have ended before its
+        // channel noticed) while another was not tried since the last ack: move on at once.
+        if (servers_.size() > 1 && !switch_server_ && failovers_since_ack_ + 1 < servers_.size()) {
+          switch_server_ = true;
+          ++failovers_since_ack_;
+          next_attempt_ = clock_.Now();
+        }
       } else if (channel_seen_down_) {
         next_attempt_ = clock_.Now();  // the channel came back: do not wait for the timer
         early_retry_armed_ = false;
