@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/uplink/stream_reactor.h"
@@ -28,6 +29,15 @@ void LogOnce(const std::string& message) {
   PROV_LOG_WARN("uplink", message);
 }
 
+// "a:1, b:2" -> {"a:1", "b:2"} (Create refuses empty entries).
+std::vector<std::string> SplitServers(absl::string_view list) {
+  std::vector<std::string> out;
+  for (absl::string_view server : absl::StrSplit(list, ',')) {
+    out.emplace_back(absl::StripAsciiWhitespace(server));
+  }
+  return out;
+}
+
 int ToMillis(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), 1 << 30));
 }
@@ -44,7 +54,7 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(UplinkOptions options, Cl
     return absl::InvalidArgumentError("uplink: server_address is empty (want host:port)");
   }
   for (absl::string_view server : absl::StrSplit(options.server_address, ',')) {
-    if (server.empty()) {
+    if (absl::StripAsciiWhitespace(server).empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("uplink: server_address '", options.server_address,
                        "' has an empty entry (want host:port, or several separated by commas)"));
@@ -78,7 +88,7 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(UplinkOptions options, Cl
 Uplink::Uplink(UplinkOptions options, Clock& clock, std::unique_ptr<ReportSpool> spool,
                std::function<double()> random)
     : options_(std::move(options)),
-      servers_(absl::StrSplit(options_.server_address, ',')),
+      servers_(SplitServers(options_.server_address)),
       clock_(clock),
       spool_(std::move(spool)),
       backoff_(options_.initial_backoff, options_.max_backoff, std::move(random)) {
@@ -148,7 +158,7 @@ void Uplink::Poll() {
       server = servers_[server_];
     }
     if (stream_ == nullptr && next_attempt_.has_value() && clock_.Now() < *next_attempt_ &&
-        early_retry_armed_) {
+        early_retry_armed_ && !switch_server_) {  // (a pending move watches no old channel)
       // Asking for the state with try_to_connect also wakes an IDLE channel, so gRPC keeps
       // probing the server (under its own reconnect backoff) while the uplink waits.
       const bool ready = channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
@@ -298,7 +308,10 @@ void Uplink::OnStreamDone(StreamReactor* stream, const grpc::Status& status) {
     in_flight_ = 0;
     // Several servers: one that ended the stream without an ack, or is not READY, is left for
     // the next; at once until every server was tried since the last ack (header).
-    const bool healthy = stream->acked && channel_->GetState(false) == GRPC_CHANNEL_READY;
+    // The stream's outcome decides (a cancelled stall or a server going away ends it
+    // non-OK); the channel's state is a second opinion that may lag.
+    const bool healthy =
+        stream->acked && status.ok() && channel_->GetState(false) == GRPC_CHANNEL_READY;
     if (servers_.size() > 1 && !healthy && !shutdown_) {
       switch_server_ = true;
       ++failovers_since_ack_;

@@ -29,12 +29,12 @@
 //   A stream that stays open with reports in flight but no ack for kAckTimeout is reopened too.
 // - Several servers (provd replicas on one PostgreSQL, issue 12): server_address lists them,
 //   comma-separated; the uplink talks to one at a time, the first to begin with. When a stream
-//   ends without an ack, or its channel is not READY when it ends (the replica died, is
-//   unreachable, or fails every stream), or while the uplink waits its channel is seen not
-//   READY, the next attempt goes to the next server in the list, at once while not every
-//   server has been tried since the last ack, then on the backoff timer (still moving on each
-//   time). Acks are per (boot, seq), so reports resent to another replica
-//   are stored once (the replicas share one store). Stats().failovers counts the moves.
+//   ends without an ack, or with an error, or its channel is not READY when it ends (the
+//   replica died, hung, is unreachable, or fails every stream), or while the uplink waits its
+//   channel is seen not READY, the next attempt goes to the next server in the list, at once while
+//   not every server has been tried since the last ack, then on the backoff timer (still moving on
+//   each time). Acks are per (boot, seq), so reports resent to another replica are stored once (the
+//   replicas share one store). Stats().failovers counts the moves.
 // - Each uplink has its own channel and, via GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL and a distinct
 //   channel argument, its own connection.
 //

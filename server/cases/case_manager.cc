@@ -247,6 +247,9 @@ absl::StatusOr<Case> CaseManager::Get(const std::string& flag_id) {
     return f == nullptr ? std::nullopt : std::optional<Flag>(*f);
   });
   if (!flag.has_value()) return absl::NotFoundError(absl::StrCat("flag_id: no flag ", flag_id));
+  // The case and its actions are two reads: an update of this replica between them would show
+  // N+1 actions at revision N.
+  absl::MutexLock lock(&update_mu_);
   return ReadCase(flag_id, *flag, /*with_actions=*/true);
 }
 

@@ -56,7 +56,7 @@ class CaseManager {
                                                 bool with_actions);
 
   // Held across an update's commit and its engine write, so two updates of this replica reach
-  // the engine's flag in the order they were committed.
+  // the engine's flag in the order they were committed, and across Get's two reads.
   absl::Mutex update_mu_;
   std::unique_ptr<CaseRepository> cases_;
   AnalysisEngine& engine_;

@@ -1,5 +1,6 @@
 #include "server/ingest/report_stream.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace prov::server {
@@ -79,9 +80,9 @@ void ReportStream::HandleReportLocked() {
   const std::string& node_id = read_buf_.node().node_id();
   if (!cert_node_id_.empty() && !node_id.empty() && node_id != cert_node_id_) {
     const std::string claimed = node_id.substr(0, kMaxScannedIdBytes);
-    const std::string message =
-        absl::StrCat("node.node_id: \"", claimed, "\" is not this client certificate's node \"",
-                     cert_node_id_, "\"; a node reports only for itself");
+    const std::string message = absl::StrCat("node.node_id: \"", absl::CHexEscape(claimed),
+                                             "\" is not this client certificate's node \"",
+                                             cert_node_id_, "\"; a node reports only for itself");
     const absl::Time now = deps_.clock->Now();
     deps_.metrics->Rejected("node_identity_mismatch");
     deps_.queue->NoteRejection(cert_node_id_, now, message);

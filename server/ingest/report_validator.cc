@@ -127,6 +127,8 @@ absl::Status CheckNode(const NodeReport& report, const ValidatorLimits& limits) 
   PROV_RETURN_IF_ERROR(
       CheckString("node.agent_version", node.agent_version(), limits.max_id_length));
   PROV_RETURN_IF_ERROR(
+      CheckString("node.location_responder", node.location_responder(), limits.max_address_length));
+  PROV_RETURN_IF_ERROR(
       CheckCount("node.addresses", node.addresses_size(), limits.max_node_addresses));
   for (int i = 0; i < node.addresses_size(); ++i) {
     PROV_RETURN_IF_ERROR(

@@ -275,6 +275,12 @@ TEST(ReportValidatorTest, StringsWithANulByteAreRefused) {
             "node.hostname: contains a NUL byte (at byte 2)");
   EXPECT_EQ(Message([&](NodeReport& r) { r.mutable_node()->set_boot_id(nul); }),
             "node.boot_id: contains a NUL byte (at byte 2)");
+  EXPECT_EQ(Message([&](NodeReport& r) { r.mutable_node()->set_location_responder(nul); }),
+            "node.location_responder: contains a NUL byte (at byte 2)");
+  EXPECT_EQ(Message([&](NodeReport& r) {
+              r.mutable_node()->set_location_responder(std::string(300, 'x'));
+            }),
+            "node.location_responder: is 300 bytes long (at most 255)");
   EXPECT_EQ(Message([&](NodeReport& r) { r.mutable_workloads(0)->set_launcher(nul); }),
             "workloads[0].launcher: contains a NUL byte (at byte 2)");
   EXPECT_EQ(

@@ -333,6 +333,7 @@ TEST(IngestConformanceTest, TheSameBatchesGiveTheSameResultsAndRowsOnBothEngines
   const std::vector<NodeRejections> notes = {
       {"node-b", 2, kT0 + absl::Seconds(2900), kT0 + absl::Seconds(2905), "seq: too far"},
       {"never-seen", 1, kT0, kT0, "unknown"},
+      {std::string("bad\0id", 6), 1, kT0, kT0, "a refused report's own node id"},
       {"node-a", 1, kT0 + absl::Seconds(10), kT0 + absl::Seconds(10), "an old note"}};
   auto ra = (*sqlite)->RecordRejections(notes);
   auto rb = (*postgres)->RecordRejections(notes);
@@ -618,6 +619,16 @@ TEST(IngestConformanceTest, AKilledSessionFailsTheBatchAndTheNextCommitReconnect
   ASSERT_TRUE(notes.ok()) << notes.status();
   ASSERT_EQ(notes->size(), 1u);
   EXPECT_EQ((*notes)[0].reports_rejected, 1);
+
+  // Agent bytes with a NUL (PostgreSQL text cannot hold one) fail nobody's record: the node id
+  // is left out (it has no row), the reason is written with "\0".
+  notes = (*repo)->RecordRejections(std::vector<NodeRejections>{
+      {std::string("gpu\0x", 5), 1, kT0 + absl::Seconds(96), kT0 + absl::Seconds(96), "x"},
+      {"gpu-1", 1, kT0 + absl::Seconds(97), kT0 + absl::Seconds(97), std::string("a\0b", 3)}});
+  ASSERT_TRUE(notes.ok()) << notes.status();
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_EQ((*notes)[0].node_id, "gpu-1");
+  EXPECT_EQ((*notes)[0].last_rejection, "a\\0b");
 }
 
 }  // namespace

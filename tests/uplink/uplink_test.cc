@@ -200,7 +200,7 @@ TEST_F(UplinkTest, AnUnreachableFirstServerIsSkipped) {
   FakeGateway gone, b;
   const std::string dead = gone.address();
   gone.Stop();
-  auto uplink = MakeUplink(absl::StrCat(dead, ",", b.address()));
+  auto uplink = MakeUplink(absl::StrCat(dead, ", ", b.address()));  // spaces are allowed
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(uplink->Submit(MakeReport()).ok());
   ASSERT_TRUE(PollUntil([&] { return uplink->Stats().spool_depth == 0; }, [&] { uplink->Poll(); },
                         std::chrono::seconds(30)));

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,9 @@ void PgChangeListener::Stop() {
     stopping_ = true;
   }
   thread_.join();
+  // A listening session that is no longer read would hold back PostgreSQL's notification queue
+  // (every writer's NotifyChange fails once it is full): stop listening.
+  if (conn_->ok()) (void)conn_->Exec("UNLISTEN *");
 }
 
 int PgChangeListener::reconnects() const {
@@ -85,7 +89,12 @@ absl::Status PgChangeListener::Listen() {
 }
 
 void PgChangeListener::Run() {
+  // A session that is dropped soon after it was made (an idle timeout, a proxy) must not turn
+  // into a reconnect-and-resync loop: every reconnect waits `backoff`, which is reset only once
+  // a session has lived kSettled.
+  constexpr absl::Duration kSettled = absl::Seconds(10);
   absl::Duration backoff = absl::Milliseconds(100);
+  absl::Time connected = absl::Now();
   bool lost = false;
   while (true) {
     {
@@ -97,42 +106,52 @@ void PgChangeListener::Run() {
       if (lost) {
         PROV_LOG_WARN("store", "change listener: session lost; reconnecting",
                       {"error", PQerrorMessage(conn_->raw())});
+        if (absl::Now() - connected >= kSettled) backoff = absl::Milliseconds(100);
       }
       continue;
     }
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+      if (stopping_) return;
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(5));
     absl::Status back = conn_->Reconnect();
     if (back.ok()) back = Listen();
-    if (back.ok()) {
-      lost = false;
-      backoff = absl::Milliseconds(100);
-      {
-        absl::MutexLock lock(&mu_);
-        ++reconnects_;
-      }
-      ChangeEvent resync;
-      resync.resync = true;
-      on_event_(resync);
-      continue;
+    if (!back.ok()) continue;
+    lost = false;
+    connected = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      ++reconnects_;
     }
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(5));
+    ChangeEvent resync;
+    resync.resync = true;
+    on_event_(resync);
+  }
+}
+
+void PgChangeListener::Deliver() {
+  pg_conn* raw = conn_->raw();
+  while (PGnotify* n = PQnotifies(raw)) {
+    ChangeEvent e;
+    e.channel = n->relname;
+    e.payload = n->extra != nullptr ? n->extra : "";
+    PQfreemem(n);
+    on_event_(e);
   }
 }
 
 bool PgChangeListener::Pump(absl::Duration timeout) {
   pg_conn* raw = conn_->raw();
   if (raw == nullptr || PQstatus(raw) != CONNECTION_OK) return false;
+  Deliver();  // what libpq read already (during LISTEN, say) is not waited for
   pollfd fd{.fd = PQsocket(raw), .events = POLLIN, .revents = 0};
   if (fd.fd < 0) return false;
   const int ready = poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   if (ready < 0) return errno == EINTR;
   if (ready > 0 && PQconsumeInput(raw) == 0) return false;
-  while (PGnotify* n = PQnotifies(raw)) {
-    ChangeEvent e{.channel = n->relname, .payload = n->extra != nullptr ? n->extra : ""};
-    PQfreemem(n);
-    on_event_(e);
-  }
+  Deliver();
   return PQstatus(raw) == CONNECTION_OK;
 }
 

@@ -18,10 +18,10 @@
 // Delivery: PostgreSQL delivers a notification to every session listening on its channel when
 // the sending transaction commits, in commit order; duplicates within one transaction (same
 // channel and payload) are folded into one. Nothing is kept for a session that was not
-// listening, so when the listener's session is lost it reconnects (after 100 ms, then doubling
-// to 5 s), listens again and then reports one event with resync = true: the consumer reloads
-// what it follows. The callback runs on the listener's thread, one event at a time.
-// Thread-safe.
+// listening, so when the listener's session is lost it reconnects (after 100 ms, doubling to
+// 5 s while sessions keep being lost within 10 s of being made), listens again and then reports
+// one event with resync = true: the consumer reloads what it follows. The callback runs on the
+// listener's thread, one event at a time. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -60,7 +60,9 @@ class PgChangeListener {
   // and starts the listener's thread. FAILED_PRECONDITION when started twice.
   absl::Status Start(std::vector<std::string> channels,
                      std::function<void(const ChangeEvent&)> on_event);
-  void Stop();  // idempotent; no callback runs after it returns
+  // Stops the thread and UNLISTENs; idempotent; no callback runs after it returns. Not from
+  // inside a callback (it waits for the thread that runs them).
+  void Stop();
 
   // Times the session was re-established (tests, metrics).
   int reconnects() const;
@@ -71,6 +73,7 @@ class PgChangeListener {
   void Run();
   // Waits up to `timeout` for input; delivers what arrived. False when the session is lost.
   bool Pump(absl::Duration timeout);
+  void Deliver();  // the notifications libpq has read
 
   std::unique_ptr<PgConn> conn_;  // the listener thread's only, once started
   std::vector<std::string> channels_;

@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
 #include "server/store/pg/pg_ingest_node_rows.h"
 #include "server/store/pg/pg_schema.h"
@@ -654,9 +656,14 @@ absl::StatusOr<std::vector<NodeRejectionState>> PgIngestRepository::RecordReject
     absl::Span<const NodeRejections> nodes) {
   std::vector<NodeRejectionState> states;
   if (nodes.empty()) return states;
+  // A node id holding a NUL byte (from a refused report) has no row and cannot be a text
+  // parameter: left out, so it cannot fail the other nodes' updates. NULs in a reason (agent
+  // bytes quoted in a message) are written as "\0".
   std::vector<absl::string_view> ids;
   ids.reserve(nodes.size());
-  for (const NodeRejections& n : nodes) ids.push_back(n.node_id);
+  for (const NodeRejections& n : nodes) {
+    if (!absl::StrContains(n.node_id, '\0')) ids.push_back(n.node_id);
+  }
   std::sort(ids.begin(), ids.end());
   PROV_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
     states.clear();
@@ -665,10 +672,13 @@ absl::StatusOr<std::vector<NodeRejectionState>> PgIngestRepository::RecordReject
     for (absl::string_view id : ids) a_[0].AddText(id);
     PROV_RETURN_IF_ERROR(RunArrays(*conn_, kLockNodes, a_, 1).status());
     for (const NodeRejections& n : nodes) {
+      if (absl::StrContains(n.node_id, '\0')) continue;
+      const std::string reason =
+          absl::StrReplaceAll(n.last_reason, {{absl::string_view("\0", 1), "\\0"}});
       PROV_ASSIGN_OR_RETURN(
           PgResult r,
           conn_->Query(kRecordRejections, {n.node_id, n.count, absl::ToUnixMicros(n.last_at),
-                                           n.last_reason, absl::ToUnixMicros(n.first_at)}));
+                                           reason, absl::ToUnixMicros(n.first_at)}));
       if (r.rows() == 0) continue;  // a node id with no record
       NodeRejectionState& st = states.emplace_back();
       st.node_id = n.node_id;

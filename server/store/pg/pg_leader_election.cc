@@ -138,10 +138,7 @@ bool PgLeaderElection::Campaign(absl::Time now) {
   if (!begun.ok()) {
     PROV_LOG_WARN("store", "leader election: could not begin a term; releasing the lock",
                   {"error", std::string(begun.message())});
-    if (conn_->ok()) {
-      (void)conn_->Query("SELECT pg_advisory_unlock($1::int, $2::int)",
-                         {kPgLockKey, kPgLeaderLock});
-    }
+    Release();
     return false;
   }
   PROV_LOG_INFO("store", "leader election: elected", {"holder", options_.holder},
@@ -153,7 +150,14 @@ bool PgLeaderElection::Campaign(absl::Time now) {
 
 bool PgLeaderElection::Hold() {
   auto held = conn_->Query(kHeldSql, {int64_t{kPgLockKey}, int64_t{kPgLeaderLock}});
-  if (held.ok() && held->Text(0, 0) == "1") return true;
+  if (held.ok() && held->Text(0, 0) != "0") return true;
+  if (!held.ok() && conn_->ok()) {
+    // The check failed on a live session (a statement timeout, say): a session lock lives as
+    // long as its session, so this replica still leads. The next check tries again.
+    PROV_LOG_WARN("store", "leader election: the lock check failed on a live session",
+                  {"holder", options_.holder}, {"error", std::string(held.status().message())});
+    return true;
+  }
   PROV_LOG_WARN("store", "leader election: lost the leader lock; stepping down",
                 {"holder", options_.holder}, {"term", absl::StrCat(term())},
                 {"error", held.ok() ? std::string("the session no longer holds the lock")
@@ -168,8 +172,17 @@ void PgLeaderElection::StepDown() {
   }
   if (events_.deposed) events_.deposed();
   // Released only after the deposed event: the singletons have stopped writing.
-  if (conn_->ok()) {
-    (void)conn_->Query("SELECT pg_advisory_unlock($1::int, $2::int)", {kPgLockKey, kPgLeaderLock});
+  Release();
+}
+
+void PgLeaderElection::Release() {
+  if (!conn_->ok()) return;  // a lost session holds nothing
+  // Session advisory locks stack: unlock every level this session may hold (it holds no other
+  // session lock: the migration lock is released by MigratePgSchema).
+  auto released = conn_->Query("SELECT pg_advisory_unlock_all()");
+  if (!released.ok()) {
+    PROV_LOG_WARN("store", "leader election: releasing the leader lock failed",
+                  {"holder", options_.holder}, {"error", std::string(released.status().message())});
   }
 }
 

@@ -22,7 +22,9 @@
 //    tcp_user_timeout takeover/3; only on TCP connections), about takeover * 2/5 after the last
 //    packet; the standby takes over at its next try, within `takeover` (default 15 s);
 //  - the leader checks that its session holds the lock every `takeover / 15`, and steps down
-//    (deposed, then the lock released) when a check fails. A check on a vanished server gives up
+//    (deposed, then the lock released) when the session is gone or no longer holds it (a check
+//    that fails on a live session, a statement timeout say, is logged and retried: a session
+//    lock lives as long as its session). A check on a vanished server gives up
 //    after about takeover / 5 (the client side's tcp_user_timeout and keepalives, whole seconds,
 //    at least 1): before the server could have released the lock to another replica, by the
 //    figures above.
@@ -79,6 +81,8 @@ class PgLeaderElection : public LeaderElection {
   // One check that the session still holds the lock; false when it must step down.
   bool Hold();
   void StepDown();
+  // Releases the leader lock (every level: session locks stack), when the session is up.
+  void Release();
 
   const PgLeaderOptions options_;
   const absl::Duration interval_;  // between tries and checks: takeover / 15

@@ -37,7 +37,8 @@ class LeaderElection {
   virtual ~LeaderElection() = default;
   // Starts campaigning in the background. FAILED_PRECONDITION when already started.
   virtual absl::Status Start(LeaderEvents events) = 0;
-  // Steps down (calling deposed when leading) and stops campaigning; idempotent.
+  // Steps down (calling deposed when leading) and stops campaigning; idempotent. Not from
+  // inside an event (it waits for the thread that runs them).
   virtual void Stop() = 0;
   virtual bool leading() const = 0;
   // The term this replica leads in; 0 when it does not lead.
@@ -49,6 +50,7 @@ class LeaderElection {
 // term() from any.
 class SoleLeader : public LeaderElection {
  public:
+  ~SoleLeader() override { Stop(); }
   absl::Status Start(LeaderEvents events) override;
   void Stop() override;
   bool leading() const override;
