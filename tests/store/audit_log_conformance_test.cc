@@ -139,23 +139,15 @@ class AuditLogTest : public prov::testing::StoreTest {
 
   void Sql(const std::string& sql) { ASSERT_TRUE(RawExec(sql).ok()) << sql; }
 
-  // An export row recording `anchor` (on PostgreSQL the exports table has only the columns the
-  // anchor lookup reads; SCHEMA.md).
+  // An export row recording `anchor`.
   void PlantExport(const std::string& id, int64_t created_us, const ChainAnchor& anchor) {
-    const std::string values =
-        absl::StrCat("'", id, "', ", created_us, ", ", anchor.seq, ", '", anchor.hash, "'");
-    if (engine() == prov::testing::Engine::kSqlite) {
-      Sql(
-          absl::StrCat("INSERT INTO exports(export_id, created_us, audit_head_seq, "
-                       "audit_head_hash, trigger, path, manifest_sha256, "
-                       "previous_manifest_sha256, summary) VALUES (",
-                       values, ", 'request', '/x', 'm', '', x'')"));
-    } else {
-      Sql(
-          absl::StrCat("INSERT INTO exports(export_id, created_us, audit_head_seq, "
-                       "audit_head_hash) VALUES (",
-                       values, ")"));
-    }
+    const char* empty_blob = engine() == prov::testing::Engine::kSqlite ? "x''" : "''::bytea";
+    Sql(
+        absl::StrCat("INSERT INTO exports(export_id, created_us, audit_head_seq, "
+                     "audit_head_hash, trigger, path, manifest_sha256, "
+                     "previous_manifest_sha256, summary) VALUES ('",
+                     id, "', ", created_us, ", ", anchor.seq, ", '", anchor.hash,
+                     "', 'request', '/x', 'm', '', ", empty_blob, ")"));
   }
 
   absl::Time now_ = absl::FromUnixSeconds(1'760'000'000);

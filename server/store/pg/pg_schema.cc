@@ -36,11 +36,9 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_state ON alert_deliveries(state);
 )sql",
-    // Version 2: the audit log (SQLite version 3's audit_log, same columns and meaning) and the
-    // part of `exports` that AuditLogRepository::Verify reads for its default anchor: the newest
-    // export's audit head. Only those columns until the exports domain moves (issue 12): that
-    // slice adds the rest here, in SQLite's column order, while these versions may still be
-    // renumbered (SCHEMA.md).
+    // Version 2: the audit log and the export records (SQLite version 3's audit_log and exports,
+    // same columns and meaning); AuditLogRepository::Verify reads the newest export's audit head
+    // as its default anchor.
     R"sql(
 CREATE TABLE audit_log (
   seq BIGINT PRIMARY KEY,
@@ -54,8 +52,13 @@ CREATE TABLE audit_log (
 CREATE TABLE exports (
   export_id TEXT COLLATE "C" PRIMARY KEY,
   created_us BIGINT NOT NULL,
+  trigger TEXT COLLATE "C" NOT NULL,
+  path TEXT COLLATE "C" NOT NULL,
+  manifest_sha256 TEXT COLLATE "C" NOT NULL,
+  previous_manifest_sha256 TEXT COLLATE "C" NOT NULL,
   audit_head_seq BIGINT NOT NULL,
-  audit_head_hash TEXT COLLATE "C" NOT NULL
+  audit_head_hash TEXT COLLATE "C" NOT NULL,
+  summary BYTEA NOT NULL
 );
 )sql",
     // Version 3: compliance cases (SQLite version 3's cases and case_actions, same columns and
@@ -297,6 +300,189 @@ CREATE TABLE node_certificates (
   via TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX node_certificates_by_node ON node_certificates(node_id, issued_us);
+)sql",
+    // Version 7: every other domain's tables, same columns, order and meaning as SQLite's, so
+    // that each domain's PostgreSQL repository has its tables and the exporter can read them all:
+    // identity (SQLite version 2: kyc_imports, account_identities, accounts, screening_lists,
+    // screening_hits, policies), analysis facts (version 2: analysis_nodes, analysis_workloads,
+    // links, bundles, bundle_accounts, flags, flag_accounts), quarantined records (version 6),
+    // the declared inventory (version 9) and location verification (version 14). Version numbers
+    // an import assigns (kyc_imports, inventory_imports) are plain keys: the repository assigns
+    // the next one under a lock, so versions stay gap-free and in commit order across replicas;
+    // row ids SQLite's rowid gives are identities.
+    R"sql(
+CREATE TABLE kyc_imports (
+  version BIGINT PRIMARY KEY,
+  imported_at_us BIGINT NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL DEFAULT '',
+  content_digest TEXT COLLATE "C" NOT NULL,
+  accepted BIGINT NOT NULL,
+  errors BIGINT NOT NULL
+);
+CREATE TABLE account_identities (
+  account_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL REFERENCES kyc_imports(version),
+  identity BYTEA NOT NULL,
+  PRIMARY KEY (account_id, version)
+);
+CREATE TABLE accounts (
+  account_id TEXT COLLATE "C" PRIMARY KEY,
+  version BIGINT NOT NULL,
+  legal_entity TEXT COLLATE "C" NOT NULL,
+  country TEXT COLLATE "C" NOT NULL,
+  parent_account TEXT COLLATE "C" NOT NULL,
+  identity BYTEA NOT NULL
+);
+CREATE TABLE screening_lists (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  list_version TEXT COLLATE "C" NOT NULL,
+  imported_at_us BIGINT NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL DEFAULT '',
+  columns BIGINT NOT NULL,
+  entries BIGINT NOT NULL,
+  content BYTEA NOT NULL
+);
+CREATE TABLE screening_hits (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id TEXT COLLATE "C" NOT NULL,
+  list_version TEXT COLLATE "C" NOT NULL,
+  kyc_version BIGINT NOT NULL,
+  score DOUBLE PRECISION NOT NULL,
+  found_at_us BIGINT NOT NULL,
+  hit BYTEA NOT NULL
+);
+CREATE INDEX screening_hits_account ON screening_hits(account_id);
+CREATE TABLE policies (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  policy_version TEXT COLLATE "C" NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  loaded_at_us BIGINT NOT NULL,
+  yaml TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE analysis_nodes (
+  node_id TEXT COLLATE "C" PRIMARY KEY,
+  facts BYTEA NOT NULL
+);
+CREATE TABLE analysis_workloads (
+  workload_key TEXT COLLATE "C" PRIMARY KEY,
+  facts BYTEA NOT NULL
+);
+CREATE TABLE links (
+  link_key TEXT COLLATE "C" PRIMARY KEY,
+  kind TEXT COLLATE "C" NOT NULL,
+  account_a TEXT COLLATE "C" NOT NULL,
+  account_b TEXT COLLATE "C" NOT NULL,
+  link BYTEA NOT NULL
+);
+CREATE INDEX links_account_a ON links(account_a);
+CREATE INDEX links_account_b ON links(account_b);
+CREATE TABLE bundles (
+  bundle_id TEXT COLLATE "C" PRIMARY KEY,
+  merged_into TEXT COLLATE "C" NOT NULL DEFAULT '',
+  updated_us BIGINT NOT NULL,
+  bundle BYTEA NOT NULL
+);
+CREATE TABLE bundle_accounts (
+  account_id TEXT COLLATE "C" PRIMARY KEY,
+  bundle_id TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX bundle_accounts_bundle ON bundle_accounts(bundle_id);
+CREATE TABLE flags (
+  flag_id TEXT COLLATE "C" PRIMARY KEY,
+  rule TEXT COLLATE "C" NOT NULL,
+  subject TEXT COLLATE "C" NOT NULL,
+  severity BIGINT NOT NULL,
+  status BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL,
+  flag BYTEA NOT NULL,
+  UNIQUE (rule, subject)
+);
+CREATE TABLE flag_accounts (
+  account_id TEXT COLLATE "C" NOT NULL,
+  flag_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (account_id, flag_id)
+);
+CREATE TABLE quarantined_records (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  table_name TEXT COLLATE "C" NOT NULL,
+  row_key TEXT COLLATE "C" NOT NULL,
+  reason TEXT COLLATE "C" NOT NULL,
+  quarantined_at_us BIGINT NOT NULL,
+  record BYTEA NOT NULL
+);
+CREATE TABLE inventory_imports (
+  version BIGINT PRIMARY KEY,
+  imported_at_us BIGINT NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  actor TEXT COLLATE "C" NOT NULL,
+  content_digest TEXT COLLATE "C" NOT NULL,
+  accepted BIGINT NOT NULL,
+  errors BIGINT NOT NULL
+);
+CREATE TABLE inventory_history (
+  serial TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL REFERENCES inventory_imports(version),
+  declared BYTEA NOT NULL,
+  PRIMARY KEY (serial, version)
+);
+CREATE TABLE inventory (
+  serial TEXT COLLATE "C" PRIMARY KEY,
+  version BIGINT NOT NULL,
+  uuid TEXT COLLATE "C" NOT NULL,
+  node_id TEXT COLLATE "C" NOT NULL,
+  datacenter TEXT COLLATE "C" NOT NULL,
+  rack TEXT COLLATE "C" NOT NULL,
+  status BIGINT NOT NULL,
+  declared BYTEA NOT NULL
+);
+CREATE INDEX inventory_node ON inventory(node_id);
+CREATE INDEX inventory_place ON inventory(datacenter, rack);
+CREATE INDEX inventory_uuid ON inventory(uuid) WHERE uuid != '';
+CREATE INDEX inventory_page ON inventory(datacenter, rack, node_id, serial);
+CREATE TABLE location_node_keys (
+  node_id TEXT COLLATE "C" NOT NULL,
+  spki BYTEA NOT NULL,
+  first_seen_us BIGINT NOT NULL,
+  last_seen_us BIGINT NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (node_id, spki)
+);
+CREATE TABLE location_measurements (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  received_us BIGINT NOT NULL,
+  landmark_id TEXT COLLATE "C" NOT NULL,
+  target_kind TEXT COLLATE "C" NOT NULL,
+  target_id TEXT COLLATE "C" NOT NULL,
+  measured_us BIGINT NOT NULL,
+  landmark_seq BIGINT NOT NULL,
+  rtt_min_ms DOUBLE PRECISION NOT NULL,
+  answers BIGINT NOT NULL,
+  measurement BYTEA NOT NULL,
+  signature BYTEA NOT NULL
+);
+CREATE INDEX location_measurements_by_target
+  ON location_measurements(target_kind, target_id, landmark_id, measured_us);
+CREATE INDEX location_measurements_by_time ON location_measurements(measured_us);
+CREATE TABLE location_landmarks (
+  landmark_id TEXT COLLATE "C" PRIMARY KEY,
+  last_seq BIGINT NOT NULL,
+  last_measured_us BIGINT NOT NULL,
+  last_record_us BIGINT NOT NULL,
+  accepted BIGINT NOT NULL,
+  refused BIGINT NOT NULL
+);
+CREATE TABLE location_verdicts (
+  node_id TEXT COLLATE "C" PRIMARY KEY,
+  verdict TEXT COLLATE "C" NOT NULL,
+  evaluated_us BIGINT NOT NULL,
+  location BYTEA NOT NULL,
+  disk_ids TEXT COLLATE "C" NOT NULL,
+  calibration TEXT COLLATE "C" NOT NULL,
+  params TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX location_verdicts_by_verdict ON location_verdicts(verdict, node_id);
 )sql",
 };
 
