@@ -23,6 +23,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   # the PostgreSQL store (issue 12, server/store/README.md): libpq, and the server its tests start
   libpq-dev postgresql-15
+  # agents behind a TCP load balancer (issue 12): deploy/haproxy/, integration_haproxy_test
+  haproxy
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The PostgreSQL store tests (tests/store/pg_server.h) fail here instead of skipping.
 export PROV_REQUIRE_POSTGRES=1
+# So does the HAProxy test (tests/integration/haproxy_test.cc).
+export PROV_REQUIRE_HAPROXY=1
 tools/setup-debian.sh
 start=$SECONDS
 cmake --preset release >/dev/null
