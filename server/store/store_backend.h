@@ -1,0 +1,77 @@
+// StoreBackend: the one place that knows which engine holds provd's data and where, and opens
+// every repository on it: SQLite (provd.db in the data directory, the embedded default) or
+// PostgreSQL (a libpq connection string shared by provd replicas).
+//
+//   PROV_ASSIGN_OR_RETURN(StoreUrl url, ParseStoreUrl(absl::GetFlag(FLAGS_store)));
+//   PROV_ASSIGN_OR_RETURN(auto backend, OpenStoreBackend(url, {.replica = "provd-a"}));
+//   PROV_LOG_INFO("store", "store: {}", backend->Describe());   // never a password
+//   PROV_ASSIGN_OR_RETURN(std::unique_ptr<CaseRepository> cases, backend->OpenCases());
+//   PROV_ASSIGN_OR_RETURN(auto election, backend->OpenLeaderElection());
+//
+// OpenStoreBackend checks that the database is provd's (a foreign SQLite file or PostgreSQL
+// database is refused, never modified) and migrates its schema once, under the engine's lock
+// (SQLite: BEGIN IMMEDIATE per version; PostgreSQL: the migration advisory lock, so replicas
+// starting together migrate once). Each Open* then opens one repository on a connection of its
+// own (SQLite: a connection to provd.db; PostgreSQL: a session named `provd/<domain>` in
+// pg_stat_activity), which the repository owns; repositories are as thread-safe as their own
+// headers say. A backend is thread-safe and may outlive or be outlived by what it opened.
+//
+// Errors: INVALID_ARGUMENT for options that make no sense (an empty replica name), what the
+// engine says otherwise (UNAVAILABLE: PostgreSQL unreachable; FAILED_PRECONDITION: not provd's
+// database, or a newer schema than this provd knows).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/store/ingest_planner.h"
+#include "server/store/repo/alert_deliveries.h"
+#include "server/store/repo/api_tokens.h"
+#include "server/store/repo/audit_appender.h"
+#include "server/store/repo/audit_log.h"
+#include "server/store/repo/cases.h"
+#include "server/store/repo/ingest.h"
+#include "server/store/repo/leader_election.h"
+#include "server/store/repo/node_enrollment.h"
+#include "server/store/repo/node_revocations.h"
+#include "server/store/store_url.h"
+
+namespace prov::server {
+
+struct StoreBackendOptions {
+  // This replica's name, as the leader row and `provctl status` show it (PostgreSQL).
+  std::string replica = "provd";
+  // How long the elected leader may be gone before a standby takes over (PostgreSQL; SQLite has
+  // one provd, which leads alone).
+  absl::Duration takeover = absl::Seconds(15);
+  absl::Duration pg_connect_timeout = absl::Seconds(10);
+};
+
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+
+  virtual StoreUrl::Engine engine() const = 0;
+  // "sqlite:<path to provd.db>", or "postgresql: <parameters without the password>".
+  virtual std::string Describe() const = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<IngestRepository>> OpenIngest(
+      const IngestPlannerOptions& options) = 0;
+  virtual absl::StatusOr<std::unique_ptr<AlertDeliveryRepository>> OpenAlertDeliveries() = 0;
+  virtual absl::StatusOr<std::unique_ptr<AuditLogRepository>> OpenAuditLog() = 0;
+  virtual absl::StatusOr<std::unique_ptr<AuditAppender>> OpenAuditAppender() = 0;
+  virtual absl::StatusOr<std::unique_ptr<CaseRepository>> OpenCases() = 0;
+  virtual absl::StatusOr<std::unique_ptr<ApiTokenRepository>> OpenApiTokens() = 0;
+  virtual absl::StatusOr<std::unique_ptr<NodeEnrollmentRepository>> OpenNodeEnrollment() = 0;
+  virtual absl::StatusOr<std::unique_ptr<NodeRevocationRepository>> OpenNodeRevocations() = 0;
+  // Which replica runs the singletons (analysis engine, alert notifier, export scheduler):
+  // SoleLeader on SQLite, PgLeaderElection (options' replica and takeover) on PostgreSQL.
+  virtual absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() = 0;
+};
+
+absl::StatusOr<std::unique_ptr<StoreBackend>> OpenStoreBackend(
+    const StoreUrl& url, const StoreBackendOptions& options = {});
+
+}  // namespace prov::server
