@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_ingest_node_rows.h"
 #include "server/store/pg/pg_schema.h"
 
@@ -283,6 +284,13 @@ absl::StatusOr<CommitResult> PgIngestRepository::Commit(std::vector<ReportToComm
     result = planner_.Plan(batch, received_at, *this, write_caches_, plan_);
     PROV_RETURN_IF_ERROR(result.status());
     PROV_RETURN_IF_ERROR(WritePlan());
+    // Last, after every node lock of the batch is held: batch_id order is then each node's
+    // commit order (pg_ingest_batches.h).
+    if (options_.batch_record && result->stored > 0) {
+      PROV_RETURN_IF_ERROR(AppendIngestBatch(*conn_, absl::ToUnixMicros(received_at),
+                                             static_cast<int64_t>(result->stored),
+                                             options_.batch_record(batch, *result)));
+    }
     if (options_.before_commit) options_.before_commit();
     return absl::OkStatus();
   });

@@ -74,6 +74,12 @@ struct PgIngestOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   std::string application_name = "provd/ingest";
   IngestPlannerOptions planner{};  // credit bounds and --max-seq-jump, as StoreOptions
+  // What the leader's analysis engine needs of a committed batch (the observations of its stored
+  // reports, after Commit credited their usage), appended to the ingest batch log as the
+  // transaction's last statement (pg_ingest_batches.h) when the batch stored any report. Unset:
+  // no log row (a provd whose engine is fed in process).
+  std::function<std::string(const std::vector<ReportToCommit>& batch, const CommitResult& result)>
+      batch_record = nullptr;
   // Tests: runs inside each Commit's transaction after the plan is written, before COMMIT.
   std::function<void()> before_commit = nullptr;
 };

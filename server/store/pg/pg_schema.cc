@@ -484,6 +484,27 @@ CREATE TABLE location_verdicts (
 );
 CREATE INDEX location_verdicts_by_verdict ON location_verdicts(verdict, node_id);
 )sql",
+    // Version 8: the ingest batch log (pg_ingest_batches.h): one row per committed ingest
+    // transaction, written last in it, read by the elected leader's analysis engine; and the
+    // leader's position in it, saved with the analysis facts. PostgreSQL only: on SQLite one
+    // provd hands each batch to its engine in process.
+    R"sql(
+CREATE TABLE ingest_batches (
+  batch_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  received_us BIGINT NOT NULL,
+  reports BIGINT NOT NULL,
+  record BYTEA NOT NULL
+);
+CREATE INDEX ingest_batches_xid ON ingest_batches(xid);
+CREATE TABLE analysis_position (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  horizon xid8 NOT NULL,
+  seen_ids BIGINT[] NOT NULL,
+  seen_xids xid8[] NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'

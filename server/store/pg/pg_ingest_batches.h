@@ -1,0 +1,99 @@
+// The ingest batch log on PostgreSQL: how reports committed by any replica reach the one replica
+// that runs the analysis engine, each batch exactly once, and in each node's commit order
+// (docs/design/scale-out.md section 3).
+//
+//   // Every replica, last statement of each ingest transaction (PgIngestOptions::batch_record):
+//   PROV_RETURN_IF_ERROR(AppendIngestBatch(conn, received_us, stored, record_bytes));
+//   // The leader:
+//   PROV_ASSIGN_OR_RETURN(auto reader, PgIngestBatchReader::Open(conninfo));
+//   IngestPosition pos = ...;   // PgLoadIngestPosition, inside the facts' transaction
+//   PROV_ASSIGN_OR_RETURN(IngestBatchRead read, reader->Read(pos, /*limit=*/1000));
+//   for (const IngestBatch& b : read.batches) engine.Submit(Decode(b.record));
+//   // Save read.position with the facts those batches produced, in one fenced transaction:
+//   PROV_RETURN_IF_ERROR(PgSaveIngestPosition(conn, read.position));   // + CheckLeaderTerm
+//
+// Why not "every batch_id above N": sequence values are handed out before commit, so batch 11
+// may commit before batch 10, and a reader that had passed 11 would never see 10. Why not "every
+// xid below the horizon" alone: a transaction's xid is assigned at its first write, before it
+// waits for node locks, so xid order is not each node's commit order.
+//
+// What holds instead. The row is the last statement of the ingest transaction, after it holds
+// the row locks of all its nodes (FOR NO KEY UPDATE), so of two batches that share a node the
+// second takes its batch_id only after the first committed: batch_id order is each node's
+// commit order. A read takes one REPEATABLE READ snapshot and returns every committed row that
+// the position has not seen, in batch_id order; a row that was not visible to one read commits
+// after it, so it has a higher batch_id than every row of its nodes that read returned.
+// The position is (horizon, seen): every row with xid < horizon has been returned, and `seen`
+// lists the returned rows at or above it. After a read that returned everything it found, the
+// horizon moves to the snapshot's xmin (every transaction below it has ended: no row can appear
+// below it later) and `seen` keeps only the rows at or above it, which are few: those committed
+// while an older transaction was still open (bounded by statement_timeout).
+// With `limit` reached, the horizon moves only up to the lowest xid among the unread rows.
+//
+// Rows below a saved position can be deleted (PgPruneIngestBatches). Thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/store/pg/pg_conn.h"
+
+namespace prov::server {
+
+struct IngestPosition {
+  uint64_t horizon = 0;  // every batch with xid < horizon has been read
+  // Batches read at or above the horizon: (batch_id, xid), ascending by batch_id.
+  std::vector<std::pair<int64_t, uint64_t>> seen;
+  bool operator==(const IngestPosition&) const = default;
+};
+
+struct IngestBatch {
+  int64_t batch_id = 0;
+  uint64_t xid = 0;
+  int64_t received_us = 0;
+  int64_t reports = 0;
+  std::string record;  // what the writer's batch_record made of the batch
+};
+
+struct IngestBatchRead {
+  std::vector<IngestBatch> batches;  // in batch_id order
+  IngestPosition position;           // after these batches
+  bool caught_up = false;            // fewer than `limit`: nothing committed is left unread
+};
+
+// Inside the ingest transaction, as its last statement (after the node locks).
+absl::Status AppendIngestBatch(PgConn& conn, int64_t received_us, int64_t reports,
+                               absl::string_view record);
+
+class PgIngestBatchReader {
+ public:
+  // Connects (application_name provd/analysis-feed) and migrates.
+  static absl::StatusOr<std::unique_ptr<PgIngestBatchReader>> Open(
+      const std::string& conninfo, absl::Duration connect_timeout = absl::Seconds(10));
+  explicit PgIngestBatchReader(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+
+  // The batches committed after `from`, at most `limit` (>= 1), in one snapshot. Safe to repeat
+  // (reads only): a session found gone is replaced and the read run once more.
+  absl::StatusOr<IngestBatchRead> Read(const IngestPosition& from, int limit);
+
+ private:
+  absl::StatusOr<IngestBatchRead> ReadOnce(const IngestPosition& from, int limit);
+  std::unique_ptr<PgConn> conn_;
+};
+
+// The saved position (the zero position when none was saved). Inside the caller's transaction.
+absl::StatusOr<IngestPosition> PgLoadIngestPosition(PgConn& conn);
+// Saves it, inside the caller's transaction (with the analysis facts it produced, fenced by the
+// leader's term: CheckLeaderTerm).
+absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position, absl::Time now);
+// Deletes the batches below position.horizon (read, and their facts saved); returns how many.
+absl::StatusOr<int64_t> PgPruneIngestBatches(PgConn& conn, const IngestPosition& position);
+
+}  // namespace prov::server
