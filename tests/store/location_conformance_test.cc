@@ -3,8 +3,10 @@
 // rule decided by the store), verdicts, bad input. PostgreSQL only: two sessions storing one
 // landmark's records at once accept each seq once and end at the highest; reconnection after
 // pg_terminate_backend.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/pg/pg_conn.h"
