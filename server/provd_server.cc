@@ -51,6 +51,7 @@
 #include "server/store/quarantine.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
 #include "server/store/sqlite/sqlite_audit_appender.h"
+#include "server/store/sqlite/sqlite_location.h"
 #include "server/store/sqlite/sqlite_node_enrollment.h"
 #include "server/store/sqlite/sqlite_node_revocations.h"
 #include "server/store/store.h"
@@ -480,7 +481,8 @@ absl::Status ProvdServer::Init() {
   }
   if (s.location_config != nullptr) {
     location::LocationHub::Options lo;
-    lo.db_path = s.store->path();
+    // The SQLite repository (provd does not run on PostgreSQL yet), on its own connection.
+    PROV_ASSIGN_OR_RETURN(lo.repository, SqliteLocationRepository::Open(s.store->path()));
     lo.config = s.location_config.get();
     lo.clock = s.clock;
     lo.policy = [engine = s.analysis.get()] {

@@ -35,6 +35,8 @@ std::string Malformed(const Measurement& m) {
     return "target_kind must be NODE or LANDMARK";
   }
   if (m.target_id().empty() || m.target_id().size() > 256) return "target_id empty or too long";
+  // The store refuses a whole call for one (PostgreSQL text cannot hold a NUL): refuse the record.
+  if (m.target_id().find('\0') != std::string::npos) return "target_id holds a NUL byte";
   if (!m.has_measured_at() || m.measured_at().nanos() < 0 ||
       m.measured_at().nanos() >= 1'000'000'000) {
     return "measured_at missing or invalid";

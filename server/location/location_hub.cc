@@ -11,9 +11,7 @@
 #include "common/log/log.h"
 #include "common/status_macros.h"
 #include "server/location/location_metrics.h"
-#include "server/store/connection.h"
-#include "server/store/location_store.h"
-#include "server/store/transaction.h"
+#include "server/store/sqlite/sqlite_location.h"
 
 namespace prov::server::location {
 namespace {
@@ -91,8 +89,11 @@ absl::StatusOr<std::unique_ptr<LocationHub>> LocationHub::Start(Options options)
   if (options.config == nullptr || options.clock == nullptr || !options.policy) {
     return absl::InvalidArgumentError("LocationHub needs a config, a clock and a policy");
   }
-  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(options.db_path, SqliteDb::kReadWrite));
-  std::unique_ptr<LocationHub> hub(new LocationHub(std::move(options), std::move(db)));
+  std::unique_ptr<LocationRepository> repo = std::move(options.repository);
+  if (repo == nullptr) {
+    PROV_ASSIGN_OR_RETURN(repo, SqliteLocationRepository::Open(options.db_path));
+  }
+  std::unique_ptr<LocationHub> hub(new LocationHub(std::move(options), std::move(repo)));
   {
     absl::MutexLock lock(&hub->mu_);
     PROV_RETURN_IF_ERROR(hub->Load());
@@ -102,10 +103,10 @@ absl::StatusOr<std::unique_ptr<LocationHub>> LocationHub::Start(Options options)
   return hub;
 }
 
-LocationHub::LocationHub(Options options, std::unique_ptr<SqliteDb> db)
+LocationHub::LocationHub(Options options, std::unique_ptr<LocationRepository> repo)
     : options_(std::move(options)),
       metrics_(std::make_unique<LocationMetrics>(options_.registry)),
-      db_(std::move(db)),
+      repo_(std::move(repo)),
       book_(*options_.config) {}
 
 LocationHub::~LocationHub() { Shutdown(); }
@@ -136,7 +137,7 @@ void LocationHub::Run() {
 
 absl::Status LocationHub::Load() {
   const absl::Time now = options_.clock->Now();
-  PROV_ASSIGN_OR_RETURN(auto keys, ListNodeKeys(*db_));
+  PROV_ASSIGN_OR_RETURN(auto keys, repo_->ListNodeKeys());
   for (auto& k : keys) {
     NodeKeys& nk = keys_[k.node_id];
     nk.keys.push_back(KeyInfo{std::move(k.spki_der), k.first_seen, k.last_seen, k.last_seen,
@@ -158,21 +159,21 @@ absl::Status LocationHub::Load() {
       }
     }
   }
-  PROV_ASSIGN_OR_RETURN(auto states, ListLandmarkStates(*db_));
+  PROV_ASSIGN_OR_RETURN(auto states, repo_->ListLandmarkStates());
   for (const auto& st : states) {
     book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
                                                         st.last_record, st.accepted, st.refused});
   }
   // Only what verdicts can use: the newest record per (landmark, target) within max_age.
   const absl::Duration window = std::min(options_.policy().location.max_age, kReloadWindow);
-  PROV_ASSIGN_OR_RETURN(auto records, ListNewestMeasurements(*db_, now - window));
+  PROV_ASSIGN_OR_RETURN(auto records, repo_->ListNewestMeasurements(now - window));
   for (const auto& r : records) {
     book_.RestoreRecord(r.landmark_id, r.target_kind, r.target_id,
                         RecordRef{r.id, r.rtt_min_ms, r.measured_at, r.answers_valid > 0});
   }
   std::string after;
   while (true) {
-    PROV_ASSIGN_OR_RETURN(auto rows, ListVerdicts(*db_, "", after, 1000));
+    PROV_ASSIGN_OR_RETURN(auto rows, repo_->ListVerdicts("", after, 1000));
     if (rows.empty()) break;
     for (const auto& row : rows) {
       NodeVerdict v;
@@ -195,7 +196,7 @@ absl::Duration LocationHub::KeyGrace() const {
 absl::Status LocationHub::RefreshNodes() {
   const absl::Time now = options_.clock->Now();
   const absl::Duration grace = KeyGrace();
-  PROV_ASSIGN_OR_RETURN(auto rows, ListLocationNodes(*db_));
+  PROV_ASSIGN_OR_RETURN(auto rows, repo_->ListLocationNodes());
   std::vector<NodeTarget> targets;
   targets.reserve(rows.size());
   for (auto& row : rows) {
@@ -251,7 +252,7 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
     pending.swap(pending_keys_);
   }
   if (pending.empty()) return absl::OkStatus();
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+  std::vector<StoredNodeKey> rows;  // written in one transaction
   for (PendingKey& k : pending) {
     if (k.pem) {
       absl::StatusOr<std::string> der = prov::location::PublicKeyDerFromPem(k.spki_der);
@@ -261,6 +262,11 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
         continue;
       }
       k.spki_der = *std::move(der);
+    }
+    // The repository refuses the whole write for one bad key (an oversize id, a NUL byte).
+    if (absl::Status bad = CheckNodeKey({k.node_id, k.spki_der, now, now, k.source}); !bad.ok()) {
+      PROV_LOG_WARN("location", "node key not stored", {"error", bad});
+      continue;
     }
     NodeKeys& nk = keys_[k.node_id];
     const bool stream = k.source == "stream";
@@ -289,19 +295,17 @@ absl::Status LocationHub::WriteKeys(absl::Time now) {
         // before the new key's last_seen, so a restart finds the same active key.
         previous.last_seen = now - absl::Microseconds(1);
         previous.written = now;
-        PROV_RETURN_IF_ERROR(
-            UpsertNodeKey(*db_, {k.node_id, previous.spki, previous.first_seen, previous.last_seen,
-                                 previous.stream ? "stream" : "node_ca"}));
+        rows.push_back({k.node_id, previous.spki, previous.first_seen, previous.last_seen,
+                        previous.stream ? "stream" : "node_ca"});
       }
       nk.active = index;
       write = true;
     }
     if (!write && now - it->written < kKeyRewrite) continue;
-    PROV_RETURN_IF_ERROR(UpsertNodeKey(
-        *db_, {k.node_id, it->spki, it->first_seen, now, it->stream ? "stream" : "node_ca"}));
+    rows.push_back({k.node_id, it->spki, it->first_seen, now, it->stream ? "stream" : "node_ca"});
     it->written = now;
   }
-  return txn.Commit();
+  return repo_->UpsertNodeKeys(rows);
 }
 
 absl::Status LocationHub::Tick() {
@@ -328,20 +332,19 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
   std::vector<std::pair<std::string, NodeVerdict>> judged;
   judged.reserve(nodes.size());
   {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+    std::vector<StoredVerdict> rows;  // saved in one transaction
     for (const std::string& node : nodes) {
       NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
       auto previous = verdicts_.find(node);
       if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
         std::string bytes;
         v.location.SerializeToString(&bytes);
-        PROV_RETURN_IF_ERROR(SaveVerdict(
-            *db_, {node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
-                   CalibrationJson(v.calibration_ids), ParamsJson(p.location)}));
+        rows.push_back({node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
+                        CalibrationJson(v.calibration_ids), ParamsJson(p.location)});
       }
       judged.emplace_back(node, std::move(v));
     }
-    PROV_RETURN_IF_ERROR(txn.Commit());
+    PROV_RETURN_IF_ERROR(repo_->SaveVerdicts(rows));
   }
   // Committed: only now do the verdicts and what was reported change (a failed commit leaves
   // both as they were, so the next tick saves and reports again).
@@ -432,8 +435,11 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
     //    call's own accepted records (`pending`); nothing in the book changes yet.
     absl::flat_hash_map<std::string, LandmarkState> pending;
     std::vector<CheckedRecord> accepted;
+    std::vector<int> accepted_index;  // each accepted record's index in the request
     std::vector<std::string> refused_reasons;
     std::set<std::string> nodes;
+    LandmarkRecords call;
+    call.received_at = now;
     for (int i = 0; i < request.records_size(); ++i) {
       CheckedRecord c = book_.Check(request.records(i), caller, now, p.location, &pending);
       const provenance::v1::Measurement& m = c.measurement;
@@ -462,7 +468,10 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
         const std::string who = !caller.empty()       ? caller
                                 : c.landmark_verified ? m.landmark_id()
                                                       : std::string("unauthenticated");
-        if (options_.config->Landmark(who) != nullptr) ++state_of(who).refused;
+        if (options_.config->Landmark(who) != nullptr) {
+          ++state_of(who).refused;
+          ++call.refused[who];
+        }
         refused_reasons.push_back(c.refusal);
         auto* r = response.add_refused();
         r->set_index(static_cast<uint32_t>(i));
@@ -478,56 +487,68 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
       st.last_measured = FromProto(m.measured_at());
       st.last_record = now;
       ++st.accepted;
+      accepted.push_back(std::move(c));
+      accepted_index.push_back(i);
+    }
+    // 2. One transaction: the records and the landmarks' states. The repository checks each
+    //    record's seq against the stored state again: another replica may have stored it first.
+    call.records.reserve(accepted.size());
+    for (const CheckedRecord& c : accepted) {
+      const provenance::v1::Measurement& m = c.measurement;
+      StoredMeasurement row;
+      row.received_at = now;
+      row.landmark_id = m.landmark_id();
+      row.target_kind =
+          m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark";
+      row.target_id = m.target_id();
+      row.measured_at = FromProto(m.measured_at());
+      row.landmark_seq = m.landmark_seq();
+      row.rtt_min_ms = m.rtt_min_ms();
+      row.answers_valid = m.answers_valid();
+      row.measurement = c.bytes;
+      row.signature = c.signature;
+      call.records.push_back(std::move(row));
+    }
+    PROV_ASSIGN_OR_RETURN(LandmarkRecordsResult stored, repo_->StoreLandmarkRecords(call));
+    // 3. Committed: the book takes the records and the states as stored in; then the verdicts
+    //    (their own transaction; see Judge).
+    for (const StoredLandmarkState& st : stored.states) {
+      book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
+                                                          st.last_record, st.accepted, st.refused});
+    }
+    size_t stored_records = 0;
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      const provenance::v1::Measurement& m = accepted[i].measurement;
+      if (stored.ids[i] == 0) {  // a replica stored this seq, or a later one, first
+        refused_reasons.push_back("replay");
+        auto* r = response.add_refused();
+        r->set_index(static_cast<uint32_t>(accepted_index[i]));
+        r->set_reason(absl::StrCat("replay: landmark_seq ", m.landmark_seq(),
+                                   " is not above the landmark's last accepted one (stored by "
+                                   "another provd sharing the database)"));
+        Refusals& noted = refusals[m.landmark_id()];
+        ++noted.records;
+        ++noted.reasons["replay"];
+        if (noted.first.empty()) noted.first = r->reason();
+        continue;
+      }
+      ++stored_records;
       // A node record changes its node's verdict now; a calibration pair changes the speed of
       // two landmarks, which every node's next tick takes in.
       if (m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE) nodes.insert(m.target_id());
-      accepted.push_back(std::move(c));
-    }
-    // 2. One transaction: the records and the landmarks' states.
-    std::vector<int64_t> ids;
-    ids.reserve(accepted.size());
-    {
-      PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-      for (const CheckedRecord& c : accepted) {
-        const provenance::v1::Measurement& m = c.measurement;
-        StoredMeasurement row;
-        row.received_at = now;
-        row.landmark_id = m.landmark_id();
-        row.target_kind =
-            m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark";
-        row.target_id = m.target_id();
-        row.measured_at = FromProto(m.measured_at());
-        row.landmark_seq = m.landmark_seq();
-        row.rtt_min_ms = m.rtt_min_ms();
-        row.answers_valid = m.answers_valid();
-        row.measurement = c.bytes;
-        row.signature = c.signature;
-        PROV_ASSIGN_OR_RETURN(int64_t id, InsertMeasurement(*db_, row));
-        ids.push_back(id);
-      }
-      for (const auto& [id, st] : pending) {
-        PROV_RETURN_IF_ERROR(SaveLandmarkState(
-            *db_, {id, st.last_seq, st.last_measured, st.last_record, st.accepted, st.refused}));
-      }
-      PROV_RETURN_IF_ERROR(txn.Commit());
-    }
-    // 3. Committed: the book takes the records and states in; then the verdicts (their own
-    //    transaction; see Judge).
-    for (const auto& [id, st] : pending) book_.RestoreLandmark(id, st);
-    for (size_t i = 0; i < accepted.size(); ++i) {
-      const provenance::v1::Measurement& m = accepted[i].measurement;
       book_.RestoreRecord(
           m.landmark_id(),
           m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark",
           m.target_id(),
-          RecordRef{ids[i], m.rtt_min_ms(), FromProto(m.measured_at()), m.answers_valid() > 0});
+          RecordRef{stored.ids[i], m.rtt_min_ms(), FromProto(m.measured_at()),
+                    m.answers_valid() > 0});
     }
-    for (size_t i = 0; i < accepted.size(); ++i) metrics_->Accepted();
+    for (size_t i = 0; i < stored_records; ++i) metrics_->Accepted();
     for (const std::string& reason : refused_reasons) metrics_->Refused(reason);
     for (const NodeEvent& e : events) {
       if (e.kind == NodeEvent::Kind::kLocationForged) metrics_->Forged();
     }
-    response.set_accepted(static_cast<uint32_t>(accepted.size()));
+    response.set_accepted(static_cast<uint32_t>(stored_records));
     // The records are stored: a verdict that fails to save now is judged again on the tick.
     if (absl::Status s = Judge({nodes.begin(), nodes.end()}, p, events); !s.ok()) {
       PROV_LOG_ERROR("location",

@@ -14,7 +14,10 @@
 //
 // Threads: Submit, GetAssignment and the queries run on gRPC threads and serialise on one mutex
 // (a batch of up to 1,000 records is checked before its one write transaction; the book,
-// verdicts and reported events change only after a commit). NodeKeySeen only queues under a small
+// verdicts and reported events change only after a commit). The repository decides the
+// landmark sequence rule again inside that transaction (StoreLandmarkRecords): a record another
+// replica sharing the database stored first is refused there as a replay, and the book takes
+// the landmarks' states as stored. NodeKeySeen only queues under a small
 // mutex (the AgentGateway reactor calls it). Tick runs every `tick` on the hub's own thread, or
 // from tests directly (tick zero: no thread). Records refused are counted by reason
 // (prov_location_records_refused_total) and against their landmark, and handed to
@@ -42,7 +45,7 @@
 #include "server/location/location_book.h"
 #include "server/location/location_config.h"
 #include "server/policy/policy.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/location.h"
 
 namespace prov::server::location {
 
@@ -56,6 +59,8 @@ class LocationMetrics;
 class LocationHub {
  public:
   struct Options {
+    // The store; null: the SQLite one at db_path (SqliteLocationRepository::Open).
+    std::unique_ptr<LocationRepository> repository;
     std::string db_path;
     const LocationConfig* config = nullptr;              // required; outlives the hub
     const Clock* clock = nullptr;                        // required
@@ -107,7 +112,7 @@ class LocationHub {
   void Shutdown();  // stops the tick thread; idempotent
 
  private:
-  LocationHub(Options options, std::unique_ptr<SqliteDb> db);
+  LocationHub(Options options, std::unique_ptr<LocationRepository> repo);
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RefreshNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How long a node's previous key stays accepted after a stream bound a new one.
@@ -126,7 +131,7 @@ class LocationHub {
   std::unique_ptr<LocationMetrics> metrics_;
 
   absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<LocationRepository> repo_ ABSL_GUARDED_BY(mu_);
   LocationBook book_ ABSL_GUARDED_BY(mu_);
   // A node's keys, oldest first; `active` (index, -1: none) is the one landmarks get: the key the
   // newest bound stream presented (a key the node CA issued becomes active only for a node no

@@ -269,6 +269,16 @@ TEST_F(LocationBookTest, ADuplicatedAnswerIsNeitherMalformedNorForged) {
   EXPECT_EQ(Check(SignRecord(keys_.fra, m)).refusal, "malformed");
 }
 
+// The store refuses a whole call for a target_id holding a NUL (PostgreSQL text cannot hold one):
+// the book refuses that record alone, as malformed.
+TEST_F(LocationBookTest, ATargetIdHoldingANulIsMalformed) {
+  auto m = NodeMeasurement("lm-fra", "n1", 1, kNow, 0.5, n1_.get());
+  m.set_target_id(std::string("n1\0x", 4));
+  CheckedRecord c = Check(SignRecord(keys_.fra, m));
+  EXPECT_EQ(c.refusal, "malformed");
+  EXPECT_EQ(c.detail, "target_id holds a NUL byte");
+}
+
 // Review #4 and #13: a revoked node and a node whose id the wire format cannot carry are not
 // assigned, and say why; a revoked node's records are refused and its verdict is unverified.
 TEST_F(LocationBookTest, RevokedNodesAndUnwirableIdsAreNotAssigned) {

@@ -197,6 +197,52 @@ TEST_F(LocationHubTest, RefusalsAreAnsweredAndARestartKeepsReplayState) {
   EXPECT_EQ((*stored)[0].signature, rec.landmark_signature());
 }
 
+// Two provd replicas sharing one database (here two hubs on one SQLite file, each on its own
+// connection): a record both receive is stored once. The second hub's book has not seen the
+// first's record, so only the store's check (StoreLandmarkRecords, inside the write) refuses it:
+// answered as a replay, audited, counted against the landmark, and its state (as stored) taken
+// into the second hub's book, which then refuses the first's older seqs by itself.
+TEST_F(LocationHubTest, TwoHubsSharingOneDatabaseStoreARecordOnce) {
+  BindKeys();
+  std::unique_ptr<LocationHub> first = std::move(hub_);
+  StartHub();  // the second replica, loaded before the first stores anything
+  std::unique_ptr<LocationHub> second = std::move(hub_);
+  const auto rec =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 9, clock_.Now(), 0.5, n1_.get()));
+  provenance::v1::SubmitMeasurementsRequest req;
+  *req.add_records() = rec;
+  auto stored = first->Submit(req, "");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->accepted(), 1u);
+  audited_.clear();
+  auto again = second->Submit(req, "");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->accepted(), 0u);
+  ASSERT_EQ(again->refused_size(), 1);
+  EXPECT_EQ(again->refused(0).index(), 0u);
+  EXPECT_TRUE(absl::StartsWith(again->refused(0).reason(), "replay: landmark_seq 9"))
+      << again->refused(0).reason();
+  ASSERT_EQ(audited_.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(audited_[0], "lm-fra 1 replay:1 | replay: landmark_seq 9"))
+      << audited_[0];
+  auto landmarks = second->ListLandmarks();
+  EXPECT_EQ(landmarks.landmarks(0).records_accepted(), 1u);  // the first hub's, as stored
+  EXPECT_EQ(landmarks.landmarks(0).records_refused(), 1u);
+  // The second hub now knows seq 9: an older seq is refused by its own check.
+  *req.mutable_records(0) =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 8, clock_.Now(), 0.5, n1_.get()));
+  auto older = second->Submit(req, "");
+  ASSERT_TRUE(older.ok()) << older.status();
+  ASSERT_EQ(older->refused_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(older->refused(0).reason(), "replay: landmark_seq 8 is not above"))
+      << older->refused(0).reason();
+  auto db = SqliteDb::Open(db_, SqliteDb::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  auto rows = ListMeasurementsSince(**db, absl::UnixEpoch());
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 1u);
+}
+
 // Review #1 and #3: n1 renews its certificate. The node CA's issuance does not switch the key
 // landmarks get; the first stream bound with the new certificate does. The previous key stays
 // accepted for the grace period (2 rounds + a tick), then its answers are refused as rotation,
