@@ -15,8 +15,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/inventory/inventory_service.h"
 #include "server/store/pg/pg_audit_log.h"
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_inventory.h"
@@ -461,6 +464,85 @@ TEST_P(InventoryTest, NodeHardwareWithItsChanges) {
   auto unknown = repo_->NodeHardware("nobody", true);
   ASSERT_TRUE(unknown.ok()) << unknown.status();
   EXPECT_FALSE(unknown->has_hardware());
+}
+
+// InventoryServiceImpl over the engine's repository, called through a real gRPC server.
+TEST_P(InventoryTest, TheInventoryServiceOverEitherEngine) {
+  std::unique_ptr<InventoryRepository> repo = Open();
+  ASSERT_NE(repo, nullptr);
+  FakeClock clock(absl::FromUnixSeconds(5000));
+  std::unique_ptr<InventoryServiceImpl> service =
+      InventoryServiceImpl::Create(std::move(repo), clock, InventoryServiceOptions{});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = provenance::v1::InventoryService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  PlantNode("n2", "fra1");
+  PlantAccelerator("n2", "0000:01:00.0", "SN-1", "", 100);
+  provenance::v1::ImportInventoryRequest import;
+  import.set_source_name("netbox.csv");
+  import.set_content(
+      "serial,node_id,datacenter,rack,status\n"
+      "SN-1,n1,fra1,r1,in_service\nSN-2,n1,fra1,r1,spare\nSN-3,n3,fra1,r2,\n"
+      "SN-4,n3,fra1,r2,broken\n");
+  provenance::v1::ImportInventoryResponse imported;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->ImportInventory(&ctx, import, &imported);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(imported.inventory_version(), 1);
+  EXPECT_EQ(imported.accepted(), 3u);
+  EXPECT_EQ(imported.added(), 3u);
+  ASSERT_EQ(imported.errors_size(), 1);
+  EXPECT_THAT(imported.errors(0), HasSubstr("line 5"));
+  auto entries = AuditEntries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_THAT(entries[0].payload, HasSubstr(R"("rows_refused":"1")"));
+  EXPECT_EQ(entries[0].time_unix_micros, 5000 * 1000000LL);
+
+  provenance::v1::GetInventoryRequest get;
+  get.set_serial("SN-1");
+  provenance::v1::GetInventoryResponse got;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->GetInventory(&ctx, get, &got);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(got.current().version(), 1);
+  EXPECT_EQ(got.history_size(), 1);
+  EXPECT_EQ(got.last_observed().node_id(), "n2");
+  EXPECT_THAT(got.differences(), ElementsAre("node_id: declared n1, observed on n2"));
+
+  std::vector<std::string> serials;
+  provenance::v1::InventoryViewRequest view;
+  view.set_datacenter("fra1");
+  view.set_page_size(2);
+  for (int pages = 0; pages < 10; ++pages) {
+    grpc::ClientContext ctx;
+    provenance::v1::InventoryViewResponse page;
+    grpc::Status s = stub->GetInventoryView(&ctx, view, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(page.places_size(), 2);
+    EXPECT_EQ(page.places(0).observed_elsewhere(), 1u);
+    EXPECT_EQ(page.observed_accelerators(), 1u);
+    for (const auto& row : page.rows()) serials.push_back(row.entry().declared().serial());
+    if (page.next_page_token().empty()) break;
+    view.set_page_token(page.next_page_token());
+  }
+  EXPECT_THAT(serials, ElementsAre("SN-1", "SN-2", "SN-3"));
+  view.set_page_token("not-a-token");
+  grpc::ClientContext ctx;
+  provenance::v1::InventoryViewResponse refused;
+  grpc::Status s = stub->GetInventoryView(&ctx, view, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
+  server->Shutdown();
 }
 
 PROV_STORE_TEST_P(InventoryTest);
