@@ -1,13 +1,16 @@
 #include "server/store/pg/pg_inventory.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/store/pg/pg_access.h"
+#include "server/store/pg/pg_array.h"
 #include "server/store/pg/pg_audit_log.h"
 #include "server/store/pg/pg_schema.h"
 
@@ -17,6 +20,9 @@ namespace {
 using pg_inventory_internal::ReadEntry;
 using provenance::v1::DeclaredAccelerator;
 using provenance::v1::InventoryEntry;
+
+// Rows per statement of an import (PgArray parameters of a few hundred KB).
+constexpr size_t kRowsPerStatement = 1000;
 
 constexpr char kEntrySelect[] =
     "SELECT i.declared, i.version, m.imported_at_us FROM inventory i "
@@ -51,6 +57,68 @@ absl::StatusOr<std::vector<InventoryEntry>> ListOnce(PgConn& conn, const Invento
   return ReadEntries(r);
 }
 
+// Rows [begin, end) of an import: their current rows read with one statement, then every history
+// row and every added or changed current row written with one statement each (PgArray, unnest).
+// Decided as SQLite's ImportInventoryRows decides row by row. A serial given twice fails the
+// history insert (its primary key), as on SQLite.
+absl::Status ImportChunk(PgConn& conn, const std::vector<DeclaredAccelerator>& rows, size_t begin,
+                         size_t end, InventoryImportSummary& summary) {
+  PgArray serials;
+  for (size_t i = begin; i < end; ++i) serials.AddText(rows[i].serial());
+  PROV_ASSIGN_OR_RETURN(
+      PgResult current,
+      conn.Query("SELECT serial, declared FROM inventory WHERE serial = ANY($1::text[])",
+                 {serials.Finish()}));
+  absl::flat_hash_map<std::string, std::string> stored;
+  for (int i = 0; i < current.rows(); ++i) {
+    PROV_ASSIGN_OR_RETURN(std::string declared, current.Bytes(i, 1));
+    stored.emplace(current.Text(i, 0), std::move(declared));
+  }
+  PgArray blobs, up_serial, up_uuid, up_node, up_dc, up_rack, up_status, up_blob;
+  for (size_t i = begin; i < end; ++i) {
+    const DeclaredAccelerator& row = rows[i];
+    const std::string blob = row.SerializeAsString();
+    blobs.AddBytes(blob);
+    ++summary.accepted;
+    auto found = stored.find(row.serial());
+    if (found == stored.end()) {
+      ++summary.added;
+    } else {
+      DeclaredAccelerator before;
+      if (before.ParseFromString(found->second) &&
+          google::protobuf::util::MessageDifferencer::Equals(before, row)) {
+        // An unchanged row keeps the version (and time) that last changed it, as on SQLite.
+        ++summary.unchanged;
+        continue;
+      }
+      ++summary.changed;
+    }
+    up_serial.AddText(row.serial());
+    up_uuid.AddText(row.uuid());
+    up_node.AddText(row.node_id());
+    up_dc.AddText(row.datacenter());
+    up_rack.AddText(row.rack());
+    up_status.Add(static_cast<int64_t>(row.status()));
+    up_blob.AddBytes(blob);
+  }
+  PROV_RETURN_IF_ERROR(conn.Query("INSERT INTO inventory_history(serial, version, declared) "
+                                  "SELECT s, $2, d FROM unnest($1::text[], $3::bytea[]) AS t(s, d)",
+                                  {serials.Finish(), summary.version, blobs.Finish()})
+                           .status());
+  if (up_serial.size() == 0) return absl::OkStatus();
+  return conn
+      .Query(
+          "INSERT INTO inventory(serial, version, uuid, node_id, datacenter, rack, status, "
+          "declared) SELECT s, $2, u, n, dc, r, st, d FROM unnest($1::text[], $3::text[], "
+          "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::bytea[]) AS t(s, u, n, dc, r, "
+          "st, d) ON CONFLICT (serial) DO UPDATE SET version = EXCLUDED.version, uuid = "
+          "EXCLUDED.uuid, node_id = EXCLUDED.node_id, datacenter = EXCLUDED.datacenter, rack = "
+          "EXCLUDED.rack, status = EXCLUDED.status, declared = EXCLUDED.declared",
+          {up_serial.Finish(), summary.version, up_uuid.Finish(), up_node.Finish(), up_dc.Finish(),
+           up_rack.Finish(), up_status.Finish(), up_blob.Finish()})
+      .status();
+}
+
 // The transaction's body: the import lock, the version read, the rows, the audit entry.
 absl::Status ImportInTransaction(PgConn& conn, const InventoryImport& import,
                                  InventoryImportSummary& summary) {
@@ -68,41 +136,9 @@ absl::Status ImportInTransaction(PgConn& conn, const InventoryImport& import,
                   import.content_digest, static_cast<int64_t>(import.rows.size()),
                   static_cast<int64_t>(import.errors)})
           .status());
-  for (const DeclaredAccelerator& row : import.rows) {
-    const std::string blob = row.SerializeAsString();
-    PROV_ASSIGN_OR_RETURN(
-        PgResult current,
-        conn.Query("SELECT declared FROM inventory WHERE serial = $1", {row.serial()}));
-    bool unchanged = false;
-    if (current.rows() == 0) {
-      ++summary.added;
-    } else {
-      DeclaredAccelerator before;
-      absl::StatusOr<std::string> bytes = current.Bytes(0, 0);
-      if (bytes.ok() && before.ParseFromString(*bytes) &&
-          google::protobuf::util::MessageDifferencer::Equals(before, row)) {
-        ++summary.unchanged;
-        unchanged = true;
-      } else {
-        ++summary.changed;
-      }
-    }
-    PROV_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO inventory_history(serial, version, declared) VALUES ($1, $2, $3)",
-                   {row.serial(), summary.version, PgParam::Bytes(blob)})
-            .status());
-    ++summary.accepted;
-    // An unchanged row keeps the version (and time) that last changed it, as on SQLite.
-    if (unchanged) continue;
-    PROV_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO inventory(serial, version, uuid, node_id, datacenter, rack, "
-                   "status, declared) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT "
-                   "(serial) DO UPDATE SET version = EXCLUDED.version, uuid = EXCLUDED.uuid, "
-                   "node_id = EXCLUDED.node_id, datacenter = EXCLUDED.datacenter, rack = "
-                   "EXCLUDED.rack, status = EXCLUDED.status, declared = EXCLUDED.declared",
-                   {row.serial(), summary.version, row.uuid(), row.node_id(), row.datacenter(),
-                    row.rack(), static_cast<int64_t>(row.status()), PgParam::Bytes(blob)})
-            .status());
+  for (size_t begin = 0; begin < import.rows.size(); begin += kRowsPerStatement) {
+    const size_t end = std::min(import.rows.size(), begin + kRowsPerStatement);
+    PROV_RETURN_IF_ERROR(ImportChunk(conn, import.rows, begin, end, summary));
   }
   return AppendAuditEntry(conn, import.actor, "inventory.import",
                           InventoryImportAuditPayload(import, summary), import.now)

@@ -18,8 +18,8 @@
 // Import is never repeated (it appends an audit entry): it first makes sure its session answers
 // (UsablePgSession, pg_access.h), and a session lost during the import fails it UNAVAILABLE (its
 // COMMIT may have landed: the caller decides). Reads reconnect a dropped session and run once
-// more on the new one (RunWithReconnect). An import sends three statements per row (prepared
-// once): fine for a fleet's inventory file, not tuned for millions of rows. A text field holding
+// more on the new one (RunWithReconnect). An import writes 1,000 rows per statement (PgArray,
+// unnest): three statements per 1,000 rows. A text field holding
 // a NUL byte is INVALID_ARGUMENT (PostgreSQL text cannot store it; SQLite would). Thread-safe
 // (one call at a time under its mutex).
 #pragma once
