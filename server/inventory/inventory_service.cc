@@ -5,12 +5,9 @@
 #include "common/accelerator_naming.h"
 #include "common/grpc/streamed_parts.h"
 #include "common/status_macros.h"
-#include "server/auditlog/audit_log.h"
 #include "server/identity/service_util.h"
 #include "server/inventory/inventory_parser.h"
-#include "server/store/connection.h"
-#include "server/store/inventory_store.h"
-#include "server/store/transaction.h"
+#include "server/store/sqlite/sqlite_inventory.h"
 
 namespace prov::server {
 namespace {
@@ -71,20 +68,24 @@ std::vector<std::string> InventoryDifferences(const DeclaredAccelerator& declare
 
 absl::StatusOr<std::unique_ptr<InventoryServiceImpl>> InventoryServiceImpl::Create(
     const std::string& db_path, const Clock& clock, InventoryServiceOptions options) {
-  PROV_ASSIGN_OR_RETURN(auto write_db, OpenConnection(db_path, SqliteDb::kReadWrite));
-  PROV_ASSIGN_OR_RETURN(auto read_db, OpenConnection(db_path, SqliteDb::kReadOnly));
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<InventoryRepository> inventory,
+                        SqliteInventoryRepository::Open(db_path));
+  return Create(std::move(inventory), clock, std::move(options));
+}
+
+std::unique_ptr<InventoryServiceImpl> InventoryServiceImpl::Create(
+    std::unique_ptr<InventoryRepository> inventory, const Clock& clock,
+    InventoryServiceOptions options) {
   return std::unique_ptr<InventoryServiceImpl>(
-      new InventoryServiceImpl(clock, std::move(options), std::move(write_db), std::move(read_db)));
+      new InventoryServiceImpl(clock, std::move(options), std::move(inventory)));
 }
 
 InventoryServiceImpl::InventoryServiceImpl(const Clock& clock, InventoryServiceOptions options,
-                                           std::unique_ptr<SqliteDb> write_db,
-                                           std::unique_ptr<SqliteDb> read_db)
+                                           std::unique_ptr<InventoryRepository> inventory)
     : clock_(clock),
       options_(std::move(options)),
       catalog_(options_.catalog != nullptr ? *options_.catalog : AcceleratorCatalog::Builtin()),
-      write_db_(std::move(write_db)),
-      read_db_(std::move(read_db)) {}
+      inventory_(std::move(inventory)) {}
 
 grpc::Status InventoryServiceImpl::Authorize(grpc::ServerContext* context,
                                              provenance::v1::Role need, std::string* actor) const {
@@ -147,28 +148,17 @@ grpc::Status InventoryServiceImpl::ImportInventory(
                                    parsed->errors.empty() ? "" : parsed->errors[0].message, ")")),
                   parsed->errors.size());
   }
-  const absl::Time now = clock_.Now();
-  InventoryImportSummary summary;
-  absl::Status done = [&]() -> absl::Status {
-    absl::MutexLock lock(&write_mu_);
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*write_db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(summary,
-                          ImportInventoryRows(*write_db_, parsed->rows, source, actor,
-                                              parsed->content_digest, parsed->errors.size(), now));
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*write_db_, actor, "inventory.import",
-                         AuditPayload({{"inventory_version", absl::StrCat(summary.version)},
-                                       {"source", source},
-                                       {"accepted", absl::StrCat(summary.accepted)},
-                                       {"added", absl::StrCat(summary.added)},
-                                       {"changed", absl::StrCat(summary.changed)},
-                                       {"rows_refused", absl::StrCat(parsed->errors.size())},
-                                       {"content_sha256", parsed->content_digest}}),
-                         now)
-            .status());
-    if (context->IsCancelled()) return absl::CancelledError("the caller went away; rolled back");
-    return txn.Commit();
-  }();
+  InventoryImport import{.rows = std::move(parsed->rows),
+                         .source = source,
+                         .actor = actor,
+                         .content_digest = parsed->content_digest,
+                         .errors = static_cast<uint32_t>(parsed->errors.size()),
+                         .now = clock_.Now()};
+  absl::StatusOr<InventoryImportSummary> imported = inventory_->Import(import, [&] {
+    return context->IsCancelled() ? absl::CancelledError("the caller went away; rolled back")
+                                  : absl::OkStatus();
+  });
+  absl::Status done = imported.status();
   if (!done.ok()) return Refuse(done);
   if (options_.on_imported) options_.on_imported();
   if (options_.stats != nullptr) {
@@ -176,6 +166,7 @@ grpc::Status InventoryServiceImpl::ImportInventory(
                           parsed->errors.empty() ? ImportResult::kOk : ImportResult::kPartial,
                           parsed->errors.size());
   }
+  const InventoryImportSummary& summary = *imported;
   response->set_inventory_version(summary.version);
   response->set_accepted(summary.accepted);
   response->set_added(summary.added);
@@ -202,13 +193,12 @@ grpc::Status InventoryServiceImpl::ListInventory(
         grpc::StatusCode::INVALID_ARGUMENT,
         absl::StrCat("limit: ", request->limit(), " exceeds ", options_.max_list_limit));
   }
-  absl::MutexLock lock(&read_mu_);
-  auto version = LatestInventoryVersion(*read_db_);
+  auto version = inventory_->LatestVersion();
   if (!version.ok()) return ToGrpc(version.status());
-  auto entries = server::ListInventory(
-      *read_db_, {.datacenter = request->datacenter(),
-                  .node_id = request->node_id(),
-                  .limit = request->limit() == 0 ? options_.default_list_limit : request->limit()});
+  auto entries = inventory_->List(
+      {.datacenter = request->datacenter(),
+       .node_id = request->node_id(),
+       .limit = request->limit() == 0 ? options_.default_list_limit : request->limit()});
   if (!entries.ok()) return ToGrpc(entries.status());
   response->set_inventory_version(*version);
   for (auto& e : *entries) *response->add_entries() = std::move(e);
@@ -223,20 +213,19 @@ grpc::Status InventoryServiceImpl::GetInventory(grpc::ServerContext* context,
   if (request->serial().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "serial: must not be empty");
   }
-  absl::MutexLock lock(&read_mu_);
-  auto current = GetInventoryEntry(*read_db_, request->serial());
+  auto current = inventory_->Get(request->serial());
   if (!current.ok()) return ToGrpc(current.status());
   if (!current->has_value()) {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("serial ", request->serial(), ": not in the declared inventory"));
   }
-  auto history = InventoryHistory(*read_db_, request->serial());
+  auto history = inventory_->History(request->serial());
   if (!history.ok()) return ToGrpc(history.status());
-  auto version = LatestInventoryVersion(*read_db_);
+  auto version = inventory_->LatestVersion();
   if (!version.ok()) return ToGrpc(version.status());
   const DeclaredAccelerator& declared = (*current)->declared();
-  auto observed = LastObserved(*read_db_, declared.serial(), declared.uuid());
+  auto observed = inventory_->LastObserved(declared.serial(), declared.uuid());
   if (!observed.ok()) return ToGrpc(observed.status());
   *response->mutable_current() = **current;
   for (auto& h : *history) *response->add_history() = std::move(h);

@@ -4,6 +4,7 @@
 //   o.auth = auth;                   // admin to import, viewer to list and show
 //   o.stats = &identity->stats();    // prov_imports_total{kind="inventory"}, rows rejected
 //   PROV_ASSIGN_OR_RETURN(auto inventory, InventoryServiceImpl::Create(db_path, clock, o));
+//   // or on any engine: InventoryServiceImpl::Create(std::move(repository), clock, o)
 //   builder.RegisterService(inventory.get());
 //
 // ImportInventory: the file is checked whole first (size, UTF-8, CSV quoting, header: any failure
@@ -13,10 +14,12 @@
 // (prov_import_rows_rejected_total{kind="inventory"}). A file with no valid row at all is refused
 // (nothing imported). GetInventory adds where the serial was last observed, named from provd's
 // catalog, and the declared-vs-observed differences. GetInventoryView is the dashboard's paged
-// declared-vs-observed view (server/store/inventory_view.h).
+// declared-vs-observed view. The SQL is behind InventoryRepository (server/store/repo/inventory.h):
+// Create(db_path, ...) gives it the SQLite one (SqliteInventoryRepository), which is what provd
+// uses.
 //
-// Threads: gRPC's sync handlers; imports are serialised on the write connection, queries on the
-// read connection (each behind its own mutex).
+// Threads: gRPC's sync handlers; the repository serialises what it must (the SQLite one: imports
+// on its write connection, queries on its read connection, each behind its own mutex).
 #pragma once
 
 #include <cstddef>
@@ -32,7 +35,7 @@
 #include "provenance/v1/inventory.grpc.pb.h"
 #include "server/access/authenticator.h"
 #include "server/identity/import_stats.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/inventory.h"
 
 namespace prov::server {
 
@@ -54,6 +57,9 @@ class InventoryServiceImpl final : public provenance::v1::InventoryService::Serv
  public:
   static absl::StatusOr<std::unique_ptr<InventoryServiceImpl>> Create(
       const std::string& db_path, const Clock& clock, InventoryServiceOptions options);
+  static std::unique_ptr<InventoryServiceImpl> Create(
+      std::unique_ptr<InventoryRepository> inventory, const Clock& clock,
+      InventoryServiceOptions options);
 
   grpc::Status ImportInventory(grpc::ServerContext* context,
                                const provenance::v1::ImportInventoryRequest* request,
@@ -80,7 +86,7 @@ class InventoryServiceImpl final : public provenance::v1::InventoryService::Serv
 
  private:
   InventoryServiceImpl(const Clock& clock, InventoryServiceOptions options,
-                       std::unique_ptr<SqliteDb> write_db, std::unique_ptr<SqliteDb> read_db);
+                       std::unique_ptr<InventoryRepository> inventory);
   grpc::Status Authorize(grpc::ServerContext* context, provenance::v1::Role need,
                          std::string* actor) const;
   grpc::Status Refuse(const absl::Status& status, uint64_t rejected_rows = 0);
@@ -88,10 +94,7 @@ class InventoryServiceImpl final : public provenance::v1::InventoryService::Serv
   const Clock& clock_;
   InventoryServiceOptions options_;
   const AcceleratorCatalog& catalog_;
-  absl::Mutex write_mu_;
-  std::unique_ptr<SqliteDb> write_db_ ABSL_GUARDED_BY(write_mu_);
-  absl::Mutex read_mu_;
-  std::unique_ptr<SqliteDb> read_db_ ABSL_GUARDED_BY(read_mu_);
+  std::unique_ptr<InventoryRepository> inventory_;  // thread-safe
 };
 
 // The declared-vs-observed lines of GetInventoryResponse.differences (exposed for tests). The

@@ -4,8 +4,7 @@
 #include "common/accelerator_naming.h"
 #include "server/identity/service_util.h"
 #include "server/inventory/inventory_service.h"
-#include "server/store/inventory_store.h"
-#include "server/store/inventory_view.h"
+#include "server/store/repo/inventory.h"
 
 namespace prov::server {
 
@@ -31,27 +30,26 @@ grpc::Status InventoryServiceImpl::GetInventoryView(
     after = *std::move(key);
   }
 
-  absl::MutexLock lock(&read_mu_);
-  auto version = LatestInventoryVersion(*read_db_);
+  auto version = inventory_->LatestVersion();
   if (!version.ok()) return ToGrpc(version.status());
   response->set_inventory_version(*version);
-  auto places = InventoryPlaces(*read_db_, request->datacenter());
+  auto places = inventory_->Places(request->datacenter());
   if (!places.ok()) return ToGrpc(places.status());
   for (auto& p : *places) *response->add_places() = std::move(p);
   if (request->datacenter().empty()) return grpc::Status::OK;
 
-  auto observed_count = CountObservedInDatacenter(*read_db_, request->datacenter());
+  auto observed_count = inventory_->CountObserved(request->datacenter());
   if (!observed_count.ok()) return ToGrpc(observed_count.status());
   response->set_observed_accelerators(observed_count->accelerators);
   response->set_observed_undeclared(observed_count->undeclared);
 
   const size_t page_size = request->page_size() == 0 ? kDefaultViewPageSize : request->page_size();
-  auto page = InventoryPage(*read_db_, request->datacenter(), request->rack(), after, page_size);
+  auto page = inventory_->Page(request->datacenter(), request->rack(), after, page_size);
   if (!page.ok()) return ToGrpc(page.status());
   for (auto& entry : page->entries) {
     provenance::v1::InventoryViewRow* row = response->add_rows();
     const auto& declared = entry.declared();
-    auto observed = LastObserved(*read_db_, declared.serial(), declared.uuid());
+    auto observed = inventory_->LastObserved(declared.serial(), declared.uuid());
     if (!observed.ok()) return ToGrpc(observed.status());
     if (observed->has_value()) {
       provenance::v1::ObservedAccelerator& o = **observed;

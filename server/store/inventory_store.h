@@ -11,6 +11,9 @@
 //   auto one = GetInventoryEntry(db, "1654923004511");        // nullopt: not declared
 //   auto seen = LastObserved(db, "1654923004511", "GPU-8f1c");
 //
+// The SQLite half of SqliteInventoryRepository (sqlite/sqlite_inventory.h), which is what services
+// use; these functions stay callable on a SqliteDb for the SQLite-only readers (AnalysisStore).
+// The structs (InventoryImportSummary, InventoryQuery) are repo/inventory.h's.
 // ImportInventoryRows must run inside the caller's write transaction (it refuses otherwise), so
 // the import, its history rows and its audit entry commit together. All functions take a
 // connection the caller serialises (one thread at a time per SqliteDb).
@@ -24,17 +27,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "provenance/v1/inventory.pb.h"
+#include "server/store/repo/inventory.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
-
-struct InventoryImportSummary {
-  int64_t version = 0;
-  uint32_t accepted = 0;
-  uint32_t added = 0;
-  uint32_t changed = 0;
-  uint32_t unchanged = 0;
-};
 
 absl::StatusOr<InventoryImportSummary> ImportInventoryRows(
     SqliteDb& db, const std::vector<provenance::v1::DeclaredAccelerator>& rows,
@@ -44,11 +40,6 @@ absl::StatusOr<InventoryImportSummary> ImportInventoryRows(
 // 0 when nothing has been imported.
 absl::StatusOr<int64_t> LatestInventoryVersion(SqliteDb& db);
 
-struct InventoryQuery {
-  std::string datacenter;  // empty: any
-  std::string node_id;     // empty: any
-  size_t limit = 1000;
-};
 // Ordered by datacenter, rack, node_id, serial.
 absl::StatusOr<std::vector<provenance::v1::InventoryEntry>> ListInventory(
     SqliteDb& db, const InventoryQuery& query);

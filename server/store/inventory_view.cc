@@ -1,8 +1,6 @@
 #include "server/store/inventory_view.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "server/store/store_reader_internal.h"
 
@@ -46,8 +44,6 @@ SELECT COUNT(*), COALESCE(SUM(
   0)
 FROM accelerators a JOIN nodes n ON n.id = a.node WHERE n.datacenter = ?)sql";
 
-constexpr char kTokenSeparator = '\x1f';
-
 }  // namespace
 
 absl::StatusOr<std::vector<InventoryPlaceCount>> InventoryPlaces(SqliteDb& db,
@@ -68,24 +64,6 @@ absl::StatusOr<std::vector<InventoryPlaceCount>> InventoryPlaces(SqliteDb& db,
     return absl::OkStatus();
   }));
   return out;
-}
-
-std::string EncodePageToken(const InventoryPageKey& key) {
-  return absl::BytesToHexString(absl::StrCat(key.rack, std::string(1, kTokenSeparator), key.node_id,
-                                             std::string(1, kTokenSeparator), key.serial));
-}
-
-absl::StatusOr<InventoryPageKey> DecodePageToken(const std::string& token) {
-  auto refuse = [] {
-    return absl::InvalidArgumentError(
-        "page_token: not a token this provd gave (pass next_page_token unchanged)");
-  };
-  if (token.size() % 2 != 0 || token.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return refuse();
-  }
-  std::vector<std::string> parts = absl::StrSplit(absl::HexStringToBytes(token), kTokenSeparator);
-  if (parts.size() != 3 || parts[2].empty()) return refuse();
-  return InventoryPageKey{parts[0], parts[1], parts[2]};
 }
 
 absl::StatusOr<InventoryPageResult> InventoryPage(SqliteDb& db, const std::string& datacenter,

@@ -9,9 +9,11 @@
 //   PROV_ASSIGN_OR_RETURN(auto page, InventoryPage(db, "fra1", "", after, 200));
 //   // page.entries; page.next: the key to pass for the next page (nullopt: last page)
 //
-// "Observed" means some agent ever reported the serial (else the uuid): the accelerators table
-// keeps a row per (node, PCI address) that was reported. All functions use the connection they
-// are given, which the caller serialises.
+// The SQLite half of SqliteInventoryRepository (sqlite/sqlite_inventory.h); the page key, its
+// token and the result structs are repo/inventory.h's (engine-free: a token pages identically on
+// both engines). "Observed" means some agent ever reported the serial (else the uuid): the
+// accelerators table keeps a row per (node, PCI address) that was reported. All functions use the
+// connection they are given, which the caller serialises.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "provenance/v1/inventory.pb.h"
+#include "server/store/repo/inventory.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
@@ -29,18 +32,6 @@ namespace prov::server {
 absl::StatusOr<std::vector<provenance::v1::InventoryPlaceCount>> InventoryPlaces(
     SqliteDb& db, const std::string& datacenter);
 
-// Where a page ends: the last row's (rack, node_id, serial).
-struct InventoryPageKey {
-  std::string rack, node_id, serial;
-};
-// The opaque page token of a key, and back (INVALID_ARGUMENT naming page_token when it is not one).
-std::string EncodePageToken(const InventoryPageKey& key);
-absl::StatusOr<InventoryPageKey> DecodePageToken(const std::string& token);
-
-struct InventoryPageResult {
-  std::vector<provenance::v1::InventoryEntry> entries;
-  std::optional<InventoryPageKey> next;  // set when more rows follow
-};
 // Rows of `datacenter` (and `rack` when not empty) after `after`, ordered by rack, node_id, serial.
 absl::StatusOr<InventoryPageResult> InventoryPage(SqliteDb& db, const std::string& datacenter,
                                                   const std::string& rack,
@@ -48,9 +39,6 @@ absl::StatusOr<InventoryPageResult> InventoryPage(SqliteDb& db, const std::strin
 
 // Accelerators reported by nodes whose reported data centre is `datacenter`, and how many of them
 // no inventory row declares (neither by serial nor by uuid).
-struct ObservedCount {
-  uint32_t accelerators = 0, undeclared = 0;
-};
 absl::StatusOr<ObservedCount> CountObservedInDatacenter(SqliteDb& db,
                                                         const std::string& datacenter);
 

@@ -15,6 +15,7 @@
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_ingest.h"
 #include "server/store/pg/pg_leader_election.h"
+#include "server/store/pg/pg_location.h"
 #include "server/store/pg/pg_node_enrollment.h"
 #include "server/store/pg/pg_node_revocations.h"
 #include "server/store/pg/pg_schema.h"
@@ -24,6 +25,7 @@
 #include "server/store/sqlite/sqlite_audit_appender.h"
 #include "server/store/sqlite/sqlite_audit_log.h"
 #include "server/store/sqlite/sqlite_cases.h"
+#include "server/store/sqlite/sqlite_location.h"
 #include "server/store/sqlite/sqlite_node_enrollment.h"
 #include "server/store/sqlite/sqlite_node_revocations.h"
 #include "server/store/store.h"
@@ -73,6 +75,9 @@ class SqliteBackend final : public StoreBackend {
   absl::StatusOr<std::unique_ptr<NodeRevocationRepository>> OpenNodeRevocations() override {
     return Up<NodeRevocationRepository>(SqliteNodeRevocationRepository::Open(db_path_));
   }
+  absl::StatusOr<std::unique_ptr<LocationRepository>> OpenLocation() override {
+    return Up<LocationRepository>(SqliteLocationRepository::Open(db_path_));
+  }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     return std::unique_ptr<LeaderElection>(std::make_unique<SoleLeader>());
   }
@@ -116,6 +121,9 @@ class PgBackend final : public StoreBackend {
   }
   absl::StatusOr<std::unique_ptr<NodeRevocationRepository>> OpenNodeRevocations() override {
     return Up<NodeRevocationRepository>(PgNodeRevocationRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<LocationRepository>> OpenLocation() override {
+    return Up<LocationRepository>(PgLocationRepository::Open(conninfo(), timeout()));
   }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     PgLeaderOptions leader;

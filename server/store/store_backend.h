@@ -34,6 +34,7 @@
 #include "server/store/repo/cases.h"
 #include "server/store/repo/ingest.h"
 #include "server/store/repo/leader_election.h"
+#include "server/store/repo/location.h"
 #include "server/store/repo/node_enrollment.h"
 #include "server/store/repo/node_revocations.h"
 #include "server/store/store_url.h"
@@ -66,6 +67,7 @@ class StoreBackend {
   virtual absl::StatusOr<std::unique_ptr<ApiTokenRepository>> OpenApiTokens() = 0;
   virtual absl::StatusOr<std::unique_ptr<NodeEnrollmentRepository>> OpenNodeEnrollment() = 0;
   virtual absl::StatusOr<std::unique_ptr<NodeRevocationRepository>> OpenNodeRevocations() = 0;
+  virtual absl::StatusOr<std::unique_ptr<LocationRepository>> OpenLocation() = 0;
   // Which replica runs the singletons (analysis engine, alert notifier, export scheduler):
   // SoleLeader on SQLite, PgLeaderElection (options' replica and takeover) on PostgreSQL.
   virtual absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() = 0;

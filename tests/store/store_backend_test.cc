@@ -143,6 +143,26 @@ TEST_P(StoreBackendTest, RepositoriesShareOneDatabase) {
   EXPECT_TRUE(backend->OpenAlertDeliveries().ok());
   EXPECT_TRUE(backend->OpenCases().ok());
   EXPECT_TRUE(backend->OpenNodeEnrollment().ok());
+  // Location: a landmark's record stored through one repository is a replay to another.
+  auto location = backend->OpenLocation();
+  ASSERT_TRUE(location.ok()) << location.status();
+  StoredMeasurement m{.landmark_id = "lm-1",
+                      .target_kind = "node",
+                      .target_id = "node-1",
+                      .measured_at = now_,
+                      .landmark_seq = 7,
+                      .rtt_min_ms = 1.5,
+                      .answers_valid = 3,
+                      .measurement = "m",
+                      .signature = std::string(64, 's')};
+  auto stored = (*location)->StoreLandmarkRecords({.received_at = now_, .records = {m}});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_GT(stored->ids[0], 0);
+  auto location2 = backend->OpenLocation();
+  ASSERT_TRUE(location2.ok());
+  auto replay = (*location2)->StoreLandmarkRecords({.received_at = now_, .records = {m}});
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->ids[0], 0) << "the second repository sees the first one's record";
 }
 
 TEST_P(StoreBackendTest, LeaderElectionLeads) {
