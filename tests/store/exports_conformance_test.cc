@@ -7,8 +7,10 @@
 // cutoff, in batches, and records its audit entry. PostgreSQL only: two replicas exporting at
 // once chain one after the other (the second's previous is the first's manifest), and the
 // repositories carry on after their sessions are terminated (pg_terminate_backend).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -26,6 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provenance/v1/identity.pb.h"
+#include "provenance/v1/location.pb.h"
 #include "server/export/exporter.h"
 #include "server/export/retention.h"
 #include "server/store/connection.h"
@@ -148,6 +151,48 @@ class EngineStore {
     return (*st)->ColumnInt64(0);
   }
 
+  // Location verification's rows: two node keys, three measurements (two used by a verdict),
+  // two verdicts (one without coordinates: left out of the export).
+  absl::Status PlantLocation() {
+    provenance::v1::NodeLocation loc;
+    loc.set_node_id("node-b");
+    loc.set_datacenter("dc-1");
+    loc.set_site_known(true);
+    loc.mutable_declared_site()->set_lat_deg(47.376886999999996);
+    loc.mutable_declared_site()->set_lon_deg(8.541694);
+    loc.set_reason("within 120.5 km of landmark lm-1");
+    loc.set_policy_version("p-7");
+    provenance::v1::NodeLocation unknown;
+    unknown.set_node_id("Node-A");
+    const std::string g = Given();
+    const std::vector<std::string> sql = {
+        absl::StrCat("INSERT INTO location_node_keys (node_id, spki, first_seen_us, last_seen_us, "
+                     "source) VALUES ('node-b', ",
+                     Blob("\x30\x01"), ", ", kT0, ", ", kT0 + 1, ", 'enrol'), ('node-b', ",
+                     Blob(std::string("\x30\x00\xff", 3)), ", ", kT0 - 1, ", ", kT0,
+                     ", 'enrol'), ('Node-A', ", Blob("k"), ", ", kT0, ", ", kT0, ", 'enrol')"),
+        absl::StrCat(
+            "INSERT INTO location_measurements (id, received_us, landmark_id, target_kind, "
+            "target_id, measured_us, landmark_seq, rtt_min_ms, answers, measurement, "
+            "signature)",
+            g, "VALUES (3, ", kT0 + 3, ", 'lm-1', 'node', 'node-b', ", kT0 + 2,
+            ", 7, 1.2345678901234567, 3, ", Blob(std::string("m3\0\n", 4)), ", ", Blob("s3"),
+            "), (1, ", kT0 + 1, ", 'lm-1', 'node', 'node-b', ", kT0, ", 5, 0.5, 3, ", Blob("m1"),
+            ", ", Blob("s1"), "), (2, ", kT0 + 2, ", 'lm-2', 'landmark', 'lm-1', ", kT0 + 1,
+            ", 6, 9.75, 3, ", Blob("m2"), ", ", Blob("s2"), ")"),
+        absl::StrCat("INSERT INTO location_verdicts (node_id, verdict, evaluated_us, location, "
+                     "disk_ids, calibration, params) VALUES ('node-b', 'verified', ",
+                     kT0 + 4, ", ", Blob(loc.SerializeAsString()),
+                     ", '[3, 1]', '{\"lm-1\": [2]}', '{\"speed_km_per_ms\": 100.5}'), ('Node-A', "
+                     "'unverified', ",
+                     kT0 + 4, ", ", Blob(unknown.SerializeAsString()), ", '[]', '{}', '{}')"),
+    };
+    for (const std::string& s : sql) {
+      if (absl::Status st = Exec(s); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
   // The rows every export table reads, the same on both engines (ids given, text keys whose
   // byte order differs from a locale's, non-ASCII text, doubles that need all their digits).
   absl::Status Plant() {
@@ -246,6 +291,7 @@ class EngineStore {
     for (const std::string& s : sql) {
       if (absl::Status st = Exec(s); !st.ok()) return st;
     }
+    if (absl::Status st = PlantLocation(); !st.ok()) return st;
     if (absl::Status st = Audit("token:root", "kyc.import", kT0 + 1); !st.ok()) return st;
     return Audit("token:root", "policy.load", kT0 + 2);
   }
@@ -260,6 +306,10 @@ integrity::SigningKey TestKey() { return *integrity::SigningKeyFromSeed(std::str
 
 ExporterOptions Options(const std::string& export_dir, const Clock* clock) {
   ExporterOptions o;
+  auto location = std::make_shared<ExportLocation>();
+  location->landmarks.push_back({"lm-1", 47.5, 8.25, "eu", std::string(32, '\x01')});
+  location->sites.push_back({"dc-1", 47.376886999999996, 8.541694, "eu", ""});
+  o.location = location;
   o.export_dir = export_dir;
   o.key = TestKey();
   o.clock = clock;
@@ -341,6 +391,16 @@ TEST(ExportsBothEngines, SameRowsGiveByteIdenticalExports) {
   EXPECT_LT(files[1]["nodes.csv"].find("Node-A"), files[1]["nodes.csv"].find("node-b"));
   EXPECT_THAT(files[1]["workloads.csv"], HasSubstr(",0.3333333333333333,"));
   EXPECT_THAT(files[1]["accounts.jsonl"], HasSubstr("Zürich Compute AG"));
+  // Location: the verdict with coordinates, the measurements it uses (1, 2, 3; by id), the keys
+  // in (node_id, first_seen, spki) order.
+  EXPECT_EQ(std::count(files[1]["location_verdicts.jsonl"].begin(),
+                       files[1]["location_verdicts.jsonl"].end(), '\n'),
+            1);
+  EXPECT_THAT(files[1]["location_measurements.jsonl"], HasSubstr("\"id\":1,"));
+  EXPECT_LT(files[1]["location_measurements.jsonl"].find("\"id\":2,"),
+            files[1]["location_measurements.jsonl"].find("\"id\":3,"));
+  EXPECT_LT(files[1]["location_node_keys.jsonl"].find("Node-A"),
+            files[1]["location_node_keys.jsonl"].find("3000ff"));
 }
 
 TEST_P(ExportsTest, RecordsEachExportWithItsAuditEntryAndChainsThem) {
