@@ -784,6 +784,27 @@ TEST_P(PgExportsTest, TwoReplicasExportingAtOnceChainOneAfterTheOther) {
   EXPECT_TRUE((*log)->Verify(std::nullopt)->intact());
 }
 
+// An export's snapshot may sort a whole table in its first FETCH: statement_timeout is lifted to
+// 1 h inside it (SET LOCAL: the session's 60 s again after it).
+TEST_P(PgExportsTest, SnapshotLiftsTheStatementTimeoutForItsLength) {
+  auto source = store_->Snapshots();
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto setting = [](ExportSnapshot& snap) {
+    auto c = snap.Query("SELECT current_setting('statement_timeout')");
+    EXPECT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(*(*c)->Next());
+    return (*c)->Text(0);
+  };
+  for (int i = 0; i < 2; ++i) {
+    auto snap = (*source)->Begin();
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    EXPECT_EQ(setting(**snap), "1h");
+  }
+  auto plain = Connect("prov-test");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->Query("SELECT current_setting('statement_timeout')")->Text(0, 0), "1min");
+}
+
 // Every exports session terminated between calls: the next export, List and the retention
 // repository carry on, on new sessions.
 TEST_P(PgExportsTest, CarriesOnAfterItsSessionsAreTerminated) {

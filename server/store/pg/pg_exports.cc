@@ -10,6 +10,7 @@ namespace prov::server {
 namespace {
 
 constexpr int kFetchRows = 1000;
+constexpr absl::Duration kSnapshotStatementTimeout = absl::Hours(1);
 constexpr char kRecordColumns[] =
     "export_id, created_us, trigger, path, manifest_sha256, previous_manifest_sha256, "
     "audit_head_seq, audit_head_hash, summary";
@@ -302,7 +303,12 @@ absl::StatusOr<std::unique_ptr<ExportSnapshot>> PgExportSnapshotSource::Begin() 
   RollbackIfOpen(conn);  // a snapshot whose COMMIT failed
   PROV_RETURN_IF_ERROR(RunWithReconnect(
       conn, [&] { return conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); }));
-  return std::unique_ptr<ExportSnapshot>(new PgSnapshot(conn));
+  // A cursor's first FETCH may sort a whole table (workloads by node and id): longer than the
+  // session's statement_timeout (60 s) on a large store. An export is a long read by design.
+  auto snapshot = std::unique_ptr<ExportSnapshot>(new PgSnapshot(conn));
+  PROV_RETURN_IF_ERROR(conn.Exec(absl::StrCat(
+      "SET LOCAL statement_timeout = ", absl::ToInt64Milliseconds(kSnapshotStatementTimeout))));
+  return snapshot;
 }
 
 }  // namespace prov::server

@@ -24,7 +24,8 @@
 // The snapshot: BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY on the source's session (every
 // table of one export from one snapshot), each table read through a cursor (DECLARE ... NO
 // SCROLL CURSOR, FETCH 1000 at a time); parameterised queries (one measurement by id) are read
-// whole. Ended (COMMIT) when the snapshot is destroyed.
+// whole; statement_timeout is 1 h inside it (a cursor's first FETCH may sort a whole table).
+// Ended (COMMIT) when the snapshot is destroyed.
 // Reconnection (server/store/README.md): reads (List, LastExportUs, Stats, IdTaken) reconnect
 // and run once more when the session was lost during the call (RunWithReconnect); BeginChain and
 // Begin reconnect a dropped session first and begin once more when it was found gone at BEGIN.
