@@ -85,9 +85,7 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Create(
     return absl::InvalidArgumentError("exporter: a signing key is required");
   }
   if (records == nullptr || snapshots == nullptr) {
-    return absl::InvalidArgumentError(
-        "exporter: an export repository and a snapshot source are "
-        "required");
+    return absl::InvalidArgumentError("exporter: a repository and a snapshot source are required");
   }
   PROV_RETURN_IF_ERROR(CreateDirectories(options.export_dir));
   std::error_code ec;
