@@ -63,17 +63,17 @@ absl::Status RunStage(StageContext& ctx, const std::string& stage, const TableSp
                       const RowFn& row) {
   uint64_t total = 0;
   {
-    PROV_ASSIGN_OR_RETURN(auto count, ctx.db.Prepare(count_sql));
-    PROV_ASSIGN_OR_RETURN(bool has, count->Step());
-    if (has) total = static_cast<uint64_t>(count->ColumnInt64(0));
+    PROV_ASSIGN_OR_RETURN(auto count, ctx.snapshot.Query(count_sql));
+    PROV_ASSIGN_OR_RETURN(bool has, count->Next());
+    if (has) total = static_cast<uint64_t>(count->Int64(0));
   }
   if (total > 0) ctx.Report(stage, 0, total);
   PROV_ASSIGN_OR_RETURN(auto out,
                         TableWriter::Open(ctx.dir, table.name, table.columns, table.jsonl));
-  PROV_ASSIGN_OR_RETURN(auto st, ctx.db.Prepare(select_sql));
+  PROV_ASSIGN_OR_RETURN(auto st, ctx.snapshot.Query(select_sql));
   std::vector<std::string> csv;
   while (true) {
-    PROV_ASSIGN_OR_RETURN(bool has, st->Step());
+    PROV_ASSIGN_OR_RETURN(bool has, st->Next());
     if (!has) break;
     csv.clear();
     nlohmann::json json = nlohmann::json::object();

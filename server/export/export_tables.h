@@ -1,6 +1,7 @@
 // The tables of an audit export (docs/export-format.md lists every file and column). Internal to
 // the Exporter: each Export* function streams one stage's rows, inside the Exporter's read
-// transaction, from `ctx.db` into files under `ctx.dir`, reporting progress and row counts.
+// snapshot (repo/export_snapshot.h: either engine), from `ctx.snapshot` into files under `ctx.dir`,
+// reporting progress and row counts.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +15,14 @@
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 #include "server/export/exporter.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/export_snapshot.h"
 
 namespace prov::server::export_internal {
 
 struct StageContext {
-  StageContext(SqliteDb& db_in, std::string dir_in, const ExportProgressFn* progress_in)
-      : db(db_in), dir(std::move(dir_in)), progress(progress_in) {}
-  SqliteDb& db;
+  StageContext(ExportSnapshot& snapshot_in, std::string dir_in, const ExportProgressFn* progress_in)
+      : snapshot(snapshot_in), dir(std::move(dir_in)), progress(progress_in) {}
+  ExportSnapshot& snapshot;
   std::string dir;
   const ExportProgressFn* progress = nullptr;  // may be null
   std::map<std::string, uint64_t> rows;        // file stem ("flags") -> rows written
@@ -42,7 +43,7 @@ struct TableSpec {
   bool jsonl = true;
 };
 // Fills one row's CSV fields (in column order) and JSON object from the current row of `st`.
-using RowFn = std::function<absl::Status(const Statement& st, std::vector<std::string>* csv,
+using RowFn = std::function<absl::Status(const ExportCursor& st, std::vector<std::string>* csv,
                                          nlohmann::json* json)>;
 // Counts the stage's rows with `count_sql`, then streams `select_sql` through `row` into the
 // table's files, reporting progress as stage `stage`.

@@ -63,21 +63,21 @@ absl::Status ExportFlags(StageContext& ctx) {
                    "updated_at",
                    "revision"}};
   // cases is the truth for a flag's case (server/store/SCHEMA.md): overlay it.
-  auto row = [&](const Statement& st, std::vector<std::string>* csv,
+  auto row = [&](const ExportCursor& st, std::vector<std::string>* csv,
                  nlohmann::json* json) -> absl::Status {
-    const std::string flag_id = st.ColumnText(0);
+    const std::string flag_id = st.Text(0);
     Flag f;
-    PROV_RETURN_IF_ERROR(ParseStored(st.ColumnBlob(1), "flags", flag_id, &f));
-    const bool has_case = !st.ColumnIsNull(2);
+    PROV_RETURN_IF_ERROR(ParseStored(st.Blob(1), "flags", flag_id, &f));
+    const bool has_case = !st.IsNull(2);
     std::string duplicate_of;
     uint64_t case_revision = 0;
     if (has_case) {
-      f.set_status(static_cast<FlagStatus>(st.ColumnInt64(2)));
-      f.set_disposition(static_cast<Disposition>(st.ColumnInt64(3)));
-      f.set_assignee(st.ColumnText(4));
-      duplicate_of = st.ColumnText(5);
-      case_revision = static_cast<uint64_t>(st.ColumnInt64(6));
-      const int64_t updated_us = st.ColumnInt64(7);
+      f.set_status(static_cast<FlagStatus>(st.Int64(2)));
+      f.set_disposition(static_cast<Disposition>(st.Int64(3)));
+      f.set_assignee(st.Text(4));
+      duplicate_of = st.Text(5);
+      case_revision = static_cast<uint64_t>(st.Int64(6));
+      const int64_t updated_us = st.Int64(7);
       *f.mutable_case_updated_at() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(updated_us);
     }
@@ -145,35 +145,34 @@ absl::Status ExportBundles(StageContext& ctx) {
        "accelerator_models", "accelerator_count", "training_flop_low", "training_flop_high",
        "training_flop_method", "training_accelerator_hours", "flop_rate_per_day", "score",
        "link_count", "first_time", "last_time", "updated_at"}};
-  return RunStage(
-      ctx, "bundles", table, "SELECT COUNT(*) FROM bundles",
-      "SELECT bundle_id, updated_us, bundle FROM bundles ORDER BY bundle_id",
-      [](const Statement& st, std::vector<std::string>* csv, nlohmann::json* json) {
-        Bundle b;
-        PROV_RETURN_IF_ERROR(ParseStored(st.ColumnBlob(2), "bundles", st.ColumnText(0), &b));
-        *csv = {b.bundle_id(),
-                b.merged_into(),
-                Joined(b.accounts()),
-                Joined(b.datacenters()),
-                Joined(b.regions()),
-                Joined(b.nodes()),
-                Joined(b.workloads()),
-                Joined(b.accelerator_models()),
-                absl::StrCat(b.accelerator_count()),
-                NumberText(b.training_flop().low()),
-                NumberText(b.training_flop().high()),
-                b.training_flop().method(),
-                NumberText(b.training_accelerator_hours()),
-                NumberText(b.flop_rate_per_day()),
-                NumberText(b.score()),
-                absl::StrCat(b.link_count()),
-                Ts(b.first_time()),
-                Ts(b.last_time()),
-                TimeText(st.ColumnInt64(1))};
-        *json = ProtoObject(b);
-        (*json)["updated_at"] = TimeText(st.ColumnInt64(1));
-        return absl::OkStatus();
-      });
+  return RunStage(ctx, "bundles", table, "SELECT COUNT(*) FROM bundles",
+                  "SELECT bundle_id, updated_us, bundle FROM bundles ORDER BY bundle_id",
+                  [](const ExportCursor& st, std::vector<std::string>* csv, nlohmann::json* json) {
+                    Bundle b;
+                    PROV_RETURN_IF_ERROR(ParseStored(st.Blob(2), "bundles", st.Text(0), &b));
+                    *csv = {b.bundle_id(),
+                            b.merged_into(),
+                            Joined(b.accounts()),
+                            Joined(b.datacenters()),
+                            Joined(b.regions()),
+                            Joined(b.nodes()),
+                            Joined(b.workloads()),
+                            Joined(b.accelerator_models()),
+                            absl::StrCat(b.accelerator_count()),
+                            NumberText(b.training_flop().low()),
+                            NumberText(b.training_flop().high()),
+                            b.training_flop().method(),
+                            NumberText(b.training_accelerator_hours()),
+                            NumberText(b.flop_rate_per_day()),
+                            NumberText(b.score()),
+                            absl::StrCat(b.link_count()),
+                            Ts(b.first_time()),
+                            Ts(b.last_time()),
+                            TimeText(st.Int64(1))};
+                    *json = ProtoObject(b);
+                    (*json)["updated_at"] = TimeText(st.Int64(1));
+                    return absl::OkStatus();
+                  });
 }
 
 absl::Status ExportLinks(StageContext& ctx) {
@@ -183,10 +182,10 @@ absl::Status ExportLinks(StageContext& ctx) {
        "sentence", "first_time", "last_time", "policy_version", "kyc_version"}};
   return RunStage(ctx, "links", table, "SELECT COUNT(*) FROM links",
                   "SELECT link_key, link FROM links ORDER BY link_key",
-                  [](const Statement& st, std::vector<std::string>* csv, nlohmann::json* json) {
-                    const std::string key = st.ColumnText(0);
+                  [](const ExportCursor& st, std::vector<std::string>* csv, nlohmann::json* json) {
+                    const std::string key = st.Text(0);
                     Link l;
-                    PROV_RETURN_IF_ERROR(ParseStored(st.ColumnBlob(1), "links", key, &l));
+                    PROV_RETURN_IF_ERROR(ParseStored(st.Blob(1), "links", key, &l));
                     *csv = {key,
                             l.kind(),
                             l.account_a(),
@@ -209,27 +208,27 @@ absl::Status ExportCaseActions(StageContext& ctx) {
   TableSpec table{"case_actions",
                   {"flag_id", "seq", "time", "actor", "action", "from_status", "to_status",
                    "disposition", "assignee", "note", "duplicate_of"}};
-  return RunStage(ctx, "case_actions", table, "SELECT COUNT(*) FROM case_actions",
-                  "SELECT flag_id, seq, action FROM case_actions ORDER BY flag_id, seq",
-                  [](const Statement& st, std::vector<std::string>* csv, nlohmann::json* json) {
-                    CaseAction a;
-                    PROV_RETURN_IF_ERROR(
-                        ParseStored(st.ColumnBlob(2), "case_actions",
-                                    absl::StrCat(st.ColumnText(0), "#", st.ColumnInt64(1)), &a));
-                    *csv = {a.flag_id(),
-                            absl::StrCat(a.seq()),
-                            Ts(a.time()),
-                            a.actor(),
-                            a.action(),
-                            FlagStatus_Name(a.from_status()),
-                            FlagStatus_Name(a.to_status()),
-                            Disposition_Name(a.disposition()),
-                            a.assignee(),
-                            a.note(),
-                            a.duplicate_of()};
-                    *json = ProtoObject(a);
-                    return absl::OkStatus();
-                  });
+  return RunStage(
+      ctx, "case_actions", table, "SELECT COUNT(*) FROM case_actions",
+      "SELECT flag_id, seq, action FROM case_actions ORDER BY flag_id, seq",
+      [](const ExportCursor& st, std::vector<std::string>* csv, nlohmann::json* json) {
+        CaseAction a;
+        PROV_RETURN_IF_ERROR(ParseStored(st.Blob(2), "case_actions",
+                                         absl::StrCat(st.Text(0), "#", st.Int64(1)), &a));
+        *csv = {a.flag_id(),
+                absl::StrCat(a.seq()),
+                Ts(a.time()),
+                a.actor(),
+                a.action(),
+                FlagStatus_Name(a.from_status()),
+                FlagStatus_Name(a.to_status()),
+                Disposition_Name(a.disposition()),
+                a.assignee(),
+                a.note(),
+                a.duplicate_of()};
+        *json = ProtoObject(a);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace prov::server::export_internal

@@ -22,22 +22,18 @@ absl::Status ExportDeclaredInventory(StageContext& ctx) {
   TableSpec imports{
       "inventory_imports",
       {"version", "imported_at", "source", "actor", "content_digest", "rows", "errors"}};
-  PROV_RETURN_IF_ERROR(
-      RunStage(ctx, "inventory_imports", imports, "SELECT COUNT(*) FROM inventory_imports",
-               "SELECT version, imported_at_us, source, actor, content_digest, accepted, errors "
-               "FROM inventory_imports ORDER BY version",
-               [&](const Statement& st, std::vector<std::string>* csv, json* j) {
-                 ctx.See(st.ColumnInt64(1));
-                 *csv = {absl::StrCat(st.ColumnInt64(0)),
-                         TimeText(st.ColumnInt64(1)),
-                         st.ColumnText(2),
-                         st.ColumnText(3),
-                         st.ColumnText(4),
-                         absl::StrCat(st.ColumnInt64(5)),
-                         absl::StrCat(st.ColumnInt64(6))};
-                 *j = FlatObject(imports.columns, *csv, {0, 5, 6});
-                 return absl::OkStatus();
-               }));
+  PROV_RETURN_IF_ERROR(RunStage(
+      ctx, "inventory_imports", imports, "SELECT COUNT(*) FROM inventory_imports",
+      "SELECT version, imported_at_us, source, actor, content_digest, accepted, errors "
+      "FROM inventory_imports ORDER BY version",
+      [&](const ExportCursor& st, std::vector<std::string>* csv, json* j) {
+        ctx.See(st.Int64(1));
+        *csv = {
+            absl::StrCat(st.Int64(0)), TimeText(st.Int64(1)),    st.Text(2), st.Text(3), st.Text(4),
+            absl::StrCat(st.Int64(5)), absl::StrCat(st.Int64(6))};
+        *j = FlatObject(imports.columns, *csv, {0, 5, 6});
+        return absl::OkStatus();
+      }));
   TableSpec rows{"inventory",
                  {"serial", "uuid", "declared_model", "vendor_id", "device_id", "node_id",
                   "datacenter", "rack", "account", "status", "version", "imported_at"}};
@@ -45,9 +41,9 @@ absl::Status ExportDeclaredInventory(StageContext& ctx) {
       ctx, "inventory", rows, "SELECT COUNT(*) FROM inventory",
       "SELECT i.serial, i.declared, i.version, m.imported_at_us FROM inventory i "
       "JOIN inventory_imports m ON m.version = i.version ORDER BY i.serial",
-      [&](const Statement& st, std::vector<std::string>* csv, json* j) -> absl::Status {
+      [&](const ExportCursor& st, std::vector<std::string>* csv, json* j) -> absl::Status {
         DeclaredAccelerator d;
-        PROV_RETURN_IF_ERROR(ParseStored(st.ColumnBlob(1), "inventory", st.ColumnText(0), &d));
+        PROV_RETURN_IF_ERROR(ParseStored(st.Blob(1), "inventory", st.Text(0), &d));
         *csv = {d.serial(),
                 d.uuid(),
                 d.declared_model(),
@@ -58,8 +54,8 @@ absl::Status ExportDeclaredInventory(StageContext& ctx) {
                 d.rack(),
                 d.account(),
                 provenance::v1::InventoryStatus_Name(d.status()),
-                absl::StrCat(st.ColumnInt64(2)),
-                TimeText(st.ColumnInt64(3))};
+                absl::StrCat(st.Int64(2)),
+                TimeText(st.Int64(3))};
         *j = FlatObject(rows.columns, *csv, {10});
         (*j)["declared"] = ProtoObject(d);
         return absl::OkStatus();

@@ -50,22 +50,35 @@ absl::Status ExportLocationTables(StageContext& ctx, const ExportLocation& locat
   PROV_RETURN_IF_ERROR(WriteLines(ctx, "location_sites", lines));
 
   lines.clear();
-  PROV_ASSIGN_OR_RETURN(std::vector<StoredNodeKey> keys, ListNodeKeys(ctx.db));
-  for (const StoredNodeKey& k : keys) {
-    lines.push_back({{"node_id", k.node_id},
-                     {"spki_der_hex", absl::BytesToHexString(k.spki_der)},
-                     {"first_seen", TimeText(absl::ToUnixMicros(k.first_seen))},
-                     {"last_seen", TimeText(absl::ToUnixMicros(k.last_seen))}});
+  {
+    PROV_ASSIGN_OR_RETURN(auto k, ctx.snapshot.Query("SELECT node_id, spki, first_seen_us, "
+                                                     "last_seen_us FROM location_node_keys "
+                                                     "ORDER BY node_id, first_seen_us, spki"));
+    while (true) {
+      PROV_ASSIGN_OR_RETURN(bool row, k->Next());
+      if (!row) break;
+      lines.push_back({{"node_id", k->Text(0)},
+                       {"spki_der_hex", absl::BytesToHexString(k->Blob(1))},
+                       {"first_seen", TimeText(k->Int64(2))},
+                       {"last_seen", TimeText(k->Int64(3))}});
+    }
   }
   PROV_RETURN_IF_ERROR(WriteLines(ctx, "location_node_keys", lines));
 
   lines.clear();
   std::set<int64_t> ids;
-  std::string after;
+  PROV_ASSIGN_OR_RETURN(auto verdicts,
+                        ctx.snapshot.Query("SELECT node_id, verdict, evaluated_us, location, "
+                                           "disk_ids, calibration, params FROM location_verdicts "
+                                           "ORDER BY node_id"));
   while (true) {
-    PROV_ASSIGN_OR_RETURN(std::vector<StoredVerdict> rows, ListVerdicts(ctx.db, "", after, 1000));
-    if (rows.empty()) break;
-    for (const StoredVerdict& v : rows) {
+    PROV_ASSIGN_OR_RETURN(bool more, verdicts->Next());
+    if (!more) break;
+    {
+      const StoredVerdict v{
+          verdicts->Text(0), verdicts->Text(1), absl::FromUnixMicros(verdicts->Int64(2)),
+          verdicts->Blob(3), verdicts->Text(4), verdicts->Text(5),
+          verdicts->Text(6)};
       provenance::v1::NodeLocation loc;
       PROV_RETURN_IF_ERROR(ParseStored(v.location, "location_verdicts", v.node_id, &loc));
       nlohmann::json disk_ids = ParseOr(v.disk_ids, nlohmann::json::array());
@@ -97,21 +110,27 @@ absl::Status ExportLocationTables(StageContext& ctx, const ExportLocation& locat
                        {"disk_measurement_ids", disk_ids},
                        {"calibration_measurement_ids", calibration}});
     }
-    after = rows.back().node_id;
   }
   PROV_RETURN_IF_ERROR(WriteLines(ctx, "location_verdicts", lines));
 
   lines.clear();
-  const std::vector<int64_t> wanted(ids.begin(), ids.end());
-  PROV_ASSIGN_OR_RETURN(std::vector<StoredMeasurement> records, ReadMeasurements(ctx.db, wanted));
-  for (const StoredMeasurement& m : records) {
-    lines.push_back({{"id", m.id},
-                     {"received_at", TimeText(absl::ToUnixMicros(m.received_at))},
-                     {"landmark_id", m.landmark_id},
-                     {"target_kind", m.target_kind},
-                     {"target_id", m.target_id},
-                     {"measurement_b64", absl::Base64Escape(m.measurement)},
-                     {"landmark_signature_hex", absl::BytesToHexString(m.signature)}});
+  for (int64_t id : ids) {  // ascending
+    PROV_ASSIGN_OR_RETURN(auto m, ctx.snapshot.Query("SELECT id, received_us, landmark_id, "
+                                                     "target_kind, target_id, measurement, "
+                                                     "signature FROM location_measurements "
+                                                     "WHERE id = $1 ORDER BY id",
+                                                     {id}));
+    while (true) {
+      PROV_ASSIGN_OR_RETURN(bool row, m->Next());
+      if (!row) break;
+      lines.push_back({{"id", m->Int64(0)},
+                       {"received_at", TimeText(m->Int64(1))},
+                       {"landmark_id", m->Text(2)},
+                       {"target_kind", m->Text(3)},
+                       {"target_id", m->Text(4)},
+                       {"measurement_b64", absl::Base64Escape(m->Blob(5))},
+                       {"landmark_signature_hex", absl::BytesToHexString(m->Blob(6))}});
+    }
   }
   return WriteLines(ctx, "location_measurements", lines);
 }

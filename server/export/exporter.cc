@@ -20,8 +20,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/auditlog/audit_log.h"
 #include "server/export/export_tables.h"
-#include "server/store/connection.h"
-#include "server/store/transaction.h"
+#include "server/store/sqlite/sqlite_exports.h"
 
 namespace prov::server {
 namespace {
@@ -31,26 +30,10 @@ using provenance::v1::ExportSummary;
 
 constexpr char kTmpPrefix[] = ".tmp-";
 
-struct Previous {
-  std::string export_id;
-  int64_t created_us = 0;
-  std::string manifest_sha256;  // "" when there is none
-};
-
-absl::StatusOr<Previous> NewestExport(SqliteDb& db) {
-  PROV_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT export_id, created_us, manifest_sha256 FROM "
-                                            "exports ORDER BY created_us DESC, export_id DESC "
-                                            "LIMIT 1"));
-  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-  Previous p;
-  if (row) p = {st->ColumnText(0), st->ColumnInt64(1), st->ColumnText(2)};
-  return p;
-}
-
-absl::StatusOr<std::string> QueryText(SqliteDb& db, const std::string& sql) {
-  PROV_ASSIGN_OR_RETURN(auto st, db.Prepare(sql));
-  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-  return row && !st->ColumnIsNull(0) ? st->ColumnText(0) : std::string();
+absl::StatusOr<std::string> QueryText(ExportSnapshot& snapshot, const std::string& sql) {
+  PROV_ASSIGN_OR_RETURN(auto c, snapshot.Query(sql));
+  PROV_ASSIGN_OR_RETURN(bool row, c->Next());
+  return row && !c->IsNull(0) ? c->Text(0) : std::string();
 }
 
 // "20261202T000000Z" or "20261202T000000Z-2": the names Run gives export folders.
@@ -65,12 +48,6 @@ bool LooksLikeExportId(absl::string_view name) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) return false;
   }
   return true;
-}
-
-absl::StatusOr<bool> ExportIdTaken(SqliteDb& db, const std::string& id) {
-  PROV_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT 1 FROM exports WHERE export_id = ?"));
-  st->BindText(1, id);
-  return st->Step();
 }
 
 std::string Rfc3339(absl::Time t) {
@@ -95,20 +72,33 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
   if (options.key.secret_key.size() != 64) {
     return absl::InvalidArgumentError("exporter: a signing key is required");
   }
+  PROV_ASSIGN_OR_RETURN(auto records, SqliteExportRepository::Open(options.db_path));
+  PROV_ASSIGN_OR_RETURN(auto snapshots, SqliteExportSnapshotSource::Open(options.db_path));
+  return Create(std::move(options), std::move(records), std::move(snapshots));
+}
+
+absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Create(
+    ExporterOptions options, std::unique_ptr<ExportRepository> records,
+    std::unique_ptr<ExportSnapshotSource> snapshots) {
+  if (options.clock == nullptr) return absl::InvalidArgumentError("exporter: clock is required");
+  if (options.key.secret_key.size() != 64) {
+    return absl::InvalidArgumentError("exporter: a signing key is required");
+  }
+  if (records == nullptr || snapshots == nullptr) {
+    return absl::InvalidArgumentError("exporter: a repository and a snapshot source are required");
+  }
   PROV_RETURN_IF_ERROR(CreateDirectories(options.export_dir));
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(options.export_dir, ec)) {
     if (absl::StartsWith(e.path().filename().string(), kTmpPrefix)) fs::remove_all(e.path(), ec);
   }
-  PROV_ASSIGN_OR_RETURN(auto read_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
-  PROV_ASSIGN_OR_RETURN(auto write_db, OpenConnection(options.db_path, SqliteDb::kReadWrite));
   // A sealed folder a crash left between its rename and its recording transaction is not an
   // export (no row, no audit entry, nothing chains to it): take it away, so that after a restart
   // an export is either fully there (folder, row and audit entry) or not at all.
   for (const fs::directory_entry& e : fs::directory_iterator(options.export_dir, ec)) {
     const std::string name = e.path().filename().string();
     if (!e.is_directory(ec) || !LooksLikeExportId(name)) continue;
-    PROV_ASSIGN_OR_RETURN(bool recorded, ExportIdTaken(*write_db, name));
+    PROV_ASSIGN_OR_RETURN(bool recorded, records->IdTaken(name));
     if (recorded) continue;
     std::error_code removed;
     fs::remove_all(e.path(), removed);
@@ -118,9 +108,8 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Open(ExporterOptions options
                                "recording it; it was not an export)",
                                removed ? " - removal failed: " + removed.message() : ""));
   }
-  PROV_ASSIGN_OR_RETURN(auto list_db, OpenConnection(options.db_path, SqliteDb::kReadOnly));
-  return std::unique_ptr<Exporter>(new Exporter(std::move(options), std::move(read_db),
-                                                std::move(write_db), std::move(list_db)));
+  return std::unique_ptr<Exporter>(
+      new Exporter(std::move(options), std::move(records), std::move(snapshots)));
 }
 
 absl::StatusOr<ExportResult> Exporter::Run(const std::string& trigger, const std::string& actor,
@@ -141,15 +130,8 @@ absl::StatusOr<ExportStats> Exporter::Stats() {
   ExportStats stats;
   stats.failures = failures_;
   stats.last_duration_seconds = last_duration_seconds_;
-  absl::MutexLock lock(&list_mu_);
-  PROV_ASSIGN_OR_RETURN(auto st, list_db_->Prepare("SELECT trigger, COUNT(*), MAX(created_us) "
-                                                   "FROM exports GROUP BY trigger"));
-  while (true) {
-    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) break;
-    stats.by_trigger[st->ColumnText(0)] = {static_cast<uint64_t>(st->ColumnInt64(1)),
-                                           st->ColumnInt64(2)};
-  }
+  PROV_ASSIGN_OR_RETURN(auto counts, records_->Stats());
+  for (const auto& [trigger, c] : counts) stats.by_trigger[trigger] = {c.exports, c.last_us};
   return stats;
 }
 
@@ -161,27 +143,24 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
   integrity::Manifest m;
   m.created_at = Rfc3339(now);
   std::string tmp;
-  Previous previous;
+  // The chain link first (PostgreSQL: the chain lock, so the snapshot below sees every export
+  // recorded before), then ONE snapshot for everything the export says (writers go on meanwhile).
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<ExportChain> chain, records_->BeginChain());
+  const PreviousExport previous = chain->previous();
   {
-    // ONE snapshot for everything the export says (WAL: writers go on meanwhile).
-    PROV_RETURN_IF_ERROR(read_db_->Exec("BEGIN"));
-    struct EndRead {
-      SqliteDb& db;
-      ~EndRead() { (void)db.Exec("COMMIT"); }
-    } end_read{*read_db_};
-    PROV_ASSIGN_OR_RETURN(previous, NewestExport(*read_db_));
-    PROV_ASSIGN_OR_RETURN(integrity::ChainAnchor head, AuditHead(*read_db_));
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<ExportSnapshot> snapshot, snapshots_->Begin());
+    PROV_ASSIGN_OR_RETURN(integrity::ChainAnchor head, snapshot->AuditHead());
     PROV_ASSIGN_OR_RETURN(std::string kyc,
-                          QueryText(*read_db_, "SELECT MAX(version) FROM kyc_imports"));
+                          QueryText(*snapshot, "SELECT MAX(version) FROM kyc_imports"));
     PROV_ASSIGN_OR_RETURN(std::string inventory,
-                          QueryText(*read_db_, "SELECT MAX(version) FROM inventory_imports"));
+                          QueryText(*snapshot, "SELECT MAX(version) FROM inventory_imports"));
     PROV_ASSIGN_OR_RETURN(
         std::string list,
-        QueryText(*read_db_, "SELECT list_version FROM screening_lists ORDER BY id DESC LIMIT 1"));
+        QueryText(*snapshot, "SELECT list_version FROM screening_lists ORDER BY id DESC LIMIT 1"));
     const std::string base = absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
     m.export_id = base;
     for (int n = 2;; ++n) {
-      PROV_ASSIGN_OR_RETURN(bool taken, ExportIdTaken(*read_db_, m.export_id));
+      PROV_ASSIGN_OR_RETURN(bool taken, chain->IdTaken(m.export_id));
       if (!taken && !PathExists(JoinPath(options_.export_dir, m.export_id))) break;
       m.export_id = absl::StrCat(base, "-", n);
     }
@@ -190,7 +169,7 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
     fs::remove_all(tmp, ec);
     PROV_RETURN_IF_ERROR(CreateDirectories(tmp));
 
-    export_internal::StageContext ctx(*read_db_, tmp, &progress);
+    export_internal::StageContext ctx(*snapshot, tmp, &progress);
     absl::Status written = [&]() -> absl::Status {
       PROV_RETURN_IF_ERROR(export_internal::ExportFlags(ctx));
       PROV_RETURN_IF_ERROR(export_internal::ExportBundles(ctx));
@@ -259,42 +238,25 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
     return FsError(ec, "rename", tmp);
   }
   SyncDirectory(options_.export_dir);
-  absl::Status recorded = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*write_db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(Previous newest, NewestExport(*write_db_));
-    if (newest.manifest_sha256 != previous.manifest_sha256) {
-      return absl::AbortedError(absl::StrCat("another export (", newest.export_id,
-                                             ") was recorded meanwhile; not chaining to it"));
-    }
-    PROV_ASSIGN_OR_RETURN(auto ins,
-                          write_db_->Prepare("INSERT INTO exports (export_id, created_us, "
-                                             "trigger, path, manifest_sha256, "
-                                             "previous_manifest_sha256, audit_head_seq, "
-                                             "audit_head_hash, summary) VALUES "
-                                             "(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    ins->BindText(1, m.export_id);
-    ins->BindInt64(2, absl::ToUnixMicros(now));
-    ins->BindText(3, trigger);
-    ins->BindText(4, summary.server_path());
-    ins->BindText(5, summary.manifest_sha256());
-    ins->BindText(6, summary.previous_manifest_sha256());
-    ins->BindInt64(7, std::stoll(m.metadata["audit_head_seq"]));
-    ins->BindText(8, m.metadata["audit_head_hash"]);
-    ins->BindBlob(9, summary.SerializeAsString());
-    PROV_RETURN_IF_ERROR(ins->Run());
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*write_db_, actor, "export",
-                         AuditPayload({{"export_id", m.export_id},
-                                       {"trigger", trigger},
-                                       {"manifest_sha256", summary.manifest_sha256()},
-                                       {"previous_manifest_sha256", m.previous_manifest_sha256},
-                                       {"audit_head_seq", m.metadata["audit_head_seq"]},
-                                       {"files", absl::StrCat(summary.files())},
-                                       {"bytes", absl::StrCat(summary.bytes())}}),
-                         now)
-            .status());
-    return txn.Commit();
-  }();
+  ExportRecord row{m.export_id,
+                   absl::ToUnixMicros(now),
+                   trigger,
+                   summary.server_path(),
+                   summary.manifest_sha256(),
+                   summary.previous_manifest_sha256(),
+                   std::stoll(m.metadata["audit_head_seq"]),
+                   m.metadata["audit_head_hash"],
+                   summary.SerializeAsString()};
+  absl::Status recorded =
+      chain->Record(row, {actor, "export",
+                          AuditPayload({{"export_id", m.export_id},
+                                        {"trigger", trigger},
+                                        {"manifest_sha256", summary.manifest_sha256()},
+                                        {"previous_manifest_sha256", m.previous_manifest_sha256},
+                                        {"audit_head_seq", m.metadata["audit_head_seq"]},
+                                        {"files", absl::StrCat(summary.files())},
+                                        {"bytes", absl::StrCat(summary.bytes())}}),
+                          now});
   if (!recorded.ok()) {
     // Not recorded: not an export. Take the folder away again.
     fs::rename(summary.server_path(), tmp, ec);
@@ -305,18 +267,14 @@ absl::StatusOr<ExportResult> Exporter::RunLocked(const std::string& trigger,
 }
 
 absl::StatusOr<std::vector<ExportSummary>> Exporter::List() {
-  absl::MutexLock lock(&list_mu_);
-  PROV_ASSIGN_OR_RETURN(
-      auto st, list_db_->Prepare("SELECT export_id, summary FROM exports ORDER BY created_us, "
-                                 "export_id"));
+  PROV_ASSIGN_OR_RETURN(std::vector<ExportRecord> rows, records_->List());
   std::vector<ExportSummary> out;
-  while (true) {
-    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) break;
+  out.reserve(rows.size());
+  for (const ExportRecord& r : rows) {
     ExportSummary s;
-    if (!s.ParseFromString(st->ColumnBlob(1))) {
+    if (!s.ParseFromString(r.summary)) {
       return absl::DataLossError(
-          absl::StrCat("exports row ", st->ColumnText(0), ": summary does not parse"));
+          absl::StrCat("exports row ", r.export_id, ": summary does not parse"));
     }
     out.push_back(std::move(s));
   }
@@ -324,14 +282,9 @@ absl::StatusOr<std::vector<ExportSummary>> Exporter::List() {
 }
 
 absl::StatusOr<std::optional<absl::Time>> Exporter::LastExportTime(const std::string& trigger) {
-  absl::MutexLock lock(&list_mu_);
-  PROV_ASSIGN_OR_RETURN(auto st, list_db_->Prepare("SELECT MAX(created_us) FROM exports WHERE "
-                                                   "? = '' OR trigger = ?"));
-  st->BindText(1, trigger);
-  st->BindText(2, trigger);
-  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row || st->ColumnIsNull(0)) return std::optional<absl::Time>();
-  return std::optional<absl::Time>(absl::FromUnixMicros(st->ColumnInt64(0)));
+  PROV_ASSIGN_OR_RETURN(std::optional<int64_t> us, records_->LastExportUs(trigger));
+  if (!us.has_value()) return std::optional<absl::Time>();
+  return std::optional<absl::Time>(absl::FromUnixMicros(*us));
 }
 
 }  // namespace prov::server

@@ -8,19 +8,24 @@
 //   o.clock = &clock;
 //   o.policy_version = [&] { return engine.Read([](const Analyzer& a) { return a.policy().version;
 //   }); }; PROV_ASSIGN_OR_RETURN(auto exporter, Exporter::Open(std::move(o)));
+//   // or on any engine (server/store/repo/exports.h, repo/export_snapshot.h):
+//   //   Exporter::Create(std::move(o), std::move(records), std::move(snapshots))
 //   PROV_ASSIGN_OR_RETURN(ExportResult r, exporter->Run("request", "token:alice", on_progress));
 //   r.summary.server_path();   // <export_dir>/<export_id>, complete and sealed
 //
-// Steps of Run: BEGIN on a read-only connection (a WAL snapshot: every table as of one instant,
-// while ingest and analysis go on writing); each table streamed row by row into
+// Steps of Run: ExportRepository::BeginChain (the newest export, which the new one chains to;
+// on PostgreSQL under the chain lock, held until the row is recorded, so replicas' exports chain
+// one after the other); ExportSnapshotSource::Begin (SQLite: a read transaction, a WAL snapshot;
+// PostgreSQL: REPEATABLE READ, READ ONLY: every table as of one instant, while ingest and
+// analysis go on writing); each table streamed row by row into
 // <export_dir>/.tmp-<id>/ (CSV + JSON Lines); manifest.json + manifest.sig (integrity::
 // SealExportDir) whose metadata records the audit head (seq, hash) read in the snapshot, the KYC,
 // screening-list and policy versions, provd's version, the records' time range and row counts,
 // and whose previous_manifest_sha256 is the newest recorded export's; rename to
-// <export_dir>/<id>; then ONE write transaction inserts the `exports` row and appends the
-// "export" audit entry. A crash leaves either a `.tmp-*` folder or a complete, sealed folder that
-// was never recorded; the next Open removes both (the latter with a line on stderr), so after a
-// restart an export is fully there (folder, `exports` row, audit entry) or not at all.
+// <export_dir>/<id>; then ExportChain::Record: ONE write transaction inserts the `exports` row and
+// appends the "export" audit entry. A crash leaves either a `.tmp-*` folder or a complete, sealed
+// folder that was never recorded; the next Open removes both (the latter with a line on stderr), so
+// after a restart an export is fully there (folder, `exports` row, audit entry) or not at all.
 //
 // Thread-safety: Run, List and LastExportTime may be called from any thread; exports run one at
 // a time (a mutex), so two never chain to the same predecessor.
@@ -41,7 +46,8 @@
 #include "common/integrity/ed25519.h"
 #include "common/integrity/manifest.h"
 #include "provenance/v1/compliance.pb.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/export_snapshot.h"
+#include "server/store/repo/exports.h"
 
 namespace prov::server {
 
@@ -88,8 +94,13 @@ struct ExportResult {
 
 class Exporter {
  public:
-  // Creates export_dir and removes `.tmp-*` folders a crashed export left there.
+  // Creates export_dir and removes `.tmp-*` folders a crashed export left there. SQLite:
+  // options.db_path.
   static absl::StatusOr<std::unique_ptr<Exporter>> Open(ExporterOptions options);
+  // The same on the given engine's repositories (options.db_path unused).
+  static absl::StatusOr<std::unique_ptr<Exporter>> Create(
+      ExporterOptions options, std::unique_ptr<ExportRepository> records,
+      std::unique_ptr<ExportSnapshotSource> snapshots);
 
   // trigger: "schedule" or "request"; actor: who asked ("provd" for the scheduler).
   absl::StatusOr<ExportResult> Run(const std::string& trigger, const std::string& actor,
@@ -103,23 +114,21 @@ class Exporter {
   const std::string& export_dir() const { return options_.export_dir; }
 
  private:
-  Exporter(ExporterOptions options, std::unique_ptr<SqliteDb> read_db,
-           std::unique_ptr<SqliteDb> write_db, std::unique_ptr<SqliteDb> list_db)
+  Exporter(ExporterOptions options, std::unique_ptr<ExportRepository> records,
+           std::unique_ptr<ExportSnapshotSource> snapshots)
       : options_(std::move(options)),
-        read_db_(std::move(read_db)),
-        write_db_(std::move(write_db)),
-        list_db_(std::move(list_db)) {}
+        records_(std::move(records)),
+        snapshots_(std::move(snapshots)) {}
   absl::StatusOr<ExportResult> RunLocked(const std::string& trigger, const std::string& actor,
                                          const ExportProgressFn& progress)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ExporterOptions options_;
   absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> read_db_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<SqliteDb> write_db_ ABSL_GUARDED_BY(mu_);
-  // List and LastExportTime answer while an export runs (it holds mu_ for its whole length).
-  absl::Mutex list_mu_;
-  std::unique_ptr<SqliteDb> list_db_ ABSL_GUARDED_BY(list_mu_);
+  // Thread-safe; List, LastExportTime and Stats answer while an export runs (Run holds mu_ for
+  // its whole length).
+  const std::unique_ptr<ExportRepository> records_;
+  const std::unique_ptr<ExportSnapshotSource> snapshots_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> failures_{0};
   std::atomic<double> last_duration_seconds_{0};
 };

@@ -5,31 +5,18 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/auditlog/audit_log.h"
-#include "server/store/connection.h"
-#include "server/store/transaction.h"
+#include "server/store/sqlite/sqlite_retention.h"
 
 namespace prov::server {
-namespace {
 
-// An hour is kept until all of it is older than the cutoff (?1 here is cutoff - 1 h); one
-// account at a time, through the (account, hour_us) key.
-constexpr char kUsageHours[] =
-    "DELETE FROM account_usage_hourly WHERE (account, hour_us) IN (SELECT account, hour_us "
-    "FROM account_usage_hourly WHERE account = ?3 AND hour_us <= ?1 LIMIT ?2)";
-constexpr char kWorkloadDetails[] =
-    "DELETE FROM workload_details WHERE (node, workload_id) IN (SELECT d.node, d.workload_id "
-    "FROM workload_details d JOIN workloads w ON w.node = d.node AND w.workload_id = "
-    "d.workload_id WHERE w.last_seen_us < ?1 LIMIT ?2)";
-constexpr char kWorkloads[] =
-    "DELETE FROM workloads WHERE id IN (SELECT id FROM workloads WHERE last_seen_us < ?1 "
-    "LIMIT ?2)";
-// Status 4 = FLAG_STATUS_RESOLVED (analysis.proto).
-constexpr char kCaseActions[] =
-    "DELETE FROM case_actions WHERE (flag_id, seq) IN (SELECT a.flag_id, a.seq FROM "
-    "case_actions a JOIN cases c ON c.flag_id = a.flag_id WHERE c.status = 4 AND "
-    "c.updated_us < ?1 AND a.time_us < ?1 LIMIT ?2)";
-
-}  // namespace
+absl::StatusOr<std::unique_ptr<RetentionPruner>> RetentionPruner::Create(
+    std::unique_ptr<RetentionRepository> repo, const Clock& clock, absl::Duration retention) {
+  if (retention <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("retention: must be positive");
+  }
+  if (repo == nullptr) return absl::InvalidArgumentError("retention: a repository is required");
+  return std::unique_ptr<RetentionPruner>(new RetentionPruner(std::move(repo), clock, retention));
+}
 
 absl::StatusOr<std::unique_ptr<RetentionPruner>> RetentionPruner::Open(const std::string& db_path,
                                                                        const Clock& clock,
@@ -37,140 +24,36 @@ absl::StatusOr<std::unique_ptr<RetentionPruner>> RetentionPruner::Open(const std
   if (retention <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retention: must be positive");
   }
-  PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadWrite));
-  return std::unique_ptr<RetentionPruner>(new RetentionPruner(std::move(db), clock, retention));
-}
-
-absl::StatusOr<uint64_t> RetentionPruner::DeleteInBatches(const std::string& sql, int64_t cutoff_us,
-                                                          const std::string* account) {
-  uint64_t total = 0;
-  while (true) {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(Statement * st, db_->Cached(sql));
-    st->BindInt64(1, cutoff_us);
-    st->BindInt64(2, kBatchRows);
-    if (account != nullptr) st->BindText(3, *account);
-    absl::Status ran = st->Run();
-    st->Reset();
-    PROV_RETURN_IF_ERROR(ran);
-    const int deleted = db_->Changes();
-    PROV_RETURN_IF_ERROR(txn.Commit());
-    total += static_cast<uint64_t>(deleted);
-    if (deleted < kBatchRows) return total;
-  }
-}
-
-// Reports in id (= arrival) order from the oldest: a batch of rows is read, those collected
-// before the cutoff deleted, and the walk stops at the first report received after the cutoff
-// (everything later arrived later), so a pass never scans the young bulk of the table. A report
-// collected before the cutoff but received after it goes in a later pass.
-absl::StatusOr<uint64_t> RetentionPruner::DeleteReports(int64_t cutoff_us) {
-  uint64_t total = 0;
-  int64_t cursor = 0;
-  while (true) {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    std::vector<int64_t> old;
-    bool reached_young = false;
-    int scanned = 0;
-    {
-      PROV_ASSIGN_OR_RETURN(
-          Statement * st,
-          db_->Cached("SELECT id, collected_at_us, received_at_us FROM reports WHERE id > ? "
-                      "ORDER BY id LIMIT ?"));
-      st->BindInt64(1, cursor);
-      st->BindInt64(2, kBatchRows);
-      while (true) {
-        absl::StatusOr<bool> row = st->Step();
-        if (!row.ok()) {
-          st->Reset();
-          return row.status();
-        }
-        if (!*row) break;
-        ++scanned;
-        if (st->ColumnInt64(2) >= cutoff_us) {
-          reached_young = true;
-          break;
-        }
-        cursor = st->ColumnInt64(0);
-        if (st->ColumnInt64(1) < cutoff_us) old.push_back(cursor);
-      }
-      st->Reset();
-    }
-    PROV_ASSIGN_OR_RETURN(Statement * del, db_->Cached("DELETE FROM reports WHERE id = ?"));
-    for (int64_t id : old) {
-      del->BindInt64(1, id);
-      absl::Status ran = del->Run();
-      del->Reset();
-      PROV_RETURN_IF_ERROR(ran);
-    }
-    PROV_RETURN_IF_ERROR(txn.Commit());
-    total += old.size();
-    if (reached_young || scanned < kBatchRows) return total;
-  }
-}
-
-absl::StatusOr<uint64_t> RetentionPruner::DeleteUsageHours(int64_t cutoff_us) {
-  uint64_t total = 0;
-  std::string account;
-  bool first = true;
-  while (true) {
-    // The next account after `account`: one index seek each.
-    PROV_ASSIGN_OR_RETURN(
-        Statement * next,
-        db_->Cached(first ? "SELECT account FROM account_usage_hourly ORDER BY account LIMIT 1"
-                          : "SELECT account FROM account_usage_hourly WHERE account > ? "
-                            "ORDER BY account LIMIT 1"));
-    if (!first) next->BindText(1, account);
-    absl::StatusOr<bool> row = next->Step();
-    const bool has = row.ok() && *row;
-    if (has) account = next->ColumnText(0);
-    next->Reset();
-    PROV_RETURN_IF_ERROR(row.status());
-    if (!has) return total;
-    first = false;
-    PROV_ASSIGN_OR_RETURN(uint64_t n,
-                          DeleteInBatches(kUsageHours, cutoff_us - 3600000000, &account));
-    total += n;
-  }
+  PROV_ASSIGN_OR_RETURN(auto repo, SqliteRetentionRepository::Open(db_path));
+  return Create(std::move(repo), clock, retention);
 }
 
 absl::StatusOr<PruneCounts> RetentionPruner::Prune(const std::string& actor) {
   const absl::Time now = clock_.Now();
   PruneCounts n;
   n.cutoff_us = absl::ToUnixMicros(now - retention_);
-  PROV_ASSIGN_OR_RETURN(n.reports, DeleteReports(n.cutoff_us));
-  PROV_ASSIGN_OR_RETURN(n.usage_hours, DeleteUsageHours(n.cutoff_us));
-  PROV_ASSIGN_OR_RETURN(n.workload_details, DeleteInBatches(kWorkloadDetails, n.cutoff_us));
-  PROV_ASSIGN_OR_RETURN(n.workloads, DeleteInBatches(kWorkloads, n.cutoff_us));
-  PROV_ASSIGN_OR_RETURN(n.case_actions, DeleteInBatches(kCaseActions, n.cutoff_us));
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+  PROV_ASSIGN_OR_RETURN(n.reports, repo_->DeleteReports(n.cutoff_us, kBatchRows));
+  PROV_ASSIGN_OR_RETURN(n.usage_hours, repo_->DeleteUsageHours(n.cutoff_us, kBatchRows));
+  PROV_ASSIGN_OR_RETURN(n.workload_details, repo_->DeleteWorkloadDetails(n.cutoff_us, kBatchRows));
+  PROV_ASSIGN_OR_RETURN(n.workloads, repo_->DeleteWorkloads(n.cutoff_us, kBatchRows));
+  PROV_ASSIGN_OR_RETURN(n.case_actions, repo_->DeleteCaseActions(n.cutoff_us, kBatchRows));
   const std::string cutoff = absl::FormatTime(
       "%Y-%m-%dT%H:%M:%E*SZ", absl::FromUnixMicros(n.cutoff_us), absl::UTCTimeZone());
-  PROV_RETURN_IF_ERROR(
-      AppendAuditEntry(
-          *db_, actor, "retention.prune",
-          AuditPayload({{"cutoff", cutoff},
-                        {"retention_days", absl::StrCat(absl::ToInt64Hours(retention_) / 24)},
-                        {"reports", absl::StrCat(n.reports)},
-                        {"usage_hours", absl::StrCat(n.usage_hours)},
-                        {"workloads", absl::StrCat(n.workloads)},
-                        {"workload_details", absl::StrCat(n.workload_details)},
-                        {"case_actions", absl::StrCat(n.case_actions)}}),
-          now)
-          .status());
-  PROV_RETURN_IF_ERROR(txn.Commit());
+  PROV_RETURN_IF_ERROR(repo_->RecordPrune(
+      {actor, "retention.prune",
+       AuditPayload({{"cutoff", cutoff},
+                     {"retention_days", absl::StrCat(absl::ToInt64Hours(retention_) / 24)},
+                     {"reports", absl::StrCat(n.reports)},
+                     {"usage_hours", absl::StrCat(n.usage_hours)},
+                     {"workloads", absl::StrCat(n.workloads)},
+                     {"workload_details", absl::StrCat(n.workload_details)},
+                     {"case_actions", absl::StrCat(n.case_actions)}}),
+       now}));
   return n;
 }
 
 absl::StatusOr<std::optional<absl::Time>> RetentionPruner::LastPruneTime() {
-  PROV_ASSIGN_OR_RETURN(Statement * st, db_->Cached("SELECT time_us FROM audit_log WHERE action = "
-                                                    "'retention.prune' ORDER BY seq DESC LIMIT 1"));
-  absl::StatusOr<bool> row = st->Step();
-  std::optional<absl::Time> out;
-  if (row.ok() && *row) out = absl::FromUnixMicros(st->ColumnInt64(0));
-  st->Reset();
-  PROV_RETURN_IF_ERROR(row.status());
-  return out;
+  return repo_->LastPruneTime();
 }
 
 }  // namespace prov::server

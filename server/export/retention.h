@@ -4,6 +4,8 @@
 //
 //   PROV_ASSIGN_OR_RETURN(auto pruner, RetentionPruner::Open(db_path, clock, absl::Hours(24 *
 //   1826))); PROV_ASSIGN_OR_RETURN(PruneCounts n, pruner->Prune("provd"));
+//   // or on any engine (server/store/repo/retention.h):
+//   PROV_ASSIGN_OR_RETURN(auto pruner, RetentionPruner::Create(std::move(repo), clock, retention));
 //
 // What goes, once older than the cutoff (now - retention):
 //   reports               rows collected before the cutoff (per-report metadata), walked in
@@ -17,7 +19,9 @@
 // by provd. Nothing younger than the cutoff is ever deleted.
 //
 // Deletes run in batches of at most kBatchRows rows, each its own short write transaction, so the
-// ingest writer is never held off for long; the audit entry follows in its own transaction. If
+// ingest writer is never held off for long; the audit entry follows in its own transaction. The
+// SQL is the RetentionRepository's (SQLite: sqlite/sqlite_retention.*, PostgreSQL:
+// pg/pg_retention.*: row deletes, no day partitions yet); the order and the entry are here. If
 // provd stops mid-pass the rows already deleted are gone without an entry; the next pass deletes
 // the rest and records what it deleted. Thread-compatible (the scheduler thread calls it).
 #pragma once
@@ -30,7 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "server/store/sqlite.h"
+#include "server/store/repo/retention.h"
 
 namespace prov::server {
 
@@ -46,25 +50,23 @@ struct PruneCounts {
 class RetentionPruner {
  public:
   static constexpr int kBatchRows = 5000;
+  // SQLite: provd.db at db_path.
   static absl::StatusOr<std::unique_ptr<RetentionPruner>> Open(const std::string& db_path,
                                                                const Clock& clock,
                                                                absl::Duration retention);
+  static absl::StatusOr<std::unique_ptr<RetentionPruner>> Create(
+      std::unique_ptr<RetentionRepository> repo, const Clock& clock, absl::Duration retention);
   absl::StatusOr<PruneCounts> Prune(const std::string& actor);
   // When the newest "retention.prune" audit entry was written; nullopt when never.
   absl::StatusOr<std::optional<absl::Time>> LastPruneTime();
   absl::Duration retention() const { return retention_; }
 
  private:
-  RetentionPruner(std::unique_ptr<SqliteDb> db, const Clock& clock, absl::Duration retention)
-      : db_(std::move(db)), clock_(clock), retention_(retention) {}
-  // Runs `sql` (a DELETE bound with ?1 = cutoff, ?2 = batch size, ?3 = *account when given),
-  // one transaction per batch, until a batch deletes less than kBatchRows rows.
-  absl::StatusOr<uint64_t> DeleteInBatches(const std::string& sql, int64_t cutoff_us,
-                                           const std::string* account = nullptr);
-  absl::StatusOr<uint64_t> DeleteReports(int64_t cutoff_us);
-  absl::StatusOr<uint64_t> DeleteUsageHours(int64_t cutoff_us);
+  RetentionPruner(std::unique_ptr<RetentionRepository> repo, const Clock& clock,
+                  absl::Duration retention)
+      : repo_(std::move(repo)), clock_(clock), retention_(retention) {}
 
-  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<RetentionRepository> repo_;
   const Clock& clock_;
   const absl::Duration retention_;
 };

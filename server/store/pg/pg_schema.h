@@ -38,13 +38,15 @@ inline constexpr char kPgSchema[] = "provd";
 // is the purpose: 0 migrations (session lock), 1 audit-log appends (transaction lock,
 // pg_audit_log.h), 2 case changes (transaction lock, pg_cases.h; taken before 1 when both are),
 // 3 the elected leader (session lock, pg_leader_election.h), 5 inventory imports (transaction
-// lock, pg_inventory.h; taken before 1).
+// lock, pg_inventory.h; taken before 1), 6 the export chain (transaction lock, pg_exports.h;
+// taken before 1).
 inline constexpr int32_t kPgLockKey = 0x50524f56;
 inline constexpr int32_t kPgMigrationLock = 0;
 inline constexpr int32_t kPgAuditAppendLock = 1;
 inline constexpr int32_t kPgCaseLock = 2;
 inline constexpr int32_t kPgLeaderLock = 3;
 inline constexpr int32_t kPgInventoryImportLock = 5;
+inline constexpr int32_t kPgExportChainLock = 6;
 
 int LatestPgSchemaVersion();
 
