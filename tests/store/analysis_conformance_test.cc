@@ -17,12 +17,16 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/analysis/analysis_store.h"
+#include "server/analysis/analyzer.h"
 #include "server/store/pg/pg_analysis_facts.h"
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_schema.h"
 #include "server/store/repo/analysis_facts.h"
 #include "server/store/sqlite.h"
 #include "server/store/sqlite/sqlite_analysis_facts.h"
+#include "tests/analysis/analysis_test_util.h"
+#include "tests/server/temp_dir.h"
 #include "tests/store/pg_server.h"
 #include "tests/store/store_fixture.h"
 
@@ -392,6 +396,48 @@ TEST_P(AnalysisFactsTest, ATermIsCheckedOnPostgresOnly) {
   } else {  // no replica was ever elected
     EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
     EXPECT_THAT(Rows("SELECT node_id FROM analysis_nodes"), IsEmpty());
+  }
+}
+
+// The engine-facing AnalysisStore over either engine's repository: an analyzer's state (nodes,
+// workloads, links, a bundle and a flag from three rounds of peer traffic) saved, then restored
+// into a fresh analyzer, gives the same bundles, flags and facts.
+TEST_P(AnalysisFactsTest, AnalysisStoreRestoresAnAnalyzersState) {
+  using namespace testing;                 // NOLINT: analysis test builders
+  server::testing::TempDir inventory_dir;  // the inventory stays on SQLite
+  auto make_store = [&]() -> std::unique_ptr<AnalysisStore> {
+    auto inventory = OpenSqliteAnalysisDb(inventory_dir.path() + "/provd.db");
+    EXPECT_TRUE(inventory.ok()) << inventory.status();
+    auto repo = Open();
+    if (!inventory.ok() || repo == nullptr) return nullptr;
+    return AnalysisStore::Create(std::move(repo), *std::move(inventory));
+  };
+  Analyzer before(TestPolicy());
+  for (int k = 0; k < 3; ++k) {
+    for (const auto& obs : PeerRound(k)) before.Observe(obs);
+  }
+  before.Evaluate(kT0 + absl::Minutes(15));
+  auto store = make_store();
+  ASSERT_NE(store, nullptr);
+  const AnalyzerChanges changes = before.TakeChanges();
+  ASSERT_FALSE(changes.links.empty());
+  ASSERT_TRUE(store->Save(before, changes).ok());
+  ASSERT_EQ(Flags(before).size(), 1u);
+  ASSERT_EQ(before.ListBundles({}).size(), 1u);
+
+  Analyzer after(TestPolicy());
+  auto reopened = make_store();
+  ASSERT_NE(reopened, nullptr);
+  ASSERT_TRUE(reopened->Load(after).ok());
+  EXPECT_EQ(Serialized(Flags(after)), Serialized(Flags(before)));
+  EXPECT_EQ(Serialized(after.ListBundles({})), Serialized(before.ListBundles({})));
+  for (const char* node : {"n-east", "n-west"}) {
+    ASSERT_NE(after.node(node), nullptr) << node;
+    EXPECT_EQ(after.node(node)->SerializeAsString(), before.node(node)->SerializeAsString());
+  }
+  for (const std::string& key : changes.links) {
+    ASSERT_NE(after.link(key), nullptr) << key;
+    EXPECT_EQ(after.link(key)->SerializeAsString(), before.link(key)->SerializeAsString());
   }
 }
 
