@@ -250,6 +250,29 @@ TEST_P(AnalysisFactsTest, SaveReplacesRowsAndWithdrawsLinksBeforeWritingThem) {
               ElementsAre("L-b|acct-4", "L-c|acct-4"));
 }
 
+// A key given twice in one Save ends as its last entry, as writing them one by one leaves it;
+// more rows than one PostgreSQL statement carries (500) all land.
+TEST_P(AnalysisFactsTest, TheLastEntryOfAKeyWinsAndLargeSavesLandWhole) {
+  auto repo = Open();
+  ASSERT_NE(repo, nullptr);
+  const auto first = Link("acct-1", "acct-2", 0.1), last = Link("acct-1", "acct-3", 0.9);
+  const auto n_old = Node("n-1", 1), n_new = Node("n-1", 2);
+  std::vector<provenance::v1::WorkloadFacts> many;
+  for (int i = 0; i < 1201; ++i) many.push_back(Workload("n-1", absl::StrCat("w-", i), "acct"));
+  AnalysisFactsChanges c;
+  c.links = {{"L-1", &first}, {"L-2", &first}, {"L-1", &last}};
+  c.nodes = {{"n-1", &n_old}, {"n-1", &n_new}};
+  for (const auto& w : many) c.workloads.emplace_back(w.key(), &w);
+  ASSERT_TRUE(repo->Save(c).ok());
+  EXPECT_THAT(Rows("SELECT link_key, account_b FROM links ORDER BY link_key"),
+              ElementsAre("L-1|acct-3", "L-2|acct-2"));
+  auto facts = repo->Load();
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  ASSERT_EQ(facts->nodes.size(), 1u);
+  EXPECT_EQ(facts->nodes[0].last_time_us(), 2);
+  EXPECT_EQ(facts->workloads.size(), 1201u);
+}
+
 TEST_P(AnalysisFactsTest, BundleMergeMovesItsAccountsToTheSurvivor) {
   auto repo = Open();
   ASSERT_NE(repo, nullptr);

@@ -1,9 +1,13 @@
 #include "server/store/pg/pg_analysis_facts.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/pg/pg_array.h"
 #include "server/store/pg/pg_leader_election.h"
 #include "server/store/pg/pg_schema.h"
 
@@ -34,6 +38,41 @@ absl::Status ReplaceMembers(PgConn& conn, absl::string_view delete_sql,
   PROV_RETURN_IF_ERROR(conn.Query(delete_sql, {owner}).status());
   for (const std::string& a : accounts) {
     PROV_RETURN_IF_ERROR(conn.Query(insert_sql, {a, owner}).status());
+  }
+  return absl::OkStatus();
+}
+
+// Rows per multi-row statement (bounds one parameter's size: protos of a few KB each).
+constexpr size_t kRowsPerStatement = 500;
+
+// The last entry of each key, in order: what upserting the entries one by one leaves (one
+// INSERT ... ON CONFLICT DO UPDATE cannot touch a row twice).
+template <typename V>
+std::vector<std::pair<std::string, V>> LastPerKey(
+    const std::vector<std::pair<std::string, V>>& entries) {
+  absl::flat_hash_map<absl::string_view, size_t> last;
+  for (size_t i = 0; i < entries.size(); ++i) last[entries[i].first] = i;
+  std::vector<std::pair<std::string, V>> out;
+  out.reserve(last.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (last[entries[i].first] == i) out.push_back(entries[i]);
+  }
+  return out;
+}
+
+// (key, serialised proto) rows through `sql` ($1 text[] keys, $2 bytea[] protos), in chunks.
+template <typename Proto>
+absl::Status UpsertBlobs(PgConn& conn, const std::vector<std::pair<std::string, Proto*>>& rows,
+                         absl::string_view sql) {
+  std::string blob;
+  for (size_t i = 0; i < rows.size(); i += kRowsPerStatement) {
+    PgArray keys, blobs;
+    for (size_t j = i; j < std::min(i + kRowsPerStatement, rows.size()); ++j) {
+      keys.AddText(rows[j].first);
+      rows[j].second->SerializeToString(&blob);
+      blobs.AddBytes(blob);
+    }
+    PROV_RETURN_IF_ERROR(conn.Query(sql, {keys.Finish(), blobs.Finish()}).status());
   }
   return absl::OkStatus();
 }
@@ -118,32 +157,42 @@ absl::Status PgAnalysisFactsRepository::SaveOnce(const AnalysisFactsChanges& cha
 absl::Status PgAnalysisFactsRepository::SaveRows(const AnalysisFactsChanges& changes) {
   PgConn& conn = *conn_;
   std::string blob;
-  for (const auto& [id, n] : changes.nodes) {
-    n->SerializeToString(&blob);
-    PROV_RETURN_IF_ERROR(conn.Query("INSERT INTO analysis_nodes(node_id, facts) VALUES ($1, $2) "
-                                    "ON CONFLICT (node_id) DO UPDATE SET facts = EXCLUDED.facts",
-                                    {id, PgParam::Bytes(blob)})
-                             .status());
-  }
-  for (const auto& [key, w] : changes.workloads) {
-    w->SerializeToString(&blob);
+  // Nodes, workloads and links (most of a batch's rows) go in multi-row statements.
+  PROV_RETURN_IF_ERROR(UpsertBlobs(conn, LastPerKey(changes.nodes),
+                                   "INSERT INTO analysis_nodes(node_id, facts) SELECT * FROM "
+                                   "unnest($1::text[], $2::bytea[]) ON CONFLICT (node_id) DO "
+                                   "UPDATE SET facts = EXCLUDED.facts"));
+  PROV_RETURN_IF_ERROR(UpsertBlobs(conn, LastPerKey(changes.workloads),
+                                   "INSERT INTO analysis_workloads(workload_key, facts) SELECT * "
+                                   "FROM unnest($1::text[], $2::bytea[]) ON CONFLICT "
+                                   "(workload_key) DO UPDATE SET facts = EXCLUDED.facts"));
+  for (size_t i = 0; i < changes.removed_links.size(); i += kRowsPerStatement) {
+    PgArray keys;
+    for (size_t j = i; j < std::min(i + kRowsPerStatement, changes.removed_links.size()); ++j) {
+      keys.AddText(changes.removed_links[j]);
+    }
     PROV_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO analysis_workloads(workload_key, facts) VALUES ($1, $2) "
-                   "ON CONFLICT (workload_key) DO UPDATE SET facts = EXCLUDED.facts",
-                   {key, PgParam::Bytes(blob)})
-            .status());
+        conn.Query("DELETE FROM links WHERE link_key = ANY($1::text[])", {keys.Finish()}).status());
   }
-  for (const std::string& key : changes.removed_links) {
-    PROV_RETURN_IF_ERROR(conn.Query("DELETE FROM links WHERE link_key = $1", {key}).status());
-  }
-  for (const auto& [key, l] : changes.links) {
-    l->SerializeToString(&blob);
+  const auto links = LastPerKey(changes.links);
+  for (size_t i = 0; i < links.size(); i += kRowsPerStatement) {
+    PgArray keys, kinds, as, bs, blobs;
+    for (size_t j = i; j < std::min(i + kRowsPerStatement, links.size()); ++j) {
+      const provenance::v1::Link& l = *links[j].second;
+      keys.AddText(links[j].first);
+      kinds.AddText(l.kind());
+      as.AddText(l.account_a());
+      bs.AddText(l.account_b());
+      l.SerializeToString(&blob);
+      blobs.AddBytes(blob);
+    }
     PROV_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO links(link_key, kind, account_a, account_b, link) "
-                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (link_key) DO UPDATE SET "
-                   "kind = EXCLUDED.kind, account_a = EXCLUDED.account_a, "
-                   "account_b = EXCLUDED.account_b, link = EXCLUDED.link",
-                   {key, l->kind(), l->account_a(), l->account_b(), PgParam::Bytes(blob)})
+        conn.Query("INSERT INTO links(link_key, kind, account_a, account_b, link) SELECT * FROM "
+                   "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) "
+                   "ON CONFLICT (link_key) DO UPDATE SET kind = EXCLUDED.kind, "
+                   "account_a = EXCLUDED.account_a, account_b = EXCLUDED.account_b, "
+                   "link = EXCLUDED.link",
+                   {keys.Finish(), kinds.Finish(), as.Finish(), bs.Finish(), blobs.Finish()})
             .status());
   }
   for (const auto& [id, b] : changes.bundles) {
