@@ -9,7 +9,7 @@
 // what sync handler threads are for; agent streams (many, long-lived) use the callback API.
 // NodeSummary.silent = no report collected within silent_after of the injected clock's now.
 // Bad requests get INVALID_ARGUMENT naming the field; an unknown node NOT_FOUND.
-// Thread-safety: handlers run concurrently; StoreReader and Clock are thread-safe.
+// Thread-safety: handlers run concurrently; the FleetReader and Clock are thread-safe.
 #pragma once
 
 #include "absl/time/time.h"
@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "provenance/v1/audit.grpc.pb.h"
 #include "server/access/authenticator.h"
-#include "server/store/store_reader.h"
+#include "server/store/repo/fleet_reader.h"
 
 namespace prov::server {
 
@@ -29,7 +29,7 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   // `auth` (provd always sets it): every query needs the viewer role. Null: no checks (tests).
   // `catalog` names every accelerator in GetNode, ListAccelerators and GetFleetOverview by its
   // PCI ID (common/accelerator_naming.h); null: AcceleratorCatalog::Builtin(). Not owned.
-  AuditServiceImpl(StoreReader& reader, const Clock& clock, absl::Duration silent_after,
+  AuditServiceImpl(FleetReader& reader, const Clock& clock, absl::Duration silent_after,
                    const Authenticator* auth = nullptr, const AcceleratorCatalog* catalog = nullptr)
       : auth_(auth),
         catalog_(catalog != nullptr ? *catalog : AcceleratorCatalog::Builtin()),
@@ -64,7 +64,7 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   const AcceleratorCatalog& catalog_;
   void MarkSilent(provenance::v1::NodeSummary& node) const;
 
-  StoreReader& reader_;
+  FleetReader& reader_;
   const Clock& clock_;
   const absl::Duration silent_after_;
 };

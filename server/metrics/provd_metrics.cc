@@ -5,7 +5,7 @@
 
 #include "common/version.h"
 #include "prometheus/metric_family.h"
-#include "server/store/store_reader.h"
+#include "server/store/repo/fleet_reader.h"
 
 namespace prov::server {
 namespace {

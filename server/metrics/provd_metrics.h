@@ -73,7 +73,7 @@
 
 namespace prov::server {
 
-class StoreReader;
+class FleetReader;
 
 // The `reason` label of prov_commit_failures_total for a failed store write: "disk_full"
 // (RESOURCE_EXHAUSTED, SqliteDb's code for SQLITE_FULL), "busy" (UNAVAILABLE) or "other".
@@ -129,12 +129,12 @@ class ProvdMetrics {
 // model), read when Prometheus scrapes. `reader` and `clock` must outlive the collector.
 class StoreCollector final : public prometheus::Collectable {
  public:
-  StoreCollector(StoreReader& reader, const Clock& clock, absl::Duration silent_after)
+  StoreCollector(FleetReader& reader, const Clock& clock, absl::Duration silent_after)
       : reader_(reader), clock_(clock), silent_after_(silent_after) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  StoreReader& reader_;
+  FleetReader& reader_;
   const Clock& clock_;
   const absl::Duration silent_after_;
   mutable std::atomic<uint64_t> read_errors_{0};

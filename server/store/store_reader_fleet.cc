@@ -203,13 +203,7 @@ WHERE account = ?1 AND hour_us + 3600000000 > ?2 AND hour_us < ?3)sql"));
     PROV_RETURN_IF_ERROR(EachRow(*span, [&](Statement& st) {
       if (!st.ColumnIsNull(0)) hours = (st.ColumnInt64(1) - st.ColumnInt64(0)) / kHourUs + 1;
     }));
-    bucket_hours = 168;
-    for (uint32_t b : {1u, 6u, 24u}) {
-      if ((hours + b - 1) / b <= static_cast<int64_t>(kMaxSeriesPoints)) {
-        bucket_hours = b;
-        break;
-      }
-    }
+    bucket_hours = ChooseSeriesBucketHours(hours);
   }
   out.set_bucket_hours(bucket_hours);
   const int64_t bucket_us = bucket_hours * kHourUs;
