@@ -48,7 +48,10 @@
 // waits for an import. Both repositories (IdentityRepository, server/store/repo/identity.h) are
 // this object's own, each on its own connection (SQLite: WAL, busy_timeout); provd's ingest
 // writer has another. provd hands it SQLite ones; PostgreSQL ones (PgIdentityRepository) work the
-// same, and there a KYC import that lost a race with another replica is ABORTED ("retry").
+// same, and there a KYC import that lost a race with another replica is ABORTED ("retry"). Not
+// yet right for several replicas: the partial re-screening trusts hits_basis_, which knows only
+// this process's writes (another replica with a different threshold could have stored the hits),
+// and each replica's sink hears only its own imports.
 #pragma once
 
 #include <functional>
