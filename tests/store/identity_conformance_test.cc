@@ -392,12 +392,29 @@ TEST_P(IdentityTest, AStoredRecordThatNoLongerParsesIsQuarantinedAndNothingElseI
     if (!conn.ok()) return conn.status();
     return QuarantineUnreadableRecords(**conn, kT0);
   };
+  // A list stored with a Windows-1252 byte (0xe9): its key has integer and text columns.
+  ScreeningListWrite good_list;
+  good_list.content = "name\nAlpha\n";
+  good_list.list_version = "csl-sha256:ok";
+  good_list.now = kT0;
+  ASSERT_TRUE(repo_->ImportScreeningList(good_list).ok());
+  ASSERT_TRUE(RawExec(absl::StrCat("INSERT INTO screening_lists(list_version, imported_at_us, "
+                                   "source, actor, columns, entries, content) VALUES "
+                                   "('csl-sha256:bad', 7, 'caf.csv', 'bob', 2, 1, ",
+                                   Blob("6e616d650a436166e90a"), ")"))
+                  .ok());
   auto moved = quarantine();
   ASSERT_TRUE(moved.ok()) << moved.status();
-  ASSERT_EQ(moved->size(), 1u);
+  ASSERT_EQ(moved->size(), 2u);
   EXPECT_EQ((*moved)[0].table, "accounts");
   EXPECT_EQ((*moved)[0].key, "account_id=bad, version=1");
   EXPECT_EQ((*moved)[0].reason, "stored AccountIdentity does not parse");
+  EXPECT_EQ((*moved)[1].table, "screening_lists");
+  EXPECT_EQ((*moved)[1].key,
+            "id=2, list_version=csl-sha256:bad, imported_at_us=7, source=caf.csv, actor=bob, "
+            "columns=2, entries=1");
+  EXPECT_THAT((*moved)[1].reason, HasSubstr("stored screening list is not UTF-8"));
+  EXPECT_EQ((*repo_->LatestScreeningListInfo())->list_version, "csl-sha256:ok");
   EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM quarantined_records WHERE table_name = 'accounts' "
                      "AND row_key = 'account_id=bad, version=1' AND LENGTH(record) = 1"),
             1);
@@ -407,7 +424,7 @@ TEST_P(IdentityTest, AStoredRecordThatNoLongerParsesIsQuarantinedAndNothingElseI
   auto again = quarantine();
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_THAT(*again, IsEmpty());
-  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM quarantined_records"), 1);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM quarantined_records"), 2);
 }
 
 PROV_STORE_TEST_P(IdentityTest);
