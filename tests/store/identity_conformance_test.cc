@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -372,6 +373,27 @@ TEST_P(IdentityTest, TheSnapshotAndTheAccountViewShowWhatIsStored) {
   EXPECT_EQ((*ghost)->identity().account_id(), "ghost");
   EXPECT_EQ((*ghost)->kyc_version(), 0);
   EXPECT_EQ((*ghost)->bundle_id(), "B-1");
+
+  // Flags (the analysis engine's tables): the most severe first, then by flag_id.
+  for (auto [id, severity] : {std::pair<std::string, int>{"F-2", 1}, {"F-1", 1}, {"F-3", 3}}) {
+    provenance::v1::Flag flag;
+    flag.set_flag_id(id);
+    flag.set_summary("flag " + id);
+    ASSERT_TRUE(RawExec(absl::StrCat("INSERT INTO flags(flag_id, rule, subject, severity, status, "
+                                     "updated_us, flag) VALUES ('",
+                                     id, "', 'r', 's-", id, "', ", severity, ", 1, 0, ",
+                                     Blob(absl::BytesToHexString(flag.SerializeAsString())), ")"))
+                    .ok());
+    ASSERT_TRUE(RawExec(absl::StrCat("INSERT INTO flag_accounts(account_id, flag_id) VALUES "
+                                     "('acme', '",
+                                     id, "')"))
+                    .ok());
+  }
+  auto acme = repo_->AccountView("acme");
+  ASSERT_TRUE(acme.ok() && acme->has_value()) << acme.status();
+  std::vector<std::string> flags;
+  for (const auto& f : (*acme)->flags()) flags.push_back(f.summary());
+  EXPECT_THAT(flags, ElementsAre("flag F-3", "flag F-1", "flag F-2"));
 }
 
 TEST_P(IdentityTest, AStoredRecordThatNoLongerParsesIsQuarantinedAndNothingElseIsTouched) {
