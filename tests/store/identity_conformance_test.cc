@@ -254,6 +254,47 @@ TEST_P(IdentityTest, AFailedOrCancelledImportLeavesNothing) {
   EXPECT_EQ(next->version, 1);
 }
 
+// Every write whose audit append fails (a trigger planted on audit_log) leaves nothing of itself.
+TEST_P(IdentityTest, AWriteWhoseAuditEntryCannotBeAppendedLeavesNothing) {
+  std::vector<ScreeningMatch> kept = {Hit("a", "e1", 0.9)};
+  ASSERT_TRUE(
+      repo_->ReplaceScreeningHits({.hits = &kept, .kyc_version = 0, .list_version = ""}, kT0).ok());
+  auto policy = repo_->SavePolicy("p-1", "a.yaml", "version: p-1\n", kT0, std::nullopt);
+  ASSERT_TRUE(policy.ok());
+  const bool pg = engine() == prov::testing::Engine::kPostgres;
+  ASSERT_TRUE(RawExec(pg ? "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                           "BEGIN RAISE EXCEPTION 'audit refused'; END $$; CREATE TRIGGER "
+                           "refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION "
+                           "refuse()"
+                         : "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT "
+                           "RAISE(ABORT, 'audit refused'); END")
+                  .ok());
+  std::vector<AccountIdentity> accounts = {Acct("b", "B")};
+  std::vector<ScreeningMatch> none;
+  KycImportWrite kyc;
+  kyc.accounts = &accounts;
+  kyc.now = kT0;
+  kyc.hits = &none;
+  kyc.audit = [](const KycImportSummary&) { return Audit("kyc.import", "1"); };
+  EXPECT_FALSE(repo_->ImportKyc(kyc).ok());
+  ScreeningListWrite list;
+  list.content = "x";
+  list.list_version = "csl-sha256:aa";
+  list.now = kT0;
+  list.hits = HitsReplacement{.hits = &none, .kyc_version = 0, .list_version = "csl-sha256:aa"};
+  list.audit = Audit("screening.import", "aa");
+  EXPECT_FALSE(repo_->ImportScreeningList(list).ok());
+  EXPECT_FALSE(repo_->SavePolicy("p-2", "b.yaml", "", kT0, Audit("policy.load", "2")).ok());
+  EXPECT_FALSE(repo_->DeletePolicy(*policy, Audit("policy.refused", "1")).ok());
+
+  EXPECT_EQ(*repo_->LatestKycVersion(), 0);
+  EXPECT_THAT(*repo_->CurrentAccounts(), IsEmpty());
+  EXPECT_FALSE(repo_->LatestScreeningListInfo()->has_value());
+  EXPECT_THAT(Entries(*repo_->ScreeningHits("")), ElementsAre("a/e1"));
+  EXPECT_EQ((*repo_->LatestPolicy())->version, "p-1");
+  EXPECT_THAT(AuditActions(), IsEmpty());
+}
+
 TEST_P(IdentityTest, TheLatestListIsTheLastImportedAndItsHitsReplaceTheStoredOnes) {
   EXPECT_FALSE(repo_->LatestScreeningListInfo()->has_value());
   EXPECT_FALSE(repo_->LatestScreeningListContent()->has_value());
