@@ -301,6 +301,7 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
     write.source = source;
     write.actor = actor;
     write.now = now;
+    write.expected_kyc_version = snapshot.kyc_version;
     write.hits = HitsReplacement{.hits = &snapshot.screening,
                                  .kyc_version = snapshot.kyc_version,
                                  .list_version = snapshot.screening_list_version};

@@ -351,6 +351,16 @@ TEST_P(IdentityTest, TheLatestListIsTheLastImportedAndItsHitsReplaceTheStoredOne
   EXPECT_THAT(*repo_->ScreeningHits(""), IsEmpty());
   EXPECT_TRUE(absl::IsInvalidArgument(repo_->ReplaceScreeningHits({}, kT0)));
   EXPECT_THAT(AuditActions(), ElementsAre("screening.import", "screening.import"));
+
+  // A list whose hits were screened on KYC version 3 while version 0 is the latest: refused.
+  ScreeningListWrite stale = w2;
+  stale.list_version = "csl-sha256:cc";
+  stale.expected_kyc_version = 3;
+  auto refused = repo_->ImportScreeningList(stale);
+  EXPECT_TRUE(absl::IsAborted(refused.status())) << refused.status();
+  EXPECT_EQ((*repo_->LatestScreeningListInfo())->list_version, "csl-sha256:bb");
+  stale.expected_kyc_version = 0;
+  EXPECT_TRUE(repo_->ImportScreeningList(stale).ok());
 }
 
 TEST_P(IdentityTest, TheLatestPolicyIsTheLastSavedOneUntilItIsDeleted) {

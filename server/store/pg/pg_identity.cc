@@ -213,6 +213,10 @@ absl::StatusOr<ScreeningListInfo> PgIdentityRepository::ImportScreeningList(
   PgConn& conn = *conn_;
   ScreeningListInfo info;
   PROV_RETURN_IF_ERROR(Write([&]() -> absl::Status {
+    if (write.expected_kyc_version.has_value()) {
+      PROV_ASSIGN_OR_RETURN(int64_t latest, pg_identity::LatestKycVersion(conn));
+      PROV_RETURN_IF_ERROR(CheckKycVersion(latest, *write.expected_kyc_version));
+    }
     PROV_ASSIGN_OR_RETURN(info, pg_identity::InsertScreeningList(conn, write));
     if (write.hits.has_value()) {
       PROV_RETURN_IF_ERROR(pg_identity::ReplaceHits(conn, *write.hits, write.now));

@@ -114,6 +114,9 @@ struct ScreeningListWrite {
   std::string actor;
   absl::Time now;
   std::optional<HitsReplacement> hits;  // the hits against this list
+  // Set: the KYC version the hits were screened on; another latest version (another writer
+  // imported meanwhile) is ABORTED, nothing written.
+  std::optional<int64_t> expected_kyc_version;
   std::optional<AuditRecord> audit;
   std::function<bool()> cancelled;  // polled before COMMIT
 };
@@ -165,6 +168,9 @@ class IdentityRepository {
   // entry (optional).
   virtual absl::Status DeletePolicy(int64_t id, const std::optional<AuditRecord>& audit) = 0;
 };
+
+// OK when `latest` is `expected`; else ABORTED ("another writer imported KYC version ...").
+absl::Status CheckKycVersion(int64_t latest, int64_t expected);
 
 // Identifies one hit across re-screenings, to keep its first found_at (both engines).
 std::string ScreeningHitKey(const provenance::v1::ScreeningMatch& hit);

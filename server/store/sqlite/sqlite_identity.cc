@@ -112,6 +112,10 @@ absl::StatusOr<ScreeningListInfo> SqliteIdentityRepository::ImportScreeningList(
   absl::MutexLock lock(&mu_);
   SqliteDb& db = *db_;
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kWrite));
+  if (write.expected_kyc_version.has_value()) {
+    PROV_ASSIGN_OR_RETURN(int64_t latest, sqlite_identity::LatestKycVersion(db));
+    PROV_RETURN_IF_ERROR(CheckKycVersion(latest, *write.expected_kyc_version));
+  }
   PROV_ASSIGN_OR_RETURN(ScreeningListInfo info, sqlite_identity::InsertScreeningList(db, write));
   if (write.hits.has_value()) {
     PROV_RETURN_IF_ERROR(sqlite_identity::ReplaceHits(db, *write.hits, write.now));
