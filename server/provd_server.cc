@@ -51,6 +51,7 @@
 #include "server/store/quarantine.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
 #include "server/store/sqlite/sqlite_audit_appender.h"
+#include "server/store/sqlite/sqlite_identity.h"
 #include "server/store/sqlite/sqlite_location.h"
 #include "server/store/sqlite/sqlite_node_enrollment.h"
 #include "server/store/sqlite/sqlite_node_revocations.h"
@@ -328,7 +329,10 @@ absl::Status ProvdServer::Init() {
   }
   PROV_RETURN_IF_ERROR(InitAccess());
 
-  PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(s.store->path()));
+  // Identity records through IdentityRepository (server/store/repo/identity.h): SQLite here.
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<IdentityRepository> identity_repo,
+                        SqliteIdentityRepository::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(*identity_repo));
   PROV_RETURN_IF_ERROR(LoadStartupPolicy(startup));
   AnalysisEngine::Options analysis_options;
   analysis_options.db_path = s.store->path();
@@ -348,9 +352,12 @@ absl::Status ProvdServer::Init() {
   identity_options.max_import_bytes = kMaxImportBytes;
   identity_options.auth = s.auth.get();
   identity_options.name_frequencies = s.options.name_frequencies;
-  PROV_ASSIGN_OR_RETURN(
-      s.identity, IdentityServiceImpl::Create(s.store->path(), *s.clock, s.analysis.get(), s.policy,
-                                              identity_options));
+  PROV_ASSIGN_OR_RETURN(auto identity_reader, OpenConnection(s.store->path(), SqliteDb::kReadOnly,
+                                                             identity_options.busy_timeout));
+  s.identity = IdentityServiceImpl::Create(
+      std::move(identity_repo),
+      std::make_unique<SqliteIdentityRepository>(std::move(identity_reader)), *s.clock,
+      s.analysis.get(), s.policy, identity_options);
   for (const QuarantinedRecord& q : quarantined) s.identity->stats().Quarantined(q.table, 1);
   InventoryServiceOptions inventory_options;
   inventory_options.auth = s.auth.get();

@@ -6,7 +6,8 @@
 //   if (!view) { /* unknown: no KYC record, no hit, no bundle, no flag */ }
 //
 // An account the agents attribute work to but that was never KYC-imported still has a view when
-// the engine bundled or flagged it (identity empty, kyc_version 0). One read transaction.
+// the engine bundled or flagged it (identity empty, kyc_version 0). One read transaction. The
+// reads are IdentityRepository::AccountView's (server/store/repo/identity.h), on either engine.
 #pragma once
 
 #include <optional>
@@ -14,11 +15,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "provenance/v1/analysis.pb.h"
+#include "server/store/repo/identity.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
 
 absl::StatusOr<std::optional<provenance::v1::GetAccountResponse>> LoadAccountView(
     SqliteDb& db, absl::string_view account_id);
+absl::StatusOr<std::optional<provenance::v1::GetAccountResponse>> LoadAccountView(
+    IdentityRepository& repo, absl::string_view account_id);
 
 }  // namespace prov::server

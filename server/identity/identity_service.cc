@@ -5,14 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
-#include "server/auditlog/audit_log.h"
 #include "server/identity/account_view.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
 #include "server/identity/service_util.h"
 #include "server/store/connection.h"
-#include "server/store/schema.h"
-#include "server/store/transaction.h"
+#include "server/store/repo/audit_log.h"
+#include "server/store/sqlite/sqlite_identity.h"
 
 namespace prov::server {
 
@@ -30,26 +29,29 @@ absl::StatusOr<LoadedPolicy> MakeLoadedPolicy(absl::string_view yaml, absl::stri
 absl::StatusOr<std::unique_ptr<IdentityServiceImpl>> IdentityServiceImpl::Create(
     const std::string& db_path, const Clock& clock, IdentitySink* sink, LoadedPolicy current_policy,
     IdentityServiceOptions options) {
-  PROV_ASSIGN_OR_RETURN(auto db,
-                        OpenConnection(db_path, SqliteDb::kReadWrite, options.busy_timeout));
-  absl::Status migrated = MigrateSchema(*db);
-  if (!migrated.ok()) {
-    return absl::Status(migrated.code(), absl::StrCat(db_path, ": ", migrated.message()));
-  }
+  PROV_ASSIGN_OR_RETURN(auto repo, SqliteIdentityRepository::Open(db_path, options.busy_timeout));
   PROV_ASSIGN_OR_RETURN(auto reader,
                         OpenConnection(db_path, SqliteDb::kReadOnly, options.busy_timeout));
+  return Create(std::move(repo), std::make_unique<SqliteIdentityRepository>(std::move(reader)),
+                clock, sink, std::move(current_policy), options);
+}
+
+std::unique_ptr<IdentityServiceImpl> IdentityServiceImpl::Create(
+    std::unique_ptr<IdentityRepository> repo, std::unique_ptr<IdentityRepository> reader,
+    const Clock& clock, IdentitySink* sink, LoadedPolicy current_policy,
+    IdentityServiceOptions options) {
   return std::unique_ptr<IdentityServiceImpl>(new IdentityServiceImpl(
-      clock, sink, std::move(current_policy), options, std::move(db), std::move(reader)));
+      clock, sink, std::move(current_policy), options, std::move(repo), std::move(reader)));
 }
 
 IdentityServiceImpl::IdentityServiceImpl(const Clock& clock, IdentitySink* sink,
                                          LoadedPolicy policy, IdentityServiceOptions options,
-                                         std::unique_ptr<SqliteDb> db,
-                                         std::unique_ptr<SqliteDb> reader)
+                                         std::unique_ptr<IdentityRepository> repo,
+                                         std::unique_ptr<IdentityRepository> reader)
     : clock_(clock),
       sink_(sink),
       options_(options),
-      db_(std::move(db)),
+      repo_(std::move(repo)),
       reader_(std::move(reader)),
       policy_(std::move(policy)) {}
 
@@ -57,9 +59,14 @@ IdentityServiceImpl::~IdentityServiceImpl() = default;
 
 absl::StatusOr<IdentityStartup> IdentityServiceImpl::LoadStartup(const std::string& db_path) {
   PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path, SqliteDb::kReadOnly, absl::Seconds(10)));
+  SqliteIdentityRepository repo(std::move(db));
+  return LoadStartup(repo);
+}
+
+absl::StatusOr<IdentityStartup> IdentityServiceImpl::LoadStartup(IdentityRepository& repo) {
   IdentityStartup startup;
-  PROV_ASSIGN_OR_RETURN(startup.snapshot, LoadIdentitySnapshot(*db));
-  PROV_ASSIGN_OR_RETURN(std::optional<StoredPolicy> stored, LoadLatestPolicy(*db));
+  PROV_ASSIGN_OR_RETURN(startup.snapshot, LoadIdentitySnapshot(repo));
+  PROV_ASSIGN_OR_RETURN(std::optional<StoredPolicy> stored, repo.LatestPolicy());
   if (stored.has_value()) {
     absl::StatusOr<LoadedPolicy> loaded =
         MakeLoadedPolicy(stored->yaml, stored->source, stored->loaded_at);
@@ -151,34 +158,24 @@ grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* context,
   absl::StatusOr<LoadedPolicy> loaded = MakeLoadedPolicy(request->yaml(), source, now);
   if (!loaded.ok()) return ToGrpc(loaded.status());
   const double old_threshold = ScreeningThreshold();
-  absl::StatusOr<int64_t> id = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<int64_t> {
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(int64_t saved,
-                          SavePolicy(*db_, loaded->policy->version, source, loaded->yaml, now));
-    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "policy.load",
-                                          AuditPayload({{"policy_version", loaded->policy->version},
-                                                        {"source", source},
-                                                        {"yaml_sha256", Sha256Hex(loaded->yaml)}}),
-                                          now)
-                             .status());
-    PROV_RETURN_IF_ERROR(txn.Commit());
-    return saved;
-  }();
+  absl::StatusOr<int64_t> id = repo_->SavePolicy(
+      loaded->policy->version, source, loaded->yaml, now,
+      AuditRecord{.actor = actor,
+                  .action = "policy.load",
+                  .payload = AuditPayload({{"policy_version", loaded->policy->version},
+                                           {"source", source},
+                                           {"yaml_sha256", Sha256Hex(loaded->yaml)}}),
+                  .at = now});
   if (!id.ok()) return ToGrpc(id.status());
   if (sink_ != nullptr) {
     absl::Status applied = sink_->OnPolicyLoaded(loaded->policy);
     if (!applied.ok()) {
-      absl::Status undone = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-        PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-        PROV_RETURN_IF_ERROR(DeletePolicy(*db_, *id));
-        PROV_RETURN_IF_ERROR(
-            AppendAuditEntry(*db_, "provd", "policy.refused",
-                             AuditPayload({{"policy_version", loaded->policy->version},
-                                           {"reason", std::string(applied.message())}}),
-                             clock_.Now())
-                .status());
-        return txn.Commit();
-      }();
+      absl::Status undone = repo_->DeletePolicy(
+          *id, AuditRecord{.actor = "provd",
+                           .action = "policy.refused",
+                           .payload = AuditPayload({{"policy_version", loaded->policy->version},
+                                                    {"reason", std::string(applied.message())}}),
+                           .at = clock_.Now()});
       std::string note =
           undone.ok() ? "" : absl::StrCat(" (and removing it failed: ", undone.message(), ")");
       return grpc::Status(ToGrpc(applied).error_code(),

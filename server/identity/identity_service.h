@@ -45,8 +45,13 @@
 // are serialized by one mutex, which
 // is also held while the sink is called (so snapshots arrive in commit order; the sink must not
 // call back into this service). GetAccount reads on a second, read-only connection and never
-// waits for an import. Both connections are this object's own (WAL, busy_timeout); provd's ingest
-// writer has another.
+// waits for an import. Both repositories (IdentityRepository, server/store/repo/identity.h) are
+// this object's own, each on its own connection (SQLite: WAL, busy_timeout); provd's ingest
+// writer has another. provd hands it SQLite ones; PostgreSQL ones (PgIdentityRepository) work the
+// same, and there a KYC import that lost a race with another replica is ABORTED ("retry"). Not
+// yet right for several replicas: the partial re-screening trusts hits_basis_, which knows only
+// this process's writes (another replica with a different threshold could have stored the hits),
+// and each replica's sink hears only its own imports.
 #pragma once
 
 #include <functional>
@@ -69,6 +74,7 @@
 #include "server/policy/policy.h"
 #include "server/screening/name_frequencies.h"
 #include "server/screening/name_normalizer.h"
+#include "server/store/repo/identity.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
@@ -111,13 +117,22 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
  public:
   static constexpr size_t kMaxPolicyBytes = 4u << 20;
 
-  // Opens two connections on `db_path` (read-write and read-only) and applies pending schema
-  // migrations (none when provd's Store opened the file first). `sink` may be null (tests).
+  // Opens two SQLite repositories on `db_path` (read-write and read-only) and applies pending
+  // schema migrations (none when provd's Store opened the file first). `sink` may be null (tests).
   static absl::StatusOr<std::unique_ptr<IdentityServiceImpl>> Create(
       const std::string& db_path, const Clock& clock, IdentitySink* sink,
       LoadedPolicy current_policy, IdentityServiceOptions options = {});
+  // Over repositories of either engine: `repo` for imports and policies, `reader` for GetAccount
+  // (a second connection, so a read never waits for an import; may be the same engine's
+  // read-only one).
+  static std::unique_ptr<IdentityServiceImpl> Create(std::unique_ptr<IdentityRepository> repo,
+                                                     std::unique_ptr<IdentityRepository> reader,
+                                                     const Clock& clock, IdentitySink* sink,
+                                                     LoadedPolicy current_policy,
+                                                     IdentityServiceOptions options = {});
   // The stored identity snapshot and the latest stored policy, for provd start-up.
   static absl::StatusOr<IdentityStartup> LoadStartup(const std::string& db_path);
+  static absl::StatusOr<IdentityStartup> LoadStartup(IdentityRepository& repo);
 
   ~IdentityServiceImpl() override;
 
@@ -160,8 +175,8 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   grpc::Status Authorize(grpc::ServerContext* context, provenance::v1::Role need,
                          std::string* actor) const;
   IdentityServiceImpl(const Clock& clock, IdentitySink* sink, LoadedPolicy policy,
-                      IdentityServiceOptions options, std::unique_ptr<SqliteDb> db,
-                      std::unique_ptr<SqliteDb> reader);
+                      IdentityServiceOptions options, std::unique_ptr<IdentityRepository> repo,
+                      std::unique_ptr<IdentityRepository> reader);
 
   // The screener over the latest stored list (cached by list version and threshold), or null
   // when no list was imported yet.
@@ -203,14 +218,14 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   // Imports queue here (not on mu_), so a queued import whose caller went away stops waiting.
   ImportSlot import_slot_;
   absl::Mutex mu_;  // serializes imports and policy loads
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<IdentityRepository> repo_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ScreeningCache> cache_ ABSL_GUARDED_BY(mu_);
   // Basis() of the stored hits as this process last committed them; empty when unknown (at
   // start, or after a failed write), in which case the next import screens every account.
   std::string hits_basis_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex read_mu_;
-  std::unique_ptr<SqliteDb> reader_ ABSL_GUARDED_BY(read_mu_);
+  std::unique_ptr<IdentityRepository> reader_ ABSL_GUARDED_BY(read_mu_);
 
   mutable absl::Mutex policy_mu_;
   LoadedPolicy policy_ ABSL_GUARDED_BY(policy_mu_);

@@ -8,13 +8,12 @@
 #include "common/grpc/streamed_parts.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "server/auditlog/audit_log.h"
 #include "server/identity/identity_service.h"
 #include "server/identity/identity_store.h"
 #include "server/identity/screening_cache.h"
 #include "server/identity/service_util.h"
 #include "server/identity/transcode.h"
-#include "server/store/transaction.h"
+#include "server/store/repo/audit_log.h"
 
 namespace prov::server {
 namespace {
@@ -187,40 +186,44 @@ grpc::Status IdentityServiceImpl::ImportAccounts(grpc::ServerContext* context,
   IdentitySnapshot snapshot;
   absl::Status done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     // Screen the accounts as they will be after the import, before taking the write lock.
-    PROV_ASSIGN_OR_RETURN(int64_t latest, LatestKycVersion(*db_));
-    PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
+    PROV_ASSIGN_OR_RETURN(int64_t latest, repo_->LatestKycVersion());
+    PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, repo_->CurrentAccounts());
     PROV_ASSIGN_OR_RETURN(const ScreeningCache* cache, StoredListScreenerLocked());
     std::optional<Reuse> reuse;
     if (cache != nullptr && hits_basis_ == Basis(cache)) {  // the stored hits are still valid
       reuse.emplace();
       reuse->changed = ChangedAccounts(current, parsed->accounts);
-      PROV_ASSIGN_OR_RETURN(reuse->stored, LoadScreeningHits(*db_, ""));
+      PROV_ASSIGN_OR_RETURN(reuse->stored, repo_->ScreeningHits(""));
     }
     const std::string basis = Basis(cache);
     hits_basis_.clear();  // unknown until this import commits
     snapshot = ScreenLocked(MergeAccounts(std::move(current), parsed->accounts), latest + 1, cache,
                             reuse.has_value() ? &*reuse : nullptr, &cancelled);
     if (cancelled()) return CancelledStatus("while screening");
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(summary,
-                          server::ImportAccounts(*db_, *parsed, source, actor, now, cancelled));
-    if (summary.version != snapshot.kyc_version) {  // the screening above used stale accounts
-      return absl::AbortedError(absl::StrCat("another writer imported KYC version ",
-                                             summary.version - 1, " meanwhile; retry"));
-    }
-    PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
-                                              snapshot.screening_list_version, now));
-    PROV_RETURN_IF_ERROR(
-        AppendAuditEntry(*db_, actor, "kyc.import",
-                         AuditPayload({{"kyc_version", absl::StrCat(summary.version)},
-                                       {"source", source},
-                                       {"accepted", absl::StrCat(summary.accepted)},
-                                       {"content_sha256", summary.content_digest}}),
-                         now)
-            .status());
+    // One transaction: the new version, the hits screened above and the audit entry. A version
+    // other than latest + 1 (another writer imported meanwhile) is ABORTED, nothing written.
+    KycImportWrite write;
+    write.accounts = &parsed->accounts;
+    write.source = source;
+    write.actor = actor;
+    write.content_digest = parsed->content_digest;
+    write.errors = static_cast<uint32_t>(parsed->errors.size());
+    write.now = now;
+    write.expected_version = snapshot.kyc_version;
+    write.hits = &snapshot.screening;
+    write.list_version = snapshot.screening_list_version;
+    write.audit = [&](const KycImportSummary& s) {
+      return AuditRecord{.actor = actor,
+                         .action = "kyc.import",
+                         .payload = AuditPayload({{"kyc_version", absl::StrCat(s.version)},
+                                                  {"source", source},
+                                                  {"accepted", absl::StrCat(s.accepted)},
+                                                  {"content_sha256", s.content_digest}}),
+                         .at = now};
+    };
     // The last point of no return: a caller gone by now gets nothing half-imported.
-    if (cancelled()) return CancelledStatus("before commit; rolled back");
-    PROV_RETURN_IF_ERROR(txn.Commit());
+    write.cancelled = cancelled;
+    PROV_ASSIGN_OR_RETURN(summary, repo_->ImportKyc(write));
     hits_basis_ = basis;
     return absl::OkStatus();
   }();
@@ -281,8 +284,8 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
   ScreeningListInfo info;
   IdentitySnapshot snapshot;
   absl::Status done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    PROV_ASSIGN_OR_RETURN(int64_t kyc_version, LatestKycVersion(*db_));
-    PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, LoadCurrentAccounts(*db_));
+    PROV_ASSIGN_OR_RETURN(int64_t kyc_version, repo_->LatestKycVersion());
+    PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> current, repo_->CurrentAccounts());
     // A screener over the list just parsed (the one about to be stored), before the write lock.
     auto fresh = std::make_unique<ScreeningCache>(*list, normalizer_, ScreeningThreshold(),
                                                   options_.name_frequencies, ScreeningDay());
@@ -290,19 +293,26 @@ grpc::Status IdentityServiceImpl::ImportScreeningList(grpc::ServerContext* conte
     snapshot = ScreenLocked(std::move(current), kyc_version, fresh.get(), nullptr, &cancelled);
     if (cancelled()) return CancelledStatus("while screening");
     hits_basis_.clear();  // unknown until this import commits
-    PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
-    PROV_ASSIGN_OR_RETURN(info,
-                          server::ImportScreeningList(*db_, *content, *list, source, actor, now));
-    PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
-                                              snapshot.screening_list_version, now));
-    PROV_RETURN_IF_ERROR(AppendAuditEntry(*db_, actor, "screening.import",
-                                          AuditPayload({{"list_version", info.list_version},
-                                                        {"source", source},
-                                                        {"entries", absl::StrCat(info.entries)}}),
-                                          now)
-                             .status());
-    if (cancelled()) return CancelledStatus("before commit; rolled back");
-    PROV_RETURN_IF_ERROR(txn.Commit());
+    ScreeningListWrite write;
+    write.content = *content;
+    write.list_version = list->version;
+    write.columns = list->columns;
+    write.entries = static_cast<int>(list->entries.size());
+    write.source = source;
+    write.actor = actor;
+    write.now = now;
+    write.expected_kyc_version = snapshot.kyc_version;
+    write.hits = HitsReplacement{.hits = &snapshot.screening,
+                                 .kyc_version = snapshot.kyc_version,
+                                 .list_version = snapshot.screening_list_version};
+    write.audit = AuditRecord{.actor = actor,
+                              .action = "screening.import",
+                              .payload = AuditPayload({{"list_version", list->version},
+                                                       {"source", source},
+                                                       {"entries", absl::StrCat(write.entries)}}),
+                              .at = now};
+    write.cancelled = cancelled;
+    PROV_ASSIGN_OR_RETURN(info, repo_->ImportScreeningList(write));
     hits_basis_ = Basis(fresh.get());
     cache_ = std::move(fresh);
     return absl::OkStatus();

@@ -20,7 +20,7 @@ void IdentityServiceImpl::Notify(IdentitySnapshot snapshot) {
 }
 
 absl::StatusOr<const ScreeningCache*> IdentityServiceImpl::StoredListScreenerLocked() {
-  PROV_ASSIGN_OR_RETURN(std::optional<ScreeningListInfo> info, LatestScreeningListInfo(*db_));
+  PROV_ASSIGN_OR_RETURN(std::optional<ScreeningListInfo> info, repo_->LatestScreeningListInfo());
   if (!info.has_value()) return nullptr;
   const double threshold = ScreeningThreshold();
   const std::string today = ScreeningDay();
@@ -32,7 +32,7 @@ absl::StatusOr<const ScreeningCache*> IdentityServiceImpl::StoredListScreenerLoc
                                               options_.name_frequencies, today);
     return cache_.get();
   }
-  PROV_ASSIGN_OR_RETURN(std::optional<StoredScreeningList> stored, LoadLatestScreeningList(*db_));
+  PROV_ASSIGN_OR_RETURN(std::optional<StoredScreeningList> stored, LoadLatestScreeningList(*repo_));
   if (!stored.has_value()) return absl::InternalError("screening list vanished");
   cache_ = std::make_unique<ScreeningCache>(std::move(stored->list), normalizer_, threshold,
                                             options_.name_frequencies, today);
@@ -92,12 +92,15 @@ IdentitySnapshot IdentityServiceImpl::ScreenLocked(std::vector<AccountIdentity> 
 }
 
 absl::StatusOr<IdentitySnapshot> IdentityServiceImpl::RescreenStoredLocked(absl::Time now) {
-  PROV_ASSIGN_OR_RETURN(int64_t kyc_version, LatestKycVersion(*db_));
-  PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> accounts, LoadCurrentAccounts(*db_));
+  PROV_ASSIGN_OR_RETURN(int64_t kyc_version, repo_->LatestKycVersion());
+  PROV_ASSIGN_OR_RETURN(std::vector<AccountIdentity> accounts, repo_->CurrentAccounts());
   PROV_ASSIGN_OR_RETURN(const ScreeningCache* cache, StoredListScreenerLocked());
   IdentitySnapshot snapshot = ScreenLocked(std::move(accounts), kyc_version, cache);
-  PROV_RETURN_IF_ERROR(ReplaceScreeningHits(*db_, snapshot.screening, snapshot.kyc_version,
-                                            snapshot.screening_list_version, now));
+  PROV_RETURN_IF_ERROR(
+      repo_->ReplaceScreeningHits({.hits = &snapshot.screening,
+                                   .kyc_version = snapshot.kyc_version,
+                                   .list_version = snapshot.screening_list_version},
+                                  now));
   return snapshot;
 }
 

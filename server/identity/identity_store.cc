@@ -1,10 +1,9 @@
-// Accounts and KYC versions; screening lists, hits and policies are in identity_store_lists.cc.
+// The free functions over a SqliteDb (their SQL: server/store/sqlite/sqlite_identity_sql.h) and
+// the snapshot; screening lists, hits and policies are in identity_store_lists.cc.
 #include "server/identity/identity_store.h"
 
-#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/identity/store_util.h"
-#include "server/store/transaction.h"
+#include "server/store/sqlite/sqlite_identity_sql.h"
 
 namespace prov::server {
 
@@ -14,132 +13,54 @@ absl::StatusOr<KycImportSummary> ImportAccounts(SqliteDb& db, const kyc::KycPars
                                                 absl::string_view source, absl::string_view actor,
                                                 absl::Time now,
                                                 const std::function<bool()>& cancelled) {
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kWrite));
-  KycImportSummary summary;
-  summary.accepted = static_cast<uint32_t>(parsed.accounts.size());
-  summary.errors = static_cast<uint32_t>(parsed.errors.size());
-  summary.content_digest = parsed.content_digest;
-  {
-    PROV_ASSIGN_OR_RETURN(Statement * st,
-                          db.Cached("INSERT INTO kyc_imports(imported_at_us, source, actor, "
-                                    "content_digest, accepted, errors) VALUES (?, ?, ?, ?, ?, ?)"));
-    st->BindInt64(1, absl::ToUnixMicros(now));
-    st->BindText(2, source);
-    st->BindText(3, actor);
-    st->BindText(4, parsed.content_digest);
-    st->BindInt64(5, summary.accepted);
-    st->BindInt64(6, summary.errors);
-    PROV_RETURN_IF_ERROR(st->Run());
-    summary.version = db.LastInsertRowId();
-  }
-  PROV_ASSIGN_OR_RETURN(
-      Statement * history,
-      db.Cached("INSERT INTO account_identities(account_id, version, identity) VALUES (?, ?, ?)"));
-  PROV_ASSIGN_OR_RETURN(
-      Statement * current,
-      db.Cached("INSERT INTO accounts(account_id, version, legal_entity, country, parent_account, "
-                "identity) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(account_id) DO UPDATE SET "
-                "version = ?2, legal_entity = ?3, country = ?4, parent_account = ?5, "
-                "identity = ?6"));
-  size_t written = 0;
-  for (const AccountIdentity& account : parsed.accounts) {
-    if (cancelled && ++written % 1024 == 0 && cancelled()) {
-      return absl::CancelledError(absl::StrCat("import cancelled while writing (", written, " of ",
-                                               parsed.accounts.size(), " accounts); rolled back"));
-    }
-    std::string blob = account.SerializeAsString();
-    history->BindText(1, account.account_id());
-    history->BindInt64(2, summary.version);
-    history->BindBlob(3, blob);
-    PROV_RETURN_IF_ERROR(history->Run());
-    current->BindText(1, account.account_id());
-    current->BindInt64(2, summary.version);
-    current->BindText(3, account.legal_entity());
-    current->BindText(4, account.country_of_incorporation());
-    current->BindText(5, account.parent_account());
-    current->BindBlob(6, blob);
-    PROV_RETURN_IF_ERROR(current->Run());
-  }
-  PROV_RETURN_IF_ERROR(txn.Commit());
-  return summary;
+  KycImportWrite write;
+  write.accounts = &parsed.accounts;
+  write.source = std::string(source);
+  write.actor = std::string(actor);
+  write.content_digest = parsed.content_digest;
+  write.errors = static_cast<uint32_t>(parsed.errors.size());
+  write.now = now;
+  write.cancelled = cancelled;
+  return sqlite_identity::InsertKyc(db, write);
 }
 
 absl::StatusOr<std::vector<AccountIdentity>> LoadCurrentAccounts(SqliteDb& db) {
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kRead));
-  PROV_ASSIGN_OR_RETURN(
-      auto st, db.Prepare("SELECT account_id, identity FROM accounts ORDER BY account_id"));
-  std::vector<AccountIdentity> accounts;
-  while (true) {
-    PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) break;
-    AccountIdentity account;
-    PROV_RETURN_IF_ERROR(
-        ParseBlob(st->ColumnBlob(1), &account, absl::StrCat("accounts row ", st->ColumnText(0))));
-    accounts.push_back(std::move(account));
-  }
-  st.reset();
-  PROV_RETURN_IF_ERROR(txn.Commit());
-  return accounts;
+  return sqlite_identity::CurrentAccounts(db);
 }
 
 absl::StatusOr<std::optional<StoredAccount>> LoadAccount(SqliteDb& db,
                                                          absl::string_view account_id) {
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kRead));
-  PROV_ASSIGN_OR_RETURN(auto st,
-                        db.Prepare("SELECT version, identity FROM accounts WHERE account_id = ?"));
-  st->BindText(1, account_id);
-  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-  std::optional<StoredAccount> out;
-  if (row) {
-    out.emplace();
-    out->version = st->ColumnInt64(0);
-    PROV_RETURN_IF_ERROR(
-        ParseBlob(st->ColumnBlob(1), &out->identity, absl::StrCat("accounts row ", account_id)));
-  }
-  st.reset();
-  PROV_RETURN_IF_ERROR(txn.Commit());
-  return out;
+  return sqlite_identity::Account(db, account_id);
 }
 
 absl::StatusOr<std::optional<AccountIdentity>> LoadAccountVersion(SqliteDb& db,
                                                                   absl::string_view account_id,
                                                                   int64_t version) {
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kRead));
-  PROV_ASSIGN_OR_RETURN(
-      auto st,
-      db.Prepare("SELECT identity FROM account_identities WHERE account_id = ? AND version = ?"));
-  st->BindText(1, account_id);
-  st->BindInt64(2, version);
-  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-  std::optional<AccountIdentity> out;
-  if (row) {
-    out.emplace();
-    PROV_RETURN_IF_ERROR(
-        ParseBlob(st->ColumnBlob(0), &*out,
-                  absl::StrCat("account_identities row ", account_id, " version ", version)));
-  }
-  st.reset();
-  PROV_RETURN_IF_ERROR(txn.Commit());
-  return out;
+  return sqlite_identity::AccountVersion(db, account_id, version);
 }
 
 absl::StatusOr<int64_t> LatestKycVersion(SqliteDb& db) {
-  PROV_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT COALESCE(MAX(version), 0) FROM kyc_imports"));
-  PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-  return row ? st->ColumnInt64(0) : 0;
+  return sqlite_identity::LatestKycVersion(db);
+}
+
+IdentitySnapshot ToIdentitySnapshot(IdentityRows rows) {
+  IdentitySnapshot snapshot;
+  snapshot.kyc_version = rows.kyc_version;
+  snapshot.accounts =
+      std::make_shared<const std::vector<AccountIdentity>>(std::move(rows.accounts));
+  snapshot.screening_list_version = std::move(rows.screening_list_version);
+  snapshot.screening = std::move(rows.hits);
+  return snapshot;
 }
 
 absl::StatusOr<IdentitySnapshot> LoadIdentitySnapshot(SqliteDb& db) {
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kRead));
-  IdentitySnapshot snapshot;
-  PROV_ASSIGN_OR_RETURN(snapshot.kyc_version, LatestKycVersion(db));
-  PROV_ASSIGN_OR_RETURN(auto accounts, LoadCurrentAccounts(db));
-  snapshot.accounts = std::make_shared<const std::vector<AccountIdentity>>(std::move(accounts));
-  PROV_ASSIGN_OR_RETURN(std::optional<ScreeningListInfo> list, LatestScreeningListInfo(db));
-  if (list.has_value()) snapshot.screening_list_version = list->list_version;
-  PROV_ASSIGN_OR_RETURN(snapshot.screening, LoadScreeningHits(db, ""));
-  PROV_RETURN_IF_ERROR(txn.Commit());
-  return snapshot;
+  PROV_ASSIGN_OR_RETURN(IdentityRows rows, sqlite_identity::Snapshot(db));
+  return ToIdentitySnapshot(std::move(rows));
+}
+
+absl::StatusOr<IdentitySnapshot> LoadIdentitySnapshot(IdentityRepository& repo) {
+  PROV_ASSIGN_OR_RETURN(IdentityRows rows, repo.Snapshot());
+  return ToIdentitySnapshot(std::move(rows));
 }
 
 }  // namespace prov::server

@@ -1,7 +1,10 @@
-// Identity records in provd.db: KYC imports (every version of every account), the current
-// accounts, screening lists (raw CSV kept), screening hits and loaded policies. Schema: the
-// version-2 tables in server/store/schema.cc (kyc_imports, account_identities, accounts,
-// screening_lists, screening_hits, policies).
+// Identity records: KYC imports (every version of every account), the current accounts,
+// screening lists (raw CSV kept), screening hits and loaded policies. Schema: the version-2
+// tables in server/store/SCHEMA.md (kyc_imports, account_identities, accounts, screening_lists,
+// screening_hits, policies). The storage is IdentityRepository (server/store/repo/identity.h, on
+// SQLite or PostgreSQL); this header adds what needs the parsers (a stored list re-parsed, the
+// engine's snapshot), and the older free functions over a SqliteDb, kept for provd's start-up
+// tools and tests (their SQL is server/store/sqlite/sqlite_identity_sql.h's):
 //
 //   PROV_ASSIGN_OR_RETURN(KycImportSummary s,
 //                         ImportAccounts(db, parsed, "accounts.csv", "alice", clock.Now()));
@@ -30,16 +33,10 @@
 #include "server/analysis/identity_sink.h"
 #include "server/kyc/kyc_parser.h"
 #include "server/screening/csl_list.h"
+#include "server/store/repo/identity.h"
 #include "server/store/sqlite.h"
 
 namespace prov::server {
-
-struct KycImportSummary {
-  int64_t version = 0;
-  uint32_t accepted = 0;
-  uint32_t errors = 0;
-  std::string content_digest;
-};
 
 // A new kyc_imports version (also when `parsed` had row errors: its good rows are imported and
 // its errors counted), one account_identities row per account, and an upsert of `accounts`.
@@ -49,11 +46,6 @@ absl::StatusOr<KycImportSummary> ImportAccounts(SqliteDb& db, const kyc::KycPars
                                                 absl::string_view source, absl::string_view actor,
                                                 absl::Time now,
                                                 const std::function<bool()>& cancelled = {});
-
-struct StoredAccount {
-  provenance::v1::AccountIdentity identity;
-  int64_t version = 0;  // the KYC import this record came from
-};
 
 // Current accounts, by account_id.
 absl::StatusOr<std::vector<provenance::v1::AccountIdentity>> LoadCurrentAccounts(SqliteDb& db);
@@ -65,16 +57,6 @@ absl::StatusOr<std::optional<provenance::v1::AccountIdentity>> LoadAccountVersio
     SqliteDb& db, absl::string_view account_id, int64_t version);
 // 0 when nothing was imported yet.
 absl::StatusOr<int64_t> LatestKycVersion(SqliteDb& db);
-
-struct ScreeningListInfo {
-  int64_t id = 0;
-  std::string list_version;  // "csl-sha256:..."
-  std::string source;
-  std::string actor;
-  int columns = 0;
-  int entries = 0;
-  absl::Time imported_at;
-};
 
 // Stores the list as published (raw `content`) with the figures of `list`.
 absl::StatusOr<ScreeningListInfo> ImportScreeningList(SqliteDb& db, absl::string_view content,
@@ -89,6 +71,8 @@ struct StoredScreeningList {
 // The latest imported list, re-parsed; nullopt when none was imported. A stored list that no
 // longer parses (or whose version differs) is a DATA_LOSS error.
 absl::StatusOr<std::optional<StoredScreeningList>> LoadLatestScreeningList(SqliteDb& db);
+absl::StatusOr<std::optional<StoredScreeningList>> LoadLatestScreeningList(
+    IdentityRepository& repo);
 // The latest list's metadata without re-parsing it.
 absl::StatusOr<std::optional<ScreeningListInfo>> LatestScreeningListInfo(SqliteDb& db);
 
@@ -102,13 +86,6 @@ absl::Status ReplaceScreeningHits(SqliteDb& db,
 absl::StatusOr<std::vector<provenance::v1::ScreeningMatch>> LoadScreeningHits(
     SqliteDb& db, absl::string_view account_id);
 
-struct StoredPolicy {
-  int64_t id = 0;
-  std::string version;
-  std::string source;
-  std::string yaml;
-  absl::Time loaded_at;
-};
 // Returns the new row's id.
 absl::StatusOr<int64_t> SavePolicy(SqliteDb& db, absl::string_view version,
                                    absl::string_view source, absl::string_view yaml,
@@ -120,5 +97,7 @@ absl::StatusOr<std::optional<StoredPolicy>> LoadLatestPolicy(SqliteDb& db);
 // What the analysis engine needs at start-up: latest KYC version, current accounts, the latest
 // list's version and the stored hits, read in one transaction.
 absl::StatusOr<IdentitySnapshot> LoadIdentitySnapshot(SqliteDb& db);
+absl::StatusOr<IdentitySnapshot> LoadIdentitySnapshot(IdentityRepository& repo);
+IdentitySnapshot ToIdentitySnapshot(IdentityRows rows);
 
 }  // namespace prov::server

@@ -1,138 +1,76 @@
+// The SQLite rows of the start-up quarantine (the scan itself: repo/quarantine.cc).
 #include "server/store/quarantine.h"
-
-#include <functional>
-#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "common/utf8.h"
-#include "provenance/v1/analysis.pb.h"
-#include "provenance/v1/analysis_state.pb.h"
-#include "provenance/v1/identity.pb.h"
 #include "server/store/transaction.h"
 
 namespace prov::server {
 namespace {
 
-struct Spec {
-  const char* table;
-  std::vector<const char*> key_columns;  // the key and the columns the record does not hold
-  const char* record_column;
-  std::function<absl::Status(const std::string&)> check;
-};
+class SqliteQuarantineRows : public QuarantineRows {
+ public:
+  explicit SqliteQuarantineRows(SqliteDb& db) : db_(db) {}
 
-template <typename Proto>
-std::function<absl::Status(const std::string&)> Parses() {
-  return [](const std::string& blob) {
-    Proto p;
-    if (p.ParseFromString(blob)) return absl::OkStatus();
-    return absl::DataLossError(
-        absl::StrCat("stored ", Proto::descriptor()->name(), " does not parse"));
-  };
-}
-
-std::vector<Spec> Specs() {
-  using namespace provenance::v1;
-  return {
-      {"accounts", {"account_id", "version"}, "identity", Parses<AccountIdentity>()},
-      {"account_identities", {"account_id", "version"}, "identity", Parses<AccountIdentity>()},
-      {"screening_hits",
-       {"id", "account_id", "list_version", "kyc_version", "found_at_us"},
-       "hit",
-       Parses<ScreeningMatch>()},
-      {"screening_lists",
-       {"id", "list_version", "imported_at_us", "source", "actor", "columns", "entries"},
-       "content",
-       [](const std::string& content) {
-         absl::Status utf8 = CheckUtf8(content);
-         if (utf8.ok()) return utf8;
-         return absl::DataLossError(
-             absl::StrCat("stored screening list is not UTF-8 (", utf8.message(), ")"));
-       }},
-      {"analysis_nodes", {"node_id"}, "facts", Parses<NodeFacts>()},
-      {"analysis_workloads", {"workload_key"}, "facts", Parses<WorkloadFacts>()},
-      {"links", {"link_key", "kind", "account_a", "account_b"}, "link", Parses<Link>()},
-      {"bundles", {"bundle_id", "merged_into", "updated_us"}, "bundle", Parses<Bundle>()},
-      {"flags",
-       {"flag_id", "rule", "subject", "severity", "status", "updated_us"},
-       "flag",
-       Parses<Flag>()},
-  };
-}
-
-absl::Status QuarantineTable(SqliteDb& db, const Spec& spec, absl::Time now,
-                             std::vector<QuarantinedRecord>* moved) {
-  struct Bad {
-    std::vector<std::string> key_values;
-    std::string record;
-    std::string reason;
-  };
-  std::vector<Bad> bad;
-  {
-    PROV_ASSIGN_OR_RETURN(auto st, db.Prepare(absl::StrCat("SELECT ", spec.record_column, ", ",
-                                                           absl::StrJoin(spec.key_columns, ", "),
-                                                           " FROM ", spec.table)));
+  absl::Status Scan(const std::string& table, const std::vector<std::string>& key_columns,
+                    const std::string& record_column, Row row) override {
+    PROV_ASSIGN_OR_RETURN(
+        auto st, db_.Prepare(absl::StrCat("SELECT ", record_column, ", ",
+                                          absl::StrJoin(key_columns, ", "), " FROM ", table)));
     while (true) {
-      PROV_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      std::string record = st->ColumnBlob(0);
-      absl::Status ok = spec.check(record);
-      if (ok.ok()) continue;
-      Bad b;
-      for (size_t i = 0; i < spec.key_columns.size(); ++i) {
-        b.key_values.push_back(st->ColumnText(static_cast<int>(i + 1)));
+      PROV_ASSIGN_OR_RETURN(bool more, st->Step());
+      if (!more) break;
+      std::vector<std::string> key_values;
+      for (size_t i = 0; i < key_columns.size(); ++i) {
+        key_values.push_back(st->ColumnText(static_cast<int>(i + 1)));
       }
-      b.record = std::move(record);
-      b.reason = std::string(ok.message());
-      bad.push_back(std::move(b));
+      row(std::move(key_values), st->ColumnBlob(0));
     }
+    return absl::OkStatus();
   }
-  if (bad.empty()) return absl::OkStatus();
-  std::vector<std::string> where;
-  for (size_t i = 0; i < spec.key_columns.size(); ++i) {
-    where.push_back(absl::StrCat(spec.key_columns[i], " = ?", i + 1));
-  }
-  PROV_ASSIGN_OR_RETURN(auto erase, db.Prepare(absl::StrCat("DELETE FROM ", spec.table, " WHERE ",
-                                                            absl::StrJoin(where, " AND "))));
-  PROV_ASSIGN_OR_RETURN(auto keep,
-                        db.Prepare("INSERT INTO quarantined_records(table_name, row_key, reason, "
-                                   "quarantined_at_us, record) VALUES (?, ?, ?, ?, ?)"));
-  for (const Bad& b : bad) {
-    std::vector<std::string> parts;
-    for (size_t i = 0; i < spec.key_columns.size(); ++i) {
-      parts.push_back(absl::StrCat(spec.key_columns[i], "=", b.key_values[i]));
+
+  absl::Status Move(const std::string& table, const std::vector<std::string>& key_columns,
+                    const std::vector<std::string>& key_values, const QuarantinedRecord& q,
+                    const std::string& record, absl::Time now) override {
+    std::vector<std::string> where;
+    for (size_t i = 0; i < key_columns.size(); ++i) {
+      where.push_back(absl::StrCat(key_columns[i], " = ?", i + 1));
     }
-    QuarantinedRecord q{spec.table, absl::StrJoin(parts, ", "), b.reason};
+    PROV_ASSIGN_OR_RETURN(auto keep,
+                          db_.Prepare("INSERT INTO quarantined_records(table_name, row_key, "
+                                      "reason, quarantined_at_us, record) VALUES (?, ?, ?, ?, ?)"));
     keep->BindText(1, q.table);
     keep->BindText(2, q.key);
     keep->BindText(3, q.reason);
     keep->BindInt64(4, absl::ToUnixMicros(now));
-    keep->BindBlob(5, b.record);
+    keep->BindBlob(5, record);
     PROV_RETURN_IF_ERROR(keep->Run());
+    PROV_ASSIGN_OR_RETURN(auto erase, db_.Prepare(absl::StrCat("DELETE FROM ", table, " WHERE ",
+                                                               absl::StrJoin(where, " AND "))));
     // Bound as text: SQLite applies the column's affinity, so "2" matches INTEGER 2.
-    for (size_t i = 0; i < b.key_values.size(); ++i) {
-      erase->BindText(static_cast<int>(i + 1), b.key_values[i]);
+    for (size_t i = 0; i < key_values.size(); ++i) {
+      erase->BindText(static_cast<int>(i + 1), key_values[i]);
     }
     PROV_RETURN_IF_ERROR(erase->Run());
-    if (db.Changes() != 1) {
+    if (db_.Changes() != 1) {
       return absl::InternalError(absl::StrCat("quarantining ", q.table, " row ", q.key, ": ",
-                                              db.Changes(), " rows matched its key"));
+                                              db_.Changes(), " rows matched its key"));
     }
-    moved->push_back(std::move(q));
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
-}
+
+ private:
+  SqliteDb& db_;
+};
 
 }  // namespace
 
 absl::StatusOr<std::vector<QuarantinedRecord>> QuarantineUnreadableRecords(SqliteDb& db,
                                                                            absl::Time now) {
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db, Transaction::kWrite));
-  std::vector<QuarantinedRecord> moved;
-  for (const Spec& spec : Specs()) {
-    PROV_RETURN_IF_ERROR(QuarantineTable(db, spec, now, &moved));
-  }
+  SqliteQuarantineRows rows(db);
+  PROV_ASSIGN_OR_RETURN(std::vector<QuarantinedRecord> moved, QuarantineUnreadableRows(rows, now));
   PROV_RETURN_IF_ERROR(txn.Commit());
   return moved;
 }

@@ -37,14 +37,16 @@ inline constexpr char kPgSchema[] = "provd";
 // The first key of provd's advisory locks: 'PROV', as SQLite's application_id. The second key
 // is the purpose: 0 migrations (session lock), 1 audit-log appends (transaction lock,
 // pg_audit_log.h), 2 case changes (transaction lock, pg_cases.h; taken before 1 when both are),
-// 3 the elected leader (session lock, pg_leader_election.h), 5 inventory imports (transaction
-// lock, pg_inventory.h; taken before 1), 6 the export chain (transaction lock, pg_exports.h;
-// taken before 1).
+// 3 the elected leader (session lock, pg_leader_election.h), 4 identity imports: KYC, screening
+// lists, policies (transaction lock, pg_identity.h; taken before 1), 5 inventory imports
+// (transaction lock, pg_inventory.h; taken before 1), 6 the export chain (transaction lock,
+// pg_exports.h; taken before 1), 7 location records (pg_location.h).
 inline constexpr int32_t kPgLockKey = 0x50524f56;
 inline constexpr int32_t kPgMigrationLock = 0;
 inline constexpr int32_t kPgAuditAppendLock = 1;
 inline constexpr int32_t kPgCaseLock = 2;
 inline constexpr int32_t kPgLeaderLock = 3;
+inline constexpr int32_t kPgIdentityLock = 4;
 inline constexpr int32_t kPgInventoryImportLock = 5;
 inline constexpr int32_t kPgExportChainLock = 6;
 

@@ -1,4 +1,4 @@
-// Small helpers shared by the identity store files (not part of the library's interface).
+// ParseBlob: a stored protobuf read back by a repository (identity, quarantine), on either engine.
 //
 //   PROV_RETURN_IF_ERROR(ParseBlob(st->ColumnBlob(1), &account, "accounts row acme"));
 #pragma once
