@@ -8,27 +8,39 @@
 #include "common/status_macros.h"
 #include "server/store/connection.h"
 #include "server/store/pg/pg_alert_deliveries.h"
+#include "server/store/pg/pg_analysis_facts.h"
 #include "server/store/pg/pg_api_tokens.h"
 #include "server/store/pg/pg_audit_appender.h"
 #include "server/store/pg/pg_audit_log.h"
 #include "server/store/pg/pg_cases.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/pg/pg_exports.h"
+#include "server/store/pg/pg_fleet_reader.h"
+#include "server/store/pg/pg_identity.h"
 #include "server/store/pg/pg_ingest.h"
+#include "server/store/pg/pg_inventory.h"
 #include "server/store/pg/pg_leader_election.h"
 #include "server/store/pg/pg_location.h"
 #include "server/store/pg/pg_node_enrollment.h"
 #include "server/store/pg/pg_node_revocations.h"
+#include "server/store/pg/pg_retention.h"
 #include "server/store/pg/pg_schema.h"
 #include "server/store/schema.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
+#include "server/store/sqlite/sqlite_analysis_facts.h"
 #include "server/store/sqlite/sqlite_api_tokens.h"
 #include "server/store/sqlite/sqlite_audit_appender.h"
 #include "server/store/sqlite/sqlite_audit_log.h"
 #include "server/store/sqlite/sqlite_cases.h"
+#include "server/store/sqlite/sqlite_exports.h"
+#include "server/store/sqlite/sqlite_identity.h"
+#include "server/store/sqlite/sqlite_inventory.h"
 #include "server/store/sqlite/sqlite_location.h"
 #include "server/store/sqlite/sqlite_node_enrollment.h"
 #include "server/store/sqlite/sqlite_node_revocations.h"
+#include "server/store/sqlite/sqlite_retention.h"
 #include "server/store/store.h"
+#include "server/store/store_reader.h"
 
 namespace prov::server {
 namespace {
@@ -78,6 +90,27 @@ class SqliteBackend final : public StoreBackend {
   absl::StatusOr<std::unique_ptr<LocationRepository>> OpenLocation() override {
     return Up<LocationRepository>(SqliteLocationRepository::Open(db_path_));
   }
+  absl::StatusOr<std::unique_ptr<IdentityRepository>> OpenIdentity() override {
+    return Up<IdentityRepository>(SqliteIdentityRepository::Open(db_path_));
+  }
+  absl::StatusOr<std::unique_ptr<InventoryRepository>> OpenInventory() override {
+    return Up<InventoryRepository>(SqliteInventoryRepository::Open(db_path_));
+  }
+  absl::StatusOr<std::unique_ptr<ExportRepository>> OpenExports() override {
+    return Up<ExportRepository>(SqliteExportRepository::Open(db_path_));
+  }
+  absl::StatusOr<std::unique_ptr<ExportSnapshotSource>> OpenExportSnapshots() override {
+    return Up<ExportSnapshotSource>(SqliteExportSnapshotSource::Open(db_path_));
+  }
+  absl::StatusOr<std::unique_ptr<RetentionRepository>> OpenRetention() override {
+    return Up<RetentionRepository>(SqliteRetentionRepository::Open(db_path_));
+  }
+  absl::StatusOr<std::unique_ptr<AnalysisFactsRepository>> OpenAnalysisFacts() override {
+    return Up<AnalysisFactsRepository>(SqliteAnalysisFactsRepository::Open(db_path_));
+  }
+  absl::StatusOr<std::unique_ptr<FleetReader>> OpenFleetReader(size_t connections) override {
+    return Up<FleetReader>(StoreReader::Open(db_path_, connections));
+  }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     return std::unique_ptr<LeaderElection>(std::make_unique<SoleLeader>());
   }
@@ -124,6 +157,27 @@ class PgBackend final : public StoreBackend {
   }
   absl::StatusOr<std::unique_ptr<LocationRepository>> OpenLocation() override {
     return Up<LocationRepository>(PgLocationRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<IdentityRepository>> OpenIdentity() override {
+    return Up<IdentityRepository>(PgIdentityRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<InventoryRepository>> OpenInventory() override {
+    return Up<InventoryRepository>(PgInventoryRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<ExportRepository>> OpenExports() override {
+    return Up<ExportRepository>(PgExportRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<ExportSnapshotSource>> OpenExportSnapshots() override {
+    return Up<ExportSnapshotSource>(PgExportSnapshotSource::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<RetentionRepository>> OpenRetention() override {
+    return Up<RetentionRepository>(PgRetentionRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<AnalysisFactsRepository>> OpenAnalysisFacts() override {
+    return Up<AnalysisFactsRepository>(PgAnalysisFactsRepository::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<FleetReader>> OpenFleetReader(size_t connections) override {
+    return Up<FleetReader>(PgFleetReader::Open(conninfo(), connections, timeout()));
   }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     PgLeaderOptions leader;

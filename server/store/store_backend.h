@@ -28,15 +28,22 @@
 #include "absl/time/time.h"
 #include "server/store/ingest_planner.h"
 #include "server/store/repo/alert_deliveries.h"
+#include "server/store/repo/analysis_facts.h"
 #include "server/store/repo/api_tokens.h"
 #include "server/store/repo/audit_appender.h"
 #include "server/store/repo/audit_log.h"
 #include "server/store/repo/cases.h"
+#include "server/store/repo/export_snapshot.h"
+#include "server/store/repo/exports.h"
+#include "server/store/repo/fleet_reader.h"
+#include "server/store/repo/identity.h"
 #include "server/store/repo/ingest.h"
+#include "server/store/repo/inventory.h"
 #include "server/store/repo/leader_election.h"
 #include "server/store/repo/location.h"
 #include "server/store/repo/node_enrollment.h"
 #include "server/store/repo/node_revocations.h"
+#include "server/store/repo/retention.h"
 #include "server/store/store_url.h"
 
 namespace prov::server {
@@ -68,6 +75,14 @@ class StoreBackend {
   virtual absl::StatusOr<std::unique_ptr<NodeEnrollmentRepository>> OpenNodeEnrollment() = 0;
   virtual absl::StatusOr<std::unique_ptr<NodeRevocationRepository>> OpenNodeRevocations() = 0;
   virtual absl::StatusOr<std::unique_ptr<LocationRepository>> OpenLocation() = 0;
+  virtual absl::StatusOr<std::unique_ptr<IdentityRepository>> OpenIdentity() = 0;
+  virtual absl::StatusOr<std::unique_ptr<InventoryRepository>> OpenInventory() = 0;
+  virtual absl::StatusOr<std::unique_ptr<ExportRepository>> OpenExports() = 0;
+  virtual absl::StatusOr<std::unique_ptr<ExportSnapshotSource>> OpenExportSnapshots() = 0;
+  virtual absl::StatusOr<std::unique_ptr<RetentionRepository>> OpenRetention() = 0;
+  virtual absl::StatusOr<std::unique_ptr<AnalysisFactsRepository>> OpenAnalysisFacts() = 0;
+  // Pooled: `connections` sessions (PostgreSQL) or read-only connections (SQLite).
+  virtual absl::StatusOr<std::unique_ptr<FleetReader>> OpenFleetReader(size_t connections) = 0;
   // Which replica runs the singletons (analysis engine, alert notifier, export scheduler):
   // SoleLeader on SQLite, PgLeaderElection (options' replica and takeover) on PostgreSQL.
   virtual absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() = 0;

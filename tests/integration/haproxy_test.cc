@@ -171,8 +171,9 @@ TEST_F(HaproxyTest, NodeIdentityPassesThroughAndAgentsFailOverWithNothingLost) {
     EXPECT_EQ(spoof->Stats().spool_depth, 1u);
   }
 
-  // The replica holding the stream dies; HAProxy marks it down and cuts its sessions, and the
-  // agent's next stream reaches the other replica.
+  // The replica holding the stream dies (the kernel resets its sockets, which ends the agent's
+  // stream through HAProxy); HAProxy marks it down, and the agent's next stream reaches the other
+  // replica.
   provds_[holder]->Kill(SIGKILL);
   ASSERT_TRUE(provds_[holder]->Wait(std::chrono::seconds(10)).has_value());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(uplink->Submit(Report("mtls-node")).ok());

@@ -143,6 +143,18 @@ TEST_P(StoreBackendTest, RepositoriesShareOneDatabase) {
   EXPECT_TRUE(backend->OpenAlertDeliveries().ok());
   EXPECT_TRUE(backend->OpenCases().ok());
   EXPECT_TRUE(backend->OpenNodeEnrollment().ok());
+  EXPECT_TRUE(backend->OpenIdentity().ok());
+  EXPECT_TRUE(backend->OpenInventory().ok());
+  EXPECT_TRUE(backend->OpenExports().ok());
+  EXPECT_TRUE(backend->OpenExportSnapshots().ok());
+  EXPECT_TRUE(backend->OpenRetention().ok());
+  // The fleet reader sees what the ingest repository committed; the analysis facts start empty.
+  auto fleet = backend->OpenFleetReader(2);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  EXPECT_EQ(*(*fleet)->CountNodes(), 1);
+  EXPECT_EQ(*(*fleet)->CountReports(), 1);
+  auto facts = backend->OpenAnalysisFacts();
+  ASSERT_TRUE(facts.ok()) << facts.status();
   // Location: a landmark's record stored through one repository is a replay to another.
   auto location = backend->OpenLocation();
   ASSERT_TRUE(location.ok()) << location.status();

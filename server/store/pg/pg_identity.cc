@@ -171,12 +171,14 @@ absl::StatusOr<std::optional<GetAccountResponse>> PgIdentityRepository::AccountV
 absl::Status PgIdentityRepository::Write(absl::FunctionRef<absl::Status()> body) {
   PgConn& conn = *conn_;
   PROV_RETURN_IF_ERROR(UsablePgSession(conn));
-  return conn.Transaction([&]() -> absl::Status {
-    PROV_RETURN_IF_ERROR(
-        conn.Query("SELECT pg_advisory_xact_lock($1::int, $2::int)", {kPgLockKey, kPgIdentityLock})
-            .status());
-    return body();
-  });
+  return conn.Transaction(
+      [&]() -> absl::Status {
+        PROV_RETURN_IF_ERROR(conn.Query("SELECT pg_advisory_xact_lock($1::int, $2::int)",
+                                        {kPgLockKey, kPgIdentityLock})
+                                 .status());
+        return body();
+      },
+      "BEGIN ISOLATION LEVEL READ COMMITTED");  // the lock before the read: see the header
 }
 
 absl::StatusOr<KycImportSummary> PgIdentityRepository::ImportKyc(const KycImportWrite& write) {

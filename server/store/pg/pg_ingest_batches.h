@@ -26,8 +26,12 @@
 // The position is (horizon, seen): every row with xid < horizon has been returned, and `seen`
 // lists the returned rows at or above it. After a read that returned everything it found, the
 // horizon moves to the snapshot's xmin (every transaction below it has ended: no row can appear
-// below it later) and `seen` keeps only the rows at or above it, which are few: those committed
-// while an older transaction was still open (bounded by statement_timeout).
+// below it later) and `seen` keeps only the rows at or above it: those committed while an older
+// transaction was still open. Any transaction holding an xid on the cluster holds the horizon
+// (an idle one too: statement_timeout does not end it), and `seen` then grows with every batch
+// read and is sent with every read; provd's sessions hold transactions briefly, but an operator's
+// open psql transaction does this too. Not bounded here yet: the wiring must export len(seen)
+// and the horizon's age as metrics (and may set idle_in_transaction_session_timeout).
 // With `limit` reached, the horizon moves only up to the lowest xid among the unread rows.
 //
 // Rows below a saved position can be deleted (PgPruneIngestBatches). Thread-compatible.

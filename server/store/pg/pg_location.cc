@@ -1,8 +1,11 @@
 #include "server/store/pg/pg_location.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <tuple>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -69,10 +72,18 @@ absl::StatusOr<std::unique_ptr<PgLocationRepository>> PgLocationRepository::Open
 absl::Status PgLocationRepository::UpsertNodeKeys(absl::Span<const StoredNodeKey> keys) {
   for (const StoredNodeKey& k : keys) PROV_RETURN_IF_ERROR(CheckNodeKey(k));
   if (keys.empty()) return absl::OkStatus();
+  // In (node_id, spki) order, so two replicas upserting the same keys lock them in one order and
+  // never deadlock.
+  std::vector<const StoredNodeKey*> ordered;
+  for (const StoredNodeKey& k : keys) ordered.push_back(&k);
+  std::sort(ordered.begin(), ordered.end(), [](const StoredNodeKey* a, const StoredNodeKey* b) {
+    return std::tie(a->node_id, a->spki_der) < std::tie(b->node_id, b->spki_der);
+  });
   // Safe to repeat: MIN / MAX and a sticky "stream" give the same row however often it runs.
   return RunWithReconnect(*conn_, [&] {
     return conn_->Transaction([&]() -> absl::Status {
-      for (const StoredNodeKey& k : keys) {
+      for (const StoredNodeKey* key : ordered) {
+        const StoredNodeKey& k = *key;
         PROV_RETURN_IF_ERROR(
             conn_
                 ->Query("INSERT INTO location_node_keys(node_id, spki, first_seen_us, "

@@ -68,14 +68,16 @@ class PgQuarantineRows : public QuarantineRows {
 absl::StatusOr<std::vector<QuarantinedRecord>> QuarantineUnreadableRecords(PgConn& conn,
                                                                            absl::Time now) {
   std::vector<QuarantinedRecord> moved;
-  PROV_RETURN_IF_ERROR(conn.Transaction([&]() -> absl::Status {
-    PROV_RETURN_IF_ERROR(
-        conn.Query("SELECT pg_advisory_xact_lock($1::int, $2::int)", {kPgLockKey, kPgIdentityLock})
-            .status());
-    PgQuarantineRows rows(conn);
-    PROV_ASSIGN_OR_RETURN(moved, QuarantineUnreadableRows(rows, now));
-    return absl::OkStatus();
-  }));
+  PROV_RETURN_IF_ERROR(conn.Transaction(
+      [&]() -> absl::Status {
+        PROV_RETURN_IF_ERROR(conn.Query("SELECT pg_advisory_xact_lock($1::int, $2::int)",
+                                        {kPgLockKey, kPgIdentityLock})
+                                 .status());
+        PgQuarantineRows rows(conn);
+        PROV_ASSIGN_OR_RETURN(moved, QuarantineUnreadableRows(rows, now));
+        return absl::OkStatus();
+      },
+      "BEGIN ISOLATION LEVEL READ COMMITTED"));
   return moved;
 }
 

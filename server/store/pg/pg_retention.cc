@@ -20,9 +20,12 @@ constexpr char kWorkloadDetails[] =
     "DELETE FROM workload_details WHERE ctid IN (SELECT d.ctid FROM workload_details d JOIN "
     "workloads w ON w.node = d.node AND w.workload_id = d.workload_id WHERE w.last_seen_us < $1 "
     "LIMIT $2)";
+// The outer `last_seen_us < $1` is checked again on a row ingest refreshed meanwhile (READ
+// COMMITTED re-evaluates the WHERE on its newest version, not the subquery): a workload seen
+// again is kept. The ctid-based deletes need no such repeat: a refreshed row has a new ctid.
 constexpr char kWorkloads[] =
     "DELETE FROM workloads WHERE id IN (SELECT id FROM workloads WHERE last_seen_us < $1 "
-    "LIMIT $2)";
+    "LIMIT $2) AND last_seen_us < $1";
 // Status 4 = FLAG_STATUS_RESOLVED (analysis.proto).
 constexpr char kCaseActions[] =
     "DELETE FROM case_actions WHERE ctid IN (SELECT a.ctid FROM case_actions a JOIN cases c ON "
