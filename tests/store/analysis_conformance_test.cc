@@ -21,6 +21,7 @@
 #include "server/analysis/analyzer.h"
 #include "server/store/pg/pg_analysis_facts.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_schema.h"
 #include "server/store/repo/analysis_facts.h"
 #include "server/store/sqlite.h"
@@ -422,6 +423,24 @@ TEST_P(AnalysisFactsTest, ATermIsCheckedOnPostgresOnly) {
   }
 }
 
+// SQLite has no ingest batch log: a position is refused there, and nothing of the Save lands.
+TEST_P(AnalysisFactsTest, AnIngestPositionIsRefusedOnSqlite) {
+  auto repo = Open();
+  ASSERT_NE(repo, nullptr);
+  const auto n = Node("n-1", 1);
+  AnalysisFactsChanges c;
+  c.nodes = {{"n-1", &n}};
+  c.ingest_position = IngestPosition{.horizon = 5};
+  absl::Status s = repo->Save(c);
+  if (engine() == prov::testing::Engine::kSqlite) {
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_THAT(Rows("SELECT node_id FROM analysis_nodes"), IsEmpty());
+  } else {
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_THAT(Rows("SELECT node_id FROM analysis_nodes"), ElementsAre("n-1"));
+  }
+}
+
 // The engine-facing AnalysisStore over either engine's repository: an analyzer's state (nodes,
 // workloads, links, a bundle and a flag from three rounds of peer traffic) saved, then restored
 // into a fresh analyzer, gives the same bundles, flags and facts.
@@ -511,6 +530,38 @@ TEST_P(PgAnalysisFactsTest, ADeposedLeadersSaveWritesNothing) {
   ASSERT_TRUE(new_leader->Save(stale, 2).ok());
   EXPECT_THAT(Rows("SELECT node_id FROM analysis_nodes ORDER BY node_id"),
               ElementsAre("n-1", "n-2"));
+}
+
+// The ingest position is written with the facts, after the term check: a deposed leader's Save
+// moves neither; the leader's lands both, and a Save of the position alone lands it too.
+TEST_P(PgAnalysisFactsTest, TheIngestPositionIsSavedWithTheFactsUnderTheTerm) {
+  auto leader = Open();
+  auto admin = Connect("prov-test");
+  ASSERT_TRUE(leader && admin);
+  ASSERT_TRUE(
+      admin->Exec("INSERT INTO leader(id, term, holder, since_us) VALUES (1, 2, 'provd-b', 0)")
+          .ok());
+  const auto n = Node("n-1", 1);
+  AnalysisFactsChanges c;
+  c.nodes = {{"n-1", &n}};
+  c.ingest_position = IngestPosition{.horizon = 900, .seen = {{7, 950}, {9, 990}}};
+  absl::Status stale = leader->Save(c, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
+  auto none = PgLoadIngestPosition(*admin);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, IngestPosition{});
+  EXPECT_THAT(Rows("SELECT node_id FROM analysis_nodes"), ElementsAre());
+
+  ASSERT_TRUE(leader->Save(c, 2).ok());
+  auto saved = PgLoadIngestPosition(*admin);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(*saved, *c.ingest_position);
+  EXPECT_THAT(Rows("SELECT node_id FROM analysis_nodes"), ElementsAre("n-1"));
+
+  AnalysisFactsChanges only_position;
+  only_position.ingest_position = IngestPosition{.horizon = 1000};
+  ASSERT_TRUE(leader->Save(only_position, 2).ok());
+  EXPECT_EQ(*PgLoadIngestPosition(*admin), *only_position.ingest_position);
 }
 
 // A Save that checked its term holds the leader row: a successor's term bump waits until that

@@ -160,9 +160,7 @@ TEST_F(IngestBatchesTest, PositionIsSavedLoadedAndPrunesWhatWasRead) {
   auto read = reader_->Read({}, 100);
   ASSERT_TRUE(read.ok());
   ASSERT_EQ(read->position.seen.size(), 1u);
-  ASSERT_TRUE(
-      conn->Transaction([&] { return PgSaveIngestPosition(*conn, read->position, absl::Now()); })
-          .ok());
+  ASSERT_TRUE(conn->Transaction([&] { return PgSaveIngestPosition(*conn, read->position); }).ok());
   auto loaded = PgLoadIngestPosition(*conn);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(*loaded, read->position);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/pg/pg_array.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_leader_election.h"
 #include "server/store/pg/pg_schema.h"
 
@@ -149,7 +150,12 @@ absl::Status PgAnalysisFactsRepository::SaveOnce(const AnalysisFactsChanges& cha
   return conn_->Transaction(
       [&]() -> absl::Status {
         if (leader_term.has_value()) PROV_RETURN_IF_ERROR(CheckLeaderTerm(*conn_, *leader_term));
-        return SaveRows(changes);
+        PROV_RETURN_IF_ERROR(SaveRows(changes));
+        // With the facts, after the term check: a successor resumes after exactly these batches.
+        if (changes.ingest_position.has_value()) {
+          PROV_RETURN_IF_ERROR(PgSaveIngestPosition(*conn_, *changes.ingest_position));
+        }
+        return absl::OkStatus();
       },
       "BEGIN ISOLATION LEVEL READ COMMITTED");
 }

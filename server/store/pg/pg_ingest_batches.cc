@@ -146,17 +146,17 @@ absl::StatusOr<IngestPosition> PgLoadIngestPosition(PgConn& conn) {
   return p;
 }
 
-absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position, absl::Time now) {
+absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position) {
   std::vector<uint64_t> xids;
   for (const auto& [id, xid] : position.seen) xids.push_back(xid);
   return conn
       .Query(
           "INSERT INTO analysis_position(id, horizon, seen_ids, seen_xids, updated_us) VALUES "
-          "(1, $1::xid8, $2::bigint[], $3::xid8[], $4) ON CONFLICT (id) DO UPDATE SET horizon = "
+          "(1, $1::xid8, $2::bigint[], $3::xid8[], (EXTRACT(EPOCH FROM statement_timestamp()) * "
+          "1000000)::bigint) ON CONFLICT (id) DO UPDATE SET horizon = "
           "excluded.horizon, seen_ids = excluded.seen_ids, seen_xids = excluded.seen_xids, "
           "updated_us = excluded.updated_us",
-          {absl::StrCat(position.horizon), ArrayLiteral(SeenIds(position)), ArrayLiteral(xids),
-           absl::ToUnixMicros(now)})
+          {absl::StrCat(position.horizon), ArrayLiteral(SeenIds(position)), ArrayLiteral(xids)})
       .status();
 }
 

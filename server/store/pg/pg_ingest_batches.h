@@ -10,7 +10,7 @@
 //   PROV_ASSIGN_OR_RETURN(IngestBatchRead read, reader->Read(pos, /*limit=*/1000));
 //   for (const IngestBatch& b : read.batches) engine.Submit(Decode(b.record));
 //   // Save read.position with the facts those batches produced, in one fenced transaction:
-//   PROV_RETURN_IF_ERROR(PgSaveIngestPosition(conn, read.position));   // + CheckLeaderTerm
+//   changes.ingest_position = read.position;    // PgAnalysisFactsRepository::Save writes it
 //
 // Why not "every batch_id above N": sequence values are handed out before commit, so batch 11
 // may commit before batch 10, and a reader that had passed 11 would never see 10. Why not "every
@@ -48,15 +48,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/repo/ingest_position.h"
 
 namespace prov::server {
-
-struct IngestPosition {
-  uint64_t horizon = 0;  // every batch with xid < horizon has been read
-  // Batches read at or above the horizon: (batch_id, xid), ascending by batch_id.
-  std::vector<std::pair<int64_t, uint64_t>> seen;
-  bool operator==(const IngestPosition&) const = default;
-};
 
 struct IngestBatch {
   int64_t batch_id = 0;
@@ -94,9 +88,9 @@ class PgIngestBatchReader {
 
 // The saved position (the zero position when none was saved). Inside the caller's transaction.
 absl::StatusOr<IngestPosition> PgLoadIngestPosition(PgConn& conn);
-// Saves it, inside the caller's transaction (with the analysis facts it produced, fenced by the
-// leader's term: CheckLeaderTerm).
-absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position, absl::Time now);
+// Saves it, inside the caller's transaction (PgAnalysisFactsRepository::Save: with the analysis
+// facts it produced, after the leader's term check). updated_us is the server's clock.
+absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position);
 // Deletes the batches below position.horizon (read, and their facts saved); returns how many.
 absl::StatusOr<int64_t> PgPruneIngestBatches(PgConn& conn, const IngestPosition& position);
 

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "provenance/v1/analysis.pb.h"
 #include "provenance/v1/analysis_state.pb.h"
+#include "server/store/repo/ingest_position.h"
 
 namespace prov::server {
 
@@ -61,9 +62,14 @@ struct AnalysisFactsChanges {
   std::vector<std::pair<std::string, const provenance::v1::Link*>> links;
   std::vector<std::pair<std::string, provenance::v1::Bundle>> bundles;
   std::vector<std::pair<std::string, const provenance::v1::Flag*>> flags;
+  // PostgreSQL: how far the leader's engine has read the ingest batch log once these changes are
+  // made (repo/ingest_position.h), written in the same transaction, so a successor resumes
+  // exactly after the batches these facts came from. SQLite has no batch log (one provd feeds
+  // its engine in process): INVALID_ARGUMENT there.
+  std::optional<IngestPosition> ingest_position;
   bool empty() const {
     return nodes.empty() && workloads.empty() && removed_links.empty() && links.empty() &&
-           bundles.empty() && flags.empty();
+           bundles.empty() && flags.empty() && !ingest_position.has_value();
   }
 };
 

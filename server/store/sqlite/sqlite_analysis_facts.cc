@@ -126,6 +126,11 @@ absl::StatusOr<AnalysisFacts> SqliteAnalysisFactsRepository::Load() {
 absl::Status SqliteAnalysisFactsRepository::Save(const AnalysisFactsChanges& changes,
                                                  std::optional<int64_t> /*leader_term*/) {
   PROV_RETURN_IF_ERROR(ValidateAnalysisFactsChanges(changes));
+  if (changes.ingest_position.has_value()) {
+    return absl::InvalidArgumentError(
+        "analysis facts: an ingest position on SQLite, which has no ingest batch log (one provd "
+        "feeds its engine in process)");
+  }
   if (changes.empty()) return absl::OkStatus();
   PROV_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   absl::Status status = SaveRows(changes);
