@@ -30,9 +30,11 @@ class SqliteQuarantineRows : public QuarantineRows {
     return absl::OkStatus();
   }
 
-  absl::Status Move(const std::string& table, const std::vector<std::string>& key_columns,
-                    const std::vector<std::string>& key_values, const QuarantinedRecord& q,
-                    const std::string& record, absl::Time now) override {
+  // One BEGIN IMMEDIATE transaction holds the whole scan: nothing rewrites the row meanwhile.
+  absl::StatusOr<bool> Move(const std::string& table, const std::vector<std::string>& key_columns,
+                            const std::vector<std::string>& key_values,
+                            const std::string& /*record_column*/, const QuarantinedRecord& q,
+                            const std::string& record, absl::Time now) override {
     std::vector<std::string> where;
     for (size_t i = 0; i < key_columns.size(); ++i) {
       where.push_back(absl::StrCat(key_columns[i], " = ?", i + 1));
@@ -57,7 +59,7 @@ class SqliteQuarantineRows : public QuarantineRows {
       return absl::InternalError(absl::StrCat("quarantining ", q.table, " row ", q.key, ": ",
                                               db_.Changes(), " rows matched its key"));
     }
-    return absl::OkStatus();
+    return true;
   }
 
  private:

@@ -503,6 +503,44 @@ TEST_P(IdentityTest, AStoredRecordThatNoLongerParsesIsQuarantinedAndNothingElseI
 PROV_STORE_TEST_P(IdentityTest);
 
 // PostgreSQL only: replicas share no write lock, so PgIdentityRepository takes its own.
+// The scan reports only what it moved: a row another writer rewrote since the scan (Move says
+// false: on PostgreSQL the leader's analysis store writes without the quarantine's lock) is
+// neither reported nor counted.
+class OneBadAccountRows : public QuarantineRows {
+ public:
+  explicit OneBadAccountRows(bool still_there) : still_there_(still_there) {}
+  absl::Status Scan(const std::string& table, const std::vector<std::string>& /*key_columns*/,
+                    const std::string& /*record_column*/, Row row) override {
+    if (table == "accounts") row({"acct-1", "1"}, std::string("\xff\xff\xff", 3));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> Move(const std::string& table, const std::vector<std::string>&,
+                            const std::vector<std::string>&, const std::string& record_column,
+                            const QuarantinedRecord&, const std::string&, absl::Time) override {
+    moves.push_back(table + "." + record_column);
+    return still_there_;
+  }
+  std::vector<std::string> moves;
+
+ private:
+  bool still_there_;
+};
+
+TEST(QuarantineScanTest, ReportsOnlyTheRowsItMoved) {
+  OneBadAccountRows moved(/*still_there=*/true);
+  auto reported = QuarantineUnreadableRows(moved, kT0);
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  ASSERT_EQ(reported->size(), 1u);
+  EXPECT_EQ((*reported)[0].table, "accounts");
+  EXPECT_THAT(moved.moves, ElementsAre("accounts.identity"));
+
+  OneBadAccountRows rewritten(/*still_there=*/false);
+  auto none = QuarantineUnreadableRows(rewritten, kT0);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_THAT(*none, IsEmpty());
+  EXPECT_EQ(rewritten.moves.size(), 1u) << "it tried";
+}
+
 using PgIdentityTest = IdentityTest;
 
 // Two replicas importing KYC at once, many times, each on its own session and thread: every

@@ -31,9 +31,30 @@ class PgQuarantineRows : public QuarantineRows {
     return absl::OkStatus();
   }
 
-  absl::Status Move(const std::string& table, const std::vector<std::string>& key_columns,
-                    const std::vector<std::string>& key_values, const QuarantinedRecord& q,
-                    const std::string& record, absl::Time now) override {
+  absl::StatusOr<bool> Move(const std::string& table, const std::vector<std::string>& key_columns,
+                            const std::vector<std::string>& key_values,
+                            const std::string& record_column, const QuarantinedRecord& q,
+                            const std::string& record, absl::Time now) override {
+    // Keys compared as text, as they were read: exact for integers and text alike. The row must
+    // still hold the bytes that failed the check: the leader's analysis store writes these
+    // tables without the quarantine's lock, and a row it rewrote since the scan is left alone.
+    std::vector<std::string> where;
+    std::vector<PgParam> params;
+    for (size_t i = 0; i < key_columns.size(); ++i) {
+      where.push_back(absl::StrCat(key_columns[i], "::text = $", i + 1));
+      params.emplace_back(key_values[i]);
+    }
+    where.push_back(absl::StrCat(record_column, " = $", key_columns.size() + 1));
+    params.push_back(PgParam::Bytes(record));
+    PROV_ASSIGN_OR_RETURN(
+        PgResult erased,
+        conn_.Query(absl::StrCat("DELETE FROM ", table, " WHERE ", absl::StrJoin(where, " AND ")),
+                    params));
+    if (erased.affected() == 0) return false;
+    if (erased.affected() != 1) {
+      return absl::InternalError(absl::StrCat("quarantining ", q.table, " row ", q.key, ": ",
+                                              erased.affected(), " rows matched its key"));
+    }
     PROV_RETURN_IF_ERROR(
         conn_
             .Query("INSERT INTO quarantined_records(table_name, row_key, "
@@ -41,22 +62,7 @@ class PgQuarantineRows : public QuarantineRows {
                    "VALUES ($1, $2, $3, $4, $5)",
                    {q.table, q.key, q.reason, absl::ToUnixMicros(now), PgParam::Bytes(record)})
             .status());
-    // Compared as text, as the keys were read: exact for integers and text alike.
-    std::vector<std::string> where;
-    std::vector<PgParam> params;
-    for (size_t i = 0; i < key_columns.size(); ++i) {
-      where.push_back(absl::StrCat(key_columns[i], "::text = $", i + 1));
-      params.emplace_back(key_values[i]);
-    }
-    PROV_ASSIGN_OR_RETURN(
-        PgResult erased,
-        conn_.Query(absl::StrCat("DELETE FROM ", table, " WHERE ", absl::StrJoin(where, " AND ")),
-                    params));
-    if (erased.affected() != 1) {
-      return absl::InternalError(absl::StrCat("quarantining ", q.table, " row ", q.key, ": ",
-                                              erased.affected(), " rows matched its key"));
-    }
-    return absl::OkStatus();
+    return true;
   }
 
  private:

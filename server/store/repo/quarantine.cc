@@ -84,8 +84,9 @@ absl::StatusOr<std::vector<QuarantinedRecord>> QuarantineUnreadableRows(Quaranti
         parts.push_back(absl::StrCat(spec.key_columns[i], "=", b.key_values[i]));
       }
       QuarantinedRecord q{spec.table, absl::StrJoin(parts, ", "), b.reason};
-      PROV_RETURN_IF_ERROR(rows.Move(spec.table, spec.key_columns, b.key_values, q, b.record, now));
-      moved.push_back(std::move(q));
+      PROV_ASSIGN_OR_RETURN(bool was_moved, rows.Move(spec.table, spec.key_columns, b.key_values,
+                                                      spec.record_column, q, b.record, now));
+      if (was_moved) moved.push_back(std::move(q));
     }
   }
   return moved;

@@ -38,11 +38,16 @@ class QuarantineRows {
   // Every row of `table`: `record_column` as stored and `key_columns` as text, in that order.
   virtual absl::Status Scan(const std::string& table, const std::vector<std::string>& key_columns,
                             const std::string& record_column, Row row) = 0;
-  // Inserts `q` with `record` into quarantined_records and deletes the row whose key_columns equal
-  // key_values; INTERNAL when that does not delete exactly one row.
-  virtual absl::Status Move(const std::string& table, const std::vector<std::string>& key_columns,
-                            const std::vector<std::string>& key_values, const QuarantinedRecord& q,
-                            const std::string& record, absl::Time now) = 0;
+  // Deletes the row whose key_columns equal key_values and inserts `q` with `record` into
+  // quarantined_records. False (nothing moved) when the row no longer holds `record`: another
+  // writer (the leader's analysis store, on PostgreSQL, which does not take the quarantine's lock)
+  // rewrote it since the scan, and its new bytes are not this check's business. INTERNAL when
+  // more than one row matched the key.
+  virtual absl::StatusOr<bool> Move(const std::string& table,
+                                    const std::vector<std::string>& key_columns,
+                                    const std::vector<std::string>& key_values,
+                                    const std::string& record_column, const QuarantinedRecord& q,
+                                    const std::string& record, absl::Time now) = 0;
 };
 
 // Scans every checked table on `rows` and moves the rows that fail; returns them, table by table.
