@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "server/ledger/usage.h"
 #include "server/store/node_hardware.h"
+#include "server/store/repo/fleet_rows.h"
 #include "server/store/store_reader_internal.h"
 
 namespace prov::server {
@@ -19,49 +20,20 @@ using provenance::v1::WorkloadSummary;
 
 using store_internal::SetTime;
 
-constexpr char kNodeColumns[] =
-    "node_id, hostname, datacenter, region, agent_version, boot_id, first_seen_us, "
-    "last_seen_us, last_seq, accelerator_count, workload_count, reports_stored, "
-    "(SELECT COUNT(*) FROM evidence_gaps g WHERE g.node = nodes.id), "
-    "(SELECT COALESCE(SUM(gap_seconds), 0) FROM evidence_gaps g WHERE g.node = nodes.id), "
+constexpr const char* kNodeColumns = kNodeSummaryColumns;
+constexpr int kNodeColumnCount = kNodeSummaryColumnCount;  // extra columns follow
 
-    "reports_rejected, last_rejected_us, last_rejection, rejecting_since_us, "
-    "agent_health_us, agent_spool_depth, agent_dropped_reports, agent_unreadable_reports, "
-    "agent_rejected_reports, agent_collector_errors, agent_nvml_available, "
-    "agent_strings_repaired, agent_strings_truncated";
-constexpr int kNodeColumnCount = 27;  // ReadNode reads columns 0..26; extra columns follow
+// A Statement's current row as NodeSummaryFromRow reads it (repo/fleet_rows.h).
+struct StatementRow {
+  const Statement& st;
+  std::string Text(int c) const { return st.ColumnText(c); }
+  int64_t Int(int c) const { return st.ColumnInt64(c); }
+  double Dbl(int c) const { return st.ColumnDouble(c); }
+};
 
 NodeSummary ReadNode(const Statement& st) {
-  NodeSummary n;
-  n.set_node_id(st.ColumnText(0));
-  n.set_hostname(st.ColumnText(1));
-  n.set_datacenter(st.ColumnText(2));
-  n.set_region(st.ColumnText(3));
-  n.set_agent_version(st.ColumnText(4));
-  n.set_boot_id(st.ColumnText(5));
-  SetTime(st.ColumnInt64(6), n.mutable_first_seen());
-  SetTime(st.ColumnInt64(7), n.mutable_last_seen());
-  n.set_last_seq(st.ColumnInt64(8));
-  n.set_accelerator_count(st.ColumnInt64(9));
-  n.set_workload_count(st.ColumnInt64(10));
-  n.set_reports_stored(st.ColumnInt64(11));
-  n.set_evidence_gaps(st.ColumnInt64(12));
-  n.set_evidence_gap_seconds(st.ColumnDouble(13));
-  n.set_reports_rejected(st.ColumnInt64(14));
-  if (st.ColumnInt64(15) > 0) SetTime(st.ColumnInt64(15), n.mutable_last_rejected());
-  n.set_last_rejection(st.ColumnText(16));
-  if (st.ColumnInt64(17) > 0) SetTime(st.ColumnInt64(17), n.mutable_rejecting_since());
-  provenance::v1::AgentHealthSummary* h = n.mutable_agent_health();
-  if (st.ColumnInt64(18) > 0) SetTime(st.ColumnInt64(18), h->mutable_as_of());
-  h->set_spool_depth(st.ColumnInt64(19));
-  h->set_dropped_reports(st.ColumnInt64(20));
-  h->set_unreadable_reports(st.ColumnInt64(21));
-  h->set_rejected_reports(st.ColumnInt64(22));
-  h->set_collector_errors(st.ColumnInt64(23));
-  h->set_nvml_available(st.ColumnInt64(24) != 0);
-  h->set_strings_repaired(st.ColumnInt64(25));
-  h->set_strings_truncated(st.ColumnInt64(26));
-  return n;
+  StatementRow row{st};
+  return NodeSummaryFromRow(row);
 }
 
 }  // namespace

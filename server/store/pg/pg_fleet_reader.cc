@@ -10,6 +10,7 @@
 #include "server/ledger/usage.h"
 #include "server/store/pg/pg_fleet_reader_internal.h"
 #include "server/store/pg/pg_schema.h"
+#include "server/store/repo/fleet_rows.h"
 
 namespace prov::server {
 namespace {
@@ -21,51 +22,12 @@ using provenance::v1::AccountUsage;
 using provenance::v1::NodeSummary;
 using provenance::v1::WorkloadSummary;
 
-// StoreReader's kNodeColumns (store_reader.cc), the same 27 columns.
-constexpr char kNodeColumns[] =
-    "node_id, hostname, datacenter, region, agent_version, boot_id, first_seen_us, "
-    "last_seen_us, last_seq, accelerator_count, workload_count, reports_stored, "
-    "(SELECT COUNT(*) FROM evidence_gaps g WHERE g.node = nodes.id), "
-    "(SELECT COALESCE(SUM(gap_seconds), 0) FROM evidence_gaps g WHERE g.node = nodes.id), "
-    "reports_rejected, last_rejected_us, last_rejection, rejecting_since_us, "
-    "agent_health_us, agent_spool_depth, agent_dropped_reports, agent_unreadable_reports, "
-    "agent_rejected_reports, agent_collector_errors, agent_nvml_available, "
-    "agent_strings_repaired, agent_strings_truncated";
-constexpr int kNodeColumnCount = 27;
+// The nodes columns and their reading, shared with StoreReader (repo/fleet_rows.h).
+constexpr const char* kNodeColumns = kNodeSummaryColumns;
+constexpr int kNodeColumnCount = kNodeSummaryColumnCount;
 constexpr int64_t kMaxHardwareChangesShown = 50;  // node_hardware.cc's kMaxChangesShown
 
-NodeSummary ReadNode(PgRow& row) {
-  NodeSummary n;
-  n.set_node_id(row.Text(0));
-  n.set_hostname(row.Text(1));
-  n.set_datacenter(row.Text(2));
-  n.set_region(row.Text(3));
-  n.set_agent_version(row.Text(4));
-  n.set_boot_id(row.Text(5));
-  SetTime(row.Int(6), n.mutable_first_seen());
-  SetTime(row.Int(7), n.mutable_last_seen());
-  n.set_last_seq(row.Int(8));
-  n.set_accelerator_count(row.Int(9));
-  n.set_workload_count(row.Int(10));
-  n.set_reports_stored(row.Int(11));
-  n.set_evidence_gaps(row.Int(12));
-  n.set_evidence_gap_seconds(row.Dbl(13));
-  n.set_reports_rejected(row.Int(14));
-  if (row.Int(15) > 0) SetTime(row.Int(15), n.mutable_last_rejected());
-  n.set_last_rejection(row.Text(16));
-  if (row.Int(17) > 0) SetTime(row.Int(17), n.mutable_rejecting_since());
-  provenance::v1::AgentHealthSummary* h = n.mutable_agent_health();
-  if (row.Int(18) > 0) SetTime(row.Int(18), h->mutable_as_of());
-  h->set_spool_depth(row.Int(19));
-  h->set_dropped_reports(row.Int(20));
-  h->set_unreadable_reports(row.Int(21));
-  h->set_rejected_reports(row.Int(22));
-  h->set_collector_errors(row.Int(23));
-  h->set_nvml_available(row.Int(24) != 0);
-  h->set_strings_repaired(row.Int(25));
-  h->set_strings_truncated(row.Int(26));
-  return n;
-}
+NodeSummary ReadNode(PgRow& row) { return NodeSummaryFromRow(row); }
 
 // node_hardware.cc's ReadNodeHardware(with_changes = true) on PostgreSQL. (The inventory
 // domain's repository will own this read; folded at merge.)

@@ -144,7 +144,10 @@ absl::Status SqliteAnalysisFactsRepository::Save(const AnalysisFactsChanges& cha
 absl::Status SqliteAnalysisFactsRepository::SaveRows(const AnalysisFactsChanges& changes) {
   SqliteDb& db = *db_;
   std::string blob;
-  for (const auto& [id, n] : changes.nodes) {
+  for (const auto& entry : changes.nodes) {
+    // Named references (clang 14 cannot capture structured bindings in lambdas).
+    const auto& id = entry.first;
+    const auto& n = entry.second;
     n->SerializeToString(&blob);
     PROV_RETURN_IF_ERROR(
         RunCached(db, "INSERT OR REPLACE INTO analysis_nodes VALUES (?, ?)", [&](Statement& st) {
@@ -152,7 +155,10 @@ absl::Status SqliteAnalysisFactsRepository::SaveRows(const AnalysisFactsChanges&
           st.BindBlob(2, blob);
         }));
   }
-  for (const auto& [key, w] : changes.workloads) {
+  for (const auto& entry : changes.workloads) {
+    // Named references (clang 14 cannot capture structured bindings in lambdas).
+    const auto& key = entry.first;
+    const auto& w = entry.second;
     w->SerializeToString(&blob);
     PROV_RETURN_IF_ERROR(RunCached(db, "INSERT OR REPLACE INTO analysis_workloads VALUES (?, ?)",
                                    [&](Statement& st) {
@@ -164,7 +170,10 @@ absl::Status SqliteAnalysisFactsRepository::SaveRows(const AnalysisFactsChanges&
     PROV_RETURN_IF_ERROR(RunCached(db, "DELETE FROM links WHERE link_key = ?",
                                    [&](Statement& st) { st.BindText(1, key); }));
   }
-  for (const auto& [key, l] : changes.links) {
+  for (const auto& entry : changes.links) {
+    // Named references (clang 14 cannot capture structured bindings in lambdas).
+    const auto& key = entry.first;
+    const auto& l = entry.second;
     l->SerializeToString(&blob);
     PROV_RETURN_IF_ERROR(
         RunCached(db, "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?)", [&](Statement& st) {
@@ -175,7 +184,10 @@ absl::Status SqliteAnalysisFactsRepository::SaveRows(const AnalysisFactsChanges&
           st.BindBlob(5, blob);
         }));
   }
-  for (const auto& [id, b] : changes.bundles) {
+  for (const auto& entry : changes.bundles) {
+    // Named references (clang 14 cannot capture structured bindings in lambdas).
+    const auto& id = entry.first;
+    const auto& b = entry.second;
     b.SerializeToString(&blob);
     PROV_RETURN_IF_ERROR(
         RunCached(db, "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?)", [&](Statement& st) {
@@ -186,7 +198,10 @@ absl::Status SqliteAnalysisFactsRepository::SaveRows(const AnalysisFactsChanges&
         }));
     PROV_RETURN_IF_ERROR(ReplaceMembers(db, "bundle_accounts", "bundle_id", id, b.accounts()));
   }
-  for (const auto& [id, f] : changes.flags) {
+  for (const auto& entry : changes.flags) {
+    // Named references (clang 14 cannot capture structured bindings in lambdas).
+    const auto& id = entry.first;
+    const auto& f = entry.second;
     f->SerializeToString(&blob);
     PROV_RETURN_IF_ERROR(RunCached(
         db, "INSERT OR REPLACE INTO flags VALUES (?, ?, ?, ?, ?, ?, ?)", [&](Statement& st) {
