@@ -58,13 +58,7 @@ absl::StatusOr<std::unique_ptr<PgIngestBatchReader>> PgIngestBatchReader::Open(
 
 absl::StatusOr<IngestBatchRead> PgIngestBatchReader::Read(const IngestPosition& from, int limit) {
   if (limit < 1) return absl::InvalidArgumentError("ingest batch read: limit must be >= 1");
-  PROV_RETURN_IF_ERROR(conn_->Reconnect());
-  absl::StatusOr<IngestBatchRead> read = ReadOnce(from, limit);
-  if (!read.ok() && absl::IsUnavailable(read.status()) && !conn_->ok()) {
-    PROV_RETURN_IF_ERROR(conn_->Reconnect());
-    read = ReadOnce(from, limit);
-  }
-  return read;
+  return RunWithReconnect(*conn_, [&] { return ReadOnce(from, limit); });
 }
 
 absl::StatusOr<IngestBatchRead> PgIngestBatchReader::ReadOnce(const IngestPosition& from,
