@@ -93,6 +93,9 @@ TEST_F(ReplicaRegistryTest, BacklogIsTheBatchLogPastTheSavedPosition) {
             ->Transaction([&] { return AppendIngestBatch(*conn_, received_us, reports, "record"); })
             .ok());
   };
+  auto nothing = registry_->PruneAnalysedBatches();  // no saved position: nothing goes
+  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  EXPECT_EQ(*nothing, 0);
   append(100, 3);
   append(200, 4);
   // Nothing analysed yet (no saved position): every row is behind.
@@ -116,6 +119,15 @@ TEST_F(ReplicaRegistryTest, BacklogIsTheBatchLogPastTheSavedPosition) {
   EXPECT_EQ(view->backlog.batches, 1);
   EXPECT_EQ(view->backlog.reports, 5);
   EXPECT_EQ(view->backlog.oldest_received_us, 300);
+
+  // The leader's housekeeping deletes what the saved position has passed, never the unread row.
+  auto pruned = registry_->PruneAnalysedBatches();
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 2);
+  auto left = conn_->Query("SELECT received_us FROM ingest_batches");
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->rows(), 1);
+  EXPECT_EQ(left->Text(0, 0), "300");
 }
 
 }  // namespace

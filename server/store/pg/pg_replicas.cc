@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_result.h"
 #include "server/store/pg/pg_schema.h"
 
@@ -40,6 +41,20 @@ absl::Status PgReplicaRegistry::Heartbeat(const ReplicaRow& self) {
 absl::StatusOr<ClusterView> PgReplicaRegistry::Read(absl::Duration live_within) {
   absl::MutexLock lock(&mu_);
   return RunWithReconnect(*conn_, [&] { return ReadOnce(live_within); });
+}
+
+absl::StatusOr<int64_t> PgReplicaRegistry::PruneAnalysedBatches() {
+  absl::MutexLock lock(&mu_);
+  return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<int64_t> {
+    int64_t pruned = 0;
+    PROV_RETURN_IF_ERROR(conn_->Transaction([&]() -> absl::Status {
+      PROV_ASSIGN_OR_RETURN(IngestPosition position, PgLoadIngestPosition(*conn_));
+      if (position.horizon == 0) return absl::OkStatus();
+      PROV_ASSIGN_OR_RETURN(pruned, PgPruneIngestBatches(*conn_, position));
+      return absl::OkStatus();
+    }));
+    return pruned;
+  });
 }
 
 absl::StatusOr<ClusterView> PgReplicaRegistry::ReadOnce(absl::Duration live_within) {

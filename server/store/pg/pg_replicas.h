@@ -28,6 +28,7 @@ class PgReplicaRegistry final : public ReplicaRegistry {
 
   absl::Status Heartbeat(const ReplicaRow& self) override;
   absl::StatusOr<ClusterView> Read(absl::Duration live_within) override;
+  absl::StatusOr<int64_t> PruneAnalysedBatches() override;
 
  private:
   absl::StatusOr<ClusterView> ReadOnce(absl::Duration live_within)

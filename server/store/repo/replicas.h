@@ -58,6 +58,10 @@ class ReplicaRegistry {
   // INVALID_ARGUMENT for an empty name.
   virtual absl::Status Heartbeat(const ReplicaRow& self) = 0;
   virtual absl::StatusOr<ClusterView> Read(absl::Duration live_within) = 0;
+  // The leader's housekeeping: deletes the ingest batch log's rows below the saved analysis
+  // position's horizon (read, and their facts saved); returns how many. Nothing without a saved
+  // position.
+  virtual absl::StatusOr<int64_t> PruneAnalysedBatches() = 0;
 };
 
 }  // namespace prov::server
