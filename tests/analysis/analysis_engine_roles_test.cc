@@ -2,7 +2,8 @@
 // the engine thread inside a store load (test_analysis_facts.h): queued Reloads coalesce, a Follow
 // that comes during a Lead's reload leaves a follower, a Lead whose reload failed is reported to
 // WaitLeadPosition and retried on the tick, logged batches queued before a Lead are not applied
-// after its reload, and a logged batch saves its position even when it changed nothing. Both
+// after its reload, a logged batch saves its position even when it changed nothing, and a
+// follower's identity snapshot is applied again after a reload. Both
 // engines' stores: tests/store/analysis_roles_test.cc.
 #include <memory>
 #include <optional>
@@ -139,6 +140,31 @@ TEST_F(EngineRolesTest, LoggedBatchesQueuedBeforeALeadAreNotAppliedAfterItsReloa
   e->Flush();
   EXPECT_TRUE(HasNode(*e, "n-new"));
   EXPECT_EQ(shared_.Positions().back().horizon, 9u);
+}
+
+// The identity snapshot a follower was given is applied again to every reloaded analyzer: the
+// identity link two accounts' shared payment instrument makes survives a reload (the store,
+// which no leader wrote, has no link).
+TEST_F(EngineRolesTest, AFollowersIdentitySnapshotIsAppliedAgainAfterAReload) {
+  auto e = StartEngine(/*lead=*/false);
+  ASSERT_NE(e, nullptr);
+  IdentitySnapshot snap;
+  snap.kyc_version = 3;
+  auto accounts = std::make_shared<std::vector<provenance::v1::AccountIdentity>>();
+  for (const char* id : {"acct-a", "acct-b"}) {
+    auto& a = accounts->emplace_back();
+    a.set_account_id(id);
+    a.set_payment_fingerprint("card-4242");
+  }
+  snap.accounts = accounts;
+  e->OnIdentityChanged(snap);
+  e->Flush();
+  auto links = [&] { return e->Read([](const Analyzer& a) { return a.stats().links; }); };
+  ASSERT_EQ(links(), 1u);
+  e->Reload();
+  e->Flush();
+  EXPECT_EQ(e->counters().reloads, 1u);
+  EXPECT_EQ(links(), 1u);
 }
 
 }  // namespace
