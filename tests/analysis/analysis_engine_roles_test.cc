@@ -116,7 +116,7 @@ TEST_F(EngineRolesTest, LoggedBatchesQueuedBeforeALeadAreNotAppliedAfterItsReloa
   auto e = StartEngine(/*lead=*/true);
   ASSERT_NE(e, nullptr);
   // A logged batch saves its position even when its observations change nothing.
-  e->SubmitLogged({}, IngestPosition{.horizon = 7});
+  e->SubmitLogged({}, IngestPosition{.horizon = 7, .seen = {}});
   e->Flush();
   ASSERT_FALSE(shared_.Positions().empty());
   EXPECT_EQ(shared_.Positions().back().horizon, 7u);
@@ -124,7 +124,8 @@ TEST_F(EngineRolesTest, LoggedBatchesQueuedBeforeALeadAreNotAppliedAfterItsReloa
   shared_.HoldLoads();
   e->Lead(2);
   ASSERT_TRUE(shared_.WaitForHeldLoad());  // the engine thread is busy: the next batch queues
-  e->SubmitLogged({Node("n-old", "dc-east", "us-east", kT0)}, IngestPosition{.horizon = 8});
+  e->SubmitLogged({Node("n-old", "dc-east", "us-east", kT0)},
+                  IngestPosition{.horizon = 8, .seen = {}});
   e->Lead(3);  // elected again: its feed reads from the position Lead(3) loads
   shared_.ReleaseLoads();
   auto position = e->WaitLeadPosition(absl::Seconds(10));
@@ -136,7 +137,8 @@ TEST_F(EngineRolesTest, LoggedBatchesQueuedBeforeALeadAreNotAppliedAfterItsReloa
   EXPECT_EQ(e->counters().dropped_not_leader, 1u);
   EXPECT_EQ(shared_.Positions().back().horizon, 7u);
 
-  e->SubmitLogged({Node("n-new", "dc-east", "us-east", kT0)}, IngestPosition{.horizon = 9});
+  e->SubmitLogged({Node("n-new", "dc-east", "us-east", kT0)},
+                  IngestPosition{.horizon = 9, .seen = {}});
   e->Flush();
   EXPECT_TRUE(HasNode(*e, "n-new"));
   EXPECT_EQ(shared_.Positions().back().horizon, 9u);
