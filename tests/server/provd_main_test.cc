@@ -117,12 +117,12 @@ TEST(ProvdMainTest, BadFlagsExitTwoNamingTheFlag) {
       {{data, "--insecure", "--web-listen=127.0.0.1:0", "--web-tls-cert=/nonexistent/w.pem",
         "--web-tls-key=/nonexistent/w.key"},
        "--web-tls-cert: \"/nonexistent/w.pem\": "},
-      // Issue 12: --store is parsed; PostgreSQL is refused until every domain has its repository.
+      // Issue 12: replicas on PostgreSQL must sign exports with one key, given explicitly.
       {{data, "--insecure",
         "--store=postgresql://provd:pw@db1:5432,db2:5432/provd"
         "?target_session_attrs=read-write"},
-       "--store: PostgreSQL (postgresql: user=provd password=*** dbname=provd host=db1,db2 "
-       "port=5432,5432 target_session_attrs=read-write) is not supported yet"},
+       "--export-signing-key: is required with a PostgreSQL --store"},
+      {{data, "--insecure", "--leader-takeover=500ms"}, "--leader-takeover: must be at least 1s"},
       {{data, "--insecure", "--store=postgresql://db1/provd?target_session_attrs=leader"},
        "--store: store url: target_session_attrs \"leader\" is not one of"},
       {{data, "--insecure", "--store=mysql://db1/provd"}, "--store: store url: unknown scheme"},
