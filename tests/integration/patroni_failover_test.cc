@@ -1,0 +1,237 @@
+// PostgreSQL failover under provd's ingest (issue 12, "Tests against the real thing"): Patroni on
+// etcd with two PostgreSQL 15 instances, a primary and its synchronous standby
+// (patroni_cluster.h). provd's own PostgreSQL ingest path, PgIngestRepository, commits batches of
+// reports through a multi-host conninfo with target_session_attrs=read-write, recording a batch
+// as acked only when Commit returned OK (what the ingest writer acks on). Mid-ingest the primary
+// is killed (SIGKILL to its Patroni, so it cannot restart PostgreSQL or keep the leader key, and
+// to its whole PostgreSQL instance); the loop retries each failed commit (UNAVAILABLE: the
+// session lost, no read-write host yet) until Patroni promotes the standby and Commit succeeds on
+// it, within 60 s. Then, on the new primary: every acked report is stored exactly once (counted by
+// (node, boot, seq)), each stream is 1..its acked high-water mark without a gap, nothing is stored
+// that was not acked (every batch is retried until acked), and each node's reports_stored agrees.
+// The failover time (primary killed -> first commit acked on the new primary) is printed.
+//
+// ctest label `patroni`: `ctest --preset release -L patroni` runs it alone
+// (docs/runbooks/patroni.md). Skipped when patroni / etcd / PostgreSQL 15 are missing; failed
+// instead with PROV_REQUIRE_PATRONI=1 (tools/test.sh, so CI).
+#include <atomic>
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/store/pg/pg_conn.h"
+#include "server/store/pg/pg_ingest.h"
+#include "tests/integration/patroni_cluster.h"
+#include "tests/server/commit_batch.h"
+#include "tests/server/test_reports.h"
+
+namespace prov {
+namespace {
+
+using server::PgConn;
+using server::PgConnOptions;
+using server::PgIngestOptions;
+using server::PgIngestRepository;
+
+constexpr int kAgentNodes = 8;           // reports per batch: one per node, one stream each
+constexpr int kAckedBeforeKill = 25;     // batches acked before the primary is killed
+constexpr int kAckedAfterFailover = 25;  // batches acked on the new primary before checking
+const absl::Duration kFailoverBound = absl::Seconds(60);
+const absl::Time kT0 = absl::FromUnixSeconds(1'780'000'000);
+
+std::string NodeId(int i) { return absl::StrCat("node-", i); }
+
+// Until `sql` (one row, one integer) answers `want` on `conninfo`, or `timeout`.
+absl::Status WaitForValue(const std::string& conninfo, const std::string& sql, int64_t want,
+                          absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string last;
+  while (true) {
+    auto conn = PgConn::Connect(
+        conninfo, {.connect_timeout = absl::Seconds(2), .application_name = "prov-test"});
+    if (conn.ok()) {
+      auto r = (*conn)->Query(sql);
+      if (r.ok() && r->rows() == 1) {
+        auto v = r->Int64(0, 0);
+        if (v.ok() && *v == want) return absl::OkStatus();
+        last = v.ok() ? absl::StrCat(*v) : v.status().ToString();
+      } else {
+        last = r.ok() ? "no row" : r.status().ToString();
+      }
+    } else {
+      last = conn.status().ToString();
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("`", sql, "` did not answer ", want, " in time; last: ", last));
+    }
+    absl::SleepFor(absl::Milliseconds(200));  // replication settling: poll, bounded
+  }
+}
+
+TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
+  const absl::Time test_start = absl::Now();
+  PROV_PATRONI_CLUSTER_OR_SKIP(cluster);
+  absl::StatusOr<testing::PatroniRoles> roles = cluster->WaitForRoles(absl::Seconds(120));
+  ASSERT_TRUE(roles.ok()) << roles.status();
+  const int primary = roles->primary;
+  const int standby = roles->sync_standby;
+  std::cout << "cluster up: node" << primary << " primary, node" << standby
+            << " synchronous standby, after " << absl::FormatDuration(absl::Now() - test_start)
+            << std::endl;
+  {
+    auto admin = PgConn::Connect(cluster->Conninfo("postgres"),
+                                 {.application_name = "prov-test", .search_path = ""});
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    ASSERT_TRUE((*admin)->Exec("CREATE DATABASE provd TEMPLATE template0").ok());
+  }
+  // libpq tries the hosts in order and does not move on from a server's FATAL: the standby must
+  // have replayed the CREATE DATABASE (a synchronous COMMIT waits for its flush, not its replay).
+  ASSERT_TRUE(WaitForValue(cluster->NodeConninfo(standby, "postgres"),
+                           "SELECT count(*) FROM pg_database WHERE datname = 'provd'", 1,
+                           absl::Seconds(30))
+                  .ok());
+  // Patroni's /sync says which member the DCS names; the primary's own view is what makes a
+  // COMMIT wait for the standby.
+  ASSERT_TRUE(WaitForValue(cluster->NodeConninfo(primary, "postgres"),
+                           "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", 1,
+                           absl::Seconds(30))
+                  .ok());
+
+  auto repo = PgIngestRepository::Open(cluster->Conninfo("provd"),
+                                       PgIngestOptions{.connect_timeout = absl::Seconds(2)});
+  ASSERT_TRUE(repo.ok()) << repo.status();
+
+  std::atomic<int> acked_batches{0};
+  std::atomic<bool> killed{false};
+  std::atomic<bool> give_up{false};  // an assertion left the loop: the killer must not wait on
+  absl::Time killed_at;              // written by the killer before `killed` is set
+  absl::Status kill_status = absl::CancelledError("the primary was not killed");
+  std::thread killer([&] {
+    while (acked_batches.load() < kAckedBeforeKill) {
+      if (give_up.load()) return;
+      absl::SleepFor(absl::Milliseconds(5));  // waits on the ingest loop's progress
+    }
+    killed_at = absl::Now();
+    kill_status = cluster->KillNode(primary);
+    killed.store(true);
+  });
+  struct JoinOnExit {
+    std::thread& thread;
+    std::atomic<bool>& give_up;
+    ~JoinOnExit() {
+      give_up.store(true);
+      if (thread.joinable()) thread.join();
+    }
+  } join_on_exit{killer, give_up};
+
+  std::map<std::string, uint64_t> acked_high;  // node -> highest acked seq (boot "boot-a")
+  int failed_commits = 0;
+  int acked_after = 0;
+  absl::Duration failover = absl::InfiniteDuration();
+  bool failed_over = false;
+  for (uint64_t seq = 1; acked_after < kAckedAfterFailover; ++seq) {
+    const absl::Time at = kT0 + absl::Seconds(10 * static_cast<int64_t>(seq));
+    std::vector<provenance::v1::NodeReport> reports;
+    for (int i = 0; i < kAgentNodes; ++i) {
+      reports.push_back(server::testing::MakeReport(NodeId(i), "boot-a", seq, at));
+    }
+    std::vector<const provenance::v1::NodeReport*> pointers;
+    for (const auto& r : reports) pointers.push_back(&r);
+    const absl::Time first_try = absl::Now();
+    while (true) {
+      std::vector<server::ReportToCommit> batch = server::testing::CommitBatch(pointers);
+      absl::StatusOr<server::CommitResult> result = (*repo)->Commit(batch, at + absl::Seconds(1));
+      if (result.ok()) {
+        ASSERT_TRUE(result->rejected.empty());
+        for (const auto& [key, high] : result->high_water) acked_high[key.first] = high;
+        break;
+      }
+      // Anything but UNAVAILABLE (session lost, no read-write host yet) is a bug.
+      ASSERT_EQ(result.status().code(), absl::StatusCode::kUnavailable)
+          << "batch " << seq << ": " << result.status();
+      ++failed_commits;
+      ASSERT_LT(absl::Now() - first_try, kFailoverBound)
+          << "no commit succeeded within " << kFailoverBound
+          << " of the first failure: " << result.status() << "\nnode" << standby
+          << "'s log: " << cluster->PatroniLogTail(standby);
+      absl::SleepFor(absl::Milliseconds(100));  // retry pacing, as the ingest writer's backoff
+    }
+    acked_batches.fetch_add(1);
+    if (killed.load()) {
+      if (!failed_over) {
+        failed_over = true;
+        failover = absl::Now() - killed_at;
+      }
+      ++acked_after;
+    }
+  }
+  give_up.store(true);
+  killer.join();
+  ASSERT_TRUE(kill_status.ok()) << kill_status;
+  ASSERT_TRUE(failed_over);
+  // The kill really hit a running ingest: commits failed until the standby took over.
+  EXPECT_GT(failed_commits, 0);
+  std::cout << "failover: primary killed -> first commit acked on the new primary: "
+            << absl::FormatDuration(failover) << " (" << failed_commits
+            << " commit attempts failed UNAVAILABLE meanwhile)" << std::endl;
+
+  // The new primary is the former synchronous standby, and the conninfo now lands there.
+  ASSERT_TRUE(cluster->WaitForPrimary(standby, absl::Seconds(10)).ok());
+  auto check = PgConn::Connect(cluster->Conninfo("provd"),
+                               {.application_name = "prov-test", .search_path = "provd"});
+  ASSERT_TRUE(check.ok()) << check.status();
+  auto port = (*check)->Query("SELECT inet_server_port()");
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_EQ(port->Int64(0, 0).value_or(-1), cluster->pg_port(standby));
+
+  auto rows = (*check)->Query(
+      "SELECT n.node_id, r.boot_id, r.seq, count(*) FROM reports r JOIN nodes n ON n.id = r.node "
+      "GROUP BY n.node_id, r.boot_id, r.seq ORDER BY n.node_id, r.boot_id, r.seq");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::map<std::tuple<std::string, std::string, int64_t>, int64_t> stored;
+  for (int i = 0; i < rows->rows(); ++i) {
+    stored[{rows->Text(i, 0), rows->Text(i, 1), rows->Int64(i, 2).value_or(-1)}] =
+        rows->Int64(i, 3).value_or(-1);
+  }
+  size_t acked_reports = 0;
+  ASSERT_EQ(acked_high.size(), static_cast<size_t>(kAgentNodes));
+  for (const auto& [node, high] : acked_high) {
+    EXPECT_GE(high, static_cast<uint64_t>(kAckedBeforeKill + kAckedAfterFailover));
+    for (uint64_t seq = 1; seq <= high; ++seq) {
+      ++acked_reports;
+      auto it = stored.find({node, "boot-a", static_cast<int64_t>(seq)});
+      if (it == stored.end()) {
+        ADD_FAILURE() << "acked report " << node << "/boot-a/" << seq << " lost";
+      } else {
+        EXPECT_EQ(it->second, 1) << node << "/boot-a/" << seq << " stored " << it->second
+                                 << " times";
+      }
+    }
+  }
+  // Every batch was retried until acked, so nothing is stored beyond the acks either.
+  EXPECT_EQ(stored.size(), acked_reports);
+  auto per_node = (*check)->Query(
+      "SELECT n.node_id, n.reports_stored, (SELECT count(*) FROM reports r WHERE r.node = n.id) "
+      "FROM nodes n ORDER BY n.node_id");
+  ASSERT_TRUE(per_node.ok()) << per_node.status();
+  ASSERT_EQ(per_node->rows(), kAgentNodes);
+  for (int i = 0; i < per_node->rows(); ++i) {
+    EXPECT_EQ(per_node->Int64(i, 1).value_or(-1), per_node->Int64(i, 2).value_or(-2))
+        << per_node->Text(i, 0) << ": reports_stored disagrees with its reports rows";
+  }
+  std::cout << acked_reports << " acked reports, each stored once on the new primary; test took "
+            << absl::FormatDuration(absl::Now() - test_start) << std::endl;
+}
+
+}  // namespace
+}  // namespace prov
