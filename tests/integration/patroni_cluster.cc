@@ -467,6 +467,11 @@ std::string PatroniCluster::Conninfo(const std::string& dbname) const {
                       " user=provd dbname=", dbname, " target_session_attrs=read-write");
 }
 
+std::string PatroniCluster::StoreUri(const std::string& dbname) const {
+  return absl::StrCat("postgresql://provd@127.0.0.1:", pg_port_[0], ",127.0.0.1:", pg_port_[1], "/",
+                      dbname, "?target_session_attrs=read-write");
+}
+
 std::string PatroniCluster::NodeConninfo(int node, const std::string& dbname) const {
   return absl::StrCat("host=127.0.0.1 port=", pg_port_[node], " user=provd dbname=", dbname);
 }

@@ -85,6 +85,9 @@ class PatroniCluster {
   // libpq keyword/value conninfo naming both nodes, target_session_attrs=read-write (libpq tries
   // them in order and keeps the one that accepts writes), user provd, database `dbname`.
   std::string Conninfo(const std::string& dbname) const;
+  // The same as provd's --store URI: postgresql://provd@127.0.0.1:P0,127.0.0.1:P1/`dbname`
+  // ?target_session_attrs=read-write (server/store/store_url.h).
+  std::string StoreUri(const std::string& dbname) const;
   // One node only (no target_session_attrs).
   std::string NodeConninfo(int node, const std::string& dbname) const;
   int pg_port(int node) const { return pg_port_[node]; }

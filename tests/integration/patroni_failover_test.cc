@@ -1,10 +1,10 @@
 // PostgreSQL failover under provd's ingest (issue 12, "Tests against the real thing"): Patroni on
 // etcd with two PostgreSQL 15 instances, a primary and its synchronous standby
 // (patroni_cluster.h). provd's own PostgreSQL ingest path, PgIngestRepository, commits batches of
-// reports through a multi-host conninfo with target_session_attrs=read-write, recording a batch
-// as acked only when Commit returned OK (what the ingest writer acks on). Mid-ingest the primary
-// is killed (SIGKILL to its Patroni, so it cannot restart PostgreSQL or keep the leader key, and
-// to its whole PostgreSQL instance); the loop retries each failed commit (UNAVAILABLE: the
+// reports through provd's multi-host --store URI with target_session_attrs=read-write, recording a
+// batch as acked only when Commit returned OK (what the ingest writer acks on). Mid-ingest the
+// primary is killed (SIGKILL to its Patroni, so it cannot restart PostgreSQL or keep the leader
+// key, and to its whole PostgreSQL instance); the loop retries each failed commit (UNAVAILABLE: the
 // session lost, no read-write host yet) until Patroni promotes the standby and Commit succeeds on
 // it, within 60 s. Then, on the new primary: every acked report is stored exactly once (counted by
 // (node, boot, seq)), each stream is 1..its acked high-water mark without a gap, nothing is stored
@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_ingest.h"
+#include "server/store/store_url.h"
 #include "tests/integration/patroni_cluster.h"
 #include "tests/server/commit_batch.h"
 #include "tests/server/test_reports.h"
@@ -107,7 +108,11 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
                            absl::Seconds(30))
                   .ok());
 
-  auto repo = PgIngestRepository::Open(cluster->Conninfo("provd"),
+  // What provd is given: its --store URI, parsed as provd parses it.
+  absl::StatusOr<server::StoreUrl> url = server::ParseStoreUrl(cluster->StoreUri("provd"));
+  ASSERT_TRUE(url.ok()) << url.status();
+  ASSERT_EQ(url->engine, server::StoreUrl::Engine::kPostgres);
+  auto repo = PgIngestRepository::Open(url->pg_conninfo,
                                        PgIngestOptions{.connect_timeout = absl::Seconds(2)});
   ASSERT_TRUE(repo.ok()) << repo.status();
 
