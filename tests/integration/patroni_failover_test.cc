@@ -141,6 +141,7 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
 
   std::map<std::string, uint64_t> acked_high;  // node -> highest acked seq (boot "boot-a")
   int failed_commits = 0;
+  int landed_unacked = 0;  // batches whose failed attempt had been stored after all
   int acked_after = 0;
   absl::Duration failover = absl::InfiniteDuration();
   bool failed_over = false;
@@ -153,11 +154,22 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
     std::vector<const provenance::v1::NodeReport*> pointers;
     for (const auto& r : reports) pointers.push_back(&r);
     const absl::Time first_try = absl::Now();
+    bool retried = false;
+    bool on_new_primary = false;  // this batch's successful attempt began after the kill ended
     while (true) {
+      on_new_primary = killed.load();
       std::vector<server::ReportToCommit> batch = server::testing::CommitBatch(pointers);
       absl::StatusOr<server::CommitResult> result = (*repo)->Commit(batch, at + absl::Seconds(1));
       if (result.ok()) {
         ASSERT_TRUE(result->rejected.empty());
+        // A batch is stored whole or not at all: a retried one that had landed (its COMMIT went
+        // through before the session died) is all duplicates; a first attempt has none.
+        if (result->duplicates != 0) {
+          ASSERT_TRUE(retried) << "batch " << seq << ": duplicates on its first attempt";
+          ASSERT_EQ(result->duplicates, static_cast<size_t>(kAgentNodes))
+              << "batch " << seq << " was stored in part";
+          ++landed_unacked;
+        }
         for (const auto& [key, high] : result->high_water) acked_high[key.first] = high;
         break;
       }
@@ -165,6 +177,7 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
       ASSERT_EQ(result.status().code(), absl::StatusCode::kUnavailable)
           << "batch " << seq << ": " << result.status();
       ++failed_commits;
+      retried = true;
       ASSERT_LT(absl::Now() - first_try, kFailoverBound)
           << "no commit succeeded within " << kFailoverBound
           << " of the first failure: " << result.status() << "\nnode" << standby
@@ -172,7 +185,7 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
       absl::SleepFor(absl::Milliseconds(100));  // retry pacing, as the ingest writer's backoff
     }
     acked_batches.fetch_add(1);
-    if (killed.load()) {
+    if (on_new_primary) {
       if (!failed_over) {
         failed_over = true;
         failover = absl::Now() - killed_at;
@@ -188,7 +201,9 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
   EXPECT_GT(failed_commits, 0);
   std::cout << "failover: primary killed -> first commit acked on the new primary: "
             << absl::FormatDuration(failover) << " (" << failed_commits
-            << " commit attempts failed UNAVAILABLE meanwhile)" << std::endl;
+            << " commit attempts failed UNAVAILABLE meanwhile; " << landed_unacked
+            << " failed batch(es) had been stored after all and were found duplicate on retry)"
+            << std::endl;
 
   // The new primary is the former synchronous standby, and the conninfo now lands there.
   ASSERT_TRUE(cluster->WaitForPrimary(standby, absl::Seconds(10)).ok());
