@@ -79,34 +79,102 @@ absl::Status WaitForValue(const std::string& conninfo, const std::string& sql, i
   }
 }
 
-TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
-  const absl::Time test_start = absl::Now();
-  PROV_PATRONI_CLUSTER_OR_SKIP(cluster);
-  absl::StatusOr<testing::PatroniRoles> roles = cluster->WaitForRoles(absl::Seconds(120));
-  ASSERT_TRUE(roles.ok()) << roles.status();
-  const int primary = roles->primary;
-  const int standby = roles->sync_standby;
-  std::cout << "cluster up: node" << primary << " primary, node" << standby
+// Waits for a primary with a synchronous standby (Patroni's REST API, then the primary's own
+// pg_stat_replication: that is what makes a COMMIT wait for the standby), creates the database
+// `provd` and waits until the standby has replayed it: libpq tries the hosts in order and does not
+// move on from a server's FATAL ("database does not exist"), and a synchronous COMMIT waits for
+// the standby's flush, not its replay.
+absl::StatusOr<testing::PatroniRoles> PrepareCluster(testing::PatroniCluster& cluster,
+                                                     absl::Time test_start) {
+  absl::StatusOr<testing::PatroniRoles> roles = cluster.WaitForRoles(absl::Seconds(120));
+  if (!roles.ok()) return roles.status();
+  std::cout << "cluster up: node" << roles->primary << " primary, node" << roles->sync_standby
             << " synchronous standby, after " << absl::FormatDuration(absl::Now() - test_start)
             << std::endl;
   {
-    auto admin = PgConn::Connect(cluster->Conninfo("postgres"),
+    auto admin = PgConn::Connect(cluster.Conninfo("postgres"),
                                  {.application_name = "prov-test", .search_path = ""});
-    ASSERT_TRUE(admin.ok()) << admin.status();
-    ASSERT_TRUE((*admin)->Exec("CREATE DATABASE provd TEMPLATE template0").ok());
+    if (!admin.ok()) return admin.status();
+    if (absl::Status s = (*admin)->Exec("CREATE DATABASE provd TEMPLATE template0"); !s.ok()) {
+      return s;
+    }
   }
-  // libpq tries the hosts in order and does not move on from a server's FATAL: the standby must
-  // have replayed the CREATE DATABASE (a synchronous COMMIT waits for its flush, not its replay).
-  ASSERT_TRUE(WaitForValue(cluster->NodeConninfo(standby, "postgres"),
-                           "SELECT count(*) FROM pg_database WHERE datname = 'provd'", 1,
-                           absl::Seconds(30))
-                  .ok());
-  // Patroni's /sync says which member the DCS names; the primary's own view is what makes a
-  // COMMIT wait for the standby.
-  ASSERT_TRUE(WaitForValue(cluster->NodeConninfo(primary, "postgres"),
-                           "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", 1,
-                           absl::Seconds(30))
-                  .ok());
+  if (absl::Status s = WaitForValue(cluster.NodeConninfo(roles->sync_standby, "postgres"),
+                                    "SELECT count(*) FROM pg_database WHERE datname = 'provd'", 1,
+                                    absl::Seconds(30));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          WaitForValue(cluster.NodeConninfo(roles->primary, "postgres"),
+                       "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", 1,
+                       absl::Seconds(30));
+      !s.ok()) {
+    return s;
+  }
+  return roles;
+}
+
+// After the failover: the former synchronous standby is the primary and the multi-host conninfo
+// lands there; every acked (node, "boot-a", seq), seq 1..acked[node], is stored exactly once;
+// nothing else is stored (the caller's batches were all acked in the end); each node's
+// reports_stored matches its rows. How many acked reports.
+size_t ExpectStoredOnce(testing::PatroniCluster& cluster, int standby,
+                        const std::map<std::string, uint64_t>& acked) {
+  absl::Status promoted = cluster.WaitForPrimary(standby, absl::Seconds(10));
+  EXPECT_TRUE(promoted.ok()) << promoted;
+  auto check = PgConn::Connect(cluster.Conninfo("provd"),
+                               {.application_name = "prov-test", .search_path = "provd"});
+  EXPECT_TRUE(check.ok()) << check.status();
+  if (!check.ok()) return 0;
+  auto port = (*check)->Query("SELECT inet_server_port()");
+  EXPECT_TRUE(port.ok()) << port.status();
+  if (port.ok()) EXPECT_EQ(port->Int64(0, 0).value_or(-1), cluster.pg_port(standby));
+
+  auto rows = (*check)->Query(
+      "SELECT n.node_id, r.boot_id, r.seq, count(*) FROM reports r JOIN nodes n ON n.id = r.node "
+      "GROUP BY n.node_id, r.boot_id, r.seq ORDER BY n.node_id, r.boot_id, r.seq");
+  EXPECT_TRUE(rows.ok()) << rows.status();
+  if (!rows.ok()) return 0;
+  std::map<std::tuple<std::string, std::string, int64_t>, int64_t> stored;
+  for (int i = 0; i < rows->rows(); ++i) {
+    stored[{rows->Text(i, 0), rows->Text(i, 1), rows->Int64(i, 2).value_or(-1)}] =
+        rows->Int64(i, 3).value_or(-1);
+  }
+  size_t acked_reports = 0;
+  for (const auto& [node, high] : acked) {
+    for (uint64_t seq = 1; seq <= high; ++seq) {
+      ++acked_reports;
+      auto it = stored.find({node, "boot-a", static_cast<int64_t>(seq)});
+      if (it == stored.end()) {
+        ADD_FAILURE() << "acked report " << node << "/boot-a/" << seq << " lost";
+      } else {
+        EXPECT_EQ(it->second, 1) << node << "/boot-a/" << seq << " stored " << it->second
+                                 << " times";
+      }
+    }
+  }
+  EXPECT_EQ(stored.size(), acked_reports) << "reports stored that were never acked";
+  auto per_node = (*check)->Query(
+      "SELECT n.node_id, n.reports_stored, (SELECT count(*) FROM reports r WHERE r.node = n.id) "
+      "FROM nodes n ORDER BY n.node_id");
+  EXPECT_TRUE(per_node.ok()) << per_node.status();
+  if (!per_node.ok()) return acked_reports;
+  EXPECT_EQ(per_node->rows(), static_cast<int>(acked.size()));
+  for (int i = 0; i < per_node->rows(); ++i) {
+    EXPECT_EQ(per_node->Int64(i, 1).value_or(-1), per_node->Int64(i, 2).value_or(-2))
+        << per_node->Text(i, 0) << ": reports_stored disagrees with its reports rows";
+  }
+  return acked_reports;
+}
+
+TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
+  const absl::Time test_start = absl::Now();
+  PROV_PATRONI_CLUSTER_OR_SKIP(cluster);
+  absl::StatusOr<testing::PatroniRoles> roles = PrepareCluster(*cluster, test_start);
+  ASSERT_TRUE(roles.ok()) << roles.status();
+  const int primary = roles->primary;
+  const int standby = roles->sync_standby;
 
   // What provd is given: its --store URI, parsed as provd parses it.
   absl::StatusOr<server::StoreUrl> url = server::ParseStoreUrl(cluster->StoreUri("provd"));
@@ -205,50 +273,12 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
             << " failed batch(es) had been stored after all and were found duplicate on retry)"
             << std::endl;
 
-  // The new primary is the former synchronous standby, and the conninfo now lands there.
-  ASSERT_TRUE(cluster->WaitForPrimary(standby, absl::Seconds(10)).ok());
-  auto check = PgConn::Connect(cluster->Conninfo("provd"),
-                               {.application_name = "prov-test", .search_path = "provd"});
-  ASSERT_TRUE(check.ok()) << check.status();
-  auto port = (*check)->Query("SELECT inet_server_port()");
-  ASSERT_TRUE(port.ok()) << port.status();
-  EXPECT_EQ(port->Int64(0, 0).value_or(-1), cluster->pg_port(standby));
-
-  auto rows = (*check)->Query(
-      "SELECT n.node_id, r.boot_id, r.seq, count(*) FROM reports r JOIN nodes n ON n.id = r.node "
-      "GROUP BY n.node_id, r.boot_id, r.seq ORDER BY n.node_id, r.boot_id, r.seq");
-  ASSERT_TRUE(rows.ok()) << rows.status();
-  std::map<std::tuple<std::string, std::string, int64_t>, int64_t> stored;
-  for (int i = 0; i < rows->rows(); ++i) {
-    stored[{rows->Text(i, 0), rows->Text(i, 1), rows->Int64(i, 2).value_or(-1)}] =
-        rows->Int64(i, 3).value_or(-1);
-  }
-  size_t acked_reports = 0;
   ASSERT_EQ(acked_high.size(), static_cast<size_t>(kAgentNodes));
   for (const auto& [node, high] : acked_high) {
-    EXPECT_GE(high, static_cast<uint64_t>(kAckedBeforeKill + kAckedAfterFailover));
-    for (uint64_t seq = 1; seq <= high; ++seq) {
-      ++acked_reports;
-      auto it = stored.find({node, "boot-a", static_cast<int64_t>(seq)});
-      if (it == stored.end()) {
-        ADD_FAILURE() << "acked report " << node << "/boot-a/" << seq << " lost";
-      } else {
-        EXPECT_EQ(it->second, 1) << node << "/boot-a/" << seq << " stored " << it->second
-                                 << " times";
-      }
-    }
+    EXPECT_GE(high, static_cast<uint64_t>(kAckedBeforeKill + kAckedAfterFailover)) << node;
   }
-  // Every batch was retried until acked, so nothing is stored beyond the acks either.
-  EXPECT_EQ(stored.size(), acked_reports);
-  auto per_node = (*check)->Query(
-      "SELECT n.node_id, n.reports_stored, (SELECT count(*) FROM reports r WHERE r.node = n.id) "
-      "FROM nodes n ORDER BY n.node_id");
-  ASSERT_TRUE(per_node.ok()) << per_node.status();
-  ASSERT_EQ(per_node->rows(), kAgentNodes);
-  for (int i = 0; i < per_node->rows(); ++i) {
-    EXPECT_EQ(per_node->Int64(i, 1).value_or(-1), per_node->Int64(i, 2).value_or(-2))
-        << per_node->Text(i, 0) << ": reports_stored disagrees with its reports rows";
-  }
+  // Every batch was retried until acked, so nothing may be stored beyond the acks either.
+  const size_t acked_reports = ExpectStoredOnce(*cluster, standby, acked_high);
   std::cout << acked_reports << " acked reports, each stored once on the new primary; test took "
             << absl::FormatDuration(absl::Now() - test_start) << std::endl;
 }
