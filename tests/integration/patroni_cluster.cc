@@ -122,9 +122,9 @@ bool Exited(pid_t pid, int* code) {
   return true;
 }
 
-// Forks and execs `args` with stdout/stderr appended to `log`, in `cwd`, with HOME=`cwd`, as
-// uid/gid when `as_user`. Everything is prepared before fork(): the child only calls
-// async-signal-safe functions.
+// Forks and execs `args` with stdout/stderr appended to `log` (opened here, so it needs no
+// permission of the child's user), in `cwd`, with HOME=`cwd`, as uid/gid when `as_user`. Everything
+// is prepared before fork(): the child only calls async-signal-safe functions.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log, const std::string& cwd,
             bool as_user, uid_t uid, gid_t gid) {
   std::vector<std::string> copy = args;
@@ -140,7 +140,6 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log, const 
   for (std::string& e : env_copy) envp.push_back(e.data());
   envp.push_back(nullptr);
   const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd >= 0 && as_user) fchown(log_fd, uid, gid);
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
