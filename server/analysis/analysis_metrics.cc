@@ -21,10 +21,26 @@ void Gauge(prometheus::MetricFamily& f, double value,
   f.metric.push_back(std::move(m));
 }
 
-void Counter(prometheus::MetricFamily& f, double value) {
+void Counter(prometheus::MetricFamily& f, double value,
+             std::map<std::string, std::string> labels = {}) {
   prometheus::ClientMetric m;
   m.counter.value = value;
+  for (auto& [k, v] : labels) m.label.push_back({k, v});
   f.metric.push_back(std::move(m));
+}
+
+void AddGauge(std::vector<prometheus::MetricFamily>& out, const char* name, const char* help,
+              double value) {
+  auto f = Family(name, help, prometheus::MetricType::Gauge);
+  Gauge(f, value);
+  out.push_back(std::move(f));
+}
+
+void AddCounter(std::vector<prometheus::MetricFamily>& out, const char* name, const char* help,
+                double value) {
+  auto f = Family(name, help, prometheus::MetricType::Counter);
+  Counter(f, value);
+  out.push_back(std::move(f));
 }
 
 std::string Lower(const std::string& enum_name, const std::string& prefix) {
@@ -116,6 +132,45 @@ std::vector<prometheus::MetricFamily> AnalysisCollector::Collect() const {
                      prometheus::MetricType::Counter);
   Counter(busy, counters.busy_seconds);
   out.push_back(std::move(busy));
+  AddGauge(out, "prov_analysis_leading",
+           "1 when this replica's analysis engine evaluates and saves (the elected leader).",
+           engine_.leading() ? 1 : 0);
+  AddCounter(out, "prov_analysis_dropped_not_leader_total",
+             "Observations and node events dropped because this engine does not lead.",
+             static_cast<double>(counters.dropped_not_leader));
+  AddCounter(out, "prov_analysis_deposed_total",
+             "Analysis saves refused because a newer leader term began.",
+             static_cast<double>(counters.deposed));
+  auto reloads = Family("prov_analysis_reloads_total",
+                        "Analysis state reloads from the store (Lead, Follow, Reload).",
+                        prometheus::MetricType::Counter);
+  Counter(reloads, static_cast<double>(counters.reloads), {{"result", "ok"}});
+  Counter(reloads, static_cast<double>(counters.reload_failures), {{"result", "failed"}});
+  out.push_back(std::move(reloads));
+  return out;
+}
+
+std::vector<prometheus::MetricFamily> IngestFeedCollector::Collect() const {
+  const IngestFeedCounters c = feed_.counters();
+  std::vector<prometheus::MetricFamily> out;
+  AddCounter(out, "prov_analysis_feed_batches_total", "Ingest batches read from the batch log.",
+             static_cast<double>(c.batches));
+  AddCounter(out, "prov_analysis_feed_reports_total",
+             "Observations read from the batch log and handed to the analysis engine.",
+             static_cast<double>(c.reports));
+  AddCounter(out, "prov_analysis_feed_decode_errors_total",
+             "Ingest batches whose record did not decode (skipped).",
+             static_cast<double>(c.decode_errors));
+  AddCounter(out, "prov_analysis_feed_read_errors_total",
+             "Failed reads of the ingest batch log (retried).", static_cast<double>(c.read_errors));
+  AddGauge(out, "prov_analysis_feed_seen",
+           "Batches the feed's position holds above its horizon (an old open transaction "
+           "holds the horizon back).",
+           static_cast<double>(c.seen));
+  AddGauge(out, "prov_analysis_feed_lag_seconds",
+           "Age of the oldest batch the last read returned while the feed was behind (0 when "
+           "caught up).",
+           c.lag_seconds);
   return out;
 }
 

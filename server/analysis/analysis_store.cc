@@ -1,6 +1,5 @@
 #include "server/analysis/analysis_store.h"
 
-#include <limits>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -8,38 +7,35 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/store/inventory_store.h"
 #include "server/store/sqlite/sqlite_analysis_facts.h"
+#include "server/store/sqlite/sqlite_inventory.h"
 
 namespace prov::server {
 
 absl::StatusOr<std::unique_ptr<AnalysisStore>> AnalysisStore::Open(const std::string& path) {
-  PROV_ASSIGN_OR_RETURN(auto db, OpenSqliteAnalysisDb(path));
-  auto facts = std::make_unique<SqliteAnalysisFactsRepository>(*db);
-  return Create(std::move(facts), std::move(db));
+  PROV_ASSIGN_OR_RETURN(auto facts, SqliteAnalysisFactsRepository::Open(path));
+  PROV_ASSIGN_OR_RETURN(auto inventory, SqliteInventoryRepository::Open(path));
+  return Create(std::move(facts), std::move(inventory));
 }
 
-std::unique_ptr<AnalysisStore> AnalysisStore::Create(std::unique_ptr<AnalysisFactsRepository> facts,
-                                                     std::unique_ptr<SqliteDb> inventory_db) {
-  return std::unique_ptr<AnalysisStore>(
-      new AnalysisStore(std::move(facts), std::move(inventory_db)));
+std::unique_ptr<AnalysisStore> AnalysisStore::Create(
+    std::unique_ptr<AnalysisFactsRepository> facts,
+    std::unique_ptr<InventoryRepository> inventory) {
+  return std::unique_ptr<AnalysisStore>(new AnalysisStore(std::move(facts), std::move(inventory)));
 }
 
 absl::StatusOr<AnalysisStore::LoadedInventory> AnalysisStore::LoadInventory(
     absl::Time moved_since) {
   LoadedInventory out;
-  PROV_ASSIGN_OR_RETURN(out.version, LatestInventoryVersion(*db_));
-  InventoryQuery all;
-  all.limit = static_cast<size_t>(std::numeric_limits<int64_t>::max());
-  PROV_ASSIGN_OR_RETURN(std::vector<provenance::v1::InventoryEntry> entries,
-                        ListInventory(*db_, all));
+  PROV_ASSIGN_OR_RETURN(out.version, inventory_->LatestVersion());
+  PROV_ASSIGN_OR_RETURN(std::vector<provenance::v1::InventoryEntry> entries, inventory_->LoadAll());
   // Rows changed since moved_since (an identical re-import keeps a row's version and time, so
   // these are few): did that change move the card to another node?
   for (const auto& e : entries) {
     const absl::Time at = absl::FromUnixSeconds(e.imported_at().seconds());
     if (at < moved_since || e.version() <= 1) continue;
     PROV_ASSIGN_OR_RETURN(std::vector<provenance::v1::InventoryEntry> history,
-                          InventoryHistory(*db_, e.declared().serial()));
+                          inventory_->History(e.declared().serial()));
     for (const auto& h : history) {  // newest first
       if (h.version() >= e.version()) continue;
       if (!h.declared().node_id().empty() && h.declared().node_id() != e.declared().node_id()) {
@@ -52,7 +48,7 @@ absl::StatusOr<AnalysisStore::LoadedInventory> AnalysisStore::LoadInventory(
   return out;
 }
 
-absl::Status AnalysisStore::Load(Analyzer& analyzer) {
+absl::StatusOr<std::optional<IngestPosition>> AnalysisStore::Load(Analyzer& analyzer) {
   PROV_ASSIGN_OR_RETURN(AnalysisFacts facts, facts_->Load());
   // The ingest ledger is authoritative for compute.
   absl::flat_hash_map<std::string, const AnalysisLedgerRow*> ledger;
@@ -74,12 +70,13 @@ absl::Status AnalysisStore::Load(Analyzer& analyzer) {
   for (auto& b : facts.bundles) analyzer.RestoreBundle(std::move(b));
   for (auto& f : facts.flags) analyzer.RestoreFlag(std::move(f));
   analyzer.FinishRestore();
-  return absl::OkStatus();
+  return facts.ingest_position;
 }
 
 absl::Status AnalysisStore::Save(const Analyzer& analyzer, const AnalyzerChanges& changes,
-                                 std::optional<int64_t> leader_term) {
-  if (changes.empty()) return absl::OkStatus();
+                                 std::optional<int64_t> leader_term,
+                                 std::optional<IngestPosition> ingest_position) {
+  if (changes.empty() && !ingest_position.has_value()) return absl::OkStatus();
   // The rows the analyzer still holds (an id it no longer knows is skipped, as before).
   AnalysisFactsChanges rows;
   for (const std::string& id : changes.nodes) {
@@ -98,6 +95,7 @@ absl::Status AnalysisStore::Save(const Analyzer& analyzer, const AnalyzerChanges
   for (const std::string& id : changes.flags) {
     if (const auto* f = analyzer.flag(id)) rows.flags.emplace_back(id, f);
   }
+  rows.ingest_position = std::move(ingest_position);
   return facts_->Save(rows, leader_term);
 }
 

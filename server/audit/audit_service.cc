@@ -49,6 +49,19 @@ grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status AuditServiceImpl::GetServerStatus(grpc::ServerContext* context,
+                                               const provenance::v1::GetServerStatusRequest*,
+                                               provenance::v1::GetServerStatusResponse* response) {
+  if (auth_ != nullptr) {
+    if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
+  }
+  if (!status_) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no server status here");
+  absl::StatusOr<provenance::v1::GetServerStatusResponse> status = status_();
+  if (!status.ok()) return ToGrpc(status.status());
+  *response = *std::move(status);
+  return grpc::Status::OK;
+}
+
 grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext* context,
                                        const provenance::v1::GetNodeRequest* request,
                                        provenance::v1::GetNodeResponse* response) {

@@ -1,5 +1,6 @@
 // AuditServiceImpl: provenance.v1.AuditService (ListNodes, GetNode, ListWorkloads,
-// GetAccountUsage; for the dashboard GetFleetOverview, ListAccelerators, GetAccountUsageSeries)
+// GetAccountUsage; for the dashboard GetFleetOverview, ListAccelerators, GetAccountUsageSeries;
+// GetServerStatus for provctl status, answered by provd's StatusSource)
 // over the store's read-only connections.
 //
 //   AuditServiceImpl audit(*reader, clock, /*silent_after=*/absl::Seconds(60));
@@ -11,6 +12,8 @@
 // Bad requests get INVALID_ARGUMENT naming the field; an unknown node NOT_FOUND.
 // Thread-safety: handlers run concurrently; the FleetReader and Clock are thread-safe.
 #pragma once
+
+#include <functional>
 
 #include "absl/time/time.h"
 #include "common/accelerator_catalog.h"
@@ -58,6 +61,13 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   grpc::Status GetAccountUsageSeries(
       grpc::ServerContext* context, const provenance::v1::GetAccountUsageSeriesRequest* request,
       provenance::v1::GetAccountUsageSeriesResponse* response) override;
+  // provctl status (issue 12): what `status` (provd's, set before serving) says; UNIMPLEMENTED
+  // while none is set.
+  using StatusSource = std::function<absl::StatusOr<provenance::v1::GetServerStatusResponse>()>;
+  void SetStatusSource(StatusSource status) { status_ = std::move(status); }
+  grpc::Status GetServerStatus(grpc::ServerContext* context,
+                               const provenance::v1::GetServerStatusRequest* request,
+                               provenance::v1::GetServerStatusResponse* response) override;
 
  private:
   const Authenticator* auth_ = nullptr;
@@ -67,6 +77,7 @@ class AuditServiceImpl final : public provenance::v1::AuditService::Service {
   FleetReader& reader_;
   const Clock& clock_;
   const absl::Duration silent_after_;
+  StatusSource status_;
 };
 
 }  // namespace prov::server

@@ -13,6 +13,7 @@
 #include "server/store/pg/pg_audit_appender.h"
 #include "server/store/pg/pg_audit_log.h"
 #include "server/store/pg/pg_cases.h"
+#include "server/store/pg/pg_change_feed.h"
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_exports.h"
 #include "server/store/pg/pg_fleet_reader.h"
@@ -23,8 +24,11 @@
 #include "server/store/pg/pg_location.h"
 #include "server/store/pg/pg_node_enrollment.h"
 #include "server/store/pg/pg_node_revocations.h"
+#include "server/store/pg/pg_quarantine.h"
+#include "server/store/pg/pg_replicas.h"
 #include "server/store/pg/pg_retention.h"
 #include "server/store/pg/pg_schema.h"
+#include "server/store/quarantine.h"
 #include "server/store/schema.h"
 #include "server/store/sqlite/sqlite_alert_deliveries.h"
 #include "server/store/sqlite/sqlite_analysis_facts.h"
@@ -60,7 +64,11 @@ class SqliteBackend final : public StoreBackend {
   std::string Describe() const override { return absl::StrCat("sqlite:", db_path_); }
 
   absl::StatusOr<std::unique_ptr<IngestRepository>> OpenIngest(
-      const IngestPlannerOptions& options) override {
+      const IngestPlannerOptions& options, IngestBatchRecorder batch_record) override {
+    if (batch_record != nullptr) {
+      return absl::InvalidArgumentError(
+          "store backend: SQLite has no ingest batch log (its provd feeds the engine in process)");
+    }
     StoreOptions store_options;
     store_options.credit = options.credit;
     store_options.max_seq_jump = options.max_seq_jump;
@@ -111,6 +119,16 @@ class SqliteBackend final : public StoreBackend {
   absl::StatusOr<std::unique_ptr<FleetReader>> OpenFleetReader(size_t connections) override {
     return Up<FleetReader>(StoreReader::Open(db_path_, connections));
   }
+  absl::StatusOr<std::vector<QuarantinedRecord>> QuarantineUnreadable(absl::Time now) override {
+    PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(db_path_, SqliteDb::kReadWrite));
+    return QuarantineUnreadableRecords(*db, now);
+  }
+  absl::StatusOr<ChangeFeed> OpenChangeFeed() override {
+    return absl::UnimplementedError("store backend: SQLite has one provd; no change feed");
+  }
+  absl::StatusOr<std::unique_ptr<ReplicaRegistry>> OpenReplicaRegistry() override {
+    return absl::UnimplementedError("store backend: SQLite has one provd; no replica registry");
+  }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     return std::unique_ptr<LeaderElection>(std::make_unique<SoleLeader>());
   }
@@ -128,10 +146,11 @@ class PgBackend final : public StoreBackend {
   std::string Describe() const override { return absl::StrCat("postgresql: ", url_.Redacted()); }
 
   absl::StatusOr<std::unique_ptr<IngestRepository>> OpenIngest(
-      const IngestPlannerOptions& options) override {
+      const IngestPlannerOptions& options, IngestBatchRecorder batch_record) override {
     PgIngestOptions pg_options;
     pg_options.connect_timeout = options_.pg_connect_timeout;
     pg_options.planner = options;
+    pg_options.batch_record = std::move(batch_record);
     return Up<IngestRepository>(PgIngestRepository::Open(conninfo(), pg_options));
   }
   absl::StatusOr<std::unique_ptr<AlertDeliveryRepository>> OpenAlertDeliveries() override {
@@ -178,6 +197,25 @@ class PgBackend final : public StoreBackend {
   }
   absl::StatusOr<std::unique_ptr<FleetReader>> OpenFleetReader(size_t connections) override {
     return Up<FleetReader>(PgFleetReader::Open(conninfo(), connections, timeout()));
+  }
+  absl::StatusOr<std::vector<QuarantinedRecord>> QuarantineUnreadable(absl::Time now) override {
+    PgConnOptions conn_options;
+    conn_options.connect_timeout = timeout();
+    conn_options.application_name = "provd/quarantine";
+    conn_options.search_path = kPgSchema;
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(conninfo(), conn_options));
+    return QuarantineUnreadableRecords(*conn, now);
+  }
+  absl::StatusOr<ChangeFeed> OpenChangeFeed() override {
+    ChangeFeed feed;
+    PROV_ASSIGN_OR_RETURN(feed.listener,
+                          Up<ChangeListener>(PgChangeListener::Open(conninfo(), timeout())));
+    PROV_ASSIGN_OR_RETURN(feed.announcer,
+                          Up<ChangeAnnouncer>(PgChangeAnnouncer::Open(conninfo(), timeout())));
+    return feed;
+  }
+  absl::StatusOr<std::unique_ptr<ReplicaRegistry>> OpenReplicaRegistry() override {
+    return Up<ReplicaRegistry>(PgReplicaRegistry::Open(conninfo(), timeout()));
   }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     PgLeaderOptions leader;

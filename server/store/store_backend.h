@@ -21,8 +21,10 @@
 // database, or a newer schema than this provd knows).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -33,6 +35,7 @@
 #include "server/store/repo/audit_appender.h"
 #include "server/store/repo/audit_log.h"
 #include "server/store/repo/cases.h"
+#include "server/store/repo/change_feed.h"
 #include "server/store/repo/export_snapshot.h"
 #include "server/store/repo/exports.h"
 #include "server/store/repo/fleet_reader.h"
@@ -43,10 +46,17 @@
 #include "server/store/repo/location.h"
 #include "server/store/repo/node_enrollment.h"
 #include "server/store/repo/node_revocations.h"
+#include "server/store/repo/quarantine.h"
+#include "server/store/repo/replicas.h"
 #include "server/store/repo/retention.h"
 #include "server/store/store_url.h"
 
 namespace prov::server {
+
+// What a committed batch appends to the PostgreSQL ingest batch log (PgIngestOptions::
+// batch_record): the leader's analysis engine reads it (docs/design/scale-out.md section 3).
+using IngestBatchRecorder = std::function<std::string(const std::vector<ReportToCommit>& batch,
+                                                      const CommitResult& result)>;
 
 struct StoreBackendOptions {
   // This replica's name, as the leader row and `provctl status` show it (PostgreSQL).
@@ -65,8 +75,14 @@ class StoreBackend {
   // "sqlite:<path to provd.db>", or "postgresql: <parameters without the password>".
   virtual std::string Describe() const = 0;
 
+  // `batch_record`: PostgreSQL only (INVALID_ARGUMENT on SQLite, whose one provd feeds its engine
+  // in process); null: no batch log rows.
   virtual absl::StatusOr<std::unique_ptr<IngestRepository>> OpenIngest(
-      const IngestPlannerOptions& options) = 0;
+      const IngestPlannerOptions& options, IngestBatchRecorder batch_record) = 0;
+  absl::StatusOr<std::unique_ptr<IngestRepository>> OpenIngest(
+      const IngestPlannerOptions& options) {
+    return OpenIngest(options, nullptr);
+  }
   virtual absl::StatusOr<std::unique_ptr<AlertDeliveryRepository>> OpenAlertDeliveries() = 0;
   virtual absl::StatusOr<std::unique_ptr<AuditLogRepository>> OpenAuditLog() = 0;
   virtual absl::StatusOr<std::unique_ptr<AuditAppender>> OpenAuditAppender() = 0;
@@ -83,6 +99,15 @@ class StoreBackend {
   virtual absl::StatusOr<std::unique_ptr<AnalysisFactsRepository>> OpenAnalysisFacts() = 0;
   // Pooled: `connections` sessions (PostgreSQL) or read-only connections (SQLite).
   virtual absl::StatusOr<std::unique_ptr<FleetReader>> OpenFleetReader(size_t connections) = 0;
+  // Moves every stored record that no longer parses to quarantined_records (repo/quarantine.h),
+  // before anything reads them back; returns what it moved.
+  virtual absl::StatusOr<std::vector<QuarantinedRecord>> QuarantineUnreadable(absl::Time now) = 0;
+  // The change feed between replicas (repo/change_feed.h): PostgreSQL (sessions provd/listen and
+  // provd/announce); UNIMPLEMENTED on SQLite (one provd, nothing to tell).
+  virtual absl::StatusOr<ChangeFeed> OpenChangeFeed() = 0;
+  // The replicas' heartbeats, the leader row and the analysis backlog (repo/replicas.h):
+  // PostgreSQL; UNIMPLEMENTED on SQLite.
+  virtual absl::StatusOr<std::unique_ptr<ReplicaRegistry>> OpenReplicaRegistry() = 0;
   // Which replica runs the singletons (analysis engine, alert notifier, export scheduler):
   // SoleLeader on SQLite, PgLeaderElection (options' replica and takeover) on PostgreSQL.
   virtual absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() = 0;

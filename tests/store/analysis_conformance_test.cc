@@ -22,10 +22,12 @@
 #include "server/store/pg/pg_analysis_facts.h"
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_ingest_batches.h"
+#include "server/store/pg/pg_inventory.h"
 #include "server/store/pg/pg_schema.h"
 #include "server/store/repo/analysis_facts.h"
 #include "server/store/sqlite.h"
 #include "server/store/sqlite/sqlite_analysis_facts.h"
+#include "server/store/sqlite/sqlite_inventory.h"
 #include "tests/analysis/analysis_test_util.h"
 #include "tests/server/temp_dir.h"
 #include "tests/store/pg_server.h"
@@ -118,6 +120,16 @@ class AnalysisFactsTest : public prov::testing::StoreTest {
       } else {
         repo = std::make_unique<PgAnalysisFactsRepository>(*std::move(conn));
       }
+    }
+    EXPECT_TRUE(repo.ok()) << repo.status();
+    return repo.ok() ? *std::move(repo) : nullptr;
+  }
+  std::unique_ptr<InventoryRepository> OpenInventory() {
+    absl::StatusOr<std::unique_ptr<InventoryRepository>> repo;
+    if (engine() == prov::testing::Engine::kSqlite) {
+      repo = SqliteInventoryRepository::Open(sqlite_path());
+    } else {
+      repo = PgInventoryRepository::Open(pg_conninfo());
     }
     EXPECT_TRUE(repo.ok()) << repo.status();
     return repo.ok() ? *std::move(repo) : nullptr;
@@ -441,18 +453,49 @@ TEST_P(AnalysisFactsTest, AnIngestPositionIsRefusedOnSqlite) {
   }
 }
 
+// Load gives back the ingest position saved with the facts (PostgreSQL, same snapshot); nullopt
+// before any was saved, and always on SQLite (no batch log).
+TEST_P(AnalysisFactsTest, LoadGivesTheSavedIngestPositionBack) {
+  auto repo = Open();
+  ASSERT_NE(repo, nullptr);
+  auto before = repo->Load();
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->ingest_position, std::nullopt);
+  const auto n = Node("n-1", 1);
+  AnalysisFactsChanges c;
+  c.nodes = {{"n-1", &n}};
+  if (engine() == prov::testing::Engine::kPostgres) {
+    c.ingest_position = IngestPosition{.horizon = 4242, .seen = {{11, 4300}, {12, 4250}}};
+  }
+  ASSERT_TRUE(repo->Save(c).ok());
+  auto after = Open()->Load();
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->nodes.size(), 1u);
+  if (engine() == prov::testing::Engine::kSqlite) {
+    EXPECT_EQ(after->ingest_position, std::nullopt);
+    return;
+  }
+  ASSERT_TRUE(after->ingest_position.has_value());
+  EXPECT_EQ(*after->ingest_position, *c.ingest_position);
+  // The zero position saved is a saved position (not "none").
+  AnalysisFactsChanges zero;
+  zero.ingest_position = IngestPosition{};
+  ASSERT_TRUE(repo->Save(zero).ok());
+  auto zeroed = repo->Load();
+  ASSERT_TRUE(zeroed.ok()) << zeroed.status();
+  EXPECT_EQ(zeroed->ingest_position, std::optional<IngestPosition>(IngestPosition{}));
+}
+
 // The engine-facing AnalysisStore over either engine's repository: an analyzer's state (nodes,
 // workloads, links, a bundle and a flag from three rounds of peer traffic) saved, then restored
 // into a fresh analyzer, gives the same bundles, flags and facts.
 TEST_P(AnalysisFactsTest, AnalysisStoreRestoresAnAnalyzersState) {
-  using namespace testing;                 // NOLINT: analysis test builders
-  server::testing::TempDir inventory_dir;  // the inventory stays on SQLite
+  using namespace testing;  // NOLINT: analysis test builders
   auto make_store = [&]() -> std::unique_ptr<AnalysisStore> {
-    auto inventory = OpenSqliteAnalysisDb(inventory_dir.path() + "/provd.db");
-    EXPECT_TRUE(inventory.ok()) << inventory.status();
+    auto inventory = OpenInventory();
     auto repo = Open();
-    if (!inventory.ok() || repo == nullptr) return nullptr;
-    return AnalysisStore::Create(std::move(repo), *std::move(inventory));
+    if (inventory == nullptr || repo == nullptr) return nullptr;
+    return AnalysisStore::Create(std::move(repo), std::move(inventory));
   };
   Analyzer before(TestPolicy());
   for (int k = 0; k < 3; ++k) {

@@ -33,6 +33,7 @@ const std::vector<CommandSpec>& Commands() {
       {{"node"}, "<node-id>", {}},
       {{"workloads"}, "", {"--account", "--node", "--datacenter", "--limit"}},
       {{"usage"}, "", {"--account"}},
+      {{"status"}, "", {}},
       {{"accounts", "import"}, "FILE", {"--format", "--encoding"}},
       {{"account"}, "<account-id>", {}},
       {{"screening", "import"}, "FILE", {"--encoding"}},

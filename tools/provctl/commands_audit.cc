@@ -60,6 +60,11 @@ int RunAudit(const Invocation& inv, const std::shared_ptr<grpc::Channel>& channe
     grpc::Status s = stub->GetNode(&ctx, req, &resp);
     return s.ok() ? Emit(inv, resp, NodeDetail(resp)) : Fail(inv, s);
   }
+  if (inv.command == "status") {
+    GetServerStatusResponse resp;
+    grpc::Status s = stub->GetServerStatus(&ctx, GetServerStatusRequest(), &resp);
+    return s.ok() ? Emit(inv, resp, ServerStatusText(resp)) : Fail(inv, s);
+  }
   if (inv.command == "workloads") {
     ListWorkloadsRequest req;
     req.set_account(inv.account);

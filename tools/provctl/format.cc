@@ -252,4 +252,31 @@ std::string UsageTable(const provenance::v1::GetAccountUsageResponse& response) 
                      rows, {false, true, true, true, true, true, true, true, false, false});
 }
 
+std::string ServerStatusText(const provenance::v1::GetServerStatusResponse& r) {
+  std::string out =
+      absl::StrCat("replica   ", r.replica(), r.leading() ? " (leader)" : " (standby)", "\n");
+  absl::StrAppend(&out, "store     ", r.store(), "\n");
+  if (r.leader().empty()) {
+    absl::StrAppend(&out, "leader    none elected\n");
+  } else {
+    absl::StrAppend(&out, "leader    ", r.leader(), ", term ", r.leader_term(), ", since ",
+                    FormatTime(r.leader_since()), "\n");
+  }
+  absl::StrAppend(&out, "analysis  ", r.analysis_behind_reports(), " reports behind ingest");
+  if (r.analysis_behind_batches() > 0) {
+    absl::StrAppend(&out, " (", r.analysis_behind_batches(), " batches, oldest ",
+                    absl::StrFormat("%.1f", r.analysis_lag_seconds()), " s)");
+  }
+  absl::StrAppend(&out, "\n\n");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& rep : r.replicas()) {
+    rows.push_back({rep.name(), rep.address(), rep.version(), FormatTime(rep.started_at()),
+                    FormatTime(rep.last_seen()), rep.leading() ? "yes" : ""});
+  }
+  absl::StrAppend(
+      &out, RenderTable({"REPLICA", "ADDRESS", "VERSION", "STARTED", "LAST_SEEN", "LEADER"}, rows,
+                        {false, false, false, false, false, false}));
+  return out;
+}
+
 }  // namespace prov::provctl

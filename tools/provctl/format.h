@@ -33,5 +33,7 @@ std::string NodesTable(const provenance::v1::ListNodesResponse& response);
 std::string NodeDetail(const provenance::v1::GetNodeResponse& response);
 std::string WorkloadsTable(const provenance::v1::ListWorkloadsResponse& response);
 std::string UsageTable(const provenance::v1::GetAccountUsageResponse& response);
+// provctl status: who answered, the leader, the store, the analysis backlog, the live replicas.
+std::string ServerStatusText(const provenance::v1::GetServerStatusResponse& response);
 
 }  // namespace prov::provctl

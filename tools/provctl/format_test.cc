@@ -35,6 +35,33 @@ TEST(FormatTest, TableColumnsAlignAndNumbersRightAlign) {
             "-         7\n");
 }
 
+TEST(FormatTest, ServerStatusNamesLeaderBacklogAndReplicas) {
+  provenance::v1::GetServerStatusResponse r;
+  r.set_replica("provd-b");
+  r.set_leading(false);
+  r.set_store("postgresql: host=db1 dbname=provd");
+  r.set_leader("provd-a");
+  r.set_leader_term(3);
+  r.mutable_leader_since()->set_seconds(1796083200);  // 2026-12-01 00:00 UTC
+  r.set_analysis_behind_batches(2);
+  r.set_analysis_behind_reports(120);
+  r.set_analysis_lag_seconds(0.44);
+  auto* a = r.add_replicas();
+  a->set_name("provd-a");
+  a->set_address("10.0.0.1:7443");
+  a->set_version("0.1.0");
+  a->set_leading(true);
+  r.add_replicas()->set_name("provd-b");
+  const std::string text = ServerStatusText(r);
+  EXPECT_NE(text.find("replica   provd-b (standby)"), std::string::npos) << text;
+  EXPECT_NE(text.find("leader    provd-a, term 3, since 2026-12-01"), std::string::npos) << text;
+  EXPECT_NE(text.find("120 reports behind ingest (2 batches, oldest 0.4 s)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("10.0.0.1:7443"), std::string::npos) << text;
+  r.clear_leader();
+  EXPECT_NE(ServerStatusText(r).find("leader    none elected"), std::string::npos);
+}
+
 TEST(FormatTest, UsageTableShowsHoursAndFlop) {
   provenance::v1::GetAccountUsageResponse resp;
   auto* a = resp.add_accounts();

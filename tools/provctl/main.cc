@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   if (c == "nodes revoke" || c == "nodes revocations" || c == "nodes enroll-token") {
     return prov::provctl::RunNodeAdmin(*inv, channel);
   }
-  if (c == "nodes" || c == "node" || c == "workloads" || c == "usage") {
+  if (c == "nodes" || c == "node" || c == "workloads" || c == "usage" || c == "status") {
     return prov::provctl::RunAudit(*inv, channel);
   }
   if (c.rfind("export", 0) == 0) return prov::provctl::RunExport(*inv, channel);

@@ -11,6 +11,8 @@ audit:
   node <node-id>                                          one node and its accelerators
   workloads [--account A] [--node N] [--datacenter D]     workloads and their compute
   usage [--account A]                                     per-account accelerator-hours and FLOP
+  status                                                  the replica answering, the leader, the
+                                                          store, analysis behind ingest, replicas
 
 identity:
   accounts import FILE [--format csv|json|jsonl]          import KYC records as a new KYC version

@@ -130,9 +130,12 @@ absl::StatusOr<AnalysisFacts> PgAnalysisFactsRepository::LoadOnce() {
         PROV_RETURN_IF_ERROR(ReadBlobs<provenance::v1::Bundle>(
             conn, "SELECT bundle_id, bundle FROM bundles ORDER BY bundle_id", "bundles",
             [&](std::string, provenance::v1::Bundle p) { out.bundles.push_back(std::move(p)); }));
-        return ReadBlobs<provenance::v1::Flag>(
+        PROV_RETURN_IF_ERROR(ReadBlobs<provenance::v1::Flag>(
             conn, "SELECT flag_id, flag FROM flags ORDER BY flag_id", "flags",
-            [&](std::string, provenance::v1::Flag p) { out.flags.push_back(std::move(p)); });
+            [&](std::string, provenance::v1::Flag p) { out.flags.push_back(std::move(p)); }));
+        // Same snapshot: the position these facts were saved with.
+        PROV_ASSIGN_OR_RETURN(out.ingest_position, PgLoadSavedIngestPosition(conn));
+        return absl::OkStatus();
       },
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   return out;

@@ -9,16 +9,16 @@
 // Open connects (application_name provd/analysis, search_path provd) and migrates the schema;
 // the constructor takes a connection already open and migrated (a connection factory's). One
 // connection, used by one thread (the leader's engine).
-// Load reads every table in one REPEATABLE READ READ ONLY transaction (one snapshot: the ledger
-// and the facts agree). Save is one READ COMMITTED transaction: CheckLeaderTerm first when a
-// term is given (the leader row FOR SHARE: a successor's term bump waits for this transaction, and
-// a deposed leader's Save writes nothing), then the rows, as SQLite's INSERT OR REPLACE writes
-// them: upserts by primary key; a flag first deletes another id's row holding its (rule,
-// subject); bundle_accounts rows move to the bundle last written with the account. Nodes,
-// workloads and links (most of a batch) are written 500 rows per statement (unnest over arrays;
-// of a key given twice the last entry wins, as one-by-one upserts would leave it); bundles and
-// flags one by one. Measured in the tests' PostgreSQL (2 shared cores under load): 7,000 rows
-// in about 150 ms against SQLite's 45 ms (730 ms with one statement per row).
+// Load reads every table in one REPEATABLE READ READ ONLY transaction (one snapshot: the ledger,
+// the facts and the saved ingest position, analysis_position, agree). Save is one READ COMMITTED
+// transaction: CheckLeaderTerm first when a term is given (the leader row FOR SHARE: a successor's
+// term bump waits for this transaction, and a deposed leader's Save writes nothing), then the rows,
+// as SQLite's INSERT OR REPLACE writes them: upserts by primary key; a flag first deletes another
+// id's row holding its (rule, subject); bundle_accounts rows move to the bundle last written with
+// the account. Nodes, workloads and links (most of a batch) are written 500 rows per statement
+// (unnest over arrays; of a key given twice the last entry wins, as one-by-one upserts would leave
+// it); bundles and flags one by one. Measured in the tests' PostgreSQL (2 shared cores under load):
+// 7,000 rows in about 150 ms against SQLite's 45 ms (730 ms with one statement per row).
 // Reconnection (server/store/README.md): both calls reconnect a dropped or read-only session
 // first and run once more on a new session when the session was lost during the call: Load is a
 // read and Save writes upserts and deletes of the same final rows (no audit entry), so repeating

@@ -155,4 +155,26 @@ bool PgChangeListener::Pump(absl::Duration timeout) {
   return PQstatus(raw) == CONNECTION_OK;
 }
 
+absl::StatusOr<std::unique_ptr<PgChangeAnnouncer>> PgChangeAnnouncer::Open(
+    const std::string& conninfo, absl::Duration connect_timeout) {
+  PgConnOptions options{.connect_timeout = connect_timeout,
+                        .application_name = "provd/announce",
+                        .search_path = kPgSchema};
+  PROV_ASSIGN_OR_RETURN(auto conn, PgConn::Connect(conninfo, options));
+  return std::unique_ptr<PgChangeAnnouncer>(new PgChangeAnnouncer(std::move(conn)));
+}
+
+absl::Status PgChangeAnnouncer::Announce(absl::string_view channel, absl::string_view payload) {
+  if (channel.empty()) return absl::InvalidArgumentError("Announce: channel is empty");
+  if (payload.size() > kMaxPayload) {
+    return absl::InvalidArgumentError(absl::StrCat("Announce on ", channel, ": payload of ",
+                                                   payload.size(), " bytes is over the limit of ",
+                                                   kMaxPayload));
+  }
+  absl::MutexLock lock(&mu_);
+  return RunWithReconnect(*conn_, [&] {
+    return conn_->Query("SELECT pg_notify($1, $2)", {channel, payload}).status();
+  });
+}
+
 }  // namespace prov::server

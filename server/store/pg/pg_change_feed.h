@@ -36,33 +36,28 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/repo/change_feed.h"
 
 namespace prov::server {
-
-struct ChangeEvent {
-  std::string channel;
-  std::string payload;
-  bool resync = false;  // the session was lost and is back: changes may have been missed
-};
 
 // Inside the caller's transaction on `conn` (FAILED_PRECONDITION outside one: a change must be
 // announced with its commit). INVALID_ARGUMENT for an empty channel or a payload over 7999
 // bytes (PostgreSQL's limit).
 absl::Status NotifyChange(PgConn& conn, absl::string_view channel, absl::string_view payload);
 
-class PgChangeListener {
+class PgChangeListener final : public ChangeListener {
  public:
   static absl::StatusOr<std::unique_ptr<PgChangeListener>> Open(
       const std::string& conninfo, absl::Duration connect_timeout = absl::Seconds(10));
-  ~PgChangeListener();
+  ~PgChangeListener() override;
 
   // LISTENs on `channels` (before returning: a change committed after Start returns is heard)
   // and starts the listener's thread. FAILED_PRECONDITION when started twice.
   absl::Status Start(std::vector<std::string> channels,
-                     std::function<void(const ChangeEvent&)> on_event);
+                     std::function<void(const ChangeEvent&)> on_event) override;
   // Stops the thread and UNLISTENs; idempotent; no callback runs after it returns. Not from
   // inside a callback (it waits for the thread that runs them).
-  void Stop();
+  void Stop() override;
 
   // Times the session was re-established (tests, metrics).
   int reconnects() const;
@@ -84,6 +79,21 @@ class PgChangeListener {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int reconnects_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Announces after the caller's commit, on a session of its own (provd/announce): one
+// `SELECT pg_notify` per call, repeated once on a new session when the session was found gone
+// (announcing twice is harmless: consumers reload). Thread-safe (one call at a time).
+class PgChangeAnnouncer final : public ChangeAnnouncer {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgChangeAnnouncer>> Open(
+      const std::string& conninfo, absl::Duration connect_timeout = absl::Seconds(10));
+  absl::Status Announce(absl::string_view channel, absl::string_view payload) override;
+
+ private:
+  explicit PgChangeAnnouncer(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+  absl::Mutex mu_;
+  std::unique_ptr<PgConn> conn_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace prov::server

@@ -117,11 +117,16 @@ absl::StatusOr<IngestBatchRead> PgIngestBatchReader::ReadOnce(const IngestPositi
 }
 
 absl::StatusOr<IngestPosition> PgLoadIngestPosition(PgConn& conn) {
+  PROV_ASSIGN_OR_RETURN(std::optional<IngestPosition> saved, PgLoadSavedIngestPosition(conn));
+  return saved.value_or(IngestPosition{});
+}
+
+absl::StatusOr<std::optional<IngestPosition>> PgLoadSavedIngestPosition(PgConn& conn) {
   PROV_ASSIGN_OR_RETURN(PgResult r,
                         conn.Query("SELECT horizon::text, array_to_string(seen_ids, ','), "
                                    "array_to_string(seen_xids, ',') FROM analysis_position"));
+  if (r.rows() == 0) return std::nullopt;
   IngestPosition p;
-  if (r.rows() == 0) return p;
   PROV_ASSIGN_OR_RETURN(p.horizon, ParseXid(r.Text(0, 0), "analysis_position.horizon"));
   const std::string ids_text = r.Text(0, 1), xids_text = r.Text(0, 2);
   std::vector<std::string> ids = absl::StrSplit(ids_text, ',', absl::SkipEmpty());

@@ -5,10 +5,10 @@
 //   // Every replica, last statement of each ingest transaction (PgIngestOptions::batch_record):
 //   PROV_RETURN_IF_ERROR(AppendIngestBatch(conn, received_us, stored, record_bytes));
 //   // The leader:
-//   PROV_ASSIGN_OR_RETURN(auto reader, PgIngestBatchReader::Open(conninfo));
-//   IngestPosition pos = ...;   // PgLoadIngestPosition, inside the facts' transaction
-//   PROV_ASSIGN_OR_RETURN(IngestBatchRead read, reader->Read(pos, /*limit=*/1000));
-//   for (const IngestBatch& b : read.batches) engine.Submit(Decode(b.record));
+//   PROV_ASSIGN_OR_RETURN(auto reader, PgIngestBatchReader::Open(conninfo));  // an
+//   IngestBatchSource IngestPosition pos = ...;   // PgLoadIngestPosition, inside the facts'
+//   transaction PROV_ASSIGN_OR_RETURN(IngestBatchRead read, reader->Read(pos, /*limit=*/1000)); for
+//   (const IngestBatch& b : read.batches) engine.Submit(Decode(b.record));
 //   // Save read.position with the facts those batches produced, in one fenced transaction:
 //   changes.ingest_position = read.position;    // PgAnalysisFactsRepository::Save writes it
 //
@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,29 +49,16 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/repo/ingest_batches.h"
 #include "server/store/repo/ingest_position.h"
 
 namespace prov::server {
-
-struct IngestBatch {
-  int64_t batch_id = 0;
-  uint64_t xid = 0;
-  int64_t received_us = 0;
-  int64_t reports = 0;
-  std::string record;  // what the writer's batch_record made of the batch
-};
-
-struct IngestBatchRead {
-  std::vector<IngestBatch> batches;  // in batch_id order
-  IngestPosition position;           // after these batches
-  bool caught_up = false;            // fewer than `limit`: nothing committed is left unread
-};
 
 // Inside the ingest transaction, as its last statement (after the node locks).
 absl::Status AppendIngestBatch(PgConn& conn, int64_t received_us, int64_t reports,
                                absl::string_view record);
 
-class PgIngestBatchReader {
+class PgIngestBatchReader : public IngestBatchSource {
  public:
   // Connects (application_name provd/analysis-feed) and migrates.
   static absl::StatusOr<std::unique_ptr<PgIngestBatchReader>> Open(
@@ -79,7 +67,7 @@ class PgIngestBatchReader {
 
   // The batches committed after `from`, at most `limit` (>= 1), in one snapshot. Safe to repeat
   // (reads only): a session found gone is replaced and the read run once more.
-  absl::StatusOr<IngestBatchRead> Read(const IngestPosition& from, int limit);
+  absl::StatusOr<IngestBatchRead> Read(const IngestPosition& from, int limit) override;
 
  private:
   absl::StatusOr<IngestBatchRead> ReadOnce(const IngestPosition& from, int limit);
@@ -88,6 +76,8 @@ class PgIngestBatchReader {
 
 // The saved position (the zero position when none was saved). Inside the caller's transaction.
 absl::StatusOr<IngestPosition> PgLoadIngestPosition(PgConn& conn);
+// The same, nullopt when none was saved (PgAnalysisFactsRepository::Load, with the facts).
+absl::StatusOr<std::optional<IngestPosition>> PgLoadSavedIngestPosition(PgConn& conn);
 // Saves it, inside the caller's transaction (PgAnalysisFactsRepository::Save: with the analysis
 // facts it produced, after the leader's term check). updated_us is the server's clock.
 absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position);

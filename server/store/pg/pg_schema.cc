@@ -505,6 +505,17 @@ CREATE TABLE analysis_position (
   updated_us BIGINT NOT NULL
 );
 )sql",
+    // Version 9: the replicas' heartbeats (pg_replicas.h; provctl status). PostgreSQL only: a
+    // SQLite store has one provd.
+    R"sql(
+CREATE TABLE replicas (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  address TEXT COLLATE "C" NOT NULL,
+  version TEXT COLLATE "C" NOT NULL,
+  started_us BIGINT NOT NULL,
+  seen_us BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'

@@ -47,6 +47,11 @@ struct AnalysisFacts {
   std::vector<provenance::v1::Bundle> bundles;                      // by bundle_id
   std::vector<provenance::v1::Flag> flags;                          // by flag_id
   std::vector<AnalysisLedgerRow> ledger;                            // by (node_id, workload_id)
+  // PostgreSQL: the ingest position saved with these facts (AnalysisFactsChanges::ingest_position),
+  // read in the same snapshot, so a new leader resumes the batch log exactly after the batches
+  // the facts came from; nullopt when none was saved (start from the zero position). SQLite has
+  // no batch log: always nullopt.
+  std::optional<IngestPosition> ingest_position;
 };
 
 // What one Save writes: each entry upserts the row of its key with the proto it points at
