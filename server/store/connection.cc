@@ -5,6 +5,12 @@
 
 namespace prov::server {
 
+absl::Status ConfigureWriter(SqliteDb& db) {
+  PROV_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
+  PROV_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
+  return db.Exec(absl::StrCat("PRAGMA wal_autocheckpoint=", kWalAutocheckpointPages));
+}
+
 absl::StatusOr<std::unique_ptr<SqliteDb>> OpenConnection(const std::string& path,
                                                          SqliteDb::Mode mode,
                                                          absl::Duration busy_timeout) {
@@ -12,8 +18,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> OpenConnection(const std::string& path
   PROV_RETURN_IF_ERROR(
       db->Exec(absl::StrCat("PRAGMA busy_timeout=", absl::ToInt64Milliseconds(busy_timeout))));
   if (mode == SqliteDb::kReadWrite) {
-    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-    PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+    PROV_RETURN_IF_ERROR(ConfigureWriter(*db));
   } else {
     PROV_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
   }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/connection.h"
 #include "server/store/schema.h"
 
 namespace prov::server {
@@ -158,15 +159,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   if (absl::Status ours = CheckProvdDatabase(*db); !ours.ok()) {
     return absl::Status(ours.code(), absl::StrCat(path, ": ", ours.message()));
   }
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  // WAL, synchronous=NORMAL, and a checkpoint every kWalAutocheckpointPages (8192 = 32 MiB)
+  // instead of SQLite's 1000: a busy writer rewrites the same workloads/nodes pages in every
+  // batch, and a longer WAL copies each back once per checkpoint instead of once per batch or
+  // two. Crash safety is the same (WAL, NORMAL). Every other writer of the file uses the same.
+  PROV_RETURN_IF_ERROR(ConfigureWriter(*db));
   // The writer's page cache: SQLite's default (2 MiB) made every batch re-read index pages of the
   // reports/workloads tables from the OS (a pread each); 32 MiB keeps their hot pages here.
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-32768"));
-  // Checkpoint the WAL every 8192 pages (32 MiB) instead of SQLite's 1000: a busy writer rewrites
-  // the same workloads/nodes pages in every batch, and a longer WAL copies each back once per
-  // checkpoint instead of once per batch or two. Crash safety is the same (WAL, NORMAL).
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA wal_autocheckpoint=8192"));
   if (sqlite3_create_function(db->raw(), "prov_merge_methods", 2,
                               SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, &MergeMethodsSql,
                               nullptr, nullptr) != SQLITE_OK) {

@@ -7,7 +7,8 @@
 //   batch[i].usage;                                     // now credited for the elapsed time
 //
 // Open() sets WAL, synchronous=NORMAL (a committed batch survives a process crash such as SIGKILL;
-// the last batches before a power loss may be lost, and the agents resend them), busy_timeout, and
+// the last batches before a power loss may be lost, and the agents resend them), the WAL checkpoint
+// length every writer of the file shares (connection.h: ConfigureWriter), busy_timeout, and
 // creates or migrates the schema (SCHEMA.md). Commit() writes a whole batch in ONE transaction:
 // inside it, the engine-free IngestPlanner (ingest_planner.h) decides what is stored, duplicate or
 // refused, credits each stored report's usage in place for the time that elapsed (credit.h), and

@@ -2,10 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/store/connection.h"
 #include "server/store/schema.h"
 #include "server/store/sqlite.h"
+#include "server/store/sqlite/sqlite_analysis_facts.h"
 #include "server/store/store_reader.h"
 #include "tests/server/commit_batch.h"
 #include "tests/server/temp_dir.h"
@@ -489,6 +493,35 @@ TEST(SqliteDbTest, AFullDatabaseIsResourceExhausted) {
   const std::string big = "INSERT INTO t(b) VALUES (zeroblob(100000))";
   const absl::Status exec = (*db)->Exec(big);
   EXPECT_TRUE(absl::IsResourceExhausted(exec)) << exec;
+}
+
+// Every writer of provd.db checkpoints the WAL at the same length (kWalAutocheckpointPages): a
+// small commit on the analysis facts' connection must not checkpoint the pages the ingest writer
+// left in the WAL (SQLite checks the length on the connection that commits). A checkpoint copies
+// the WAL's pages into the database file, so its size shows whether one ran.
+TEST_F(StoreTest, EveryWriterCheckpointsAtTheSameWalLength) {
+  { ASSERT_TRUE(Store::Open(DbPath()).ok()); }  // creates the schema
+  auto ingest = OpenConnection(DbPath(), SqliteDb::kReadWrite);
+  ASSERT_TRUE(ingest.ok()) << ingest.status();
+  auto analysis = OpenSqliteAnalysisDb(DbPath());
+  ASSERT_TRUE(analysis.ok()) << analysis.status();
+  ASSERT_TRUE((*ingest)->Exec("CREATE TABLE wal_probe(b BLOB)").ok());
+  ASSERT_TRUE((*ingest)->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  const auto db_size = [&] { return std::filesystem::file_size(DbPath()); };
+  const uintmax_t before = db_size();
+
+  // About 2,000 pages: over SQLite's default of 1000, well under kWalAutocheckpointPages.
+  static_assert(kWalAutocheckpointPages >= 4000);
+  ASSERT_TRUE((*ingest)->Exec("INSERT INTO wal_probe(b) VALUES (zeroblob(8000000))").ok());
+  EXPECT_EQ(db_size(), before) << "the ingest connection checkpointed under its threshold";
+  ASSERT_TRUE((*analysis)->Exec("INSERT INTO wal_probe(b) VALUES (x'00')").ok());
+  EXPECT_EQ(db_size(), before) << "the analysis connection checkpointed the ingest WAL";
+
+  // The probe sees a checkpoint when one runs: a connection left at SQLite's default does one.
+  auto plain = SqliteDb::Open(DbPath(), SqliteDb::kReadWrite);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE((*plain)->Exec("INSERT INTO wal_probe(b) VALUES (x'01')").ok());
+  EXPECT_GT(db_size(), before + 4'000'000);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/connection.h"
 #include "server/store/schema.h"
 
 namespace prov::server {
@@ -10,8 +11,7 @@ absl::StatusOr<std::unique_ptr<SqliteAlertDeliveryRepository>> SqliteAlertDelive
     const std::string& db_path) {
   PROV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(db_path, SqliteDb::kReadWrite));
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=10000"));
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  PROV_RETURN_IF_ERROR(ConfigureWriter(*db));
   PROV_RETURN_IF_ERROR(MigrateSchema(*db));
   return std::unique_ptr<SqliteAlertDeliveryRepository>(
       new SqliteAlertDeliveryRepository(std::move(db)));

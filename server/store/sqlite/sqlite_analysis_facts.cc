@@ -6,6 +6,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/connection.h"
 #include "server/store/schema.h"
 
 namespace prov::server {
@@ -68,8 +69,7 @@ absl::Status ReadBlobs(SqliteDb& db, absl::string_view sql, absl::string_view ta
 absl::StatusOr<std::unique_ptr<SqliteDb>> OpenSqliteAnalysisDb(const std::string& path) {
   PROV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, SqliteDb::kReadWrite));
   PROV_RETURN_IF_ERROR(db->Exec("PRAGMA busy_timeout=10000"));
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-  PROV_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  PROV_RETURN_IF_ERROR(ConfigureWriter(*db));
   PROV_RETURN_IF_ERROR(MigrateSchema(*db));
   return db;
 }

@@ -5,10 +5,10 @@
 //   // or over a connection the caller keeps (AnalysisStore also reads the inventory through it):
 //   auto repo = std::make_unique<SqliteAnalysisFactsRepository>(db);
 //
-// Open gives it a read-write connection of its own (busy_timeout 10 s, WAL, synchronous NORMAL,
-// the schema migrated), as AnalysisStore::Open always did: WAL lets it write beside the ingest
-// writer, busy_timeout serialises the two. Save is one BEGIN IMMEDIATE transaction; the leader
-// term is not checked (one provd leads alone on SQLite). Thread-compatible.
+// Open gives it a read-write connection of its own (busy_timeout 10 s, ConfigureWriter's pragmas
+// from connection.h, the schema migrated), as AnalysisStore::Open always did: WAL lets it write
+// beside the ingest writer, busy_timeout serialises the two. Save is one BEGIN IMMEDIATE
+// transaction; the leader term is not checked (one provd leads alone on SQLite). Thread-compatible.
 #pragma once
 
 #include <memory>
@@ -40,8 +40,8 @@ class SqliteAnalysisFactsRepository : public AnalysisFactsRepository {
   SqliteDb* db_;
 };
 
-// Opens `path` read-write as the analysis writer does (busy_timeout 10 s, WAL, synchronous
-// NORMAL) and migrates the schema.
+// Opens `path` read-write as the analysis writer does (busy_timeout 10 s, ConfigureWriter's
+// pragmas: WAL, synchronous NORMAL, the shared checkpoint length) and migrates the schema.
 absl::StatusOr<std::unique_ptr<SqliteDb>> OpenSqliteAnalysisDb(const std::string& path);
 
 }  // namespace prov::server
