@@ -39,7 +39,6 @@ namespace prov {
 namespace {
 
 using server::PgConn;
-using server::PgConnOptions;
 using server::PgIngestOptions;
 using server::PgIngestRepository;
 
