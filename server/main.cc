@@ -51,8 +51,15 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
 ABSL_FLAG(std::string, data_dir, "", "Directory for provd.db (required; created if missing)");
 ABSL_FLAG(std::string, store, "",
           "Where provd keeps its data: sqlite:<dir> (the default, sqlite:<data-dir>; <dir> must be "
-          "--data-dir) or postgresql://user@host:port[,host2:port2]/db?target_session_attrs="
-          "read-write (parsed, but not supported yet: server/store/README.md)");
+          "--data-dir; one provd) or postgresql://user@host:port[,host2:port2]/db?"
+          "target_session_attrs=read-write (or a libpq conninfo): replicas sharing one PostgreSQL, "
+          "one of them elected to run the analysis engine, alerts and exports "
+          "(docs/design/scale-out.md). --data-dir still holds TLS copies, tokens and exports");
+ABSL_FLAG(std::string, replica_name, "",
+          "This replica's name in the leader row and provctl status (PostgreSQL); default: the "
+          "host name");
+ABSL_FLAG(absl::Duration, leader_takeover, absl::Seconds(15),
+          "PostgreSQL: how long the elected leader may be gone before a standby takes over");
 ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM)");
 ABSL_FLAG(std::string, tls_key, "", "Server private key (PEM)");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -304,16 +311,24 @@ int main(int argc, char** argv) {
     absl::StatusOr<prov::server::StoreUrl> url = prov::server::ParseStoreUrl(store);
     if (!url.ok()) ConfigError(absl::StrCat("--store: ", url.status().message()));
     if (url->engine == prov::server::StoreUrl::Engine::kPostgres) {
-      ConfigError(absl::StrCat("--store: PostgreSQL (", url->Redacted(),
-                               ") is not supported yet: only some domains have a PostgreSQL "
-                               "implementation so far (server/store/README.md); use "
-                               "sqlite:<data-dir>"));
-    }
-    if (!SameDirectory(url->sqlite_dir, options.data_dir)) {
+      // Exports made by whichever replica leads must verify with one key.
+      if (absl::GetFlag(FLAGS_export_signing_key).empty()) {
+        ConfigError(
+            "--export-signing-key: is required with a PostgreSQL --store (every replica must "
+            "sign exports with the same key: copy one provd's <data-dir>/export-signing.key to "
+            "each, or make one: printf 'ed25519-seed %s\\n' \"$(openssl rand -hex 32)\")");
+      }
+      options.store = store;
+    } else if (!SameDirectory(url->sqlite_dir, options.data_dir)) {
       ConfigError(absl::StrCat("--store: sqlite:", url->sqlite_dir, " is not --data-dir ",
                                options.data_dir,
                                " (the SQLite store lives in the data directory; omit --store)"));
     }
+  }
+  options.replica_name = absl::GetFlag(FLAGS_replica_name);
+  options.leader_takeover = absl::GetFlag(FLAGS_leader_takeover);
+  if (options.leader_takeover < absl::Seconds(1)) {
+    ConfigError("--leader-takeover: must be at least 1s");
   }
   if (absl::GetFlag(FLAGS_queue_capacity) < 1) ConfigError("--queue-capacity: must be >= 1");
   if (absl::GetFlag(FLAGS_max_batch) < 1) ConfigError("--max-batch: must be >= 1");

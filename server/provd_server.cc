@@ -17,48 +17,14 @@
 #include "grpcpp/resource_quota.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
-#include "server/access/access_metrics.h"
-#include "server/access/access_service.h"
-#include "server/access/authenticator.h"
-#include "server/access/enrollment_service.h"
-#include "server/access/node_admin_service.h"
-#include "server/access/node_ca.h"
-#include "server/access/node_revocation_list.h"
 #include "server/access/rpc_name.h"
-#include "server/access/token_store.h"
 #include "server/alerting/alert_notifier.h"
-#include "server/analysis/analysis_engine.h"
-#include "server/analysis/analysis_metrics.h"
-#include "server/analysis/analysis_service.h"
-#include "server/audit/audit_service.h"
-#include "server/auditlog/audit_log.h"
-#include "server/cases/case_manager.h"
-#include "server/cases/case_service.h"
-#include "server/export/export_metrics.h"
-#include "server/export/export_setup.h"
-#include "server/identity/identity_service.h"
-#include "server/ingest/agent_gateway_service.h"
-#include "server/ingest/ingest_writer.h"
-#include "server/inventory/inventory_service.h"
-#include "server/location/landmark_gateway.h"
-#include "server/location/location_config.h"
-#include "server/location/location_hub.h"
-#include "server/location/location_service.h"
-#include "server/metrics/log_collector.h"
-#include "server/metrics/provd_metrics.h"
-#include "server/metrics/tls_collector.h"
-#include "server/store/connection.h"
+#include "server/analysis/analysis_store.h"
+#include "server/analysis/observation.h"
+#include "server/analysis/observation_record.h"
+#include "server/provd_server_impl.h"
 #include "server/store/quarantine.h"
-#include "server/store/sqlite/sqlite_alert_deliveries.h"
-#include "server/store/sqlite/sqlite_audit_appender.h"
-#include "server/store/sqlite/sqlite_identity.h"
-#include "server/store/sqlite/sqlite_location.h"
-#include "server/store/sqlite/sqlite_node_enrollment.h"
-#include "server/store/sqlite/sqlite_node_revocations.h"
-#include "server/store/store.h"
-#include "server/store/store_reader.h"
-#include "server/web/web_metrics.h"
-#include "server/web/web_server.h"
+#include "server/store/store_url.h"
 
 namespace prov::server {
 namespace {
@@ -102,62 +68,6 @@ constexpr int kMaxStreamsPerConnection = 100;
 // 10,000 agents at about 40 KB each (conventions.md) fit with room to spare.
 constexpr size_t kGrpcMemoryBytes = size_t{1} << 30;
 }  // namespace
-
-// Member order is teardown order in reverse: the gRPC server goes first (Shutdown resets it).
-struct ProvdServer::Impl {
-  ProvdOptions options;
-  const AcceleratorCatalog* catalog = nullptr;
-  const Clock* clock = nullptr;
-  std::shared_ptr<ProvdMetrics> metrics;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<StoreReader> reader;
-  std::unique_ptr<TokenStore> tokens;
-  std::unique_ptr<FailedAuthLimiter> auth_limiter;
-  std::unique_ptr<DenialAuditor> denials;
-  std::unique_ptr<Authenticator> auth;
-  std::unique_ptr<AuditLogReader> audit_log;
-  std::unique_ptr<NodeRevocationList> revoked_nodes;
-  std::shared_ptr<OpenStreams> open_streams;
-  std::unique_ptr<NodeAdminServiceImpl> node_admin;
-  std::unique_ptr<NodeCa> node_ca;
-  std::unique_ptr<NodeCertBinder> renewal_certs;
-  std::unique_ptr<EnrollmentServiceImpl> enrollment;
-  std::unique_ptr<grpc::Server> enroll_server;
-  int enroll_port = 0;
-  LoadedPolicy policy;
-  std::unique_ptr<AnalysisEngine> analysis;
-  std::unique_ptr<AnalysisServiceImpl> analysis_service;
-  std::unique_ptr<AlertNotifier> alerts;
-  std::unique_ptr<IdentityServiceImpl> identity;
-  std::unique_ptr<InventoryServiceImpl> inventory;
-  std::unique_ptr<CaseManager> cases;
-  std::unique_ptr<CaseServiceImpl> case_service;
-  std::unique_ptr<AccessServiceImpl> access_service;
-  std::unique_ptr<AuditLogServiceImpl> audit_log_service;
-  std::unique_ptr<ExportSetup> exports;
-  std::shared_ptr<ReportQueue> queue;
-  std::unique_ptr<IngestWriter> writer;
-  std::unique_ptr<AgentGatewayService> gateway;
-  std::unique_ptr<location::LocationConfig> location_config;
-  std::unique_ptr<location::LocationHub> location;  // null: --location-config not given
-  std::unique_ptr<location::LandmarkGatewayImpl> landmark_gateway;
-  std::unique_ptr<location::LocationServiceImpl> location_service;
-  std::unique_ptr<AuditServiceImpl> audit;
-  std::shared_ptr<StoreCollector> store_collector;
-  std::shared_ptr<AnalysisCollector> analysis_collector;
-  std::shared_ptr<AccessCollector> access_collector;
-  std::shared_ptr<ExportCollector> export_collector;
-  std::shared_ptr<ImportCollector> import_collector;
-  std::unique_ptr<prometheus::Exposer> exposer;
-  std::unique_ptr<grpc::Server> server;
-  std::shared_ptr<web::WebCollector> web_collector;
-  std::shared_ptr<TlsCollector> tls_collector;
-  std::shared_ptr<LogCollector> log_collector;
-  std::unique_ptr<web::WebServer> web;  // the dashboard: a client of `server`, so it goes first
-  int port = 0;
-  int metrics_port = 0;
-  bool shut_down = false;
-};
 
 namespace {
 
@@ -306,36 +216,96 @@ absl::Status ProvdServer::Init() {
   if (!mkdir.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("data_dir: ", mkdir.message()));
   }
-  StoreOptions store_options;
-  store_options.credit.max_report_lag = o.ledger_max_report_lag;
-  store_options.credit.report_clock = o.ledger_report_clock;
+  StoreUrl url;
+  if (o.store.empty()) {
+    url.engine = StoreUrl::Engine::kSqlite;
+    url.sqlite_dir = o.data_dir;
+  } else {
+    absl::StatusOr<StoreUrl> parsed = ParseStoreUrl(o.store);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("store: ", parsed.status().message()));
+    }
+    url = *std::move(parsed);
+  }
+  s.postgres = url.engine == StoreUrl::Engine::kPostgres;
+  StoreBackendOptions backend_options;
+  s.replica_name = o.replica_name.empty() ? HostName() : o.replica_name;
+  s.started_us = absl::ToUnixMicros(s.clock->Now());
+  backend_options.replica = s.replica_name;
+  backend_options.takeover = o.leader_takeover;
+  {
+    absl::StatusOr<std::unique_ptr<StoreBackend>> backend = OpenStoreBackend(url, backend_options);
+    if (!backend.ok()) {
+      // A database that is not provd's, or unreachable: say which store.
+      return absl::Status(
+          backend.status().code(),
+          absl::StrCat("store ",
+                       url.engine == StoreUrl::Engine::kPostgres ? url.Redacted() : url.sqlite_dir,
+                       ": ", backend.status().message()));
+    }
+    s.backend = *std::move(backend);
+  }
+  PROV_LOG_INFO("store", "store opened", {"store", s.backend->Describe()},
+                {"replica", backend_options.replica});
   if (o.ledger_report_clock) {
     PROV_LOG_WARN("provd",
                   "--ledger-clock=report: the ledger credits the time agents' report timestamps "
                   "claim (for synthetic replays only; agents can inflate or hide compute)");
   }
-  store_options.max_seq_jump = o.max_seq_jump;
-  PROV_ASSIGN_OR_RETURN(s.store, Store::Open(JoinPath(o.data_dir, "provd.db"), store_options));
-  PROV_ASSIGN_OR_RETURN(s.reader, StoreReader::Open(s.store->path()));
-  // Before anything reads stored records back: one that no longer parses is moved aside, not fatal.
-  std::vector<QuarantinedRecord> quarantined;
-  {
-    PROV_ASSIGN_OR_RETURN(auto db, OpenConnection(s.store->path(), SqliteDb::kReadWrite));
-    PROV_ASSIGN_OR_RETURN(quarantined, QuarantineUnreadableRecords(*db, s.clock->Now()));
+  IngestPlannerOptions ingest_options;
+  ingest_options.credit.max_report_lag = o.ledger_max_report_lag;
+  ingest_options.credit.report_clock = o.ledger_report_clock;
+  ingest_options.max_seq_jump = o.max_seq_jump;
+  IngestBatchRecorder batch_record;
+  if (s.postgres) {
+    // The leader's engine reads each committed batch's observations from the batch log
+    // (docs/design/scale-out.md section 3). No delta encoding (ObservationCache): an agent that
+    // moves between replicas would make "unchanged" mean a version the engine never saw.
+    batch_record = [](const std::vector<ReportToCommit>& batch, const CommitResult& result) {
+      std::vector<ReportObservation> observations;
+      observations.reserve(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (i < result.duplicate.size() && result.duplicate[i]) continue;
+        observations.push_back(ObserveReport(*batch[i].report, batch[i].usage));
+      }
+      return EncodeObservationBatch(observations);
+    };
   }
+  PROV_ASSIGN_OR_RETURN(s.ingest, s.backend->OpenIngest(ingest_options, std::move(batch_record)));
+  if (s.postgres) {
+    // Replicas: the change feed, the identity reloads it drives, the leader's batch log reader.
+    PROV_ASSIGN_OR_RETURN(ChangeFeed feed, s.backend->OpenChangeFeed());
+    s.listener = std::move(feed.listener);
+    s.announcer = std::move(feed.announcer);
+    PROV_ASSIGN_OR_RETURN(s.identity_sync, s.backend->OpenIdentity());
+    PROV_ASSIGN_OR_RETURN(s.registry, s.backend->OpenReplicaRegistry());
+  }
+  PROV_ASSIGN_OR_RETURN(s.reader, s.backend->OpenFleetReader(4));
+  // Before anything reads stored records back: one that no longer parses is moved aside, not fatal.
+  PROV_ASSIGN_OR_RETURN(std::vector<QuarantinedRecord> quarantined,
+                        s.backend->QuarantineUnreadable(s.clock->Now()));
   for (const QuarantinedRecord& q : quarantined) {
     PROV_LOG_WARN("store", "stored record no longer parses; moved to quarantined_records, skipped",
                   {"table", q.table}, {"key", q.key}, {"reason", q.reason});
   }
   PROV_RETURN_IF_ERROR(InitAccess());
 
-  // Identity records through IdentityRepository (server/store/repo/identity.h): SQLite here.
+  // Identity records through IdentityRepository (server/store/repo/identity.h).
   PROV_ASSIGN_OR_RETURN(std::unique_ptr<IdentityRepository> identity_repo,
-                        SqliteIdentityRepository::Open(s.store->path()));
+                        s.backend->OpenIdentity());
   PROV_ASSIGN_OR_RETURN(IdentityStartup startup, IdentityServiceImpl::LoadStartup(*identity_repo));
   PROV_RETURN_IF_ERROR(LoadStartupPolicy(startup));
   AnalysisEngine::Options analysis_options;
-  analysis_options.db_path = s.store->path();
+  analysis_options.open_store =
+      [backend = s.backend.get()]() -> absl::StatusOr<std::unique_ptr<AnalysisStore>> {
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<AnalysisFactsRepository> facts,
+                          backend->OpenAnalysisFacts());
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<InventoryRepository> inventory, backend->OpenInventory());
+    return AnalysisStore::Create(std::move(facts), std::move(inventory));
+  };
+  // PostgreSQL: a follower until elected (provd_roles.cc); SQLite: the one provd leads.
+  analysis_options.lead_at_start = !s.postgres;
+  analysis_options.on_saved = [&s] { Announce(s, kFlagsChannel, ""); };
   analysis_options.clock = s.clock;
   analysis_options.policy = s.policy.policy;
   analysis_options.report_clock = o.ledger_report_clock;  // replays: silence too
@@ -344,29 +314,43 @@ absl::Status ProvdServer::Init() {
   if (startup.snapshot.kyc_version > 0 || !startup.snapshot.screening_list_version.empty()) {
     s.analysis->OnIdentityChanged(std::move(startup.snapshot));
   }
+  if (s.postgres) {
+    // Runs while this replica leads (provd_roles.cc).
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<IngestBatchSource> batches,
+                          s.backend->OpenIngestBatchSource());
+    s.feed = std::make_unique<IngestFeed>(*s.analysis, std::move(batches),
+                                          IngestFeedOptions{.clock = s.clock});
+  }
   s.analysis_service = std::make_unique<AnalysisServiceImpl>(*s.analysis, s.auth.get());
-  PROV_ASSIGN_OR_RETURN(s.cases, CaseManager::Open(s.store->path(), *s.analysis, *s.clock));
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<CaseRepository> case_repo, s.backend->OpenCases());
+  s.cases = std::make_unique<CaseManager>(std::move(case_repo), *s.analysis, *s.clock);
+  s.cases->SetOnCommitted(
+      [&s](const std::string& flag_id) { Announce(s, kCasesChannel, flag_id); });
   PROV_RETURN_IF_ERROR(s.cases->ReconcileEngine());
   s.case_service = std::make_unique<CaseServiceImpl>(*s.cases, *s.auth);
   IdentityServiceOptions identity_options;
   identity_options.max_import_bytes = kMaxImportBytes;
   identity_options.auth = s.auth.get();
   identity_options.name_frequencies = s.options.name_frequencies;
-  PROV_ASSIGN_OR_RETURN(auto identity_reader, OpenConnection(s.store->path(), SqliteDb::kReadOnly,
-                                                             identity_options.busy_timeout));
-  s.identity = IdentityServiceImpl::Create(
-      std::move(identity_repo),
-      std::make_unique<SqliteIdentityRepository>(std::move(identity_reader)), *s.clock,
-      s.analysis.get(), s.policy, identity_options);
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<IdentityRepository> identity_reader,
+                        s.backend->OpenIdentity());
+  s.identity =
+      IdentityServiceImpl::Create(std::move(identity_repo), std::move(identity_reader), *s.clock,
+                                  IdentitySinkFor(s), s.policy, identity_options);
   for (const QuarantinedRecord& q : quarantined) s.identity->stats().Quarantined(q.table, 1);
   InventoryServiceOptions inventory_options;
   inventory_options.auth = s.auth.get();
   inventory_options.stats = &s.identity->stats();  // prov_imports_total{kind="inventory"}
   inventory_options.catalog = s.catalog;
   inventory_options.max_import_bytes = kMaxImportBytes;
-  inventory_options.on_imported = [engine = s.analysis.get()] { engine->OnInventoryChanged(); };
-  PROV_ASSIGN_OR_RETURN(s.inventory,
-                        InventoryServiceImpl::Create(s.store->path(), *s.clock, inventory_options));
+  inventory_options.on_imported = [&s] {
+    s.analysis->OnInventoryChanged();
+    Announce(s, kInventoryChannel, "");
+  };
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<InventoryRepository> inventory_repo,
+                        s.backend->OpenInventory());
+  s.inventory =
+      InventoryServiceImpl::Create(std::move(inventory_repo), *s.clock, inventory_options);
   if (!startup.policy.has_value() || !s.options.policy_file.empty() ||
       s.options.name_frequencies != nullptr) {
     // The policy in force is not the stored one (screening hits follow its threshold), or the
@@ -380,7 +364,8 @@ absl::Status ProvdServer::Init() {
   }
 
   ExportSetupOptions export_options;
-  export_options.db_path = s.store->path();
+  export_options.backend = s.backend.get();
+  export_options.start_scheduler = false;  // while this replica leads (provd_roles.cc)
   export_options.data_dir = o.data_dir;
   export_options.export_dir = o.export_dir;
   export_options.key_file = o.export_signing_key_file;
@@ -421,12 +406,17 @@ absl::Status ProvdServer::Init() {
   writer_options.max_batch_delay = o.max_batch_delay;
   writer_options.ledger.default_utilization = o.default_utilization;
   // The cache is the writer thread's own (the observer runs only there).
-  writer_options.on_committed =
-      [engine = s.analysis.get(), cache = std::make_shared<ObservationCache>()](
-          const std::vector<IngestItem>& batch, const CommitResult& result) {
-        std::vector<ReportObservation> observations = TakeObservations(batch, result, cache.get());
-        engine->Submit(std::move(observations));
-      };
+  if (!s.postgres) {
+    // SQLite: the one provd hands committed batches to its engine in process (PostgreSQL: the
+    // batch log, read by the leader's feed).
+    writer_options.on_committed =
+        [engine = s.analysis.get(), cache = std::make_shared<ObservationCache>()](
+            const std::vector<IngestItem>& batch, const CommitResult& result) {
+          std::vector<ReportObservation> observations =
+              TakeObservations(batch, result, cache.get());
+          engine->Submit(std::move(observations));
+        };
+  }
   writer_options.on_node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
     engine->OnNodeEvents(std::move(events));
   };
@@ -448,7 +438,7 @@ absl::Status ProvdServer::Init() {
     }
     engine->OnNodeEvents(std::move(events));
   };
-  s.writer = std::make_unique<IngestWriter>(*s.queue, *s.store, *s.catalog, *s.metrics, *s.clock,
+  s.writer = std::make_unique<IngestWriter>(*s.queue, *s.ingest, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);
   s.writer->Start();
 
@@ -459,12 +449,13 @@ absl::Status ProvdServer::Init() {
   deps.catalog = s.catalog;
   deps.ledger = writer_options.ledger;
   deps.max_report_bytes = o.max_report_bytes;
-  deps.observe = true;  // observations begun on the gRPC threads (TakeObservations finishes them)
+  // SQLite: observations begun on the gRPC threads (TakeObservations finishes them).
+  deps.observe = !s.postgres;
   s.revoked_nodes = std::make_unique<NodeRevocationList>();
   s.open_streams = std::make_shared<OpenStreams>();
   deps.open_streams = s.open_streams;
-  PROV_ASSIGN_OR_RETURN(auto revocations, SqliteNodeRevocationRepository::Open(s.store->path()));
-  PROV_ASSIGN_OR_RETURN(auto enroll_tokens, SqliteNodeEnrollmentRepository::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(auto revocations, s.backend->OpenNodeRevocations());
+  PROV_ASSIGN_OR_RETURN(auto enroll_tokens, s.backend->OpenNodeEnrollment());
   PROV_ASSIGN_OR_RETURN(
       s.node_admin,
       NodeAdminServiceImpl::Create(
@@ -488,8 +479,7 @@ absl::Status ProvdServer::Init() {
   }
   if (s.location_config != nullptr) {
     location::LocationHub::Options lo;
-    // The SQLite repository (provd does not run on PostgreSQL yet), on its own connection.
-    PROV_ASSIGN_OR_RETURN(lo.repository, SqliteLocationRepository::Open(s.store->path()));
+    PROV_ASSIGN_OR_RETURN(lo.repository, s.backend->OpenLocation());
     lo.config = s.location_config.get();
     lo.clock = s.clock;
     lo.policy = [engine = s.analysis.get()] {
@@ -527,6 +517,7 @@ absl::Status ProvdServer::Init() {
                                                     std::move(on_bound));
   s.audit = std::make_unique<AuditServiceImpl>(*s.reader, *s.clock, o.silent_after, s.auth.get(),
                                                s.catalog);
+  s.audit->SetStatusSource([this] { return ServerStatus(); });
 
   // Process-wide gRPC settings. Reflection is this server's alone, and only on request.
   static std::once_flag grpc_globals;
@@ -616,6 +607,10 @@ absl::Status ProvdServer::Init() {
     }
     s.analysis_collector = std::make_shared<AnalysisCollector>(*s.analysis);
     s.exposer->RegisterCollectable(s.analysis_collector);
+    if (s.feed != nullptr) {
+      s.feed_collector = std::make_shared<IngestFeedCollector>(*s.feed);
+      s.exposer->RegisterCollectable(s.feed_collector);
+    }
     s.access_collector = std::make_shared<AccessCollector>(*s.auth, *s.tokens, s.auth_limiter.get(),
                                                            s.denials.get());
     s.exposer->RegisterCollectable(s.access_collector);
@@ -647,7 +642,7 @@ absl::Status ProvdServer::Init() {
       s.exposer->RegisterCollectable(s.web_collector);
     }
   }
-  return StartAlerts();
+  return StartRoles();
 }
 
 absl::Status ProvdServer::StartAlerts() {
@@ -657,6 +652,7 @@ absl::Status ProvdServer::StartAlerts() {
   if (o.dashboard_url.empty()) {
     PROV_LOG_WARN("alerts", "--dashboard-url is not set; alerts carry no flag link");
   }
+  absl::MutexLock lock(&s.role_mu);
   AlertNotifierOptions a;
   a.alertmanager_urls = o.alertmanager_urls;
   PROV_ASSIGN_OR_RETURN(a.min_severity, ParseAlertSeverity(o.alert_min_severity));
@@ -665,7 +661,7 @@ absl::Status ProvdServer::StartAlerts() {
   a.clock = s.clock;
   a.registry = s.metrics->registry().get();
   auto source = NewEngineFlagSource(*s.analysis, a.min_severity);
-  PROV_ASSIGN_OR_RETURN(auto deliveries, SqliteAlertDeliveryRepository::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(auto deliveries, s.backend->OpenAlertDeliveries());
   PROV_ASSIGN_OR_RETURN(
       s.alerts, AlertNotifier::Create(std::move(a), std::move(source),
                                       std::make_unique<HttpAlertPoster>(), std::move(deliveries)));
@@ -703,18 +699,20 @@ absl::Status ProvdServer::InitAccess() {
   } else if (!s.options.people_ca_file.empty()) {
     return absl::InvalidArgumentError("people_ca_file: needs cert_roles_file (who is who)");
   }
-  PROV_ASSIGN_OR_RETURN(s.tokens, TokenStore::Open(s.store->path(), *s.clock));
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<ApiTokenRepository> token_repo, s.backend->OpenApiTokens());
+  PROV_ASSIGN_OR_RETURN(s.tokens, TokenStore::Create(std::move(token_repo), *s.clock));
   s.auth_limiter = std::make_unique<FailedAuthLimiter>(
       FailedAuthLimits{.burst = s.options.auth_fail_burst,
                        .per_second = s.options.auth_fail_per_second},
       *s.clock);
-  PROV_ASSIGN_OR_RETURN(s.denials,
-                        DenialAuditor::Open(s.store->path(), *s.clock,
-                                            {.per_minute = s.options.denied_audit_per_minute}));
+  PROV_ASSIGN_OR_RETURN(std::unique_ptr<AuditAppender> denial_appender,
+                        s.backend->OpenAuditAppender());
+  s.denials = DenialAuditor::Create(std::move(denial_appender), *s.clock,
+                                    {.per_minute = s.options.denied_audit_per_minute});
   auth_options.limiter = s.auth_limiter.get();
   auth_options.denials = s.denials.get();
   s.auth = std::make_unique<Authenticator>(*s.tokens, std::move(auth_options));
-  PROV_ASSIGN_OR_RETURN(s.audit_log, AuditLogReader::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(s.audit_log, s.backend->OpenAuditLog());
   s.access_service = std::make_unique<AccessServiceImpl>(*s.tokens, *s.auth);
   s.audit_log_service = std::make_unique<AuditLogServiceImpl>(*s.audit_log, *s.auth);
   if (s.options.write_bootstrap_token) {
@@ -800,8 +798,8 @@ absl::Status ProvdServer::StartEnrollment() {
   PROV_ASSIGN_OR_RETURN(s.renewal_certs, NodeCertBinder::Create({.trust_domain = o.trust_domain,
                                                                  .revoked = s.revoked_nodes.get()},
                                                                 s.auth->people()));
-  PROV_ASSIGN_OR_RETURN(auto enrollments, SqliteNodeEnrollmentRepository::Open(s.store->path()));
-  PROV_ASSIGN_OR_RETURN(auto refusals, SqliteAuditAppender::Open(s.store->path()));
+  PROV_ASSIGN_OR_RETURN(auto enrollments, s.backend->OpenNodeEnrollment());
+  PROV_ASSIGN_OR_RETURN(auto refusals, s.backend->OpenAuditAppender());
   PROV_ASSIGN_OR_RETURN(
       s.enrollment, EnrollmentServiceImpl::Create(std::move(enrollments), std::move(refusals),
                                                   *s.clock, *s.node_ca, s.renewal_certs.get(),
@@ -841,8 +839,10 @@ void ProvdServer::Shutdown() {
   if (s.server != nullptr) {
     if (auto* health = s.server->GetHealthCheckService()) health->Shutdown();  // NOT_SERVING
   }
-  if (s.alerts != nullptr) s.alerts->Stop();  // reads the engine: stops before it
-  if (s.web != nullptr) s.web->Stop();        // ends the dashboard's live streams, stops accepting
+  // Steps down (a standby takes over at once): the alert notifier (it reads the engine), the
+  // export scheduler and, on PostgreSQL, the feed stop; then the change feed and its threads.
+  StopRoles();
+  if (s.web != nullptr) s.web->Stop();  // ends the dashboard's live streams, stops accepting
   if (s.analysis_service != nullptr) s.analysis_service->Stop();  // ends WatchFlags streams
   if (s.exports != nullptr) s.exports->Stop();  // a scheduled export in progress finishes
   if (s.enroll_server != nullptr) s.enroll_server->Shutdown(std::chrono::system_clock::now());
@@ -865,6 +865,7 @@ void ProvdServer::Shutdown() {
   s.exposer.reset();
   s.store_collector.reset();
   s.analysis_collector.reset();
+  s.feed_collector.reset();
   s.access_collector.reset();
   s.export_collector.reset();
   s.import_collector.reset();
@@ -877,7 +878,6 @@ void ProvdServer::Shutdown() {
   s.case_service.reset();
   s.cases.reset();
   s.analysis_service.reset();
-  s.alerts.reset();
   s.analysis.reset();
   s.reader.reset();
   s.audit_log_service.reset();
@@ -885,7 +885,10 @@ void ProvdServer::Shutdown() {
   s.audit_log.reset();
   s.auth.reset();
   s.tokens.reset();
-  s.store.reset();
+  s.ingest.reset();
+  s.election.reset();
+  s.announcer.reset();
+  s.backend.reset();
 }
 
 ProvdServer::~ProvdServer() { Shutdown(); }

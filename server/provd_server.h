@@ -29,6 +29,7 @@
 #include "common/accelerator_catalog.h"
 #include "common/clock.h"
 #include "grpcpp/security/server_credentials.h"
+#include "provenance/v1/audit.pb.h"
 #include "server/access/node_cert.h"
 #include "server/screening/name_frequencies.h"
 
@@ -51,6 +52,7 @@ struct GateCounters;
 class WebTlsReloader;
 }  // namespace web
 struct IdentityStartup;  // server/identity/identity_service.h
+struct ChangeEvent;      // server/store/repo/change_feed.h
 
 struct ProvdOptions {
   std::string listen_address = "127.0.0.1:0";
@@ -67,6 +69,13 @@ struct ProvdOptions {
   // files change: web::WebTlsReloader, server/web/web_tls_reloader.h). Needs web_address.
   std::shared_ptr<web::WebTlsReloader> web_tls;
   std::string data_dir;  // required; SQLite file is <data_dir>/provd.db
+  // Where the data lives (server/store/store_url.h): empty or "sqlite:<data_dir>" (one provd), or
+  // a PostgreSQL URL or conninfo shared by provd replicas (docs/design/scale-out.md): every
+  // replica ingests and serves; the one elected (replica_name, leader_takeover) runs the
+  // analysis engine, the alert notifier, the export scheduler and retention.
+  std::string store;
+  std::string replica_name;  // PostgreSQL: this replica's name in the leader row; empty: hostname
+  absl::Duration leader_takeover = absl::Seconds(15);
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null: insecure
   // Set: `credentials` (and `enroll_credentials`) rotate with these checked copies of the TLS
   // files (common/grpc/tls_stager.h, --tls-reload-interval); kept alive by the server and
@@ -185,20 +194,30 @@ class ProvdServer {
   std::shared_ptr<grpc::Channel> InProcessChannel() const;
   // Waits until every report committed so far has been analysed and saved (tests, tools).
   void FlushAnalysis();
+  // Whether this replica runs the singletons now (always, on SQLite, once started).
+  bool leading() const;
   void Shutdown();  // stop accepting, drain queue, commit, close store; idempotent
   ~ProvdServer();   // calls Shutdown()
 
   ProvdServer(const ProvdServer&) = delete;
   ProvdServer& operator=(const ProvdServer&) = delete;
 
+  struct Impl;  // provd_server_impl.h (internal to provd)
+
  private:
-  struct Impl;
   explicit ProvdServer(std::unique_ptr<Impl> impl);
   absl::Status Init();
   absl::Status InitAccess();
   absl::Status LoadStartupPolicy(const IdentityStartup& startup);
   absl::Status StartAlerts();
   absl::Status StartEnrollment();
+  // provd_roles.cc: the leader's singletons and the replicas' change feed.
+  absl::Status StartRoles();
+  void OnElected(int64_t term);
+  void OnDeposed();
+  void OnChange(const ChangeEvent& event);
+  absl::StatusOr<provenance::v1::GetServerStatusResponse> ServerStatus();
+  void StopRoles();
 
   absl::Mutex shutdown_mu_;
   std::unique_ptr<Impl> impl_;

@@ -13,7 +13,7 @@
 #include "provenance/v1/compliance.grpc.pb.h"
 #include "server/access/authenticator.h"
 #include "server/access/token_store.h"
-#include "server/auditlog/audit_log.h"
+#include "server/store/repo/audit_log.h"
 
 namespace prov::server {
 
@@ -40,7 +40,7 @@ class AccessServiceImpl final : public provenance::v1::AccessService::Service {
 
 class AuditLogServiceImpl final : public provenance::v1::AuditLogService::Service {
  public:
-  AuditLogServiceImpl(AuditLogReader& reader, const Authenticator& auth)
+  AuditLogServiceImpl(AuditLogRepository& reader, const Authenticator& auth)
       : reader_(reader), auth_(auth) {}
 
   grpc::Status ListAuditEntries(grpc::ServerContext* context,
@@ -51,7 +51,7 @@ class AuditLogServiceImpl final : public provenance::v1::AuditLogService::Servic
                               provenance::v1::VerifyAuditLogResponse* response) override;
 
  private:
-  AuditLogReader& reader_;
+  AuditLogRepository& reader_;
   const Authenticator& auth_;
 };
 

@@ -11,8 +11,9 @@
 namespace prov::server {
 
 size_t AnalysisEngine::DropQueuedObservations() {
-  size_t dropped = 0, items = 0;
-  std::erase_if(queue_, [&](const Item& item) {
+  size_t dropped = 0;
+  std::vector<Item> kept;
+  for (Item& item : queue_) {
     if (const auto* events = std::get_if<std::vector<NodeEvent>>(&item)) {
       dropped += events->size();
     } else if (std::holds_alternative<std::vector<ReportObservation>>(item) ||
@@ -20,12 +21,12 @@ size_t AnalysisEngine::DropQueuedObservations() {
       dropped += Reports(item);
       queued_reports_ -= Reports(item);
     } else {
-      return false;
+      kept.push_back(std::move(item));
+      continue;
     }
-    ++items;
-    return true;
-  });
-  done_ += items;  // Flush waits for them no longer
+    ++done_;  // Flush waits for it no longer
+  }
+  queue_ = std::move(kept);
   counters_.dropped_not_leader += dropped;
   return dropped;
 }
@@ -34,13 +35,17 @@ void AnalysisEngine::Lead(int64_t term) {
   absl::MutexLock lock(&queue_mu_);
   // Batches read before this Lead's reload must not be applied after it: the reload loads the
   // saved position, and the feed reads on from there.
-  std::erase_if(queue_, [&](const Item& item) {
-    if (!std::holds_alternative<LoggedBatch>(item)) return false;
+  std::vector<Item> kept;
+  for (Item& item : queue_) {
+    if (!std::holds_alternative<LoggedBatch>(item)) {
+      kept.push_back(std::move(item));
+      continue;
+    }
     queued_reports_ -= Reports(item);
     counters_.dropped_not_leader += Reports(item);
     ++done_;
-    return true;
-  });
+  }
+  queue_ = std::move(kept);
   ++role_epoch_;
   want_lead_ = true;
   lead_result_.reset();

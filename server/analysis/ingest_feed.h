@@ -3,7 +3,8 @@
 // observations to the analysis engine once, in each node's commit order, with the position after
 // them, so the engine saves the position with the facts they produced (scale-out.md section 3).
 //
-//   IngestFeed feed(*engine, *PgIngestBatchReader::Open(conninfo), {.clock = &clock});
+//   PROV_ASSIGN_OR_RETURN(auto reader, PgIngestBatchReader::Open(conninfo));
+//   IngestFeed feed(*engine, std::move(reader), {.clock = &clock});
 //   // elected(term):
 //   engine->Lead(term);
 //   feed.Start();        // waits for the Lead's reload, then reads from its saved position

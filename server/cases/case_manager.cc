@@ -232,6 +232,7 @@ absl::StatusOr<Case> CaseManager::Update(const provenance::v1::Principal& who,
     return change;
   };
   PROV_ASSIGN_OR_RETURN(StoredCase after, cases_->Apply(request.flag_id(), decide));
+  if (on_committed_) on_committed_(request.flag_id());
   // Committed: the engine's flag follows (ReconcileEngine repairs it after a crash here).
   PROV_RETURN_IF_ERROR(engine_
                            .SetFlagCase(request.flag_id(), static_cast<FlagStatus>(after.status),

@@ -20,6 +20,7 @@
 // (cases are changed at human rates).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,8 +48,14 @@ class CaseManager {
   absl::StatusOr<provenance::v1::Case> Get(const std::string& flag_id);
   // From the engine's flags (which carry the case fields); without actions.
   std::vector<provenance::v1::Case> List(const provenance::v1::ListCasesRequest& request) const;
-  // Applies stored case state the engine's saved flags missed (a crash between the two saves).
+  // Applies stored case state the engine's saved flags missed (a crash between the two saves;
+  // on PostgreSQL also a change another replica committed: provd calls it on kCasesChannel).
   absl::Status ReconcileEngine();
+  // Called after each committed case change with its flag id (provd announces it to the other
+  // replicas). Set before the first Update; null: nobody is told.
+  void SetOnCommitted(std::function<void(const std::string& flag_id)> on_committed) {
+    on_committed_ = std::move(on_committed);
+  }
 
  private:
   absl::StatusOr<provenance::v1::Case> ReadCase(const std::string& flag_id,
@@ -61,6 +68,7 @@ class CaseManager {
   std::unique_ptr<CaseRepository> cases_;
   AnalysisEngine& engine_;
   const Clock& clock_;
+  std::function<void(const std::string& flag_id)> on_committed_;
 };
 
 // The status an action leads to from `from`, or FAILED_PRECONDITION naming both (pure; tested).

@@ -51,21 +51,39 @@ absl::StatusOr<std::unique_ptr<ExportSetup>> ExportSetup::Start(ExportSetupOptio
   eo.policy_version = o.policy_version;
   eo.retention = o.retention;
   eo.location = o.location;
-  absl::StatusOr<std::unique_ptr<Exporter>> exporter = Exporter::Open(std::move(eo));
+  absl::StatusOr<std::unique_ptr<Exporter>> exporter;
+  if (o.backend != nullptr) {
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<ExportRepository> records, o.backend->OpenExports());
+    PROV_ASSIGN_OR_RETURN(std::unique_ptr<ExportSnapshotSource> snapshots,
+                          o.backend->OpenExportSnapshots());
+    exporter = Exporter::Create(std::move(eo), std::move(records), std::move(snapshots));
+  } else {
+    exporter = Exporter::Open(std::move(eo));
+  }
   if (!exporter.ok()) return Named("export_dir", exporter.status());
   s->exporter_ = *std::move(exporter);
   if (o.retention > absl::ZeroDuration()) {
-    PROV_ASSIGN_OR_RETURN(s->pruner_, RetentionPruner::Open(o.db_path, *o.clock, o.retention));
+    if (o.backend != nullptr) {
+      PROV_ASSIGN_OR_RETURN(std::unique_ptr<RetentionRepository> retention,
+                            o.backend->OpenRetention());
+      PROV_ASSIGN_OR_RETURN(s->pruner_,
+                            RetentionPruner::Create(std::move(retention), *o.clock, o.retention));
+    } else {
+      PROV_ASSIGN_OR_RETURN(s->pruner_, RetentionPruner::Open(o.db_path, *o.clock, o.retention));
+    }
   }
   ExportScheduler::Options so;
   so.export_interval = o.interval;
   s->scheduler_ =
       std::make_unique<ExportScheduler>(s->exporter_.get(), s->pruner_.get(), *o.clock, so);
   s->service_ = std::make_unique<ExportServiceImpl>(*s->exporter_, o.auth);
-  if (o.start_scheduler && (o.interval > absl::ZeroDuration() || s->pruner_ != nullptr)) {
-    s->scheduler_->Start();
-  }
+  s->scheduled_ = o.interval > absl::ZeroDuration() || s->pruner_ != nullptr;
+  if (o.start_scheduler) s->StartScheduler();
   return s;
+}
+
+void ExportSetup::StartScheduler() {
+  if (scheduled_ && scheduler_ != nullptr) scheduler_->Start();
 }
 
 void ExportSetup::Stop() {

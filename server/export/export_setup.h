@@ -1,7 +1,8 @@
 // ExportSetup: provd's audit-export components, wired (ProvdServer owns one).
 //
 //   ExportSetupOptions o;
-//   o.db_path = store.path();  o.data_dir = data_dir;  o.clock = &clock;  o.auth = &auth;
+//   o.db_path = store.path();  // or o.backend = backend.get() (either engine)
+//   o.data_dir = data_dir;  o.clock = &clock;  o.auth = &auth;
 //   o.policy_version = [&] { return engine.Read([](const Analyzer& a) { return a.policy().version;
 //   }); }; PROV_ASSIGN_OR_RETURN(auto exports, ExportSetup::Start(std::move(o)));
 //   builder.RegisterService(exports->service());
@@ -24,6 +25,7 @@
 #include "server/export/export_service.h"
 #include "server/export/exporter.h"
 #include "server/export/retention.h"
+#include "server/store/store_backend.h"
 
 namespace prov::server {
 
@@ -32,7 +34,8 @@ namespace prov::server {
 absl::StatusOr<absl::Duration> ParseDurationWithDays(absl::string_view text);
 
 struct ExportSetupOptions {
-  std::string db_path;
+  std::string db_path;              // SQLite, when backend is null
+  StoreBackend* backend = nullptr;  // set: exports, snapshots and retention on its engine
   std::string data_dir;
   std::string export_dir;  // empty: <data_dir>/exports
   std::string key_file;    // empty: <data_dir>/export-signing.key (created on first use)
@@ -41,7 +44,9 @@ struct ExportSetupOptions {
   const Clock* clock = nullptr;                       // required
   const Authenticator* auth = nullptr;
   std::function<std::string()> policy_version;
-  bool start_scheduler = true;                     // false: tests drive scheduler()->Tick()
+  // false: nothing scheduled until StartScheduler() (provd: while it leads), or tests drive
+  // scheduler()->Tick()
+  bool start_scheduler = true;
   std::shared_ptr<const ExportLocation> location;  // null: no location_* files
 };
 
@@ -49,6 +54,10 @@ class ExportSetup {
  public:
   static absl::StatusOr<std::unique_ptr<ExportSetup>> Start(ExportSetupOptions options);
   ~ExportSetup() { Stop(); }
+  // Scheduled exports and retention (when either is configured): the leader's (provd starts them
+  // when elected and stops them when deposed). Start after Stop works.
+  void StartScheduler();
+  void StopScheduler() { Stop(); }
   void Stop();
 
   Exporter& exporter() { return *exporter_; }
@@ -61,6 +70,7 @@ class ExportSetup {
   std::unique_ptr<RetentionPruner> pruner_;  // null when retention is zero
   std::unique_ptr<ExportScheduler> scheduler_;
   std::unique_ptr<ExportServiceImpl> service_;
+  bool scheduled_ = false;  // an interval or a retention is configured
 };
 
 }  // namespace prov::server

@@ -100,6 +100,13 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                             "Acknowledgements written to agents (one per stream per batch).")),
       start_time_seconds(MakeGauge(*registry_, "prov_start_time_seconds",
                                    "When this provd process started, in Unix seconds.")),
+      leader(MakeGauge(*registry_, "prov_leader",
+                       "1 while this replica leads (runs the analysis engine, the alert notifier, "
+                       "the export scheduler and retention), 0 while it stands by.")),
+      leader_term(MakeGauge(*registry_, "prov_leader_term",
+                            "The leader term this replica leads in (0 while it stands by).")),
+      leader_changes(MakeCounter(*registry_, "prov_leader_changes_total",
+                                 "Times this replica was elected or deposed.")),
       ledger_claimed_seconds(MakeCounter(*registry_, "prov_ledger_claimed_seconds_total",
                                          "interval_seconds claimed by the stored reports (what "
                                          "the ledger would credit if it trusted the claim).")),

@@ -113,6 +113,9 @@ class ProvdMetrics {
   prometheus::Counter& commit_failures_other;
   prometheus::Counter& acks_sent;
   prometheus::Gauge& start_time_seconds;
+  prometheus::Gauge& leader;
+  prometheus::Gauge& leader_term;
+  prometheus::Counter& leader_changes;
   prometheus::Counter& ledger_claimed_seconds;
   prometheus::Counter& ledger_credited_seconds;
   prometheus::Counter& ledger_evidence_gaps;

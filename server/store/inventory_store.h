@@ -12,7 +12,7 @@
 //   auto seen = LastObserved(db, "1654923004511", "GPU-8f1c");
 //
 // The SQLite half of SqliteInventoryRepository (sqlite/sqlite_inventory.h), which is what services
-// use; these functions stay callable on a SqliteDb for the SQLite-only readers (AnalysisStore).
+// use (AnalysisStore too, through the repository); these functions stay callable on a SqliteDb.
 // The structs (InventoryImportSummary, InventoryQuery) are repo/inventory.h's.
 // ImportInventoryRows must run inside the caller's write transaction (it refuses otherwise), so
 // the import, its history rows and its audit entry commit together. All functions take a

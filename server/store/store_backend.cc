@@ -19,6 +19,7 @@
 #include "server/store/pg/pg_fleet_reader.h"
 #include "server/store/pg/pg_identity.h"
 #include "server/store/pg/pg_ingest.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_inventory.h"
 #include "server/store/pg/pg_leader_election.h"
 #include "server/store/pg/pg_location.h"
@@ -129,6 +130,10 @@ class SqliteBackend final : public StoreBackend {
   absl::StatusOr<std::unique_ptr<ReplicaRegistry>> OpenReplicaRegistry() override {
     return absl::UnimplementedError("store backend: SQLite has one provd; no replica registry");
   }
+  absl::StatusOr<std::unique_ptr<IngestBatchSource>> OpenIngestBatchSource() override {
+    return absl::UnimplementedError(
+        "store backend: SQLite has no ingest batch log (its provd feeds the engine in process)");
+  }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     return std::unique_ptr<LeaderElection>(std::make_unique<SoleLeader>());
   }
@@ -143,7 +148,7 @@ class PgBackend final : public StoreBackend {
       : url_(std::move(url)), options_(std::move(options)) {}
 
   StoreUrl::Engine engine() const override { return StoreUrl::Engine::kPostgres; }
-  std::string Describe() const override { return absl::StrCat("postgresql: ", url_.Redacted()); }
+  std::string Describe() const override { return url_.Redacted(); }
 
   absl::StatusOr<std::unique_ptr<IngestRepository>> OpenIngest(
       const IngestPlannerOptions& options, IngestBatchRecorder batch_record) override {
@@ -216,6 +221,9 @@ class PgBackend final : public StoreBackend {
   }
   absl::StatusOr<std::unique_ptr<ReplicaRegistry>> OpenReplicaRegistry() override {
     return Up<ReplicaRegistry>(PgReplicaRegistry::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<IngestBatchSource>> OpenIngestBatchSource() override {
+    return Up<IngestBatchSource>(PgIngestBatchReader::Open(conninfo(), timeout()));
   }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     PgLeaderOptions leader;

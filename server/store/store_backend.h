@@ -41,6 +41,7 @@
 #include "server/store/repo/fleet_reader.h"
 #include "server/store/repo/identity.h"
 #include "server/store/repo/ingest.h"
+#include "server/store/repo/ingest_batches.h"
 #include "server/store/repo/inventory.h"
 #include "server/store/repo/leader_election.h"
 #include "server/store/repo/location.h"
@@ -108,6 +109,9 @@ class StoreBackend {
   // The replicas' heartbeats, the leader row and the analysis backlog (repo/replicas.h):
   // PostgreSQL; UNIMPLEMENTED on SQLite.
   virtual absl::StatusOr<std::unique_ptr<ReplicaRegistry>> OpenReplicaRegistry() = 0;
+  // The leader's reader of the ingest batch log (PgIngestBatchReader, session
+  // provd/analysis-feed); UNIMPLEMENTED on SQLite.
+  virtual absl::StatusOr<std::unique_ptr<IngestBatchSource>> OpenIngestBatchSource() = 0;
   // Which replica runs the singletons (analysis engine, alert notifier, export scheduler):
   // SoleLeader on SQLite, PgLeaderElection (options' replica and takeover) on PostgreSQL.
   virtual absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() = 0;

@@ -4,8 +4,9 @@
 // a failed read is counted and retried, the lag is the oldest unread batch's age while behind,
 // and Stop then Start (after a new Lead) reads on from the saved position. The engine's facts are
 // on SQLite, whose repository refuses ingest positions (no batch log there), so the test's facts
-// repository keeps the saved positions itself and hands the newest back on Load, as PostgreSQL's
-// does (store_analysis_roles_test runs the same path on a real PostgreSQL batch log).
+// repository (test_analysis_facts.h) keeps the saved positions and hands the newest back on
+// Load, as PostgreSQL's does (store_analysis_roles_test runs the same path on a real PostgreSQL
+// batch log).
 #include "server/analysis/ingest_feed.h"
 
 #include <deque>
@@ -21,49 +22,14 @@
 #include "gtest/gtest.h"
 #include "server/analysis/analysis_metrics.h"
 #include "server/analysis/observation_record.h"
-#include "server/store/sqlite/sqlite_analysis_facts.h"
-#include "server/store/sqlite/sqlite_inventory.h"
 #include "tests/analysis/analysis_test_util.h"
+#include "tests/analysis/test_analysis_facts.h"
 #include "tests/server/temp_dir.h"
 
 namespace prov::server {
 namespace {
 
 using namespace testing;  // NOLINT: test builders
-
-// SQLite's facts, plus the ingest positions saved with them (what PostgreSQL's analysis_position
-// does), handed back by Load.
-class PositionKeepingFacts : public AnalysisFactsRepository {
- public:
-  struct Saved {
-    absl::Mutex mu;
-    std::vector<IngestPosition> positions ABSL_GUARDED_BY(mu);
-  };
-  PositionKeepingFacts(std::unique_ptr<AnalysisFactsRepository> rows, Saved& saved)
-      : rows_(std::move(rows)), saved_(saved) {}
-  absl::StatusOr<AnalysisFacts> Load() override {
-    absl::StatusOr<AnalysisFacts> facts = rows_->Load();
-    if (!facts.ok()) return facts;
-    absl::MutexLock lock(&saved_.mu);
-    if (!saved_.positions.empty()) facts->ingest_position = saved_.positions.back();
-    return facts;
-  }
-  absl::Status Save(const AnalysisFactsChanges& changes,
-                    std::optional<int64_t> leader_term) override {
-    AnalysisFactsChanges rows = changes;
-    rows.ingest_position.reset();
-    absl::Status s = rows_->Save(rows, leader_term);
-    if (s.ok() && changes.ingest_position.has_value()) {
-      absl::MutexLock lock(&saved_.mu);
-      saved_.positions.push_back(*changes.ingest_position);
-    }
-    return s;
-  }
-
- private:
-  std::unique_ptr<AnalysisFactsRepository> rows_;
-  Saved& saved_;
-};
 
 // A batch log in memory: batch ids 1, 2, ...; a position's horizon is the next id to read (no
 // seen list). Scripted read errors; a gate that holds a chosen read until released.
@@ -164,13 +130,7 @@ class IngestFeedTest : public ::testing::Test {
     AnalysisEngine::Options o;
     o.clock = &clock_;
     o.policy = TestPolicy();
-    o.open_store = [this]() -> absl::StatusOr<std::unique_ptr<AnalysisStore>> {
-      const std::string path = dir_.path() + "/provd.db";
-      PROV_ASSIGN_OR_RETURN(auto rows, SqliteAnalysisFactsRepository::Open(path));
-      PROV_ASSIGN_OR_RETURN(auto inventory, SqliteInventoryRepository::Open(path));
-      return AnalysisStore::Create(std::make_unique<PositionKeepingFacts>(std::move(rows), saved_),
-                                   std::move(inventory));
-    };
+    o.open_store = [this] { return TestAnalysisStore(dir_.path() + "/provd.db", saved_); };
     auto engine = AnalysisEngine::Start(std::move(o));
     EXPECT_TRUE(engine.ok()) << engine.status();
     return engine.ok() ? *std::move(engine) : nullptr;
@@ -181,10 +141,7 @@ class IngestFeedTest : public ::testing::Test {
     return std::make_unique<IngestFeed>(
         engine, std::move(log), IngestFeedOptions{.poll = poll, .limit = limit, .clock = &clock_});
   }
-  std::vector<IngestPosition> SavedPositions() {
-    absl::MutexLock lock(&saved_.mu);
-    return saved_.positions;
-  }
+  std::vector<IngestPosition> SavedPositions() { return saved_.Positions(); }
   std::string Hostname(const AnalysisEngine& engine, const std::string& node) {
     return engine.Read([&](const Analyzer& a) {
       const auto* n = a.node(node);
@@ -194,7 +151,7 @@ class IngestFeedTest : public ::testing::Test {
 
   server::testing::TempDir dir_;
   FakeClock clock_{kT0 + absl::Hours(1)};
-  PositionKeepingFacts::Saved saved_;
+  TestAnalysisFacts::Shared saved_;
   FakeBatchLog* log_ = nullptr;  // owned by the feed
 };
 

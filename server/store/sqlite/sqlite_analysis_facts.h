@@ -2,7 +2,7 @@
 // provd's SQLite file (schema version 2's tables; SCHEMA.md).
 //
 //   PROV_ASSIGN_OR_RETURN(auto repo, SqliteAnalysisFactsRepository::Open(data_dir + "/provd.db"));
-//   // or over a connection the caller keeps (AnalysisStore also reads the inventory through it):
+//   // or over a connection the caller keeps (set up and migrated as Open does):
 //   auto repo = std::make_unique<SqliteAnalysisFactsRepository>(db);
 //
 // Open gives it a read-write connection of its own (busy_timeout 10 s, ConfigureWriter's pragmas
