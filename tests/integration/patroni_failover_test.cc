@@ -14,10 +14,16 @@
 // ctest label `patroni`: `ctest --preset release -L patroni` runs it alone
 // (docs/runbooks/patroni.md). Skipped when patroni / etcd / PostgreSQL 15 are missing; failed
 // instead with PROV_REQUIRE_PATRONI=1 (tools/test.sh, so CI).
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -27,13 +33,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/uplink/uplink.h"
+#include "common/clock.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/store/pg/pg_conn.h"
 #include "server/store/pg/pg_ingest.h"
 #include "server/store/store_url.h"
 #include "tests/integration/patroni_cluster.h"
+#include "tests/integration/provd_process.h"
 #include "tests/server/commit_batch.h"
 #include "tests/server/test_reports.h"
+#include "tests/uplink/test_util.h"
 
 namespace prov {
 namespace {
@@ -128,7 +139,9 @@ size_t ExpectStoredOnce(testing::PatroniCluster& cluster, int standby,
   if (!check.ok()) return 0;
   auto port = (*check)->Query("SELECT inet_server_port()");
   EXPECT_TRUE(port.ok()) << port.status();
-  if (port.ok()) EXPECT_EQ(port->Int64(0, 0).value_or(-1), cluster.pg_port(standby));
+  if (port.ok()) {
+    EXPECT_EQ(port->Int64(0, 0).value_or(-1), cluster.pg_port(standby));
+  }
 
   auto rows = (*check)->Query(
       "SELECT n.node_id, r.boot_id, r.seq, count(*) FROM reports r JOIN nodes n ON n.id = r.node "
@@ -278,6 +291,123 @@ TEST(PatroniFailoverTest, AckedReportsSurviveThePrimarysDeath) {
   }
   // Every batch was retried until acked, so nothing may be stored beyond the acks either.
   const size_t acked_reports = ExpectStoredOnce(*cluster, standby, acked_high);
+  std::cout << acked_reports << " acked reports, each stored once on the new primary; test took "
+            << absl::FormatDuration(absl::Now() - test_start) << std::endl;
+}
+
+// The same failover under a real provd process (provd --store <the multi-host URI>) with real
+// agents (the uplink library, each with its own spool, as prov-agent): reports submitted every
+// 20 ms by each agent; the primary is killed while they flow; provd keeps running, its failed
+// commits ack nothing, the agents resend from their spools, and once provd commits on the promoted
+// standby every spool drains. Then every acked report is stored exactly once there.
+TEST(PatroniFailoverTest, ProvdKeepsIngestingThroughThePrimarysDeath) {
+  const absl::Time test_start = absl::Now();
+  PROV_PATRONI_CLUSTER_OR_SKIP(cluster);
+  absl::StatusOr<testing::PatroniRoles> roles = PrepareCluster(*cluster, test_start);
+  ASSERT_TRUE(roles.ok()) << roles.status();
+  const int primary = roles->primary;
+  const int standby = roles->sync_standby;
+
+  testing::TempDir dir;
+  const std::string data = dir.Sub("provd");
+  ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
+  // provd refuses a PostgreSQL store without an export signing key (every replica needs one).
+  const std::string key = dir.Sub("export-signing.key");
+  {
+    std::ofstream out(key);
+    out << "ed25519-seed 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+  }
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  testing::ProvdProcess provd(data, 0,
+                              {"--insecure", "--store", cluster->StoreUri("provd"),
+                               "--replica-name", "a", "--export-signing-key", key});
+  ASSERT_TRUE(provd.ok()) << provd.log();
+
+  std::vector<std::unique_ptr<agent::Uplink>> agents;
+  for (int i = 0; i < kAgentNodes; ++i) {
+    agent::UplinkOptions options;
+    options.server_address = provd.address();
+    options.credentials = grpc::InsecureChannelCredentials();
+    options.spool_dir = dir.Sub("spool-" + std::to_string(i));
+    options.spool_fsync = false;
+    options.initial_backoff = absl::Milliseconds(100);
+    options.max_backoff = absl::Milliseconds(500);
+    auto uplink = agent::Uplink::Create(options, RealClock::Get());
+    ASSERT_TRUE(uplink.ok()) << uplink.status();
+    agents.push_back(*std::move(uplink));
+  }
+  std::vector<uint64_t> submitted(kAgentNodes, 0);
+  auto submit_round = [&] {
+    for (int i = 0; i < kAgentNodes; ++i) {
+      // The uplink assigns the seq (1, 2, ...) and spools the report before sending it.
+      absl::Status s =
+          agents[i]->Submit(server::testing::MakeReport(NodeId(i), "boot-a", 0, absl::Now()));
+      EXPECT_TRUE(s.ok()) << s;
+      if (s.ok()) ++submitted[i];
+    }
+  };
+  auto min_acked = [&] {
+    uint64_t m = UINT64_MAX;
+    for (auto& a : agents) m = std::min(m, a->Stats().acked_seq);
+    return m;
+  };
+  // Reports flow: one per agent every 100 ms, each agent polled as it would.
+  auto pump_until = [&](const std::function<bool()>& done, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    absl::Time next_submit = absl::Now();
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      if (absl::Now() >= next_submit) {
+        submit_round();
+        next_submit += absl::Milliseconds(100);
+      }
+      for (auto& a : agents) a->Poll();
+      absl::SleepFor(absl::Milliseconds(2));  // the agents' poll cadence, not an assertion
+    }
+    return true;
+  };
+  ASSERT_TRUE(pump_until([&] { return min_acked() >= kAckedBeforeKill; }, absl::Seconds(60)))
+      << provd.log();
+
+  const absl::Time killed_at = absl::Now();
+  ASSERT_TRUE(cluster->KillNode(primary).ok());
+  // Acks flow again once provd commits on the promoted standby: each agent has a report that it
+  // submitted after the kill acked (seqs are assigned in submission order).
+  const std::vector<uint64_t> submitted_at_kill = submitted;
+  ASSERT_TRUE(pump_until(
+      [&] {
+        for (int i = 0; i < kAgentNodes; ++i) {
+          if (agents[i]->Stats().acked_seq <= submitted_at_kill[i]) return false;
+        }
+        return true;
+      },
+      kFailoverBound))
+      << provd.log();
+  const absl::Duration failover = absl::Now() - killed_at;
+  const uint64_t after = min_acked();
+  ASSERT_TRUE(
+      pump_until([&] { return min_acked() >= after + kAckedAfterFailover; }, absl::Seconds(60)))
+      << provd.log();
+  // Stop submitting; every spooled report is acked.
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        for (int i = 0; i < kAgentNodes; ++i) {
+          if (agents[i]->Stats().acked_seq != submitted[i]) return false;
+        }
+        return true;
+      },
+      [&] {
+        for (auto& a : agents) a->Poll();
+      },
+      std::chrono::seconds(60)))
+      << provd.log();
+  EXPECT_TRUE(provd.Running()) << "provd died during the failover: " << provd.log();
+  std::cout << "provd: primary killed -> acks flowing again: " << absl::FormatDuration(failover)
+            << std::endl;
+
+  std::map<std::string, uint64_t> acked;
+  for (int i = 0; i < kAgentNodes; ++i) acked[NodeId(i)] = agents[i]->Stats().acked_seq;
+  const size_t acked_reports = ExpectStoredOnce(*cluster, standby, acked);
   std::cout << acked_reports << " acked reports, each stored once on the new primary; test took "
             << absl::FormatDuration(absl::Now() - test_start) << std::endl;
 }
