@@ -10,6 +10,8 @@
 // (node, boot, seq)), each stream is 1..its acked high-water mark without a gap, nothing is stored
 // that was not acked (every batch is retried until acked), and each node's reports_stored agrees.
 // The failover time (primary killed -> first commit acked on the new primary) is printed.
+// The second case does the same under a real provd process (`provd --store <the URI>`) fed by
+// eight agents (the uplink library, spools included), checked the same way through the store.
 //
 // ctest label `patroni`: `ctest --preset release -L patroni` runs it alone
 // (docs/runbooks/patroni.md). Skipped when patroni / etcd / PostgreSQL 15 are missing; failed
