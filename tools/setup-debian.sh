@@ -25,6 +25,8 @@ PACKAGES=(
   libpq-dev postgresql-15
   # agents behind a TCP load balancer (issue 12): deploy/haproxy/, integration_haproxy_test
   haproxy
+  # PostgreSQL failover (issue 12): Patroni on etcd, integration_patroni_failover_test
+  patroni etcd-server
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 export PROV_REQUIRE_POSTGRES=1
 # So does the HAProxy test (tests/integration/haproxy_test.cc).
 export PROV_REQUIRE_HAPROXY=1
+# And the Patroni failover test (tests/integration/patroni_cluster.h; ctest -L patroni alone).
+export PROV_REQUIRE_PATRONI=1
 tools/setup-debian.sh
 start=$SECONDS
 cmake --preset release >/dev/null
