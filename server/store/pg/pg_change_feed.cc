@@ -172,8 +172,9 @@ absl::Status PgChangeAnnouncer::Announce(absl::string_view channel, absl::string
                                                    kMaxPayload));
   }
   absl::MutexLock lock(&mu_);
-  return RunWithReconnect(*conn_, [&] {
-    return conn_->Query("SELECT pg_notify($1, $2)", {channel, payload}).status();
+  PgConn& conn = *conn_;  // under mu_ (the lambda below cannot say so to -Wthread-safety)
+  return RunWithReconnect(conn, [&] {
+    return conn.Query("SELECT pg_notify($1, $2)", {channel, payload}).status();
   });
 }
 

@@ -25,46 +25,49 @@ absl::StatusOr<std::unique_ptr<PgReplicaRegistry>> PgReplicaRegistry::Open(
 absl::Status PgReplicaRegistry::Heartbeat(const ReplicaRow& self) {
   if (self.name.empty()) return absl::InvalidArgumentError("replica heartbeat: empty name");
   absl::MutexLock lock(&mu_);
-  return RunWithReconnect(*conn_, [&] {
-    return conn_
-        ->Query(absl::StrCat("INSERT INTO replicas (name, address, version, started_us, seen_us) "
-                             "VALUES ($1, $2, $3, $4, ",
-                             kNowUs,
-                             ") ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, "
-                             "version = EXCLUDED.version, started_us = EXCLUDED.started_us, "
-                             "seen_us = EXCLUDED.seen_us"),
-                {self.name, self.address, self.version, self.started_us})
+  PgConn& conn = *conn_;  // under mu_ (the lambda below cannot say so to -Wthread-safety)
+  return RunWithReconnect(conn, [&] {
+    return conn
+        .Query(absl::StrCat("INSERT INTO replicas (name, address, version, started_us, seen_us) "
+                            "VALUES ($1, $2, $3, $4, ",
+                            kNowUs,
+                            ") ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, "
+                            "version = EXCLUDED.version, started_us = EXCLUDED.started_us, "
+                            "seen_us = EXCLUDED.seen_us"),
+               {self.name, self.address, self.version, self.started_us})
         .status();
   });
 }
 
 absl::StatusOr<ClusterView> PgReplicaRegistry::Read(absl::Duration live_within) {
   absl::MutexLock lock(&mu_);
-  return RunWithReconnect(*conn_, [&] { return ReadOnce(live_within); });
+  PgConn& conn = *conn_;  // under mu_
+  return RunWithReconnect(conn, [&] { return ReadOnce(conn, live_within); });
 }
 
 absl::StatusOr<int64_t> PgReplicaRegistry::PruneAnalysedBatches() {
   absl::MutexLock lock(&mu_);
-  return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<int64_t> {
+  PgConn& conn = *conn_;  // under mu_
+  return RunWithReconnect(conn, [&]() -> absl::StatusOr<int64_t> {
     int64_t pruned = 0;
-    PROV_RETURN_IF_ERROR(conn_->Transaction([&]() -> absl::Status {
-      PROV_ASSIGN_OR_RETURN(IngestPosition position, PgLoadIngestPosition(*conn_));
+    PROV_RETURN_IF_ERROR(conn.Transaction([&]() -> absl::Status {
+      PROV_ASSIGN_OR_RETURN(IngestPosition position, PgLoadIngestPosition(conn));
       if (position.horizon == 0) return absl::OkStatus();
-      PROV_ASSIGN_OR_RETURN(pruned, PgPruneIngestBatches(*conn_, position));
+      PROV_ASSIGN_OR_RETURN(pruned, PgPruneIngestBatches(conn, position));
       return absl::OkStatus();
     }));
     return pruned;
   });
 }
 
-absl::StatusOr<ClusterView> PgReplicaRegistry::ReadOnce(absl::Duration live_within) {
+absl::StatusOr<ClusterView> PgReplicaRegistry::ReadOnce(PgConn& conn, absl::Duration live_within) {
   ClusterView view;
-  PROV_RETURN_IF_ERROR(conn_->Transaction(
+  PROV_RETURN_IF_ERROR(conn.Transaction(
       [&]() -> absl::Status {
-        PROV_ASSIGN_OR_RETURN(PgResult now, conn_->Query(absl::StrCat("SELECT ", kNowUs)));
+        PROV_ASSIGN_OR_RETURN(PgResult now, conn.Query(absl::StrCat("SELECT ", kNowUs)));
         PROV_ASSIGN_OR_RETURN(view.now_us, now.Int64(0, 0));
         PROV_ASSIGN_OR_RETURN(PgResult leader,
-                              conn_->Query("SELECT holder, term, since_us FROM leader"));
+                              conn.Query("SELECT holder, term, since_us FROM leader"));
         if (leader.rows() > 0) {
           LeaderRow row;
           row.holder = leader.Text(0, 0);
@@ -74,9 +77,9 @@ absl::StatusOr<ClusterView> PgReplicaRegistry::ReadOnce(absl::Duration live_with
         }
         PROV_ASSIGN_OR_RETURN(
             PgResult replicas,
-            conn_->Query("SELECT name, address, version, started_us, seen_us FROM replicas "
-                         "WHERE seen_us >= $1 ORDER BY name",
-                         {view.now_us - absl::ToInt64Microseconds(live_within)}));
+            conn.Query("SELECT name, address, version, started_us, seen_us FROM replicas "
+                       "WHERE seen_us >= $1 ORDER BY name",
+                       {view.now_us - absl::ToInt64Microseconds(live_within)}));
         for (int i = 0; i < replicas.rows(); ++i) {
           ReplicaRow row;
           row.name = replicas.Text(i, 0);
@@ -90,7 +93,7 @@ absl::StatusOr<ClusterView> PgReplicaRegistry::ReadOnce(absl::Duration live_with
         // ones it lists as read (the batch log's own rule, pg_ingest_batches.h).
         PROV_ASSIGN_OR_RETURN(
             PgResult backlog,
-            conn_->Query(
+            conn.Query(
                 "SELECT count(*), coalesce(sum(b.reports), 0), coalesce(min(b.received_us), 0) "
                 "FROM ingest_batches b LEFT JOIN analysis_position p ON p.id = 1 WHERE "
                 "(p.id IS NULL OR (b.xid >= p.horizon AND NOT (b.batch_id = ANY(p.seen_ids))))"));

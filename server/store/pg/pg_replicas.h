@@ -31,8 +31,7 @@ class PgReplicaRegistry final : public ReplicaRegistry {
   absl::StatusOr<int64_t> PruneAnalysedBatches() override;
 
  private:
-  absl::StatusOr<ClusterView> ReadOnce(absl::Duration live_within)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static absl::StatusOr<ClusterView> ReadOnce(PgConn& conn, absl::Duration live_within);
   absl::Mutex mu_;
   std::unique_ptr<PgConn> conn_ ABSL_GUARDED_BY(mu_);
 };
