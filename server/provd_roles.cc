@@ -9,7 +9,6 @@
 //
 // The change feed (PostgreSQL): each replica announces what it committed that others hold in
 // memory, and on each announcement (or a resync, when the listener's session was lost):
-//   kIngestChannel    -> the leader's feed reads at once (it also polls)
 //   kFlagsChannel     -> a follower's engine reloads the analysis state the leader saved
 //   kCasesChannel     -> every replica applies the stored cases (CaseManager::ReconcileEngine)
 //   kIdentityChannel  -> every replica reloads the stored KYC, screening and policy
@@ -19,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
@@ -95,8 +95,6 @@ bool ProvdServer::leading() const {
 
 absl::Status ProvdServer::StartRoles() {
   Impl& s = *impl_;
-  // Opened before the threads below read it, started after they run.
-  PROV_ASSIGN_OR_RETURN(s.election, s.backend->OpenLeaderElection());
   if (s.postgres) {
     PROV_ASSIGN_OR_RETURN(s.revocation_repo, s.backend->OpenNodeRevocations());
     s.revocation_sync = std::make_unique<NodeRevocationSync>(
@@ -133,18 +131,24 @@ absl::Status ProvdServer::StartRoles() {
       }
     });
     // Listen before anything is loaded again: nothing committed after this is missed.
-    PROV_RETURN_IF_ERROR(s.listener->Start(
-        {kIngestChannel, kFlagsChannel, kCasesChannel, kIdentityChannel, kInventoryChannel},
-        [this](const ChangeEvent& e) { OnChange(e); }));
+    PROV_RETURN_IF_ERROR(
+        s.listener->Start({kFlagsChannel, kCasesChannel, kIdentityChannel, kInventoryChannel},
+                          [this](const ChangeEvent& e) { OnChange(e); }));
   }
-  return s.election->Start(
-      {.elected = [this](int64_t term) { OnElected(term); }, .deposed = [this] { OnDeposed(); }});
+  PROV_RETURN_IF_ERROR(s.election->Start(
+      {.elected = [this](int64_t term) { OnElected(term); }, .deposed = [this] { OnDeposed(); }}));
+  if (!s.postgres) {
+    // SoleLeader elected this provd inside Start: an alert notifier that cannot start is a
+    // start-up error, as before replicas (on PostgreSQL it is logged at each election).
+    absl::MutexLock lock(&s.role_mu);
+    return s.alerts_status;
+  }
+  return absl::OkStatus();
 }
 
 void ProvdServer::OnChange(const ChangeEvent& e) {
   Impl& s = *impl_;
   const bool all = e.resync;
-  if ((all || e.channel == kIngestChannel) && s.feed != nullptr) s.feed->Wake();
   if (all || e.channel == kFlagsChannel) s.analysis->Reload();  // a leader ignores it
   if (all || e.channel == kIdentityChannel) {
     absl::StatusOr<IdentityStartup> stored = IdentityServiceImpl::LoadStartup(*s.identity_sync);
@@ -153,9 +157,11 @@ void ProvdServer::OnChange(const ChangeEvent& e) {
                     {"error", stored.status()});
     } else {
       s.analysis->OnIdentityChanged(std::move(stored->snapshot));
-      // A --policy file pins the policy on this replica; else the newest stored one applies.
+      // A --policy file pins the policy on this replica; else the newest stored one applies,
+      // to the engine and to this replica's screening.
       if (s.options.policy_file.empty() && stored->policy.has_value()) {
         (void)s.analysis->OnPolicyLoaded(stored->policy->policy);
+        s.identity->AdoptPolicy(*stored->policy);
       }
     }
   }
@@ -232,7 +238,14 @@ void ProvdServer::OnElected(int64_t term) {
     if (s.lead_reconcile.joinable()) s.lead_reconcile.join();
     // Once the engine reloaded what the previous leader saved: the cases changed meanwhile.
     s.lead_reconcile = std::thread([&s] {
-      if (!s.analysis->WaitLeadPosition(kLeadReloadWait).ok()) return;
+      // Until the Lead's reload succeeded (the engine retries a failed one every tick) or this
+      // replica stopped leading (CANCELLED).
+      while (true) {
+        absl::Status led = s.analysis->WaitLeadPosition(kLeadReloadWait).status();
+        if (absl::IsCancelled(led)) return;
+        if (led.ok()) break;
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
       if (absl::Status r = s.cases->ReconcileEngine(); !r.ok()) {
         PROV_LOG_WARN("replicas", "applying stored cases after the takeover failed", {"error", r});
       }
@@ -240,6 +253,8 @@ void ProvdServer::OnElected(int64_t term) {
   }
   if (absl::Status a = StartAlerts(); !a.ok()) {
     PROV_LOG_ERROR("alerts", "cannot start the alert notifier", {"error", a});
+    absl::MutexLock lock(&s.role_mu);
+    s.alerts_status = a;  // SQLite: provd does not start (StartRoles returns it)
   }
   s.exports->StartScheduler();
 }
@@ -257,12 +272,13 @@ void ProvdServer::OnDeposed() {
     alerts = std::move(s.alerts);
     reconcile = std::move(s.lead_reconcile);
   }
-  if (alerts != nullptr) alerts->Stop();  // reads the engine: stops before it changes role
-  s.exports->StopScheduler();
   if (s.postgres) {
+    // First what a successor must not overlap with: the engine stops saving at once.
     s.feed->Stop();
     s.analysis->Follow();  // the waiting reconcile thread is CANCELLED by it
   }
+  if (alerts != nullptr) alerts->Stop();
+  s.exports->StopScheduler();  // a running export finishes first
   if (reconcile.joinable()) reconcile.join();
 }
 

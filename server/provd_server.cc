@@ -281,6 +281,8 @@ absl::Status ProvdServer::Init() {
     PROV_ASSIGN_OR_RETURN(s.registry, s.backend->OpenReplicaRegistry());
   }
   PROV_ASSIGN_OR_RETURN(s.reader, s.backend->OpenFleetReader(4));
+  // Opened before anything reads it (GetServerStatus, the sync thread); started last.
+  PROV_ASSIGN_OR_RETURN(s.election, s.backend->OpenLeaderElection());
   // Before anything reads stored records back: one that no longer parses is moved aside, not fatal.
   PROV_ASSIGN_OR_RETURN(std::vector<QuarantinedRecord> quarantined,
                         s.backend->QuarantineUnreadable(s.clock->Now()));
@@ -376,6 +378,13 @@ absl::Status ProvdServer::Init() {
   export_options.policy_version = [engine = s.analysis.get()] {
     return engine->Read([](const Analyzer& a) { return a.policy().version; });
   };
+  if (!o.location_config_file.empty() && s.postgres) {
+    // Each replica's hub would hold only the records of its own landmark calls and agent streams
+    // and judge every node from them, storing verdicts over each other's.
+    return absl::InvalidArgumentError(
+        "location_config: location verification runs on one provd (a SQLite store) so far, not "
+        "on replicas sharing PostgreSQL (server/README.md, Replicas on PostgreSQL)");
+  }
   if (!o.location_config_file.empty()) {
     auto config = location::LoadLocationConfig(o.location_config_file);
     if (!config.ok()) {

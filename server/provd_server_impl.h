@@ -80,6 +80,7 @@ struct ProvdServer::Impl {
   std::unique_ptr<LeaderElection> election;
   absl::Mutex role_mu;  // the leader's singletons below, between the election's thread and Shutdown
   std::unique_ptr<AlertNotifier> alerts ABSL_GUARDED_BY(role_mu);
+  absl::Status alerts_status ABSL_GUARDED_BY(role_mu);  // the last election's StartAlerts
   std::unique_ptr<IngestFeed> feed;                     // PostgreSQL
   std::thread lead_reconcile ABSL_GUARDED_BY(role_mu);  // cases after a Lead's reload
   // PostgreSQL: changes committed by other replicas (provd_roles.cc).

@@ -229,8 +229,10 @@ void AnalysisEngine::Run() {
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
         return stopping_ || !queue_.empty();
       };
-      if (!queue_mu_.AwaitWithTimeout(absl::Condition(&ready), options_.tick)) {
-        // The tick: evaluate with nothing new; retry a reload that failed.
+      const bool ticked = !queue_mu_.AwaitWithTimeout(absl::Condition(&ready), options_.tick);
+      // A reload that failed is retried once a tick has passed, whether or not the queue was
+      // idle meanwhile (a steady trickle of events must not starve a Lead's retry).
+      if (std::chrono::steady_clock::now() >= retry_due_) {
         if (lead_retry_.has_value()) {
           items.emplace_back(*lead_retry_);
           lead_retry_.reset();
@@ -240,6 +242,8 @@ void AnalysisEngine::Run() {
           reload_retry_ = false;
           ++own;
         }
+      }
+      if (ticked) {  // the tick: evaluate with nothing new
         items.emplace_back(std::monostate{});
         ++own;
       }

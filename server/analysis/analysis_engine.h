@@ -49,6 +49,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -243,7 +244,9 @@ class AnalysisEngine final : public IdentitySink {
   std::optional<int64_t> term_;                     // Lead's term: fences every Save
   std::optional<IngestPosition> unsaved_position_;  // applied, not saved yet
   std::optional<LeadCmd> lead_retry_;               // a Lead whose reload failed
-  bool reload_retry_ = false;                       // a Follow/Reload whose reload failed
+  // When a failed reload (lead_retry_, reload_retry_) is tried again: a tick after it failed.
+  std::chrono::steady_clock::time_point retry_due_{};
+  bool reload_retry_ = false;  // a Follow/Reload whose reload failed
 
   std::atomic<bool> leading_{false};  // written under queue_mu_
 

@@ -133,6 +133,7 @@ void AnalysisEngine::ApplyLead(const LeadCmd& cmd, std::vector<provenance::v1::F
       lead_result_ = loaded.status();
       lead_result_epoch_ = cmd.epoch;
       lead_retry_ = cmd;
+      retry_due_ = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.tick);
     }
     return;
   }
@@ -159,6 +160,11 @@ void AnalysisEngine::ApplyFollow(const FollowCmd& cmd, std::vector<provenance::v
   lead_retry_.reset();
   term_.reset();
   unsaved_position_.reset();
+  {
+    absl::MutexLock lock(&queue_mu_);
+    // Shutting down (provd steps down at exit): nothing will read the follower's state.
+    if (stopping_) return;
+  }
   PROV_LOG_INFO("analysis", "following: reloading from the store");
   ApplyReload(push);
 }
@@ -174,6 +180,7 @@ void AnalysisEngine::ApplyReload(std::vector<provenance::v1::Flag>& push) {
     PROV_LOG_ERROR("analysis", "reloading the analysis state failed (retried on the tick)",
                    {"error", loaded.status()});
     reload_retry_ = true;
+    retry_due_ = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.tick);
     absl::MutexLock lock(&queue_mu_);
     ++counters_.reload_failures;
     return;

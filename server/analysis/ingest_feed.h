@@ -8,8 +8,7 @@
 //   // elected(term):
 //   engine->Lead(term);
 //   feed.Start();        // waits for the Lead's reload, then reads from its saved position
-//   // on a "prov_ingest" notification (pg_change_feed.h):
-//   feed.Wake();
+//   feed.Wake();          // read now rather than at the next poll (tests; provd polls)
 //   // deposed:
 //   feed.Stop();
 //   engine->Follow();

@@ -142,6 +142,13 @@ grpc::Status IdentityServiceImpl::GetPolicy(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+void IdentityServiceImpl::AdoptPolicy(LoadedPolicy policy) {
+  absl::MutexLock lock(&mu_);
+  hits_basis_.clear();
+  absl::MutexLock policy_lock(&policy_mu_);
+  policy_ = std::move(policy);
+}
+
 grpc::Status IdentityServiceImpl::LoadPolicy(grpc::ServerContext* context,
                                              const provenance::v1::LoadPolicyRequest* request,
                                              provenance::v1::LoadPolicyResponse* response) {

@@ -140,6 +140,10 @@ class IdentityServiceImpl final : public provenance::v1::IdentityService::Servic
   // force, replaces the stored hits and tells the sink. For provd start-up when the policy in
   // force is not the one the stored hits were computed with (e.g. --policy changed min_score).
   absl::StatusOr<IdentitySnapshot> RescreenAll();
+  // Another replica loaded `policy` (provd on PostgreSQL, prov_identity): it is the one in force
+  // here too, and the stored hits may have been scored by another replica, so the next import
+  // re-screens every account instead of trusting this process's record of them.
+  void AdoptPolicy(LoadedPolicy policy);
 
   // Import outcomes for Prometheus (ImportCollector); provd adds start-up quarantine counts.
   ImportStats& stats() { return stats_; }

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
-#include "server/store/pg/pg_change_feed.h"
 #include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_ingest_node_rows.h"
 #include "server/store/pg/pg_schema.h"
@@ -291,8 +290,6 @@ absl::StatusOr<CommitResult> PgIngestRepository::Commit(std::vector<ReportToComm
       PROV_RETURN_IF_ERROR(AppendIngestBatch(*conn_, absl::ToUnixMicros(received_at),
                                              static_cast<int64_t>(result->stored),
                                              options_.batch_record(batch, *result)));
-      // Heard by the leader's feed once this commits (it also polls: pg_change_feed.h).
-      PROV_RETURN_IF_ERROR(NotifyChange(*conn_, kIngestChannel, ""));
     }
     if (options_.before_commit) options_.before_commit();
     return absl::OkStatus();

@@ -76,9 +76,11 @@ struct PgIngestOptions {
   IngestPlannerOptions planner{};  // credit bounds and --max-seq-jump, as StoreOptions
   // What the leader's analysis engine needs of a committed batch (the observations of its stored
   // reports, after Commit credited their usage), appended to the ingest batch log as the
-  // transaction's last statement (pg_ingest_batches.h) when the batch stored any report, with a
-  // NotifyChange on kIngestChannel (repo/change_feed.h) so the leader's feed reads it at once.
-  // Unset: no log row (a provd whose engine is fed in process).
+  // transaction's last statement (pg_ingest_batches.h) when the batch stored any report. No
+  // NOTIFY: PostgreSQL serialises every committing transaction that notified on one database-wide
+  // lock held through its commit (and a full notification queue would fail the commit), so the
+  // leader's feed polls instead (IngestFeedOptions::poll, 250 ms). Unset: no log row (a provd
+  // whose engine is fed in process).
   std::function<std::string(const std::vector<ReportToCommit>& batch, const CommitResult& result)>
       batch_record = nullptr;
   // Tests: runs inside each Commit's transaction after the plan is written, before COMMIT.

@@ -159,11 +159,15 @@ absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position) 
       .status();
 }
 
-absl::StatusOr<int64_t> PgPruneIngestBatches(PgConn& conn, const IngestPosition& position) {
-  PROV_ASSIGN_OR_RETURN(PgResult r,
-                        conn.Query("WITH gone AS (DELETE FROM ingest_batches WHERE xid < "
-                                   "$1::xid8 RETURNING 1) SELECT count(*) FROM gone",
-                                   {absl::StrCat(position.horizon)}));
+absl::StatusOr<int64_t> PgPruneIngestBatches(PgConn& conn, const IngestPosition& position,
+                                             int64_t limit) {
+  if (limit < 1) return absl::InvalidArgumentError("PgPruneIngestBatches: limit must be >= 1");
+  PROV_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Query("WITH gone AS (DELETE FROM ingest_batches WHERE batch_id IN (SELECT batch_id "
+                 "FROM ingest_batches WHERE xid < $1::xid8 ORDER BY batch_id LIMIT $2) "
+                 "RETURNING 1) SELECT count(*) FROM gone",
+                 {absl::StrCat(position.horizon), limit}));
   return r.Int64(0, 0);
 }
 

@@ -82,6 +82,9 @@ absl::StatusOr<std::optional<IngestPosition>> PgLoadSavedIngestPosition(PgConn& 
 // facts it produced, after the leader's term check). updated_us is the server's clock.
 absl::Status PgSaveIngestPosition(PgConn& conn, const IngestPosition& position);
 // Deletes the batches below position.horizon (read, and their facts saved); returns how many.
-absl::StatusOr<int64_t> PgPruneIngestBatches(PgConn& conn, const IngestPosition& position);
+// At most `limit` rows per call (a backlog of millions is pruned a chunk at a time, never in one
+// statement that outlasts statement_timeout).
+absl::StatusOr<int64_t> PgPruneIngestBatches(PgConn& conn, const IngestPosition& position,
+                                             int64_t limit = 10000);
 
 }  // namespace prov::server

@@ -1,6 +1,8 @@
 // The change feed between provd replicas sharing one store (issue 12): a replica that changed
 // something other replicas hold in memory (analysis state, cases, identity, inventory, ingest)
-// announces it, and every replica's listener hears it. On PostgreSQL this is LISTEN/NOTIFY
+// announces it, and every replica's listener hears it. (Not ingest: the leader's feed polls the
+// batch log, since a NOTIFY inside each ingest transaction would serialise all commits on
+// PostgreSQL's notify lock: pg_ingest.h.) On PostgreSQL this is LISTEN/NOTIFY
 // (server/store/pg/pg_change_feed.h); SQLite has one provd, which needs no feed
 // (StoreBackend::OpenChangeFeed says UNIMPLEMENTED there).
 //
@@ -28,7 +30,6 @@
 namespace prov::server {
 
 // The channels provd uses (PostgreSQL channel names).
-inline constexpr char kIngestChannel[] = "prov_ingest";        // a batch entered the batch log
 inline constexpr char kFlagsChannel[] = "prov_flags";          // the leader saved analysis facts
 inline constexpr char kCasesChannel[] = "prov_cases";          // payload: the flag id
 inline constexpr char kIdentityChannel[] = "prov_identity";    // KYC, screening list or policy

@@ -59,8 +59,8 @@ class ReplicaRegistry {
   virtual absl::Status Heartbeat(const ReplicaRow& self) = 0;
   virtual absl::StatusOr<ClusterView> Read(absl::Duration live_within) = 0;
   // The leader's housekeeping: deletes the ingest batch log's rows below the saved analysis
-  // position's horizon (read, and their facts saved); returns how many. Nothing without a saved
-  // position.
+  // position's horizon (read, and their facts saved), at most 10,000 per call (one transaction
+  // each); returns how many. Nothing without a saved position.
   virtual absl::StatusOr<int64_t> PruneAnalysedBatches() = 0;
 };
 
