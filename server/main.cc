@@ -35,6 +35,7 @@
 #include "common/fs.h"
 #include "common/grpc/tls.h"
 #include "common/grpc/tls_stager.h"
+#include "common/host_port.h"
 #include "common/log/log.h"
 #include "common/log/log_flags.h"
 #include "common/version.h"
@@ -257,11 +258,6 @@ bool SameDirectory(const std::string& a, const std::string& b) {
     return s;
   };
   return normal(a) == normal(b);
-}
-
-std::string HostOf(const std::string& address) {
-  size_t colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
 }  // namespace
@@ -516,12 +512,13 @@ int main(int argc, char** argv) {
   const std::string metrics = (*server)->metrics_port() != 0
                                   ? absl::StrCat("metrics on :", (*server)->metrics_port())
                                   : std::string("metrics off");
-  const std::string web = (*server)->web_port() != 0
-                              ? absl::StrCat(", dashboard on ", web_scheme, "://",
-                                             HostOf(web_listen), ":", (*server)->web_port(), "/")
-                              : std::string();
-  std::printf("provd listening on %s:%d (%s%s)\n", HostOf(listen).c_str(), (*server)->port(),
-              metrics.c_str(), web.c_str());
+  const std::string web =
+      (*server)->web_port() != 0
+          ? absl::StrCat(", dashboard on ", web_scheme, "://", prov::HostOfAddress(web_listen), ":",
+                         (*server)->web_port(), "/")
+          : std::string();
+  std::printf("provd listening on %s:%d (%s%s)\n", prov::HostOfAddress(listen).c_str(),
+              (*server)->port(), metrics.c_str(), web.c_str());
   std::fflush(stdout);
 
   int received = 0;

@@ -13,7 +13,8 @@
 //   kCasesChannel     -> every replica applies the stored cases (CaseManager::ReconcileEngine)
 //   kIdentityChannel  -> every replica reloads the stored KYC, screening and policy
 //   kInventoryChannel -> every replica's engine reloads the declared inventory
-// and a thread polls node revocations made on other replicas (NodeRevocationSync, every 2 s).
+// and a thread polls node revocations made on other replicas (NodeRevocationSync, every 2 s) and
+// retries node events a failed append held back (NodeEventForwarder).
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 #include "common/log/log.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -34,11 +36,6 @@ constexpr absl::Duration kRevocationPoll = absl::Seconds(2);
 constexpr absl::Duration kLeadReloadWait = absl::Minutes(5);
 // provctl status lists the replicas whose heartbeat (every kRevocationPoll) is this recent.
 constexpr absl::Duration kReplicaLive = absl::Seconds(30);
-
-std::string HostOf(const std::string& address) {
-  size_t colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
-}
 
 // The engine, and the other replicas told of each import and policy load.
 class AnnouncingIdentitySink final : public IdentitySink {
@@ -112,7 +109,7 @@ absl::Status ProvdServer::StartRoles() {
         }
         if (absl::Status beat = s.registry->Heartbeat(
                 {.name = s.replica_name,
-                 .address = absl::StrCat(HostOf(s.options.listen_address), ":", s.port),
+                 .address = absl::StrCat(HostOfAddress(s.options.listen_address), ":", s.port),
                  .version = kVersion,
                  .started_us = s.started_us});
             !beat.ok()) {
@@ -124,6 +121,7 @@ absl::Status ProvdServer::StartRoles() {
                           {"error", pruned.status()});
           }
         }
+        if (s.node_events != nullptr) s.node_events->Retry();
         if (absl::StatusOr<int> added = s.revocation_sync->Poll(); !added.ok()) {
           PROV_LOG_WARN("replicas", "reading node revocations failed (retried)",
                         {"error", added.status()});
@@ -193,7 +191,7 @@ absl::StatusOr<provenance::v1::GetServerStatusResponse> ProvdServer::ServerStatu
     }
     auto* self = r.add_replicas();
     self->set_name(s.replica_name);
-    self->set_address(absl::StrCat(HostOf(s.options.listen_address), ":", s.port));
+    self->set_address(absl::StrCat(HostOfAddress(s.options.listen_address), ":", s.port));
     self->set_version(kVersion);
     at(self->mutable_started_at(), s.started_us);
     at(self->mutable_last_seen(), absl::ToUnixMicros(s.clock->Now()));

@@ -426,13 +426,26 @@ absl::Status ProvdServer::Init() {
           engine->Submit(std::move(observations));
         };
   }
-  writer_options.on_node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
-    engine->OnNodeEvents(std::move(events));
-  };
+  // Node events: SQLite hands them to the one engine; on PostgreSQL every replica appends them to
+  // the batch log, and the leader's feed hands them to its engine (a standby's would drop them).
+  std::function<void(std::vector<NodeEvent>)> node_events;
+  if (s.postgres) {
+    PROV_ASSIGN_OR_RETURN(auto appender, s.backend->OpenIngestBatchAppender());
+    s.node_events =
+        std::make_unique<NodeEventForwarder>(std::move(appender), *s.clock, *s.metrics->registry());
+    node_events = [forwarder = s.node_events.get()](std::vector<NodeEvent> events) {
+      forwarder->Forward(std::move(events));
+    };
+  } else {
+    node_events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
+      engine->OnNodeEvents(std::move(events));
+    };
+  }
+  writer_options.on_node_events = node_events;
   // Streams refused for speaking for another node: audited (access.denied's limits) and flagged
   // (node_identity_mismatch on the certificate's node).
-  writer_options.on_node_refusals = [denials = s.denials.get(), engine = s.analysis.get()](
-                                        std::vector<NodeRefusalNote> refusals) {
+  writer_options.on_node_refusals = [denials = s.denials.get(),
+                                     node_events](std::vector<NodeRefusalNote> refusals) {
     std::vector<NodeEvent> events;
     events.reserve(refusals.size());
     for (const NodeRefusalNote& r : refusals) {
@@ -445,7 +458,7 @@ absl::Status ProvdServer::Init() {
       e.count = r.count;
       e.detail = r.claimed_node_id;
     }
-    engine->OnNodeEvents(std::move(events));
+    node_events(std::move(events));
   };
   s.writer = std::make_unique<IngestWriter>(*s.queue, *s.ingest, *s.catalog, *s.metrics, *s.clock,
                                             writer_options);

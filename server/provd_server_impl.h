@@ -23,6 +23,7 @@
 #include "server/analysis/analysis_metrics.h"
 #include "server/analysis/analysis_service.h"
 #include "server/analysis/ingest_feed.h"
+#include "server/analysis/node_event_forwarder.h"
 #include "server/audit/audit_service.h"
 #include "server/cases/case_manager.h"
 #include "server/cases/case_service.h"
@@ -74,6 +75,8 @@ struct ProvdServer::Impl {
   LoadedPolicy policy;
   std::unique_ptr<AnalysisEngine> analysis;
   std::unique_ptr<AnalysisServiceImpl> analysis_service;
+  // PostgreSQL: this replica's node events, to the leader's engine through the batch log.
+  std::unique_ptr<NodeEventForwarder> node_events;
   // The leader's singletons (provd_roles.cc): the alert notifier exists while this replica
   // leads; the export scheduler (in `exports`) runs while it leads; on PostgreSQL the feed reads
   // the ingest batch log into the engine while it leads.

@@ -86,6 +86,11 @@ size_t AnalysisEngine::Reports(const Item& item) {
   return 0;
 }
 
+size_t AnalysisEngine::LoggedEvents(const Item& item) {
+  const auto* logged = std::get_if<LoggedBatch>(&item);
+  return logged == nullptr ? 0 : logged->events.size();
+}
+
 void AnalysisEngine::Enqueue(Item item) {
   queued_reports_ += Reports(item);
   queue_.push_back(std::move(item));
@@ -102,13 +107,14 @@ void AnalysisEngine::Submit(std::vector<ReportObservation> batch) {
   Enqueue(std::move(batch));
 }
 
-void AnalysisEngine::SubmitLogged(std::vector<ReportObservation> batch, IngestPosition position) {
+void AnalysisEngine::SubmitLogged(std::vector<ReportObservation> batch,
+                                  std::vector<NodeEvent> events, IngestPosition position) {
   absl::MutexLock lock(&queue_mu_);
   auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
     return stopping_ || queued_reports_ < options_.max_pending;
   };
   queue_mu_.Await(absl::Condition(&room));
-  Enqueue(LoggedBatch{std::move(batch), std::move(position)});
+  Enqueue(LoggedBatch{std::move(batch), std::move(events), std::move(position)});
 }
 
 void AnalysisEngine::OnNodeEvents(std::vector<NodeEvent> events) {
@@ -301,10 +307,11 @@ AnalysisEngine::Applied AnalysisEngine::Apply(std::vector<Item>& items) {
         applied.analysed += batch->size();
       } else if (auto* logged = std::get_if<LoggedBatch>(&item)) {
         if (!leading) {
-          applied.dropped += logged->observations.size();
+          applied.dropped += logged->observations.size() + logged->events.size();
           continue;
         }
         for (const ReportObservation& obs : logged->observations) analyzer_->Observe(obs);
+        for (const NodeEvent& e : logged->events) analyzer_->ObserveNodeEvent(e);
         applied.analysed += logged->observations.size();
         unsaved_position_ = std::move(logged->position);
       } else if (auto* snapshot = std::get_if<IdentitySnapshot>(&item)) {

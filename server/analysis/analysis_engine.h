@@ -36,8 +36,9 @@
 //   and swapped in; every flag that is new or whose serialized bytes differ is pushed to the
 //   watchers. Queued Reloads coalesce into one; a leader ignores them. A failed reload keeps the
 //   state it had and is retried on the next tick (Lead's too: WaitLeadPosition returns its error).
-// - SubmitLogged(batch, position): Submit for the feed; the Save after it carries `position`
-//   (the newest applied) with the facts in one transaction, even when the batch changed nothing.
+// - SubmitLogged(batch, events, position): Submit (and OnNodeEvents) for the feed; the Save
+//   after it carries `position` (the newest applied) with the facts in one transaction, even when
+//   the batch changed nothing.
 //
 // Threads: Submit/SubmitLogged/OnNodeEvents/OnIdentityChanged/OnPolicyLoaded/OnInventoryChanged/
 // Lead/Follow/Reload enqueue and return (Submit and SubmitLogged wait only when the queue holds
@@ -131,9 +132,14 @@ class AnalysisEngine final : public IdentitySink {
   ~AnalysisEngine() override;
 
   void Submit(std::vector<ReportObservation> batch);
-  // Observations read from the ingest batch log up to `position` (IngestFeed): as Submit, and the
-  // Save after they are applied carries the position, even when `batch` is empty.
-  void SubmitLogged(std::vector<ReportObservation> batch, IngestPosition position);
+  // Observations and node events read from the ingest batch log up to `position` (IngestFeed):
+  // as Submit and OnNodeEvents (the observations first), and the Save after they are applied
+  // carries the position, even when both are empty.
+  void SubmitLogged(std::vector<ReportObservation> batch, std::vector<NodeEvent> events,
+                    IngestPosition position);
+  void SubmitLogged(std::vector<ReportObservation> batch, IngestPosition position) {
+    SubmitLogged(std::move(batch), {}, std::move(position));
+  }
 
   // Roles (header). Each is enqueued and returns at once; the engine thread applies them in order.
   void Lead(int64_t term);
@@ -191,6 +197,7 @@ class AnalysisEngine final : public IdentitySink {
   struct InventoryReload {};
   struct LoggedBatch {
     std::vector<ReportObservation> observations;
+    std::vector<NodeEvent> events;
     IngestPosition position;
   };
   struct LeadCmd {
@@ -221,6 +228,7 @@ class AnalysisEngine final : public IdentitySink {
   Applied Apply(std::vector<Item>& items);
   // Reports (and node events) queued, counted with the reports they hold.
   static size_t Reports(const Item& item);
+  static size_t LoggedEvents(const Item& item);  // a LoggedBatch's node events
   // Removes the queued observations, node events and logged batches (as dropped); their count.
   size_t DropQueuedObservations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void Enqueue(Item item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);

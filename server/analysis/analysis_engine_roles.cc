@@ -18,7 +18,7 @@ size_t AnalysisEngine::DropQueuedObservations() {
       dropped += events->size();
     } else if (std::holds_alternative<std::vector<ReportObservation>>(item) ||
                std::holds_alternative<LoggedBatch>(item)) {
-      dropped += Reports(item);
+      dropped += Reports(item) + LoggedEvents(item);
       queued_reports_ -= Reports(item);
     } else {
       kept.push_back(std::move(item));
@@ -42,7 +42,7 @@ void AnalysisEngine::Lead(int64_t term) {
       continue;
     }
     queued_reports_ -= Reports(item);
-    counters_.dropped_not_leader += Reports(item);
+    counters_.dropped_not_leader += Reports(item) + LoggedEvents(item);
     ++done_;
   }
   queue_ = std::move(kept);

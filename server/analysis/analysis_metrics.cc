@@ -158,6 +158,10 @@ std::vector<prometheus::MetricFamily> IngestFeedCollector::Collect() const {
   AddCounter(out, "prov_analysis_feed_reports_total",
              "Observations read from the batch log and handed to the analysis engine.",
              static_cast<double>(c.reports));
+  AddCounter(out, "prov_analysis_feed_node_events_total",
+             "Node events (rejection and refusal rounds of any replica) read from the batch log "
+             "and handed to the analysis engine.",
+             static_cast<double>(c.node_events));
   AddCounter(out, "prov_analysis_feed_decode_errors_total",
              "Ingest batches whose record did not decode (skipped).",
              static_cast<double>(c.decode_errors));

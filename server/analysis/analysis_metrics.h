@@ -22,6 +22,7 @@
 //   auto feed_collector = std::make_shared<IngestFeedCollector>(feed);
 // prov_analysis_feed_batches_total            batches read from the log (counter)
 // prov_analysis_feed_reports_total            observations handed to the engine (counter)
+// prov_analysis_feed_node_events_total        node events handed to the engine (counter)
 // prov_analysis_feed_decode_errors_total      batches whose record did not decode (counter)
 // prov_analysis_feed_read_errors_total        failed reads of the log (counter)
 // prov_analysis_feed_seen                     batches held above the position's horizon (gauge)

@@ -87,16 +87,18 @@ void IngestFeed::Run() {
       continue;
     }
     std::vector<ReportObservation> observations;
+    std::vector<NodeEvent> events;
     uint64_t decode_errors = 0;
     for (const IngestBatch& b : read->batches) {
-      absl::StatusOr<std::vector<ReportObservation>> decoded = DecodeObservationBatch(b.record);
+      absl::StatusOr<LoggedRecord> decoded = DecodeLoggedRecord(b.record);
       if (!decoded.ok()) {
         ++decode_errors;
         PROV_LOG_ERROR("analysis-feed", "an ingest batch's record does not decode (skipped)",
                        {"batch_id", b.batch_id}, {"error", decoded.status()});
         continue;
       }
-      for (ReportObservation& o : *decoded) observations.push_back(std::move(o));
+      for (ReportObservation& o : decoded->observations) observations.push_back(std::move(o));
+      for (NodeEvent& e : decoded->events) events.push_back(std::move(e));
     }
     const double lag =
         read->caught_up || read->batches.empty()
@@ -107,13 +109,16 @@ void IngestFeed::Run() {
       absl::MutexLock lock(&mu_);
       counters_.batches += read->batches.size();
       counters_.reports += observations.size();
+      counters_.node_events += events.size();
       counters_.decode_errors += decode_errors;
       counters_.seen = read->position.seen.size();
       counters_.lag_seconds = lag;
     }
     position = read->position;
     // Only a read that returned batches moves what a successor must not read again.
-    if (!read->batches.empty()) engine_.SubmitLogged(std::move(observations), position);
+    if (!read->batches.empty()) {
+      engine_.SubmitLogged(std::move(observations), std::move(events), position);
+    }
     if (read->caught_up && !Wait()) return;
   }
 }

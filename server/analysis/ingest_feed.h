@@ -1,7 +1,8 @@
 // IngestFeed: the elected leader's reader of the PostgreSQL ingest batch log
 // (server/store/repo/ingest_batches.h, pg/pg_ingest_batches.h): it hands every committed batch's
 // observations to the analysis engine once, in each node's commit order, with the position after
-// them, so the engine saves the position with the facts they produced (scale-out.md section 3).
+// them, so the engine saves the position with the facts they produced (scale-out.md section 3),
+// and the node events any replica appended to the log (a rejection or refusal round).
 //
 //   PROV_ASSIGN_OR_RETURN(auto reader, PgIngestBatchReader::Open(conninfo));
 //   IngestFeed feed(*engine, std::move(reader), {.clock = &clock});
@@ -15,8 +16,9 @@
 //
 // The feed's thread: engine.WaitLeadPosition (the position the Lead loaded; the zero position
 // when none was saved), then Read from the position (at most `limit` batches), decode each
-// batch's record (DecodeObservationBatch; a record that does not decode is counted, logged and
-// skipped: the position still moves past it), SubmitLogged(observations, read.position) once per
+// batch's record (DecodeLoggedRecord; a record that does not decode is counted, logged and
+// skipped: the position still moves past it), SubmitLogged(observations, events, read.position)
+// once per
 // read that returned batches, and, once caught up, wait for Wake() or `poll`. A failed Read is
 // counted, logged (rate limited) and retried after `poll`. Start after each Lead (a feed
 // restarted without a new Lead would read again from that Lead's position). Start and Stop from
@@ -46,6 +48,7 @@ struct IngestFeedOptions {
 struct IngestFeedCounters {
   uint64_t batches = 0;        // batches read (decoded or not)
   uint64_t reports = 0;        // observations handed to the engine
+  uint64_t node_events = 0;    // node events handed to the engine
   uint64_t decode_errors = 0;  // batches whose record did not decode (skipped)
   uint64_t read_errors = 0;    // failed reads (retried after poll)
   uint64_t seen = 0;           // len(position.seen): batches held above the horizon

@@ -5,12 +5,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "provenance/v1/analysis_state.pb.h"
 #include "provenance/v1/report.pb.h"
 
 namespace prov::server {
 namespace {
 
+using provenance::v1::NodeEventRecord;
 using provenance::v1::ObservationBatch;
 using provenance::v1::ReportObservationRecord;
 using provenance::v1::WorkloadObservationRecord;
@@ -89,7 +92,60 @@ absl::StatusOr<WorkloadObservation> Decode(const WorkloadObservationRecord& in) 
   return w;
 }
 
+int64_t ToUs(absl::Time t) { return absl::ToUnixMicros(t); }
+
+void Encode(const NodeEvent& e, NodeEventRecord* out) {
+  out->set_kind(static_cast<int32_t>(e.kind));
+  out->set_node_id(e.node_id);
+  out->set_time_us(ToUs(e.time));
+  out->set_count(e.count);
+  out->set_total(e.total);
+  out->set_has_since(e.since != absl::InfinitePast());
+  if (out->has_since()) out->set_since_us(ToUs(e.since));
+  out->set_detail(e.detail);
+  out->set_location_datacenter(e.location.datacenter);
+  out->set_location_proof_required(e.location.proof_required);
+  out->set_location_summary(e.location.summary);
+  for (const auto& s : e.location.sentences) out->add_location_sentences(s);
+  for (const auto& l : e.location.landmarks) out->add_location_landmarks(l);
+  out->set_location_needed_landmark(e.location.needed_landmark);
+}
+
+absl::StatusOr<NodeEvent> Decode(const NodeEventRecord& in) {
+  NodeEvent e;
+  switch (in.kind()) {
+    case static_cast<int32_t>(NodeEvent::Kind::kRejections):
+    case static_cast<int32_t>(NodeEvent::Kind::kIdentityMismatch):
+    case static_cast<int32_t>(NodeEvent::Kind::kLocationVerdict):
+    case static_cast<int32_t>(NodeEvent::Kind::kLocationForged):
+      e.kind = static_cast<NodeEvent::Kind>(in.kind());
+      break;
+    default:
+      return absl::DataLossError(absl::StrCat("observation record: node event of \"", in.node_id(),
+                                              "\": unknown kind ", in.kind()));
+  }
+  e.node_id = in.node_id();
+  e.time = absl::FromUnixMicros(in.time_us());
+  e.count = in.count();
+  e.total = in.total();
+  e.since = in.has_since() ? absl::FromUnixMicros(in.since_us()) : absl::InfinitePast();
+  e.detail = in.detail();
+  e.location.datacenter = in.location_datacenter();
+  e.location.proof_required = in.location_proof_required();
+  e.location.summary = in.location_summary();
+  CopyIn(in.location_sentences(), &e.location.sentences);
+  CopyIn(in.location_landmarks(), &e.location.landmarks);
+  e.location.needed_landmark = in.location_needed_landmark();
+  return e;
+}
+
 }  // namespace
+
+std::string EncodeNodeEvents(const std::vector<NodeEvent>& events) {
+  ObservationBatch out;
+  for (const NodeEvent& e : events) Encode(e, out.add_node_events());
+  return out.SerializeAsString();
+}
 
 std::string EncodeObservationBatch(const std::vector<ReportObservation>& batch) {
   ObservationBatch out;
@@ -110,14 +166,14 @@ std::string EncodeObservationBatch(const std::vector<ReportObservation>& batch) 
   return out.SerializeAsString();
 }
 
-absl::StatusOr<std::vector<ReportObservation>> DecodeObservationBatch(absl::string_view bytes) {
+absl::StatusOr<LoggedRecord> DecodeLoggedRecord(absl::string_view bytes) {
   ObservationBatch in;
   if (!in.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(
         absl::StrCat("observation record: ", bytes.size(), " bytes that do not parse"));
   }
-  std::vector<ReportObservation> out;
-  out.reserve(in.reports_size());
+  LoggedRecord out;
+  out.observations.reserve(in.reports_size());
   for (const ReportObservationRecord& rec : in.reports()) {
     ReportObservation r;
     r.node_id = rec.node_id();
@@ -135,9 +191,24 @@ absl::StatusOr<std::vector<ReportObservation>> DecodeObservationBatch(absl::stri
       if (!decoded.ok()) return decoded.status();
       r.workloads.push_back(*std::move(decoded));
     }
-    out.push_back(std::move(r));
+    out.observations.push_back(std::move(r));
+  }
+  out.events.reserve(in.node_events_size());
+  for (const NodeEventRecord& rec : in.node_events()) {
+    absl::StatusOr<NodeEvent> decoded = Decode(rec);
+    if (!decoded.ok()) return decoded.status();
+    out.events.push_back(*std::move(decoded));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<ReportObservation>> DecodeObservationBatch(absl::string_view bytes) {
+  PROV_ASSIGN_OR_RETURN(LoggedRecord record, DecodeLoggedRecord(bytes));
+  if (!record.events.empty()) {
+    return absl::DataLossError(absl::StrCat("observation record: holds ", record.events.size(),
+                                            " node events, not only observations"));
+  }
+  return std::move(record.observations);
 }
 
 }  // namespace prov::server

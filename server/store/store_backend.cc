@@ -134,6 +134,10 @@ class SqliteBackend final : public StoreBackend {
     return absl::UnimplementedError(
         "store backend: SQLite has no ingest batch log (its provd feeds the engine in process)");
   }
+  absl::StatusOr<std::unique_ptr<IngestBatchAppender>> OpenIngestBatchAppender() override {
+    return absl::UnimplementedError(
+        "store backend: SQLite has no ingest batch log (its provd feeds the engine in process)");
+  }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     return std::unique_ptr<LeaderElection>(std::make_unique<SoleLeader>());
   }
@@ -224,6 +228,9 @@ class PgBackend final : public StoreBackend {
   }
   absl::StatusOr<std::unique_ptr<IngestBatchSource>> OpenIngestBatchSource() override {
     return Up<IngestBatchSource>(PgIngestBatchReader::Open(conninfo(), timeout()));
+  }
+  absl::StatusOr<std::unique_ptr<IngestBatchAppender>> OpenIngestBatchAppender() override {
+    return Up<IngestBatchAppender>(PgIngestBatchAppender::Open(conninfo(), timeout()));
   }
   absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() override {
     PgLeaderOptions leader;

@@ -112,6 +112,9 @@ class StoreBackend {
   // The leader's reader of the ingest batch log (PgIngestBatchReader, session
   // provd/analysis-feed); UNIMPLEMENTED on SQLite.
   virtual absl::StatusOr<std::unique_ptr<IngestBatchSource>> OpenIngestBatchSource() = 0;
+  // Node events into the batch log (PostgreSQL; UNIMPLEMENTED on SQLite, whose one provd hands
+  // them to its engine in process).
+  virtual absl::StatusOr<std::unique_ptr<IngestBatchAppender>> OpenIngestBatchAppender() = 0;
   // Which replica runs the singletons (analysis engine, alert notifier, export scheduler):
   // SoleLeader on SQLite, PgLeaderElection (options' replica and takeover) on PostgreSQL.
   virtual absl::StatusOr<std::unique_ptr<LeaderElection>> OpenLeaderElection() = 0;

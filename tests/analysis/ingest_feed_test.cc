@@ -186,6 +186,45 @@ TEST_F(IngestFeedTest, BatchesReachTheEngineInOrderOnceAndABadRecordIsSkipped) {
   EXPECT_FALSE(feed->running());
 }
 
+// A replica's node events travel as a batch-log row of their own (NodeEventForwarder): the feed
+// hands them to the leading engine with the position, and the rule they feed raises its flag.
+TEST_F(IngestFeedTest, NodeEventsInTheLogReachTheEngineWithThePosition) {
+  auto engine = StartEngine();
+  ASSERT_NE(engine, nullptr);
+  auto feed = MakeFeed(*engine, absl::Milliseconds(5), /*limit=*/10);
+  NodeEvent e;
+  e.kind = NodeEvent::Kind::kIdentityMismatch;
+  e.node_id = "n-1";
+  e.time = kT0 + absl::Minutes(30);
+  e.since = kT0 + absl::Minutes(29);
+  e.count = 2;
+  e.detail = "n-9";
+  log_->Append(Record("n-1", "first", 1));
+  log_->Append(EncodeNodeEvents({e}));
+  feed->Start();
+  ASSERT_TRUE(log_->WaitForReadFrom(3));
+  engine->Flush();
+  const IngestFeedCounters c = feed->counters();
+  EXPECT_EQ(c.batches, 2u);
+  EXPECT_EQ(c.reports, 1u);
+  EXPECT_EQ(c.node_events, 1u);
+  EXPECT_EQ(c.decode_errors, 0u);
+  provenance::v1::ListFlagsRequest all;
+  std::vector<provenance::v1::Flag> flags =
+      engine->Read([&](const Analyzer& a) { return a.ListFlags(all); });
+  int mismatches = 0;
+  for (const auto& f : flags) {
+    if (f.rule() != "node_identity_mismatch") continue;
+    ++mismatches;
+    EXPECT_EQ(f.subject(), "node:n-1");
+  }
+  EXPECT_EQ(mismatches, 1);
+  std::vector<IngestPosition> saved = SavedPositions();
+  ASSERT_FALSE(saved.empty());
+  EXPECT_EQ(saved.back().horizon, 3u);  // past the events' row
+  feed->Stop();
+}
+
 TEST_F(IngestFeedTest, WakeReadsAtOnceWhilePollIsAnHourAway) {
   auto engine = StartEngine();
   ASSERT_NE(engine, nullptr);

@@ -148,5 +148,74 @@ TEST(ObservationRecordTest, BytesThatAreNotARecordAreRefused) {
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("9999"));
 }
 
+// Node events (a replica's rejection and refusal rounds, forwarded to the leader): every field
+// back as it was, "since" unset included, and a record of them is not a batch of observations.
+TEST(ObservationRecordTest, NodeEventsRoundTrip) {
+  NodeEvent rejections;
+  rejections.kind = NodeEvent::Kind::kRejections;
+  rejections.node_id = "gpu-7";
+  rejections.time = absl::FromUnixMicros(1'760'000'000'123'456);
+  rejections.count = 3;
+  rejections.total = 41;
+  rejections.detail = "seq jumped back";
+  NodeEvent located;
+  located.kind = NodeEvent::Kind::kLocationVerdict;
+  located.node_id = "gpu-8";
+  located.time = absl::FromUnixMicros(1'760'000'100'000'000);
+  located.since = absl::FromUnixMicros(1'760'000'000'000'000);
+  located.detail = "contradicted";
+  located.location.datacenter = "fra1";
+  located.location.proof_required = true;
+  located.location.summary = "contradicted by two landmarks";
+  located.location.sentences = {"lm-1: 3 ms", "lm-2: 4 ms"};
+  located.location.landmarks = {"lm-1", "lm-2"};
+  located.location.needed_landmark = "lm-9";
+
+  auto decoded = DecodeLoggedRecord(EncodeNodeEvents({rejections, located}));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->observations.empty());
+  ASSERT_EQ(decoded->events.size(), 2u);
+  const NodeEvent& a = decoded->events[0];
+  EXPECT_EQ(a.kind, NodeEvent::Kind::kRejections);
+  EXPECT_EQ(a.node_id, "gpu-7");
+  EXPECT_EQ(a.time, rejections.time);
+  EXPECT_EQ(a.count, 3);
+  EXPECT_EQ(a.total, 41);
+  EXPECT_EQ(a.since, absl::InfinitePast());
+  EXPECT_EQ(a.detail, "seq jumped back");
+  const NodeEvent& b = decoded->events[1];
+  EXPECT_EQ(b.kind, NodeEvent::Kind::kLocationVerdict);
+  EXPECT_EQ(b.since, located.since);
+  EXPECT_EQ(b.location.datacenter, "fra1");
+  EXPECT_TRUE(b.location.proof_required);
+  EXPECT_EQ(b.location.summary, "contradicted by two landmarks");
+  EXPECT_THAT(b.location.sentences, ElementsAre("lm-1: 3 ms", "lm-2: 4 ms"));
+  EXPECT_THAT(b.location.landmarks, ElementsAre("lm-1", "lm-2"));
+  EXPECT_EQ(b.location.needed_landmark, "lm-9");
+
+  // Observations decode from the same kind of record, with no events.
+  auto observations = DecodeLoggedRecord(EncodeObservationBatch({Full("n-1")}));
+  ASSERT_TRUE(observations.ok());
+  EXPECT_EQ(observations->observations.size(), 1u);
+  EXPECT_TRUE(observations->events.empty());
+
+  auto only = DecodeObservationBatch(EncodeNodeEvents({rejections}));
+  ASSERT_FALSE(only.ok());
+  EXPECT_EQ(only.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(only.status().message()), HasSubstr("node events"));
+}
+
+TEST(ObservationRecordTest, ANodeEventOfAnUnknownKindIsRefused) {
+  provenance::v1::ObservationBatch bad;
+  auto* e = bad.add_node_events();
+  e->set_kind(77);
+  e->set_node_id("gpu-3");
+  auto refused = DecodeLoggedRecord(bad.SerializeAsString());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("gpu-3"));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("unknown kind 77"));
+}
+
 }  // namespace
 }  // namespace prov::server

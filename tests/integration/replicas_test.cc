@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +30,7 @@
 #include "server/store/pg/pg_result.h"
 #include "tests/integration/provd_process.h"
 #include "tests/integration/subprocess.h"
+#include "tests/server/agent_stream.h"
 #include "tests/store/pg_server.h"
 #include "tests/uplink/test_util.h"
 
@@ -98,13 +101,26 @@ class ReplicasTest : public ::testing::Test {
   void StartReplica(const std::string& name) {
     const std::string data = dir_.Sub("provd-" + name);
     ::mkdir(data.c_str(), 0755);
-    auto provd = std::make_unique<testing::ProvdProcess>(
-        data, 0,
-        std::vector<std::string>{"--insecure", "--store", "postgresql:" + conninfo_,
-                                 "--replica-name", name, "--leader-takeover", "2s",
-                                 "--export-signing-key", key_});
+    auto provd = std::make_unique<testing::ProvdProcess>(data, 0, Args(name));
     ASSERT_TRUE(provd->ok()) << provd->log();
     replicas_[name] = std::move(provd);
+  }
+
+  std::vector<std::string> Args(const std::string& name) const {
+    std::vector<std::string> args = {"--insecure",
+                                     "--store",
+                                     "postgresql:" + conninfo_,
+                                     "--replica-name",
+                                     name,
+                                     "--leader-takeover",
+                                     "2s",
+                                     "--export-signing-key",
+                                     key_};
+    if (!policy_.empty()) {
+      args.push_back("--policy");
+      args.push_back(policy_);
+    }
+    return args;
   }
 
   std::unique_ptr<agent::Uplink> MakeUplink(const std::string& spool, const std::string& servers) {
@@ -197,6 +213,7 @@ class ReplicasTest : public ::testing::Test {
   testing::TempDir dir_;
   std::string conninfo_;
   std::string key_;
+  std::string policy_;  // --policy when set before SetUp
   std::string token_;
   std::map<std::string, std::unique_ptr<testing::ProvdProcess>> replicas_;
   std::unique_ptr<PgConn> db_;
@@ -346,6 +363,60 @@ TEST_F(ReplicasTest, LeaderKilledMidIngestStandbyTakesOverNothingLostOrTwice) {
   auto status = Status(first_leader);
   EXPECT_FALSE(status.leading());
   EXPECT_EQ(status.leader(), survivor);
+}
+
+// Refusals happen on whichever replica an agent reaches, and only the leader's engine judges
+// them: a node whose every report the standby refuses for the policy's rejecting_after (1 s
+// here) raises node_reports_rejected on the leader, served by both replicas. Without the node
+// events forwarded through the batch log the standby's engine would drop them as not leading.
+class ReplicasRejectingTest : public ReplicasTest {
+ protected:
+  void SetUp() override {
+    const char* source = std::getenv("PROV_SOURCE_DIR");
+    ASSERT_NE(source, nullptr);
+    std::ifstream in(std::string(source) + "/deploy/policy/default.yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string from = "rejecting_after: 10m";
+    const size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << "deploy/policy/default.yaml changed";
+    text.replace(at, from.size(), "rejecting_after: 1s");
+    policy_ = dir_.Sub("policy.yaml");
+    std::ofstream(policy_) << text;
+    ReplicasTest::SetUp();
+  }
+};
+
+TEST_F(ReplicasRejectingTest, RefusalsOnTheStandbyRaiseTheLeadersNodeFlag) {
+  for (auto& [name, p] : replicas_) {
+    if (!p->token().empty()) token_ = p->token();
+  }
+  ASSERT_FALSE(token_.empty()) << Logs();
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return !Leader().empty(); }, kPause, std::chrono::seconds(30)))
+      << Logs();
+  const std::string leader = Leader();
+  const std::string standby = leader == "a" ? "b" : "a";
+
+  auto channel =
+      grpc::CreateChannel(replicas_[standby]->address(), grpc::InsecureChannelCredentials());
+  server::testing::AgentStream stream(channel);
+  NodeReport first = Report("rej-node", /*ascend=*/false);
+  first.set_seq(1);
+  ASSERT_TRUE(stream.Write(first));
+  ASSERT_TRUE(stream.WaitCommitted("boot-1", 1)) << Logs();
+  // Frames that do not parse, for longer than rejecting_after: each is refused on the standby.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(stream.WriteBytes("\xff\xff"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const std::string& name : {leader, standby}) {
+    EXPECT_TRUE(testing::PollUntil(
+        [&] { return CountFlags(name, "node_reports_rejected", "rej-node") == 1; }, kPause,
+        std::chrono::seconds(30)))
+        << name << Logs();
+  }
+  stream.Finish();
 }
 
 }  // namespace

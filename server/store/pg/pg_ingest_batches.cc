@@ -46,6 +46,21 @@ absl::Status AppendIngestBatch(PgConn& conn, int64_t received_us, int64_t report
       .status();
 }
 
+absl::StatusOr<std::unique_ptr<PgIngestBatchAppender>> PgIngestBatchAppender::Open(
+    const std::string& conninfo, absl::Duration connect_timeout) {
+  PROV_ASSIGN_OR_RETURN(auto conn,
+                        PgConn::Connect(conninfo, {.connect_timeout = connect_timeout,
+                                                   .application_name = "provd/node-events",
+                                                   .search_path = kPgSchema}));
+  PROV_RETURN_IF_ERROR(MigratePgSchema(*conn));
+  return std::make_unique<PgIngestBatchAppender>(std::move(conn));
+}
+
+absl::Status PgIngestBatchAppender::Append(int64_t received_us, absl::string_view record) {
+  PROV_RETURN_IF_ERROR(conn_->Reconnect());
+  return AppendIngestBatch(*conn_, received_us, 0, record);
+}
+
 absl::StatusOr<std::unique_ptr<PgIngestBatchReader>> PgIngestBatchReader::Open(
     const std::string& conninfo, absl::Duration connect_timeout) {
   PROV_ASSIGN_OR_RETURN(auto conn,

@@ -74,6 +74,19 @@ class PgIngestBatchReader : public IngestBatchSource {
   std::unique_ptr<PgConn> conn_;
 };
 
+// Any replica: node events (IngestBatchAppender). A session found gone is reconnected before the
+// next Append, never retried within one (an INSERT whose COMMIT answer was lost may have landed).
+class PgIngestBatchAppender : public IngestBatchAppender {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgIngestBatchAppender>> Open(
+      const std::string& conninfo, absl::Duration connect_timeout = absl::Seconds(10));
+  explicit PgIngestBatchAppender(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+  absl::Status Append(int64_t received_us, absl::string_view record) override;
+
+ private:
+  std::unique_ptr<PgConn> conn_;
+};
+
 // The saved position (the zero position when none was saved). Inside the caller's transaction.
 absl::StatusOr<IngestPosition> PgLoadIngestPosition(PgConn& conn);
 // The same, nullopt when none was saved (PgAnalysisFactsRepository::Load, with the facts).
