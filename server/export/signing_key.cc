@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/log/log.h"
 #include "common/status_macros.h"
 
 namespace prov::server {
@@ -26,7 +27,19 @@ absl::StatusOr<integrity::SigningKey> LoadOrCreateSigningKey(const std::string& 
     PROV_RETURN_IF_ERROR(integrity::SaveSigningKey(key_path, key));
   }
   const std::string pub = PublicKeyPathFor(key_path);
-  if (!PathExists(pub)) PROV_RETURN_IF_ERROR(integrity::SavePublicKey(pub, key.public_key));
+  if (!PathExists(pub)) {
+    absl::Status saved = integrity::SavePublicKey(pub, key.public_key);
+    if (!saved.ok() && create) return saved;
+    if (!saved.ok()) {
+      // An operator's key often lies where nothing may be written (a Kubernetes Secret, /etc
+      // under ProtectSystem=strict): the key still signs, and auditors get the public key from
+      // `provctl exports key` (ExportService.GetSigningKey).
+      PROV_LOG_WARN("exports",
+                    "cannot write the public key beside --export-signing-key; exports are signed "
+                    "all the same (`provctl exports key` prints the public key)",
+                    {"path", pub}, {"error", saved});
+    }
+  }
   return key;
 }
 

@@ -6,7 +6,9 @@
 //
 // An operator-supplied key file (provd --export-signing-key FILE) is never created: a missing
 // file is an error (create=false), so a typo cannot silently start a new chain of trust. The
-// public key file is written next to it (<path without .key>.pub) when missing.
+// public key file is written next to it (<path without .key>.pub) when missing; for an
+// operator-supplied key in a read-only place (a Kubernetes Secret) that failure is logged, not
+// fatal (the public key is also served by ExportService.GetSigningKey).
 #pragma once
 
 #include <string>

@@ -3,7 +3,9 @@
 // entry, and nothing half-written is ever left looking complete.
 #include "server/export/exporter.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -256,6 +258,24 @@ TEST(SigningKeyTest, MadeOnFirstUseOwnerOnlyWithThePublicKeyBeside) {
   auto named = LoadOrCreateSigningKey(dir.path() + "/typo.key", /*create=*/false);
   EXPECT_EQ(named.status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(fs::exists(dir.path() + "/typo.key"));
+}
+
+// An operator's key where nothing may be written (a Kubernetes Secret volume; here a file reached
+// through /proc/self/fd, where not even root can create a file beside it): provd starts and signs
+// with it, without the .pub file.
+TEST(SigningKeyTest, AnOperatorsKeyInAReadOnlyPlaceStillSigns) {
+  TempDir dir;
+  auto made = LoadOrCreateSigningKey(dir.path() + "/export-signing.key", /*create=*/true);
+  ASSERT_TRUE(made.ok()) << made.status();
+  const int fd = ::open((dir.path() + "/export-signing.key").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::string read_only = absl::StrCat("/proc/self/fd/", fd);
+  ASSERT_FALSE(integrity::SavePublicKey(read_only + ".pub", made->public_key).ok());
+  auto named = LoadOrCreateSigningKey(read_only, /*create=*/false);
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->public_key, made->public_key);
+  EXPECT_FALSE(fs::exists(read_only + ".pub"));
+  ::close(fd);
 }
 
 }  // namespace
