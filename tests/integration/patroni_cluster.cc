@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,8 +23,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/integration/subprocess.h"
-
-extern char** environ;
 
 namespace prov::testing {
 namespace {
@@ -122,43 +119,13 @@ bool Exited(pid_t pid, int* code) {
   return true;
 }
 
-// Forks and execs `args` with stdout/stderr appended to `log` (opened here, so it needs no
-// permission of the child's user), in `cwd`, with HOME=`cwd`, as uid/gid when `as_user`. Everything
-// is prepared before fork(): the child only calls async-signal-safe functions.
+// etcd and Patroni, as uid/gid when `as_user`, with HOME in their folder; SIGTERM when the test
+// binary dies (Patroni then stops its PostgreSQL).
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log, const std::string& cwd,
             bool as_user, uid_t uid, gid_t gid) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (std::string& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_copy;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "HOME=", 5) != 0) env_copy.emplace_back(*e);
-  }
-  env_copy.push_back("HOME=" + cwd);  // Python and libpq look there, not in root's home
-  std::vector<char*> envp;
-  for (std::string& e : env_copy) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (log_fd >= 0) {
-      dup2(log_fd, 1);
-      dup2(log_fd, 2);
-    }
-    if (as_user && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
-      _exit(126);
-    }
-    // After the uid change (which clears it). SIGTERM: Patroni then stops its PostgreSQL.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(125);
-    if (chdir(cwd.c_str()) != 0) _exit(124);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  if (log_fd >= 0) close(log_fd);
-  return pid;
+  SpawnOptions options{.log = log, .cwd = cwd, .home_is_cwd = true, .death_signal = SIGTERM};
+  if (as_user) options.run_as = std::make_pair(uid, gid);
+  return SpawnLogged(args, options);
 }
 
 // GET `path` on 127.0.0.1:`port` (HTTP/1.0, 2 s timeouts): the status code, 0 when no answer.

@@ -2,14 +2,17 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -103,6 +106,45 @@ int PickFreePort() {
 std::string BinDir() {
   const char* dir = std::getenv("PROV_BIN_DIR");
   return dir != nullptr ? dir : "build/bin";
+}
+
+pid_t SpawnLogged(const std::vector<std::string>& args, const SpawnOptions& options) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_copy;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!options.home_is_cwd || std::strncmp(*e, "HOME=", 5) != 0) env_copy.emplace_back(*e);
+  }
+  if (options.home_is_cwd) env_copy.push_back("HOME=" + options.cwd);
+  std::vector<char*> envp;
+  for (std::string& e : env_copy) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int log_fd = open(options.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const bool as_user = options.run_as.has_value();
+  const uid_t uid = as_user ? options.run_as->first : 0;
+  const gid_t gid = as_user ? options.run_as->second : 0;
+  const int death_signal = options.death_signal;
+  const char* cwd = options.cwd.c_str();
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (log_fd >= 0) {
+      dup2(log_fd, 1);
+      dup2(log_fd, 2);
+    }
+    if (as_user && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) {
+      _exit(126);
+    }
+    prctl(PR_SET_PDEATHSIG, death_signal);
+    if (getppid() != parent) _exit(125);
+    if (chdir(cwd) != 0) _exit(124);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  if (log_fd >= 0) close(log_fd);
+  return pid;
 }
 
 }  // namespace prov::testing

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace prov::testing {
@@ -40,6 +41,21 @@ class Subprocess {
 std::pair<int, std::string> RunCommand(
     const std::vector<std::string>& argv,
     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Forks and execs `args` (args[0] a path) with stdout and stderr appended to `log` (opened here,
+// so it needs no permission of the child's user), in `cwd`, as `run_as` (uid, gid) when given,
+// with HOME=`cwd` when `home_is_cwd` (Python and libpq then look there, not in root's home).
+// The child gets `death_signal` when the thread that forked it exits (set after the uid change,
+// which clears it). Everything is prepared before fork(): the child calls only
+// async-signal-safe functions. The pid, or -1 when fork failed; the caller waits for it.
+struct SpawnOptions {
+  std::string log;
+  std::string cwd = ".";
+  std::optional<std::pair<uid_t, gid_t>> run_as = std::nullopt;
+  bool home_is_cwd = false;
+  int death_signal = 9;  // SIGKILL
+};
+pid_t SpawnLogged(const std::vector<std::string>& args, const SpawnOptions& options);
 
 std::string ReadFile(const std::string& path);
 // A TCP port on 127.0.0.1 that was free a moment ago (bind :0, read, close).

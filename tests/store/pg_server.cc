@@ -5,7 +5,6 @@
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/store/pg/pg_conn.h"
+#include "tests/integration/subprocess.h"
 
 namespace prov::testing {
 namespace {
@@ -30,7 +30,7 @@ struct RunAs {
   gid_t gid;
 };
 
-std::string BinDir() {
+std::string PgBinDir() {
   const char* dir = std::getenv("PROV_PG_BINDIR");
   return dir != nullptr && dir[0] != '\0' ? dir : "/usr/lib/postgresql/15/bin";
 }
@@ -57,34 +57,12 @@ std::string Tail(const std::string& path, size_t bytes = 2000) {
   return s.size() > bytes ? s.substr(s.size() - bytes) : s;
 }
 
-// Forks and execs `args` with stdout/stderr appended to `log`, in `cwd`, as `as` when given.
-// Everything is prepared before fork(): the child only calls async-signal-safe functions.
+// initdb and postgres, as `as` when given; SIGINT (a fast shutdown) when the test binary dies.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log, const std::string& cwd,
             std::optional<RunAs> as) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (std::string& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (log_fd >= 0) {
-      dup2(log_fd, 1);
-      dup2(log_fd, 2);
-    }
-    if (as.has_value()) {
-      if (setgroups(0, nullptr) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0) _exit(126);
-    }
-    // After the uid change (which clears it): the server dies with the test binary.
-    prctl(PR_SET_PDEATHSIG, SIGINT);
-    if (getppid() != parent) _exit(125);
-    if (chdir(cwd.c_str()) != 0) _exit(124);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  if (log_fd >= 0) close(log_fd);
-  return pid;
+  SpawnOptions options{.log = log, .cwd = cwd, .death_signal = SIGINT};
+  if (as.has_value()) options.run_as = std::make_pair(as->uid, as->gid);
+  return SpawnLogged(args, options);
 }
 
 // Waits for `pid` up to `timeout`; its exit code, or nullopt if it still runs.
@@ -137,7 +115,7 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start() {
         "PgServer::Start must run on the test binary's main thread (the children's parent-death "
         "signal fires when the thread that forked them exits)");
   }
-  const std::string bin = BinDir();
+  const std::string bin = PgBinDir();
   for (const char* tool : {"initdb", "postgres"}) {
     const std::string path = absl::StrCat(bin, "/", tool);
     if (access(path.c_str(), X_OK) != 0) {
