@@ -37,6 +37,27 @@ constexpr absl::Duration kLeadReloadWait = absl::Minutes(5);
 // provctl status lists the replicas whose heartbeat (every kRevocationPoll) is this recent.
 constexpr absl::Duration kReplicaLive = absl::Seconds(30);
 
+// A heartbeat overwrote another process's row under this replica's name. Before this
+// replica's first heartbeat that is a restart's predecessor; after it, a second live replica
+// with the same --replica-name (the leader row, heartbeats and `provctl status` then mix them).
+void NoteReplacedRow(ProvdServer::Impl& s, const std::optional<ReplicaRow>& replaced) {
+  const bool first = !s.heartbeat_written;
+  s.heartbeat_written = true;
+  if (!replaced.has_value()) return;
+  if (first) {
+    PROV_LOG_INFO("replicas", "took over the row of an earlier process with this replica name",
+                  {"replica", s.replica_name}, {"address", replaced->address},
+                  {"started_us", replaced->started_us});
+    return;
+  }
+  s.metrics->replica_name_conflicts.Increment();
+  PROV_LOG_ERROR("replicas",
+                 "another running provd uses this --replica-name: give each replica its own "
+                 "(provctl status and the leader row mix the two)",
+                 {"replica", s.replica_name}, {"other_address", replaced->address},
+                 {"other_version", replaced->version});
+}
+
 // The engine, and the other replicas told of each import and policy load.
 class AnnouncingIdentitySink final : public IdentitySink {
  public:
@@ -107,13 +128,15 @@ absl::Status ProvdServer::StartRoles() {
           absl::MutexLock lock(&s.sync_mu);
           if (s.sync_mu.AwaitWithTimeout(absl::Condition(&s.sync_stop), kRevocationPoll)) return;
         }
-        if (absl::Status beat = s.registry->Heartbeat(
-                {.name = s.replica_name,
-                 .address = absl::StrCat(HostOfAddress(s.options.listen_address), ":", s.port),
-                 .version = kVersion,
-                 .started_us = s.started_us});
-            !beat.ok()) {
-          PROV_LOG_WARN("replicas", "heartbeat failed (retried)", {"error", beat});
+        absl::StatusOr<std::optional<ReplicaRow>> beat = s.registry->Heartbeat(
+            {.name = s.replica_name,
+             .address = absl::StrCat(HostOfAddress(s.options.listen_address), ":", s.port),
+             .version = kVersion,
+             .started_us = s.started_us});
+        if (!beat.ok()) {
+          PROV_LOG_WARN("replicas", "heartbeat failed (retried)", {"error", beat.status()});
+        } else {
+          NoteReplacedRow(s, *beat);
         }
         if (s.election != nullptr && s.election->leading()) {
           if (auto pruned = s.registry->PruneAnalysedBatches(); !pruned.ok()) {

@@ -98,7 +98,8 @@ struct ProvdServer::Impl {
   std::unique_ptr<NodeRevocationSync> revocation_sync;
   absl::Mutex sync_mu;
   bool sync_stop ABSL_GUARDED_BY(sync_mu) = false;
-  std::thread sync_thread;  // beats the replica's heartbeat and polls revocation_sync
+  std::thread sync_thread;         // beats the replica's heartbeat and polls revocation_sync
+  bool heartbeat_written = false;  // the sync thread's: a heartbeat of this replica landed
   std::unique_ptr<IdentityServiceImpl> identity;
   std::unique_ptr<InventoryServiceImpl> inventory;
   std::unique_ptr<CaseManager> cases;

@@ -107,6 +107,10 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
                             "The leader term this replica leads in (0 while it stands by).")),
       leader_changes(MakeCounter(*registry_, "prov_leader_changes_total",
                                  "Times this replica was elected or deposed.")),
+      replica_name_conflicts(
+          MakeCounter(*registry_, "prov_replica_name_conflicts_total",
+                      "Heartbeats that found this replica's row written by another live replica "
+                      "with the same --replica-name since this one's previous heartbeat.")),
       ledger_claimed_seconds(MakeCounter(*registry_, "prov_ledger_claimed_seconds_total",
                                          "interval_seconds claimed by the stored reports (what "
                                          "the ledger would credit if it trusted the claim).")),

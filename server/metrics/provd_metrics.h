@@ -116,6 +116,7 @@ class ProvdMetrics {
   prometheus::Gauge& leader;
   prometheus::Gauge& leader_term;
   prometheus::Counter& leader_changes;
+  prometheus::Counter& replica_name_conflicts;
   prometheus::Counter& ledger_claimed_seconds;
   prometheus::Counter& ledger_credited_seconds;
   prometheus::Counter& ledger_evidence_gaps;

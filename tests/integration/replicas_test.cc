@@ -365,6 +365,24 @@ TEST_F(ReplicasTest, LeaderKilledMidIngestStandbyTakesOverNothingLostOrTwice) {
   EXPECT_EQ(status.leader(), survivor);
 }
 
+// Two live replicas started with the same --replica-name (two VMs cloned with one host name):
+// each heartbeat finds the row written by the other since its own, and says so.
+TEST_F(ReplicasTest, ASecondLiveReplicaWithTheSameNameIsReported) {
+  const std::string data = dir_.Sub("provd-a-twin");
+  ::mkdir(data.c_str(), 0755);
+  auto twin = std::make_unique<testing::ProvdProcess>(data, 0, Args("a"));
+  ASSERT_TRUE(twin->ok()) << twin->log();
+  const std::string said = "another running provd uses this --replica-name";
+  EXPECT_TRUE(testing::PollUntil(
+      [&] {
+        return absl::StrContains(twin->log(), said) ||
+               absl::StrContains(replicas_["a"]->log(), said);
+      },
+      kPause, std::chrono::seconds(20)))
+      << twin->log() << Logs();
+  EXPECT_FALSE(absl::StrContains(replicas_["b"]->log(), said)) << Logs();
+}
+
 // Refusals happen on whichever replica an agent reaches, and only the leader's engine judges
 // them: a node whose every report the standby refuses for the policy's rejecting_after (1 s
 // here) raises node_reports_rejected on the leader, served by both replicas. Without the node

@@ -46,12 +46,21 @@ TEST_F(ReplicaRegistryTest, HeartbeatsUpsertAndStaleReplicasAreLeftOut) {
           ->Heartbeat(
               {.name = "a", .address = "10.0.0.1:7443", .version = "0.1.0", .started_us = 5})
           .ok());
-  // A restart under the same name replaces the row.
-  ASSERT_TRUE(
-      registry_
-          ->Heartbeat(
-              {.name = "a", .address = "10.0.0.9:7443", .version = "0.2.0", .started_us = 9})
-          .ok());
+  // The same process again: nothing replaced.
+  auto again = registry_->Heartbeat(
+      {.name = "a", .address = "10.0.0.1:7443", .version = "0.1.0", .started_us = 5});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->has_value());
+  // A restart under the same name replaces the row, and says whose it was.
+  auto restarted = registry_->Heartbeat(
+      {.name = "a", .address = "10.0.0.9:7443", .version = "0.2.0", .started_us = 9});
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  ASSERT_TRUE(restarted->has_value());
+  EXPECT_EQ((*restarted)->name, "a");
+  EXPECT_EQ((*restarted)->address, "10.0.0.1:7443");
+  EXPECT_EQ((*restarted)->version, "0.1.0");
+  EXPECT_EQ((*restarted)->started_us, 5);
+  EXPECT_GT((*restarted)->seen_us, 0);
   auto view = registry_->Read(absl::Seconds(30));
   ASSERT_TRUE(view.ok()) << view.status();
   ASSERT_EQ(view->replicas.size(), 2u);
@@ -72,7 +81,7 @@ TEST_F(ReplicaRegistryTest, HeartbeatsUpsertAndStaleReplicasAreLeftOut) {
   ASSERT_EQ(view->replicas.size(), 1u);
   EXPECT_EQ(view->replicas[0].name, "a");
 
-  EXPECT_TRUE(absl::IsInvalidArgument(registry_->Heartbeat({.name = ""})));
+  EXPECT_TRUE(absl::IsInvalidArgument(registry_->Heartbeat({.name = ""}).status()));
 }
 
 TEST_F(ReplicaRegistryTest, NamesTheLeaderRow) {

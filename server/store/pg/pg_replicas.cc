@@ -22,20 +22,33 @@ absl::StatusOr<std::unique_ptr<PgReplicaRegistry>> PgReplicaRegistry::Open(
   return std::make_unique<PgReplicaRegistry>(std::move(conn));
 }
 
-absl::Status PgReplicaRegistry::Heartbeat(const ReplicaRow& self) {
+absl::StatusOr<std::optional<ReplicaRow>> PgReplicaRegistry::Heartbeat(const ReplicaRow& self) {
   if (self.name.empty()) return absl::InvalidArgumentError("replica heartbeat: empty name");
   absl::MutexLock lock(&mu_);
   PgConn& conn = *conn_;  // under mu_ (the lambda below cannot say so to -Wthread-safety)
-  return RunWithReconnect(conn, [&] {
-    return conn
-        .Query(absl::StrCat("INSERT INTO replicas (name, address, version, started_us, seen_us) "
-                            "VALUES ($1, $2, $3, $4, ",
-                            kNowUs,
-                            ") ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, "
-                            "version = EXCLUDED.version, started_us = EXCLUDED.started_us, "
-                            "seen_us = EXCLUDED.seen_us"),
-               {self.name, self.address, self.version, self.started_us})
-        .status();
+  return RunWithReconnect(conn, [&]() -> absl::StatusOr<std::optional<ReplicaRow>> {
+    // `old` reads the row as it was before the upsert (one snapshot for the whole statement).
+    PROV_ASSIGN_OR_RETURN(
+        PgResult old,
+        conn.Query(
+            absl::StrCat("WITH old AS (SELECT address, version, started_us, seen_us FROM replicas "
+                         "WHERE name = $1), up AS (INSERT INTO replicas (name, address, version, "
+                         "started_us, seen_us) VALUES ($1, $2, $3, $4, ",
+                         kNowUs,
+                         ") ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, "
+                         "version = EXCLUDED.version, started_us = EXCLUDED.started_us, "
+                         "seen_us = EXCLUDED.seen_us RETURNING 1) "
+                         "SELECT address, version, started_us, seen_us FROM old"),
+            {self.name, self.address, self.version, self.started_us}));
+    if (old.rows() == 0) return std::optional<ReplicaRow>();
+    ReplicaRow row;
+    row.name = self.name;
+    row.address = old.Text(0, 0);
+    row.version = old.Text(0, 1);
+    PROV_ASSIGN_OR_RETURN(row.started_us, old.Int64(0, 2));
+    PROV_ASSIGN_OR_RETURN(row.seen_us, old.Int64(0, 3));
+    if (row.started_us == self.started_us) return std::optional<ReplicaRow>();
+    return std::optional<ReplicaRow>(std::move(row));
   });
 }
 

@@ -3,7 +3,7 @@
 // `analysis_position` (pg_ingest_batches.h).
 //
 //   PROV_ASSIGN_OR_RETURN(auto registry, PgReplicaRegistry::Open(url.pg_conninfo));
-//   PROV_RETURN_IF_ERROR(registry->Heartbeat(self));     // every 2 s, provd's sync thread
+//   PROV_ASSIGN_OR_RETURN(auto replaced, registry->Heartbeat(self));   // every 2 s (sync thread)
 //
 // One session (provd/replicas), one call at a time (a mutex); reads and the heartbeat's upsert
 // are safe to repeat, so a lost session is replaced and the call run once more
@@ -26,7 +26,7 @@ class PgReplicaRegistry final : public ReplicaRegistry {
       const std::string& conninfo, absl::Duration connect_timeout = absl::Seconds(10));
   explicit PgReplicaRegistry(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
 
-  absl::Status Heartbeat(const ReplicaRow& self) override;
+  absl::StatusOr<std::optional<ReplicaRow>> Heartbeat(const ReplicaRow& self) override;
   absl::StatusOr<ClusterView> Read(absl::Duration live_within) override;
   absl::StatusOr<int64_t> PruneAnalysedBatches() override;
 

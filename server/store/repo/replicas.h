@@ -4,13 +4,17 @@
 // which answers for itself.
 //
 //   PROV_ASSIGN_OR_RETURN(auto registry, backend->OpenReplicaRegistry());
-//   PROV_RETURN_IF_ERROR(registry->Heartbeat({.name = "provd-a", .address = "10.0.0.5:7443",
-//                                             .version = "0.1.0", .started_us = start_us}));
+//   PROV_ASSIGN_OR_RETURN(std::optional<ReplicaRow> replaced,
+//                         registry->Heartbeat({.name = "provd-a", .address = "10.0.0.5:7443",
+//                                              .version = "0.1.0", .started_us = start_us}));
+//   // replaced: another process's row under this name (a restart's predecessor, or, when this
+//   // replica had beaten before, a second live replica with the same --replica-name)
 //   PROV_ASSIGN_OR_RETURN(ClusterView view, registry->Read(absl::Seconds(30)));
 //
 // Heartbeat upserts the replica's row with the database's clock (so replicas' clocks do not
-// matter); Read lists the rows seen within `live_within` of the database's now, the leader row,
-// and the ingest batch log's rows the saved analysis position has not passed. Thread-safe.
+// matter) and returns the row it overwrote when that row's started_us was not this replica's; Read
+// lists the rows seen within `live_within` of the database's now, the leader row, and the ingest
+// batch log's rows the saved analysis position has not passed. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +60,7 @@ class ReplicaRegistry {
  public:
   virtual ~ReplicaRegistry() = default;
   // INVALID_ARGUMENT for an empty name.
-  virtual absl::Status Heartbeat(const ReplicaRow& self) = 0;
+  virtual absl::StatusOr<std::optional<ReplicaRow>> Heartbeat(const ReplicaRow& self) = 0;
   virtual absl::StatusOr<ClusterView> Read(absl::Duration live_within) = 0;
   // The leader's housekeeping: deletes the ingest batch log's rows below the saved analysis
   // position's horizon (read, and their facts saved), at most 10,000 per call (one transaction
