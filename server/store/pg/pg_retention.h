@@ -13,12 +13,12 @@
 // DeleteUsageHours first drop every day partition wholly before the cutoff (each its own
 // transaction, rows counted before the DROP), then delete the rest row by row as SQLite does:
 // only the partial day at the cutoff and the DEFAULT partition hold any (server/store/README.md,
-// "Day partitions"). The other tables are row deletes, dead tuples left to autovacuum. Each batch is one READ COMMITTED transaction;
-// a row another transaction changed meanwhile keeps its place until the next batch or pass. A
-// batch is not repeated on a lost session (UNAVAILABLE; the next pass deletes the rest): each
-// Delete* first makes sure its session is alive (UsablePgSession). RecordPrune is its own
-// transaction with AppendAuditEntry (lock 1); LastPruneTime is a read (RunWithReconnect).
-// Thread-compatible (one thread, the scheduler's, uses it).
+// "Day partitions"). The other tables are row deletes, dead tuples left to autovacuum. Each batch
+// is one READ COMMITTED transaction; a row another transaction changed meanwhile keeps its place
+// until the next batch or pass. A batch is not repeated on a lost session (UNAVAILABLE; the next
+// pass deletes the rest): each Delete* first makes sure its session is alive (UsablePgSession).
+// RecordPrune is its own transaction with AppendAuditEntry (lock 1); LastPruneTime is a read
+// (RunWithReconnect). Thread-compatible (one thread, the scheduler's, uses it).
 #pragma once
 
 #include <memory>
