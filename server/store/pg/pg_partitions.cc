@@ -9,6 +9,11 @@
 namespace prov::server {
 namespace {
 
+static_assert(
+    kPgLockKey == 1347571542 && kPgPartitionLock == 8,
+    "prov_day_partition (pg_schema.cc, version 10) takes pg_advisory_xact_lock(1347571542, "
+    "8) as literals: change both together");
+
 const PgDayPartitionedTable* FindTable(absl::string_view table) {
   for (const PgDayPartitionedTable& t : kPgDayPartitionedTables) {
     if (table == t.table) return &t;
