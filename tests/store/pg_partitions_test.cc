@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -139,6 +140,34 @@ TEST_F(PgPartitionsTest, AFreshDatabaseHasOnlyTheDefaultPartitionsAndEnsureCreat
   EXPECT_TRUE(absl::IsInvalidArgument(ListPgDayPartitions(*conn_, "nodes").status()));
   EXPECT_TRUE(
       absl::IsInvalidArgument(EnsurePgDayPartitions(*conn_, kT0, {.days_ahead = -1}).status()));
+}
+
+// Replicas entering a new day together: each creates what is missing under lock 8, none fails
+// on a partition the other just created, and each day is created once.
+TEST_F(PgPartitionsTest, ReplicasCreatingTheSameDaysAtOnceEachSucceed) {
+  ASSERT_TRUE(MigratePgSchema(*conn_).ok());
+  constexpr int kReplicas = 4;
+  std::vector<std::unique_ptr<PgConn>> conns;
+  for (int i = 0; i < kReplicas; ++i) {
+    conns.push_back(Connect());
+    ASSERT_NE(conns.back(), nullptr);
+  }
+  std::vector<absl::StatusOr<int>> results(kReplicas, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReplicas; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = EnsurePgDayPartitions(*conns[i], kT0, {.lock_wait = absl::Seconds(30)});
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int created = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    created += *r;
+  }
+  EXPECT_EQ(created, 8);
+  EXPECT_EQ(Children("reports").size(), 5u);
+  EXPECT_EQ(Children("account_usage_hourly").size(), 5u);
 }
 
 TEST_F(PgPartitionsTest, IngestCreatesTheDaysAheadAndStoresInTheReportsDay) {

@@ -531,25 +531,38 @@ CREATE TABLE replicas (
 CREATE FUNCTION prov_day_partition(parent TEXT, key TEXT, day BIGINT) RETURNS BOOLEAN
 LANGUAGE plpgsql SET search_path = provd AS $$
 DECLARE
-  part TEXT := parent || '_p' || to_char(to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYYMMDD');
+  part TEXT := parent || '_p'
+                || to_char(to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYYMMDD');
   lo BIGINT := day * 86400000000;
   hi BIGINT := lo + 86400000000;
   opts TEXT;
   moved BIGINT;
 BEGIN
   IF to_regclass(part) IS NOT NULL THEN RETURN false; END IF;
-  -- kPgLockKey, kPgPartitionLock: replicas creating the same day take turns.
+  -- kPgLockKey, kPgPartitionLock: replicas creating the same day take turns. Checked again
+  -- with a query of pg_class (a fresh snapshot: sees the partition another replica committed
+  -- while this one waited), not to_regclass, whose catalog cache an advisory lock does not
+  -- refresh.
   PERFORM pg_advisory_xact_lock(1347571542, 8);
-  IF to_regclass(part) IS NOT NULL THEN RETURN false; END IF;
-  EXECUTE format('CREATE TEMP TABLE prov_moved ON COMMIT DROP AS SELECT * FROM %I WHERE %I >= %s AND %I < %s',
+  IF EXISTS (SELECT 1 FROM pg_class WHERE relname = part AND relnamespace = 'provd'::regnamespace)
+  THEN
+    RETURN false;
+  END IF;
+  -- CREATE ... PARTITION OF takes this lock anyway; taken before the move, so no row of the day
+  -- can reach the DEFAULT partition between the move and the creation (which would then fail).
+  EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', parent);
+  EXECUTE format('CREATE TEMP TABLE prov_moved ON COMMIT DROP AS '
+                 'SELECT * FROM %I WHERE %I >= %s AND %I < %s',
                  parent || '_default', key, lo, key, hi);
   GET DIAGNOSTICS moved = ROW_COUNT;
   IF moved > 0 THEN
-    EXECUTE format('DELETE FROM %I WHERE %I >= %s AND %I < %s', parent || '_default', key, lo, key, hi);
+    EXECUTE format('DELETE FROM %I WHERE %I >= %s AND %I < %s',
+                   parent || '_default', key, lo, key, hi);
   END IF;
   SELECT array_to_string(reloptions, ', ') INTO opts FROM pg_class
     WHERE oid = to_regclass(parent || '_default');
-  EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)%s', part, parent, lo, hi,
+  EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)%s',
+                 part, parent, lo, hi,
                  CASE WHEN opts IS NULL THEN '' ELSE ' WITH (' || opts || ')' END);
   IF moved > 0 THEN
     EXECUTE format('INSERT INTO %I OVERRIDING SYSTEM VALUE SELECT * FROM prov_moved', parent);
