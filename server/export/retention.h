@@ -21,9 +21,9 @@
 // Deletes run in batches of at most kBatchRows rows, each its own short write transaction, so the
 // ingest writer is never held off for long; the audit entry follows in its own transaction. The
 // SQL is the RetentionRepository's (SQLite: sqlite/sqlite_retention.*, PostgreSQL:
-// pg/pg_retention.*: row deletes, no day partitions yet); the order and the entry are here. If
-// provd stops mid-pass the rows already deleted are gone without an entry; the next pass deletes
-// the rest and records what it deleted. Thread-compatible (the scheduler thread calls it).
+// pg/pg_retention.*: whole day partitions dropped, then row deletes); the order and the entry are
+// here. If provd stops mid-pass the rows already deleted are gone without an entry; the next pass
+// deletes the rest and records what it deleted. Thread-compatible (the scheduler thread calls it).
 #pragma once
 
 #include <cstdint>

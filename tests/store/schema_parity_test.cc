@@ -1,5 +1,6 @@
 // The two migration lists cannot drift: every table both engines have is created with the same
-// columns, in the same order, with the same NOT NULL constraints and primary key, and
+// columns, in the same order, with the same NOT NULL constraints and primary key (but for the
+// partition key PostgreSQL's day-partitioned tables add to it: kPgPartitionKeysInPrimaryKey), and
 // corresponding types (SQLite INTEGER = PostgreSQL bigint only: a 32-bit integer column would
 // overflow on values SQLite takes; TEXT = text, REAL = double precision, BLOB = bytea). Every
 // PostgreSQL text column is COLLATE "C" (byte order, as SQLite's BINARY; the test server's
@@ -29,6 +30,15 @@ namespace {
 // SQLite's version table counts SQLite's migrations; PostgreSQL has its own (and provd_meta,
 // leader, which SQLite needs no table for).
 const char* const kEngineOwnTables[] = {"schema_version"};
+
+// PostgreSQL's day-partitioned tables (pg_partitions.h): a partitioned table's primary key must
+// hold its partition key, so reports' is (id, collected_at_us) where SQLite's is id. The only
+// difference allowed.
+struct PartitionKey {
+  const char* table;
+  const char* column;
+};
+const PartitionKey kPgPartitionKeysInPrimaryKey[] = {{"reports", "collected_at_us"}};
 
 struct Column {
   std::string name;
@@ -137,6 +147,14 @@ TEST(SchemaParityTest, EverySqliteTableMatchesOnPostgres) {
     std::vector<Column> postgres = PgColumns(*conn, table);
     ASSERT_FALSE(sqlite.empty()) << table;
     EXPECT_FALSE(postgres.empty()) << table << " is missing on PostgreSQL";
+    for (const PartitionKey& k : kPgPartitionKeysInPrimaryKey) {
+      for (Column& c : postgres) {
+        if (table == k.table && c.name == k.column) {
+          EXPECT_TRUE(c.primary_key) << table << "." << c.name << " is the partition key";
+          c.primary_key = false;
+        }
+      }
+    }
     EXPECT_EQ(sqlite, postgres) << table;
   }
 }

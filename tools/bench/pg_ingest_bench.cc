@@ -5,7 +5,7 @@
 //
 //  1. reports rows: the multi-row INSERT PgIngestRepository sends (arrays expanded by unnest)
 //     against COPY ... FROM STDIN (FORMAT binary), --rows rows in transactions of --batch rows
-//     into a copy of provd.reports (its unique index and identity; schema prov_bench), the two
+//     into an unpartitioned copy of provd.reports (keys, identity; schema prov_bench), the two
 //     methods alternating over --rounds rounds. Prints wall time and CPU per row of this process
 //     and of its PostgreSQL backend (/proc/<pid>/stat: the server must run on this machine).
 //  2. commit: PgIngestRepository::Commit against the SQLite Store::Commit on the same batches

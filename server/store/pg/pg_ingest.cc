@@ -272,9 +272,24 @@ void PgIngestRepository::DropCaches() {
   workload_rows_.clear();
 }
 
+void PgIngestRepository::EnsurePartitions(absl::Time now) {
+  const int64_t day = PgDayOf(absl::ToUnixMicros(now));
+  if (day == partitions_day_ || now < partitions_retry_) return;
+  partitions_status_ = conn_->Reconnect();
+  if (partitions_status_.ok()) {
+    partitions_status_ = EnsurePgDayPartitions(*conn_, now, options_.partitions).status();
+  }
+  if (partitions_status_.ok()) {
+    partitions_day_ = day;
+  } else {
+    partitions_retry_ = now + absl::Minutes(1);
+  }
+}
+
 absl::StatusOr<CommitResult> PgIngestRepository::Commit(std::vector<ReportToCommit>& batch,
                                                         absl::Time received_at) {
   if (batch.empty()) return CommitResult{};
+  EnsurePartitions(received_at);
   if (write_caches_.size() + written_stored_.size() + workload_rows_.size() > kMaxCached) {
     DropCaches();
   }

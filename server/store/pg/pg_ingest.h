@@ -23,10 +23,11 @@
 //  3. The IngestPlan is written with one multi-row statement per table (arrays sent as one
 //     parameter each and expanded with unnest, pg_array.h): reports and evidence_gaps
 //     (plain INSERTs: a (node, boot, seq) already there is a bug, ALREADY_EXISTS, never skipped
-//     silently), node_streams, nodes, accelerators, workloads, workload_details (upserts with the
-//     SQLite statements' rules), account_usage_hourly (upserts, in (account, hour) order: those
-//     rows are shared across nodes, so replicas lock them in one order); the node hardware and
-//     location responder rows the planner flags are compared and written per node
+//     silently; reports' unique key holds its partition key collected_at_us too, which a resend
+//     repeats, pg_partitions.h), node_streams, nodes, accelerators, workloads, workload_details
+//     (upserts with the SQLite statements' rules), account_usage_hourly (upserts, in (account,
+//     hour) order: those rows are shared across nodes, so replicas lock them in one order); the
+//     node hardware and location responder rows the planner flags are compared and written per node
 //     (pg_ingest_node_rows.h).
 // A workloads row whose descriptive columns this repository wrote with the same values (a hash
 // kept per row, with its id, as the SQLite Store's workload_rows_) gets only its ledger columns
@@ -37,6 +38,9 @@
 // repository last did: the repository remembers each node's reports_stored after its own commit and
 // compares it with the locked row's. Stream states and horizons are never cached across batches.
 //
+// Day partitions (pg_partitions.h): before the first batch and the first batch of each new day
+// of received_at, EnsurePgDayPartitions runs in its own transactions; its failure never fails the
+// batch (rows of a day without a partition go to the DEFAULT partition; partitions_status()).
 // Errors (pg_status.h): on any error the transaction is rolled back, nothing of the batch is
 // stored, and the caches are dropped. A lost session is UNAVAILABLE; the next Commit or
 // RecordRejections reconnects first (server/store/README.md's rule); a batch is run once more on
@@ -66,6 +70,7 @@
 #include "server/store/ingest_write_caches.h"
 #include "server/store/pg/pg_array.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/pg/pg_partitions.h"
 #include "server/store/repo/ingest.h"
 
 namespace prov::server {
@@ -85,6 +90,9 @@ struct PgIngestOptions {
       batch_record = nullptr;
   // Tests: runs inside each Commit's transaction after the plan is written, before COMMIT.
   std::function<void()> before_commit = nullptr;
+  // The day partitions made ahead (pg_partitions.h): at the first Commit and at the first
+  // Commit of each new day of received_at, in their own transactions before the batch's.
+  PgEnsureOptions partitions{};
 };
 
 class PgIngestRepository final : public IngestRepository, private IngestStateSource {
@@ -101,6 +109,9 @@ class PgIngestRepository final : public IngestRepository, private IngestStateSou
   // As the SQLite Store's: the nodes are locked in node_id order first, then updated in order.
   absl::StatusOr<std::vector<NodeRejectionState>> RecordRejections(
       absl::Span<const NodeRejections> nodes) override;
+  // The last attempt to create the day partitions ahead (OK before any). A failure never fails
+  // a batch (its rows go to the DEFAULT partitions); it is tried again a minute later.
+  const absl::Status& partitions_status() const { return partitions_status_; }
 
  private:
   PgIngestRepository(std::unique_ptr<PgConn> conn, PgIngestOptions options)
@@ -126,6 +137,7 @@ class PgIngestRepository final : public IngestRepository, private IngestStateSou
   absl::Status WriteWorkloads();
   absl::Status WriteAccountHours();
   void DropCaches();
+  void EnsurePartitions(absl::Time now);
 
   std::unique_ptr<PgConn> conn_;
   const PgIngestOptions options_;
@@ -157,6 +169,10 @@ class PgIngestRepository final : public IngestRepository, private IngestStateSou
   std::vector<const PlannedWorkload*> full_workloads_;  // per batch: upserted whole
 
   PgArray a_[21];  // reused array builders (the widest statement, nodes, has 21 columns)
+
+  int64_t partitions_day_ = INT64_MIN;  // the day whose partitions were last made ahead
+  absl::Time partitions_retry_ = absl::InfinitePast();
+  absl::Status partitions_status_;
 };
 
 }  // namespace prov::server

@@ -7,15 +7,21 @@
 #include "server/store/pg/pg_access.h"
 #include "server/store/pg/pg_array.h"
 #include "server/store/pg/pg_audit_log.h"
+#include "server/store/pg/pg_partitions.h"
 #include "server/store/pg/pg_schema.h"
 
 namespace prov::server {
 namespace {
 
 // As sqlite_retention.cc's, rows picked by ctid (or id) instead of SQLite's row-value IN.
+// account_usage_hourly is partitioned (pg_partitions.h): a ctid names a row only within its
+// partition, so its rows are picked by (tableoid, ctid); the outer `hour_us <= $1` lets
+// PostgreSQL prune the partitions the batch cannot touch (after the drops, all but the partial
+// day's and DEFAULT) instead of probing every one.
 constexpr char kUsageHours[] =
-    "DELETE FROM account_usage_hourly WHERE ctid IN (SELECT ctid FROM account_usage_hourly "
-    "WHERE account = $3 AND hour_us <= $1 LIMIT $2)";
+    "DELETE FROM account_usage_hourly WHERE account = $3 AND hour_us <= $1 AND (tableoid, ctid) "
+    "IN (SELECT tableoid, ctid FROM account_usage_hourly WHERE account = $3 AND hour_us <= $1 "
+    "LIMIT $2)";
 constexpr char kWorkloadDetails[] =
     "DELETE FROM workload_details WHERE ctid IN (SELECT d.ctid FROM workload_details d JOIN "
     "workloads w ON w.node = d.node AND w.workload_id = d.workload_id WHERE w.last_seen_us < $1 "
@@ -76,7 +82,12 @@ absl::StatusOr<uint64_t> PgRetentionRepository::DeleteInBatches(const char* sql,
 absl::StatusOr<uint64_t> PgRetentionRepository::DeleteReports(int64_t cutoff_us, int batch_rows) {
   PROV_RETURN_IF_ERROR(CheckBatch(batch_rows));
   PROV_RETURN_IF_ERROR(UsablePgSession(*conn_));
-  uint64_t total = 0;
+  // Whole days collected before the cutoff: their partitions go (pg_partitions.h). Then the
+  // walk below deletes, row by row, what is left before the cutoff: the partial day at the
+  // cutoff and the DEFAULT partition.
+  PROV_ASSIGN_OR_RETURN(PgDroppedPartitions dropped,
+                        DropPgDayPartitionsBefore(*conn_, "reports", cutoff_us));
+  uint64_t total = dropped.rows;
   int64_t cursor = 0;
   while (true) {
     bool reached_young = false;
@@ -102,7 +113,10 @@ absl::StatusOr<uint64_t> PgRetentionRepository::DeleteReports(int64_t cutoff_us,
       }
       deleted = old.size();
       if (deleted == 0) return absl::OkStatus();
-      return conn_->Query("DELETE FROM reports WHERE id = ANY($1::bigint[])", {old.Finish()})
+      // Every row picked was collected before the cutoff: saying so prunes the partitions.
+      return conn_
+          ->Query("DELETE FROM reports WHERE id = ANY($1::bigint[]) AND collected_at_us < $2",
+                  {old.Finish(), cutoff_us})
           .status();
     }));
     total += deleted;
@@ -113,7 +127,13 @@ absl::StatusOr<uint64_t> PgRetentionRepository::DeleteReports(int64_t cutoff_us,
 absl::StatusOr<uint64_t> PgRetentionRepository::DeleteUsageHours(int64_t cutoff_us,
                                                                  int batch_rows) {
   PROV_RETURN_IF_ERROR(CheckBatch(batch_rows));
-  uint64_t total = 0;
+  PROV_RETURN_IF_ERROR(UsablePgSession(*conn_));
+  // A day partition goes when all its hours ended before the cutoff: its last possible hour_us
+  // (to_us - 1) <= cutoff - 1 h. The per-account walk then deletes the rest, row by row.
+  PROV_ASSIGN_OR_RETURN(
+      PgDroppedPartitions dropped,
+      DropPgDayPartitionsBefore(*conn_, "account_usage_hourly", cutoff_us - 3600000000 + 1));
+  uint64_t total = dropped.rows;
   std::string account;
   bool first = true;
   while (true) {

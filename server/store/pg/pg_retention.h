@@ -9,13 +9,16 @@
 // The SQL is SQLite's (sqlite/sqlite_retention.cc) translated: the batched deletes pick their rows
 // by ctid (`DELETE ... WHERE ctid IN (SELECT ctid ... LIMIT n)`, rows keyed by more than one
 // column) or by id (workloads; reports: `id = ANY($1::bigint[])` of the batch read in id order).
-// Row deletes: day partitions are not built, so a pass costs what SQLite's does (an index walk
-// per batch) and leaves dead tuples to autovacuum. Each batch is one READ COMMITTED transaction;
-// a row another transaction changed meanwhile keeps its place until the next batch or pass. A
-// batch is not repeated on a lost session (UNAVAILABLE; the next pass deletes the rest): each
-// Delete* first makes sure its session is alive (UsablePgSession). RecordPrune is its own
-// transaction with AppendAuditEntry (lock 1); LastPruneTime is a read (RunWithReconnect).
-// Thread-compatible (one thread, the scheduler's, uses it).
+// reports and account_usage_hourly are partitioned by day (pg_partitions.h): DeleteReports and
+// DeleteUsageHours first drop every day partition wholly before the cutoff (each its own
+// transaction, rows counted before the DROP), then delete the rest row by row as SQLite does:
+// only the partial day at the cutoff and the DEFAULT partition hold any (server/store/README.md,
+// "Day partitions"). The other tables are row deletes, dead tuples left to autovacuum. Each batch
+// is one READ COMMITTED transaction; a row another transaction changed meanwhile keeps its place
+// until the next batch or pass. A batch is not repeated on a lost session (UNAVAILABLE; the next
+// pass deletes the rest): each Delete* first makes sure its session is alive (UsablePgSession).
+// RecordPrune is its own transaction with AppendAuditEntry (lock 1); LastPruneTime is a read
+// (RunWithReconnect). Thread-compatible (one thread, the scheduler's, uses it).
 #pragma once
 
 #include <memory>

@@ -516,6 +516,111 @@ CREATE TABLE replicas (
   seen_us BIGINT NOT NULL
 );
 )sql",
+    // Version 10: reports and account_usage_hourly range-partitioned by UTC day
+    // (server/store/README.md, "Day partitions"; pg_partitions.h): reports on collected_at_us,
+    // the report's own timestamp, identical on every resend (the validator keeps it within 30
+    // days before and 10 minutes after the receive time), account_usage_hourly on hour_us. A
+    // partitioned table's keys must hold its partition key, so reports' primary key is (id,
+    // collected_at_us) and its unique key (node, boot_id, seq, collected_at_us); exactly-once
+    // stays node_streams' high-water mark (unpartitioned, under the node locks, pg_ingest.h).
+    // PostgreSQL 15 takes no storage parameters on a partitioned table: fillfactor 70 is set on
+    // account_usage_hourly's partitions (prov_day_partition copies the DEFAULT one's). The v9
+    // rows move over with their ids, into a partition per day they cover; the identity goes on
+    // from the old one's position.
+    R"sql(
+CREATE FUNCTION prov_day_partition(parent TEXT, key TEXT, day BIGINT) RETURNS BOOLEAN
+LANGUAGE plpgsql SET search_path = provd AS $$
+DECLARE
+  part TEXT := parent || '_p'
+                || to_char(to_timestamp(day * 86400) AT TIME ZONE 'UTC', 'YYYYMMDD');
+  lo BIGINT := day * 86400000000;
+  hi BIGINT := lo + 86400000000;
+  opts TEXT;
+  moved BIGINT;
+BEGIN
+  IF to_regclass(part) IS NOT NULL THEN RETURN false; END IF;
+  -- kPgLockKey, kPgPartitionLock: replicas creating the same day take turns. Checked again
+  -- with a query of pg_class (a fresh snapshot: sees the partition another replica committed
+  -- while this one waited), not to_regclass, whose catalog cache an advisory lock does not
+  -- refresh.
+  PERFORM pg_advisory_xact_lock(1347571542, 8);
+  IF EXISTS (SELECT 1 FROM pg_class WHERE relname = part AND relnamespace = 'provd'::regnamespace)
+  THEN
+    RETURN false;
+  END IF;
+  -- CREATE ... PARTITION OF takes this lock anyway; taken before the move, so no row of the day
+  -- can reach the DEFAULT partition between the move and the creation (which would then fail).
+  EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', parent);
+  EXECUTE format('CREATE TEMP TABLE prov_moved ON COMMIT DROP AS '
+                 'SELECT * FROM %I WHERE %I >= %s AND %I < %s',
+                 parent || '_default', key, lo, key, hi);
+  GET DIAGNOSTICS moved = ROW_COUNT;
+  IF moved > 0 THEN
+    EXECUTE format('DELETE FROM %I WHERE %I >= %s AND %I < %s',
+                   parent || '_default', key, lo, key, hi);
+  END IF;
+  SELECT array_to_string(reloptions, ', ') INTO opts FROM pg_class
+    WHERE oid = to_regclass(parent || '_default');
+  EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)%s',
+                 part, parent, lo, hi,
+                 CASE WHEN opts IS NULL THEN '' ELSE ' WITH (' || opts || ')' END);
+  IF moved > 0 THEN
+    EXECUTE format('INSERT INTO %I OVERRIDING SYSTEM VALUE SELECT * FROM prov_moved', parent);
+  END IF;
+  DROP TABLE prov_moved;
+  RETURN true;
+END
+$$;
+ALTER TABLE reports RENAME TO reports_v9;
+ALTER INDEX reports_pkey RENAME TO reports_v9_pkey;
+ALTER INDEX reports_node_boot_id_seq_key RENAME TO reports_v9_node_boot_id_seq_key;
+ALTER SEQUENCE reports_id_seq RENAME TO reports_v9_id_seq;
+CREATE TABLE reports (
+  id BIGINT GENERATED ALWAYS AS IDENTITY,
+  node BIGINT NOT NULL REFERENCES nodes(id),
+  boot_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  collected_at_us BIGINT NOT NULL,
+  received_at_us BIGINT NOT NULL,
+  interval_seconds BIGINT NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  accelerator_count BIGINT NOT NULL,
+  sample_count BIGINT NOT NULL,
+  workload_count BIGINT NOT NULL,
+  credited_seconds DOUBLE PRECISION,
+  PRIMARY KEY (id, collected_at_us),
+  UNIQUE (node, boot_id, seq, collected_at_us)
+) PARTITION BY RANGE (collected_at_us);
+CREATE TABLE reports_default PARTITION OF reports DEFAULT;
+SELECT prov_day_partition('reports', 'collected_at_us', d)
+  FROM (SELECT DISTINCT floor(collected_at_us::numeric / 86400000000)::bigint AS d
+        FROM reports_v9) AS days;
+INSERT INTO reports OVERRIDING SYSTEM VALUE SELECT * FROM reports_v9;
+SELECT setval(pg_get_serial_sequence('reports', 'id'), last_value, is_called)
+  FROM reports_v9_id_seq;
+DROP TABLE reports_v9;
+ALTER TABLE account_usage_hourly RENAME TO account_usage_hourly_v9;
+ALTER INDEX account_usage_hourly_pkey RENAME TO account_usage_hourly_v9_pkey;
+CREATE TABLE account_usage_hourly (
+  account TEXT COLLATE "C" NOT NULL,
+  hour_us BIGINT NOT NULL,
+  accelerator_seconds DOUBLE PRECISION NOT NULL,
+  training_seconds DOUBLE PRECISION NOT NULL,
+  inference_seconds DOUBLE PRECISION NOT NULL,
+  flop_low DOUBLE PRECISION NOT NULL,
+  flop_high DOUBLE PRECISION NOT NULL,
+  method TEXT COLLATE "C" NOT NULL,
+  gap_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+  PRIMARY KEY (account, hour_us)
+) PARTITION BY RANGE (hour_us);
+CREATE TABLE account_usage_hourly_default PARTITION OF account_usage_hourly DEFAULT
+  WITH (fillfactor = 70);
+SELECT prov_day_partition('account_usage_hourly', 'hour_us', d)
+  FROM (SELECT DISTINCT floor(hour_us::numeric / 86400000000)::bigint AS d
+        FROM account_usage_hourly_v9) AS days;
+INSERT INTO account_usage_hourly SELECT * FROM account_usage_hourly_v9;
+DROP TABLE account_usage_hourly_v9;
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'
@@ -535,7 +640,9 @@ absl::Status Locked(PgConn& conn, const PgMigrateHooks& hooks) {
         absl::StrCat("PostgreSQL schema version ", version, " is newer than this provd knows (",
                      LatestPgSchemaVersion(), "); use a newer provd"));
   }
-  for (int next = version + 1; next <= LatestPgSchemaVersion(); ++next) {
+  const int target =
+      hooks.up_to > 0 ? std::min(hooks.up_to, LatestPgSchemaVersion()) : LatestPgSchemaVersion();
+  for (int next = version + 1; next <= target; ++next) {
     absl::Status s = conn.Transaction([&]() -> absl::Status {
       PROV_RETURN_IF_ERROR(conn.Exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", kPgSchema)));
       PROV_RETURN_IF_ERROR(conn.Exec(absl::StrCat("SET LOCAL search_path = ", kPgSchema)));

@@ -7,7 +7,8 @@
 // The PostgreSQL versions have their own counter, separate from SQLite's. v1: provd_meta,
 // schema_version, alert_deliveries; v2: audit_log and the anchor columns of exports; v3: cases,
 // case_actions; v4: leader; v5: the ingest tables (pg_ingest.h) and the function
-// prov_merge_methods; v6: api_tokens, node_revocations, node_enroll_tokens, node_certificates.
+// prov_merge_methods; v6: api_tokens, node_revocations, node_enroll_tokens, node_certificates;
+// v10: reports and account_usage_hourly partitioned by day (pg_partitions.h).
 // MigratePgSchema takes the session advisory lock (kPgLockKey, 0) first, so replicas starting
 // together migrate once: the others wait (at most PgMigrateHooks::lock_wait, default 2 min; then
 // UNAVAILABLE naming the lock and its holder), then find nothing to do. Under the lock it
@@ -40,7 +41,8 @@ inline constexpr char kPgSchema[] = "provd";
 // 3 the elected leader (session lock, pg_leader_election.h), 4 identity imports: KYC, screening
 // lists, policies (transaction lock, pg_identity.h; taken before 1), 5 inventory imports
 // (transaction lock, pg_inventory.h; taken before 1), 6 the export chain (transaction lock,
-// pg_exports.h; taken before 1), 7 location records (pg_location.h).
+// pg_exports.h; taken before 1), 7 location records (pg_location.h), 8 creating day partitions
+// (transaction lock, taken by prov_day_partition; pg_partitions.h).
 inline constexpr int32_t kPgLockKey = 0x50524f56;
 inline constexpr int32_t kPgMigrationLock = 0;
 inline constexpr int32_t kPgAuditAppendLock = 1;
@@ -49,6 +51,7 @@ inline constexpr int32_t kPgLeaderLock = 3;
 inline constexpr int32_t kPgIdentityLock = 4;
 inline constexpr int32_t kPgInventoryImportLock = 5;
 inline constexpr int32_t kPgExportChainLock = 6;
+inline constexpr int32_t kPgPartitionLock = 8;  // the literal 8 in prov_day_partition (v10)
 
 int LatestPgSchemaVersion();
 
@@ -58,6 +61,8 @@ struct PgMigrateHooks {
   // How long to wait for the migration lock before failing UNAVAILABLE (lock_timeout, 55P03),
   // naming the lock and, when it can, the session holding it.
   absl::Duration lock_wait = absl::Minutes(2);
+  // Tests: migrate only up to this version (0: the latest), to build an older database.
+  int up_to = 0;
 };
 
 absl::Status MigratePgSchema(PgConn& conn, const PgMigrateHooks& hooks = {});

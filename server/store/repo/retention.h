@@ -9,8 +9,9 @@
 //
 // Each Delete* deletes in batches of at most batch_rows rows, each batch its own short write
 // transaction (the ingest writer is never held off for long), until a batch deletes fewer; it
-// returns how many rows it deleted. Row deletes on both engines (PostgreSQL: `DELETE ... WHERE
-// ctid IN (SELECT ctid ... LIMIT n)` or ids; day partitions are not built). Nothing at or after
+// returns how many rows it deleted. Row deletes on SQLite; on PostgreSQL whole day partitions
+// of reports and account_usage_hourly are dropped first (counted in the result), the rest are
+// row deletes (`DELETE ... WHERE ctid IN (SELECT ctid ... LIMIT n)` or ids). Nothing at or after
 // the cutoff is deleted. batch_rows < 1 is INVALID_ARGUMENT.
 // Thread-compatible (the scheduler thread calls it).
 #pragma once
@@ -30,7 +31,7 @@ class RetentionRepository {
   virtual ~RetentionRepository() = default;
   // Reports collected before the cutoff, walked in id (arrival) order up to the first one
   // received at or after the cutoff (a report collected before it but received after it goes in
-  // a later pass).
+  // a later pass; on PostgreSQL it goes at once when its whole day partition is dropped).
   virtual absl::StatusOr<uint64_t> DeleteReports(int64_t cutoff_us, int batch_rows) = 0;
   // Usage hours that ended before the cutoff (hour_us <= cutoff - 1 h), one account at a time.
   virtual absl::StatusOr<uint64_t> DeleteUsageHours(int64_t cutoff_us, int batch_rows) = 0;
