@@ -55,6 +55,7 @@ struct Measured {
   double analysis_reports = 0, analysis_busy = 0;
   bool analysed_all = false;
   double machine_other_cores = 0;
+  double follower_reloads = 0;  // prov_analysis_reloads_total on the non-analysing replicas
 };
 
 absl::StatusOr<double> ProvdCpu(const std::vector<ProvdReplica*>& replicas) {
@@ -62,6 +63,17 @@ absl::StatusOr<double> ProvdCpu(const std::vector<ProvdReplica*>& replicas) {
   for (ProvdReplica* r : replicas) {
     PROV_ASSIGN_OR_RETURN(ProcSample p, ReadProcSample("/proc", r->pid()));
     sum += p.cpu_seconds;
+  }
+  return sum;
+}
+
+absl::StatusOr<double> FollowerReloads(const std::vector<ProvdReplica*>& replicas,
+                                       const ProvdReplica& analyser) {
+  double sum = 0;
+  for (ProvdReplica* r : replicas) {
+    if (r == &analyser) continue;
+    PROV_ASSIGN_OR_RETURN(double v, r->Metric("prov_analysis_reloads_total"));
+    sum += v;
   }
   return sum;
 }
@@ -76,6 +88,7 @@ absl::StatusOr<Measured> MeasureLoad(const PhaseSettings& s,
                                                                   "prov_analysis_busy_seconds_"
                                                                   "total"}));
   PROV_ASSIGN_OR_RETURN(double provd0, ProvdCpu(replicas));
+  PROV_ASSIGN_OR_RETURN(double reloads0, FollowerReloads(replicas, analyser));
   double pg0 = 0;
   if (pg != nullptr) {
     PROV_ASSIGN_OR_RETURN(pg0, pg->CpuSeconds());
@@ -124,6 +137,8 @@ absl::StatusOr<Measured> MeasureLoad(const PhaseSettings& s,
   }
   m.analysis_reports = a1[0] - a0[0];
   m.analysis_busy = a1[1] - a0[1];
+  PROV_ASSIGN_OR_RETURN(double reloads1, FollowerReloads(replicas, analyser));
+  m.follower_reloads = reloads1 - reloads0;
   PROV_ASSIGN_OR_RETURN(double provd1, ProvdCpu(replicas));
   m.provd_cpu = provd1 - provd0;
   if (pg != nullptr) {
@@ -146,6 +161,7 @@ void Record(BenchReport& report, const std::string& prefix, const Measured& m) {
   report.Set(prefix + ".analysis_us_per_report",
              m.analysis_reports > 0 ? m.analysis_busy * 1e6 / m.analysis_reports : 0);
   report.Set(prefix + ".other_cores", m.machine_other_cores);
+  report.Set(prefix + ".follower_reloads", m.follower_reloads);
 }
 
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
@@ -267,6 +283,7 @@ absl::Status RunFailover(const PhaseSettings& s, absl::Duration takeover, absl::
   const std::vector<std::string> names = {
       "prov_leader", "prov_analysis_reports_total", "prov_analysis_feed_lag_seconds",
       "prov_analysis_pending_reports", "prov_analysis_busy_seconds_total"};
+  absl::Status poll_error;
   if (stall > absl::ZeroDuration()) {
     // The leader's engine stops while ingest goes on through the standby: a backlog builds up
     // in the batch log (the leader's session, and so its lock, stays).
@@ -274,13 +291,18 @@ absl::Status RunFailover(const PhaseSettings& s, absl::Duration takeover, absl::
                  absl::FormatDuration(stall).c_str());
     const std::vector<std::string> ingest = {"prov_reports_ingested_total",
                                              "prov_commit_failures_total"};
-    PROV_ASSIGN_OR_RETURN(std::vector<double> before, standby.Metrics(ingest));
+    // No early return below while the load thread runs: errors wait for its join.
+    absl::StatusOr<std::vector<double>> before = standby.Metrics(ingest);
     leader.Pause();
     absl::SleepFor(stall);
-    PROV_ASSIGN_OR_RETURN(std::vector<double> after, standby.Metrics(ingest));
+    absl::StatusOr<std::vector<double>> after = standby.Metrics(ingest);
     // Ingest through the standby while the leader hung: the backlog the next leader finds.
-    report.Set(prefix + ".ingested_while_stopped", after[0] - before[0]);
-    report.Set(prefix + ".commit_failures_while_stopped", after[1] - before[1]);
+    if (before.ok() && after.ok()) {
+      report.Set(prefix + ".ingested_while_stopped", (*after)[0] - (*before)[0]);
+      report.Set(prefix + ".commit_failures_while_stopped", (*after)[1] - (*before)[1]);
+    } else {
+      poll_error = before.ok() ? after.status() : before.status();
+    }
   }
   const absl::Time killed = absl::Now();
   leader.Kill();
@@ -289,9 +311,8 @@ absl::Status RunFailover(const PhaseSettings& s, absl::Duration takeover, absl::
   absl::Time led = absl::InfinitePast(), first = absl::InfinitePast(),
              caught = absl::InfinitePast();
   std::vector<double> at_lead, at_caught;
-  absl::Status poll_error;
   const absl::Time deadline = killed + takeover + s.failover_tail + stall + absl::Seconds(60);
-  while (absl::Now() < deadline) {
+  while (poll_error.ok() && absl::Now() < deadline) {
     absl::StatusOr<std::vector<double>> v = standby.Metrics(names);
     const absl::Time now = absl::Now();
     if (!v.ok()) {
