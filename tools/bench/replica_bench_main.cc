@@ -57,7 +57,7 @@ ABSL_FLAG(int, failover_agents, 300, "failover: agents streaming to the standby"
 ABSL_FLAG(absl::Duration, failover_interval, absl::Seconds(1), "failover: interval per agent");
 ABSL_FLAG(absl::Duration, failover_lead_in, absl::Seconds(10), "failover: load before the kill");
 ABSL_FLAG(absl::Duration, failover_tail, absl::Seconds(30),
-          "failover: load after the takeover time (the catch-up must finish within it)");
+          "failover: load after the kill (the catch-up must finish within it)");
 ABSL_FLAG(absl::Duration, backlog, absl::Seconds(30),
           "failover: also a catch-up run, the leader SIGSTOPped this long before its SIGKILL "
           "(0: none)");
