@@ -90,8 +90,9 @@ absl::StatusOr<LoadResult> RunLoad(const std::string& address, pid_t target_pid,
   agents.reserve(o.agents);
   const absl::Time connect_start = absl::Now();
   for (int i = 0; i < o.agents; ++i) {
-    agents.push_back(std::make_unique<AgentStream>(MakeAgentChannel(address, i),
-                                                   factory.MakeTemplate(i), o.window, counters));
+    const int index = o.first_agent + i;
+    agents.push_back(std::make_unique<AgentStream>(
+        MakeAgentChannel(address, index), factory.MakeTemplate(index), o.window, counters));
     agents.back()->Start();
   }
   const absl::Time connect_deadline = connect_start + o.connect_timeout;

@@ -35,6 +35,7 @@ struct LoadOptions {
   absl::Duration interval = absl::Seconds(10);  // cadence
   absl::Duration warmup = absl::Seconds(3);     // saturation
   int window = 8;                               // unacked reports per agent
+  int first_agent = 0;  // agent i sends node bench-node-<first_agent + i> (concurrent runs differ)
   absl::Duration connect_timeout = absl::Seconds(120);
   absl::Duration drain_timeout = absl::Seconds(15);  // cadence
   std::string procfs_root = "/proc";
