@@ -100,11 +100,14 @@ replicas_start() {
 replicas_leader() { "${PSQL[@]}" -c "SELECT holder FROM provd.leader WHERE id = 1" 2>/dev/null; }
 replicas_term() { "${PSQL[@]}" -c "SELECT term FROM provd.leader WHERE id = 1" 2>/dev/null; }
 
-# The flags a replica serves, one `rule|subject<TAB>flag_id` line each (a flag's identity is
-# (rule, subject): the engine keys it so, and the store's flags table is UNIQUE on it).
+# The flags a replica serves, one `rule|subject<TAB>flag_id<TAB>first_time` line each (a flag's
+# identity is (rule, subject): the engine keys it so, and the store's flags table is UNIQUE on
+# it); the whole list as JSON in $2 when given.
 replicas_flags() {
-  "$BUILD/bin/provctl" --server "$1" --insecure flags list --limit 100000 -o json |
-    jq -r '(.flags // .)[] | "\(.rule)|\(.subject)\t\(.flagId // .flag_id)"'
+  local json
+  json=$("$BUILD/bin/provctl" --server "$1" --insecure flags list --limit 100000 -o json) || return 1
+  [[ -z ${2:-} ]] || printf '%s\n' "$json" >"$2"
+  jq -r '.flags[] | "\(.rule)|\(.subject)\t\(.flag_id)\t\(.first_time)"' <<<"$json"
 }
 
 # Background: once FRACTION of the scenario's reports are stored, records every flag each replica
@@ -125,7 +128,9 @@ replicas_kill_watch() {
   local term_before
   term_before=$(replicas_term)
   : >"$WORK/flags-before.tsv"
-  for name in "${!ADDRS[@]}"; do replicas_flags "${ADDRS[$name]}" >>"$WORK/flags-before.tsv"; done
+  for name in "${!ADDRS[@]}"; do
+    replicas_flags "${ADDRS[$name]}" "$WORK/flags-before-$name.json" >>"$WORK/flags-before.tsv"
+  done
   sort -u -o "$WORK/flags-before.tsv" "$WORK/flags-before.tsv"
   stored=$("${PSQL[@]}" -c "SELECT count(*) FROM provd.reports")
   t0=$(date +%s%N)
@@ -225,12 +230,14 @@ replicas_check() {
     # Lost: a flag identity served before the kill and not after. A flag the new leader raised
     # again from the batch log (the old one never saved it) keeps its identity but may get a new
     # id: counted, not a failure.
-    local before lost renumbered
+    # The leader's list, else the standby's (which may lag the leader's last save).
+    local before lost renumbered moved
     before=$(cut -f1 "$WORK/flags-before.tsv" | sort -u | wc -l)
     lost=$(join -t $'\t' -v1 <(sort -u -t $'\t' -k1,1 "$WORK/flags-before.tsv") \
       <(sort -t $'\t' -k1,1 "$WORK/flags-after.tsv") | cut -f1 | sort -u)
-    renumbered=$(join -t $'\t' <(sort -u -t $'\t' -k1,1 "$WORK/flags-before.tsv") \
-      <(sort -t $'\t' -k1,1 "$WORK/flags-after.tsv") | awk -F'\t' '$2 != $3' | wc -l)
+    join -t $'\t' <(sort -u -t $'\t' -k1,1 "$WORK/flags-before.tsv") \
+      <(sort -t $'\t' -k1,1 "$WORK/flags-after.tsv") >"$WORK/flags-joined.tsv"
+    renumbered=$(awk -F'\t' '$2 != $4' "$WORK/flags-joined.tsv" | wc -l)
     if [[ -z $lost ]]; then
       echo "check flags lost: OK: all $before flags served before the kill are served after ($renumbered with a new flag id)"
     else
@@ -238,6 +245,50 @@ replicas_check() {
       sed 's/^/  lost: /' <<<"$lost"
       fail=1
     fi
+    # A flag's first_time (the evidence time of the report on which its rule first held) is set
+    # when the flag is raised; a takeover must not move it.
+    moved=$(awk -F'\t' '$3 != $5 { printf "  moved: %s first_time %s -> %s\n", $1, $3, $5 }' \
+      "$WORK/flags-joined.tsv")
+    if [[ -z $moved ]]; then
+      echo "check flags kept: OK: no flag's first_time changed across the takeover"
+    else
+      echo "check flags kept: FAIL: $(wc -l <<<"$moved") flags' first_time changed across the takeover:"
+      echo "$moved"
+      fail=1
+    fi
   fi
+  replicas_check_standbys "$server" || fail=1
   return $fail
+}
+
+# Every other running replica (a standby's follower engine reloads on each save the leader
+# announces) serves the flags the leader serves: the same identities, ids and first_time. Waits
+# up to 10 s for the standbys' reload. A killed replica is started again first, as a standby.
+replicas_check_standbys() {
+  local leader_addr=$1 name ok=1 n=0
+  if [[ -n ${KILLED:-} ]] && ! kill -0 "${PIDS[$KILLED]}" 2>/dev/null; then
+    rm -f "$WORK/port-$KILLED"
+    replicas_start_one "$KILLED"
+    echo "restarted: $KILLED (the killed leader) as a standby at ${ADDRS[$KILLED]}"
+  fi
+  sort "$WORK/flags-after.tsv" >"$WORK/flags-leader.tsv"
+  for name in "${!PIDS[@]}"; do
+    [[ ${ADDRS[$name]} != "$leader_addr" ]] || continue
+    kill -0 "${PIDS[$name]}" 2>/dev/null || continue
+    n=$((n + 1))
+    for _ in $(seq 1 100); do
+      replicas_flags "${ADDRS[$name]}" | sort >"$WORK/flags-$name.tsv" || true
+      cmp -s "$WORK/flags-$name.tsv" "$WORK/flags-leader.tsv" && break
+      sleep 0.1
+    done
+    if cmp -s "$WORK/flags-$name.tsv" "$WORK/flags-leader.tsv"; then
+      echo "check standby $name: OK: serves the leader's $(wc -l <"$WORK/flags-leader.tsv") flags (identity, id, first_time)"
+    else
+      echo "check standby $name: FAIL: its flags differ from the leader's after 10 s (< leader, > $name):"
+      diff "$WORK/flags-leader.tsv" "$WORK/flags-$name.tsv" | grep '^[<>]' | head -20 | sed 's/^/  /'
+      ok=0
+    fi
+  done
+  [[ $n -gt 0 ]] || echo "check standby: none running"
+  [[ $ok == 1 ]]
 }
