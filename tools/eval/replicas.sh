@@ -202,7 +202,11 @@ replicas_check() {
     echo "check reports: FAIL: $rows rows, $keys distinct keys, $gaps seqs missing below a node's newest; prov-sim acked $acked of $submitted"
     fail=1
   fi
-  replicas_flags "$server" >"$WORK/flags-after.tsv" || { echo "check flags: FAIL: flags list"; return 1; }
+  if ! replicas_flags "$server" >"$WORK/flags-after.tsv"; then
+    echo "check flags listed: FAIL: provctl flags list on $server failed (the checks below see no flags)"
+    : >"$WORK/flags-after.tsv"
+    fail=1
+  fi
   local dup_keys dup_ids
   dup_keys=$(cut -f1 "$WORK/flags-after.tsv" | sort | uniq -d | wc -l)
   dup_ids=$(cut -f2 "$WORK/flags-after.tsv" | sort | uniq -d | wc -l)
