@@ -23,6 +23,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   # the PostgreSQL store (issue 12, server/store/README.md): libpq, and the server its tests start
   libpq-dev postgresql-15
+  # run_eval.sh --replicas (tools/eval/replicas.sh) reads provctl's JSON with jq
+  jq
   # agents behind a TCP load balancer (issue 12): deploy/haproxy/, integration_haproxy_test
   haproxy
   # PostgreSQL failover (issue 12): Patroni on etcd, integration_patroni_failover_test
