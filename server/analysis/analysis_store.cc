@@ -50,10 +50,16 @@ absl::StatusOr<AnalysisStore::LoadedInventory> AnalysisStore::LoadInventory(
 
 absl::StatusOr<std::optional<IngestPosition>> AnalysisStore::Load(Analyzer& analyzer) {
   PROV_ASSIGN_OR_RETURN(AnalysisFacts facts, facts_->Load());
-  // The ingest ledger is authoritative for compute.
+  // SQLite (no saved position): the ingest ledger is authoritative for compute, since reports
+  // committed but not yet analysed when provd stopped are never handed to the engine again.
+  // With a saved batch-log position (PostgreSQL) the leader's feed replays every batch after
+  // it: the ledger, written at each ingest commit, already counts those batches, and taking it
+  // here would count their FLOP twice (a tier crossing dated too early after every takeover).
   absl::flat_hash_map<std::string, const AnalysisLedgerRow*> ledger;
-  for (const AnalysisLedgerRow& r : facts.ledger) {
-    ledger[absl::StrCat(r.node_id, "/", r.workload_id)] = &r;
+  if (!facts.ingest_position.has_value()) {
+    for (const AnalysisLedgerRow& r : facts.ledger) {
+      ledger[absl::StrCat(r.node_id, "/", r.workload_id)] = &r;
+    }
   }
   for (auto& n : facts.nodes) analyzer.RestoreNode(std::move(n));
   for (auto& w : facts.workloads) {

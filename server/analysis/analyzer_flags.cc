@@ -276,6 +276,7 @@ std::optional<provenance::v1::Bundle> Analyzer::bundle(const std::string& id) co
   out.set_link_count(links);
   SetTimestamp(out.mutable_first_time(), b.first_us);
   SetTimestamp(out.mutable_last_time(), b.last_us);
+  if (b.joined_us != 0) SetTimestamp(out.mutable_joined_time(), b.joined_us);
   return out;
 }
 

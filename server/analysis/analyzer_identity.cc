@@ -305,6 +305,8 @@ void Analyzer::RestoreBundle(provenance::v1::Bundle bundle) {
   b.merged_into = bundle.merged_into();
   b.first_us = ToMicros(bundle.first_time());
   b.last_us = ToMicros(bundle.last_time());
+  // Saved since joined_time existed; 0 (unknown) for bundles saved before.
+  if (bundle.has_joined_time()) b.joined_us = ToMicros(bundle.joined_time());
   for (const auto& a : bundle.accounts()) {
     b.accounts.insert(a);
     if (b.merged_into.empty()) s.account_bundle[a] = b.id;

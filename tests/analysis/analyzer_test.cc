@@ -64,6 +64,40 @@ TEST(AnalyzerTest, NetworkPeersJoinAccountsAcrossDatacentresAndCrossATier) {
   EXPECT_THAT(f.evidence(1).sentence(), HasSubstr("listens on that port"));
 }
 
+// The join that made a bundle's membership dates its compute flags (no earlier than the join):
+// it is saved with the bundle and comes back on restore, so a restarted or newly elected engine
+// does not date a rewritten flag before the accounts were known to be one.
+TEST(AnalyzerTest, ABundlesJoinTimeIsSavedAndRestored) {
+  Analyzer a(TestPolicy());
+  for (int k = 0; k < 2; ++k) {
+    const absl::Time t = kT0 + absl::Minutes(5 * k);
+    ReportObservation east = WithAddress(Node("n-east", "dc-east", "us-east", t), "10.1.0.1");
+    WorkloadObservation w = Training("k8s:a", "shell-a", 3e17);
+    w.listening_ports = {29500};
+    east.workloads.push_back(w);
+    ReportObservation west = WithAddress(Node("n-west", "dc-west", "eu-west", t), "10.2.0.1");
+    WorkloadObservation v = Training("k8s:b", "shell-b", 3e17);
+    if (k == 1) v.peers.push_back({"10.1.0.1", 29500});  // joined on the second round
+    west.workloads.push_back(v);
+    a.Observe(east);
+    a.Observe(west);
+    a.Evaluate(t);
+  }
+  const std::string id = a.BundleOf("shell-a");
+  ASSERT_FALSE(id.empty());
+  auto saved = a.bundle(id);
+  ASSERT_TRUE(saved.has_value());
+  ASSERT_TRUE(saved->has_joined_time());
+  EXPECT_EQ(saved->joined_time().seconds(), absl::ToUnixSeconds(kT0 + absl::Minutes(5)));
+
+  Analyzer restarted(TestPolicy());
+  restarted.RestoreBundle(*saved);
+  restarted.FinishRestore();
+  auto back = restarted.bundle(id);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->joined_time().seconds(), saved->joined_time().seconds());
+}
+
 // Evidence must not depend on arrival order: every report of the node that talks to 10.1.0.1
 // (and names it as MASTER_ADDR) arrives before the first report of the node that owns it.
 TEST(AnalyzerTest, PeersAndMasterAddrToANodeNotSeenYetLinkWhenItAppears) {
