@@ -25,6 +25,15 @@ AccountPair MakePair(const std::string& a, const std::string& b) {
 
 namespace {
 
+// Saved training FLOP lags the analysed figure by at most this fraction (one step of a
+// geometric ladder: a workload's row is rewritten about 220 times while its FLOP grows 1000x).
+constexpr double kFlopSaveStep = 1.0 / 32;
+
+int64_t FlopSaveBucket(double flop) {
+  if (flop <= 0) return -1;
+  return static_cast<int64_t>(std::floor(std::log(flop) / std::log1p(kFlopSaveStep)));
+}
+
 constexpr int64_t kMicrosPerSecond = 1000000;
 constexpr size_t kCoStartMaxBucket = 16;
 
@@ -265,6 +274,13 @@ void ObserveWorkload(Analyzer::State& s, const policy::Policy& p, provenance::v1
   acct.last_us = std::max(acct.last_us, t);
   f.set_flop_low(f.flop_low() + o.usage.flop_low);
   if (training) {
+    // The saved row follows the FLOP within kFlopSaveStep: a reload restores the analysed
+    // figures (AnalysisStore::Load), and a row saved only when its details changed would bring
+    // back the FLOP of its first report (a tier crossing dated late after every restart).
+    if (FlopSaveBucket(f.training_flop_low()) !=
+        FlopSaveBucket(f.training_flop_low() + o.usage.flop_low)) {
+      material = true;
+    }
     f.set_training_flop_low(f.training_flop_low() + o.usage.flop_low);
     f.set_training_flop_high(f.training_flop_high() + o.usage.flop_high);
     f.set_training_accelerator_seconds(f.training_accelerator_seconds() +

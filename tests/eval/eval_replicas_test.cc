@@ -124,12 +124,12 @@ TEST_F(EvalReplicasKillTest, NoFlagsFirstTimeMovedByTheTakeover) {
   EXPECT_TRUE(Has(*run_, "check flags kept: OK")) << run_->out;
 }
 
-// DISABLED, an open finding (issue 12; tools/eval/README.md): after the takeover the new leader
-// raises the c_split_packages and d_handoff compute_tier flags 12-13 intervals after the rule
-// held (LATE). Every other check of the kill run passes (reports once, no flag lost, duplicated
-// or re-dated), and the pair without a kill meets the goal. Not yet known which of the engine's
-// in-memory state a reload does not rebuild (the pairs' join evidence is the suspect). Run it
-// with --gtest_also_run_disabled_tests.
+// DISABLED (issue 12; tools/eval/README.md): with the leader killed the goal is met in some runs
+// only. On this 2-core box under load (a CI build beside it) 2 of 5 runs flagged hardware_silent
+// on nodes whose agents were still failing over to the survivor (the silence window is 7.5 s of
+// real time at this time scale). Every other check of the kill run passes (reports once, no
+// flag lost, duplicated or re-dated), and the pair without a kill meets the goal. Run it with
+// --gtest_also_run_disabled_tests.
 TEST_F(EvalReplicasKillTest, DISABLED_MeetsTheGoal) {
   EXPECT_TRUE(Has(*run_, "): MET")) << run_->out;
   EXPECT_TRUE(Has(*run_, "replica checks: all passed")) << run_->out;
