@@ -98,6 +98,31 @@ TEST(AnalyzerTest, ABundlesJoinTimeIsSavedAndRestored) {
   EXPECT_EQ(back->joined_time().seconds(), saved->joined_time().seconds());
 }
 
+// A reload restores each workload's compute as saved (PostgreSQL: the batches after the saved
+// position are replayed on top): the row is saved again whenever its training FLOP has grown by
+// 1/32 since, not only when its details change, so what comes back is at most ~3 % behind.
+TEST(AnalyzerTest, AWorkloadsRowIsSavedAsItsTrainingFlopGrows) {
+  Analyzer a(TestPolicy());
+  auto report = [&](int k, double flop) {
+    ReportObservation r = Node("n-1", "dc-east", "us-east", kT0 + absl::Minutes(k));
+    r.workloads.push_back(Training("k8s:a", "acct-a", flop));
+    a.Observe(r);
+    a.Evaluate(kT0 + absl::Minutes(k));
+    return a.TakeChanges().workloads;
+  };
+  EXPECT_THAT(report(0, 1e17), ElementsAre("n-1/k8s:a"));  // new
+  EXPECT_THAT(report(1, 1e14), IsEmpty());                 // +0.1 %: not yet
+  EXPECT_THAT(report(2, 1e17), ElementsAre("n-1/k8s:a"));  // about doubled: saved
+  const provenance::v1::WorkloadFacts* w = a.workload("n-1/k8s:a");
+  ASSERT_NE(w, nullptr);
+  EXPECT_DOUBLE_EQ(w->training_flop_low(), 2e17 + 1e14);
+  int saves = 0;
+  for (int k = 3; k < 103; ++k) saves += !report(k, 1e16).empty();  // +1e18 in 1e16 steps
+  // From 2e17 to 1.2e18 is log(6)/log(1 + 1/32) = 58 steps of the ladder.
+  EXPECT_GE(saves, 55);
+  EXPECT_LE(saves, 60);
+}
+
 // Evidence must not depend on arrival order: every report of the node that talks to 10.1.0.1
 // (and names it as MASTER_ADDR) arrives before the first report of the node that owns it.
 TEST(AnalyzerTest, PeersAndMasterAddrToANodeNotSeenYetLinkWhenItAppears) {
