@@ -136,6 +136,17 @@ class ReplicasTest : public ::testing::Test {
     return *std::move(uplink);
   }
 
+  // The bootstrap admin token (written by whichever replica made it first), and a leader row.
+  void TakeTokenAndWaitForLeader() {
+    for (auto& [name, p] : replicas_) {
+      if (!p->token().empty()) token_ = p->token();
+    }
+    ASSERT_FALSE(token_.empty()) << Logs();
+    ASSERT_TRUE(
+        testing::PollUntil([&] { return !Leader().empty(); }, kPause, std::chrono::seconds(30)))
+        << Logs();
+  }
+
   // The replica named in the leader row ("" when none).
   std::string Leader() {
     auto r = db_->Query("SELECT holder FROM leader WHERE id = 1");
@@ -220,14 +231,7 @@ class ReplicasTest : public ::testing::Test {
 };
 
 TEST_F(ReplicasTest, LeaderKilledMidIngestStandbyTakesOverNothingLostOrTwice) {
-  // The bootstrap admin token is written by whichever replica made it first.
-  for (auto& [name, p] : replicas_) {
-    if (!p->token().empty()) token_ = p->token();
-  }
-  ASSERT_FALSE(token_.empty()) << Logs();
-  ASSERT_TRUE(
-      testing::PollUntil([&] { return !Leader().empty(); }, kPause, std::chrono::seconds(30)))
-      << Logs();
+  ASSERT_NO_FATAL_FAILURE(TakeTokenAndWaitForLeader());
   const std::string first_leader = Leader();
   const std::string survivor = first_leader == "a" ? "b" : "a";
   const std::string both_ab =
@@ -405,13 +409,7 @@ class ReplicasRejectingTest : public ReplicasTest {
 };
 
 TEST_F(ReplicasRejectingTest, RefusalsOnTheStandbyRaiseTheLeadersNodeFlag) {
-  for (auto& [name, p] : replicas_) {
-    if (!p->token().empty()) token_ = p->token();
-  }
-  ASSERT_FALSE(token_.empty()) << Logs();
-  ASSERT_TRUE(
-      testing::PollUntil([&] { return !Leader().empty(); }, kPause, std::chrono::seconds(30)))
-      << Logs();
+  ASSERT_NO_FATAL_FAILURE(TakeTokenAndWaitForLeader());
   const std::string leader = Leader();
   const std::string standby = leader == "a" ? "b" : "a";
 
