@@ -23,6 +23,7 @@
 #include "server/analysis/observation.h"
 #include "server/analysis/observation_record.h"
 #include "server/provd_server_impl.h"
+#include "server/store/pg/pg_partitions.h"
 #include "server/store/quarantine.h"
 #include "server/store/store_url.h"
 
@@ -115,6 +116,31 @@ absl::Status ValidateAlertOptions(const ProvdOptions& o) {
     return absl::InvalidArgumentError("alert_resend_interval: must be positive");
   }
   return absl::OkStatus();
+}
+
+// One attempt of the PostgreSQL ingest to make the day partitions ahead (once a day; a failure
+// is retried every minute, so these lines come at most once a minute): metrics and the log.
+void ReportDayPartitions(const PgPartitionsReport& report, ProvdMetrics& metrics) {
+  metrics.DayPartitionsMade(report.status.ok(), report.created);
+  if (!report.status.ok()) {
+    PROV_LOG_WARN("store",
+                  "could not create the day partitions ahead; ingest goes on, rows of days "
+                  "without a partition go to the DEFAULT partitions; retried in a minute",
+                  {"error", report.status});
+  } else if (report.created > 0) {
+    PROV_LOG_INFO("store", "created day partitions ahead", {"partitions", report.created});
+  }
+  for (const auto& [table, rows] : report.default_rows) {
+    metrics.DefaultPartitionRows(table, rows);
+    if (rows > 0) {
+      PROV_LOG_WARN("store",
+                    "rows in a DEFAULT partition: reports of days with no partition (spooled "
+                    "from before the partitions, after retention dropped their day, or while "
+                    "partitions could not be created); a day's partition takes its rows when it "
+                    "is created",
+                    {"table", table}, {"rows", rows});
+    }
+  }
 }
 
 }  // namespace
@@ -233,6 +259,9 @@ absl::Status ProvdServer::Init() {
   s.started_us = absl::ToUnixMicros(s.clock->Now());
   backend_options.replica = s.replica_name;
   backend_options.takeover = o.leader_takeover;
+  backend_options.on_pg_partitions = [&s](const PgPartitionsReport& report) {
+    ReportDayPartitions(report, *s.metrics);  // the writer (and so this) starts after metrics
+  };
   {
     absl::StatusOr<std::unique_ptr<StoreBackend>> backend = OpenStoreBackend(url, backend_options);
     if (!backend.ok()) {

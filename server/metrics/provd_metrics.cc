@@ -139,6 +139,24 @@ ProvdMetrics::ProvdMetrics(std::shared_ptr<prometheus::Registry> registry_ptr)
               .Help("Agent streams ended, by how: ok, error (provd ended it with an error), "
                     "cancelled (the peer left or abandoned it), ack_undelivered (it ended with an "
                     "ack write still pending: a peer that stopped reading its acks).")
+              .Register(*registry_)),
+      day_partitions_created_(
+          MakeCounter(*registry_, "prov_pg_day_partitions_created_total",
+                      "PostgreSQL: day partitions of reports and account_usage_hourly this "
+                      "replica's ingest created ahead (yesterday to the day after tomorrow).")),
+      day_partition_failures_(MakeCounter(
+          *registry_, "prov_pg_day_partition_failures_total",
+          "PostgreSQL: attempts to create the day partitions ahead that failed (ingest goes on; "
+          "rows of a day without a partition go to the DEFAULT partition; retried a minute "
+          "later).")),
+      default_partition_rows_family_(
+          prometheus::BuildGauge()
+              .Name("prov_pg_default_partition_rows")
+              .Help("PostgreSQL: rows in the table's DEFAULT partition at the last attempt to "
+                    "create the day partitions (once a day, and a minute after a failure; counted "
+                    "up to 1,000,000). Should stay 0: rows there are reports of days with no "
+                    "partition, which retention cannot drop whole and every partition creation "
+                    "scans.")
               .Register(*registry_)) {
   for (const char* how : {"ok", "error", "cancelled", "ack_undelivered"}) {
     streams_ended_family_.Add({{"how", how}});
@@ -247,6 +265,19 @@ const char* CommitFailureReason(const absl::Status& status) {
     default:
       return "other";
   }
+}
+
+void ProvdMetrics::DayPartitionsMade(bool ok, int created) {
+  if (ok) {
+    day_partitions_created_.Increment(created);
+  } else {
+    day_partition_failures_.Increment();
+  }
+}
+
+void ProvdMetrics::DefaultPartitionRows(const std::string& table, int64_t rows) {
+  if (rows >= 0)
+    default_partition_rows_family_.Add({{"table", table}}).Set(static_cast<double>(rows));
 }
 
 const char* ProvdMetrics::CommitFailed(const absl::Status& status) {

@@ -91,6 +91,11 @@ class ProvdMetrics {
   }
   // Counts one failed store write under its reason (CommitFailureReason) and returns the reason.
   const char* CommitFailed(const absl::Status& status);
+  // PostgreSQL's day partitions (server/store/pg/pg_partitions.h): one attempt of the ingest
+  // repository to make them ahead (`created` of them, or failed), and what a table's DEFAULT
+  // partition held then (rows < 0: not counted; the gauge keeps its last figure).
+  void DayPartitionsMade(bool ok, int created);
+  void DefaultPartitionRows(const std::string& table, int64_t rows);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;  // first: the references below point into it
@@ -127,6 +132,9 @@ class ProvdMetrics {
  private:
   prometheus::Family<prometheus::Counter>& rejected_family_;
   prometheus::Family<prometheus::Counter>& streams_ended_family_;
+  prometheus::Counter& day_partitions_created_;
+  prometheus::Counter& day_partition_failures_;
+  prometheus::Family<prometheus::Gauge>& default_partition_rows_family_;
 };
 
 // The store's figures (nodes reporting and silent per data centre, accelerators by vendor and

@@ -160,6 +160,7 @@ class PgBackend final : public StoreBackend {
     pg_options.connect_timeout = options_.pg_connect_timeout;
     pg_options.planner = options;
     pg_options.batch_record = std::move(batch_record);
+    pg_options.on_partitions = options_.on_pg_partitions;
     return Up<IngestRepository>(PgIngestRepository::Open(conninfo(), pg_options));
   }
   absl::StatusOr<std::unique_ptr<AlertDeliveryRepository>> OpenAlertDeliveries() override {

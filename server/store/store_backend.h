@@ -54,6 +54,8 @@
 
 namespace prov::server {
 
+struct PgPartitionsReport;  // pg/pg_partitions.h
+
 // What a committed batch appends to the PostgreSQL ingest batch log (PgIngestOptions::
 // batch_record): the leader's analysis engine reads it (docs/design/scale-out.md section 3).
 using IngestBatchRecorder = std::function<std::string(const std::vector<ReportToCommit>& batch,
@@ -66,6 +68,9 @@ struct StoreBackendOptions {
   // one provd, which leads alone).
   absl::Duration takeover = absl::Seconds(15);
   absl::Duration pg_connect_timeout = absl::Seconds(10);
+  // PostgreSQL: told after each attempt of the ingest repository to make the day partitions
+  // ahead (pg/pg_partitions.h; on the ingest writer's thread). Unused on SQLite.
+  std::function<void(const PgPartitionsReport&)> on_pg_partitions = nullptr;
 };
 
 class StoreBackend {

@@ -268,6 +268,12 @@ TEST_F(ReplicasTest, LeaderKilledMidIngestStandbyTakesOverNothingLostOrTwice) {
   };
   for (int round = 0; round < 5; ++round) submit_round();
   ASSERT_TRUE(testing::PollUntil(drained, kPause, std::chrono::seconds(60))) << Logs();
+  // The first ingest made today's day partitions ahead (once, whichever replica came first), and
+  // nothing went to a DEFAULT partition.
+  const std::string logs = Logs();
+  EXPECT_TRUE(absl::StrContains(logs, "created day partitions ahead")) << logs;
+  EXPECT_FALSE(absl::StrContains(logs, "could not create the day partitions")) << logs;
+  EXPECT_FALSE(absl::StrContains(logs, "rows in a DEFAULT partition")) << logs;
 
   // The leader's engine flags the Ascend node; every replica's reads show the flag.
   for (const std::string name : {"a", "b"}) {

@@ -129,6 +129,25 @@ TEST(ProvdMetricsTest, BuildInfoCapacityAndStartTimeAreExported) {
   }
 }
 
+// PostgreSQL's day partitions (provd_server.cc's ReportDayPartitions feeds these).
+TEST(ProvdMetricsTest, DayPartitionAttemptsAndDefaultPartitionRows) {
+  ProvdMetrics metrics(std::make_shared<prometheus::Registry>());
+  auto text = [&] { return prometheus::TextSerializer().Serialize(metrics.registry()->Collect()); };
+  metrics.DayPartitionsMade(true, 8);
+  metrics.DayPartitionsMade(false, 0);
+  metrics.DayPartitionsMade(true, 2);
+  metrics.DefaultPartitionRows("reports", 3);
+  metrics.DefaultPartitionRows("account_usage_hourly", 0);
+  metrics.DefaultPartitionRows("reports", -1);  // not counted this time: keeps 3
+  const std::string after = text();
+  for (const char* expected :
+       {"prov_pg_day_partitions_created_total 10", "prov_pg_day_partition_failures_total 1",
+        "prov_pg_default_partition_rows{table=\"reports\"} 3",
+        "prov_pg_default_partition_rows{table=\"account_usage_hourly\"} 0"}) {
+    EXPECT_NE(after.find(expected), std::string::npos) << "missing: " << expected << "\n" << after;
+  }
+}
+
 TEST(ProvdMetricsTest, CommitFailuresAreCountedByReason) {
   ProvdMetrics metrics(std::make_shared<prometheus::Registry>());
   auto text = [&] { return prometheus::TextSerializer().Serialize(metrics.registry()->Collect()); };

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -236,10 +237,48 @@ TEST_F(PgPartitionsTest, AReportForADayWithoutPartitionGoesToTheDefaultAndMovesL
   EXPECT_EQ(Count("SELECT count(*) FROM account_usage_hourly_p20260523"), default_hours);
 }
 
+// The ingest repository tells its owner (provd's metrics and log) how each attempt went and
+// what the DEFAULT partitions hold then: a report of a day five days back lands in DEFAULT, and
+// the next day's attempt counts it.
+TEST_F(PgPartitionsTest, EachAttemptReportsWhatItCreatedAndTheDefaultPartitionsRows) {
+  std::vector<PgPartitionsReport> reports;
+  PgIngestOptions options;
+  options.on_partitions = [&](const PgPartitionsReport& r) { reports.push_back(r); };
+  auto repo = Ingest(options);
+  ASSERT_NE(repo, nullptr);
+  auto r1 = MakeReport("node-1", "boot-a", 1, kT0);
+  ASSERT_TRUE(repo->Commit(CommitBatch({&r1}), kT0).ok());
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].status.ok()) << reports[0].status;
+  EXPECT_EQ(reports[0].created, 8);  // 4 days x 2 tables
+  EXPECT_THAT(reports[0].default_rows,
+              ElementsAre(std::pair<std::string, int64_t>("reports", 0),
+                          std::pair<std::string, int64_t>("account_usage_hourly", 0)));
+  // The same day: no attempt, no report.
+  auto late = MakeReport("node-1", "boot-a", 2, kT0 - absl::Hours(24 * 5));
+  ASSERT_TRUE(repo->Commit(CommitBatch({&late}), kT0 + absl::Seconds(5)).ok());
+  EXPECT_EQ(reports.size(), 1u);
+  ASSERT_EQ(Count("SELECT count(*) FROM reports_default"), 1);
+  // The next day: one new day ahead per table, and the late report counted in DEFAULT.
+  auto r3 = MakeReport("node-1", "boot-a", 3, kT0 + absl::Hours(24));
+  ASSERT_TRUE(repo->Commit(CommitBatch({&r3}), kT0 + absl::Hours(24)).ok());
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_TRUE(reports[1].status.ok()) << reports[1].status;
+  EXPECT_EQ(reports[1].created, 2);
+  ASSERT_EQ(reports[1].default_rows.size(), 2u);
+  EXPECT_EQ(reports[1].default_rows[0], (std::pair<std::string, int64_t>("reports", 1)));
+  EXPECT_GT(reports[1].default_rows[1].second, 0);  // its usage hours
+  EXPECT_EQ(*CountPgDefaultRows(*conn_, "reports"), 1);
+  EXPECT_EQ(*CountPgDefaultRows(*conn_, "reports", /*cap=*/0), 0);  // the cap bounds the scan
+  EXPECT_TRUE(absl::IsInvalidArgument(CountPgDefaultRows(*conn_, "nodes").status()));
+}
+
 // Partitions that cannot be created (their parent locked by another session) never fail ingest.
 TEST_F(PgPartitionsTest, IngestGoesOnWhenThePartitionsCannotBeCreated) {
+  std::vector<PgPartitionsReport> reports;
   PgIngestOptions options;
   options.partitions.lock_wait = absl::Milliseconds(100);
+  options.on_partitions = [&](const PgPartitionsReport& r) { reports.push_back(r); };
   auto repo = Ingest(options);
   ASSERT_NE(repo, nullptr);
   auto blocker = Connect();
@@ -251,6 +290,8 @@ TEST_F(PgPartitionsTest, IngestGoesOnWhenThePartitionsCannotBeCreated) {
   EXPECT_EQ(result->stored, 1u);
   EXPECT_TRUE(absl::IsUnavailable(repo->partitions_status())) << repo->partitions_status();
   EXPECT_THAT(repo->partitions_status().message(), ::testing::HasSubstr("reports"));
+  ASSERT_EQ(reports.size(), 1u);  // told, with the reason
+  EXPECT_TRUE(absl::IsUnavailable(reports[0].status)) << reports[0].status;
   EXPECT_EQ(Count("SELECT count(*) FROM reports_default"), 1);
   ASSERT_TRUE(blocker->Exec("COMMIT").ok());
   // Retried a minute later, not at once.
@@ -260,6 +301,9 @@ TEST_F(PgPartitionsTest, IngestGoesOnWhenThePartitionsCannotBeCreated) {
   auto r3 = MakeReport("node-1", "boot-a", 3, kT0 + absl::Seconds(20));
   ASSERT_TRUE(repo->Commit(CommitBatch({&r3}), kT0 + absl::Seconds(61)).ok());
   EXPECT_TRUE(repo->partitions_status().ok()) << repo->partitions_status();
+  ASSERT_EQ(reports.size(), 2u);  // the minute's wait told nothing; the retry did
+  EXPECT_TRUE(reports[1].status.ok()) << reports[1].status;
+  EXPECT_EQ(reports[1].default_rows[0], (std::pair<std::string, int64_t>("reports", 0)));
   // The day's partition took the DEFAULT partition's rows with it.
   EXPECT_EQ(Count("SELECT count(*) FROM reports_default"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM reports_p20260528"), 3);

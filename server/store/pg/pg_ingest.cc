@@ -275,15 +275,26 @@ void PgIngestRepository::DropCaches() {
 void PgIngestRepository::EnsurePartitions(absl::Time now) {
   const int64_t day = PgDayOf(absl::ToUnixMicros(now));
   if (day == partitions_day_ || now < partitions_retry_) return;
+  PgPartitionsReport report;
   partitions_status_ = conn_->Reconnect();
   if (partitions_status_.ok()) {
-    partitions_status_ = EnsurePgDayPartitions(*conn_, now, options_.partitions).status();
+    absl::StatusOr<int> created = EnsurePgDayPartitions(*conn_, now, options_.partitions);
+    partitions_status_ = created.status();
+    if (created.ok()) report.created = *created;
   }
   if (partitions_status_.ok()) {
     partitions_day_ = day;
   } else {
     partitions_retry_ = now + absl::Minutes(1);
   }
+  if (options_.on_partitions == nullptr) return;
+  report.status = partitions_status_;
+  for (const PgDayPartitionedTable& t : kPgDayPartitionedTables) {
+    absl::StatusOr<int64_t> rows =
+        conn_->ok() ? CountPgDefaultRows(*conn_, t.table) : absl::StatusOr<int64_t>(-1);
+    report.default_rows.emplace_back(t.table, rows.ok() ? *rows : -1);
+  }
+  options_.on_partitions(report);
 }
 
 absl::StatusOr<CommitResult> PgIngestRepository::Commit(std::vector<ReportToCommit>& batch,

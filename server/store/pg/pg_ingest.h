@@ -56,6 +56,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -93,6 +94,9 @@ struct PgIngestOptions {
   // The day partitions made ahead (pg_partitions.h): at the first Commit and at the first
   // Commit of each new day of received_at, in their own transactions before the batch's.
   PgEnsureOptions partitions{};
+  // Told after each of those attempts (and each retry a minute after a failure), on the
+  // committing thread: provd's metrics and log (prov_pg_day_partition*).
+  std::function<void(const PgPartitionsReport&)> on_partitions = nullptr;
 };
 
 class PgIngestRepository final : public IngestRepository, private IngestStateSource {

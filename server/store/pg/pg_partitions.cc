@@ -111,4 +111,28 @@ absl::StatusOr<PgDroppedPartitions> DropPgDayPartitionsBefore(PgConn& conn, absl
   return dropped;
 }
 
+absl::StatusOr<int64_t> CountPgDefaultRows(PgConn& conn, absl::string_view table, int64_t cap,
+                                           absl::Duration lock_wait) {
+  if (FindTable(table) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DEFAULT partition rows: ", table, " is not a day-partitioned table"));
+  }
+  int64_t n = 0;
+  absl::Status s = conn.Transaction([&]() -> absl::Status {
+    PROV_RETURN_IF_ERROR(conn.Exec(LockTimeout(lock_wait)));
+    // The table name is one of kPgDayPartitionedTables (checked above), not caller text.
+    PROV_ASSIGN_OR_RETURN(PgResult r,
+                          conn.Query(absl::StrCat("SELECT count(*) FROM (SELECT 1 FROM ", table,
+                                                  "_default LIMIT $1) AS d"),
+                                     {cap}));
+    PROV_ASSIGN_OR_RETURN(n, r.Int64(0, 0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("counting ", table, "_default's rows: ", s.message()));
+  }
+  return n;
+}
+
 }  // namespace prov::server

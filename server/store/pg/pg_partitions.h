@@ -6,6 +6,8 @@
 //   PROV_ASSIGN_OR_RETURN(int created, EnsurePgDayPartitions(conn, clock.Now()));
 //   // retention: every day partition of reports wholly collected before the cutoff
 //   PROV_ASSIGN_OR_RETURN(PgDroppedPartitions d, DropPgDayPartitionsBefore(conn, "reports", cut));
+//   // what DEFAULT holds (rows of days without a partition; 0 when all is well):
+//   PROV_ASSIGN_OR_RETURN(int64_t n, CountPgDefaultRows(conn, "reports"));
 //
 // The tables (kPgDayPartitionedTables) are RANGE-partitioned on a microsecond column the report
 // itself carries (reports.collected_at_us, account_usage_hourly.hour_us), one partition per UTC
@@ -21,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -72,5 +75,24 @@ struct PgDroppedPartitions {
 absl::StatusOr<PgDroppedPartitions> DropPgDayPartitionsBefore(
     PgConn& conn, absl::string_view table, int64_t before_us,
     absl::Duration lock_wait = absl::Seconds(10));
+
+// One attempt of an ingest repository to make the day partitions ahead
+// (PgIngestOptions::on_partitions, StoreBackendOptions::on_pg_partitions).
+struct PgPartitionsReport {
+  absl::Status status;  // EnsurePgDayPartitions' (or the reconnect's)
+  int created = 0;
+  // (table, rows in its DEFAULT partition then: CountPgDefaultRows; -1 when it could not count).
+  std::vector<std::pair<std::string, int64_t>> default_rows;
+};
+
+// The rows in `table`'s DEFAULT partition, counting at most `cap` (a bounded scan). DEFAULT
+// stays empty while partitions are made ahead; rows there are reports of days with no
+// partition (spooled from before the partitions, after retention dropped their day) or of days
+// whose partitions could not be created. Nothing drops them whole, and every partition creation
+// scans them. Waits at most lock_wait for the table's lock. `table` must be one of
+// kPgDayPartitionedTables.
+absl::StatusOr<int64_t> CountPgDefaultRows(PgConn& conn, absl::string_view table,
+                                           int64_t cap = 1'000'000,
+                                           absl::Duration lock_wait = absl::Seconds(2));
 
 }  // namespace prov::server
