@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/uplink/uplink.h"
@@ -377,6 +378,41 @@ TEST_F(ReplicasTest, LeaderKilledMidIngestStandbyTakesOverNothingLostOrTwice) {
 
 // Two live replicas started with the same --replica-name (two VMs cloned with one host name):
 // each heartbeat finds the row written by the other since its own, and says so.
+// A leader that hangs (SIGSTOP: its process frozen, its sockets open, so PostgreSQL keeps its
+// session and the advisory lock) stops renewing its lease; the standby ends its session and
+// takes over within the takeover (2 s) and a few tries. Resumed, the old leader finds its
+// session gone, steps down and follows the new leader.
+TEST_F(ReplicasTest, AFrozenLeaderIsReplacedAndStandsByWhenItResumes) {
+  ASSERT_NO_FATAL_FAILURE(TakeTokenAndWaitForLeader());
+  const std::string frozen = Leader();
+  const std::string survivor = frozen == "a" ? "b" : "a";
+  replicas_[frozen]->Kill(SIGSTOP);
+  absl::Cleanup resume = [&] { replicas_[frozen]->Kill(SIGCONT); };  // before Logs() asks it
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const bool taken =
+      testing::PollUntil([&] { return Leader() == survivor; }, kPause, std::chrono::seconds(30));
+  const double took_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  std::move(resume).Invoke();
+  ASSERT_TRUE(taken) << Logs();
+  std::printf("takeover from a frozen leader: %.1f s\n", took_s);
+  EXPECT_TRUE(absl::StrContains(replicas_[survivor]->log(),
+                                "has not renewed its lease for longer than the takeover"))
+      << Logs();
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        return absl::StrContains(replicas_[frozen]->log(), "lost the leader lock; stepping down");
+      },
+      kPause, std::chrono::seconds(20)))
+      << Logs();
+  auto status = Status(frozen);
+  EXPECT_FALSE(status.leading()) << status.DebugString();
+  EXPECT_EQ(status.leader(), survivor);
+  status = Status(survivor);
+  EXPECT_TRUE(status.leading()) << status.DebugString();
+  EXPECT_GE(status.leader_term(), 2);
+}
+
 TEST_F(ReplicasTest, ASecondLiveReplicaWithTheSameNameIsReported) {
   const std::string data = dir_.Sub("provd-a-twin");
   ::mkdir(data.c_str(), 0755);

@@ -5,11 +5,13 @@
 #include "server/store/repo/leader_election.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -74,9 +76,11 @@ TEST(SoleLeaderTest, LeadsFromStartToStop) {
 
 class PgLeaderTest : public prov::testing::StoreTest {
  protected:
-  std::unique_ptr<PgLeaderElection> Open(const std::string& holder) {
-    auto e = PgLeaderElection::Open(pg_conninfo(),
-                                    {.holder = holder, .takeover = absl::Milliseconds(1500)});
+  std::unique_ptr<PgLeaderElection> Open(const std::string& holder,
+                                         std::function<void()> before_hold = nullptr) {
+    auto e = PgLeaderElection::Open(pg_conninfo(), {.holder = holder,
+                                                    .takeover = absl::Milliseconds(1500),
+                                                    .before_hold = std::move(before_hold)});
     EXPECT_TRUE(e.ok()) << e.status();
     return e.ok() ? *std::move(e) : nullptr;
   }
@@ -174,6 +178,75 @@ TEST_P(PgLeaderTest, ALeaderWhoseSessionIsGoneStepsDownAndOneReplicaTakesOver) {
   leader->Stop();
   WaitFor([&] { return standby->leading(); });
   EXPECT_EQ(standby->term(), 3);
+}
+
+// A hung leader (its process stopped or deadlocked while its kernel keeps the session up: the
+// lock would never be released) stops renewing its lease; the standby, finding the lease older
+// than the takeover, ends the leader's session and takes over in term 2. When the old leader
+// resumes it finds its session gone and steps down; its term-1 writes are fenced.
+TEST_P(PgLeaderTest, AHungLeaderIsEndedByTheStandbyWhenItsLeaseRunsOut) {
+  EventLog log_a, log_b;
+  absl::Mutex hang_mu;
+  bool hang = false;
+  auto a = Open("provd-a", [&] {
+    absl::MutexLock lock(&hang_mu);
+    hang_mu.Await(absl::Condition(
+        +[](bool* h) { return !*h; }, &hang));
+  });
+  auto b = Open("provd-b");
+  ASSERT_TRUE(a && b);
+  // Whatever fails below, a's thread is let go before a is destroyed (its Stop joins it).
+  absl::Cleanup let_go = [&] {
+    absl::MutexLock lock(&hang_mu);
+    hang = false;
+  };
+  ASSERT_TRUE(a->Start(log_a.Events()).ok());
+  WaitFor([&] { return a->leading(); });
+  ASSERT_EQ(a->term(), 1);
+  ASSERT_TRUE(b->Start(log_b.Events()).ok());
+  auto conn = Connect();
+  ASSERT_NE(conn, nullptr);
+  // While a renews, b stands by (three takeovers).
+  absl::SleepFor(absl::Milliseconds(4500));
+  EXPECT_FALSE(b->leading());
+  EXPECT_THAT(log_b.Get(), ElementsAre());
+  auto renewed = conn->Query("SELECT term, holder FROM leader_lease");
+  ASSERT_TRUE(renewed.ok() && renewed->rows() == 1);
+  EXPECT_EQ(renewed->Text(0, 0), "1");
+  EXPECT_EQ(renewed->Text(0, 1), "provd-a");
+
+  {
+    absl::MutexLock lock(&hang_mu);
+    hang = true;
+  }
+  const absl::Time hung_at = absl::Now();
+  const absl::Duration took = WaitFor([&] { return b->leading(); });
+  ASSERT_TRUE(b->leading()) << "the standby never took over from the hung leader";
+  EXPECT_EQ(b->term(), 2);
+  // The lease ran out (1.5 s after a's last renewal, at most a check before the hang), then a
+  // try or two of b's (100 ms apart).
+  EXPECT_GE(absl::Now() - hung_at, absl::Milliseconds(1300));
+  EXPECT_LT(took, absl::Seconds(5));
+  EXPECT_EQ(Leader(*conn).holder, "provd-b");
+  EXPECT_TRUE(a->leading());  // hung: it has not noticed yet
+  // a's writes of term 1 are fenced already.
+  EXPECT_EQ(conn->Transaction([&] { return CheckLeaderTerm(*conn, 1); }).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  {
+    absl::MutexLock lock(&hang_mu);
+    hang = false;
+  }
+  WaitFor([&] { return !a->leading(); });
+  EXPECT_FALSE(a->leading());
+  EXPECT_THAT(log_a.Get(), ElementsAre("elected 1", "deposed"));
+  // a campaigns again and stands by: b renews its lease.
+  absl::SleepFor(absl::Milliseconds(3000));
+  EXPECT_TRUE(b->leading());
+  EXPECT_FALSE(a->leading());
+  EXPECT_THAT(log_b.Get(), ElementsAre("elected 2"));
+  b->Stop();
+  a->Stop();
 }
 
 // Fencing: a write checking term 1 commits before term 2 begins (the new leader's term bump

@@ -50,7 +50,7 @@ TEST_F(PgSchemaTest, AFreshDatabaseMigratesToTheLatestVersion) {
   EXPECT_EQ(*ReadPgSchemaVersion(*conn_), 0);
   ASSERT_TRUE(MigratePgSchema(*conn_).ok());
   EXPECT_EQ(*ReadPgSchemaVersion(*conn_), LatestPgSchemaVersion());
-  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
   auto app = conn_->Query("SELECT value FROM provd_meta WHERE key = 'application_id'");
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_EQ(app->Text(0, 0), absl::StrCat(0x50524f56));
@@ -61,17 +61,18 @@ TEST_F(PgSchemaTest, AFreshDatabaseMigratesToTheLatestVersion) {
   for (int i = 0; i < tables->rows(); ++i) names.push_back(tables->Text(i, 0));
   EXPECT_THAT(
       names,
-      ElementsAre(
-          "accelerators", "account_identities", "account_usage_hourly",
-          "account_usage_hourly_default", "accounts", "alert_deliveries", "analysis_nodes",
-          "analysis_position", "analysis_workloads", "api_tokens", "audit_log", "bundle_accounts",
-          "bundles", "case_actions", "cases", "evidence_gaps", "exports", "flag_accounts", "flags",
-          "ingest_batches", "inventory", "inventory_history", "inventory_imports", "kyc_imports",
-          "leader", "links", "location_landmarks", "location_measurements", "location_node_keys",
-          "location_responders", "location_verdicts", "node_certificates", "node_enroll_tokens",
-          "node_hardware", "node_hardware_changes", "node_revocations", "node_streams", "nodes",
-          "policies", "provd_meta", "quarantined_records", "replicas", "reports", "reports_default",
-          "schema_version", "screening_hits", "screening_lists", "workload_details", "workloads"));
+      ElementsAre("accelerators", "account_identities", "account_usage_hourly",
+                  "account_usage_hourly_default", "accounts", "alert_deliveries", "analysis_nodes",
+                  "analysis_position", "analysis_workloads", "api_tokens", "audit_log",
+                  "bundle_accounts", "bundles", "case_actions", "cases", "evidence_gaps", "exports",
+                  "flag_accounts", "flags", "ingest_batches", "inventory", "inventory_history",
+                  "inventory_imports", "kyc_imports", "leader", "leader_lease", "links",
+                  "location_landmarks", "location_measurements", "location_node_keys",
+                  "location_responders", "location_verdicts", "node_certificates",
+                  "node_enroll_tokens", "node_hardware", "node_hardware_changes",
+                  "node_revocations", "node_streams", "nodes", "policies", "provd_meta",
+                  "quarantined_records", "replicas", "reports", "reports_default", "schema_version",
+                  "screening_hits", "screening_lists", "workload_details", "workloads"));
   // The advisory lock is released (a session-level lock would otherwise outlive the call).
   auto held = conn_->Query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
   EXPECT_EQ(*held->Int64(0, 0), 0);
@@ -84,7 +85,7 @@ TEST_F(PgSchemaTest, ASecondStartChangesNothing) {
   auto again = Connect();
   ASSERT_TRUE(MigratePgSchema(*again).ok());
   auto after = conn_->Query("SELECT xmin::text FROM schema_version");
-  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+  EXPECT_THAT(Versions(*conn_), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
   EXPECT_EQ(before->Text(0, 0), after->Text(0, 0)) << "schema_version was rewritten";
   EXPECT_EQ(conn_->Query("SELECT flag_id FROM alert_deliveries")->rows(), 1);
 }
@@ -121,7 +122,7 @@ TEST_F(PgSchemaTest, TwoConcurrentMigratorsMigrateOnce) {
   EXPECT_TRUE(second_result.ok()) << second_result;
   EXPECT_TRUE(second_waited) << "the second migrator never waited on the migration lock";
   EXPECT_EQ(hooks.load(), 2);
-  EXPECT_THAT(Versions(*watcher), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+  EXPECT_THAT(Versions(*watcher), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
 }
 
 TEST_F(PgSchemaTest, AForeignDatabaseIsRefusedAndLeftAlone) {

@@ -15,6 +15,19 @@ constexpr char kHeldSql[] =
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = "
     "pg_backend_pid() AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 2";
 
+// The database's clock, in Unix microseconds: every replica's lease is written and judged on it,
+// so the replicas' own clocks never meet.
+constexpr char kDbNowUs[] = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
+
+// The session holding the leader lock, when the lease of the term it leads in (the leader row's:
+// a lease of an earlier term says nothing of this one) is older than $3 microseconds.
+constexpr char kStaleLeaderSql[] =
+    "SELECT k.pid, l.holder, l.term, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - "
+    "s.renewed_us FROM pg_locks k, leader l, leader_lease s WHERE k.locktype = 'advisory' AND "
+    "k.granted AND k.classid = $1::bigint::oid AND k.objid = $2::bigint::oid AND k.objsubid = 2 "
+    "AND l.id = 1 AND s.id = 1 AND s.term = l.term AND s.holder = l.holder AND "
+    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint - s.renewed_us > $3::bigint";
+
 absl::Duration AtLeast(absl::Duration d, absl::Duration floor) { return std::max(d, floor); }
 
 int64_t WholeSeconds(absl::Duration d) { return std::max<int64_t>(1, absl::ToInt64Seconds(d)); }
@@ -121,7 +134,11 @@ bool PgLeaderElection::Campaign(absl::Time now) {
   }
   auto got =
       conn_->Query("SELECT pg_try_advisory_lock($1::int, $2::int)", {kPgLockKey, kPgLeaderLock});
-  if (!got.ok() || got->Text(0, 0) != "t") return false;
+  if (!got.ok()) return false;
+  if (got->Text(0, 0) != "t") {
+    EndStaleLeader();
+    return false;
+  }
   // The lock is ours: begin a term. Its UPDATE waits for leader writes still checking the old
   // term (CheckLeaderTerm's FOR SHARE), so they commit before this term exists.
   int64_t term = 0;
@@ -133,7 +150,14 @@ bool PgLeaderElection::Campaign(absl::Time now) {
                      "EXCLUDED.holder, since_us = EXCLUDED.since_us RETURNING term",
                      {options_.holder, absl::ToUnixMicros(now)}));
     PROV_ASSIGN_OR_RETURN(term, r.Int64(0, 0));
-    return absl::OkStatus();
+    return conn_
+        ->Query(absl::StrCat("INSERT INTO leader_lease(id, term, holder, renewed_us) VALUES (1, "
+                             "$1, $2, ",
+                             kDbNowUs,
+                             ") ON CONFLICT (id) DO UPDATE SET term = EXCLUDED.term, holder = "
+                             "EXCLUDED.holder, renewed_us = EXCLUDED.renewed_us"),
+                {term, options_.holder})
+        .status();
   });
   if (!begun.ok()) {
     PROV_LOG_WARN("store", "leader election: could not begin a term; releasing the lock",
@@ -149,8 +173,23 @@ bool PgLeaderElection::Campaign(absl::Time now) {
 }
 
 bool PgLeaderElection::Hold() {
+  if (options_.before_hold) options_.before_hold();
   auto held = conn_->Query(kHeldSql, {int64_t{kPgLockKey}, int64_t{kPgLeaderLock}});
-  if (held.ok() && held->Text(0, 0) != "0") return true;
+  if (held.ok() && held->Text(0, 0) != "0") {
+    // Still the leader: renew the lease (a failure is logged; the lock decides who leads, and a
+    // lease left to age past the takeover only lets a standby end this session).
+    absl::Status renewed =
+        conn_
+            ->Query(absl::StrCat("UPDATE leader_lease SET renewed_us = ", kDbNowUs,
+                                 " WHERE id = 1 AND term = $1 AND holder = $2"),
+                    {term(), options_.holder})
+            .status();
+    if (!renewed.ok()) {
+      PROV_LOG_WARN("store", "leader election: renewing the lease failed",
+                    {"holder", options_.holder}, {"error", std::string(renewed.message())});
+    }
+    return true;
+  }
   if (!held.ok() && conn_->ok()) {
     // The check failed on a live session (a statement timeout, say): a session lock lives as
     // long as its session, so this replica still leads. The next check tries again.
@@ -163,6 +202,27 @@ bool PgLeaderElection::Hold() {
                 {"error", held.ok() ? std::string("the session no longer holds the lock")
                                     : std::string(held.status().message())});
   return false;
+}
+
+void PgLeaderElection::EndStaleLeader() {
+  auto stale = conn_->Query(kStaleLeaderSql, {int64_t{kPgLockKey}, int64_t{kPgLeaderLock},
+                                              absl::ToInt64Microseconds(options_.takeover)});
+  if (!stale.ok() || stale->rows() == 0) return;
+  const std::string pid = stale->Text(0, 0);
+  const std::string holder = stale->Text(0, 1);
+  const std::string term = stale->Text(0, 2);
+  const double age_s = static_cast<double>(stale->Int64(0, 3).value_or(0)) / 1e6;
+  // Its session is alive (else the lock would be free) but it has not renewed for longer than
+  // the takeover: hung, stopped, or starved. Ending the session frees the lock for the next
+  // try; the old leader, if it resumes, finds its session gone and steps down, and its writes
+  // are fenced by the term the successor begins.
+  auto ended = conn_->Query("SELECT pg_terminate_backend($1::int)", {stale->Text(0, 0)});
+  PROV_LOG_WARN("store",
+                "leader election: the leader has not renewed its lease for longer than the "
+                "takeover; ending its session so that a standby takes over",
+                {"holder", holder}, {"term", term}, {"lease_age_s", age_s}, {"pid", pid},
+                {"by", options_.holder},
+                {"ended", ended.ok() ? ended->Text(0, 0) : std::string(ended.status().message())});
 }
 
 void PgLeaderElection::StepDown() {

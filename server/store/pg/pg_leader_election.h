@@ -21,6 +21,13 @@
 //    keepalives fail (set on the session: idle takeover/5, interval takeover/15, 3 probes, and
 //    tcp_user_timeout takeover/3; only on TCP connections), about takeover * 2/5 after the last
 //    packet; the standby takes over at its next try, within `takeover` (default 15 s);
+//  - a leader whose process hangs (stopped, deadlocked, starved) while its kernel still answers
+//    keepalives would keep its session, and the lock, for good. So the leader renews a lease
+//    (provd.leader_lease, version 11: its term and the database's clock) at each check, and a
+//    standby that does not get the lock and finds the lease of the leader row's term older than
+//    `takeover` ends the leader's session (pg_terminate_backend: the replicas share one role)
+//    and takes the lock at its next try: within about takeover + 2 * takeover / 15 of the last
+//    renewal. The old leader, if it resumes, finds its session gone and steps down;
 //  - the leader checks that its session holds the lock every `takeover / 15`, and steps down
 //    (deposed, then the lock released) when the session is gone or no longer holds it (a check
 //    that fails on a live session, a statement timeout say, is logged and retried: a session
@@ -36,6 +43,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +60,9 @@ struct PgLeaderOptions {
   std::string holder;  // this replica, as provd.leader and provctl status show it
   absl::Duration takeover = absl::Seconds(15);
   absl::Duration connect_timeout = absl::Seconds(10);
+  // Tests: runs on the election thread before each of the leader's checks (a test stalls it
+  // there to play a hung leader whose session stays up).
+  std::function<void()> before_hold = nullptr;
 };
 
 // The provd.leader row: who leads (or led last), in which term, since when.
@@ -78,8 +89,12 @@ class PgLeaderElection : public LeaderElection {
   void Run();
   // One try for the lock; true when elected (term_ set).
   bool Campaign(absl::Time now);
-  // One check that the session still holds the lock; false when it must step down.
+  // One check that the session still holds the lock, renewing the lease; false when it must
+  // step down.
   bool Hold();
+  // A standby that did not get the lock: ends the leader's session when its lease is older
+  // than the takeover.
+  void EndStaleLeader();
   void StepDown();
   // Releases the leader lock (every level: session locks stack), when the session is up.
   void Release();

@@ -621,6 +621,18 @@ SELECT prov_day_partition('account_usage_hourly', 'hour_us', d)
 INSERT INTO account_usage_hourly SELECT * FROM account_usage_hourly_v9;
 DROP TABLE account_usage_hourly_v9;
 )sql",
+    // Version 11: the leader's lease (pg_leader_election.h): the elected replica renews it at
+    // each of its checks, on the database's clock; a standby that finds it older than the
+    // takeover ends the leader's session, whose advisory lock a hung process (its kernel still
+    // answering keepalives) would otherwise keep for good.
+    R"sql(
+CREATE TABLE leader_lease (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  term BIGINT NOT NULL,
+  holder TEXT COLLATE "C" NOT NULL,
+  renewed_us BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr char kApplicationId[] = "1347571542";  // 0x50524f56, 'PROV'
