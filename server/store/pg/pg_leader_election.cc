@@ -21,12 +21,14 @@ constexpr char kDbNowUs[] = "(extract(epoch FROM clock_timestamp()) * 1000000)::
 
 // The session holding the leader lock, when the lease of the term it leads in (the leader row's:
 // a lease of an earlier term says nothing of this one) is older than $3 microseconds.
-constexpr char kStaleLeaderSql[] =
-    "SELECT k.pid, l.holder, l.term, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - "
-    "s.renewed_us FROM pg_locks k, leader l, leader_lease s WHERE k.locktype = 'advisory' AND "
-    "k.granted AND k.classid = $1::bigint::oid AND k.objid = $2::bigint::oid AND k.objsubid = 2 "
-    "AND l.id = 1 AND s.id = 1 AND s.term = l.term AND s.holder = l.holder AND "
-    "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint - s.renewed_us > $3::bigint";
+std::string StaleLeaderSql() {
+  return absl::StrCat(
+      "SELECT k.pid, l.holder, l.term, ", kDbNowUs,
+      " - s.renewed_us FROM pg_locks k, leader l, leader_lease s WHERE k.locktype = 'advisory' "
+      "AND k.granted AND k.classid = $1::bigint::oid AND k.objid = $2::bigint::oid AND "
+      "k.objsubid = 2 AND l.id = 1 AND s.id = 1 AND s.term = l.term AND s.holder = l.holder AND ",
+      kDbNowUs, " - s.renewed_us > $3::bigint");
+}
 
 absl::Duration AtLeast(absl::Duration d, absl::Duration floor) { return std::max(d, floor); }
 
@@ -205,8 +207,8 @@ bool PgLeaderElection::Hold() {
 }
 
 void PgLeaderElection::EndStaleLeader() {
-  auto stale = conn_->Query(kStaleLeaderSql, {int64_t{kPgLockKey}, int64_t{kPgLeaderLock},
-                                              absl::ToInt64Microseconds(options_.takeover)});
+  auto stale = conn_->Query(StaleLeaderSql(), {int64_t{kPgLockKey}, int64_t{kPgLeaderLock},
+                                               absl::ToInt64Microseconds(options_.takeover)});
   if (!stale.ok() || stale->rows() == 0) return;
   const std::string pid = stale->Text(0, 0);
   const std::string holder = stale->Text(0, 1);
@@ -216,7 +218,11 @@ void PgLeaderElection::EndStaleLeader() {
   // the takeover: hung, stopped, or starved. Ending the session frees the lock for the next
   // try; the old leader, if it resumes, finds its session gone and steps down, and its writes
   // are fenced by the term the successor begins.
-  auto ended = conn_->Query("SELECT pg_terminate_backend($1::int)", {stale->Text(0, 0)});
+  auto ended = conn_->Query("SELECT pg_terminate_backend($1::int)", {pid});
+  // Said once per session it tries to end (a refusal, when replicas do not share a role, would
+  // otherwise repeat at every try).
+  if (pid == last_ended_pid_) return;
+  last_ended_pid_ = pid;
   PROV_LOG_WARN("store",
                 "leader election: the leader has not renewed its lease for longer than the "
                 "takeover; ending its session so that a standby takes over",

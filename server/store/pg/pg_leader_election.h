@@ -25,7 +25,8 @@
 //    keepalives would keep its session, and the lock, for good. So the leader renews a lease
 //    (provd.leader_lease, version 11: its term and the database's clock) at each check, and a
 //    standby that does not get the lock and finds the lease of the leader row's term older than
-//    `takeover` ends the leader's session (pg_terminate_backend: the replicas share one role)
+//    `takeover` ends the leader's session (pg_terminate_backend: the replicas must connect as
+//    one role, or have pg_signal_backend; a refusal is logged once per session)
 //    and takes the lock at its next try: within about takeover + 2 * takeover / 15 of the last
 //    renewal. The old leader, if it resumes, finds its session gone and steps down;
 //  - the leader checks that its session holds the lock every `takeover / 15`, and steps down
@@ -103,6 +104,7 @@ class PgLeaderElection : public LeaderElection {
   const absl::Duration interval_;  // between tries and checks: takeover / 15
   std::unique_ptr<PgConn> conn_;   // the election thread's only
   bool session_set_up_ = false;    // the keepalive settings are on the current session
+  std::string last_ended_pid_;     // the last leader session EndStaleLeader tried to end
   LeaderEvents events_;
   std::thread thread_;
 
