@@ -272,6 +272,8 @@ void ProvdServer::OnElected(int64_t term) {
       }
     });
   }
+  // The location hub judges from its next tick on: now, not a tick interval later.
+  if (s.location != nullptr) s.location->Wake();
   if (absl::Status a = StartAlerts(); !a.ok()) {
     PROV_LOG_ERROR("alerts", "cannot start the alert notifier", {"error", a});
     absl::MutexLock lock(&s.role_mu);

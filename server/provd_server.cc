@@ -407,13 +407,6 @@ absl::Status ProvdServer::Init() {
   export_options.policy_version = [engine = s.analysis.get()] {
     return engine->Read([](const Analyzer& a) { return a.policy().version; });
   };
-  if (!o.location_config_file.empty() && s.postgres) {
-    // Each replica's hub would hold only the records of its own landmark calls and agent streams
-    // and judge every node from them, storing verdicts over each other's.
-    return absl::InvalidArgumentError(
-        "location_config: location verification runs on one provd (a SQLite store) so far, not "
-        "on replicas sharing PostgreSQL (server/README.md, Replicas on PostgreSQL)");
-  }
   if (!o.location_config_file.empty()) {
     auto config = location::LoadLocationConfig(o.location_config_file);
     if (!config.ok()) {
@@ -538,9 +531,13 @@ absl::Status ProvdServer::Init() {
         return location::LocationPolicyView{a.policy().location, a.policy().version};
       });
     };
-    lo.events = [engine = s.analysis.get()](std::vector<NodeEvent> events) {
-      engine->OnNodeEvents(std::move(events));
-    };
+    // SQLite: to the one engine; PostgreSQL: through the batch log to the leader's engine (a
+    // forged answer a standby's hub sees, and the leader hub's verdict changes).
+    lo.events = node_events;
+    if (s.postgres) {
+      // Every replica's hub takes landmark records and node keys; only the leader's judges.
+      lo.leading = [this] { return leading(); };
+    }
     lo.registry = s.metrics->registry().get();
     lo.tick = o.location_tick;
     lo.revoked_at = [revoked = s.revoked_nodes.get()](const std::string& node_id) {

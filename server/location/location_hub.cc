@@ -24,6 +24,8 @@ constexpr size_t kMaxRecordsPerCall = 1000;
 constexpr absl::Duration kReloadWindow = absl::Hours(24 * 7);
 // A node key seen again is rewritten (last_seen) at most this often.
 constexpr absl::Duration kKeyRewrite = absl::Hours(1);
+// Replicas: records taken in from the store per read.
+constexpr size_t kRecordsPage = 10'000;
 
 absl::Time FromProto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
@@ -83,6 +85,28 @@ std::string Clock(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
 }
 
+// The key landmarks get: the stream key seen last (ties: the newer key), else the newest node-CA
+// key. WriteKeys keeps to the same rule (a key a stream binds is seen last), so a restart and
+// another replica reading the stored rows find the same key.
+template <typename Keys>
+int ActiveKey(const Keys& keys) {
+  int active = -1;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& k = keys[i];
+    if (active < 0) {
+      active = static_cast<int>(i);
+      continue;
+    }
+    const auto& a = keys[static_cast<size_t>(active)];
+    if ((k.stream && !a.stream) ||
+        (k.stream == a.stream &&
+         std::tie(k.last_seen, k.first_seen) >= std::tie(a.last_seen, a.first_seen))) {
+      active = static_cast<int>(i);
+    }
+  }
+  return active;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocationHub>> LocationHub::Start(Options options) {
@@ -120,13 +144,22 @@ void LocationHub::Shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
+void LocationHub::Wake() {
+  absl::MutexLock lock(&pending_mu_);
+  woken_ = true;
+  wake_.SignalAll();
+}
+
 void LocationHub::Run() {
   while (true) {
     {
       absl::MutexLock lock(&pending_mu_);
-      wake_.WaitWithTimeout(&pending_mu_, absl::ToDoubleSeconds(options_.tick) > 0
-                                              ? options_.tick
-                                              : absl::Seconds(30));
+      if (!woken_) {
+        wake_.WaitWithTimeout(&pending_mu_, absl::ToDoubleSeconds(options_.tick) > 0
+                                                ? options_.tick
+                                                : absl::Seconds(30));
+      }
+      woken_ = false;
       if (stopping_) return;
     }
     if (absl::Status s = Tick(); !s.ok()) {
@@ -143,22 +176,7 @@ absl::Status LocationHub::Load() {
     nk.keys.push_back(KeyInfo{std::move(k.spki_der), k.first_seen, k.last_seen, k.last_seen,
                               k.source == "stream"});
   }
-  for (auto& [node, nk] : keys_) {
-    // Active: the stream key seen last (ties: the newer key), else the newest node-CA key.
-    for (size_t i = 0; i < nk.keys.size(); ++i) {
-      const KeyInfo& k = nk.keys[i];
-      if (nk.active < 0) {
-        nk.active = static_cast<int>(i);
-        continue;
-      }
-      const KeyInfo& a = nk.keys[static_cast<size_t>(nk.active)];
-      if ((k.stream && !a.stream) ||
-          (k.stream == a.stream &&
-           std::tie(k.last_seen, k.first_seen) >= std::tie(a.last_seen, a.first_seen))) {
-        nk.active = static_cast<int>(i);
-      }
-    }
-  }
+  for (auto& [node, nk] : keys_) nk.active = ActiveKey(nk.keys);
   PROV_ASSIGN_OR_RETURN(auto states, repo_->ListLandmarkStates());
   for (const auto& st : states) {
     book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
@@ -170,7 +188,18 @@ absl::Status LocationHub::Load() {
   for (const auto& r : records) {
     book_.RestoreRecord(r.landmark_id, r.target_kind, r.target_id,
                         RecordRef{r.id, r.rtt_min_ms, r.measured_at, r.answers_valid > 0});
+    records_read_ = std::max(records_read_, r.id);
   }
+  // One hub judges from the start; a replica's only once it leads (Tick).
+  if (!options_.leading) PROV_RETURN_IF_ERROR(LoadVerdicts());
+  PROV_RETURN_IF_ERROR(RefreshNodes());
+  UpdateGauges();
+  return absl::OkStatus();
+}
+
+absl::Status LocationHub::LoadVerdicts() {
+  verdicts_.clear();
+  reported_.clear();
   std::string after;
   while (true) {
     PROV_ASSIGN_OR_RETURN(auto rows, repo_->ListVerdicts("", after, 1000));
@@ -183,8 +212,52 @@ absl::Status LocationHub::Load() {
     }
     after = rows.back().node_id;
   }
-  PROV_RETURN_IF_ERROR(RefreshNodes());
-  UpdateGauges();
+  verdicts_loaded_ = true;
+  return absl::OkStatus();
+}
+
+bool LocationHub::Judging() const {
+  return verdicts_loaded_ && (!options_.leading || options_.leading());
+}
+
+absl::Status LocationHub::TakeInStored() {
+  // Node keys bound on other replicas (and this one's, as written): merged, then each node's
+  // active key by the same rule as at start.
+  PROV_ASSIGN_OR_RETURN(auto keys, repo_->ListNodeKeys());
+  for (auto& k : keys) {
+    NodeKeys& nk = keys_[k.node_id];
+    auto it = std::find_if(nk.keys.begin(), nk.keys.end(),
+                           [&](const KeyInfo& known) { return known.spki == k.spki_der; });
+    if (it == nk.keys.end()) {
+      nk.keys.push_back(KeyInfo{std::move(k.spki_der), k.first_seen, k.last_seen, k.last_seen,
+                                k.source == "stream"});
+      continue;
+    }
+    it->first_seen = std::min(it->first_seen, k.first_seen);
+    it->last_seen = std::max(it->last_seen, k.last_seen);
+    it->written = std::max(it->written, k.last_seen);
+    it->stream = it->stream || k.source == "stream";
+  }
+  for (auto& [node, nk] : keys_) nk.active = ActiveKey(nk.keys);
+  // The landmarks' replay state as stored (it only moves forward).
+  PROV_ASSIGN_OR_RETURN(auto states, repo_->ListLandmarkStates());
+  for (const auto& st : states) {
+    book_.RestoreLandmark(st.landmark_id, LandmarkState{st.last_seq, st.last_measured,
+                                                        st.last_record, st.accepted, st.refused});
+  }
+  // Records by id: StoreLandmarkRecords holds the store's location lock until its commit, so a
+  // record with a lower id than one read is never committed later. This hub's own records come
+  // back too (RestoreRecord keeps the newest per landmark and target: taking one in twice is a
+  // no-op).
+  while (true) {
+    PROV_ASSIGN_OR_RETURN(auto rows, repo_->ListRecordsAfter(records_read_, kRecordsPage));
+    for (const auto& r : rows) {
+      book_.RestoreRecord(r.landmark_id, r.target_kind, r.target_id,
+                          RecordRef{r.id, r.rtt_min_ms, r.measured_at, r.answers_valid > 0});
+      records_read_ = std::max(records_read_, r.id);
+    }
+    if (rows.size() < kRecordsPage) break;
+  }
   return absl::OkStatus();
 }
 
@@ -315,11 +388,26 @@ absl::Status LocationHub::Tick() {
     absl::MutexLock lock(&mu_);
     const absl::Time now = options_.clock->Now();
     PROV_RETURN_IF_ERROR(WriteKeys(now));
+    if (options_.leading) {
+      PROV_RETURN_IF_ERROR(TakeInStored());
+      const bool leads = options_.leading();
+      if (leads && !verdicts_loaded_) {
+        // Starts leading: judges on from the verdicts the previous leader saved (what it
+        // reported), so an unchanged verdict raises no second event.
+        PROV_RETURN_IF_ERROR(LoadVerdicts());
+      } else if (!leads && verdicts_loaded_) {
+        verdicts_.clear();
+        reported_.clear();
+        verdicts_loaded_ = false;
+      }
+    }
     PROV_RETURN_IF_ERROR(RefreshNodes());
-    std::set<std::string> nodes;
-    for (const auto& [id, unused] : book_.assignment().nodes()) nodes.insert(id);
-    for (std::string& id : book_.MeasuredNodes()) nodes.insert(std::move(id));
-    PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
+    if (Judging()) {
+      std::set<std::string> nodes;
+      for (const auto& [id, unused] : book_.assignment().nodes()) nodes.insert(id);
+      for (std::string& id : book_.MeasuredNodes()) nodes.insert(std::move(id));
+      PROV_RETURN_IF_ERROR(Judge({nodes.begin(), nodes.end()}, p, events));
+    }
     UpdateGauges();
   }
   Emit(std::move(events));
@@ -549,11 +637,14 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
       if (e.kind == NodeEvent::Kind::kLocationForged) metrics_->Forged();
     }
     response.set_accepted(static_cast<uint32_t>(stored_records));
-    // The records are stored: a verdict that fails to save now is judged again on the tick.
-    if (absl::Status s = Judge({nodes.begin(), nodes.end()}, p, events); !s.ok()) {
+    // The records are stored: a verdict that fails to save now is judged again on the tick (a
+    // standby's records: the leader's next tick).
+    absl::Status judged =
+        Judging() ? Judge({nodes.begin(), nodes.end()}, p, events) : absl::OkStatus();
+    if (!judged.ok()) {
       PROV_LOG_ERROR("location",
                      "saving verdicts after a landmark call failed (judged again on the tick)",
-                     {"error", s});
+                     {"error", judged});
     }
     UpdateGauges();
   }
@@ -596,18 +687,57 @@ void LocationHub::UpdateGauges() {
 
 absl::StatusOr<NodeLocation> LocationHub::GetNodeLocation(const std::string& node_id) {
   absl::MutexLock lock(&mu_);
-  auto it = verdicts_.find(node_id);
-  if (it != verdicts_.end()) return it->second.location;
+  if (Judging()) {
+    auto it = verdicts_.find(node_id);
+    if (it != verdicts_.end()) return it->second.location;
+  } else {
+    PROV_ASSIGN_OR_RETURN(std::optional<StoredVerdict> row, repo_->ReadVerdict(node_id));
+    if (row.has_value()) {
+      NodeLocation loc;
+      if (!loc.ParseFromString(row->location)) {
+        return absl::DataLossError(
+            absl::StrCat("the stored location verdict of node \"", node_id, "\" does not parse"));
+      }
+      return loc;
+    }
+  }
   return absl::NotFoundError(absl::StrCat("no location verdict for node \"", node_id,
                                           "\": provd has no location responder, record or "
                                           "verdict for it yet"));
 }
 
-provenance::v1::ListNodeLocationsResponse LocationHub::ListNodeLocations(
+absl::StatusOr<provenance::v1::ListNodeLocationsResponse> LocationHub::ListNodeLocations(
     const provenance::v1::ListNodeLocationsRequest& request) {
   const size_t limit = request.limit() == 0 ? 1000 : std::min<size_t>(request.limit(), 1000);
   provenance::v1::ListNodeLocationsResponse out;
   absl::MutexLock lock(&mu_);
+  if (!Judging()) {  // a standby: the stored verdicts, the same pages
+    std::string filter;
+    switch (request.verdict()) {
+      case provenance::v1::LOCATION_VERDICT_UNSPECIFIED:
+        break;
+      case provenance::v1::LOCATION_VERDICT_VERIFIED:
+      case provenance::v1::LOCATION_VERDICT_UNVERIFIED:
+      case provenance::v1::LOCATION_VERDICT_CONTRADICTED:
+        filter = VerdictText(request.verdict());
+        break;
+      default:
+        return out;  // no node has another verdict
+    }
+    PROV_ASSIGN_OR_RETURN(auto rows,
+                          repo_->ListVerdicts(filter, request.after_node_id(), limit + 1));
+    for (const StoredVerdict& row : rows) {
+      if (static_cast<size_t>(out.nodes_size()) == limit) {
+        out.set_next_after_node_id(out.nodes(out.nodes_size() - 1).node_id());
+        break;
+      }
+      if (!out.add_nodes()->ParseFromString(row.location)) {
+        return absl::DataLossError(absl::StrCat("the stored location verdict of node \"",
+                                                row.node_id, "\" does not parse"));
+      }
+    }
+    return out;
+  }
   for (auto it = verdicts_.upper_bound(request.after_node_id()); it != verdicts_.end(); ++it) {
     if (request.verdict() != provenance::v1::LOCATION_VERDICT_UNSPECIFIED &&
         it->second.location.verdict() != request.verdict()) {

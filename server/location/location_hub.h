@@ -12,6 +12,11 @@
 //   auto response = hub->Submit(request, /*caller=*/"lm-fra-1");
 //   hub->Tick();   // the tick thread: node keys, assignment, freshness expiry of every verdict
 //
+// On replicas sharing a PostgreSQL store (Options::leading set) every replica runs a hub: each
+// accepts landmark records and node keys and answers assignments, and takes in at each tick what
+// the others stored; only the elected leader's hub judges (saves verdicts, sends events), and a
+// standby answers the location queries from the stored verdicts.
+//
 // Threads: Submit, GetAssignment and the queries run on gRPC threads and serialise on one mutex
 // (a batch of up to 1,000 records is checked before its one write transaction; the book,
 // verdicts and reported events change only after a commit). The repository decides the
@@ -76,6 +81,14 @@ class LocationHub {
     // When the node was revoked (nullopt: not revoked); may be empty. A revoked node with no key
     // seen after its revocation is not probed, its records are refused, its verdict unverified.
     std::function<std::optional<absl::Time>(const std::string& node_id)> revoked_at;
+    // Replicas sharing one store (PostgreSQL; docs/design/scale-out.md section 4). Empty: this hub
+    // is the only one (SQLite): it judges from its own book, read once at start. Set: the hub is
+    // one of several; each tick first takes in what every replica stored (node keys, landmark
+    // states, records above the last id it read), and only while `leading()` answers true does
+    // it judge (load the stored verdicts when it starts leading, save verdicts, send events).
+    // A standby stores the records it receives (the leader judges them at its next tick) and
+    // answers GetNodeLocation and ListNodeLocations from the stored verdicts.
+    std::function<bool()> leading;
   };
   static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
   ~LocationHub();
@@ -101,19 +114,30 @@ class LocationHub {
   // known node's verdict again (freshness expiry).
   absl::Status Tick();
 
+  // NOT_FOUND: no verdict for the node; another error: a standby could not read the store.
   absl::StatusOr<provenance::v1::NodeLocation> GetNodeLocation(const std::string& node_id);
-  provenance::v1::ListNodeLocationsResponse ListNodeLocations(
+  absl::StatusOr<provenance::v1::ListNodeLocationsResponse> ListNodeLocations(
       const provenance::v1::ListNodeLocationsRequest& request);
   provenance::v1::ListLandmarksResponse ListLandmarks();
 
   // A LandmarkGateway call refused before its records were read (no or wrong certificate).
   void CountRefusedCall(const std::string& reason);
 
+  // Runs the next tick now (provd: when this replica starts leading, so its hub judges at once
+  // instead of at the end of the tick interval). Never blocks.
+  void Wake();
+
   void Shutdown();  // stops the tick thread; idempotent
 
  private:
   LocationHub(Options options, std::unique_ptr<LocationRepository> repo);
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadVerdicts() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replicas: node keys, landmark states and the records other replicas stored since the last
+  // call (records: by id; the store serialises their writes, so ids commit in order).
+  absl::Status TakeInStored() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether this hub judges now: no `leading` option, or leading and its verdicts loaded.
+  bool Judging() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RefreshNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How long a node's previous key stays accepted after a stream bound a new one.
   absl::Duration KeyGrace() const;
@@ -148,6 +172,10 @@ class LocationHub {
   absl::flat_hash_map<std::string, NodeKeys> keys_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);             // newest per node
   absl::flat_hash_map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);  // event keys
+  // Replicas: verdicts_ and reported_ hold the stored verdicts (loaded when the hub started
+  // leading); false while it stands by (both empty).
+  bool verdicts_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t records_read_ ABSL_GUARDED_BY(mu_) = 0;  // replicas: the highest record id taken in
 
   absl::Mutex pending_mu_;
   struct PendingKey {
@@ -157,6 +185,7 @@ class LocationHub {
   std::vector<PendingKey> pending_keys_ ABSL_GUARDED_BY(pending_mu_);
   absl::CondVar wake_;
   bool stopping_ ABSL_GUARDED_BY(pending_mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(pending_mu_) = false;
 
   std::thread thread_;
 };

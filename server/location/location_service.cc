@@ -10,8 +10,12 @@ grpc::Status LocationServiceImpl::GetNodeLocation(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: empty");
   }
   auto loc = hub_.GetNodeLocation(request->node_id());
-  if (!loc.ok())
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, std::string(loc.status().message()));
+  if (!loc.ok()) {
+    // NOT_FOUND: no verdict; otherwise a standby could not read the stored verdicts.
+    return grpc::Status(absl::IsNotFound(loc.status()) ? grpc::StatusCode::NOT_FOUND
+                                                       : grpc::StatusCode::UNAVAILABLE,
+                        std::string(loc.status().message()));
+  }
   *response = *std::move(loc);
   return grpc::Status::OK;
 }
@@ -20,7 +24,11 @@ grpc::Status LocationServiceImpl::ListNodeLocations(
     grpc::ServerContext* context, const provenance::v1::ListNodeLocationsRequest* request,
     provenance::v1::ListNodeLocationsResponse* response) {
   if (auto s = auth_.Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
-  *response = hub_.ListNodeLocations(*request);
+  auto list = hub_.ListNodeLocations(*request);
+  if (!list.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(list.status().message()));
+  }
+  *response = *std::move(list);
   return grpc::Status::OK;
 }
 

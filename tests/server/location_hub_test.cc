@@ -140,12 +140,14 @@ TEST_F(LocationHubTest, VerdictsRefreshOnRecordsAndExpireOnTheTick) {
   EXPECT_EQ(events_.size(), 2u);
 
   auto list = hub_->ListNodeLocations({});
-  ASSERT_EQ(list.nodes_size(), 2);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->nodes_size(), 2);
   provenance::v1::ListNodeLocationsRequest paged;
   paged.set_limit(1);
   auto page = hub_->ListNodeLocations(paged);
-  ASSERT_EQ(page.nodes_size(), 1);
-  EXPECT_EQ(page.next_after_node_id(), "n1");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->nodes_size(), 1);
+  EXPECT_EQ(page->next_after_node_id(), "n1");
 }
 
 TEST_F(LocationHubTest, RefusalsAreAnsweredAndARestartKeepsReplayState) {

@@ -237,6 +237,29 @@ TEST_P(LocationTest, RecordsAreStoredExactlyAndListedByEachQuery) {
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_THAT(Ids(*read), ElementsAre(second->ids[1], first->ids[0], second->ids[1]));
   EXPECT_EQ((*read)[1].signature, Record("lm-b", 1, "gpu-1", 100).signature);
+
+  // ListRecordsAfter: by id above the one given, at most `limit`, every field but the blobs.
+  auto after = repo->ListRecordsAfter(0, 100);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(Ids(*after), ElementsAre(first->ids[0], first->ids[1], first->ids[2], first->ids[3],
+                                       second->ids[0], second->ids[1]));
+  const StoredMeasurement& r = (*after)[3];
+  EXPECT_EQ(r.received_at, T(1000));
+  EXPECT_EQ(r.landmark_id, "lm-a");
+  EXPECT_EQ(r.target_kind, "landmark");
+  EXPECT_EQ(r.target_id, "lm-b");
+  EXPECT_EQ(r.measured_at, T(130));
+  EXPECT_EQ(r.landmark_seq, 3u);
+  EXPECT_EQ(r.rtt_min_ms, want.rtt_min_ms);
+  EXPECT_EQ(r.answers_valid, 2);
+  EXPECT_TRUE(r.measurement.empty());
+  EXPECT_TRUE(r.signature.empty());
+  EXPECT_EQ((*after)[2].answers_valid, 0);  // records without an answer too
+  EXPECT_THAT(Ids(*repo->ListRecordsAfter(first->ids[2], 2)),
+              ElementsAre(first->ids[3], second->ids[0]));
+  EXPECT_THAT(*repo->ListRecordsAfter(second->ids[1], 100), IsEmpty());
+  EXPECT_THAT(*repo->ListRecordsAfter(0, 0), IsEmpty());
+  EXPECT_EQ(repo->ListRecordsAfter(-5, std::numeric_limits<size_t>::max())->size(), 6u);
 }
 
 TEST_P(LocationTest, TheStoreRefusesReplayedAndReorderedSeqsAndKeepsTheLandmarkState) {
@@ -335,6 +358,25 @@ TEST_P(LocationTest, VerdictsAreUpsertedAndListedByNodeWithFilterAndPaging) {
   auto bad = repo->ListVerdicts("maybe", "", 10);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("maybe"));
+
+  // ReadVerdict: the node's row, or nothing.
+  auto one = repo->ReadVerdict("gpu-1");
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->node_id, "gpu-1");
+  EXPECT_EQ((*one)->verdict, "verified");
+  EXPECT_EQ((*one)->evaluated_at, T(20));
+  EXPECT_EQ((*one)->location, Verdict("gpu-1", "verified", 20).location);
+  EXPECT_EQ((*one)->disk_ids, "[1,2]");
+  EXPECT_EQ((*one)->calibration, "{\"lm-a\":[3]}");
+  EXPECT_EQ((*one)->params, "{\"fibre_km_per_ms\":200}");
+  auto none = repo->ReadVerdict("gpu-4");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  EXPECT_FALSE(repo->ReadVerdict("GPU-1")->has_value());  // ids are exact
+  EXPECT_EQ(repo->ReadVerdict(std::string("gpu-1\0", 6)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(repo->ReadVerdict("").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(LocationTest, BadInputIsRefusedNamingTheFieldAndWritesNothing) {

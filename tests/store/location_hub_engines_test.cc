@@ -2,10 +2,14 @@
 // Ed25519-signed calibration records (lm-fra measuring lm-par) submitted to both hubs are stored
 // once, the second hub answers the copy as a replay (the store's check: its book had not seen
 // the record), and a restarted hub reloads the landmark states and the records.
+#include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "common/location/probe_sig.h"
+#include "common/node_key.h"
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 #include "server/location/location_config.h"
@@ -18,6 +22,10 @@
 namespace prov::server::location {
 namespace {
 
+using provenance::v1::LOCATION_VERDICT_CONTRADICTED;
+using provenance::v1::LOCATION_VERDICT_UNVERIFIED;
+using provenance::v1::LOCATION_VERDICT_VERIFIED;
+using testing::NodeMeasurement;
 using testing::PairMeasurement;
 using testing::SignRecord;
 
@@ -30,7 +38,9 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
     ASSERT_TRUE(c.ok()) << c.status();
     config_ = *std::move(c);
   }
-  std::unique_ptr<LocationHub> Hub() {
+  // `leads`: a replica's hub (null: the only one); `events`: where it sends its events.
+  std::unique_ptr<LocationHub> Hub(const std::atomic<bool>* leads = nullptr,
+                                   std::vector<NodeEvent>* events = nullptr) {
     absl::StatusOr<std::unique_ptr<LocationRepository>> repo;
     if (engine() == prov::testing::Engine::kSqlite) {
       repo = SqliteLocationRepository::Open(sqlite_path());
@@ -45,6 +55,12 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
     o.clock = &clock_;
     o.policy = [this] { return LocationPolicyView{policy_, "p-test"}; };
     o.tick = absl::ZeroDuration();
+    if (leads != nullptr) o.leading = [leads] { return leads->load(); };
+    if (events != nullptr) {
+      o.events = [events](std::vector<NodeEvent> e) {
+        for (auto& x : e) events->push_back(std::move(x));
+      };
+    }
     auto hub = LocationHub::Start(std::move(o));
     EXPECT_TRUE(hub.ok()) << hub.status();
     return hub.ok() ? *std::move(hub) : nullptr;
@@ -113,6 +129,105 @@ TEST_P(LocationHubEnginesTest, TwoHubsOnOneDatabaseStoreEachRecordOnce) {
   // The calibration pair is in both books (lm-fra's speed rests on it).
   EXPECT_EQ(a->ListLandmarks().pairs_size(), 1);
   EXPECT_EQ(b->ListLandmarks().pairs_size(), 1);
+}
+
+// Replicas (Options::leading): a node key a stream bound on the standby and the records a
+// landmark sent the standby reach the leader's hub at its tick, and only the leader judges them
+// (verdicts saved, events sent); the standby answers the queries from the stored verdicts. At a
+// takeover the new leader judges on from those verdicts: an unchanged one raises no second event.
+TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFromTheStore) {
+  std::atomic<bool> a_leads{true}, b_leads{false};
+  std::vector<NodeEvent> a_events, b_events;
+  auto a = Hub(&a_leads, &a_events);
+  auto b = Hub(&b_leads, &b_events);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Two nodes with a location responder: n1 declared in fra1, n2 in sin1.
+  ASSERT_TRUE(RawExec("INSERT INTO nodes(node_id, datacenter, region, first_seen_us, "
+                      "last_seen_us, last_received_us) VALUES "
+                      "('n1', 'fra1', 'eu-central', 1, 1, 1), "
+                      "('n2', 'sin1', 'ap-southeast', 1, 1, 1);"
+                      "INSERT INTO location_responders(node, address, updated_us) "
+                      "SELECT id, '10.0.0.1:7700', 5 FROM nodes WHERE node_id = 'n1';"
+                      "INSERT INTO location_responders(node, address, updated_us) "
+                      "SELECT id, '10.0.0.2:7700', 5 FROM nodes WHERE node_id = 'n2'")
+                  .ok());
+  auto n1 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
+  auto n2 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
+  ASSERT_TRUE(n1.ok() && n2.ok());
+  b->NodeKeySeen("n1", (*n1)->public_key_der(), "stream");
+  b->NodeKeySeen("n2", (*n2)->public_key_der(), "stream");
+  ASSERT_TRUE(b->Tick().ok());                              // writes the keys
+  EXPECT_EQ(a->GetAssignment("lm-fra").targets_size(), 1);  // only lm-par: no node key yet
+  ASSERT_TRUE(a->Tick().ok());
+  const provenance::v1::Assignment assigned = a->GetAssignment("lm-fra");
+  ASSERT_EQ(assigned.targets_size(), 3);
+  EXPECT_EQ(assigned.targets(0).target_id(), "n1");
+  EXPECT_EQ(assigned.targets(0).public_key(), (*n1)->public_key_der());
+
+  // A landmark's records reach the standby: stored, not judged there.
+  provenance::v1::SubmitMeasurementsRequest req;
+  *req.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1->get()));
+  *req.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, n2->get()));
+  auto stored = b->Submit(req, "lm-fra");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->accepted(), 2u);
+  EXPECT_TRUE(b_events.empty());
+  // What the standby answers is still the leader's verdict from before the records (no record:
+  // unverified).
+  EXPECT_EQ(b->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
+
+  // The leader's tick takes them in and judges: one event per verdict, from the leader only.
+  ASSERT_TRUE(a->Tick().ok());
+  ASSERT_EQ(a_events.size(), 2u);
+  EXPECT_EQ(a_events[0].node_id, "n1");
+  EXPECT_EQ(a_events[0].detail, "verified");
+  EXPECT_EQ(a_events[1].node_id, "n2");
+  EXPECT_EQ(a_events[1].detail, "contradicted");
+  ASSERT_TRUE(b->Tick().ok());
+  EXPECT_TRUE(b_events.empty());
+  EXPECT_EQ(a->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
+  // The standby answers from the stored verdicts, with the same filter and pages.
+  auto n1_on_b = b->GetNodeLocation("n1");
+  ASSERT_TRUE(n1_on_b.ok()) << n1_on_b.status();
+  EXPECT_EQ(n1_on_b->verdict(), LOCATION_VERDICT_VERIFIED);
+  EXPECT_EQ(b->GetNodeLocation("n3").status().code(), absl::StatusCode::kNotFound);
+  auto all = b->ListNodeLocations({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->nodes_size(), 2);
+  EXPECT_EQ(all->nodes(1).verdict(), LOCATION_VERDICT_CONTRADICTED);
+  provenance::v1::ListNodeLocationsRequest contradicted;
+  contradicted.set_verdict(LOCATION_VERDICT_CONTRADICTED);
+  auto only = b->ListNodeLocations(contradicted);
+  ASSERT_TRUE(only.ok()) << only.status();
+  ASSERT_EQ(only->nodes_size(), 1);
+  EXPECT_EQ(only->nodes(0).node_id(), "n2");
+  provenance::v1::ListNodeLocationsRequest paged;
+  paged.set_limit(1);
+  auto page = b->ListNodeLocations(paged);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->nodes_size(), 1);
+  EXPECT_EQ(page->next_after_node_id(), "n1");
+
+  // Takeover: b leads and judges on from the stored verdicts (nothing changed: no event); a
+  // stands by and answers from the store.
+  a_leads = false;
+  b_leads = true;
+  ASSERT_TRUE(a->Tick().ok());
+  ASSERT_TRUE(b->Tick().ok());
+  EXPECT_TRUE(b_events.empty());
+  EXPECT_EQ(b->GetNodeLocation("n2")->verdict(), LOCATION_VERDICT_CONTRADICTED);
+  EXPECT_EQ(a->GetNodeLocation("n2")->verdict(), LOCATION_VERDICT_CONTRADICTED);
+  // Past max_age (1 h) the records prove nothing: the new leader reports both, the old not.
+  clock_.Advance(absl::Minutes(61));
+  ASSERT_TRUE(a->Tick().ok());
+  ASSERT_TRUE(b->Tick().ok());
+  ASSERT_EQ(b_events.size(), 2u);
+  EXPECT_EQ(b_events[0].detail, "unverified");
+  EXPECT_EQ(a_events.size(), 2u);
+  EXPECT_EQ(a->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
 }
 
 PROV_STORE_TEST_P(LocationHubEnginesTest);

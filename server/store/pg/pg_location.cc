@@ -297,6 +297,39 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ReadMeasure
   });
 }
 
+absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ListRecordsAfter(
+    int64_t after_id, size_t limit) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const int64_t n = limit > static_cast<uint64_t>(max) ? max : static_cast<int64_t>(limit);
+  return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
+    PROV_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_->Query("SELECT id, received_us, landmark_id, target_kind, target_id, measured_us, "
+                     "landmark_seq, rtt_min_ms, answers FROM location_measurements WHERE id > $1 "
+                     "ORDER BY id LIMIT $2",
+                     {after_id, n}));
+    std::vector<StoredMeasurement> out;
+    out.reserve(static_cast<size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      StoredMeasurement m;
+      PROV_ASSIGN_OR_RETURN(m.id, r.Int64(i, 0));
+      PROV_ASSIGN_OR_RETURN(int64_t received, r.Int64(i, 1));
+      m.received_at = FromUs(received);
+      m.landmark_id = r.Text(i, 2);
+      m.target_kind = r.Text(i, 3);
+      m.target_id = r.Text(i, 4);
+      PROV_ASSIGN_OR_RETURN(int64_t measured, r.Int64(i, 5));
+      m.measured_at = FromUs(measured);
+      PROV_ASSIGN_OR_RETURN(int64_t seq, r.Int64(i, 6));
+      m.landmark_seq = static_cast<uint64_t>(seq);
+      PROV_ASSIGN_OR_RETURN(m.rtt_min_ms, r.Double(i, 7));
+      PROV_ASSIGN_OR_RETURN(m.answers_valid, r.Int64(i, 8));
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
 absl::StatusOr<std::vector<StoredLandmarkState>> PgLocationRepository::ListLandmarkStates() {
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredLandmarkState>> {
     PROV_ASSIGN_OR_RETURN(PgResult r,
@@ -368,6 +401,29 @@ absl::StatusOr<std::vector<StoredVerdict>> PgLocationRepository::ListVerdicts(
       out.push_back(std::move(v));
     }
     return out;
+  });
+}
+
+absl::StatusOr<std::optional<StoredVerdict>> PgLocationRepository::ReadVerdict(
+    const std::string& node_id) {
+  PROV_RETURN_IF_ERROR(CheckVerdictNodeId(node_id));
+  return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::optional<StoredVerdict>> {
+    PROV_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn_->Query("SELECT node_id, verdict, evaluated_us, location, disk_ids, calibration, "
+                     "params FROM location_verdicts WHERE node_id = $1",
+                     {node_id}));
+    if (r.rows() == 0) return std::optional<StoredVerdict>();
+    StoredVerdict v;
+    v.node_id = r.Text(0, 0);
+    v.verdict = r.Text(0, 1);
+    PROV_ASSIGN_OR_RETURN(int64_t evaluated, r.Int64(0, 2));
+    v.evaluated_at = FromUs(evaluated);
+    PROV_ASSIGN_OR_RETURN(v.location, r.Bytes(0, 3));
+    v.disk_ids = r.Text(0, 4);
+    v.calibration = r.Text(0, 5);
+    v.params = r.Text(0, 6);
+    return std::optional<StoredVerdict>(std::move(v));
   });
 }
 

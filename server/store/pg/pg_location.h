@@ -34,6 +34,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,9 @@ class PgLocationRepository : public LocationRepository {
   absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(absl::Time since) override;
   absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(
       absl::Span<const int64_t> ids) override;
+  absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(int64_t after_id,
+                                                                  size_t limit) override;
+  absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(const std::string& node_id) override;
   absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates() override;
   absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts) override;
   absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,

@@ -84,6 +84,8 @@ absl::Status CheckLandmarkRecords(const LandmarkRecords& call) {
   return absl::OkStatus();
 }
 
+absl::Status CheckVerdictNodeId(const std::string& node_id) { return CheckId("node_id", node_id); }
+
 absl::Status CheckVerdictFilter(const std::string& verdict) {
   if (verdict.empty() || verdict == "verified" || verdict == "unverified" ||
       verdict == "contradicted") {

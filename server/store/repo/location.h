@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,10 @@ class LocationRepository {
   // The rows with these ids, in the order asked (missing ids are skipped).
   virtual absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(
       absl::Span<const int64_t> ids) = 0;
+  // Records with an id above `after_id`, by id, at most `limit`, without the blobs (left empty):
+  // how a replica's hub takes in what the others stored (LocationHub, docs/design/scale-out.md).
+  virtual absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(int64_t after_id,
+                                                                          size_t limit) = 0;
   // Every landmark's state, by landmark_id.
   virtual absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates() = 0;
 
@@ -144,6 +149,8 @@ class LocationRepository {
   virtual absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,
                                                                   const std::string& after_node_id,
                                                                   size_t limit) = 0;
+  // The node's verdict row; nullopt when it has none.
+  virtual absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(const std::string& node_id) = 0;
 };
 
 // Limits both engines check (INVALID_ARGUMENT beyond them).
@@ -155,6 +162,7 @@ absl::Status CheckNodeKey(const StoredNodeKey& key);
 absl::Status CheckLandmarkRecords(const LandmarkRecords& call);
 absl::Status CheckVerdict(const StoredVerdict& verdict);
 absl::Status CheckVerdictFilter(const std::string& verdict);
+absl::Status CheckVerdictNodeId(const std::string& node_id);  // ReadVerdict's
 
 // The decision both engines make under their write lock. `stored`: the call's landmarks' stored
 // states (absent: no row yet). A record is accepted when its landmark has neither a stored row

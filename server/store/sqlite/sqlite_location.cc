@@ -1,5 +1,7 @@
 #include "server/store/sqlite/sqlite_location.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -171,6 +173,32 @@ absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(SqliteDb& db,
   return out;
 }
 
+absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(SqliteDb& db, int64_t after_id,
+                                                                size_t limit) {
+  PROV_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT id, received_us, landmark_id, target_kind, target_id, measured_us, "
+                "landmark_seq, rtt_min_ms, answers FROM location_measurements WHERE id > ?1 "
+                "ORDER BY id LIMIT ?2"));
+  st->BindInt64(1, after_id);
+  st->BindInt64(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  std::vector<StoredMeasurement> out;
+  PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
+    StoredMeasurement m;
+    m.id = s.ColumnInt64(0);
+    m.received_at = FromUs(s.ColumnInt64(1));
+    m.landmark_id = s.ColumnText(2);
+    m.target_kind = s.ColumnText(3);
+    m.target_id = s.ColumnText(4);
+    m.measured_at = FromUs(s.ColumnInt64(5));
+    m.landmark_seq = static_cast<uint64_t>(s.ColumnInt64(6));
+    m.rtt_min_ms = s.ColumnDouble(7);
+    m.answers_valid = s.ColumnInt64(8);
+    return m;
+  }));
+  return out;
+}
+
 absl::Status SaveLandmarkState(SqliteDb& db, const StoredLandmarkState& state) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
@@ -243,6 +271,22 @@ absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(SqliteDb& db, const std:
                          s.ColumnText(6)};
   }));
   return out;
+}
+
+absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(SqliteDb& db, const std::string& node_id) {
+  PROV_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Cached("SELECT node_id, verdict, evaluated_us, location, disk_ids, calibration, params "
+                "FROM location_verdicts WHERE node_id = ?1"));
+  st->BindText(1, node_id);
+  std::vector<StoredVerdict> out;
+  PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
+    return StoredVerdict{s.ColumnText(0), s.ColumnText(1), FromUs(s.ColumnInt64(2)),
+                         s.ColumnBlob(3), s.ColumnText(4), s.ColumnText(5),
+                         s.ColumnText(6)};
+  }));
+  if (out.empty()) return std::nullopt;
+  return std::move(out.front());
 }
 
 // The repository: input checks, then the statements above on its own connection.
@@ -327,6 +371,11 @@ absl::StatusOr<std::vector<StoredMeasurement>> SqliteLocationRepository::ReadMea
   return prov::server::ReadMeasurements(*db_, ids);
 }
 
+absl::StatusOr<std::vector<StoredMeasurement>> SqliteLocationRepository::ListRecordsAfter(
+    int64_t after_id, size_t limit) {
+  return prov::server::ListRecordsAfter(*db_, after_id, limit);
+}
+
 absl::StatusOr<std::vector<StoredLandmarkState>> SqliteLocationRepository::ListLandmarkStates() {
   return prov::server::ListLandmarkStates(*db_);
 }
@@ -343,6 +392,12 @@ absl::StatusOr<std::vector<StoredVerdict>> SqliteLocationRepository::ListVerdict
     const std::string& verdict, const std::string& after_node_id, size_t limit) {
   PROV_RETURN_IF_ERROR(CheckVerdictFilter(verdict));
   return prov::server::ListVerdicts(*db_, verdict, after_node_id, limit);
+}
+
+absl::StatusOr<std::optional<StoredVerdict>> SqliteLocationRepository::ReadVerdict(
+    const std::string& node_id) {
+  PROV_RETURN_IF_ERROR(CheckVerdictNodeId(node_id));
+  return prov::server::ReadVerdict(*db_, node_id);
 }
 
 }  // namespace prov::server

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ class SqliteLocationRepository : public LocationRepository {
   absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(absl::Time since) override;
   absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(
       absl::Span<const int64_t> ids) override;
+  absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(int64_t after_id,
+                                                                  size_t limit) override;
+  absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(const std::string& node_id) override;
   absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates() override;
   absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts) override;
   absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,
@@ -63,6 +67,8 @@ absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(SqliteDb& 
                                                                       absl::Time since);
 absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(SqliteDb& db,
                                                                 absl::Span<const int64_t> ids);
+absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(SqliteDb& db, int64_t after_id,
+                                                                size_t limit);
 // Overwrites the landmark's row (the repository writes what PlanLandmarkRecords decided).
 absl::Status SaveLandmarkState(SqliteDb& db, const StoredLandmarkState& state);
 absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates(SqliteDb& db);
@@ -70,5 +76,6 @@ absl::Status SaveVerdict(SqliteDb& db, const StoredVerdict& v);
 absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(SqliteDb& db, const std::string& verdict,
                                                         const std::string& after_node_id,
                                                         size_t limit);
+absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(SqliteDb& db, const std::string& node_id);
 
 }  // namespace prov::server
