@@ -536,7 +536,7 @@ absl::Status ProvdServer::Init() {
     lo.events = node_events;
     if (s.postgres) {
       // Every replica's hub takes landmark records and node keys; only the leader's judges.
-      lo.leading = [this] { return leading(); };
+      lo.leader_term = [election = s.election.get()] { return election->term(); };
     }
     lo.registry = s.metrics->registry().get();
     lo.tick = o.location_tick;

@@ -191,7 +191,7 @@ absl::Status LocationHub::Load() {
     records_read_ = std::max(records_read_, r.id);
   }
   // One hub judges from the start; a replica's only once it leads (Tick).
-  if (!options_.leading) PROV_RETURN_IF_ERROR(LoadVerdicts());
+  if (!options_.leader_term) PROV_RETURN_IF_ERROR(LoadVerdicts());
   PROV_RETURN_IF_ERROR(RefreshNodes());
   UpdateGauges();
   return absl::OkStatus();
@@ -217,7 +217,7 @@ absl::Status LocationHub::LoadVerdicts() {
 }
 
 bool LocationHub::Judging() const {
-  return verdicts_loaded_ && (!options_.leading || options_.leading());
+  return verdicts_loaded_ && (!options_.leader_term || options_.leader_term() == verdicts_term_);
 }
 
 absl::Status LocationHub::TakeInStored() {
@@ -388,17 +388,21 @@ absl::Status LocationHub::Tick() {
     absl::MutexLock lock(&mu_);
     const absl::Time now = options_.clock->Now();
     PROV_RETURN_IF_ERROR(WriteKeys(now));
-    if (options_.leading) {
+    if (options_.leader_term) {
       PROV_RETURN_IF_ERROR(TakeInStored());
-      const bool leads = options_.leading();
-      if (leads && !verdicts_loaded_) {
-        // Starts leading: judges on from the verdicts the previous leader saved (what it
-        // reported), so an unchanged verdict raises no second event.
+      const int64_t term = options_.leader_term();
+      if (term != 0 && (!verdicts_loaded_ || term != verdicts_term_)) {
+        // Leads in a new term: judges on from the verdicts the previous leader saved (what it
+        // reported), so an unchanged verdict raises no second event. A replica deposed and
+        // elected again between two ticks reloads too (another may have led in between).
+        verdicts_loaded_ = false;
         PROV_RETURN_IF_ERROR(LoadVerdicts());
-      } else if (!leads && verdicts_loaded_) {
+        verdicts_term_ = term;
+      } else if (term == 0 && verdicts_loaded_) {
         verdicts_.clear();
         reported_.clear();
         verdicts_loaded_ = false;
+        verdicts_term_ = 0;
       }
     }
     PROV_RETURN_IF_ERROR(RefreshNodes());

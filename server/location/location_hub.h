@@ -12,7 +12,7 @@
 //   auto response = hub->Submit(request, /*caller=*/"lm-fra-1");
 //   hub->Tick();   // the tick thread: node keys, assignment, freshness expiry of every verdict
 //
-// On replicas sharing a PostgreSQL store (Options::leading set) every replica runs a hub: each
+// On replicas sharing a PostgreSQL store (Options::leader_term set) every replica runs a hub: each
 // accepts landmark records and node keys and answers assignments, and takes in at each tick what
 // the others stored; only the elected leader's hub judges (saves verdicts, sends events), and a
 // standby answers the location queries from the stored verdicts.
@@ -81,14 +81,16 @@ class LocationHub {
     // When the node was revoked (nullopt: not revoked); may be empty. A revoked node with no key
     // seen after its revocation is not probed, its records are refused, its verdict unverified.
     std::function<std::optional<absl::Time>(const std::string& node_id)> revoked_at;
-    // Replicas sharing one store (PostgreSQL; docs/design/scale-out.md section 4). Empty: this hub
-    // is the only one (SQLite): it judges from its own book, read once at start. Set: the hub is
-    // one of several; each tick first takes in what every replica stored (node keys, landmark
-    // states, records above the last id it read), and only while `leading()` answers true does
-    // it judge (load the stored verdicts when it starts leading, save verdicts, send events).
-    // A standby stores the records it receives (the leader judges them at its next tick) and
-    // answers GetNodeLocation and ListNodeLocations from the stored verdicts.
-    std::function<bool()> leading;
+    // Replicas sharing one store (PostgreSQL; docs/design/scale-out.md section 4): the term this
+    // replica leads in, 0 while it does not lead (LeaderElection::term). Empty: this hub is the
+    // only one (SQLite): it judges from its own book, read once at start. Set: the hub is one of
+    // several; each tick first takes in what every replica stored (node keys, landmark states,
+    // records above the last id it read), and it judges only in the term whose stored verdicts it
+    // loaded (at its first tick in a new term: what the previous leader saved and reported), then
+    // saves verdicts and sends events. A standby stores the records it receives (the leader
+    // judges them at its next tick) and answers GetNodeLocation and ListNodeLocations from the
+    // stored verdicts.
+    std::function<int64_t()> leader_term;
   };
   static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
   ~LocationHub();
@@ -136,7 +138,8 @@ class LocationHub {
   // Replicas: node keys, landmark states and the records other replicas stored since the last
   // call (records: by id; the store serialises their writes, so ids commit in order).
   absl::Status TakeInStored() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether this hub judges now: no `leading` option, or leading and its verdicts loaded.
+  // Whether this hub judges now: no `leader_term` option, or leading in the term whose verdicts
+  // it loaded.
   bool Judging() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RefreshNodes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How long a node's previous key stays accepted after a stream bound a new one.
@@ -172,9 +175,10 @@ class LocationHub {
   absl::flat_hash_map<std::string, NodeKeys> keys_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);             // newest per node
   absl::flat_hash_map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);  // event keys
-  // Replicas: verdicts_ and reported_ hold the stored verdicts (loaded when the hub started
-  // leading); false while it stands by (both empty).
+  // Replicas: verdicts_ and reported_ hold the stored verdicts loaded when the hub started
+  // leading in term verdicts_term_; false while it stands by (both empty).
   bool verdicts_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t verdicts_term_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t records_read_ ABSL_GUARDED_BY(mu_) = 0;  // replicas: the highest record id taken in
 
   absl::Mutex pending_mu_;

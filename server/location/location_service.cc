@@ -1,6 +1,17 @@
 #include "server/location/location_service.h"
 
 namespace prov::server::location {
+namespace {
+
+// NOT_FOUND: no verdict; INVALID_ARGUMENT: an id the store refuses (a NUL byte, oversize);
+// otherwise a standby could not read the stored verdicts.
+grpc::StatusCode CodeOf(const absl::Status& s) {
+  if (absl::IsNotFound(s)) return grpc::StatusCode::NOT_FOUND;
+  if (absl::IsInvalidArgument(s)) return grpc::StatusCode::INVALID_ARGUMENT;
+  return grpc::StatusCode::UNAVAILABLE;
+}
+
+}  // namespace
 
 grpc::Status LocationServiceImpl::GetNodeLocation(
     grpc::ServerContext* context, const provenance::v1::GetNodeLocationRequest* request,
@@ -11,10 +22,7 @@ grpc::Status LocationServiceImpl::GetNodeLocation(
   }
   auto loc = hub_.GetNodeLocation(request->node_id());
   if (!loc.ok()) {
-    // NOT_FOUND: no verdict; otherwise a standby could not read the stored verdicts.
-    return grpc::Status(absl::IsNotFound(loc.status()) ? grpc::StatusCode::NOT_FOUND
-                                                       : grpc::StatusCode::UNAVAILABLE,
-                        std::string(loc.status().message()));
+    return grpc::Status(CodeOf(loc.status()), std::string(loc.status().message()));
   }
   *response = *std::move(loc);
   return grpc::Status::OK;
@@ -26,7 +34,7 @@ grpc::Status LocationServiceImpl::ListNodeLocations(
   if (auto s = auth_.Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
   auto list = hub_.ListNodeLocations(*request);
   if (!list.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(list.status().message()));
+    return grpc::Status(CodeOf(list.status()), std::string(list.status().message()));
   }
   *response = *std::move(list);
   return grpc::Status::OK;

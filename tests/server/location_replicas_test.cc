@@ -129,7 +129,8 @@ class LocationReplicasTest : public ::testing::Test {
     return res;
   }
   std::vector<provenance::v1::Flag> Flags(const std::string& replica, const std::string& rule) {
-    auto analysis = provenance::v1::AnalysisService::NewStub(replicas_[replica]->InProcessChannel());
+    auto analysis =
+        provenance::v1::AnalysisService::NewStub(replicas_[replica]->InProcessChannel());
     provenance::v1::ListFlagsRequest req;
     req.set_rule(rule);
     provenance::v1::ListFlagsResponse flags;
@@ -218,8 +219,8 @@ TEST_F(LocationReplicasTest, TheLeaderJudgesWhatTheStandbyReceivedAndTheStandbyT
                                 "prov_location_verdicts{verdict=\"contradicted\"} 1"));
 
   // A forged answer refused by the standby is flagged by the leader's engine.
-  auto bad = Submit(*gw, {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 3, absl::Now(),
-                                                                0.4, n2_signer->get()))});
+  auto bad = Submit(*gw, {SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 3, absl::Now(), 0.4,
+                                                                n2_signer->get()))});
   ASSERT_EQ(bad.refused_size(), 1);
   EXPECT_TRUE(absl::StartsWith(bad.refused(0).reason(), "forged_answer"))
       << bad.refused(0).reason();

@@ -38,8 +38,9 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
     ASSERT_TRUE(c.ok()) << c.status();
     config_ = *std::move(c);
   }
-  // `leads`: a replica's hub (null: the only one); `events`: where it sends its events.
-  std::unique_ptr<LocationHub> Hub(const std::atomic<bool>* leads = nullptr,
+  // `term`: a replica's hub, the term it leads in (0: stands by; null: the only hub); `events`:
+  // where it sends its events.
+  std::unique_ptr<LocationHub> Hub(const std::atomic<int64_t>* term = nullptr,
                                    std::vector<NodeEvent>* events = nullptr) {
     absl::StatusOr<std::unique_ptr<LocationRepository>> repo;
     if (engine() == prov::testing::Engine::kSqlite) {
@@ -55,7 +56,7 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
     o.clock = &clock_;
     o.policy = [this] { return LocationPolicyView{policy_, "p-test"}; };
     o.tick = absl::ZeroDuration();
-    if (leads != nullptr) o.leading = [leads] { return leads->load(); };
+    if (term != nullptr) o.leader_term = [term] { return term->load(); };
     if (events != nullptr) {
       o.events = [events](std::vector<NodeEvent> e) {
         for (auto& x : e) events->push_back(std::move(x));
@@ -131,15 +132,15 @@ TEST_P(LocationHubEnginesTest, TwoHubsOnOneDatabaseStoreEachRecordOnce) {
   EXPECT_EQ(b->ListLandmarks().pairs_size(), 1);
 }
 
-// Replicas (Options::leading): a node key a stream bound on the standby and the records a
+// Replicas (Options::leader_term): a node key a stream bound on the standby and the records a
 // landmark sent the standby reach the leader's hub at its tick, and only the leader judges them
 // (verdicts saved, events sent); the standby answers the queries from the stored verdicts. At a
 // takeover the new leader judges on from those verdicts: an unchanged one raises no second event.
 TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFromTheStore) {
-  std::atomic<bool> a_leads{true}, b_leads{false};
+  std::atomic<int64_t> a_term{1}, b_term{0};
   std::vector<NodeEvent> a_events, b_events;
-  auto a = Hub(&a_leads, &a_events);
-  auto b = Hub(&b_leads, &b_events);
+  auto a = Hub(&a_term, &a_events);
+  auto b = Hub(&b_term, &b_events);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   // Two nodes with a location responder: n1 declared in fra1, n2 in sin1.
@@ -213,8 +214,8 @@ TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFr
 
   // Takeover: b leads and judges on from the stored verdicts (nothing changed: no event); a
   // stands by and answers from the store.
-  a_leads = false;
-  b_leads = true;
+  a_term = 0;
+  b_term = 2;
   ASSERT_TRUE(a->Tick().ok());
   ASSERT_TRUE(b->Tick().ok());
   EXPECT_TRUE(b_events.empty());
@@ -228,6 +229,24 @@ TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFr
   EXPECT_EQ(b_events[0].detail, "unverified");
   EXPECT_EQ(a_events.size(), 2u);
   EXPECT_EQ(a->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
+
+  // b is deposed and a leads term 3; a fresh record verifies n1 there. b is elected again (term
+  // 4) before its next tick: it reloads what a saved, so it does not report n1 a second time.
+  b_term = 0;
+  a_term = 3;
+  ASSERT_TRUE(a->Tick().ok());
+  provenance::v1::SubmitMeasurementsRequest fresh;
+  *fresh.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 3, clock_.Now(), 0.5, n1->get()));
+  auto again = a->Submit(fresh, "lm-fra");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->accepted(), 1u);
+  ASSERT_EQ(a_events.size(), 3u);
+  EXPECT_EQ(a_events[2].detail, "verified");
+  b_term = 4;
+  ASSERT_TRUE(b->Tick().ok());
+  EXPECT_EQ(b_events.size(), 2u);
+  EXPECT_EQ(b->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_VERIFIED);
 }
 
 PROV_STORE_TEST_P(LocationHubEnginesTest);
