@@ -20,11 +20,14 @@ namespace {
 int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromUs(int64_t us) { return absl::FromUnixMicros(us); }
 
-constexpr char kMeasurementColumns[] =
+// A record's columns without its blobs (ListRecordsAfter), and with them.
+constexpr char kRecordColumns[] =
     "id, received_us, landmark_id, target_kind, target_id, measured_us, landmark_seq, rtt_min_ms, "
-    "answers, measurement, signature";
+    "answers";
+constexpr char kBlobColumns[] = ", measurement, signature";
 
-absl::StatusOr<StoredMeasurement> MeasurementOf(const PgResult& r, int i) {
+// Columns 0-8 (kRecordColumns); the blobs left empty.
+absl::StatusOr<StoredMeasurement> RecordOf(const PgResult& r, int i) {
   StoredMeasurement m;
   PROV_ASSIGN_OR_RETURN(m.id, r.Int64(i, 0));
   PROV_ASSIGN_OR_RETURN(int64_t received, r.Int64(i, 1));
@@ -38,6 +41,12 @@ absl::StatusOr<StoredMeasurement> MeasurementOf(const PgResult& r, int i) {
   m.landmark_seq = static_cast<uint64_t>(seq);
   PROV_ASSIGN_OR_RETURN(m.rtt_min_ms, r.Double(i, 7));
   PROV_ASSIGN_OR_RETURN(m.answers_valid, r.Int64(i, 8));
+  return m;
+}
+
+// kRecordColumns and kBlobColumns.
+absl::StatusOr<StoredMeasurement> MeasurementOf(const PgResult& r, int i) {
+  PROV_ASSIGN_OR_RETURN(StoredMeasurement m, RecordOf(r, i));
   PROV_ASSIGN_OR_RETURN(m.measurement, r.Bytes(i, 9));
   PROV_ASSIGN_OR_RETURN(m.signature, r.Bytes(i, 10));
   return m;
@@ -230,7 +239,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ListMeasure
     absl::Time since) {
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
-        PgResult r, conn_->Query(absl::StrCat("SELECT ", kMeasurementColumns,
+        PgResult r, conn_->Query(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
                                               " FROM location_measurements WHERE measured_us >= $1 "
                                               "ORDER BY id"),
                                  {Us(since)}));
@@ -279,7 +288,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ReadMeasure
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
-        conn_->Query(absl::StrCat("SELECT ", kMeasurementColumns,
+        conn_->Query(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
                                   " FROM location_measurements WHERE id = ANY($1::bigint[])"),
                      {absl::StrCat("{", absl::StrJoin(ids, ","), "}")}));
     absl::flat_hash_map<int64_t, StoredMeasurement> by_id;
@@ -304,26 +313,13 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ListRecords
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
-        conn_->Query("SELECT id, received_us, landmark_id, target_kind, target_id, measured_us, "
-                     "landmark_seq, rtt_min_ms, answers FROM location_measurements WHERE id > $1 "
-                     "ORDER BY id LIMIT $2",
+        conn_->Query(absl::StrCat("SELECT ", kRecordColumns,
+                                  " FROM location_measurements WHERE id > $1 ORDER BY id LIMIT $2"),
                      {after_id, n}));
     std::vector<StoredMeasurement> out;
     out.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
-      StoredMeasurement m;
-      PROV_ASSIGN_OR_RETURN(m.id, r.Int64(i, 0));
-      PROV_ASSIGN_OR_RETURN(int64_t received, r.Int64(i, 1));
-      m.received_at = FromUs(received);
-      m.landmark_id = r.Text(i, 2);
-      m.target_kind = r.Text(i, 3);
-      m.target_id = r.Text(i, 4);
-      PROV_ASSIGN_OR_RETURN(int64_t measured, r.Int64(i, 5));
-      m.measured_at = FromUs(measured);
-      PROV_ASSIGN_OR_RETURN(int64_t seq, r.Int64(i, 6));
-      m.landmark_seq = static_cast<uint64_t>(seq);
-      PROV_ASSIGN_OR_RETURN(m.rtt_min_ms, r.Double(i, 7));
-      PROV_ASSIGN_OR_RETURN(m.answers_valid, r.Int64(i, 8));
+      PROV_ASSIGN_OR_RETURN(StoredMeasurement m, RecordOf(r, i));
       out.push_back(std::move(m));
     }
     return out;

@@ -16,11 +16,14 @@ namespace {
 int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromUs(int64_t us) { return absl::FromUnixMicros(us); }
 
-constexpr char kMeasurementColumns[] =
+// A record's columns without its blobs (ListRecordsAfter), and with them.
+constexpr char kRecordColumns[] =
     "id, received_us, landmark_id, target_kind, target_id, measured_us, landmark_seq, rtt_min_ms, "
-    "answers, measurement, signature";
+    "answers";
+constexpr char kBlobColumns[] = ", measurement, signature";
 
-StoredMeasurement MeasurementOf(const Statement& st) {
+// Columns 0-8 (kRecordColumns); the blobs left empty.
+StoredMeasurement RecordOf(const Statement& st) {
   StoredMeasurement m;
   m.id = st.ColumnInt64(0);
   m.received_at = FromUs(st.ColumnInt64(1));
@@ -31,6 +34,12 @@ StoredMeasurement MeasurementOf(const Statement& st) {
   m.landmark_seq = static_cast<uint64_t>(st.ColumnInt64(6));
   m.rtt_min_ms = st.ColumnDouble(7);
   m.answers_valid = st.ColumnInt64(8);
+  return m;
+}
+
+// kRecordColumns and kBlobColumns.
+StoredMeasurement MeasurementOf(const Statement& st) {
+  StoredMeasurement m = RecordOf(st);
   m.measurement = st.ColumnBlob(9);
   m.signature = st.ColumnBlob(10);
   return m;
@@ -126,7 +135,7 @@ absl::StatusOr<int64_t> InsertMeasurement(SqliteDb& db, const StoredMeasurement&
 absl::StatusOr<std::vector<StoredMeasurement>> ListMeasurementsSince(SqliteDb& db,
                                                                      absl::Time since) {
   PROV_ASSIGN_OR_RETURN(
-      Statement * st, db.Cached(absl::StrCat("SELECT ", kMeasurementColumns,
+      Statement * st, db.Cached(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
                                              " FROM location_measurements WHERE measured_us >= ?1 "
                                              "ORDER BY id")));
   st->BindInt64(1, Us(since));
@@ -163,7 +172,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(SqliteDb& 
 absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(SqliteDb& db,
                                                                 absl::Span<const int64_t> ids) {
   PROV_ASSIGN_OR_RETURN(Statement * st,
-                        db.Cached(absl::StrCat("SELECT ", kMeasurementColumns,
+                        db.Cached(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
                                                " FROM location_measurements WHERE id = ?1")));
   std::vector<StoredMeasurement> out;
   for (int64_t id : ids) {
@@ -177,25 +186,12 @@ absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(SqliteDb& db, in
                                                                 size_t limit) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
-      db.Cached("SELECT id, received_us, landmark_id, target_kind, target_id, measured_us, "
-                "landmark_seq, rtt_min_ms, answers FROM location_measurements WHERE id > ?1 "
-                "ORDER BY id LIMIT ?2"));
+      db.Cached(absl::StrCat("SELECT ", kRecordColumns,
+                             " FROM location_measurements WHERE id > ?1 ORDER BY id LIMIT ?2")));
   st->BindInt64(1, after_id);
   st->BindInt64(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   std::vector<StoredMeasurement> out;
-  PROV_RETURN_IF_ERROR(Collect(*st, out, [](const Statement& s) {
-    StoredMeasurement m;
-    m.id = s.ColumnInt64(0);
-    m.received_at = FromUs(s.ColumnInt64(1));
-    m.landmark_id = s.ColumnText(2);
-    m.target_kind = s.ColumnText(3);
-    m.target_id = s.ColumnText(4);
-    m.measured_at = FromUs(s.ColumnInt64(5));
-    m.landmark_seq = static_cast<uint64_t>(s.ColumnInt64(6));
-    m.rtt_min_ms = s.ColumnDouble(7);
-    m.answers_valid = s.ColumnInt64(8);
-    return m;
-  }));
+  PROV_RETURN_IF_ERROR(Collect(*st, out, RecordOf));
   return out;
 }
 
