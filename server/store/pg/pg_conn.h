@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -76,6 +77,13 @@ class PgParam {
   bool null_ = false;
   bool binary_ = false;
 };
+
+// A query's size_t limit as SQLite reads it: above INT64_MAX no limit (LIMIT NULL on PostgreSQL,
+// which refuses a negative LIMIT where SQLite reads one as none).
+inline PgParam LimitParam(size_t limit) {
+  if (limit > static_cast<size_t>(std::numeric_limits<int64_t>::max())) return PgParam(nullptr);
+  return PgParam(static_cast<int64_t>(limit));
+}
 
 struct PgConnOptions {
   absl::Duration connect_timeout = absl::Seconds(10);  // libpq rounds up to whole seconds, min 2

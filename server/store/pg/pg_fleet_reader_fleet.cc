@@ -17,7 +17,6 @@
 namespace prov::server {
 namespace {
 
-using pg_fleet_internal::LimitParam;
 using pg_fleet_internal::PgRow;
 using pg_fleet_internal::SetTime;
 using provenance::v1::AcceleratorGroup;

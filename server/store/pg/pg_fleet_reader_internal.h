@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 
 #include "absl/status/status.h"
@@ -52,13 +51,6 @@ class PgRow {
 
 inline void SetTime(int64_t micros, google::protobuf::Timestamp* ts) {
   *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
-}
-
-// A query's size_t limit as SQLite reads it: above INT64_MAX no limit (LIMIT NULL on PostgreSQL,
-// which refuses a negative LIMIT where SQLite reads one as none).
-inline PgParam LimitParam(size_t limit) {
-  if (limit > static_cast<size_t>(std::numeric_limits<int64_t>::max())) return PgParam(nullptr);
-  return PgParam(static_cast<int64_t>(limit));
 }
 
 }  // namespace prov::server::pg_fleet_internal

@@ -45,15 +45,12 @@ absl::StatusOr<int64_t> LatestVersionOnce(PgConn& conn) {
 }
 
 absl::StatusOr<std::vector<InventoryEntry>> ListOnce(PgConn& conn, const InventoryQuery& query) {
-  const int64_t limit = query.limit > static_cast<size_t>(std::numeric_limits<int64_t>::max())
-                            ? std::numeric_limits<int64_t>::max()
-                            : static_cast<int64_t>(query.limit);
   PROV_ASSIGN_OR_RETURN(
       PgResult r, conn.Query(absl::StrCat(kEntrySelect,
                                           "WHERE ($1::text = '' OR i.datacenter = $1) AND "
                                           "($2::text = '' OR i.node_id = $2) ORDER BY "
                                           "i.datacenter, i.rack, i.node_id, i.serial LIMIT $3"),
-                             {query.datacenter, query.node_id, limit}));
+                             {query.datacenter, query.node_id, LimitParam(query.limit)}));
   return ReadEntries(r);
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -308,14 +307,12 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ReadMeasure
 
 absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ListRecordsAfter(
     int64_t after_id, size_t limit) {
-  const int64_t max = std::numeric_limits<int64_t>::max();
-  const int64_t n = limit > static_cast<uint64_t>(max) ? max : static_cast<int64_t>(limit);
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
         conn_->Query(absl::StrCat("SELECT ", kRecordColumns,
                                   " FROM location_measurements WHERE id > $1 ORDER BY id LIMIT $2"),
-                     {after_id, n}));
+                     {after_id, LimitParam(limit)}));
     std::vector<StoredMeasurement> out;
     out.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
@@ -372,16 +369,13 @@ absl::StatusOr<std::vector<StoredVerdict>> PgLocationRepository::ListVerdicts(
   if (after_node_id.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("after_node_id: holds a NUL byte");
   }
-  // SQLite's LIMIT takes a negative as "no limit"; PostgreSQL refuses one: cap at INT64_MAX.
-  const int64_t max = std::numeric_limits<int64_t>::max();
-  const int64_t n = limit > static_cast<uint64_t>(max) ? max : static_cast<int64_t>(limit);
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredVerdict>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
         conn_->Query("SELECT node_id, verdict, evaluated_us, location, disk_ids, calibration, "
                      "params FROM location_verdicts WHERE ($1 = '' OR verdict = $1) AND "
                      "node_id > $2 ORDER BY node_id LIMIT $3",
-                     {verdict, after_node_id, n}));
+                     {verdict, after_node_id, LimitParam(limit)}));
     std::vector<StoredVerdict> out;
     out.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
