@@ -197,9 +197,7 @@ absl::Status LocationHub::Load() {
   return absl::OkStatus();
 }
 
-absl::Status LocationHub::LoadVerdicts() {
-  verdicts_.clear();
-  reported_.clear();
+absl::Status LocationHub::LoadVerdicts() {  // into empty verdicts_ and reported_
   std::string after;
   while (true) {
     PROV_ASSIGN_OR_RETURN(auto rows, repo_->ListVerdicts("", after, 1000));
@@ -212,12 +210,11 @@ absl::Status LocationHub::LoadVerdicts() {
     }
     after = rows.back().node_id;
   }
-  verdicts_loaded_ = true;
   return absl::OkStatus();
 }
 
 bool LocationHub::Judging() const {
-  return verdicts_loaded_ && (!options_.leader_term || options_.leader_term() == verdicts_term_);
+  return !options_.leader_term || (verdicts_term_ != 0 && options_.leader_term() == verdicts_term_);
 }
 
 absl::Status LocationHub::TakeInStored() {
@@ -391,18 +388,18 @@ absl::Status LocationHub::Tick() {
     if (options_.leader_term) {
       PROV_RETURN_IF_ERROR(TakeInStored());
       const int64_t term = options_.leader_term();
-      if (term != 0 && (!verdicts_loaded_ || term != verdicts_term_)) {
+      if (term != verdicts_term_) {
         // Leads in a new term: judges on from the verdicts the previous leader saved (what it
         // reported), so an unchanged verdict raises no second event. A replica deposed and
         // elected again between two ticks reloads too (another may have led in between).
-        verdicts_loaded_ = false;
-        PROV_RETURN_IF_ERROR(LoadVerdicts());
-        verdicts_term_ = term;
-      } else if (term == 0 && verdicts_loaded_) {
+        // Stands by: holds none. Until a load succeeds, Judging() is false.
         verdicts_.clear();
         reported_.clear();
-        verdicts_loaded_ = false;
         verdicts_term_ = 0;
+        if (term != 0) {
+          PROV_RETURN_IF_ERROR(LoadVerdicts());
+          verdicts_term_ = term;
+        }
       }
     }
     PROV_RETURN_IF_ERROR(RefreshNodes());

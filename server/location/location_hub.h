@@ -176,8 +176,7 @@ class LocationHub {
   std::map<std::string, NodeVerdict> verdicts_ ABSL_GUARDED_BY(mu_);             // newest per node
   absl::flat_hash_map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);  // event keys
   // Replicas: verdicts_ and reported_ hold the stored verdicts loaded when the hub started
-  // leading in term verdicts_term_; false while it stands by (both empty).
-  bool verdicts_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  // leading in this term; 0 while it stands by (both empty).
   int64_t verdicts_term_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t records_read_ ABSL_GUARDED_BY(mu_) = 0;  // replicas: the highest record id taken in
 
