@@ -145,6 +145,14 @@ absl::StatusOr<provenance::v1::IssueTokenResponse> TokenStore::Issue(const std::
                                                                      provenance::v1::Role role,
                                                                      const std::string& actor,
                                                                      absl::Duration ttl) {
+  PROV_ASSIGN_OR_RETURN(std::optional<provenance::v1::IssueTokenResponse> issued,
+                        IssueToken(name, role, actor, ttl, /*only_if_role_vacant=*/false));
+  return *std::move(issued);
+}
+
+absl::StatusOr<std::optional<provenance::v1::IssueTokenResponse>> TokenStore::IssueToken(
+    const std::string& name, provenance::v1::Role role, const std::string& actor,
+    absl::Duration ttl, bool only_if_role_vacant) {
   if (ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("ttl: must not be negative");
   if (!ValidName(name)) {
     return absl::InvalidArgumentError(
@@ -177,7 +185,18 @@ absl::StatusOr<provenance::v1::IssueTokenResponse> TokenStore::Issue(const std::
                       {"role", RoleName(role)},
                       {"ttl_seconds", absl::StrCat(absl::ToInt64Seconds(ttl))}}),
         row.created_at};
-    absl::Status inserted = repo_->Insert(row, audit);
+    absl::Status inserted;
+    if (only_if_role_vacant) {
+      absl::StatusOr<bool> wrote = repo_->InsertIfRoleVacant(row, audit, row.created_at);
+      if (wrote.ok() && !*wrote) {
+        // Another replica holds the role: learn its token, issue none.
+        RefreshOrLog();
+        return std::nullopt;
+      }
+      inserted = wrote.status();
+    } else {
+      inserted = repo_->Insert(row, audit);
+    }
     if (inserted.ok()) break;
     if (!absl::IsAlreadyExists(inserted) || attempt == 5) return inserted;
     PROV_RETURN_IF_ERROR(Refresh());
@@ -281,6 +300,7 @@ std::optional<TokenInfo> TokenStore::Lookup(absl::string_view secret) const {
 }
 
 absl::StatusOr<bool> TokenStore::EnsureBootstrapAdmin(const std::string& path) {
+  const absl::Time now = clock_.Now();
   {
     absl::MutexLock repo_lock(&repo_mu_);
     PROV_RETURN_IF_ERROR(Refresh());
@@ -288,12 +308,21 @@ absl::StatusOr<bool> TokenStore::EnsureBootstrapAdmin(const std::string& path) {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [hash, info] : by_hash_) {
-      if (!info.revoked() && info.role() == provenance::v1::ROLE_ADMIN) return false;
+      if (info.revoked() || info.role() != provenance::v1::ROLE_ADMIN) continue;
+      if (!info.has_expires_at() ||
+          absl::ToUnixMicros(now) < TimeUtil::TimestampToMicroseconds(info.expires_at())) {
+        return false;
+      }
     }
   }
   if (PathExists(path)) return false;
-  PROV_ASSIGN_OR_RETURN(auto issued, Issue("bootstrap-admin", provenance::v1::ROLE_ADMIN, "provd"));
-  PROV_RETURN_IF_ERROR(WritePrivateFile(path, issued.token() + "\n"));
+  // The index may be stale by now (replicas starting together): the repository checks again in
+  // the insert's own transaction, so only one of them issues.
+  PROV_ASSIGN_OR_RETURN(std::optional<provenance::v1::IssueTokenResponse> issued,
+                        IssueToken("bootstrap-admin", provenance::v1::ROLE_ADMIN, "provd",
+                                   absl::ZeroDuration(), /*only_if_role_vacant=*/true));
+  if (!issued.has_value()) return false;
+  PROV_RETURN_IF_ERROR(WritePrivateFile(path, issued->token() + "\n"));
   return true;
 }
 

@@ -79,8 +79,11 @@ class TokenStore {
   // The live (not revoked, not expired on the clock) token with this secret, if any.
   std::optional<provenance::v1::TokenInfo> Lookup(absl::string_view secret) const;
 
-  // Writes a new admin token to `path` (0600) when no live admin token exists and `path` does not
-  // exist yet. Returns whether it wrote one.
+  // Writes a new admin token to `path` (0600) when no live (neither revoked nor expired) admin
+  // token exists and `path` does not exist yet. Returns whether it wrote one. Of several stores
+  // on one database calling this together (replicas starting at once) exactly one issues: the
+  // repository looks for a live admin again inside the insert's transaction
+  // (ApiTokenRepository::InsertIfRoleVacant).
   absl::StatusOr<bool> EnsureBootstrapAdmin(const std::string& path);
 
   // Revision checks or reloads that failed (the index kept serving).
@@ -90,6 +93,10 @@ class TokenStore {
   TokenStore(std::unique_ptr<ApiTokenRepository> repo, const Clock& clock,
              TokenStoreOptions options)
       : repo_(std::move(repo)), clock_(clock), options_(options) {}
+  // Issue; with `only_if_role_vacant`, nothing (nullopt) when a live token of `role` exists.
+  absl::StatusOr<std::optional<provenance::v1::IssueTokenResponse>> IssueToken(
+      const std::string& name, provenance::v1::Role role, const std::string& actor,
+      absl::Duration ttl, bool only_if_role_vacant);
   // Reads the revision and reloads the index when it differs from the index's.
   absl::Status Refresh() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(repo_mu_);
   // Refresh, logging and counting a failure.

@@ -1,11 +1,15 @@
 // The access domain (server/store/repo/api_tokens.h, node_enrollment.h, node_revocations.h,
 // audit_appender.h) behaves the same on SQLite and on PostgreSQL: tokens issued, looked up,
+// issued only while their role is vacant (the bootstrap admin: exactly one of racing replicas),
 // expired on a fake clock, revoked (twice); enrolment tokens used once; certificates issued and
 // renewed; nodes revoked and their older certificates refused; every write's audit entry present
 // and the chain verifying; a write whose audit entry fails leaving neither row nor entry; two
 // TokenStores on one database (two provd replicas) seeing each other's issues and revocations
 // within the documented bounds. PostgreSQL only: two sessions racing to use one enrolment token
-// (exactly one wins), and reconnection after pg_terminate_backend.
+// (exactly one wins), two waiting together on the vacant-role lock (exactly one issues), and
+// reconnection after pg_terminate_backend.
+#include <sys/stat.h>
+
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -37,6 +41,7 @@
 #include "server/store/sqlite/sqlite_audit_log.h"
 #include "server/store/sqlite/sqlite_node_enrollment.h"
 #include "server/store/sqlite/sqlite_node_revocations.h"
+#include "tests/server/temp_dir.h"
 #include "tests/store/pg_server.h"
 #include "tests/store/store_fixture.h"
 
@@ -99,6 +104,18 @@ class CountingTokens : public ApiTokenRepository {
   absl::Status Insert(const StoredApiToken& token, const AuditRecord& audit) override {
     return inner_->Insert(token, audit);
   }
+  // When `hold_vacant_insert` is set, says it `insert_entered` and waits for `insert_release`.
+  absl::StatusOr<bool> InsertIfRoleVacant(const StoredApiToken& token, const AuditRecord& audit,
+                                          absl::Time now) override {
+    if (hold_vacant_insert) {
+      insert_entered.Notify();
+      insert_release.WaitForNotification();
+    }
+    return inner_->InsertIfRoleVacant(token, audit, now);
+  }
+  std::atomic<bool> hold_vacant_insert{false};
+  absl::Notification insert_entered;
+  absl::Notification insert_release;
   absl::StatusOr<StoredApiToken> Revoke(const std::string& token_id, absl::Time at,
                                         const AuditRecord& audit) override {
     return inner_->Revoke(token_id, at, audit);
@@ -531,6 +548,140 @@ TEST_P(AccessTest, TwoTokenStoresOnOneDatabaseSeeEachOthersWritesWithinTheBounds
   EXPECT_EQ(a->refresh_errors() + b->refresh_errors(), 0u);
 }
 
+TEST_P(AccessTest, ATokenIsIssuedOnlyWhileNoLiveTokenOfItsRoleExists) {
+  auto repo = Tokens();
+  ASSERT_TRUE(repo);
+  auto admin = [](const std::string& id) {
+    StoredApiToken t = Token(id, "secret-" + id);
+    t.role = ROLE_ADMIN;
+    return t;
+  };
+  // A viewer does not hold the admin role.
+  ASSERT_TRUE(repo->Insert(Token("T-1", "s1"), Audit("token.issue", "1")).ok());
+  auto first = repo->InsertIfRoleVacant(admin("T-2"), Audit("token.issue", "2"), kStart);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  // A live admin: nothing written, no audit entry, the revision unchanged.
+  const int64_t revision = *repo->Revision();
+  auto second = repo->InsertIfRoleVacant(admin("T-3"), Audit("token.issue", "3"), kStart);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(*second);
+  EXPECT_EQ(*repo->Revision(), revision);
+  // A revoked admin does not hold it.
+  ASSERT_TRUE(repo->Revoke("T-2", kStart, Audit("token.revoke", "2")).ok());
+  StoredApiToken expiring = admin("T-3");
+  expiring.expires_at = kStart + absl::Hours(1);
+  auto third = repo->InsertIfRoleVacant(expiring, Audit("token.issue", "3"), kStart);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(*third);
+  // An expiring admin holds it until its expiry, not from then on.
+  auto before = repo->InsertIfRoleVacant(admin("T-4"), Audit("token.issue", "4"),
+                                         kStart + absl::Hours(1) - absl::Microseconds(1));
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_FALSE(*before);
+  // A taken id is refused as by Insert, with nothing written.
+  EXPECT_EQ(
+      repo->InsertIfRoleVacant(admin("T-3"), Audit("token.issue", "3"), kStart + absl::Hours(1))
+          .status()
+          .code(),
+      absl::StatusCode::kAlreadyExists);
+  StoredApiToken revoked = admin("T-5");
+  revoked.revoked_at = kStart;
+  EXPECT_EQ(repo->InsertIfRoleVacant(revoked, Audit("token.issue", "5"), kStart).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto after =
+      repo->InsertIfRoleVacant(admin("T-4"), Audit("token.issue", "4"), kStart + absl::Hours(1));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(*after);
+  auto all = repo->LoadAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> ids;
+  for (const auto& t : *all) ids.push_back(t.token_id);
+  EXPECT_THAT(ids, ElementsAre("T-1", "T-2", "T-3", "T-4"));
+  EXPECT_THAT(AuditActions(), ElementsAre("token.issue", "token.issue", "token.revoke",
+                                          "token.issue", "token.issue"));
+}
+
+// Six connections (six replicas' repositories) released together on a vacant role: one writes.
+TEST_P(AccessTest, OfConnectionsRacingOnAVacantRoleExactlyOneIssues) {
+  constexpr int kRacers = 6;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::unique_ptr<ApiTokenRepository>> repos;
+    for (int i = 0; i < kRacers; ++i) repos.push_back(Tokens());
+    for (const auto& r : repos) ASSERT_TRUE(r);
+    absl::Notification go;
+    std::atomic<int> wrote{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kRacers; ++i) {
+      threads.emplace_back([&, i] {
+        StoredApiToken t = Token(absl::StrCat("T-", round, "-", i), absl::StrCat(round, "/", i));
+        t.role = ROLE_ADMIN;
+        go.WaitForNotification();
+        auto r = repos[i]->InsertIfRoleVacant(t, Audit("token.issue", t.token_id), kStart);
+        if (!r.ok()) {
+          ADD_FAILURE() << r.status();
+          ++failed;
+        } else if (*r) {
+          ++wrote;
+        }
+      });
+    }
+    go.Notify();
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(wrote.load(), 1) << "round " << round;
+    // Vacate the role for the next round.
+    auto all = repos[0]->LoadAll();
+    ASSERT_TRUE(all.ok()) << all.status();
+    for (const auto& t : *all) {
+      if (!t.revoked_at.has_value()) {
+        ASSERT_TRUE(repos[0]->Revoke(t.token_id, kStart, Audit("token.revoke", t.token_id)).ok());
+      }
+    }
+  }
+  EXPECT_EQ(AuditActions().size(), 6u);  // three issues, three revocations
+}
+
+// Two replicas start together: B has found no admin and is about to issue when A issues the
+// bootstrap token and writes its file. B then issues none and writes no file.
+TEST_P(AccessTest, ReplicasStartingTogetherWriteOneBootstrapAdmin) {
+  FakeClock clock(kStart);
+  server::testing::TempDir dir;
+  int revisions = 0;
+  auto held = std::make_unique<CountingTokens>(Tokens(), &revisions);
+  CountingTokens* b_repo = held.get();
+  auto b = TokenStore::Create(std::move(held), clock);
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto a = Store(clock);
+  ASSERT_TRUE(a);
+  b_repo->hold_vacant_insert = true;
+  absl::StatusOr<bool> b_wrote;
+  std::thread b_start([&] { b_wrote = (*b)->EnsureBootstrapAdmin(dir.path() + "/b.token"); });
+  // B looked at its index (no admin) and is issuing only if the role is still vacant.
+  EXPECT_TRUE(b_repo->insert_entered.WaitForNotificationWithTimeout(absl::Seconds(30)))
+      << "B did not issue through InsertIfRoleVacant";
+  auto a_wrote = a->EnsureBootstrapAdmin(dir.path() + "/a.token");
+  b_repo->insert_release.Notify();
+  b_start.join();
+  ASSERT_TRUE(a_wrote.ok()) << a_wrote.status();
+  ASSERT_TRUE(b_wrote.ok()) << b_wrote.status();
+  EXPECT_TRUE(*a_wrote);
+  EXPECT_FALSE(*b_wrote);
+  struct stat st {};
+  EXPECT_EQ(::stat((dir.path() + "/a.token").c_str(), &st), 0);
+  EXPECT_NE(::stat((dir.path() + "/b.token").c_str(), &st), 0) << "B wrote a token file";
+  ASSERT_EQ((*b)->List().size(), 1u);
+  EXPECT_EQ((*b)->List()[0].role(), ROLE_ADMIN);
+  // Once that admin is revoked the role is vacant: the next start writes a new bootstrap token.
+  auto revoked = a->Revoke((*b)->List()[0].token_id(), "token:root");
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  auto again = a->EnsureBootstrapAdmin(dir.path() + "/c.token");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(*again);
+  EXPECT_THAT(AuditActions(), ElementsAre("token.issue", "token.revoke", "token.issue"));
+}
+
 PROV_STORE_TEST_P(AccessTest);
 
 // PostgreSQL only.
@@ -601,6 +752,53 @@ TEST_P(PgAccessTest, TwoSessionsRacingForOneEnrolmentTokenExactlyOneWins) {
   ASSERT_TRUE(token.ok() && token->has_value());
   EXPECT_EQ((*token)->cert_serial, (*certs)[0].serial) << "the winner's certificate is recorded";
   EXPECT_THAT(AuditActions(), ElementsAre("node.enroll_token", "node.enroll"));
+}
+
+// Two replicas issue the first admin at the same moment: a third session holds the vacant-role
+// lock until both are waiting on it (pg_stat_activity), then lets go. Exactly one issues.
+TEST_P(PgAccessTest, TwoSessionsWaitingOnTheVacantRoleLockIssueOneToken) {
+  auto first = Tokens();
+  auto second = Tokens();
+  auto blocker = Connect("prov-test/blocker");
+  auto watcher = Connect("prov-test/watcher");
+  ASSERT_TRUE(first && second && blocker && watcher);
+  ASSERT_TRUE(blocker->Exec("BEGIN").ok());
+  ASSERT_TRUE(
+      blocker->Query("SELECT pg_advisory_xact_lock($1::int, $2::int)", {kPgLockKey, kPgTokenLock})
+          .ok());
+  absl::StatusOr<bool> results[2];
+  auto admin = [](const std::string& id) {
+    StoredApiToken t = Token(id, "secret-" + id);
+    t.role = ROLE_ADMIN;
+    return t;
+  };
+  std::thread one([&] {
+    results[0] = first->InsertIfRoleVacant(admin("T-1"), Audit("token.issue", "1"), kStart);
+  });
+  std::thread two([&] {
+    results[1] = second->InsertIfRoleVacant(admin("T-2"), Audit("token.issue", "2"), kStart);
+  });
+  bool both_waited = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(8);  // under lock_timeout (10 s)
+  while (!both_waited && absl::Now() < deadline) {
+    auto waiting = watcher->Query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'provd/access' AND "
+        "wait_event_type = 'Lock'");
+    both_waited = waiting.ok() && *waiting->Int64(0, 0) == 2;
+    if (!both_waited) absl::SleepFor(absl::Milliseconds(10));  // polling a real server
+  }
+  absl::Status committed = blocker->Exec("COMMIT");
+  one.join();
+  two.join();
+  ASSERT_TRUE(committed.ok()) << committed;
+  EXPECT_TRUE(both_waited) << "the two issues never waited on the lock together";
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_NE(*results[0], *results[1]);
+  auto all = first->LoadAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 1u);
+  EXPECT_THAT(AuditActions(), ElementsAre("token.issue"));
 }
 
 // Every repository answers again after the server dropped its session (a restart, a failover,

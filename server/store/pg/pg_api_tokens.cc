@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "server/store/pg/pg_access.h"
 #include "server/store/pg/pg_audit_log.h"
+#include "server/store/pg/pg_schema.h"
 
 namespace prov::server {
 namespace {
@@ -62,6 +63,21 @@ absl::StatusOr<int64_t> PgApiTokenRepository::Revision() {
   });
 }
 
+absl::Status PgApiTokenRepository::InsertRow(const StoredApiToken& token,
+                                             const AuditRecord& audit) {
+  PgConn& conn = *conn_;
+  // A taken token_id or hash fails 23505: ALREADY_EXISTS, and the transaction rolls back.
+  PROV_RETURN_IF_ERROR(
+      conn.Query(
+              "INSERT INTO api_tokens(token_id, name, role, secret_sha256, created_us, "
+              "created_by, expires_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              {token.token_id, token.name, token.role, token.secret_sha256,
+               absl::ToUnixMicros(token.created_at), token.created_by,
+               token.expires_at.has_value() ? absl::ToUnixMicros(*token.expires_at) : int64_t{0}})
+          .status());
+  return AppendAuditEntry(conn, audit.actor, audit.action, audit.payload, audit.at).status();
+}
+
 absl::Status PgApiTokenRepository::Insert(const StoredApiToken& token, const AuditRecord& audit) {
   if (token.revoked_at.has_value()) {
     return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
@@ -69,18 +85,35 @@ absl::Status PgApiTokenRepository::Insert(const StoredApiToken& token, const Aud
   absl::MutexLock lock(&mu_);
   PgConn& conn = *conn_;
   PROV_RETURN_IF_ERROR(UsablePgSession(conn));
-  return conn.Transaction([&]() -> absl::Status {
-    // A taken token_id or hash fails 23505: ALREADY_EXISTS, and the transaction rolls back.
+  return conn.Transaction(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status { return InsertRow(token, audit); });
+}
+
+absl::StatusOr<bool> PgApiTokenRepository::InsertIfRoleVacant(const StoredApiToken& token,
+                                                              const AuditRecord& audit,
+                                                              absl::Time now) {
+  if (token.revoked_at.has_value()) {
+    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
+  }
+  absl::MutexLock lock(&mu_);
+  PgConn& conn = *conn_;
+  PROV_RETURN_IF_ERROR(UsablePgSession(conn));
+  bool wrote = false;
+  PROV_RETURN_IF_ERROR(conn.Transaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+    // Every caller takes this lock before it looks: a second look sees the first's commit.
     PROV_RETURN_IF_ERROR(
-        conn.Query(
-                "INSERT INTO api_tokens(token_id, name, role, secret_sha256, created_us, "
-                "created_by, expires_us) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                {token.token_id, token.name, token.role, token.secret_sha256,
-                 absl::ToUnixMicros(token.created_at), token.created_by,
-                 token.expires_at.has_value() ? absl::ToUnixMicros(*token.expires_at) : int64_t{0}})
+        conn.Query("SELECT pg_advisory_xact_lock($1::int, $2::int)", {kPgLockKey, kPgTokenLock})
             .status());
-    return AppendAuditEntry(conn, audit.actor, audit.action, audit.payload, audit.at).status();
-  });
+    PROV_ASSIGN_OR_RETURN(
+        PgResult live, conn.Query("SELECT 1 FROM api_tokens WHERE role = $1 AND revoked_us = 0 AND "
+                                  "(expires_us = 0 OR expires_us > $2) LIMIT 1",
+                                  {token.role, absl::ToUnixMicros(now)}));
+    if (live.rows() > 0) return absl::OkStatus();
+    PROV_RETURN_IF_ERROR(InsertRow(token, audit));
+    wrote = true;
+    return absl::OkStatus();
+  }));
+  return wrote;
 }
 
 absl::StatusOr<StoredApiToken> PgApiTokenRepository::Revoke(const std::string& token_id,

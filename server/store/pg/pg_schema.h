@@ -42,7 +42,8 @@ inline constexpr char kPgSchema[] = "provd";
 // lists, policies (transaction lock, pg_identity.h; taken before 1), 5 inventory imports
 // (transaction lock, pg_inventory.h; taken before 1), 6 the export chain (transaction lock,
 // pg_exports.h; taken before 1), 7 location records (pg_location.h), 8 creating day partitions
-// (transaction lock, taken by prov_day_partition; pg_partitions.h).
+// (transaction lock, taken by prov_day_partition; pg_partitions.h), 9 issuing a token only while
+// its role is vacant: the first admin token (transaction lock, pg_api_tokens.h; taken before 1).
 inline constexpr int32_t kPgLockKey = 0x50524f56;
 inline constexpr int32_t kPgMigrationLock = 0;
 inline constexpr int32_t kPgAuditAppendLock = 1;
@@ -52,6 +53,7 @@ inline constexpr int32_t kPgIdentityLock = 4;
 inline constexpr int32_t kPgInventoryImportLock = 5;
 inline constexpr int32_t kPgExportChainLock = 6;
 inline constexpr int32_t kPgPartitionLock = 8;  // the literal 8 in prov_day_partition (v10)
+inline constexpr int32_t kPgTokenLock = 9;
 
 int LatestPgSchemaVersion();
 

@@ -8,6 +8,7 @@
 //   PROV_RETURN_IF_ERROR(repo->Insert(row, {"token:root", "token.issue", payload, now}));
 //   PROV_ASSIGN_OR_RETURN(std::vector<StoredApiToken> all, repo->LoadAll());
 //   PROV_ASSIGN_OR_RETURN(int64_t rev, repo->Revision());   // moved: LoadAll again
+//   PROV_ASSIGN_OR_RETURN(bool wrote, repo->InsertIfRoleVacant(admin, audit, now));  // first admin
 //   PROV_ASSIGN_OR_RETURN(StoredApiToken t, repo->Revoke("T-3", now, audit));
 //
 // Only a token's SHA-256 is stored. Rows are never deleted and a token is revoked at most once,
@@ -54,6 +55,13 @@ class ApiTokenRepository {
   // Stores a new token (revoked_at must be empty) with its audit entry, one transaction.
   // ALREADY_EXISTS when the token_id (or the secret's hash) is taken: nothing is written.
   virtual absl::Status Insert(const StoredApiToken& token, const AuditRecord& audit) = 0;
+  // Insert, but only when no live token of `token.role` exists (not revoked, not expired at
+  // `now`). The check and the insert are one transaction under a lock every connection and
+  // replica takes for it (PostgreSQL: the advisory lock kPgTokenLock; SQLite: BEGIN IMMEDIATE),
+  // so of several callers racing on a vacant role exactly one writes: how the first admin token
+  // is issued once although replicas start together. false: a live one exists, nothing written.
+  virtual absl::StatusOr<bool> InsertIfRoleVacant(const StoredApiToken& token,
+                                                  const AuditRecord& audit, absl::Time now) = 0;
   // Sets revoked_at = `at` with the audit entry, one transaction, and returns the stored row.
   // A token revoked already is returned as stored, nothing written (no audit entry).
   // NOT_FOUND for an unknown id.

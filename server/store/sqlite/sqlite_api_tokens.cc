@@ -60,13 +60,8 @@ absl::StatusOr<int64_t> SqliteApiTokenRepository::Revision() {
   return revision;
 }
 
-absl::Status SqliteApiTokenRepository::Insert(const StoredApiToken& token,
-                                              const AuditRecord& audit) {
-  if (token.revoked_at.has_value()) {
-    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
-  }
-  absl::MutexLock lock(&mu_);
-  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+absl::Status SqliteApiTokenRepository::InsertRow(const StoredApiToken& token,
+                                                 const AuditRecord& audit) {
   // Under BEGIN IMMEDIATE nobody writes between this check and the INSERT.
   PROV_ASSIGN_OR_RETURN(
       Statement * taken,
@@ -94,9 +89,40 @@ absl::Status SqliteApiTokenRepository::Insert(const StoredApiToken& token,
   absl::Status ran = st->Run();
   st->Reset();
   PROV_RETURN_IF_ERROR(ran);
-  PROV_RETURN_IF_ERROR(
-      AppendAuditEntry(*db_, audit.actor, audit.action, audit.payload, audit.at).status());
+  return AppendAuditEntry(*db_, audit.actor, audit.action, audit.payload, audit.at).status();
+}
+
+absl::Status SqliteApiTokenRepository::Insert(const StoredApiToken& token,
+                                              const AuditRecord& audit) {
+  if (token.revoked_at.has_value()) {
+    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
+  }
+  absl::MutexLock lock(&mu_);
+  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+  PROV_RETURN_IF_ERROR(InsertRow(token, audit));
   return txn.Commit();
+}
+
+absl::StatusOr<bool> SqliteApiTokenRepository::InsertIfRoleVacant(const StoredApiToken& token,
+                                                                  const AuditRecord& audit,
+                                                                  absl::Time now) {
+  if (token.revoked_at.has_value()) {
+    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
+  }
+  absl::MutexLock lock(&mu_);
+  PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
+  PROV_ASSIGN_OR_RETURN(Statement * live,
+                        db_->Cached("SELECT 1 FROM api_tokens WHERE role = ? AND revoked_us = 0 "
+                                    "AND (expires_us = 0 OR expires_us > ?) LIMIT 1"));
+  live->BindInt64(1, token.role);
+  live->BindInt64(2, absl::ToUnixMicros(now));
+  absl::StatusOr<bool> found = live->Step();
+  live->Reset();
+  PROV_RETURN_IF_ERROR(found.status());
+  if (*found) return false;  // the transaction rolls back: nothing was written
+  PROV_RETURN_IF_ERROR(InsertRow(token, audit));
+  PROV_RETURN_IF_ERROR(txn.Commit());
+  return true;
 }
 
 absl::StatusOr<std::optional<StoredApiToken>> SqliteApiTokenRepository::Find(

@@ -7,7 +7,9 @@
 // Open migrates the schema (as TokenStore::Open did) on a read-write connection of its own.
 // Writes run in BEGIN IMMEDIATE transactions with their audit entry (AppendAuditEntry). Revoke's
 // UPDATE is conditional (revoked_us = 0), so a second revoke from another connection changes
-// nothing. Thread-safe (one call at a time under its mutex).
+// nothing. InsertIfRoleVacant looks for a live token of the role inside the same BEGIN IMMEDIATE
+// transaction, so no other connection writes between its look and its insert. Thread-safe (one call
+// at a time under its mutex).
 #pragma once
 
 #include <memory>
@@ -28,12 +30,17 @@ class SqliteApiTokenRepository : public ApiTokenRepository {
   absl::StatusOr<std::vector<StoredApiToken>> LoadAll() override;
   absl::StatusOr<int64_t> Revision() override;
   absl::Status Insert(const StoredApiToken& token, const AuditRecord& audit) override;
+  absl::StatusOr<bool> InsertIfRoleVacant(const StoredApiToken& token, const AuditRecord& audit,
+                                          absl::Time now) override;
   absl::StatusOr<StoredApiToken> Revoke(const std::string& token_id, absl::Time at,
                                         const AuditRecord& audit) override;
 
  private:
   explicit SqliteApiTokenRepository(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   absl::StatusOr<std::optional<StoredApiToken>> Find(const std::string& token_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inside a write transaction: the clash check, the INSERT and its audit entry.
+  absl::Status InsertRow(const StoredApiToken& token, const AuditRecord& audit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
