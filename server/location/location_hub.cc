@@ -433,7 +433,10 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
       }
       judged.emplace_back(node, std::move(v));
     }
-    PROV_RETURN_IF_ERROR(repo_->SaveVerdicts(rows));
+    // Fenced by the term whose verdicts this hub judges on: a leader deposed before it noticed
+    // saves nothing, so it reports nothing either.
+    PROV_RETURN_IF_ERROR(repo_->SaveVerdicts(
+        rows, options_.leader_term ? std::optional<int64_t>(verdicts_term_) : std::nullopt));
   }
   // Committed: only now do the verdicts and what was reported change (a failed commit leaves
   // both as they were, so the next tick saves and reports again).

@@ -15,7 +15,9 @@
 // On replicas sharing a PostgreSQL store (Options::leader_term set) every replica runs a hub: each
 // accepts landmark records and node keys and answers assignments, and takes in at each tick what
 // the others stored; only the elected leader's hub judges (saves verdicts, sends events), and a
-// standby answers the location queries from the stored verdicts.
+// standby answers the location queries from the stored verdicts. Verdict saves are fenced by the
+// leader's term (LocationRepository::SaveVerdicts): a leader deposed before it noticed saves
+// nothing and reports nothing.
 //
 // Threads: Submit, GetAssignment and the queries run on gRPC threads and serialise on one mutex
 // (a batch of up to 1,000 records is checked before its one write transaction; the book,

@@ -113,7 +113,7 @@ TEST_P(LocationTest, AFreshStoreListsNothing) {
   EXPECT_THAT(*repo->ListVerdicts("", "", 100), IsEmpty());
   // Empty writes are no-ops.
   EXPECT_TRUE(repo->UpsertNodeKeys({}).ok());
-  EXPECT_TRUE(repo->SaveVerdicts({}).ok());
+  EXPECT_TRUE(repo->SaveVerdicts({}, std::nullopt).ok());
   auto none = repo->StoreLandmarkRecords(Call(0, {}));
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_THAT(none->ids, IsEmpty());
@@ -333,9 +333,10 @@ TEST_P(LocationTest, VerdictsAreUpsertedAndListedByNodeWithFilterAndPaging) {
   ASSERT_NE(repo, nullptr);
   ASSERT_TRUE(
       repo->SaveVerdicts({Verdict("gpu-3", "verified", 10), Verdict("gpu-1", "contradicted", 10),
-                          Verdict("gpu-2", "unverified", 10), Verdict("GPU-9", "verified", 10)})
+                          Verdict("gpu-2", "unverified", 10), Verdict("GPU-9", "verified", 10)},
+                         std::nullopt)
           .ok());
-  ASSERT_TRUE(repo->SaveVerdicts({Verdict("gpu-1", "verified", 20)}).ok());
+  ASSERT_TRUE(repo->SaveVerdicts({Verdict("gpu-1", "verified", 20)}, std::nullopt).ok());
   auto all = repo->ListVerdicts("", "", 100);
   ASSERT_TRUE(all.ok()) << all.status();
   // Byte order: upper case first.
@@ -419,13 +420,14 @@ TEST_P(LocationTest, BadInputIsRefusedNamingTheFieldAndWritesNothing) {
   EXPECT_THAT(*repo->ListMeasurementsSince(T(0)), IsEmpty());
   EXPECT_THAT(*repo->ListLandmarkStates(), IsEmpty());
 
-  expect_refused(repo->SaveVerdicts({Verdict("gpu-1", "verified", 1), Verdict("", "verified", 1)}),
+  expect_refused(repo->SaveVerdicts({Verdict("gpu-1", "verified", 1), Verdict("", "verified", 1)},
+                                    std::nullopt),
                  "node_id");
-  expect_refused(repo->SaveVerdicts({Verdict("gpu-1", "", 1)}), "verdict");
-  expect_refused(repo->SaveVerdicts({Verdict("gpu-1", "probably", 1)}), "probably");
+  expect_refused(repo->SaveVerdicts({Verdict("gpu-1", "", 1)}, std::nullopt), "verdict");
+  expect_refused(repo->SaveVerdicts({Verdict("gpu-1", "probably", 1)}, std::nullopt), "probably");
   StoredVerdict nul = Verdict("gpu-1", "verified", 1);
   nul.disk_ids = std::string("[1\0]", 4);
-  expect_refused(repo->SaveVerdicts({nul}), "disk_ids");
+  expect_refused(repo->SaveVerdicts({nul}, std::nullopt), "disk_ids");
   EXPECT_THAT(*repo->ListVerdicts("", "", 10), IsEmpty());
 }
 
@@ -555,6 +557,28 @@ TEST_P(PgLocationTest, ASecondCallWaitsForTheLocationLockAndSeesTheFirstsRecords
   EXPECT_EQ(result->states[0].refused, 1);
 }
 
+// A replica that led term 1 was deposed (term 2 began elsewhere) before it noticed: its verdicts
+// are not saved, so it reports none; the successor's save in term 2 lands.
+TEST_P(PgLocationTest, ADeposedLeadersVerdictsAreNotSaved) {
+  auto old_leader = Open();
+  auto new_leader = Open();
+  ASSERT_TRUE(old_leader && new_leader);
+  ASSERT_TRUE(
+      RawExec("INSERT INTO leader(id, term, holder, since_us) VALUES (1, 1, 'provd-a', 0)").ok());
+  ASSERT_TRUE(old_leader->SaveVerdicts({Verdict("gpu-1", "verified", 1)}, 1).ok());
+  ASSERT_TRUE(RawExec("UPDATE leader SET term = 2, holder = 'provd-b' WHERE id = 1").ok());
+  absl::Status stale = old_leader->SaveVerdicts(
+      {Verdict("gpu-1", "contradicted", 2), Verdict("gpu-2", "contradicted", 2)}, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
+  EXPECT_THAT(std::string(stale.message()), HasSubstr("term 2"));
+  auto all = new_leader->ListVerdicts("", "", 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_THAT(Nodes(*all), ElementsAre("gpu-1"));
+  EXPECT_EQ((*all)[0].verdict, "verified");
+  ASSERT_TRUE(new_leader->SaveVerdicts({Verdict("gpu-2", "contradicted", 2)}, 2).ok());
+  EXPECT_THAT(Nodes(*new_leader->ListVerdicts("", "", 10)), ElementsAre("gpu-1", "gpu-2"));
+}
+
 TEST_P(PgLocationTest, EveryCallReconnectsAfterTheSessionWasTerminated) {
   auto repo = Open();
   ASSERT_NE(repo, nullptr);
@@ -564,7 +588,7 @@ TEST_P(PgLocationTest, EveryCallReconnectsAfterTheSessionWasTerminated) {
   auto stored = repo->StoreLandmarkRecords(Call(1, {Record("lm-a", 1, "gpu-1", 100)}));
   ASSERT_TRUE(stored.ok()) << stored.status();
   ASSERT_EQ(TerminateLocationSessions(), 1);
-  ASSERT_TRUE(repo->SaveVerdicts({Verdict("gpu-1", "verified", 1)}).ok());
+  ASSERT_TRUE(repo->SaveVerdicts({Verdict("gpu-1", "verified", 1)}, std::nullopt).ok());
   ASSERT_EQ(TerminateLocationSessions(), 1);
   EXPECT_EQ(repo->ListNodeKeys()->size(), 1u);
   ASSERT_EQ(TerminateLocationSessions(), 1);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "server/store/pg/pg_access.h"
+#include "server/store/pg/pg_leader_election.h"
 #include "server/store/pg/pg_schema.h"
 
 namespace prov::server {
@@ -339,12 +340,15 @@ absl::StatusOr<std::vector<StoredLandmarkState>> PgLocationRepository::ListLandm
   });
 }
 
-absl::Status PgLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> verdicts) {
+absl::Status PgLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
+                                                std::optional<int64_t> leader_term) {
   for (const StoredVerdict& v : verdicts) PROV_RETURN_IF_ERROR(CheckVerdict(v));
   if (verdicts.empty()) return absl::OkStatus();
   // Safe to repeat: each row is overwritten with the same values.
   return RunWithReconnect(*conn_, [&] {
     return conn_->Transaction([&]() -> absl::Status {
+      // A deposed leader (a successor's term is stored) writes nothing.
+      if (leader_term.has_value()) PROV_RETURN_IF_ERROR(CheckLeaderTerm(*conn_, *leader_term));
       for (const StoredVerdict& v : verdicts) {
         PROV_RETURN_IF_ERROR(
             conn_

@@ -22,7 +22,9 @@
 // conditional upsert alone cannot decide per record; landmark calls are rare (one per landmark
 // and round, tens of landmarks), so serialising them all across replicas costs nothing
 // measurable, and one lock cannot deadlock whatever order a call lists its landmarks in.
-// A wait for it is bounded by lock_timeout (UNAVAILABLE).
+// A wait for it is bounded by lock_timeout (UNAVAILABLE). SaveVerdicts given a term runs
+// CheckLeaderTerm first in its transaction (pg_leader_election.h): a deposed leader's save writes
+// nothing.
 //
 // Reconnection (server/store/README.md): every call reconnects a dropped or read-only session
 // first. Reads and the idempotent upserts (UpsertNodeKeys: MIN/MAX; SaveVerdicts) run once more
@@ -66,7 +68,8 @@ class PgLocationRepository : public LocationRepository {
                                                                   size_t limit) override;
   absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(const std::string& node_id) override;
   absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates() override;
-  absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts) override;
+  absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
+                            std::optional<int64_t> leader_term) override;
   absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,
                                                           const std::string& after_node_id,
                                                           size_t limit) override;

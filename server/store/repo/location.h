@@ -8,7 +8,7 @@
 //   LandmarkRecords call{.received_at = now, .records = {record}, .refused = {{"lm-fra-1", 2}}};
 //   PROV_ASSIGN_OR_RETURN(LandmarkRecordsResult stored, repo->StoreLandmarkRecords(call));
 //   // stored.ids[i] == 0: record i was a replay of a seq already stored (by another replica)
-//   PROV_RETURN_IF_ERROR(repo->SaveVerdicts({verdict}));
+//   PROV_RETURN_IF_ERROR(repo->SaveVerdicts({verdict}, leader_term));
 //
 // The landmark sequence rule (replay refusal) is decided by the repository, inside the write
 // that stores the records, against the stored landmark row: on several replicas sharing one
@@ -142,8 +142,12 @@ class LocationRepository {
   // Every landmark's state, by landmark_id.
   virtual absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates() = 0;
 
-  // Upserts each node's verdict row, all in one transaction. Safe to repeat.
-  virtual absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts) = 0;
+  // Upserts each node's verdict row, all in one transaction. Safe to repeat. `leader_term`: the
+  // term of the replica that judged them; on PostgreSQL the transaction is fenced by it
+  // (CheckLeaderTerm: a deposed leader's save writes nothing, FAILED_PRECONDITION). SQLite has
+  // one provd and ignores it. nullopt: not fenced (a store without replicas).
+  virtual absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
+                                    std::optional<int64_t> leader_term) = 0;
   // Keyset paging by node_id (byte order): rows after `after_node_id`, at most `limit`;
   // `verdict` empty: all, else only that verdict (INVALID_ARGUMENT for an unknown one).
   virtual absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,

@@ -376,7 +376,9 @@ absl::StatusOr<std::vector<StoredLandmarkState>> SqliteLocationRepository::ListL
   return prov::server::ListLandmarkStates(*db_);
 }
 
-absl::Status SqliteLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> verdicts) {
+absl::Status SqliteLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
+                                                    std::optional<int64_t> /*leader_term*/) {
+  // One provd owns the file (SoleLeader): nothing to fence.
   for (const StoredVerdict& v : verdicts) PROV_RETURN_IF_ERROR(CheckVerdict(v));
   if (verdicts.empty()) return absl::OkStatus();
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
