@@ -693,6 +693,19 @@ class PgAccessTest : public AccessTest {
     EXPECT_TRUE(conn.ok()) << conn.status();
     return conn.ok() ? *std::move(conn) : nullptr;
   }
+  // Whether `n` provd/access sessions wait on a lock together within 8 s (under the sessions'
+  // lock_timeout, 10 s), polling the real server every 10 ms.
+  static bool AccessSessionsWaitingOnALock(PgConn& watcher, int64_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(8);
+    while (absl::Now() < deadline) {
+      auto waiting = watcher.Query(
+          "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'provd/access' AND "
+          "wait_event_type = 'Lock'");
+      if (waiting.ok() && *waiting->Int64(0, 0) == n) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
   // Drops every provd/access session; returns how many there were.
   int64_t TerminateAccessSessions() {
     auto admin = Connect("prov-test");
@@ -728,15 +741,7 @@ TEST_P(PgAccessTest, TwoSessionsRacingForOneEnrolmentTokenExactlyOneWins) {
     results[1] = second->RecordCertificate({"bb", "gpu-7", kStart, kStart, "token"}, "E-race",
                                            Audit("node.enroll", "bb"));
   });
-  bool both_waited = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(8);  // under lock_timeout (10 s)
-  while (!both_waited && absl::Now() < deadline) {
-    auto waiting = watcher->Query(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'provd/access' AND "
-        "wait_event_type = 'Lock'");
-    both_waited = waiting.ok() && *waiting->Int64(0, 0) == 2;
-    if (!both_waited) absl::SleepFor(absl::Milliseconds(10));  // polling a real server
-  }
+  const bool both_waited = AccessSessionsWaitingOnALock(*watcher, 2);
   absl::Status committed = blocker->Exec("COMMIT");
   one.join();
   two.join();
@@ -778,15 +783,7 @@ TEST_P(PgAccessTest, TwoSessionsWaitingOnTheVacantRoleLockIssueOneToken) {
   std::thread two([&] {
     results[1] = second->InsertIfRoleVacant(admin("T-2"), Audit("token.issue", "2"), kStart);
   });
-  bool both_waited = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(8);  // under lock_timeout (10 s)
-  while (!both_waited && absl::Now() < deadline) {
-    auto waiting = watcher->Query(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'provd/access' AND "
-        "wait_event_type = 'Lock'");
-    both_waited = waiting.ok() && *waiting->Int64(0, 0) == 2;
-    if (!both_waited) absl::SleepFor(absl::Milliseconds(10));  // polling a real server
-  }
+  const bool both_waited = AccessSessionsWaitingOnALock(*watcher, 2);
   absl::Status committed = blocker->Exec("COMMIT");
   one.join();
   two.join();

@@ -79,9 +79,7 @@ absl::Status PgApiTokenRepository::InsertRow(const StoredApiToken& token,
 }
 
 absl::Status PgApiTokenRepository::Insert(const StoredApiToken& token, const AuditRecord& audit) {
-  if (token.revoked_at.has_value()) {
-    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
-  }
+  PROV_RETURN_IF_ERROR(CheckNewApiToken(token));
   absl::MutexLock lock(&mu_);
   PgConn& conn = *conn_;
   PROV_RETURN_IF_ERROR(UsablePgSession(conn));
@@ -92,9 +90,7 @@ absl::Status PgApiTokenRepository::Insert(const StoredApiToken& token, const Aud
 absl::StatusOr<bool> PgApiTokenRepository::InsertIfRoleVacant(const StoredApiToken& token,
                                                               const AuditRecord& audit,
                                                               absl::Time now) {
-  if (token.revoked_at.has_value()) {
-    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
-  }
+  PROV_RETURN_IF_ERROR(CheckNewApiToken(token));
   absl::MutexLock lock(&mu_);
   PgConn& conn = *conn_;
   PROV_RETURN_IF_ERROR(UsablePgSession(conn));

@@ -8,4 +8,11 @@ int64_t ApiTokenRevision(const std::vector<StoredApiToken>& tokens) {
   return revision;
 }
 
+absl::Status CheckNewApiToken(const StoredApiToken& token) {
+  if (token.revoked_at.has_value()) {
+    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace prov::server

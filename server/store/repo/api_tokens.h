@@ -44,6 +44,9 @@ struct StoredApiToken {
 
 // Rows plus revoked rows: what Revision() returns for the database these rows were read from.
 int64_t ApiTokenRevision(const std::vector<StoredApiToken>& tokens);
+// What every engine's Insert and InsertIfRoleVacant check first: INVALID_ARGUMENT for a new
+// token that is already revoked.
+absl::Status CheckNewApiToken(const StoredApiToken& token);
 
 class ApiTokenRepository {
  public:

@@ -94,9 +94,7 @@ absl::Status SqliteApiTokenRepository::InsertRow(const StoredApiToken& token,
 
 absl::Status SqliteApiTokenRepository::Insert(const StoredApiToken& token,
                                               const AuditRecord& audit) {
-  if (token.revoked_at.has_value()) {
-    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
-  }
+  PROV_RETURN_IF_ERROR(CheckNewApiToken(token));
   absl::MutexLock lock(&mu_);
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
   PROV_RETURN_IF_ERROR(InsertRow(token, audit));
@@ -106,9 +104,7 @@ absl::Status SqliteApiTokenRepository::Insert(const StoredApiToken& token,
 absl::StatusOr<bool> SqliteApiTokenRepository::InsertIfRoleVacant(const StoredApiToken& token,
                                                                   const AuditRecord& audit,
                                                                   absl::Time now) {
-  if (token.revoked_at.has_value()) {
-    return absl::InvalidArgumentError("revoked_at: a new token is not revoked");
-  }
+  PROV_RETURN_IF_ERROR(CheckNewApiToken(token));
   absl::MutexLock lock(&mu_);
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
   PROV_ASSIGN_OR_RETURN(Statement * live,
