@@ -1,7 +1,8 @@
 // DISK FULL UNDER PROVD: provd's data dir lives on a small tmpfs (mounted by the test, as root);
 // prov-sim's agents stream reports; the test fills the tmpfs with a filler file mid-ingest. Then
-// provd's commits fail (SQLITE_FULL), nothing more is stored or acked, the agents keep their
-// reports in their spools (on another file system), provd says why on stderr and counts it in
+// provd's commits fail (SQLITE_FULL) and nothing they held is acked (a rare commit that still fits
+// in space SQLite holds is stored and acked honestly), the agents keep their reports in their
+// spools (on another file system), provd says why on stderr and counts it in
 // prov_commit_failures_total{reason="disk_full"}. The test frees the filler file and ingest
 // resumes by itself: every report ends up stored exactly once (per node: seqs 1..N, no gap, no
 // duplicate, nodes.reports_stored agrees). Skips where mount(2) is not allowed.
@@ -95,12 +96,14 @@ TEST(DiskFullTest, CommitsFailNothingAckedAndIngestResumesWhenSpaceReturns) {
       << "no commit failed with disk_full\n"
       << provd.log();
 
-  // While the disk stays full: nothing more is stored (so nothing is acked: provd acks only
-  // what a commit stored), failures keep being counted as the agents resend, the agents still
-  // run and hold the unacked reports in their spools. Right after the first failure a commit
-  // can still fit in space SQLite already holds (a rewound WAL, free pages: CI once saw one
-  // more report stored 26 ms after the first failure), so the count is taken once commits have
-  // failed three more times, when that space is used up.
+  // While the disk stays full: failures keep being counted as the agents resend, the agents
+  // still run and hold the unacked reports in their spools (provd acks only what a commit
+  // stored). A commit can still fit now and then in space SQLite already holds (a WAL rewound
+  // after a checkpoint, pages a failed transaction gave back: CI saw one more report stored
+  // 26 ms after the first failure, and once one stored 1.7 s into the full period, between two
+  // runs of failures). Such a commit is durable and its ack honest (the ledger check at the end
+  // finds every report once), so what is checked is that ingest does not go on: most of what
+  // the agents sent meanwhile waits in their spools, refused, not stored.
   const double first_failures = DiskFullFailures(metrics_port);
   ASSERT_TRUE(
       testing::PollUntil([&] { return DiskFullFailures(metrics_port) >= first_failures + 3; }, {},
@@ -120,7 +123,10 @@ TEST(DiskFullTest, CommitsFailNothingAckedAndIngestResumesWhenSpaceReturns) {
       << "the agents' resends should keep failing and their spools grow while the disk is full: "
       << SpooledReports(spool) << " spooled\n"
       << provd.log();
-  EXPECT_EQ(CountReports(db), stored_when_full) << "a report was stored on a full disk";
+  const int64_t stored_while_full = CountReports(db) - stored_when_full;
+  EXPECT_LT(stored_while_full, SpooledReports(spool) / 2)
+      << "ingest went on while the disk was full: " << stored_while_full
+      << " reports stored meanwhile, " << SpooledReports(spool) << " spooled";
   EXPECT_LT(stored_when_full, total) << "the disk filled only after ingest had finished";
   EXPECT_TRUE(sim.Running()) << testing::ReadFile(dir.Sub("sim.out"));
   const int64_t spooled = SpooledReports(spool);
@@ -154,11 +160,12 @@ TEST(DiskFullTest, CommitsFailNothingAckedAndIngestResumesWhenSpaceReturns) {
   }
   std::printf(
       "disk full test: %lld of %lld reports stored when the disk filled (%lld bytes of filler), "
+      "%lld more stored while it stayed full, "
       "%.0f disk_full commit failures in all, %lld reports spooled at the agents meanwhile, "
       "%.0f queued reports dropped after their stream's commit failed\n",
       static_cast<long long>(stored_when_full), static_cast<long long>(total),
-      static_cast<long long>(filled), DiskFullFailures(metrics_port),
-      static_cast<long long>(spooled),
+      static_cast<long long>(filled), static_cast<long long>(stored_while_full),
+      DiskFullFailures(metrics_port), static_cast<long long>(spooled),
       testing::ScrapeMetric(metrics_port, "prov_reports_dropped_after_failure_total", "")
           .value_or(-1));
   provd.Kill(SIGTERM);
