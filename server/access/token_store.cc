@@ -300,24 +300,9 @@ std::optional<TokenInfo> TokenStore::Lookup(absl::string_view secret) const {
 }
 
 absl::StatusOr<bool> TokenStore::EnsureBootstrapAdmin(const std::string& path) {
-  const absl::Time now = clock_.Now();
-  {
-    absl::MutexLock repo_lock(&repo_mu_);
-    PROV_RETURN_IF_ERROR(Refresh());
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [hash, info] : by_hash_) {
-      if (info.revoked() || info.role() != provenance::v1::ROLE_ADMIN) continue;
-      if (!info.has_expires_at() ||
-          absl::ToUnixMicros(now) < TimeUtil::TimestampToMicroseconds(info.expires_at())) {
-        return false;
-      }
-    }
-  }
   if (PathExists(path)) return false;
-  // The index may be stale by now (replicas starting together): the repository checks again in
-  // the insert's own transaction, so only one of them issues.
+  // Whether a live admin exists is the repository's to say, in the insert's own transaction: an
+  // index read first could be stale (replicas starting together), so only one of them issues.
   PROV_ASSIGN_OR_RETURN(std::optional<provenance::v1::IssueTokenResponse> issued,
                         IssueToken("bootstrap-admin", provenance::v1::ROLE_ADMIN, "provd",
                                    absl::ZeroDuration(), /*only_if_role_vacant=*/true));
