@@ -13,7 +13,7 @@ function(prov_add_test)
   endif()
   math(EXPR timeout "300 * ${PROV_TEST_TIMEOUT_SCALE}")
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${timeout}
-    ENVIRONMENT "PROV_SOURCE_DIR=${CMAKE_SOURCE_DIR};PROV_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+    ENVIRONMENT "PROV_SOURCE_DIR=${CMAKE_SOURCE_DIR};PROV_BIN_DIR=${CMAKE_BINARY_DIR}/bin;PROV_TEST_TIME_SCALE=${PROV_TEST_TIMEOUT_SCALE}")
 endfunction()
 
 # prov_embed_file(OUT_VAR symbol input): generates a .cc defining

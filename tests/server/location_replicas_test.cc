@@ -78,7 +78,9 @@ class LocationReplicasTest : public ::testing::Test {
     options.metrics_address = "127.0.0.1:0";
     options.store = "postgresql:" + conninfo_;
     options.replica_name = name;
-    options.leader_takeover = absl::Seconds(2);
+    // Long enough that a leader slowed by a sanitizer on a loaded machine keeps its lease (this
+    // test stops the leader itself; under tsan a 2 s takeover once let b take over early).
+    options.leader_takeover = absl::Seconds(10);
     options.export_signing_key_file = key_;
     options.credentials = grpc::SslServerCredentials(tls);
     options.client_certificates = true;

@@ -68,12 +68,12 @@ replicas_start_one() {
     --store "postgresql:$CONNINFO" --replica-name "$name" --leader-takeover 1s \
     --export-signing-key "$WORK/export-signing.key" >"$WORK/provd-$name.log" 2>&1 &
   PIDS[$name]=$!
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 $((300 * ${PROV_TEST_TIME_SCALE:-1}))); do
     [[ -s $WORK/port-$name ]] && break
     kill -0 "${PIDS[$name]}" 2>/dev/null || { cat "$WORK/provd-$name.log" >&2; die "provd $name exited"; }
     sleep 0.1
   done
-  [[ -s $WORK/port-$name ]] || die "provd $name did not write its port within 30 s"
+  [[ -s $WORK/port-$name ]] || die "provd $name did not write its port within $((30 * ${PROV_TEST_TIME_SCALE:-1})) s"
   ADDRS[$name]=127.0.0.1:$(tr -d '\n' <"$WORK/port-$name")
 }
 
@@ -90,7 +90,7 @@ replicas_start() {
     replicas_start_one "r$i"
     SERVERS+=${SERVERS:+,}${ADDRS[r$i]}
   done
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 $((300 * ${PROV_TEST_TIME_SCALE:-1}))); do
     [[ -n $(replicas_leader) ]] && return 0
     sleep 0.1
   done

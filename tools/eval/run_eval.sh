@@ -21,6 +21,8 @@
 #   --kill-leader-at F     with --replicas: SIGKILL the leading replica once F (0..1) of the
 #                          scenario's reports are stored, then check the takeover, that every
 #                          acked report is stored once and that no flag is lost or duplicated
+# Environment: PROV_TEST_TIME_SCALE (default 1) multiplies the 30 s each provd has to write its
+# port (prov_add_test sets it to 2 under asan and 3 under tsan).
 # Exit status: the scorer's (0 scored / goal met; 1 goal missed or, with --require-goal, a
 # replica check failed), or 2 when a step failed.
 set -euo pipefail
@@ -97,12 +99,12 @@ if [[ $REPLICAS == 0 ]]; then
   "$BUILD/bin/provd" --data-dir "$WORK/data" --listen 127.0.0.1:0 --port-file "$WORK/port" \
     --metrics-listen= --insecure --policy "$POLICY" --ledger-clock report >"$WORK/provd.log" 2>&1 &
   PROVD_PID=$!
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 $((300 * ${PROV_TEST_TIME_SCALE:-1}))); do
     [[ -s $WORK/port ]] && break
     kill -0 "$PROVD_PID" 2>/dev/null || { cat "$WORK/provd.log" >&2; die "provd exited"; }
     sleep 0.1
   done
-  [[ -s $WORK/port ]] || die "provd did not write its port within 30 s"
+  [[ -s $WORK/port ]] || die "provd did not write its port within $((30 * ${PROV_TEST_TIME_SCALE:-1})) s"
   SERVER=127.0.0.1:$(tr -d '\n' <"$WORK/port")
   SERVERS=$SERVER
   # provd's first start wrote an admin token; provctl and prov-eval-score read it from here.
