@@ -8,9 +8,10 @@
 #         tests), which tools/fuzz/run.sh then runs PROV_FUZZ_SECONDS each (default 10; 0 skips
 #         the fuzzing, not the build).
 #   tsan: the `tsan` preset, clang-14 with ThreadSanitizer (the same flags otherwise), the whole
-#         test suite; Debian's absl::Mutex is annotated for tsan by tests/tsan/absl_mutex_tsan.cc,
-#         what remains of the uninstrumented libraries is suppressed, narrowly and with reasons,
-#         in tests/tsan/tsan.supp. Not in CI yet (docs/ci.md, "Status").
+#         test suite; what Debian's uninstrumented libraries synchronize is annotated for tsan:
+#         absl::Mutex by tests/tsan/absl_mutex_tsan.cc, gRPC's handoff of a batch to the thread
+#         that completes it by tests/tsan/grpc_handoff_tsan.cc; tests/tsan/tsan.supp (narrow
+#         entries with reasons) is empty. Not in CI yet: time (docs/ci.md, "Status").
 # Extra arguments go to every ctest run (tools/test.sh -L unit). Prints each stage's wall time.
 #   tools/ci-sanitizers.sh                              # the asan stage, every test
 #   PROV_SANITIZERS=asan,tsan tools/ci-sanitizers.sh    # both
