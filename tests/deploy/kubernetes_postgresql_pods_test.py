@@ -75,6 +75,9 @@ def tcp_probe(port):
         return False
 
 
+SANITIZER_OPTIONS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS")
+
+
 def tail(path, chars=3000):
     with open(path, errors="replace") as f:
         return f.read()[-chars:]
@@ -251,6 +254,11 @@ class Pod:
         cwd = os.path.join(self.root, "cwd")  # not writable by provd: it must need no cwd
         os.makedirs(cwd, exist_ok=True)
         env = dict(self.env, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+        # A sanitizer build's runtime options (tools/ci-sanitizers.sh: suppressions, halt on the
+        # first report) are the test run's, not the pod's: passed through as they are.
+        for name in SANITIZER_OPTIONS:
+            if name in os.environ:
+                env[name] = os.environ[name]
         self.started = time.monotonic()
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([PROVD, *self.args], env=env, cwd=cwd, stdout=log,
