@@ -30,6 +30,12 @@
 // OnCancel) "acquires" it before running the real one. The last reference may have been dropped
 // inside libgrpc++, by an atomic decrement tsan did not see, so they first "acquire" the
 // counter's address, as that decrement (acq_rel) did.
+// A message can also be handed between two calls of one process: provd's dashboard watches provd's
+// own WatchFlags over an in-process channel, whose transport gives the receiving call the sending
+// call's slices themselves. So a batch that sends a message "releases" on each slice's data, and
+// when a batch that received one completes, its slices' data are "acquired" (a batch's receive
+// buffer is remembered by tag, in a table of relaxed atomics, which adds no order of its own).
+// Over a socket the receiver's slices are new memory, and the acquire finds nothing to pair with.
 // The edges added are exactly the ones libgrpc guarantees (a batch's start happens before its
 // completion); no lock is taken and no other ordering is invented, so a race between project
 // threads is still reported.
@@ -43,6 +49,8 @@
 #include <grpcpp/support/server_callback.h>
 #include <sanitizer/tsan_interface.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -69,9 +77,12 @@ constexpr int kMaxOriginals = 3;
 FunctorRun g_originals[kMaxOriginals] = {};
 int g_original_count = 0;
 
+void AcquireReceived(void* tag);
+
 template <int I>
 void Trampoline(grpc_completion_queue_functor* tag, int ok) {
   __tsan_acquire(tag);
+  AcquireReceived(tag);
   g_originals[I](tag, ok);
 }
 constexpr FunctorRun kTrampolines[kMaxOriginals] = {&Trampoline<0>, &Trampoline<1>, &Trampoline<2>};
@@ -81,6 +92,63 @@ using CallOnCancelFn = void (*)(grpc::internal::ServerCallbackCall*,
                                 grpc::internal::ServerReactor*);
 ScheduleOnDoneFn g_real_schedule_on_done = nullptr;
 CallOnCancelFn g_real_call_on_cancel = nullptr;
+
+// Calls f(data) for the start of each slice of a raw byte buffer.
+template <typename F>
+void ForEachSlice(grpc_byte_buffer* buffer, F f) {
+  if (buffer == nullptr || buffer->type != GRPC_BB_RAW) return;
+  const grpc_slice_buffer& slices = buffer->data.raw.slice_buffer;
+  for (size_t i = 0; i < slices.count; ++i) f(GRPC_SLICE_START_PTR(slices.slices[i]));
+}
+
+// Where each pending batch with a GRPC_OP_RECV_MESSAGE puts the message, by tag: open addressing,
+// slots claimed once by a tag and reused by it (gRPC reuses a stream's tags, and memory for new
+// ones); a full table only loses the annotation. Relaxed atomics: libgrpc orders the writer (the
+// batch's start) before the reader (its completion); tsan must not see an order here.
+class PendingReceives {
+ public:
+  void Put(void* tag, grpc_byte_buffer** out) {
+    for (size_t i = 0, at = Hash(tag); i < kSlots; ++i, at = (at + 1) % kSlots) {
+      void* held = slots_[at].tag.load(std::memory_order_relaxed);
+      if (held == nullptr &&
+          !slots_[at].tag.compare_exchange_strong(held, tag, std::memory_order_relaxed)) {
+        // Another tag took the slot first; `held` is now that tag.
+      }
+      if (held == nullptr || held == tag) {
+        slots_[at].out.store(out, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+  // The receive buffer of `tag`'s completed batch, forgotten as it is taken; null if none.
+  grpc_byte_buffer** Take(void* tag) {
+    for (size_t i = 0, at = Hash(tag); i < kSlots; ++i, at = (at + 1) % kSlots) {
+      void* held = slots_[at].tag.load(std::memory_order_relaxed);
+      if (held == nullptr) return nullptr;
+      if (held == tag) return slots_[at].out.exchange(nullptr, std::memory_order_relaxed);
+    }
+    return nullptr;
+  }
+
+ private:
+  static constexpr size_t kSlots = size_t{1} << 16;
+  static size_t Hash(void* tag) {
+    return (reinterpret_cast<uintptr_t>(tag) >> 4) * 0x9E3779B97F4A7C15ULL % kSlots;
+  }
+  struct Slot {
+    std::atomic<void*> tag{nullptr};
+    std::atomic<grpc_byte_buffer**> out{nullptr};
+  };
+  Slot slots_[kSlots];
+};
+PendingReceives g_pending_receives;
+
+// After `tag`'s batch completed: acquires what the sender of a message it received released.
+void AcquireReceived(void* tag) {
+  grpc_byte_buffer** out = g_pending_receives.Take(tag);
+  if (out != nullptr)
+    ForEachSlice(*out, [](const void* data) { __tsan_acquire(const_cast<void*>(data)); });
+}
 
 using StartBatchFn = grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*);
 using NextFn = grpc_event (*)(grpc_completion_queue*, gpr_timespec, void*);
@@ -145,6 +213,14 @@ grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op* ops, size_
   if (g_real_start_batch == nullptr) Missing("grpc_call_start_batch");
   if (tag != nullptr) {
     RouteThroughTrampoline(tag);
+    for (size_t i = 0; i < nops; ++i) {
+      if (ops[i].op == GRPC_OP_SEND_MESSAGE) {
+        ForEachSlice(ops[i].data.send_message.send_message,
+                     [](const void* data) { __tsan_release(const_cast<void*>(data)); });
+      } else if (ops[i].op == GRPC_OP_RECV_MESSAGE) {
+        g_pending_receives.Put(tag, ops[i].data.recv_message.recv_message);
+      }
+    }
     __tsan_release(tag);
   }
   return g_real_start_batch(call, ops, nops, tag, reserved);
@@ -154,7 +230,10 @@ grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec de
                                       void* reserved) {
   if (g_real_next == nullptr) Missing("grpc_completion_queue_next");
   grpc_event event = g_real_next(cq, deadline, reserved);
-  if (event.type == GRPC_OP_COMPLETE && event.tag != nullptr) __tsan_acquire(event.tag);
+  if (event.type == GRPC_OP_COMPLETE && event.tag != nullptr) {
+    __tsan_acquire(event.tag);
+    AcquireReceived(event.tag);
+  }
   return event;
 }
 
@@ -162,7 +241,10 @@ grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag, gpr
                                        void* reserved) {
   if (g_real_pluck == nullptr) Missing("grpc_completion_queue_pluck");
   grpc_event event = g_real_pluck(cq, tag, deadline, reserved);
-  if (event.type == GRPC_OP_COMPLETE && event.tag != nullptr) __tsan_acquire(event.tag);
+  if (event.type == GRPC_OP_COMPLETE && event.tag != nullptr) {
+    __tsan_acquire(event.tag);
+    AcquireReceived(event.tag);
+  }
   return event;
 }
 
