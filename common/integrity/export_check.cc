@@ -1,6 +1,7 @@
 #include "common/integrity/export_check.h"
 
 #include <optional>
+#include <stdexcept>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -15,6 +16,15 @@ namespace {
 
 using nlohmann::json;
 
+// j[key] as an integer of type T. nlohmann's get<integer>() also accepts a floating-point value and
+// casts it without a range check (undefined behaviour for 1e300): integers only.
+template <typename T>
+T IntegerAt(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer()) throw std::runtime_error(absl::StrCat(key, " is not an integer"));
+  return v.get<T>();
+}
+
 // Parses audit_log.jsonl; a line that is not an entry is a problem naming its line.
 std::vector<ChainEntry> ReadAuditLog(const std::string& text, std::vector<std::string>* problems) {
   std::vector<ChainEntry> entries;
@@ -26,8 +36,8 @@ std::vector<ChainEntry> ReadAuditLog(const std::string& text, std::vector<std::s
     ChainEntry e;
     try {
       if (j.is_discarded()) throw std::runtime_error("not JSON");
-      e.seq = j.at("seq").get<uint64_t>();
-      e.time_unix_micros = j.at("time_us").get<int64_t>();
+      e.seq = IntegerAt<uint64_t>(j, "seq");
+      e.time_unix_micros = IntegerAt<int64_t>(j, "time_us");
       e.actor = j.at("actor").get<std::string>();
       e.action = j.at("action").get<std::string>();
       e.payload = j.at("payload").get<std::string>();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <stdexcept>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,19 @@ std::string ManifestToJson(const Manifest& m) {
   return j.dump(2) + "\n";  // nlohmann's object type sorts keys: canonical
 }
 
+namespace {
+
+// j[key] as an integer of type T. nlohmann's get<integer>() also accepts a floating-point value and
+// casts it without a range check (undefined behaviour for 1e300): integers only.
+template <typename T>
+T IntegerAt(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer()) throw std::runtime_error(absl::StrCat(key, " is not an integer"));
+  return v.get<T>();
+}
+
+}  // namespace
+
 absl::StatusOr<Manifest> ManifestFromJson(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
@@ -68,7 +82,7 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& text) {
   }
   Manifest m;
   try {
-    m.format_version = j.at("format_version").get<int>();
+    m.format_version = IntegerAt<int>(j, "format_version");
     m.export_id = j.at("export_id").get<std::string>();
     m.created_at = j.at("created_at").get<std::string>();
     m.previous_manifest_sha256 = j.at("previous_manifest_sha256").get<std::string>();
@@ -76,9 +90,9 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& text) {
     m.metadata = j.at("metadata").get<std::map<std::string, std::string>>();
     for (const json& f : j.at("files")) {
       m.files.push_back({f.at("path").get<std::string>(), f.at("sha256").get<std::string>(),
-                         f.at("bytes").get<uint64_t>()});
+                         IntegerAt<uint64_t>(f, "bytes")});
     }
-  } catch (const json::exception& e) {  // third-party exceptions stop at this adapter
+  } catch (const std::exception& e) {  // nlohmann's and IntegerAt's exceptions stop here
     return absl::InvalidArgumentError(absl::StrCat("manifest.json: ", e.what()));
   }
   if (m.format_version != 1) {
