@@ -21,6 +21,7 @@ runAsUser/runAsGroup, with Secret files group-owned by its fsGroup at their defa
 """
 import ctypes
 import os
+import random
 import re
 import shutil
 import signal
@@ -56,7 +57,30 @@ def as_user(uid, gid):
     return run
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
+    """A port free now, below the kernel's ephemeral range: a pod's provd binds it later, and a
+    port from that range (what bind to port 0 gives) can meanwhile become another process's
+    listener or outbound source port (a test running beside this one took one once)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(10001, ephemeral_low))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
