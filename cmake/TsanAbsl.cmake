@@ -2,8 +2,6 @@
 # tests/tsan/grpc_handoff_tsan.cc, which tell ThreadSanitizer about Debian's uninstrumented
 # absl::Mutex and about the handoff inside gRPC's completion queue (see those files), into every
 # executable defined so far. Include it after every add_subdirectory().
-# An executable whose PROV_TSAN_NO_GRPC_SHIM property is true gets the Abseil one only (to see
-# what tsan reports without the gRPC one).
 add_library(prov_tsan_absl OBJECT ${CMAKE_SOURCE_DIR}/tests/tsan/absl_mutex_tsan.cc)
 target_link_libraries(prov_tsan_absl PRIVATE absl::synchronization absl::time prov::warnings)
 add_library(prov_tsan_grpc OBJECT ${CMAKE_SOURCE_DIR}/tests/tsan/grpc_handoff_tsan.cc)
@@ -33,9 +31,5 @@ prov_executables_under(${CMAKE_SOURCE_DIR} prov_all_executables)
 foreach(exe IN LISTS prov_all_executables)
   # The object files go on the link line itself, ahead of the shared Abseil and gRPC they
   # interpose on.
-  target_link_libraries(${exe} PRIVATE prov_tsan_absl ${CMAKE_DL_LIBS})
-  get_target_property(no_grpc_shim ${exe} PROV_TSAN_NO_GRPC_SHIM)
-  if(NOT no_grpc_shim)
-    target_link_libraries(${exe} PRIVATE prov_tsan_grpc)
-  endif()
+  target_link_libraries(${exe} PRIVATE prov_tsan_absl prov_tsan_grpc ${CMAKE_DL_LIBS})
 endforeach()

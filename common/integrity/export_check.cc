@@ -1,7 +1,6 @@
 #include "common/integrity/export_check.h"
 
 #include <optional>
-#include <stdexcept>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -9,21 +8,13 @@
 #include "absl/strings/str_split.h"
 #include "common/fs.h"
 #include "common/integrity/hash_chain.h"
+#include "common/integrity/json_integer.h"
 #include "nlohmann/json.hpp"
 
 namespace prov::integrity {
 namespace {
 
 using nlohmann::json;
-
-// j[key] as an integer of type T. nlohmann's get<integer>() also accepts a floating-point value and
-// casts it without a range check (undefined behaviour for 1e300): integers only.
-template <typename T>
-T IntegerAt(const json& j, const char* key) {
-  const json& v = j.at(key);
-  if (!v.is_number_integer()) throw std::runtime_error(absl::StrCat(key, " is not an integer"));
-  return v.get<T>();
-}
 
 // Parses audit_log.jsonl; a line that is not an entry is a problem naming its line.
 std::vector<ChainEntry> ReadAuditLog(const std::string& text, std::vector<std::string>* problems) {

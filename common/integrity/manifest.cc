@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <stdexcept>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/fs.h"
+#include "common/integrity/json_integer.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -61,19 +61,6 @@ std::string ManifestToJson(const Manifest& m) {
             {"files", files}};
   return j.dump(2) + "\n";  // nlohmann's object type sorts keys: canonical
 }
-
-namespace {
-
-// j[key] as an integer of type T. nlohmann's get<integer>() also accepts a floating-point value and
-// casts it without a range check (undefined behaviour for 1e300): integers only.
-template <typename T>
-T IntegerAt(const json& j, const char* key) {
-  const json& v = j.at(key);
-  if (!v.is_number_integer()) throw std::runtime_error(absl::StrCat(key, " is not an integer"));
-  return v.get<T>();
-}
-
-}  // namespace
 
 absl::StatusOr<Manifest> ManifestFromJson(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);

@@ -4,10 +4,10 @@
 // commit), which first clears the buffer the read will fill; a completion-queue thread then fills
 // it. `tsan` preset only; TSAN_OPTIONS halt_on_error makes any report fail it.
 //
-// Without the shim (set_target_properties(... PROV_TSAN_NO_GRPC_SHIM ON)) tsan reported a data
-// race here in 3 of 10 runs (ByteBuffer::set_buffer in CallOpRecvMessage::FinishOp against the
-// worker's Clear, or the client's send op): gRPC's own absl::Mutex locks, made visible by the
-// Abseil shim, order some of its internal paths, so the race shows only on the others.
+// Linked without the shim (cmake/TsanAbsl.cmake), tsan reported a data race here in 3 of 10 runs
+// (ByteBuffer::set_buffer in CallOpRecvMessage::FinishOp against the worker's Clear, or the
+// client's send op): gRPC's own absl::Mutex locks, made visible by the Abseil shim, order some of
+// its internal paths, so the race shows only on the others.
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
