@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/proto_time.h"
 
 namespace prov::server {
 namespace {
@@ -54,10 +55,6 @@ std::string Description(const Flag& flag) {
     if (out.size() >= kMaxDescriptionBytes) break;
   }
   return out;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
 }  // namespace
@@ -116,7 +113,7 @@ nlohmann::json FlagAlert(const Flag& flag, const AlertLabels& labels, const Aler
     annotations["policy_version"] = ValidUtf8(flag.policy_version());
   }
   annotations["revision"] = std::to_string(flag.revision());
-  absl::Time starts = flag.has_raised_at() ? FromProto(flag.raised_at()) : ends_at;
+  absl::Time starts = flag.has_raised_at() ? FromProtoTime(flag.raised_at()) : ends_at;
   nlohmann::json alert = LabelsOnlyAlert(labels, std::min(starts, ends_at), ends_at);
   alert["annotations"] = std::move(annotations);
   if (!url.empty()) alert["generatorURL"] = url;

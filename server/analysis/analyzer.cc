@@ -56,12 +56,6 @@ int64_t ToMicros(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * kMicrosPerSecond + ts.nanos() / 1000;
 }
 
-namespace {
-
-int64_t Micros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
-
-}  // namespace
-
 std::string DescribeWorkload(const Analyzer::State& s, const std::string& key) {
   auto it = s.workloads.find(key);
   if (it == s.workloads.end()) return key;

@@ -8,6 +8,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "server/analysis/analyzer_state.h"
 
@@ -47,6 +48,7 @@ struct BundleTotals {
 BundleTotals Totals(const Analyzer::State& s, const BundleState& b);
 
 int64_t ToMicros(const google::protobuf::Timestamp& ts);
+inline int64_t Micros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
 void SetTimestamp(google::protobuf::Timestamp* ts, int64_t us);
 // "k8s:abc of account acme (n-17, dc-east)"
 std::string DescribeWorkload(const Analyzer::State& s, const std::string& key);

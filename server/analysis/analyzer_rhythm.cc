@@ -18,8 +18,6 @@ constexpr size_t kMaxRhythmCandidates = 1024;
 // Activity buckets and events older than this before the latest are dropped.
 constexpr int64_t kRhythmHorizonUs = int64_t{48} * 3600 * 1000000;
 
-int64_t Micros(absl::Duration d) { return absl::ToInt64Microseconds(d); }
-
 bool IsTraining(const provenance::v1::WorkloadFacts& f) {
   return f.workload_class() == provenance::v1::WORKLOAD_CLASS_TRAINING;
 }

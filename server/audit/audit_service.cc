@@ -2,14 +2,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/accelerator_naming.h"
+#include "common/grpc/status.h"
+#include "common/proto_time.h"
 
 namespace prov::server {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 absl::StatusOr<size_t> Limit(uint32_t requested) {
   if (requested == 0) return AuditServiceImpl::kDefaultLimit;
@@ -20,16 +17,12 @@ absl::StatusOr<size_t> Limit(uint32_t requested) {
   return requested;
 }
 
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 }  // namespace
 
 void AuditServiceImpl::MarkSilent(provenance::v1::NodeSummary& node) const {
   const absl::Time cutoff = clock_.Now() - silent_after_;
-  node.set_silent(FromProto(node.last_seen()) < cutoff);
-  node.set_rejecting(node.has_rejecting_since() && FromProto(node.last_rejected()) >= cutoff);
+  node.set_silent(FromProtoTime(node.last_seen()) < cutoff);
+  node.set_rejecting(node.has_rejecting_since() && FromProtoTime(node.last_rejected()) >= cutoff);
 }
 
 grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext* context,
@@ -39,9 +32,9 @@ grpc::Status AuditServiceImpl::ListNodes(grpc::ServerContext* context,
     if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
   }
   absl::StatusOr<size_t> limit = Limit(request->limit());
-  if (!limit.ok()) return ToGrpc(limit.status());
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   auto nodes = reader_.ListNodes({.datacenter = request->datacenter(), .limit = *limit});
-  if (!nodes.ok()) return ToGrpc(nodes.status());
+  if (!nodes.ok()) return ToGrpcStatus(nodes.status());
   for (auto& node : *nodes) {
     MarkSilent(node);
     *response->add_nodes() = std::move(node);
@@ -57,7 +50,7 @@ grpc::Status AuditServiceImpl::GetServerStatus(grpc::ServerContext* context,
   }
   if (!status_) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no server status here");
   absl::StatusOr<provenance::v1::GetServerStatusResponse> status = status_();
-  if (!status.ok()) return ToGrpc(status.status());
+  if (!status.ok()) return ToGrpcStatus(status.status());
   *response = *std::move(status);
   return grpc::Status::OK;
 }
@@ -72,7 +65,7 @@ grpc::Status AuditServiceImpl::GetNode(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "node_id: must not be empty");
   }
   auto node = reader_.GetNode(request->node_id());
-  if (!node.ok()) return ToGrpc(node.status());
+  if (!node.ok()) return ToGrpcStatus(node.status());
   *response = std::move(*node);
   for (auto& a : *response->mutable_accelerators()) NameFromCatalog(catalog_, &a);
   MarkSilent(*response->mutable_node());
@@ -86,12 +79,12 @@ grpc::Status AuditServiceImpl::ListWorkloads(grpc::ServerContext* context,
     if (auto s = auth_->Require(context, provenance::v1::ROLE_VIEWER, nullptr); !s.ok()) return s;
   }
   absl::StatusOr<size_t> limit = Limit(request->limit());
-  if (!limit.ok()) return ToGrpc(limit.status());
+  if (!limit.ok()) return ToGrpcStatus(limit.status());
   auto workloads = reader_.ListWorkloads({.account = request->account(),
                                           .node_id = request->node_id(),
                                           .datacenter = request->datacenter(),
                                           .limit = *limit});
-  if (!workloads.ok()) return ToGrpc(workloads.status());
+  if (!workloads.ok()) return ToGrpcStatus(workloads.status());
   for (auto& w : *workloads) *response->add_workloads() = std::move(w);
   return grpc::Status::OK;
 }
@@ -104,13 +97,13 @@ grpc::Status AuditServiceImpl::GetAccountUsage(
   }
   UsageQuery query;
   query.account = request->account();
-  if (request->has_since()) query.since = FromProto(request->since());
-  if (request->has_until()) query.until = FromProto(request->until());
+  if (request->has_since()) query.since = FromProtoTime(request->since());
+  if (request->has_until()) query.until = FromProtoTime(request->until());
   if (query.since && query.until && *query.until < *query.since) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "until: is before since");
   }
   auto usage = reader_.GetAccountUsage(query);
-  if (!usage.ok()) return ToGrpc(usage.status());
+  if (!usage.ok()) return ToGrpcStatus(usage.status());
   for (auto& a : *usage) *response->add_accounts() = std::move(a);
   return grpc::Status::OK;
 }

@@ -2,24 +2,12 @@
 // Each needs the viewer role, like the rest of AuditService.
 #include "absl/strings/str_cat.h"
 #include "common/accelerator_naming.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/grpc/status.h"
+#include "common/proto_time.h"
 #include "server/audit/audit_service.h"
 
 namespace prov::server {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void ToProto(absl::Time t, google::protobuf::Timestamp* ts) {
-  *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
 
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
@@ -35,7 +23,7 @@ grpc::Status AuditServiceImpl::GetFleetOverview(
   }
   const absl::Time now = clock_.Now();
   auto overview = reader_.FleetOverview(now - silent_after_);
-  if (!overview.ok()) return ToGrpc(overview.status());
+  if (!overview.ok()) return ToGrpcStatus(overview.status());
   *response = std::move(*overview);
   // Groups are per PCI ID (store_reader_fleet.cc); their names are the catalog's, like every
   // other view, whatever the agents called them.
@@ -48,7 +36,7 @@ grpc::Status AuditServiceImpl::GetFleetOverview(
     g.set_model(named.model());
     g.set_model_known(named.model_known());
   }
-  ToProto(now, response->mutable_as_of());
+  SetProtoTime(now, response->mutable_as_of());
   response->set_silent_after_seconds(absl::ToInt64Seconds(silent_after_));
   return grpc::Status::OK;
 }
@@ -71,7 +59,7 @@ grpc::Status AuditServiceImpl::ListAccelerators(
                                 .datacenter = request->datacenter(),
                                 .node_id = request->node_id(),
                                 .limit = request->limit() == 0 ? kDefaultLimit : request->limit()});
-  if (!records.ok()) return ToGrpc(records.status());
+  if (!records.ok()) return ToGrpcStatus(records.status());
   for (auto& r : *records) {
     NameFromCatalog(catalog_, r.mutable_accelerator());
     *response->add_accelerators() = std::move(r);
@@ -91,14 +79,14 @@ grpc::Status AuditServiceImpl::GetAccountUsageSeries(
   }
   UsageSeriesQuery query;
   query.account = request->account();
-  if (request->has_since()) query.since = FromProto(request->since());
-  if (request->has_until()) query.until = FromProto(request->until());
+  if (request->has_since()) query.since = FromProtoTime(request->since());
+  if (request->has_until()) query.until = FromProtoTime(request->until());
   if (query.since && query.until && *query.until < *query.since) {
     return Invalid("until: is before since");
   }
   query.bucket_hours = request->bucket_hours();
   auto series = reader_.GetAccountUsageSeries(query);
-  if (!series.ok()) return ToGrpc(series.status());
+  if (!series.ok()) return ToGrpcStatus(series.status());
   *response = std::move(*series);
   return grpc::Status::OK;
 }

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/grpc/status.h"
+#include "common/proto_time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/server_context.h"
 
@@ -17,17 +18,7 @@ namespace prov::server {
 
 inline grpc::Status ToGrpc(const absl::Status& status) { return ToGrpcStatus(status); }
 
-inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  int64_t seconds = micros / 1000000;
-  int64_t rest = micros % 1000000;
-  if (rest < 0) {
-    rest += 1000000;
-    --seconds;
-  }
-  ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>(rest * 1000));
-}
+inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) { SetProtoTime(t, ts); }
 
 // Who made the call, recorded with imports: the client certificate's common name when the peer
 // authenticated with one, else gRPC's peer address.

@@ -6,18 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/location/probe_wire.h"
 #include "common/location/verifier.h"
+#include "common/proto_time.h"
 
 namespace prov::server::location {
 namespace {
 
 std::string PairKey(absl::string_view landmark, absl::string_view node) {
   return absl::StrCat(landmark, "\n", node);
-}
-
-void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
-  const int64_t us = absl::ToUnixMicros(t);
-  ts->set_seconds(us / 1'000'000);
-  ts->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
 }
 
 }  // namespace
@@ -74,7 +69,7 @@ provenance::v1::Assignment AssignmentTable::For(const LocationConfig& config,
   a.set_probes_per_burst(config.assignment.probes_per_burst);
   a.set_probe_spacing_ms(config.assignment.probe_spacing_ms);
   a.set_round_interval_seconds(config.assignment.round_interval_seconds);
-  SetTime(a.mutable_issued_at(), now);
+  SetProtoTime(now, a.mutable_issued_at());
   if (config.Landmark(landmark_id) == nullptr) return a;
   auto it = by_landmark_.find(landmark_id);
   if (it != by_landmark_.end()) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/location/probe_sig.h"
+#include "common/proto_time.h"
 
 namespace prov::server::location {
 namespace {
@@ -11,21 +12,6 @@ namespace {
 using provenance::v1::Measurement;
 using provenance::v1::PROBE_TARGET_KIND_LANDMARK;
 using provenance::v1::PROBE_TARGET_KIND_NODE;
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
-  const int64_t us = absl::ToUnixMicros(t);
-  int64_t s = us / 1'000'000, rem = us % 1'000'000;
-  if (rem < 0) {
-    --s;
-    rem += 1'000'000;
-  }
-  ts->set_seconds(s);
-  ts->set_nanos(static_cast<int32_t>(rem * 1000));
-}
 
 bool FiniteNonNegative(double v) { return std::isfinite(v) && v >= 0; }
 
@@ -120,7 +106,7 @@ CheckedRecord LocationBook::Check(
                   absl::StrCat("landmark_seq ", m.landmark_seq(),
                                " is not above the landmark's last accepted ", state->last_seq));
   }
-  const absl::Time measured = FromProto(m.measured_at());
+  const absl::Time measured = FromProtoTime(m.measured_at());
   if (absl::AbsDuration(measured - now) > p.clock_tolerance) {
     return refuse(
         "clock_skew",
@@ -229,12 +215,13 @@ void LocationBook::Accept(const CheckedRecord& record, int64_t id, absl::Time re
   const Measurement& m = record.measurement;
   LandmarkState& state = landmarks_[m.landmark_id()];
   state.last_seq = m.landmark_seq();
-  state.last_measured = FromProto(m.measured_at());
+  state.last_measured = FromProtoTime(m.measured_at());
   state.last_record = received;
   ++state.accepted;
-  RestoreRecord(m.landmark_id(), m.target_kind() == PROBE_TARGET_KIND_NODE ? "node" : "landmark",
-                m.target_id(),
-                RecordRef{id, m.rtt_min_ms(), FromProto(m.measured_at()), m.answers_valid() > 0});
+  RestoreRecord(
+      m.landmark_id(), m.target_kind() == PROBE_TARGET_KIND_NODE ? "node" : "landmark",
+      m.target_id(),
+      RecordRef{id, m.rtt_min_ms(), FromProtoTime(m.measured_at()), m.answers_valid() > 0});
 }
 
 void LocationBook::CountRefusal(const std::string& landmark_id) {
@@ -300,7 +287,7 @@ NodeVerdict LocationBook::Evaluate(const std::string& node_id, const policy::Loc
   provenance::v1::NodeLocation& loc = v.location;
   loc.set_node_id(node_id);
   loc.set_policy_version(policy_version);
-  SetTime(loc.mutable_evaluated_at(), now);
+  SetProtoTime(now, loc.mutable_evaluated_at());
   const NodeTarget* node = assignment_.Node(node_id);
   const std::string datacenter = node != nullptr ? node->datacenter : "";
   const SiteConfig* site = config_.Site(datacenter);
@@ -384,7 +371,7 @@ NodeVerdict LocationBook::Evaluate(const std::string& node_id, const policy::Loc
     out->set_distance_to_site_km(d.distance_to_site_km);
     out->set_contains_site(d.contains_site);
     out->set_fresh(d.fresh);
-    SetTime(out->mutable_measured_at(), d.input.measured_at);
+    SetProtoTime(d.input.measured_at, out->mutable_measured_at());
     if (d.fresh && !d.contains_site) v.excluding.push_back(d.input.landmark_id);
   }
   return v;

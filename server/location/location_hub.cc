@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/location/probe_sig.h"
 #include "common/log/log.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "server/location/location_metrics.h"
 #include "server/store/sqlite/sqlite_location.h"
@@ -26,10 +27,6 @@ constexpr absl::Duration kReloadWindow = absl::Hours(24 * 7);
 constexpr absl::Duration kKeyRewrite = absl::Hours(1);
 // Replicas: records taken in from the store per read.
 constexpr size_t kRecordsPage = 10'000;
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 std::string VerdictText(provenance::v1::LocationVerdict v) {
   switch (v) {
@@ -478,7 +475,7 @@ NodeEvent::Location LocationHub::Explain(const NodeVerdict& v) const {
         "Landmark %s at (%.3f, %.3f): minimum RTT %.3f ms measured %s, so the node is within "
         "%.0f km of it (at %.0f km/ms); the declared site %s is %.0f km away: %s%s",
         d.landmark_id(), d.center().lat_deg(), d.center().lon_deg(), d.rtt_min_ms(),
-        Clock(FromProto(d.measured_at())), d.radius_km(), d.speed_km_per_ms(), site,
+        Clock(FromProtoTime(d.measured_at())), d.radius_km(), d.speed_km_per_ms(), site,
         d.distance_to_site_km(), d.contains_site() ? "inside" : "OUTSIDE the disk",
         d.fresh() ? "." : " (stale: decides nothing)."));
   }
@@ -576,7 +573,7 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
       }
       LandmarkState& st = state_of(m.landmark_id());
       st.last_seq = m.landmark_seq();
-      st.last_measured = FromProto(m.measured_at());
+      st.last_measured = FromProtoTime(m.measured_at());
       st.last_record = now;
       ++st.accepted;
       accepted.push_back(std::move(c));
@@ -593,7 +590,7 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
       row.target_kind =
           m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark";
       row.target_id = m.target_id();
-      row.measured_at = FromProto(m.measured_at());
+      row.measured_at = FromProtoTime(m.measured_at());
       row.landmark_seq = m.landmark_seq();
       row.rtt_min_ms = m.rtt_min_ms();
       row.answers_valid = m.answers_valid();
@@ -632,7 +629,7 @@ absl::StatusOr<provenance::v1::SubmitMeasurementsResponse> LocationHub::Submit(
           m.landmark_id(),
           m.target_kind() == provenance::v1::PROBE_TARGET_KIND_NODE ? "node" : "landmark",
           m.target_id(),
-          RecordRef{stored.ids[i], m.rtt_min_ms(), FromProto(m.measured_at()),
+          RecordRef{stored.ids[i], m.rtt_min_ms(), FromProtoTime(m.measured_at()),
                     m.answers_valid() > 0});
     }
     for (size_t i = 0; i < stored_records; ++i) metrics_->Accepted();

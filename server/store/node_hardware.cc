@@ -3,10 +3,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace prov::server {
 namespace {
@@ -25,10 +25,6 @@ std::string DeterministicBytes(const NodeHardware& hw) {
     hw.SerializeToCodedStream(&coded);
   }
   return out;
-}
-
-void SetTime(int64_t micros, google::protobuf::Timestamp* ts) {
-  *ts = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
 }
 
 struct StoredHardware {
@@ -124,7 +120,7 @@ absl::Status ReadNodeHardware(SqliteDb& db, int64_t node, bool with_changes,
       row =
           absl::DataLossError(absl::StrCat("node_hardware row of node ", node, " does not parse"));
     } else {
-      SetTime(st->ColumnInt64(1), out->mutable_since());
+      SetProtoTime(absl::FromUnixMicros(st->ColumnInt64(1)), out->mutable_since());
       out->set_since_boot_id(st->ColumnText(2));
       out->set_changes_total(static_cast<uint32_t>(st->ColumnInt64(3)));
     }
@@ -143,9 +139,10 @@ FROM node_hardware_changes WHERE node = ? ORDER BY changed_at_us DESC, id DESC L
     c->set_field(changes->ColumnText(0));
     c->set_old_value(changes->ColumnText(1));
     c->set_new_value(changes->ColumnText(2));
-    SetTime(changes->ColumnInt64(3), c->mutable_changed_at());
+    SetProtoTime(absl::FromUnixMicros(changes->ColumnInt64(3)), c->mutable_changed_at());
     c->set_boot_id(changes->ColumnText(4));
-    if (changes->ColumnInt64(5) > 0) SetTime(changes->ColumnInt64(5), c->mutable_previous_seen());
+    if (changes->ColumnInt64(5) > 0)
+      SetProtoTime(absl::FromUnixMicros(changes->ColumnInt64(5)), c->mutable_previous_seen());
   }
   changes->Reset();
   return row.status();

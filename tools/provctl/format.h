@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "provenance/v1/audit.pb.h"
 
@@ -22,6 +23,13 @@ std::string FormatFlopRange(const provenance::v1::FlopEstimate& flop);
 std::string FormatTime(const google::protobuf::Timestamp& t);
 std::string KindName(provenance::v1::WorkloadKind kind);
 std::string ClassName(provenance::v1::WorkloadClass c);
+
+// The items joined by `sep`, or "-" when there are none.
+template <typename List>
+std::string JoinOrDash(const List& items, const char* sep = ", ") {
+  std::string joined = absl::StrJoin(items, sep);
+  return joined.empty() ? "-" : joined;
+}
 
 // Left-aligned text columns, right-aligned where right_align[i] is true; two spaces between
 // columns; one header line. Cells must not contain newlines (they are replaced by spaces).

@@ -15,12 +15,6 @@ using provenance::v1::Flag;
 
 bool IsSet(const google::protobuf::Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
-template <typename List>
-std::string JoinOrDash(const List& items, const char* sep = ", ") {
-  std::string joined = absl::StrJoin(items, sep);
-  return joined.empty() ? "-" : joined;
-}
-
 std::string Range(const google::protobuf::Timestamp& first,
                   const google::protobuf::Timestamp& last) {
   if (!IsSet(first) && !IsSet(last)) return "-";

@@ -3,19 +3,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "tools/provctl/format.h"
 #include "tools/provctl/format_analysis.h"
 
 namespace prov::provctl {
 namespace {
 
-void AppendField(std::string* out, absl::string_view name, absl::string_view value) {
+void AppendIdentityField(std::string* out, absl::string_view name, absl::string_view value) {
   absl::StrAppendFormat(out, "%-20s %s\n", absl::StrCat(name, ":"), value.empty() ? "-" : value);
-}
-
-template <typename List>
-std::string JoinOrDash(const List& items) {
-  std::string joined = absl::StrJoin(items, ", ");
-  return joined.empty() ? "-" : joined;
 }
 
 }  // namespace
@@ -54,11 +49,12 @@ std::string ScreeningMatchLines(const provenance::v1::ScreeningMatch& m) {
 std::string AccountDetail(const provenance::v1::GetAccountResponse& r) {
   const auto& a = r.identity();
   std::string out;
-  AppendField(&out, "account", a.account_id());
-  AppendField(&out, "KYC version",
-              r.kyc_version() == 0 ? "- (no KYC record imported)" : absl::StrCat(r.kyc_version()));
-  AppendField(&out, "legal entity", a.legal_entity());
-  AppendField(&out, "country", a.country_of_incorporation());
+  AppendIdentityField(&out, "account", a.account_id());
+  AppendIdentityField(
+      &out, "KYC version",
+      r.kyc_version() == 0 ? "- (no KYC record imported)" : absl::StrCat(r.kyc_version()));
+  AppendIdentityField(&out, "legal entity", a.legal_entity());
+  AppendIdentityField(&out, "country", a.country_of_incorporation());
   std::vector<std::string> owners;
   for (const auto& o : a.beneficial_owners()) {
     std::vector<std::string> facts;
@@ -67,14 +63,14 @@ std::string AccountDetail(const provenance::v1::GetAccountResponse& r) {
     owners.push_back(facts.empty() ? o.name()
                                    : absl::StrCat(o.name(), " (", absl::StrJoin(facts, ", "), ")"));
   }
-  AppendField(&out, "beneficial owners", JoinOrDash(owners));
-  AppendField(&out, "addresses", absl::StrJoin(a.addresses(), "; "));
-  AppendField(&out, "payment fingerprint", a.payment_fingerprint());
-  AppendField(&out, "email domains", JoinOrDash(a.email_domains()));
-  AppendField(&out, "source IPs", JoinOrDash(a.source_ips()));
-  AppendField(&out, "parent account", a.parent_account());
-  AppendField(&out, "reseller", a.is_reseller() ? "yes" : "no");
-  AppendField(&out, "bundle", r.bundle_id());
+  AppendIdentityField(&out, "beneficial owners", JoinOrDash(owners));
+  AppendIdentityField(&out, "addresses", absl::StrJoin(a.addresses(), "; "));
+  AppendIdentityField(&out, "payment fingerprint", a.payment_fingerprint());
+  AppendIdentityField(&out, "email domains", JoinOrDash(a.email_domains()));
+  AppendIdentityField(&out, "source IPs", JoinOrDash(a.source_ips()));
+  AppendIdentityField(&out, "parent account", a.parent_account());
+  AppendIdentityField(&out, "reseller", a.is_reseller() ? "yes" : "no");
+  AppendIdentityField(&out, "bundle", r.bundle_id());
   absl::StrAppend(&out, "\nscreening hits (", r.screening_size(), "):\n");
   for (const auto& m : r.screening()) absl::StrAppend(&out, ScreeningMatchLines(m));
   absl::StrAppend(&out, "\nflags (", r.flags_size(), "):\n");
@@ -91,9 +87,9 @@ std::string PolicyLoaded(const provenance::v1::LoadPolicyResponse& r, const std:
 
 std::string PolicyDetail(const provenance::v1::GetPolicyResponse& r) {
   std::string out;
-  AppendField(&out, "policy", r.policy_version());
-  AppendField(&out, "source", r.source_name());
-  AppendField(&out, "loaded", FormatTimeUtc(r.loaded_at()));
+  AppendIdentityField(&out, "policy", r.policy_version());
+  AppendIdentityField(&out, "source", r.source_name());
+  AppendIdentityField(&out, "loaded", FormatTimeUtc(r.loaded_at()));
   absl::StrAppend(&out, "\n", r.yaml());
   if (!r.yaml().empty() && r.yaml().back() != '\n') absl::StrAppend(&out, "\n");
   return out;

@@ -9,10 +9,10 @@
 namespace prov::server {
 namespace {
 
-constexpr char kColumns[] =
+constexpr char kTokenColumns[] =
     "token_id, name, role, secret_sha256, created_us, created_by, revoked_us, expires_us";
 
-absl::StatusOr<StoredApiToken> RowOf(const PgResult& r, int i) {
+absl::StatusOr<StoredApiToken> TokenOf(const PgResult& r, int i) {
   StoredApiToken t;
   t.token_id = r.Text(i, 0);
   t.name = r.Text(i, 1);
@@ -42,11 +42,11 @@ absl::StatusOr<std::vector<StoredApiToken>> PgApiTokenRepository::LoadAll() {
   return RunWithReconnect(conn, [&]() -> absl::StatusOr<std::vector<StoredApiToken>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
-        conn.Query(absl::StrCat("SELECT ", kColumns, " FROM api_tokens ORDER BY token_id")));
+        conn.Query(absl::StrCat("SELECT ", kTokenColumns, " FROM api_tokens ORDER BY token_id")));
     std::vector<StoredApiToken> out;
     out.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
-      PROV_ASSIGN_OR_RETURN(StoredApiToken t, RowOf(r, i));
+      PROV_ASSIGN_OR_RETURN(StoredApiToken t, TokenOf(r, i));
       out.push_back(std::move(t));
     }
     return out;
@@ -127,10 +127,10 @@ absl::StatusOr<StoredApiToken> PgApiTokenRepository::Revoke(const std::string& t
                                      {absl::ToUnixMicros(at), token_id}));
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
-        conn.Query(absl::StrCat("SELECT ", kColumns, " FROM api_tokens WHERE token_id = $1"),
+        conn.Query(absl::StrCat("SELECT ", kTokenColumns, " FROM api_tokens WHERE token_id = $1"),
                    {token_id}));
     if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("token_id: no token ", token_id));
-    PROV_ASSIGN_OR_RETURN(stored, RowOf(r, 0));
+    PROV_ASSIGN_OR_RETURN(stored, TokenOf(r, 0));
     if (updated.affected() != 1) return absl::OkStatus();
     return AppendAuditEntry(conn, audit.actor, audit.action, audit.payload, audit.at).status();
   }));

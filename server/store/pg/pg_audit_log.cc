@@ -7,7 +7,7 @@
 namespace prov::server {
 namespace {
 
-constexpr char kColumns[] = "seq, time_us, actor, action, payload, prev_hash, hash";
+constexpr char kAuditColumns[] = "seq, time_us, actor, action, payload, prev_hash, hash";
 
 absl::StatusOr<std::vector<integrity::ChainEntry>> ReadEntries(const PgResult& r) {
   std::vector<integrity::ChainEntry> out;
@@ -59,7 +59,7 @@ absl::StatusOr<integrity::ChainEntry> AppendAuditEntry(PgConn& conn, absl::strin
   }
   PROV_ASSIGN_OR_RETURN(integrity::ChainAnchor head, AuditHead(conn));
   integrity::ChainEntry e = NextAuditEntry(head, actor, action, payload, now);
-  PROV_RETURN_IF_ERROR(conn.Query(absl::StrCat("INSERT INTO audit_log(", kColumns,
+  PROV_RETURN_IF_ERROR(conn.Query(absl::StrCat("INSERT INTO audit_log(", kAuditColumns,
                                                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
                                   {static_cast<int64_t>(e.seq), e.time_unix_micros, e.actor,
                                    e.action, e.payload, e.prev_hash, e.hash})
@@ -89,7 +89,7 @@ absl::StatusOr<std::vector<integrity::ChainEntry>> PgAuditLogRepository::ListOnc
     uint64_t after_seq, uint32_t limit, absl::string_view action_prefix) {
   PROV_ASSIGN_OR_RETURN(
       PgResult r,
-      conn_->Query(absl::StrCat("SELECT ", kColumns,
+      conn_->Query(absl::StrCat("SELECT ", kAuditColumns,
                                 " FROM audit_log WHERE seq > $1 AND "
                                 "starts_with(action, $2) ORDER BY seq LIMIT $3"),
                    {static_cast<int64_t>(after_seq), action_prefix, static_cast<int64_t>(limit)}));
@@ -119,7 +119,7 @@ absl::StatusOr<AuditVerification> PgAuditLogRepository::VerifyOnce(
             anchor = integrity::ChainAnchor{static_cast<uint64_t>(seq), a.Text(0, 1)};
           }
         }
-        PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query(absl::StrCat("SELECT ", kColumns,
+        PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query(absl::StrCat("SELECT ", kAuditColumns,
                                                                   " FROM audit_log ORDER BY seq")));
         PROV_ASSIGN_OR_RETURN(entries, ReadEntries(r));
         return absl::OkStatus();

@@ -11,7 +11,7 @@ namespace {
 
 constexpr int kFetchRows = 1000;
 constexpr absl::Duration kSnapshotStatementTimeout = absl::Hours(1);
-constexpr char kRecordColumns[] =
+constexpr char kExportColumns[] =
     "export_id, created_us, trigger, path, manifest_sha256, previous_manifest_sha256, "
     "audit_head_seq, audit_head_hash, summary";
 
@@ -167,7 +167,7 @@ class PgExportRepository::Chain : public ExportChain {
     }
     absl::Status s = [&]() -> absl::Status {
       PROV_RETURN_IF_ERROR(
-          conn.Query(absl::StrCat("INSERT INTO exports (", kRecordColumns,
+          conn.Query(absl::StrCat("INSERT INTO exports (", kExportColumns,
                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
                      {row.export_id, row.created_us, row.trigger, row.path, row.manifest_sha256,
                       row.previous_manifest_sha256, row.audit_head_seq, row.audit_head_hash,
@@ -249,7 +249,7 @@ absl::StatusOr<std::vector<ExportRecord>> PgExportRepository::List() {
   absl::MutexLock lock(&read_mu_);
   PgConn& conn = *read_conn_;
   return RunWithReconnect(conn, [&]() -> absl::StatusOr<std::vector<ExportRecord>> {
-    PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query(absl::StrCat("SELECT ", kRecordColumns,
+    PROV_ASSIGN_OR_RETURN(PgResult r, conn.Query(absl::StrCat("SELECT ", kExportColumns,
                                                               " FROM exports ORDER BY "
                                                               "created_us, export_id")));
     std::vector<ExportRecord> out;

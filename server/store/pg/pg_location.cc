@@ -21,12 +21,12 @@ int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromUs(int64_t us) { return absl::FromUnixMicros(us); }
 
 // A record's columns without its blobs (ListRecordsAfter), and with them.
-constexpr char kRecordColumns[] =
+constexpr char kLocationColumns[] =
     "id, received_us, landmark_id, target_kind, target_id, measured_us, landmark_seq, rtt_min_ms, "
     "answers";
 constexpr char kBlobColumns[] = ", measurement, signature";
 
-// Columns 0-8 (kRecordColumns); the blobs left empty.
+// Columns 0-8 (kLocationColumns); the blobs left empty.
 absl::StatusOr<StoredMeasurement> RecordOf(const PgResult& r, int i) {
   StoredMeasurement m;
   PROV_ASSIGN_OR_RETURN(m.id, r.Int64(i, 0));
@@ -44,7 +44,7 @@ absl::StatusOr<StoredMeasurement> RecordOf(const PgResult& r, int i) {
   return m;
 }
 
-// kRecordColumns and kBlobColumns.
+// kLocationColumns and kBlobColumns.
 absl::StatusOr<StoredMeasurement> MeasurementOf(const PgResult& r, int i) {
   PROV_ASSIGN_OR_RETURN(StoredMeasurement m, RecordOf(r, i));
   PROV_ASSIGN_OR_RETURN(m.measurement, r.Bytes(i, 9));
@@ -239,7 +239,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ListMeasure
     absl::Time since) {
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
-        PgResult r, conn_->Query(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
+        PgResult r, conn_->Query(absl::StrCat("SELECT ", kLocationColumns, kBlobColumns,
                                               " FROM location_measurements WHERE measured_us >= $1 "
                                               "ORDER BY id"),
                                  {Us(since)}));
@@ -288,7 +288,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ReadMeasure
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
-        conn_->Query(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
+        conn_->Query(absl::StrCat("SELECT ", kLocationColumns, kBlobColumns,
                                   " FROM location_measurements WHERE id = ANY($1::bigint[])"),
                      {absl::StrCat("{", absl::StrJoin(ids, ","), "}")}));
     absl::flat_hash_map<int64_t, StoredMeasurement> by_id;
@@ -311,7 +311,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> PgLocationRepository::ListRecords
   return RunWithReconnect(*conn_, [&]() -> absl::StatusOr<std::vector<StoredMeasurement>> {
     PROV_ASSIGN_OR_RETURN(
         PgResult r,
-        conn_->Query(absl::StrCat("SELECT ", kRecordColumns,
+        conn_->Query(absl::StrCat("SELECT ", kLocationColumns,
                                   " FROM location_measurements WHERE id > $1 ORDER BY id LIMIT $2"),
                      {after_id, LimitParam(limit)}));
     std::vector<StoredMeasurement> out;

@@ -7,7 +7,7 @@
 namespace prov::server {
 namespace {
 
-absl::StatusOr<StoredRevocation> RowOf(const PgResult& r, int i) {
+absl::StatusOr<StoredRevocation> RevocationOf(const PgResult& r, int i) {
   PROV_ASSIGN_OR_RETURN(int64_t revoked_us, r.Int64(i, 1));
   return StoredRevocation{r.Text(i, 0), absl::FromUnixMicros(revoked_us), r.Text(i, 2),
                           r.Text(i, 3)};
@@ -41,7 +41,7 @@ absl::StatusOr<StoredRevocation> PgNodeRevocationRepository::Revoke(const Stored
     if (row.rows() == 0) {
       return absl::InternalError("node_revocations: the row just written is missing");
     }
-    PROV_ASSIGN_OR_RETURN(stored, RowOf(row, 0));
+    PROV_ASSIGN_OR_RETURN(stored, RevocationOf(row, 0));
     return AppendAuditEntry(conn, audit.actor, audit.action, audit.payload, audit.at).status();
   }));
   return stored;
@@ -57,7 +57,7 @@ absl::StatusOr<std::vector<StoredRevocation>> PgNodeRevocationRepository::List()
     std::vector<StoredRevocation> out;
     out.reserve(static_cast<size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
-      PROV_ASSIGN_OR_RETURN(StoredRevocation one, RowOf(r, i));
+      PROV_ASSIGN_OR_RETURN(StoredRevocation one, RevocationOf(r, i));
       out.push_back(std::move(one));
     }
     return out;

@@ -10,10 +10,10 @@
 namespace prov::server {
 namespace {
 
-constexpr char kColumns[] =
+constexpr char kTokenColumns[] =
     "token_id, name, role, secret_sha256, created_us, created_by, revoked_us, expires_us";
 
-StoredApiToken RowOf(const Statement& st) {
+StoredApiToken TokenOf(const Statement& st) {
   StoredApiToken t;
   t.token_id = st.ColumnText(0);
   t.name = st.ColumnText(1);
@@ -37,13 +37,13 @@ absl::StatusOr<std::unique_ptr<SqliteApiTokenRepository>> SqliteApiTokenReposito
 
 absl::StatusOr<std::vector<StoredApiToken>> SqliteApiTokenRepository::LoadAll() {
   absl::MutexLock lock(&mu_);
-  PROV_ASSIGN_OR_RETURN(auto st, db_->Prepare(absl::StrCat("SELECT ", kColumns,
+  PROV_ASSIGN_OR_RETURN(auto st, db_->Prepare(absl::StrCat("SELECT ", kTokenColumns,
                                                            " FROM api_tokens ORDER BY token_id")));
   std::vector<StoredApiToken> out;
   while (true) {
     PROV_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out.push_back(RowOf(*st));
+    out.push_back(TokenOf(*st));
   }
   return out;
 }
@@ -125,11 +125,11 @@ absl::StatusOr<std::optional<StoredApiToken>> SqliteApiTokenRepository::Find(
     const std::string& token_id) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
-      db_->Cached(absl::StrCat("SELECT ", kColumns, " FROM api_tokens WHERE token_id = ?")));
+      db_->Cached(absl::StrCat("SELECT ", kTokenColumns, " FROM api_tokens WHERE token_id = ?")));
   st->BindText(1, token_id);
   absl::StatusOr<bool> row = st->Step();
   std::optional<StoredApiToken> out;
-  if (row.ok() && *row) out = RowOf(*st);
+  if (row.ok() && *row) out = TokenOf(*st);
   st->Reset();
   PROV_RETURN_IF_ERROR(row.status());
   return out;

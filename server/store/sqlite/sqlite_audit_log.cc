@@ -22,7 +22,7 @@ integrity::ChainEntry ReadEntry(const Statement& st) {
   return e;
 }
 
-constexpr char kColumns[] = "seq, time_us, actor, action, payload, prev_hash, hash";
+constexpr char kAuditColumns[] = "seq, time_us, actor, action, payload, prev_hash, hash";
 
 }  // namespace
 
@@ -45,8 +45,9 @@ absl::StatusOr<integrity::ChainEntry> AppendAuditEntry(SqliteDb& db, absl::strin
   }
   PROV_ASSIGN_OR_RETURN(integrity::ChainAnchor head, AuditHead(db));
   integrity::ChainEntry e = NextAuditEntry(head, actor, action, payload, now);
-  PROV_ASSIGN_OR_RETURN(Statement * st, db.Cached(absl::StrCat("INSERT INTO audit_log(", kColumns,
-                                                               ") VALUES (?, ?, ?, ?, ?, ?, ?)")));
+  PROV_ASSIGN_OR_RETURN(Statement * st,
+                        db.Cached(absl::StrCat("INSERT INTO audit_log(", kAuditColumns,
+                                               ") VALUES (?, ?, ?, ?, ?, ?, ?)")));
   st->BindInt64(1, static_cast<int64_t>(e.seq));
   st->BindInt64(2, e.time_unix_micros);
   st->BindText(3, e.actor);
@@ -71,7 +72,7 @@ absl::StatusOr<std::vector<integrity::ChainEntry>> SqliteAuditLogRepository::Lis
   absl::MutexLock lock(&mu_);
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
-      db_->Cached(absl::StrCat("SELECT ", kColumns,
+      db_->Cached(absl::StrCat("SELECT ", kAuditColumns,
                                " FROM audit_log WHERE seq > ? AND substr(action, 1, ?) = ? "
                                "ORDER BY seq LIMIT ?")));
   st->BindInt64(1, static_cast<int64_t>(after_seq));
@@ -105,8 +106,8 @@ absl::StatusOr<AuditVerification> SqliteAuditLogRepository::Verify(
     if (row)
       anchor = integrity::ChainAnchor{static_cast<uint64_t>(st->ColumnInt64(0)), st->ColumnText(1)};
   }
-  PROV_ASSIGN_OR_RETURN(
-      auto st, db_->Prepare(absl::StrCat("SELECT ", kColumns, " FROM audit_log ORDER BY rowid")));
+  PROV_ASSIGN_OR_RETURN(auto st, db_->Prepare(absl::StrCat("SELECT ", kAuditColumns,
+                                                           " FROM audit_log ORDER BY rowid")));
   std::vector<integrity::ChainEntry> entries;
   while (true) {
     PROV_ASSIGN_OR_RETURN(bool row, st->Step());

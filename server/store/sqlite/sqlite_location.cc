@@ -17,12 +17,12 @@ int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromUs(int64_t us) { return absl::FromUnixMicros(us); }
 
 // A record's columns without its blobs (ListRecordsAfter), and with them.
-constexpr char kRecordColumns[] =
+constexpr char kLocationColumns[] =
     "id, received_us, landmark_id, target_kind, target_id, measured_us, landmark_seq, rtt_min_ms, "
     "answers";
 constexpr char kBlobColumns[] = ", measurement, signature";
 
-// Columns 0-8 (kRecordColumns); the blobs left empty.
+// Columns 0-8 (kLocationColumns); the blobs left empty.
 StoredMeasurement RecordOf(const Statement& st) {
   StoredMeasurement m;
   m.id = st.ColumnInt64(0);
@@ -37,7 +37,7 @@ StoredMeasurement RecordOf(const Statement& st) {
   return m;
 }
 
-// kRecordColumns and kBlobColumns.
+// kLocationColumns and kBlobColumns.
 StoredMeasurement MeasurementOf(const Statement& st) {
   StoredMeasurement m = RecordOf(st);
   m.measurement = st.ColumnBlob(9);
@@ -135,7 +135,7 @@ absl::StatusOr<int64_t> InsertMeasurement(SqliteDb& db, const StoredMeasurement&
 absl::StatusOr<std::vector<StoredMeasurement>> ListMeasurementsSince(SqliteDb& db,
                                                                      absl::Time since) {
   PROV_ASSIGN_OR_RETURN(
-      Statement * st, db.Cached(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
+      Statement * st, db.Cached(absl::StrCat("SELECT ", kLocationColumns, kBlobColumns,
                                              " FROM location_measurements WHERE measured_us >= ?1 "
                                              "ORDER BY id")));
   st->BindInt64(1, Us(since));
@@ -172,7 +172,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> ListNewestMeasurements(SqliteDb& 
 absl::StatusOr<std::vector<StoredMeasurement>> ReadMeasurements(SqliteDb& db,
                                                                 absl::Span<const int64_t> ids) {
   PROV_ASSIGN_OR_RETURN(Statement * st,
-                        db.Cached(absl::StrCat("SELECT ", kRecordColumns, kBlobColumns,
+                        db.Cached(absl::StrCat("SELECT ", kLocationColumns, kBlobColumns,
                                                " FROM location_measurements WHERE id = ?1")));
   std::vector<StoredMeasurement> out;
   for (int64_t id : ids) {
@@ -186,7 +186,7 @@ absl::StatusOr<std::vector<StoredMeasurement>> ListRecordsAfter(SqliteDb& db, in
                                                                 size_t limit) {
   PROV_ASSIGN_OR_RETURN(
       Statement * st,
-      db.Cached(absl::StrCat("SELECT ", kRecordColumns,
+      db.Cached(absl::StrCat("SELECT ", kLocationColumns,
                              " FROM location_measurements WHERE id > ?1 ORDER BY id LIMIT ?2")));
   st->BindInt64(1, after_id);
   st->BindInt64(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));

@@ -9,7 +9,7 @@
 namespace prov::server {
 namespace {
 
-StoredRevocation RowOf(const Statement& st) {
+StoredRevocation RevocationOf(const Statement& st) {
   return {st.ColumnText(0), absl::FromUnixMicros(st.ColumnInt64(1)), st.ColumnText(2),
           st.ColumnText(3)};
 }
@@ -45,7 +45,7 @@ absl::StatusOr<StoredRevocation> SqliteNodeRevocationRepository::Revoke(const St
   select->BindText(1, r.node_id);
   absl::StatusOr<bool> row = select->Step();
   StoredRevocation stored;
-  if (row.ok() && *row) stored = RowOf(*select);
+  if (row.ok() && *row) stored = RevocationOf(*select);
   select->Reset();
   PROV_RETURN_IF_ERROR(row.status());
   if (!*row) return absl::InternalError("node_revocations: the row just written is missing");
@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<StoredRevocation>> SqliteNodeRevocationRepository::Li
   while (true) {
     PROV_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out.push_back(RowOf(*st));
+    out.push_back(RevocationOf(*st));
   }
   return out;
 }
