@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The sanitizer stages of the test run; tools/test.sh calls this after the release stage with
-# PROV_SANITIZERS (a comma-separated list, default "asan"; CI runs "asan"; docs/ci.md):
+# PROV_SANITIZERS (a comma-separated list, default "asan,tsan", what CI runs; docs/ci.md):
 #   asan: the `asan` preset, one clang-14 build (-O1 -gline-tables-only, the tests' own sources
 #         -O0, lld, -DPROV_WERROR=ON) that serves three purposes: ASan+UBSan for the whole test
 #         suite, -Werror=thread-safety so every ABSL_GUARDED_BY annotation is checked by the
 #         compiler, and the libFuzzer targets (fuzzer-no-link instrumentation is harmless to the
 #         tests), which tools/fuzz/run.sh then runs PROV_FUZZ_SECONDS each (default 10; 0 skips
 #         the fuzzing, not the build).
-#   tsan: the `tsan` preset, clang-14 with ThreadSanitizer (the same flags otherwise), the whole
-#         test suite; what Debian's uninstrumented libraries synchronize is annotated for tsan:
-#         absl::Mutex by tests/tsan/absl_mutex_tsan.cc, gRPC's handoff of a batch to the thread
-#         that completes it by tests/tsan/grpc_handoff_tsan.cc; tests/tsan/tsan.supp (narrow
-#         entries with reasons) is empty. Not in CI yet: time (docs/ci.md, "Status").
+#   tsan: the `tsan` preset, clang-14 with ThreadSanitizer (the same flags otherwise), every test
+#         but those registered NO_THREADS (no thread in them or any process they start, which the
+#         release stage proves with tests/threads/no_threads_guard.c: tsan could report nothing);
+#         what Debian's uninstrumented libraries synchronize is annotated for tsan: absl::Mutex by
+#         tests/tsan/absl_mutex_tsan.cc, gRPC's handoff of a batch to the thread that completes
+#         it by tests/tsan/grpc_handoff_tsan.cc; tests/tsan/tsan.supp holds one narrow entry with
+#         its reason.
+# Both builds are unity builds unless PROV_UNITY_BUILD=OFF (tools/test.sh).
 # Extra arguments go to every ctest run (tools/test.sh -L unit). Prints each stage's wall time.
-#   tools/ci-sanitizers.sh                              # the asan stage, every test
-#   PROV_SANITIZERS=asan,tsan tools/ci-sanitizers.sh    # both
+#   tools/ci-sanitizers.sh                              # both stages, every test
+#   PROV_SANITIZERS=asan tools/ci-sanitizers.sh         # the asan stage only
 #   PROV_SANITIZERS=tsan tools/ci-sanitizers.sh -L unit # tsan, unit tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,7 @@ launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
+launcher+=(-DCMAKE_UNITY_BUILD="${PROV_UNITY_BUILD:-ON}")
 stage() {  # stage NAME COMMAND...: runs COMMAND, prints its wall time, keeps its exit status
   local name=$1 start=$SECONDS rc=0
   shift
@@ -38,7 +42,7 @@ stage() {  # stage NAME COMMAND...: runs COMMAND, prints its wall time, keeps it
 ctest_args=(-LE 'packaging|lint' "$@")
 
 failed=0
-sanitizers=${PROV_SANITIZERS:-asan}
+sanitizers=${PROV_SANITIZERS:-asan,tsan}
 wanted=",$sanitizers,"
 for s in ${sanitizers//,/ }; do
   case $s in asan | tsan) ;; *) echo "ci-sanitizers: unknown stage '$s' in PROV_SANITIZERS (asan, tsan)" >&2; exit 2 ;; esac

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: installs missing Debian packages, builds the release preset and runs ctest, then
 # the sanitizer stages named by PROV_SANITIZERS (tools/ci-sanitizers.sh, docs/ci.md):
-#   asan (the default, what CI runs): one clang-14 build with ASan+UBSan that also checks
+#   asan,tsan (the default, what CI runs): one clang-14 build with ASan+UBSan that also checks
 #        -Wthread-safety and builds the fuzz targets; the whole suite under it; each fuzz target
-#        briefly (PROV_FUZZ_SECONDS, default 10; 0 skips the fuzzing, not the build)
-#   asan,tsan: and the whole suite under ThreadSanitizer (not in CI yet: docs/ci.md, "Status")
+#        briefly (PROV_FUZZ_SECONDS, default 10; 0 skips the fuzzing, not the build); then the
+#        suite under ThreadSanitizer, every test but those registered NO_THREADS
+#   asan: the first half only
 #   none: no sanitizer build; the `fuzz` preset's targets briefly instead
+# Every build is a unity build (PROV_UNITY_BUILD=OFF for file by file): most of a compile is the
+# same heavy headers (gRPC, protobuf, Abseil) parsed again for each file (docs/ci.md, "Unity builds").
 #   tools/test.sh                          # all tests (what CI runs)
 #   tools/test.sh -L unit                  # extra arguments go to every ctest run
 #   PROV_SANITIZERS=asan,tsan tools/test.sh
@@ -19,7 +22,7 @@ export PROV_REQUIRE_HAPROXY=1
 export PROV_REQUIRE_PATRONI=1
 tools/setup-debian.sh
 start=$SECONDS
-cmake --preset release >/dev/null
+cmake --preset release -DCMAKE_UNITY_BUILD="${PROV_UNITY_BUILD:-ON}" >/dev/null
 cmake --build --preset release -j"${PROV_JOBS:-2}"
 ln -sfn release/bin build/bin  # the binaries, also as build/bin/
 echo "ci: release build took $((SECONDS - start)) s"
@@ -27,7 +30,7 @@ start=$SECONDS
 rc=0
 ctest --preset release "$@" || rc=$?
 echo "ci: release tests took $((SECONDS - start)) s (exit $rc)"
-sanitizers=${PROV_SANITIZERS:-asan}
+sanitizers=${PROV_SANITIZERS:-asan,tsan}
 if [ "$sanitizers" = none ]; then
   if [ "${PROV_FUZZ_SECONDS:-10}" -gt 0 ]; then
     tools/fuzz/run.sh "${PROV_FUZZ_SECONDS:-10}" || rc=1

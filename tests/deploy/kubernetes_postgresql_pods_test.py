@@ -107,6 +107,12 @@ def tail(path, chars=3000):
         return f.read()[-chars:]
 
 
+# Sanitizer builds run slower (ctest sets this: 3 under tsan, 2 under asan). It scales the waits
+# for what any machine does (PostgreSQL up, a port open, an election) and the PostgreSQL connect
+# timeout, not the budgets the manifests set (startup probe, grace period, takeover).
+SCALE = float(os.environ.get("PROV_TEST_TIME_SCALE") or 1)
+
+
 def wait_until(what, deadline_s, check, proc=None, log=None):
     start = time.monotonic()
     while time.monotonic() - start < deadline_s:
@@ -172,7 +178,7 @@ class Postgres:
                 [f"{self.bindir}/postgres", "-D", data, "-k", self.dir, "-p", "5432", "-c",
                  "listen_addresses=", "-c", "fsync=off", "-c", "log_connections=on"],
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=as_user(self.uid, self.gid))
-        wait_until("postgres ready", 30, lambda: subprocess.run(
+        wait_until("postgres ready", 30 * SCALE, lambda: subprocess.run(
             ["pg_isready", "-h", self.dir, "-p", "5432"], capture_output=True).returncode == 0,
             self.proc, self.log)
         self.psql("CREATE ROLE provd LOGIN PASSWORD '%s'" % PASSWORD)
@@ -355,7 +361,8 @@ class PostgresqlPodsTest(unittest.TestCase):
         os.mkdir(dead)
         self.secrets["provd-store"] = {"store.flags": (
             f"--store=postgresql://provd:{PASSWORD}@/provd?host={dead},{self.pg.dir}"
-            "&port=5432,5432&target_session_attrs=read-write\n").encode()}
+            "&port=5432,5432&target_session_attrs=read-write"
+            f"&connect_timeout={int(10 * SCALE)}\n").encode()}
         self.pod_counter = 0
 
     def tearDown(self):
@@ -388,7 +395,7 @@ class PostgresqlPodsTest(unittest.TestCase):
         self.assertTrue(pod.probe("livenessProbe"), pod.name)
         # The other listeners open right after the probed one (metrics, then the dashboard).
         for port in ("enroll", "metrics", "web"):
-            wait_until(f"{pod.name}: {port} port", 30, lambda: tcp_probe(pod.port(port)),
+            wait_until(f"{pod.name}: {port} port", 30 * SCALE, lambda: tcp_probe(pod.port(port)),
                        pod.proc, pod.log)
         return took
 
@@ -401,12 +408,12 @@ class PostgresqlPodsTest(unittest.TestCase):
         for pod in pods:
             took = self.wait_started(pod)
             print(f"{pod.name}: startupProbe passed {took:.1f} s after its start")
-        wait_until("one leader", 30, lambda: len(self.leaders(pods)) == 1)
+        wait_until("one leader", 30 * SCALE, lambda: len(self.leaders(pods)) == 1)
         (leader,) = [p for p in pods if p.name in self.leaders(pods)]
         self.assertEqual(self.pg.psql("SELECT holder FROM provd.leader", db="provd"),
                          [leader.name])
         # Each replica's heartbeat (every 2 s) under its pod's name.
-        wait_until("every pod in provd.replicas", 30, lambda: {p.name for p in pods} <= set(
+        wait_until("every pod in provd.replicas", 30 * SCALE, lambda: {p.name for p in pods} <= set(
             self.pg.psql("SELECT name FROM provd.replicas", db="provd")))
         # Each pod its own export folder on the shared claim; one bootstrap token.
         (exports,) = self.claims.values()
