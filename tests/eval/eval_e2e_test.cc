@@ -3,7 +3,8 @@
 // every adversary typology detected, no look-alike or background flagged, every detection delay
 // <= one report interval. Needs provd's analysis engine and provctl's identity commands; until
 // they exist this test fails, and its output says which step failed. The small world holds the
-// hardware typologies (issue 10): the goal needs provd's reconciliation rules too.
+// hardware typologies (issue 10): the goal needs provd's reconciliation rules too. The replay's
+// time scale is PROV_EVAL_TIME_SCALE (240; 40 in the sanitizer builds, tests/eval/CMakeLists.txt).
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -18,8 +19,9 @@ namespace {
 TEST(EvalE2eTest, SmallScenarioMeetsTheGoal) {
   const std::string build = PROV_BUILD_DIR;
   const std::string log = build + "/tests/eval_e2e_test.log";
-  const std::string cmd = "tools/eval/run_eval.sh " + build +
-                          " --preset small --time-scale 240 --require-goal > " + log + " 2>&1";
+  const std::string cmd = "tools/eval/run_eval.sh " + build + " --preset small --time-scale " +
+                          std::to_string(PROV_EVAL_TIME_SCALE) + " --require-goal > " + log +
+                          " 2>&1";
   int status = std::system(cmd.c_str());
   std::ifstream in(log);
   std::stringstream out;
