@@ -32,6 +32,13 @@ function(prov_add_test)
     ENVIRONMENT "${env}")
 endfunction()
 
+# prov_test_timeout(test seconds): the test's TIMEOUT, multiplied like prov_add_test's by
+# PROV_TEST_TIMEOUT_SCALE (3 under tsan, 2 under asan), for tests that set their own.
+function(prov_test_timeout name seconds)
+  math(EXPR timeout "${seconds} * ${PROV_TEST_TIMEOUT_SCALE}")
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${timeout})
+endfunction()
+
 # prov_embed_file(OUT_VAR symbol input): generates a .cc defining
 # `extern const char symbol[]` with the file's bytes, so data tables ship inside binaries.
 function(prov_embed_file out_var symbol input)
