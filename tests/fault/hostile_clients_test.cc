@@ -182,7 +182,7 @@ TEST(HostileClientsTest, ProvdKeepsServingWithBoundedMemoryAndCountsEachCase) {
         return Ended(metrics_port, "cancelled") + Ended(metrics_port, "ack_undelivered") >=
                0.5 * streams;
       },
-      {}, std::chrono::seconds(20)))
+      {}, std::chrono::seconds(20 * testing::ProvdProcess::TimeScale())))
       << "cancelled: " << Ended(metrics_port, "cancelled")
       << ", ack_undelivered: " << Ended(metrics_port, "ack_undelivered");
 
@@ -220,7 +220,7 @@ TEST(HostileClientsTest, ProvdKeepsServingWithBoundedMemoryAndCountsEachCase) {
   (void)greedy_stream->Finish();
   EXPECT_TRUE(testing::PollUntil(
       [&] { return Ended(metrics_port, "ack_undelivered") >= undelivered_before + 1; }, {},
-      std::chrono::seconds(10)))
+      std::chrono::seconds(10 * testing::ProvdProcess::TimeScale())))
       << "the stream that never read its acks was not counted\n"
       << testing::ScrapeMetrics(metrics_port);
 

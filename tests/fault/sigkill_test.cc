@@ -182,8 +182,10 @@ TEST_F(SigkillTest, CaseUpdatesAreAllOrNothing) {
   for (int k = 0; k < 8; ++k) {
     testing::Subprocess notes({"/bin/sh", "-c", loop}, dir_.Sub("notes.log"));
     ASSERT_TRUE(notes.started());
-    std::uniform_int_distribution<int> at(300, 2000);
-    std::this_thread::sleep_for(std::chrono::milliseconds(at(rng_)));  // a random moment
+    // A random moment (later under the sanitizers, where a provctl call takes longer).
+    const int scale = testing::ProvdProcess::TimeScale();
+    std::uniform_int_distribution<int> at(300 * scale, 2000 * scale);
+    std::this_thread::sleep_for(std::chrono::milliseconds(at(rng_)));
     Kill();
     ASSERT_TRUE(notes.Wait(std::chrono::seconds(30)).has_value());  // its provctl failed: done
     Start();
