@@ -532,11 +532,15 @@ absl::Status ProvdServer::Init() {
       });
     };
     // SQLite: to the one engine; PostgreSQL: through the batch log to the leader's engine (a
-    // forged answer a standby's hub sees, and the leader hub's verdict changes).
+    // forged answer a standby's hub sees through the forwarder; the leader hub's verdict changes
+    // in the transaction that saves the verdicts).
     lo.events = node_events;
     if (s.postgres) {
       // Every replica's hub takes landmark records and node keys; only the leader's judges.
       lo.leader_term = [election = s.election.get()] { return election->term(); };
+      lo.encode_verdict_events = [](const std::vector<NodeEvent>& events) {
+        return EncodeNodeEvents(events);
+      };
     }
     lo.registry = s.metrics->registry().get();
     lo.tick = o.location_tick;

@@ -417,43 +417,53 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
   const absl::Time now = options_.clock->Now();
   std::vector<std::pair<std::string, NodeVerdict>> judged;
   judged.reserve(nodes.size());
-  {
-    std::vector<StoredVerdict> rows;  // saved in one transaction
-    for (const std::string& node : nodes) {
-      NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
-      auto previous = verdicts_.find(node);
-      if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
-        std::string bytes;
-        v.location.SerializeToString(&bytes);
-        rows.push_back({node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
-                        CalibrationJson(v.calibration_ids), ParamsJson(p.location)});
-      }
-      judged.emplace_back(node, std::move(v));
+  std::vector<StoredVerdict> rows;  // saved in one transaction
+  for (const std::string& node : nodes) {
+    NodeVerdict v = book_.Evaluate(node, p.location, p.version, now);
+    auto previous = verdicts_.find(node);
+    if (previous == verdicts_.end() || RowKey(previous->second) != RowKey(v)) {
+      std::string bytes;
+      v.location.SerializeToString(&bytes);
+      rows.push_back({node, VerdictText(v.location.verdict()), now, bytes, IdsJson(v.disk_ids),
+                      CalibrationJson(v.calibration_ids), ParamsJson(p.location)});
     }
-    // Fenced by the term whose verdicts this hub judges on: a leader deposed before it noticed
-    // saves nothing, so it reports nothing either.
-    PROV_RETURN_IF_ERROR(repo_->SaveVerdicts(
-        rows, options_.leader_term ? std::optional<int64_t>(verdicts_term_) : std::nullopt));
+    judged.emplace_back(node, std::move(v));
   }
-  // Committed: only now do the verdicts and what was reported change (a failed commit leaves
-  // both as they were, so the next tick saves and reports again).
-  for (auto& [node, v] : judged) {
-    const std::string key = EventKey(v.location);
+  // What the commit will report: the nodes whose event key changes.
+  std::vector<NodeEvent> verdict_events;
+  for (const auto& [node, v] : judged) {
     auto reported = reported_.find(node);
     const bool quiet = reported == reported_.end() &&
                        v.location.verdict() == provenance::v1::LOCATION_VERDICT_UNVERIFIED &&
                        !v.location.proof_required();
-    if (!quiet && (reported == reported_.end() || reported->second != key)) {
+    if (!quiet && (reported == reported_.end() || reported->second != EventKey(v.location))) {
       NodeEvent e;
       e.kind = NodeEvent::Kind::kLocationVerdict;
       e.node_id = node;
       e.time = now;
       e.detail = VerdictText(v.location.verdict());
       e.location = Explain(v);
-      events.push_back(std::move(e));
+      verdict_events.push_back(std::move(e));
     }
-    reported_[node] = key;
+  }
+  VerdictEventsRow events_row;
+  if (options_.encode_verdict_events && !verdict_events.empty()) {
+    events_row.received_us = absl::ToUnixMicros(now);
+    events_row.record = options_.encode_verdict_events(verdict_events);
+  }
+  // Fenced by the term whose verdicts this hub judges on: a leader deposed before it noticed
+  // saves nothing, so it reports nothing either.
+  PROV_RETURN_IF_ERROR(repo_->SaveVerdicts(
+      rows, options_.leader_term ? std::optional<int64_t>(verdicts_term_) : std::nullopt,
+      events_row));
+  // Committed: only now do the verdicts and what was reported change (a failed commit leaves
+  // both as they were, so the next tick saves and reports again).
+  for (auto& [node, v] : judged) {
+    reported_[node] = EventKey(v.location);
     verdicts_[node] = std::move(v);
+  }
+  if (events_row.record.empty()) {
+    for (NodeEvent& e : verdict_events) events.push_back(std::move(e));
   }
   return absl::OkStatus();
 }

@@ -93,6 +93,14 @@ class LocationHub {
     // judges them at its next tick) and answers GetNodeLocation and ListNodeLocations from the
     // stored verdicts.
     std::function<int64_t()> leader_term;
+    // PostgreSQL: the verdict events (kLocationVerdict) go into the ingest batch log in the
+    // transaction that saves the verdicts making them (LocationRepository::SaveVerdicts' events
+    // row), encoded by this (EncodeNodeEvents), instead of through `events` after the commit: a
+    // leader that dies between the two can no longer lose one (the successor loads the saved
+    // verdict as already reported, and its engine reads the event from the log). Empty: through
+    // `events` (SQLite, where the engine runs in process). Forged-answer events always go through
+    // `events`.
+    std::function<std::string(const std::vector<NodeEvent>&)> encode_verdict_events;
   };
   static absl::StatusOr<std::unique_ptr<LocationHub>> Start(Options options);
   ~LocationHub();

@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/pg/pg_conn.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_location.h"
 #include "server/store/pg/pg_schema.h"
 #include "server/store/repo/location.h"
@@ -431,6 +432,18 @@ TEST_P(LocationTest, BadInputIsRefusedNamingTheFieldAndWritesNothing) {
   EXPECT_THAT(*repo->ListVerdicts("", "", 10), IsEmpty());
 }
 
+// SQLite has no ingest batch log: a save that brings the verdicts' events is refused whole.
+TEST_P(LocationTest, SqliteRefusesVerdictEventsItCannotLog) {
+  if (engine() != prov::testing::Engine::kSqlite) GTEST_SKIP() << "PgLocationTest logs them";
+  auto repo = Open();
+  ASSERT_NE(repo, nullptr);
+  absl::Status s = repo->SaveVerdicts({Verdict("gpu-1", "contradicted", 1)}, std::nullopt,
+                                      {absl::ToUnixMicros(T(1)), "events"});
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("batch log"));
+  EXPECT_THAT(*repo->ListVerdicts("", "", 10), IsEmpty());
+}
+
 PROV_STORE_TEST_P(LocationTest);
 
 // PostgreSQL only: replicas.
@@ -577,6 +590,44 @@ TEST_P(PgLocationTest, ADeposedLeadersVerdictsAreNotSaved) {
   EXPECT_EQ((*all)[0].verdict, "verified");
   ASSERT_TRUE(new_leader->SaveVerdicts({Verdict("gpu-2", "contradicted", 2)}, 2).ok());
   EXPECT_THAT(Nodes(*new_leader->ListVerdicts("", "", 10)), ElementsAre("gpu-1", "gpu-2"));
+}
+
+// The verdicts' events go into the ingest batch log in the verdicts' own transaction: the
+// leader's feed reads exactly the events of the verdicts that were saved, and a deposed leader's
+// save logs nothing. (LocationHub hands them on this way on PostgreSQL; before, a leader that died
+// between its save and its forward left the successor believing the change was reported.)
+TEST_P(PgLocationTest, VerdictEventsAreLoggedInTheVerdictsTransaction) {
+  auto repo = Open();
+  ASSERT_NE(repo, nullptr);
+  auto reader = PgIngestBatchReader::Open(pg_conninfo());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE(
+      RawExec("INSERT INTO leader(id, term, holder, since_us) VALUES (1, 1, 'provd-a', 0)").ok());
+  const std::string record("events\0\xff of gpu-1", 17);
+  ASSERT_TRUE(repo->SaveVerdicts({Verdict("gpu-1", "contradicted", 1)}, 1,
+                                 {absl::ToUnixMicros(T(1)), record})
+                  .ok());
+  auto read = (*reader)->Read(IngestPosition{}, 10);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->batches.size(), 1u);
+  EXPECT_EQ(read->batches[0].record, record);
+  EXPECT_EQ(read->batches[0].received_us, absl::ToUnixMicros(T(1)));
+  EXPECT_EQ(read->batches[0].reports, 0);
+  // Deposed: neither the verdict nor its events.
+  ASSERT_TRUE(RawExec("UPDATE leader SET term = 2, holder = 'provd-b' WHERE id = 1").ok());
+  absl::Status stale = repo->SaveVerdicts({Verdict("gpu-2", "contradicted", 2)}, 1,
+                                          {absl::ToUnixMicros(T(2)), "events of gpu-2"});
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
+  auto after = (*reader)->Read(read->position, 10);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(after->batches, IsEmpty());
+  EXPECT_THAT(Nodes(*repo->ListVerdicts("", "", 10)), ElementsAre("gpu-1"));
+  // Events with no verdict row to change are still logged.
+  ASSERT_TRUE(repo->SaveVerdicts({}, 2, {absl::ToUnixMicros(T(3)), "events only"}).ok());
+  after = (*reader)->Read(read->position, 10);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->batches.size(), 1u);
+  EXPECT_EQ(after->batches[0].record, "events only");
 }
 
 TEST_P(PgLocationTest, EveryCallReconnectsAfterTheSessionWasTerminated) {

@@ -1,7 +1,8 @@
 // LocationHub over each engine's LocationRepository, as two replicas sharing one database: real
 // Ed25519-signed calibration records (lm-fra measuring lm-par) submitted to both hubs are stored
 // once, the second hub answers the copy as a replay (the store's check: its book had not seen
-// the record), and a restarted hub reloads the landmark states and the records.
+// the record), and a restarted hub reloads the landmark states and the records. On PostgreSQL
+// the leader's verdict events are logged with its verdicts.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -13,8 +14,10 @@
 #include "common/node_key.h"
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
+#include "server/analysis/observation_record.h"
 #include "server/location/location_config.h"
 #include "server/location/location_hub.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_location.h"
 #include "server/store/sqlite/sqlite_location.h"
 #include "tests/server/location_fixture.h"
@@ -41,8 +44,10 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
   }
   // `term`: a replica's hub, the term it leads in (0: stands by; null: the only hub); `events`:
   // where it sends its events.
+  // `log_verdict_events`: the verdict events go into the batch log (PostgreSQL), as provd sets.
   std::unique_ptr<LocationHub> Hub(const std::atomic<int64_t>* term = nullptr,
-                                   std::vector<NodeEvent>* events = nullptr) {
+                                   std::vector<NodeEvent>* events = nullptr,
+                                   bool log_verdict_events = false) {
     absl::StatusOr<std::unique_ptr<LocationRepository>> repo;
     if (engine() == prov::testing::Engine::kSqlite) {
       repo = SqliteLocationRepository::Open(sqlite_path());
@@ -63,6 +68,7 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
         for (auto& x : e) events->push_back(std::move(x));
       };
     }
+    if (log_verdict_events) o.encode_verdict_events = EncodeNodeEvents;
     auto hub = LocationHub::Start(std::move(o));
     EXPECT_TRUE(hub.ok()) << hub.status();
     return hub.ok() ? *std::move(hub) : nullptr;
@@ -276,6 +282,67 @@ TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFr
     EXPECT_EQ(b_events.size(), 3u);
     EXPECT_EQ(b->GetNodeLocation("n1")->verdict(), LOCATION_VERDICT_UNVERIFIED);
   }
+}
+
+// PostgreSQL (Options::encode_verdict_events): the leader's verdict events go into the ingest
+// batch log in the transaction that saves the verdicts, not through `events` after it. The
+// successor of a leader that died right after that commit loads the verdicts as reported, and
+// its engine still reads their events from the log (before, they were lost in that gap).
+TEST_P(LocationHubEnginesTest, OnPostgresTheVerdictEventsAreLoggedWithTheVerdicts) {
+  if (engine() != prov::testing::Engine::kPostgres) GTEST_SKIP() << "SQLite has no batch log";
+  std::atomic<int64_t> term{1};
+  std::vector<NodeEvent> sent;
+  auto hub = Hub(&term, &sent, /*log_verdict_events=*/true);
+  ASSERT_NE(hub, nullptr);
+  auto log = PgIngestBatchReader::Open(pg_conninfo());
+  ASSERT_TRUE(log.ok()) << log.status();
+  Elect(1);
+  ASSERT_TRUE(RawExec("INSERT INTO nodes(node_id, datacenter, region, first_seen_us, "
+                      "last_seen_us, last_received_us) VALUES "
+                      "('n1', 'fra1', 'eu-central', 1, 1, 1), "
+                      "('n2', 'sin1', 'ap-southeast', 1, 1, 1);"
+                      "INSERT INTO location_responders(node, address, updated_us) "
+                      "SELECT id, '10.0.0.' || id || ':7700', 5 FROM nodes")
+                  .ok());
+  auto n1 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
+  auto n2 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
+  ASSERT_TRUE(n1.ok() && n2.ok());
+  hub->NodeKeySeen("n1", (*n1)->public_key_der(), "stream");
+  hub->NodeKeySeen("n2", (*n2)->public_key_der(), "stream");
+  ASSERT_TRUE(hub->Tick().ok());
+  provenance::v1::SubmitMeasurementsRequest req;
+  *req.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1->get()));
+  *req.add_records() =
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, n2->get()));
+  ASSERT_TRUE(hub->Submit(req, "lm-fra").ok());
+  ASSERT_TRUE(hub->Tick().ok());
+  EXPECT_TRUE(sent.empty());
+  auto read = (*log)->Read(IngestPosition{}, 100);
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::vector<NodeEvent> logged;
+  for (const IngestBatch& b : read->batches) {
+    auto rec = DecodeLoggedRecord(b.record);
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    EXPECT_TRUE(rec->observations.empty());
+    for (NodeEvent& e : rec->events) logged.push_back(std::move(e));
+  }
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_EQ(logged[0].kind, NodeEvent::Kind::kLocationVerdict);
+  EXPECT_EQ(logged[0].node_id, "n1");
+  EXPECT_EQ(logged[0].detail, "verified");
+  EXPECT_EQ(logged[1].node_id, "n2");
+  EXPECT_EQ(logged[1].detail, "contradicted");
+  EXPECT_FALSE(logged[1].location.sentences.empty());
+  // Deposed before it noticed: past max_age its tick would change both verdicts, but the save
+  // is fenced, so neither the verdicts nor their events are written.
+  Elect(2);
+  clock_.Advance(absl::Minutes(61));
+  EXPECT_EQ(hub->Tick().code(), absl::StatusCode::kFailedPrecondition);
+  auto after = (*log)->Read(read->position, 100);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->batches.empty());
+  EXPECT_TRUE(sent.empty());
 }
 
 PROV_STORE_TEST_P(LocationHubEnginesTest);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "server/store/pg/pg_access.h"
+#include "server/store/pg/pg_ingest_batches.h"
 #include "server/store/pg/pg_leader_election.h"
 #include "server/store/pg/pg_schema.h"
 
@@ -341,10 +342,12 @@ absl::StatusOr<std::vector<StoredLandmarkState>> PgLocationRepository::ListLandm
 }
 
 absl::Status PgLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
-                                                std::optional<int64_t> leader_term) {
+                                                std::optional<int64_t> leader_term,
+                                                const VerdictEventsRow& events) {
   for (const StoredVerdict& v : verdicts) PROV_RETURN_IF_ERROR(CheckVerdict(v));
-  if (verdicts.empty()) return absl::OkStatus();
-  // Safe to repeat: each row is overwritten with the same values.
+  if (verdicts.empty() && events.record.empty()) return absl::OkStatus();
+  // Safe to repeat: each row is overwritten with the same values (the events row may land twice:
+  // at least once).
   return RunWithReconnect(*conn_, [&] {
     return conn_->Transaction([&]() -> absl::Status {
       // A deposed leader (a successor's term is stored) writes nothing.
@@ -361,6 +364,10 @@ absl::Status PgLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> 
                         {v.node_id, v.verdict, Us(v.evaluated_at), PgParam::Bytes(v.location),
                          v.disk_ids, v.calibration, v.params})
                 .status());
+      }
+      if (!events.record.empty()) {
+        PROV_RETURN_IF_ERROR(
+            AppendIngestBatch(*conn_, events.received_us, /*reports=*/0, events.record));
       }
       return absl::OkStatus();
     });

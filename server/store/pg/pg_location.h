@@ -68,8 +68,10 @@ class PgLocationRepository : public LocationRepository {
                                                                   size_t limit) override;
   absl::StatusOr<std::optional<StoredVerdict>> ReadVerdict(const std::string& node_id) override;
   absl::StatusOr<std::vector<StoredLandmarkState>> ListLandmarkStates() override;
+  using LocationRepository::SaveVerdicts;
   absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
-                            std::optional<int64_t> leader_term) override;
+                            std::optional<int64_t> leader_term,
+                            const VerdictEventsRow& events) override;
   absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,
                                                           const std::string& after_node_id,
                                                           size_t limit) override;

@@ -9,6 +9,7 @@
 //   PROV_ASSIGN_OR_RETURN(LandmarkRecordsResult stored, repo->StoreLandmarkRecords(call));
 //   // stored.ids[i] == 0: record i was a replay of a seq already stored (by another replica)
 //   PROV_RETURN_IF_ERROR(repo->SaveVerdicts({verdict}, leader_term));
+//   PROV_RETURN_IF_ERROR(repo->SaveVerdicts({verdict}, leader_term, {now_us, encoded_events}));
 //
 // The landmark sequence rule (replay refusal) is decided by the repository, inside the write
 // that stores the records, against the stored landmark row: on several replicas sharing one
@@ -87,6 +88,14 @@ struct StoredVerdict {
   std::string params;       // JSON object: the verifier parameters it was judged with
 };
 
+// The node events that saved verdicts make (EncodeNodeEvents,
+// server/analysis/observation_record.h), as one row of the PostgreSQL ingest batch log written in
+// the verdicts' own transaction. An empty record: none.
+struct VerdictEventsRow {
+  int64_t received_us = 0;  // the row's time (the judging replica's clock)
+  std::string record;
+};
+
 // One landmark call's outcome to store: the records the caller's checks accepted, in call order
 // (each record's received_at is taken from `received_at`), and per landmark how many records the
 // caller's checks refused (counted in its state's `refused`).
@@ -146,8 +155,20 @@ class LocationRepository {
   // term of the replica that judged them; on PostgreSQL the transaction is fenced by it
   // (CheckLeaderTerm: a deposed leader's save writes nothing, FAILED_PRECONDITION). SQLite has
   // one provd and ignores it. nullopt: not fenced (a store without replicas).
+  // `events` (PostgreSQL): appended to the ingest batch log in the same transaction, so the
+  // leader's engine hears of exactly the verdicts that were saved: a leader that dies after the
+  // commit has handed them on already, one whose save fails (or is fenced) hands on nothing. A
+  // repeat after a lost COMMIT answer may append them twice (at least once, like the node-event
+  // forwarder). SQLite has no batch log (its engine runs in process): a non-empty record is
+  // INVALID_ARGUMENT there, and nothing is written.
   virtual absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
-                                    std::optional<int64_t> leader_term) = 0;
+                                    std::optional<int64_t> leader_term,
+                                    const VerdictEventsRow& events) = 0;
+  // Without events.
+  absl::Status SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
+                            std::optional<int64_t> leader_term) {
+    return SaveVerdicts(verdicts, leader_term, VerdictEventsRow{});
+  }
   // Keyset paging by node_id (byte order): rows after `after_node_id`, at most `limit`;
   // `verdict` empty: all, else only that verdict (INVALID_ARGUMENT for an unknown one).
   virtual absl::StatusOr<std::vector<StoredVerdict>> ListVerdicts(const std::string& verdict,

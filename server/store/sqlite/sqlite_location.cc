@@ -377,8 +377,14 @@ absl::StatusOr<std::vector<StoredLandmarkState>> SqliteLocationRepository::ListL
 }
 
 absl::Status SqliteLocationRepository::SaveVerdicts(absl::Span<const StoredVerdict> verdicts,
-                                                    std::optional<int64_t> /*leader_term*/) {
+                                                    std::optional<int64_t> /*leader_term*/,
+                                                    const VerdictEventsRow& events) {
   // One provd owns the file (SoleLeader): nothing to fence.
+  if (!events.record.empty()) {
+    return absl::InvalidArgumentError(
+        "location verdicts: events: SQLite has no ingest batch log (its engine runs in process: "
+        "hand the events to it)");
+  }
   for (const StoredVerdict& v : verdicts) PROV_RETURN_IF_ERROR(CheckVerdict(v));
   if (verdicts.empty()) return absl::OkStatus();
   PROV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_, Transaction::kWrite));
