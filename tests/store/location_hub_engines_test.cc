@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/location/probe_sig.h"
 #include "common/node_key.h"
+#include "common/status_macros.h"
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 #include "server/analysis/observation_record.h"
@@ -82,6 +83,28 @@ class LocationHubEnginesTest : public prov::testing::StoreTest {
                                      "', 0) ON CONFLICT (id) DO UPDATE SET term = EXCLUDED.term, "
                                      "holder = EXCLUDED.holder"))
                     .ok());
+  }
+  // Two nodes with a location responder (n1 declared in fra1, n2 in sin1) and their answer keys,
+  // whose streams `seen_by` bound.
+  struct TwoNodes {
+    std::unique_ptr<prov::location::NodeAnswerSigner> n1, n2;
+  };
+  absl::StatusOr<TwoNodes> AddTwoNodes(LocationHub& seen_by) {
+    PROV_RETURN_IF_ERROR(
+        RawExec("INSERT INTO nodes(node_id, datacenter, region, first_seen_us, last_seen_us, "
+                "last_received_us) VALUES ('n1', 'fra1', 'eu-central', 1, 1, 1), "
+                "('n2', 'sin1', 'ap-southeast', 1, 1, 1);"
+                "INSERT INTO location_responders(node, address, updated_us) "
+                "SELECT id, '10.0.0.1:7700', 5 FROM nodes WHERE node_id = 'n1';"
+                "INSERT INTO location_responders(node, address, updated_us) "
+                "SELECT id, '10.0.0.2:7700', 5 FROM nodes WHERE node_id = 'n2'"));
+    TwoNodes out;
+    for (auto [id, signer] : {std::pair{"n1", &out.n1}, std::pair{"n2", &out.n2}}) {
+      PROV_ASSIGN_OR_RETURN(std::string pem, GenerateNodeKeyPem());
+      PROV_ASSIGN_OR_RETURN(*signer, prov::location::NodeAnswerSigner::FromKeyPem(pem));
+      seen_by.NodeKeySeen(id, (*signer)->public_key_der(), "stream");
+    }
+    return out;
   }
   provenance::v1::SubmitMeasurementsRequest Pairs(uint64_t first_seq, int n) {
     provenance::v1::SubmitMeasurementsRequest req;
@@ -162,35 +185,23 @@ TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFr
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   Elect(1);  // after the hubs' repositories migrated the schema
-  // Two nodes with a location responder: n1 declared in fra1, n2 in sin1.
-  ASSERT_TRUE(RawExec("INSERT INTO nodes(node_id, datacenter, region, first_seen_us, "
-                      "last_seen_us, last_received_us) VALUES "
-                      "('n1', 'fra1', 'eu-central', 1, 1, 1), "
-                      "('n2', 'sin1', 'ap-southeast', 1, 1, 1);"
-                      "INSERT INTO location_responders(node, address, updated_us) "
-                      "SELECT id, '10.0.0.1:7700', 5 FROM nodes WHERE node_id = 'n1';"
-                      "INSERT INTO location_responders(node, address, updated_us) "
-                      "SELECT id, '10.0.0.2:7700', 5 FROM nodes WHERE node_id = 'n2'")
-                  .ok());
-  auto n1 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
-  auto n2 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
-  ASSERT_TRUE(n1.ok() && n2.ok());
-  b->NodeKeySeen("n1", (*n1)->public_key_der(), "stream");
-  b->NodeKeySeen("n2", (*n2)->public_key_der(), "stream");
+  auto added = AddTwoNodes(*b);
+  ASSERT_TRUE(added.ok()) << added.status();
+  const TwoNodes& nodes = *added;
   ASSERT_TRUE(b->Tick().ok());                              // writes the keys
   EXPECT_EQ(a->GetAssignment("lm-fra").targets_size(), 1);  // only lm-par: no node key yet
   ASSERT_TRUE(a->Tick().ok());
   const provenance::v1::Assignment assigned = a->GetAssignment("lm-fra");
   ASSERT_EQ(assigned.targets_size(), 3);
   EXPECT_EQ(assigned.targets(0).target_id(), "n1");
-  EXPECT_EQ(assigned.targets(0).public_key(), (*n1)->public_key_der());
+  EXPECT_EQ(assigned.targets(0).public_key(), nodes.n1->public_key_der());
 
   // A landmark's records reach the standby: stored, not judged there.
   provenance::v1::SubmitMeasurementsRequest req;
   *req.add_records() =
-      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1->get()));
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, nodes.n1.get()));
   *req.add_records() =
-      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, n2->get()));
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, nodes.n2.get()));
   auto stored = b->Submit(req, "lm-fra");
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(stored->accepted(), 2u);
@@ -258,7 +269,7 @@ TEST_P(LocationHubEnginesTest, OnReplicasOnlyTheLeaderJudgesAndAStandbyAnswersFr
   ASSERT_TRUE(a->Tick().ok());
   provenance::v1::SubmitMeasurementsRequest fresh;
   *fresh.add_records() =
-      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 3, clock_.Now(), 0.5, n1->get()));
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 3, clock_.Now(), 0.5, nodes.n1.get()));
   auto again = a->Submit(fresh, "lm-fra");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->accepted(), 1u);
@@ -297,24 +308,15 @@ TEST_P(LocationHubEnginesTest, OnPostgresTheVerdictEventsAreLoggedWithTheVerdict
   auto log = PgIngestBatchReader::Open(pg_conninfo());
   ASSERT_TRUE(log.ok()) << log.status();
   Elect(1);
-  ASSERT_TRUE(RawExec("INSERT INTO nodes(node_id, datacenter, region, first_seen_us, "
-                      "last_seen_us, last_received_us) VALUES "
-                      "('n1', 'fra1', 'eu-central', 1, 1, 1), "
-                      "('n2', 'sin1', 'ap-southeast', 1, 1, 1);"
-                      "INSERT INTO location_responders(node, address, updated_us) "
-                      "SELECT id, '10.0.0.' || id || ':7700', 5 FROM nodes")
-                  .ok());
-  auto n1 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
-  auto n2 = prov::location::NodeAnswerSigner::FromKeyPem(*GenerateNodeKeyPem());
-  ASSERT_TRUE(n1.ok() && n2.ok());
-  hub->NodeKeySeen("n1", (*n1)->public_key_der(), "stream");
-  hub->NodeKeySeen("n2", (*n2)->public_key_der(), "stream");
+  auto added = AddTwoNodes(*hub);
+  ASSERT_TRUE(added.ok()) << added.status();
+  const TwoNodes& nodes = *added;
   ASSERT_TRUE(hub->Tick().ok());
   provenance::v1::SubmitMeasurementsRequest req;
   *req.add_records() =
-      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, n1->get()));
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n1", 1, clock_.Now(), 0.5, nodes.n1.get()));
   *req.add_records() =
-      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, n2->get()));
+      SignRecord(keys_.fra, NodeMeasurement("lm-fra", "n2", 2, clock_.Now(), 1.0, nodes.n2.get()));
   ASSERT_TRUE(hub->Submit(req, "lm-fra").ok());
   ASSERT_TRUE(hub->Tick().ok());
   EXPECT_TRUE(sent.empty());
