@@ -430,13 +430,16 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
     judged.emplace_back(node, std::move(v));
   }
   // What the commit will report: the nodes whose event key changes.
+  std::vector<std::string> keys;
+  keys.reserve(judged.size());
   std::vector<NodeEvent> verdict_events;
   for (const auto& [node, v] : judged) {
+    keys.push_back(EventKey(v.location));
     auto reported = reported_.find(node);
     const bool quiet = reported == reported_.end() &&
                        v.location.verdict() == provenance::v1::LOCATION_VERDICT_UNVERIFIED &&
                        !v.location.proof_required();
-    if (!quiet && (reported == reported_.end() || reported->second != EventKey(v.location))) {
+    if (!quiet && (reported == reported_.end() || reported->second != keys.back())) {
       NodeEvent e;
       e.kind = NodeEvent::Kind::kLocationVerdict;
       e.node_id = node;
@@ -458,11 +461,11 @@ absl::Status LocationHub::Judge(const std::vector<std::string>& nodes, const Loc
       events_row));
   // Committed: only now do the verdicts and what was reported change (a failed commit leaves
   // both as they were, so the next tick saves and reports again).
-  for (auto& [node, v] : judged) {
-    reported_[node] = EventKey(v.location);
-    verdicts_[node] = std::move(v);
+  for (size_t i = 0; i < judged.size(); ++i) {
+    reported_[judged[i].first] = std::move(keys[i]);
+    verdicts_[judged[i].first] = std::move(judged[i].second);
   }
-  if (events_row.record.empty()) {
+  if (!options_.encode_verdict_events) {  // else logged with the verdicts
     for (NodeEvent& e : verdict_events) events.push_back(std::move(e));
   }
   return absl::OkStatus();
